@@ -1,0 +1,73 @@
+"""The validated-catalog cache: per-file results keyed by content hash.
+
+Loading the bundled catalog must not dominate start-up, so a fresh process
+that finds every file unchanged reads one pickle and imports neither pint,
+pydantic nor ruamel. A changed file is re-validated alone; checks across
+files always run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlsysim.paths import cache_dir
+
+FORMAT = 4
+# Files whose contents change what validation produces.
+_CODE = [
+    "units.txt", "units.py", "loader.py", "crosscheck.py", "cache.py",
+    "schemas/__init__.py", "schemas/common.py", "schemas/hardware.py", "schemas/workload.py",
+    "schemas/infra.py", "schemas/systems.py", "schemas/assumption.py",
+]
+
+
+def _code_fingerprint() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(str(FORMAT).encode(), digest_size=16)
+    for name in _CODE:
+        digest.update((here / name).read_bytes())
+    digest.update((here.parent / "provenance" / "model.py").read_bytes())
+    return digest.hexdigest()
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _cache_file(root: Path) -> Path:
+    key = hashlib.blake2b(str(root).encode(), digest_size=8).hexdigest()
+    return cache_dir() / f"catalog-{key}.pickle"
+
+
+def read(root: Path) -> dict[str, Any] | None:
+    """The cache for this catalog root if it was written by this code, else None."""
+    try:
+        with _cache_file(root).open("rb") as fh:
+            cached = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    if not isinstance(cached, dict) or cached.get("code") != _code_fingerprint():
+        return None
+    return cached
+
+
+def write(root: Path, content: dict[str, Any]) -> None:
+    """Store atomically; a cache that cannot be written is simply not used."""
+    target = _cache_file(root)
+    content = {**content, "code": _code_fingerprint()}
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(content, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        try:
+            os.unlink(tmp)  # type: ignore[possibly-undefined]
+        except (OSError, NameError):
+            pass

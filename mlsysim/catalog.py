@@ -1,0 +1,165 @@
+"""The loaded catalog: validated records, sources and the ProvenanceMap."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from mlsysim import cache
+from mlsysim.crosscheck import closest, normalize_name
+from mlsysim.errors import CatalogError, NotFoundError
+from mlsysim.paths import SOURCES_FILE, catalog_root, discover
+from mlsysim.records import Record
+from provenance.problems import Problem
+from provenance.provmap import ProvenanceEntry, ProvenanceMap
+
+
+def scan(root: Path) -> dict[str, Any]:
+    """Validate the catalog at root (re-using cached per-file results) and
+    return its snapshot: records (plain data), sources and every problem."""
+    if not root.is_dir():
+        raise CatalogError([Problem(str(root), 1, 1, "", "no catalog directory here; pass --catalog DIR or set MLSYSIM_CATALOG")])
+    files = {p.relative_to(root).as_posix(): p for p in discover(root)}
+    sources_path = root / SOURCES_FILE
+    hashes = {rel: cache.file_hash(p.read_bytes()) for rel, p in files.items()}
+    sources_hash = cache.file_hash(sources_path.read_bytes()) if sources_path.is_file() else ""
+    fingerprint = cache.file_hash(repr((sorted(hashes.items()), sources_hash)).encode())
+
+    cached = cache.read(root) or {}
+    if cached.get("fingerprint") == fingerprint:
+        return cached["snapshot"]
+    return _revalidate(root, files, hashes, sources_path, sources_hash, fingerprint, cached)
+
+
+def _revalidate(root, files, hashes, sources_path, sources_hash, fingerprint, cached) -> dict[str, Any]:
+    from mlsysim.crosscheck import cross_check
+    from mlsysim.loader import validate_record_file, validate_sources_file
+
+    old_files = cached.get("files", {})
+    per_file = {}
+    for rel, path in files.items():
+        hit = old_files.get(rel)
+        per_file[rel] = hit if hit and hit[0] == hashes[rel] else (hashes[rel], *validate_record_file(path, rel))
+    old_sources = cached.get("sources")
+    if old_sources and old_sources[0] == sources_hash:
+        sources_entry = old_sources
+    else:
+        sources_entry = (sources_hash, *validate_sources_file(sources_path, SOURCES_FILE))
+    _, sources, source_positions, problems = sources_entry
+    problems = list(problems)
+    records, invalid = [], set()
+    for _, record, file_problems in per_file.values():
+        problems += file_problems
+        if record is not None and record.get("invalid"):
+            invalid.add((record["kind"], record["id"]))
+        elif record is not None:
+            records.append(record)
+    invalid |= {("sources", sid) for sid in source_positions if sid not in sources}
+    problems += cross_check(records, sources, SOURCES_FILE, invalid)
+    snapshot = {
+        "records": records,
+        "sources": sources,
+        "source_positions": source_positions,
+        "problems": sorted(set(problems)),
+    }
+    cache.write(root, {"fingerprint": fingerprint, "files": per_file, "sources": sources_entry, "snapshot": snapshot})
+    return snapshot
+
+
+class Catalog:
+    """Validated records by kind, with lookup by id, alias or name."""
+
+    def __init__(self, snapshot: dict[str, Any], root: Path):
+        self.root = root
+        self.sources: dict[str, dict[str, Any]] = snapshot["sources"]
+        self._records: dict[str, dict[str, Record]] = {}
+        self._names: dict[str, dict[str, Record]] = {}
+        for data in snapshot["records"]:
+            rec = Record(data, self)
+            self._records.setdefault(rec.kind, {})[rec.id] = rec
+            names = self._names.setdefault(rec.kind, {})
+            for name in (rec.id, *rec.aliases, rec.name):
+                names.setdefault(normalize_name(name), rec)
+
+    def kinds(self) -> list[str]:
+        return sorted(self._records)
+
+    def records(self, kind: str | None = None) -> list[Record]:
+        if kind is None:
+            return [r for k in self.kinds() for r in self._records[k].values()]
+        return list(self._records.get(kind, {}).values())
+
+    def get(self, kind: str, name: str) -> Record:
+        """A record of `kind` by id, alias or name, ignoring case and punctuation."""
+        found = self._names.get(kind, {}).get(normalize_name(name))
+        if found is None:
+            close = self._closest_labels(name, self.records(kind))
+            hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(sorted(r.label for r in self.records(kind)))}"
+            raise NotFoundError(f"no {kind} record named {name!r}{hint}")
+        return found
+
+    def find(self, name: str) -> Record:
+        """A record of any kind by `kind/id`, id, alias or name."""
+        if "/" in name:
+            kind, _, ident = name.partition("/")
+            return self.get(kind, ident)
+        hits = [self._names[k][normalize_name(name)] for k in self.kinds() if normalize_name(name) in self._names[k]]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise NotFoundError(f"{name!r} names several records ({', '.join(h.ref for h in hits)}); write one of those")
+        close = self._closest_labels(name, self.records())
+        raise NotFoundError(f"no record named {name!r}" + (f"; closest: {', '.join(close)}" if close else ""))
+
+    @staticmethod
+    def _closest_labels(name: str, records: list[Record]) -> list[str]:
+        """Closest records by any of their names, shown by the name people type."""
+        label_of = {n: r.label for r in records for n in (r.label, r.id, *r.aliases)}
+        return list(dict.fromkeys(label_of[n] for n in closest(name, label_of, n=5)))[:3]
+
+    @cached_property
+    def provenance(self) -> ProvenanceMap:
+        """Every cited value -> its claim and source."""
+        entries = []
+        for rec in self.records():
+            for value in rec.values():
+                entries.append(ProvenanceEntry(
+                    path=value.path, value=value.value, unit=value.unit, si_value=value.si,
+                    si_unit=value.si_unit, claim=value.claim, source_id=value.source_id,
+                    source=self.sources.get(value.source_id, {}),
+                ))
+        return ProvenanceMap(entries)
+
+
+def check(root: str | os.PathLike[str] | None = None) -> tuple[Path, list[Problem]]:
+    """Validate a catalog; returns its root and every problem (empty when valid)."""
+    resolved = catalog_root(root)
+    try:
+        return resolved, list(scan(resolved)["problems"])
+    except CatalogError as exc:
+        return resolved, exc.problems
+
+
+def load_catalog(root: str | os.PathLike[str] | None = None) -> Catalog:
+    """Load and validate a catalog (default: $MLSYSIM_CATALOG or the bundled one).
+
+    Raises CatalogError listing every problem when it is not valid.
+    """
+    resolved = catalog_root(root)
+    snapshot = scan(resolved)
+    if snapshot["problems"]:
+        raise CatalogError(snapshot["problems"])
+    return Catalog(snapshot, resolved)
+
+
+_DEFAULT: dict[Path, Catalog] = {}
+
+
+def default_catalog() -> Catalog:
+    """The catalog the registries read, loaded once per process."""
+    root = catalog_root()
+    if root not in _DEFAULT:
+        _DEFAULT[root] = load_catalog(root)
+    return _DEFAULT[root]

@@ -1,0 +1,52 @@
+"""Accelerators: peak compute per precision (dense), memory, power, interconnect, cost."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from mlsysim.schemas.common import RecordBase, Schema, at, cited
+
+Tier = Literal["cloud", "workstation", "mobile", "edge", "tiny"]
+Precision = Literal["fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "fp4", "int8", "int4"]
+
+ComputeRate = cited("compute_rate")
+
+
+class Memory(Schema):
+    capacity: cited("information") | None = None
+    bandwidth: cited("bandwidth") | None = None
+
+
+class Interconnect(Schema):
+    name: str | None = None
+    bandwidth: cited("bandwidth")
+
+
+class Hardware(RecordBase):
+    """One accelerator. `compute` holds dense peaks; vendor figures quoted
+    "with sparsity" belong in `compute_sparse`."""
+
+    tier: Tier
+    vendor: str
+    release_year: int
+    compute: dict[Precision, ComputeRate] = {}
+    compute_sparse: dict[Precision, ComputeRate] | None = None
+    memory: Memory | None = None
+    tdp: cited("power") | None = None
+    interconnect: Interconnect | None = None
+    unit_cost: cited("currency") | None = None
+
+    @model_validator(mode="after")
+    def _sparsity_matches_table(self) -> Hardware:
+        for table, expected in (("compute", "dense"), ("compute_sparse", "sparse")):
+            for precision, claim in (getattr(self, table) or {}).items():
+                stated = claim.qualifiers.get("sparsity")
+                if stated is not None and stated != expected:
+                    other = "compute_sparse" if expected == "dense" else "compute"
+                    raise ValueError(at(
+                        f"{table}.{precision}.qualifiers.sparsity",
+                        f"a {stated} figure in '{table}', which holds {expected} figures; move it to '{other}'",
+                    ))
+        return self

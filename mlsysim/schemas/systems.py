@@ -1,0 +1,31 @@
+"""Nodes, fabrics, clusters."""
+
+from __future__ import annotations
+
+from mlsysim.schemas.common import RecordBase, cited, ref
+
+
+class Node(RecordBase):
+    accelerator: ref("hardware")
+    accelerator_count: cited("dimensionless")
+    intra_node_bandwidth: cited("bandwidth")
+    inter_node_bandwidth: cited("bandwidth") | None = None
+    power: cited("power") | None = None
+    unit_cost: cited("currency") | None = None
+
+
+class Fabric(RecordBase):
+    technology: str
+    link_bandwidth: cited("bandwidth")
+    latency: cited("time") | None = None
+    oversubscription: cited("dimensionless") | None = None
+    port_cost: cited("currency") | None = None
+
+
+class Cluster(RecordBase):
+    """An archetype: node_count is the archetype's definition, not a measurement."""
+
+    node: ref("nodes")
+    node_count: int
+    fabric: ref("fabrics")
+    datacenter: ref("datacenters") | None = None

@@ -1,0 +1,74 @@
+"""Models / workloads: transformer and state-space architectures, parameters, FLOPs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from mlsysim.schemas.common import RecordBase, Schema, cited
+
+Count = cited("dimensionless")
+CountOrZero = cited("dimensionless", positive=False)
+
+
+class Transformer(Schema):
+    layers: Count
+    hidden_size: Count
+    heads: Count
+    kv_heads: Count | None = None  # omitted: multi-head attention, as many KV heads as heads
+    head_dim: Count | None = None
+    ffn_size: Count
+    vocab_size: Count
+    context_length: Count
+    mlp: Literal["gated", "plain"]
+    tied_embeddings: bool
+    norm: Literal["rmsnorm", "layernorm"]
+    position_embedding: Literal["rope", "learned", "alibi", "none"]
+    bias: bool = False
+    encoder_decoder: Literal["decoder", "encoder"] = "decoder"
+    # Mixture of experts
+    experts_total: Count | None = None
+    experts_active: Count | None = None
+    shared_experts: CountOrZero | None = None
+    moe_ffn_size: Count | None = None
+    dense_layers: CountOrZero | None = None
+
+    @model_validator(mode="after")
+    def _moe_complete(self) -> Transformer:
+        if (self.experts_total is None) != (self.experts_active is None):
+            raise ValueError("a mixture of experts needs both 'experts_total' and 'experts_active'")
+        return self
+
+
+class StateSpace(Schema):
+    layers: Count
+    d_model: Count
+    d_state: Count
+    d_conv: Count
+    expand: Count
+    vocab_size: Count
+
+
+class Workload(RecordBase):
+    """A model: architecture fields for transformers and SSMs, or parameters and
+    FLOPs per inference (with the MAC-vs-FLOP convention stated) for the rest."""
+
+    family: str
+    architecture: Literal["transformer", "cnn", "ssm", "diffusion", "mlp", "other"]
+    parameters: Count
+    active_parameters: Count | None = None
+    flops_per_inference: cited("compute") | None = None
+    input_shape: str | None = None
+    transformer: Transformer | None = None
+    ssm: StateSpace | None = None
+
+    @model_validator(mode="after")
+    def _architecture_block(self) -> Workload:
+        if self.architecture == "transformer" and self.transformer is None:
+            raise ValueError("architecture: transformer needs a 'transformer:' block (layers, hidden_size, ...)")
+        if self.architecture == "ssm" and self.ssm is None:
+            raise ValueError("architecture: ssm needs an 'ssm:' block (layers, d_model, d_state, ...)")
+        if self.transformer is not None and self.transformer.experts_total is not None and self.active_parameters is None:
+            raise ValueError("a mixture-of-experts model needs 'active_parameters'")
+        return self
