@@ -1,0 +1,3 @@
+from mlsysim.cli import run
+
+run()
