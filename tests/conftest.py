@@ -1,0 +1,69 @@
+"""Shared fixtures: the tiny fixture catalog, editable copies of it, and the CLI."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FIXTURE_CATALOG = Path(__file__).parent / "fixtures" / "catalog"
+REPO = Path(__file__).resolve().parent.parent
+REAL_CATALOG = REPO / "catalog"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test session gets its own validated-catalog cache; the user's is never touched."""
+    monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("MLSYSIM_CATALOG", raising=False)
+
+
+@pytest.fixture
+def fixture_catalog() -> Path:
+    return FIXTURE_CATALOG
+
+
+@pytest.fixture
+def catalog_copy(tmp_path: Path) -> Callable[..., Path]:
+    """A writable copy of the fixture catalog, with files replaced or added.
+
+    Call with {relative path: text or None (delete)}.
+    """
+
+    def make(changes: dict[str, str | None] | None = None) -> Path:
+        root = tmp_path / "catalog"
+        if not root.exists():
+            shutil.copytree(FIXTURE_CATALOG, root)
+        for rel, text in (changes or {}).items():
+            target = root / rel
+            if text is None:
+                target.unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+        return root
+
+    return make
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run the real CLI entry point in-process: cli("catalog", "validate")."""
+    from mlsysim.cli import main
+
+    def run(*args: str) -> CliResult:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
