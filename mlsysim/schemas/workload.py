@@ -33,11 +33,20 @@ class Transformer(Schema):
     shared_experts: CountOrZero | None = None
     moe_ffn_size: Count | None = None
     dense_layers: CountOrZero | None = None
+    # Multi-head latent attention (DeepSeek-V2/V3): low-rank query and KV projections
+    q_lora_rank: Count | None = None
+    kv_lora_rank: Count | None = None
+    qk_rope_head_dim: Count | None = None
+    qk_nope_head_dim: Count | None = None
+    v_head_dim: Count | None = None
 
     @model_validator(mode="after")
     def _moe_complete(self) -> Transformer:
         if (self.experts_total is None) != (self.experts_active is None):
             raise ValueError("a mixture of experts needs both 'experts_total' and 'experts_active'")
+        mla = [self.kv_lora_rank, self.qk_rope_head_dim, self.qk_nope_head_dim, self.v_head_dim]
+        if any(v is not None for v in mla) and any(v is None for v in mla):
+            raise ValueError("latent attention (MLA) needs kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim and v_head_dim")
         return self
 
 

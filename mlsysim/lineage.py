@@ -1,0 +1,65 @@
+"""Lineage: the cited values a solver result rests on.
+
+Solvers read every catalog number through a Lineage, so a result can always
+list its inputs (path, value, unit, source) and is never less traceable than they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlsysim.records import Value
+
+
+@dataclass(frozen=True)
+class LineageEntry:
+    path: str
+    value: float
+    unit: str
+    source_id: str
+    source_title: str
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "value": self.value,
+            "unit": self.unit,
+            "source_id": self.source_id,
+            "source_title": self.source_title,
+            "method": self.method,
+        }
+
+    def __str__(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.path} = {self.value:g}{unit}  [{self.method}; {self.source_title}]"
+
+
+class Lineage:
+    """Collects the cited values used while computing one result."""
+
+    __slots__ = ("_used",)
+
+    def __init__(self) -> None:
+        self._used: dict[str, Value] = {}
+
+    def use(self, value: Value) -> float:
+        """Record `value` as an input and return its SI float."""
+        self._used[value.path] = value
+        return value.si
+
+    def merge(self, other: Lineage) -> None:
+        self._used.update(other._used)
+
+    def entries(self) -> list[LineageEntry]:
+        return [
+            LineageEntry(v.path, v.value, v.unit, v.source_id, v.source.get("title", v.source_id), v.method)
+            for v in sorted(self._used.values(), key=lambda v: v.path)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._used)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._used

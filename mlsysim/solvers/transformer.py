@@ -1,0 +1,204 @@
+"""Transformer architecture arithmetic: parameter counts, KV-cache size, FLOPs.
+
+Shared by the catalog checks, the serving solver and the training solver, so
+every consumer counts a transformer the same way.
+
+References
+----------
+Kaplan et al. 2020, "Scaling Laws for Neural Language Models", arXiv 2001.08361,
+Table 1 (forward FLOPs per token = 2 N + 2 n_layer n_ctx d_attn).
+Shazeer 2020, "GLU Variants Improve Transformer", arXiv 2002.05202 (gated MLP: 3 matrices).
+Ainslie et al. 2023, "GQA", arXiv 2305.13245 (K/V projections sized by KV heads).
+DeepSeek-AI 2024, "DeepSeek-V3 Technical Report", arXiv 2412.19437 (multi-head latent attention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlsysim.errors import MlsysimError
+from mlsysim.lineage import Lineage
+from mlsysim.records import Record
+
+
+@dataclass(frozen=True)
+class TransformerShape:
+    """A transformer's dimensions as plain numbers (read once from a record)."""
+
+    layers: float
+    hidden: float
+    heads: float
+    kv_heads: float
+    head_dim: float
+    ffn: float
+    vocab: float
+    context: float
+    gated: bool
+    tied: bool
+    bias: bool
+    layernorm: bool
+    learned_positions: bool
+    encoder: bool
+    experts_total: float = 0.0
+    experts_active: float = 0.0
+    shared_experts: float = 0.0
+    moe_ffn: float = 0.0
+    dense_layers: float = 0.0
+    q_lora_rank: float = 0.0
+    kv_lora_rank: float = 0.0
+    qk_rope_head_dim: float = 0.0
+    qk_nope_head_dim: float = 0.0
+    v_head_dim: float = 0.0
+
+    @property
+    def is_moe(self) -> bool:
+        return self.experts_total > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    @classmethod
+    def from_record(cls, model: Record, lineage: Lineage | None = None) -> TransformerShape:
+        """Read a model record's `transformer:` block, noting each value used in `lineage`."""
+        if not model.has("transformer"):
+            raise MlsysimError(
+                f"{model.label} has no transformer architecture in the catalog ({model.file}); "
+                "this solver needs layers, hidden size, heads, ... to count FLOPs and bytes"
+            )
+        lineage = lineage if lineage is not None else Lineage()
+        t = model.transformer
+
+        def num(name: str, default: float = 0.0) -> float:
+            return lineage.use(t[name]) if name in t else default
+
+        heads = num("heads")
+        hidden = num("hidden_size")
+        return cls(
+            layers=num("layers"),
+            hidden=hidden,
+            heads=heads,
+            kv_heads=num("kv_heads", heads),
+            head_dim=num("head_dim", hidden / heads),
+            ffn=num("ffn_size"),
+            vocab=num("vocab_size"),
+            context=num("context_length"),
+            gated=t.mlp == "gated",
+            tied=bool(t.tied_embeddings),
+            bias=bool(t.get("bias", False)) if hasattr(t, "get") else bool(model.get("transformer.bias", False)),
+            layernorm=t.norm == "layernorm",
+            learned_positions=t.position_embedding == "learned",
+            encoder=model.get("transformer.encoder_decoder", "decoder") == "encoder",
+            experts_total=num("experts_total"),
+            experts_active=num("experts_active"),
+            shared_experts=num("shared_experts"),
+            moe_ffn=num("moe_ffn_size"),
+            dense_layers=num("dense_layers"),
+            q_lora_rank=num("q_lora_rank"),
+            kv_lora_rank=num("kv_lora_rank"),
+            qk_rope_head_dim=num("qk_rope_head_dim"),
+            qk_nope_head_dim=num("qk_nope_head_dim"),
+            v_head_dim=num("v_head_dim"),
+        )
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    """Parameters by part; `active` counts only the routed experts a token uses."""
+
+    embedding: float
+    attention: float
+    mlp: float
+    mlp_active: float
+    norm: float
+    output: float
+    other: float
+
+    @property
+    def total(self) -> float:
+        return self.embedding + self.attention + self.mlp + self.norm + self.output + self.other
+
+    @property
+    def active(self) -> float:
+        return self.embedding + self.attention + self.mlp_active + self.norm + self.output + self.other
+
+    @property
+    def non_embedding_active(self) -> float:
+        """Parameters touched by matrix multiplies per token (excludes the embedding lookup)."""
+        return self.attention + self.mlp_active + self.output + self.norm
+
+
+def _attention_params(s: TransformerShape) -> float:
+    """Q, K, V and output projections of one layer (with biases if the model has them)."""
+    if s.is_mla:
+        qk_head = s.qk_nope_head_dim + s.qk_rope_head_dim
+        q = (s.hidden * s.q_lora_rank + s.q_lora_rank + s.q_lora_rank * s.heads * qk_head) if s.q_lora_rank else s.hidden * s.heads * qk_head
+        kv_down = s.hidden * (s.kv_lora_rank + s.qk_rope_head_dim) + s.kv_lora_rank  # + latent RMSNorm
+        kv_up = s.kv_lora_rank * s.heads * (s.qk_nope_head_dim + s.v_head_dim)
+        out = s.heads * s.v_head_dim * s.hidden
+        return q + kv_down + kv_up + out
+    q_width = s.heads * s.head_dim
+    kv_width = s.kv_heads * s.head_dim
+    weights = s.hidden * q_width + 2 * s.hidden * kv_width + q_width * s.hidden
+    biases = (q_width + 2 * kv_width + s.hidden) if s.bias else 0.0
+    return weights + biases
+
+
+def _mlp_params(s: TransformerShape, width: float) -> float:
+    matrices = 3 if s.gated else 2
+    biases = (width * (2 if s.gated else 1) + s.hidden) if s.bias else 0.0
+    return matrices * s.hidden * width + biases
+
+
+def parameter_count(s: TransformerShape) -> ParameterCount:
+    """Parameters from the architecture: embeddings, attention (grouped KV heads or
+    latent attention), gated or plain MLP (dense or mixture of experts), norms, and
+    an output layer unless it is tied to the input embedding."""
+    embedding = s.vocab * s.hidden + (s.context * s.hidden if s.learned_positions else 0.0)
+    attention = s.layers * _attention_params(s)
+    if s.is_moe:
+        expert_width = s.moe_ffn or s.ffn
+        moe_layers = s.layers - s.dense_layers
+        per_expert = _mlp_params(s, expert_width)
+        router = s.hidden * s.experts_total
+        dense = s.dense_layers * _mlp_params(s, s.ffn)
+        mlp = dense + moe_layers * ((s.experts_total + s.shared_experts) * per_expert + router)
+        mlp_active = dense + moe_layers * ((s.experts_active + s.shared_experts) * per_expert + router)
+    else:
+        mlp = mlp_active = s.layers * _mlp_params(s, s.ffn)
+    norm_size = 2 * s.hidden if s.layernorm else s.hidden
+    norms = (2 * s.layers + 1) * norm_size
+    if s.is_mla and s.q_lora_rank:
+        norms += s.layers * s.q_lora_rank  # the query latent's RMSNorm
+    output = 0.0 if s.tied else s.vocab * s.hidden
+    other = 0.0
+    if s.encoder:
+        # BERT: token-type embeddings, embedding LayerNorm (counted in norms as the
+        # "final" norm), and the pooler's dense layer.
+        other = 2 * s.hidden + s.hidden * s.hidden + s.hidden
+    return ParameterCount(embedding, attention, mlp, mlp_active, norms, output, other)
+
+
+def kv_cache_elements_per_token(s: TransformerShape) -> float:
+    """Cached K and V elements per token over all layers: 2 x layers x KV heads x head dim
+    (grouped-query attention respected); for latent attention, the compressed latent
+    plus the shared RoPE key per layer."""
+    if s.is_mla:
+        return s.layers * (s.kv_lora_rank + s.qk_rope_head_dim)
+    return 2 * s.layers * s.kv_heads * s.head_dim
+
+
+def attention_flops_per_token(s: TransformerShape, context: float) -> float:
+    """Score (QK^T) and value (AV) FLOPs for one query token attending over `context`
+    tokens: 2 matmuls x 2 FLOP per multiply-accumulate x layers x context x width."""
+    if s.is_mla:
+        qk = s.heads * (s.qk_nope_head_dim + s.qk_rope_head_dim)
+        v = s.heads * s.v_head_dim
+        return 2 * s.layers * context * (qk + v)
+    return 4 * s.layers * context * s.heads * s.head_dim
+
+
+def forward_flops_per_token(s: TransformerShape, context: float) -> float:
+    """Forward FLOPs for one token: 2 per active weight (embedding lookup excluded)
+    plus attention over `context` previous tokens (Kaplan et al. 2020, Table 1)."""
+    return 2 * parameter_count(s).non_embedding_active + attention_flops_per_token(s, context)
