@@ -18,20 +18,17 @@ from typing import Any
 from mlsysim.paths import cache_dir
 
 FORMAT = 4
-# Files whose contents change what validation produces.
-_CODE = [
-    "units.txt", "units.py", "loader.py", "crosscheck.py", "cache.py",
-    "schemas/__init__.py", "schemas/common.py", "schemas/hardware.py", "schemas/workload.py",
-    "schemas/infra.py", "schemas/systems.py", "schemas/assumption.py",
-]
+# Files whose contents change what validation produces (plus every schema module).
+_CODE = ["units.txt", "units.py", "loader.py", "crosscheck.py", "cache.py", "records.py"]
 
 
 def _code_fingerprint() -> str:
     here = Path(__file__).resolve().parent
     digest = hashlib.blake2b(str(FORMAT).encode(), digest_size=16)
-    for name in _CODE:
-        digest.update((here / name).read_bytes())
-    digest.update((here.parent / "provenance" / "model.py").read_bytes())
+    files = [here / name for name in _CODE] + sorted((here / "schemas").glob("*.py"))
+    files.append(here.parent / "provenance" / "model.py")
+    for path in files:
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

@@ -37,6 +37,7 @@ class Hardware(RecordBase):
     tdp: cited("power") | None = None
     interconnect: Interconnect | None = None
     unit_cost: cited("currency") | None = None
+    cloud_price: cited("price_per_hour") | None = None  # on-demand rental per accelerator-hour
 
     @model_validator(mode="after")
     def _sparsity_matches_table(self) -> Hardware:

@@ -85,7 +85,7 @@ class TransformerShape:
             context=num("context_length"),
             gated=t.mlp == "gated",
             tied=bool(t.tied_embeddings),
-            bias=bool(t.get("bias", False)) if hasattr(t, "get") else bool(model.get("transformer.bias", False)),
+            bias=bool(model.get("transformer.bias", False)),
             layernorm=t.norm == "layernorm",
             learned_positions=t.position_embedding == "learned",
             encoder=model.get("transformer.encoder_decoder", "decoder") == "encoder",
