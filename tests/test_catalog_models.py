@@ -73,11 +73,11 @@ def test_every_mixture_of_experts_states_its_active_parameters():
 # parameter, not only within 2%:
 #   gpt2-xl 1,557,611,200: the Hugging Face Transformers pretrained-models table
 #     rounds it to "1558M parameters" (docs/source/pretrained_models.rst).
-#   Llama-2-7b 6,738,415,616: the "all params" figure PEFT's
-#     print_trainable_parameters() reports for meta-llama/Llama-2-7b-hf.
+#   Llama-2-7b 6,738,415,616 and Meta-Llama-3-8B 8,030,261,248: the "all params"
+#     figures PEFT's print_trainable_parameters() reports for the Hugging Face
+#     checkpoints (quoted in many public fine-tuning guides).
 #   bert-base-uncased 109,482,240 and bert-large-uncased 335,141,888 (BertModel with
-#     pooler); Meta-Llama-3-8B 8,030,261,248 (untied 128,256 x 4,096 output layer);
-#     Mixtral-8x7B 46,702,792,704 total.
+#     pooler); Mixtral-8x7B 46,702,792,704 total.
 EXACT_COUNTS = {
     "gpt2": 1_557_611_200,
     "llama2_7b": 6_738_415_616,
