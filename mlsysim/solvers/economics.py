@@ -28,8 +28,9 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet
-from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult, _record
+from mlsysim.solvers.fleet import Fleet, assumption
+from mlsysim.solvers.fleet import record_of
+from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult
 
 MAINTENANCE_RATIO = "maintenance_cost_ratio"
 AMORTISATION = "hardware_replacement_period_idris"
@@ -71,7 +72,8 @@ class EconomicsModel:
     def solve(self, fleet: Record | Fleet, duration: float, *, devices: int | None = None, grid: Any = None,
               datacenter: Any = None, pue: Any = None, tokens: float | None = None,
               amortisation: Any = None, maintenance_ratio: Any = None, utilization: Any = 1.0,
-              power_model: str = "tdp", catalog: Catalog | None = None) -> EconomicsResult:
+              power_model: str = "tdp", energy: SustainabilityResult | None = None,
+              catalog: Catalog | None = None) -> EconomicsResult:
         """
         fleet              a cluster (or Fleet), or a hardware record with devices=
         duration [s]       wall-clock time the job holds the accelerators
@@ -80,12 +82,14 @@ class EconomicsModel:
         amortisation       period [s] (number or cited assumption; default: the 6-year
                            replacement period IDRIS gave for BLOOM's hardware)
         maintenance_ratio  annual maintenance / capex (default: the cited estimate)
+        energy             a SustainabilityResult for the same job, to reuse (else computed)
         """
         catalog = catalog or default_catalog()
-        energy = SustainabilityModel().solve(
-            fleet, duration, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
-            utilization=utilization, power_model=power_model, catalog=catalog,
-        )
+        if energy is None:
+            energy = SustainabilityModel().solve(
+                fleet, duration, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
+                utilization=utilization, power_model=power_model, catalog=catalog,
+            )
         lineage = Lineage()
         lineage.merge(energy.lineage)
         years: dict[str, Any] = {}
@@ -98,9 +102,9 @@ class EconomicsModel:
         amortised = capex * duration / period
         maintenance = capex * ratio * duration / YEAR_SECONDS
 
-        grid_rec = _record(grid, "grids", catalog)
+        grid_rec = record_of(grid, "grids", catalog)
         if grid_rec is None:
-            dc = _record(datacenter, "datacenters", catalog)
+            dc = record_of(datacenter, "datacenters", catalog)
             if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters" and fleet.has("datacenter"):
                 dc = fleet.datacenter
             grid_rec = dc.grid if dc is not None and dc.has("grid") else None
@@ -175,7 +179,7 @@ def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int,
 
 def _amount(value: Any, default_id: str, catalog: Catalog, lineage: Lineage, dimension: str, what: str) -> float:
     if value is None:
-        value = catalog.get("assumptions", default_id)
+        value = assumption(catalog, default_id)
     if isinstance(value, Record):
         value = value.quantity
     if isinstance(value, Value):

@@ -98,6 +98,17 @@ class Fleet:
 
     @classmethod
     def from_cluster(cls, cluster: Record, devices: int | None = None) -> Fleet:
+        key = (id(cluster._catalog), cluster.ref, devices)
+        hit = _FLEETS.get(key)
+        if hit is None:
+            hit = cls._read(cluster, devices)
+            if len(_FLEETS) > 256:
+                _FLEETS.clear()
+            _FLEETS[key] = hit
+        return hit
+
+    @classmethod
+    def _read(cls, cluster: Record, devices: int | None) -> Fleet:
         """Read a cluster record. `devices` (default: all of them) is how many
         accelerators the job uses; it may not exceed the cluster's.
 
@@ -133,6 +144,32 @@ class Fleet:
         latency = lineage.use(fabric.latency) if fabric.has("latency") else 0.0
         nodes = -(-devices // per_node)
         return cls(cluster, node, hardware, devices, per_node, nodes, intra, node_bw, latency, lineage)
+
+
+_FLEETS: dict[tuple[Any, ...], Fleet] = {}
+
+
+def record_of(value: Any, kind: str, catalog: Any) -> Record | None:
+    """A record of `kind` from a Record or a name; an unknown name is an error listing the closest."""
+    if value is None or isinstance(value, Record):
+        if isinstance(value, Record) and value.kind != kind:
+            raise MlsysimError(f"{value.ref} is not a {kind} record")
+        return value
+    if isinstance(value, str):
+        return catalog.get(kind, value)
+    raise MlsysimError(f"expected a {kind} record or its name, got {value!r}")
+
+
+def assumption(catalog: Any, ident: str) -> Value:
+    """The cited quantity of assumption `ident`, looked up once per catalog."""
+    key = (id(catalog), ident)
+    hit = _ASSUMPTIONS.get(key)
+    if hit is None:
+        hit = _ASSUMPTIONS[key] = catalog.get("assumptions", ident).quantity
+    return hit
+
+
+_ASSUMPTIONS: dict[tuple[int, str], Value] = {}
 
 
 def _positive_int(value: Any, what: str) -> int:

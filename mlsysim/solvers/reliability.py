@@ -39,7 +39,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, bytes_per_element
+from mlsysim.solvers.fleet import Fleet, assumption, bytes_per_element
 
 # Llama 3 Table 5 root-cause rows (assumption ids), grouped by the table's category column.
 LLAMA3_COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -73,14 +73,13 @@ def component_rates(catalog: Catalog | None = None, groups: tuple[str, ...] | No
     carry that fleet's 8-GPU servers and network design with them."""
     catalog = catalog or default_catalog()
     lineage = lineage if lineage is not None else Lineage()
-    groups = groups or tuple(LLAMA3_COMPONENTS)
+    groups = tuple(groups or LLAMA3_COMPONENTS)
     unknown = [g for g in groups if g not in LLAMA3_COMPONENTS]
     if unknown:
         raise MlsysimError(f"unknown component class {unknown[0]!r}; use some of {', '.join(LLAMA3_COMPONENTS)}")
-    exposure = lineage.use(catalog.get("assumptions", LLAMA3_FLEET).quantity) * lineage.use(
-        catalog.get("assumptions", LLAMA3_PERIOD).quantity)
+    exposure = lineage.use(assumption(catalog, LLAMA3_FLEET)) * lineage.use(assumption(catalog, LLAMA3_PERIOD))
     return {
-        g: sum(lineage.use(catalog.get("assumptions", rid).quantity) for rid in LLAMA3_COMPONENTS[g]) / exposure
+        g: sum(lineage.use(assumption(catalog, rid)) for rid in LLAMA3_COMPONENTS[g]) / exposure
         for g in groups
     }
 
@@ -212,7 +211,7 @@ def _devices(fleet: Record | Fleet | int, devices: int | None, lineage: Lineage)
 
 def _bandwidth(value: Any, default_id: str, catalog: Catalog, lineage: Lineage, what: str) -> float:
     if value is None:
-        value = catalog.get("assumptions", default_id)
+        value = assumption(catalog, default_id)
     if isinstance(value, Record):
         value = value.quantity
     if isinstance(value, Value):

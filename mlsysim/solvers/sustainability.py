@@ -33,7 +33,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, resolve_fraction
+from mlsysim.solvers.fleet import Fleet, assumption, record_of, resolve_fraction
 
 EMBODIED_GPU = "embodied_carbon_gpu"
 EMBODIED_SERVER = "embodied_carbon_gpu_server"
@@ -78,17 +78,6 @@ class SustainabilityResult:
         return out
 
 
-def _record(value: Any, kind: str, catalog: Catalog) -> Record | None:
-    """A record of `kind` from a Record or a name; an unknown name is an error listing the closest."""
-    if value is None or isinstance(value, Record):
-        if isinstance(value, Record) and value.kind != kind:
-            raise MlsysimError(f"{value.ref} is not a {kind} record")
-        return value
-    if isinstance(value, str):
-        return catalog.get(kind, value)
-    raise MlsysimError(f"expected a {kind} record or its name, got {value!r}")
-
-
 def _cited_or_number(value: Any, lineage: Lineage, dimension: str, what: str) -> tuple[float, Value | None]:
     if isinstance(value, Record):
         if value.kind != "assumptions":
@@ -109,7 +98,7 @@ class SustainabilityModel:
     def solve(self, fleet: Record | Fleet, duration: float | None = None, *, devices: int | None = None,
               device_hours: float | None = None, grid: Any = None, datacenter: Any = None, pue: Any = None,
               carbon_intensity: Any = None, utilization: Any = 1.0, power_model: str = "tdp",
-              embodied: bool = False, catalog: Catalog | None = None) -> SustainabilityResult:
+              device_power: Any = None, embodied: bool = False, catalog: Catalog | None = None) -> SustainabilityResult:
         """
         fleet             a cluster, a Fleet, or a hardware record (then pass devices)
         duration [s]      wall-clock time the accelerators run, or
@@ -122,6 +111,8 @@ class SustainabilityModel:
         utilization       average fraction of `power_model` power drawn (default 1, as the
                           LLaMA/Wu et al. method assumes)
         power_model       "tdp" (accelerator TDP) or "node" (node system power / accelerators)
+        device_power      [W] average power per device (number or cited value), replacing the
+                          power model (e.g. a duty-cycled microcontroller)
         embodied          add amortised manufacturing carbon
         """
         catalog = catalog or default_catalog()
@@ -131,7 +122,10 @@ class SustainabilityModel:
         hardware, node, cluster, n = _fleet_parts(fleet, devices, lineage)
         hours = _device_hours(n, duration, device_hours)
 
-        if power_model == "tdp":
+        if device_power is not None:
+            device_power, _ = _cited_or_number(device_power, lineage, "power", "device_power")
+            power_model = "given"
+        elif power_model == "tdp":
             if not hardware.has("tdp"):
                 raise MlsysimError(f"{hardware.label} has no TDP in the catalog ({hardware.file}); use power_model='node' or add a cited tdp")
             device_power = lineage.use(hardware.tdp)
@@ -143,7 +137,7 @@ class SustainabilityModel:
         util = resolve_fraction(utilization, lineage, "utilization")
         it_energy = hours * 3600 * device_power * util
 
-        dc = _record(datacenter, "datacenters", catalog)
+        dc = record_of(datacenter, "datacenters", catalog)
         if dc is None and cluster is not None and cluster.has("datacenter"):
             dc = cluster.datacenter
         if pue is not None:
@@ -156,7 +150,7 @@ class SustainabilityModel:
             raise MlsysimError("no PUE: pass datacenter= (e.g. 'Hyperscale', 'Enterprise_Avg') or pue=")
         facility = it_energy * pue_value
 
-        grid_rec = _record(grid, "grids", catalog)
+        grid_rec = record_of(grid, "grids", catalog)
         if grid_rec is None and dc is not None and dc.has("grid"):
             grid_rec = dc.grid
         if carbon_intensity is not None:
@@ -218,10 +212,10 @@ def _embodied(catalog: Catalog, lineage: Lineage, n: int, node: Record | None, h
     """Manufacturing carbon [kg] charged to this job: (GPUs x per-GPU + servers x
     per-server) x job hours / (replacement period x usage) (Luccioni et al. 2023).
     Bare accelerators (no node record) are charged for the GPUs only."""
-    per_gpu = lineage.use(catalog.get("assumptions", EMBODIED_GPU).quantity)
-    per_server = lineage.use(catalog.get("assumptions", EMBODIED_SERVER).quantity)
-    life_h = lineage.use(catalog.get("assumptions", REPLACEMENT_PERIOD).quantity) / 3600
-    usage = lineage.use(catalog.get("assumptions", AVERAGE_USAGE).quantity)
+    per_gpu = lineage.use(assumption(catalog, EMBODIED_GPU))
+    per_server = lineage.use(assumption(catalog, EMBODIED_SERVER))
+    life_h = lineage.use(assumption(catalog, REPLACEMENT_PERIOD)) / 3600
+    usage = lineage.use(assumption(catalog, AVERAGE_USAGE))
     job_hours = hours / n  # wall-clock hours each accelerator is held
     # Without a node record (bare accelerators) there is no server to charge.
     servers = n / lineage.use(node.accelerator_count) if node is not None else 0.0
