@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlsysim.schemas.common import RecordBase, Schema, at, cited, ref
 from mlsysim.schemas.hardware import Precision
@@ -46,12 +46,14 @@ class Scenario(RecordBase):
     precision: Precision = "fp16"
     batch_size: int = Field(default=1, ge=1)
     sequence_length: int | None = Field(default=None, ge=1)
-    parallelism: ParallelLayout | Literal["auto"] = "auto"
+    parallelism: ParallelLayout | None = None  # None or "auto": the fastest layout that fits
     duration_days: float | None = Field(default=None, gt=0)
     inferences_per_second: float | None = Field(default=None, gt=0)
     latency_sla: cited("time") | None = None
     step_time_sla: cited("time") | None = None
     power_budget: cited("power") | None = None
+
+    _auto_layout = field_validator("parallelism", mode="before")(lambda v: None if v == "auto" else v)
 
     @model_validator(mode="after")
     def _system_matches_mode(self) -> Scenario:
