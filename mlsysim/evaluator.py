@@ -400,14 +400,25 @@ def _site(grid, datacenter, cluster, catalog, notes):
     if dc_rec is None and cluster is not None and cluster.has("datacenter"):
         dc_rec = cluster.datacenter
     if dc_rec is None:
-        dc_rec = catalog.get("datacenters", DEFAULT_DATACENTER)
+        dc_rec = _default(catalog, "datacenters", DEFAULT_DATACENTER)
         notes.append(f"datacenter: {dc_rec.label} (default; pass datacenter= to change it)")
     if grid_rec is None and dc_rec.has("grid"):
         grid_rec = dc_rec.grid
     if grid_rec is None:
-        grid_rec = catalog.get("grids", DEFAULT_GRID)
+        grid_rec = _default(catalog, "grids", DEFAULT_GRID)
         notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
     return grid_rec, dc_rec
+
+
+def _default(catalog: Catalog, kind: str, ident: str) -> Record:
+    key = (id(catalog), kind, ident)
+    hit = _DEFAULTS.get(key)
+    if hit is None:
+        hit = _DEFAULTS[key] = catalog.get(kind, ident)
+    return hit
+
+
+_DEFAULTS: dict[tuple[int, str, str], Record] = {}
 
 
 def _skipped(level: str, why: str) -> EvaluationLevel:

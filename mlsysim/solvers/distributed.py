@@ -119,7 +119,7 @@ class _Setup:
     lineage: Lineage
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TrainingResult:
     """One training configuration, in SI units (seconds, FLOP, bytes).
 
