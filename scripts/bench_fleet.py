@@ -33,6 +33,7 @@ def main() -> None:
     from mlsysim.solvers.distributed import DistributedModel
 
     gpt3, llama8, llama405 = Models.Language.GPT3, Models.Language.Llama3_8B, Models.Language.Llama3_1_405B
+    h100 = Hardware.Cloud.H100
     frontier, research, mega = Systems.Clusters.Frontier_8K, Systems.Clusters.Research_256, Systems.Clusters.Mega_100K
     eff = Assumptions.MFU_Megatron_1T
     print(f"{'import + catalog load':<52} {time.perf_counter() - start:8.3f} s")
@@ -43,7 +44,7 @@ def main() -> None:
     print(f"{'DistributedModel.solve (GPT-3, 1536 GPUs)':<52} {solve * 1e6:8.1f} us  ({REFERENCE_CALL_S / solve:,.0f}x the reference's ~1 ms)")
 
     seed = per_call(lambda: SystemEvaluator.evaluate(
-        scenario_name="seed", model_obj=llama8, hardware_obj=Hardware.Cloud.H100, batch_size=256, precision="bf16",
+        scenario_name="seed", model_obj=llama8, hardware_obj=h100, batch_size=256, precision="bf16",
         efficiency=0.45, fleet_obj=research, nodes=256, duration_days=30.0), 500, args.repeat)
     print(f"{'SystemEvaluator.evaluate (seed call, Research_256)':<52} {seed * 1e6:8.1f} us  ({REFERENCE_CALL_S / seed:,.0f}x)")
 
