@@ -29,6 +29,12 @@ _LAZY = {
     "OOMError": "mlsysim.errors",
     "SLAViolation": "mlsysim.errors",
     "Q_": "mlsysim.units",
+    "DistributedModel": "mlsysim.solvers.distributed",
+    "ReliabilityModel": "mlsysim.solvers.reliability",
+    "SustainabilityModel": "mlsysim.solvers.sustainability",
+    "EconomicsModel": "mlsysim.solvers.economics",
+    "SystemEvaluator": "mlsysim.evaluator",
+    "Scenarios": "mlsysim.scenarios",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -11,6 +11,7 @@ from mlsysim.schemas.assumption import Assumption
 from mlsysim.schemas.common import CitedValue, RecordBase, Ref
 from mlsysim.schemas.hardware import Hardware
 from mlsysim.schemas.infra import Datacenter, Grid, Rack
+from mlsysim.schemas.scenario import Scenario
 from mlsysim.schemas.systems import Cluster, Fabric, Node
 from mlsysim.schemas.workload import Workload
 
@@ -35,6 +36,7 @@ KINDS: dict[str, Kind] = {
         Kind("fabrics", "systems/fabrics", Fabric),
         Kind("clusters", "systems/clusters", Cluster),
         Kind("assumptions", "assumptions", Assumption),
+        Kind("scenarios", "scenarios", Scenario),
     )
 }
 

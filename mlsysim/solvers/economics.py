@@ -1,0 +1,191 @@
+"""Total cost of ownership of a job, against renting the same accelerators.
+
+  capex            nodes x node unit cost (or accelerators x accelerator unit cost)
+                   + fabric ports x port cost, where the catalog states them
+  amortised capex  capex x job time / amortisation period
+  maintenance      capex x annual maintenance ratio x job time / year
+  energy           facility energy x the grid's electricity price
+  cost of the run  amortised capex + maintenance + energy
+  per 1M tokens    cost of the run / tokens x 10^6
+  cloud rental     accelerator-hours x the accelerator's cited on-demand hourly price
+
+Every result states its currency and the year each price describes, because prices
+from different years are not directly comparable.
+
+References
+----------
+Barroso, Hölzle & Ranganathan 2018, "The Datacenter as a Computer", 3rd ed., Ch. 6
+(capital amortisation plus operating cost per unit of work).
+Patterson et al. 2021, arXiv 2104.10350 (energy and cost of training at a given site).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.errors import MlsysimError
+from mlsysim.lineage import Lineage
+from mlsysim.records import Record, Value
+from mlsysim.solvers.fleet import Fleet, assumption
+from mlsysim.solvers.fleet import record_of
+from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult
+
+MAINTENANCE_RATIO = "maintenance_cost_ratio"
+AMORTISATION = "hardware_replacement_period_idris"
+CURRENCY = "USD"
+YEAR_SECONDS = 365.25 * 86400
+
+
+@dataclass(frozen=True)
+class EconomicsResult:
+    """Costs of one job in `currency`; `price_years` says which year each price describes."""
+
+    currency: str
+    price_years: dict[str, Any]
+    capex: float
+    capex_basis: str  # what the capex counts
+    amortisation_period: float  # [s]
+    amortised_capex: float
+    maintenance: float
+    energy_cost: float
+    run_cost: float
+    tokens: float | None
+    cost_per_million_tokens: float | None
+    cloud_cost: float | None  # renting the same accelerator-hours, when a cited price exists
+    cloud_price_per_hour: float | None  # per accelerator
+    notes: tuple[str, ...]
+    sustainability: SustainabilityResult
+    lineage: Lineage = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("lineage", "sustainability")}
+        out["notes"] = list(self.notes)
+        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        return out
+
+
+class EconomicsModel:
+    """Cost of running a job on owned hardware, and the cloud-rental alternative."""
+
+    def solve(self, fleet: Record | Fleet, duration: float, *, devices: int | None = None, grid: Any = None,
+              datacenter: Any = None, pue: Any = None, tokens: float | None = None,
+              amortisation: Any = None, maintenance_ratio: Any = None, utilization: Any = 1.0,
+              power_model: str = "tdp", energy: SustainabilityResult | None = None,
+              catalog: Catalog | None = None) -> EconomicsResult:
+        """
+        fleet              a cluster (or Fleet), or a hardware record with devices=
+        duration [s]       wall-clock time the job holds the accelerators
+        grid, datacenter   where it runs (electricity price, PUE); unknown names are errors
+        tokens             tokens the job processes (for the cost per million tokens)
+        amortisation       period [s] (number or cited assumption; default: the 6-year
+                           replacement period IDRIS gave for BLOOM's hardware)
+        maintenance_ratio  annual maintenance / capex (default: the cited estimate)
+        energy             a SustainabilityResult for the same job, to reuse (else computed)
+        """
+        catalog = catalog or default_catalog()
+        if energy is None:
+            energy = SustainabilityModel().solve(
+                fleet, duration, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
+                utilization=utilization, power_model=power_model, catalog=catalog,
+            )
+        lineage = Lineage()
+        lineage.merge(energy.lineage)
+        years: dict[str, Any] = {}
+        notes: list[str] = []
+        hardware, node, fabric, n, nodes = _parts(fleet, devices)
+
+        capex, basis = _capex(hardware, node, fabric, n, nodes, lineage, years, notes)
+        period = _amount(amortisation, AMORTISATION, catalog, lineage, "time", "amortisation")
+        ratio = _amount(maintenance_ratio, MAINTENANCE_RATIO, catalog, lineage, "dimensionless", "maintenance_ratio")
+        amortised = capex * duration / period
+        maintenance = capex * ratio * duration / YEAR_SECONDS
+
+        grid_rec = record_of(grid, "grids", catalog)
+        if grid_rec is None:
+            dc = record_of(datacenter, "datacenters", catalog)
+            if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters" and fleet.has("datacenter"):
+                dc = fleet.datacenter
+            grid_rec = dc.grid if dc is not None and dc.has("grid") else None
+        if grid_rec is None:
+            raise MlsysimError("no electricity price: pass grid= (see `mlsysim zoo grids`)")
+        if not grid_rec.has("electricity_price"):
+            raise MlsysimError(
+                f"grid {grid_rec.label} has no electricity_price in the catalog ({grid_rec.file}); "
+                "add a cited price to that record or choose a grid that has one"
+            )
+        price = grid_rec.electricity_price
+        energy_cost = energy.facility_energy * lineage.use(price)
+        years["electricity"] = price.valid_time
+
+        run = amortised + maintenance + energy_cost
+        per_m = None
+        if tokens is not None:
+            if not tokens > 0:
+                raise MlsysimError(f"tokens must be positive, got {tokens!r}")
+            per_m = run / tokens * 1e6
+
+        cloud = cloud_rate = None
+        if hardware.has("cloud_price"):
+            cloud_rate = lineage.use(hardware.cloud_price) * 3600
+            cloud = cloud_rate * energy.device_hours
+            years["cloud_price"] = hardware.cloud_price.valid_time
+        else:
+            notes.append(f"no cloud-rental comparison: {hardware.label} has no cited cloud_price")
+
+        return EconomicsResult(
+            currency=CURRENCY, price_years=years, capex=capex, capex_basis=basis, amortisation_period=period,
+            amortised_capex=amortised, maintenance=maintenance, energy_cost=energy_cost, run_cost=run,
+            tokens=tokens, cost_per_million_tokens=per_m, cloud_cost=cloud, cloud_price_per_hour=cloud_rate,
+            notes=tuple(notes), sustainability=energy, lineage=lineage,
+        )
+
+
+def _parts(fleet: Any, devices: int | None) -> tuple[Record, Record | None, Record | None, int, int]:
+    if isinstance(fleet, Record) and fleet.kind == "hardware":
+        return fleet, None, None, int(devices or 0), 0
+    if isinstance(fleet, Record):
+        fleet = Fleet.from_cluster(fleet, devices)
+    fabric = fleet.cluster.fabric if fleet.cluster is not None else None
+    return fleet.hardware, fleet.node, fabric, fleet.devices, fleet.nodes
+
+
+def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int, nodes: int,
+           lineage: Lineage, years: dict[str, Any], notes: list[str]) -> tuple[float, str]:
+    if node is not None and node.has("unit_cost"):
+        capex = nodes * lineage.use(node.unit_cost)
+        basis = f"{nodes} x {node.label} node"
+        years["capex"] = node.unit_cost.valid_time
+    elif hardware.has("unit_cost"):
+        capex = n * lineage.use(hardware.unit_cost)
+        basis = f"{n} x {hardware.label} accelerator"
+        years["capex"] = hardware.unit_cost.valid_time
+        if node is not None:
+            notes.append(f"{node.label} has no cited unit cost: capex counts the accelerators only (no host, chassis or NICs)")
+    else:
+        raise MlsysimError(
+            f"no unit cost for {hardware.label}" + (f" or {node.label}" if node is not None else "")
+            + " in the catalog; add a cited unit_cost to compute capital cost"
+        )
+    if fabric is not None and fabric.has("port_cost"):
+        capex += n * lineage.use(fabric.port_cost)
+        basis += f" + {n} x {fabric.label} port"
+        years["fabric"] = fabric.port_cost.valid_time
+    elif fabric is not None:
+        notes.append(f"{fabric.label} has no cited port cost: network capex is not included")
+    return capex, basis
+
+
+def _amount(value: Any, default_id: str, catalog: Catalog, lineage: Lineage, dimension: str, what: str) -> float:
+    if value is None:
+        value = assumption(catalog, default_id)
+    if isinstance(value, Record):
+        value = value.quantity
+    if isinstance(value, Value):
+        if value.dimension != dimension:
+            raise MlsysimError(f"{what}: {value.path} is a {value.dimension}, not a {dimension}")
+        return lineage.use(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise MlsysimError(f"{what} must be a positive number or a cited assumption, got {value!r}")

@@ -1,0 +1,70 @@
+"""Speed of the fleet solvers: one DistributedModel solve, one SystemEvaluator.evaluate
+(the reference tool's seed call), and a full parallel-layout search on 16,384 GPUs.
+
+Targets (issue 5): solve and evaluate at least 100x faster than the reference tool's
+~1 ms per call (so <= 10 us would be 100x; we aim for tens of microseconds); the
+search in under 1 s.
+
+    python scripts/bench_fleet.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import timeit
+
+REFERENCE_CALL_S = 1e-3  # the reference tool's ~1 ms per solver call (issue 5)
+
+
+def per_call(fn, number: int, repeat: int) -> float:
+    fn()  # warm: catalog loaded, per-input setup cached
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    from mlsysim import Assumptions, Hardware, Models, Systems
+    from mlsysim.evaluator import SystemEvaluator
+    from mlsysim.solvers.distributed import DistributedModel
+
+    gpt3, llama8, llama405 = Models.Language.GPT3, Models.Language.Llama3_8B, Models.Language.Llama3_1_405B
+    h100 = Hardware.Cloud.H100
+    frontier, research, mega = Systems.Clusters.Frontier_8K, Systems.Clusters.Research_256, Systems.Clusters.Mega_100K
+    eff = Assumptions.MFU_Megatron_1T
+    print(f"{'import + catalog load':<52} {time.perf_counter() - start:8.3f} s")
+
+    dm = DistributedModel()
+    solve = per_call(lambda: dm.solve(gpt3, frontier, 1536, "bf16", eff, 8, 12, devices=1536, recompute="full"),
+                     2000, args.repeat)
+    print(f"{'DistributedModel.solve (GPT-3, 1536 GPUs)':<52} {solve * 1e6:8.1f} us  ({REFERENCE_CALL_S / solve:,.0f}x the reference's ~1 ms)")
+
+    seed = per_call(lambda: SystemEvaluator.evaluate(
+        scenario_name="seed", model_obj=llama8, hardware_obj=h100, batch_size=256, precision="bf16",
+        efficiency=0.45, fleet_obj=research, nodes=256, duration_days=30.0), 500, args.repeat)
+    print(f"{'SystemEvaluator.evaluate (seed call, Research_256)':<52} {seed * 1e6:8.1f} us  ({REFERENCE_CALL_S / seed:,.0f}x)")
+
+    explicit = per_call(lambda: SystemEvaluator.evaluate(
+        "explicit", llama8, None, 256, "bf16", 0.45, research, 256, 30.0,
+        parallelism={"tp": 2, "pp": 1, "zero": 1, "recompute": "selective"}), 500, args.repeat)
+    print(f"{'SystemEvaluator.evaluate (explicit layout)':<52} {explicit * 1e6:8.1f} us  ({REFERENCE_CALL_S / explicit:,.0f}x)")
+
+    runs = []
+    for _ in range(args.repeat):
+        DistributedModel._cache.clear()
+        t = time.perf_counter()
+        result = dm.search(llama405, mega, 2048, "bf16", eff, devices=16384, seq_len=8192)
+        best = result.best()
+        runs.append(time.perf_counter() - t)
+    verdict = "OK" if min(runs) < 1.0 else "OVER the 1 s target"
+    print(f"{'search: all layouts, Llama 3.1 405B on 16,384 GPUs':<52} {min(runs) * 1e3:8.1f} ms  "
+          f"({len(result)} layouts, {result.feasible_count} fit; best TP{best.tp} PP{best.pp} DP{best.dp} "
+          f"mb{best.microbatch} v{best.interleave} ZeRO-{best.zero} {best.recompute}, MFU {best.mfu:.1%})  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Tests for mlsysim/solvers/distributed.py (3D-parallel training)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlsysim.catalog import load_catalog
+from mlsysim.errors import MlsysimError, OOMError
+from mlsysim.solvers.distributed import (
+    DistributedModel,
+    activation_bytes_per_layer,
+    pipeline_bubble_fraction,
+    ring_allreduce_time,
+)
+from tests import fleet_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLSYSIM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield load_catalog(fleet_catalog.build(tmp_path_factory.mktemp("fleet")))
+
+
+@pytest.fixture(scope="module")
+def gpt3(catalog):
+    return catalog.get("models", "gpt3")
+
+
+@pytest.mark.parametrize(("gpus", "published_tflops", "published_days"), [(384, 153, 84), (768, 149, 43), (1536, 141, 23)])
+def test_megatron_gpt3_throughput(catalog, gpt3, gpus, published_tflops, published_days):
+    """Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
+    Using Megatron-LM", arXiv 2104.04473, Table 2: GPT-3 (174.6B), sequence 2048, A100,
+    TP 8 x PP 12, global batch 1536, microbatch 1, full activation recomputation:
+    153 / 149 / 141 achieved teraFLOP/s per GPU on 384 / 768 / 1536 GPUs, and 84 / 43 / 23
+    days for 300B tokens. Efficiency: the same paper's 52%-of-peak for its 1T model
+    (assumption mfu_megatron_1t), not fitted here. Target: within 15%.
+    Errors measured: -7.0%, -7.4%, -7.8% (throughput); +8.6%, +9.3%, +8.3% (days)."""
+    result = DistributedModel().solve(
+        gpt3, catalog.get("clusters", "test_selene_a100"), batch_size=1536, precision="fp16",
+        efficiency=catalog.get("assumptions", "mfu_megatron_1t"), tp_size=8, pp_size=12, devices=gpus,
+        seq_len=2048, recompute="full",
+    )
+    assert result.achieved_flops_per_device / 1e12 == pytest.approx(published_tflops, rel=0.15)
+    assert result.time_to_train(300e9) / 86400 == pytest.approx(published_days, rel=0.15)
+    assert result.feasible
+
+
+def test_training_flops_match_narayanan_formula(catalog, gpt3):
+    """Narayanan et al. 2021, arXiv 2104.04473, Appendix: with full recomputation a step is
+    96 B s l h^2 (1 + s/6h + V/16lh) FLOPs; without, 72 B s l h^2 (1 + s/6h + V/12lh).
+    Our count also includes biases, so it may exceed the formula by a fraction of a percent."""
+    B, s, l, h, V = 1536, 2048, 96, 12288, 50257
+    dm = DistributedModel()
+    cluster = catalog.get("clusters", "test_selene_a100")
+    eff = catalog.get("assumptions", "mfu_megatron_1t")
+    full = dm.solve(gpt3, cluster, 1536, "fp16", eff, 8, 12, devices=384, seq_len=s, recompute="full")
+    none = dm.solve(gpt3, cluster, 1536, "fp16", eff, 8, 12, devices=384, seq_len=s, recompute="none")
+    assert full.hardware_flops_per_step == pytest.approx(96 * B * s * l * h**2 * (1 + s / (6 * h) + V / (16 * l * h)), rel=0.005)
+    assert none.model_flops_per_step == pytest.approx(72 * B * s * l * h**2 * (1 + s / (6 * h) + V / (12 * l * h)), rel=0.005)
+    assert full.model_flops_per_step == none.model_flops_per_step
+    assert full.mfu < full.achieved_flops_per_device / 312e12
+
+
+def test_dp_must_divide_devices(catalog, gpt3):
+    with pytest.raises(MlsysimError, match=r"384 devices are not divisible by TP x PP x CP = 8 x 5 x 1 = 40"):
+        DistributedModel().solve(gpt3, catalog.get("clusters", "test_selene_a100"), 1536, "fp16", 0.5, 8, 5, devices=384)
+
+
+def test_batch_must_split_over_dp(catalog, gpt3):
+    with pytest.raises(MlsysimError, match=r"global batch 100 is not a multiple of DP x microbatch = 8 x 1"):
+        DistributedModel().solve(gpt3, catalog.get("clusters", "test_selene_a100"), 100, "fp16", 0.5, 8, 12, devices=768)
+
+
+def test_efficiency_is_required_and_a_fraction(catalog, gpt3):
+    cluster = catalog.get("clusters", "test_selene_a100")
+    with pytest.raises(MlsysimError, match="efficiency is required"):
+        DistributedModel().solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384)
+    with pytest.raises(MlsysimError, match=r"efficiency must be in \(0, 1\]"):
+        DistributedModel().solve(gpt3, cluster, 1536, "fp16", 52, 8, 12, devices=384)
+
+
+def test_out_of_memory_raises_on_request(catalog, gpt3):
+    cluster = catalog.get("clusters", "test_selene_a100")
+    result = DistributedModel().solve(gpt3, cluster, 64, "fp16", 0.5, 1, 1, devices=64, seq_len=2048)
+    assert not result.feasible
+    with pytest.raises(OOMError, match="GB per device needed"):
+        result.raise_if_infeasible()
+
+
+def test_pipeline_bubble():
+    """Narayanan et al. 2021, Sec. 2.2: bubble (p-1)/m of ideal time, /v when interleaved."""
+    assert pipeline_bubble_fraction(12, 384) == pytest.approx(11 / 395)
+    assert pipeline_bubble_fraction(8, 8, 4) == pytest.approx(7 / 39)
+    assert pipeline_bubble_fraction(1, 10) == 0
+
+
+def test_ring_allreduce():
+    """Patarasuk & Yuan 2009: each rank moves 2 (n-1)/n of the data."""
+    assert ring_allreduce_time(8e9, 8, 100e9) == pytest.approx(2 * 7 / 8 * 0.08)
+    assert ring_allreduce_time(8e9, 1, 100e9) == 0
+
+
+def test_activation_memory_korthikanti():
+    """Korthikanti et al. 2022, arXiv 2205.05198, Table 2 (per layer, 16-bit activations)."""
+    s, b, h, a, t = 2048, 1, 12288, 96, 8
+    assert activation_bytes_per_layer(s, b, h, a, 1, "none", False) == pytest.approx(s * b * h * (34 + 5 * a * s / h))
+    assert activation_bytes_per_layer(s, b, h, a, t, "none", True) == pytest.approx(s * b * h / t * (34 + 5 * a * s / h))
+    assert activation_bytes_per_layer(s, b, h, a, t, "selective", True) == pytest.approx(34 * s * b * h / t)
+    assert activation_bytes_per_layer(s, b, h, a, t, "none", False) == pytest.approx(s * b * h * (10 + 24 / t + 5 * a * s / (h * t)))
+    assert activation_bytes_per_layer(s, b, h, a, t, "full", False) == pytest.approx(2 * s * b * h)
+
+
+def test_search_finds_a_valid_fitting_layout(catalog):
+    model = catalog.get("models", "llama3_1_405b")
+    search = DistributedModel().search(model, catalog.get("clusters", "mega_100k"), 2048, "bf16", 0.5,
+                                       devices=16384, seq_len=8192)
+    t = search.table
+    assert ((t["tp"] * t["pp"] * t["cp"] * t["dp"]) == 16384).all()
+    assert ((2048 % (t["dp"] * t["microbatch"])) == 0).all()
+    best = search.best()
+    assert best.feasible
+    assert best.tokens_per_second == pytest.approx(t["tokens_per_second"][t["feasible"]].max())
+
+
+@settings(max_examples=40, deadline=None)
+@given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 4, 8]), zero=st.integers(0, 3),
+       recompute=st.sampled_from(["none", "selective", "full"]), sp=st.booleans())
+def test_invariants(catalog, tp, pp, zero, recompute, sp):
+    """Step time is never below compute; MFU never above the efficiency; sharding never adds memory."""
+    model = catalog.get("models", "llama3_8b")
+    cluster = catalog.get("clusters", "research_256")
+    dm = DistributedModel()
+    r = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero, recompute=recompute, sequence_parallel=sp)
+    assert r.step_time >= r.compute_time > 0
+    assert r.mfu <= 0.5 + 1e-12
+    assert r.step_time == pytest.approx(r.compute_time + r.exposed_communication_time + r.bubble_time)
+    if zero < 3:
+        more = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero + 1, recompute=recompute, sequence_parallel=sp)
+        assert more.memory_total <= r.memory_total
