@@ -122,10 +122,6 @@ class ParameterCount:
     def active(self) -> float:
         return self.embedding + self.attention + self.mlp_active + self.norm + self.output + self.other
 
-    @property
-    def non_embedding_active(self) -> float:
-        """Parameters touched by matrix multiplies per token (excludes the embedding lookup)."""
-        return self.attention + self.mlp_active + self.output + self.norm
 
 
 def _attention_params(s: TransformerShape) -> float:
@@ -198,7 +194,16 @@ def attention_flops_per_token(s: TransformerShape, context: float) -> float:
     return 4 * s.layers * context * s.heads * s.head_dim
 
 
+def matmul_weights_per_token(s: TransformerShape) -> float:
+    """Weights one token multiplies through: attention and the active MLP of every
+    layer, plus the output projection to the vocabulary, which is computed even
+    when its matrix is tied to the input embedding. The embedding lookup and the
+    norms are not matrix multiplies."""
+    counts = parameter_count(s)
+    return counts.attention + counts.mlp_active + s.vocab * s.hidden
+
+
 def forward_flops_per_token(s: TransformerShape, context: float) -> float:
-    """Forward FLOPs for one token: 2 per active weight (embedding lookup excluded)
-    plus attention over `context` previous tokens (Kaplan et al. 2020, Table 1)."""
-    return 2 * parameter_count(s).non_embedding_active + attention_flops_per_token(s, context)
+    """Forward FLOPs for one token: 2 per multiplied weight (Kaplan et al. 2020,
+    Table 1; logits included) plus attention over `context` previous tokens."""
+    return 2 * matmul_weights_per_token(s) + attention_flops_per_token(s, context)

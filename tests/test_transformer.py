@@ -1,0 +1,76 @@
+"""mlsysim/solvers/transformer.py: architecture arithmetic shared by every solver."""
+
+from __future__ import annotations
+
+import pytest
+
+import mlsysim
+from mlsysim.lineage import Lineage
+from mlsysim.solvers.transformer import (
+    TransformerShape,
+    attention_flops_per_token,
+    forward_flops_per_token,
+    kv_cache_elements_per_token,
+    matmul_weights_per_token,
+    parameter_count,
+)
+
+
+def shape(label: str) -> TransformerShape:
+    return TransformerShape.from_record(mlsysim.Models.get(label))
+
+
+def test_llama3_8b_count_includes_its_untied_output_layer():
+    """Meta Llama 3 8B: 8,030,261,248 parameters as loaded by transformers; the
+    untied 128,256 x 4,096 output layer is what makes it 8.03B rather than 7.5B."""
+    counts = parameter_count(shape("Llama3_8B"))
+    assert counts.total == 8_030_261_248
+    assert counts.output == 128_256 * 4_096
+
+
+def test_grouped_query_attention_sizes_the_kv_cache():
+    """Llama 3 8B (32 layers, 8 KV heads of dim 128): 2 x 32 x 8 x 128 = 65,536
+    cached elements per token, i.e. 128 KiB per token at 2 bytes (config.json)."""
+    assert kv_cache_elements_per_token(shape("Llama3_8B")) == 65_536
+
+
+def test_latent_attention_caches_the_latent_not_the_heads():
+    """DeepSeek-V3 (arXiv 2412.19437, Section 2.1.1): MLA caches the compressed
+    KV latent (kv_lora_rank 512) plus the decoupled RoPE key (64) per layer, 61 layers."""
+    assert kv_cache_elements_per_token(shape("DeepSeek_V3")) == 61 * (512 + 64)
+
+
+def test_mixture_of_experts_active_count():
+    """Mixtral 8x7B (arXiv 2401.04088): 2 of 8 experts per token; 46.7B total, 12.9B active."""
+    counts = parameter_count(shape("Mixtral_8x7B"))
+    assert counts.total == pytest.approx(46.7e9, rel=0.005)
+    assert counts.active == pytest.approx(12.9e9, rel=0.005)
+
+
+def test_tied_models_still_pay_for_the_logits():
+    gpt2 = shape("GPT2")
+    assert gpt2.tied and parameter_count(gpt2).output == 0
+    assert matmul_weights_per_token(gpt2) == pytest.approx(
+        parameter_count(gpt2).attention + parameter_count(gpt2).mlp_active + gpt2.vocab * gpt2.hidden
+    )
+
+
+def test_forward_flops_follow_kaplan():
+    """Kaplan et al. 2020 (arXiv 2001.08361, Table 1): C_forward ~ 2N + 2 n_layer n_ctx d_attn
+    per token, where each of QK^T and AV costs n_layer n_ctx d_attn multiply-accumulates."""
+    s = shape("Llama3_8B")
+    assert attention_flops_per_token(s, 1000) == 4 * 32 * 1000 * 4096
+    assert forward_flops_per_token(s, 0) == pytest.approx(2 * matmul_weights_per_token(s))
+    assert forward_flops_per_token(s, 0) == pytest.approx(2 * (8.03e9 - 128_256 * 4096), rel=0.01)
+
+
+def test_shape_reading_records_lineage():
+    lineage = Lineage()
+    TransformerShape.from_record(mlsysim.Models.Language.Llama3_8B, lineage)
+    assert "models/llama3_8b#transformer.kv_heads" in lineage
+    assert len(lineage) >= 7
+
+
+def test_models_without_architecture_are_refused():
+    with pytest.raises(mlsysim.MlsysimError, match="GPT4 has no transformer architecture"):
+        shape("GPT4")
