@@ -29,6 +29,10 @@ _LAZY = {
     "OOMError": "mlsysim.errors",
     "SLAViolation": "mlsysim.errors",
     "Q_": "mlsysim.units",
+    "Engine": "mlsysim.solvers.engine",
+    "PerformanceProfile": "mlsysim.solvers.engine",
+    "ServingModel": "mlsysim.solvers.serving",
+    "plot_roofline": "mlsysim.plot",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
