@@ -122,3 +122,17 @@ def test_roofline_invariants(batch: int, seq: int, precision: str, hardware: str
     assert si["memory_usage"] >= Models.Language.Llama3_8B.parameters.si * 0.99 * BYTES_PER_ELEMENT[precision]
     bigger = Engine.solve(Models.Language.Llama3_8B, hw, batch_size=batch + 1, seq_len=seq, precision=precision)
     assert bigger.si["latency"] >= si["latency"] and bigger.si["throughput"] >= si["throughput"] * (1 - 1e-12)
+
+
+def test_a_solve_stays_off_the_heavy_imports(tmp_path) -> None:
+    """A fresh process that imports and solves once loads neither numpy, pint nor pydantic
+    (the validated catalog is cached; Quantities are built only when a person reads one)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mlsysim import Engine, Models, Hardware\n"
+            "p = Engine.solve(model=Models.Language.Llama3_8B, hardware=Hardware.Cloud.H100)\n"
+            "print(sorted(m for m in ('numpy', 'pint', 'pydantic', 'typer', 'matplotlib') if m in sys.modules))")
+    run = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)  # noqa: E731
+    run()  # the first run may validate the catalog into the cache
+    assert run().stdout.strip() == "[]"
