@@ -136,3 +136,11 @@ def test_a_solve_stays_off_the_heavy_imports(tmp_path) -> None:
     run = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)  # noqa: E731
     run()  # the first run may validate the catalog into the cache
     assert run().stdout.strip() == "[]"
+
+
+def test_a_node_stands_for_its_accelerator() -> None:
+    from mlsysim import Systems
+
+    node = Engine.solve(Models.Language.Llama3_8B, Systems.Nodes.DGX_H100)
+    gpu = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    assert node.si == gpu.si and node.hardware == "H100"

@@ -172,3 +172,15 @@ def test_targets_dispatch_for_later_commands(cli) -> None:
 @pytest.mark.parametrize("args", [("--batch", "0"), ("-o", "xml")])
 def test_bad_option_values_exit_1(cli, args) -> None:
     assert cli("eval", "Llama3_8B", "H100", *args).code == 1
+
+
+def test_exit_1_batch_with_concurrent(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H100", "--batch", "4", "--concurrent", "8")
+    assert r.code == 1 and "--batch and --concurrent do not combine" in r.err
+
+
+def test_help_lists_the_options(cli) -> None:
+    r = cli("eval", "--help")
+    assert r.code == 0
+    for option in ("--batch", "--precision", "--seq-len", "--output-tokens", "--efficiency", "--explain", "--max-ttft-ms"):
+        assert option in r.out

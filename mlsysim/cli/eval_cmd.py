@@ -159,6 +159,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
                            kv_precision=req.kv_precision, tensor_parallel=req.tensor_parallel, efficiency=req.efficiency)
     prompt = req.seq_len or 512
     out = req.output_tokens or 128
+    if req.concurrent and req.batch != 1:
+        raise MlsysimError("--batch and --concurrent do not combine: --batch is a static batch, --concurrent the requests in flight under continuous batching")
     if req.concurrent:
         cb = serving.continuous_batching(req.concurrent, prompt, out)
         memory, latency, ttft = cb.memory, cb.request_latency, cb.ttft

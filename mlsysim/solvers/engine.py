@@ -18,7 +18,7 @@ from typing import Any
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record
-from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.terms import ModelTerms, efficiencies, hardware_terms, model_terms
 
 
@@ -158,7 +158,8 @@ class Engine:
 
         Parameters
         ----------
-        model, hardware : catalog records (or their names).
+        model, hardware : catalog records (or their names); a node record stands for
+            one of its accelerators.
         batch_size : sequences or samples per pass [1].
         precision : numeric format of compute, weights and KV cache ("fp16", "bf16",
             "fp8", "int8", "int4", "fp4", ...). The peak is the hardware's dense
@@ -224,7 +225,3 @@ def _profile(m: ModelTerms, h: Any, eff: Any, batch: int, tokens: int, flops: fl
         resident <= h.capacity, flops / (latency * h.peak), moved / (latency * h.bandwidth), si,
         (m.lineage, h.lineage, eff.lineage), eff.compute, eff.memory, eff.compute_from_user,
     )
-
-
-def canonical_precision(precision: str) -> str:
-    return check_precision(precision)

@@ -150,6 +150,8 @@ def _read_model(model: Record) -> ModelTerms:
 
 def hardware_terms(hardware: Record | str, precision: str) -> HardwareTerms:
     hardware = _record(hardware, "hardware")
+    if hardware.kind == "nodes":
+        hardware = hardware.accelerator
     key = (id(hardware._data), precision)
     hit = _HW_CACHE.get(key)
     if hit is not None:
