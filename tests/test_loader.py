@@ -178,3 +178,11 @@ def test_a_fixed_file_is_revalidated_from_cache(catalog_copy):
     assert len(problems_of(root)) == 1
     root = replace_in(catalog_copy, HW, "tdp: {value: 700,", "tdp: {value: 700,")
     assert problems_of(root) == []
+
+
+def test_flops_need_their_mac_or_flop_convention(catalog_copy):
+    rel = "models/vision/fixture_cnn.yaml"
+    root = replace_in(catalog_copy, rel, ", qualifiers: {convention: MAC}", "")
+    assert only_problem(root) == f"{rel}:7:22: flops_per_inference: needs qualifiers: {{convention: MAC}} or {{convention: FLOP}} (does the source count multiply-accumulates?)"
+    root = replace_in(catalog_copy, rel, "unit: GMAC", "unit: GFLOP")
+    assert only_problem(root).endswith("flops_per_inference.unit: unit 'GFLOP' disagrees with convention MAC; write e.g. 'GMAC' for multiply-accumulates, 'GFLOP' for operations")

@@ -31,10 +31,11 @@ def test_wheel_installed_in_fresh_venv_runs_from_elsewhere(wheel: Path, tmp_path
     python = env_dir / "bin" / "python"
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                check=True, capture_output=True, text=True).stdout.strip())
-    # Dependencies come from this environment (no network); the package itself only from the wheel.
-    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The package only from the wheel (installed first, so pip cannot mistake this
+    # environment's copy for it); dependencies from this environment, without network.
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet", str(wheel)],
                    check=True, capture_output=True, text=True)
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}", "MLSYSIM_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}

@@ -35,7 +35,8 @@ def _num(record: Record, path: str, scale: float = 1.0, digits: int = 4) -> str:
     if path not in record._data["claims"]:
         return ""
     claim = record._data["claims"][path]
-    shown = f"{claim['si'] / scale:.{digits}g}"
+    number = claim["si"] / scale
+    shown = f"{number:,.0f}" if abs(number) >= 10 ** digits else f"{number:.{digits}g}"
     return f"~{shown}" if claim.get("method") == "estimated" else shown
 
 
@@ -69,7 +70,7 @@ _COLUMNS: dict[str, list[Column]] = {
         ("Active (B)", lambda r: _num(r, "active_parameters", 1e9)),
         ("Layers", lambda r: _num(r, "transformer.layers") or _num(r, "ssm.layers")),
         ("Hidden", lambda r: _num(r, "transformer.hidden_size") or _num(r, "ssm.d_model")),
-        ("Heads/KV", lambda r: f"{_num(r, 'transformer.heads')}/{_num(r, 'transformer.kv_heads')}" if r.has("transformer") else ""),
+        ("Heads/KV", lambda r: f"{_num(r, 'transformer.heads')}/{_num(r, 'transformer.kv_heads') or _num(r, 'transformer.heads')}" if r.has("transformer") else ""),
         ("Context", lambda r: _num(r, "transformer.context_length")),
         ("GFLOP/inference", lambda r: _num(r, "flops_per_inference", 1e9)),
     ],

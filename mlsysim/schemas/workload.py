@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from mlsysim.schemas.common import RecordBase, Schema, cited
+from mlsysim.schemas.common import RecordBase, Schema, at, cited
 
 Count = cited("dimensionless")
 CountOrZero = cited("dimensionless", positive=False)
@@ -80,4 +80,13 @@ class Workload(RecordBase):
             raise ValueError("architecture: ssm needs an 'ssm:' block (layers, d_model, d_state, ...)")
         if self.transformer is not None and self.transformer.experts_total is not None and self.active_parameters is None:
             raise ValueError("a mixture-of-experts model needs 'active_parameters'")
+        flops = self.flops_per_inference
+        if flops is not None:
+            # "GFLOPs" in papers often count multiply-accumulates; the record must say which.
+            convention = flops.qualifiers.get("convention")
+            unit_says_mac = "MAC" in flops.unit
+            if convention not in ("MAC", "FLOP"):
+                raise ValueError(at("flops_per_inference", "needs qualifiers: {convention: MAC} or {convention: FLOP} (does the source count multiply-accumulates?)"))
+            if unit_says_mac != (convention == "MAC"):
+                raise ValueError(at("flops_per_inference.unit", f"unit {flops.unit!r} disagrees with convention {convention}; write e.g. 'GMAC' for multiply-accumulates, 'GFLOP' for operations"))
         return self
