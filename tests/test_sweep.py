@@ -60,6 +60,8 @@ def test_sweep_input_errors() -> None:
         Engine.sweep(Models.Language.Llama3_8B, Hardware.Cloud.H100, seq_lens=[10000])
     with pytest.raises(MlsysimError, match="seq_lens apply to token models"):
         Engine.sweep(Models.Vision.ResNet50, Hardware.Cloud.T4, precisions=["int8"], seq_lens=[4])
+    with pytest.raises(MlsysimError, match="no hardware record named 'H1000'"):
+        Engine.sweep(Models.Language.Llama3_8B, ["H100", "H1000"])
     with pytest.raises(MlsysimError, match="unknown numeric format"):
         Engine.sweep(Models.Language.Llama3_8B, Hardware.Cloud.H100, precisions=["fp7"])
 

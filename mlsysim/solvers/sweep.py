@@ -15,7 +15,7 @@ from mlsysim.lineage import Lineage
 from mlsysim.records import Record
 from mlsysim.solvers.engine import pass_cost
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-from mlsysim.solvers.terms import efficiencies, hardware_terms, model_terms
+from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, hardware_terms, model_terms
 
 NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "throughput",
                    "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved")
@@ -88,9 +88,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
         for precision in _as_list(precisions):
             try:
                 h = hardware_terms(hw, precision)
-            except MlsysimError as exc:
-                if "unknown numeric format" in str(exc) or "no memory" in str(exc):
-                    raise
+            except PrecisionUnavailable as exc:
                 skipped.append((getattr(hw, "label", str(hw)), str(precision), str(exc)))
                 continue
             lineage.merge(h.lineage)

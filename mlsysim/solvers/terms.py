@@ -71,6 +71,10 @@ class Efficiencies:
     compute_from_user: bool
 
 
+class PrecisionUnavailable(MlsysimError):
+    """The hardware record has no peak for the requested precision."""
+
+
 _MODEL_CACHE: dict[int, tuple[Record, ModelTerms]] = {}
 _HW_CACHE: dict[tuple[int, str], tuple[Record, HardwareTerms]] = {}
 _EFF_CACHE: dict[int, tuple[Any, Efficiencies]] = {}
@@ -170,7 +174,7 @@ def _read_hardware(hw: Record, precision: str) -> HardwareTerms:
     path = f"compute.{precision}"
     if path not in claims:
         have = sorted(p.split(".", 1)[1] for p in claims if p.startswith("compute."))
-        raise MlsysimError(
+        raise PrecisionUnavailable(
             f"{hw.label} has no dense {precision} peak in the catalog ({hw.file}: {path}); "
             f"it lists: {', '.join(have) or 'none'}. Pick one of those with --precision, "
             f"or add {path} to the record with its source (another precision's peak is never substituted)"
