@@ -35,6 +35,11 @@ _LAZY = {
     "EconomicsModel": "mlsysim.solvers.economics",
     "SystemEvaluator": "mlsysim.evaluator",
     "Scenarios": "mlsysim.scenarios",
+
+    "Engine": "mlsysim.solvers.engine",
+    "PerformanceProfile": "mlsysim.solvers.engine",
+    "ServingModel": "mlsysim.solvers.serving",
+    "plot_roofline": "mlsysim.plot",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -112,9 +112,12 @@ def test_plan_needs_one_system(tmp_path):
 
 
 def test_cli_bad_target(cli, tmp_path):
-    result = cli("eval", "Llama3_8B")
+    result = cli("eval", "scenario")
     assert result.code == 1
-    assert "neither 'scenario NAME' nor a plan file" in result.err
+    assert "name the scenario: mlsysim eval scenario NAME" in result.err
+    result = cli("eval", "scenario", "no_such_scenario")
+    assert result.code == 1
+    assert "no scenarios record named 'no_such_scenario'" in result.err
     result = cli("eval", str(tmp_path / "missing.yaml"))
     assert result.code == 1
     assert "no such plan file" in result.err

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from mlsysim import __version__
-from mlsysim.cli import catalog_cmd, fleet_eval_cmd, inspect_cmd
+from mlsysim.cli import catalog_cmd, eval_cmd, inspect_cmd
 from mlsysim.cli.console import err_console
 from mlsysim.errors import MlsysimError
 from provenance.problems import ProvenanceError
@@ -38,7 +38,7 @@ def _root(
 
 app.add_typer(catalog_cmd.app, name="catalog")
 inspect_cmd.register(app)
-fleet_eval_cmd.register(app)
+eval_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,8 @@ from typing import Optional
 import typer
 
 from mlsysim.cli.console import console
+from mlsysim.cli.eval_cmd import EvalRequest
 from mlsysim.errors import MlsysimError
-
-CatalogOption = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one).")
-
 
 class Output(str, enum.Enum):
     text = "text"
@@ -51,30 +49,20 @@ def run_plan(path: Path, catalog: Optional[Path] = None, output: Output = Output
     return _print(evaluate_plan(path, catalog=cat), output, explain)
 
 
-def eval_command(
-    target: str = typer.Argument(..., help="'scenario' followed by a scenario name, or a plan file (*.yaml)."),
-    name: Optional[str] = typer.Argument(None, help="The scenario's id, alias or name (after 'scenario')."),
-    output: Output = typer.Option(Output.text, "--output", "-o", help="text (the scorecard) or json."),
-    explain: bool = typer.Option(False, "--explain", help="List every cited value the result rests on."),
-    catalog: Optional[Path] = CatalogOption,
-) -> None:
-    """Evaluate a scenario from the catalog or a plan file: feasibility, performance, macro.
+def eval_scenario(req: EvalRequest) -> None:
+    """`mlsysim eval scenario NAME`."""
+    if len(req.args) != 1:
+        raise MlsysimError("name the scenario: mlsysim eval scenario NAME (see `mlsysim zoo scenarios` or catalog/scenarios/)")
+    _exit(run_scenario(req.args[0], req.catalog, Output(req.output.value), req.explain))
 
-    Exit codes: 0 all levels pass, 1 bad input, 2 physically infeasible, 3 SLA missed.
-    """
-    if target == "scenario":
-        if not name:
-            raise MlsysimError("name the scenario: mlsysim eval scenario NAME (see catalog/scenarios/)")
-        code = run_scenario(name, catalog, output, explain)
-    elif target.endswith((".yaml", ".yml")):
-        if name:
-            raise MlsysimError(f"unexpected argument {name!r} after the plan file")
-        code = run_plan(Path(target), catalog, output, explain)
-    else:
-        raise MlsysimError(f"{target!r} is neither 'scenario NAME' nor a plan file ending in .yaml")
+
+def eval_plan(req: EvalRequest) -> None:
+    """`mlsysim eval plan.yaml`."""
+    if req.args:
+        raise MlsysimError(f"unexpected argument {req.args[0]!r} after the plan file")
+    _exit(run_plan(Path(req.target), req.catalog, Output(req.output.value), req.explain))
+
+
+def _exit(code: int) -> None:
     if code:
         raise typer.Exit(code)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("eval")(eval_command)

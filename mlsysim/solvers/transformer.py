@@ -207,3 +207,11 @@ def forward_flops_per_token(s: TransformerShape, context: float) -> float:
     """Forward FLOPs for one token: 2 per multiplied weight (Kaplan et al. 2020,
     Table 1; logits included) plus attention over `context` previous tokens."""
     return 2 * matmul_weights_per_token(s) + attention_flops_per_token(s, context)
+
+
+def routed_expert_parameters(s: TransformerShape) -> tuple[float, float]:
+    """(parameters of one routed expert in one layer, number of mixture-of-experts layers);
+    (0, 0) for a dense model. Serving reads only the experts its tokens are routed to."""
+    if not s.is_moe:
+        return 0.0, 0.0
+    return _mlp_params(s, s.moe_ffn or s.ffn), s.layers - s.dense_layers

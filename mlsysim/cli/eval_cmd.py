@@ -1,0 +1,253 @@
+"""`mlsysim eval MODEL HARDWARE ...`: one model on one accelerator (or one node).
+
+`eval` takes a first positional TARGET. A model name is evaluated here; other kinds of
+target are dispatched through TARGET_HANDLERS, so later commands (`eval scenario NAME`,
+`eval plan.yaml`) plug in without touching this command's options.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from mlsysim.cli.console import console
+from mlsysim.errors import MlsysimError, OOMError, SLAViolation
+
+
+class Output(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """Everything `mlsysim eval` was given, for whichever handler the target selects."""
+
+    target: str
+    args: list[str]              # the positionals after TARGET
+    batch: int
+    precision: str
+    weight_precision: Optional[str]
+    kv_precision: Optional[str]
+    seq_len: Optional[int]
+    output_tokens: Optional[int]
+    tensor_parallel: int
+    concurrent: Optional[int]
+    efficiency: Optional[float]
+    max_latency_ms: Optional[float]
+    max_ttft_ms: Optional[float]
+    output: Output
+    explain: bool
+    catalog: Optional[Path]
+
+
+# TARGET kind -> "module:function" taking an EvalRequest. A kind is "scenario" when
+# TARGET is the word `scenario`, "plan" when it ends in .yaml or .yml, else "model".
+# To add one: TARGET_HANDLERS["kind"] = "module:function taking an EvalRequest".
+TARGET_HANDLERS: dict[str, str] = {
+    "model": "mlsysim.cli.eval_cmd:eval_model",
+    "scenario": "mlsysim.cli.fleet_eval_cmd:eval_scenario",
+    "plan": "mlsysim.cli.fleet_eval_cmd:eval_plan",
+}
+
+
+def target_kind(target: str) -> str:
+    if target == "scenario":
+        return "scenario"
+    if target.lower().endswith((".yaml", ".yml")):
+        return "plan"
+    return "model"
+
+
+def _handler(kind: str) -> Callable[[EvalRequest], None]:
+    spec = TARGET_HANDLERS.get(kind)
+    if spec is None:
+        raise MlsysimError(f"`mlsysim eval {kind}` targets are not available in this version; evaluate a model: mlsysim eval MODEL HARDWARE")
+    module, _, function = spec.partition(":")
+    return getattr(import_module(module), function)
+
+
+def eval_command(
+    target: str = typer.Argument(..., help="A model name (then HARDWARE), `scenario NAME`, or a plan .yaml."),
+    rest: Optional[list[str]] = typer.Argument(None, metavar="[HARDWARE]", help="An accelerator or node name."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, help="Sequences (or samples) per batch."),
+    precision: str = typer.Option("fp16", "--precision", "-p", help="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ..."),
+    weight_precision: Optional[str] = typer.Option(None, "--weight-precision", help="Weight storage format (default: --precision)."),
+    kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="KV-cache storage format (default: --precision)."),
+    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s", min=1, help="Prompt tokens per sequence (default 512 for LLMs)."),
+    output_tokens: Optional[int] = typer.Option(None, "--output-tokens", min=1, help="Generated tokens per sequence (default 128)."),
+    tensor_parallel: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (needs an interconnect; a node name as HARDWARE uses the node's)."),
+    concurrent: Optional[int] = typer.Option(None, "--concurrent", min=1, help="Continuous batching with this many requests in flight."),
+    efficiency: Optional[float] = typer.Option(None, "--efficiency", help="Achieved fraction of peak compute (default: the cited assumption)."),
+    max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="SLA on the request latency (LLMs: TTFT + decode); exit 3 if missed."),
+    max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
+    output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
+    explain: bool = typer.Option(False, "--explain", help="List every cited value the result used, with its source."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one)."),
+) -> None:
+    """Roofline and serving estimate of MODEL on HARDWARE. Exit 2 if it does not fit
+    in memory, 3 if a --max-*-ms target is missed."""
+    request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
+                          output_tokens, tensor_parallel, concurrent, efficiency, max_latency_ms, max_ttft_ms,
+                          output, explain, catalog)
+    _handler(target_kind(target))(request)
+
+
+def eval_model(req: EvalRequest) -> None:
+    from mlsysim.catalog import default_catalog, load_catalog
+    from mlsysim.errors import NotFoundError
+
+    if len(req.args) != 1:
+        raise MlsysimError("usage: mlsysim eval MODEL HARDWARE (then options); "
+                           + ("give the hardware, e.g. `mlsysim eval Llama3_8B H100`" if not req.args
+                              else f"one hardware name expected, got {' '.join(req.args)}"))
+    cat = load_catalog(req.catalog) if req.catalog else default_catalog()
+    model = cat.get("models", req.target)
+    try:
+        hardware = cat.get("hardware", req.args[0])
+    except NotFoundError as missing:
+        try:
+            hardware = cat.get("nodes", req.args[0])
+        except NotFoundError:
+            raise missing from None
+    if model.has("transformer"):
+        _eval_serving(req, model, hardware)
+    else:
+        _eval_engine(req, model, hardware)
+
+
+def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
+    from mlsysim.solvers.engine import Engine
+
+    if hardware.kind == "nodes":
+        hardware = hardware.accelerator
+    for flag, value in (("--tp", req.tensor_parallel > 1), ("--concurrent", req.concurrent), ("--output-tokens", req.output_tokens),
+                        ("--weight-precision", req.weight_precision), ("--kv-precision", req.kv_precision), ("--max-ttft-ms", req.max_ttft_ms)):
+        if value:
+            raise MlsysimError(f"{flag} applies to transformer serving; {model.label} is a {model.architecture} model")
+    p = Engine.solve(model, hardware, batch_size=req.batch, precision=req.precision, efficiency=req.efficiency, seq_len=req.seq_len)
+    si = p.si
+    if req.output is Output.json:
+        _echo_json(p.to_dict())
+    else:
+        console.print(f"[bold]{p.model}[/] on [bold]{p.hardware}[/] ({p.precision}, batch {p.batch_size})", soft_wrap=True)
+        rows = [
+            ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}, memory {_ms(si['latency_memory'])})"),
+            ("throughput", f"{si['throughput']:.4g} samples/s"),
+            ("arithmetic intensity", f"{si['arithmetic_intensity']:.4g} FLOP/B"),
+            ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}"),
+            ("memory", f"{_gb(si['memory_usage'])} of {_gb(si['memory_capacity'])}"),
+        ]
+        _print_rows(rows, p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user)
+        if req.explain:
+            _print_lineage(p.lineage)
+    if not p.feasible:
+        short = si["memory_usage"] - si["memory_capacity"]
+        raise OOMError(f"{p.model} does not fit in {p.hardware}'s memory: needs {_gb(si['memory_usage'])}, has "
+                       f"{_gb(si['memory_capacity'])} ({_gb(short)} short); try a lower --precision or a smaller --batch")
+    _check_sla("latency", si["latency"], req.max_latency_ms)
+
+
+def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
+    from mlsysim.solvers.serving import ServingModel
+
+    serving = ServingModel(model, hardware, precision=req.precision, weight_precision=req.weight_precision,
+                           kv_precision=req.kv_precision, tensor_parallel=req.tensor_parallel, efficiency=req.efficiency)
+    prompt = req.seq_len or 512
+    out = req.output_tokens or 128
+    if req.concurrent and req.batch != 1:
+        raise MlsysimError("--batch and --concurrent do not combine: --batch is a static batch, --concurrent the requests in flight under continuous batching")
+    if req.concurrent:
+        cb = serving.continuous_batching(req.concurrent, prompt, out)
+        memory, latency, ttft = cb.memory, cb.request_latency, cb.ttft
+        result = {"model": serving.m.name, "hardware": serving.hardware_name, "precision": serving.precision,
+                  "weight_precision": serving.weight_precision, "kv_precision": serving.kv_precision,
+                  "tensor_parallel": serving.tp, "concurrent_requests": cb.concurrent_requests,
+                  "prompt_tokens": prompt, "output_tokens": out, "feasible": cb.feasible,
+                  "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
+                  "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
+                  "memory_bytes_per_gpu": memory.to_dict(),
+                  "lineage": [e.to_dict() for e in serving.lineage.entries()]}
+        rows = [
+            ("time to first token", f"{_ms(cb.ttft)}  (prefill of one request, no queueing)"),
+            ("iteration (ITL)", _ms(cb.iteration)),
+            ("request latency", _ms(cb.request_latency)),
+            ("throughput", f"{cb.tokens_per_second:.4g} tokens/s, {cb.requests_per_second:.4g} requests/s"),
+        ]
+        header = f"{cb.concurrent_requests} concurrent requests, prompt {prompt}, output {out}"
+    else:
+        r = serving.solve(prompt, out, req.batch)
+        memory, latency, ttft = r.memory, r.latency, r.ttft
+        result = r.to_dict()
+        rows = [
+            ("time to first token", f"{_ms(r.ttft)}  ({r.prefill.bottleneck.lower()}-bound prefill: compute {_ms(r.prefill.compute)}, "
+                                    f"memory {_ms(r.prefill.memory)}" + (f", all-reduce {_ms(r.prefill.communication)}" if serving.tp > 1 else "") + ")"),
+            ("inter-token latency", f"{_ms(r.itl)}  (first {_ms(r.itl_first)}, last {_ms(r.itl_last)})"),
+            ("request latency", _ms(r.latency)),
+            ("throughput", f"{r.tokens_per_second:.4g} output tokens/s ({r.decode_tokens_per_second:.4g} while decoding)"),
+            ("KV cache", f"{r.kv_cache_per_token / 1e3:.4g} kB per token per sequence"),
+            ("largest batch that fits", str(r.max_batch_size)),
+        ]
+        header = f"batch {req.batch}, prompt {prompt}, output {out}"
+    precisions = serving.precision if serving.weight_precision == serving.kv_precision == serving.precision else \
+        f"compute {serving.precision}, weights {serving.weight_precision}, KV {serving.kv_precision}"
+    tp = f", TP {serving.tp}" if serving.tp > 1 else ""
+    rows.append(("memory per GPU", f"{_gb(memory.weights)} weights + {_gb(memory.kv_cache)} KV cache = {_gb(memory.total)} of {_gb(memory.capacity)}"))
+    if req.output is Output.json:
+        _echo_json(result)
+    else:
+        console.print(f"[bold]{serving.m.name}[/] on [bold]{serving.hardware_name}[/] ({precisions}{tp}; {header})", soft_wrap=True)
+        _print_rows(rows, serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user)
+        if req.explain:
+            _print_lineage(serving.lineage)
+    if not memory.fits:
+        short = memory.total - memory.capacity
+        hint = "a narrower --weight-precision (e.g. int4) or --kv-precision (e.g. fp8)"
+        more = "more devices (--tp N with a node, e.g. DGX_A100)" if hardware.kind == "hardware" or serving.tp == 1 else "more devices"
+        raise OOMError(f"{serving.m.name} does not fit: needs {_gb(memory.total)} per GPU, has {_gb(memory.capacity)} "
+                       f"({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
+    _check_sla("time to first token", ttft, req.max_ttft_ms)
+    _check_sla("request latency", latency, req.max_latency_ms)
+
+
+def _check_sla(what: str, seconds: float, limit_ms: Optional[float]) -> None:
+    if limit_ms is not None and seconds * 1e3 > limit_ms:
+        raise SLAViolation(f"{what} {_ms(seconds)} exceeds the target of {limit_ms:g} ms (by {seconds * 1e3 - limit_ms:.4g} ms)")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.4g} ms"
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.4g} GB"
+
+
+def _print_rows(rows: list[tuple[str, str]], compute_eff: float, memory_eff: float, user: bool) -> None:
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        console.print(f"  {key:<{width}}  {value}", soft_wrap=True, markup=False)
+    source = "given" if user else "cited"
+    console.print(f"  (efficiencies: compute {compute_eff:.0%} {source}, memory bandwidth {memory_eff:.0%} cited; --explain lists the sources)",
+                  soft_wrap=True, markup=False)
+
+
+def _print_lineage(lineage: Any) -> None:
+    console.print("\n[bold]Cited values used[/]")
+    for entry in lineage.entries():
+        console.print(f"  {entry}  ({entry.source_id})", soft_wrap=True, markup=False)
+
+
+def _echo_json(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+

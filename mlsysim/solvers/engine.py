@@ -1,0 +1,227 @@
+"""Engine.solve: the roofline of one forward pass of a model on one accelerator.
+
+    >>> from mlsysim import Engine, Models, Hardware
+    >>> p = Engine.solve(model=Models.Language.Llama3_8B, hardware=Hardware.Cloud.H100, batch_size=1, precision="fp16")
+    >>> p.bottleneck
+    'Memory'
+
+Every number comes from the catalog: the model's architecture, the accelerator's
+dense peak at the requested precision and its memory bandwidth, and two cited
+efficiencies (catalog/assumptions/prefill_compute_efficiency.yaml and
+decode_memory_bandwidth_efficiency.yaml). The result lists them in `lineage`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlsysim.errors import MlsysimError
+from mlsysim.lineage import Lineage
+from mlsysim.records import Record
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.terms import ModelTerms, efficiencies, hardware_terms, model_terms
+
+
+def weight_bytes_read(m: ModelTerms, tokens: Any, bytes_per_weight: float) -> Any:
+    """Weight bytes one forward pass streams from memory [B] when it carries `tokens`
+    tokens in total: every dense weight once, plus, for a mixture of experts, the
+    routed experts at least one token picks. With uniform routing of k of E experts,
+    a layer touches E (1 - (1 - k/E)^tokens) distinct experts in expectation."""
+    params = m.read_params_dense
+    if m.moe_layers:
+        e, k = m.experts_total, m.experts_active
+        params = params + m.moe_layers * m.expert_params * e * (1.0 - (1.0 - k / e) ** tokens)
+    return params * bytes_per_weight
+
+
+def pass_cost(m: ModelTerms, batch: Any, new: Any, past: Any, bytes_per_weight: float, bytes_per_kv: float) -> tuple[Any, Any, Any]:
+    """FLOPs, bytes moved and resident bytes of one forward pass that processes `new`
+    tokens for each of `batch` sequences that already hold `past` tokens in the KV cache.
+
+    FLOPs [FLOP] = batch x (new x 2 x active non-embedding weights
+                            + attention per token per context token x (new x past + new (new + 1) / 2)),
+    the causal attention of the i-th new token spanning past + i positions
+    (2 FLOP per multiply-accumulate; Kaplan et al. 2020, arXiv 2001.08361, Table 1).
+    Bytes [B] = weights read once per pass + the KV cache read (batch x past tokens)
+    and written (batch x new tokens). Activations are assumed to stay in on-chip
+    memory between fused kernels and are not counted (they matter only far past
+    the ridge point, where the pass is compute-bound anyway).
+    Resident [B] = all weights + the KV cache after the pass.
+    A model with a cited per-inference FLOP count (`per_inference`, e.g. a CNN) costs
+    batch x that count and reads its weights once; `new` and `past` do not apply.
+    """
+    weights = m.params_total * bytes_per_weight
+    if m.kind == "per_inference":
+        return batch * m.matmul_flops, weights, weights
+    flops = batch * (new * m.matmul_flops + m.attention_flops * (new * past + new * (new + 1.0) * 0.5))
+    kv = batch * (past + new) * m.kv_elements * bytes_per_kv
+    read = weight_bytes_read(m, batch * new, bytes_per_weight)
+    return flops, read + kv, weights + kv
+
+
+_UNITS = {
+    "latency": ("s", "ms"),
+    "latency_compute": ("s", "ms"),
+    "latency_memory": ("s", "ms"),
+    "throughput": ("1/s", "1/s"),
+    "arithmetic_intensity": ("FLOP/B", "FLOP/B"),
+    "memory_usage": ("B", "GB"),
+    "memory_capacity": ("B", "GB"),
+    "flops": ("FLOP", "TFLOP"),
+    "bytes_moved": ("B", "GB"),
+}
+
+
+class PerformanceProfile:
+    """The roofline of one forward pass. Numbers are SI floats in `si`; the attributes
+    named in the quick start (`latency`, `throughput`, ...) are pint Quantities for people."""
+
+    __slots__ = ("model", "hardware", "precision", "batch_size", "seq_len", "bottleneck", "feasible",
+                 "mfu", "mbu", "si", "_lineages", "compute_efficiency", "memory_efficiency", "efficiency_from_user")
+
+    def __init__(self, model: str, hardware: str, precision: str, batch_size: int, seq_len: int, bottleneck: str,
+                 feasible: bool, mfu: float, mbu: float, si: dict[str, float], lineages: tuple[Lineage, ...],
+                 compute_efficiency: float, memory_efficiency: float, efficiency_from_user: bool):
+        self.model = model
+        self.hardware = hardware
+        self.precision = precision
+        self.batch_size = batch_size
+        self.seq_len = seq_len
+        self.bottleneck = bottleneck
+        self.feasible = feasible
+        self.mfu = mfu
+        self.mbu = mbu
+        self.si = si
+        self._lineages = lineages
+        self.compute_efficiency = compute_efficiency
+        self.memory_efficiency = memory_efficiency
+        self.efficiency_from_user = efficiency_from_user
+
+    def quantity(self, name: str) -> Any:
+        from mlsysim.units import Q_
+
+        si_unit, shown = _UNITS[name]
+        return Q_(self.si[name], si_unit).to(shown)
+
+    latency = property(lambda self: self.quantity("latency"), doc="max(compute, memory) time of the pass")
+    latency_compute = property(lambda self: self.quantity("latency_compute"))
+    latency_memory = property(lambda self: self.quantity("latency_memory"))
+    throughput = property(lambda self: self.quantity("throughput"), doc="sequences (samples) per second")
+    arithmetic_intensity = property(lambda self: self.quantity("arithmetic_intensity"))
+    memory_usage = property(lambda self: self.quantity("memory_usage"), doc="weights + KV cache resident")
+
+    @property
+    def lineage(self) -> Lineage:
+        merged = Lineage()
+        for part in self._lineages:
+            merged.merge(part)
+        return merged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "hardware": self.hardware,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "seq_len": self.seq_len,
+            "bottleneck": self.bottleneck,
+            "feasible": self.feasible,
+            "mfu": self.mfu,
+            "mbu": self.mbu,
+            "compute_efficiency": self.compute_efficiency,
+            "compute_efficiency_source": "user" if self.efficiency_from_user else "catalog",
+            "memory_efficiency": self.memory_efficiency,
+            "values": {k: {"value": v, "unit": _UNITS[k][0]} for k, v in self.si.items()},
+            "lineage": [e.to_dict() for e in self.lineage.entries()],
+        }
+
+    def __repr__(self) -> str:
+        return (f"<PerformanceProfile {self.model} on {self.hardware} {self.precision} batch {self.batch_size}: "
+                f"{self.bottleneck}-bound, {self.si['latency'] * 1e3:.4g} ms>")
+
+
+def _check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+class Engine:
+    """Single-accelerator roofline solves (and vectorised sweeps of them)."""
+
+    @staticmethod
+    def solve(model: Record | str, hardware: Record | str, batch_size: int = 1, precision: str = "fp16",
+              efficiency: float | None = None, seq_len: int | None = None) -> PerformanceProfile:
+        """Roofline of one forward pass: `batch_size` sequences of `seq_len` tokens each
+        (default 1 token: one decode-like step with an empty cache), or `batch_size`
+        inferences of a model with a per-inference FLOP count.
+
+        Parameters
+        ----------
+        model, hardware : catalog records (or their names); a node record stands for
+            one of its accelerators.
+        batch_size : sequences or samples per pass [1].
+        precision : numeric format of compute, weights and KV cache ("fp16", "bf16",
+            "fp8", "int8", "int4", "fp4", ...). The peak is the hardware's dense
+            `compute.<precision>`; if the catalog has none, this raises (another
+            precision's peak is never used in its place).
+        efficiency : achieved fraction of peak compute [1]; default: the cited
+            assumption `prefill_compute_efficiency`.
+        seq_len : tokens per sequence in this pass [tokens].
+
+        The equation: t_compute = FLOPs / (peak x compute efficiency),
+        t_memory = bytes / (bandwidth x memory efficiency), latency = max of the two,
+        bottleneck = the larger one. No fixed overheads are added (none is cited).
+        FLOPs and bytes: see `pass_cost`.
+
+        References
+        ----------
+        Williams et al. 2009, "Roofline", doi:10.1145/1498765.1498785.
+        Kaplan et al. 2020, arXiv 2001.08361 (forward FLOPs per token).
+        """
+        m = model_terms(model)
+        h = hardware_terms(hardware, precision)
+        eff = efficiencies(efficiency, model._catalog if isinstance(model, Record) else None)
+        batch = _check_count("batch_size", batch_size)
+        if m.kind == "per_inference":
+            if seq_len is not None:
+                raise MlsysimError(f"seq_len applies to token models; {m.name} has a per-inference FLOP count")
+            tokens = 1
+        else:
+            tokens = 1 if seq_len is None else _check_count("seq_len", seq_len)
+            if m.context and tokens > m.context:
+                raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
+        nbytes = BYTES_PER_ELEMENT[h.precision]
+        flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
+        return _profile(m, h, eff, batch, tokens, flops, moved, resident)
+
+    @staticmethod
+    def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
+              seq_lens: Any = (None,), efficiency: float | None = None) -> Any:
+        """Every combination of hardware x batch size x precision x sequence length,
+        computed with numpy; see mlsysim.solvers.sweep.sweep."""
+        from mlsysim.solvers.sweep import sweep
+
+        return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens, efficiency=efficiency)
+
+
+def _profile(m: ModelTerms, h: Any, eff: Any, batch: int, tokens: int, flops: float, moved: float, resident: float) -> PerformanceProfile:
+    t_compute = flops / (h.peak * eff.compute)
+    t_memory = moved / (h.bandwidth * eff.memory)
+    latency = t_compute if t_compute > t_memory else t_memory
+    si = {
+        "latency": latency,
+        "latency_compute": t_compute,
+        "latency_memory": t_memory,
+        "throughput": batch / latency,
+        "arithmetic_intensity": flops / moved,
+        "memory_usage": resident,
+        "memory_capacity": h.capacity,
+        "flops": flops,
+        "bytes_moved": moved,
+    }
+    return PerformanceProfile(
+        m.name, h.name, h.precision, batch, tokens, "Compute" if t_compute > t_memory else "Memory",
+        resident <= h.capacity, flops / (latency * h.peak), moved / (latency * h.bandwidth), si,
+        (m.lineage, h.lineage, eff.lineage), eff.compute, eff.memory, eff.compute_from_user,
+    )

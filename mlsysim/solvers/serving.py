@@ -1,0 +1,363 @@
+"""LLM serving: prefill (time to first token), decode (inter-token latency), KV cache,
+memory, the largest batch that fits, continuous batching and tensor parallelism.
+
+    >>> from mlsysim import ServingModel, Models, Hardware
+    >>> s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    >>> r = s.solve(prompt_tokens=512, output_tokens=128, batch_size=8)
+    >>> r.ttft, r.itl, r.max_batch_size
+
+Prefill and every decode step are roofline passes (`engine.pass_cost`): a decode
+step reads all weights (or, for a mixture of experts, the experts its batch is
+routed to) plus the KV cache of every sequence in the batch, so a large enough
+batch or context does become compute-bound. Weights and KV cache may be stored in
+narrower formats than the compute precision (e.g. int4 weights, fp8 KV cache).
+
+References
+----------
+Pope et al. 2022, "Efficiently Scaling Transformer Inference", arXiv 2211.05102 (prefill/decode costs, KV cache).
+Shoeybi et al. 2019, "Megatron-LM", arXiv 1909.08053 (tensor parallelism: two all-reduces per layer).
+Yu et al. 2022, "Orca", OSDI '22 (iteration-level scheduling = continuous batching).
+Kwon et al. 2023, "Efficient Memory Management for LLM Serving with PagedAttention", arXiv 2309.06180.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlsysim.errors import MlsysimError
+from mlsysim.lineage import Lineage
+from mlsysim.records import Record
+from mlsysim.solvers.engine import pass_cost
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, ring_allreduce_time
+from mlsysim.solvers.terms import efficiencies, hardware_terms, model_terms, per_direction
+
+# All-reduced activations travel in 16-bit formats unless compute is wider (what
+# Megatron-LM and TensorRT-LLM do for fp8/int8 models); a definition, not a measurement.
+_MIN_ACTIVATION_BYTES = 2.0
+
+
+@dataclass(frozen=True)
+class PassTime:
+    """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B]."""
+
+    time: float
+    compute: float
+    memory: float
+    communication: float
+    flops: float
+    bytes_moved: float
+
+    @property
+    def bottleneck(self) -> str:
+        return "Compute" if self.compute > self.memory else "Memory"
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Bytes resident per GPU [B]."""
+
+    weights: float
+    kv_cache: float
+    capacity: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.kv_cache
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.capacity
+
+    def to_dict(self) -> dict[str, float]:
+        return {"weights": self.weights, "kv_cache": self.kv_cache, "total": self.total, "capacity": self.capacity}
+
+
+@dataclass(frozen=True)
+class ServingProfile:
+    """A static batch: `batch_size` requests of `prompt_tokens` in, `output_tokens` out.
+    Times [s], rates [1/s], bytes [B], all SI floats."""
+
+    model: str
+    hardware: str
+    precision: str
+    weight_precision: str
+    kv_precision: str
+    tensor_parallel: int
+    batch_size: int
+    prompt_tokens: int
+    output_tokens: int
+    ttft: float                  # prefill of the whole batch; it emits the first token
+    itl: float                   # mean decode step (inter-token latency)
+    itl_first: float
+    itl_last: float
+    latency: float               # ttft + (output_tokens - 1) decode steps
+    tokens_per_second: float     # output tokens of the batch / latency
+    decode_tokens_per_second: float  # batch / itl
+    prefill: PassTime
+    kv_cache_per_token: float    # bytes per token per sequence, per GPU
+    memory: MemoryBreakdown
+    max_batch_size: int
+    lineage: Lineage = field(repr=False)
+
+    @property
+    def feasible(self) -> bool:
+        return self.memory.fits
+
+    @property
+    def bottleneck_prefill(self) -> str:
+        return self.prefill.bottleneck
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "hardware": self.hardware, "precision": self.precision,
+            "weight_precision": self.weight_precision, "kv_precision": self.kv_precision,
+            "tensor_parallel": self.tensor_parallel, "batch_size": self.batch_size,
+            "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens,
+            "feasible": self.feasible,
+            "ttft_s": self.ttft, "itl_s": self.itl, "itl_first_s": self.itl_first, "itl_last_s": self.itl_last,
+            "latency_s": self.latency, "tokens_per_second": self.tokens_per_second,
+            "decode_tokens_per_second": self.decode_tokens_per_second,
+            "prefill": {"bottleneck": self.prefill.bottleneck, "compute_s": self.prefill.compute,
+                        "memory_s": self.prefill.memory, "communication_s": self.prefill.communication,
+                        "flops": self.prefill.flops, "bytes": self.prefill.bytes_moved},
+            "kv_cache_bytes_per_token": self.kv_cache_per_token,
+            "memory_bytes_per_gpu": self.memory.to_dict(),
+            "max_batch_size": self.max_batch_size,
+            "lineage": [e.to_dict() for e in self.lineage.entries()],
+        }
+
+
+@dataclass(frozen=True)
+class ContinuousBatchingProfile:
+    """Steady state of iteration-level scheduling with `concurrent_requests` in flight."""
+
+    concurrent_requests: int
+    prompt_tokens: int
+    output_tokens: int
+    iteration: float          # one decode step for all requests + the amortised prefills [s]
+    ttft: float               # prefill of one request, not counting queueing [s]
+    request_latency: float    # ttft + (output_tokens - 1) iterations [s]
+    tokens_per_second: float  # output tokens per second, all requests
+    requests_per_second: float
+    memory: MemoryBreakdown   # weights + the mean KV occupancy (paged allocation)
+    lineage: Lineage = field(repr=False)
+
+    @property
+    def feasible(self) -> bool:
+        return self.memory.fits
+
+
+def _sum_max_linear(a1: float, b1: float, a2: float, b2: float, c0: float, n: int) -> float:
+    """Exact sum over i in [0, n) of max(a1 + b1 c, a2 + b2 c), c = c0 + i, in O(1):
+    the two lines cross at most once, so the range splits into two linear sums."""
+    def lin(a: float, b: float, i0: int, count: int) -> float:
+        return count * (a + b * c0) + b * (count * i0 + count * (count - 1) / 2.0) if count > 0 else 0.0
+
+    if n <= 0:
+        return 0.0
+    d0 = (a1 + b1 * c0) - (a2 + b2 * c0)  # first minus second at i = 0
+    slope = b1 - b2
+    if slope == 0:
+        return lin(a1, b1, 0, n) if d0 >= 0 else lin(a2, b2, 0, n)
+    root = -d0 / slope  # the lines meet at i = root
+    if slope > 0:  # the second line leads before the crossing, the first after it
+        k = min(max(math.ceil(root), 0), n)
+        return lin(a2, b2, 0, k) + lin(a1, b1, k, n - k)
+    k = min(max(math.floor(root) + 1, 0), n)
+    return lin(a1, b1, 0, k) + lin(a2, b2, k, n - k)
+
+
+class ServingModel:
+    """A transformer served on one accelerator, or on `tensor_parallel` accelerators of one node.
+
+    Parameters
+    ----------
+    model : a transformer model record (or name).
+    hardware : an accelerator record, or a node record (its accelerator, with the
+        node's intra-node bandwidth for the all-reduces and its accelerator count as the
+        largest tensor-parallel group).
+    precision : compute precision; its dense peak must be in the hardware record.
+    weight_precision, kv_precision : storage formats (default: `precision`).
+    tensor_parallel : GPUs the weights, KV heads and FLOPs are split over [1].
+    efficiency : achieved fraction of peak compute; default the cited assumption.
+    """
+
+    def __init__(self, model: Record | str, hardware: Record | str, precision: str = "fp16",
+                 weight_precision: str | None = None, kv_precision: str | None = None,
+                 tensor_parallel: int = 1, efficiency: float | None = None):
+        self._lineage = Lineage()
+        hw = hardware if isinstance(hardware, Record) else _find_hardware_or_node(hardware)
+        node = None
+        if hw.kind == "nodes":
+            node, hw = hw, hw.accelerator
+        self.m = model_terms(model)
+        if self.m.kind != "transformer":
+            raise MlsysimError(f"{self.m.name} has no transformer architecture in the catalog; serving (prefill, decode, KV cache) needs one; use Engine.solve")
+        self.h = hardware_terms(hw, precision)
+        catalog = model._catalog if isinstance(model, Record) else None
+        self.eff = efficiencies(efficiency, catalog)
+        self.precision = self.h.precision
+        self.weight_precision = check_precision(weight_precision or self.precision, "weight precision")
+        self.kv_precision = check_precision(kv_precision or self.precision, "KV-cache precision")
+        self.bytes_w = BYTES_PER_ELEMENT[self.weight_precision]
+        self.bytes_kv = BYTES_PER_ELEMENT[self.kv_precision]
+        self.bytes_act = max(BYTES_PER_ELEMENT[self.precision], _MIN_ACTIVATION_BYTES)
+        if isinstance(tensor_parallel, bool) or not isinstance(tensor_parallel, int) or tensor_parallel < 1:
+            raise MlsysimError(f"tensor parallelism must be a whole number >= 1, got {tensor_parallel!r}")
+        self.tp = tensor_parallel
+        self.link = 0.0
+        if self.tp > 1:
+            self.link = self._link_bandwidth(node, hw)
+        # Each GPU holds 1/tp of the weights; of the KV cache, its share of KV heads
+        # (at least one head: a GQA model with fewer KV heads than GPUs replicates
+        # them); latent attention caches one latent per token, which every GPU keeps.
+        self.kv_share = 1.0 if self.m.mla else max(1.0 / self.tp, 1.0 / self.m.kv_heads)
+        self.hardware_name = node.label if node is not None else self.h.name
+        for part in (self.m.lineage, self.h.lineage, self.eff.lineage):
+            self._lineage.merge(part)
+
+    def _link_bandwidth(self, node: Record | None, hw: Record) -> float:
+        if node is not None:
+            count = self._lineage.use(node.accelerator_count)
+            if self.tp > count:
+                raise MlsysimError(f"tensor parallelism {self.tp} exceeds {node.label}'s {count:g} accelerators")
+            return per_direction(node.intra_node_bandwidth, self._lineage)
+        if not hw.has("interconnect.bandwidth"):
+            raise MlsysimError(f"{hw.label} has no interconnect.bandwidth in the catalog; tensor parallelism needs it "
+                               "(or pass a node record, e.g. DGX_A100)")
+        return per_direction(hw.interconnect.bandwidth, self._lineage)
+
+    @property
+    def lineage(self) -> Lineage:
+        return self._lineage
+
+    def kv_cache_bytes_per_token(self) -> float:
+        """KV-cache bytes per token of one sequence on one GPU: 2 x layers x KV heads x
+        head dim (or the latent, for MLA) x bytes per element x this GPU's share."""
+        return self.m.kv_elements * self.bytes_kv * self.kv_share
+
+    def _pass(self, batch: float, new: float, past: float) -> PassTime:
+        flops, moved, _ = pass_cost(self.m, batch, new, past, self.bytes_w, self.bytes_kv)
+        # Split over the group: FLOPs and weights by tp, KV traffic by this GPU's share.
+        kv_moved = batch * (past + new) * self.m.kv_elements * self.bytes_kv
+        moved = (moved - kv_moved) / self.tp + kv_moved * self.kv_share
+        flops = flops / self.tp
+        t_c = flops / (self.h.peak * self.eff.compute)
+        t_m = moved / (self.h.bandwidth * self.eff.memory)
+        t_comm = self._allreduce(batch * new)
+        return PassTime((t_c if t_c > t_m else t_m) + t_comm, t_c, t_m, t_comm, flops, moved)
+
+    def _allreduce(self, tokens: float) -> float:
+        """Two all-reduces of the hidden activations per layer (after attention and
+        after the MLP), on the critical path between layers [s]."""
+        if self.tp == 1:
+            return 0.0
+        message = tokens * self.m.hidden * self.bytes_act
+        return 2.0 * self.m.layers * ring_allreduce_time(message, self.tp, self.link)
+
+    def prefill(self, prompt_tokens: int, batch_size: int = 1) -> PassTime:
+        """Time to first token: one pass over the whole prompt of every sequence."""
+        return self._pass(float(batch_size), float(prompt_tokens), 0.0)
+
+    def decode_step(self, context: int, batch_size: int = 1) -> PassTime:
+        """One new token for each of `batch_size` sequences with `context` tokens cached."""
+        return self._pass(float(batch_size), 1.0, float(context))
+
+    def memory(self, batch_size: int, tokens: float) -> MemoryBreakdown:
+        """Resident bytes per GPU with `batch_size` sequences of `tokens` cached tokens."""
+        weights = self.m.params_total * self.bytes_w / self.tp
+        return MemoryBreakdown(weights, batch_size * tokens * self.kv_cache_bytes_per_token(), self.h.capacity)
+
+    def max_batch_size(self, tokens: float) -> int:
+        """The most sequences of `tokens` cached tokens that fit next to the weights (0 if the weights alone do not)."""
+        free = self.h.capacity - self.memory(0, tokens).weights
+        per_sequence = tokens * self.kv_cache_bytes_per_token()
+        return max(int(free // per_sequence), 0) if free > 0 else 0
+
+    def _decode_total(self, batch: int, first_past: int, steps: int) -> float:
+        """Sum of `steps` decode steps with past = first_past, first_past + 1, ..."""
+        if steps <= 0:
+            return 0.0
+        s0, s1 = self.decode_step(0, batch), self.decode_step(1, batch)
+        total = _sum_max_linear(s0.compute, s1.compute - s0.compute, s0.memory, s1.memory - s0.memory, first_past, steps)
+        return total + steps * s0.communication
+
+    def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1) -> ServingProfile:
+        """A static batch from prompt to last token.
+
+        TTFT = prefill(batch x prompt) (it emits the first token); then output_tokens - 1
+        decode steps with past = prompt, ..., prompt + output_tokens - 2; ITL = their mean.
+        Each step time = max(FLOPs / (peak x eff_c), bytes / (bandwidth x eff_m)) + all-reduces.
+        """
+        for name, value in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
+        if self.m.context and prompt_tokens + output_tokens > self.m.context:
+            raise MlsysimError(f"prompt + output = {prompt_tokens + output_tokens} tokens exceeds {self.m.name}'s "
+                               f"context length of {self.m.context:g} tokens")
+        pre = self.prefill(prompt_tokens, batch_size)
+        steps = output_tokens - 1
+        decode = self._decode_total(batch_size, prompt_tokens, steps)
+        first = self.decode_step(prompt_tokens, batch_size).time
+        last = self.decode_step(prompt_tokens + max(steps - 1, 0), batch_size).time
+        itl = decode / steps if steps else first
+        latency = pre.time + decode
+        total_tokens = prompt_tokens + output_tokens
+        return ServingProfile(
+            model=self.m.name, hardware=self.hardware_name, precision=self.precision,
+            weight_precision=self.weight_precision, kv_precision=self.kv_precision,
+            tensor_parallel=self.tp, batch_size=batch_size, prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens, ttft=pre.time, itl=itl, itl_first=first, itl_last=last,
+            latency=latency, tokens_per_second=batch_size * output_tokens / latency,
+            decode_tokens_per_second=batch_size / itl, prefill=pre,
+            kv_cache_per_token=self.kv_cache_bytes_per_token(),
+            memory=self.memory(batch_size, total_tokens), max_batch_size=self.max_batch_size(total_tokens),
+            lineage=self._lineage,
+        )
+
+    def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int) -> ContinuousBatchingProfile:
+        """Steady state of continuous (iteration-level) batching.
+
+        With N requests in flight, each emitting one token per iteration and leaving
+        after `output_tokens` iterations, their positions are spread evenly, so one
+        iteration decodes N sequences with a mean of prompt + (output - 1) / 2 cached
+        tokens (FLOPs and bytes are linear in the context, so the mean is exact), and
+        N / output new requests enter per iteration, each needing a prefill of its
+        prompt (charged as separate passes: no weight sharing between the two).
+        Iteration = decode step + (N / output) x prefill; throughput = N / iteration.
+        KV memory is the mean occupancy N x (prompt + output / 2) tokens (paged
+        allocation, Kwon et al. 2023); queueing delay is not modelled.
+        """
+        n = concurrent_requests
+        for name, value in (("concurrent_requests", n), ("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
+        mean_past = prompt_tokens + (output_tokens - 1) / 2.0
+        step = self._pass(float(n), 1.0, mean_past)
+        prefill = self.prefill(prompt_tokens, 1)
+        iteration = step.time + n / output_tokens * prefill.time
+        rate = n / iteration
+        return ContinuousBatchingProfile(
+            concurrent_requests=n, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+            iteration=iteration, ttft=prefill.time, request_latency=prefill.time + (output_tokens - 1) * iteration,
+            tokens_per_second=rate, requests_per_second=rate / output_tokens,
+            memory=self.memory(n, prompt_tokens + output_tokens / 2.0), lineage=self._lineage,
+        )
+
+
+def _find_hardware_or_node(name: str) -> Record:
+    """An accelerator by name, else a node (for tensor parallelism over its interconnect)."""
+    from mlsysim.catalog import default_catalog
+    from mlsysim.errors import NotFoundError
+
+    catalog = default_catalog()
+    try:
+        return catalog.get("hardware", name)
+    except NotFoundError as missing:
+        try:
+            return catalog.get("nodes", name)
+        except NotFoundError:
+            raise missing from None
+

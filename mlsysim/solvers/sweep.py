@@ -1,0 +1,125 @@
+"""Vectorised sweeps of Engine.solve over hardware x precision x batch size x sequence length.
+
+Each (hardware, precision) pair is one numpy evaluation of the same `pass_cost` and
+roofline arithmetic Engine.solve uses, over the whole batch x sequence-length grid,
+so every row equals the scalar solve for the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from mlsysim.errors import MlsysimError
+from mlsysim.lineage import Lineage
+from mlsysim.records import Record
+from mlsysim.solvers.engine import pass_cost
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, hardware_terms, model_terms
+
+NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "throughput",
+                   "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved")
+
+
+@dataclass
+class SweepTable:
+    """Columns of equal-length numpy arrays (SI units: s, 1/s, FLOP/B, B, FLOP);
+    `hardware`, `precision` and `bottleneck` are arrays of str, `feasible` of bool.
+    `skipped` lists (hardware, precision, reason) pairs the catalog has no peak for."""
+
+    columns: dict[str, Any]
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    lineage: Lineage = field(default_factory=Lineage, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.columns["latency"])
+
+    def __getitem__(self, name: str) -> Any:
+        return self.columns[name]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table as plain dicts of Python scalars (no pandas needed)."""
+        names = list(self.columns)
+        lists = [self.columns[n].tolist() for n in names]
+        return [dict(zip(names, values)) for values in zip(*lists)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, (str, Record)) or value is None or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
+          seq_lens: Any = (None,), efficiency: float | None = None) -> SweepTable:
+    """Engine.solve for every combination, vectorised.
+
+    Parameters: as Engine.solve, each given as a list (a single value is a list of one).
+    A (hardware, precision) pair whose peak the catalog lacks is not computed with
+    another precision's peak: it is left out and listed in `SweepTable.skipped`
+    (an empty table with every pair skipped is an error).
+    """
+    import numpy as np
+
+    m = model_terms(model)
+    eff = efficiencies(efficiency, model._catalog if isinstance(model, Record) else None)
+    batches = np.asarray(_as_list(batch_sizes))
+    if batches.size == 0 or batches.dtype.kind not in "iu" or (batches < 1).any():
+        raise MlsysimError(f"batch_sizes must be whole numbers >= 1, got {_as_list(batch_sizes)!r}")
+    seqs = _as_list(seq_lens)
+    if m.kind == "per_inference":
+        if seqs != [None]:
+            raise MlsysimError(f"seq_lens apply to token models; {m.name} has a per-inference FLOP count")
+        seq_values = np.ones(1)
+    else:
+        seq_values = np.asarray([1 if s is None else s for s in seqs])
+        if seq_values.size == 0 or seq_values.dtype.kind not in "iu" or (seq_values < 1).any():
+            raise MlsysimError(f"seq_lens must be whole numbers >= 1, got {seqs!r}")
+        if m.context and (seq_values > m.context).any():
+            raise MlsysimError(f"seq_len {int(seq_values.max())} exceeds {m.name}'s context length of {m.context:g} tokens")
+    grid_b, grid_t = (a.ravel() for a in np.meshgrid(batches.astype(float), seq_values.astype(float), indexing="ij"))
+    n = grid_b.size
+    parts: dict[str, list[Any]] = {name: [] for name in ("hardware", "precision", "bottleneck", "feasible", *NUMERIC_COLUMNS)}
+    lineage = Lineage()
+    lineage.merge(m.lineage)
+    lineage.merge(eff.lineage)
+    skipped = []
+    for hw in _as_list(hardware):
+        for precision in _as_list(precisions):
+            try:
+                h = hardware_terms(hw, precision)
+            except PrecisionUnavailable as exc:
+                skipped.append((getattr(hw, "label", str(hw)), str(precision), str(exc)))
+                continue
+            lineage.merge(h.lineage)
+            nbytes = BYTES_PER_ELEMENT[h.precision]
+            flops, moved, resident = pass_cost(m, grid_b, grid_t, 0.0, nbytes, nbytes)
+            flops = np.broadcast_to(flops, (n,))
+            moved = np.broadcast_to(moved, (n,))
+            resident = np.broadcast_to(resident, (n,))
+            t_compute = flops / (h.peak * eff.compute)
+            t_memory = moved / (h.bandwidth * eff.memory)
+            latency = np.maximum(t_compute, t_memory)
+            compute_bound = t_compute > t_memory
+            parts["hardware"].append(np.full(n, h.name))
+            parts["precision"].append(np.full(n, h.precision))
+            parts["bottleneck"].append(np.where(compute_bound, "Compute", "Memory"))
+            parts["feasible"].append(resident <= h.capacity)
+            parts["batch_size"].append(grid_b.astype(np.int64))
+            parts["seq_len"].append(grid_t.astype(np.int64))
+            parts["latency"].append(latency)
+            parts["latency_compute"].append(t_compute)
+            parts["latency_memory"].append(t_memory)
+            parts["throughput"].append(grid_b / latency)
+            parts["arithmetic_intensity"].append(flops / moved)
+            parts["mfu"].append(flops / (latency * h.peak))
+            parts["mbu"].append(moved / (latency * h.bandwidth))
+            parts["memory_usage"].append(resident)
+            parts["memory_capacity"].append(np.full(n, h.capacity))
+            parts["flops"].append(flops)
+            parts["bytes_moved"].append(moved)
+    if not parts["latency"]:
+        reasons = "; ".join(reason for _, _, reason in skipped)
+        raise MlsysimError(f"nothing to sweep: no hardware in the list has a peak for the requested precisions ({reasons})")
+    columns = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    return SweepTable(columns, skipped, lineage)

@@ -1,0 +1,232 @@
+"""Per-record constants the performance solvers need, read once and cached.
+
+Reading a record (and counting a transformer's parameters) costs tens of
+microseconds; a solve must cost a few. So each (model), (hardware, precision) and
+the cited efficiencies are reduced to plain floats once per process, together with
+the Lineage of the cited values they came from, and every later solve is arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlsysim.errors import MlsysimError
+from mlsysim.lineage import Lineage
+from mlsysim.records import Record
+from mlsysim.solvers.roofline import check_precision
+
+# Assumption records the solvers read (ids in catalog/assumptions/).
+COMPUTE_EFFICIENCY = "prefill_compute_efficiency"
+MEMORY_EFFICIENCY = "decode_memory_bandwidth_efficiency"
+
+
+@dataclass(frozen=True)
+class ModelTerms:
+    """A workload reduced to floats.
+
+    kind: "transformer" (architecture known), "per_inference" (a cited FLOP count per
+    inference, e.g. a CNN), or "per_token" (2 FLOP per parameter per token).
+    Per-token quantities are per sequence position; `matmul_flops` [FLOP] is the
+    weight-matmul work of one token (or one inference for "per_inference");
+    `attention_flops` [FLOP] is the score + value work of one token per token of context.
+    """
+
+    name: str
+    kind: str
+    params_total: float            # resident parameters [1]
+    matmul_flops: float            # [FLOP per token] (or per inference)
+    attention_flops: float         # [FLOP per token per context token]
+    kv_elements: float             # cached K/V elements per token, all layers [1]
+    read_params_dense: float       # parameters every pass reads (all but routed experts and the input embedding)
+    expert_params: float           # parameters of one routed expert in one MoE layer
+    moe_layers: float
+    experts_total: float
+    experts_active: float
+    layers: float
+    hidden: float
+    kv_heads: float
+    mla: bool
+    context: float                 # longest sequence the model was built for [tokens]; 0 if not a token model
+    lineage: Lineage
+
+
+@dataclass(frozen=True)
+class HardwareTerms:
+    """An accelerator at one compute precision, reduced to floats."""
+
+    name: str
+    precision: str
+    peak: float          # [FLOP/s] dense peak at `precision`
+    bandwidth: float     # [B/s]
+    capacity: float      # [B]
+    lineage: Lineage
+
+
+@dataclass(frozen=True)
+class Efficiencies:
+    compute: float
+    memory: float
+    lineage: Lineage
+    compute_from_user: bool
+
+
+class PrecisionUnavailable(MlsysimError):
+    """The hardware record has no peak for the requested precision."""
+
+
+_MODEL_CACHE: dict[int, tuple[Record, ModelTerms]] = {}
+_HW_CACHE: dict[tuple[int, str], tuple[Record, HardwareTerms]] = {}
+_EFF_CACHE: dict[int, tuple[Any, Efficiencies]] = {}
+
+
+def _record(value: Any, kind: str) -> Record:
+    """A Record, or a name looked up in the default catalog."""
+    if isinstance(value, Record):
+        return value
+    if isinstance(value, str):
+        from mlsysim.catalog import default_catalog
+
+        return default_catalog().get(kind, value)
+    raise MlsysimError(f"expected a {kind} record or its name, got {type(value).__name__}")
+
+
+def model_terms(model: Record | str) -> ModelTerms:
+    model = _record(model, "models")
+    hit = _MODEL_CACHE.get(id(model._data))
+    if hit is not None:
+        return hit[1]
+    terms = _read_model(model)
+    _MODEL_CACHE[id(model._data)] = (model, terms)  # the record is kept so its id is not reused
+    return terms
+
+
+def _read_model(model: Record) -> ModelTerms:
+    if model.kind != "models":
+        raise MlsysimError(f"{model.label} is a {model.kind} record, not a model")
+    lineage = Lineage()
+    none = dict(attention_flops=0.0, kv_elements=0.0, expert_params=0.0, moe_layers=0.0, experts_total=0.0,
+                experts_active=0.0, layers=0.0, hidden=0.0, kv_heads=0.0, mla=False, context=0.0)
+    if model.has("transformer"):
+        from mlsysim.solvers.transformer import (
+            TransformerShape,
+            attention_flops_per_token,
+            kv_cache_elements_per_token,
+            matmul_weights_per_token,
+            parameter_count,
+            routed_expert_parameters,
+        )
+
+        shape = TransformerShape.from_record(model, lineage)
+        params = parameter_count(shape)
+        per_expert, moe_layers = routed_expert_parameters(shape)
+        routed = moe_layers * shape.experts_total * per_expert
+        # Every pass reads all weights except the input embedding table (a lookup of a
+        # few rows) and the routed experts no token picked; a tied output projection
+        # reads the embedding matrix.
+        tied_output = shape.vocab * shape.hidden if shape.tied else 0.0
+        read_dense = params.total - params.embedding - routed + tied_output
+        return ModelTerms(
+            name=model.label, kind="transformer", params_total=params.total,
+            matmul_flops=2.0 * matmul_weights_per_token(shape),
+            attention_flops=attention_flops_per_token(shape, 1.0),
+            kv_elements=kv_cache_elements_per_token(shape),
+            read_params_dense=read_dense, expert_params=per_expert, moe_layers=moe_layers,
+            experts_total=shape.experts_total, experts_active=shape.experts_active,
+            layers=shape.layers, hidden=shape.hidden, kv_heads=shape.kv_heads, mla=shape.is_mla,
+            context=shape.context,
+            lineage=lineage,
+        )
+    params = lineage.use(model.parameters)
+    if model.has("flops_per_inference"):
+        return ModelTerms(name=model.label, kind="per_inference", params_total=params,
+                          matmul_flops=lineage.use(model.flops_per_inference), read_params_dense=params,
+                          lineage=lineage, **none)
+    if model.has("ssm"):
+        # A state-space model's work per token is its weight matmuls (the scan is
+        # O(d_state) per channel): 2 FLOP per parameter per token (Kaplan et al. 2020).
+        return ModelTerms(name=model.label, kind="per_token", params_total=params, matmul_flops=2.0 * params,
+                          read_params_dense=params, lineage=lineage, **none)
+    raise MlsysimError(
+        f"{model.label} has neither a transformer or ssm architecture block nor a cited flops_per_inference "
+        f"in the catalog ({model.file}); the roofline needs one of them and will not guess"
+    )
+
+
+def hardware_terms(hardware: Record | str, precision: str) -> HardwareTerms:
+    hardware = _record(hardware, "hardware")
+    if hardware.kind == "nodes":
+        hardware = hardware.accelerator
+    key = (id(hardware._data), precision)
+    hit = _HW_CACHE.get(key)
+    if hit is not None:
+        return hit[1]
+    terms = _read_hardware(hardware, precision)
+    _HW_CACHE[key] = (hardware, terms)
+    return terms
+
+
+def _read_hardware(hw: Record, precision: str) -> HardwareTerms:
+    if hw.kind != "hardware":
+        raise MlsysimError(f"{hw.label} is a {hw.kind} record, not an accelerator (hardware)")
+    precision = check_precision(precision)
+    lineage = Lineage()
+    claims = hw._data["claims"]
+    path = f"compute.{precision}"
+    if path not in claims:
+        have = sorted(p.split(".", 1)[1] for p in claims if p.startswith("compute."))
+        raise PrecisionUnavailable(
+            f"{hw.label} has no dense {precision} peak in the catalog ({hw.file}: {path}); "
+            f"it lists: {', '.join(have) or 'none'}. Pick one of those with --precision, "
+            f"or add {path} to the record with its source (another precision's peak is never substituted)"
+        )
+    for needed in ("memory.bandwidth", "memory.capacity"):
+        if needed not in claims:
+            raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
+    return HardwareTerms(
+        name=hw.label, precision=precision,
+        peak=lineage.use(hw.field(path)),
+        bandwidth=lineage.use(hw.field("memory.bandwidth")),
+        capacity=lineage.use(hw.field("memory.capacity")),
+        lineage=lineage,
+    )
+
+
+def per_direction(value: Any, lineage: Lineage) -> float:
+    """A link bandwidth per direction [B/s]. Interconnect figures are quoted for both
+    directions together unless a record's qualifiers say `direction: unidirectional`."""
+    si = lineage.use(value)
+    return si if value.qualifiers.get("direction") == "unidirectional" else si / 2.0
+
+
+def efficiencies(compute: float | None = None, catalog: Any = None) -> Efficiencies:
+    """The cited compute and memory-bandwidth efficiencies (compute overridable by the user)."""
+    if catalog is None:
+        from mlsysim.catalog import default_catalog
+
+        catalog = default_catalog()
+    hit = _EFF_CACHE.get(id(catalog))
+    if hit is None:
+        lineage = Lineage()
+        c = lineage.use(_assumption(catalog, COMPUTE_EFFICIENCY))
+        m = lineage.use(_assumption(catalog, MEMORY_EFFICIENCY))
+        hit = (catalog, Efficiencies(c, m, lineage, False))
+        _EFF_CACHE[id(catalog)] = hit
+    cited = hit[1]
+    if compute is None:
+        return cited
+    if not 0.0 < compute <= 1.0:
+        raise MlsysimError(f"efficiency must be in (0, 1], got {compute}; it is the achieved fraction of peak compute")
+    lineage = Lineage()
+    lineage.use(_assumption(catalog, MEMORY_EFFICIENCY))
+    return Efficiencies(float(compute), cited.memory, lineage, True)
+
+
+def _assumption(catalog: Any, name: str) -> Any:
+    from mlsysim.errors import NotFoundError
+
+    try:
+        return catalog.get("assumptions", name).quantity
+    except NotFoundError:
+        raise MlsysimError(f"the catalog at {catalog.root} has no assumption {name!r}; the roofline needs this cited "
+                           f"constant (catalog/assumptions/{name}.yaml in the bundled catalog)") from None

@@ -1,0 +1,166 @@
+"""Accuracy of the roofline serving model against published batch-1 measurements.
+
+Nothing here is fitted: the efficiencies are the cited catalog assumptions
+(prefill_compute_efficiency: 76% prefill MFU, Pope et al. 2022, arXiv 2211.05102;
+decode_memory_bandwidth_efficiency: 88% of peak HBM bandwidth measured on an A100),
+and the hardware and models are catalog records. Each case states the published
+number, where it was read, and the error the model makes; cases outside the 25%
+target are marked xfail(strict=True), so an improvement that brings one inside
+the target makes the suite say so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+from pathlib import Path
+
+import pytest
+
+REAL_CATALOG = Path(__file__).resolve().parent.parent / "catalog"
+
+TARGET = 0.25          # each case within 25%
+MEDIAN_TARGET = 0.15   # median absolute error within 15%
+
+# GPT 13B as benchmarked by NVIDIA FasterTransformer and quoted by kipply. Layers and
+# hidden size are the figures the blog is said to state (see the FasterTransformer
+# cases below for what was and was not read); the rest follows GPT-3's design and is
+# marked estimated. Heads do not change FLOPs or KV bytes (heads x head dim = hidden).
+GPT_13B = """\
+id: gpt_13b_fastertransformer
+name: GPT 13B (FasterTransformer benchmark model)
+aliases: [GPT_13B_FT]
+family: language
+architecture: transformer
+parameters: {value: 13, unit: billion, source: kipply-inference-arithmetic, method: estimated, note: "the benchmark's name"}
+transformer:
+  layers: {value: 40, source: kipply-inference-arithmetic, method: estimated, note: "40 layers as quoted in the task brief; not read in the stored copy of the blog"}
+  hidden_size: {value: 5120, source: kipply-inference-arithmetic, method: estimated, note: "hidden 5120 as quoted in the task brief; not read in the stored copy of the blog"}
+  heads: {value: 40, source: kipply-inference-arithmetic, method: estimated, note: "head dim 128; heads x head dim = hidden"}
+  ffn_size: {value: 20480, source: kipply-inference-arithmetic, method: estimated, note: "4 x hidden, the GPT convention"}
+  vocab_size: {value: 50257, source: hf-gpt2-xl-config, method: estimated, note: "GPT-2 BPE vocabulary"}
+  context_length: {value: 2048, source: kipply-inference-arithmetic, method: estimated, note: "GPT-3 context"}
+  mlp: plain
+  tied_embeddings: true
+  norm: layernorm
+  position_embedding: learned
+  bias: true
+"""
+
+SOURCES_NEEDED = ("kipply-inference-arithmetic", "hf-gpt2-xl-config", "gpu-specs-table", "ml-engineering-network",
+                  "arxiv-pope-2211-05102", "nvidia-forum-a100-peak-bandwidth")
+
+
+@pytest.fixture(scope="module")
+def ft_catalog(tmp_path_factory: pytest.TempPathFactory):
+    """A small catalog: the real A100 40GB record, the real efficiency assumptions, and
+    the test-local GPT 13B model (not a catalog record: its architecture rests on a
+    secondary source that could not be read)."""
+    from ruamel.yaml import YAML
+
+    from mlsysim.catalog import load_catalog
+
+    root = tmp_path_factory.mktemp("ft") / "catalog"
+    for rel in ("hardware/cloud/a100_sxm_40gb.yaml", "assumptions/prefill_compute_efficiency.yaml",
+                "assumptions/decode_memory_bandwidth_efficiency.yaml"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REAL_CATALOG / rel, root / rel)
+    (root / "models/language").mkdir(parents=True)
+    (root / "models/language/gpt_13b_fastertransformer.yaml").write_text(GPT_13B, encoding="utf-8")
+    yaml = YAML()
+    sources = yaml.load((REAL_CATALOG / "sources.yaml").read_text(encoding="utf-8"))
+    with (root / "sources.yaml").open("w", encoding="utf-8") as out:
+        yaml.dump({k: sources[k] for k in SOURCES_NEEDED}, out)
+    return load_catalog(root)
+
+
+def _error(predicted_s: float, measured_ms: float) -> float:
+    return (predicted_s * 1e3 - measured_ms) / measured_ms
+
+
+def _trt_ttft(model: str, tp: int, prompt: int) -> float:
+    from mlsysim import Hardware, ServingModel, Systems
+
+    hardware = Systems.Nodes.DGX_A100 if tp > 1 else Hardware.Cloud.A100
+    return ServingModel(model, hardware, precision="fp16", tensor_parallel=tp).prefill(prompt, batch_size=1).time
+
+
+def _ft(catalog, tp: int, phase: str) -> float:
+    from mlsysim import ServingModel
+
+    s = ServingModel(catalog.get("models", "GPT_13B_FT"), catalog.get("hardware", "A100_40GB"), precision="fp16", tensor_parallel=tp)
+    return s.prefill(512, 1).time if phase == "prefill" else s.decode_step(512, 1).time
+
+
+# (case id, published ms, expected error of this model as last measured, within target?)
+TRT_CASES = [
+    ("trt-llama7b-in128", "llama2_7b", 1, 128, 16.0),
+    ("trt-llama7b-in2048", "llama2_7b", 1, 2048, 133.0),
+    ("trt-llama70b-tp4-in128", "llama2_70b", 4, 128, 47.0),
+    ("trt-llama70b-tp4-in2048", "llama2_70b", 4, 2048, 377.0),
+]
+FT_CASES = [
+    ("ft-13b-prefill-512", 1, "prefill", 63.17),
+    ("ft-13b-decode", 1, "decode", 22.0),
+    ("ft-13b-tp2-prefill-512", 2, "prefill", 45.45),
+    ("ft-13b-tp2-decode", 2, "decode", 13.5),
+]
+# Cases this roofline misses by more than 25% (see each test's docstring for why).
+KNOWN_MISSES = {"trt-llama7b-in128", "trt-llama70b-tp4-in128", "ft-13b-tp2-prefill-512", "ft-13b-tp2-decode"}
+
+
+def _mark(case_id: str):
+    if case_id in KNOWN_MISSES:
+        return pytest.param(case_id, marks=pytest.mark.xfail(strict=True, reason="roofline misses this case by >25%; see docstring"))
+    return case_id
+
+
+@pytest.mark.parametrize("case_id", [_mark(c[0]) for c in TRT_CASES])
+def test_tensorrt_llm_first_token_latency(case_id: str) -> None:
+    """TensorRT-LLM v0.5, A100 GPUs (FP16), batch 1, 1st Token Latency (ms):
+    LLaMA 7B TP1: 16 (input 128), 133 (input 2048); LLaMA 70B TP4: 47 (128), 377 (2048).
+    Source: tensorrt-llm-v0.5-perf, docs/source/performance.md at commit 138f96d4,
+    'Low Latency' section ('The following data is from TensorRT-LLM v0.5'), 'A100 GPUs (FP16)' table.
+    The doc's methodology names the models Llama2-7b and Llama2-70b (catalog llama2_7b,
+    llama2_70b). It does not say 40 or 80 GB; the 80 GB part (catalog A100, DGX_A100 for TP4)
+    is assumed because the same page's A100 throughput runs (batch 384 for LLaMA 7B at
+    128+128 tokens) need more than 40 GB for weights plus KV cache.
+    Short prompts (128 tokens) sit at the A100 ridge point (about 128 FLOP per weight byte),
+    where the roofline's max(compute, memory) is least accurate: measured 16 and 47 ms are
+    close to compute + memory (no overlap), twice the max. Known misses (about -54%)."""
+    _, model, tp, prompt, measured = next(c for c in TRT_CASES if c[0] == case_id)
+    assert abs(_error(_trt_ttft(model, tp, prompt), measured)) <= TARGET
+
+
+@pytest.mark.parametrize("case_id", [_mark(c[0]) for c in FT_CASES])
+def test_fastertransformer_gpt13b(case_id: str, ft_catalog) -> None:
+    """FasterTransformer GPT 13B (40 layers, hidden 5120), A100 40GB, fp16, batch 1, context 512:
+    prefill 63.17 ms and 22.0 ms per generated token on 1 GPU; 45.45 ms and 13.5 ms/token with
+    tensor parallelism 2 -- as quoted from kipply, "Transformer Inference Arithmetic" (2022),
+    https://kipp.ly/transformer-inference-arithmetic/ (source kipply-inference-arithmetic).
+    NOT READ: these four numbers and the 40-layer / 5120-hidden shape come from the task
+    brief; two searches (for "63.17" and for the post by title) did not return the part of
+    the blog that states them, so they are unconfirmed. The A100 40GB figures (1555 GB/s,
+    312 TFLOP/s FP16, NVLink 600 GB/s both directions) are read from catalog records.
+    The TP2 cases miss: the model adds only the bandwidth term of two ring all-reduces per
+    layer (no per-collective latency is cited in the catalog) and assumes a perfect 2x split
+    of compute, so it predicts close to half the 1-GPU time while the measurement is 0.6-0.72x."""
+    _, tp, phase, measured = next(c for c in FT_CASES if c[0] == case_id)
+    assert abs(_error(_ft(ft_catalog, tp, phase), measured)) <= TARGET
+
+
+def test_errors_and_median(ft_catalog, record_property) -> None:
+    """Every case's signed error, recorded in the test report (`-rA` shows them), and the
+    median absolute error across the eight cases, which the model currently misses
+    (target 15%); the assertion pins the present value so a regression is caught."""
+    errors = {}
+    for case_id, model, tp, prompt, measured in TRT_CASES:
+        errors[case_id] = _error(_trt_ttft(model, tp, prompt), measured)
+    for case_id, tp, phase, measured in FT_CASES:
+        errors[case_id] = _error(_ft(ft_catalog, tp, phase), measured)
+    for case_id, err in errors.items():
+        record_property(case_id, f"{err:+.1%}")
+        assert (abs(err) > TARGET) == (case_id in KNOWN_MISSES), (case_id, err)
+    median = statistics.median(abs(e) for e in errors.values())
+    record_property("median_abs_error", f"{median:.1%}")
+    assert median <= 0.30, errors

@@ -1,0 +1,146 @@
+"""Engine.solve: the roofline of one forward pass (mlsysim/solvers/engine.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlsysim import Engine, Hardware, Models
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+
+
+def test_quick_start_call_works_as_the_field_writes_it() -> None:
+    profile = Engine.solve(model=Models.Language.Llama3_8B, hardware=Hardware.Cloud.H100, batch_size=1, precision="fp16")
+    assert profile.bottleneck == "Memory"
+    assert profile.latency.to("s").magnitude == pytest.approx(profile.si["latency"])
+    assert profile.throughput.magnitude == pytest.approx(1 / profile.si["latency"])
+    assert profile.feasible
+
+
+def test_batch_one_decode_is_weight_streaming() -> None:
+    """One token at batch 1 reads every weight once: latency = weight bytes / (bandwidth x efficiency)."""
+    p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    bandwidth = Hardware.Cloud.H100.memory.bandwidth.si
+    # Llama 3 8B: about 8.0e9 parameters, of which the 0.53e9 input-embedding rows are not streamed.
+    assert p.si["bytes_moved"] == pytest.approx(2 * (8.03e9 - 128256 * 4096), rel=0.01)
+    assert p.si["latency"] == pytest.approx(p.si["bytes_moved"] / (bandwidth * p.memory_efficiency))
+    assert p.mbu == pytest.approx(p.memory_efficiency)
+
+
+def test_long_prompt_is_compute_bound_and_mfu_is_the_efficiency() -> None:
+    p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, batch_size=4, seq_len=4096)
+    assert p.bottleneck == "Compute"
+    assert p.mfu == pytest.approx(p.compute_efficiency)
+
+
+def test_precision_uses_that_precisions_peak() -> None:
+    fp16 = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, batch_size=8, seq_len=2048, precision="fp16")
+    fp8 = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, batch_size=8, seq_len=2048, precision="fp8")
+    h100 = Hardware.Cloud.H100
+    assert fp16.si["latency_compute"] / fp8.si["latency_compute"] == pytest.approx(h100.compute.fp8.si / h100.compute.fp16.si)
+    assert fp8.si["memory_usage"] < fp16.si["memory_usage"]
+
+
+def test_missing_precision_is_an_error_never_another_peak() -> None:
+    """Jetson Orin NX lists INT8 TOPS and FP32 only; fp16 must not silently use INT8."""
+    with pytest.raises(MlsysimError, match=r"JetsonOrinNX has no dense fp16 peak.*it lists: fp32, int8.*never substituted"):
+        Engine.solve(Models.Language.Llama3_8B, Hardware.Edge.JetsonOrinNX, precision="fp16")
+
+
+def test_unknown_precision_lists_the_known_ones() -> None:
+    with pytest.raises(MlsysimError, match=r"unknown numeric format 'fp12'; use one of fp64, fp32"):
+        Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, precision="fp12")
+
+
+def test_lineage_lists_exactly_the_cited_inputs() -> None:
+    p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    paths = {e.path for e in p.lineage.entries()}
+    assert {"hardware/h100_sxm#compute.fp16", "hardware/h100_sxm#memory.bandwidth", "hardware/h100_sxm#memory.capacity",
+            "models/llama3_8b#transformer.kv_heads", "assumptions/prefill_compute_efficiency#quantity",
+            "assumptions/decode_memory_bandwidth_efficiency#quantity"} <= paths
+    assert not any("interconnect" in path or "compute.fp8" in path for path in paths)
+    entry = next(e for e in p.lineage.entries() if e.path.endswith("memory.bandwidth"))
+    assert entry.source_id == Hardware.Cloud.H100.memory.bandwidth.source_id and entry.source_title
+    assert p.to_dict()["lineage"][0].keys() == {"path", "value", "unit", "source_id", "source_title", "method"}
+
+
+def test_user_efficiency_replaces_the_cited_compute_efficiency_only() -> None:
+    p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, seq_len=2048, efficiency=0.5)
+    assert p.compute_efficiency == 0.5 and p.efficiency_from_user
+    assert "assumptions/prefill_compute_efficiency#quantity" not in p.lineage
+    assert p.to_dict()["compute_efficiency_source"] == "user"
+    with pytest.raises(MlsysimError, match=r"efficiency must be in \(0, 1\]"):
+        Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, efficiency=1.5)
+
+
+def test_cnn_uses_its_cited_flops_per_inference() -> None:
+    resnet = Models.Vision.ResNet50
+    p = Engine.solve(resnet, Hardware.Cloud.T4, batch_size=32, precision="int8")
+    assert p.si["flops"] == pytest.approx(32 * resnet.flops_per_inference.si)
+    assert p.si["memory_usage"] == pytest.approx(resnet.parameters.si * 1)
+    with pytest.raises(MlsysimError, match="seq_len applies to token models"):
+        Engine.solve(resnet, Hardware.Cloud.T4, seq_len=16, precision="int8")
+
+
+def test_bad_sizes_are_clear_errors() -> None:
+    with pytest.raises(MlsysimError, match="batch_size must be a whole number >= 1, got 0"):
+        Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, batch_size=0)
+    with pytest.raises(MlsysimError, match="seq_len 9000 exceeds Llama3_8B's context length of 8192"):
+        Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, seq_len=9000)
+
+
+def test_infeasible_is_reported_not_hidden() -> None:
+    p = Engine.solve(Models.Language.Llama3_1_405B, Hardware.Cloud.H100)
+    assert not p.feasible and p.si["memory_usage"] > p.si["memory_capacity"]
+
+
+def test_moe_reads_only_routed_experts_at_batch_one() -> None:
+    """Mixtral 8x7B routes each token to 2 of 8 experts: a batch-1 step streams about the
+    active parameters (~13B), a large batch touches every expert (~47B)."""
+    mixtral = Models.Language.Mixtral_8x7B
+    one = Engine.solve(mixtral, Hardware.Cloud.H200)
+    many = Engine.solve(mixtral, Hardware.Cloud.H200, batch_size=256)
+    assert 12.5e9 * 2 < one.si["bytes_moved"] < 14e9 * 2
+    assert 45e9 * 2 < many.si["bytes_moved"] < 47.5e9 * 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.integers(1, 512), seq=st.integers(1, 8192), precision=st.sampled_from(["fp16", "bf16", "fp8", "int8"]),
+       hardware=st.sampled_from(["H100", "H200", "A100", "L4", "MI300X"]))
+def test_roofline_invariants(batch: int, seq: int, precision: str, hardware: str) -> None:
+    hw = Hardware.get(hardware)
+    if f"compute.{precision}" not in hw._data["claims"]:
+        return
+    p = Engine.solve(Models.Language.Llama3_8B, hw, batch_size=batch, seq_len=seq, precision=precision)
+    si = p.si
+    assert si["latency"] >= si["latency_compute"] and si["latency"] >= si["latency_memory"]
+    assert si["latency"] in (si["latency_compute"], si["latency_memory"])
+    assert p.mfu <= p.compute_efficiency + 1e-12 and p.mbu <= p.memory_efficiency + 1e-12
+    assert (p.bottleneck == "Compute") == (si["latency_compute"] > si["latency_memory"])
+    assert si["memory_usage"] >= Models.Language.Llama3_8B.parameters.si * 0.99 * BYTES_PER_ELEMENT[precision]
+    bigger = Engine.solve(Models.Language.Llama3_8B, hw, batch_size=batch + 1, seq_len=seq, precision=precision)
+    assert bigger.si["latency"] >= si["latency"] and bigger.si["throughput"] >= si["throughput"] * (1 - 1e-12)
+
+
+def test_a_solve_stays_off_the_heavy_imports(tmp_path) -> None:
+    """A fresh process that imports and solves once loads neither numpy, pint nor pydantic
+    (the validated catalog is cached; Quantities are built only when a person reads one)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mlsysim import Engine, Models, Hardware\n"
+            "p = Engine.solve(model=Models.Language.Llama3_8B, hardware=Hardware.Cloud.H100)\n"
+            "print(sorted(m for m in ('numpy', 'pint', 'pydantic', 'typer', 'matplotlib') if m in sys.modules))")
+    run = lambda: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)  # noqa: E731
+    run()  # the first run may validate the catalog into the cache
+    assert run().stdout.strip() == "[]"
+
+
+def test_a_node_stands_for_its_accelerator() -> None:
+    from mlsysim import Systems
+
+    node = Engine.solve(Models.Language.Llama3_8B, Systems.Nodes.DGX_H100)
+    gpu = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    assert node.si == gpu.si and node.hardware == "H100"

@@ -1,0 +1,186 @@
+"""`mlsysim eval` through the real entry point: output, JSON, lineage and every exit code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlsysim.cli.eval_cmd import TARGET_HANDLERS, target_kind
+
+
+def test_eval_llm_prints_ttft_itl_memory(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H100")
+    assert r.code == 0, r.err
+    assert "Llama3_8B on H100 (fp16; batch 1, prompt 512, output 128)" in r.out
+    for row in ("time to first token", "inter-token latency", "largest batch that fits", "memory per GPU", "KV cache"):
+        assert row in r.out
+
+
+def test_eval_json_includes_lineage(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H100", "-o", "json", "--batch", "4", "--seq-len", "1024", "--output-tokens", "64")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert (data["batch_size"], data["prompt_tokens"], data["output_tokens"]) == (4, 1024, 64)
+    assert data["ttft_s"] > 0 and data["itl_s"] > 0 and data["feasible"] is True
+    sources = {e["path"]: e["source_id"] for e in data["lineage"]}
+    assert sources["assumptions/prefill_compute_efficiency#quantity"] == "arxiv-pope-2211-05102"
+    assert "hardware/h100_sxm#memory.bandwidth" in sources
+
+
+def test_eval_explain_lists_cited_values(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H100", "--explain")
+    assert r.code == 0
+    assert "Cited values used" in r.out
+    assert "hardware/h100_sxm#compute.fp16 = 989.5 TFLOP/s" in r.out
+    assert "(arxiv-pope-2211-05102)" in r.out
+
+
+def test_eval_cnn_uses_the_engine(cli) -> None:
+    r = cli("eval", "ResNet50", "T4", "--batch", "32", "--precision", "int8")
+    assert r.code == 0, r.err
+    assert "ResNet50 on T4 (int8, batch 32)" in r.out and "compute-bound" in r.out
+
+
+def test_eval_tensor_parallel_on_a_node(cli) -> None:
+    r = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "4", "-o", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["tensor_parallel"] == 4 and data["prefill"]["communication_s"] > 0
+    assert any(e["path"] == "nodes/dgx_h100#intra_node_bandwidth" for e in data["lineage"])
+
+
+def test_exit_1_unknown_model_suggests_names(cli) -> None:
+    r = cli("eval", "lama3_8b", "H100")
+    assert r.code == 1
+    assert "no models record named 'lama3_8b'; closest: Llama3_8B" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_exit_1_unknown_hardware_suggests_names(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H10")
+    assert r.code == 1
+    assert "no hardware record named 'H10'; closest:" in r.err
+
+
+def test_exit_1_missing_hardware(cli) -> None:
+    r = cli("eval", "Llama3_8B")
+    assert r.code == 1
+    assert "give the hardware, e.g. `mlsysim eval Llama3_8B H100`" in r.err
+
+
+def test_exit_1_precision_not_in_catalog(cli) -> None:
+    r = cli("eval", "ResNet50", "JetsonOrinNX", "--precision", "fp16")
+    assert r.code == 1
+    assert "JetsonOrinNX has no dense fp16 peak" in r.err
+
+
+def test_exit_1_option_that_does_not_apply(cli) -> None:
+    r = cli("eval", "ResNet50", "T4", "--precision", "int8", "--tp", "2")
+    assert r.code == 1
+    assert "--tp applies to transformer serving; ResNet50 is a cnn model" in r.err
+
+
+def test_exit_2_does_not_fit_says_by_how_much(cli) -> None:
+    r = cli("eval", "Llama3_70B", "H100")
+    assert r.code == 2
+    assert "Llama3_70B does not fit: needs 141.3 GB per GPU, has 80 GB (61.32 GB short)" in r.err
+    assert "--weight-precision" in r.err and "--tp" in r.err
+    assert "time to first token" in r.out  # the estimate is still shown
+
+
+TINY_DEVICE = """\
+id: fx_tiny
+name: Fixture tiny accelerator
+aliases: [FXTiny]
+tier: edge
+vendor: Fixture Corp
+release_year: 2024
+compute:
+  int8: {value: 4, unit: TOPS, source: fixture-datasheet, qualifiers: {sparsity: dense}}
+memory:
+  capacity: {value: 8, unit: MB, source: fixture-datasheet}
+  bandwidth: {value: 10, unit: GB/s, source: fixture-datasheet}
+"""
+
+
+def _efficiency(name: str, percent: float) -> str:
+    return (f"id: {name}\nname: {name}\ndimension: dimensionless\n"
+            f"quantity: {{value: {percent}, unit: percent, source: fixture-model-card}}\n")
+
+
+def test_exit_2_for_a_cnn_that_does_not_fit_in_another_catalog(cli, catalog_copy) -> None:
+    root = catalog_copy({
+        "hardware/edge/fx_tiny.yaml": TINY_DEVICE,
+        "assumptions/prefill_compute_efficiency.yaml": _efficiency("prefill_compute_efficiency", 50),
+        "assumptions/decode_memory_bandwidth_efficiency.yaml": _efficiency("decode_memory_bandwidth_efficiency", 80),
+    })
+    r = cli("eval", "FixtureCNN", "FXTiny", "--precision", "int8", "--catalog", str(root))
+    assert r.code == 2, r.err
+    assert "FixtureCNN does not fit in FXTiny's memory: needs 0.025 GB, has 0.008 GB (0.017 GB short)" in r.err
+    assert "(efficiencies: compute 50% cited, memory bandwidth 80% cited" in r.out
+
+
+def test_exit_1_catalog_without_the_efficiency_assumptions(cli, fixture_catalog) -> None:
+    r = cli("eval", "FixtureCNN", "FX100", "--catalog", str(fixture_catalog))
+    assert r.code == 1
+    assert "has no assumption 'prefill_compute_efficiency'; the roofline needs this cited constant" in r.err
+
+
+def test_exit_1_model_without_architecture_or_flops(cli) -> None:
+    r = cli("eval", "GPT4", "H100")
+    assert r.code == 1
+    assert "GPT4 has neither a transformer or ssm architecture block nor a cited flops_per_inference" in r.err
+
+
+def test_lower_weight_precision_makes_it_fit(cli) -> None:
+    r = cli("eval", "Llama3_70B", "H100", "--weight-precision", "int4", "--kv-precision", "fp8")
+    assert r.code == 0, r.err
+    assert "compute fp16, weights int4, KV fp8" in r.out
+
+
+def test_exit_3_sla_missed(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H100", "--max-ttft-ms", "1")
+    assert r.code == 3
+    assert "time to first token" in r.err and "exceeds the target of 1 ms" in r.err
+    r = cli("eval", "Llama3_8B", "H100", "--max-latency-ms", "10")
+    assert r.code == 3
+    assert "request latency" in r.err
+
+
+def test_sla_met_exits_0(cli) -> None:
+    assert cli("eval", "Llama3_8B", "H100", "--max-ttft-ms", "1000", "--max-latency-ms", "100000").code == 0
+
+
+def test_continuous_batching(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H100", "--concurrent", "64", "-o", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["concurrent_requests"] == 64 and data["tokens_per_second"] > 0
+
+
+def test_targets_dispatch_for_later_commands(cli) -> None:
+    assert target_kind("scenario") == "scenario"
+    assert target_kind("plan.YAML") == "plan" and target_kind("x.yml") == "plan"
+    assert target_kind("Llama3_8B") == "model"
+    assert TARGET_HANDLERS["model"] == "mlsysim.cli.eval_cmd:eval_model"
+    if "scenario" not in TARGET_HANDLERS:
+        r = cli("eval", "scenario", "chatbot")
+        assert r.code == 1 and "`mlsysim eval scenario` targets are not available" in r.err
+
+
+@pytest.mark.parametrize("args", [("--batch", "0"), ("-o", "xml")])
+def test_bad_option_values_exit_1(cli, args) -> None:
+    assert cli("eval", "Llama3_8B", "H100", *args).code == 1
+
+
+def test_exit_1_batch_with_concurrent(cli) -> None:
+    r = cli("eval", "Llama3_8B", "H100", "--batch", "4", "--concurrent", "8")
+    assert r.code == 1 and "--batch and --concurrent do not combine" in r.err
+
+
+def test_help_lists_the_options(cli) -> None:
+    r = cli("eval", "--help")
+    assert r.code == 0
+    for option in ("--batch", "--precision", "--seq-len", "--output-tokens", "--efficiency", "--explain", "--max-ttft-ms"):
+        assert option in r.out

@@ -1,0 +1,125 @@
+"""ServingModel: prefill, decode with KV cache, memory, tensor parallelism (mlsysim/solvers/serving.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlsysim import Hardware, Models, ServingModel, Systems
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.serving import _sum_max_linear
+
+
+def test_kv_cache_per_token_respects_grouped_query_attention() -> None:
+    """Llama 3 8B: 2 (K and V) x 32 layers x 8 KV heads x 128 head dim x 2 bytes = 131,072 B per token."""
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    assert s.kv_cache_bytes_per_token() == 2 * 32 * 8 * 128 * 2
+    assert ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, kv_precision="fp8").kv_cache_bytes_per_token() == 2 * 32 * 8 * 128
+
+
+def test_kv_cache_of_latent_attention() -> None:
+    """DeepSeek-V3 caches the 512-wide latent plus the 64-wide RoPE key per layer (61 layers)
+    (DeepSeek-AI 2024, arXiv 2412.19437, Section 2.1.1)."""
+    s = ServingModel(Models.Language.DeepSeek_V3, Hardware.Cloud.H200, precision="fp8")
+    assert s.kv_cache_bytes_per_token() == 61 * (512 + 64) * 1
+
+
+def test_weight_and_kv_precision_split_memory() -> None:
+    fp16 = ServingModel(Models.Language.Llama3_70B, Hardware.Cloud.H100).memory(8, 4096)
+    mixed = ServingModel(Models.Language.Llama3_70B, Hardware.Cloud.H100, weight_precision="int4", kv_precision="fp8").memory(8, 4096)
+    assert mixed.weights == pytest.approx(fp16.weights / 4)
+    assert mixed.kv_cache == pytest.approx(fp16.kv_cache / 2)
+    assert not fp16.fits and mixed.fits
+
+
+def test_decode_reads_weights_plus_the_kv_cache_of_every_sequence() -> None:
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    short, long = s.decode_step(context=128, batch_size=32), s.decode_step(context=4096, batch_size=32)
+    assert long.bytes_moved - short.bytes_moved == pytest.approx(32 * (4096 - 128) * s.kv_cache_bytes_per_token())
+    assert long.time > short.time
+
+
+def test_large_batch_decode_becomes_compute_bound() -> None:
+    """Unlike a per-sample weight heuristic, decode turns compute-bound once batch x 2 FLOP
+    per weight outgrows the bytes it reads."""
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    assert s.decode_step(128, 1).bottleneck == "Memory"
+    assert s.decode_step(128, 1024).bottleneck == "Compute"
+
+
+def test_max_batch_size_is_the_largest_that_fits() -> None:
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    n = s.max_batch_size(4096)
+    assert n > 0 and s.memory(n, 4096).fits and not s.memory(n + 1, 4096).fits
+    assert ServingModel(Models.Language.Llama3_1_405B, Hardware.Cloud.H100).max_batch_size(4096) == 0
+
+
+def test_solve_matches_a_step_by_step_decode() -> None:
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    r = s.solve(prompt_tokens=300, output_tokens=40, batch_size=700)
+    steps = [s.decode_step(300 + k, 700).time for k in range(39)]
+    assert r.itl == pytest.approx(sum(steps) / 39, rel=1e-12)
+    assert r.latency == pytest.approx(r.ttft + sum(steps), rel=1e-12)
+    assert r.ttft == s.prefill(300, 700).time
+    assert r.tokens_per_second == pytest.approx(700 * 40 / r.latency)
+    assert r.to_dict()["memory_bytes_per_gpu"]["total"] == r.memory.total
+
+
+@settings(max_examples=200, deadline=None)
+@given(a1=st.floats(0, 10), b1=st.floats(-1, 1), a2=st.floats(0, 10), b2=st.floats(-1, 1),
+       c0=st.integers(0, 100), n=st.integers(0, 60))
+def test_sum_of_max_of_lines_is_exact(a1, b1, a2, b2, c0, n) -> None:
+    brute = sum(max(a1 + b1 * (c0 + i), a2 + b2 * (c0 + i)) for i in range(n))
+    assert _sum_max_linear(a1, b1, a2, b2, c0, n) == pytest.approx(brute, rel=1e-9, abs=1e-9)
+
+
+def test_tensor_parallel_splits_weights_flops_and_adds_allreduce() -> None:
+    """Megatron-style TP: each GPU holds 1/tp of the weights and does 1/tp of the FLOPs; two
+    ring all-reduces per layer of tokens x hidden x 2 bytes over the node's NVLink."""
+    one = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100)
+    four = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tensor_parallel=4)
+    assert four.memory(1, 1).weights == pytest.approx(one.memory(1, 1).weights / 4)
+    p1, p4 = one.prefill(1000), four.prefill(1000)
+    assert p4.flops == pytest.approx(p1.flops / 4)
+    per_direction = Systems.Nodes.DGX_H100.intra_node_bandwidth.si / 2
+    expected = 2 * 80 * (2 * 3 / 4 * 1000 * 8192 * 2 / per_direction)
+    assert p4.communication == pytest.approx(expected)
+    assert p1.communication == 0
+    assert "nodes/dgx_h100#intra_node_bandwidth" in four.lineage
+
+
+def test_gqa_kv_heads_are_replicated_beyond_their_count() -> None:
+    """Llama 3 8B has 8 KV heads: with 16-way TP each GPU still holds one whole head."""
+    eight = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tensor_parallel=8)
+    sixteen = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tensor_parallel=16)
+    assert sixteen.kv_cache_bytes_per_token() == eight.kv_cache_bytes_per_token() == 2 * 32 * 128 * 2
+
+
+def test_tensor_parallel_errors() -> None:
+    with pytest.raises(MlsysimError, match="tensor parallelism 16 exceeds DGX_H100's 8 accelerators"):
+        ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tensor_parallel=16)
+    with pytest.raises(MlsysimError, match="L4 has no interconnect.bandwidth in the catalog"):
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.L4, tensor_parallel=2)
+    with pytest.raises(MlsysimError, match="tensor parallelism must be a whole number >= 1"):
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tensor_parallel=0)
+
+
+def test_continuous_batching_trades_latency_for_throughput() -> None:
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    few, many = s.continuous_batching(4, 512, 256), s.continuous_batching(128, 512, 256)
+    assert many.tokens_per_second > few.tokens_per_second
+    assert many.request_latency > few.request_latency
+    step = s._pass(128.0, 1.0, 512 + 255 / 2)
+    assert many.iteration == pytest.approx(step.time + 128 / 256 * s.prefill(512).time)
+    assert many.memory.kv_cache == pytest.approx(128 * (512 + 128) * s.kv_cache_bytes_per_token())
+
+
+def test_serving_needs_a_transformer_and_sane_inputs() -> None:
+    with pytest.raises(MlsysimError, match="ResNet50 has no transformer architecture"):
+        ServingModel(Models.Vision.ResNet50, Hardware.Cloud.T4, precision="int8")
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    with pytest.raises(MlsysimError, match="prompt \\+ output = 9000 tokens exceeds Llama3_8B's context length of 8192"):
+        s.solve(8000, 1000)
+    with pytest.raises(MlsysimError, match="output_tokens must be a whole number >= 1"):
+        s.solve(100, 0)
