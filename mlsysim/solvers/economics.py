@@ -28,8 +28,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption
-from mlsysim.solvers.fleet import record_of
+from mlsysim.solvers.fleet import Fleet, assumption, field_of, record_of
 from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult
 
 MAINTENANCE_RATIO = "maintenance_cost_ratio"
@@ -105,17 +104,17 @@ class EconomicsModel:
         grid_rec = record_of(grid, "grids", catalog)
         if grid_rec is None:
             dc = record_of(datacenter, "datacenters", catalog)
-            if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters" and fleet.has("datacenter"):
-                dc = fleet.datacenter
-            grid_rec = dc.grid if dc is not None and dc.has("grid") else None
+            if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters":
+                dc = field_of(fleet, "datacenter")
+            grid_rec = field_of(dc, "grid") if dc is not None else None
         if grid_rec is None:
             raise MlsysimError("no electricity price: pass grid= (see `mlsysim zoo grids`)")
-        if not grid_rec.has("electricity_price"):
+        price = field_of(grid_rec, "electricity_price")
+        if price is None:
             raise MlsysimError(
                 f"grid {grid_rec.label} has no electricity_price in the catalog ({grid_rec.file}); "
                 "add a cited price to that record or choose a grid that has one"
             )
-        price = grid_rec.electricity_price
         energy_cost = energy.facility_energy * lineage.use(price)
         years["electricity"] = price.valid_time
 
@@ -127,10 +126,11 @@ class EconomicsModel:
             per_m = run / tokens * 1e6
 
         cloud = cloud_rate = None
-        if hardware.has("cloud_price"):
-            cloud_rate = lineage.use(hardware.cloud_price) * 3600
+        cloud_price = field_of(hardware, "cloud_price")
+        if cloud_price is not None:
+            cloud_rate = lineage.use(cloud_price) * 3600
             cloud = cloud_rate * energy.device_hours
-            years["cloud_price"] = hardware.cloud_price.valid_time
+            years["cloud_price"] = cloud_price.valid_time
         else:
             notes.append(f"no cloud-rental comparison: {hardware.label} has no cited cloud_price")
 
@@ -147,20 +147,21 @@ def _parts(fleet: Any, devices: int | None) -> tuple[Record, Record | None, Reco
         return fleet, None, None, int(devices or 0), 0
     if isinstance(fleet, Record):
         fleet = Fleet.from_cluster(fleet, devices)
-    fabric = fleet.cluster.fabric if fleet.cluster is not None else None
+    fabric = field_of(fleet.cluster, "fabric") if fleet.cluster is not None else None
     return fleet.hardware, fleet.node, fabric, fleet.devices, fleet.nodes
 
 
 def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int, nodes: int,
            lineage: Lineage, years: dict[str, Any], notes: list[str]) -> tuple[float, str]:
-    if node is not None and node.has("unit_cost"):
-        capex = nodes * lineage.use(node.unit_cost)
+    node_cost = field_of(node, "unit_cost") if node is not None else None
+    if node_cost is not None:
+        capex = nodes * lineage.use(node_cost)
         basis = f"{nodes} x {node.label} node"
-        years["capex"] = node.unit_cost.valid_time
-    elif hardware.has("unit_cost"):
-        capex = n * lineage.use(hardware.unit_cost)
+        years["capex"] = node_cost.valid_time
+    elif (device_cost := field_of(hardware, "unit_cost")) is not None:
+        capex = n * lineage.use(device_cost)
         basis = f"{n} x {hardware.label} accelerator"
-        years["capex"] = hardware.unit_cost.valid_time
+        years["capex"] = device_cost.valid_time
         if node is not None:
             notes.append(f"{node.label} has no cited unit cost: capex counts the accelerators only (no host, chassis or NICs)")
     else:
@@ -168,10 +169,11 @@ def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int,
             f"no unit cost for {hardware.label}" + (f" or {node.label}" if node is not None else "")
             + " in the catalog; add a cited unit_cost to compute capital cost"
         )
-    if fabric is not None and fabric.has("port_cost"):
-        capex += n * lineage.use(fabric.port_cost)
+    port_cost = field_of(fabric, "port_cost") if fabric is not None else None
+    if port_cost is not None:
+        capex += n * lineage.use(port_cost)
         basis += f" + {n} x {fabric.label} port"
-        years["fabric"] = fabric.port_cost.valid_time
+        years["fabric"] = port_cost.valid_time
     elif fabric is not None:
         notes.append(f"{fabric.label} has no cited port cost: network capex is not included")
     return capex, basis

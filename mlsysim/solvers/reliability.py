@@ -39,7 +39,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, bytes_per_element
+from mlsysim.solvers.fleet import Fleet, assumption, bytes_per_element, field_of
 
 # Llama 3 Table 5 root-cause rows (assumption ids), grouped by the table's category column.
 LLAMA3_COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -72,16 +72,32 @@ def component_rates(catalog: Catalog | None = None, groups: tuple[str, ...] | No
     Table 5 records. Host and network rates are normalised per accelerator too, so they
     carry that fleet's 8-GPU servers and network design with them."""
     catalog = catalog or default_catalog()
-    lineage = lineage if lineage is not None else Lineage()
-    groups = tuple(groups or LLAMA3_COMPONENTS)
+    rates, cited = _component_rates(catalog, tuple(groups or LLAMA3_COMPONENTS))
+    if lineage is not None:
+        lineage.merge(cited)
+    return dict(rates)
+
+
+def _component_rates(catalog: Catalog, groups: tuple[str, ...]) -> tuple[dict[str, float], Lineage]:
+    """component_rates, read once per (catalog, component classes)."""
+    key = (id(catalog), groups)
+    hit = _RATES.get(key)
+    if hit is not None:
+        return hit[1], hit[2]
     unknown = [g for g in groups if g not in LLAMA3_COMPONENTS]
     if unknown:
         raise MlsysimError(f"unknown component class {unknown[0]!r}; use some of {', '.join(LLAMA3_COMPONENTS)}")
+    lineage = Lineage()
     exposure = lineage.use(assumption(catalog, LLAMA3_FLEET)) * lineage.use(assumption(catalog, LLAMA3_PERIOD))
-    return {
+    rates = {
         g: sum(lineage.use(assumption(catalog, rid)) for rid in LLAMA3_COMPONENTS[g]) / exposure
         for g in groups
     }
+    _RATES[key] = (catalog, rates, lineage)  # the catalog is kept so its id is not reused
+    return rates, lineage
+
+
+_RATES: dict[tuple[int, tuple[str, ...]], tuple[Catalog, dict[str, float], Lineage]] = {}
 
 
 def young_interval(write_time: float, mtbf: float) -> float:
@@ -171,14 +187,15 @@ class ReliabilityModel:
         n = _devices(fleet, devices, lineage)
         if not duration > 0:
             raise MlsysimError(f"duration must be positive seconds of work, got {duration!r}")
-        rates = component_rates(catalog, components, lineage)
+        rates, cited = _component_rates(catalog, tuple(components or LLAMA3_COMPONENTS))
+        lineage.merge(cited)
         per_class = {g: r * n for g, r in rates.items()}
         lam = sum(per_class.values())
         mtbf = 1 / lam
         if checkpoint_size is None:
             if model is None:
                 raise MlsysimError("pass model= (to size the checkpoint) or checkpoint_size= in bytes")
-            checkpoint_size = checkpoint_bytes(lineage.use(model.parameters), precision)
+            checkpoint_size = checkpoint_bytes(lineage.use(field_of(model, "parameters") or model.parameters), precision)
         write_bw = _bandwidth(write_bandwidth, DEFAULT_WRITE_BANDWIDTH, catalog, lineage, "write_bandwidth")
         write = checkpoint_size / write_bw
         if restart_time is None:

@@ -33,7 +33,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, record_of, resolve_fraction
+from mlsysim.solvers.fleet import Fleet, assumption, field_of, record_of, resolve_fraction
 
 EMBODIED_GPU = "embodied_carbon_gpu"
 EMBODIED_SERVER = "embodied_carbon_gpu_server"
@@ -126,48 +126,49 @@ class SustainabilityModel:
             device_power, _ = _cited_or_number(device_power, lineage, "power", "device_power")
             power_model = "given"
         elif power_model == "tdp":
-            if not hardware.has("tdp"):
+            tdp = field_of(hardware, "tdp")
+            if tdp is None:
                 raise MlsysimError(f"{hardware.label} has no TDP in the catalog ({hardware.file}); use power_model='node' or add a cited tdp")
-            device_power = lineage.use(hardware.tdp)
+            device_power = lineage.use(tdp)
         else:
-            if node is None or not node.has("power"):
+            node_power = field_of(node, "power") if node is not None else None
+            if node_power is None:
                 where = node.label if node is not None else hardware.label
                 raise MlsysimError(f"{where} has no node system power in the catalog; use power_model='tdp'")
-            device_power = lineage.use(node.power) / lineage.use(node.accelerator_count)
+            device_power = lineage.use(node_power) / lineage.use(field_of(node, "accelerator_count"))
         util = resolve_fraction(utilization, lineage, "utilization")
         it_energy = hours * 3600 * device_power * util
 
         dc = record_of(datacenter, "datacenters", catalog)
-        if dc is None and cluster is not None and cluster.has("datacenter"):
-            dc = cluster.datacenter
+        if dc is None and cluster is not None:
+            dc = field_of(cluster, "datacenter")
         if pue is not None:
             pue_value, _ = _cited_or_number(pue, lineage, "dimensionless", "pue")
             if pue_value < 1:
                 raise MlsysimError(f"pue must be >= 1 (facility power / IT power), got {pue_value:g}")
         elif dc is not None:
-            pue_value = lineage.use(dc.pue)
+            pue_value = lineage.use(field_of(dc, "pue"))
         else:
             raise MlsysimError("no PUE: pass datacenter= (e.g. 'Hyperscale', 'Enterprise_Avg') or pue=")
         facility = it_energy * pue_value
 
         grid_rec = record_of(grid, "grids", catalog)
-        if grid_rec is None and dc is not None and dc.has("grid"):
-            grid_rec = dc.grid
+        if grid_rec is None and dc is not None:
+            grid_rec = field_of(dc, "grid")
         if carbon_intensity is not None:
             ci, ci_value = _cited_or_number(carbon_intensity, lineage, "carbon_intensity", "carbon_intensity")
             basis = (ci_value.qualifiers.get("basis") if ci_value else None) or "not stated by the source"
             grid_label = ci_value.path if ci_value else "user-supplied intensity"
         elif grid_rec is not None:
-            ci = lineage.use(grid_rec.carbon_intensity)
-            basis = grid_rec.carbon_intensity.qualifiers.get("basis", "not stated by the source")
-            year = grid_rec.carbon_intensity.valid_time
-            grid_label = f"{grid_rec.label} ({grid_rec.region}" + (f", {year})" if year else ")")
+            intensity, basis, grid_label = _grid_intensity(grid_rec)
+            ci = lineage.use(intensity)
         else:
             raise MlsysimError("no carbon intensity: pass grid= (e.g. 'US_Avg', 'Quebec'; see `mlsysim zoo grids`)")
 
-        water_on = lineage.use(dc.wue) * it_energy if dc is not None and dc.has("wue") else None
-        water_off = (lineage.use(grid_rec.water_intensity) * facility
-                     if grid_rec is not None and carbon_intensity is None and grid_rec.has("water_intensity") else None)
+        wue = field_of(dc, "wue") if dc is not None else None
+        water_on = lineage.use(wue) * it_energy if wue is not None else None
+        water_intensity = field_of(grid_rec, "water_intensity") if grid_rec is not None and carbon_intensity is None else None
+        water_off = lineage.use(water_intensity) * facility if water_intensity is not None else None
 
         embodied_kg = None
         if embodied:
@@ -179,6 +180,21 @@ class SustainabilityModel:
             grid=grid_label, operational_carbon=facility * ci, embodied_carbon=embodied_kg,
             water_onsite=water_on, water_offsite=water_off, lineage=lineage,
         )
+
+
+def _grid_intensity(grid: Record) -> tuple[Value, str, str]:
+    """A grid's cited carbon intensity, its basis and the label results show, read once per grid."""
+    key = id(grid._data)
+    hit = _GRIDS.get(key)
+    if hit is None:
+        intensity = grid.carbon_intensity
+        year = intensity.valid_time
+        label = f"{grid.label} ({grid.region}" + (f", {year})" if year else ")")
+        hit = _GRIDS[key] = (grid, intensity, intensity.qualifiers.get("basis", "not stated by the source"), label)
+    return hit[1], hit[2], hit[3]
+
+
+_GRIDS: dict[int, tuple[Record, Value, str, str]] = {}
 
 
 def _fleet_parts(fleet: Any, devices: int | None, lineage: Lineage) -> tuple[Record, Record | None, Record | None, int]:
@@ -218,5 +234,5 @@ def _embodied(catalog: Catalog, lineage: Lineage, n: int, node: Record | None, h
     usage = lineage.use(assumption(catalog, AVERAGE_USAGE))
     job_hours = hours / n  # wall-clock hours each accelerator is held
     # Without a node record (bare accelerators) there is no server to charge.
-    servers = n / lineage.use(node.accelerator_count) if node is not None else 0.0
+    servers = n / lineage.use(field_of(node, "accelerator_count")) if node is not None else 0.0
     return (n * per_gpu + servers * per_server) * job_hours / (life_h * usage)
