@@ -28,7 +28,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, field_of, record_of
+from mlsysim.solvers.fleet import Fleet, assumption, field_of, inputs_key, record_of
 from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult
 
 MAINTENANCE_RATIO = "maintenance_cost_ratio"
@@ -89,57 +89,105 @@ class EconomicsModel:
                 fleet, duration, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
                 utilization=utilization, power_model=power_model, catalog=catalog,
             )
+        return prices(fleet, devices=devices, grid=grid, datacenter=datacenter, amortisation=amortisation,
+                      maintenance_ratio=maintenance_ratio, catalog=catalog).cost(duration, tokens, energy)
+
+
+@dataclass(frozen=True)
+class Prices:
+    """The prices of a job's hardware, site and upkeep, read from the catalog: everything
+    EconomicsModel.solve needs but the job's time, tokens and energy (see `prices`)."""
+
+    capex: float
+    capex_basis: str
+    amortisation_period: float  # [s]
+    maintenance_ratio: float  # per year
+    electricity_price: float  # [USD/J]
+    cloud_price_per_hour: float | None  # per accelerator
+    price_years: dict[str, Any]
+    notes: tuple[str, ...]
+    lineage: Lineage
+
+    def cost(self, duration: float, tokens: float | None, energy: SustainabilityResult) -> EconomicsResult:
+        """The cost of holding the hardware for `duration` seconds [s] while drawing `energy`."""
         lineage = Lineage()
         lineage.merge(energy.lineage)
-        years: dict[str, Any] = {}
-        notes: list[str] = []
-        hardware, node, fabric, n, nodes = _parts(fleet, devices)
-
-        capex, basis = _capex(hardware, node, fabric, n, nodes, lineage, years, notes)
-        period = _amount(amortisation, AMORTISATION, catalog, lineage, "time", "amortisation")
-        ratio = _amount(maintenance_ratio, MAINTENANCE_RATIO, catalog, lineage, "dimensionless", "maintenance_ratio")
-        amortised = capex * duration / period
-        maintenance = capex * ratio * duration / YEAR_SECONDS
-
-        grid_rec = record_of(grid, "grids", catalog)
-        if grid_rec is None:
-            dc = record_of(datacenter, "datacenters", catalog)
-            if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters":
-                dc = field_of(fleet, "datacenter")
-            grid_rec = field_of(dc, "grid") if dc is not None else None
-        if grid_rec is None:
-            raise MlsysimError("no electricity price: pass grid= (see `mlsysim zoo grids`)")
-        price = field_of(grid_rec, "electricity_price")
-        if price is None:
-            raise MlsysimError(
-                f"grid {grid_rec.label} has no electricity_price in the catalog ({grid_rec.file}); "
-                "add a cited price to that record or choose a grid that has one"
-            )
-        energy_cost = energy.facility_energy * lineage.use(price)
-        years["electricity"] = price.valid_time
-
+        lineage.merge(self.lineage)
+        amortised = self.capex * duration / self.amortisation_period
+        maintenance = self.capex * self.maintenance_ratio * duration / YEAR_SECONDS
+        energy_cost = energy.facility_energy * self.electricity_price
         run = amortised + maintenance + energy_cost
         per_m = None
         if tokens is not None:
             if not tokens > 0:
                 raise MlsysimError(f"tokens must be positive, got {tokens!r}")
             per_m = run / tokens * 1e6
-
-        cloud = cloud_rate = None
-        cloud_price = field_of(hardware, "cloud_price")
-        if cloud_price is not None:
-            cloud_rate = lineage.use(cloud_price) * 3600
-            cloud = cloud_rate * energy.device_hours
-            years["cloud_price"] = cloud_price.valid_time
-        else:
-            notes.append(f"no cloud-rental comparison: {hardware.label} has no cited cloud_price")
-
+        rate = self.cloud_price_per_hour
         return EconomicsResult(
-            currency=CURRENCY, price_years=years, capex=capex, capex_basis=basis, amortisation_period=period,
-            amortised_capex=amortised, maintenance=maintenance, energy_cost=energy_cost, run_cost=run,
-            tokens=tokens, cost_per_million_tokens=per_m, cloud_cost=cloud, cloud_price_per_hour=cloud_rate,
-            notes=tuple(notes), sustainability=energy, lineage=lineage,
+            currency=CURRENCY, price_years=dict(self.price_years), capex=self.capex, capex_basis=self.capex_basis,
+            amortisation_period=self.amortisation_period, amortised_capex=amortised, maintenance=maintenance,
+            energy_cost=energy_cost, run_cost=run, tokens=tokens, cost_per_million_tokens=per_m,
+            cloud_cost=rate * energy.device_hours if rate is not None else None, cloud_price_per_hour=rate,
+            notes=self.notes, sustainability=energy, lineage=lineage,
         )
+
+
+def prices(fleet: Record | Fleet, *, devices: int | None = None, grid: Any = None, datacenter: Any = None,
+           amortisation: Any = None, maintenance_ratio: Any = None, catalog: Catalog | None = None) -> Prices:
+    """EconomicsModel.solve's inputs (same meaning) read into Prices, once per distinct inputs."""
+    catalog = catalog or default_catalog()
+    inputs = (catalog, fleet, devices, grid, datacenter, amortisation, maintenance_ratio)
+    key = inputs_key(*inputs)
+    hit = _PRICES.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    found = _read_prices(*inputs)
+    if key is not None:
+        if len(_PRICES) > 512:
+            _PRICES.clear()
+        _PRICES[key] = (inputs, found)  # the inputs are kept so their ids are not reused
+    return found
+
+
+_PRICES: dict[tuple[Any, ...], tuple[tuple[Any, ...], Prices]] = {}
+
+
+def _read_prices(catalog: Catalog, fleet: Any, devices: int | None, grid: Any, datacenter: Any, amortisation: Any,
+                 maintenance_ratio: Any) -> Prices:
+    lineage = Lineage()
+    years: dict[str, Any] = {}
+    notes: list[str] = []
+    hardware, node, fabric, n, nodes = _parts(fleet, devices)
+
+    capex, basis = _capex(hardware, node, fabric, n, nodes, lineage, years, notes)
+    period = _amount(amortisation, AMORTISATION, catalog, lineage, "time", "amortisation")
+    ratio = _amount(maintenance_ratio, MAINTENANCE_RATIO, catalog, lineage, "dimensionless", "maintenance_ratio")
+
+    grid_rec = record_of(grid, "grids", catalog)
+    if grid_rec is None:
+        dc = record_of(datacenter, "datacenters", catalog)
+        if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters":
+            dc = field_of(fleet, "datacenter")
+        grid_rec = field_of(dc, "grid") if dc is not None else None
+    if grid_rec is None:
+        raise MlsysimError("no electricity price: pass grid= (see `mlsysim zoo grids`)")
+    price = field_of(grid_rec, "electricity_price")
+    if price is None:
+        raise MlsysimError(
+            f"grid {grid_rec.label} has no electricity_price in the catalog ({grid_rec.file}); "
+            "add a cited price to that record or choose a grid that has one"
+        )
+    price_si = lineage.use(price)
+    years["electricity"] = price.valid_time
+
+    cloud_rate = None
+    cloud_price = field_of(hardware, "cloud_price")
+    if cloud_price is not None:
+        cloud_rate = lineage.use(cloud_price) * 3600
+        years["cloud_price"] = cloud_price.valid_time
+    else:
+        notes.append(f"no cloud-rental comparison: {hardware.label} has no cited cloud_price")
+    return Prices(capex, basis, period, ratio, price_si, cloud_rate, years, tuple(notes), lineage)
 
 
 def _parts(fleet: Any, devices: int | None) -> tuple[Record, Record | None, Record | None, int, int]:

@@ -19,7 +19,7 @@ from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-from mlsysim.solvers.terms import ModelTerms, efficiencies, hardware_terms, model_terms
+from mlsysim.solvers.terms import Efficiencies, HardwareTerms, ModelTerms, efficiencies, hardware_terms, model_terms
 
 
 def weight_bytes_read(m: ModelTerms, tokens: Any, bytes_per_weight: float) -> Any:
@@ -182,18 +182,7 @@ class Engine:
         m = model_terms(model)
         h = hardware_terms(hardware, precision)
         eff = efficiencies(efficiency, model._catalog if isinstance(model, Record) else None)
-        batch = _check_count("batch_size", batch_size)
-        if m.kind == "per_inference":
-            if seq_len is not None:
-                raise MlsysimError(f"seq_len applies to token models; {m.name} has a per-inference FLOP count")
-            tokens = 1
-        else:
-            tokens = 1 if seq_len is None else _check_count("seq_len", seq_len)
-            if m.context and tokens > m.context:
-                raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
-        nbytes = BYTES_PER_ELEMENT[h.precision]
-        flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
-        return _profile(m, h, eff, batch, tokens, flops, moved, resident)
+        return solve_terms(m, h, eff, batch_size, seq_len)
 
     @staticmethod
     def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
@@ -203,6 +192,23 @@ class Engine:
         from mlsysim.solvers.sweep import sweep
 
         return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens, efficiency=efficiency)
+
+
+def solve_terms(m: ModelTerms, h: HardwareTerms, eff: Efficiencies, batch_size: int, seq_len: int | None) -> PerformanceProfile:
+    """Engine.solve on a model, hardware and efficiencies already reduced to terms
+    (mlsysim/solvers/terms.py): the same roofline for every caller that holds terms."""
+    batch = _check_count("batch_size", batch_size)
+    if m.kind == "per_inference":
+        if seq_len is not None:
+            raise MlsysimError(f"seq_len applies to token models; {m.name} has a per-inference FLOP count")
+        tokens = 1
+    else:
+        tokens = 1 if seq_len is None else _check_count("seq_len", seq_len)
+        if m.context and tokens > m.context:
+            raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
+    nbytes = BYTES_PER_ELEMENT[h.precision]
+    flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
+    return _profile(m, h, eff, batch, tokens, flops, moved, resident)
 
 
 def _profile(m: ModelTerms, h: Any, eff: Any, batch: int, tokens: int, flops: float, moved: float, resident: float) -> PerformanceProfile:

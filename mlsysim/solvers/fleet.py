@@ -195,6 +195,34 @@ def assumption(catalog: Any, ident: str) -> Value:
 _ASSUMPTIONS: dict[tuple[int, str], Value] = {}
 
 
+_PLAIN = (int, float, str, bool, type(None))
+
+
+def inputs_key(*values: Any) -> tuple[Any, ...] | None:
+    """A cache key for a solver's inputs, or None when one cannot be keyed safely.
+
+    Records, cited Values, Fleets and catalogs are keyed by identity (the caller keeps
+    them alive next to the cached entry, so an id is never reused while it is cached);
+    numbers, strings, None and tuples of them by type and value (so True is not 1).
+    """
+    key: list[Any] = []
+    for value in values:
+        kind = type(value)
+        if kind is Record:
+            key.append(id(value._data))
+        elif kind is Value:
+            key.append(id(value._claim))
+        elif kind in _PLAIN:
+            key.append((kind, value))
+        elif kind is tuple and all(type(v) in _PLAIN for v in value):
+            key.append((kind, value))
+        elif kind is Fleet or kind.__name__ == "Catalog":
+            key.append(id(value))
+        else:
+            return None
+    return tuple(key)
+
+
 def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
         raise MlsysimError(f"{what} must be a positive whole number, got {value!r}")

@@ -8,6 +8,7 @@ the Lineage of the cited values they came from, and every later solve is arithme
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +54,12 @@ class ModelTerms:
 
 @dataclass(frozen=True)
 class HardwareTerms:
-    """An accelerator at one compute precision, reduced to floats."""
+    """An accelerator at one compute precision, reduced to floats.
+
+    Read with `require_memory=False`, a device whose record states no memory bandwidth
+    (a microcontroller running from on-chip SRAM) has bandwidth = inf (no memory roofline),
+    and one that states no capacity has capacity = inf (fit not checked); the flags say so.
+    """
 
     name: str
     precision: str
@@ -61,6 +67,8 @@ class HardwareTerms:
     bandwidth: float     # [B/s]
     capacity: float      # [B]
     lineage: Lineage
+    has_bandwidth: bool = True
+    has_capacity: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class PrecisionUnavailable(MlsysimError):
 
 
 _MODEL_CACHE: dict[int, tuple[Record, ModelTerms]] = {}
-_HW_CACHE: dict[tuple[int, str], tuple[Record, HardwareTerms]] = {}
+_HW_CACHE: dict[tuple[int, str, bool], tuple[Record, HardwareTerms]] = {}
 _EFF_CACHE: dict[int, tuple[Any, Efficiencies]] = {}
 
 
@@ -153,20 +161,21 @@ def _read_model(model: Record) -> ModelTerms:
     )
 
 
-def hardware_terms(hardware: Record | str, precision: str) -> HardwareTerms:
+def hardware_terms(hardware: Record | str, precision: str, require_memory: bool = True) -> HardwareTerms:
     hardware = _record(hardware, "hardware")
-    if hardware.kind == "nodes":
-        hardware = hardware.accelerator
-    key = (id(hardware._data), precision)
+    key = (id(hardware._data), precision, require_memory)
     hit = _HW_CACHE.get(key)
     if hit is not None:
         return hit[1]
-    terms = _read_hardware(hardware, precision)
+    if hardware.kind == "nodes":
+        terms = hardware_terms(hardware.accelerator, precision, require_memory)
+    else:
+        terms = _read_hardware(hardware, precision, require_memory)
     _HW_CACHE[key] = (hardware, terms)
     return terms
 
 
-def _read_hardware(hw: Record, precision: str) -> HardwareTerms:
+def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> HardwareTerms:
     if hw.kind != "hardware":
         raise MlsysimError(f"{hw.label} is a {hw.kind} record, not an accelerator (hardware)")
     precision = check_precision(precision)
@@ -180,15 +189,17 @@ def _read_hardware(hw: Record, precision: str) -> HardwareTerms:
             f"it lists: {', '.join(have) or 'none'}. Pick one of those with --precision, "
             f"or add {path} to the record with its source (another precision's peak is never substituted)"
         )
-    for needed in ("memory.bandwidth", "memory.capacity"):
-        if needed not in claims:
-            raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
+    if require_memory:
+        for needed in ("memory.bandwidth", "memory.capacity"):
+            if needed not in claims:
+                raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
+    has_bandwidth, has_capacity = "memory.bandwidth" in claims, "memory.capacity" in claims
     return HardwareTerms(
         name=hw.label, precision=precision,
         peak=lineage.use(hw.field(path)),
-        bandwidth=lineage.use(hw.field("memory.bandwidth")),
-        capacity=lineage.use(hw.field("memory.capacity")),
-        lineage=lineage,
+        bandwidth=lineage.use(hw.field("memory.bandwidth")) if has_bandwidth else math.inf,
+        capacity=lineage.use(hw.field("memory.capacity")) if has_capacity else math.inf,
+        lineage=lineage, has_bandwidth=has_bandwidth, has_capacity=has_capacity,
     )
 
 
