@@ -21,7 +21,13 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import InfeasibleError, MlsysimError, OOMError, SLAViolation
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, field_of, record_of, resolve_fraction
+from mlsysim.solvers.fleet import (
+    Fleet,
+    field_of,
+    inputs_key,
+    record_of,
+    resolve_fraction,
+)
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
 PASS, FAIL, WARNING, SKIPPED = "PASS", "FAIL", "WARNING", "SKIPPED"
@@ -384,9 +390,9 @@ def _parallelism(given: Any) -> Any:
 
     if isinstance(given, Parallelism):
         return given
-    items = dict(given)
-    try:
-        key = tuple((k, type(v), v) for k, v in items.items())
+    items = given if type(given) is dict else dict(given)
+    try:  # types too: {"tp": True} must not reuse {"tp": 1}
+        key = (tuple(items.items()), tuple(map(type, items.values())))
         hit = _LAYOUTS.get(key)
     except TypeError:  # an unhashable value: let Parallelism say what is wrong with it
         return Parallelism(**items)
@@ -422,9 +428,8 @@ def _training_macro(result, model, fleet, duration_days, tokens, grid, datacente
     """Level 3 of a training run: failures, energy, carbon, water and cost; returns the
     level and the lineages it rests on. Adds (reliability, wall time, tokens) to `macro_parts`
     for the performance level."""
-    notes: list[str] = []
-    grid, datacenter = _site(grid, datacenter, cluster, catalog, notes)
-    exposure, draw, prices = _fleet_terms(catalog, fleet, model, grid, datacenter)
+    site_notes, exposure, draw, prices = _fleet_terms(catalog, fleet, model, grid, datacenter)
+    notes = list(site_notes)
     work = result.time_to_train(tokens) if tokens is not None else duration_days * 86400
     rel = exposure.over(work)
     wall = rel.wall_time if tokens is not None else duration_days * 86400
@@ -442,30 +447,35 @@ def _training_macro(result, model, fleet, duration_days, tokens, grid, datacente
     return level, (rel.lineage, sus.lineage) if failed else (rel.lineage, sus.lineage, econ.lineage)
 
 
-def _fleet_terms(catalog: Catalog, fleet: Fleet, model: Record, grid: Record, datacenter: Record) -> tuple[Any, Any, Any]:
-    """The reliability, sustainability and economics solvers' catalog terms for a training
-    run (what ReliabilityModel / SustainabilityModel / EconomicsModel.solve read), once per
-    (fleet, model, site); the prices are an MlsysimError when the catalog lacks one."""
+def _fleet_terms(catalog: Catalog, fleet: Fleet, model: Record, grid: Any, datacenter: Any) -> tuple[Any, ...]:
+    """The site's notes and the reliability, sustainability and economics solvers' catalog
+    terms for a training run (what ReliabilityModel / SustainabilityModel /
+    EconomicsModel.solve read), once per (fleet, model, site); the prices are an
+    MlsysimError when the catalog lacks one."""
     from mlsysim.solvers.economics import prices
     from mlsysim.solvers.reliability import exposure
     from mlsysim.solvers.sustainability import power_draw
 
-    key = (id(catalog), id(fleet), id(model._data), id(grid._data), id(datacenter._data))
-    hit = _FLEET_TERMS.get(key)
-    if hit is None:
-        terms: list[Any] = [exposure(fleet, model=model, catalog=catalog),
-                            power_draw(fleet, grid=grid, datacenter=datacenter, embodied=True, catalog=catalog)]
-        try:
-            terms.append(prices(fleet, grid=grid, datacenter=datacenter, catalog=catalog))
-        except MlsysimError as exc:
-            terms.append(exc)
+    key = inputs_key(catalog, fleet, model, grid, datacenter)
+    hit = _FLEET_TERMS.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    notes: list[str] = []
+    grid_rec, dc_rec = _site(grid, datacenter, fleet.cluster, catalog, notes)
+    terms: list[Any] = [tuple(notes), exposure(fleet, model=model, catalog=catalog),
+                        power_draw(fleet, grid=grid_rec, datacenter=dc_rec, embodied=True, catalog=catalog)]
+    try:
+        terms.append(prices(fleet, grid=grid_rec, datacenter=dc_rec, catalog=catalog))
+    except MlsysimError as exc:
+        terms.append(exc)
+    if key is not None:
         if len(_FLEET_TERMS) > 256:
             _FLEET_TERMS.clear()
-        hit = _FLEET_TERMS[key] = ((catalog, fleet, model, grid, datacenter), tuple(terms))  # inputs kept: ids stay unique
-    return hit[1]
+        _FLEET_TERMS[key] = ((catalog, fleet, model, grid, datacenter), tuple(terms))  # inputs kept: ids stay unique
+    return tuple(terms)
 
 
-_FLEET_TERMS: dict[tuple[int, ...], tuple[tuple[Any, ...], tuple[Any, Any, Any]]] = {}
+_FLEET_TERMS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
 def _macro_level(wall: float, sus: Any, econ: Any, notes: list[str]) -> tuple[str, dict[str, Any], list[str]]:
@@ -656,9 +666,9 @@ def device_inference(model: Record, hardware: Record, batch: int, precision: str
     Engine.solve, mlsysim/solvers/engine.py; Williams et al. 2009): latency = max(FLOPs /
     (peak x efficiency), bytes moved / (bandwidth x cited bandwidth efficiency)).
 
-    A transformer processes `seq_len` tokens per sequence (default: its context length,
-    one full-length inference); a model with a cited FLOP count per inference, one
-    inference per batch element. A device whose record states no memory bandwidth (a
+    A transformer processes `seq_len` tokens per sequence (default 1: one decode-like
+    step, as Engine.solve); a model with a cited FLOP count per inference, one inference
+    per batch element. A device whose record states no memory bandwidth (a
     microcontroller running from on-chip memory) has no memory roofline; one that states
     no capacity is not checked for fit. Returns the PerformanceProfile and the
     (model, hardware, efficiency) terms it came from."""
@@ -668,5 +678,4 @@ def device_inference(model: Record, hardware: Record, batch: int, precision: str
     m = model_terms(model)
     h = hardware_terms(hardware, precision, require_memory=False)
     eff = efficiencies(efficiency, catalog)
-    tokens = seq_len if seq_len or m.kind != "transformer" else int(m.context)
-    return solve_terms(m, h, eff, batch, tokens), (m, h, eff)
+    return solve_terms(m, h, eff, batch, seq_len), (m, h, eff)

@@ -222,12 +222,12 @@ def _fleet(ours: str, ref: str, ref_env: dict[str, str]) -> None:
           f"{'MFU ours/ref':>16}{'GB/device ours/ref':>22}")
     for case, a, b in zip(FLEET_CASES, o["answers"], r["answers"]):
         label = f"{case[0]} {case[1]} TP{case[3]} PP{case[4]} m{case[5]}" + (" recompute" if case[6] else "")
-        fit = lambda ok: "" if ok else "!"  # noqa: E731
+        fit = lambda ok: "" if ok else "!"
         print(f"{label:<44}{a[0]:>8.3f} /{b[0]:>8.3f}{a[1]:>11.3g} /{b[1]:>9.3g}{a[2]:>7.1%} /{b[2]:>7.1%}"
               f"{a[3]:>10.1f}{fit(a[4])} /{b[3]:>7.1f}{fit(b[4])}")
     print("  (! = does not fit in the device's memory by that tool's model)")
     sa, sr = o["seed_answer"], r["seed_answer"]
-    print(f"\nseed call, Llama 3 8B on Research_256 for 30 days        ours                 mlsysim 0.3.0")
+    print("\nseed call, Llama 3 8B on Research_256 for 30 days        ours                 mlsysim 0.3.0")
     print(f"  layout                                   {sa[7]:<28} TP1 x PP1 x DP256 (fixed)")
     print(f"  sequence length [tokens]                 {sa[8]:<20} 2048 (default)")
     print(f"  memory feasibility                       {sa[6]:<20} {sr[6]}")

@@ -71,3 +71,16 @@ def test_bad_inputs():
     with pytest.raises(MlsysimError, match="is a information, not a bandwidth|not a bandwidth"):
         ReliabilityModel().solve(8, 3600, checkpoint_size=1e9,
                                  write_bandwidth=default_catalog().get("assumptions", "checkpoint_size_megatron_1t"))
+
+
+def test_exposure_is_solve_without_the_length():
+    """exposure(...) reads the catalog once; .over(duration) is ReliabilityModel.solve."""
+    from mlsysim.solvers.reliability import exposure
+
+    e = exposure(Systems.Clusters.Frontier_8K, model=Models.Language.Llama3_70B)
+    assert e is exposure(Systems.Clusters.Frontier_8K, model=Models.Language.Llama3_70B)
+    for days in (1.0, 30.0):
+        solved = ReliabilityModel().solve(Systems.Clusters.Frontier_8K, days * 86400, model=Models.Language.Llama3_70B)
+        assert e.over(days * 86400).to_dict() == solved.to_dict()
+    with pytest.raises(MlsysimError, match="duration must be positive"):
+        e.over(0)

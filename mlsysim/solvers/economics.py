@@ -37,7 +37,7 @@ CURRENCY = "USD"
 YEAR_SECONDS = 365.25 * 86400
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
 class EconomicsResult:
     """Costs of one job in `currency`; `price_years` says which year each price describes."""
 

@@ -19,7 +19,14 @@ from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-from mlsysim.solvers.terms import Efficiencies, HardwareTerms, ModelTerms, efficiencies, hardware_terms, model_terms
+from mlsysim.solvers.terms import (
+    Efficiencies,
+    HardwareTerms,
+    ModelTerms,
+    efficiencies,
+    hardware_terms,
+    model_terms,
+)
 
 
 def weight_bytes_read(m: ModelTerms, tokens: Any, bytes_per_weight: float) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlsysim.catalog import Catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
@@ -149,6 +150,7 @@ class Fleet:
 
 
 _FLEETS: dict[tuple[Any, ...], Fleet] = {}
+_BY_IDENTITY = frozenset((Fleet, Catalog))
 
 
 def record_of(value: Any, kind: str, catalog: Any) -> Record | None:
@@ -195,7 +197,7 @@ def assumption(catalog: Any, ident: str) -> Value:
 _ASSUMPTIONS: dict[tuple[int, str], Value] = {}
 
 
-_PLAIN = (int, float, str, bool, type(None))
+_BY_VALUE = frozenset((int, float, bool, type(None), str))
 
 
 def inputs_key(*values: Any) -> tuple[Any, ...] | None:
@@ -203,21 +205,23 @@ def inputs_key(*values: Any) -> tuple[Any, ...] | None:
 
     Records, cited Values, Fleets and catalogs are keyed by identity (the caller keeps
     them alive next to the cached entry, so an id is never reused while it is cached);
-    numbers, strings, None and tuples of them by type and value (so True is not 1).
+    strings and None by value; numbers by type and value (so True is not 1); tuples of
+    those by value.
     """
     key: list[Any] = []
+    append = key.append
     for value in values:
         kind = type(value)
-        if kind is Record:
-            key.append(id(value._data))
+        if kind in _BY_VALUE:
+            append(value if kind is str or value is None else (kind, value))
+        elif kind is Record:
+            append(id(value._data))
         elif kind is Value:
-            key.append(id(value._claim))
-        elif kind in _PLAIN:
-            key.append((kind, value))
-        elif kind is tuple and all(type(v) in _PLAIN for v in value):
-            key.append((kind, value))
-        elif kind is Fleet or kind.__name__ == "Catalog":
-            key.append(id(value))
+            append(id(value._claim))
+        elif kind in _BY_IDENTITY:
+            append(id(value))
+        elif kind is tuple and all(type(v) in _BY_VALUE for v in value):
+            append((kind, tuple((type(v), v) for v in value)))
         else:
             return None
     return tuple(key)

@@ -39,7 +39,13 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, bytes_per_element, field_of, inputs_key
+from mlsysim.solvers.fleet import (
+    Fleet,
+    assumption,
+    bytes_per_element,
+    field_of,
+    inputs_key,
+)
 
 # Llama 3 Table 5 root-cause rows (assumption ids), grouped by the table's category column.
 LLAMA3_COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -129,7 +135,7 @@ def checkpoint_bytes(parameters: float, precision: str = "bf16") -> float:
     return parameters * (elem + (12.0 if elem < 4 else 8.0))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
 class ReliabilityResult:
     """A job's exposure to failures and the cost of surviving them (SI units)."""
 

@@ -33,7 +33,14 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, field_of, inputs_key, record_of, resolve_fraction
+from mlsysim.solvers.fleet import (
+    Fleet,
+    assumption,
+    field_of,
+    inputs_key,
+    record_of,
+    resolve_fraction,
+)
 
 EMBODIED_GPU = "embodied_carbon_gpu"
 EMBODIED_SERVER = "embodied_carbon_gpu_server"
@@ -42,7 +49,7 @@ AVERAGE_USAGE = "hardware_average_usage_idris"
 POWER_MODELS = ("tdp", "node")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
 class SustainabilityResult:
     """Energy [J], carbon [kg CO2(e)], water [m^3] of one job, with what they rest on."""
 
