@@ -9,6 +9,7 @@ import typer
 
 from mlsysim import __version__
 from mlsysim.cli import catalog_cmd, inspect_cmd
+from mlsysim.cli import freshness_cmd
 from mlsysim.cli.console import err_console
 from mlsysim.errors import MlsysimError
 from provenance.problems import ProvenanceError
@@ -37,6 +38,7 @@ def _root(
 
 
 app.add_typer(catalog_cmd.app, name="catalog")
+app.add_typer(freshness_cmd.app, name="freshness")
 inspect_cmd.register(app)
 
 
