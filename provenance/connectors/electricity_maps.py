@@ -6,10 +6,11 @@ checker writes. Without the key the check is `skipped`, never a CI failure.
 
 Response shape of GET /v3/carbon-intensity/latest?zone=DE[&emissionFactorType=direct]:
 
-    {"zone": "DE", "carbonIntensity": 302, "datetime": "2025-01-01T10:00:00.000Z",
-     "updatedAt": "2025-01-01T09:48:10.177Z", "createdAt": "2024-12-29T10:49:51.093Z",
-     "emissionFactorType": "lifecycle", "isEstimated": true, "estimationMethod": "TIME_SLICER_AVERAGE",
-     "temporalGranularity": "hourly"}
+    {"zone": "DE", "carbonIntensity": 322, "datetime": "2019-05-21T00:00:00.000Z",
+     "updatedAt": "2022-04-07T15:32:21.002Z", "emissionFactorType": "lifecycle",
+     "isEstimated": false, "temporalGranularity": "hourly"}
+
+(estimated values also carry "estimationMethod").
 
 in gCO2eq/kWh. Guards: the zone echoed back must be the zone asked for, and the
 emission-factor type echoed back must be the claim's `qualifiers.basis`
