@@ -58,8 +58,10 @@ def _plain_ok(text: str) -> bool:
         return False
     if re.search(r"[,\[\]{}]", text):  # would break a flow mapping or sequence
         return False
-    try:
-        return round_trip_yaml().load(f"k: {text}\n") == {"k": text}
+    from ruamel.yaml import YAML
+
+    try:  # both readers must agree: the catalog loader reads with the safe one
+        return all(y.load(f"k: {text}\n") == {"k": text} for y in (round_trip_yaml(), YAML(typ="safe", pure=True)))
     except Exception:
         return False
 
