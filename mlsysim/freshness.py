@@ -46,11 +46,16 @@ def claim_refs(catalog: Catalog) -> list[ClaimRef]:
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:
-    """value [from_unit] in to_unit, with the project's unit registry; ValueError when impossible."""
-    from mlsysim.units import Q_, UnitError
+    """value [from_unit] in to_unit, with the project's unit registry; ValueError when impossible.
+
+    from_unit may carry a factor, as APIs do ("USD/(10 hour)" for a price per 10 hours).
+    """
+    from mlsysim.units import UnitError, registry
 
     try:
-        return float(Q_(value, from_unit or "dimensionless").to(to_unit or "dimensionless").magnitude)
+        ureg = registry()
+        source = value * ureg.parse_expression(from_unit) if from_unit else ureg.Quantity(value, "dimensionless")
+        return float(source.to(to_unit or "dimensionless").magnitude)
     except UnitError:
         raise
     except Exception as exc:  # pint raises several unrelated types
