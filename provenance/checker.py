@@ -57,7 +57,7 @@ class Options:
     apply_proposals: bool = False
     offline: bool = False
     arxiv_api: str = arxiv_version.API
-    connector_overrides: Mapping[str, str] = field(default_factory=dict)  # "host:port" -> connector, for local servers
+    connector_overrides: Mapping[str, str] = field(default_factory=dict)  # URL prefix -> connector, for local servers
 
 
 @dataclass
@@ -373,12 +373,12 @@ class Checker:
             keep.update({k: r.fetch[k] for k in ("etag", "last_modified") if k in r.fetch})
         evidence.update(keep)
         evidence["claim"] = fingerprint(r.ref, o.proposal if r.action in ("applied", "written") else None)
-        if o.message:
-            evidence["message"] = o.message
-        if o.snippet:
-            evidence["snippet"] = o.snippet
-        if r.action != "none":
-            evidence["action"] = r.action
+        if not settled:
+            # Why it needs review. A match stores no prose, so that re-checking an unchanged
+            # source leaves verification.json byte-identical.
+            evidence.update({k: v for k, v in (("message", o.message), ("snippet", o.snippet)) if v})
+            if r.action != "none":
+                evidence["action"] = r.action
         observed = o.observed
         if r.action in ("applied", "written") and "value" in o.proposal:
             observed = o.proposal["value"]

@@ -30,7 +30,7 @@ def test_connectors_are_found_by_host_or_override() -> None:
     assert connector_for("https://prices.azure.com/api/retail/prices?x=1") is azure_retail_prices
     assert connector_for("https://api.electricitymap.org/v3/carbon-intensity/latest?zone=DE") is electricity_maps
     assert connector_for("https://example.org/data.json") is None
-    assert connector_for("http://127.0.0.1:8080/x", {"127.0.0.1:8080": "electricity_maps"}) is electricity_maps
+    assert connector_for("http://127.0.0.1:8080/em/latest", {"http://127.0.0.1:8080/em/": "electricity_maps"}) is electricity_maps
 
 
 def test_gb_takes_the_latest_half_hour_with_a_measured_value() -> None:

@@ -106,8 +106,8 @@ def check(
 
 
 def _pairs(text: str) -> dict[str, str]:
-    """'127.0.0.1:8000=gb_carbon_intensity,...' -> {host:port: connector} (local testing only)."""
-    return dict(item.strip().split("=", 1) for item in text.split(",") if "=" in item)
+    """'http://127.0.0.1:8000/gb=gb_carbon_intensity,...' -> {URL prefix: connector} (local testing only)."""
+    return dict(item.strip().rsplit("=", 1) for item in text.split(",") if "=" in item)
 
 
 def _write(path: Path, text: str) -> None:

@@ -43,18 +43,15 @@ _MODULES = ("gb_carbon_intensity", "azure_retail_prices", "electricity_maps")
 def connector_for(url: str, overrides: Mapping[str, str] | None = None) -> ModuleType | None:
     """The connector module for the API at url, or None for a generic JSON source.
 
-    `overrides` maps "host:port" to a connector name, so that local test servers
-    can stand in for the real API.
+    `overrides` maps a URL prefix to a connector name, so that a local test
+    server can stand in for the real API.
     """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if overrides:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        name = overrides.get(f"{host}:{port}")
-        if name is not None:
+    for prefix, name in (overrides or {}).items():
+        if url.startswith(prefix):
             if name not in _MODULES:
                 raise ValueError(f"unknown connector {name!r}; use one of {', '.join(_MODULES)}")
             return import_module(f"provenance.connectors.{name}")
+    host = (urlsplit(url).hostname or "").lower()
     for name in _MODULES:
         module = import_module(f"provenance.connectors.{name}")
         if host in module.HOSTS:
