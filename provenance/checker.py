@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 
 from provenance import connectors
 from provenance.atomic import write_text_atomic
-from provenance.editor import EditError, Validator, write_edits
+from provenance.editor import EditError, Validator, commit, stage_edits
 from provenance.http import Fetched, Fetcher, Redactor, Request
 from provenance.problems import ProvenanceError
 from provenance.strategies import ClaimRef, Outcome, arxiv_version, document, json_path, text_quote
@@ -333,14 +334,21 @@ class Checker:
         results.sort(key=lambda r: r.ref.path)
 
     def _write(self, results: list[ClaimResult]) -> None:
+        """Stage and validate every YAML edit, then write verification.json, then the YAML files.
+
+        verification.json goes first and already records the edited values' fingerprints: a
+        run killed before the last YAML file is replaced leaves claims whose text disagrees
+        with their recorded fingerprint, so the next run checks (and applies) them again.
+        """
         plans: dict[Path, dict[tuple[str | int, ...], Any]] = {}
         for r in results:
             if r.action in ("applied", "written"):
                 for name, value in r.outcome.proposal.items():
                     plans.setdefault(r.ref.file, {})[(*r.ref.keys, name)] = value
+        staged: dict[Path, str] = {}
         if plans:
             try:
-                write_edits(plans, self.validate, before_replace=self.before_replace)
+                staged = stage_edits(plans, self.validate)
             except EditError as exc:
                 for r in results:
                     if r.action in ("applied", "written"):
@@ -354,7 +362,19 @@ class Checker:
         if not self.options.only:
             known = {c.path for c in self.claims}
             states = {p: s for p, s in states.items() if p in known}
+        self._remove_stale_temp_files()
         self._write_verification(states)
+        commit(staged, self.before_replace)
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of an earlier run killed inside an atomic write (`.<name>.<random>.tmp`)."""
+        for temp in self.root.rglob(".*.tmp"):
+            m = re.match(r"^\.(.+)\.[^.]+\.tmp$", temp.name)
+            if m and (temp.parent / m.group(1)).is_file():
+                try:
+                    temp.unlink()
+                except OSError:
+                    pass
 
     def _state(self, r: ClaimResult) -> CheckState | None:
         prior = self.states.get(r.ref.path)
@@ -379,9 +399,7 @@ class Checker:
             evidence.update({k: v for k, v in (("message", o.message), ("snippet", o.snippet)) if v})
             if r.action != "none":
                 evidence["action"] = r.action
-        observed = o.observed
-        if r.action in ("applied", "written") and "value" in o.proposal:
-            observed = o.proposal["value"]
+        observed = o.observed  # the source's own words or number, whatever was done with it
         cadence = r.ref.policy.cadence_days or 30
         return CheckState(
             result="match" if settled else o.result,

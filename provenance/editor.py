@@ -183,14 +183,12 @@ def _normal(data: Any) -> Any:
     return data
 
 
-def write_edits(plans: Mapping[Path, Mapping[KeyPath, Any]], validate: Validator | None = None,
-                before_replace: Callable[[Path], None] | None = None) -> list[Path]:
-    """Apply edits to several files as one change: all edited, all validated, then each replaced atomically.
+def stage_edits(plans: Mapping[Path, Mapping[KeyPath, Any]], validate: Validator | None = None) -> dict[Path, str]:
+    """Edit texts in memory and validate them together; nothing is written.
 
     `validate` receives {path: new text} for every file that would change and
-    returns problems (empty when fine); any problem aborts with nothing written.
-    `before_replace` is a test hook called before each file is replaced.
-    Returns the files that changed.
+    returns problems (empty when fine); any problem raises EditError.
+    Files whose text would not change are left out.
     """
     staged: dict[Path, str] = {}
     for path, edits in sorted(plans.items()):
@@ -207,8 +205,22 @@ def write_edits(plans: Mapping[Path, Mapping[KeyPath, Any]], validate: Validator
         problems = list(validate(staged))
         if problems:
             raise EditError("the edited catalog would not load; nothing written:\n  " + "\n  ".join(problems))
+    return staged
+
+
+def commit(staged: Mapping[Path, str], before_replace: Callable[[Path], None] | None = None) -> list[Path]:
+    """Replace each staged file atomically (temp file + rename). `before_replace` is a test hook."""
     for path, new in staged.items():
         if before_replace is not None:
             before_replace(path)
         write_text_atomic(path, new)
     return list(staged)
+
+
+def write_edits(plans: Mapping[Path, Mapping[KeyPath, Any]], validate: Validator | None = None,
+                before_replace: Callable[[Path], None] | None = None) -> list[Path]:
+    """Apply edits to several files as one change: all edited, all validated, then each replaced atomically.
+
+    Returns the files that changed; on any problem nothing is written.
+    """
+    return commit(stage_edits(plans, validate), before_replace)
