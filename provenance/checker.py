@@ -310,8 +310,10 @@ class Checker:
                     o.message += "; not applied: the claim declares no 'plausible' range, so it is proposed instead"
             elif o.proposal and on_change in ("apply", "propose"):
                 r.action = "written" if self.options.apply_proposals else "proposed"
-            elif r.strategy == "document" and on_change in ("apply", "propose") and self.options.apply_proposals:
-                r.action = "accepted"  # a person accepts the revised document as the new verified version
+            elif r.strategy == "document" and self.options.apply_proposals:
+                # Accepting a revised document as the verified version touches only
+                # verification.json; in CI it lands in the pull request for a person to confirm.
+                r.action = "accepted"
             else:
                 r.action = "alert"
         changed_inputs = {r.ref.path: r for r in results if r.action in ("applied", "written") and "value" in r.outcome.proposal}

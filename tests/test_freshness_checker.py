@@ -75,6 +75,16 @@ def test_verification_is_sorted_and_stable(root: Path, httpserver: HTTPServer) -
     assert (root / "verification.json").read_text() == text
 
 
+def test_temp_files_of_a_killed_write_are_removed(root: Path, httpserver: HTTPServer) -> None:
+    serve_all(httpserver)
+    stale = root / "grids" / ".live_grid.yaml.x7k2p9.tmp"
+    stale.write_text("half-writ")
+    unrelated = root / "grids" / ".notes.tmp"
+    unrelated.write_text("mine")
+    run_checker(root, httpserver)
+    assert not stale.exists() and unrelated.exists()
+
+
 def test_an_edit_that_breaks_the_catalog_is_never_written(root: Path, httpserver: HTTPServer) -> None:
     serve_all(httpserver)
     before = snapshot(root)

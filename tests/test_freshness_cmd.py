@@ -108,7 +108,12 @@ def test_a_changed_document_where_the_quote_still_holds_is_verified(cli, site: P
     assert c["hardware/fx100#tdp"]["result"] == "changed" and "re-read it" in c["hardware/fx100#tdp"]["message"]
     assert result.code == 4
     new_sha = read_verification(site)[0]["hardware/fx100#memory.bandwidth"].evidence["verified_sha256"]
-    assert new_sha != old_sha  # the revised document is now the verified version
+    assert new_sha != old_sha  # the revised document is now the verified version of the quoted values
+    # a person re-read it: --apply accepts the revised document for the unquoted values too
+    result, report, _ = run(cli, site, "--only", "fixture-datasheet", "--apply")
+    assert claims_of(report)["hardware/fx100#tdp"]["action"] == "accepted" and result.code == 4
+    result, report, _ = run(cli, site, "--only", "fixture-datasheet")
+    assert result.code == 0 and claims_of(report)["hardware/fx100#tdp"]["result"] == "match"
 
 
 def test_a_changed_number_is_proposed_and_written_only_with_apply(cli, site: Path, httpserver: HTTPServer) -> None:
