@@ -130,7 +130,26 @@ def fetch_url(ref: ClaimRef, strategy: str, arxiv_api: str) -> str:
         return arxiv_version.api_url(ref.source["arxiv"]["id"], arxiv_api)
     if strategy == "json_path":
         return str(ref.source["url"])
-    return str(ref.source.get("document_url") or ref.source["url"])
+    if ref.source.get("document_url"):
+        return str(ref.source["document_url"])
+    return raw_file_url(str(ref.source["url"]))
+
+
+_GITHUB_BLOB = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/blob/([^?#]+)$")
+_HF_BLOB = re.compile(r"^https://huggingface\.co/(.+?)/blob/([^?#]+)$")
+
+
+def raw_file_url(url: str) -> str:
+    """The raw text of a file shown on a GitHub or Hugging Face "blob" page.
+
+    Their blob pages render the file with JavaScript from embedded JSON, so the
+    text a quote must be found in is only in the raw file.
+    """
+    if m := _GITHUB_BLOB.match(url):
+        return f"https://raw.githubusercontent.com/{m[1]}/{m[2]}/{m[3]}"
+    if m := _HF_BLOB.match(url):
+        return f"https://huggingface.co/{m[1]}/raw/{m[2]}"
+    return url
 
 
 def auth_var(source: Mapping[str, Any]) -> str | None:

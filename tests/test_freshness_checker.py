@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from freshness_support import DATASHEET, build_catalog, connector_env, serve_all, snapshot
 from mlsysim.catalog import check, load_catalog
 from mlsysim.freshness import claim_refs, convert, validator
-from provenance.checker import Checker, CheckerError, Options, is_due, select, strategy_for
+from provenance.checker import Checker, CheckerError, Options, is_due, raw_file_url, select, strategy_for
 from provenance.http import Fetcher, HttpPolicy
 from provenance.verification import CheckState, read_verification
 
@@ -57,6 +57,14 @@ def test_strategy_fallbacks(root: Path) -> None:
     assert strategy_for(refs["hardware/fx100#tdp"]) == "document"  # datasheet, no quote: hash only
     assert strategy_for(refs["grids/live_grid#carbon_intensity"]) == "json_path"
     assert strategy_for(refs["hardware/fx100#cloud_price"]) == "none"  # derived: checked through its inputs
+
+
+def test_blob_pages_are_read_as_raw_files() -> None:
+    assert raw_file_url("https://github.com/meta-llama/llama-models/blob/084b88e/models/sku_list.py") == \
+        "https://raw.githubusercontent.com/meta-llama/llama-models/084b88e/models/sku_list.py"
+    assert raw_file_url("https://huggingface.co/openai-community/gpt2-xl/blob/main/config.json") == \
+        "https://huggingface.co/openai-community/gpt2-xl/raw/main/config.json"
+    assert raw_file_url("https://example.org/page.html") == "https://example.org/page.html"
 
 
 def test_due_follows_next_due() -> None:
