@@ -67,6 +67,12 @@ def test_blob_pages_are_read_as_raw_files() -> None:
     assert raw_file_url("https://example.org/page.html") == "https://example.org/page.html"
 
 
+def test_every_auto_applied_live_value_in_the_catalog_has_a_plausibility_guard() -> None:
+    live = [r for r in claim_refs(load_catalog()) if strategy_for(r) == "json_path" and r.policy.on_change == "apply"]
+    assert {r.path for r in live} >= {"grids/great_britain_live#carbon_intensity", "nodes/azure_nd96isr_h100_v5#cloud_price"}
+    assert all(r.policy.plausible is not None and r.policy.json_path for r in live)
+
+
 def test_due_follows_next_due() -> None:
     state = CheckState("match", TODAY, TODAY, next_due=TODAY + dt.timedelta(days=7))
     assert is_due(None, TODAY) and not is_due(state, TODAY) and is_due(state, TODAY + dt.timedelta(days=7))

@@ -255,6 +255,13 @@ def test_only_with_an_unknown_name_is_bad_input(cli, site: Path) -> None:
     assert "Traceback" not in result.err
 
 
+def test_an_unwritable_report_path_is_bad_input(cli, site: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli("freshness", "check", "--catalog", str(site), "--offline", "--report", str(blocker / "report.json"))
+    assert result.code == 1 and "cannot write" in result.err and "Traceback" not in result.err
+
+
 def test_offline_fetches_nothing_and_writes_nothing(cli, site: Path, httpserver: HTTPServer) -> None:
     before = snapshot(site)
     result, report, summary = run(cli, site, "--offline")

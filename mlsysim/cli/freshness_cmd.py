@@ -113,8 +113,13 @@ def _pairs(text: str) -> dict[str, str]:
 def _write(path: Path, text: str) -> None:
     from provenance.atomic import write_text_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, text)
+    from mlsysim.errors import MlsysimError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise MlsysimError(f"{path}: cannot write ({exc.strerror}); choose a writable path") from None
 
 
 def _print(result: dict[str, Any]) -> None:
