@@ -168,7 +168,12 @@ def check(ref: ClaimRef, text: str) -> Outcome:
     label = "".join(pieces)
     if numbers and len(label) >= _MIN_LABEL:
         pattern = "".join(re.escape(p) + (f"({_NUMBER.pattern})" if i < len(numbers) else "") for i, p in enumerate(pieces))
-        m = re.search(pattern, doc.compact)
+        found_all = list(re.finditer(pattern, doc.compact))
+        m = _nearest_to_locator(found_all, doc, str(ref.claim.get("locator") or ""))
+        if m is None and found_all:
+            shown = ", ".join(repr(doc.span(x.start(), x.end())) for x in found_all[:4])
+            return Outcome("changed", f"the quote's words stand in the document with other numbers in several places ({shown}) "
+                                      "and the locator does not say which; re-read the source", snippet=doc.snippet(found_all[0].start(), found_all[0].end()))
         if m:
             new_numbers = list(m.groups())
             stated = doc.span(m.start(), m.end())
@@ -187,6 +192,18 @@ def check(ref: ClaimRef, text: str) -> Outcome:
             return outcome
     return Outcome("missing", f"as_stated {str(quote)!r} is not in the document" + _nearest(doc, needle),
                    snippet=_nearest_snippet(doc, needle))
+
+
+def _nearest_to_locator(found: list[re.Match[str]], doc: _Compact, locator: str) -> re.Match[str] | None:
+    """One match: the only one, or the one nearest to the locator's words ("TDP row", "SXM column")."""
+    if len({m.groups() for m in found}) <= 1:
+        return found[0] if found else None
+    words = sorted({w.lower() for w in re.findall(r"[^\W\d_]{3,}|\w*\d\w*", normalise(locator))
+                    if w.lower() not in {"row", "column", "table", "spec", "page", "section", "and", "the"}}, key=len, reverse=True)
+    anchors = [a.start() for w in words for a in re.finditer(re.escape(w), doc.compact)]
+    if not anchors:
+        return None
+    return min(found, key=lambda m: min(abs(m.start() - a) for a in anchors))
 
 
 def _best_anchor(doc: _Compact, needle: str) -> int:
