@@ -89,12 +89,12 @@ def test_a_changed_number_next_to_the_label_is_changed_with_a_proposal() -> None
     assert "3,400" in out.snippet
 
 
-TWO_COLUMNS = b"""<h2>H100 SXM</h2><p>Memory bandwidth 3,400 GB/s</p>
+TWO_SECTIONS = b"""<h2>H100 SXM</h2><p>Memory bandwidth 3,400 GB/s</p>
 <h2>H100 PCIe</h2><p>Memory bandwidth 2,000 GB/s</p>"""
 
 
 def test_the_locator_picks_among_several_changed_numbers() -> None:
-    text = text_quote.document_text(fetched(TWO_COLUMNS))
+    text = text_quote.document_text(fetched(TWO_SECTIONS))
     out = text_quote.check(ref({"value": 3350, "as_stated": "Memory bandwidth 3,350 GB/s", "locator": "H100 PCIe section"}), text)
     assert out.result == "changed" and out.proposal["value"] == 2000.0
     vague = text_quote.check(ref({"value": 3350, "as_stated": "Memory bandwidth 3,350 GB/s"}), text)

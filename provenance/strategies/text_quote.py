@@ -8,8 +8,10 @@ must not hide "80 GB" written as `80<span>GB</span>`).
 
 Found: verified. Not found, but the quote's words stand there with other
 numbers: `changed`, with the new numbers and the snippet as evidence (and,
-when the quote holds the claim's own number, a proposed new value). Neither:
-`missing`, with the nearest words as evidence.
+when the quote holds the claim's own number, a proposed new value); where the
+words stand in several places with different numbers, the occurrence nearest
+to the locator's words is taken, and without such words nothing is proposed.
+Neither: `missing`, with the nearest words as evidence.
 """
 
 from __future__ import annotations
