@@ -21,6 +21,9 @@ Pope et al. 2022, "Efficiently Scaling Transformer Inference", arXiv 2211.05102 
 Shoeybi et al. 2019, "Megatron-LM", arXiv 1909.08053 (tensor parallelism: two all-reduces per layer).
 Yu et al. 2022, "Orca", OSDI '22 (iteration-level scheduling = continuous batching).
 Kwon et al. 2023, "Efficient Memory Management for LLM Serving with PagedAttention", arXiv 2309.06180.
+Hockney 1994, "The communication challenge for MPP: Intel Paragon and Meiko CS-2", Parallel
+Computing 20(3) (a message costs a fixed latency plus its size over the bandwidth).
+NVIDIA NCCL, src/graph/tuning.cc (the all-reduce latency model: base + 2 (p - 1) ring steps).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Reading a record (and counting a transformer's parameters) costs tens of
 microseconds; a solve must cost a few. So each (model), (hardware, precision) and
 the cited efficiencies are reduced to plain floats once per process, together with
 the Lineage of the cited values they came from, and every later solve is arithmetic.
+The cited fixed overheads (kernel launches per pass, all-reduce latency) are folded in
+the same way: once per (model, hardware) pair.
 """
 
 from __future__ import annotations
