@@ -16,4 +16,4 @@ def test_referencing_finds_the_records_that_name_a_record(fixture_catalog) -> No
 def test_referencing_in_the_bundled_catalog() -> None:
     from mlsysim.catalog import default_catalog
 
-    assert [n.label for n in default_catalog().referencing("nodes", "accelerator", "h100_sxm")] == ["DGX_H100"]
+    assert [n.label for n in default_catalog().referencing("nodes", "accelerator", "h100_sxm")] == ["DGX_H100", "ND96isr_H100_v5"]

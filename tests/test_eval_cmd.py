@@ -86,7 +86,7 @@ def test_exit_2_does_not_fit_says_by_how_much(cli) -> None:
     assert r.code == 2
     assert "Llama3_70B does not fit: needs 141.3 GB per GPU, has 80 GB (61.32 GB short)" in r.err
     assert "--weight-precision" in r.err
-    assert "more devices (--tp N with a node that holds H100: DGX_H100)" in r.err
+    assert "more devices (--tp N with a node that holds H100: DGX_H100, ND96isr_H100_v5)" in r.err
     assert "time to first token" in r.out  # the estimate is still shown
 
 
