@@ -9,6 +9,7 @@ import typer
 
 from mlsysim import __version__
 from mlsysim.cli import catalog_cmd, inspect_cmd
+from mlsysim.cli import site_cmd
 from mlsysim.cli.console import err_console
 from mlsysim.errors import MlsysimError
 from provenance.problems import ProvenanceError
@@ -38,6 +39,7 @@ def _root(
 
 app.add_typer(catalog_cmd.app, name="catalog")
 inspect_cmd.register(app)
+app.add_typer(site_cmd.app, name="site")
 
 
 def main(argv: list[str] | None = None) -> int:
