@@ -200,15 +200,15 @@ def _charts(model: SiteModel, cat: Any, write: Any) -> dict[str, tuple[str, str]
         rel = f"charts/roofline-{view.id}.svg"
         write(rel, maker.roofline(view.label, peaks, bandwidth.si))
         view.chart = rel
-        headline = view.claim("compute.bf16") or view.claim("compute.fp16")
-        integer = headline is None
-        headline = headline or view.claim("compute.int8")
-        if headline is not None:
-            points.append(Accelerator(view.label, view.group, headline.si, bandwidth.si, integer))
+        for paths, basis in ((("compute.bf16", "compute.fp16"), "16-bit float"), (("compute.int8",), "INT8"), (("compute.fp32",), "FP32")):
+            headline = next((view.claim(p) for p in paths if view.claim(p) is not None), None)
+            if headline is not None:
+                points.append(Accelerator(view.label, view.group, headline.si, bandwidth.si, basis))
+                break
     if points:
         write("charts/compute-vs-bandwidth.svg", maker.compute_vs_bandwidth(points))
         out["hardware"] = ("charts/compute-vs-bandwidth.svg",
-                           f"Log-log scatter of dense peak compute against memory bandwidth for {len(points)} accelerators, coloured by tier.")
+                           f"Log-log scatter of dense peak compute (BF16/FP16, else INT8, else FP32) against memory bandwidth for {len(points)} accelerators, coloured by tier.")
     bars = []
     per_g_kwh = None
     for view in grids:
@@ -217,7 +217,7 @@ def _charts(model: SiteModel, cat: Any, write: Any) -> dict[str, tuple[str, str]
             continue
         per_g_kwh = per_g_kwh or to_canonical(1.0, "gCO2e/kWh", "carbon_intensity")
         year = f" ({ci.valid_time})" if ci.valid_time else ""
-        bars.append(GridBar(f"{view.name}{year}", ci.si / per_g_kwh, ci.qualifiers.get("basis", "")))
+        bars.append(GridBar(f"{_short_name(view.name)}{year}", ci.si / per_g_kwh, ci.qualifiers.get("basis", "")))
     if bars:
         write("charts/grid-carbon-intensity.svg", maker.grid_intensity(bars))
         out["grids"] = ("charts/grid-carbon-intensity.svg",
@@ -230,5 +230,12 @@ def _peaks(view: RecordView) -> list[Peak]:
     by_value: dict[float, list[str]] = {}
     for claim in view.claims:
         if claim.field.startswith("compute."):
-            by_value.setdefault(claim.si, []).append(claim.field.split(".", 1)[1].upper())
+            by_value.setdefault(claim.si, []).append(claim.field.split(".", 1)[1].upper().replace("_", " "))
     return [Peak(" / ".join(names), flops) for flops, names in sorted(by_value.items(), reverse=True)]
+
+
+def _short_name(name: str) -> str:
+    """A chart label: the name without its parenthetical remarks."""
+    import re
+
+    return re.sub(r"\s*\([^)]*\)", "", name).strip() or name

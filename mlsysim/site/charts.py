@@ -33,9 +33,9 @@ class Peak:
 class Accelerator:
     label: str
     tier: str
-    flops: float  # [FLOP/s] dense 16-bit float peak, or INT8 peak when `integer`
+    flops: float  # [FLOP/s] dense peak in `basis`
     bandwidth: float  # [byte/s]
-    integer: bool = False
+    basis: str = "16-bit float"  # "16-bit float" (BF16 or FP16), "INT8" or "FP32"
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,17 @@ class ChartMaker:
             "axes.edgecolor": "#555555",
             "axes.titlesize": 10,
             "axes.titleweight": "bold",
+            # A fixed title position skips matplotlib's tight-bbox search over every tick label.
+            "axes.titley": 1.02,
+            "xtick.minor.visible": False,
+            "ytick.minor.visible": False,
         })
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+        # Plain tick labels ("100", "1k") instead of mathtext ($10^{2}$), which is slow to lay out.
+        self._log_format = FuncFormatter(lambda v, _: _tick(v))
+        self._log_locator = lambda: LogLocator(base=10, numticks=8)
+        self._null = NullLocator
         self._figure = Figure(figsize=(6.4, 3.6))
         self._canvas = FigureCanvasSVG(self._figure)
 
@@ -78,14 +88,21 @@ class ChartMaker:
         self._figure.clear()
         return buffer.getvalue()
 
+    def _log_axes(self, ax: Any) -> None:
+        for axis, scale in ((ax.xaxis, ax.set_xscale), (ax.yaxis, ax.set_yscale)):
+            scale("log")
+            axis.set_major_locator(self._log_locator())
+            axis.set_minor_locator(self._null())
+            axis.set_major_formatter(self._log_format)
+
     def roofline(self, name: str, peaks: list[Peak], bandwidth: float) -> str:
         """Attainable performance = min(peak, bandwidth x intensity), one roof per precision
         (Williams, Waterman & Patterson 2009, "Roofline", CACM 52(4)).
 
         peaks [FLOP/s], bandwidth [byte/s]; axes in FLOP/byte and TFLOP/s.
         """
-        self._figure.set_size_inches(6.4, 3.6)
-        ax = self._figure.add_axes((0.11, 0.14, 0.68, 0.76))
+        self._figure.set_size_inches(6.8, 3.6)
+        ax = self._figure.add_axes((0.1, 0.14, 0.6, 0.76))
         ridges = [p.flops / bandwidth for p in peaks]
         lo = 10 ** math.floor(math.log10(min(ridges) / 20))
         hi = 10 ** math.ceil(math.log10(max(ridges) * 20))
@@ -96,8 +113,7 @@ class ChartMaker:
             ax.plot([ridge], [peak.flops / 1e12], marker="o", markersize=3.5, color=colour)
             ax.annotate(f"{peak.label}  {peak.flops / 1e12:.4g}", xy=(hi, peak.flops / 1e12), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=8, color=colour, annotation_clip=False)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        self._log_axes(ax)
         ax.set_xlim(lo, hi)
         ax.set_xlabel("Arithmetic intensity [FLOP/byte]")
         ax.set_ylabel("Attainable [TFLOP/s]")
@@ -105,21 +121,22 @@ class ChartMaker:
         return self._svg()
 
     def compute_vs_bandwidth(self, points: list[Accelerator]) -> str:
-        """Peak compute against memory bandwidth, log-log; diagonal lines are equal ridge points."""
-        self._figure.set_size_inches(7.6, 5.0)
-        ax = self._figure.add_axes((0.09, 0.1, 0.72, 0.82))
+        """Dense peak compute [FLOP/s] against memory bandwidth [byte/s], log-log, one marker per precision basis."""
+        self._figure.set_size_inches(8.0, 5.4)
+        ax = self._figure.add_axes((0.09, 0.1, 0.7, 0.82))
+        markers = {"16-bit float": "o", "INT8": "^", "FP32": "s"}
         for tier, colour in TIER_COLOURS.items():
-            for integer, marker in ((False, "o"), (True, "^")):
-                sel = [p for p in points if p.tier == tier and p.integer == integer]
+            for basis, marker in markers.items():
+                sel = [p for p in points if p.tier == tier and p.basis == basis]
                 if sel:
                     ax.scatter([p.bandwidth / 1e9 for p in sel], [p.flops / 1e12 for p in sel], s=26, marker=marker,
-                               color=colour, label=f"{tier}{' (INT8 TOPS)' if integer else ''}", zorder=3)
-        for p in points:
-            ax.annotate(p.label, xy=(p.bandwidth / 1e9, p.flops / 1e12), xytext=(4, 3), textcoords="offset points", fontsize=7, color="#333333")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+                               color=colour, label=f"{tier}, {basis}", zorder=3)
+        self._log_axes(ax)
+        ax.margins(0.08)
+        ax.autoscale_view()
+        _place_labels(ax, [(p.label, p.bandwidth / 1e9, p.flops / 1e12) for p in points])
         ax.set_xlabel("Memory bandwidth [GB/s]")
-        ax.set_ylabel("Dense peak [TFLOP/s, FP16/BF16; TOPS for INT8]")
+        ax.set_ylabel("Dense peak [TFLOP/s, or TOPS for INT8]")
         ax.set_title("Peak compute vs memory bandwidth", loc="left")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
         return self._svg()
@@ -127,19 +144,53 @@ class ChartMaker:
     def grid_intensity(self, bars: list[GridBar]) -> str:
         """Horizontal bars of grid carbon intensity, coloured by basis (lifecycle vs direct)."""
         bars = sorted(bars, key=lambda b: b.intensity)
-        self._figure.set_size_inches(6.8, 0.9 + 0.26 * len(bars))
-        ax = self._figure.add_axes((0.27, 0.7 / (0.9 + 0.26 * len(bars)), 0.63, 1 - 1.0 / (0.9 + 0.26 * len(bars))))
+        height = 0.9 + 0.26 * len(bars)
+        width = 7.2
+        left = (0.25 + 0.075 * max(len(b.label) for b in bars)) / width  # room for the longest label at 9 pt
+        self._figure.set_size_inches(width, height)
+        ax = self._figure.add_axes((left, 0.6 / height, 0.93 - left, 1 - 0.95 / height))
         y = list(range(len(bars)))
         ax.barh(y, [b.intensity for b in bars], color=[BASIS_COLOURS.get(b.basis, "#777777") for b in bars], height=0.7, zorder=3)
         ax.set_yticks(y, [b.label for b in bars])
         for i, b in enumerate(bars):
-            ax.annotate(f"{b.intensity:.0f}", xy=(b.intensity, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+            ax.annotate(f"{b.intensity:.3g}", xy=(b.intensity, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("Carbon intensity [gCO2e/kWh]")
         ax.set_title("Grid carbon intensity by region", loc="left")
         handles = [_patch(colour, basis) for basis, colour in BASIS_COLOURS.items() if any(b.basis == basis for b in bars)]
         ax.legend(handles=handles, loc="lower right", frameon=False, fontsize=8)
         return self._svg()
+
+
+def _place_labels(ax: Any, labels: list[tuple[str, float, float]], fontsize: float = 7) -> None:
+    """Label scatter points, trying a few offsets per label so labels do not overlap (greedy)."""
+    offsets = [(4, 3, "left"), (-4, 3, "right"), (4, -10, "left"), (-4, -10, "right"),
+               (10, 14, "left"), (-10, 14, "right"), (10, -22, "left"), (-10, -22, "right")]
+    pt = ax.figure.dpi / 72  # display pixels per typographic point
+    to_display = ax.transData.transform
+    # Points are obstacles too, so a label never covers another marker.
+    taken = [(px / pt - 3, py / pt - 3, px / pt + 3, py / pt + 3) for px, py in (to_display((x, y)) for _, x, y in labels)]
+    for text, x, y in sorted(labels, key=lambda item: (-item[2], item[1])):
+        px, py = to_display((x, y)) / pt
+        width, height = 0.55 * fontsize * len(text), fontsize
+        for dx, dy, align in offsets:
+            left = px + dx - (width if align == "right" else 0)
+            box = (left, py + dy, left + width, py + dy + height)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken):
+                break
+        taken.append(box)
+        # Labels pushed further away get a thin leader line back to their point.
+        leader = {"arrowstyle": "-", "linewidth": 0.5, "color": "#888888", "shrinkA": 0, "shrinkB": 2} if abs(dy) > 10 else None
+        ax.annotate(text, xy=(x, y), xytext=(dx, dy), textcoords="offset points", ha=align, fontsize=fontsize,
+                    color="#333333", arrowprops=leader)
+
+
+def _tick(value: float) -> str:
+    """A log-axis tick label: 0.01, 0.1, 1, 10, 100, 1k, 10k, 1M."""
+    for suffix, scale in (("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
 
 
 def _patch(colour: str, label: str) -> Any:
