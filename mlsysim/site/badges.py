@@ -42,7 +42,7 @@ BADGE_ORDER: tuple[str, ...] = tuple(BADGE_STYLES)
 assert set(BADGE_STYLES) == set(BADGES), "every badge word of provenance.verification needs a style"
 
 # Worst first: the badge that speaks for a set of values (a record, a source).
-_SEVERITY = ("broken", "changed", "stale", "unsourced", "live", "verified", "estimated")
+_SEVERITY = ("broken", "changed", "stale", "unsourced", "verified", "live", "estimated")
 
 
 @dataclass(frozen=True)
