@@ -50,3 +50,41 @@ class Elements(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
+
+
+SCRIPT = '<script>alert("pwned")</script>'
+BREAKOUT = '"><img src=x onerror=alert(1)>'
+SINGLE = "' onmouseover='alert(2)"
+HOSTILE = f"{SCRIPT}{BREAKOUT}{SINGLE}"
+QUOTED_URL = 'https://fixture.invalid/"><svg/onload=alert(1)>'  # an http URL that tries to close its attribute
+
+
+def hostile_catalog(root: Path) -> Path:
+    """The fixture catalog with hostile text in every kind of string a record or source holds."""
+    hw = root / "hardware" / "cloud" / "fx100.yaml"
+    text = hw.read_text()
+    text = text.replace("name: Fixture FX100 80GB", f"name: {_yaml(HOSTILE)}")
+    text = text.replace("vendor: Fixture Corp", f"vendor: {_yaml(HOSTILE)}")
+    text = text.replace("aliases: [FX100]", f"aliases: [FX100, {_yaml(SCRIPT)}]\ndescription: {_yaml(HOSTILE)}")
+    text = text.replace('locator: "spec table, FP16", qualifiers: {sparsity: dense}',
+                        f"locator: {_yaml(HOSTILE)}, as_stated: {_yaml(HOSTILE)}, qualifiers: {{sparsity: dense, scope: {_yaml(HOSTILE)}}}")
+    text = text.replace('note: "fixture estimate"', f"note: {_yaml(HOSTILE)}")
+    hw.write_text(text)
+    sources = root / "sources.yaml"
+    sources.write_text(
+        sources.read_text()
+        .replace("title: Fixture Accelerator Datasheet", f"title: {_yaml(HOSTILE)}")
+        .replace("publisher: Fixture Corp", f"publisher: {_yaml(HOSTILE)}")
+        .replace("url: https://fixture.invalid/model-card", f"url: {_yaml(QUOTED_URL)}")
+    )
+    write_verification(root, {
+        "hardware/fx100#memory.bandwidth": {
+            "result": "changed", "last_checked": "2026-11-20", "observed": HOSTILE,
+            "evidence": {"url": "javascript:alert(3)", "snippet": HOSTILE, HOSTILE: "key"},
+        },
+    }, run={"note": HOSTILE})
+    return root
+
+
+def _yaml(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -159,7 +159,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
             page(view.href, "record.html", f"{view.name} ({KIND_TITLES.get(kind, (kind,))[0]})", rec=view, shields_url=shields_url)
             write(view.badge_json, exports.shields_json(view))
             pages += 1
-    page("index.html", "index.html", "mlsysim zoo", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
+    page("index.html", "index.html", "mlsysim zoo: a cited catalog of ML-systems specifications", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
     page("sources.html", "sources.html", "Sources", sources=list(model.sources.values()))
     page("freshness.html", "freshness.html", "Freshness")
     pages += 3
