@@ -223,3 +223,15 @@ def test_real_catalog_builds_with_a_chart_per_accelerator_with_bandwidth(tmp_pat
     h100 = (tmp_path / "site" / "hardware" / "h100_sxm.html").read_text()
     assert len(badges(h100)) == len(catalog.get("hardware", "h100").values())
     assert 'src="../charts/roofline-h100_sxm.svg"' in h100
+
+
+def test_builds_are_byte_for_byte_reproducible(fixture_catalog, tmp_path):
+    """Same catalog, same day: the same bytes, so a published site's diffs show only real changes."""
+    from mlsysim.site.build import build_site
+
+    for name in ("a", "b"):
+        build_site(tmp_path / name, fixture_catalog, today=TODAY)
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) > 30
+    assert [f for f in files_a if (tmp_path / "a" / f).read_bytes() != (tmp_path / "b" / f).read_bytes()] == []

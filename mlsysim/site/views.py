@@ -5,12 +5,14 @@ its verification state. Templates only lay these out; they compute nothing.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from mlsysim.records import Record
+from mlsysim.schemas.hardware import Tier
 from mlsysim.site.badges import BadgeBook, ClaimStatus, counts, worst
 from mlsysim.site.columns import COLUMNS, KIND_TITLES, Column
 from mlsysim.site.derived import DerivedFigure, derived_figures
@@ -286,8 +288,10 @@ class SiteModel:
     # -- pages -------------------------------------------------------------
 
     def of_kind(self, kind: str) -> list[RecordView]:
+        """Records of a kind by group (hardware tiers from cloud down to tiny), then by name."""
         views = [v for (k, _), v in self.records.items() if k == kind]
-        return sorted(views, key=lambda v: (v.group, v.label.lower()))
+        order = {tier: i for i, tier in enumerate(typing.get_args(Tier))} if kind == "hardware" else {}
+        return sorted(views, key=lambda v: (order.get(v.group, len(order)), v.group, v.label.lower()))
 
     def zoo(self, kind: str) -> ZooPage:
         title, blurb = KIND_TITLES.get(kind, (kind.capitalize(), ""))
