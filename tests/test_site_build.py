@@ -235,3 +235,13 @@ def test_builds_are_byte_for_byte_reproducible(fixture_catalog, tmp_path):
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert files_a == files_b and len(files_a) > 30
     assert [f for f in files_a if (tmp_path / "a" / f).read_bytes() != (tmp_path / "b" / f).read_bytes()] == []
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"claims": {"hardware/fx100#tdp": {"last_checked": "2026-11-01"}}}',
+                                  '{"claims": {"hardware/fx100#tdp": {"result": "match", "last_checked": "yesterday"}}}'])
+def test_unreadable_verification_state_is_a_clear_error(cli, catalog_copy, tmp_path, text):
+    root = catalog_copy({"verification.json": text})
+    result = cli("site", "build", "--out", str(tmp_path / "s"), "--catalog", str(root))
+    assert result.code == 1
+    assert f"Error: {root / 'verification.json'}: cannot read the verification state" in result.err.replace("\n", "")
+    assert "re-run it, or delete the file" in result.err.replace("\n", "") and "Traceback" not in result.err

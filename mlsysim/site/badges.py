@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from provenance.model import CheckPolicy, effective_policy
-from provenance.verification import BADGES, CheckState, badge, read_verification
+from mlsysim.errors import MlsysimError
+from provenance.verification import BADGES, VERIFICATION_FILE, CheckState, badge, read_verification
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,17 @@ class ClaimStatus:
 
     def title(self) -> str:
         """The tooltip: the badge's meaning and the dates behind it."""
+        if self.badge == "estimated":
+            return "estimated: not a figure the source states; the note says what the estimate rests on"
         parts = [f"{self.badge}: {self.meaning}"]
-        if self.badge != "estimated":
-            if self.state is None:
-                parts.append("never checked")
-            else:
-                parts.append(f"last checked {self.state.last_checked.isoformat()} ({self.state.result})")
-                parts.append(f"last verified {self.state.last_verified.isoformat() if self.state.last_verified else 'never'}")
-                if self.state.next_due:
-                    parts.append(f"next due {self.state.next_due.isoformat()}")
-            parts.append(f"policy: {self.policy.strategy}, {self.policy.volatility}, every {self.policy.cadence_days} days")
+        if self.state is None:
+            parts.append("never checked")
+        else:
+            parts.append(f"last checked {self.state.last_checked.isoformat()} ({self.state.result})")
+            parts.append(f"last verified {self.state.last_verified.isoformat() if self.state.last_verified else 'never'}")
+            if self.state.next_due:
+                parts.append(f"next due {self.state.next_due.isoformat()}")
+        parts.append(f"policy: {self.policy.strategy}, {self.policy.volatility}, every {self.policy.cadence_days} days")
         return "; ".join(parts)
 
 
@@ -77,7 +79,13 @@ class BadgeBook:
 
     def __init__(self, catalog: Any, today: dt.date):
         self.today = today
-        self.states, self.run = read_verification(catalog.root)
+        try:
+            self.states, self.run = read_verification(catalog.root)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # bad JSON, a missing field, a bad date
+            raise MlsysimError(
+                f"{catalog.root / VERIFICATION_FILE}: cannot read the verification state ({type(exc).__name__}: {exc}); "
+                "it is written only by the freshness checker: re-run it, or delete the file to show every value as unchecked"
+            ) from None
         self._sources = catalog.sources
         self._source_policy: dict[str, CheckPolicy] = {}
 

@@ -111,7 +111,6 @@ def _environment(template_dir: Path) -> Any:
         lstrip_blocks=True,
     )
     env.filters["http_url"] = http_url
-    env.filters["fragment"] = lambda s: quote(str(s), safe="")
     env.filters["dash"] = lambda s: s if s not in (None, "") else "—"
     return env
 
