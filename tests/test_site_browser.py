@@ -15,8 +15,8 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 
 from site_helpers import TODAY, hostile_catalog
-from tests.conftest import REPO
 
+REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
