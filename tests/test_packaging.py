@@ -33,7 +33,7 @@ def test_wheel_installed_in_fresh_venv_runs_from_elsewhere(wheel: Path, tmp_path
                                check=True, capture_output=True, text=True).stdout.strip())
     # Dependencies come from this environment (no network); the package itself only from the wheel.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet", str(wheel)],
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--ignore-installed", "--quiet", str(wheel)],
                    check=True, capture_output=True, text=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
