@@ -245,3 +245,20 @@ def test_unreadable_verification_state_is_a_clear_error(cli, catalog_copy, tmp_p
     assert result.code == 1
     assert f"Error: {root / 'verification.json'}: cannot read the verification state" in result.err.replace("\n", "")
     assert "re-run it, or delete the file" in result.err.replace("\n", "") and "Traceback" not in result.err
+
+
+def test_citations_link_the_archived_copy_and_document(catalog_copy, tmp_path):
+    from mlsysim.site.build import build_site
+
+    root = catalog_copy()
+    sources = root / "sources.yaml"
+    archive = "https://web.archive.org/web/20261121000000/https://fixture.invalid/datasheet.pdf"
+    sources.write_text(sources.read_text().replace(
+        "  url: https://fixture.invalid/datasheet.pdf\n",
+        f"  url: https://fixture.invalid/datasheet.pdf\n  document_url: https://fixture.invalid/full.pdf\n  archive_url: {archive}\n",
+    ))
+    build_site(tmp_path / "site", root, today=TODAY)
+    row = claim_rows((tmp_path / "site" / "hardware" / "fx100.html").read_text())["tdp"]
+    assert f'<a class="archive" href="{archive}" rel="external noopener noreferrer">archived copy</a>' in row
+    assert '<a class="archive" href="https://fixture.invalid/full.pdf" rel="external noopener noreferrer">document</a>' in row
+    assert f'href="{archive}"' in (tmp_path / "site" / "sources.html").read_text()
