@@ -26,7 +26,7 @@ def test_roofline_labels_each_roof_and_axis(maker):
     texts = _texts(svg)
     assert "Roofline: FX100 (4,000 GB/s memory)" in texts
     assert "FP8  2000" in texts and "FP16  1000" in texts
-    assert "Arithmetic intensity [FLOP/byte]" in texts and "Attainable [TFLOP/s]" in texts
+    assert "Arithmetic intensity [FLOP/byte]" in texts and "Attainable [TFLOP/s, or TOPS]" in texts
 
 
 def test_charts_are_self_contained_and_deterministic(maker):

@@ -81,11 +81,20 @@ class ChartMaker:
         self._null = NullLocator
         self._figure = Figure(figsize=(6.4, 3.6))
         self._canvas = FigureCanvasSVG(self._figure)
+        # Rooflines (one per accelerator) share a figure whose axes, ticks and labels
+        # are built once; each chart only swaps its lines and texts.
+        self._roof_figure = Figure(figsize=(6.8, 3.6))
+        FigureCanvasSVG(self._roof_figure)
+        self._roof_ax = self._roof_figure.add_axes((0.1, 0.14, 0.6, 0.76))
+        self._log_axes(self._roof_ax)
+        self._roof_ax.set_xlabel("Arithmetic intensity [FLOP/byte]")
+        self._roof_ax.set_ylabel("Attainable [TFLOP/s, or TOPS]")
 
-    def _svg(self) -> str:
+    def _svg(self, figure: Any = None) -> str:
         buffer = io.StringIO()
-        self._figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "mlsysim"})
-        self._figure.clear()
+        (figure or self._figure).savefig(buffer, format="svg", metadata={"Date": None, "Creator": "mlsysim"})
+        if figure is None:
+            self._figure.clear()
         return buffer.getvalue()
 
     def _log_axes(self, ax: Any) -> None:
@@ -101,8 +110,9 @@ class ChartMaker:
 
         peaks [FLOP/s], bandwidth [byte/s]; axes in FLOP/byte and TFLOP/s.
         """
-        self._figure.set_size_inches(6.8, 3.6)
-        ax = self._figure.add_axes((0.1, 0.14, 0.6, 0.76))
+        ax = self._roof_ax
+        for artist in [*ax.lines, *ax.texts]:
+            artist.remove()
         ridges = [p.flops / bandwidth for p in peaks]
         lo = 10 ** math.floor(math.log10(min(ridges) / 20))
         hi = 10 ** math.ceil(math.log10(max(ridges) * 20))
@@ -113,12 +123,11 @@ class ChartMaker:
             ax.plot([ridge], [peak.flops / 1e12], marker="o", markersize=3.5, color=colour)
             ax.annotate(f"{peak.label}  {peak.flops / 1e12:.4g}", xy=(hi, peak.flops / 1e12), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=8, color=colour, annotation_clip=False)
-        self._log_axes(ax)
+        ax.relim()
+        ax.autoscale_view(scalex=False)
         ax.set_xlim(lo, hi)
-        ax.set_xlabel("Arithmetic intensity [FLOP/byte]")
-        ax.set_ylabel("Attainable [TFLOP/s]")
         ax.set_title(f"Roofline: {name} ({bandwidth / 1e9:,.0f} GB/s memory)", loc="left")
-        return self._svg()
+        return self._svg(self._roof_figure)
 
     def compute_vs_bandwidth(self, points: list[Accelerator]) -> str:
         """Dense peak compute [FLOP/s] against memory bandwidth [byte/s], log-log, one marker per precision basis."""
