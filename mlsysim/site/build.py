@@ -35,6 +35,8 @@ MARKER = ".mlsysim-site"  # marks a directory this builder may replace
 
 @dataclass(frozen=True)
 class SiteReport:
+    """What a build wrote."""
+
     out: Path
     pages: int
     charts: int
@@ -128,11 +130,11 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
     }
     files = 0
 
-    def write(rel: str, text: str) -> None:
+    def write(rel: str, content: str | bytes) -> None:
         nonlocal files
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
         files += 1
 
     def page(rel: str, template: str, title: str, **context: Any) -> None:
@@ -141,7 +143,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         html = env.get_template(template).render(**common, **context, root=root, page=rel, title=title, canonical=canonical)
         write(rel, html)
 
-    charts = _charts(model, cat, write)
+    charts = _charts(model, write)
 
     pages = 0
     zoo_pages = {}
@@ -168,7 +170,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
     write("static/badges.css", _badge_css())
     for asset in sorted((template_dir / "static").glob("*")):
         if asset.is_file() and not asset.name.startswith("."):
-            write(f"static/{asset.name}", asset.read_text(encoding="utf-8"))
+            write(f"static/{asset.name}", asset.read_bytes())
     write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
     return pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records), model.value_count(), files
 
@@ -182,7 +184,7 @@ def _badge_css() -> str:
     return "/* generated from mlsysim.site.badges.BADGE_STYLES */\n" + "\n".join(rules) + "\n"
 
 
-def _charts(model: SiteModel, cat: Any, write: Any) -> dict[str, tuple[str, str]]:
+def _charts(model: SiteModel, write: Any) -> dict[str, tuple[str, str]]:
     """Draw every chart; returns zoo-page charts by kind as (svg path, alt text) and sets record charts."""
     hardware = model.of_kind("hardware")
     grids = model.of_kind("grids")
