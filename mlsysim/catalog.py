@@ -113,6 +113,13 @@ class Catalog:
         close = self._closest_labels(name, self.records())
         raise NotFoundError(f"no record named {name!r}" + (f"; closest: {', '.join(close)}" if close else ""))
 
+    def referencing(self, kind: str, field: str, record_id: str) -> list[Record]:
+        """Records of `kind` whose reference `field` names the record with id `record_id`,
+        e.g. referencing("nodes", "accelerator", "h100_sxm"): the nodes built from an H100,
+        ordered by label."""
+        found = [r for r in self.records(kind) if r._data["refs"].get(field, (None, None))[1] == record_id]
+        return sorted(found, key=lambda r: r.label.lower())
+
     @staticmethod
     def _closest_labels(name: str, records: list[Record]) -> list[str]:
         """Closest records by any of their names, shown by the name people type."""

@@ -613,6 +613,8 @@ def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq
     metrics = {"latency_ms": latency * 1e3, "compute_bound_ms": si["latency_compute"] * 1e3,
                "memory_bound_ms": si["latency_memory"] * 1e3 if h_terms.has_bandwidth else None,
                "bottleneck": bottleneck, "throughput_per_s": batch / latency}
+    if si["latency_overhead"]:
+        metrics["fixed_overhead_ms"] = si["latency_overhead"] * 1e3
     pstatus = PASS
     each = f", {run.seq_len} tokens each" if run.seq_len > 1 else ""
     psummary = f"{latency * 1e3:.4g} ms per batch of {batch}{each} ({bottleneck}-bound)"
@@ -625,7 +627,7 @@ def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq
             psummary += f"; meets the {sla * 1e3:g} ms deadline"
     performance = EvaluationLevel("Performance", pstatus, psummary, metrics)
     macro = _skipped("Macro", "single device: pass duration_days and grid= for energy and carbon")
-    lineage: tuple[Lineage, ...] = (*_run_lineages(parts), cited)
+    lineage: tuple[Lineage, ...] = (*_run_lineages(run, parts), cited)
     if duration_days is not None and avg_power is not None:
         from mlsysim.solvers.sustainability import SustainabilityModel
 
@@ -653,11 +655,11 @@ def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq
     return SystemEvaluation(name, feasibility, performance, macro, inputs, lineage, {"inference": run})
 
 
-def _run_lineages(parts: tuple[Any, Any, Any]) -> tuple[Lineage, ...]:
-    """The cited values a device_inference result rests on: the model's and the hardware's,
-    and the memory-bandwidth efficiency only when there is a memory roofline to apply it to."""
-    m, h, eff = parts
-    return (m.lineage, h.lineage, eff.lineage) if h.has_bandwidth else (m.lineage, h.lineage)
+def _run_lineages(run: Any, parts: tuple[Any, Any, Any]) -> tuple[Lineage, ...]:
+    """The cited values a device_inference result rests on: all of the profile's, but the
+    memory-bandwidth efficiency only when there is a memory roofline to apply it to."""
+    _, h, eff = parts
+    return tuple(part for part in run.lineage_parts if h.has_bandwidth or part is not eff.lineage)
 
 
 def device_inference(model: Record, hardware: Record, batch: int, precision: str, efficiency: float,

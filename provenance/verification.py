@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -73,10 +73,22 @@ def read_verification(catalog_root: Path) -> tuple[dict[str, CheckState], dict[s
     return claims, data.get("run", {})
 
 
-def badge(method: str, volatility: str, cadence_days: int, state: CheckState | None, today: dt.date) -> Badge:
-    """The badge a reader sees for one claim (DESIGN.md, "Verification state and badges")."""
+# Worst first: a derived value is no more trustworthy than its weakest input.
+_WEAKEST_FIRST: tuple[Badge, ...] = ("unsourced", "changed", "broken", "stale", "estimated", "verified", "live")
+
+
+def badge(method: str, volatility: str, cadence_days: int, state: CheckState | None, today: dt.date,
+          inputs: Sequence[Badge] = ()) -> Badge:
+    """The badge a reader sees for one claim (DESIGN.md, "Verification state and badges").
+
+    A derived value that the checker has not itself flagged (no state, or its check was
+    skipped because it is verified through its inputs) takes the weakest badge of the
+    `inputs` it is derived from, when the caller passes them; `live` inputs make it `live`.
+    """
     if method == "estimated":
         return "estimated"
+    if inputs and (state is None or state.result == "skipped"):
+        return min(inputs, key=_WEAKEST_FIRST.index)
     if state is None:
         return "stale"
     if state.result in ("changed", "missing"):
@@ -84,6 +96,6 @@ def badge(method: str, volatility: str, cadence_days: int, state: CheckState | N
     if state.result in ("unreachable", "blocked"):
         return "broken"
     if state.result == "match" and state.last_verified is not None:
-        if (today - state.last_verified).days <= cadence_days:
+        if 0 <= (today - state.last_verified).days <= cadence_days:
             return "live" if volatility == "live" else "verified"
     return "stale"

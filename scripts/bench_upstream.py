@@ -340,7 +340,8 @@ Why the single-device answers differ (the reference's physics shortcuts):
 - Efficiency: the reference derates compute by a fixed 0.5 and uses 100% of peak bandwidth; ours
   uses cited assumptions (76% prefill MFU, Pope et al. 2022; 88% of peak HBM bandwidth, measured).
 - Overheads: the reference adds a per-device dispatch tax and a per-layer 'framework tax'; ours
-  adds no fixed overhead (none is cited in the catalog).
+  adds only cited fixed costs: a CUDA kernel launch (about 3 us, NVIDIA developer forum) per kernel
+  counted from the architecture, on NVIDIA GPUs (and NCCL's all-reduce latency with tensor parallelism).
 - FLOPs: the reference counts 2 x parameters per token; ours counts 2 x non-embedding weights plus
   attention over the context (Kaplan et al. 2020).
 - Infeasible configurations: when the weights do not fit, the reference prices all traffic at a

@@ -67,3 +67,9 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """Local test servers listen on 127.0.0.1 (the one address the checker's tests allow), any free port."""
+    return ("127.0.0.1", 0)

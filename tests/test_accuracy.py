@@ -3,7 +3,11 @@
 Nothing here is fitted: the efficiencies are the cited catalog assumptions
 (prefill_compute_efficiency: 76% prefill MFU, Pope et al. 2022, arXiv 2211.05102;
 decode_memory_bandwidth_efficiency: 88% of peak HBM bandwidth measured on an A100),
-and the hardware and models are catalog records. Each case states the published
+the fixed overheads are cited too (kernel_launch_overhead: about 3 us per CUDA kernel,
+NVIDIA developer forum; nccl_allreduce_base_latency and nccl_nvlink_step_latency:
+NCCL's own ring/LL latency model, 6.6 us + 2 (p - 1) x 0.6 us per all-reduce), the
+kernel count comes from the architecture (transformer.kernels_per_forward_pass), and
+the hardware and models are catalog records. Each case states the published
 number, where it was read, and the error the model makes; cases outside the 25%
 target are marked xfail(strict=True), so an improvement that brings one inside
 the target makes the suite say so.
@@ -48,7 +52,8 @@ transformer:
 """
 
 SOURCES_NEEDED = ("kipply-inference-arithmetic", "hf-gpt2-xl-config", "gpu-specs-table", "ml-engineering-network",
-                  "arxiv-pope-2211-05102", "nvidia-forum-a100-peak-bandwidth")
+                  "arxiv-pope-2211-05102", "nvidia-forum-a100-peak-bandwidth", "nvidia-forum-kernel-launch-latency",
+                  "nccl-tuning-model")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,8 @@ def ft_catalog(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("ft") / "catalog"
     for rel in ("hardware/cloud/a100_sxm_40gb.yaml", "assumptions/prefill_compute_efficiency.yaml",
-                "assumptions/decode_memory_bandwidth_efficiency.yaml"):
+                "assumptions/decode_memory_bandwidth_efficiency.yaml", "assumptions/kernel_launch_overhead.yaml",
+                "assumptions/nccl_allreduce_base_latency.yaml", "assumptions/nccl_nvlink_step_latency.yaml"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REAL_CATALOG / rel, root / rel)
     (root / "models/language").mkdir(parents=True)
@@ -92,13 +98,14 @@ def _ft(catalog, tp: int, phase: str) -> float:
     return s.prefill(512, 1).time if phase == "prefill" else s.decode_step(512, 1).time
 
 
-# (case id, published ms, expected error of this model as last measured, within target?)
+# (case id, model, tensor parallelism, prompt tokens, published ms)
 TRT_CASES = [
     ("trt-llama7b-in128", "llama2_7b", 1, 128, 16.0),
     ("trt-llama7b-in2048", "llama2_7b", 1, 2048, 133.0),
     ("trt-llama70b-tp4-in128", "llama2_70b", 4, 128, 47.0),
     ("trt-llama70b-tp4-in2048", "llama2_70b", 4, 2048, 377.0),
 ]
+# (case id, tensor parallelism, phase, published ms)
 FT_CASES = [
     ("ft-13b-prefill-512", 1, "prefill", 63.17),
     ("ft-13b-decode", 1, "decode", 22.0),
@@ -106,7 +113,11 @@ FT_CASES = [
     ("ft-13b-tp2-decode", 2, "decode", 13.5),
 ]
 # Cases this roofline misses by more than 25% (see each test's docstring for why).
-KNOWN_MISSES = {"trt-llama7b-in128", "trt-llama70b-tp4-in128", "ft-13b-tp2-prefill-512", "ft-13b-tp2-decode"}
+# Errors as last measured (roofline + cited fixed overheads): trt-llama7b-in128 -46.5%,
+# trt-llama7b-in2048 -9.8%, trt-llama70b-tp4-in128 -46.1%, trt-llama70b-tp4-in2048 -11.4%,
+# ft-13b-prefill-512 -9.6%, ft-13b-decode -7.8%, ft-13b-tp2-prefill-512 -31.4%,
+# ft-13b-tp2-decode -15.7%; median |error| 13.6%.
+KNOWN_MISSES = {"trt-llama7b-in128", "trt-llama70b-tp4-in128", "ft-13b-tp2-prefill-512"}
 
 
 def _mark(case_id: str):
@@ -126,8 +137,15 @@ def test_tensorrt_llm_first_token_latency(case_id: str) -> None:
     is assumed because the same page's A100 throughput runs (batch 384 for LLaMA 7B at
     128+128 tokens) need more than 40 GB for weights plus KV cache.
     Short prompts (128 tokens) sit at the A100 ridge point (about 128 FLOP per weight byte),
-    where the roofline's max(compute, memory) is least accurate: measured 16 and 47 ms are
-    close to compute + memory (no overlap), twice the max. Known misses (about -54%)."""
+    where the roofline's max(compute, memory) is least accurate: compute and memory each
+    take about 7.2-7.4 ms (LLaMA 7B) and the cited fixed costs add 1.2 ms of kernel launches
+    (387 kernels x 3 us) and, for 70B TP4, 2.9 ms of launches and 1.6 ms of all-reduce
+    latency, so the model predicts 8.6 and 25.4 ms against 16 and 47 ms: known misses
+    (-46.5%, -46.1%). The measurements are close to compute + memory (no overlap), but no
+    cited source says the two do not overlap at this size, so the model keeps the max.
+    What the roofline leaves out here is not a fixed cost: matmuls with 128 rows fill
+    few of the 108 SMs' tiles, so the achieved compute efficiency at a 128-token prompt is
+    lower than the cited 76% (measured at large batch); no figure for it is cited."""
     _, model, tp, prompt, measured = next(c for c in TRT_CASES if c[0] == case_id)
     assert abs(_error(_trt_ttft(model, tp, prompt), measured)) <= TARGET
 
@@ -142,17 +160,20 @@ def test_fastertransformer_gpt13b(case_id: str, ft_catalog) -> None:
     brief; two searches (for "63.17" and for the post by title) did not return the part of
     the blog that states them, so they are unconfirmed. The A100 40GB figures (1555 GB/s,
     312 TFLOP/s FP16, NVLink 600 GB/s both directions) are read from catalog records.
-    The TP2 cases miss: the model adds only the bandwidth term of two ring all-reduces per
-    layer (no per-collective latency is cited in the catalog) and assumes a perfect 2x split
-    of compute, so it predicts close to half the 1-GPU time while the measurement is 0.6-0.72x."""
+    Each pass adds 1.21 ms of kernel launches (403 kernels x 3 us); with TP2, 80 all-reduces
+    each pay NCCL's modelled fixed latency (7.8 us) on top of their bandwidth term.
+    TP2 decode is now within the target (-15.7%); TP2 prefill still misses (-31.4%): the
+    model splits the compute perfectly in two, predicting 31.2 ms where 45.45 ms was
+    measured (0.72x of the 1-GPU time); the per-GPU matmuls of a TP2 prefill are half as
+    wide, and no cited efficiency for that is in the catalog."""
     _, tp, phase, measured = next(c for c in FT_CASES if c[0] == case_id)
     assert abs(_error(_ft(ft_catalog, tp, phase), measured)) <= TARGET
 
 
 def test_errors_and_median(ft_catalog, record_property) -> None:
     """Every case's signed error, recorded in the test report (`-rA` shows them), and the
-    median absolute error across the eight cases, which the model currently misses
-    (target 15%); the assertion pins the present value so a regression is caught."""
+    median absolute error across the eight cases, which must meet the 15% target
+    (13.6% as last measured)."""
     errors = {}
     for case_id, model, tp, prompt, measured in TRT_CASES:
         errors[case_id] = _error(_trt_ttft(model, tp, prompt), measured)
@@ -163,4 +184,4 @@ def test_errors_and_median(ft_catalog, record_property) -> None:
         assert (abs(err) > TARGET) == (case_id in KNOWN_MISSES), (case_id, err)
     median = statistics.median(abs(e) for e in errors.values())
     record_property("median_abs_error", f"{median:.1%}")
-    assert median <= 0.30, errors
+    assert median <= MEDIAN_TARGET, errors

@@ -114,3 +114,9 @@ def test_console_script_without_traceback(tmp_path):
     assert proc.returncode == 1
     assert "Error: no record named 'no-such-thing'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_zoo_scenarios_on_the_real_catalog(cli):
+    result = cli("zoo", "scenarios")
+    assert result.code == 0, result.err
+    assert "scenarios (3)" in result.out and "inference" in result.out and "training" in result.out

@@ -85,8 +85,44 @@ def test_exit_2_does_not_fit_says_by_how_much(cli) -> None:
     r = cli("eval", "Llama3_70B", "H100")
     assert r.code == 2
     assert "Llama3_70B does not fit: needs 141.3 GB per GPU, has 80 GB (61.32 GB short)" in r.err
-    assert "--weight-precision" in r.err and "--tp" in r.err
+    assert "--weight-precision" in r.err
+    assert "more devices (--tp N with a node that holds H100: DGX_H100, ND96isr_H100_v5)" in r.err
     assert "time to first token" in r.out  # the estimate is still shown
+
+
+def test_exit_2_hint_names_a_node_of_the_same_accelerator(cli) -> None:
+    """The hint names nodes built from this accelerator, never another GPU's node."""
+    a100 = cli("eval", "Llama3_70B", "A100")
+    assert a100.code == 2 and "(--tp N with a node that holds A100: DGX_A100)" in a100.err
+    mi300x = cli("eval", "Llama3_1_405B", "MI300X")
+    assert mi300x.code == 2
+    assert "(--tp N needs a node, and no node in the catalog holds MI300X; add one under catalog/systems/nodes/)" in mi300x.err
+    assert "DGX" not in mi300x.err
+
+
+def test_tp_without_an_interconnect_names_a_node_or_says_there_is_none(cli) -> None:
+    r = cli("eval", "Llama3_8B", "L4", "--tp", "2")
+    assert r.code == 1
+    assert ("L4 has no interconnect.bandwidth in the catalog; tensor parallelism needs it (pass a node record instead: "
+            "--tp N needs a node, and no node in the catalog holds L4; add one under catalog/systems/nodes/)") in r.err
+
+
+def test_breakdown_shows_the_cited_fixed_overheads(cli) -> None:
+    """Kernel launches (and, with TP, the all-reduce and its fixed latency) are shown next to
+    compute and memory, and --explain lists the assumptions they come from."""
+    r = cli("eval", "Llama3_8B", "H100", "--explain")
+    assert r.code == 0, r.err
+    assert "; + kernel launches 1.161 ms)" in r.out  # 387 kernels x 3 us
+    assert "each step includes kernel launches 1.161 ms)" in r.out
+    assert "assumptions/kernel_launch_overhead#quantity = 3 microsecond" in r.out
+    tp = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "4", "--explain")
+    assert tp.code == 0, tp.err
+    assert "kernel launches 2.889 ms, all-reduce" in tp.out and "of it fixed latency" in tp.out
+    assert "assumptions/nccl_allreduce_base_latency#quantity = 6.6 microsecond" in tp.out
+    cnn = cli("eval", "ResNet50", "T4", "--precision", "int8")
+    assert "kernel launches" not in cnn.out  # no operator graph, no launch count
+    llm = cli("eval", "Llama3_8B", "H100", "-o", "json")
+    assert json.loads(llm.out)["prefill"]["kernel_launch_s"] == pytest.approx(387 * 3e-6)
 
 
 TINY_DEVICE = """\

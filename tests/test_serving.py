@@ -83,10 +83,41 @@ def test_tensor_parallel_splits_weights_flops_and_adds_allreduce() -> None:
     p1, p4 = one.prefill(1000), four.prefill(1000)
     assert p4.flops == pytest.approx(p1.flops / 4)
     per_direction = Systems.Nodes.DGX_H100.intra_node_bandwidth.si / 2
-    expected = 2 * 80 * (2 * 3 / 4 * 1000 * 8192 * 2 / per_direction)
-    assert p4.communication == pytest.approx(expected)
-    assert p1.communication == 0
+    bandwidth_term = 2 * 3 / 4 * 1000 * 8192 * 2 / per_direction
+    latency = four.allreduce_latency.seconds
+    assert p4.communication == pytest.approx(2 * 80 * (latency + bandwidth_term))
+    assert p4.communication_latency == pytest.approx(2 * 80 * latency)
+    assert p1.communication == p1.communication_latency == 0
     assert "nodes/dgx_h100#intra_node_bandwidth" in four.lineage
+
+
+def test_allreduce_latency_follows_nccls_latency_model() -> None:
+    """NCCL's ring/LL latency model (src/graph/tuning.cc): base latency + 2 (p - 1) NVLink
+    steps per all-reduce; the pass pays it twice per layer, with the kernel launches on top."""
+    from mlsysim.catalog import default_catalog
+
+    catalog = default_catalog()
+    base = catalog.get("assumptions", "nccl_allreduce_base_latency").quantity.si
+    step = catalog.get("assumptions", "nccl_nvlink_step_latency").quantity.si
+    for tp in (2, 4, 8):
+        s = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tensor_parallel=tp)
+        assert s.allreduce_latency.seconds == pytest.approx(base + 2 * (tp - 1) * step)
+        d = s.decode_step(1000, 1)
+        assert d.time == pytest.approx(max(d.compute, d.memory) + d.launch + d.communication)
+        assert d.launch == pytest.approx((80 * 12 + 3) * catalog.get("assumptions", "kernel_launch_overhead").quantity.si)
+        assert {"assumptions/nccl_allreduce_base_latency#quantity", "assumptions/nccl_nvlink_step_latency#quantity",
+                "assumptions/kernel_launch_overhead#quantity"} <= set(e.path for e in s.lineage.entries())
+    single = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100)
+    assert single.allreduce_latency.seconds == 0 and "assumptions/nccl_allreduce_base_latency#quantity" not in single.lineage
+
+
+def test_nccl_latency_does_not_apply_to_other_vendors() -> None:
+    """The NCCL figures carry qualifiers vendor NVIDIA and link NVLink; an AMD GPU's
+    tensor-parallel all-reduces get only the bandwidth term, and no launch overhead."""
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.MI300X, tensor_parallel=2)
+    assert s.allreduce_latency.seconds == 0 and s.launch.seconds == 0
+    assert s.prefill(512).communication_latency == 0 and s.prefill(512).communication > 0
+    assert not any("nccl" in e.path or "kernel_launch" in e.path for e in s.lineage.entries())
 
 
 def test_gqa_kv_heads_are_replicated_beyond_their_count() -> None:

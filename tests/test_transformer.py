@@ -10,6 +10,7 @@ from mlsysim.solvers.transformer import (
     TransformerShape,
     attention_flops_per_token,
     forward_flops_per_token,
+    kernels_per_forward_pass,
     kv_cache_elements_per_token,
     matmul_weights_per_token,
     parameter_count,
@@ -74,3 +75,23 @@ def test_shape_reading_records_lineage():
 def test_models_without_architecture_are_refused():
     with pytest.raises(mlsysim.MlsysimError, match="GPT4 has no transformer architecture"):
         shape("GPT4")
+
+
+def test_kernels_per_pass_are_counted_from_the_layer_graph():
+    """One kernel per operator, attention fused into one (Dao et al. 2022, arXiv 2205.14135).
+    Llama (RMSNorm, RoPE, gated MLP): norm, QKV, rotary, attention, output, add | norm, gate,
+    up, activation, down, add = 12 per layer. GPT-3 (learned positions, plain MLP): 10.
+    Every pass adds the embedding lookup, the final norm and the output projection."""
+    assert kernels_per_forward_pass(shape("Llama3_8B")) == 32 * 12 + 3
+    assert kernels_per_forward_pass(shape("GPT3")) == 96 * 10 + 3
+
+
+def test_kernels_of_mixture_of_experts_and_latent_attention():
+    """Mixtral: each MoE layer adds the router, top-k and combine kernels (15 per layer).
+    DeepSeek-V3: latent attention has compressed queries (down, norm, up) and the key/value
+    down-projection, latent norm and up-projection (11 kernels in the attention block);
+    3 dense layers and 58 MoE layers with a shared expert (6 + 3 + 4 = 13)."""
+    assert kernels_per_forward_pass(shape("Mixtral_8x7B")) == 32 * (6 + 6 + 3) + 3
+    v3 = shape("DeepSeek_V3")
+    assert (v3.layers, v3.dense_layers, v3.shared_experts) == (61, 3, 1)
+    assert kernels_per_forward_pass(v3) == 61 * 11 + 3 * 6 + 58 * 13 + 3

@@ -138,7 +138,8 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
     else:
         console.print(f"[bold]{p.model}[/] on [bold]{p.hardware}[/] ({p.precision}, batch {p.batch_size})", soft_wrap=True)
         rows = [
-            ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}, memory {_ms(si['latency_memory'])})"),
+            ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}, memory {_ms(si['latency_memory'])}"
+                        + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "") + ")"),
             ("throughput", f"{si['throughput']:.4g} samples/s"),
             ("arithmetic intensity", f"{si['arithmetic_intensity']:.4g} FLOP/B"),
             ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}"),
@@ -174,9 +175,10 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
                   "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
                   "memory_bytes_per_gpu": memory.to_dict(),
                   "lineage": [e.to_dict() for e in serving.lineage.entries()]}
+        step_costs = _fixed_costs(serving.decode_step(prompt, req.concurrent), serving.tp)
         rows = [
             ("time to first token", f"{_ms(cb.ttft)}  (prefill of one request, no queueing)"),
-            ("iteration (ITL)", _ms(cb.iteration)),
+            ("iteration (ITL)", _ms(cb.iteration) + _joined("  (each decode step and prefill includes ", step_costs, ")")),
             ("request latency", _ms(cb.request_latency)),
             ("throughput", f"{cb.tokens_per_second:.4g} tokens/s, {cb.requests_per_second:.4g} requests/s"),
         ]
@@ -187,8 +189,9 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
         result = r.to_dict()
         rows = [
             ("time to first token", f"{_ms(r.ttft)}  ({r.prefill.bottleneck.lower()}-bound prefill: compute {_ms(r.prefill.compute)}, "
-                                    f"memory {_ms(r.prefill.memory)}" + (f", all-reduce {_ms(r.prefill.communication)}" if serving.tp > 1 else "") + ")"),
-            ("inter-token latency", f"{_ms(r.itl)}  (first {_ms(r.itl_first)}, last {_ms(r.itl_last)})"),
+                                    f"memory {_ms(r.prefill.memory)}" + _joined("; + ", _fixed_costs(r.prefill, serving.tp)) + ")"),
+            ("inter-token latency", f"{_ms(r.itl)}  (first {_ms(r.itl_first)}, last {_ms(r.itl_last)}"
+                                    + _joined("; each step includes ", _fixed_costs(serving.decode_step(prompt, req.batch), serving.tp)) + ")"),
             ("request latency", _ms(r.latency)),
             ("throughput", f"{r.tokens_per_second:.4g} output tokens/s ({r.decode_tokens_per_second:.4g} while decoding)"),
             ("KV cache", f"{r.kv_cache_per_token / 1e3:.4g} kB per token per sequence"),
@@ -209,11 +212,27 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
     if not memory.fits:
         short = memory.total - memory.capacity
         hint = "a narrower --weight-precision (e.g. int4) or --kv-precision (e.g. fp8)"
-        more = "more devices (--tp N with a node, e.g. DGX_A100)" if hardware.kind == "hardware" or serving.tp == 1 else "more devices"
+        more = "more devices"
+        if hardware.kind == "hardware" or serving.tp == 1:
+            from mlsysim.solvers.serving import node_hint
+
+            more += f" ({node_hint(hardware if hardware.kind == 'hardware' else hardware.accelerator)})"
         raise OOMError(f"{serving.m.name} does not fit: needs {_gb(memory.total)} per GPU, has {_gb(memory.capacity)} "
                        f"({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     _check_sla("time to first token", ttft, req.max_ttft_ms)
     _check_sla("request latency", latency, req.max_latency_ms)
+
+
+def _fixed_costs(p: Any, tp: int) -> list[str]:
+    """What a serving pass adds to its roofline: kernel launches and all-reduces."""
+    parts = [f"kernel launches {_ms(p.launch)}"] if p.launch else []
+    if tp > 1:
+        parts.append(f"all-reduce {_ms(p.communication)}" + (f", {_ms(p.communication_latency)} of it fixed latency" if p.communication_latency else ""))
+    return parts
+
+
+def _joined(lead: str, parts: list[str], end: str = "") -> str:
+    return lead + ", ".join(parts) + end if parts else ""
 
 
 def _check_sla(what: str, seconds: float, limit_ms: Optional[float]) -> None:

@@ -23,6 +23,7 @@ class ZooKind(str, enum.Enum):
     infra = "infra"
     systems = "systems"
     assumptions = "assumptions"
+    scenarios = "scenarios"
 
 
 class Format(str, enum.Enum):
@@ -103,6 +104,14 @@ _COLUMNS: dict[str, list[Column]] = {
         ("Fabric", lambda r: r.fabric.label),
         ("Datacenter", lambda r: r.get("datacenter").label if r.has("datacenter") else ""),
     ],
+    "scenarios": [
+        ("Application", lambda r: r.application),
+        ("Mode", lambda r: r.mode),
+        ("Model", lambda r: r.model.label),
+        ("System", lambda r: (r.cluster.label if r.has("cluster") else r.hardware.label) if (r.has("cluster") or r.has("hardware")) else ""),
+        ("Latency SLA ms", lambda r: _num(r, "latency_sla", 1e-3)),
+        ("Power budget W", lambda r: _num(r, "power_budget")),
+    ],
     "assumptions": [
         ("Value", lambda r: _stated(r, "quantity")),
         ("Method", lambda r: r.quantity.method),
@@ -117,6 +126,7 @@ _ZOO_KINDS = {
     "infra": ["datacenters", "racks"],
     "systems": ["nodes", "fabrics", "clusters"],
     "assumptions": ["assumptions"],
+    "scenarios": ["scenarios"],
 }
 
 

@@ -12,6 +12,7 @@ class Node(RecordBase):
     inter_node_bandwidth: cited("bandwidth") | None = None
     power: cited("power") | None = None
     unit_cost: cited("currency") | None = None
+    cloud_price: cited("price_per_hour") | None = None  # on-demand rental per node-hour (a whole cloud VM)
 
 
 class Fabric(RecordBase):

@@ -6,9 +6,10 @@
     'Memory'
 
 Every number comes from the catalog: the model's architecture, the accelerator's
-dense peak at the requested precision and its memory bandwidth, and two cited
+dense peak at the requested precision and its memory bandwidth, two cited
 efficiencies (catalog/assumptions/prefill_compute_efficiency.yaml and
-decode_memory_bandwidth_efficiency.yaml). The result lists them in `lineage`.
+decode_memory_bandwidth_efficiency.yaml) and, where it applies, the cited per-kernel
+launch overhead (kernel_launch_overhead.yaml). The result lists them in `lineage`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from mlsysim.records import Record
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.terms import (
     Efficiencies,
+    FixedOverhead,
     HardwareTerms,
     ModelTerms,
     efficiencies,
     hardware_terms,
+    launch_overhead,
     model_terms,
 )
 
@@ -70,6 +73,7 @@ _UNITS = {
     "latency": ("s", "ms"),
     "latency_compute": ("s", "ms"),
     "latency_memory": ("s", "ms"),
+    "latency_overhead": ("s", "ms"),
     "throughput": ("1/s", "1/s"),
     "arithmetic_intensity": ("FLOP/B", "FLOP/B"),
     "memory_usage": ("B", "GB"),
@@ -110,12 +114,19 @@ class PerformanceProfile:
         si_unit, shown = _UNITS[name]
         return Q_(self.si[name], si_unit).to(shown)
 
-    latency = property(lambda self: self.quantity("latency"), doc="max(compute, memory) time of the pass")
+    latency = property(lambda self: self.quantity("latency"), doc="max(compute, memory) time of the pass + fixed overheads")
     latency_compute = property(lambda self: self.quantity("latency_compute"))
     latency_memory = property(lambda self: self.quantity("latency_memory"))
+    latency_overhead = property(lambda self: self.quantity("latency_overhead"), doc="cited fixed overheads (kernel launches)")
     throughput = property(lambda self: self.quantity("throughput"), doc="sequences (samples) per second")
     arithmetic_intensity = property(lambda self: self.quantity("arithmetic_intensity"))
     memory_usage = property(lambda self: self.quantity("memory_usage"), doc="weights + KV cache resident")
+
+    @property
+    def lineage_parts(self) -> tuple[Lineage, ...]:
+        """The lineages this profile rests on: the model's, the hardware's, the efficiencies'
+        and the fixed overhead's (`lineage` merges them)."""
+        return self._lineages
 
     @property
     def lineage(self) -> Lineage:
@@ -177,9 +188,15 @@ class Engine:
         seq_len : tokens per sequence in this pass [tokens].
 
         The equation: t_compute = FLOPs / (peak x compute efficiency),
-        t_memory = bytes / (bandwidth x memory efficiency), latency = max of the two,
-        bottleneck = the larger one. No fixed overheads are added (none is cited).
-        FLOPs and bytes: see `pass_cost`.
+        t_memory = bytes / (bandwidth x memory efficiency), t_overhead = kernels per pass x
+        launch overhead per kernel, latency = max(t_compute, t_memory) + t_overhead,
+        bottleneck = the larger of t_compute and t_memory. FLOPs and bytes: see `pass_cost`.
+        The kernels run one after another, each depending on the last, so each kernel's
+        fixed launch cost adds to the pass instead of overlapping with the roofline time.
+        Kernels are counted from the architecture
+        (`transformer.kernels_per_forward_pass`); models without a described operator graph
+        (a cited per-inference FLOP count) and hardware the cited overhead does not apply to
+        get no overhead (`terms.launch_overhead`).
 
         References
         ----------
@@ -215,17 +232,19 @@ def solve_terms(m: ModelTerms, h: HardwareTerms, eff: Efficiencies, batch_size: 
             raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
     nbytes = BYTES_PER_ELEMENT[h.precision]
     flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
-    return _profile(m, h, eff, batch, tokens, flops, moved, resident)
+    return _profile(m, h, eff, launch_overhead(m, h), batch, tokens, flops, moved, resident)
 
 
-def _profile(m: ModelTerms, h: Any, eff: Any, batch: int, tokens: int, flops: float, moved: float, resident: float) -> PerformanceProfile:
+def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, batch: int, tokens: int, flops: float,
+             moved: float, resident: float) -> PerformanceProfile:
     t_compute = flops / (h.peak * eff.compute)
     t_memory = moved / (h.bandwidth * eff.memory)
-    latency = t_compute if t_compute > t_memory else t_memory
+    latency = (t_compute if t_compute > t_memory else t_memory) + overhead.seconds
     si = {
         "latency": latency,
         "latency_compute": t_compute,
         "latency_memory": t_memory,
+        "latency_overhead": overhead.seconds,
         "throughput": batch / latency,
         "arithmetic_intensity": flops / moved,
         "memory_usage": resident,
@@ -236,5 +255,5 @@ def _profile(m: ModelTerms, h: Any, eff: Any, batch: int, tokens: int, flops: fl
     return PerformanceProfile(
         m.name, h.name, h.precision, batch, tokens, "Compute" if t_compute > t_memory else "Memory",
         resident <= h.capacity, flops / (latency * h.peak), moved / (latency * h.bandwidth), si,
-        (m.lineage, h.lineage, eff.lineage), eff.compute, eff.memory, eff.compute_from_user,
+        (m.lineage, h.lineage, eff.lineage, overhead.lineage), eff.compute, eff.memory, eff.compute_from_user,
     )

@@ -11,6 +11,9 @@ step reads all weights (or, for a mixture of experts, the experts its batch is
 routed to) plus the KV cache of every sequence in the batch, so a large enough
 batch or context does become compute-bound. Weights and KV cache may be stored in
 narrower formats than the compute precision (e.g. int4 weights, fp8 KV cache).
+To the roofline each pass adds its cited fixed overheads: the launch of every
+kernel (`terms.launch_overhead`) and, with tensor parallelism, the latency of every
+all-reduce (`terms.allreduce_latency`, NCCL's own latency model).
 
 References
 ----------
@@ -18,6 +21,9 @@ Pope et al. 2022, "Efficiently Scaling Transformer Inference", arXiv 2211.05102 
 Shoeybi et al. 2019, "Megatron-LM", arXiv 1909.08053 (tensor parallelism: two all-reduces per layer).
 Yu et al. 2022, "Orca", OSDI '22 (iteration-level scheduling = continuous batching).
 Kwon et al. 2023, "Efficient Memory Management for LLM Serving with PagedAttention", arXiv 2309.06180.
+Hockney 1994, "The communication challenge for MPP: Intel Paragon and Meiko CS-2", Parallel
+Computing 20(3) (a message costs a fixed latency plus its size over the bandwidth).
+NVIDIA NCCL, src/graph/tuning.cc (the all-reduce latency model: base + 2 (p - 1) ring steps).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from mlsysim.lineage import Lineage
 from mlsysim.records import Record
 from mlsysim.solvers.engine import pass_cost
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, ring_allreduce_time
-from mlsysim.solvers.terms import efficiencies, hardware_terms, model_terms, per_direction
+from mlsysim.solvers.terms import allreduce_latency, efficiencies, hardware_terms, launch_overhead, model_terms, per_direction
 
 # All-reduced activations travel in 16-bit formats unless compute is wider (what
 # Megatron-LM and TensorRT-LLM do for fp8/int8 models); a definition, not a measurement.
@@ -40,7 +46,9 @@ _MIN_ACTIVATION_BYTES = 2.0
 
 @dataclass(frozen=True)
 class PassTime:
-    """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B]."""
+    """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
+    time = max(compute, memory) + launch + communication; `communication` includes
+    `communication_latency`, the fixed (size-independent) part of the all-reduces."""
 
     time: float
     compute: float
@@ -48,6 +56,8 @@ class PassTime:
     communication: float
     flops: float
     bytes_moved: float
+    launch: float = 0.0
+    communication_latency: float = 0.0
 
     @property
     def bottleneck(self) -> str:
@@ -120,7 +130,9 @@ class ServingProfile:
             "latency_s": self.latency, "tokens_per_second": self.tokens_per_second,
             "decode_tokens_per_second": self.decode_tokens_per_second,
             "prefill": {"bottleneck": self.prefill.bottleneck, "compute_s": self.prefill.compute,
-                        "memory_s": self.prefill.memory, "communication_s": self.prefill.communication,
+                        "memory_s": self.prefill.memory, "kernel_launch_s": self.prefill.launch,
+                        "communication_s": self.prefill.communication,
+                        "communication_latency_s": self.prefill.communication_latency,
                         "flops": self.prefill.flops, "bytes": self.prefill.bytes_moved},
             "kv_cache_bytes_per_token": self.kv_cache_per_token,
             "memory_bytes_per_gpu": self.memory.to_dict(),
@@ -161,7 +173,9 @@ def _sum_max_linear(a1: float, b1: float, a2: float, b2: float, c0: float, n: in
     slope = b1 - b2
     if slope == 0:
         return lin(a1, b1, 0, n) if d0 >= 0 else lin(a2, b2, 0, n)
-    root = -d0 / slope  # the lines meet at i = root
+    # The lines meet at i = root; clamped to just outside [0, n] so that a tiny slope
+    # (root overflowing to infinity) still splits the range correctly.
+    root = min(max(-d0 / slope, -1.0), n + 1.0)
     if slope > 0:  # the second line leads before the crossing, the first after it
         k = min(max(math.ceil(root), 0), n)
         return lin(a2, b2, 0, k) + lin(a1, b1, k, n - k)
@@ -210,12 +224,15 @@ class ServingModel:
         self.link = 0.0
         if self.tp > 1:
             self.link = self._link_bandwidth(node, hw)
+        # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).
+        self.launch = launch_overhead(self.m, self.h)
+        self.allreduce_latency = allreduce_latency(hw, self.tp)
         # Each GPU holds 1/tp of the weights; of the KV cache, its share of KV heads
         # (at least one head: a GQA model with fewer KV heads than GPUs replicates
         # them); latent attention caches one latent per token, which every GPU keeps.
         self.kv_share = 1.0 if self.m.mla else max(1.0 / self.tp, 1.0 / self.m.kv_heads)
         self.hardware_name = node.label if node is not None else self.h.name
-        for part in (self.m.lineage, self.h.lineage, self.eff.lineage):
+        for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.allreduce_latency.lineage):
             self._lineage.merge(part)
 
     def _link_bandwidth(self, node: Record | None, hw: Record) -> float:
@@ -226,7 +243,7 @@ class ServingModel:
             return per_direction(node.intra_node_bandwidth, self._lineage)
         if not hw.has("interconnect.bandwidth"):
             raise MlsysimError(f"{hw.label} has no interconnect.bandwidth in the catalog; tensor parallelism needs it "
-                               "(or pass a node record, e.g. DGX_A100)")
+                               f"(pass a node record instead: {node_hint(hw)})")
         return per_direction(hw.interconnect.bandwidth, self._lineage)
 
     @property
@@ -246,16 +263,26 @@ class ServingModel:
         flops = flops / self.tp
         t_c = flops / (self.h.peak * self.eff.compute)
         t_m = moved / (self.h.bandwidth * self.eff.memory)
+        t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)
-        return PassTime((t_c if t_c > t_m else t_m) + t_comm, t_c, t_m, t_comm, flops, moved)
+        t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
+        return PassTime((t_c if t_c > t_m else t_m) + t_launch + t_comm, t_c, t_m, t_comm, flops, moved,
+                        t_launch, t_comm_fixed)
+
+    def _allreduces(self) -> float:
+        """All-reduces per pass: two per layer (after attention and after the MLP; Shoeybi et al. 2019)."""
+        return 2.0 * self.m.layers if self.tp > 1 else 0.0
 
     def _allreduce(self, tokens: float) -> float:
-        """Two all-reduces of the hidden activations per layer (after attention and
-        after the MLP), on the critical path between layers [s]."""
+        """The all-reduces of the hidden activations of one pass, on the critical path
+        between layers [s]: each takes its fixed latency (NCCL's latency model, when it
+        applies) + the ring's bandwidth term (Hockney's alpha-beta model). The latency is
+        that of NCCL's lowest-latency protocol and the bandwidth the link's, the best case
+        of each, so this is a lower bound on what NCCL itself would model."""
         if self.tp == 1:
             return 0.0
         message = tokens * self.m.hidden * self.bytes_act
-        return 2.0 * self.m.layers * ring_allreduce_time(message, self.tp, self.link)
+        return self._allreduces() * (self.allreduce_latency.seconds + ring_allreduce_time(message, self.tp, self.link))
 
     def prefill(self, prompt_tokens: int, batch_size: int = 1) -> PassTime:
         """Time to first token: one pass over the whole prompt of every sequence."""
@@ -282,14 +309,15 @@ class ServingModel:
             return 0.0
         s0, s1 = self.decode_step(0, batch), self.decode_step(1, batch)
         total = _sum_max_linear(s0.compute, s1.compute - s0.compute, s0.memory, s1.memory - s0.memory, first_past, steps)
-        return total + steps * s0.communication
+        return total + steps * (s0.communication + s0.launch)
 
     def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1) -> ServingProfile:
         """A static batch from prompt to last token.
 
         TTFT = prefill(batch x prompt) (it emits the first token); then output_tokens - 1
         decode steps with past = prompt, ..., prompt + output_tokens - 2; ITL = their mean.
-        Each step time = max(FLOPs / (peak x eff_c), bytes / (bandwidth x eff_m)) + all-reduces.
+        Each step time = max(FLOPs / (peak x eff_c), bytes / (bandwidth x eff_m))
+        + kernels x launch overhead + all-reduces (fixed latency + bytes / link bandwidth).
         """
         for name, value in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -345,6 +373,16 @@ class ServingModel:
             tokens_per_second=rate, requests_per_second=rate / output_tokens,
             memory=self.memory(n, prompt_tokens + output_tokens / 2.0), lineage=self._lineage,
         )
+
+
+def node_hint(hw: Record) -> str:
+    """How to give accelerator `hw` a tensor-parallel interconnect: the catalog's nodes built
+    from it, or, when there are none, where to add one."""
+    catalog = hw._catalog
+    nodes = [n.label for n in catalog.referencing("nodes", "accelerator", hw.id)] if catalog is not None else []
+    if nodes:
+        return f"--tp N with a node that holds {hw.label}: {', '.join(nodes)}"
+    return f"--tp N needs a node, and no node in the catalog holds {hw.label}; add one under catalog/systems/nodes/"
 
 
 def _find_hardware_or_node(name: str) -> Record:

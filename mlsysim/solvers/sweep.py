@@ -15,9 +15,9 @@ from mlsysim.lineage import Lineage
 from mlsysim.records import Record
 from mlsysim.solvers.engine import pass_cost
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, hardware_terms, model_terms
+from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, hardware_terms, launch_overhead, model_terms
 
-NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "throughput",
+NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "latency_overhead", "throughput",
                    "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved")
 
 
@@ -92,6 +92,8 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                 skipped.append((getattr(hw, "label", str(hw)), str(precision), str(exc)))
                 continue
             lineage.merge(h.lineage)
+            overhead = launch_overhead(m, h)
+            lineage.merge(overhead.lineage)
             nbytes = BYTES_PER_ELEMENT[h.precision]
             flops, moved, resident = pass_cost(m, grid_b, grid_t, 0.0, nbytes, nbytes)
             flops = np.broadcast_to(flops, (n,))
@@ -99,7 +101,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             resident = np.broadcast_to(resident, (n,))
             t_compute = flops / (h.peak * eff.compute)
             t_memory = moved / (h.bandwidth * eff.memory)
-            latency = np.maximum(t_compute, t_memory)
+            latency = np.maximum(t_compute, t_memory) + overhead.seconds
             compute_bound = t_compute > t_memory
             parts["hardware"].append(np.full(n, h.name))
             parts["precision"].append(np.full(n, h.precision))
@@ -110,6 +112,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             parts["latency"].append(latency)
             parts["latency_compute"].append(t_compute)
             parts["latency_memory"].append(t_memory)
+            parts["latency_overhead"].append(np.full(n, overhead.seconds))
             parts["throughput"].append(grid_b / latency)
             parts["arithmetic_intensity"].append(flops / moved)
             parts["mfu"].append(flops / (latency * h.peak))

@@ -4,12 +4,14 @@ Reading a record (and counting a transformer's parameters) costs tens of
 microseconds; a solve must cost a few. So each (model), (hardware, precision) and
 the cited efficiencies are reduced to plain floats once per process, together with
 the Lineage of the cited values they came from, and every later solve is arithmetic.
+The cited fixed overheads (kernel launches per pass, all-reduce latency) are folded in
+the same way: once per (model, hardware) pair.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlsysim.errors import MlsysimError
@@ -20,6 +22,9 @@ from mlsysim.solvers.roofline import check_precision
 # Assumption records the solvers read (ids in catalog/assumptions/).
 COMPUTE_EFFICIENCY = "prefill_compute_efficiency"
 MEMORY_EFFICIENCY = "decode_memory_bandwidth_efficiency"
+KERNEL_LAUNCH = "kernel_launch_overhead"
+ALLREDUCE_BASE_LATENCY = "nccl_allreduce_base_latency"
+ALLREDUCE_STEP_LATENCY = "nccl_nvlink_step_latency"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class ModelTerms:
     Per-token quantities are per sequence position; `matmul_flops` [FLOP] is the
     weight-matmul work of one token (or one inference for "per_inference");
     `attention_flops` [FLOP] is the score + value work of one token per token of context.
+    `kernels` [1] is the GPU kernels one forward pass launches (transformers only, from the
+    architecture; 0 when the catalog does not describe the operator graph).
     """
 
     name: str
@@ -49,6 +56,7 @@ class ModelTerms:
     kv_heads: float
     mla: bool
     context: float                 # longest sequence the model was built for [tokens]; 0 if not a token model
+    kernels: float                 # kernels launched per forward pass [1]; 0 if unknown
     lineage: Lineage
 
 
@@ -67,6 +75,7 @@ class HardwareTerms:
     bandwidth: float     # [B/s]
     capacity: float      # [B]
     lineage: Lineage
+    record: Record = field(repr=False, compare=False)  # the accelerator record, for the overheads that apply to it
     has_bandwidth: bool = True
     has_capacity: bool = True
 
@@ -79,6 +88,17 @@ class Efficiencies:
     compute_from_user: bool
 
 
+@dataclass(frozen=True)
+class FixedOverhead:
+    """Cited fixed time a pass costs beyond its roofline [s], with the values it rests on."""
+
+    seconds: float
+    lineage: Lineage
+
+
+_NO_OVERHEAD = FixedOverhead(0.0, Lineage())
+
+
 class PrecisionUnavailable(MlsysimError):
     """The hardware record has no peak for the requested precision."""
 
@@ -86,6 +106,7 @@ class PrecisionUnavailable(MlsysimError):
 _MODEL_CACHE: dict[int, tuple[Record, ModelTerms]] = {}
 _HW_CACHE: dict[tuple[int, str, bool], tuple[Record, HardwareTerms]] = {}
 _EFF_CACHE: dict[int, tuple[Any, Efficiencies]] = {}
+_LAUNCH_CACHE: dict[tuple[int, int], tuple[ModelTerms, HardwareTerms, FixedOverhead]] = {}
 
 
 def _record(value: Any, kind: str) -> Record:
@@ -114,11 +135,12 @@ def _read_model(model: Record) -> ModelTerms:
         raise MlsysimError(f"{model.label} is a {model.kind} record, not a model")
     lineage = Lineage()
     none = dict(attention_flops=0.0, kv_elements=0.0, expert_params=0.0, moe_layers=0.0, experts_total=0.0,
-                experts_active=0.0, layers=0.0, hidden=0.0, kv_heads=0.0, mla=False, context=0.0)
+                experts_active=0.0, layers=0.0, hidden=0.0, kv_heads=0.0, mla=False, context=0.0, kernels=0.0)
     if model.has("transformer"):
         from mlsysim.solvers.transformer import (
             TransformerShape,
             attention_flops_per_token,
+            kernels_per_forward_pass,
             kv_cache_elements_per_token,
             matmul_weights_per_token,
             parameter_count,
@@ -142,7 +164,7 @@ def _read_model(model: Record) -> ModelTerms:
             read_params_dense=read_dense, expert_params=per_expert, moe_layers=moe_layers,
             experts_total=shape.experts_total, experts_active=shape.experts_active,
             layers=shape.layers, hidden=shape.hidden, kv_heads=shape.kv_heads, mla=shape.is_mla,
-            context=shape.context,
+            context=shape.context, kernels=kernels_per_forward_pass(shape),
             lineage=lineage,
         )
     params = lineage.use(model.parameters)
@@ -199,7 +221,7 @@ def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> H
         peak=lineage.use(hw.field(path)),
         bandwidth=lineage.use(hw.field("memory.bandwidth")) if has_bandwidth else math.inf,
         capacity=lineage.use(hw.field("memory.capacity")) if has_capacity else math.inf,
-        lineage=lineage, has_bandwidth=has_bandwidth, has_capacity=has_capacity,
+        lineage=lineage, record=hw, has_bandwidth=has_bandwidth, has_capacity=has_capacity,
     )
 
 
@@ -233,11 +255,60 @@ def efficiencies(compute: float | None = None, catalog: Any = None) -> Efficienc
     return Efficiencies(float(compute), cited.memory, lineage, True)
 
 
-def _assumption(catalog: Any, name: str) -> Any:
+def applies_to(value: Any, hw: Record) -> bool:
+    """Whether a cited overhead applies to accelerator `hw`: its qualifiers' `vendor` must be
+    the record's vendor and its `link`, if any, must be named in the record's interconnect
+    (a figure measured on one vendor's GPUs and software says nothing about another's)."""
+    wanted = value.qualifiers
+    vendor = wanted.get("vendor")
+    if vendor and str(hw.get("vendor", "")).lower() != str(vendor).lower():
+        return False
+    link = wanted.get("link")
+    return not link or str(link).lower() in str(hw.get("interconnect.name", "")).lower()
+
+
+def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
+    """Kernel-launch time of one forward pass of `m` on `h` [s]: kernels per pass x the cited
+    per-kernel launch overhead (catalog/assumptions/kernel_launch_overhead.yaml), when that
+    figure applies to the hardware (`applies_to`); else zero, and nothing in the lineage.
+    Cached per (model, hardware), so a solve pays one dictionary lookup."""
+    key = (id(m), id(h))
+    hit = _LAUNCH_CACHE.get(key)
+    if hit is not None:
+        return hit[2]
+    result = _NO_OVERHEAD
+    if m.kernels:
+        value = _assumption(h.record._catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
+        if applies_to(value, h.record):
+            lineage = Lineage()
+            result = FixedOverhead(m.kernels * lineage.use(value), lineage)
+    _LAUNCH_CACHE[key] = (m, h, result)  # the terms are kept so their ids are not reused
+    return result
+
+
+def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
+    """Fixed latency of one all-reduce over `devices` GPUs [s], in NCCL's own latency model:
+    base latency + 2 (devices - 1) ring steps x the per-step latency of the link
+    (catalog/assumptions/nccl_allreduce_base_latency.yaml, nccl_nvlink_step_latency.yaml),
+    when those figures apply to the accelerator `hw` (`applies_to`: NVIDIA, NVLink);
+    else zero. Zero for one device."""
+    if devices <= 1:
+        return _NO_OVERHEAD
+    catalog = hw._catalog
+    base = _assumption(catalog, ALLREDUCE_BASE_LATENCY, "the fixed latency of tensor-parallel all-reduces")
+    step = _assumption(catalog, ALLREDUCE_STEP_LATENCY, "the fixed latency of tensor-parallel all-reduces")
+    if not (applies_to(base, hw) and applies_to(step, hw)):
+        return _NO_OVERHEAD
+    lineage = Lineage()
+    return FixedOverhead(lineage.use(base) + 2.0 * (devices - 1) * lineage.use(step), lineage)
+
+
+def _assumption(catalog: Any, name: str, needed_for: str = "") -> Any:
     from mlsysim.errors import NotFoundError
 
     try:
         return catalog.get("assumptions", name).quantity
     except NotFoundError:
+        why = f" for {needed_for}" if needed_for else ""
         raise MlsysimError(f"the catalog at {catalog.root} has no assumption {name!r}; the roofline needs this cited "
-                           f"constant (catalog/assumptions/{name}.yaml in the bundled catalog)") from None
+                           f"constant{why} (catalog/assumptions/{name}.yaml in the bundled catalog)") from None

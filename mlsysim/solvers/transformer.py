@@ -49,6 +49,7 @@ class TransformerShape:
     qk_rope_head_dim: float = 0.0
     qk_nope_head_dim: float = 0.0
     v_head_dim: float = 0.0
+    rotary: bool = False
 
     @property
     def is_moe(self) -> bool:
@@ -99,6 +100,7 @@ class TransformerShape:
             qk_rope_head_dim=num("qk_rope_head_dim"),
             qk_nope_head_dim=num("qk_nope_head_dim"),
             v_head_dim=num("v_head_dim"),
+            rotary=t.position_embedding == "rope",
         )
 
 
@@ -215,3 +217,41 @@ def routed_expert_parameters(s: TransformerShape) -> tuple[float, float]:
     if not s.is_moe:
         return 0.0, 0.0
     return _mlp_params(s, s.moe_ffn or s.ffn), s.layers - s.dense_layers
+
+
+def kernels_per_forward_pass(s: TransformerShape) -> float:
+    """GPU kernels one forward pass launches, one per operator of the layer graph, with
+    attention as one fused kernel (scores, softmax and values in one pass, as FlashAttention
+    and the fused multi-head attention kernels of FasterTransformer and TensorRT-LLM do;
+    Dao et al. 2022, arXiv 2205.14135) and biases applied in their matmul's epilogue.
+
+    Per layer, attention block: norm, Q/K/V projection (one fused matmul; latent attention:
+    query down-projection, norm and up-projection when queries are compressed, else one
+    matmul, plus the key/value down-projection, latent norm and up-projection), rotary
+    embedding (rotary models only), attention, output projection, residual add.
+    MLP block: norm, up projection, gate projection (gated MLPs only), activation, down
+    projection, residual add; a mixture-of-experts layer adds the router matmul, the top-k
+    selection and the combine of expert outputs (experts run as grouped matmuls, one kernel
+    per projection) and, with shared experts, one more up/gate/activation/down chain.
+    Per pass: embedding lookup (position embeddings added in the same kernel), final
+    norm, output projection to the vocabulary.
+
+    Stacks that fuse more (a residual add into the next norm, the activation into a
+    matmul epilogue) launch fewer kernels, so this is an upper bound for them; the
+    tensor-parallel all-reduces are not counted here (their fixed cost is the
+    collective's own latency, see ServingModel).
+    """
+    if s.is_mla:
+        qkv = (3.0 if s.q_lora_rank else 1.0) + 3.0
+    else:
+        qkv = 1.0
+    attention_block = 1.0 + qkv + (1.0 if s.rotary else 0.0) + 1.0 + 1.0 + 1.0
+    mlp_chain = 4.0 if s.gated else 3.0  # up, [gate], activation, down
+    dense_block = 1.0 + mlp_chain + 1.0
+    if s.is_moe:
+        moe_layers = s.layers - s.dense_layers
+        moe_block = dense_block + 3.0 + (mlp_chain if s.shared_experts else 0.0)  # router, top-k, combine
+        per_layers = s.layers * attention_block + s.dense_layers * dense_block + moe_layers * moe_block
+    else:
+        per_layers = s.layers * (attention_block + dense_block)
+    return per_layers + 3.0

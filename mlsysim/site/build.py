@@ -1,0 +1,242 @@
+"""Build the zoo site: render site_templates/ for one catalog into a static
+directory that works from file:// and from any static host.
+
+The site is rendered into a temporary directory next to the output and moved
+into place only when complete, so a failed build never leaves a half-written
+site (and never touches a directory that is not a site built here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mlsysim import __version__
+from mlsysim.errors import MlsysimError
+from mlsysim.paths import bundled_templates
+from mlsysim.site import exports
+from mlsysim.site.badges import BADGE_STYLES, BadgeBook
+from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
+from mlsysim.site.columns import KIND_TITLES
+from mlsysim.site.freshness import freshness
+from mlsysim.site.safety import http_url
+from mlsysim.site.views import RecordView, SiteModel
+from mlsysim.units import to_canonical
+from provenance.verification import BADGES
+
+MARKER = ".mlsysim-site"  # marks a directory this builder may replace
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """What a build wrote."""
+
+    out: Path
+    pages: int
+    charts: int
+    records: int
+    values: int
+    files: int
+
+
+def build_site(
+    out: str | os.PathLike[str],
+    catalog: Any = None,
+    *,
+    templates: str | os.PathLike[str] | None = None,
+    base_url: str | None = None,
+    today: dt.date | None = None,
+) -> SiteReport:
+    """Render the site for `catalog` (a Catalog, a catalog directory, or None for the default) into `out`."""
+    from mlsysim.catalog import Catalog, load_catalog
+
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    base = _base_url(base_url)
+    out_dir = Path(out).expanduser().resolve()
+    _check_replaceable(out_dir)
+    template_dir = Path(templates) if templates else bundled_templates()
+    if not (template_dir / "base.html").is_file():
+        raise MlsysimError(f"{template_dir}: no site templates here (base.html missing); pass the site_templates directory")
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        report = _render(cat, staging, template_dir, base, today or dt.date.today())
+        staging.chmod(0o755)
+        _swap_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return SiteReport(out_dir, *report)
+
+
+def _base_url(base_url: str | None) -> str | None:
+    if base_url is None:
+        return None
+    if http_url(base_url) is None:
+        raise MlsysimError(f"--base-url {base_url!r}: not an http(s) URL; write e.g. 'https://example.org/mlsysim/'")
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
+        raise MlsysimError(
+            f"{out_dir}: exists and is not a site built by mlsysim (no {MARKER} file), so it is left alone; "
+            "pass --out with a new or empty directory"
+        )
+
+
+def _swap_into_place(staging: Path, out_dir: Path) -> None:
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+    os.replace(staging, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _environment(template_dir: Path) -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        autoescape=True,  # every template, every string: YAML text is never trusted
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["http_url"] = http_url
+    env.filters["dash"] = lambda s: s if s not in (None, "") else "—"
+    return env
+
+
+def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today: dt.date) -> tuple[int, int, int, int, int]:
+    book = BadgeBook(cat, today)
+    model = SiteModel(cat, book)
+    env = _environment(template_dir)
+    fresh = freshness(model)
+    generated = today.isoformat()
+    nav = [(k, KIND_TITLES.get(k, (k.capitalize(), ""))[0]) for k in model.kinds]
+    common = {
+        "site": model, "nav": nav, "base_url": base_url, "generated": generated, "version": __version__,
+        "badge_styles": BADGE_STYLES, "badge_meanings": BADGES, "fresh": fresh,
+    }
+    files = 0
+
+    def write(rel: str, content: str | bytes) -> None:
+        nonlocal files
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        files += 1
+
+    def page(rel: str, template: str, title: str, **context: Any) -> None:
+        root = "../" * rel.count("/")
+        canonical = base_url + rel if base_url else None
+        html = env.get_template(template).render(**common, **context, root=root, page=rel, title=title, canonical=canonical)
+        write(rel, html)
+
+    charts = _charts(model, write)
+
+    pages = 0
+    zoo_pages = {}
+    for kind in model.kinds:
+        zoo = model.zoo(kind)
+        zoo.chart = charts.get(kind)
+        zoo_pages[kind] = zoo
+        page(f"{kind}/index.html", "zoo.html", zoo.title, zoo=zoo)
+        pages += 1
+        for view in (v for group in zoo.groups for v in group.records):
+            shields_url = None
+            if base_url:
+                shields_url = "https://img.shields.io/endpoint?url=" + quote(base_url + view.badge_json, safe="")
+            page(view.href, "record.html", f"{view.name} ({KIND_TITLES.get(kind, (kind,))[0]})", rec=view, shields_url=shields_url)
+            write(view.badge_json, exports.shields_json(view))
+            pages += 1
+    page("index.html", "index.html", "mlsysim zoo: a cited catalog of ML-systems specifications", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
+    page("sources.html", "sources.html", "Sources", sources=list(model.sources.values()))
+    page("freshness.html", "freshness.html", "Freshness")
+    pages += 3
+
+    write("catalog.json", exports.catalog_json(model, generated))
+    write("provenance-map.json", exports.provenance_json(model))
+    write("static/badges.css", _badge_css())
+    for asset in sorted((template_dir / "static").glob("*")):
+        if asset.is_file() and not asset.name.startswith("."):
+            write(f"static/{asset.name}", asset.read_bytes())
+    write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
+    return pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records), model.value_count(), files
+
+
+def _badge_css() -> str:
+    """Badge colours come from BADGE_STYLES, the same table the shields.io exports use."""
+    rules = [
+        f".badge-{name} {{ color: {s.fg}; background: {s.bg}; border-color: {s.border}; }}"
+        for name, s in BADGE_STYLES.items()
+    ]
+    return "/* generated from mlsysim.site.badges.BADGE_STYLES */\n" + "\n".join(rules) + "\n"
+
+
+def _charts(model: SiteModel, write: Any) -> dict[str, tuple[str, str]]:
+    """Draw every chart; returns zoo-page charts by kind as (svg path, alt text) and sets record charts."""
+    hardware = model.of_kind("hardware")
+    grids = model.of_kind("grids")
+    if not hardware and not grids:
+        return {}
+    maker = ChartMaker()
+    out: dict[str, tuple[str, str]] = {}
+    points = []
+    for view in hardware:
+        peaks = _peaks(view)
+        bandwidth = view.claim("memory.bandwidth")
+        if not peaks or bandwidth is None:
+            continue
+        rel = f"charts/roofline-{view.id}.svg"
+        write(rel, maker.roofline(view.label, peaks, bandwidth.si))
+        view.chart = rel
+        for paths, basis in ((("compute.bf16", "compute.fp16"), "16-bit float"), (("compute.int8",), "INT8"), (("compute.fp32",), "FP32")):
+            headline = next((view.claim(p) for p in paths if view.claim(p) is not None), None)
+            if headline is not None:
+                points.append(Accelerator(view.label, view.group, headline.si, bandwidth.si, basis))
+                break
+    if points:
+        write("charts/compute-vs-bandwidth.svg", maker.compute_vs_bandwidth(points))
+        out["hardware"] = ("charts/compute-vs-bandwidth.svg",
+                           f"Log-log scatter of dense peak compute (BF16/FP16, else INT8, else FP32) against memory bandwidth for {len(points)} accelerators, coloured by tier.")
+    bars = []
+    per_g_kwh = None
+    for view in grids:
+        ci = view.claim("carbon_intensity")
+        if ci is None:
+            continue
+        per_g_kwh = per_g_kwh or to_canonical(1.0, "gCO2e/kWh", "carbon_intensity")
+        year = f" ({ci.valid_time})" if ci.valid_time else ""
+        bars.append(GridBar(f"{_short_name(view.name)}{year}", ci.si / per_g_kwh, ci.qualifiers.get("basis", "")))
+    if bars:
+        write("charts/grid-carbon-intensity.svg", maker.grid_intensity(bars))
+        out["grids"] = ("charts/grid-carbon-intensity.svg",
+                        f"Bar chart of carbon intensity in gCO2e/kWh for {len(bars)} grids, lowest first, coloured by lifecycle or direct basis.")
+    return out
+
+
+def _peaks(view: RecordView) -> list[Peak]:
+    """Distinct dense peaks, highest first; precisions with the same peak share one roof."""
+    by_value: dict[float, list[str]] = {}
+    for claim in view.claims:
+        if claim.field.startswith("compute."):
+            by_value.setdefault(claim.si, []).append(claim.field.split(".", 1)[1].upper().replace("_", " "))
+    return [Peak(" / ".join(names), flops) for flops, names in sorted(by_value.items(), reverse=True)]
+
+
+def _short_name(name: str) -> str:
+    """A chart label: the name without its parenthetical remarks."""
+    import re
+
+    return re.sub(r"\s*\([^)]*\)", "", name).strip() or name

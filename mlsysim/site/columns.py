@@ -1,0 +1,130 @@
+"""The key specs each zoo table shows, per record kind.
+
+A column is either a cited value (`path`, shown in `unit` with its badge) or
+plain text from the record. Units are display units only: values are
+converted from SI with the project's pint registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mlsysim.records import Record
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    path: str | None = None  # a claim path within the record: a number with its badge
+    unit: str | None = None  # display unit; None shows the value as the source states it
+    text: Callable[[Record], object] | None = None  # plain (uncited) text
+    ref: str | None = None  # a reference field: a link to the record it names
+
+    @property
+    def numeric(self) -> bool:
+        return self.path is not None
+
+
+def _field(name: str) -> Callable[[Record], object]:
+    return lambda r: r.get(name) if r.has(name) else ""
+
+
+def _qualifier(path: str, key: str) -> Callable[[Record], object]:
+    return lambda r: r.field(path).qualifiers.get(key, "") if r.has(path) else ""
+
+
+def _valid_time(path: str) -> Callable[[Record], object]:
+    return lambda r: r.field(path).valid_time or "" if r.has(path) else ""
+
+
+COLUMNS: dict[str, list[Column]] = {
+    "hardware": [
+        Column("Vendor", text=_field("vendor")),
+        Column("Year", text=_field("release_year")),
+        Column("FP16", "compute.fp16", "TFLOP/s"),
+        Column("BF16", "compute.bf16", "TFLOP/s"),
+        Column("FP8", "compute.fp8", "TFLOP/s"),
+        Column("INT8", "compute.int8", "TOPS"),
+        Column("Memory", "memory.capacity", "GB"),
+        Column("Bandwidth", "memory.bandwidth", "GB/s"),
+        Column("TDP", "tdp", "W"),
+    ],
+    "models": [
+        Column("Architecture", text=_field("architecture")),
+        Column("Parameters", "parameters", "billion"),
+        Column("Active", "active_parameters", "billion"),
+        Column("Layers", "transformer.layers", ""),
+        Column("Hidden", "transformer.hidden_size", ""),
+        Column("Heads", "transformer.heads", ""),
+        Column("KV heads", "transformer.kv_heads", ""),
+        Column("Context", "transformer.context_length", ""),
+        Column("Per inference", "flops_per_inference", "GFLOP"),
+    ],
+    "grids": [
+        Column("Region", text=_field("region")),
+        Column("Carbon intensity", "carbon_intensity", "gCO2e/kWh"),
+        Column("Basis", text=_qualifier("carbon_intensity", "basis")),
+        Column("Year", text=_valid_time("carbon_intensity")),
+        Column("Price", "electricity_price", "USD/kWh"),
+        Column("Water", "water_intensity", "L/kWh"),
+    ],
+    "datacenters": [
+        Column("PUE", "pue", ""),
+        Column("WUE", "wue", "L/kWh"),
+        Column("Grid", ref="grid"),
+    ],
+    "racks": [
+        Column("Power", "power", "kW"),
+        Column("Cooling", text=_field("cooling")),
+    ],
+    "nodes": [
+        Column("Accelerator", ref="accelerator"),
+        Column("Count", "accelerator_count", ""),
+        Column("Intra-node", "intra_node_bandwidth", "GB/s"),
+        Column("Inter-node", "inter_node_bandwidth", "Gbit/s"),
+        Column("Power", "power", "kW"),
+        Column("Cost", "unit_cost", "USD"),
+    ],
+    "fabrics": [
+        Column("Technology", text=_field("technology")),
+        Column("Link", "link_bandwidth", "Gbit/s"),
+        Column("Latency", "latency", "µs"),
+        Column("Oversubscription", "oversubscription", ""),
+        Column("Port cost", "port_cost", "USD"),
+    ],
+    "clusters": [
+        Column("Node", ref="node"),
+        Column("Nodes", text=_field("node_count")),
+        Column("Fabric", ref="fabric"),
+        Column("Datacenter", ref="datacenter"),
+    ],
+    "assumptions": [
+        Column("Value", "quantity", None),
+        Column("Dimension", text=lambda r: str(r.get("dimension", "")).replace("_", " ")),
+        Column("Year", text=_valid_time("quantity")),
+    ],
+    "scenarios": [
+        Column("Application", text=_field("application")),
+        Column("Mode", text=_field("mode")),
+        Column("Model", ref="model"),
+        Column("Hardware", ref="hardware"),
+        Column("Cluster", ref="cluster"),
+        Column("Latency SLA", "latency_sla", "ms"),
+        Column("Power budget", "power_budget", "W"),
+    ],
+}
+
+# What each kind is, for page titles and the home page; the order is the site's menu.
+KIND_TITLES: dict[str, tuple[str, str]] = {
+    "hardware": ("Accelerators", "Peak compute per precision (dense), memory, power, interconnect and cost, by tier."),
+    "models": ("Models", "Architectures, parameter counts and FLOPs per inference, by family."),
+    "grids": ("Power grids", "Carbon intensity with its basis and vintage, electricity price, water."),
+    "datacenters": ("Datacenters", "Facility efficiency: PUE and water use."),
+    "racks": ("Racks", "Rack power envelopes and cooling."),
+    "nodes": ("Nodes", "Servers: accelerators per node, intra- and inter-node bandwidth, power."),
+    "fabrics": ("Fabrics", "Cluster networks: link bandwidth, latency, oversubscription."),
+    "clusters": ("Clusters", "Fleet archetypes: nodes, fabric and datacenter."),
+    "assumptions": ("Assumptions", "Cited modelling constants the solvers read: efficiencies, MTBF, PUE, overheads."),
+    "scenarios": ("Scenarios", "Lighthouse workloads on systems under constraints, evaluated end to end by `mlsysim eval scenario NAME`."),
+}

@@ -1,0 +1,92 @@
+"""How long `mlsysim site build` takes for the bundled catalog, charts included.
+
+Target (issue: the zoo site): under 3 s on a 2-core machine. Each run is a fresh
+process (interpreter start, imports of Jinja2 and matplotlib, catalog load from
+a warm validation cache, every page, chart and export), timed from outside;
+one in-process build is then split into its phases.
+
+    python scripts/bench_site.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_S = 3.0
+
+
+def build_once(out: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mlsysim", "site", "build", "--out", str(out)], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - start
+
+
+def phases(out: Path) -> dict[str, float]:
+    """One build in this process, timed by phase (imports are already warm after the first)."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    import matplotlib  # noqa: F401  (import cost is part of a build from a fresh process)
+
+    from mlsysim.catalog import load_catalog
+    from mlsysim.site import build
+
+    timings["imports (jinja2, matplotlib, mlsysim.site)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    catalog = load_catalog()
+    timings["load catalog (warm cache)"] = time.perf_counter() - start
+    original = build._charts
+
+    def timed_charts(*args, **kwargs):
+        t = time.perf_counter()
+        result = original(*args, **kwargs)
+        timings["charts (matplotlib -> SVG)"] = time.perf_counter() - t
+        return result
+
+    build._charts = timed_charts
+    start = time.perf_counter()
+    report = build.build_site(out, catalog)
+    total = time.perf_counter() - start
+    build._charts = original
+    timings["pages, exports and the rest"] = total - timings["charts (matplotlib -> SVG)"]
+    timings["_report"] = report  # type: ignore[assignment]
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mlsysim-bench-site-"))
+    env = {**os.environ, "MLSYSIM_CACHE_DIR": str(work / "cache")}
+    env.pop("MLSYSIM_CATALOG", None)
+    os.environ.update(MLSYSIM_CACHE_DIR=env["MLSYSIM_CACHE_DIR"])
+    os.environ.pop("MLSYSIM_CATALOG", None)
+    try:
+        out = work / "site"
+        build_once(out, env)  # warm the validation cache, .pyc files and the OS file cache
+        seconds = [build_once(out, env) for _ in range(args.runs)]
+        med = statistics.median(seconds)
+        verdict = "OK" if med <= TARGET_S else f"OVER target {TARGET_S:.1f} s"
+        print(f"mlsysim site build (fresh process, bundled catalog): median {med:.2f} s, "
+              f"min {min(seconds):.2f} s, max {max(seconds):.2f} s (n={len(seconds)})  {verdict}")
+        timings = phases(out)
+        report = timings.pop("_report")
+        print(f"  {report.pages} pages, {report.charts} SVG charts, {report.files} files, "
+              f"{report.records} records, {report.values} cited values")
+        for phase, t in timings.items():
+            print(f"  {phase:<44} {t:6.2f} s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
