@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mlsysim.catalog import Catalog, default_catalog
@@ -547,85 +548,35 @@ def _skipped(level: str, why: str) -> EvaluationLevel:
 
 def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq_len, latency_sla, power_budget,
                         device_power, sleep_power, rate, grid, datacenter, duration_days, catalog):
-    notes = []
     cited = Lineage()  # values passed as citations (efficiency, powers, SLA)
-    if efficiency is None:
-        eff = 1.0
-        notes.append("efficiency 1.0: compute at the device's peak rate (a lower bound on latency; no efficiency given)")
-    else:
-        eff = resolve_fraction(efficiency, cited, "efficiency")
+    eff = 1.0 if efficiency is None else resolve_fraction(efficiency, cited, "efficiency")
     run, parts = device_inference(model, hardware, batch, precision, eff, seq_len, catalog)
     h_terms = parts[1]
-    si = run.si
-    latency = si["latency"]
-    weight_bytes = parts[0].params_total * BYTES_PER_ELEMENT[run.precision]
-    resident = si["memory_usage"]
+    latency = run.si["latency"]
+    resident = run.si["memory_usage"]
     capacity = h_terms.capacity if h_terms.has_capacity else None
-    mem = {"weights_MB": weight_bytes / 1e6}
-    status, summary = PASS, ""
-    need = "weights" if resident == weight_bytes else "weights and KV cache"
-    if capacity is not None:
-        mem["memory_capacity_MB"] = capacity / 1e6
-        if resident > capacity:
-            status = FAIL
-            mem["failed_check"] = "memory"
-            summary = f"out of memory: {need} need {resident / 1e6:.3g} MB, the device has {capacity / 1e6:.3g} MB"
-        else:
-            summary = f"{need} {resident / 1e6:.3g} MB of {capacity / 1e6:.3g} MB"
-    else:
-        summary = f"{need} {resident / 1e6:.3g} MB (the catalog states no memory capacity for {hardware.label})"
-        notes.append(f"memory feasibility not checked: {hardware.label} has no memory capacity in the catalog")
-    if resident != weight_bytes:
-        mem["memory_MB"] = resident / 1e6
 
     power = _watts(device_power, cited, "device_power")
     if power is None and (tdp := field_of(hardware, "tdp")) is not None:
         power = cited.use(tdp)
     budget = _watts(power_budget, cited, "power_budget")
-    avg_power = None
+    duty = avg_power = None
     if power is not None:
         if rate is not None:
             duty = min(1.0, rate * latency)
             idle = _watts(sleep_power, cited, "sleep_power") or 0.0
             avg_power = power * duty + idle * (1 - duty)
-            mem["duty_cycle"] = duty
         else:
             avg_power = power
-        mem["average_power_mW"] = avg_power * 1e3
-        mem["energy_per_inference_mJ"] = power * latency * 1e3
-    if budget is not None:
-        mem["power_budget_mW"] = budget * 1e3
-        if avg_power is None:
-            notes.append(f"power budget not checked: no power figure for {hardware.label}")
-        elif avg_power > budget and status == PASS:
-            status = FAIL
-            mem["failed_check"] = "power"
-            summary = f"over the power budget: {avg_power * 1e3:.4g} mW average vs {budget * 1e3:.4g} mW"
-        elif status == PASS:
-            summary += f"; {avg_power * 1e3:.4g} mW average, within the {budget * 1e3:.4g} mW budget"
-    if not h_terms.has_bandwidth:
-        notes.append(f"no memory roofline: the catalog states no memory bandwidth for {hardware.label} "
-                     "(weights are read from on-chip memory)")
-    feasibility = EvaluationLevel("Feasibility", status, summary, mem, notes)
+    feasible = (capacity is None or resident <= capacity) and not (
+        budget is not None and avg_power is not None and avg_power > budget)
+    device = _Device(hardware, efficiency is None, parts[0].params_total * BYTES_PER_ELEMENT[run.precision], resident,
+                     capacity, h_terms.has_bandwidth, power, duty, avg_power, budget, latency)
+    feasibility = EvaluationLevel("Feasibility", PASS if feasible else FAIL, build=device.feasibility)
 
     sla = _seconds(latency_sla, cited, "latency_sla")
-    bottleneck = run.bottleneck.lower()
-    metrics = {"latency_ms": latency * 1e3, "compute_bound_ms": si["latency_compute"] * 1e3,
-               "memory_bound_ms": si["latency_memory"] * 1e3 if h_terms.has_bandwidth else None,
-               "bottleneck": bottleneck, "throughput_per_s": batch / latency}
-    if si["latency_overhead"]:
-        metrics["fixed_overhead_ms"] = si["latency_overhead"] * 1e3
-    pstatus = PASS
-    each = f", {run.seq_len} tokens each" if run.seq_len > 1 else ""
-    psummary = f"{latency * 1e3:.4g} ms per batch of {batch}{each} ({bottleneck}-bound)"
-    if sla is not None:
-        metrics["latency_sla_ms"] = sla * 1e3
-        if latency > sla:
-            pstatus = FAIL
-            psummary += f"; misses the {sla * 1e3:g} ms deadline"
-        else:
-            psummary += f"; meets the {sla * 1e3:g} ms deadline"
-    performance = EvaluationLevel("Performance", pstatus, psummary, metrics)
+    performance = EvaluationLevel("Performance", FAIL if sla is not None and latency > sla else PASS,
+                                  build=lambda: _device_performance(run, batch, sla, h_terms.has_bandwidth))
     macro = _skipped("Macro", "single device: pass duration_days and grid= for energy and carbon")
     lineage: tuple[Lineage, ...] = (*_run_lineages(run, parts), cited)
     if duration_days is not None and avg_power is not None:
@@ -648,11 +599,93 @@ def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq
             f"{sus.facility_energy / 3.6e6:.4g} kWh, {sus.operational_carbon:.4g} kg CO2 over {duration_days:g} days ({sus.carbon_basis}, {sus.grid})",
             {"energy_kWh": sus.facility_energy / 3.6e6, "carbon_kg": sus.operational_carbon, "carbon_basis": sus.carbon_basis,
              "grid": sus.grid}, mnotes)
-    inputs = {"model": model.label, "hardware": hardware.label, "batch": batch, "precision": precision,
-              "efficiency": f"{eff:.3g} of peak"}
-    if run.seq_len > 1:
-        inputs["sequence"] = f"{run.seq_len} tokens"
+
+    def inputs() -> dict[str, Any]:
+        shown = {"model": model.label, "hardware": hardware.label, "batch": batch, "precision": precision,
+                 "efficiency": f"{eff:.3g} of peak"}
+        if run.seq_len > 1:
+            shown["sequence"] = f"{run.seq_len} tokens"
+        return shown
+
     return SystemEvaluation(name, feasibility, performance, macro, inputs, lineage, {"inference": run})
+
+
+@dataclass(slots=True)
+class _Device:
+    """The numbers behind a one-device feasibility level, for building its text on demand."""
+
+    hardware: Record
+    default_efficiency: bool
+    weight_bytes: float  # [B]
+    resident: float  # [B] weights + KV cache
+    capacity: float | None  # [B]
+    has_bandwidth: bool
+    power: float | None  # [W] awake
+    duty: float | None
+    avg_power: float | None  # [W]
+    budget: float | None  # [W]
+    latency: float  # [s]
+
+    def feasibility(self) -> tuple[str, dict[str, Any], list[str]]:
+        label = self.hardware.label
+        notes = []
+        if self.default_efficiency:
+            notes.append("efficiency 1.0: compute at the device's peak rate (a lower bound on latency; no efficiency given)")
+        mem: dict[str, Any] = {"weights_MB": self.weight_bytes / 1e6}
+        status, resident, capacity = PASS, self.resident, self.capacity
+        need = "weights" if resident == self.weight_bytes else "weights and KV cache"
+        if capacity is not None:
+            mem["memory_capacity_MB"] = capacity / 1e6
+            if resident > capacity:
+                status = FAIL
+                mem["failed_check"] = "memory"
+                summary = f"out of memory: {need} need {resident / 1e6:.3g} MB, the device has {capacity / 1e6:.3g} MB"
+            else:
+                summary = f"{need} {resident / 1e6:.3g} MB of {capacity / 1e6:.3g} MB"
+        else:
+            summary = f"{need} {resident / 1e6:.3g} MB (the catalog states no memory capacity for {label})"
+            notes.append(f"memory feasibility not checked: {label} has no memory capacity in the catalog")
+        if resident != self.weight_bytes:
+            mem["memory_MB"] = resident / 1e6
+        avg_power, budget = self.avg_power, self.budget
+        if avg_power is not None:
+            if self.duty is not None:
+                mem["duty_cycle"] = self.duty
+            mem["average_power_mW"] = avg_power * 1e3
+            mem["energy_per_inference_mJ"] = self.power * self.latency * 1e3
+        if budget is not None:
+            mem["power_budget_mW"] = budget * 1e3
+            if avg_power is None:
+                notes.append(f"power budget not checked: no power figure for {label}")
+            elif avg_power > budget and status == PASS:
+                mem["failed_check"] = "power"
+                summary = f"over the power budget: {avg_power * 1e3:.4g} mW average vs {budget * 1e3:.4g} mW"
+            elif status == PASS:
+                summary += f"; {avg_power * 1e3:.4g} mW average, within the {budget * 1e3:.4g} mW budget"
+        if not self.has_bandwidth:
+            notes.append(f"no memory roofline: the catalog states no memory bandwidth for {label} "
+                         "(weights are read from on-chip memory)")
+        return summary, mem, notes
+
+
+def _device_performance(run: Any, batch: int, sla: float | None, has_bandwidth: bool) -> tuple[str, dict[str, Any], list[str]]:
+    si = run.si
+    latency = si["latency"]
+    bottleneck = run.bottleneck.lower()
+    metrics = {"latency_ms": latency * 1e3, "compute_bound_ms": si["latency_compute"] * 1e3,
+               "memory_bound_ms": si["latency_memory"] * 1e3 if has_bandwidth else None,
+               "bottleneck": bottleneck, "throughput_per_s": batch / latency}
+    if si["latency_overhead"]:
+        metrics["fixed_overhead_ms"] = si["latency_overhead"] * 1e3
+    each = f", {run.seq_len} tokens each" if run.seq_len > 1 else ""
+    summary = f"{latency * 1e3:.4g} ms per batch of {batch}{each} ({bottleneck}-bound)"
+    if sla is not None:
+        metrics["latency_sla_ms"] = sla * 1e3
+        if latency > sla:
+            summary += f"; misses the {sla * 1e3:g} ms deadline"
+        else:
+            summary += f"; meets the {sla * 1e3:g} ms deadline"
+    return summary, metrics, []
 
 
 def _run_lineages(run: Any, parts: tuple[Any, Any, Any]) -> tuple[Lineage, ...]:

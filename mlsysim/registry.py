@@ -52,7 +52,9 @@ class Registry:
         if hit is not None:
             return hit[1]
         if self._group is None and name in self._groups():
-            found: Registry | Record = Registry(self._kind, self._groups()[name], self._catalog)
+            # The group is bound to the catalog it was looked up in, so `Models.Language.X`
+            # resolves the catalog once, not twice.
+            found: Registry | Record = Registry(self._kind, self._groups()[name], lambda: catalog)
         else:
             try:
                 found = self.get(name)

@@ -248,11 +248,22 @@ def efficiencies(compute: float | None = None, catalog: Any = None) -> Efficienc
     cited = hit[1]
     if compute is None:
         return cited
+    key = (id(catalog), type(compute), compute)
+    given = _GIVEN_EFF_CACHE.get(key)
+    if given is not None:
+        return given
     if not 0.0 < compute <= 1.0:
         raise MlsysimError(f"efficiency must be in (0, 1], got {compute}; it is the achieved fraction of peak compute")
     lineage = Lineage()
     lineage.use(_assumption(catalog, MEMORY_EFFICIENCY))
-    return Efficiencies(float(compute), cited.memory, lineage, True)
+    given = Efficiencies(float(compute), cited.memory, lineage, True)
+    if len(_GIVEN_EFF_CACHE) > 1024:
+        _GIVEN_EFF_CACHE.clear()
+    _GIVEN_EFF_CACHE[key] = given  # the catalog stays alive in _EFF_CACHE, so its id is not reused
+    return given
+
+
+_GIVEN_EFF_CACHE: dict[tuple[Any, ...], Efficiencies] = {}
 
 
 def applies_to(value: Any, hw: Record) -> bool:
