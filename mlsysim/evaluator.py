@@ -5,10 +5,16 @@
   3. Macro        what does it cost the world? (energy, carbon, water, money, failures)
 
 `SystemEvaluator.evaluate(...)` composes the fleet solvers (distributed training,
-reliability, sustainability, economics) and a single-device roofline, and returns a
-`SystemEvaluation` that prints as a scorecard and serialises to JSON. With
-raise_errors=True a failed level raises OOMError / InfeasibleError (feasibility) or
-SLAViolation (performance).
+reliability, sustainability, economics) or, for one device, Engine.solve's roofline
+(mlsysim/solvers/engine.py), and returns a `SystemEvaluation` that prints as a scorecard
+and serialises to JSON. With raise_errors=True a failed level raises OOMError /
+InfeasibleError (feasibility) or SLAViolation (performance).
+
+Speed: the solvers read the catalog once per (model, cluster, precision, site) into
+float terms (DistributedModel.setup, reliability.exposure, sustainability.power_draw,
+economics.prices); a call does the arithmetic that depends on its own inputs, and a
+level's text is formatted only when read. The fastest-layout search ("auto") is
+memoised per input, since it evaluates every layout.
 """
 
 from __future__ import annotations
@@ -235,11 +241,14 @@ class SystemEvaluator:
         precision          e.g. "bf16", "fp16", "int8"
         efficiency         achieved fraction of peak compute: a number or a cited assumption
                            (training default: Megatron-LM's 52% of peak, mfu_megatron_1t;
-                           inference default: 1.0, i.e. the peak-rate lower bound on latency)
+                           inference default: 1.0, compute at the peak rate; memory traffic
+                           always uses Engine's cited bandwidth efficiency)
         fleet_obj          a cluster: the job trains on it
         nodes              accelerators the job uses when fleet_obj is given (the reference
                            tool's name; 1 means a single device)
         duration_days      how long the job runs (training: wall-clock days on the fleet)
+        seq_len            tokens per sequence (training default: the model's context;
+                           one device: Engine.solve's default of 1, a decode-like step)
         parallelism        "auto" (fastest layout that fits), a Parallelism, or a dict of its fields
         grid, datacenter   where it runs; defaults: the cluster's datacenter, else US_Avg and
                            the industry-average data center (stated on the scorecard)
