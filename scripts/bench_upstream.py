@@ -255,13 +255,16 @@ Why the fleet answers differ:
 - Overheads: the reference adds a per-layer framework tax and dispatch tax, charges weight
   traffic x (1 + 0.1 x local batch), and counts 2 x parameters FLOPs per token; ours counts the
   transformer's FLOPs (attention, output layer, recomputation) and adds no fixed overhead.
-- Communication: both use ring / hierarchical all-reduce and 4 TP all-reduces per layer; ours
-  also prices pipeline sends and the interleaved bubble, and reads link bandwidths per direction
-  from the catalog (the reference: its own constants), which changes the exposed DP time.
-- Macro: the reference's TCO is capex amortised plus energy at its own prices and a fixed
-  carbon intensity; ours uses the cited unit costs, the cited maintenance ratio, the US average
-  grid's price and intensity (the cluster has no data center record: industry-average PUE),
-  failures and checkpoints (goodput), and includes embodied carbon.
+- Communication: both price DP gradient all-reduces (ring, or hierarchical across nodes) and TP
+  all-reduces of activations per layer (the reference 4; ours 4, or 6 with full recomputation, and
+  per direction of each link as the catalog states it); ours also prices the pipeline sends and
+  the interleaved bubble, and overlaps nothing unless asked.
+- Macro: the reference's TCO is accelerators x its unit cost amortised over 3 years, plus
+  maintenance on the full capex and energy at its own price, PUE and intensity (no embodied
+  carbon, no failures). Ours: the H100s' cited unit cost (the DGX node states none) amortised
+  over the 6-year replacement period (IDRIS, BLOOM), the cited maintenance ratio, the US-average
+  grid's price and intensity with the industry-average data center's PUE (the cluster names no
+  data center), embodied carbon, and the goodput lost to failures and checkpoints.
 """
 
 
