@@ -42,7 +42,7 @@ in MPICH" (alpha-beta cost model).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 from mlsysim.errors import MlsysimError, OOMError
@@ -128,30 +128,16 @@ class _Setup:
     elem: float  # bytes per element at the training precision
     lineage: Lineage
     # Derived once from the above, so a solve does only the layout-dependent arithmetic.
-    rate: float = 0.0  # [FLOP/s] peak x efficiency
-    flops_logits3: float = 0.0  # forward + backward FLOPs of the output layer per sequence
-    flops_hw_seq: dict[str, float] = field(default_factory=dict)  # hardware FLOPs per sequence, by recompute mode
-    flops_hw_layers_seq: dict[str, float] = field(default_factory=dict)  # the same without the output layer
-    devices: float = 0.0
-    per_node: int = 0
-    intra_bw: float = 0.0  # [B/s]
-    inter_bw: float = 0.0  # [B/s] per device across the fabric
-    inter_latency: float = 0.0  # [s]
-    opt_bytes: float = 0.0  # optimizer state bytes per parameter
-
-    @classmethod
-    def derive(cls, **read: Any) -> _Setup:
-        base = cls(**read)
-        hw = {mode: base.flops_model_seq + extra for mode, extra in
-              (("none", 0.0), ("selective", base.flops_fwd_attn_seq), ("full", base.flops_fwd_layers_seq))}
-        f = base.fleet
-        return replace(
-            base, rate=base.peak * base.efficiency, flops_logits3=3 * base.flops_fwd_logits_seq, flops_hw_seq=hw,
-            flops_hw_layers_seq={mode: flops - 3 * base.flops_fwd_logits_seq for mode, flops in hw.items()},
-            devices=float(f.devices), per_node=f.per_node, intra_bw=f.intra_bw, inter_bw=f.inter_bw_per_device,
-            inter_latency=f.inter_latency,
-            opt_bytes=12.0 if base.elem < 4 else 8.0,  # fp32 master copy + Adam moments; no master copy in fp32
-        )
+    rate: float  # [FLOP/s] peak x efficiency
+    flops_logits3: float  # forward + backward FLOPs of the output layer per sequence
+    flops_hw_seq: dict[str, float]  # hardware FLOPs per sequence (3 x forward + recomputation), by recompute mode
+    flops_hw_layers_seq: dict[str, float]  # the same without the output layer
+    devices: float
+    per_node: int
+    intra_bw: float  # [B/s] per device inside a node
+    inter_bw: float  # [B/s] per device across the fabric
+    inter_latency: float  # [s]
+    opt_bytes: float  # optimizer state bytes per parameter
 
 
 @dataclass(slots=True)
@@ -338,7 +324,18 @@ class DistributedModel:
         forward_seq = seq * (2 * matmul_params + attn)
         hardware = fleet.hardware
         capacity = lineage.use(hardware.memory.capacity) if hardware.has("memory.capacity") else math.inf
-        setup = _Setup.derive(
+        flops_model_seq = 3 * forward_seq
+        flops_fwd_layers_seq = seq * (2 * layer_params + attn)
+        flops_fwd_attn_seq = seq * attn
+        flops_fwd_logits_seq = seq * 2 * shape.vocab * shape.hidden
+        # Recomputation adds one more forward pass of what it recomputes: nothing, the core
+        # attention ("selective"), or every transformer layer ("full").
+        flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
+                        (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
+        peak = peak_compute(hardware, precision, lineage)
+        fraction = resolve_fraction(efficiency, lineage, "efficiency")
+        elem = bytes_per_element(precision)
+        setup = _Setup(
             fleet=fleet,
             layers=shape.layers,
             hidden=shape.hidden,
@@ -347,15 +344,25 @@ class DistributedModel:
             params=counts.total,
             params_active=counts.active,
             seq=seq,
-            flops_model_seq=3 * forward_seq,
-            flops_fwd_layers_seq=seq * (2 * layer_params + attn),
-            flops_fwd_attn_seq=seq * attn,
-            flops_fwd_logits_seq=seq * 2 * shape.vocab * shape.hidden,
-            peak=peak_compute(hardware, precision, lineage),
-            efficiency=resolve_fraction(efficiency, lineage, "efficiency"),
+            flops_model_seq=flops_model_seq,
+            flops_fwd_layers_seq=flops_fwd_layers_seq,
+            flops_fwd_attn_seq=flops_fwd_attn_seq,
+            flops_fwd_logits_seq=flops_fwd_logits_seq,
+            peak=peak,
+            efficiency=fraction,
             capacity=capacity,
-            elem=bytes_per_element(precision),
+            elem=elem,
             lineage=lineage,
+            rate=peak * fraction,
+            flops_logits3=3 * flops_fwd_logits_seq,
+            flops_hw_seq=flops_hw_seq,
+            flops_hw_layers_seq={mode: flops - 3 * flops_fwd_logits_seq for mode, flops in flops_hw_seq.items()},
+            devices=float(fleet.devices),
+            per_node=fleet.per_node,
+            intra_bw=fleet.intra_bw,
+            inter_bw=fleet.inter_bw_per_device,
+            inter_latency=fleet.inter_latency,
+            opt_bytes=12.0 if elem < 4 else 8.0,  # fp32 master copy + Adam moments; no master copy in fp32
         )
         if key is not None:
             if len(cls._cache) > 256:
