@@ -419,15 +419,16 @@ def _best_layout(model, fleet, batch, precision, efficiency, seq_len):
     a search costs milliseconds; everything else on this path, microseconds)."""
     from mlsysim.solvers.distributed import DistributedModel
 
-    eff_key = id(efficiency._data) if isinstance(efficiency, Record) else getattr(efficiency, "path", efficiency)
-    key = (id(model._data), id(fleet), batch, precision, eff_key, seq_len)
-    hit = _BEST.get(key)
-    if hit is None:
-        best = DistributedModel().search(model, fleet, batch, precision, efficiency, seq_len=seq_len).best(raise_errors=True)
+    key = inputs_key(model, fleet, batch, precision, efficiency, seq_len)
+    hit = _BEST.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    best = DistributedModel().search(model, fleet, batch, precision, efficiency, seq_len=seq_len).best(raise_errors=True)
+    if key is not None:
         if len(_BEST) > 128:
             _BEST.clear()
-        hit = _BEST[key] = (model, fleet, efficiency, best)  # the inputs are kept so their ids are not reused
-    return hit[3]
+        _BEST[key] = ((model, fleet, efficiency), best)  # the inputs are kept so their ids are not reused
+    return best
 
 
 _BEST: dict[tuple[Any, ...], Any] = {}
