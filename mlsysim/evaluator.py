@@ -300,12 +300,16 @@ def _evaluate_training(name, model, hardware, batch, precision, efficiency, clus
             shown["parallelism"] = layout_given[0]
         return shown
 
+    # A malformed layout (unknown field, wrong type) is bad input and raises; a layout
+    # that does not divide the cluster is a feasibility failure on the scorecard.
+    auto = parallelism == "auto" or parallelism is None
+    layout = None if auto else _parallelism(parallelism)
     try:
-        if parallelism == "auto" or parallelism is None:
+        if layout is None:
             result = _best_layout(model, fleet, batch, precision, efficiency, seq_len)
             layout_given.append("auto (fastest layout that fits)")
         else:
-            result = solve_setup(setup, _parallelism(parallelism), batch)
+            result = solve_setup(setup, layout, batch)
             layout_given.append("as given")
     except OOMError as exc:  # no layout fits at all
         feasibility = EvaluationLevel("Feasibility", FAIL, str(exc), {"failed_check": "memory"})
@@ -405,9 +409,9 @@ def _parallelism(given: Any) -> Any:
         key = (tuple(items.items()), tuple(map(type, items.values())))
         hit = _LAYOUTS.get(key)
     except TypeError:  # an unhashable value: let Parallelism say what is wrong with it
-        return Parallelism(**items)
+        return Parallelism.from_mapping(items)
     if hit is None:
-        hit = Parallelism(**items)
+        hit = Parallelism.from_mapping(items)
         if len(_LAYOUTS) > 256:
             _LAYOUTS.clear()
         _LAYOUTS[key] = hit

@@ -73,7 +73,7 @@ def test_missing_precision_is_an_error_never_another_peak() -> None:
 
 
 def test_unknown_precision_lists_the_known_ones() -> None:
-    with pytest.raises(MlsysimError, match=r"unknown numeric format 'fp12'; use one of fp64, fp32"):
+    with pytest.raises(MlsysimError, match=r"unknown numeric format 'fp12'; use one of fp64, fp64_tensor, fp32"):
         Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, precision="fp12")
 
 

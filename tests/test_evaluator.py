@@ -127,3 +127,11 @@ def test_macro_terms_follow_the_site():
     assert hyperscale.macro.metrics["pue"] < default.macro.metrics["pue"] == again.macro.metrics["pue"]
     assert "datacenter: Enterprise_Avg (default" in " ".join(again.macro.notes)
     assert not any(n.startswith("datacenter:") for n in hyperscale.macro.notes)
+
+
+def test_unknown_parallelism_field_is_a_clear_error():
+    from mlsysim import MlsysimError, Models, SystemEvaluator, Systems
+
+    with pytest.raises(MlsysimError, match="parallelism: unknown field 'tensor_parallel'; did you mean"):
+        SystemEvaluator.evaluate(scenario_name="typo", model_obj=Models.Language.Llama3_8B, fleet_obj=Systems.Clusters.Research_256,
+                                 nodes=256, batch_size=256, precision="bf16", parallelism={"tensor_parallel": 8})

@@ -90,6 +90,20 @@ class Parallelism:
     allreduce: str = "hierarchical"
     overlap_grad_reduce: bool = False
 
+    @classmethod
+    def from_mapping(cls, fields: Any) -> Parallelism:
+        """A layout from a dict of its fields; an unknown key is a clear error naming the closest field."""
+        from dataclasses import fields as dataclass_fields
+        from difflib import get_close_matches
+
+        known = [f.name for f in dataclass_fields(cls)]
+        for key in fields:
+            if key not in known:
+                close = get_close_matches(str(key), known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(known)}"
+                raise MlsysimError(f"parallelism: unknown field {key!r}; {hint}")
+        return cls(**fields)
+
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "cp", "microbatch", "interleave"):
             value = getattr(self, name)

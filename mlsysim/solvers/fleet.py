@@ -16,19 +16,12 @@ from mlsysim.catalog import Catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision
 
 # Bytes per element of each numeric format (a definition of the format, not a measurement).
-BYTES_PER_ELEMENT: dict[str, float] = {
-    "fp64": 8.0, "fp64_tensor": 8.0, "fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0,
-    "fp8": 1.0, "int8": 1.0, "fp6": 0.75, "fp4": 0.5, "int4": 0.5,
-}
-
-
 def bytes_per_element(precision: str) -> float:
-    try:
-        return BYTES_PER_ELEMENT[precision]
-    except KeyError:
-        raise MlsysimError(f"unknown precision {precision!r}; use one of {', '.join(BYTES_PER_ELEMENT)}") from None
+    """Bytes one element occupies in `precision` (a definition; see roofline.BYTES_PER_ELEMENT)."""
+    return BYTES_PER_ELEMENT[check_precision(precision)]
 
 
 def peak_compute(hardware: Record, precision: str, lineage: Lineage) -> float:

@@ -18,6 +18,7 @@ from mlsysim.errors import MlsysimError
 # literature measurements, so they live here rather than in the catalog.
 BYTES_PER_ELEMENT: dict[str, float] = {
     "fp64": 8.0,
+    "fp64_tensor": 8.0,  # FP64 on tensor cores: same storage as fp64
     "fp32": 4.0,
     "tf32": 4.0,  # computed with a 10-bit mantissa, stored as fp32
     "bf16": 2.0,
