@@ -257,7 +257,8 @@ class Engine:
 def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, waves: WaveQuantization, batch: int,
              tokens: int, flops: float, moved: float, resident: float) -> PerformanceProfile:
     slowdown = waves.slowdown(batch * tokens)
-    t_compute = effective_compute_flops(flops, gemm_flops(m, batch, tokens), slowdown) / (h.peak * eff.compute)
+    charged = flops if slowdown == 1.0 else effective_compute_flops(flops, gemm_flops(m, batch, tokens), slowdown)
+    t_compute = charged / (h.peak * eff.compute)
     t_memory = moved / (h.bandwidth * eff.memory)
     latency = (t_compute if t_compute > t_memory else t_memory) + overhead.seconds
     si = {

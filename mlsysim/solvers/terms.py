@@ -121,6 +121,8 @@ class WaveQuantization:
     rest: float
     lineage: Lineage
     reason: str = ""
+    # slowdown by token count, so repeated solves of the same shape pay one dict lookup
+    _memo: dict[float, float] = field(default_factory=dict, repr=False, compare=False)
 
     def slowdown(self, tokens: float) -> float:
         """Weight-GEMM time with tile and wave quantization over the time without [1], >= 1,
@@ -133,12 +135,19 @@ class WaveQuantization:
         wave = self.wave
         if not wave:
             return 1.0
+        memo = self._memo
+        hit = memo.get(tokens)
+        if hit is not None:
+            return hit
         tile_rows = self.tile_rows
         bands = math.ceil(tokens / tile_rows)
         waves = 0.0
         for coefficient, columns in zip(self.coefficients, self.column_tiles):
             waves += coefficient * math.ceil(bands * columns / wave)
-        return self.rest + waves * wave * min(tokens, tile_rows) / tokens
+        result = self.rest + waves * wave * min(tokens, tile_rows) / tokens
+        if len(memo) < _MEMO_LIMIT:
+            memo[tokens] = result
+        return result
 
     def slowdown_array(self, tokens: Any) -> Any:
         """`slowdown` element-wise over a numpy array of token counts (same arithmetic)."""
@@ -153,6 +162,9 @@ class WaveQuantization:
         for coefficient, columns in zip(self.coefficients, self.column_tiles):
             waves = waves + coefficient * np.ceil(bands * columns / wave)
         return self.rest + waves * wave * np.minimum(tokens, tile_rows) / tokens
+
+
+_MEMO_LIMIT = 4096  # token counts remembered per WaveQuantization (bounds its memory)
 
 
 def _no_waves(reason: str) -> WaveQuantization:
