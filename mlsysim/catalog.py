@@ -162,11 +162,20 @@ def load_catalog(root: str | os.PathLike[str] | None = None) -> Catalog:
 
 
 _DEFAULT: dict[Path, Catalog] = {}
+_BY_SETTING: dict[str | None, Catalog] = {}
 
 
 def default_catalog() -> Catalog:
     """The catalog the registries read, loaded once per process."""
+    # Resolving the root touches the file system; an unset or absolute $MLSYSIM_CATALOG
+    # names the same root every time, so its catalog is remembered by the setting itself.
+    setting = os.environ.get("MLSYSIM_CATALOG")
+    hit = _BY_SETTING.get(setting)
+    if hit is not None:
+        return hit
     root = catalog_root()
     if root not in _DEFAULT:
         _DEFAULT[root] = load_catalog(root)
+    if setting is None or os.path.isabs(setting):
+        _BY_SETTING[setting] = _DEFAULT[root]
     return _DEFAULT[root]

@@ -5,54 +5,124 @@
   3. Macro        what does it cost the world? (energy, carbon, water, money, failures)
 
 `SystemEvaluator.evaluate(...)` composes the fleet solvers (distributed training,
-reliability, sustainability, economics) and a single-device roofline, and returns a
-`SystemEvaluation` that prints as a scorecard and serialises to JSON. With
-raise_errors=True a failed level raises OOMError / InfeasibleError (feasibility) or
-SLAViolation (performance).
+reliability, sustainability, economics) or, for one device, Engine.solve's roofline
+(mlsysim/solvers/engine.py), and returns a `SystemEvaluation` that prints as a scorecard
+and serialises to JSON. With raise_errors=True a failed level raises OOMError /
+InfeasibleError (feasibility) or SLAViolation (performance).
+
+Speed: the solvers read the catalog once per (model, cluster, precision, site) into
+float terms (DistributedModel.setup, reliability.exposure, sustainability.power_draw,
+economics.prices); a call does the arithmetic that depends on its own inputs, and a
+level's text is formatted only when read. The fastest-layout search ("auto") is
+memoised per input, since it evaluates every layout.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import InfeasibleError, MlsysimError, OOMError, SLAViolation
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
+from mlsysim.solvers.fleet import (
+    Fleet,
+    field_of,
+    inputs_key,
+    record_of,
+    resolve_fraction,
+)
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
 PASS, FAIL, WARNING, SKIPPED = "PASS", "FAIL", "WARNING", "SKIPPED"
 DEFAULT_GRID = "us_avg"
 DEFAULT_DATACENTER = "enterprise_average"
 
 
-@dataclass
 class EvaluationLevel:
-    """One level of the scorecard: a status, a one-line summary and the numbers behind it."""
+    """One level of the scorecard: a status, a one-line summary and the numbers behind it.
 
-    level_name: str
-    status: str
-    summary: str
-    metrics: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    The status is decided when the level is made; the summary, metrics and notes may be
+    given, or built by `build` (returning all three) the first time one of them is read:
+    formatting a scorecard costs more than computing it, and most callers read a few numbers.
+    """
+
+    __slots__ = ("level_name", "status", "_summary", "_metrics", "_notes", "_build")
+
+    def __init__(self, level_name: str, status: str, summary: str = "", metrics: dict[str, Any] | None = None,
+                 notes: list[str] | None = None, *, build: Callable[[], tuple[str, dict[str, Any], list[str]]] | None = None):
+        self.level_name = level_name
+        self.status = status
+        self._summary = summary
+        self._metrics = {} if metrics is None else metrics
+        self._notes = [] if notes is None else notes
+        self._build = build
+
+    def _built(self) -> None:
+        if self._build is not None:
+            build, self._build = self._build, None
+            self._summary, self._metrics, self._notes = build()
+
+    @property
+    def summary(self) -> str:
+        self._built()
+        return self._summary
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        self._built()
+        return self._metrics
+
+    @property
+    def notes(self) -> list[str]:
+        self._built()
+        return self._notes
 
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level_name, "status": self.status, "summary": self.summary,
                 "metrics": dict(self.metrics), "notes": list(self.notes)}
 
+    def __repr__(self) -> str:
+        return f"EvaluationLevel({self.level_name!r}, {self.status!r}, {self.summary!r})"
 
-@dataclass
+
 class SystemEvaluation:
-    """The three-level scorecard of one scenario."""
+    """The three-level scorecard of one scenario.
 
-    scenario_name: str
-    feasibility: EvaluationLevel
-    performance: EvaluationLevel
-    macro: EvaluationLevel
-    inputs: dict[str, Any] = field(default_factory=dict)
-    lineage: Lineage = field(default_factory=Lineage, repr=False)
-    results: dict[str, Any] = field(default_factory=dict, repr=False)  # the solver results behind the levels
+    `inputs` (what was evaluated, as text) and `lineage` (every cited value used) are
+    assembled when first read, from the parts the solvers returned.
+    """
+
+    __slots__ = ("scenario_name", "feasibility", "performance", "macro", "results", "_inputs", "_lineage")
+
+    def __init__(self, scenario_name: str, feasibility: EvaluationLevel, performance: EvaluationLevel,
+                 macro: EvaluationLevel, inputs: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
+                 lineage: Lineage | tuple[Lineage, ...] | None = None, results: dict[str, Any] | None = None):
+        self.scenario_name = scenario_name
+        self.feasibility = feasibility
+        self.performance = performance
+        self.macro = macro
+        self.results = {} if results is None else results  # the solver results behind the levels
+        self._inputs = {} if inputs is None else inputs
+        self._lineage = Lineage() if lineage is None else lineage
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        if callable(self._inputs):
+            self._inputs = self._inputs()
+        return self._inputs
+
+    @property
+    def lineage(self) -> Lineage:
+        if isinstance(self._lineage, tuple):
+            merged = Lineage()
+            for part in self._lineage:
+                merged.merge(part)
+            self._lineage = merged
+        return self._lineage
 
     @property
     def levels(self) -> tuple[EvaluationLevel, EvaluationLevel, EvaluationLevel]:
@@ -113,6 +183,10 @@ class SystemEvaluation:
             raise SLAViolation(f"{self.scenario_name}: {self.performance.summary}")
         return self
 
+    def __repr__(self) -> str:
+        return (f"SystemEvaluation({self.scenario_name!r}, feasibility={self.feasibility.status}, "
+                f"performance={self.performance.status}, macro={self.macro.status})")
+
 
 def _show(value: Any) -> str:
     if isinstance(value, float):
@@ -167,11 +241,14 @@ class SystemEvaluator:
         precision          e.g. "bf16", "fp16", "int8"
         efficiency         achieved fraction of peak compute: a number or a cited assumption
                            (training default: Megatron-LM's 52% of peak, mfu_megatron_1t;
-                           inference default: 1.0, i.e. the peak-rate lower bound on latency)
+                           inference default: 1.0, compute at the peak rate; memory traffic
+                           always uses Engine's cited bandwidth efficiency)
         fleet_obj          a cluster: the job trains on it
         nodes              accelerators the job uses when fleet_obj is given (the reference
                            tool's name; 1 means a single device)
         duration_days      how long the job runs (training: wall-clock days on the fleet)
+        seq_len            tokens per sequence (training default: the model's context;
+                           one device: Engine.solve's default of 1, a decode-like step)
         parallelism        "auto" (fastest layout that fits), a Parallelism, or a dict of its fields
         grid, datacenter   where it runs; defaults: the cluster's datacenter, else US_Avg and
                            the industry-average data center (stated on the scorecard)
@@ -179,12 +256,11 @@ class SystemEvaluator:
         step_time_sla, latency_sla [s], power_budget [W]   numbers or cited values
         device_power, sleep_power [W], inferences_per_second   duty-cycled device power
         """
-        catalog = catalog or _current_catalog()
-        lineage = Lineage()
+        catalog = catalog or default_catalog()
         if fleet_obj is not None and nodes != 1:
             evaluation = _evaluate_training(
                 scenario_name, model_obj, hardware_obj, batch_size, precision, efficiency, fleet_obj, nodes,
-                duration_days, seq_len, parallelism, grid, datacenter, tokens, step_time_sla, catalog, lineage,
+                duration_days, seq_len, parallelism, grid, datacenter, tokens, step_time_sla, catalog,
             )
         else:
             if hardware_obj is None:
@@ -194,7 +270,7 @@ class SystemEvaluator:
             evaluation = _evaluate_inference(
                 scenario_name, model_obj, hardware_obj, batch_size, precision, efficiency, seq_len, latency_sla,
                 power_budget, device_power, sleep_power, inferences_per_second, grid, datacenter, duration_days,
-                catalog, lineage,
+                catalog,
             )
         return evaluation.raise_for_status() if raise_errors else evaluation
 
@@ -203,43 +279,71 @@ class SystemEvaluator:
 
 
 def _evaluate_training(name, model, hardware, batch, precision, efficiency, cluster, nodes, duration_days,
-                       seq_len, parallelism, grid, datacenter, tokens, step_sla, catalog, lineage) -> SystemEvaluation:
-    from mlsysim.solvers.distributed import DistributedModel, Parallelism, solve_setup
-    from mlsysim.solvers.fleet import Fleet
+                       seq_len, parallelism, grid, datacenter, tokens, step_sla, catalog) -> SystemEvaluation:
+    from mlsysim.solvers.distributed import DistributedModel, solve_setup
 
     notes: list[str] = []
     fleet = Fleet.from_cluster(cluster, nodes)
-    if hardware is not None and hardware != fleet.hardware:
+    if hardware is not None and hardware._data is not fleet.hardware._data and hardware != fleet.hardware:
         notes.append(f"hardware {hardware.label} differs from {cluster.label}'s accelerator {fleet.hardware.label}; the cluster's is used")
     if efficiency is None:
-        efficiency = catalog.get("assumptions", "mfu_megatron_1t")
+        efficiency = _default(catalog, "assumptions", "mfu_megatron_1t")
         notes.append("efficiency: Megatron-LM's 52% of peak (assumption mfu_megatron_1t); pass efficiency= to change it")
-    solver = DistributedModel()
-    setup = solver.setup(model, fleet, precision=precision, efficiency=efficiency, seq_len=seq_len)
-    lineage.merge(setup.lineage)
-    inputs = {"model": model.label, "cluster": f"{cluster.label} ({fleet.devices} x {fleet.hardware.label})",
-              "global batch": f"{batch} sequences x {int(setup.seq)} tokens", "precision": precision,
-              "efficiency": f"{setup.efficiency:.3g} of peak"}
-    feasibility = EvaluationLevel("Feasibility", PASS, "")
+    setup = DistributedModel.setup(model, fleet, precision=precision, efficiency=efficiency, seq_len=seq_len)
+    layout_given: list[str] = []
+
+    def inputs() -> dict[str, Any]:
+        shown = {"model": model.label, "cluster": f"{cluster.label} ({fleet.devices} x {fleet.hardware.label})",
+                 "global batch": f"{batch} sequences x {int(setup.seq)} tokens", "precision": precision,
+                 "efficiency": f"{setup.efficiency:.3g} of peak"}
+        if layout_given:
+            shown["parallelism"] = layout_given[0]
+        return shown
+
     try:
         if parallelism == "auto" or parallelism is None:
-            result = _best_layout(solver, model, fleet, batch, precision, efficiency, seq_len)
-            inputs["parallelism"] = "auto (fastest layout that fits)"
+            result = _best_layout(model, fleet, batch, precision, efficiency, seq_len)
+            layout_given.append("auto (fastest layout that fits)")
         else:
-            par = parallelism if isinstance(parallelism, Parallelism) else Parallelism(**dict(parallelism))
-            result = solve_setup(setup, par, batch)
-            inputs["parallelism"] = "as given"
+            result = solve_setup(setup, _parallelism(parallelism), batch)
+            layout_given.append("as given")
     except OOMError as exc:  # no layout fits at all
         feasibility = EvaluationLevel("Feasibility", FAIL, str(exc), {"failed_check": "memory"})
         return SystemEvaluation(name, feasibility, _skipped("Performance", "not evaluated: infeasible"),
-                                _skipped("Macro", "not evaluated: infeasible"), inputs, lineage)
+                                _skipped("Macro", "not evaluated: infeasible"), inputs, (setup.lineage,))
     except MlsysimError as exc:
         feasibility = EvaluationLevel("Feasibility", FAIL, f"invalid parallel layout: {exc}", {"failed_check": "parallelism"})
         return SystemEvaluation(name, feasibility, _skipped("Performance", "not evaluated: invalid layout"),
-                                _skipped("Macro", "not evaluated: invalid layout"), inputs, lineage)
+                                _skipped("Macro", "not evaluated: invalid layout"), inputs, (setup.lineage,))
 
-    layout = f"TP{result.tp} x PP{result.pp} x CP{result.cp} x DP{result.dp}, microbatch {result.microbatch}, " \
-             f"interleave {result.interleave}, ZeRO-{result.zero}, recompute {result.recompute}"
+    feasibility = EvaluationLevel("Feasibility", PASS if result.feasible else FAIL,
+                                  build=lambda: _training_feasibility(result, notes))
+    cited = Lineage()  # values the caller passed as citations (an SLA)
+    sla = _seconds(step_sla, cited, "step_time_sla")
+    missed = sla is not None and result.step_time > sla
+    macro_parts: list[Any] = []  # (reliability, wall, trained): what the macro level adds to performance
+    performance = EvaluationLevel("Performance", FAIL if missed else PASS,
+                                  build=lambda: _training_performance(result, sla, macro_parts))
+    if not result.feasible:
+        macro = _skipped("Macro", "not evaluated: infeasible")
+        lineage: tuple[Lineage, ...] = (setup.lineage, cited)
+    elif duration_days is None and tokens is None:
+        macro = _skipped("Macro", "no duration_days or tokens given")
+        lineage = (setup.lineage, cited)
+    else:
+        macro, parts = _training_macro(result, model, fleet, duration_days, tokens, grid, datacenter, cluster, catalog,
+                                       macro_parts)
+        lineage = (setup.lineage, cited, *parts)
+    return SystemEvaluation(name, feasibility, performance, macro, inputs, lineage, {"training": result})
+
+
+def _layout(result: Any) -> str:
+    return (f"TP{result.tp} x PP{result.pp} x CP{result.cp} x DP{result.dp}, microbatch {result.microbatch}, "
+            f"interleave {result.interleave}, ZeRO-{result.zero}, recompute {result.recompute}")
+
+
+def _training_feasibility(result: Any, notes: list[str]) -> tuple[str, dict[str, Any], list[str]]:
+    layout = _layout(result)
     mem = {
         "layout": layout,
         "memory_per_device_GB": result.memory_total / 1e9,
@@ -250,16 +354,14 @@ def _evaluate_training(name, model, hardware, batch, precision, efficiency, clus
         "activations_GB": result.memory_activations / 1e9,
     }
     if result.feasible:
-        feasibility = EvaluationLevel("Feasibility", PASS,
-                                      f"{layout}; {result.memory_total / 1e9:.1f} / {result.memory_capacity / 1e9:.0f} GB per device", mem, notes)
-    else:
-        mem["failed_check"] = "memory"
-        feasibility = EvaluationLevel("Feasibility", FAIL,
-                                      f"out of memory: {result.memory_total / 1e9:.1f} GB needed per device, "
-                                      f"{result.memory_capacity / 1e9:.0f} GB available ({layout})", mem, notes)
+        return f"{layout}; {result.memory_total / 1e9:.1f} / {result.memory_capacity / 1e9:.0f} GB per device", mem, notes
+    mem["failed_check"] = "memory"
+    return (f"out of memory: {result.memory_total / 1e9:.1f} GB needed per device, "
+            f"{result.memory_capacity / 1e9:.0f} GB available ({layout})"), mem, notes
 
-    sla = _seconds(step_sla, lineage, "step_time_sla")
-    perf_metrics = {
+
+def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]) -> tuple[str, dict[str, Any], list[str]]:
+    metrics = {
         "step_time_s": result.step_time,
         "compute_s": result.compute_time,
         "exposed_tp_comm_s": result.tp_comm_time,
@@ -272,91 +374,122 @@ def _evaluate_training(name, model, hardware, batch, precision, efficiency, clus
         "mfu": result.mfu,
         "tokens_per_second": result.tokens_per_second,
     }
-    status = PASS
     summary = f"step {result.step_time:.3g} s, MFU {result.mfu:.1%}, {result.tokens_per_second:,.0f} tokens/s"
     if sla is not None:
-        perf_metrics["step_time_sla_s"] = sla
+        metrics["step_time_sla_s"] = sla
         if result.step_time > sla:
-            status = FAIL
             summary += f"; misses the {sla:g} s step-time target"
         else:
             summary += f"; meets the {sla:g} s step-time target"
-    performance = EvaluationLevel("Performance", status, summary, perf_metrics)
-    evaluation = SystemEvaluation(name, feasibility, performance, _skipped("Macro", "no duration_days or tokens given"),
-                                  inputs, lineage, {"training": result})
-    if not result.feasible:
-        evaluation.macro = _skipped("Macro", "not evaluated: infeasible")
-        return evaluation
-    if duration_days is None and tokens is None:
-        return evaluation
-    evaluation.macro = _training_macro(result, model, fleet, duration_days, tokens, grid, datacenter, cluster, catalog,
-                                       lineage, performance)
-    return evaluation
+    if macro_parts:
+        rel, wall, trained = macro_parts
+        metrics.update({
+            "expected_interruptions": rel.expected_interruptions,
+            "fleet_mtbf_h": rel.mtbf / 3600,
+            "checkpoint_interval_min": rel.daly_interval / 60,
+            "goodput": rel.goodput,
+            "tokens_trained": trained,
+            "wall_clock_days": wall / 86400,
+        })
+    return summary, metrics, []
 
 
-def _best_layout(solver, model, fleet, batch, precision, efficiency, seq_len):
-    key = (id(model._catalog), model.ref, fleet.cluster.ref, fleet.devices, batch, precision,
-           efficiency.ref if isinstance(efficiency, Record) else getattr(efficiency, "path", efficiency), seq_len)
-    hit = _BEST.get(key)
+def _parallelism(given: Any) -> Any:
+    """A Parallelism from itself or a dict of its fields (validated once per distinct dict)."""
+    from mlsysim.solvers.distributed import Parallelism
+
+    if isinstance(given, Parallelism):
+        return given
+    items = given if type(given) is dict else dict(given)
+    try:  # types too: {"tp": True} must not reuse {"tp": 1}
+        key = (tuple(items.items()), tuple(map(type, items.values())))
+        hit = _LAYOUTS.get(key)
+    except TypeError:  # an unhashable value: let Parallelism say what is wrong with it
+        return Parallelism(**items)
     if hit is None:
-        hit = solver.search(model, fleet, batch, precision, efficiency, seq_len=seq_len).best(raise_errors=True)
+        hit = Parallelism(**items)
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = hit
+    return hit
+
+
+def _best_layout(model, fleet, batch, precision, efficiency, seq_len):
+    """The fastest layout that fits, from a search over every valid one (memoised per input:
+    a search costs milliseconds; everything else on this path, microseconds)."""
+    from mlsysim.solvers.distributed import DistributedModel
+
+    key = inputs_key(model, fleet, batch, precision, efficiency, seq_len)
+    hit = _BEST.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    best = DistributedModel().search(model, fleet, batch, precision, efficiency, seq_len=seq_len).best(raise_errors=True)
+    if key is not None:
         if len(_BEST) > 128:
             _BEST.clear()
-        _BEST[key] = hit
-    return hit
+        _BEST[key] = ((model, fleet, efficiency), best)  # the inputs are kept so their ids are not reused
+    return best
 
 
 _BEST: dict[tuple[Any, ...], Any] = {}
-_MACRO: dict[tuple[Any, ...], Any] = {}
-_CATALOGS: dict[Any, Catalog] = {}
+_LAYOUTS: dict[tuple[Any, ...], Any] = {}
 
 
-def _current_catalog() -> Catalog:
-    """The default catalog, memoised by $MLSYSIM_CATALOG (resolving the path each call is slow)."""
-    import os
-
-    key = os.environ.get("MLSYSIM_CATALOG")
-    hit = _CATALOGS.get(key)
-    if hit is None:
-        hit = _CATALOGS[key] = default_catalog()
-    return hit
-
-
-def _training_macro(result, model, fleet, duration_days, tokens, grid, datacenter, cluster, catalog, lineage, performance):
-    from mlsysim.solvers.economics import EconomicsModel
-    from mlsysim.solvers.reliability import ReliabilityModel
-    from mlsysim.solvers.sustainability import SustainabilityModel
-
-    notes = []
-    grid, datacenter = _site(grid, datacenter, cluster, catalog, notes)
-    key = (id(catalog), model.ref, fleet.cluster.ref, fleet.devices, result.tokens_per_second, duration_days, tokens,
-           grid.ref, datacenter.ref)
-    cached = _MACRO.get(key)
-    if cached is None:
-        work = result.time_to_train(tokens) if tokens is not None else duration_days * 86400
-        rel = ReliabilityModel().solve(fleet, work, model=model, catalog=catalog)
-        wall = rel.wall_time if tokens is not None else duration_days * 86400
-        trained = result.tokens_per_second * wall * rel.goodput
-        sus = SustainabilityModel().solve(fleet, wall, grid=grid, datacenter=datacenter, embodied=True, catalog=catalog)
+def _training_macro(result, model, fleet, duration_days, tokens, grid, datacenter, cluster, catalog, macro_parts):
+    """Level 3 of a training run: failures, energy, carbon, water and cost; returns the
+    level and the lineages it rests on. Adds (reliability, wall time, tokens) to `macro_parts`
+    for the performance level."""
+    site_notes, exposure, draw, prices = _fleet_terms(catalog, fleet, model, grid, datacenter)
+    notes = list(site_notes)
+    work = result.time_to_train(tokens) if tokens is not None else duration_days * 86400
+    rel = exposure.over(work)
+    wall = rel.wall_time if tokens is not None else duration_days * 86400
+    trained = result.tokens_per_second * wall * rel.goodput
+    macro_parts.extend((rel, wall, trained))
+    sus = draw.over(wall)
+    econ: Any = prices
+    if not isinstance(prices, MlsysimError):
         try:
-            econ = EconomicsModel().solve(fleet, wall, grid=grid, datacenter=datacenter, tokens=trained, energy=sus,
-                                          catalog=catalog)
+            econ = prices.cost(wall, trained, sus)
         except MlsysimError as exc:
             econ = exc
-        if len(_MACRO) > 256:
-            _MACRO.clear()
-        cached = _MACRO[key] = (rel, wall, trained, sus, econ)
-    rel, wall, trained, sus, econ = cached
-    lineage.merge(rel.lineage)
-    lineage.merge(sus.lineage)
-    performance.metrics.update({
-        "expected_interruptions": rel.expected_interruptions,
-        "fleet_mtbf_h": rel.mtbf / 3600,
-        "checkpoint_interval_min": rel.daly_interval / 60,
-        "goodput": rel.goodput,
-        "tokens_trained": trained,
-        "wall_clock_days": wall / 86400,
-    })
+    failed = isinstance(econ, MlsysimError)
+    level = EvaluationLevel("Macro", WARNING if failed else PASS, build=lambda: _macro_level(wall, sus, econ, notes))
+    return level, (rel.lineage, sus.lineage) if failed else (rel.lineage, sus.lineage, econ.lineage)
+
+
+def _fleet_terms(catalog: Catalog, fleet: Fleet, model: Record, grid: Any, datacenter: Any) -> tuple[Any, ...]:
+    """The site's notes and the reliability, sustainability and economics solvers' catalog
+    terms for a training run (what ReliabilityModel / SustainabilityModel /
+    EconomicsModel.solve read), once per (fleet, model, site); the prices are an
+    MlsysimError when the catalog lacks one."""
+    from mlsysim.solvers.economics import prices
+    from mlsysim.solvers.reliability import exposure
+    from mlsysim.solvers.sustainability import power_draw
+
+    key = inputs_key(catalog, fleet, model, grid, datacenter)
+    hit = _FLEET_TERMS.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    notes: list[str] = []
+    grid_rec, dc_rec = _site(grid, datacenter, fleet.cluster, catalog, notes)
+    terms: list[Any] = [tuple(notes), exposure(fleet, model=model, catalog=catalog),
+                        power_draw(fleet, grid=grid_rec, datacenter=dc_rec, embodied=True, catalog=catalog)]
+    try:
+        terms.append(prices(fleet, grid=grid_rec, datacenter=dc_rec, catalog=catalog))
+    except MlsysimError as exc:
+        terms.append(exc)
+    if key is not None:
+        if len(_FLEET_TERMS) > 256:
+            _FLEET_TERMS.clear()
+        _FLEET_TERMS[key] = ((catalog, fleet, model, grid, datacenter), tuple(terms))  # inputs kept: ids stay unique
+    return tuple(terms)
+
+
+_FLEET_TERMS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+
+
+def _macro_level(wall: float, sus: Any, econ: Any, notes: list[str]) -> tuple[str, dict[str, Any], list[str]]:
     metrics = {
         "duration_days": wall / 86400,
         "it_energy_MWh": sus.it_energy / 3.6e9,
@@ -369,12 +502,9 @@ def _training_macro(result, model, fleet, duration_days, tokens, grid, datacente
         "water_m3": sus.water,
     }
     summary = f"{sus.facility_energy / 3.6e9:,.1f} MWh, {sus.total_carbon / 1000:,.1f} tCO2e ({sus.carbon_basis}, {sus.grid})"
-    status = PASS
     if isinstance(econ, MlsysimError):
-        status = WARNING
         notes.append(f"cost not computed: {econ}")
     else:
-        lineage.merge(econ.lineage)
         metrics.update({
             "currency": econ.currency,
             "price_years": econ.price_years,
@@ -388,22 +518,20 @@ def _training_macro(result, model, fleet, duration_days, tokens, grid, datacente
         })
         notes.extend(econ.notes)
         summary += f", {econ.run_cost:,.0f} {econ.currency} for the run"
-    return EvaluationLevel("Macro", status, summary, metrics, notes)
+    return summary, metrics, notes
 
 
 def _site(grid, datacenter, cluster, catalog, notes):
     """The grid and datacenter a job runs at: given, the cluster's, or stated defaults."""
-    from mlsysim.solvers.fleet import record_of
-
     grid_rec = record_of(grid, "grids", catalog)
     dc_rec = record_of(datacenter, "datacenters", catalog)
-    if dc_rec is None and cluster is not None and cluster.has("datacenter"):
-        dc_rec = cluster.datacenter
+    if dc_rec is None and cluster is not None:
+        dc_rec = field_of(cluster, "datacenter")
     if dc_rec is None:
         dc_rec = _default(catalog, "datacenters", DEFAULT_DATACENTER)
         notes.append(f"datacenter: {dc_rec.label} (default; pass datacenter= to change it)")
-    if grid_rec is None and dc_rec.has("grid"):
-        grid_rec = dc_rec.grid
+    if grid_rec is None:
+        grid_rec = field_of(dc_rec, "grid")
     if grid_rec is None:
         grid_rec = _default(catalog, "grids", DEFAULT_GRID)
         notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
@@ -414,11 +542,11 @@ def _default(catalog: Catalog, kind: str, ident: str) -> Record:
     key = (id(catalog), kind, ident)
     hit = _DEFAULTS.get(key)
     if hit is None:
-        hit = _DEFAULTS[key] = catalog.get(kind, ident)
-    return hit
+        hit = _DEFAULTS[key] = (catalog, catalog.get(kind, ident))  # the catalog is kept so its id is not reused
+    return hit[1]
 
 
-_DEFAULTS: dict[tuple[int, str, str], Record] = {}
+_DEFAULTS: dict[tuple[int, str, str], tuple[Catalog, Record]] = {}
 
 
 def _skipped(level: str, why: str) -> EvaluationLevel:
@@ -429,83 +557,45 @@ def _skipped(level: str, why: str) -> EvaluationLevel:
 
 
 def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq_len, latency_sla, power_budget,
-                        device_power, sleep_power, rate, grid, datacenter, duration_days, catalog, lineage):
-    from mlsysim.solvers.fleet import record_of, resolve_fraction
+                        device_power, sleep_power, rate, grid, datacenter, duration_days, catalog):
+    cited = Lineage()  # values passed as citations (efficiency, powers, SLA)
+    eff = 1.0 if efficiency is None else resolve_fraction(efficiency, cited, "efficiency")
+    run, parts = device_inference(model, hardware, batch, precision, eff, seq_len, catalog)
+    h_terms = parts[1]
+    latency = run.si["latency"]
+    resident = run.si["memory_usage"]
+    capacity = h_terms.capacity if h_terms.has_capacity else None
 
-    notes = []
-    if efficiency is None:
-        eff = 1.0
-        notes.append("efficiency 1.0: latency at the device's peak rate (a lower bound; no cited efficiency given)")
-    else:
-        eff = resolve_fraction(efficiency, lineage, "efficiency")
-    run = device_inference(model, hardware, batch, precision, eff, seq_len, lineage)
-    inputs = {"model": model.label, "hardware": hardware.label, "batch": batch, "precision": precision,
-              "efficiency": f"{eff:.3g} of peak"}
-    mem = {"weights_MB": run["weight_bytes"] / 1e6}
-    status, summary = PASS, ""
-    capacity = run["capacity"]
-    if capacity is not None:
-        mem["memory_capacity_MB"] = capacity / 1e6
-        if run["weight_bytes"] > capacity:
-            status = FAIL
-            mem["failed_check"] = "memory"
-            summary = f"out of memory: weights need {run['weight_bytes'] / 1e6:.3g} MB, the device has {capacity / 1e6:.3g} MB"
-        else:
-            summary = f"weights {run['weight_bytes'] / 1e6:.3g} MB of {capacity / 1e6:.3g} MB"
-    else:
-        summary = f"weights {run['weight_bytes'] / 1e6:.3g} MB (the catalog states no memory capacity for {hardware.label})"
-        notes.append(f"memory feasibility not checked: {hardware.label} has no memory capacity in the catalog")
-
-    power = _watts(device_power, lineage, "device_power")
-    if power is None and hardware.has("tdp"):
-        power = lineage.use(hardware.tdp)
-    budget = _watts(power_budget, lineage, "power_budget")
-    latency = run["latency"]
-    avg_power = None
+    power = _watts(device_power, cited, "device_power")
+    if power is None and (tdp := field_of(hardware, "tdp")) is not None:
+        power = cited.use(tdp)
+    budget = _watts(power_budget, cited, "power_budget")
+    duty = avg_power = None
     if power is not None:
         if rate is not None:
             duty = min(1.0, rate * latency)
-            idle = _watts(sleep_power, lineage, "sleep_power") or 0.0
+            idle = _watts(sleep_power, cited, "sleep_power") or 0.0
             avg_power = power * duty + idle * (1 - duty)
-            mem["duty_cycle"] = duty
         else:
             avg_power = power
-        mem["average_power_mW"] = avg_power * 1e3
-        mem["energy_per_inference_mJ"] = power * latency * 1e3
-    if budget is not None:
-        mem["power_budget_mW"] = budget * 1e3
-        if avg_power is None:
-            notes.append(f"power budget not checked: no power figure for {hardware.label}")
-        elif avg_power > budget and status == PASS:
-            status = FAIL
-            mem["failed_check"] = "power"
-            summary = f"over the power budget: {avg_power * 1e3:.4g} mW average vs {budget * 1e3:.4g} mW"
-        elif status == PASS:
-            summary += f"; {avg_power * 1e3:.4g} mW average, within the {budget * 1e3:.4g} mW budget"
-    feasibility = EvaluationLevel("Feasibility", status, summary, mem, notes)
+    feasible = (capacity is None or resident <= capacity) and not (
+        budget is not None and avg_power is not None and avg_power > budget)
+    device = _Device(hardware, efficiency is None, parts[0].params_total * BYTES_PER_ELEMENT[run.precision], resident,
+                     capacity, h_terms.has_bandwidth, power, duty, avg_power, budget, latency)
+    feasibility = EvaluationLevel("Feasibility", PASS if feasible else FAIL, build=device.feasibility)
 
-    sla = _seconds(latency_sla, lineage, "latency_sla")
-    metrics = {"latency_ms": latency * 1e3, "compute_bound_ms": run["compute_time"] * 1e3,
-               "memory_bound_ms": run["memory_time"] * 1e3 if run["memory_time"] is not None else None,
-               "bottleneck": run["bottleneck"], "throughput_per_s": batch / latency}
-    pstatus = PASS
-    psummary = f"{latency * 1e3:.4g} ms per batch of {batch} ({run['bottleneck']}-bound)"
-    if sla is not None:
-        metrics["latency_sla_ms"] = sla * 1e3
-        if latency > sla:
-            pstatus = FAIL
-            psummary += f"; misses the {sla * 1e3:g} ms deadline"
-        else:
-            psummary += f"; meets the {sla * 1e3:g} ms deadline"
-    performance = EvaluationLevel("Performance", pstatus, psummary, metrics)
+    sla = _seconds(latency_sla, cited, "latency_sla")
+    performance = EvaluationLevel("Performance", FAIL if sla is not None and latency > sla else PASS,
+                                  build=lambda: _device_performance(run, batch, sla, h_terms.has_bandwidth))
     macro = _skipped("Macro", "single device: pass duration_days and grid= for energy and carbon")
+    lineage: tuple[Lineage, ...] = (*_run_lineages(run, parts), cited)
     if duration_days is not None and avg_power is not None:
         from mlsysim.solvers.sustainability import SustainabilityModel
 
         mnotes: list[str] = []
         grid_rec = record_of(grid, "grids", catalog)
         if grid_rec is None:
-            grid_rec = catalog.get("grids", DEFAULT_GRID)
+            grid_rec = _default(catalog, "grids", DEFAULT_GRID)
             mnotes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
         dc_rec = record_of(datacenter, "datacenters", catalog)
         if dc_rec is None:
@@ -513,40 +603,125 @@ def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq
         sus = SustainabilityModel().solve(hardware, duration_days * 86400, devices=1, grid=grid_rec, datacenter=dc_rec,
                                           pue=None if dc_rec is not None else 1.0, device_power=avg_power,
                                           catalog=catalog)
-        lineage.merge(sus.lineage)
+        lineage = (*lineage, sus.lineage)
         macro = EvaluationLevel(
             "Macro", PASS,
             f"{sus.facility_energy / 3.6e6:.4g} kWh, {sus.operational_carbon:.4g} kg CO2 over {duration_days:g} days ({sus.carbon_basis}, {sus.grid})",
             {"energy_kWh": sus.facility_energy / 3.6e6, "carbon_kg": sus.operational_carbon, "carbon_basis": sus.carbon_basis,
              "grid": sus.grid}, mnotes)
+
+    def inputs() -> dict[str, Any]:
+        shown = {"model": model.label, "hardware": hardware.label, "batch": batch, "precision": precision,
+                 "efficiency": f"{eff:.3g} of peak"}
+        if run.seq_len > 1:
+            shown["sequence"] = f"{run.seq_len} tokens"
+        return shown
+
     return SystemEvaluation(name, feasibility, performance, macro, inputs, lineage, {"inference": run})
 
 
-def device_inference(model: Record, hardware: Record, batch: int, precision: str, efficiency: float,
-                     seq_len: int | None, lineage: Lineage) -> dict[str, Any]:
-    """Roofline latency [s] of one batch on one device (Williams et al. 2009): the larger of
-    compute time (FLOPs / (peak x efficiency)) and weight-streaming time (weight bytes /
-    memory bandwidth; skipped when the catalog states no bandwidth, e.g. for MCUs whose
-    weights sit in on-chip memory)."""
-    from mlsysim.solvers.fleet import bytes_per_element, peak_compute
-    from mlsysim.solvers.transformer import TransformerShape, forward_flops_per_token
+@dataclass(slots=True)
+class _Device:
+    """The numbers behind a one-device feasibility level, for building its text on demand."""
 
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise MlsysimError(f"batch_size must be a whole number >= 1, got {batch!r}")
-    if model.has("flops_per_inference"):
-        flops = lineage.use(model.flops_per_inference) * batch
-    elif model.has("transformer"):
-        shape = TransformerShape.fromrecord_of(model, lineage)
-        tokens = float(seq_len) if seq_len else shape.context
-        flops = forward_flops_per_token(shape, tokens) * tokens * batch
-    else:
-        raise MlsysimError(f"{model.label} states neither FLOPs per inference nor a transformer architecture ({model.file})")
-    peak = peak_compute(hardware, precision, lineage)
-    weight_bytes = lineage.use(model.parameters) * bytes_per_element(precision)
-    compute = flops / (peak * efficiency)
-    memory = weight_bytes / lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else None
-    latency = max(compute, memory or 0.0)
-    capacity = lineage.use(hardware.memory.capacity) if hardware.has("memory.capacity") else None
-    return {"latency": latency, "compute_time": compute, "memory_time": memory, "flops": flops,
-            "weight_bytes": weight_bytes, "capacity": capacity,
-            "bottleneck": "compute" if memory is None or compute >= memory else "memory"}
+    hardware: Record
+    default_efficiency: bool
+    weight_bytes: float  # [B]
+    resident: float  # [B] weights + KV cache
+    capacity: float | None  # [B]
+    has_bandwidth: bool
+    power: float | None  # [W] awake
+    duty: float | None
+    avg_power: float | None  # [W]
+    budget: float | None  # [W]
+    latency: float  # [s]
+
+    def feasibility(self) -> tuple[str, dict[str, Any], list[str]]:
+        label = self.hardware.label
+        notes = []
+        if self.default_efficiency:
+            notes.append("efficiency 1.0: compute at the device's peak rate (a lower bound on latency; no efficiency given)")
+        mem: dict[str, Any] = {"weights_MB": self.weight_bytes / 1e6}
+        status, resident, capacity = PASS, self.resident, self.capacity
+        need = "weights" if resident == self.weight_bytes else "weights and KV cache"
+        if capacity is not None:
+            mem["memory_capacity_MB"] = capacity / 1e6
+            if resident > capacity:
+                status = FAIL
+                mem["failed_check"] = "memory"
+                summary = f"out of memory: {need} need {resident / 1e6:.3g} MB, the device has {capacity / 1e6:.3g} MB"
+            else:
+                summary = f"{need} {resident / 1e6:.3g} MB of {capacity / 1e6:.3g} MB"
+        else:
+            summary = f"{need} {resident / 1e6:.3g} MB (the catalog states no memory capacity for {label})"
+            notes.append(f"memory feasibility not checked: {label} has no memory capacity in the catalog")
+        if resident != self.weight_bytes:
+            mem["memory_MB"] = resident / 1e6
+        avg_power, budget = self.avg_power, self.budget
+        if avg_power is not None:
+            if self.duty is not None:
+                mem["duty_cycle"] = self.duty
+            mem["average_power_mW"] = avg_power * 1e3
+            mem["energy_per_inference_mJ"] = self.power * self.latency * 1e3
+        if budget is not None:
+            mem["power_budget_mW"] = budget * 1e3
+            if avg_power is None:
+                notes.append(f"power budget not checked: no power figure for {label}")
+            elif avg_power > budget and status == PASS:
+                mem["failed_check"] = "power"
+                summary = f"over the power budget: {avg_power * 1e3:.4g} mW average vs {budget * 1e3:.4g} mW"
+            elif status == PASS:
+                summary += f"; {avg_power * 1e3:.4g} mW average, within the {budget * 1e3:.4g} mW budget"
+        if not self.has_bandwidth:
+            notes.append(f"no memory roofline: the catalog states no memory bandwidth for {label} "
+                         "(weights are read from on-chip memory)")
+        return summary, mem, notes
+
+
+def _device_performance(run: Any, batch: int, sla: float | None, has_bandwidth: bool) -> tuple[str, dict[str, Any], list[str]]:
+    si = run.si
+    latency = si["latency"]
+    bottleneck = run.bottleneck.lower()
+    metrics = {"latency_ms": latency * 1e3, "compute_bound_ms": si["latency_compute"] * 1e3,
+               "memory_bound_ms": si["latency_memory"] * 1e3 if has_bandwidth else None,
+               "bottleneck": bottleneck, "throughput_per_s": batch / latency}
+    if si["latency_overhead"]:
+        metrics["fixed_overhead_ms"] = si["latency_overhead"] * 1e3
+    each = f", {run.seq_len} tokens each" if run.seq_len > 1 else ""
+    summary = f"{latency * 1e3:.4g} ms per batch of {batch}{each} ({bottleneck}-bound)"
+    if sla is not None:
+        metrics["latency_sla_ms"] = sla * 1e3
+        if latency > sla:
+            summary += f"; misses the {sla * 1e3:g} ms deadline"
+        else:
+            summary += f"; meets the {sla * 1e3:g} ms deadline"
+    return summary, metrics, []
+
+
+def _run_lineages(run: Any, parts: tuple[Any, Any, Any]) -> tuple[Lineage, ...]:
+    """The cited values a device_inference result rests on: all of the profile's, but the
+    memory-bandwidth efficiency only when there is a memory roofline to apply it to."""
+    _, h, eff = parts
+    return tuple(part for part in run.lineage_parts if h.has_bandwidth or part is not eff.lineage)
+
+
+def device_inference(model: Record, hardware: Record, batch: int, precision: str, efficiency: float,
+                     seq_len: int | None, catalog: Catalog | None = None) -> tuple[Any, tuple[Any, Any, Any]]:
+    """One batch on one device through the single-device solver (the roofline of
+    Engine.solve, mlsysim/solvers/engine.py; Williams et al. 2009): latency = max(FLOPs /
+    (peak x efficiency), bytes moved / (bandwidth x cited bandwidth efficiency)), the
+    weight GEMMs' FLOPs stretched by their tile/wave quantization where it applies.
+
+    A transformer processes `seq_len` tokens per sequence (default 1: one decode-like
+    step, as Engine.solve); a model with a cited FLOP count per inference, one inference
+    per batch element. A device whose record states no memory bandwidth (a
+    microcontroller running from on-chip memory) has no memory roofline; one that states
+    no capacity is not checked for fit. Returns the PerformanceProfile and the
+    (model, hardware, efficiency) terms it came from."""
+    from mlsysim.solvers.engine import solve_terms
+    from mlsysim.solvers.terms import efficiencies, hardware_terms, model_terms
+
+    m = model_terms(model)
+    h = hardware_terms(hardware, precision, require_memory=False)
+    eff = efficiencies(efficiency, catalog)
+    return solve_terms(m, h, eff, batch, seq_len), (m, h, eff)

@@ -25,6 +25,8 @@ class Registry:
         self._kind = kind
         self._group = group
         self._catalog = catalog
+        # Attribute lookups, per catalog: `Models.Language.Llama3_8B` in a loop costs a dict hit.
+        self._resolved: dict[tuple[int, str], tuple[Catalog, Registry | Record]] = {}
 
     def _members(self) -> list[Record]:
         records = self._catalog().records(self._kind)
@@ -45,12 +47,21 @@ class Registry:
     def __getattr__(self, name: str) -> Registry | Record:
         if name.startswith("_"):
             raise AttributeError(name)
+        catalog = self._catalog()
+        hit = self._resolved.get((id(catalog), name))
+        if hit is not None:
+            return hit[1]
         if self._group is None and name in self._groups():
-            return Registry(self._kind, self._groups()[name], self._catalog)
-        try:
-            return self.get(name)
-        except NotFoundError as exc:
-            raise AttributeError(str(exc)) from None
+            # The group is bound to the catalog it was looked up in, so `Models.Language.X`
+            # resolves the catalog once, not twice.
+            found: Registry | Record = Registry(self._kind, self._groups()[name], lambda: catalog)
+        else:
+            try:
+                found = self.get(name)
+            except NotFoundError as exc:
+                raise AttributeError(str(exc)) from None
+        self._resolved[(id(catalog), name)] = (catalog, found)  # the catalog is kept so its id is not reused
+        return found
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self._members())

@@ -54,34 +54,16 @@ transformer:
   bias: true
 """
 
-SOURCES_NEEDED = ("kipply-inference-arithmetic", "hf-gpt2-xl-config", "gpu-specs-table", "ml-engineering-network",
-                  "arxiv-pope-2211-05102", "nvidia-forum-a100-peak-bandwidth", "nvidia-forum-kernel-launch-latency",
-                  "nccl-tuning-model", "nvidia-matmul-background-guide", "ml-engineering-accelerators",
-                  "thundercompute-a100-specs", "thamada-devicequery-a100-sxm4-80gb")
-
-
 @pytest.fixture(scope="module")
 def ft_catalog(tmp_path_factory: pytest.TempPathFactory):
-    """A small catalog: the real A100 40GB record, the real efficiency assumptions, and
-    the test-local GPT 13B model (not a catalog record: its architecture rests on a
-    secondary source that could not be read)."""
-    from ruamel.yaml import YAML
-
+    """The real catalog (the A100 40GB record, the cited assumptions and every record and
+    source they lean on) plus the test-local GPT 13B model (not a catalog record: its
+    architecture rests on a secondary source that could not be read)."""
     from mlsysim.catalog import load_catalog
 
     root = tmp_path_factory.mktemp("ft") / "catalog"
-    for rel in ("hardware/cloud/a100_sxm_40gb.yaml", "hardware/cloud/a100_sxm_80gb.yaml", "assumptions/prefill_compute_efficiency.yaml",
-                "assumptions/decode_memory_bandwidth_efficiency.yaml", "assumptions/kernel_launch_overhead.yaml",
-                "assumptions/nccl_allreduce_base_latency.yaml", "assumptions/nccl_nvlink_step_latency.yaml",
-                "assumptions/gemm_tile_rows.yaml", "assumptions/gemm_tile_columns.yaml", "assumptions/gemm_tiles_per_sm_wave.yaml"):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REAL_CATALOG / rel, root / rel)
-    (root / "models/language").mkdir(parents=True)
+    shutil.copytree(REAL_CATALOG, root, ignore=shutil.ignore_patterns("verification.json"))
     (root / "models/language/gpt_13b_fastertransformer.yaml").write_text(GPT_13B, encoding="utf-8")
-    yaml = YAML()
-    sources = yaml.load((REAL_CATALOG / "sources.yaml").read_text(encoding="utf-8"))
-    with (root / "sources.yaml").open("w", encoding="utf-8") as out:
-        yaml.dump({k: sources[k] for k in SOURCES_NEEDED}, out)
     return load_catalog(root)
 
 

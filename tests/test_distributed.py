@@ -140,3 +140,59 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
     if zero < 3:
         more = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero + 1, recompute=recompute, sequence_parallel=sp)
         assert more.memory_total <= r.memory_total
+
+
+def test_result_fields_follow_the_model_outputs(catalog):
+    """solve_setup builds TrainingResult positionally: its fields after `seq_len` must be
+    _terms' outputs in order, then the lineage."""
+    from dataclasses import fields
+
+    from mlsysim.solvers.distributed import TrainingResult, _Scalar, _terms
+
+    setup = DistributedModel.setup(catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256"),
+                                   precision="bf16", efficiency=0.5)
+    out = _terms(_Scalar, setup, 1.0, 1.0, 1.0, 256.0, 1.0, 0.0, 1.0, 256.0, "none", False, "hierarchical", False)
+    names = [f.name for f in fields(TrainingResult)]
+    assert names[names.index("seq_len") + 1:-1] == list(out)
+    assert names[-1] == "lineage"
+
+
+@settings(max_examples=30, deadline=None)
+@given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 4]), mb=st.sampled_from([1, 2]),
+       iv=st.sampled_from([1, 2]), zero=st.integers(0, 3), recompute=st.sampled_from(["none", "selective", "full"]))
+def test_solve_equals_its_row_of_the_search(catalog, tp, pp, mb, iv, zero, recompute):
+    """The scalar solve and the vectorised search run the same arithmetic: equal to the bit."""
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    if iv > 1 and pp == 1:
+        return
+    dm = DistributedModel()
+    table = dm.search(model, cluster, 512, "bf16", 0.5, tp=(tp,), pp=(pp,), microbatch=(mb,), interleave=(iv,),
+                      zero=(zero,), recompute=(recompute,)).table
+    assert len(table["tp"]) == 1
+    r = dm.solve(model, cluster, 512, "bf16", 0.5, tp, pp, microbatch=mb, interleave=iv, zero=zero,
+                 recompute=recompute, sequence_parallel=True)
+    for name in ("step_time", "compute_time", "tp_comm_time", "pp_comm_time", "dp_comm_time", "bubble_time",
+                 "mfu", "tokens_per_second", "memory_weights", "memory_optimizer", "memory_activations", "memory_total"):
+        assert float(table[name][0]) == getattr(r, name), name
+
+
+def test_a_validated_layout_is_not_reused_for_a_bool_or_a_float(catalog, gpt3):
+    cluster = catalog.get("clusters", "test_selene_a100")
+    dm = DistributedModel()
+    dm.solve(gpt3, cluster, 1536, "fp16", 0.5, 8, 12, devices=384)  # caches TP 8 x PP 12
+    with pytest.raises(MlsysimError, match="parallelism tp must be a whole number >= 1, got 8.0"):
+        dm.solve(gpt3, cluster, 1536, "fp16", 0.5, 8.0, 12, devices=384)
+    dm.solve(gpt3, cluster, 1536, "fp16", 0.5, 1, 1, devices=384, zero=3, recompute="full")
+    with pytest.raises(MlsysimError, match="parallelism tp must be a whole number >= 1, got True"):
+        dm.solve(gpt3, cluster, 1536, "fp16", 0.5, True, 1, devices=384, zero=3, recompute="full")
+
+
+def test_setup_is_per_catalog(catalog, gpt3):
+    """Terms are cached per record: the same model id in two catalogs is read from each."""
+    from mlsysim.catalog import default_catalog
+
+    real = default_catalog()
+    a = DistributedModel.setup(gpt3, catalog.get("clusters", "frontier_8k"), efficiency=0.5)
+    b = DistributedModel.setup(real.get("models", "gpt3"), real.get("clusters", "frontier_8k"), efficiency=0.5)
+    assert a is not b
+    assert a.lineage is not b.lineage and a.params == b.params

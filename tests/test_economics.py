@@ -44,3 +44,17 @@ def test_missing_price_is_a_clear_error(catalog):
     with pytest.raises(MlsysimError, match=r"grid test_unpriced_grid has no electricity_price in the catalog \(grids/test_unpriced_grid.yaml\)"):
         EconomicsModel().solve(catalog.get("clusters", "research_256"), MONTH, grid="test_unpriced_grid",
                                datacenter="Hyperscale", catalog=catalog)
+
+
+def test_prices_are_solve_without_the_length(catalog):
+    from mlsysim.solvers.economics import prices
+    from mlsysim.solvers.sustainability import SustainabilityModel
+
+    cluster = catalog.get("clusters", "research_256")
+    site = {"grid": "test_priced_grid", "datacenter": "Hyperscale", "catalog": catalog}
+    p = prices(cluster, **site)
+    assert p is prices(cluster, **site)
+    energy = SustainabilityModel().solve(cluster, MONTH, **site)
+    assert p.cost(MONTH, 1e12, energy).to_dict() == EconomicsModel().solve(cluster, MONTH, tokens=1e12, **site).to_dict()
+    with pytest.raises(MlsysimError, match="tokens must be positive"):
+        p.cost(MONTH, -1.0, energy)

@@ -74,3 +74,56 @@ def test_power_budget_with_duty_cycle():
 def test_needs_a_system():
     with pytest.raises(MlsysimError, match="pass hardware_obj="):
         SystemEvaluator.evaluate("none", Models.Language.Llama3_8B)
+
+
+def test_one_device_is_engine_solve():
+    """The scorecard's single-device path is Engine.solve's roofline (one model of a device)."""
+    from mlsysim import Engine
+
+    for model, hw, batch, precision, seq in [(Models.Language.Llama3_8B, Hardware.Cloud.H100, 4, "fp16", 512),
+                                             (Models.Language.Llama3_8B, Hardware.Cloud.H100, 1, "fp16", None),
+                                             (Models.get("resnet50"), Hardware.get("T4"), 32, "int8", None)]:
+        ev = SystemEvaluator.evaluate("one", model, hw, batch, precision, 0.5, seq_len=seq)
+        engine = Engine.solve(model, hw, batch_size=batch, precision=precision, efficiency=0.5, seq_len=seq)
+        assert ev.performance.metrics["latency_ms"] == engine.si["latency"] * 1e3
+        assert ev.performance.metrics["bottleneck"] == engine.bottleneck.lower()
+        assert ev.results["inference"].si == engine.si
+        paths = {e.path for e in ev.lineage.entries()}
+        assert {e.path for e in engine.lineage.entries()} <= paths
+
+
+def test_one_device_without_memory_figures():
+    """A microcontroller whose record states no memory bandwidth runs from on-chip memory:
+    compute-bound, no memory roofline, and the bandwidth efficiency is not listed as used."""
+    ev = SystemEvaluator.evaluate("bell", Models.get("wake_vision"), Hardware.get("esp32_s3"), 1, "int8")
+    assert ev.performance.metrics["memory_bound_ms"] is None
+    assert ev.performance.metrics["bottleneck"] == "compute"
+    assert any("no memory roofline" in n for n in ev.feasibility.notes)
+    assert not any("memory_bandwidth_efficiency" in e.path for e in ev.lineage.entries())
+    oom = SystemEvaluator.evaluate("big", Models.Language.Llama3_70B, Hardware.Cloud.H100, 1, "fp16")
+    assert oom.feasibility.status == "FAIL" and oom.exit_code == 2
+    assert "out of memory: weights and KV cache need" in oom.feasibility.summary
+
+
+def test_levels_are_the_same_however_they_are_read():
+    """Summaries and metrics are built on first read; reading order does not change them."""
+    args = ("x", Models.Language.Llama3_8B, None, 256, "bf16", 0.45, Systems.Clusters.Research_256, 256, 3.0)
+    first = SystemEvaluator.evaluate(*args)
+    card = first.scorecard()
+    second = SystemEvaluator.evaluate(*args)
+    assert second.macro.metrics["run_cost"] == first.macro.metrics["run_cost"]
+    assert second.to_dict() == first.to_dict()
+    assert second.scorecard() == card
+    assert "expected_interruptions" in second.performance.metrics
+    assert repr(second).startswith("SystemEvaluation('x', feasibility=PASS")
+
+
+def test_macro_terms_follow_the_site():
+    base = {"scenario_name": "x", "model_obj": Models.Language.Llama3_8B, "batch_size": 256, "precision": "bf16",
+            "efficiency": 0.45, "fleet_obj": Systems.Clusters.Research_256, "nodes": 256, "duration_days": 30.0}
+    default = SystemEvaluator.evaluate(**base)
+    hyperscale = SystemEvaluator.evaluate(**base, datacenter="Hyperscale")
+    again = SystemEvaluator.evaluate(**base)
+    assert hyperscale.macro.metrics["pue"] < default.macro.metrics["pue"] == again.macro.metrics["pue"]
+    assert "datacenter: Enterprise_Avg (default" in " ".join(again.macro.notes)
+    assert not any(n.startswith("datacenter:") for n in hyperscale.macro.notes)

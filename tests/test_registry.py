@@ -99,3 +99,14 @@ def test_real_catalog_loads_with_zero_problems():
 
     _, problems = check()
     assert problems == []
+
+
+def test_registry_follows_the_catalog_setting(fixture_catalog, monkeypatch):
+    """Registry lookups are memoised per catalog, so switching $MLSYSIM_CATALOG switches them."""
+    assert mlsysim.Hardware.Cloud.H100.id == "h100_sxm"
+    monkeypatch.setenv("MLSYSIM_CATALOG", str(fixture_catalog.resolve()))
+    assert mlsysim.Hardware.Cloud.FX100.id == "fx100"
+    with pytest.raises(AttributeError, match="no hardware record named 'H100'"):
+        _ = mlsysim.Hardware.Cloud.H100
+    monkeypatch.delenv("MLSYSIM_CATALOG")
+    assert mlsysim.Hardware.Cloud.H100.id == "h100_sxm"

@@ -72,3 +72,16 @@ def test_node_power_model_and_given_power():
     assert given.it_energy == pytest.approx(0.105 * 3600)
     with pytest.raises(MlsysimError, match="has no TDP"):
         SustainabilityModel().solve(Hardware.Tiny.ESP32_S3, 3600, devices=1, grid="US_Avg", pue=1.0)
+
+
+def test_power_draw_is_solve_without_the_length():
+    from mlsysim.solvers.sustainability import power_draw
+
+    args = {"grid": "US_Avg", "datacenter": "Hyperscale", "embodied": True}
+    draw = power_draw(Systems.Clusters.Research_256, **args)
+    assert draw is power_draw(Systems.Clusters.Research_256, **args)
+    assert draw.over(MONTH).to_dict() == SustainabilityModel().solve(Systems.Clusters.Research_256, MONTH, **args).to_dict()
+    assert draw.over(device_hours=1e4).to_dict() == SustainabilityModel().solve(
+        Systems.Clusters.Research_256, device_hours=1e4, **args).to_dict()
+    with pytest.raises(MlsysimError, match="pass exactly one of duration"):
+        draw.over()

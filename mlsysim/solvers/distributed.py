@@ -48,8 +48,18 @@ from typing import Any
 from mlsysim.errors import MlsysimError, OOMError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record
-from mlsysim.solvers.fleet import Fleet, bytes_per_element, peak_compute, resolve_fraction
-from mlsysim.solvers.transformer import TransformerShape, attention_flops_per_token, parameter_count
+from mlsysim.solvers.fleet import (
+    Fleet,
+    bytes_per_element,
+    inputs_key,
+    peak_compute,
+    resolve_fraction,
+)
+from mlsysim.solvers.transformer import (
+    TransformerShape,
+    attention_flops_per_token,
+    parameter_count,
+)
 
 RECOMPUTE = ("none", "selective", "full")
 ALLREDUCE = ("ring", "hierarchical")
@@ -117,6 +127,17 @@ class _Setup:
     capacity: float  # [B] per device
     elem: float  # bytes per element at the training precision
     lineage: Lineage
+    # Derived once from the above, so a solve does only the layout-dependent arithmetic.
+    rate: float  # [FLOP/s] peak x efficiency
+    flops_logits3: float  # forward + backward FLOPs of the output layer per sequence
+    flops_hw_seq: dict[str, float]  # hardware FLOPs per sequence (3 x forward + recomputation), by recompute mode
+    flops_hw_layers_seq: dict[str, float]  # the same without the output layer
+    devices: float
+    per_node: int
+    intra_bw: float  # [B/s] per device inside a node
+    inter_bw: float  # [B/s] per device across the fabric
+    inter_latency: float  # [s]
+    opt_bytes: float  # optimizer state bytes per parameter
 
 
 @dataclass(slots=True)
@@ -267,7 +288,7 @@ class DistributedModel:
     efficiency, sequence length); later calls only do arithmetic on floats.
     """
 
-    _cache: dict[tuple[Any, ...], _Setup] = {}
+    _cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], _Setup]] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -279,13 +300,11 @@ class DistributedModel:
                 "efficiency is required: the fraction of peak compute the kernels achieve, as a number "
                 "or a cited assumption (e.g. Assumptions.MFU_Megatron_1T)"
             )
-        eff_key = efficiency.ref if isinstance(efficiency, Record) else getattr(efficiency, "path", efficiency)
-        fleet_key = fleet.cluster.ref if isinstance(fleet, Fleet) and fleet.cluster else (fleet.ref if isinstance(fleet, Record) else id(fleet))
-        fleet_devices = fleet.devices if isinstance(fleet, Fleet) else devices
-        key = (id(model._catalog), model.ref, fleet_key, fleet_devices, precision, eff_key, seq_len)
-        hit = cls._cache.get(key)
+        key = inputs_key(model, fleet, devices, precision, efficiency, seq_len)
+        hit = cls._cache.get(key) if key is not None else None
         if hit is not None:
-            return hit
+            return hit[1]
+        inputs = (model, fleet, efficiency)
         if not isinstance(fleet, Fleet):
             if not isinstance(fleet, Record):
                 raise MlsysimError(f"fleet must be a cluster record (e.g. Systems.Clusters.Research_256), got {fleet!r}")
@@ -305,6 +324,17 @@ class DistributedModel:
         forward_seq = seq * (2 * matmul_params + attn)
         hardware = fleet.hardware
         capacity = lineage.use(hardware.memory.capacity) if hardware.has("memory.capacity") else math.inf
+        flops_model_seq = 3 * forward_seq
+        flops_fwd_layers_seq = seq * (2 * layer_params + attn)
+        flops_fwd_attn_seq = seq * attn
+        flops_fwd_logits_seq = seq * 2 * shape.vocab * shape.hidden
+        # Recomputation adds one more forward pass of what it recomputes: nothing, the core
+        # attention ("selective"), or every transformer layer ("full").
+        flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
+                        (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
+        peak = peak_compute(hardware, precision, lineage)
+        fraction = resolve_fraction(efficiency, lineage, "efficiency")
+        elem = bytes_per_element(precision)
         setup = _Setup(
             fleet=fleet,
             layers=shape.layers,
@@ -314,19 +344,30 @@ class DistributedModel:
             params=counts.total,
             params_active=counts.active,
             seq=seq,
-            flops_model_seq=3 * forward_seq,
-            flops_fwd_layers_seq=seq * (2 * layer_params + attn),
-            flops_fwd_attn_seq=seq * attn,
-            flops_fwd_logits_seq=seq * 2 * shape.vocab * shape.hidden,
-            peak=peak_compute(hardware, precision, lineage),
-            efficiency=resolve_fraction(efficiency, lineage, "efficiency"),
+            flops_model_seq=flops_model_seq,
+            flops_fwd_layers_seq=flops_fwd_layers_seq,
+            flops_fwd_attn_seq=flops_fwd_attn_seq,
+            flops_fwd_logits_seq=flops_fwd_logits_seq,
+            peak=peak,
+            efficiency=fraction,
             capacity=capacity,
-            elem=bytes_per_element(precision),
+            elem=elem,
             lineage=lineage,
+            rate=peak * fraction,
+            flops_logits3=3 * flops_fwd_logits_seq,
+            flops_hw_seq=flops_hw_seq,
+            flops_hw_layers_seq={mode: flops - 3 * flops_fwd_logits_seq for mode, flops in flops_hw_seq.items()},
+            devices=float(fleet.devices),
+            per_node=fleet.per_node,
+            intra_bw=fleet.intra_bw,
+            inter_bw=fleet.inter_bw_per_device,
+            inter_latency=fleet.inter_latency,
+            opt_bytes=12.0 if elem < 4 else 8.0,  # fp32 master copy + Adam moments; no master copy in fp32
         )
-        if len(cls._cache) > 256:
-            cls._cache.clear()
-        cls._cache[key] = setup
+        if key is not None:
+            if len(cls._cache) > 256:
+                cls._cache.clear()
+            cls._cache[key] = (inputs, setup)  # the inputs are kept so their ids are not reused
         return setup
 
     # ------------------------------------------------------------------ one configuration
@@ -341,8 +382,8 @@ class DistributedModel:
         `devices` defaults to every accelerator of the cluster. With raise_errors=True a
         configuration that does not fit in memory raises OOMError."""
         setup = self.setup(model, fleet, devices=devices, precision=precision, efficiency=efficiency, seq_len=seq_len)
-        par = parallelism or Parallelism(tp_size, pp_size, cp_size, microbatch, interleave, zero, recompute,
-                                         sequence_parallel, allreduce, overlap_grad_reduce)
+        par = parallelism or _layout(tp_size, pp_size, cp_size, microbatch, interleave, zero, recompute,
+                                     sequence_parallel, allreduce, overlap_grad_reduce)
         result = solve_setup(setup, par, batch_size)
         return result.raise_if_infeasible() if raise_errors else result
 
@@ -447,6 +488,25 @@ class SearchResult:
         return solve_setup(self.setup, par, self.global_batch)
 
 
+def _layout(tp: Any, pp: Any, cp: Any, microbatch: Any, interleave: Any, zero: Any, recompute: Any,
+            sequence_parallel: Any, allreduce: Any, overlap_grad_reduce: Any) -> Parallelism:
+    """Parallelism(...), validated once per distinct layout (a frozen dataclass with checks
+    costs more to build than a solve's arithmetic)."""
+    key = (tp, pp, cp, microbatch, interleave, zero, recompute, sequence_parallel, allreduce, overlap_grad_reduce)
+    hit = _LAYOUTS.get(key)
+    # 1 == True == 1.0 as dict keys: only whole-number ints may reuse a validated layout.
+    if hit is None or {type(tp), type(pp), type(cp), type(microbatch), type(interleave), type(zero)} != {int}:
+        hit = Parallelism(tp, pp, cp, microbatch, interleave, zero, recompute, sequence_parallel, allreduce,
+                          overlap_grad_reduce)
+        if len(_LAYOUTS) > 1024:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = hit
+    return hit
+
+
+_LAYOUTS: dict[tuple[Any, ...], Parallelism] = {}
+
+
 def _divisors(n: int) -> tuple[int, ...]:
     return tuple(d for d in range(1, n + 1) if n % d == 0)
 
@@ -488,15 +548,13 @@ def _validate(setup: _Setup, par: Parallelism, batch: int) -> tuple[int, int]:
 
 def solve_setup(setup: _Setup, par: Parallelism, batch: int) -> TrainingResult:
     dp, m = _validate(setup, par, batch)
-    v = {"tp": float(par.tp), "pp": float(par.pp), "cp": float(par.cp), "dp": float(dp), "microbatch": float(par.microbatch),
-         "zero": float(par.zero), "interleave": float(par.interleave)}
-    out = _terms(_Scalar, setup, v, float(batch), par.recompute, par.sequence_parallel, par.allreduce,
-                 par.overlap_grad_reduce)
-    return TrainingResult(
-        devices=setup.fleet.devices, tp=par.tp, pp=par.pp, cp=par.cp, dp=dp, microbatch=par.microbatch,
-        microbatches=m, interleave=par.interleave, zero=par.zero, recompute=par.recompute,
-        global_batch=batch, seq_len=int(setup.seq), lineage=setup.lineage, **out,
-    )
+    out = _terms(_Scalar, setup, float(par.tp), float(par.pp), float(par.cp), float(dp), float(par.microbatch),
+                 float(par.zero), float(par.interleave), float(batch), par.recompute, par.sequence_parallel,
+                 par.allreduce, par.overlap_grad_reduce)
+    # Positional: the first fields of TrainingResult, then _terms' outputs in field order
+    # (tests/test_distributed.py checks the order), then the lineage.
+    return TrainingResult(setup.fleet.devices, par.tp, par.pp, par.cp, dp, par.microbatch, m, par.interleave,
+                          par.zero, par.recompute, batch, int(setup.seq), *out.values(), setup.lineage)
 
 
 def _evaluate_vector(setup: _Setup, cols: dict[str, Any], batch: float, recompute: tuple[str, ...],
@@ -506,7 +564,8 @@ def _evaluate_vector(setup: _Setup, cols: dict[str, Any], batch: float, recomput
     ops = _numpy_ops()
     merged: dict[str, Any] | None = None
     for r, mode in enumerate(recompute):
-        out = _terms(ops, setup, cols, batch, mode, sequence_parallel, allreduce, False)
+        out = _terms(ops, setup, cols["tp"], cols["pp"], cols["cp"], cols["dp"], cols["microbatch"], cols["zero"],
+                     cols["interleave"], batch, mode, sequence_parallel, allreduce, False)
         if merged is None:
             merged = {k: np.broadcast_to(np.asarray(val, dtype=float), cols["tp"].shape).copy() for k, val in out.items()}
         else:
@@ -518,45 +577,41 @@ def _evaluate_vector(setup: _Setup, cols: dict[str, Any], batch: float, recomput
     return merged
 
 
-def _terms(ops: Any, s: _Setup, v: dict[str, Any], batch: float, recompute: str, sp: bool, allreduce: str,
-           overlap: bool) -> dict[str, Any]:
-    """The step-time and memory model on floats or numpy arrays (same arithmetic for both)."""
-    f = s.fleet
-    tp, pp, cp, dp, b, zero = v["tp"], v["pp"], v["cp"], v["dp"], v["microbatch"], v["zero"]
-    interleave = v["interleave"]
+def _terms(ops: Any, s: _Setup, tp: Any, pp: Any, cp: Any, dp: Any, b: Any, zero: Any, interleave: Any,
+           batch: float, recompute: str, sp: bool, allreduce: str, overlap: bool) -> dict[str, Any]:
+    """The step-time and memory model on floats or numpy arrays (same arithmetic for both):
+    tp, pp, cp, dp, microbatch b, ZeRO stage and interleave are floats or arrays."""
     m = batch / (dp * b)
     # The slowest stage sets the pace: ceil(layers / (p v)) layers per chunk, plus the output
     # layer on the last stage (Megatron-LM places it there).
     layers_stage = -(-s.layers // (pp * interleave)) * interleave
     seq_local = s.seq / cp
 
-    # Compute per slot (one microbatch through the slowest stage on one device).
-    extra = {"none": 0.0, "selective": s.flops_fwd_attn_seq, "full": s.flops_fwd_layers_seq}[recompute]
-    hw_flops_seq = s.flops_model_seq + extra
-    hw_layers_seq = hw_flops_seq - 3 * s.flops_fwd_logits_seq
-    stage_flops = layers_stage / s.layers * hw_layers_seq + 3 * s.flops_fwd_logits_seq
-    rate = s.peak * s.efficiency
-    t_compute = b * stage_flops / (tp * cp) / rate
+    # Compute per slot (one microbatch through the slowest stage on one device): the forward
+    # and backward pass (3 x forward), plus the forward again of what is recomputed.
+    hw_flops_seq = s.flops_hw_seq[recompute]
+    stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[recompute] + s.flops_logits3
+    t_compute = b * stage_flops / (tp * cp) / s.rate
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = b * seq_local * s.hidden * s.elem
-    tp_in_node = tp <= f.per_node
-    tp_bw = ops.where(tp_in_node, f.intra_bw, f.inter_bw_per_device)
-    tp_lat = ops.where(tp_in_node, 0.0, f.inter_latency)
+    tp_in_node = tp <= s.per_node
+    tp_bw = ops.where(tp_in_node, s.intra_bw, s.inter_bw)
+    tp_lat = ops.where(tp_in_node, 0.0, s.inter_latency)
     n_ar = 6.0 if recompute == "full" else 4.0
     t_tp = layers_stage * n_ar * ring_allreduce_time(act, tp, tp_bw, tp_lat)
 
     # Context parallelism: all-gather K,V forward, reduce-scatter dK,dV backward (per TP shard).
     kv = b * s.seq * 2 * s.kv_width / tp * s.elem
-    cp_in_node = tp * cp <= f.per_node
-    cp_bw = ops.where(cp_in_node, f.intra_bw, f.inter_bw_per_device)
-    cp_lat = ops.where(cp_in_node, 0.0, f.inter_latency)
+    cp_in_node = tp * cp <= s.per_node
+    cp_bw = ops.where(cp_in_node, s.intra_bw, s.inter_bw)
+    cp_lat = ops.where(cp_in_node, 0.0, s.inter_latency)
     t_cp = layers_stage * 2 * ((cp - 1) / cp * kv / cp_bw + (cp - 1) * cp_lat)
 
     # Pipeline sends: activations forward, gradients backward, scattered across the TP group.
-    p2p_in_node = tp * cp * dp * pp <= f.per_node
-    p2p_bw = ops.where(p2p_in_node, f.intra_bw, f.inter_bw_per_device)
-    p2p_lat = ops.where(p2p_in_node, 0.0, f.inter_latency)
+    p2p_in_node = tp * cp * dp * pp <= s.per_node
+    p2p_bw = ops.where(p2p_in_node, s.intra_bw, s.inter_bw)
+    p2p_lat = ops.where(p2p_in_node, 0.0, s.inter_latency)
     t_p2p = ops.where(pp > 1, 2 * interleave * (act / tp / p2p_bw + p2p_lat), 0.0)
 
     slot = t_compute + t_tp + t_cp + t_p2p
@@ -566,13 +621,13 @@ def _terms(ops: Any, s: _Setup, v: dict[str, Any], batch: float, recompute: str,
     params_dev = s.params / (tp * pp)
     grads = params_dev * s.elem
     group = dp * cp
-    local = ops.minimum(group, ops.maximum(1.0, f.per_node // tp))
+    local = ops.minimum(group, ops.maximum(1.0, s.per_node // tp))
     nodes = group / local
     if allreduce == "hierarchical":
-        t_dp = hierarchical_allreduce_time(grads, local, nodes, f.intra_bw, f.inter_bw_per_device, f.inter_latency)
+        t_dp = hierarchical_allreduce_time(grads, local, nodes, s.intra_bw, s.inter_bw, s.inter_latency)
     else:
-        flat_bw = ops.where(nodes > 1, f.inter_bw_per_device, f.intra_bw)
-        flat_lat = ops.where(nodes > 1, f.inter_latency, 0.0)
+        flat_bw = ops.where(nodes > 1, s.inter_bw, s.intra_bw)
+        flat_lat = ops.where(nodes > 1, s.inter_latency, 0.0)
         t_dp = ring_allreduce_time(grads, group, flat_bw, flat_lat)
     t_dp = t_dp * ops.where(zero == 3, 1.5, 1.0)
     if overlap:
@@ -582,15 +637,14 @@ def _terms(ops: Any, s: _Setup, v: dict[str, Any], batch: float, recompute: str,
     step = m * slot + bubble + t_dp
     model_flops = batch * s.flops_model_seq
     hw_flops = batch * hw_flops_seq
-    n = float(f.devices)
+    n = s.devices
 
-    # Memory per device.
-    w_bytes = s.elem
-    opt_bytes = 12.0 if s.elem < 4 else 8.0  # fp32 master copy + Adam moments; no master copy in fp32
+    # Memory per device: weights and gradients at the training precision, optimizer state
+    # (s.opt_bytes per parameter), sharded over the DP x CP group by the ZeRO stage.
     shard = group
-    weights = params_dev * w_bytes / ops.where(zero >= 3, shard, 1.0)
-    gradients = params_dev * w_bytes / ops.where(zero >= 2, shard, 1.0)
-    optimizer = params_dev * opt_bytes / ops.where(zero >= 1, shard, 1.0)
+    weights = params_dev * s.elem / ops.where(zero >= 3, shard, 1.0)
+    gradients = params_dev * s.elem / ops.where(zero >= 2, shard, 1.0)
+    optimizer = params_dev * s.opt_bytes / ops.where(zero >= 1, shard, 1.0)
     per_layer = activation_bytes_per_layer(seq_local, b, s.hidden, s.heads, tp, recompute, sp)
     in_flight = ops.minimum(m, pp)
     interleave_factor = 1 + (pp - 1) / (pp * interleave)

@@ -28,8 +28,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption
-from mlsysim.solvers.fleet import record_of
+from mlsysim.solvers.fleet import Fleet, assumption, field_of, inputs_key, record_of
 from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult
 
 MAINTENANCE_RATIO = "maintenance_cost_ratio"
@@ -38,7 +37,7 @@ CURRENCY = "USD"
 YEAR_SECONDS = 365.25 * 86400
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
 class EconomicsResult:
     """Costs of one job in `currency`; `price_years` says which year each price describes."""
 
@@ -90,56 +89,105 @@ class EconomicsModel:
                 fleet, duration, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
                 utilization=utilization, power_model=power_model, catalog=catalog,
             )
+        return prices(fleet, devices=devices, grid=grid, datacenter=datacenter, amortisation=amortisation,
+                      maintenance_ratio=maintenance_ratio, catalog=catalog).cost(duration, tokens, energy)
+
+
+@dataclass(frozen=True)
+class Prices:
+    """The prices of a job's hardware, site and upkeep, read from the catalog: everything
+    EconomicsModel.solve needs but the job's time, tokens and energy (see `prices`)."""
+
+    capex: float
+    capex_basis: str
+    amortisation_period: float  # [s]
+    maintenance_ratio: float  # per year
+    electricity_price: float  # [USD/J]
+    cloud_price_per_hour: float | None  # per accelerator
+    price_years: dict[str, Any]
+    notes: tuple[str, ...]
+    lineage: Lineage
+
+    def cost(self, duration: float, tokens: float | None, energy: SustainabilityResult) -> EconomicsResult:
+        """The cost of holding the hardware for `duration` seconds [s] while drawing `energy`."""
         lineage = Lineage()
         lineage.merge(energy.lineage)
-        years: dict[str, Any] = {}
-        notes: list[str] = []
-        hardware, node, fabric, n, nodes = _parts(fleet, devices)
-
-        capex, basis = _capex(hardware, node, fabric, n, nodes, lineage, years, notes)
-        period = _amount(amortisation, AMORTISATION, catalog, lineage, "time", "amortisation")
-        ratio = _amount(maintenance_ratio, MAINTENANCE_RATIO, catalog, lineage, "dimensionless", "maintenance_ratio")
-        amortised = capex * duration / period
-        maintenance = capex * ratio * duration / YEAR_SECONDS
-
-        grid_rec = record_of(grid, "grids", catalog)
-        if grid_rec is None:
-            dc = record_of(datacenter, "datacenters", catalog)
-            if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters" and fleet.has("datacenter"):
-                dc = fleet.datacenter
-            grid_rec = dc.grid if dc is not None and dc.has("grid") else None
-        if grid_rec is None:
-            raise MlsysimError("no electricity price: pass grid= (see `mlsysim zoo grids`)")
-        if not grid_rec.has("electricity_price"):
-            raise MlsysimError(
-                f"grid {grid_rec.label} has no electricity_price in the catalog ({grid_rec.file}); "
-                "add a cited price to that record or choose a grid that has one"
-            )
-        price = grid_rec.electricity_price
-        energy_cost = energy.facility_energy * lineage.use(price)
-        years["electricity"] = price.valid_time
-
+        lineage.merge(self.lineage)
+        amortised = self.capex * duration / self.amortisation_period
+        maintenance = self.capex * self.maintenance_ratio * duration / YEAR_SECONDS
+        energy_cost = energy.facility_energy * self.electricity_price
         run = amortised + maintenance + energy_cost
         per_m = None
         if tokens is not None:
             if not tokens > 0:
                 raise MlsysimError(f"tokens must be positive, got {tokens!r}")
             per_m = run / tokens * 1e6
-
-        cloud = cloud_rate = None
-        if hardware.has("cloud_price"):
-            cloud_rate = lineage.use(hardware.cloud_price) * 3600
-            cloud = cloud_rate * energy.device_hours
-            years["cloud_price"] = hardware.cloud_price.valid_time
-        else:
-            notes.append(f"no cloud-rental comparison: {hardware.label} has no cited cloud_price")
-
+        rate = self.cloud_price_per_hour
         return EconomicsResult(
-            currency=CURRENCY, price_years=years, capex=capex, capex_basis=basis, amortisation_period=period,
-            amortised_capex=amortised, maintenance=maintenance, energy_cost=energy_cost, run_cost=run,
-            tokens=tokens, cost_per_million_tokens=per_m, cloud_cost=cloud, cloud_price_per_hour=cloud_rate,
-            notes=tuple(notes), sustainability=energy, lineage=lineage,
+            currency=CURRENCY, price_years=dict(self.price_years), capex=self.capex, capex_basis=self.capex_basis,
+            amortisation_period=self.amortisation_period, amortised_capex=amortised, maintenance=maintenance,
+            energy_cost=energy_cost, run_cost=run, tokens=tokens, cost_per_million_tokens=per_m,
+            cloud_cost=rate * energy.device_hours if rate is not None else None, cloud_price_per_hour=rate,
+            notes=self.notes, sustainability=energy, lineage=lineage,
         )
+
+
+def prices(fleet: Record | Fleet, *, devices: int | None = None, grid: Any = None, datacenter: Any = None,
+           amortisation: Any = None, maintenance_ratio: Any = None, catalog: Catalog | None = None) -> Prices:
+    """EconomicsModel.solve's inputs (same meaning) read into Prices, once per distinct inputs."""
+    catalog = catalog or default_catalog()
+    inputs = (catalog, fleet, devices, grid, datacenter, amortisation, maintenance_ratio)
+    key = inputs_key(*inputs)
+    hit = _PRICES.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    found = _read_prices(*inputs)
+    if key is not None:
+        if len(_PRICES) > 512:
+            _PRICES.clear()
+        _PRICES[key] = (inputs, found)  # the inputs are kept so their ids are not reused
+    return found
+
+
+_PRICES: dict[tuple[Any, ...], tuple[tuple[Any, ...], Prices]] = {}
+
+
+def _read_prices(catalog: Catalog, fleet: Any, devices: int | None, grid: Any, datacenter: Any, amortisation: Any,
+                 maintenance_ratio: Any) -> Prices:
+    lineage = Lineage()
+    years: dict[str, Any] = {}
+    notes: list[str] = []
+    hardware, node, fabric, n, nodes = _parts(fleet, devices)
+
+    capex, basis = _capex(hardware, node, fabric, n, nodes, lineage, years, notes)
+    period = _amount(amortisation, AMORTISATION, catalog, lineage, "time", "amortisation")
+    ratio = _amount(maintenance_ratio, MAINTENANCE_RATIO, catalog, lineage, "dimensionless", "maintenance_ratio")
+
+    grid_rec = record_of(grid, "grids", catalog)
+    if grid_rec is None:
+        dc = record_of(datacenter, "datacenters", catalog)
+        if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters":
+            dc = field_of(fleet, "datacenter")
+        grid_rec = field_of(dc, "grid") if dc is not None else None
+    if grid_rec is None:
+        raise MlsysimError("no electricity price: pass grid= (see `mlsysim zoo grids`)")
+    price = field_of(grid_rec, "electricity_price")
+    if price is None:
+        raise MlsysimError(
+            f"grid {grid_rec.label} has no electricity_price in the catalog ({grid_rec.file}); "
+            "add a cited price to that record or choose a grid that has one"
+        )
+    price_si = lineage.use(price)
+    years["electricity"] = price.valid_time
+
+    cloud_rate = None
+    cloud_price = field_of(hardware, "cloud_price")
+    if cloud_price is not None:
+        cloud_rate = lineage.use(cloud_price) * 3600
+        years["cloud_price"] = cloud_price.valid_time
+    else:
+        notes.append(f"no cloud-rental comparison: {hardware.label} has no cited cloud_price")
+    return Prices(capex, basis, period, ratio, price_si, cloud_rate, years, tuple(notes), lineage)
 
 
 def _parts(fleet: Any, devices: int | None) -> tuple[Record, Record | None, Record | None, int, int]:
@@ -147,20 +195,21 @@ def _parts(fleet: Any, devices: int | None) -> tuple[Record, Record | None, Reco
         return fleet, None, None, int(devices or 0), 0
     if isinstance(fleet, Record):
         fleet = Fleet.from_cluster(fleet, devices)
-    fabric = fleet.cluster.fabric if fleet.cluster is not None else None
+    fabric = field_of(fleet.cluster, "fabric") if fleet.cluster is not None else None
     return fleet.hardware, fleet.node, fabric, fleet.devices, fleet.nodes
 
 
 def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int, nodes: int,
            lineage: Lineage, years: dict[str, Any], notes: list[str]) -> tuple[float, str]:
-    if node is not None and node.has("unit_cost"):
-        capex = nodes * lineage.use(node.unit_cost)
+    node_cost = field_of(node, "unit_cost") if node is not None else None
+    if node_cost is not None:
+        capex = nodes * lineage.use(node_cost)
         basis = f"{nodes} x {node.label} node"
-        years["capex"] = node.unit_cost.valid_time
-    elif hardware.has("unit_cost"):
-        capex = n * lineage.use(hardware.unit_cost)
+        years["capex"] = node_cost.valid_time
+    elif (device_cost := field_of(hardware, "unit_cost")) is not None:
+        capex = n * lineage.use(device_cost)
         basis = f"{n} x {hardware.label} accelerator"
-        years["capex"] = hardware.unit_cost.valid_time
+        years["capex"] = device_cost.valid_time
         if node is not None:
             notes.append(f"{node.label} has no cited unit cost: capex counts the accelerators only (no host, chassis or NICs)")
     else:
@@ -168,10 +217,11 @@ def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int,
             f"no unit cost for {hardware.label}" + (f" or {node.label}" if node is not None else "")
             + " in the catalog; add a cited unit_cost to compute capital cost"
         )
-    if fabric is not None and fabric.has("port_cost"):
-        capex += n * lineage.use(fabric.port_cost)
+    port_cost = field_of(fabric, "port_cost") if fabric is not None else None
+    if port_cost is not None:
+        capex += n * lineage.use(port_cost)
         basis += f" + {n} x {fabric.label} port"
-        years["fabric"] = fabric.port_cost.valid_time
+        years["fabric"] = port_cost.valid_time
     elif fabric is not None:
         notes.append(f"{fabric.label} has no cited port cost: network capex is not included")
     return capex, basis

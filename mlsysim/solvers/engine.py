@@ -23,7 +23,9 @@ from mlsysim.lineage import Lineage
 from mlsysim.records import Record
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.terms import (
+    Efficiencies,
     FixedOverhead,
+    HardwareTerms,
     ModelTerms,
     WaveQuantization,
     efficiencies,
@@ -138,6 +140,12 @@ class PerformanceProfile:
     memory_usage = property(lambda self: self.quantity("memory_usage"), doc="weights + KV cache resident")
 
     @property
+    def lineage_parts(self) -> tuple[Lineage, ...]:
+        """The lineages this profile rests on: the model's, the hardware's, the efficiencies',
+        the fixed overhead's and the GEMM wave term's (`lineage` merges them)."""
+        return self._lineages
+
+    @property
     def lineage(self) -> Lineage:
         merged = Lineage()
         for part in self._lineages:
@@ -231,18 +239,7 @@ class Engine:
         m = model_terms(model)
         h = hardware_terms(hardware, precision)
         eff = efficiencies(efficiency, model._catalog if isinstance(model, Record) else None)
-        batch = _check_count("batch_size", batch_size)
-        if m.kind == "per_inference":
-            if seq_len is not None:
-                raise MlsysimError(f"seq_len applies to token models; {m.name} has a per-inference FLOP count")
-            tokens = 1
-        else:
-            tokens = 1 if seq_len is None else _check_count("seq_len", seq_len)
-            if m.context and tokens > m.context:
-                raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
-        nbytes = BYTES_PER_ELEMENT[h.precision]
-        flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
-        return _profile(m, h, eff, launch_overhead(m, h), wave_quantization(m, h), batch, tokens, flops, moved, resident)
+        return solve_terms(m, h, eff, batch_size, seq_len)
 
     @staticmethod
     def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
@@ -252,6 +249,23 @@ class Engine:
         from mlsysim.solvers.sweep import sweep
 
         return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens, efficiency=efficiency)
+
+
+def solve_terms(m: ModelTerms, h: HardwareTerms, eff: Efficiencies, batch_size: int, seq_len: int | None) -> PerformanceProfile:
+    """Engine.solve on a model, hardware and efficiencies already reduced to terms
+    (mlsysim/solvers/terms.py): the same roofline for every caller that holds terms."""
+    batch = _check_count("batch_size", batch_size)
+    if m.kind == "per_inference":
+        if seq_len is not None:
+            raise MlsysimError(f"seq_len applies to token models; {m.name} has a per-inference FLOP count")
+        tokens = 1
+    else:
+        tokens = 1 if seq_len is None else _check_count("seq_len", seq_len)
+        if m.context and tokens > m.context:
+            raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
+    nbytes = BYTES_PER_ELEMENT[h.precision]
+    flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
+    return _profile(m, h, eff, launch_overhead(m, h), wave_quantization(m, h), batch, tokens, flops, moved, resident)
 
 
 def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, waves: WaveQuantization, batch: int,

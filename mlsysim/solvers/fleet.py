@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlsysim.catalog import Catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
@@ -52,6 +53,8 @@ def unidirectional(value: Value, lineage: Lineage) -> float:
 def resolve_fraction(value: Any, lineage: Lineage, what: str) -> float:
     """A fraction given as a float (the user's own figure), a cited Value, or an
     assumption record (whose `quantity` is cited). Returns it as a float in (0, 1]."""
+    if type(value) is float and 0 < value <= 1:  # the common case, checked first
+        return value
     if isinstance(value, Record):
         if value.kind != "assumptions":
             raise MlsysimError(f"{what}: {value.ref} is not an assumption record; pass a number or an assumption")
@@ -98,13 +101,13 @@ class Fleet:
 
     @classmethod
     def from_cluster(cls, cluster: Record, devices: int | None = None) -> Fleet:
-        key = (id(cluster._catalog), cluster.ref, devices)
+        key = (id(cluster._data), devices)
         hit = _FLEETS.get(key)
         if hit is None:
             hit = cls._read(cluster, devices)
             if len(_FLEETS) > 256:
                 _FLEETS.clear()
-            _FLEETS[key] = hit
+            _FLEETS[key] = hit  # the Fleet holds the cluster record, so its id is not reused
         return hit
 
     @classmethod
@@ -147,17 +150,39 @@ class Fleet:
 
 
 _FLEETS: dict[tuple[Any, ...], Fleet] = {}
+_BY_IDENTITY = frozenset((Fleet, Catalog))
 
 
 def record_of(value: Any, kind: str, catalog: Any) -> Record | None:
     """A record of `kind` from a Record or a name; an unknown name is an error listing the closest."""
     if value is None or isinstance(value, Record):
-        if isinstance(value, Record) and value.kind != kind:
+        if isinstance(value, Record) and value._data["kind"] != kind:
             raise MlsysimError(f"{value.ref} is not a {kind} record")
         return value
     if isinstance(value, str):
-        return catalog.get(kind, value)
+        key = (id(catalog), kind, value)
+        hit = _NAMED.get(key)
+        if hit is None:
+            hit = _NAMED[key] = (catalog, catalog.get(kind, value))  # the catalog is kept so its id is not reused
+        return hit[1]
     raise MlsysimError(f"expected a {kind} record or its name, got {value!r}")
+
+
+_NAMED: dict[tuple[int, str, str], tuple[Any, Record]] = {}
+
+
+def field_of(record: Record, path: str) -> Any:
+    """`record.field(path)` (a cited Value or a referenced Record), or None when the record
+    has no such field; memoised per record, because reading a field builds a new object
+    each time and the fleet solvers read the same few fields on every call."""
+    key = (id(record._data), path)
+    hit = _FIELDS.get(key)
+    if hit is None:
+        hit = _FIELDS[key] = (record, record.field(path) if record.has(path) else None)  # record kept alive: ids stay unique
+    return hit[1]
+
+
+_FIELDS: dict[tuple[int, str], tuple[Record, Any]] = {}
 
 
 def assumption(catalog: Any, ident: str) -> Value:
@@ -170,6 +195,36 @@ def assumption(catalog: Any, ident: str) -> Value:
 
 
 _ASSUMPTIONS: dict[tuple[int, str], Value] = {}
+
+
+_BY_VALUE = frozenset((int, float, bool, type(None), str))
+
+
+def inputs_key(*values: Any) -> tuple[Any, ...] | None:
+    """A cache key for a solver's inputs, or None when one cannot be keyed safely.
+
+    Records, cited Values, Fleets and catalogs are keyed by identity (the caller keeps
+    them alive next to the cached entry, so an id is never reused while it is cached);
+    strings and None by value; numbers by type and value (so True is not 1); tuples of
+    those by value.
+    """
+    key: list[Any] = []
+    append = key.append
+    for value in values:
+        kind = type(value)
+        if kind in _BY_VALUE:
+            append(value if kind is str or value is None else (kind, value))
+        elif kind is Record:
+            append(id(value._data))
+        elif kind is Value:
+            append(id(value._claim))
+        elif kind in _BY_IDENTITY:
+            append(id(value))
+        elif kind is tuple and all(type(v) in _BY_VALUE for v in value):
+            append((kind, tuple((type(v), v) for v in value)))
+        else:
+            return None
+    return tuple(key)
 
 
 def _positive_int(value: Any, what: str) -> int:

@@ -39,7 +39,13 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, bytes_per_element
+from mlsysim.solvers.fleet import (
+    Fleet,
+    assumption,
+    bytes_per_element,
+    field_of,
+    inputs_key,
+)
 
 # Llama 3 Table 5 root-cause rows (assumption ids), grouped by the table's category column.
 LLAMA3_COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -72,16 +78,32 @@ def component_rates(catalog: Catalog | None = None, groups: tuple[str, ...] | No
     Table 5 records. Host and network rates are normalised per accelerator too, so they
     carry that fleet's 8-GPU servers and network design with them."""
     catalog = catalog or default_catalog()
-    lineage = lineage if lineage is not None else Lineage()
-    groups = tuple(groups or LLAMA3_COMPONENTS)
+    rates, cited = _component_rates(catalog, tuple(groups or LLAMA3_COMPONENTS))
+    if lineage is not None:
+        lineage.merge(cited)
+    return dict(rates)
+
+
+def _component_rates(catalog: Catalog, groups: tuple[str, ...]) -> tuple[dict[str, float], Lineage]:
+    """component_rates, read once per (catalog, component classes)."""
+    key = (id(catalog), groups)
+    hit = _RATES.get(key)
+    if hit is not None:
+        return hit[1], hit[2]
     unknown = [g for g in groups if g not in LLAMA3_COMPONENTS]
     if unknown:
         raise MlsysimError(f"unknown component class {unknown[0]!r}; use some of {', '.join(LLAMA3_COMPONENTS)}")
+    lineage = Lineage()
     exposure = lineage.use(assumption(catalog, LLAMA3_FLEET)) * lineage.use(assumption(catalog, LLAMA3_PERIOD))
-    return {
+    rates = {
         g: sum(lineage.use(assumption(catalog, rid)) for rid in LLAMA3_COMPONENTS[g]) / exposure
         for g in groups
     }
+    _RATES[key] = (catalog, rates, lineage)  # the catalog is kept so its id is not reused
+    return rates, lineage
+
+
+_RATES: dict[tuple[int, tuple[str, ...]], tuple[Catalog, dict[str, float], Lineage]] = {}
 
 
 def young_interval(write_time: float, mtbf: float) -> float:
@@ -113,7 +135,7 @@ def checkpoint_bytes(parameters: float, precision: str = "bf16") -> float:
     return parameters * (elem + (12.0 if elem < 4 else 8.0))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
 class ReliabilityResult:
     """A job's exposure to failures and the cost of surviving them (SI units)."""
 
@@ -166,32 +188,88 @@ class ReliabilityModel:
         components       component classes to count (default: all of Llama 3 Table 5;
                          HARDWARE_COMPONENTS for GPU, host and network only)
         """
-        catalog = catalog or default_catalog()
-        lineage = Lineage()
-        n = _devices(fleet, devices, lineage)
+        return exposure(fleet, model=model, checkpoint_size=checkpoint_size, precision=precision,
+                        write_bandwidth=write_bandwidth, read_bandwidth=read_bandwidth, restart_time=restart_time,
+                        components=components, devices=devices, catalog=catalog).over(duration)
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A job's failure rate and checkpoint costs: everything ReliabilityModel.solve needs
+    but the job's length, read from the catalog once (see `exposure`)."""
+
+    devices: int
+    component_rates: dict[str, float]  # [1/s] per component class, whole job
+    failure_rate: float  # [1/s]
+    mtbf: float  # [s]
+    checkpoint_size: float  # [B]
+    write_time: float  # [s]
+    restart_time: float  # [s]
+    young_interval: float  # [s]
+    daly_interval: float  # [s]
+    lineage: Lineage
+
+    def over(self, duration: float) -> ReliabilityResult:
+        """The job needing `duration` seconds of work [s]."""
         if not duration > 0:
             raise MlsysimError(f"duration must be positive seconds of work, got {duration!r}")
-        rates = component_rates(catalog, components, lineage)
-        per_class = {g: r * n for g, r in rates.items()}
-        lam = sum(per_class.values())
-        mtbf = 1 / lam
-        if checkpoint_size is None:
-            if model is None:
-                raise MlsysimError("pass model= (to size the checkpoint) or checkpoint_size= in bytes")
-            checkpoint_size = checkpoint_bytes(lineage.use(model.parameters), precision)
-        write_bw = _bandwidth(write_bandwidth, DEFAULT_WRITE_BANDWIDTH, catalog, lineage, "write_bandwidth")
-        write = checkpoint_size / write_bw
-        if restart_time is None:
-            restart_time = checkpoint_size / _bandwidth(read_bandwidth, DEFAULT_READ_BANDWIDTH, catalog, lineage, "read_bandwidth")
-        young = young_interval(write, mtbf)
-        daly = daly_interval(write, mtbf)
-        wall = expected_wall_time(duration, daly, write, restart_time, mtbf)
+        wall = expected_wall_time(duration, self.daly_interval, self.write_time, self.restart_time, self.mtbf)
+        lineage = Lineage()
+        lineage.merge(self.lineage)
         return ReliabilityResult(
-            devices=n, duration=duration, failure_rate=lam, component_rates=per_class, mtbf=mtbf,
-            p_failure=-math.expm1(-lam * duration), expected_interruptions=lam * duration,
-            checkpoint_size=checkpoint_size, write_time=write, restart_time=restart_time,
-            young_interval=young, daly_interval=daly, wall_time=wall, goodput=duration / wall, lineage=lineage,
+            devices=self.devices, duration=duration, failure_rate=self.failure_rate,
+            component_rates=dict(self.component_rates), mtbf=self.mtbf,
+            p_failure=-math.expm1(-self.failure_rate * duration), expected_interruptions=self.failure_rate * duration,
+            checkpoint_size=self.checkpoint_size, write_time=self.write_time, restart_time=self.restart_time,
+            young_interval=self.young_interval, daly_interval=self.daly_interval, wall_time=wall,
+            goodput=duration / wall, lineage=lineage,
         )
+
+
+def exposure(fleet: Record | Fleet | int, *, model: Record | None = None, checkpoint_size: float | None = None,
+             precision: str = "bf16", write_bandwidth: Any = None, read_bandwidth: Any = None,
+             restart_time: float | None = None, components: tuple[str, ...] | None = None,
+             devices: int | None = None, catalog: Catalog | None = None) -> Exposure:
+    """ReliabilityModel.solve's inputs (same meaning) read into an Exposure, once per
+    distinct inputs: `exposure(...).over(duration)` is `ReliabilityModel().solve(...)`."""
+    catalog = catalog or default_catalog()
+    inputs = (catalog, fleet, devices, model, checkpoint_size, precision, write_bandwidth, read_bandwidth,
+              restart_time, components)
+    key = inputs_key(*inputs)
+    hit = _EXPOSURES.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    found = _read_exposure(*inputs)
+    if key is not None:
+        if len(_EXPOSURES) > 512:
+            _EXPOSURES.clear()
+        _EXPOSURES[key] = (inputs, found)  # the inputs are kept so their ids are not reused
+    return found
+
+
+_EXPOSURES: dict[tuple[Any, ...], tuple[tuple[Any, ...], Exposure]] = {}
+
+
+def _read_exposure(catalog: Catalog, fleet: Record | Fleet | int, devices: int | None, model: Record | None,
+                   checkpoint_size: float | None, precision: str, write_bandwidth: Any, read_bandwidth: Any,
+                   restart_time: float | None, components: tuple[str, ...] | None) -> Exposure:
+    lineage = Lineage()
+    n = _devices(fleet, devices, lineage)
+    rates, cited = _component_rates(catalog, tuple(components or LLAMA3_COMPONENTS))
+    lineage.merge(cited)
+    per_class = {g: r * n for g, r in rates.items()}
+    lam = sum(per_class.values())
+    mtbf = 1 / lam
+    if checkpoint_size is None:
+        if model is None:
+            raise MlsysimError("pass model= (to size the checkpoint) or checkpoint_size= in bytes")
+        checkpoint_size = checkpoint_bytes(lineage.use(field_of(model, "parameters") or model.parameters), precision)
+    write_bw = _bandwidth(write_bandwidth, DEFAULT_WRITE_BANDWIDTH, catalog, lineage, "write_bandwidth")
+    write = checkpoint_size / write_bw
+    if restart_time is None:
+        restart_time = checkpoint_size / _bandwidth(read_bandwidth, DEFAULT_READ_BANDWIDTH, catalog, lineage, "read_bandwidth")
+    return Exposure(n, per_class, lam, mtbf, checkpoint_size, write, restart_time, young_interval(write, mtbf),
+                    daly_interval(write, mtbf), lineage)
 
 
 def _devices(fleet: Record | Fleet | int, devices: int | None, lineage: Lineage) -> int:

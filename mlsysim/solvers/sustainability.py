@@ -33,7 +33,14 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, record_of, resolve_fraction
+from mlsysim.solvers.fleet import (
+    Fleet,
+    assumption,
+    field_of,
+    inputs_key,
+    record_of,
+    resolve_fraction,
+)
 
 EMBODIED_GPU = "embodied_carbon_gpu"
 EMBODIED_SERVER = "embodied_carbon_gpu_server"
@@ -42,7 +49,7 @@ AVERAGE_USAGE = "hardware_average_usage_idris"
 POWER_MODELS = ("tdp", "node")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
 class SustainabilityResult:
     """Energy [J], carbon [kg CO2(e)], water [m^3] of one job, with what they rest on."""
 
@@ -115,70 +122,146 @@ class SustainabilityModel:
                           power model (e.g. a duty-cycled microcontroller)
         embodied          add amortised manufacturing carbon
         """
-        catalog = catalog or default_catalog()
-        lineage = Lineage()
-        if power_model not in POWER_MODELS:
-            raise MlsysimError(f"power_model must be 'tdp' or 'node', got {power_model!r}")
-        hardware, node, cluster, n = _fleet_parts(fleet, devices, lineage)
+        return power_draw(fleet, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
+                          carbon_intensity=carbon_intensity, utilization=utilization, power_model=power_model,
+                          device_power=device_power, embodied=embodied, catalog=catalog).over(duration, device_hours)
+
+
+@dataclass(frozen=True)
+class PowerDraw:
+    """What a job draws and where, read from the catalog: everything SustainabilityModel.solve
+    needs but how long the job runs (see `power_draw`)."""
+
+    devices: int
+    power_model: str
+    device_power: float  # [W]
+    utilization: float
+    pue: float
+    carbon_intensity: float  # [kg/J]
+    carbon_basis: str
+    grid: str
+    wue: float | None  # [m^3/J] on-site water per IT energy
+    water_intensity: float | None  # [m^3/J] off-site water per facility energy
+    embodied: tuple[float, float, float, float, float] | None  # per GPU [kg], per server [kg], life [h], usage, servers
+    lineage: Lineage
+
+    def over(self, duration: float | None = None, device_hours: float | None = None) -> SustainabilityResult:
+        """Energy, carbon and water of drawing this for `duration` seconds (or `device_hours`)."""
+        n = self.devices
         hours = _device_hours(n, duration, device_hours)
-
-        if device_power is not None:
-            device_power, _ = _cited_or_number(device_power, lineage, "power", "device_power")
-            power_model = "given"
-        elif power_model == "tdp":
-            if not hardware.has("tdp"):
-                raise MlsysimError(f"{hardware.label} has no TDP in the catalog ({hardware.file}); use power_model='node' or add a cited tdp")
-            device_power = lineage.use(hardware.tdp)
-        else:
-            if node is None or not node.has("power"):
-                where = node.label if node is not None else hardware.label
-                raise MlsysimError(f"{where} has no node system power in the catalog; use power_model='tdp'")
-            device_power = lineage.use(node.power) / lineage.use(node.accelerator_count)
-        util = resolve_fraction(utilization, lineage, "utilization")
-        it_energy = hours * 3600 * device_power * util
-
-        dc = record_of(datacenter, "datacenters", catalog)
-        if dc is None and cluster is not None and cluster.has("datacenter"):
-            dc = cluster.datacenter
-        if pue is not None:
-            pue_value, _ = _cited_or_number(pue, lineage, "dimensionless", "pue")
-            if pue_value < 1:
-                raise MlsysimError(f"pue must be >= 1 (facility power / IT power), got {pue_value:g}")
-        elif dc is not None:
-            pue_value = lineage.use(dc.pue)
-        else:
-            raise MlsysimError("no PUE: pass datacenter= (e.g. 'Hyperscale', 'Enterprise_Avg') or pue=")
-        facility = it_energy * pue_value
-
-        grid_rec = record_of(grid, "grids", catalog)
-        if grid_rec is None and dc is not None and dc.has("grid"):
-            grid_rec = dc.grid
-        if carbon_intensity is not None:
-            ci, ci_value = _cited_or_number(carbon_intensity, lineage, "carbon_intensity", "carbon_intensity")
-            basis = (ci_value.qualifiers.get("basis") if ci_value else None) or "not stated by the source"
-            grid_label = ci_value.path if ci_value else "user-supplied intensity"
-        elif grid_rec is not None:
-            ci = lineage.use(grid_rec.carbon_intensity)
-            basis = grid_rec.carbon_intensity.qualifiers.get("basis", "not stated by the source")
-            year = grid_rec.carbon_intensity.valid_time
-            grid_label = f"{grid_rec.label} ({grid_rec.region}" + (f", {year})" if year else ")")
-        else:
-            raise MlsysimError("no carbon intensity: pass grid= (e.g. 'US_Avg', 'Quebec'; see `mlsysim zoo grids`)")
-
-        water_on = lineage.use(dc.wue) * it_energy if dc is not None and dc.has("wue") else None
-        water_off = (lineage.use(grid_rec.water_intensity) * facility
-                     if grid_rec is not None and carbon_intensity is None and grid_rec.has("water_intensity") else None)
-
+        it_energy = hours * 3600 * self.device_power * self.utilization
+        facility = it_energy * self.pue
         embodied_kg = None
-        if embodied:
-            embodied_kg = _embodied(catalog, lineage, n, node, hours)
-
+        if self.embodied is not None:
+            embodied_kg = _embodied(self.embodied, n, hours)
+        lineage = Lineage()
+        lineage.merge(self.lineage)
         return SustainabilityResult(
-            devices=n, device_hours=hours, power_model=power_model, it_power=n * device_power * util,
-            it_energy=it_energy, pue=pue_value, facility_energy=facility, carbon_intensity=ci, carbon_basis=basis,
-            grid=grid_label, operational_carbon=facility * ci, embodied_carbon=embodied_kg,
-            water_onsite=water_on, water_offsite=water_off, lineage=lineage,
+            devices=n, device_hours=hours, power_model=self.power_model,
+            it_power=n * self.device_power * self.utilization, it_energy=it_energy, pue=self.pue,
+            facility_energy=facility, carbon_intensity=self.carbon_intensity, carbon_basis=self.carbon_basis,
+            grid=self.grid, operational_carbon=facility * self.carbon_intensity, embodied_carbon=embodied_kg,
+            water_onsite=self.wue * it_energy if self.wue is not None else None,
+            water_offsite=self.water_intensity * facility if self.water_intensity is not None else None,
+            lineage=lineage,
         )
+
+
+def power_draw(fleet: Record | Fleet, *, devices: int | None = None, grid: Any = None, datacenter: Any = None,
+               pue: Any = None, carbon_intensity: Any = None, utilization: Any = 1.0, power_model: str = "tdp",
+               device_power: Any = None, embodied: bool = False, catalog: Catalog | None = None) -> PowerDraw:
+    """SustainabilityModel.solve's inputs (same meaning) read into a PowerDraw, once per
+    distinct inputs: `power_draw(...).over(duration)` is `SustainabilityModel().solve(...)`."""
+    catalog = catalog or default_catalog()
+    inputs = (catalog, fleet, devices, grid, datacenter, pue, carbon_intensity, utilization, power_model,
+              device_power, embodied)
+    key = inputs_key(*inputs)
+    hit = _DRAWS.get(key) if key is not None else None
+    if hit is not None:
+        return hit[1]
+    found = _read_draw(*inputs)
+    if key is not None:
+        if len(_DRAWS) > 512:
+            _DRAWS.clear()
+        _DRAWS[key] = (inputs, found)  # the inputs are kept so their ids are not reused
+    return found
+
+
+_DRAWS: dict[tuple[Any, ...], tuple[tuple[Any, ...], PowerDraw]] = {}
+
+
+def _read_draw(catalog: Catalog, fleet: Any, devices: int | None, grid: Any, datacenter: Any, pue: Any,
+               carbon_intensity: Any, utilization: Any, power_model: str, device_power: Any, embodied: bool) -> PowerDraw:
+    lineage = Lineage()
+    if power_model not in POWER_MODELS:
+        raise MlsysimError(f"power_model must be 'tdp' or 'node', got {power_model!r}")
+    hardware, node, cluster, n = _fleet_parts(fleet, devices, lineage)
+
+    if device_power is not None:
+        device_power, _ = _cited_or_number(device_power, lineage, "power", "device_power")
+        power_model = "given"
+    elif power_model == "tdp":
+        tdp = field_of(hardware, "tdp")
+        if tdp is None:
+            raise MlsysimError(f"{hardware.label} has no TDP in the catalog ({hardware.file}); use power_model='node' or add a cited tdp")
+        device_power = lineage.use(tdp)
+    else:
+        node_power = field_of(node, "power") if node is not None else None
+        if node_power is None:
+            where = node.label if node is not None else hardware.label
+            raise MlsysimError(f"{where} has no node system power in the catalog; use power_model='tdp'")
+        device_power = lineage.use(node_power) / lineage.use(field_of(node, "accelerator_count"))
+    util = resolve_fraction(utilization, lineage, "utilization")
+
+    dc = record_of(datacenter, "datacenters", catalog)
+    if dc is None and cluster is not None:
+        dc = field_of(cluster, "datacenter")
+    if pue is not None:
+        pue_value, _ = _cited_or_number(pue, lineage, "dimensionless", "pue")
+        if pue_value < 1:
+            raise MlsysimError(f"pue must be >= 1 (facility power / IT power), got {pue_value:g}")
+    elif dc is not None:
+        pue_value = lineage.use(field_of(dc, "pue"))
+    else:
+        raise MlsysimError("no PUE: pass datacenter= (e.g. 'Hyperscale', 'Enterprise_Avg') or pue=")
+
+    grid_rec = record_of(grid, "grids", catalog)
+    if grid_rec is None and dc is not None:
+        grid_rec = field_of(dc, "grid")
+    if carbon_intensity is not None:
+        ci, ci_value = _cited_or_number(carbon_intensity, lineage, "carbon_intensity", "carbon_intensity")
+        basis = (ci_value.qualifiers.get("basis") if ci_value else None) or "not stated by the source"
+        grid_label = ci_value.path if ci_value else "user-supplied intensity"
+    elif grid_rec is not None:
+        intensity, basis, grid_label = _grid_intensity(grid_rec)
+        ci = lineage.use(intensity)
+    else:
+        raise MlsysimError("no carbon intensity: pass grid= (e.g. 'US_Avg', 'Quebec'; see `mlsysim zoo grids`)")
+
+    wue = field_of(dc, "wue") if dc is not None else None
+    water_intensity = field_of(grid_rec, "water_intensity") if grid_rec is not None and carbon_intensity is None else None
+    return PowerDraw(
+        devices=n, power_model=power_model, device_power=device_power, utilization=util, pue=pue_value,
+        carbon_intensity=ci, carbon_basis=basis, grid=grid_label,
+        wue=lineage.use(wue) if wue is not None else None,
+        water_intensity=lineage.use(water_intensity) if water_intensity is not None else None,
+        embodied=_embodied_constants(catalog, lineage, n, node) if embodied else None, lineage=lineage,
+    )
+
+
+def _grid_intensity(grid: Record) -> tuple[Value, str, str]:
+    """A grid's cited carbon intensity, its basis and the label results show, read once per grid."""
+    key = id(grid._data)
+    hit = _GRIDS.get(key)
+    if hit is None:
+        intensity = grid.carbon_intensity
+        year = intensity.valid_time
+        label = f"{grid.label} ({grid.region}" + (f", {year})" if year else ")")
+        hit = _GRIDS[key] = (grid, intensity, intensity.qualifiers.get("basis", "not stated by the source"), label)
+    return hit[1], hit[2], hit[3]
+
+
+_GRIDS: dict[int, tuple[Record, Value, str, str]] = {}
 
 
 def _fleet_parts(fleet: Any, devices: int | None, lineage: Lineage) -> tuple[Record, Record | None, Record | None, int]:
@@ -208,15 +291,22 @@ def _device_hours(n: int, duration: float | None, device_hours: float | None) ->
     return n * duration / 3600
 
 
-def _embodied(catalog: Catalog, lineage: Lineage, n: int, node: Record | None, hours: float) -> float:
-    """Manufacturing carbon [kg] charged to this job: (GPUs x per-GPU + servers x
-    per-server) x job hours / (replacement period x usage) (Luccioni et al. 2023).
-    Bare accelerators (no node record) are charged for the GPUs only."""
+def _embodied_constants(catalog: Catalog, lineage: Lineage, n: int, node: Record | None) -> tuple[float, float, float, float, float]:
+    """Per-GPU and per-server manufacturing carbon [kg], replacement period [h], average
+    usage, and the servers the job holds (Luccioni et al. 2023)."""
     per_gpu = lineage.use(assumption(catalog, EMBODIED_GPU))
     per_server = lineage.use(assumption(catalog, EMBODIED_SERVER))
     life_h = lineage.use(assumption(catalog, REPLACEMENT_PERIOD)) / 3600
     usage = lineage.use(assumption(catalog, AVERAGE_USAGE))
-    job_hours = hours / n  # wall-clock hours each accelerator is held
     # Without a node record (bare accelerators) there is no server to charge.
-    servers = n / lineage.use(node.accelerator_count) if node is not None else 0.0
+    servers = n / lineage.use(field_of(node, "accelerator_count")) if node is not None else 0.0
+    return per_gpu, per_server, life_h, usage, servers
+
+
+def _embodied(constants: tuple[float, float, float, float, float], n: int, hours: float) -> float:
+    """Manufacturing carbon [kg] charged to this job: (GPUs x per-GPU + servers x
+    per-server) x job hours / (replacement period x usage) (Luccioni et al. 2023).
+    Bare accelerators (no node record) are charged for the GPUs only."""
+    per_gpu, per_server, life_h, usage, servers = constants
+    job_hours = hours / n  # wall-clock hours each accelerator is held
     return (n * per_gpu + servers * per_server) * job_hours / (life_h * usage)

@@ -69,7 +69,12 @@ class ModelTerms:
 
 @dataclass(frozen=True)
 class HardwareTerms:
-    """An accelerator at one compute precision, reduced to floats."""
+    """An accelerator at one compute precision, reduced to floats.
+
+    Read with `require_memory=False`, a device whose record states no memory bandwidth
+    (a microcontroller running from on-chip SRAM) has bandwidth = inf (no memory roofline),
+    and one that states no capacity has capacity = inf (fit not checked); the flags say so.
+    """
 
     name: str
     precision: str
@@ -78,6 +83,8 @@ class HardwareTerms:
     capacity: float      # [B]
     lineage: Lineage
     record: Record = field(repr=False, compare=False)  # the accelerator record, for the overheads that apply to it
+    has_bandwidth: bool = True
+    has_capacity: bool = True
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ class PrecisionUnavailable(MlsysimError):
 
 
 _MODEL_CACHE: dict[int, tuple[Record, ModelTerms]] = {}
-_HW_CACHE: dict[tuple[int, str], tuple[Record, HardwareTerms]] = {}
+_HW_CACHE: dict[tuple[int, str, bool], tuple[Record, HardwareTerms]] = {}
 _EFF_CACHE: dict[int, tuple[Any, Efficiencies]] = {}
 _LAUNCH_CACHE: dict[tuple[int, int], tuple[ModelTerms, HardwareTerms, FixedOverhead]] = {}
 _WAVE_CACHE: dict[tuple[int, int, int], tuple[ModelTerms, HardwareTerms, WaveQuantization]] = {}
@@ -259,20 +266,21 @@ def _read_model(model: Record) -> ModelTerms:
     )
 
 
-def hardware_terms(hardware: Record | str, precision: str) -> HardwareTerms:
+def hardware_terms(hardware: Record | str, precision: str, require_memory: bool = True) -> HardwareTerms:
     hardware = _record(hardware, "hardware")
-    if hardware.kind == "nodes":
-        hardware = hardware.accelerator
-    key = (id(hardware._data), precision)
+    key = (id(hardware._data), precision, require_memory)
     hit = _HW_CACHE.get(key)
     if hit is not None:
         return hit[1]
-    terms = _read_hardware(hardware, precision)
+    if hardware.kind == "nodes":
+        terms = hardware_terms(hardware.accelerator, precision, require_memory)
+    else:
+        terms = _read_hardware(hardware, precision, require_memory)
     _HW_CACHE[key] = (hardware, terms)
     return terms
 
 
-def _read_hardware(hw: Record, precision: str) -> HardwareTerms:
+def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> HardwareTerms:
     if hw.kind != "hardware":
         raise MlsysimError(f"{hw.label} is a {hw.kind} record, not an accelerator (hardware)")
     precision = check_precision(precision)
@@ -286,15 +294,17 @@ def _read_hardware(hw: Record, precision: str) -> HardwareTerms:
             f"it lists: {', '.join(have) or 'none'}. Pick one of those with --precision, "
             f"or add {path} to the record with its source (another precision's peak is never substituted)"
         )
-    for needed in ("memory.bandwidth", "memory.capacity"):
-        if needed not in claims:
-            raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
+    if require_memory:
+        for needed in ("memory.bandwidth", "memory.capacity"):
+            if needed not in claims:
+                raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
+    has_bandwidth, has_capacity = "memory.bandwidth" in claims, "memory.capacity" in claims
     return HardwareTerms(
         name=hw.label, precision=precision,
         peak=lineage.use(hw.field(path)),
-        bandwidth=lineage.use(hw.field("memory.bandwidth")),
-        capacity=lineage.use(hw.field("memory.capacity")),
-        lineage=lineage, record=hw,
+        bandwidth=lineage.use(hw.field("memory.bandwidth")) if has_bandwidth else math.inf,
+        capacity=lineage.use(hw.field("memory.capacity")) if has_capacity else math.inf,
+        lineage=lineage, record=hw, has_bandwidth=has_bandwidth, has_capacity=has_capacity,
     )
 
 
@@ -321,11 +331,22 @@ def efficiencies(compute: float | None = None, catalog: Any = None) -> Efficienc
     cited = hit[1]
     if compute is None:
         return cited
+    key = (id(catalog), type(compute), compute)
+    given = _GIVEN_EFF_CACHE.get(key)
+    if given is not None:
+        return given
     if not 0.0 < compute <= 1.0:
         raise MlsysimError(f"efficiency must be in (0, 1], got {compute}; it is the achieved fraction of peak compute")
     lineage = Lineage()
     lineage.use(_assumption(catalog, MEMORY_EFFICIENCY))
-    return Efficiencies(float(compute), cited.memory, lineage, True)
+    given = Efficiencies(float(compute), cited.memory, lineage, True)
+    if len(_GIVEN_EFF_CACHE) > 1024:
+        _GIVEN_EFF_CACHE.clear()
+    _GIVEN_EFF_CACHE[key] = given  # the catalog stays alive in _EFF_CACHE, so its id is not reused
+    return given
+
+
+_GIVEN_EFF_CACHE: dict[tuple[Any, ...], Efficiencies] = {}
 
 
 def applies_to(value: Any, hw: Record) -> bool:
