@@ -713,7 +713,8 @@ def device_inference(model: Record, hardware: Record, batch: int, precision: str
                      seq_len: int | None, catalog: Catalog | None = None) -> tuple[Any, tuple[Any, Any, Any]]:
     """One batch on one device through the single-device solver (the roofline of
     Engine.solve, mlsysim/solvers/engine.py; Williams et al. 2009): latency = max(FLOPs /
-    (peak x efficiency), bytes moved / (bandwidth x cited bandwidth efficiency)).
+    (peak x efficiency), bytes moved / (bandwidth x cited bandwidth efficiency)), the
+    weight GEMMs' FLOPs stretched by their tile/wave quantization where it applies.
 
     A transformer processes `seq_len` tokens per sequence (default 1: one decode-like
     step, as Engine.solve); a model with a cited FLOP count per inference, one inference

@@ -346,6 +346,9 @@ Why the single-device answers differ (the reference's physics shortcuts):
   counted from the architecture, on NVIDIA GPUs (and NCCL's all-reduce latency with tensor parallelism).
 - FLOPs: the reference counts 2 x parameters per token; ours counts 2 x non-embedding weights plus
   attention over the context (Kaplan et al. 2020).
+- GEMM shape: ours stretches the weight GEMMs' compute time by their tile and wave quantization
+  on the GPU's SMs (cited SM counts; NVIDIA's Matrix Multiplication Background guide, 256 x 128
+  tiles), which matters when a pass has few tokens; the reference has no such term.
 - Infeasible configurations: when the weights do not fit, the reference prices all traffic at a
   host-offload (PCIe) bandwidth and still returns a latency (Llama 3 70B on one H100); ours marks
   the result infeasible (feasible=False; `mlsysim eval` exits 2) and keeps the HBM roofline.

@@ -6,11 +6,14 @@ decode_memory_bandwidth_efficiency: 88% of peak HBM bandwidth measured on an A10
 the fixed overheads are cited too (kernel_launch_overhead: about 3 us per CUDA kernel,
 NVIDIA developer forum; nccl_allreduce_base_latency and nccl_nvlink_step_latency:
 NCCL's own ring/LL latency model, 6.6 us + 2 (p - 1) x 0.6 us per all-reduce), the
-kernel count comes from the architecture (transformer.kernels_per_forward_pass), and
-the hardware and models are catalog records. Each case states the published
-number, where it was read, and the error the model makes; cases outside the 25%
-target are marked xfail(strict=True), so an improvement that brings one inside
-the target makes the suite say so.
+weight GEMMs' wave quantization uses the A100's cited SM count (108, compute_units) and
+the cited cuBLAS tile (256 x 128, one tile per SM per wave: NVIDIA's Matrix
+Multiplication Background guide, gemm_tile_*.yaml), the kernel count comes from the
+architecture (transformer.kernels_per_forward_pass), and the hardware and models are
+catalog records. Each case states the published number, where it was read, and the
+error the model makes; a case outside the 25% target would be marked
+xfail(strict=True) in KNOWN_MISSES, so a change that brings it inside the target makes
+the suite say so (none is outside now).
 """
 
 from __future__ import annotations
@@ -51,32 +54,16 @@ transformer:
   bias: true
 """
 
-SOURCES_NEEDED = ("kipply-inference-arithmetic", "hf-gpt2-xl-config", "gpu-specs-table", "ml-engineering-network",
-                  "arxiv-pope-2211-05102", "nvidia-forum-a100-peak-bandwidth", "nvidia-forum-kernel-launch-latency",
-                  "nccl-tuning-model")
-
-
 @pytest.fixture(scope="module")
 def ft_catalog(tmp_path_factory: pytest.TempPathFactory):
-    """A small catalog: the real A100 40GB record, the real efficiency assumptions, and
-    the test-local GPT 13B model (not a catalog record: its architecture rests on a
-    secondary source that could not be read)."""
-    from ruamel.yaml import YAML
-
+    """The real catalog (the A100 40GB record, the cited assumptions and every record and
+    source they lean on) plus the test-local GPT 13B model (not a catalog record: its
+    architecture rests on a secondary source that could not be read)."""
     from mlsysim.catalog import load_catalog
 
     root = tmp_path_factory.mktemp("ft") / "catalog"
-    for rel in ("hardware/cloud/a100_sxm_40gb.yaml", "assumptions/prefill_compute_efficiency.yaml",
-                "assumptions/decode_memory_bandwidth_efficiency.yaml", "assumptions/kernel_launch_overhead.yaml",
-                "assumptions/nccl_allreduce_base_latency.yaml", "assumptions/nccl_nvlink_step_latency.yaml"):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REAL_CATALOG / rel, root / rel)
-    (root / "models/language").mkdir(parents=True)
+    shutil.copytree(REAL_CATALOG, root, ignore=shutil.ignore_patterns("verification.json"))
     (root / "models/language/gpt_13b_fastertransformer.yaml").write_text(GPT_13B, encoding="utf-8")
-    yaml = YAML()
-    sources = yaml.load((REAL_CATALOG / "sources.yaml").read_text(encoding="utf-8"))
-    with (root / "sources.yaml").open("w", encoding="utf-8") as out:
-        yaml.dump({k: sources[k] for k in SOURCES_NEEDED}, out)
     return load_catalog(root)
 
 
@@ -112,12 +99,13 @@ FT_CASES = [
     ("ft-13b-tp2-prefill-512", 2, "prefill", 45.45),
     ("ft-13b-tp2-decode", 2, "decode", 13.5),
 ]
-# Cases this roofline misses by more than 25% (see each test's docstring for why).
-# Errors as last measured (roofline + cited fixed overheads): trt-llama7b-in128 -46.5%,
-# trt-llama7b-in2048 -9.8%, trt-llama70b-tp4-in128 -46.1%, trt-llama70b-tp4-in2048 -11.4%,
-# ft-13b-prefill-512 -9.6%, ft-13b-decode -7.8%, ft-13b-tp2-prefill-512 -31.4%,
-# ft-13b-tp2-decode -15.7%; median |error| 13.6%.
-KNOWN_MISSES = {"trt-llama7b-in128", "trt-llama70b-tp4-in128", "ft-13b-tp2-prefill-512"}
+# Cases this roofline misses by more than 25% (none, as last measured).
+# Errors as last measured (roofline + cited fixed overheads + GEMM wave quantization):
+# trt-llama7b-in128 -9.7%, trt-llama7b-in2048 +3.4%, trt-llama70b-tp4-in128 -0.7%,
+# trt-llama70b-tp4-in2048 +1.6%, ft-13b-prefill-512 +11.0%, ft-13b-decode -7.8%,
+# ft-13b-tp2-prefill-512 -3.6%, ft-13b-tp2-decode -15.7%; median |error| 5.7%.
+# Before the wave term: -46.5%, -9.8%, -46.1%, -11.4%, -9.6%, -7.8%, -31.4%, -15.7%; median 13.6%.
+KNOWN_MISSES: set[str] = set()
 
 
 def _mark(case_id: str):
@@ -136,16 +124,17 @@ def test_tensorrt_llm_first_token_latency(case_id: str) -> None:
     llama2_70b). It does not say 40 or 80 GB; the 80 GB part (catalog A100, DGX_A100 for TP4)
     is assumed because the same page's A100 throughput runs (batch 384 for LLaMA 7B at
     128+128 tokens) need more than 40 GB for weights plus KV cache.
-    Short prompts (128 tokens) sit at the A100 ridge point (about 128 FLOP per weight byte),
-    where the roofline's max(compute, memory) is least accurate: compute and memory each
-    take about 7.2-7.4 ms (LLaMA 7B) and the cited fixed costs add 1.2 ms of kernel launches
-    (387 kernels x 3 us) and, for 70B TP4, 2.9 ms of launches and 1.6 ms of all-reduce
-    latency, so the model predicts 8.6 and 25.4 ms against 16 and 47 ms: known misses
-    (-46.5%, -46.1%). The measurements are close to compute + memory (no overlap), but no
-    cited source says the two do not overlap at this size, so the model keeps the max.
-    What the roofline leaves out here is not a fixed cost: matmuls with 128 rows fill
-    few of the 108 SMs' tiles, so the achieved compute efficiency at a 128-token prompt is
-    lower than the cited 76% (measured at large batch); no figure for it is cited."""
+    Short prompts (128 tokens) sit near the A100 ridge point (about 128 FLOP per weight byte).
+    What decides them is how few thread-block tiles their GEMMs have: with 128 rows, a GEMM of
+    N output columns has ceil(N / 128) tiles of 256 x 128 for the 108 SMs (LLaMA 7B: 96 for
+    Q/K/V, 32 for the attention output and MLP down, 86 for MLP up and gate), so the SMs are
+    busy 54% of the weight-GEMM time (gemm_utilization 0.538) and compute takes 13.3 ms instead
+    of 7.2 ms; with 1.2 ms of kernel launches (387 kernels x 3 us) the model predicts 14.4 ms
+    against 16 ms (-9.7%). LLaMA 70B on TP4: per GPU 20 tiles for Q/K/V, 64 for the row-split
+    attention output and MLP down, 56 for up and gate, utilization 0.458, compute 40.5 ms, plus
+    2.9 ms of launches and 3.3 ms of all-reduces: 46.7 ms against 47 ms (-0.7%). The 2048-token
+    prompts fill 8 bands of 256 rows (utilization 0.87): +3.4% and +1.6%. Without the wave term
+    the 128-token cases were -46.5% and -46.1% and the 2048-token ones -9.8% and -11.4%."""
     _, model, tp, prompt, measured = next(c for c in TRT_CASES if c[0] == case_id)
     assert abs(_error(_trt_ttft(model, tp, prompt), measured)) <= TARGET
 
@@ -162,10 +151,13 @@ def test_fastertransformer_gpt13b(case_id: str, ft_catalog) -> None:
     312 TFLOP/s FP16, NVLink 600 GB/s both directions) are read from catalog records.
     Each pass adds 1.21 ms of kernel launches (403 kernels x 3 us); with TP2, 80 all-reduces
     each pay NCCL's modelled fixed latency (7.8 us) on top of their bandwidth term.
-    TP2 decode is now within the target (-15.7%); TP2 prefill still misses (-31.4%): the
-    model splits the compute perfectly in two, predicting 31.2 ms where 45.45 ms was
-    measured (0.72x of the 1-GPU time); the per-GPU matmuls of a TP2 prefill are half as
-    wide, and no cited efficiency for that is in the catalog."""
+    A 512-token prefill makes 2 bands of 256 rows; on 1 GPU the Q/K/V GEMM (N 15360) has 240
+    tiles (3 waves of 108), the attention output and MLP down (N 5120) 80 tiles (1 wave, 74%
+    busy), MLP up (N 20480) 320 tiles: prefill 70.1 ms against 63.17 ms (+11.0%; -9.6% without
+    the wave term). With TP2 the column-split GEMMs halve their tiles (Q/K/V 120: 2 waves, 56%
+    busy) while the row-split ones keep theirs, so the per-GPU compute is not half of the
+    1-GPU compute: 43.8 ms against 45.45 ms (-3.6%; -31.4% without the wave term). Decode
+    (one row per GEMM) is memory-bound and unchanged: -7.8% (1 GPU) and -15.7% (TP2)."""
     _, tp, phase, measured = next(c for c in FT_CASES if c[0] == case_id)
     assert abs(_error(_ft(ft_catalog, tp, phase), measured)) <= TARGET
 
@@ -173,7 +165,7 @@ def test_fastertransformer_gpt13b(case_id: str, ft_catalog) -> None:
 def test_errors_and_median(ft_catalog, record_property) -> None:
     """Every case's signed error, recorded in the test report (`-rA` shows them), and the
     median absolute error across the eight cases, which must meet the 15% target
-    (13.6% as last measured)."""
+    (5.7% as last measured; 13.6% without the GEMM wave-quantization term)."""
     errors = {}
     for case_id, model, tp, prompt, measured in TRT_CASES:
         errors[case_id] = _error(_trt_ttft(model, tp, prompt), measured)

@@ -132,6 +132,21 @@ def test_sparse_figure_in_dense_table(catalog_copy):
     )
 
 
+def test_compute_units_needs_its_kind(catalog_copy):
+    """An SM or CU count must say which it counts (the wave-quantization term reads SMs)."""
+    line = 'compute_units: {value: 132, source: fixture-datasheet}\n'
+    root = replace_in(catalog_copy, HW, "tdp: {value: 700", line + "tdp: {value: 700")
+    assert only_problem(root) == (
+        f"{HW}:21:16: compute_units.qualifiers: needs unit_kind: one of SM, CU (what the count counts), got None"
+    )
+
+
+def test_compute_units_is_a_whole_count(catalog_copy):
+    line = 'compute_units: {value: 131.5, source: fixture-datasheet, qualifiers: {unit_kind: SM}}\n'
+    root = replace_in(catalog_copy, HW, "tdp: {value: 700", line + "tdp: {value: 700")
+    assert only_problem(root) == f"{HW}:21:24: compute_units.value: a count of SMs must be a whole number, got 131.5"
+
+
 def test_unknown_precision_key(catalog_copy):
     root = replace_in(catalog_copy, HW, "  fp16: {value: 1000", "  fp17: {value: 1000")
     problem = only_problem(root)

@@ -91,6 +91,24 @@ def test_tensor_parallel_splits_weights_flops_and_adds_allreduce() -> None:
     assert "nodes/dgx_h100#intra_node_bandwidth" in four.lineage
 
 
+def test_tensor_parallel_gemms_keep_their_tiles_per_gpu() -> None:
+    """Llama 2 70B on 4 A100s (108 SMs): column-split GEMMs have N / 4 output columns per GPU
+    (Q/K/V 10240 / 4 = 2560: 20 tiles of 128; up and gate 28672 / 4: 56; the output projection
+    32000 / 4 = 8000: 63), row-split ones keep N = 8192 (64 tiles). A 128-token prefill then
+    busies only 20 of 108 SMs in its Q/K/V GEMM, so the per-GPU compute is more than a quarter
+    of the one-GPU compute."""
+    four = ServingModel(Models.get("llama2_70b"), Systems.Nodes.DGX_A100, tensor_parallel=4)
+    one = ServingModel(Models.get("llama2_70b"), Systems.Nodes.DGX_A100)
+    assert four.waves.column_tiles == (20, 64, 56, 56, 64, 63)
+    assert one.waves.column_tiles == (80, 64, 224, 224, 64, 250)
+    p4, p1 = four.prefill(128), one.prefill(128)
+    assert p4.gemm_utilization < p1.gemm_utilization < 1
+    assert p4.compute > p1.compute / 4
+    assert "hardware/a100_sxm_80gb#compute_units" in four.lineage
+    decode = four.decode_step(128, 1)
+    assert decode.bottleneck == "Memory"  # one row per GEMM: the wave term does not decide decode
+
+
 def test_allreduce_latency_follows_nccls_latency_model() -> None:
     """NCCL's ring/LL latency model (src/graph/tuning.cc): base latency + 2 (p - 1) NVLink
     steps per all-reduce; the pass pays it twice per layer, with the kernel launches on top."""

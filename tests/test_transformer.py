@@ -14,6 +14,8 @@ from mlsysim.solvers.transformer import (
     kv_cache_elements_per_token,
     matmul_weights_per_token,
     parameter_count,
+    routed_expert_parameters,
+    weight_gemms,
 )
 
 
@@ -95,3 +97,40 @@ def test_kernels_of_mixture_of_experts_and_latent_attention():
     v3 = shape("DeepSeek_V3")
     assert (v3.layers, v3.dense_layers, v3.shared_experts) == (61, 3, 1)
     assert kernels_per_forward_pass(v3) == 61 * 11 + 3 * 6 + 58 * 13 + 3
+
+
+def test_weight_gemms_are_every_matmul_weight_of_a_dense_model():
+    """Llama 2 7B (no biases): fused Q/K/V (4096 + 2 x 4096 wide), attention output, MLP up,
+    gate and down (11008), per layer, and the 32000-wide output projection; together they
+    are every weight a token multiplies through, so their FLOP shares sum to 1."""
+    s = shape("llama2_7b")
+    gemms = {g.name: (g.outputs, g.inputs, g.count, g.split) for g in weight_gemms(s)}
+    assert gemms == {
+        "qkv": (3 * 4096, 4096, 32, "columns"), "attention_out": (4096, 4096, 32, "rows"),
+        "up": (11008, 4096, 32, "columns"), "gate": (11008, 4096, 32, "columns"),
+        "down": (4096, 11008, 32, "rows"), "output": (32000, 4096, 1, "columns"),
+    }
+    assert sum(g.weights for g in weight_gemms(s)) == matmul_weights_per_token(s)
+
+
+def test_weight_gemms_group_query_heads_and_leave_out_routed_experts():
+    """Llama 2 70B: 64 query and 8 KV heads of 128 make a 10240-wide Q/K/V GEMM. Mixtral:
+    the router GEMM is listed, the routed experts (grouped GEMMs) are not; what is missing
+    from the matmul weights is exactly the 2 active experts of every layer."""
+    qkv = next(g for g in weight_gemms(shape("llama2_70b")) if g.name == "qkv")
+    assert qkv.outputs == (64 + 2 * 8) * 128
+    mixtral = shape("Mixtral_8x7B")
+    per_expert, moe_layers = routed_expert_parameters(mixtral)
+    names = [g.name for g in weight_gemms(mixtral)]
+    assert "router" in names and "up" not in names
+    listed = sum(g.weights for g in weight_gemms(mixtral))
+    assert matmul_weights_per_token(mixtral) - listed == pytest.approx(moe_layers * 2 * per_expert, rel=1e-12)
+
+
+def test_weight_gemms_of_latent_attention():
+    """DeepSeek-V3: query down/up and key-value down/up projections; the down-projections are
+    replicated under tensor parallelism (their outputs are small latents)."""
+    gemms = {g.name: g for g in weight_gemms(shape("DeepSeek_V3"))}
+    assert gemms["q_down"].split == gemms["kv_down"].split == "none"
+    assert gemms["kv_down"].outputs == 512 + 64
+    assert {"q_up", "kv_up", "attention_out", "router", "shared_up", "up", "output"} <= set(gemms)

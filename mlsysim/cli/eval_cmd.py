@@ -138,7 +138,8 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
     else:
         console.print(f"[bold]{p.model}[/] on [bold]{p.hardware}[/] ({p.precision}, batch {p.batch_size})", soft_wrap=True)
         rows = [
-            ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}, memory {_ms(si['latency_memory'])}"
+            ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
+                        f"{_waves(si['gemm_utilization'])}, memory {_ms(si['latency_memory'])}"
                         + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "") + ")"),
             ("throughput", f"{si['throughput']:.4g} samples/s"),
             ("arithmetic intensity", f"{si['arithmetic_intensity']:.4g} FLOP/B"),
@@ -188,7 +189,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
         memory, latency, ttft = r.memory, r.latency, r.ttft
         result = r.to_dict()
         rows = [
-            ("time to first token", f"{_ms(r.ttft)}  ({r.prefill.bottleneck.lower()}-bound prefill: compute {_ms(r.prefill.compute)}, "
+            ("time to first token", f"{_ms(r.ttft)}  ({r.prefill.bottleneck.lower()}-bound prefill: compute {_ms(r.prefill.compute)}"
+                                    f"{_waves(r.prefill.gemm_utilization)}, "
                                     f"memory {_ms(r.prefill.memory)}" + _joined("; + ", _fixed_costs(r.prefill, serving.tp)) + ")"),
             ("inter-token latency", f"{_ms(r.itl)}  (first {_ms(r.itl_first)}, last {_ms(r.itl_last)}"
                                     + _joined("; each step includes ", _fixed_costs(serving.decode_step(prompt, req.batch), serving.tp)) + ")"),
@@ -221,6 +223,11 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
                        f"({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     _check_sla("time to first token", ttft, req.max_ttft_ms)
     _check_sla("request latency", latency, req.max_latency_ms)
+
+
+def _waves(utilization: float) -> str:
+    """How full the weight GEMMs' waves of tiles are, when the tile/wave term applied."""
+    return f" with GEMM tile waves {utilization:.0%} full" if utilization < 1.0 else ""
 
 
 def _fixed_costs(p: Any, tp: int) -> list[str]:

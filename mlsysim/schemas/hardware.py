@@ -13,6 +13,9 @@ Precision = Literal["fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8"
 
 ComputeRate = cited("compute_rate")
 
+# What a `compute_units` count counts: NVIDIA streaming multiprocessors, AMD compute units.
+UNIT_KINDS = ("SM", "CU")
+
 
 class Memory(Schema):
     capacity: cited("information") | None = None
@@ -38,6 +41,10 @@ class Hardware(RecordBase):
     interconnect: Interconnect | None = None
     unit_cost: cited("currency") | None = None
     cloud_price: cited("price_per_hour") | None = None  # on-demand rental per accelerator-hour
+    # Parallel compute units a kernel's thread blocks are spread over (a plain count):
+    # NVIDIA streaming multiprocessors, AMD compute units. `qualifiers.unit_kind` says
+    # which (SM, CU); the GEMM wave-quantization term (solvers/terms.py) reads it.
+    compute_units: cited("dimensionless") | None = None
 
     @model_validator(mode="after")
     def _sparsity_matches_table(self) -> Hardware:
@@ -50,4 +57,16 @@ class Hardware(RecordBase):
                         f"{table}.{precision}.qualifiers.sparsity",
                         f"a {stated} figure in '{table}', which holds {expected} figures; move it to '{other}'",
                     ))
+        return self
+
+    @model_validator(mode="after")
+    def _compute_units_kind(self) -> Hardware:
+        units = self.compute_units
+        if units is None:
+            return self
+        kind = units.qualifiers.get("unit_kind")
+        if kind not in UNIT_KINDS:
+            raise ValueError(at("compute_units.qualifiers", f"needs unit_kind: one of {', '.join(UNIT_KINDS)} (what the count counts), got {kind!r}"))
+        if units.value != int(units.value):
+            raise ValueError(at("compute_units.value", f"a count of {kind}s must be a whole number, got {units.value:g}"))
         return self

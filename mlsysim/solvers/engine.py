@@ -8,8 +8,10 @@
 Every number comes from the catalog: the model's architecture, the accelerator's
 dense peak at the requested precision and its memory bandwidth, two cited
 efficiencies (catalog/assumptions/prefill_compute_efficiency.yaml and
-decode_memory_bandwidth_efficiency.yaml) and, where it applies, the cited per-kernel
-launch overhead (kernel_launch_overhead.yaml). The result lists them in `lineage`.
+decode_memory_bandwidth_efficiency.yaml) and, where they apply, the cited per-kernel
+launch overhead (kernel_launch_overhead.yaml) and the wave quantization of the weight
+GEMMs (the accelerator's cited SM count and the cited cuBLAS tile, gemm_tile_*.yaml).
+The result lists them in `lineage`.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from mlsysim.solvers.terms import (
     FixedOverhead,
     HardwareTerms,
     ModelTerms,
+    WaveQuantization,
     efficiencies,
     hardware_terms,
     launch_overhead,
     model_terms,
+    wave_quantization,
 )
 
 
@@ -69,6 +73,18 @@ def pass_cost(m: ModelTerms, batch: Any, new: Any, past: Any, bytes_per_weight: 
     return flops, read + kv, weights + kv
 
 
+def gemm_flops(m: ModelTerms, batch: Any, new: Any) -> Any:
+    """The weight-matmul part of `pass_cost`'s FLOPs [FLOP] (what wave quantization scales):
+    batch x new x 2 x active weights; 0 for a model with a per-inference FLOP count."""
+    return 0.0 if m.kind == "per_inference" else batch * new * m.matmul_flops
+
+
+def effective_compute_flops(flops: Any, gemm: Any, slowdown: Any) -> Any:
+    """FLOPs charged at peak x efficiency [FLOP]: the pass's FLOPs with its weight GEMMs'
+    share stretched by their tile/wave-quantization slowdown (`terms.WaveQuantization`)."""
+    return flops + gemm * (slowdown - 1.0)
+
+
 _UNITS = {
     "latency": ("s", "ms"),
     "latency_compute": ("s", "ms"),
@@ -80,6 +96,7 @@ _UNITS = {
     "memory_capacity": ("B", "GB"),
     "flops": ("FLOP", "TFLOP"),
     "bytes_moved": ("B", "GB"),
+    "gemm_utilization": ("", ""),
 }
 
 
@@ -124,8 +141,8 @@ class PerformanceProfile:
 
     @property
     def lineage_parts(self) -> tuple[Lineage, ...]:
-        """The lineages this profile rests on: the model's, the hardware's, the efficiencies'
-        and the fixed overhead's (`lineage` merges them)."""
+        """The lineages this profile rests on: the model's, the hardware's, the efficiencies',
+        the fixed overhead's and the GEMM wave term's (`lineage` merges them)."""
         return self._lineages
 
     @property
@@ -183,11 +200,12 @@ class Engine:
             "fp8", "int8", "int4", "fp4", ...). The peak is the hardware's dense
             `compute.<precision>`; if the catalog has none, this raises (another
             precision's peak is never used in its place).
-        efficiency : achieved fraction of peak compute [1]; default: the cited
-            assumption `prefill_compute_efficiency`.
+        efficiency : achieved fraction of peak compute of GEMMs that fill the GPU [1];
+            default: the cited assumption `prefill_compute_efficiency`. Wave quantization
+            (below) applies on top of it.
         seq_len : tokens per sequence in this pass [tokens].
 
-        The equation: t_compute = FLOPs / (peak x compute efficiency),
+        The equation: t_compute = (FLOPs + weight-GEMM FLOPs x (slowdown - 1)) / (peak x compute efficiency),
         t_memory = bytes / (bandwidth x memory efficiency), t_overhead = kernels per pass x
         launch overhead per kernel, latency = max(t_compute, t_memory) + t_overhead,
         bottleneck = the larger of t_compute and t_memory. FLOPs and bytes: see `pass_cost`.
@@ -197,11 +215,26 @@ class Engine:
         (`transformer.kernels_per_forward_pass`); models without a described operator graph
         (a cited per-inference FLOP count) and hardware the cited overhead does not apply to
         get no overhead (`terms.launch_overhead`).
+        The slowdown is the tile and wave quantization of the weight GEMMs
+        (`terms.WaveQuantization`): a GEMM with tokens = batch x seq_len rows and N output
+        columns is cut into ceil(tokens / tile rows) x ceil(N / tile columns) thread-block tiles
+        (the cited cuBLAS tile, gemm_tile_rows x gemm_tile_columns); gemm_tiles_per_sm_wave
+        tiles per SM run at once, so a wave is that many x SMs tiles and the GEMM runs
+        ceil(tiles / wave) waves, each as long as a full tile (a partial tile does a full
+        tile's math). Its compute time is divided by the useful fraction of that work
+        (`si["gemm_utilization"]` is the FLOP-weighted result). A GEMM shorter than one tile is
+        charged only its own rows: cuBLAS then picks a smaller tile, and which one is not cited.
+        The term applies when the accelerator record has a cited `compute_units` (SM count)
+        and the cited tile fits its vendor and precision (NVIDIA, fp16/bf16); otherwise the
+        slowdown is 1 and the lineage does not list it. Attention and element-wise kernels
+        are not scaled.
 
         References
         ----------
         Williams et al. 2009, "Roofline", doi:10.1145/1498765.1498785.
         Kaplan et al. 2020, arXiv 2001.08361 (forward FLOPs per token).
+        NVIDIA, "Matrix Multiplication Background User's Guide", DU-09799-001, 2023
+        (Section 3.1, tile quantization; Section 3.2, wave quantization).
         """
         m = model_terms(model)
         h = hardware_terms(hardware, precision)
@@ -232,12 +265,14 @@ def solve_terms(m: ModelTerms, h: HardwareTerms, eff: Efficiencies, batch_size: 
             raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
     nbytes = BYTES_PER_ELEMENT[h.precision]
     flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
-    return _profile(m, h, eff, launch_overhead(m, h), batch, tokens, flops, moved, resident)
+    return _profile(m, h, eff, launch_overhead(m, h), wave_quantization(m, h), batch, tokens, flops, moved, resident)
 
 
-def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, batch: int, tokens: int, flops: float,
-             moved: float, resident: float) -> PerformanceProfile:
-    t_compute = flops / (h.peak * eff.compute)
+def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, waves: WaveQuantization, batch: int,
+             tokens: int, flops: float, moved: float, resident: float) -> PerformanceProfile:
+    slowdown = waves.slowdown(batch * tokens)
+    charged = flops if slowdown == 1.0 else effective_compute_flops(flops, gemm_flops(m, batch, tokens), slowdown)
+    t_compute = charged / (h.peak * eff.compute)
     t_memory = moved / (h.bandwidth * eff.memory)
     latency = (t_compute if t_compute > t_memory else t_memory) + overhead.seconds
     si = {
@@ -251,9 +286,10 @@ def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, batch: in
         "memory_capacity": h.capacity,
         "flops": flops,
         "bytes_moved": moved,
+        "gemm_utilization": 1.0 / slowdown,
     }
     return PerformanceProfile(
         m.name, h.name, h.precision, batch, tokens, "Compute" if t_compute > t_memory else "Memory",
         resident <= h.capacity, flops / (latency * h.peak), moved / (latency * h.bandwidth), si,
-        (m.lineage, h.lineage, eff.lineage, overhead.lineage), eff.compute, eff.memory, eff.compute_from_user,
+        (m.lineage, h.lineage, eff.lineage, overhead.lineage, waves.lineage), eff.compute, eff.memory, eff.compute_from_user,
     )

@@ -13,7 +13,11 @@ batch or context does become compute-bound. Weights and KV cache may be stored i
 narrower formats than the compute precision (e.g. int4 weights, fp8 KV cache).
 To the roofline each pass adds its cited fixed overheads: the launch of every
 kernel (`terms.launch_overhead`) and, with tensor parallelism, the latency of every
-all-reduce (`terms.allreduce_latency`, NCCL's own latency model).
+all-reduce (`terms.allreduce_latency`, NCCL's own latency model). The compute time of
+the weight GEMMs is stretched by their tile and wave quantization on the GPU's SMs
+(`terms.wave_quantization`): a pass of batch x new tokens makes GEMMs with that many rows
+and, per GPU, N / tp columns (Q/K/V, MLP up/gate, output projection) or N columns
+(attention output, MLP down), whose tiles may fill the last wave of SMs only in part.
 
 References
 ----------
@@ -24,6 +28,7 @@ Kwon et al. 2023, "Efficient Memory Management for LLM Serving with PagedAttenti
 Hockney 1994, "The communication challenge for MPP: Intel Paragon and Meiko CS-2", Parallel
 Computing 20(3) (a message costs a fixed latency plus its size over the bandwidth).
 NVIDIA NCCL, src/graph/tuning.cc (the all-reduce latency model: base + 2 (p - 1) ring steps).
+NVIDIA, "Matrix Multiplication Background User's Guide", DU-09799-001, 2023 (tile and wave quantization).
 """
 
 from __future__ import annotations
@@ -35,9 +40,17 @@ from typing import Any
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record
-from mlsysim.solvers.engine import pass_cost
+from mlsysim.solvers.engine import effective_compute_flops, gemm_flops, pass_cost
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, ring_allreduce_time
-from mlsysim.solvers.terms import allreduce_latency, efficiencies, hardware_terms, launch_overhead, model_terms, per_direction
+from mlsysim.solvers.terms import (
+    allreduce_latency,
+    efficiencies,
+    hardware_terms,
+    launch_overhead,
+    model_terms,
+    per_direction,
+    wave_quantization,
+)
 
 # All-reduced activations travel in 16-bit formats unless compute is wider (what
 # Megatron-LM and TensorRT-LLM do for fp8/int8 models); a definition, not a measurement.
@@ -48,7 +61,8 @@ _MIN_ACTIVATION_BYTES = 2.0
 class PassTime:
     """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
     time = max(compute, memory) + launch + communication; `communication` includes
-    `communication_latency`, the fixed (size-independent) part of the all-reduces."""
+    `communication_latency`, the fixed (size-independent) part of the all-reduces;
+    `compute` includes the tile/wave quantization of the weight GEMMs (`gemm_utilization`)."""
 
     time: float
     compute: float
@@ -58,6 +72,7 @@ class PassTime:
     bytes_moved: float
     launch: float = 0.0
     communication_latency: float = 0.0
+    gemm_utilization: float = 1.0  # weight-GEMM time without tile/wave quantization / with it
 
     @property
     def bottleneck(self) -> str:
@@ -133,6 +148,7 @@ class ServingProfile:
                         "memory_s": self.prefill.memory, "kernel_launch_s": self.prefill.launch,
                         "communication_s": self.prefill.communication,
                         "communication_latency_s": self.prefill.communication_latency,
+                        "gemm_utilization": self.prefill.gemm_utilization,
                         "flops": self.prefill.flops, "bytes": self.prefill.bytes_moved},
             "kv_cache_bytes_per_token": self.kv_cache_per_token,
             "memory_bytes_per_gpu": self.memory.to_dict(),
@@ -227,12 +243,14 @@ class ServingModel:
         # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).
         self.launch = launch_overhead(self.m, self.h)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
+        self.waves = wave_quantization(self.m, self.h, self.tp)
         # Each GPU holds 1/tp of the weights; of the KV cache, its share of KV heads
         # (at least one head: a GQA model with fewer KV heads than GPUs replicates
         # them); latent attention caches one latent per token, which every GPU keeps.
         self.kv_share = 1.0 if self.m.mla else max(1.0 / self.tp, 1.0 / self.m.kv_heads)
         self.hardware_name = node.label if node is not None else self.h.name
-        for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.allreduce_latency.lineage):
+        for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.allreduce_latency.lineage,
+                     self.waves.lineage):
             self._lineage.merge(part)
 
     def _link_bandwidth(self, node: Record | None, hw: Record) -> float:
@@ -261,13 +279,14 @@ class ServingModel:
         kv_moved = batch * (past + new) * self.m.kv_elements * self.bytes_kv
         moved = (moved - kv_moved) / self.tp + kv_moved * self.kv_share
         flops = flops / self.tp
-        t_c = flops / (self.h.peak * self.eff.compute)
+        slowdown = self.waves.slowdown(batch * new)
+        t_c = effective_compute_flops(flops, gemm_flops(self.m, batch, new) / self.tp, slowdown) / (self.h.peak * self.eff.compute)
         t_m = moved / (self.h.bandwidth * self.eff.memory)
         t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
         return PassTime((t_c if t_c > t_m else t_m) + t_launch + t_comm, t_c, t_m, t_comm, flops, moved,
-                        t_launch, t_comm_fixed)
+                        t_launch, t_comm_fixed, 1.0 / slowdown)
 
     def _allreduces(self) -> float:
         """All-reduces per pass: two per layer (after attention and after the MLP; Shoeybi et al. 2019)."""

@@ -13,12 +13,20 @@ from typing import Any, Iterable
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.records import Record
-from mlsysim.solvers.engine import pass_cost
+from mlsysim.solvers.engine import effective_compute_flops, gemm_flops, pass_cost
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, hardware_terms, launch_overhead, model_terms
+from mlsysim.solvers.terms import (
+    PrecisionUnavailable,
+    efficiencies,
+    hardware_terms,
+    launch_overhead,
+    model_terms,
+    wave_quantization,
+)
 
 NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "latency_overhead", "throughput",
-                   "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved")
+                   "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved",
+                   "gemm_utilization")
 
 
 @dataclass
@@ -94,12 +102,15 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             lineage.merge(h.lineage)
             overhead = launch_overhead(m, h)
             lineage.merge(overhead.lineage)
+            waves = wave_quantization(m, h)
+            lineage.merge(waves.lineage)
             nbytes = BYTES_PER_ELEMENT[h.precision]
             flops, moved, resident = pass_cost(m, grid_b, grid_t, 0.0, nbytes, nbytes)
             flops = np.broadcast_to(flops, (n,))
             moved = np.broadcast_to(moved, (n,))
             resident = np.broadcast_to(resident, (n,))
-            t_compute = flops / (h.peak * eff.compute)
+            slowdown = waves.slowdown_array(grid_b * grid_t)
+            t_compute = effective_compute_flops(flops, gemm_flops(m, grid_b, grid_t), slowdown) / (h.peak * eff.compute)
             t_memory = moved / (h.bandwidth * eff.memory)
             latency = np.maximum(t_compute, t_memory) + overhead.seconds
             compute_bound = t_compute > t_memory
@@ -121,6 +132,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             parts["memory_capacity"].append(np.full(n, h.capacity))
             parts["flops"].append(flops)
             parts["bytes_moved"].append(moved)
+            parts["gemm_utilization"].append(1.0 / slowdown)
     if not parts["latency"]:
         reasons = "; ".join(reason for _, _, reason in skipped)
         raise MlsysimError(f"nothing to sweep: no hardware in the list has a peak for the requested precisions ({reasons})")

@@ -5,7 +5,8 @@ microseconds; a solve must cost a few. So each (model), (hardware, precision) an
 the cited efficiencies are reduced to plain floats once per process, together with
 the Lineage of the cited values they came from, and every later solve is arithmetic.
 The cited fixed overheads (kernel launches per pass, all-reduce latency) are folded in
-the same way: once per (model, hardware) pair.
+the same way: once per (model, hardware) pair, and so is the GEMM wave-quantization
+term (once per model, hardware at a precision, and tensor-parallel degree).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ MEMORY_EFFICIENCY = "decode_memory_bandwidth_efficiency"
 KERNEL_LAUNCH = "kernel_launch_overhead"
 ALLREDUCE_BASE_LATENCY = "nccl_allreduce_base_latency"
 ALLREDUCE_STEP_LATENCY = "nccl_nvlink_step_latency"
+GEMM_TILE_ROWS = "gemm_tile_rows"
+GEMM_TILE_COLUMNS = "gemm_tile_columns"
+GEMM_TILES_PER_SM = "gemm_tiles_per_sm_wave"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class ModelTerms:
     context: float                 # longest sequence the model was built for [tokens]; 0 if not a token model
     kernels: float                 # kernels launched per forward pass [1]; 0 if unknown
     lineage: Lineage
+    # Weight GEMMs of a pass (transformers only): (output width [1], share of `matmul_flops`
+    # [1], tensor-parallel split), one per distinct shape (transformer.weight_gemms).
+    gemms: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,78 @@ class FixedOverhead:
 _NO_OVERHEAD = FixedOverhead(0.0, Lineage())
 
 
+@dataclass(frozen=True)
+class WaveQuantization:
+    """Tile and wave quantization of a pass's weight GEMMs on one GPU, reduced to floats.
+
+    A GEMM's (tokens x N) output is cut into tiles of `tile_rows` x `tile_columns`; each
+    streaming multiprocessor runs a fixed number of tiles at once, so `wave` = SMs x tiles
+    per SM tiles run together and a GEMM of T tiles takes ceil(T / wave) waves, each as long
+    as one full tile (NVIDIA, Matrix Multiplication Background User's Guide: Section 3.2, wave
+    quantization; Section 3.1, tile quantization: a partial tile does a full tile's math).
+    `column_tiles[i]` = ceil(N_i / tile columns) for weight GEMM i, N_i its output width on
+    this GPU; `coefficients[i]` = its share of the pass's weight-matmul FLOPs x tile columns /
+    N_i; `rest` = the share not modelled (routed experts, biases), charged as if the GPU were
+    full. `wave` is 0 when the term does not apply, and `reason` says why.
+    """
+
+    wave: float
+    tile_rows: float
+    column_tiles: tuple[float, ...]
+    coefficients: tuple[float, ...]
+    rest: float
+    lineage: Lineage
+    reason: str = ""
+    # slowdown by token count, so repeated solves of the same shape pay one dict lookup
+    _memo: dict[float, float] = field(default_factory=dict, repr=False, compare=False)
+
+    def slowdown(self, tokens: float) -> float:
+        """Weight-GEMM time with tile and wave quantization over the time without [1], >= 1,
+        for a pass whose GEMMs have `tokens` rows (batch x new tokens). GEMM i runs
+        W_i = ceil(ceil(tokens / tile rows) x column_tiles_i / wave) waves of tiles of
+        R = min(tokens, tile rows) rows (a GEMM shorter than one tile is charged only its own
+        rows: which smaller tile cuBLAS then picks is not cited) and tile columns, so it takes
+        W_i x wave x R x tile columns / (tokens x N_i) times its ideal time:
+        slowdown = rest + sum_i share_i x that."""
+        wave = self.wave
+        if not wave:
+            return 1.0
+        memo = self._memo
+        hit = memo.get(tokens)
+        if hit is not None:
+            return hit
+        tile_rows = self.tile_rows
+        bands = math.ceil(tokens / tile_rows)
+        waves = 0.0
+        for coefficient, columns in zip(self.coefficients, self.column_tiles):
+            waves += coefficient * math.ceil(bands * columns / wave)
+        result = self.rest + waves * wave * min(tokens, tile_rows) / tokens
+        if len(memo) < _MEMO_LIMIT:
+            memo[tokens] = result
+        return result
+
+    def slowdown_array(self, tokens: Any) -> Any:
+        """`slowdown` element-wise over a numpy array of token counts (same arithmetic)."""
+        import numpy as np
+
+        wave = self.wave
+        if not wave:
+            return np.ones(np.shape(tokens))
+        tile_rows = self.tile_rows
+        bands = np.ceil(tokens / tile_rows)
+        waves = np.zeros(np.shape(tokens))
+        for coefficient, columns in zip(self.coefficients, self.column_tiles):
+            waves = waves + coefficient * np.ceil(bands * columns / wave)
+        return self.rest + waves * wave * np.minimum(tokens, tile_rows) / tokens
+
+
+_MEMO_LIMIT = 4096  # token counts remembered per WaveQuantization (bounds its memory)
+
+
+def _no_waves(reason: str) -> WaveQuantization:
+    return WaveQuantization(0.0, 1.0, (), (), 1.0, Lineage(), reason)
+
+
 class PrecisionUnavailable(MlsysimError):
     """The hardware record has no peak for the requested precision."""
 
@@ -107,6 +186,7 @@ _MODEL_CACHE: dict[int, tuple[Record, ModelTerms]] = {}
 _HW_CACHE: dict[tuple[int, str, bool], tuple[Record, HardwareTerms]] = {}
 _EFF_CACHE: dict[int, tuple[Any, Efficiencies]] = {}
 _LAUNCH_CACHE: dict[tuple[int, int], tuple[ModelTerms, HardwareTerms, FixedOverhead]] = {}
+_WAVE_CACHE: dict[tuple[int, int, int], tuple[ModelTerms, HardwareTerms, WaveQuantization]] = {}
 
 
 def _record(value: Any, kind: str) -> Record:
@@ -145,6 +225,7 @@ def _read_model(model: Record) -> ModelTerms:
             matmul_weights_per_token,
             parameter_count,
             routed_expert_parameters,
+            weight_gemms,
         )
 
         shape = TransformerShape.from_record(model, lineage)
@@ -156,16 +237,18 @@ def _read_model(model: Record) -> ModelTerms:
         # reads the embedding matrix.
         tied_output = shape.vocab * shape.hidden if shape.tied else 0.0
         read_dense = params.total - params.embedding - routed + tied_output
+        matmul_weights = matmul_weights_per_token(shape)
+        gemms = tuple((g.outputs, g.weights / matmul_weights, g.split) for g in weight_gemms(shape))
         return ModelTerms(
             name=model.label, kind="transformer", params_total=params.total,
-            matmul_flops=2.0 * matmul_weights_per_token(shape),
+            matmul_flops=2.0 * matmul_weights,
             attention_flops=attention_flops_per_token(shape, 1.0),
             kv_elements=kv_cache_elements_per_token(shape),
             read_params_dense=read_dense, expert_params=per_expert, moe_layers=moe_layers,
             experts_total=shape.experts_total, experts_active=shape.experts_active,
             layers=shape.layers, hidden=shape.hidden, kv_heads=shape.kv_heads, mla=shape.is_mla,
             context=shape.context, kernels=kernels_per_forward_pass(shape),
-            lineage=lineage,
+            lineage=lineage, gemms=gemms,
         )
     params = lineage.use(model.parameters)
     if model.has("flops_per_inference"):
@@ -295,6 +378,59 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
             result = FixedOverhead(m.kernels * lineage.use(value), lineage)
     _LAUNCH_CACHE[key] = (m, h, result)  # the terms are kept so their ids are not reused
     return result
+
+
+# The cited tile is measured for one compute precision; bf16 runs the same 16-bit
+# tensor-core GEMM kernels as fp16, so it shares the tile. Other formats (fp8, int8, ...)
+# use other tiles, for which no figure is cited, and get no wave term.
+_SAME_TILES = {"fp16": ("fp16", "bf16")}
+
+
+def wave_quantization(m: ModelTerms, h: HardwareTerms, tensor_parallel: int = 1) -> WaveQuantization:
+    """The GEMM tile- and wave-quantization term of model `m` on accelerator `h` with its weight GEMMs
+    split over `tensor_parallel` GPUs (column-split GEMMs keep N / tp output columns per
+    GPU, row-split ones the full N), from the accelerator's cited SM count (`compute_units`)
+    and the cited tile (catalog/assumptions/gemm_tile_rows.yaml, gemm_tile_columns.yaml,
+    gemm_tiles_per_sm_wave.yaml). Not applied (slowdown 1, nothing in the lineage, `reason`
+    says why) when the model has no described GEMMs, the record has no compute_units, the
+    cited tile is for another vendor or precision. Cached per (model, hardware at a
+    precision, tensor parallelism), so a solve pays one dictionary lookup."""
+    key = (id(m), id(h), tensor_parallel)
+    hit = _WAVE_CACHE.get(key)
+    if hit is not None:
+        return hit[2]
+    result = _read_waves(m, h, tensor_parallel)
+    _WAVE_CACHE[key] = (m, h, result)  # the terms are kept so their ids are not reused
+    return result
+
+
+def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
+    if not m.gemms:
+        return _no_waves(f"{m.name} has no described weight GEMMs (no transformer architecture)")
+    hw = h.record
+    if not hw.has("compute_units"):
+        return _no_waves(f"{hw.label} has no compute_units (SM count) in the catalog")
+    catalog = hw._catalog
+    needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
+    rows_value = _assumption(catalog, GEMM_TILE_ROWS, needed)
+    columns_value = _assumption(catalog, GEMM_TILE_COLUMNS, needed)
+    per_sm_value = _assumption(catalog, GEMM_TILES_PER_SM, needed)
+    for value in (rows_value, columns_value, per_sm_value):
+        if not applies_to(value, hw):
+            return _no_waves(f"the cited GEMM tile is for {value.qualifiers.get('vendor')} GPUs, not {hw.label}")
+        tile_precision = value.qualifiers.get("precision")
+        if tile_precision and h.precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
+            return _no_waves(f"the cited GEMM tile is for {tile_precision}, not {h.precision}")
+    lineage = Lineage()
+    sms = lineage.use(hw.compute_units)
+    tile_rows = lineage.use(rows_value)
+    tile_columns = lineage.use(columns_value)
+    wave = sms * lineage.use(per_sm_value)
+    widths = [n / tp if split == "columns" else n for n, _, split in m.gemms]  # output columns on this GPU
+    columns = tuple(float(math.ceil(width / tile_columns)) for width in widths)
+    coefficients = tuple(share * tile_columns / width for (_, share, _), width in zip(m.gemms, widths))
+    rest = max(1.0 - sum(share for _, share, _ in m.gemms), 0.0)
+    return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
 
 
 def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:

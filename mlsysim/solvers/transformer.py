@@ -255,3 +255,67 @@ def kernels_per_forward_pass(s: TransformerShape) -> float:
     else:
         per_layers = s.layers * (attention_block + dense_block)
     return per_layers + 3.0
+
+
+@dataclass(frozen=True)
+class WeightGemm:
+    """One weight matrix multiply of a forward pass: the output is (tokens x `outputs`), the
+    contraction `inputs` long, run `count` times per pass (once per layer that has it).
+    `split` says how tensor parallelism divides it (Megatron-LM, Shoeybi et al. 2019):
+    "columns" (each GPU computes outputs / tp of the output columns: Q/K/V, MLP up and gate,
+    the vocabulary-parallel output projection), "rows" (each GPU contracts inputs / tp and
+    keeps the full output width: attention output, MLP down) or "none" (replicated)."""
+
+    name: str
+    outputs: float
+    inputs: float
+    count: float
+    split: str
+
+    @property
+    def weights(self) -> float:
+        """Weights this GEMM multiplies per token over the whole pass [1]."""
+        return self.count * self.outputs * self.inputs
+
+
+def weight_gemms(s: TransformerShape) -> tuple[WeightGemm, ...]:
+    """The weight GEMMs of one forward pass, one entry per distinct shape, as the kernels of
+    `kernels_per_forward_pass` run them: a fused Q/K/V projection (or latent attention's
+    down- and up-projections), the attention output projection, the MLP up, gate (gated MLPs)
+    and down projections of dense layers and shared experts, the router of mixture-of-experts
+    layers, and the output projection to the vocabulary. The routed experts are left out:
+    they run as grouped GEMMs whose rows per expert depend on the routing, and no cited model
+    of their tiling is in the catalog. Biases are not GEMMs."""
+    L = s.layers
+    gemms: list[WeightGemm] = []
+    if s.is_mla:
+        qk_head = s.qk_nope_head_dim + s.qk_rope_head_dim
+        if s.q_lora_rank:
+            gemms.append(WeightGemm("q_down", s.q_lora_rank, s.hidden, L, "none"))
+            gemms.append(WeightGemm("q_up", s.heads * qk_head, s.q_lora_rank, L, "columns"))
+        else:
+            gemms.append(WeightGemm("q", s.heads * qk_head, s.hidden, L, "columns"))
+        gemms.append(WeightGemm("kv_down", s.kv_lora_rank + s.qk_rope_head_dim, s.hidden, L, "none"))
+        gemms.append(WeightGemm("kv_up", s.heads * (s.qk_nope_head_dim + s.v_head_dim), s.kv_lora_rank, L, "columns"))
+        gemms.append(WeightGemm("attention_out", s.hidden, s.heads * s.v_head_dim, L, "rows"))
+    else:
+        gemms.append(WeightGemm("qkv", (s.heads + 2 * s.kv_heads) * s.head_dim, s.hidden, L, "columns"))
+        gemms.append(WeightGemm("attention_out", s.hidden, s.heads * s.head_dim, L, "rows"))
+
+    def mlp(prefix: str, width: float, layers: float) -> None:
+        gemms.append(WeightGemm(f"{prefix}up", width, s.hidden, layers, "columns"))
+        if s.gated:
+            gemms.append(WeightGemm(f"{prefix}gate", width, s.hidden, layers, "columns"))
+        gemms.append(WeightGemm(f"{prefix}down", s.hidden, width, layers, "rows"))
+
+    if s.is_moe:
+        moe_layers = s.layers - s.dense_layers
+        if s.dense_layers:
+            mlp("", s.ffn, s.dense_layers)
+        gemms.append(WeightGemm("router", s.experts_total, s.hidden, moe_layers, "none"))
+        if s.shared_experts:
+            mlp("shared_", s.shared_experts * (s.moe_ffn or s.ffn), moe_layers)
+    else:
+        mlp("", s.ffn, L)
+    gemms.append(WeightGemm("output", s.vocab, s.hidden, 1.0, "columns"))
+    return tuple(g for g in gemms if g.count > 0 and g.outputs > 0)
