@@ -15,7 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mlsysim.paths import SOURCES_FILE
 from mlsysim.schemas import KINDS, CitedValue, Kind, references
 from provenance.model import Source
 from provenance.problems import Problem

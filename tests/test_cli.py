@@ -120,3 +120,15 @@ def test_zoo_scenarios_on_the_real_catalog(cli):
     result = cli("zoo", "scenarios")
     assert result.code == 0, result.err
     assert "scenarios (3)" in result.out and "inference" in result.out and "training" in result.out
+
+
+def test_catalog_text_is_printed_as_written_not_as_markup(cli, catalog_copy):
+    """Rich would swallow "[kW]" or "[bold]" as markup; catalog text is data."""
+    from tests.conftest import FIXTURE_CATALOG
+
+    rack = (FIXTURE_CATALOG / "infra/racks/fixture_rack.yaml").read_text().replace("name: Fixture Rack", "name: Rack [bold] [kW]")
+    root = catalog_copy({"infra/racks/fixture_rack.yaml": rack})
+    shown = cli("show", "FixtureRack", "--catalog", str(root))
+    assert shown.code == 0 and "Rack [bold] [kW]" in shown.out
+    zoo = cli("zoo", "infra", "--catalog", str(root))
+    assert zoo.code == 0 and "Power [kW]" in zoo.out

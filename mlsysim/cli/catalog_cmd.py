@@ -8,12 +8,12 @@ from typing import Optional
 
 import typer
 
+from mlsysim.cli.options import CatalogOption
 from mlsysim.cli.console import console, err_console
 from mlsysim.errors import MlsysimError
 
 app = typer.Typer(help="Validate the catalog and export its JSON Schemas.", no_args_is_help=True)
 
-CatalogOption = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one).")
 
 
 def _catalog_root_of(path: Path) -> Path:

@@ -7,7 +7,6 @@ target are dispatched through TARGET_HANDLERS, so later commands (`eval scenario
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass
 from importlib import import_module
@@ -16,13 +15,9 @@ from typing import Any, Callable, Optional
 
 import typer
 
+from mlsysim.cli.options import CatalogOption, Output
 from mlsysim.cli.console import console
 from mlsysim.errors import MlsysimError, OOMError, SLAViolation
-
-
-class Output(str, enum.Enum):
-    text = "text"
-    json = "json"
 
 
 @dataclass(frozen=True)
@@ -89,7 +84,7 @@ def eval_command(
     max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
     output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
     explain: bool = typer.Option(False, "--explain", help="List every cited value the result used, with its source."),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one)."),
+    catalog: Optional[Path] = CatalogOption,
 ) -> None:
     """Roofline and serving estimate of MODEL on HARDWARE. Exit 2 if it does not fit
     in memory, 3 if a --max-*-ms target is missed."""

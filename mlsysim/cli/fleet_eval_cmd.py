@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Optional
 
@@ -14,12 +13,8 @@ import typer
 
 from mlsysim.cli.console import console
 from mlsysim.cli.eval_cmd import EvalRequest
+from mlsysim.cli.options import Output
 from mlsysim.errors import MlsysimError
-
-class Output(str, enum.Enum):
-    text = "text"
-    json = "json"
-
 
 def _print(evaluation, output: Output, explain: bool) -> int:
     if output == Output.json:
@@ -53,14 +48,14 @@ def eval_scenario(req: EvalRequest) -> None:
     """`mlsysim eval scenario NAME`."""
     if len(req.args) != 1:
         raise MlsysimError("name the scenario: mlsysim eval scenario NAME (see `mlsysim zoo scenarios` or catalog/scenarios/)")
-    _exit(run_scenario(req.args[0], req.catalog, Output(req.output.value), req.explain))
+    _exit(run_scenario(req.args[0], req.catalog, req.output, req.explain))
 
 
 def eval_plan(req: EvalRequest) -> None:
     """`mlsysim eval plan.yaml`."""
     if req.args:
         raise MlsysimError(f"unexpected argument {req.args[0]!r} after the plan file")
-    _exit(run_plan(Path(req.target), req.catalog, Output(req.output.value), req.explain))
+    _exit(run_plan(Path(req.target), req.catalog, req.output, req.explain))
 
 
 def _exit(code: int) -> None:

@@ -11,11 +11,11 @@ from typing import Any, Optional
 
 import typer
 
+from mlsysim.cli.options import CatalogOption
 from mlsysim.cli.console import console, err_console
 
 app = typer.Typer(help="Re-verify cited sources and refresh live values.", no_args_is_help=True)
 
-CatalogOption = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one).")
 EXIT_ATTENTION = 4
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlsysim.cli.console import console
+from mlsysim.cli.options import CatalogOption, Output
+from mlsysim.columns import COLUMNS, Column, short
 from mlsysim.records import Record
-
-CatalogOption = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one).")
 
 
 class ZooKind(str, enum.Enum):
@@ -26,99 +26,6 @@ class ZooKind(str, enum.Enum):
     scenarios = "scenarios"
 
 
-class Format(str, enum.Enum):
-    text = "text"
-    json = "json"
-
-
-def _num(record: Record, path: str, scale: float = 1.0, digits: int = 4) -> str:
-    """A cited value converted from SI by `scale`, or blank; estimates are marked with ~."""
-    if path not in record._data["claims"]:
-        return ""
-    claim = record._data["claims"][path]
-    number = claim["si"] / scale
-    shown = f"{number:,.0f}" if abs(number) >= 10 ** digits else f"{number:.{digits}g}"
-    return f"~{shown}" if claim.get("method") == "estimated" else shown
-
-
-def _stated(record: Record, path: str) -> str:
-    claim = record._data["claims"].get(path)
-    if claim is None:
-        return ""
-    unit = f" {claim['unit']}" if claim.get("unit") else ""
-    return f"{claim['value']:g}{unit}"
-
-
-Column = tuple[str, Callable[[Record], Any]]
-
-_COLUMNS: dict[str, list[Column]] = {
-    "hardware": [
-        ("Tier", lambda r: r.group),
-        ("Vendor", lambda r: r.vendor),
-        ("Year", lambda r: str(r.release_year)),
-        ("FP16 TFLOP/s", lambda r: _num(r, "compute.fp16", 1e12)),
-        ("BF16 TFLOP/s", lambda r: _num(r, "compute.bf16", 1e12)),
-        ("FP8 TFLOP/s", lambda r: _num(r, "compute.fp8", 1e12)),
-        ("INT8 TOPS", lambda r: _num(r, "compute.int8", 1e12)),
-        ("Memory", lambda r: _stated(r, "memory.capacity")),
-        ("BW GB/s", lambda r: _num(r, "memory.bandwidth", 1e9)),
-        ("TDP W", lambda r: _num(r, "tdp", 1.0)),
-    ],
-    "models": [
-        ("Family", lambda r: r.group),
-        ("Arch", lambda r: r.architecture),
-        ("Params (B)", lambda r: _num(r, "parameters", 1e9)),
-        ("Active (B)", lambda r: _num(r, "active_parameters", 1e9)),
-        ("Layers", lambda r: _num(r, "transformer.layers") or _num(r, "ssm.layers")),
-        ("Hidden", lambda r: _num(r, "transformer.hidden_size") or _num(r, "ssm.d_model")),
-        ("Heads/KV", lambda r: f"{_num(r, 'transformer.heads')}/{_num(r, 'transformer.kv_heads') or _num(r, 'transformer.heads')}" if r.has("transformer") else ""),
-        ("Context", lambda r: _num(r, "transformer.context_length")),
-        ("GFLOP/inference", lambda r: _num(r, "flops_per_inference", 1e9)),
-    ],
-    "grids": [
-        ("Region", lambda r: r.region),
-        ("gCO2e/kWh", lambda r: _num(r, "carbon_intensity", 1 / 3.6e9)),
-        ("Basis", lambda r: r.carbon_intensity.qualifiers.get("basis", "")),
-        ("Year", lambda r: str(r.carbon_intensity.valid_time or "")),
-        ("Price USD/kWh", lambda r: _num(r, "electricity_price", 1 / 3.6e6)),
-    ],
-    "datacenters": [("PUE", lambda r: _num(r, "pue")), ("WUE L/kWh", lambda r: _num(r, "wue", 1e-3 / 3.6e6)), ("Grid", lambda r: r.get("grid").label if r.has("grid") else "")],
-    "racks": [("Power kW", lambda r: _num(r, "power", 1e3)), ("Cooling", lambda r: r.get("cooling") or "")],
-    "nodes": [
-        ("Accelerator", lambda r: r.accelerator.label),
-        ("Count", lambda r: _num(r, "accelerator_count")),
-        ("Intra GB/s", lambda r: _num(r, "intra_node_bandwidth", 1e9)),
-        ("Inter Gbit/s", lambda r: _num(r, "inter_node_bandwidth", 1.25e8)),
-        ("Power kW", lambda r: _num(r, "power", 1e3)),
-    ],
-    "fabrics": [
-        ("Technology", lambda r: r.technology),
-        ("Link Gbit/s", lambda r: _num(r, "link_bandwidth", 1.25e8)),
-        ("Latency us", lambda r: _num(r, "latency", 1e-6)),
-        ("Oversub.", lambda r: _num(r, "oversubscription")),
-    ],
-    "clusters": [
-        ("Node", lambda r: r.node.label),
-        ("Nodes", lambda r: str(r.node_count)),
-        ("Accelerators", lambda r: f"{r.node_count * r.node.accelerator_count.si:g}"),
-        ("Fabric", lambda r: r.fabric.label),
-        ("Datacenter", lambda r: r.get("datacenter").label if r.has("datacenter") else ""),
-    ],
-    "scenarios": [
-        ("Application", lambda r: r.application),
-        ("Mode", lambda r: r.mode),
-        ("Model", lambda r: r.model.label),
-        ("System", lambda r: (r.cluster.label if r.has("cluster") else r.hardware.label) if (r.has("cluster") or r.has("hardware")) else ""),
-        ("Latency SLA ms", lambda r: _num(r, "latency_sla", 1e-3)),
-        ("Power budget W", lambda r: _num(r, "power_budget")),
-    ],
-    "assumptions": [
-        ("Value", lambda r: _stated(r, "quantity")),
-        ("Method", lambda r: r.quantity.method),
-        ("Source", lambda r: r.quantity.source_id),
-    ],
-}
-
 _ZOO_KINDS = {
     "hardware": ["hardware"],
     "models": ["models"],
@@ -130,13 +37,29 @@ _ZOO_KINDS = {
 }
 
 
+def _cell(record: Record, column: Column) -> str:
+    """One zoo cell, from the same column definitions the zoo site uses; ~ marks estimates."""
+    if column.ref is not None:
+        return record.field(column.ref).label if record.has(column.ref) else ""
+    if column.path is not None:
+        claim = record._data["claims"].get(column.path)
+        if claim is None:
+            return ""
+        shown = column.shown(record)
+        text = short(shown) if shown is not None else f"{claim['value']:g}" + (f" {claim['unit']}" if claim.get("unit") else "")
+        return f"~{text}" if claim.get("method") == "estimated" else text
+    return "" if column.text is None else str(column.text(record))
+
+
 def _table(kind: str, records: list[Record]) -> Table:
     table = Table(title=f"{kind} ({len(records)})", title_justify="left")
     table.add_column("Name", no_wrap=True)
-    for header, _ in _COLUMNS[kind]:
-        table.add_column(header, justify="right" if any(c in header for c in "/0123456789") or header in ("Count", "Nodes", "Layers", "Hidden", "Context", "PUE", "Year") else "left")
+    columns = COLUMNS.get(kind, [])
+    for column in columns:
+        table.add_column(escape(column.title), justify="right" if column.numeric and column.unit is not None else "left")
     for rec in sorted(records, key=lambda r: (str(r.group or ""), r.label.lower())):
-        table.add_row(rec.label, *[str(getter(rec)) for _, getter in _COLUMNS[kind]])
+        # Catalog text is data, not rich markup: "[kW]" must print as written.
+        table.add_row(escape(rec.label), *[escape(_cell(rec, column)) for column in columns])
     return table
 
 
@@ -154,9 +77,9 @@ def show(name: str = typer.Argument(..., help="A record id, alias or name, or ki
     from mlsysim.catalog import load_catalog
 
     record = load_catalog(catalog).find(name)
-    console.print(f"[bold]{record.name}[/]  ({record.ref}, {record.file})", soft_wrap=True)
+    console.print(f"[bold]{escape(record.name)}[/]  ({record.ref}, {escape(record.file)})", soft_wrap=True)
     if record.aliases:
-        console.print(f"aliases: {', '.join(record.aliases)}", soft_wrap=True)
+        console.print(f"aliases: {', '.join(record.aliases)}", soft_wrap=True, markup=False)
     for value in record.values():
         console.print(_card(value), soft_wrap=True, markup=False)
 
@@ -184,14 +107,14 @@ provenance_app = typer.Typer(help="The ProvenanceMap: every constant, its claim 
 
 @provenance_app.command("map")
 def provenance_map(
-    output: Format = typer.Option(Format.text, "-o", "--output", help="text (a table) or json."),
+    output: Output = typer.Option(Output.text, "-o", "--output", help="text (a table) or json."),
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
     """Every numeric constant of every record with its source."""
     from mlsysim.catalog import load_catalog
 
     provmap = load_catalog(catalog).provenance
-    if output is Format.json:
+    if output is Output.json:
         typer.echo(provmap.to_json())
         return
     table = Table(title=f"{len(provmap)} cited values", title_justify="left")
@@ -199,7 +122,7 @@ def provenance_map(
         table.add_column(header, overflow="fold")
     for entry in provmap.values():
         unit = f" {entry.unit}" if entry.unit else ""
-        table.add_row(entry.path, f"{entry.value:g}{unit}", entry.method, entry.source_id)
+        table.add_row(*(escape(text) for text in (entry.path, f"{entry.value:g}{unit}", entry.method, entry.source_id)))
     console.print(table)
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from mlsysim.cli.options import CatalogOption
 from mlsysim.cli.console import console
 
 app = typer.Typer(help="The zoo site: static HTML pages for the catalog, every value with its source and badge.", no_args_is_help=True)
@@ -16,7 +17,7 @@ app = typer.Typer(help="The zoo site: static HTML pages for the catalog, every v
 @app.command()
 def build(
     out: Path = typer.Option(Path("_site"), "--out", "-o", help="Output directory; replaced when it holds an earlier build."),
-    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one)."),
+    catalog: Optional[Path] = CatalogOption,
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Public http(s) URL the site is served from (canonical links, shields.io badge URLs)."),
 ) -> None:
     """Render site_templates/ for the catalog into a self-contained static site (works from file://)."""

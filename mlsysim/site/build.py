@@ -23,7 +23,7 @@ from mlsysim.paths import bundled_templates
 from mlsysim.site import exports
 from mlsysim.site.badges import BADGE_STYLES, BadgeBook
 from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
-from mlsysim.site.columns import KIND_TITLES
+from mlsysim.columns import KIND_TITLES
 from mlsysim.site.freshness import freshness
 from mlsysim.site.safety import http_url
 from mlsysim.site.views import RecordView, SiteModel

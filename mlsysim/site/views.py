@@ -14,10 +14,10 @@ from urllib.parse import quote
 from mlsysim.records import Record
 from mlsysim.schemas.hardware import Tier
 from mlsysim.site.badges import BadgeBook, ClaimStatus, counts, worst
-from mlsysim.site.columns import COLUMNS, KIND_TITLES, Column
+from mlsysim.columns import COLUMNS, KIND_TITLES, Column, short
 from mlsysim.site.derived import DerivedFigure, derived_figures
 from mlsysim.site.safety import http_url
-from mlsysim.units import DIMENSIONS, to_canonical
+from mlsysim.units import DIMENSIONS
 
 _HIDDEN_FIELDS = {"id", "name", "aliases", "description"}
 
@@ -27,13 +27,6 @@ def exact(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e16:
         return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))
     return f"{value:.10g}"
-
-
-def short(value: float) -> str:
-    """A number for a table cell: four significant digits, thousands grouped."""
-    if abs(value) >= 10_000 and abs(value) < 1e15:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
 
 
 def with_unit(number: str, unit: str | None) -> str:
@@ -316,10 +309,9 @@ class SiteModel:
             claim = view.claim(col.path)
             if claim is None:
                 return Cell()
-            if col.unit is None:
-                return Cell(text=claim.value_text, sort=repr(claim.si), claim=claim)
-            shown = claim.si / to_canonical(1.0, col.unit, view.record._data["claims"][col.path]["dimension"])
-            return Cell(text=short(shown), sort=repr(claim.si), claim=claim)
+            shown = col.shown(view.record)
+            text = claim.value_text if shown is None else short(shown)
+            return Cell(text=text, sort=repr(claim.si), claim=claim)
         text = _plain(col.text(view.record)) if col.text else ""
         return Cell(text=text, sort=text.lower())
 

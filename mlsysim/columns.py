@@ -1,8 +1,9 @@
-"""The key specs each zoo table shows, per record kind.
+"""The key specs each zoo table shows, per record kind: one table for both
+`mlsysim zoo` (terminal) and the zoo site (HTML).
 
-A column is either a cited value (`path`, shown in `unit` with its badge) or
-plain text from the record. Units are display units only: values are
-converted from SI with the project's pint registry.
+A column is either a cited value (`path`, shown in `unit`), a reference to
+another record (`ref`), or plain text from the record. Units are display units
+only: values are converted from SI with the project's pint registry.
 """
 
 from __future__ import annotations
@@ -24,6 +25,28 @@ class Column:
     @property
     def numeric(self) -> bool:
         return self.path is not None
+
+    @property
+    def title(self) -> str:
+        """The header with its display unit, for tables without per-cell units."""
+        return f"{self.header} [{self.unit}]" if self.unit else self.header
+
+    def shown(self, record: Record) -> float | None:
+        """The cited value in this column's display unit, or None when the record lacks it
+        or the column shows values as stated (`unit` None)."""
+        claim = record._data["claims"].get(self.path) if self.path else None
+        if claim is None or self.unit is None:
+            return None
+        from mlsysim.units import to_canonical
+
+        return claim["si"] / to_canonical(1.0, self.unit, claim["dimension"])
+
+
+def short(value: float) -> str:
+    """A number for a table cell: four significant digits, thousands grouped."""
+    if abs(value) >= 10_000 and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
 
 
 def _field(name: str) -> Callable[[Record], object]:
