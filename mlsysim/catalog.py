@@ -117,7 +117,7 @@ class Catalog:
         """Records of `kind` whose reference `field` names the record with id `record_id`,
         e.g. referencing("nodes", "accelerator", "h100_sxm"): the nodes built from an H100,
         ordered by label."""
-        found = [r for r in self.records(kind) if r._data["refs"].get(field, (None, None))[1] == record_id]
+        found = [r for r in self.records(kind) if r.references.get(field, (None, None))[1] == record_id]
         return sorted(found, key=lambda r: r.label.lower())
 
     @staticmethod

@@ -34,7 +34,7 @@ class Column:
     def shown(self, record: Record) -> float | None:
         """The cited value in this column's display unit, or None when the record lacks it
         or the column shows values as stated (`unit` None)."""
-        claim = record._data["claims"].get(self.path) if self.path else None
+        claim = record.claims.get(self.path) if self.path else None
         if claim is None or self.unit is None:
             return None
         from mlsysim.units import to_canonical

@@ -3,7 +3,8 @@ pint Quantities for people, each carrying its citation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from mlsysim.units import DIMENSIONS
@@ -131,6 +132,22 @@ class Record:
     def label(self) -> str:
         """The name people type: the first alias, else the id."""
         return self._data["aliases"][0] if self._data["aliases"] else self.id
+
+    @property
+    def claims(self) -> Mapping[str, Mapping[str, Any]]:
+        """Every cited value's claim by field path, as validated (with `si` and
+        `dimension`); read-only. `values()` wraps the same claims as Values."""
+        return MappingProxyType(self._data["claims"])
+
+    @property
+    def references(self) -> Mapping[str, tuple[str, str]]:
+        """Reference fields -> (kind, id) of the record each names; read-only."""
+        return MappingProxyType(self._data["refs"])
+
+    @property
+    def plain_fields(self) -> Mapping[str, Any]:
+        """The uncited fields (vendor, tier, architecture flags, ...) as a nested tree; read-only."""
+        return MappingProxyType(self._data["fields"])
 
     def has(self, path: str) -> bool:
         return path in self._data["claims"] or _lookup(self._data["fields"], path) is not _MISSING or any(

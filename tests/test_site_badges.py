@@ -50,7 +50,7 @@ def test_badges_follow_policy_cadence_and_source_type(catalog_copy):
 
     def status(ref: str, field: str):
         record = catalog.find(ref)
-        return book.status(f"{record.ref}#{field}", record._data["claims"][field])
+        return book.status(f"{record.ref}#{field}", record.claims[field])
 
     assert status("grids/fixture_grid", "electricity_price").badge == "live"
     assert status("grids/fixture_grid", "carbon_intensity").badge == "verified"  # dataset: 90-day cadence
@@ -63,7 +63,7 @@ def test_badges_follow_policy_cadence_and_source_type(catalog_copy):
     assert title == ("stale: cited, but not verified within cadence; last checked 2026-08-22 (match); "
                      "last verified 2026-08-22; policy: text_quote, static, every 90 days")
     assert BadgeBook(catalog, TODAY + 2 * day).status(
-        "grids/fixture_grid#electricity_price", catalog.find("grids/fixture_grid")._data["claims"]["electricity_price"]
+        "grids/fixture_grid#electricity_price", catalog.find("grids/fixture_grid").claims["electricity_price"]
     ).badge == "stale"
 
 

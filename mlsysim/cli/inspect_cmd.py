@@ -42,7 +42,7 @@ def _cell(record: Record, column: Column) -> str:
     if column.ref is not None:
         return record.field(column.ref).label if record.has(column.ref) else ""
     if column.path is not None:
-        claim = record._data["claims"].get(column.path)
+        claim = record.claims.get(column.path)
         if claim is None:
             return ""
         shown = column.shown(record)

@@ -18,7 +18,7 @@ def catalog_json(model: SiteModel, generated: str) -> str:
     """Every record with its plain fields and its cited values (with badges), and every source."""
     records = []
     for view in sorted(model.records.values(), key=lambda v: (v.kind, v.id)):
-        claims = view.record._data["claims"]
+        claims = view.record.claims
         records.append({
             "kind": view.kind,
             "id": view.id,
@@ -26,7 +26,7 @@ def catalog_json(model: SiteModel, generated: str) -> str:
             "aliases": view.aliases,
             "group": view.group or None,
             "file": view.file,
-            "fields": view.record._data["fields"],
+            "fields": dict(view.record.plain_fields),
             "values": {
                 c.field: {
                     **{k: v for k, v in claims[c.field].items() if k not in ("si", "dimension")},

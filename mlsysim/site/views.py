@@ -201,11 +201,11 @@ class SiteModel:
 
     def _record(self, record: Record) -> RecordView:
         href = f"{record.kind}/{record.id}.html"
-        claims = [self._claim(record, path, claim, href) for path, claim in record._data["claims"].items()]
+        claims = [self._claim(record, path, claim, href) for path, claim in record.claims.items()]
         return RecordView(
             record=record, kind=record.kind, id=record.id, name=record.name, label=record.label,
             aliases=record.aliases, group=str(record.group or ""),
-            description=" ".join(str(record._data["fields"].get("description") or "").split()),
+            description=" ".join(str(record.plain_fields.get("description") or "").split()),
             file=record.file, href=href, claims=claims, fields=self._plain_fields(record),
             derived=derived_figures(record), badge_json=f"badges/{record.kind}/{record.id}.json",
         )
@@ -236,7 +236,7 @@ class SiteModel:
 
     def _plain_fields(self, record: Record) -> list[tuple[str, str, str | None]]:
         out: list[tuple[str, str, str | None]] = []
-        refs = record._data["refs"]
+        refs = record.references
 
         def walk(prefix: str, node: Any) -> None:
             for key, value in node.items():
@@ -252,12 +252,12 @@ class SiteModel:
                     text = ", ".join(map(str, value)) if isinstance(value, list) else _plain(value)
                     out.append((path, text, None))
 
-        walk("", record._data["fields"])
+        walk("", record.plain_fields)
         return out
 
     def _link_references(self) -> None:
         for view in self.records.values():
-            for name, (kind, ref_id) in view.record._data["refs"].items():
+            for name, (kind, ref_id) in view.record.references.items():
                 target = self.records.get((kind, ref_id))
                 if target is not None:
                     target.used_by.append((f"{view.label} ({view.kind}, as {name})", view.href))
@@ -299,7 +299,7 @@ class SiteModel:
 
     def _cell(self, view: RecordView, col: Column) -> Cell:
         if col.ref is not None:
-            refs = view.record._data["refs"]
+            refs = view.record.references
             if col.ref not in refs:
                 return Cell()
             target = self.records.get(refs[col.ref])

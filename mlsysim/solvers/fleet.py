@@ -149,7 +149,7 @@ _BY_IDENTITY = frozenset((Fleet, Catalog))
 def record_of(value: Any, kind: str, catalog: Any) -> Record | None:
     """A record of `kind` from a Record or a name; an unknown name is an error listing the closest."""
     if value is None or isinstance(value, Record):
-        if isinstance(value, Record) and value._data["kind"] != kind:
+        if isinstance(value, Record) and value.kind != kind:
             raise MlsysimError(f"{value.ref} is not a {kind} record")
         return value
     if isinstance(value, str):

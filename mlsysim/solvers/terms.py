@@ -151,7 +151,10 @@ class WaveQuantization:
         waves = 0.0
         for coefficient, columns in zip(self.coefficients, self.column_tiles):
             waves += coefficient * math.ceil(bands * columns / wave)
-        result = self.rest + waves * wave * min(tokens, tile_rows) / tokens
+        # Every GEMM's factor is >= 1 (a wave cannot hold more tiles than exist), so the
+        # weighted sum is >= 1; the max restores that bound where the shares' rounding
+        # lands one ulp below it.
+        result = max(1.0, self.rest + waves * wave * min(tokens, tile_rows) / tokens)
         if len(memo) < _MEMO_LIMIT:
             memo[tokens] = result
         return result
@@ -168,7 +171,7 @@ class WaveQuantization:
         waves = np.zeros(np.shape(tokens))
         for coefficient, columns in zip(self.coefficients, self.column_tiles):
             waves = waves + coefficient * np.ceil(bands * columns / wave)
-        return self.rest + waves * wave * np.minimum(tokens, tile_rows) / tokens
+        return np.maximum(1.0, self.rest + waves * wave * np.minimum(tokens, tile_rows) / tokens)
 
 
 _MEMO_LIMIT = 4096  # token counts remembered per WaveQuantization (bounds its memory)
@@ -285,7 +288,7 @@ def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> H
         raise MlsysimError(f"{hw.label} is a {hw.kind} record, not an accelerator (hardware)")
     precision = check_precision(precision)
     lineage = Lineage()
-    claims = hw._data["claims"]
+    claims = hw.claims
     path = f"compute.{precision}"
     if path not in claims:
         have = sorted(p.split(".", 1)[1] for p in claims if p.startswith("compute."))
