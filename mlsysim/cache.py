@@ -9,6 +9,7 @@ files always run again.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import os
 import pickle
 import tempfile
@@ -22,6 +23,7 @@ FORMAT = 4
 _CODE = ["units.txt", "units.py", "loader.py", "crosscheck.py", "cache.py", "records.py"]
 
 
+@lru_cache(maxsize=1)
 def _code_fingerprint() -> str:
     here = Path(__file__).resolve().parent
     digest = hashlib.blake2b(str(FORMAT).encode(), digest_size=16)
