@@ -15,11 +15,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Hardware": "mlsysim.registry",
-    "Models": "mlsysim.registry",
-    "Infra": "mlsysim.registry",
-    "Systems": "mlsysim.registry",
-    "Assumptions": "mlsysim.registry",
+    "Hardware": "mlsysim.catalog.registry",
+    "Models": "mlsysim.catalog.registry",
+    "Infra": "mlsysim.catalog.registry",
+    "Systems": "mlsysim.catalog.registry",
+    "Assumptions": "mlsysim.catalog.registry",
     "load_catalog": "mlsysim.catalog",
     "Catalog": "mlsysim.catalog",
     "MlsysimError": "mlsysim.errors",
@@ -28,18 +28,18 @@ _LAZY = {
     "InfeasibleError": "mlsysim.errors",
     "OOMError": "mlsysim.errors",
     "SLAViolation": "mlsysim.errors",
-    "Q_": "mlsysim.units",
+    "Q_": "mlsysim.catalog.units",
     "DistributedModel": "mlsysim.solvers.distributed",
     "ReliabilityModel": "mlsysim.solvers.reliability",
     "SustainabilityModel": "mlsysim.solvers.sustainability",
     "EconomicsModel": "mlsysim.solvers.economics",
-    "SystemEvaluator": "mlsysim.evaluator",
-    "Scenarios": "mlsysim.scenarios",
+    "SystemEvaluator": "mlsysim.evaluate.evaluator",
+    "Scenarios": "mlsysim.evaluate.scenarios",
 
     "Engine": "mlsysim.solvers.engine",
     "PerformanceProfile": "mlsysim.solvers.engine",
     "ServingModel": "mlsysim.solvers.serving",
-    "plot_roofline": "mlsysim.plot",
+    "plot_roofline": "mlsysim.site.plot",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlsysim.records import Value
+from mlsysim.catalog.records import Value
 
 
 @dataclass(frozen=True)

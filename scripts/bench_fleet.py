@@ -27,7 +27,7 @@ def main() -> None:
 
     start = time.perf_counter()
     from mlsysim import Assumptions, Hardware, Models, Systems
-    from mlsysim.evaluator import SystemEvaluator
+    from mlsysim.evaluate.evaluator import SystemEvaluator
     from mlsysim.solvers.distributed import DistributedModel
 
     gpt3, llama8, llama405 = Models.Language.GPT3, Models.Language.Llama3_8B, Models.Language.Llama3_1_405B

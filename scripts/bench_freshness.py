@@ -87,7 +87,7 @@ def write_catalog(root: Path, servers: list[ThreadingHTTPServer]) -> None:
 
 def check(root: Path, per_host: int, workers: int) -> tuple[float, dict]:
     from mlsysim.catalog import load_catalog
-    from mlsysim.freshness import claim_refs, convert, validator
+    from mlsysim.catalog.freshness import claim_refs, convert, validator
     from provenance.checker import Checker, Options
     from provenance.http import Fetcher, HttpPolicy
 

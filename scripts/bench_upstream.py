@@ -161,7 +161,7 @@ print(json.dumps(out))
 """
 
 OURS_FLEET = FLEET_PRELUDE + """
-from mlsysim.evaluator import SystemEvaluator
+from mlsysim.evaluate.evaluator import SystemEvaluator
 from mlsysim.solvers.distributed import DistributedModel
 dm = DistributedModel()
 for model, cluster, batch, tp, pp, m, full, seq in {cases!r}:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 import pytest
+
+# pytest-xdist workers inherit COLUMNS=80 from the controller; CLI output in tests
+# is judged at the width a pipe gets (see mlsysim/cli/console.py), not a terminal's.
+os.environ.pop("COLUMNS", None)
 
 FIXTURE_CATALOG = Path(__file__).parent / "fixtures" / "catalog"
 REPO = Path(__file__).resolve().parent.parent

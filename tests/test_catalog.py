@@ -1,4 +1,4 @@
-"""mlsysim/catalog.py: lookups on a loaded catalog."""
+"""mlsysim/catalog/core.py: lookups on a loaded catalog."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for mlsysim/evaluator.py (the three-level scorecard)."""
+"""Tests for mlsysim/evaluate/evaluator.py (the three-level scorecard)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from mlsysim import Assumptions, Hardware, Models, Systems
 from mlsysim.errors import MlsysimError, OOMError, SLAViolation
-from mlsysim.evaluator import SystemEvaluator
+from mlsysim.evaluate.evaluator import SystemEvaluator
 
 
 def test_seed_call():

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from freshness_support import DATASHEET, build_catalog, connector_env, serve_all, snapshot
 from mlsysim.catalog import check, load_catalog
-from mlsysim.freshness import claim_refs, convert, validator
+from mlsysim.catalog.freshness import claim_refs, convert, validator
 from provenance.checker import Checker, CheckerError, Options, is_due, raw_file_url, select, strategy_for
 from provenance.http import Fetcher, HttpPolicy
 from provenance.verification import CheckState, read_verification
@@ -128,7 +128,7 @@ KILLER = """
 import datetime as dt, os, signal, sys
 from pathlib import Path
 from mlsysim.catalog import load_catalog
-from mlsysim.freshness import claim_refs, convert, validator
+from mlsysim.catalog.freshness import claim_refs, convert, validator
 from provenance.checker import Checker, Options
 from provenance.http import Fetcher, HttpPolicy
 

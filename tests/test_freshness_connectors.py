@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlsysim.freshness import convert
+from mlsysim.catalog.freshness import convert
 from provenance.connectors import MissingCredential, ShapeError, azure_retail_prices, connector_for, electricity_maps, gb_carbon_intensity
 from provenance.model import CheckPolicy, Plausible
 from provenance.strategies import ClaimRef, json_path

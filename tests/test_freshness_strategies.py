@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlsysim.freshness import convert
+from mlsysim.catalog.freshness import convert
 from provenance.http import Fetched
 from provenance.model import CheckPolicy, Plausible
 from provenance.strategies import ClaimRef, arxiv_version, document, json_path, text_quote

@@ -1,4 +1,4 @@
-"""mlsysim/loader.py + crosscheck.py: every class of bad input is reported with
+"""mlsysim/catalog/loader.py + crosscheck.py: every class of bad input is reported with
 its file, line, column, field, problem and fix; all problems are collected."""
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def test_wheel_installed_in_fresh_venv_runs_from_elsewhere(wheel: Path, tmp_path
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PATH": f"{env_dir / 'bin'}:{os.environ['PATH']}", "MLSYSIM_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
-    where = subprocess.run([str(python), "-c", "import mlsysim, mlsysim.paths as p; print(mlsysim.__file__); print(p.bundled_catalog())"],
+    where = subprocess.run([str(python), "-c", "import mlsysim, mlsysim.catalog.paths as p; print(mlsysim.__file__); print(p.bundled_catalog())"],
                            cwd=elsewhere, env=env, check=True, capture_output=True, text=True).stdout.split()
     assert where[0].startswith(str(env_dir)), where
     assert where[1].startswith(str(env_dir)) and where[1].endswith("mlsysim/_data/catalog")

@@ -1,4 +1,4 @@
-"""plot_roofline (mlsysim/plot.py); skipped unless the `plots` extra (matplotlib) is installed."""
+"""plot_roofline (mlsysim/site/plot.py); skipped unless the `plots` extra (matplotlib) is installed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""mlsysim/registry.py and records.py: the names the field types, values as SI
+"""mlsysim/catalog/registry.py and records.py: the names the field types, values as SI
 floats and Quantities, lookups that suggest the closest names."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import mlsysim
 from mlsysim.catalog import load_catalog
 from mlsysim.errors import NotFoundError
-from mlsysim.registry import Registry
+from mlsysim.catalog.registry import Registry
 
 
 @pytest.fixture

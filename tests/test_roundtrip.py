@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlsysim.catalog import load_catalog
-from mlsysim.units import to_canonical
+from mlsysim.catalog.units import to_canonical
 from provenance.yamlio import round_trip_yaml
 from tests.conftest import FIXTURE_CATALOG
 

@@ -1,4 +1,4 @@
-"""Tests for mlsysim/scenarios.py, mlsysim/plans.py and `mlsysim eval` (mlsysim/cli/fleet_eval_cmd.py)."""
+"""Tests for mlsysim/evaluate/scenarios.py, mlsysim/evaluate/plans.py and `mlsysim eval` (mlsysim/cli/fleet_eval_cmd.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mlsysim.plans import PlanError, load_plan
-from mlsysim.scenarios import Scenarios, evaluate_scenario
+from mlsysim.evaluate.plans import PlanError, load_plan
+from mlsysim.evaluate.scenarios import Scenarios, evaluate_scenario
 
 
 @pytest.mark.parametrize("name", ["smart_doorbell", "autonomous_vehicle", "frontier_llm_training"])

@@ -1,10 +1,10 @@
-"""mlsysim/units.py: information, compute and currency are real dimensions."""
+"""mlsysim/catalog/units.py: information, compute and currency are real dimensions."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlsysim.units import DIMENSIONS, Q_, UnitError, dimension_of, to_canonical
+from mlsysim.catalog.units import DIMENSIONS, Q_, UnitError, dimension_of, to_canonical
 
 
 def test_bandwidth_cannot_become_frequency():

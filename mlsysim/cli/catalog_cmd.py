@@ -70,7 +70,7 @@ def schema(
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Write <kind>.schema.json files into this directory."),
 ) -> None:
     """JSON Schema per record kind, for editors' YAML plugins."""
-    from mlsysim.schema_export import json_schemas
+    from mlsysim.catalog.schema_export import json_schemas
 
     schemas = json_schemas()
     if kind is not None:

@@ -30,7 +30,7 @@ def _print(evaluation, output: Output, explain: bool) -> int:
 
 def run_scenario(name: str, catalog: Optional[Path] = None, output: Output = Output.text, explain: bool = False) -> int:
     from mlsysim.catalog import load_catalog
-    from mlsysim.scenarios import evaluate_scenario
+    from mlsysim.evaluate.scenarios import evaluate_scenario
 
     cat = load_catalog(catalog)
     return _print(evaluate_scenario(name, catalog=cat), output, explain)
@@ -38,7 +38,7 @@ def run_scenario(name: str, catalog: Optional[Path] = None, output: Output = Out
 
 def run_plan(path: Path, catalog: Optional[Path] = None, output: Output = Output.text, explain: bool = False) -> int:
     from mlsysim.catalog import load_catalog
-    from mlsysim.plans import evaluate_plan
+    from mlsysim.evaluate.plans import evaluate_plan
 
     cat = load_catalog(catalog)
     return _print(evaluate_plan(path, catalog=cat), output, explain)

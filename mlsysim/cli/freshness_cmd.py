@@ -82,7 +82,7 @@ def check(
 ) -> None:
     """Re-verify cited sources; exit 0 when nothing needs attention, 4 when something changed or broke."""
     from mlsysim.catalog import load_catalog
-    from mlsysim.freshness import claim_refs, convert, validator
+    from mlsysim.catalog.freshness import claim_refs, convert, validator
     from provenance.checker import Checker, Options, markdown_summary
     from provenance.http import Fetcher
 

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from mlsysim.cli.console import console
 from mlsysim.cli.options import CatalogOption, Output
-from mlsysim.columns import COLUMNS, Column, short
-from mlsysim.records import Record
+from mlsysim.site.columns import COLUMNS, Column, short
+from mlsysim.catalog.records import Record
 
 
 class ZooKind(str, enum.Enum):

@@ -19,15 +19,15 @@ from urllib.parse import quote
 
 from mlsysim import __version__
 from mlsysim.errors import MlsysimError
-from mlsysim.paths import bundled_templates
+from mlsysim.catalog.paths import bundled_templates
 from mlsysim.site import exports
 from mlsysim.site.badges import BADGE_STYLES, BadgeBook
 from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
-from mlsysim.columns import KIND_TITLES
+from mlsysim.site.columns import KIND_TITLES
 from mlsysim.site.freshness import freshness
 from mlsysim.site.safety import http_url
 from mlsysim.site.views import RecordView, SiteModel
-from mlsysim.units import to_canonical
+from mlsysim.catalog.units import to_canonical
 from provenance.verification import BADGES
 
 MARKER = ".mlsysim-site"  # marks a directory this builder may replace

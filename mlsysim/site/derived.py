@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 
 # Storage width of one parameter per number format, by the formats' own
 # definitions (IEEE 754 binary32/binary16, bfloat16, OCP FP8, INT8, INT4);

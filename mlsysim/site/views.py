@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from mlsysim.records import Record
-from mlsysim.schemas.hardware import Tier
+from mlsysim.catalog.records import Record
+from mlsysim.catalog.schemas.hardware import Tier
 from mlsysim.site.badges import BadgeBook, ClaimStatus, counts, worst
-from mlsysim.columns import COLUMNS, KIND_TITLES, Column, short
+from mlsysim.site.columns import COLUMNS, KIND_TITLES, Column, short
 from mlsysim.site.derived import DerivedFigure, derived_figures
 from mlsysim.site.safety import http_url
-from mlsysim.units import DIMENSIONS
+from mlsysim.catalog.units import DIMENSIONS
 
 _HIDDEN_FIELDS = {"id", "name", "aliases", "description"}
 

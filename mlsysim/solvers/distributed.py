@@ -47,7 +47,7 @@ from typing import Any
 
 from mlsysim.errors import MlsysimError, OOMError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 from mlsysim.solvers.fleet import (
     Fleet,
     bytes_per_element,

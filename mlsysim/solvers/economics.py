@@ -27,7 +27,7 @@ from typing import Any
 from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record, Value
+from mlsysim.catalog.records import Record, Value
 from mlsysim.solvers.fleet import Fleet, assumption, field_of, inputs_key, record_of
 from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult
 

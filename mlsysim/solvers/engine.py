@@ -20,7 +20,7 @@ from typing import Any
 
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.terms import (
     Efficiencies,
@@ -126,7 +126,7 @@ class PerformanceProfile:
         self.efficiency_from_user = efficiency_from_user
 
     def quantity(self, name: str) -> Any:
-        from mlsysim.units import Q_
+        from mlsysim.catalog.units import Q_
 
         si_unit, shown = _UNITS[name]
         return Q_(self.si[name], si_unit).to(shown)

@@ -15,7 +15,7 @@ from typing import Any
 from mlsysim.catalog import Catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record, Value
+from mlsysim.catalog.records import Record, Value
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision
 
 # Bytes per element of each numeric format (a definition of the format, not a measurement).

@@ -38,7 +38,7 @@ from typing import Any
 from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record, Value
+from mlsysim.catalog.records import Record, Value
 from mlsysim.solvers.fleet import (
     Fleet,
     assumption,

@@ -39,7 +39,7 @@ from typing import Any
 
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 from mlsysim.solvers.engine import effective_compute_flops, gemm_flops, pass_cost
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, ring_allreduce_time
 from mlsysim.solvers.terms import (

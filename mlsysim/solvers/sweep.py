@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 from mlsysim.solvers.engine import effective_compute_flops, gemm_flops, pass_cost
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.terms import (

@@ -17,7 +17,7 @@ from typing import Any
 
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 from mlsysim.solvers.roofline import check_precision
 
 # Assumption records the solvers read (ids in catalog/assumptions/).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlsysim.schemas.common import RecordBase, Schema, at, cited, ref
-from mlsysim.schemas.hardware import Precision
+from mlsysim.catalog.schemas.common import RecordBase, Schema, at, cited, ref
+from mlsysim.catalog.schemas.hardware import Precision
 
 
 class ParallelLayout(Schema):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Column:
         claim = record.claims.get(self.path) if self.path else None
         if claim is None or self.unit is None:
             return None
-        from mlsysim.units import to_canonical
+        from mlsysim.catalog.units import to_canonical
 
         return claim["si"] / to_canonical(1.0, self.unit, claim["dimension"])
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from mlsysim.units import DIMENSIONS
+from mlsysim.catalog.units import DIMENSIONS
 
 if TYPE_CHECKING:
     from mlsysim.catalog import Catalog
@@ -52,7 +52,7 @@ class Value:
     @property
     def quantity(self) -> Any:
         """The value as a pint Quantity in the unit the source used."""
-        from mlsysim.units import Q_
+        from mlsysim.catalog.units import Q_
 
         return Q_(self.value, self.unit or "dimensionless")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlsysim.errors import MlsysimError
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 
 
 def plot_roofline(hardware: Record | str, workloads: list[Any] = (), precision: str = "fp16",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlsysim.schemas.common import RecordBase, cited, ref
+from mlsysim.catalog.schemas.common import RecordBase, cited, ref
 
 
 class Node(RecordBase):

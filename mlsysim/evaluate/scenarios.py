@@ -1,6 +1,6 @@
 """Scenarios from the catalog (catalog/scenarios/), evaluated end to end.
 
-    >>> from mlsysim.scenarios import Scenarios, evaluate_scenario
+    >>> from mlsysim.evaluate.scenarios import Scenarios, evaluate_scenario
     >>> print(evaluate_scenario("smart_doorbell").scorecard())   # doctest: +SKIP
 """
 
@@ -10,9 +10,9 @@ from typing import Any
 
 from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
-from mlsysim.evaluator import SystemEvaluation, SystemEvaluator
-from mlsysim.records import Record
-from mlsysim.registry import Registry
+from mlsysim.evaluate.evaluator import SystemEvaluation, SystemEvaluator
+from mlsysim.catalog.records import Record
+from mlsysim.catalog.registry import Registry
 
 Scenarios = Registry("scenarios")
 

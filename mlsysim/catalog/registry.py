@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from mlsysim.catalog import Catalog, default_catalog
-from mlsysim.crosscheck import closest
+from mlsysim.catalog.crosscheck import closest
 from mlsysim.errors import NotFoundError
-from mlsysim.records import Record
+from mlsysim.catalog.records import Record
 
 _GROUP_NAMES = {"statespace": "StateSpace"}
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from mlsysim.schemas.assumption import Assumption
-from mlsysim.schemas.common import CitedValue, RecordBase, Ref
-from mlsysim.schemas.hardware import Hardware
-from mlsysim.schemas.infra import Datacenter, Grid, Rack
-from mlsysim.schemas.scenario import Scenario
-from mlsysim.schemas.systems import Cluster, Fabric, Node
-from mlsysim.schemas.workload import Workload
+from mlsysim.catalog.schemas.assumption import Assumption
+from mlsysim.catalog.schemas.common import CitedValue, RecordBase, Ref
+from mlsysim.catalog.schemas.hardware import Hardware
+from mlsysim.catalog.schemas.infra import Datacenter, Grid, Rack
+from mlsysim.catalog.schemas.scenario import Scenario
+from mlsysim.catalog.schemas.systems import Cluster, Fabric, Node
+from mlsysim.catalog.schemas.workload import Workload
 
 
 @dataclass(frozen=True)

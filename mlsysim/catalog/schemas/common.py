@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from mlsysim.units import DIMENSIONS, UnitError, to_canonical
+from mlsysim.catalog.units import DIMENSIONS, UnitError, to_canonical
 from provenance.model import Claim
 
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from mlsysim.schemas.common import RecordBase, Schema, at, cited
+from mlsysim.catalog.schemas.common import RecordBase, Schema, at, cited
 
 Count = cited("dimensionless")
 CountOrZero = cited("dimensionless", positive=False)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mlsysim.schemas import KINDS, CitedValue, Kind, references
+from mlsysim.catalog.schemas import KINDS, CitedValue, Kind, references
 from provenance.model import Source
 from provenance.problems import Problem
 from provenance.yamlio import Located, read_located

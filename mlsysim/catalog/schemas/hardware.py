@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from mlsysim.schemas.common import RecordBase, Schema, at, cited
+from mlsysim.catalog.schemas.common import RecordBase, Schema, at, cited
 
 Tier = Literal["cloud", "workstation", "mobile", "edge", "tiny"]
 Precision = Literal["fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "fp4", "int8", "int4"]

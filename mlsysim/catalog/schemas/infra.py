@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from mlsysim.schemas.common import RecordBase, at, cited, ref
+from mlsysim.catalog.schemas.common import RecordBase, at, cited, ref
 
 
 class Grid(RecordBase):

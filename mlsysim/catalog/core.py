@@ -7,11 +7,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mlsysim import cache
-from mlsysim.crosscheck import closest, normalize_name
+from mlsysim.catalog import cache
+from mlsysim.catalog.crosscheck import closest, normalize_name
 from mlsysim.errors import CatalogError, NotFoundError
-from mlsysim.paths import SOURCES_FILE, catalog_root, discover
-from mlsysim.records import Record
+from mlsysim.catalog.paths import SOURCES_FILE, catalog_root, discover
+from mlsysim.catalog.records import Record
 from provenance.problems import Problem
 from provenance.provmap import ProvenanceEntry, ProvenanceMap
 
@@ -34,8 +34,8 @@ def scan(root: Path) -> dict[str, Any]:
 
 
 def _revalidate(root, files, hashes, sources_path, sources_hash, fingerprint, cached) -> dict[str, Any]:
-    from mlsysim.crosscheck import cross_check
-    from mlsysim.loader import validate_record_file, validate_sources_file
+    from mlsysim.catalog.crosscheck import cross_check
+    from mlsysim.catalog.loader import validate_record_file, validate_sources_file
 
     old_files = cached.get("files", {})
     per_file = {}

@@ -50,7 +50,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
 
     from_unit may carry a factor, as APIs do ("USD/(10 hour)" for a price per 10 hours).
     """
-    from mlsysim.units import UnitError, registry
+    from mlsysim.catalog.units import UnitError, registry
 
     try:
         ureg = registry()
@@ -66,7 +66,7 @@ def validator(root: Path) -> Any:
     """A callable: {path: new text} -> problems of the catalog with those texts in place."""
 
     def validate(staged: Mapping[Path, str]) -> list[str]:
-        from mlsysim import cache
+        from mlsysim.catalog import cache
         from mlsysim.catalog import check
 
         with tempfile.TemporaryDirectory(prefix="mlsysim-freshness-") as tmp:

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from mlsysim.schemas.common import ClaimSpec, RecordBase, at
-from mlsysim.units import DIMENSIONS
+from mlsysim.catalog.schemas.common import ClaimSpec, RecordBase, at
+from mlsysim.catalog.units import DIMENSIONS
 from provenance.model import Claim
 
 DimensionName = Literal[tuple(DIMENSIONS)]  # type: ignore[valid-type]

@@ -30,11 +30,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError, NotFoundError
-from mlsysim.evaluator import SystemEvaluation, SystemEvaluator
-from mlsysim.loader import translate_errors
-from mlsysim.schemas.common import Schema, at
-from mlsysim.schemas.hardware import Precision
-from mlsysim.schemas.scenario import ParallelLayout
+from mlsysim.evaluate.evaluator import SystemEvaluation, SystemEvaluator
+from mlsysim.catalog.loader import translate_errors
+from mlsysim.catalog.schemas.common import Schema, at
+from mlsysim.catalog.schemas.hardware import Precision
+from mlsysim.catalog.schemas.scenario import ParallelLayout
 from provenance.problems import Problem
 from provenance.yamlio import Located, read_located
 
@@ -91,7 +91,7 @@ _EXAMPLE_UNITS = {"time": "30 days", "power": "100 mW"}
 
 def _quantity(text: str, dimension: str, located: Located, loc: list[str], problems: list[Problem]) -> float | None:
     """'30 days' -> seconds (SI float), or a positioned problem."""
-    from mlsysim.units import UnitError, to_canonical
+    from mlsysim.catalog.units import UnitError, to_canonical
 
     number, _, unit = str(text).strip().partition(" ")
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlsysim.schemas import KINDS
+from mlsysim.catalog.schemas import KINDS
 from provenance.model import Source
 
 

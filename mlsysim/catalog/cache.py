@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlsysim.paths import cache_dir
+from mlsysim.catalog.paths import cache_dir
 
 FORMAT = 4
 # Files whose contents change what validation produces (plus every schema module).
@@ -28,7 +28,7 @@ def _code_fingerprint() -> str:
     here = Path(__file__).resolve().parent
     digest = hashlib.blake2b(str(FORMAT).encode(), digest_size=16)
     files = [here / name for name in _CODE] + sorted((here / "schemas").glob("*.py"))
-    files.append(here.parent / "provenance" / "model.py")
+    files.append(here.parent.parent / "provenance" / "model.py")
     for path in files:
         digest.update(path.read_bytes())
     return digest.hexdigest()
