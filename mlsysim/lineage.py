@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlsysim.catalog.records import Value
+from mlsysim.errors import MlsysimError
+
+
+class MixedCatalogError(MlsysimError):
+    """One result's inputs came from two different catalogs."""
 
 
 @dataclass(frozen=True)
@@ -39,18 +44,41 @@ class LineageEntry:
 class Lineage:
     """Collects the cited values used while computing one result."""
 
-    __slots__ = ("_used",)
+    __slots__ = ("_used", "_catalog")
 
     def __init__(self) -> None:
         self._used: dict[str, Value] = {}
+        self._catalog: Any = None
 
     def use(self, value: Value) -> float:
-        """Record `value` as an input and return its SI float."""
+        """Record `value` as an input and return its SI float.
+
+        Every value of one result must come from one catalog: a record of a test
+        catalog priced with the bundled catalog's grid is a silent error, so it is refused.
+        """
+        catalog = value._catalog
+        if catalog is not None and catalog is not self._catalog:
+            self._adopt(catalog, value.path)
         self._used[value.path] = value
         return value.si
 
+    def _adopt(self, catalog: Any, path: str) -> None:
+        if self._catalog is not None:
+            raise MixedCatalogError(
+                f"{path} comes from the catalog {catalog!r}, but this result already rests on {self._catalog!r}; "
+                "take every record of one call from the same catalog (load_catalog(...) once and look them up there)"
+            )
+        self._catalog = catalog
+
     def merge(self, other: Lineage) -> None:
+        if other._catalog is not None and other._catalog is not self._catalog:
+            self._adopt(other._catalog, next(iter(other._used), "a merged input"))
         self._used.update(other._used)
+
+    @property
+    def catalog(self) -> dict[str, str] | None:
+        """The identity (fingerprint, date, root) of the catalog every input came from."""
+        return self._catalog.identity if self._catalog is not None else None
 
     def entries(self) -> list[LineageEntry]:
         return [

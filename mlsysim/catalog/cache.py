@@ -18,7 +18,7 @@ from typing import Any
 
 from mlsysim.catalog.paths import cache_dir
 
-FORMAT = 4
+FORMAT = 5
 # Files whose contents change what validation produces (plus every schema module).
 _CODE = ["units.txt", "units.py", "loader.py", "crosscheck.py", "cache.py", "records.py"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlsysim.catalog import cache
+from mlsysim.catalog.snapshot import read_snapshot
 from mlsysim.catalog.crosscheck import closest, normalize_name
 from mlsysim.errors import CatalogError, NotFoundError
 from mlsysim.catalog.paths import SOURCES_FILE, catalog_root, discover
@@ -21,8 +22,11 @@ def scan(root: Path) -> dict[str, Any]:
     return its snapshot: records (plain data), sources and every problem."""
     if not root.is_dir():
         raise CatalogError([Problem(str(root), 1, 1, "", "no catalog directory here; pass --catalog DIR or set MLSYSIM_CATALOG")])
-    files = {p.relative_to(root).as_posix(): p for p in discover(root)}
     sources_path = root / SOURCES_FILE
+    if not sources_path.is_file() and not any(root.glob("*/*.yaml")):
+        raise CatalogError([Problem(str(root), 1, 1, "", f"not a catalog directory (no {SOURCES_FILE} and no records here); "
+                                    "pass the directory holding sources.yaml with --catalog, or set MLSYSIM_CATALOG")])
+    files = {p.relative_to(root).as_posix(): p for p in discover(root)}
     hashes = {rel: cache.file_hash(p.read_bytes()) for rel, p in files.items()}
     sources_hash = cache.file_hash(sources_path.read_bytes()) if sources_path.is_file() else ""
     fingerprint = cache.file_hash(repr((sorted(hashes.items()), sources_hash)).encode())
@@ -59,6 +63,7 @@ def _revalidate(root, files, hashes, sources_path, sources_hash, fingerprint, ca
     invalid |= {("sources", sid) for sid in source_positions if sid not in sources}
     problems += cross_check(records, sources, SOURCES_FILE, invalid)
     snapshot = {
+        "fingerprint": fingerprint,
         "records": records,
         "sources": sources,
         "source_positions": source_positions,
@@ -73,7 +78,9 @@ class Catalog:
 
     def __init__(self, snapshot: dict[str, Any], root: Path):
         self.root = root
+        self.fingerprint: str = snapshot["fingerprint"]
         self.sources: dict[str, dict[str, Any]] = snapshot["sources"]
+        self._snapshot = snapshot
         self._records: dict[str, dict[str, Record]] = {}
         self._names: dict[str, dict[str, Record]] = {}
         for data in snapshot["records"]:
@@ -82,6 +89,26 @@ class Catalog:
             names = self._names.setdefault(rec.kind, {})
             for name in (rec.id, *rec.aliases, rec.name):
                 names.setdefault(normalize_name(name), rec)
+
+    @cached_property
+    def date(self) -> str:
+        """The catalog's edition date (ISO): the newest retrieval date among its sources.
+
+        Like a CODATA edition year, it is a function of the content alone, so two
+        catalogs with the same fingerprint always carry the same date.
+        """
+        if self._snapshot.get("date"):
+            return str(self._snapshot["date"])
+        dates = [str(s["retrieved"]) for s in self.sources.values() if s.get("retrieved")]
+        return max(dates) if dates else ""
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """What every result and JSON output states about the catalog it came from."""
+        return {"fingerprint": self.fingerprint, "date": self.date, "root": str(self.root)}
+
+    def __repr__(self) -> str:
+        return f"<Catalog {self.fingerprint[:12]} of {self.date} at {self.root}>"
 
     def kinds(self) -> list[str]:
         return sorted(self._records)
@@ -140,10 +167,22 @@ class Catalog:
         return ProvenanceMap(entries)
 
 
+def snapshot(catalog: Catalog, path: str | os.PathLike[str]) -> Path:
+    """Pin `catalog` to one JSON file that `load_catalog(path)` reads back unchanged."""
+    from mlsysim.catalog.snapshot import write_snapshot
+
+    target = Path(path)
+    write_snapshot(target, catalog._snapshot, catalog.date)
+    return target
+
+
 def check(root: str | os.PathLike[str] | None = None) -> tuple[Path, list[Problem]]:
     """Validate a catalog; returns its root and every problem (empty when valid)."""
     resolved = catalog_root(root)
     try:
+        if resolved.is_file():
+            read_snapshot(resolved)
+            return resolved, []
         return resolved, list(scan(resolved)["problems"])
     except CatalogError as exc:
         return resolved, exc.problems
@@ -155,6 +194,8 @@ def load_catalog(root: str | os.PathLike[str] | None = None) -> Catalog:
     Raises CatalogError listing every problem when it is not valid.
     """
     resolved = catalog_root(root)
+    if resolved.is_file():
+        return Catalog(read_snapshot(resolved), resolved)
     snapshot = scan(resolved)
     if snapshot["problems"]:
         raise CatalogError(snapshot["problems"])

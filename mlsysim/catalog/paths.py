@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlsysim.errors import CatalogError
+from provenance.problems import Problem
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +23,10 @@ def bundled_templates() -> Path:
 
 
 def catalog_root(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The catalog to use: an explicit argument, else $MLSYSIM_CATALOG, else the bundled one."""
+    """The catalog to use (a directory or a snapshot file): an explicit argument, else
+    $MLSYSIM_CATALOG, else the bundled one."""
+    if explicit is not None and not str(explicit).strip():
+        raise CatalogError([Problem("--catalog", 1, 1, "", "an empty catalog path; pass a catalog directory or snapshot file, or leave --catalog out")])
     chosen = explicit or os.environ.get("MLSYSIM_CATALOG")
     return Path(chosen).expanduser().resolve() if chosen else bundled_catalog()
 

@@ -12,7 +12,7 @@ from mlsysim.cli.options import CatalogOption
 from mlsysim.cli.console import console, err_console
 from mlsysim.errors import MlsysimError
 
-app = typer.Typer(help="Validate the catalog and export its JSON Schemas.", no_args_is_help=True)
+app = typer.Typer(help="Validate the catalog, export its JSON Schemas, pin it to a snapshot.", no_args_is_help=True)
 
 
 
@@ -31,6 +31,7 @@ def validate(
 ) -> None:
     """Check every record: schema, units, citations, references. Exit 1 listing every problem."""
     from mlsysim.catalog import check, scan
+    from mlsysim.catalog.snapshot import read_snapshot
 
     targets: dict[Path, set[str] | None] = {}
     for raw in paths or []:
@@ -56,7 +57,7 @@ def validate(
             console.print(str(problem), markup=False, soft_wrap=True)
         total += len(problems)
         if not problems:
-            snapshot = scan(root)
+            snapshot = read_snapshot(root) if root.is_file() else scan(root)
             values = sum(len(r["claims"]) for r in snapshot["records"])
             console.print(f"✓ {root}: {len(snapshot['records'])} records, {values} cited values, {len(snapshot['sources'])} sources — valid", soft_wrap=True)
     if total:
@@ -87,3 +88,19 @@ def schema(
     for name, body in schemas.items():
         write_text_atomic(out / f"{name}.schema.json", json.dumps(body, indent=2, sort_keys=True) + "\n")
         console.print(f"wrote {out / f'{name}.schema.json'}")
+
+
+@app.command("snapshot")
+def snapshot_cmd(
+    out: Path = typer.Option(..., "-o", "--out", help="The snapshot file to write (JSON)."),
+    catalog: Optional[Path] = CatalogOption,
+) -> None:
+    """Pin the catalog to one file; `--catalog FILE` reproduces results from it later."""
+    from mlsysim.catalog import load_catalog
+    from mlsysim.catalog.core import snapshot
+
+    cat = load_catalog(catalog)
+    if out.is_dir():
+        raise MlsysimError(f"{out}: is a directory; pass a file name such as {out / 'catalog-snapshot.json'}")
+    snapshot(cat, out)
+    console.print(f"Wrote {out}: catalog {cat.fingerprint} of {cat.date}, {len(cat.records())} records", soft_wrap=True)

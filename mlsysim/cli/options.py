@@ -6,7 +6,7 @@ import enum
 
 import typer
 
-CatalogOption = typer.Option(None, "--catalog", help="Catalog directory (default: $MLSYSIM_CATALOG or the bundled one).")
+CatalogOption = typer.Option(None, "--catalog", help="Catalog directory or snapshot file (default: $MLSYSIM_CATALOG or the bundled one).")
 
 
 class Output(str, enum.Enum):
