@@ -101,7 +101,9 @@ def test_invalid_catalog_is_an_error_not_a_traceback(cli, catalog_copy):
     root = catalog_copy({HW: "id: fx100\n"})
     result = cli("zoo", "hardware", "--catalog", str(root))
     assert result.code == 1
-    assert result.err.startswith("Error:") and "problems in the catalog" in result.err
+    said, error = result.err.split("\n", 1)
+    assert said == f"catalog: {root} (given with --catalog)"
+    assert error.startswith("Error:") and "problems in the catalog" in error
     assert "Traceback" not in result.err
 
 

@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from mlsysim import __version__
 from mlsysim.cli import catalog_cmd, eval_cmd, freshness_cmd, inspect_cmd, site_cmd
@@ -56,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("Aborted.")
         return 1
     except MlsysimError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         return exc.exit_code
     except ProvenanceError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         # A bug, not bad input: still no traceback unless asked for.
         if os.environ.get("MLSYSIM_DEBUG"):
             raise
-        err_console.print(f"[bold red]Error:[/] internal error: {type(exc).__name__}: {exc} (set MLSYSIM_DEBUG=1 for the traceback)", highlight=False)
+        err_console.print(f"[bold red]Error:[/] internal error: {type(exc).__name__}: {escape(str(exc))} (set MLSYSIM_DEBUG=1 for the traceback)", highlight=False)
         return 1
     return 0
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from mlsysim.cli.options import CatalogOption
+from mlsysim.cli.options import CatalogOption, open_catalog
 from mlsysim.cli.console import console, err_console
 from mlsysim.errors import MlsysimError
 
@@ -96,10 +96,9 @@ def snapshot_cmd(
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
     """Pin the catalog to one file; `--catalog FILE` reproduces results from it later."""
-    from mlsysim.catalog import load_catalog
     from mlsysim.catalog.core import snapshot
 
-    cat = load_catalog(catalog)
+    cat = open_catalog(catalog)
     if out.is_dir():
         raise MlsysimError(f"{out}: is a directory; pass a file name such as {out / 'catalog-snapshot.json'}")
     snapshot(cat, out)

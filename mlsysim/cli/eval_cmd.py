@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from mlsysim.cli.options import CatalogOption, Output
+from mlsysim.cli.options import CatalogOption, Output, open_catalog
 from mlsysim.cli.console import console
 from mlsysim.errors import MlsysimError, OOMError, SLAViolation
 
@@ -95,14 +95,13 @@ def eval_command(
 
 
 def eval_model(req: EvalRequest) -> None:
-    from mlsysim.catalog import default_catalog, load_catalog
     from mlsysim.errors import NotFoundError
 
     if len(req.args) != 1:
         raise MlsysimError("usage: mlsysim eval MODEL HARDWARE (then options); "
                            + ("give the hardware, e.g. `mlsysim eval Llama3_8B H100`" if not req.args
                               else f"one hardware name expected, got {' '.join(req.args)}"))
-    cat = load_catalog(req.catalog) if req.catalog else default_catalog()
+    cat = open_catalog(req.catalog)
     model = cat.get("models", req.target)
     try:
         hardware = cat.get("hardware", req.args[0])

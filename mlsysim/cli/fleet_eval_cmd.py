@@ -13,7 +13,7 @@ import typer
 
 from mlsysim.cli.console import console
 from mlsysim.cli.eval_cmd import EvalRequest
-from mlsysim.cli.options import Output
+from mlsysim.cli.options import Output, open_catalog
 from mlsysim.errors import MlsysimError
 
 def _print(evaluation, output: Output, explain: bool) -> int:
@@ -29,18 +29,16 @@ def _print(evaluation, output: Output, explain: bool) -> int:
 
 
 def run_scenario(name: str, catalog: Optional[Path] = None, output: Output = Output.text, explain: bool = False) -> int:
-    from mlsysim.catalog import load_catalog
     from mlsysim.evaluate.scenarios import evaluate_scenario
 
-    cat = load_catalog(catalog)
+    cat = open_catalog(catalog)
     return _print(evaluate_scenario(name, catalog=cat), output, explain)
 
 
 def run_plan(path: Path, catalog: Optional[Path] = None, output: Output = Output.text, explain: bool = False) -> int:
-    from mlsysim.catalog import load_catalog
     from mlsysim.evaluate.plans import evaluate_plan
 
-    cat = load_catalog(catalog)
+    cat = open_catalog(catalog)
     return _print(evaluate_plan(path, catalog=cat), output, explain)
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlsysim.cli.console import console
-from mlsysim.cli.options import CatalogOption, Output
+from mlsysim.cli.options import CatalogOption, Output, open_catalog
 from mlsysim.site.columns import COLUMNS, Column, short
 from mlsysim.catalog.records import Record
 
@@ -65,18 +65,16 @@ def _table(kind: str, records: list[Record]) -> Table:
 
 def zoo(kind: ZooKind = typer.Argument(..., help="What to list."), catalog: Optional[Path] = CatalogOption) -> None:
     """Tables of the catalog's records, key specs in SI-derived units (~ marks estimates)."""
-    from mlsysim.catalog import load_catalog
 
-    cat = load_catalog(catalog)
+    cat = open_catalog(catalog)
     for sub in _ZOO_KINDS[kind.value]:
         console.print(_table(sub, cat.records(sub)))
 
 
 def show(name: str = typer.Argument(..., help="A record id, alias or name, or kind/id."), catalog: Optional[Path] = CatalogOption) -> None:
     """Every value of one record with its unit, source and where in the source."""
-    from mlsysim.catalog import load_catalog
 
-    record = load_catalog(catalog).find(name)
+    record = open_catalog(catalog).find(name)
     console.print(f"[bold]{escape(record.name)}[/]  ({record.ref}, {escape(record.file)})", soft_wrap=True)
     if record.aliases:
         console.print(f"aliases: {', '.join(record.aliases)}", soft_wrap=True, markup=False)
@@ -111,9 +109,8 @@ def provenance_map(
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
     """Every numeric constant of every record with its source."""
-    from mlsysim.catalog import load_catalog
 
-    provmap = load_catalog(catalog).provenance
+    provmap = open_catalog(catalog).provenance
     if output is Output.json:
         typer.echo(provmap.to_json())
         return

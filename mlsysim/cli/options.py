@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import enum
+import os
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from mlsysim.catalog import Catalog
 
 CatalogOption = typer.Option(None, "--catalog", help="Catalog directory or snapshot file (default: $MLSYSIM_CATALOG or the bundled one).")
 
@@ -14,3 +19,14 @@ class Output(str, enum.Enum):
 
     text = "text"
     json = "json"
+
+
+def open_catalog(option: str | os.PathLike[str] | None) -> Catalog:
+    """Load the catalog a command works on, saying on stderr which one and why."""
+    from mlsysim.catalog import load_catalog
+    from mlsysim.catalog.paths import locate_catalog
+    from mlsysim.cli.console import err_console
+
+    location = locate_catalog(option)
+    err_console.print(f"catalog: {location}", style="dim", markup=False, highlight=False, soft_wrap=True)
+    return load_catalog(location.path)

@@ -21,10 +21,14 @@ def build(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Public http(s) URL the site is served from (canonical links, shields.io badge URLs)."),
 ) -> None:
     """Render site_templates/ for the catalog into a self-contained static site (works from file://)."""
+    from mlsysim.catalog.paths import locate_catalog
+    from mlsysim.cli.console import err_console
     from mlsysim.site.build import build_site
 
+    location = locate_catalog(catalog)
+    err_console.print(f"catalog: {location}", style="dim", markup=False, highlight=False, soft_wrap=True)
     started = time.perf_counter()
-    report = build_site(out, catalog, base_url=base_url)
+    report = build_site(out, location.path, base_url=base_url)
     seconds = time.perf_counter() - started
     console.print(
         f"Built {report.pages} pages, {report.charts} charts and {report.records} badge files "
