@@ -26,13 +26,13 @@ app = typer.Typer(
     help="A cited catalog of ML-systems specifications, with thin analytical solvers on top.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """mlsysim: every number traced to the document it came from."""
 
