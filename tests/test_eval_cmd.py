@@ -153,7 +153,7 @@ def test_exit_2_for_a_cnn_that_does_not_fit_in_another_catalog(cli, catalog_copy
     })
     r = cli("eval", "FixtureCNN", "FXTiny", "--precision", "int8", "--catalog", str(root))
     assert r.code == 2, r.err
-    assert "FixtureCNN does not fit in FXTiny's memory: needs 0.025 GB, has 0.008 GB (0.017 GB short)" in r.err
+    assert "FixtureCNN does not fit in FXTiny's memory: needs 25 MB, has 8 MB (17 MB short)" in r.err
     assert "(efficiencies: compute 50% cited, memory bandwidth 80% cited" in r.out
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from mlsysim.cli.options import CatalogOption, Output, open_catalog
+from mlsysim.catalog.display import format_duration, format_number, format_quantity
 from mlsysim.cli.console import console
 from mlsysim.errors import MlsysimError, OOMError, SLAViolation
 
@@ -135,8 +136,8 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
             ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
                         f"{_waves(si['gemm_utilization'])}, memory {_ms(si['latency_memory'])}"
                         + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "") + ")"),
-            ("throughput", f"{si['throughput']:.4g} samples/s"),
-            ("arithmetic intensity", f"{si['arithmetic_intensity']:.4g} FLOP/B"),
+            ("throughput", f"{format_number(si['throughput'])} samples/s"),
+            ("arithmetic intensity", f"{format_number(si['arithmetic_intensity'])} FLOP/B"),
             ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}"),
             ("memory", f"{_gb(si['memory_usage'])} of {_gb(si['memory_capacity'])}"),
         ]
@@ -175,7 +176,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
             ("time to first token", f"{_ms(cb.ttft)}  (prefill of one request, no queueing)"),
             ("iteration (ITL)", _ms(cb.iteration) + _joined("  (each decode step and prefill includes ", step_costs, ")")),
             ("request latency", _ms(cb.request_latency)),
-            ("throughput", f"{cb.tokens_per_second:.4g} tokens/s, {cb.requests_per_second:.4g} requests/s"),
+            ("throughput", f"{format_number(cb.tokens_per_second)} tokens/s, {format_number(cb.requests_per_second)} requests/s"),
         ]
         header = f"{cb.concurrent_requests} concurrent requests, prompt {prompt}, output {out}"
     else:
@@ -189,8 +190,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
             ("inter-token latency", f"{_ms(r.itl)}  (first {_ms(r.itl_first)}, last {_ms(r.itl_last)}"
                                     + _joined("; each step includes ", _fixed_costs(serving.decode_step(prompt, req.batch), serving.tp)) + ")"),
             ("request latency", _ms(r.latency)),
-            ("throughput", f"{r.tokens_per_second:.4g} output tokens/s ({r.decode_tokens_per_second:.4g} while decoding)"),
-            ("KV cache", f"{r.kv_cache_per_token / 1e3:.4g} kB per token per sequence"),
+            ("throughput", f"{format_number(r.tokens_per_second)} output tokens/s ({format_number(r.decode_tokens_per_second)} while decoding)"),
+            ("KV cache", f"{format_quantity(r.kv_cache_per_token, 'information')} per token per sequence"),
             ("largest batch that fits", str(r.max_batch_size)),
         ]
         header = f"batch {req.batch}, prompt {prompt}, output {out}"
@@ -238,15 +239,15 @@ def _joined(lead: str, parts: list[str], end: str = "") -> str:
 
 def _check_sla(what: str, seconds: float, limit_ms: Optional[float]) -> None:
     if limit_ms is not None and seconds * 1e3 > limit_ms:
-        raise SLAViolation(f"{what} {_ms(seconds)} exceeds the target of {limit_ms:g} ms (by {seconds * 1e3 - limit_ms:.4g} ms)")
+        raise SLAViolation(f"{what} {_ms(seconds)} exceeds the target of {limit_ms:g} ms (by {_ms(seconds - limit_ms / 1e3)})")
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.4g} ms"
+    return format_duration(seconds)
 
 
 def _gb(nbytes: float) -> str:
-    return f"{nbytes / 1e9:.4g} GB"
+    return format_quantity(nbytes, "information")
 
 
 def _print_rows(rows: list[tuple[str, str]], compute_eff: float, memory_eff: float, user: bool) -> None:
