@@ -17,16 +17,6 @@ from tests.conftest import REAL_CATALOG
 
 TOLERANCE = 0.02
 
-# A wider tolerance only where the stated count is a coarse rounding and no
-# source stating the precise count was found; the bound is what the rounding
-# itself implies (half a unit of the last stated digit over the value).
-ROUNDING_TOLERANCE = {
-    # Meta states only "7B" (model card, Llama 2 paper Table 1): rounded to whole
-    # billions, the true count lies within +-0.5B, i.e. +-7.1% of 7B. The released
-    # checkpoint holds 6,738,415,616 parameters (the exact count checked below).
-    "llama2_7b": 0.5 / 7,
-}
-
 _catalog = load_catalog(REAL_CATALOG)
 TRANSFORMERS = [r for r in _catalog.records("models") if r.architecture == "transformer"]
 
@@ -44,10 +34,9 @@ def test_every_language_model_with_an_architecture_is_checked():
 
 @pytest.mark.parametrize("model", TRANSFORMERS, ids=lambda r: r.id)
 def test_stated_parameters_match_the_architecture(model):
-    tolerance = ROUNDING_TOLERANCE.get(model.id, TOLERANCE)
     stated = model.parameters
     derived = _derived(model).total
-    assert derived == pytest.approx(stated.si, rel=tolerance), (
+    assert derived == pytest.approx(stated.si, rel=TOLERANCE), (
         f"{model.id}: architecture gives {derived / 1e9:.4f}B, {stated.source_id} states "
         f"{stated.value:g} {stated.unit} ({derived / stated.si - 1:+.2%})"
     )
@@ -91,13 +80,6 @@ EXACT_COUNTS = {
 @pytest.mark.parametrize(("model_id", "exact"), EXACT_COUNTS.items())
 def test_architecture_reproduces_the_released_checkpoint_exactly(model_id, exact):
     assert _derived(_catalog.get("models", model_id)).total == exact
-
-
-def test_rounding_tolerances_are_only_for_models_that_need_them():
-    """A model listed in ROUNDING_TOLERANCE that passes at 2% should lose its exemption."""
-    for model_id in ROUNDING_TOLERANCE:
-        model = _catalog.get("models", model_id)
-        assert abs(_derived(model).total / model.parameters.si - 1) > TOLERANCE, f"{model_id} no longer needs its exemption"
 
 
 def test_ssm_and_other_models_state_their_size():
