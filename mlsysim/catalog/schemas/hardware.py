@@ -19,6 +19,9 @@ UNIT_KINDS = ("SM", "CU")
 
 class Memory(Schema):
     capacity: cited("information") | None = None
+    # What software can allocate, where a source states it (e.g. the total nvidia-smi
+    # reports), as opposed to the marketed capacity above; solvers keep using `capacity`.
+    capacity_usable: cited("information") | None = None
     bandwidth: cited("bandwidth") | None = None
 
 
@@ -34,6 +37,9 @@ class Hardware(RecordBase):
     tier: Tier
     vendor: str
     release_year: int
+    # "announced": figures are the vendor's pre-release announcement, not a shipped
+    # part's datasheet (release_year is then the announced availability year).
+    status: Literal["announced"] | None = None
     compute: dict[Precision, ComputeRate] = {}
     compute_sparse: dict[Precision, ComputeRate] | None = None
     memory: Memory | None = None
