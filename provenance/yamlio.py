@@ -60,17 +60,53 @@ def _fast_yaml() -> Any:
         return YAML(typ="safe", pure=True)
 
 
-def read_located(path: Path, display: str) -> tuple[Located | None, list[Problem]]:
+# Limits checked on the text before the YAML composer sees it: libyaml recurses per
+# nesting level (100,000 nested '[' crash it) and aliases can expand exponentially.
+MAX_BYTES = 16 * 1024 * 1024
+MAX_FLOW_DEPTH = 64
+MAX_INDENT = 256
+
+
+def _too_hostile(text: str, display: str, max_bytes: int) -> Problem | None:
+    """A located problem when `text` is too large, too deep or holds a NUL, else None."""
+    if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        return Problem(display, 1, 1, "", f"file larger than {max_bytes // (1024 * 1024)} MiB; a record is a few kilobytes, split or trim it")
+    if "\x00" in text:
+        before = text[: text.index("\x00")]
+        return Problem(display, before.count("\n") + 1, len(before) - before.rfind("\n"), "", "a NUL character; save the file as plain UTF-8 text")
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH and max(map(len, text.split("\n"))) <= MAX_INDENT:
+        return None
+    depth = 0
+    for number, row in enumerate(text.split("\n"), start=1):
+        if len(row) - len(row.lstrip(" ")) > MAX_INDENT:
+            return Problem(display, number, 1, "", f"indented more than {MAX_INDENT} columns; records nest a few levels deep, flatten it")
+        for col, char in enumerate(row, start=1):
+            if char in "[{":
+                depth += 1
+                if depth > MAX_FLOW_DEPTH:
+                    return Problem(display, number, col, "", f"nested more than {MAX_FLOW_DEPTH} levels of [ or {{; flatten it")
+            elif char in "]}" and depth:
+                depth -= 1
+    return None
+
+
+def read_located(path: Path, display: str, data: bytes | None = None, max_bytes: int = MAX_BYTES) -> tuple[Located | None, list[Problem]]:
     """Parse one YAML file into plain data with positions.
 
-    Syntax errors and duplicate keys become Problems (every duplicate, not just the first).
+    `data`, when given, is the file's content as already read (and hashed) by the caller,
+    so what is validated is exactly what was hashed. Syntax errors, duplicate keys,
+    aliases, complex keys and hostile sizes or depths become Problems, never exceptions.
     """
-    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes() if data is None else data
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(display, 1, 1, "", f"cannot read file ({exc}); save it as UTF-8 text")]
+    hostile = _too_hostile(text, display, max_bytes)
+    if hostile is not None:
+        return None, [hostile]
     yaml = _fast_yaml()
     try:
         node = yaml.compose(text)
@@ -79,11 +115,13 @@ def read_located(path: Path, display: str) -> tuple[Located | None, list[Problem
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = (exc.problem or exc.context or "invalid YAML").strip()
         return None, [Problem(display, line, col, "", f"{what}; fix the YAML syntax")]
+    except (YAMLError, RecursionError, ValueError) as exc:
+        return None, [Problem(display, 1, 1, "", f"not readable as YAML ({type(exc).__name__}); fix the YAML syntax")]
     if node is None:
         return Located(display, None, {}), []
     positions: dict[tuple[Any, ...], tuple[Position, Position]] = {}
     duplicates: list[Problem] = []
-    _index(node, (), positions, duplicates, display)
+    _index(node, (), positions, duplicates, display, set())
     if duplicates:
         return None, duplicates
     try:
@@ -99,12 +137,22 @@ def _mark(node: Any) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _index(node: Any, path: tuple[Any, ...], positions: dict, duplicates: list[Problem], display: str) -> None:
-    from ruamel.yaml.nodes import MappingNode, SequenceNode
+def _index(node: Any, path: tuple[Any, ...], positions: dict, duplicates: list[Problem], display: str, visited: set[int]) -> None:
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+    if isinstance(node, (MappingNode, SequenceNode)):
+        if id(node) in visited:  # an alias: the same node reached twice
+            line, col = _mark(node)
+            duplicates.append(Problem(display, line, col, ".".join(map(str, path)), "YAML aliases (*name) are not allowed in records; write the value out"))
+            return
+        visited.add(id(node))
     if isinstance(node, MappingNode):
         seen: dict[Any, Position] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                line, col = _mark(key_node)
+                duplicates.append(Problem(display, line, col, ".".join(map(str, path)), "a key must be a plain name, not a list or mapping; write e.g. 'bandwidth:'"))
+                continue
             key = key_node.value
             if key in seen:
                 first = seen[key]
@@ -114,8 +162,12 @@ def _index(node: Any, path: tuple[Any, ...], positions: dict, duplicates: list[P
                 continue
             seen[key] = _mark(key_node)
             positions[(*path, key)] = (_mark(key_node), _mark(value_node))
-            _index(value_node, (*path, key), positions, duplicates, display)
+            _index(value_node, (*path, key), positions, duplicates, display, visited)
+            if len(duplicates) > 100:
+                return
     elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
             positions[(*path, i)] = (_mark(item), _mark(item))
-            _index(item, (*path, i), positions, duplicates, display)
+            _index(item, (*path, i), positions, duplicates, display, visited)
+            if len(duplicates) > 100:
+                return

@@ -27,17 +27,28 @@ def scan(root: Path) -> dict[str, Any]:
         raise CatalogError([Problem(str(root), 1, 1, "", f"not a catalog directory (no {SOURCES_FILE} and no records here); "
                                     "pass the directory holding sources.yaml with --catalog, or set MLSYSIM_CATALOG")])
     files = {p.relative_to(root).as_posix(): p for p in discover(root)}
-    hashes = {rel: cache.file_hash(p.read_bytes()) for rel, p in files.items()}
-    sources_hash = cache.file_hash(sources_path.read_bytes()) if sources_path.is_file() else ""
+    # Each file is read once: what is hashed is exactly what gets validated, so an edit
+    # between the two can never store one content's result under another's hash.
+    contents = {rel: _read(p) for rel, p in files.items()}
+    hashes = {rel: cache.file_hash(data) for rel, data in contents.items()}
+    sources_data = _read(sources_path) if sources_path.is_file() else None
+    sources_hash = cache.file_hash(sources_data) if sources_data is not None else ""
     fingerprint = cache.file_hash(repr((sorted(hashes.items()), sources_hash)).encode())
 
     cached = cache.read(root) or {}
     if cached.get("fingerprint") == fingerprint:
         return cached["snapshot"]
-    return _revalidate(root, files, hashes, sources_path, sources_hash, fingerprint, cached)
+    return _revalidate(root, files, contents, hashes, sources_path, sources_data, sources_hash, fingerprint, cached)
 
 
-def _revalidate(root, files, hashes, sources_path, sources_hash, fingerprint, cached) -> dict[str, Any]:
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CatalogError([Problem(str(path), 1, 1, "", f"cannot read ({exc.strerror or exc}); check the file's permissions")]) from None
+
+
+def _revalidate(root, files, contents, hashes, sources_path, sources_data, sources_hash, fingerprint, cached) -> dict[str, Any]:
     from mlsysim.catalog.crosscheck import cross_check
     from mlsysim.catalog.loader import validate_record_file, validate_sources_file
 
@@ -45,12 +56,12 @@ def _revalidate(root, files, hashes, sources_path, sources_hash, fingerprint, ca
     per_file = {}
     for rel, path in files.items():
         hit = old_files.get(rel)
-        per_file[rel] = hit if hit and hit[0] == hashes[rel] else (hashes[rel], *validate_record_file(path, rel))
+        per_file[rel] = hit if hit and hit[0] == hashes[rel] else (hashes[rel], *validate_record_file(path, rel, contents[rel]))
     old_sources = cached.get("sources")
     if old_sources and old_sources[0] == sources_hash:
         sources_entry = old_sources
     else:
-        sources_entry = (sources_hash, *validate_sources_file(sources_path, SOURCES_FILE))
+        sources_entry = (sources_hash, *validate_sources_file(sources_path, SOURCES_FILE, sources_data))
     _, sources, source_positions, problems = sources_entry
     problems = list(problems)
     records, invalid = [], set()

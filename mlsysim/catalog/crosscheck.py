@@ -73,4 +73,36 @@ def cross_check(
         for field, (target, ref_id) in rec["refs"].items():
             if ref_id not in by_kind.get(target, {}) and (target, ref_id) not in invalid:
                 problems.append(at(rec, field, f"no {target} record with id {ref_id!r}; {_suggest(ref_id, by_kind.get(target, {}))}"))
+    problems += _derivation_cycles(records, at)
+    return problems
+
+
+def _derivation_cycles(records: list[dict[str, Any]], at: Any) -> list[Problem]:
+    """A value derived from itself, directly or through others, cites nothing."""
+    where = {f"{r['kind']}/{r['id']}#{path}": (r, path) for r in records for path in r["claims"]}
+    edges = {claim_path: [d for d in r["claims"][path].get("derived_from", []) if d in where]
+             for claim_path, (r, path) in where.items()}
+    problems, state = [], {}
+    for start in sorted(edges):
+        if start in state:
+            continue
+        stack = [(start, iter(edges[start]))]
+        trail = [start]
+        state[start] = "open"
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = "done"
+                stack.pop()
+                trail.pop()
+            elif state.get(child) == "open":
+                loop = trail[trail.index(child):] + [child]
+                rec, path = where[node]
+                problems.append(at(rec, path, f"derived_from makes a cycle ({' -> '.join(loop)}); "
+                                              "a derived value must rest on stated values, so cite what the derivation starts from"))
+            elif child not in state:
+                state[child] = "open"
+                stack.append((child, iter(edges[child])))
+                trail.append(child)
     return problems

@@ -20,6 +20,9 @@ from provenance.model import Source
 from provenance.problems import Problem
 from provenance.yamlio import Located, read_located
 
+RECORD_MAX_BYTES = 1024 * 1024  # one record is a few kilobytes
+
+
 def kind_of(relative: str) -> Kind | None:
     """The kind whose directory holds this catalog-relative path."""
     for kind in sorted(KINDS.values(), key=lambda k: -len(k.directory)):
@@ -35,12 +38,13 @@ def kind_directories() -> str:
 # ---------------------------------------------------------------- one record
 
 
-def validate_record_file(path: Path, relative: str) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """Validate one record file. Returns the normalized record (plain data) and its problems."""
+def validate_record_file(path: Path, relative: str, data: bytes | None = None) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Validate one record file (`data`: its bytes, when the caller already read and hashed
+    them). Returns the normalized record (plain data) and its problems."""
     kind = kind_of(relative)
     if kind is None:
         return None, [Problem(relative, 1, 1, "", f"not in a record directory; move it under one of {kind_directories()}")]
-    located, problems = read_located(path, relative)
+    located, problems = read_located(path, relative, data, max_bytes=RECORD_MAX_BYTES)
     if located is None:
         return _invalid_stub(kind, {"id": Path(relative).stem}), problems
     if not isinstance(located.data, dict):
@@ -125,11 +129,11 @@ def _collect(node: Any, prefix: list[str], fields: dict[str, Any], claims: dict[
 # ---------------------------------------------------------------- sources
 
 
-def validate_sources_file(path: Path, relative: str) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]], list[Problem]]:
+def validate_sources_file(path: Path, relative: str, data: bytes | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[int, int]], list[Problem]]:
     """Validate sources.yaml: a mapping of source id -> source."""
-    if not path.is_file():
+    if data is None and not path.is_file():
         return {}, {}, [Problem(relative, 1, 1, "", "the catalog has no sources.yaml; create it with the cited documents, keyed by id")]
-    located, problems = read_located(path, relative)
+    located, problems = read_located(path, relative, data)
     if located is None:
         return {}, {}, problems
     if not isinstance(located.data, dict):

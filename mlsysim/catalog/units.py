@@ -7,6 +7,8 @@ does not import pint; the registry is built on first use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -79,9 +81,25 @@ def Q_(value: float, unit: str = "dimensionless") -> Any:
     return registry().Quantity(value, unit)
 
 
+# A unit is names joined by * and /, each with an optional small integer power:
+# "TFLOP/s", "gCO2e/kWh", "m**3/MWh". Nothing else reaches pint's expression parser,
+# which would evaluate "gCO2e/kWh * 10**10**10" (minutes of CPU) or other arithmetic.
+_NAME = r"[A-Za-zµμ°%_][A-Za-z0-9µμ°%_]*(?:\s*(?:\*\*|\^)\s*-?[1-9])?"
+UNIT_GRAMMAR = re.compile(rf"^\s*(?:{_NAME}(?:\s*[*/]\s*{_NAME})*)?\s*$")
+MAX_UNIT_LENGTH = 64
+
+
+def check_unit_syntax(unit: str) -> None:
+    """Refuse anything but a plain unit expression (see UNIT_GRAMMAR), before pint sees it."""
+    if len(unit) > MAX_UNIT_LENGTH or not UNIT_GRAMMAR.match(unit):
+        shown = unit if len(unit) <= MAX_UNIT_LENGTH else unit[:MAX_UNIT_LENGTH] + "..."
+        raise UnitError(f"{shown!r} is not a unit; write unit names joined by * and / with small integer powers, e.g. 'TFLOP/s' or 'm**3/MWh'")
+
+
 @lru_cache(maxsize=4096)
 def _unit_dimension_key(unit: str) -> str:
     """A comparable key for the dimensionality of a unit string."""
+    check_unit_syntax(unit)
     ureg = registry()
     try:
         parsed = ureg.parse_units(unit) if unit.strip() else ureg.dimensionless
@@ -121,7 +139,12 @@ def to_canonical(value: float, unit: str, dimension: str) -> float:
     if _unit_dimension_key(unit) != _dimension_key(dimension):
         raise UnitError(wrong_dimension_message(unit, dimension))
     canonical = DIMENSIONS[dimension].canonical_unit
-    return float(Q_(value, unit or "dimensionless").to(canonical).magnitude)
+    if not math.isfinite(value):
+        raise UnitError(f"{value!r} is not a finite number; write the value as a plain number")
+    si = float(Q_(value, unit or "dimensionless").to(canonical).magnitude)
+    if not math.isfinite(si):
+        raise UnitError(f"{value:g} {unit} is too large to compute with (infinite in {canonical}); check the value and its unit")
+    return si
 
 
 def wrong_dimension_message(unit: str, dimension: str) -> str:

@@ -23,6 +23,7 @@ class CitedValue(Claim):
 class ClaimSpec:
     dimension: str
     positive: bool = True
+    integer: bool = False
 
     def __call__(self, claim: Claim) -> CitedValue:
         try:
@@ -33,6 +34,8 @@ class ClaimSpec:
             raise ValueError(f"must be positive, got {claim.value:g}; check the source and the sign")
         if not self.positive and claim.value < 0:
             raise ValueError(f"must not be negative, got {claim.value:g}; check the source and the sign")
+        if self.integer and abs(si - round(si)) > 1e-9 * max(1.0, abs(si)):  # 4.18 billion is whole despite float rounding
+            raise ValueError(f"must be a whole number (a count), got {claim.value:g} {claim.unit}".rstrip() + "; check the source")
         data = {name: getattr(claim, name) for name in Claim.model_fields}
         return CitedValue.model_construct(**data, dimension=self.dimension, si=si)
 
@@ -42,12 +45,13 @@ def at(field: str, message: str) -> str:
     return f"@{field}: {message}"
 
 
-def cited(dimension: str, *, positive: bool = True) -> Any:
-    """The type of a schema field holding a cited value of `dimension`."""
+def cited(dimension: str, *, positive: bool = True, integer: bool = False) -> Any:
+    """The type of a schema field holding a cited value of `dimension` (a whole
+    number when `integer`: counts of devices, layers, heads)."""
     example = DIMENSIONS[dimension].example_unit
     return Annotated[
         Claim,
-        AfterValidator(ClaimSpec(dimension, positive)),
+        AfterValidator(ClaimSpec(dimension, positive, integer)),
         Field(description=f"A cited value in {dimension.replace('_', ' ')} units, e.g. {example!r}."),
     ]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from mlsysim.catalog.schemas.common import RecordBase, cited, ref
 
 
 class Node(RecordBase):
     accelerator: ref("hardware")
-    accelerator_count: cited("dimensionless")
+    accelerator_count: cited("dimensionless", integer=True)
     intra_node_bandwidth: cited("bandwidth")
     inter_node_bandwidth: cited("bandwidth") | None = None
     power: cited("power") | None = None
@@ -27,6 +29,6 @@ class Cluster(RecordBase):
     """An archetype: node_count is the archetype's definition, not a measurement."""
 
     node: ref("nodes")
-    node_count: int
+    node_count: int = Field(ge=1, description="Nodes in the archetype (a positive whole number).")
     fabric: ref("fabrics")
     datacenter: ref("datacenters") | None = None

@@ -8,8 +8,8 @@ from pydantic import model_validator
 
 from mlsysim.catalog.schemas.common import RecordBase, Schema, at, cited
 
-Count = cited("dimensionless")
-CountOrZero = cited("dimensionless", positive=False)
+Count = cited("dimensionless", integer=True)
+CountOrZero = cited("dimensionless", positive=False, integer=True)
 
 
 class Transformer(Schema):
