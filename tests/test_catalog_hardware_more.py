@@ -172,6 +172,7 @@ def test_trainium2_sparse_figure_is_filed_only_against_fp8():
         ("Cloud", "TPUv1", "tpu_v1"),
         ("Cloud", "TPUv3", "tpu_v3"),
         ("Cloud", "TPUv6", "tpu_v6e"),
+        ("Cloud", "TPUv7", "tpu_v7"),
         ("Cloud", "MI250X", "mi250x"),
         ("Cloud", "MI350X", "mi350x"),
         ("Cloud", "MI355X", "mi355x"),
