@@ -81,7 +81,11 @@ def test_precision_exceptions_are_the_known_ones():
     Blackwell Ultra (B300, GB300) runs NVFP4 at 15 PF dense, 1.5x Blackwell's 10 PF,
     while FP8 stays at Blackwell's rate (NVIDIA, "Inside NVIDIA Blackwell Ultra", 2025);
     Rubin's announced figures put FP8 at 17.5 PF against 4 PF BF16 (NVIDIA's Vera
-    Rubin NVL72 figures as tabulated in the ml-engineering book)."""
+    Rubin NVL72 figures as tabulated in the ml-engineering book).
+    AWS states cFP8 at the FP16/BF16 rate (190) on Trainium and Inferentia2 and 1,287 FP8
+    vs 655 BF16 TFLOPS on Trainium2 (AWS Neuron architecture docs); AMD lists Matrix INT8
+    at the FP16 rate on CDNA 2 (MI250X: 383.0 TOPS and TF); Groq states 750 INT8 TOPS vs
+    188 FP16 TFLOPS."""
     found = {v.path for r in HARDWARE for v in r.values() if EXCEPTION in v.qualifiers}
     assert found == {
         "hardware/gaudi3#compute.fp8",
@@ -90,6 +94,11 @@ def test_precision_exceptions_are_the_known_ones():
         "hardware/b300#compute.fp4",
         "hardware/gb300_nvl72#compute.fp4",
         "hardware/rubin#compute.fp8",
+        "hardware/trainium#compute.fp8",
+        "hardware/inferentia2#compute.fp8",
+        "hardware/trainium2#compute.fp8",
+        "hardware/mi250x#compute.int8",
+        "hardware/groq_lpu#compute.int8",
     }
 
 
@@ -175,6 +184,10 @@ RIDGE_EXCEPTIONS = {
     # 4.0 TB/s of HBM: 296 TFLOP/s FP8 / 4.0 TB/s = 74 FLOP/byte, built for memory-bound
     # inference.
     "h20": (30, 100),
+    # TPU v1 (2015) fed a 92 TOPS int8 array from 34 GB/s of DDR3: Jouppi et al. (ISCA
+    # 2017, Figure 5) put its ridge "far to the right at 1350 multiply-accumulate
+    # operations per byte", i.e. ~2700 ops/byte.
+    "tpu_v1": (2000, 3000),
 }
 
 
