@@ -25,9 +25,6 @@ ROUNDING_TOLERANCE = {
     # billions, the true count lies within +-0.5B, i.e. +-7.1% of 7B. The released
     # checkpoint holds 6,738,415,616 parameters (the exact count checked below).
     "llama2_7b": 0.5 / 7,
-    # Narayanan et al. 2021 Table 1 states "1.7" (tenths of a billion): the true count lies
-    # within +-0.05B of 1.7B; the paper's own Equation 2 gives 1.652B for this shape.
-    "megatron_gpt_1_7b": 0.05 / 1.7,
 }
 
 _catalog = load_catalog(REAL_CATALOG)
