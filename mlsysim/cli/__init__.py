@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from mlsysim import __version__
-from mlsysim.cli import catalog_cmd, eval_cmd, freshness_cmd, inspect_cmd, site_cmd
+from mlsysim.cli import catalog_cmd, eval_cmd, freshness_cmd, inspect_cmd, site_cmd, validate_cmd
 from mlsysim.cli.console import err_console
 from mlsysim.errors import MlsysimError
 from provenance.problems import ProvenanceError
@@ -41,6 +41,7 @@ app.add_typer(catalog_cmd.app, name="catalog")
 app.add_typer(freshness_cmd.app, name="freshness")
 inspect_cmd.register(app)
 eval_cmd.register(app)
+validate_cmd.register(app)
 app.add_typer(site_cmd.app, name="site")
 
 

@@ -136,6 +136,14 @@ COLUMNS: dict[str, list[Column]] = {
         Column("Latency SLA", "latency_sla", "ms"),
         Column("Power budget", "power_budget", "W"),
     ],
+    "measurements": [
+        Column("Category", text=_field("category")),
+        Column("Metric", text=_field("metric")),
+        Column("Model", ref="model"),
+        Column("Hardware", ref="hardware"),
+        Column("Devices", text=_field("devices")),
+        Column("Measured", "measured", None),
+    ],
 }
 
 # What each kind is, for page titles and the home page; the order is the site's menu.
@@ -150,4 +158,5 @@ KIND_TITLES: dict[str, tuple[str, str]] = {
     "clusters": ("Clusters", "Fleet archetypes: nodes, fabric and datacenter."),
     "assumptions": ("Assumptions", "Cited modelling constants the solvers read: efficiencies, MTBF, PUE, overheads."),
     "scenarios": ("Scenarios", "Lighthouse workloads on systems under constraints, evaluated end to end by `mlsysim eval scenario NAME`."),
+    "measurements": ("Measurements", "Published performance figures with their system, workload and configuration; `mlsysim validate` compares the solvers with them."),
 }

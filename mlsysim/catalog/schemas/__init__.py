@@ -11,6 +11,7 @@ from mlsysim.catalog.schemas.assumption import Assumption
 from mlsysim.catalog.schemas.common import CitedValue, RecordBase, Ref
 from mlsysim.catalog.schemas.hardware import Hardware
 from mlsysim.catalog.schemas.infra import Datacenter, Grid, Rack
+from mlsysim.catalog.schemas.measurement import Measurement
 from mlsysim.catalog.schemas.scenario import Scenario
 from mlsysim.catalog.schemas.systems import Cluster, Fabric, Node
 from mlsysim.catalog.schemas.workload import Workload
@@ -37,6 +38,7 @@ KINDS: dict[str, Kind] = {
         Kind("clusters", "systems/clusters", Cluster),
         Kind("assumptions", "assumptions", Assumption),
         Kind("scenarios", "scenarios", Scenario),
+        Kind("measurements", "measurements", Measurement),
     )
 }
 

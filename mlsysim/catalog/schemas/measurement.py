@@ -1,0 +1,97 @@
+"""Measurements: one published performance figure with the system, workload and
+configuration it was measured on, for `mlsysim validate`.
+
+A measurement names its accelerator, how many of them ran, and (where the figure
+needs an interconnect) the node or cluster; the model; the configuration (precision,
+batch, sequence or prompt/output lengths, parallel layout, engine, concurrency); what
+was measured (`metric`) and the figure itself as a cited value. References sit at the
+top level, like every other kind's, so the loader checks that they exist.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mlsysim.catalog.schemas.common import ClaimSpec, RecordBase, Schema, at, ref
+from mlsysim.catalog.schemas.hardware import Precision
+from provenance.model import Claim
+
+Category = Literal["training", "latency", "throughput", "under_load", "edge"]
+Metric = Literal["tflops_per_gpu", "mfu", "step_time", "tokens_per_s", "ttft", "itl", "latency", "samples_per_s"]
+
+# The dimension each metric's figure is stated in (its unit is checked against it).
+METRIC_DIMENSIONS: dict[str, str] = {
+    "tflops_per_gpu": "compute_rate",
+    "mfu": "dimensionless",
+    "step_time": "time",
+    "tokens_per_s": "token_rate",
+    "ttft": "time",
+    "itl": "time",
+    "latency": "time",
+    "samples_per_s": "frequency",
+}
+
+
+class MeasuredLayout(Schema):
+    """The parallel layout as the source states it; a field the source does not
+    state is left out (the runner then reports the default it assumed)."""
+
+    tp: int | None = Field(default=None, ge=1)
+    pp: int | None = Field(default=None, ge=1)
+    dp: int | None = Field(default=None, ge=1)
+    cp: int | None = Field(default=None, ge=1)
+    ep: int | None = Field(default=None, ge=1)
+    zero: Literal[0, 1, 2, 3] | None = None
+    microbatch: int | None = Field(default=None, ge=1)
+    interleave: int | None = Field(default=None, ge=1)
+    recompute: Literal["none", "selective", "full"] | None = None
+    sequence_parallel: bool | None = None
+
+
+class MeasuredConfig(Schema):
+    """How the system was run. Batch is the global batch in sequences (training) or
+    requests/samples per pass (inference)."""
+
+    precision: Precision | None = None
+    weight_precision: Precision | None = None
+    kv_precision: Precision | None = None
+    batch_size: int | None = Field(default=None, ge=1)
+    sequence_length: int | None = Field(default=None, ge=1)
+    prompt_tokens: int | None = Field(default=None, ge=1)
+    output_tokens: int | None = Field(default=None, ge=1)
+    parallelism: MeasuredLayout | None = None
+    engine: str | None = None  # framework or engine name, plain text
+    engine_version: str | None = None
+    concurrency: int | None = Field(default=None, ge=1)
+    arrival_rate: float | None = Field(default=None, gt=0)  # requests per second offered
+    scenario: str | None = None  # e.g. "MLPerf Offline", "static batch", "single stream"
+
+
+class Measurement(RecordBase):
+    category: Category
+    hardware: ref("hardware")
+    devices: int = Field(ge=1)
+    node: ref("nodes") | None = None
+    cluster: ref("clusters") | None = None
+    fabric: ref("fabrics") | None = None
+    model: ref("models")
+    config: MeasuredConfig = Field(default_factory=MeasuredConfig)
+    metric: Metric
+    per_device: bool = False  # the figure is per device (e.g. "out tok/s/GPU"), not for the whole system
+    measured: Claim
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _measured_in_metric_dimension(self) -> Measurement:
+        # The dimension follows the metric, so the unit check runs after both are read.
+        try:
+            checked = ClaimSpec(METRIC_DIMENSIONS[self.metric])(self.measured)
+        except ValueError as exc:
+            field = "measured.value" if str(exc).startswith("must") else "measured.unit"
+            raise ValueError(at(field, f"{exc} (metric {self.metric})")) from None
+        object.__setattr__(self, "measured", checked)
+        if self.metric == "mfu" and checked.si > 1.0:
+            raise ValueError(at("measured.value", f"an MFU of {checked.si:.0%} exceeds 100%; write it as a percent, e.g. unit: percent"))
+        return self

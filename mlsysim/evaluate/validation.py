@@ -1,0 +1,376 @@
+"""`mlsysim validate`: every published measurement in `catalog/measurements/` run
+through the solvers, with the signed error of each prediction.
+
+    >>> from mlsysim.catalog import default_catalog
+    >>> report = validate(default_catalog())
+    >>> report.summary()["overall"]["median_abs_error"]   # doctest: +SKIP
+
+Each measurement record names its system, model and configuration; one small function
+per category turns it into a call of the public solver entry points (`Engine.solve`,
+`ServingModel`, `DistributedModel`) and reads off the measured metric. Signed error =
+predicted / measured - 1. A row the solvers cannot express as stated (no queueing model
+for serving under load, an expert-parallel layout, a prompt length the source does not
+give, a model without an architecture) is reported `not expressible` with the reason and
+left out of the error statistics; nothing is approximated silently. Where a field the
+solver needs is not stated by the source and the solver has a default for it (e.g. the
+pipeline microbatch), the result lists the default under `assumed`.
+
+Nothing here is fitted to the measurements: every solver constant comes from
+`catalog/assumptions/` as the solvers read it, and training runs in first-principles
+mode with the cited kernel compute efficiency (`TRAINING_EFFICIENCY`).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from mlsysim.catalog.records import Record
+from mlsysim.errors import MlsysimError
+
+CATEGORIES = ("training", "latency", "throughput", "under_load", "edge")
+
+# The cited assumption DistributedModel is given as its achieved fraction of peak compute:
+# the same GEMM efficiency Engine.solve and ServingModel use by default (first-principles
+# mode), never an end-to-end MFU measured on one of the rows being validated.
+TRAINING_EFFICIENCY = "prefill_compute_efficiency"
+
+# Display unit of each metric, and the factor from SI to it.
+METRIC_DISPLAY: dict[str, tuple[str, float]] = {
+    "tflops_per_gpu": ("TFLOP/s", 1e-12),
+    "mfu": ("%", 100.0),
+    "step_time": ("s", 1.0),
+    "tokens_per_s": ("tok/s", 1.0),
+    "ttft": ("ms", 1e3),
+    "itl": ("ms", 1e3),
+    "latency": ("ms", 1e3),
+    "samples_per_s": ("1/s", 1.0),
+}
+
+# Metrics that add up over devices (a system's tokens/s); the others are per device or per request.
+EXTENSIVE = frozenset({"tokens_per_s", "samples_per_s"})
+
+OK = "ok"
+NOT_EXPRESSIBLE = "not expressible"
+
+
+class NotExpressible(Exception):
+    """The solvers cannot express this measurement as stated; the message says why."""
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One measurement against its prediction. `measured` and `predicted` are in SI
+    units (`display_unit` / `scale` convert them for people); `error` is
+    predicted / measured - 1, None when the row is not expressible."""
+
+    id: str
+    name: str
+    category: str
+    metric: str
+    model: str
+    hardware: str
+    devices: int
+    measured: float
+    predicted: float | None
+    status: str
+    reason: str | None = None
+    assumed: tuple[str, ...] = ()
+    remarks: tuple[str, ...] = ()
+    source: str = ""
+    locator: str | None = None
+    as_stated: str | None = None
+    note: str | None = None
+
+    @property
+    def error(self) -> float | None:
+        if self.predicted is None:
+            return None
+        return self.predicted / self.measured - 1.0
+
+    @property
+    def display_unit(self) -> str:
+        return METRIC_DISPLAY[self.metric][0]
+
+    @property
+    def scale(self) -> float:
+        return METRIC_DISPLAY[self.metric][1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "category": self.category, "metric": self.metric,
+            "model": self.model, "hardware": self.hardware, "devices": self.devices,
+            "unit": self.display_unit,
+            "measured": self.measured * self.scale,
+            "predicted": None if self.predicted is None else self.predicted * self.scale,
+            "error": self.error, "status": self.status, "reason": self.reason,
+            "assumed": list(self.assumed), "remarks": list(self.remarks),
+            "source": self.source, "locator": self.locator, "as_stated": self.as_stated, "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every result, in record order (category, then id), and the catalog it came from."""
+
+    results: tuple[ValidationResult, ...]
+    catalog_root: str = ""
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Statistics per category present and overall: see `summarize`."""
+        out = {c: summarize([r for r in self.results if r.category == c]) for c in CATEGORIES
+               if any(r.category == c for r in self.results)}
+        out["overall"] = summarize(list(self.results))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"catalog": self.catalog_root, "summary": self.summary(), "results": [r.to_dict() for r in self.results]}
+
+
+def summarize(results: list[ValidationResult]) -> dict[str, Any]:
+    """Count, how many were expressed, median and worst absolute error, and the share of
+    expressed rows within 10%, 20% and 30%. Rows not expressible count only in
+    `not_expressible`."""
+    expressed = [r for r in results if r.status == OK]
+    errors = [abs(r.error) for r in expressed]  # type: ignore[arg-type]
+    worst = max(expressed, key=lambda r: abs(r.error), default=None)  # type: ignore[arg-type]
+    share = (lambda limit: sum(e <= limit for e in errors) / len(errors)) if errors else (lambda limit: None)
+    return {
+        "count": len(results),
+        "expressed": len(expressed),
+        "not_expressible": len(results) - len(expressed),
+        "median_abs_error": statistics.median(errors) if errors else None,
+        "worst": None if worst is None else {"id": worst.id, "error": worst.error},
+        "within_10": share(0.10),
+        "within_20": share(0.20),
+        "within_30": share(0.30),
+    }
+
+
+def validate(catalog: Any, category: str | None = None) -> ValidationReport:
+    """Run every measurement of `catalog` (or only those of `category`) through the solvers."""
+    if category is not None and category not in CATEGORIES:
+        raise MlsysimError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
+    records = [r for r in catalog.records("measurements") if category is None or r.get("category") == category]
+    records.sort(key=lambda r: (CATEGORIES.index(r.get("category")), r.id))
+    return ValidationReport(tuple(run_one(r, catalog) for r in records), str(catalog.root))
+
+
+def run_one(rec: Record, catalog: Any) -> ValidationResult:
+    """One measurement: its prediction, or why it is not expressible."""
+    category, metric = rec.get("category"), rec.get("metric")
+    devices = int(rec.get("devices"))
+    measured = rec.si("measured")
+    claim = rec.claims["measured"]
+    base = dict(
+        id=rec.id, name=rec.name, category=category, metric=metric, model=rec.ref_id("model"),
+        hardware=rec.ref_id("hardware"), devices=devices, measured=measured, source=claim["source"],
+        locator=claim.get("locator"), as_stated=claim.get("as_stated"), note=rec.get("note"),
+    )
+    call = Call(rec, catalog)
+    try:
+        total = PREDICTORS[category](call)
+    except NotExpressible as why:
+        return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=str(why),
+                                assumed=tuple(call.assumed), remarks=tuple(call.remarks))
+    except MlsysimError as exc:
+        return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=f"the solver refused it: {exc}",
+                                assumed=tuple(call.assumed), remarks=tuple(call.remarks))
+    # Rates of the whole system are divided over its devices when the source states them per device.
+    predicted = total / devices if rec.get("per_device") and metric in EXTENSIVE else total
+    return ValidationResult(**base, predicted=predicted, status=OK, assumed=tuple(call.assumed), remarks=tuple(call.remarks))
+
+
+@dataclass
+class Call:
+    """What one measurement says, read for a solver call, with the defaults it had to assume."""
+
+    rec: Record
+    catalog: Any
+    assumed: list[str] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+
+    @property
+    def metric(self) -> str:
+        return self.rec.get("metric")
+
+    def config(self, name: str) -> Any:
+        return self.rec.plain_fields.get("config", {}).get(name)
+
+    def layout(self, name: str) -> Any:
+        return (self.config("parallelism") or {}).get(name)
+
+    def need(self, name: str, why: str) -> Any:
+        value = self.config(name)
+        if value is None:
+            raise NotExpressible(f"the source states no {name.replace('_', ' ')}; {why}")
+        return value
+
+    def default(self, name: str, value: Any, *, listed: bool = True) -> Any:
+        """A layout field, or the solver's default when the source does not state it
+        (listed in `assumed` unless `listed` is False)."""
+        stated = self.layout(name)
+        if stated is None:
+            if listed:
+                self.assumed.append(f"{name} = {value} (not stated)")
+            return value
+        return stated
+
+    def model(self) -> Record:
+        return self.catalog.get("models", self.rec.ref_id("model"))
+
+    def hardware(self) -> Record:
+        return self.catalog.get("hardware", self.rec.ref_id("hardware"))
+
+    def node(self) -> Record | None:
+        return self.catalog.get("nodes", self.rec.ref_id("node")) if "node" in self.rec.references else None
+
+    def is_transformer(self) -> bool:
+        return self.model().get("architecture") == "transformer"
+
+
+# ---------------------------------------------------------------- one function per category
+
+
+def predict_training(c: Call) -> float:
+    """DistributedModel.solve on the measurement's cluster, layout and global batch; the
+    metric is read from the TrainingResult (per-device hardware FLOP/s counts
+    recomputation, as Megatron-LM reports it; MFU counts model FLOPs)."""
+    from mlsysim import DistributedModel
+
+    if not c.is_transformer():
+        raise NotExpressible("DistributedModel covers transformers only; this model has no transformer architecture")
+    if "cluster" not in c.rec.references:
+        raise NotExpressible("no cluster record names the interconnect this ran on (node and fabric)")
+    if c.layout("ep") not in (None, 1):
+        raise NotExpressible(f"expert parallelism (ep = {c.layout('ep')}) is not modelled by DistributedModel")
+    precision = c.need("precision", "the peak compute depends on it")
+    batch = c.need("batch_size", "the step time depends on the global batch")
+    devices = int(c.rec.get("devices"))
+    tp, pp, cp = c.default("tp", 1), c.default("pp", 1), c.default("cp", 1)
+    dp = c.layout("dp")
+    if dp is not None and dp * tp * pp * cp != devices:
+        raise NotExpressible(f"tp x pp x cp x dp = {tp} x {pp} x {cp} x {dp} does not equal the {devices} devices")
+    result = DistributedModel().solve(
+        c.model(), c.catalog.get("clusters", c.rec.ref_id("cluster")), batch_size=batch, precision=precision,
+        efficiency=c.catalog.get("assumptions", TRAINING_EFFICIENCY), tp_size=tp, pp_size=pp, cp_size=cp,
+        devices=devices, seq_len=c.config("sequence_length"), microbatch=c.default("microbatch", 1),
+        interleave=c.default("interleave", 1), zero=c.default("zero", 0), recompute=c.default("recompute", "none"),
+        sequence_parallel=bool(c.default("sequence_parallel", False)),
+    )
+    if not result.feasible:
+        c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of {result.memory_capacity / 1e9:.0f} GB)")
+    readings: dict[str, Callable[[], float]] = {
+        "tflops_per_gpu": lambda: result.achieved_flops_per_device,
+        "mfu": lambda: result.mfu,
+        "step_time": lambda: result.step_time,
+        "tokens_per_s": lambda: result.tokens_per_second,
+        "samples_per_s": lambda: result.global_batch / result.step_time,
+    }
+    if c.metric not in readings:
+        raise NotExpressible(f"a training run has no {c.metric}")
+    return readings[c.metric]()
+
+
+def predict_latency(c: Call) -> float:
+    """Batch-1 (or stated batch) latency: Engine.solve for models with a per-inference
+    FLOP count; ServingModel for transformers (prefill for TTFT, a static batch for
+    ITL and end-to-end latency)."""
+    from mlsysim import Engine
+
+    precision = c.need("precision", "the peak compute depends on it")
+    batch = c.config("batch_size") or 1
+    if c.config("batch_size") is None:
+        c.assumed.append("batch_size = 1")
+    if not c.is_transformer():
+        if c.metric != "latency":
+            raise NotExpressible(f"{c.metric} applies to token-generating models")
+        _single_replica(c)
+        return Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision).si["latency"]
+    serving = _serving(c, precision)
+    prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
+    if c.metric == "ttft":
+        return serving.prefill(prompt, batch_size=batch).time
+    output = c.need("output_tokens", "decode time depends on the output length")
+    profile = serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=batch)
+    if c.metric == "itl":
+        return profile.itl
+    if c.metric == "latency":
+        return profile.latency
+    raise NotExpressible(f"a latency row has no {c.metric}")
+
+
+def predict_throughput(c: Call) -> float:
+    """Offline throughput of the whole system. Transformers: ServingModel on one replica
+    of `tp` devices, a static batch when the batch is stated, continuous batching when
+    the concurrency is, times the replicas (devices / tp). Other models: Engine.solve at
+    the stated batch, times the devices (independent replicas)."""
+    from mlsysim import Engine
+
+    precision = c.need("precision", "the peak compute depends on it")
+    devices = int(c.rec.get("devices"))
+    if not c.is_transformer():
+        if c.metric != "samples_per_s":
+            raise NotExpressible(f"{c.metric} applies to token-generating models")
+        batch = c.need("batch_size", "throughput depends on the batch")
+        if devices > 1:
+            c.assumed.append(f"{devices} independent replicas")
+        return devices * Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision).si["throughput"]
+    if c.metric != "tokens_per_s":
+        raise NotExpressible(f"a transformer throughput row in {c.metric} is not modelled; state output tokens/s")
+    serving = _serving(c, precision)
+    tp = serving.tp
+    if devices % tp:
+        raise NotExpressible(f"{devices} devices are not a whole number of tensor-parallel groups of {tp}")
+    replicas = devices // tp
+    if replicas > 1:
+        c.assumed.append(f"{replicas} independent replicas of tp {tp}")
+    prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
+    output = c.need("output_tokens", "decode time depends on the output length")
+    if c.config("batch_size") is not None:
+        profile = serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=c.config("batch_size"))
+        if not profile.feasible:
+            c.remarks.append("the batch does not fit in memory per the model")
+        return replicas * profile.tokens_per_second
+    if c.config("concurrency") is not None:
+        steady = serving.continuous_batching(c.config("concurrency") // replicas or 1, prompt, output)
+        return replicas * steady.tokens_per_second
+    raise NotExpressible("neither the batch nor the concurrency is stated; offline throughput depends on them")
+
+
+def predict_under_load(c: Call) -> float:
+    """Serving under an arrival process (MLPerf Server, a request rate, latency limits)
+    needs a queueing model, which the solvers do not have yet."""
+    raise NotExpressible("no queueing model: request arrivals, queueing delay and latency constraints under load are not modelled")
+
+
+def predict_edge(c: Call) -> float:
+    """Edge and embedded inference: the same roofline as a data-centre device, by metric."""
+    if c.metric in ("latency", "ttft", "itl"):
+        return predict_latency(c)
+    return predict_throughput(c)
+
+
+PREDICTORS: dict[str, Callable[[Call], float]] = {
+    "training": predict_training,
+    "latency": predict_latency,
+    "throughput": predict_throughput,
+    "under_load": predict_under_load,
+    "edge": predict_edge,
+}
+
+
+def _serving(c: Call, precision: str) -> Any:
+    from mlsysim import ServingModel
+
+    tp = c.default("tp", 1, listed=int(c.rec.get("devices")) > 1)
+    node = c.node()
+    target = node if node is not None and tp > 1 else c.hardware()
+    return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
+                        kv_precision=c.config("kv_precision"), tensor_parallel=tp)
+
+
+def _single_replica(c: Call) -> None:
+    if int(c.rec.get("devices")) != 1:
+        raise NotExpressible("latency on several devices without a tensor-parallel model is not defined")

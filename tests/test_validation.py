@@ -1,0 +1,281 @@
+"""mlsysim/evaluate/validation.py, the `measurement` record kind and `mlsysim validate`.
+
+Fast tests run on a copy of the fixture catalog with two cited efficiencies and three
+measurement records whose expected errors are computed here by hand; one test reads the
+bundled catalog's measurements.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# The two efficiencies Engine.solve reads, fixed at round numbers for hand arithmetic.
+EFFICIENCIES = {
+    "assumptions/prefill_compute_efficiency.yaml": """\
+id: prefill_compute_efficiency
+name: Fixture compute efficiency
+dimension: dimensionless
+quantity: {value: 50, unit: percent, source: fixture-datasheet}
+""",
+    "assumptions/decode_memory_bandwidth_efficiency.yaml": """\
+id: decode_memory_bandwidth_efficiency
+name: Fixture memory-bandwidth efficiency
+dimension: dimensionless
+quantity: {value: 80, unit: percent, source: fixture-datasheet}
+""",
+}
+
+LATENCY_ROW = """\
+id: fx_cnn_b1_latency
+name: Fixture CNN on FX100, batch 1
+category: latency
+hardware: fx100
+devices: 1
+model: fixture_cnn
+config: {precision: fp16, batch_size: 1}
+metric: latency
+measured: {value: 0.025, unit: ms, source: fixture-model-card, locator: "Table 9", as_stated: "25 us", method: measured}
+"""
+
+THROUGHPUT_ROW = """\
+id: fx_cnn_b64_throughput
+name: Fixture CNN on FX100, batch 64
+category: throughput
+hardware: fx100
+devices: 1
+model: fixture_cnn
+config: {precision: fp16, batch_size: 64}
+metric: samples_per_s
+measured: {value: 50000, unit: 1/s, source: fixture-model-card, method: measured}
+"""
+
+UNDER_LOAD_ROW = """\
+id: fx_lm_server
+name: Fixture LM served at 10 requests/s
+category: under_load
+hardware: fx100
+devices: 1
+model: fixture_lm
+config: {precision: fp16, prompt_tokens: 512, output_tokens: 128, arrival_rate: 10}
+metric: tokens_per_s
+measured: {value: 1200, unit: token/s, source: fixture-model-card, method: measured}
+"""
+
+
+@pytest.fixture
+def measured_catalog(catalog_copy):
+    return catalog_copy({
+        **EFFICIENCIES,
+        "measurements/fx_cnn_b1_latency.yaml": LATENCY_ROW,
+        "measurements/fx_cnn_b64_throughput.yaml": THROUGHPUT_ROW,
+        "measurements/fx_lm_server.yaml": UNDER_LOAD_ROW,
+    })
+
+
+def _report(root: Path, category: str | None = None):
+    from mlsysim.catalog import load_catalog
+    from mlsysim.evaluate.validation import validate
+
+    return validate(load_catalog(root), category)
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_measured_unit_in_the_wrong_dimension_is_located(catalog_copy):
+    """A tokens_per_s figure written in ms is a load error at the unit's line and column."""
+    from mlsysim.catalog import check
+
+    bad = THROUGHPUT_ROW.replace("metric: samples_per_s", "metric: tokens_per_s").replace("unit: 1/s", "unit: ms")
+    root = catalog_copy({"measurements/fx_cnn_b64_throughput.yaml": bad})
+    _, problems = check(root)
+    [problem] = [p for p in problems if p.file == "measurements/fx_cnn_b64_throughput.yaml"]
+    assert (problem.line, problem.field) == (9, "measured.unit")
+    assert "metric tokens_per_s" in problem.message and "token/s" in problem.message
+
+
+def test_unknown_reference_and_category_are_located(catalog_copy):
+    from mlsysim.catalog import check
+
+    bad = LATENCY_ROW.replace("hardware: fx100", "hardware: fx999")
+    worse = LATENCY_ROW.replace("category: latency", "category: serving").replace("id: fx_cnn_b1_latency", "id: fx_other")
+    root = catalog_copy({"measurements/fx_cnn_b1_latency.yaml": bad, "measurements/fx_other.yaml": worse})
+    _, problems = check(root)
+    by_file = {p.file: p for p in problems}
+    ref = by_file["measurements/fx_cnn_b1_latency.yaml"]
+    assert (ref.line, ref.field) == (4, "hardware") and "fx999" in ref.message
+    cat = by_file["measurements/fx_other.yaml"]
+    assert (cat.line, cat.field) == (3, "category") and "'serving' is not allowed" in cat.message
+
+
+def test_mfu_above_one_is_rejected(catalog_copy):
+    from mlsysim.catalog import check
+
+    row = LATENCY_ROW.replace("metric: latency", "metric: mfu").replace("value: 0.025, unit: ms", "value: 43, unit: ''")
+    _, problems = check(catalog_copy({"measurements/fx_cnn_b1_latency.yaml": row}))
+    [problem] = problems
+    assert problem.field == "measured.value" and "exceeds 100%" in problem.message
+
+
+# ---------------------------------------------------------------- runner
+
+
+def test_hand_computed_errors(measured_catalog):
+    """Fixture CNN: 4 GMAC = 8 GFLOP and 25 M fp16 weights (50 MB) per image on FX100
+    (1000 TFLOP/s fp16, 4 TB/s), efficiencies 50% and 80%. Batch 1: compute 8e9 / 5e14 =
+    16 us, memory 50e6 / 3.2e12 = 15.6 us, so 16 us against 25 us measured: -36%.
+    Batch 64: 64 x 8e9 / 5e14 = 1.024 ms, 62,500 images/s against 50,000: +25%."""
+    report = _report(measured_catalog)
+    by_id = {r.id: r for r in report.results}
+    latency, throughput = by_id["fx_cnn_b1_latency"], by_id["fx_cnn_b64_throughput"]
+    assert latency.predicted == pytest.approx(16e-6, rel=1e-9)
+    assert latency.error == pytest.approx(16 / 25 - 1, rel=1e-9)
+    assert throughput.predicted == pytest.approx(62_500, rel=1e-9)
+    assert throughput.error == pytest.approx(0.25, rel=1e-9)
+    assert latency.to_dict()["predicted"] == pytest.approx(0.016) and latency.to_dict()["unit"] == "ms"
+
+
+def test_under_load_is_not_expressible_and_left_out_of_the_statistics(measured_catalog):
+    report = _report(measured_catalog)
+    row = next(r for r in report.results if r.id == "fx_lm_server")
+    assert (row.status, row.predicted, row.error) == ("not expressible", None, None)
+    assert "queueing" in row.reason
+    overall = report.summary()["overall"]
+    assert (overall["count"], overall["expressed"], overall["not_expressible"]) == (3, 2, 1)
+    assert overall["median_abs_error"] == pytest.approx((0.36 + 0.25) / 2)
+    assert overall["worst"]["id"] == "fx_cnn_b1_latency"
+    assert (overall["within_10"], overall["within_20"], overall["within_30"]) == (0.0, 0.0, 0.5)
+    assert report.summary()["under_load"]["median_abs_error"] is None
+
+
+def test_category_filter(measured_catalog):
+    assert [r.id for r in _report(measured_catalog, "latency").results] == ["fx_cnn_b1_latency"]
+    from mlsysim.errors import MlsysimError
+
+    with pytest.raises(MlsysimError, match="unknown category 'serving'"):
+        _report(measured_catalog, "serving")
+
+
+def test_missing_configuration_is_not_expressible_with_the_reason(catalog_copy):
+    row = LATENCY_ROW.replace("config: {precision: fp16, batch_size: 1}", "config: {batch_size: 1}")
+    report = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_cnn_b1_latency.yaml": row}))
+    [result] = report.results
+    assert result.status == "not expressible" and "states no precision" in result.reason
+
+
+def test_training_row_is_the_public_distributed_model_call(catalog_copy):
+    """The runner's training prediction is DistributedModel.solve with the record's layout,
+    batch and the cited compute efficiency; fields the source does not state are listed."""
+    from mlsysim import DistributedModel
+    from mlsysim.catalog import load_catalog
+
+    row = """\
+id: fx_lm_train
+name: Fixture LM training on 16 FX100
+category: training
+hardware: fx100
+devices: 16
+cluster: fixture_cluster
+model: fixture_lm
+config: {precision: fp16, batch_size: 64, sequence_length: 2048, parallelism: {tp: 2, pp: 2, dp: 4}}
+metric: tflops_per_gpu
+per_device: true
+measured: {value: 400, unit: TFLOP/s, source: fixture-model-card, method: measured}
+"""
+    root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
+    [result] = _report(root).results
+    cat = load_catalog(root)
+    direct = DistributedModel().solve(cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster"), batch_size=64,
+                                      precision="fp16", efficiency=cat.get("assumptions", "prefill_compute_efficiency"),
+                                      tp_size=2, pp_size=2, devices=16, seq_len=2048)
+    assert result.status == "ok"
+    assert result.predicted == pytest.approx(direct.achieved_flops_per_device, rel=1e-12)
+    assert "microbatch = 1 (not stated)" in result.assumed
+
+    inconsistent = row.replace("dp: 4", "dp: 8")
+    [bad] = _report(catalog_copy({"measurements/fx_lm_train.yaml": inconsistent})).results
+    assert bad.status == "not expressible" and "does not equal the 16 devices" in bad.reason
+
+
+def test_ttft_row_is_the_public_serving_model_call(catalog_copy):
+    from mlsysim import ServingModel
+    from mlsysim.catalog import load_catalog
+
+    row = """\
+id: fx_lm_ttft
+name: Fixture LM first token on FX100
+category: latency
+hardware: fx100
+devices: 1
+model: fixture_lm
+config: {precision: fp16, batch_size: 1, prompt_tokens: 1024}
+metric: ttft
+measured: {value: 5, unit: ms, source: fixture-model-card, method: measured}
+"""
+    launch = """\
+id: kernel_launch_overhead
+name: Fixture launch overhead (applies to another vendor's GPUs)
+dimension: time
+quantity: {value: 3, unit: microsecond, source: fixture-datasheet, qualifiers: {vendor: NVIDIA}}
+"""
+    root = catalog_copy({**EFFICIENCIES, "assumptions/kernel_launch_overhead.yaml": launch, "measurements/fx_lm_ttft.yaml": row})
+    [result] = _report(root).results
+    cat = load_catalog(root)
+    direct = ServingModel(cat.get("models", "fixture_lm"), cat.get("hardware", "fx100"), precision="fp16").prefill(1024, 1).time
+    assert result.status == "ok" and result.predicted == pytest.approx(direct, rel=1e-12)
+
+
+# ---------------------------------------------------------------- CLI and script
+
+
+def test_cli_json_shape_and_exit_code(cli, measured_catalog):
+    result = cli("validate", "--catalog", str(measured_catalog), "-o", "json")
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert set(data) == {"catalog", "summary", "results"}
+    assert set(data["summary"]) == {"latency", "throughput", "under_load", "overall"}
+    assert set(data["summary"]["overall"]) == {"count", "expressed", "not_expressible", "median_abs_error", "worst",
+                                               "within_10", "within_20", "within_30"}
+    row = next(r for r in data["results"] if r["id"] == "fx_cnn_b64_throughput")
+    assert row["error"] == pytest.approx(0.25) and row["status"] == "ok" and row["unit"] == "1/s"
+    assert {"measured", "predicted", "source", "locator", "as_stated", "reason", "assumed"} <= set(row)
+
+
+def test_cli_text_tables_and_category(cli, measured_catalog):
+    result = cli("validate", "--catalog", str(measured_catalog), "--category", "under_load")
+    assert result.code == 0
+    assert "fx_lm_server" in result.out and "not expressible" in result.out and "fx_cnn_b1_latency" not in result.out
+    assert "Median |error|" in result.out
+
+
+def test_cli_unknown_category_exits_1(cli, measured_catalog):
+    result = cli("validate", "--catalog", str(measured_catalog), "--category", "serving")
+    assert result.code == 1 and "Error: unknown category 'serving'" in result.err
+
+
+def test_script_prints_the_same_and_exits_0(measured_catalog):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "validate.py"), "--catalog", str(measured_catalog), "--json"],
+                          capture_output=True, text=True, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["overall"]["count"] == 3
+
+
+# ---------------------------------------------------------------- the bundled catalog
+
+
+def test_bundled_catalog_has_40_measurements_in_all_five_categories():
+    from mlsysim.catalog import load_catalog
+
+    records = load_catalog(REPO / "catalog").records("measurements")
+    assert len(records) >= 40
+    assert {r.get("category") for r in records} == {"training", "latency", "throughput", "under_load", "edge"}
+    for rec in records:
+        claim = rec.claims["measured"]
+        assert claim.get("locator") and claim.get("as_stated"), rec.id
