@@ -1,5 +1,6 @@
 """How the catalog is cited: records per kind, values per method, per source type
-and per authority (primary vs secondary), and every value marked estimated.
+and per authority (primary vs secondary), the primary share of each kind's values,
+and every value marked estimated.
 
     python scripts/catalog_report.py [--catalog DIR] [--json]
 
@@ -39,6 +40,7 @@ def summarize(catalog: Catalog) -> dict[str, Any]:
         "values_by_method": dict(sorted(Counter(v.method for v in values).items())),
         "values_by_source_type": dict(sorted(Counter(source_field(v, "type", "?") for v in values).items())),
         "values_by_authority": dict(sorted(Counter(source_field(v, "authority", "primary") for v in values).items())),
+        "authority_by_kind": _authority_by_kind(catalog, source_field),
         "sources": len(catalog.sources),
         "sources_cited": len(cited & set(catalog.sources)),
         "sources_uncited": sorted(set(catalog.sources) - cited),
@@ -46,6 +48,19 @@ def summarize(catalog: Catalog) -> dict[str, Any]:
         "sources_by_authority": dict(sorted(Counter(str(s.get("authority", "primary")) for s in catalog.sources.values()).items())),
         "estimated": sorted(estimated, key=lambda e: e["path"]),
     }
+
+
+def _authority_by_kind(catalog: Catalog, source_field: Any) -> dict[str, dict[str, Any]]:
+    """Per record kind: values citing primary and secondary sources, and the primary share."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in catalog.records():
+        counts = out.setdefault(record.kind, {"primary": 0, "secondary": 0})
+        for value in record.values():
+            counts["primary" if source_field(value, "authority", "primary") == "primary" else "secondary"] += 1
+    for counts in out.values():
+        total = counts["primary"] + counts["secondary"]
+        counts["primary_share"] = round(counts["primary"] / total, 4) if total else None
+    return dict(sorted(out.items()))
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -62,6 +77,13 @@ def render(summary: dict[str, Any]) -> str:
     table("Values per method", summary["values_by_method"])
     table("Values per source type", summary["values_by_source_type"])
     table("Values per source authority", summary["values_by_authority"])
+    by_kind = summary["authority_by_kind"]
+    lines.append("Primary share per kind (values citing a primary source / all values)")
+    width = max((len(k) for k in by_kind), default=0)
+    for kind, c in by_kind.items():
+        share = "-" if c["primary_share"] is None else f"{100 * c['primary_share']:.0f}%"
+        lines.append(f"  {kind:<{width}}  {share:>5}  ({c['primary']} primary, {c['secondary']} secondary)")
+    lines.append("")
     lines.append(f"Sources: {summary['sources']} listed, {summary['sources_cited']} cited by at least one value")
     if summary["sources_uncited"]:
         lines.append(f"  not cited by any value: {', '.join(summary['sources_uncited'])}")

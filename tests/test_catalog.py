@@ -16,4 +16,5 @@ def test_referencing_finds_the_records_that_name_a_record(fixture_catalog) -> No
 def test_referencing_in_the_bundled_catalog() -> None:
     from mlsysim.catalog import default_catalog
 
-    assert [n.label for n in default_catalog().referencing("nodes", "accelerator", "h100_sxm")] == ["DGX_H100", "ND96isr_H100_v5"]
+    assert [n.label for n in default_catalog().referencing("nodes", "accelerator", "h100_sxm")] == [
+        "DGX_H100", "GrandTeton_H100", "Kempner_H100_4GPU", "ND96isr_H100_v5"]

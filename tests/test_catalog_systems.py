@@ -16,17 +16,25 @@ NODES = _catalog.records("nodes")
 CLUSTERS = _catalog.records("clusters")
 
 
+# Clusters whose name does not state their size.
+UNNAMED_SIZES = {"DgxH100SuperPodSU": 256}  # one DGX SuperPOD scalable unit: 32 DGX H100 x 8
+
+
 def _named_size(label: str) -> float:
-    """`Frontier_8K` -> 8000, `Research_256` -> 256."""
-    match = re.search(r"_(\d+)(K?)$", label)
-    assert match, f"cluster {label!r} does not end in its size"
-    return float(match.group(1)) * (1000 if match.group(2) else 1)
+    """`Frontier_8K` -> 8000, `Research_256` -> 256, `Meta_GenAI_H100_24K_RoCE` -> 24000
+    (the last `_<digits>[K]` token; `H100` is a part name, not a size)."""
+    if label in UNNAMED_SIZES:
+        return UNNAMED_SIZES[label]
+    sizes = re.findall(r"_(\d+)(K?)(?=_|$)", label)
+    assert sizes, f"cluster {label!r} does not state its size"
+    number, kilo = sizes[-1]
+    return float(number) * (1000 if kilo else 1)
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS, ids=lambda c: c.id)
 def test_cluster_holds_the_accelerators_its_name_says(cluster):
-    """`K` is a thousand while GPU counts are powers of two (8K = 8,192 GPUs),
-    hence 2.5%; a wrong node_count or a 4-GPU node would be off by 2x or more."""
+    """`K` is a thousand while GPU counts are powers of two (8K = 8,192 GPUs, 24K =
+    24,576), hence 2.5%; a wrong node_count or a 4-GPU node would be off by 2x or more."""
     accelerators = cluster.node_count * cluster.node.accelerator_count.si
     assert accelerators == pytest.approx(_named_size(cluster.label), rel=0.025)
 
@@ -63,3 +71,44 @@ def test_clusters_use_fabrics_no_faster_than_their_nics():
         if node.has("inter_node_bandwidth"):
             nic = node.inter_node_bandwidth.si / node.accelerator_count.si
             assert cluster.fabric.link_bandwidth.si <= nic * 1.0001, cluster.id
+
+
+REFERENCE_SYSTEMS = {
+    # The field reference's names (PyPI mlsysim 0.3.0, systems/registry.py) that must resolve.
+    "fabrics": ["Ethernet_10G", "Ethernet_100G", "Ethernet_400G", "Ethernet_800G", "Ethernet_1P6T", "RoCE_100G",
+                "RoCE_400G", "InfiniBand_EDR", "InfiniBand_HDR", "InfiniBand_NDR", "InfiniBand_XDR",
+                "InfiniBand_NDR_Oversub2to1", "InfiniBand_NDR_Oversub4to1"],
+    "nodes": ["DGX_H100", "DGX_A100", "DGX_B200", "Workstation_M3Max", "Kempner_H100_4GPU", "GrandTeton_H100",
+              "Server_8x_MI300X"],
+    "clusters": ["Research_256", "Lab_64_H100", "Training_512_H100", "Production_2K", "Training_1K",
+                 "Training_1K_A100", "Frontier_8K", "Training_10K", "Reference_25K_H100", "Kempner_H100_384",
+                 "Mega_100K", "Lab_64_A100", "DgxH100SuperPodSU", "Meta_RSC_A100_16K", "Meta_GenAI_H100_24K_RoCE",
+                 "Meta_GenAI_H100_24K_IB", "Training_1K_B200", "Meta_Llama3_16K_H100"],
+    "datacenters": ["Quebec_Hydro", "Norway_Hydro", "US_Hyperscale", "EU_Average", "France_Nuclear",
+                    "Iowa_Reference", "Poland_Coal"],
+}
+
+
+@pytest.mark.parametrize(("kind", "name"), [(k, n) for k, names in REFERENCE_SYSTEMS.items() for n in names])
+def test_the_field_reference_names_resolve(kind, name):
+    record = _catalog.get(kind, name)
+    assert record.kind == kind
+    for value in record.values():
+        assert value.source_id in _catalog.sources, value.path
+
+
+def test_oversubscribed_archetypes_divide_what_the_plain_fabric_gives():
+    plain = _catalog.get("fabrics", "InfiniBand_NDR")
+    for name, ratio in (("InfiniBand_NDR_Oversub2to1", 2), ("InfiniBand_NDR_Oversub4to1", 4)):
+        fabric = _catalog.get("fabrics", name)
+        assert fabric.link_bandwidth.si == plain.link_bandwidth.si
+        assert fabric.oversubscription.si == ratio
+
+
+def test_meta_24k_clusters_hold_24576_gpus_on_400g_per_gpu():
+    """Llama 3 paper (arXiv 2407.21783, Sec. 3.3.1): eight pods of 3,072 GPUs, 400 Gbps
+    interconnects between GPUs on both the RoCE and the InfiniBand cluster."""
+    for name in ("Meta_GenAI_H100_24K_RoCE", "Meta_GenAI_H100_24K_IB"):
+        cluster = _catalog.get("clusters", name)
+        assert cluster.node_count * cluster.node.accelerator_count.si == 8 * 3072
+        assert cluster.fabric.link_bandwidth.to("Gbit/s").magnitude == pytest.approx(400)

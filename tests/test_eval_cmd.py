@@ -86,7 +86,7 @@ def test_exit_2_does_not_fit_says_by_how_much(cli) -> None:
     assert r.code == 2
     assert "Llama3_70B does not fit: needs 141.3 GB per GPU, has 80 GB (61.32 GB short)" in r.err
     assert "--weight-precision" in r.err
-    assert "more devices (--tp N with a node that holds H100: DGX_H100, ND96isr_H100_v5)" in r.err
+    assert "more devices (--tp N with a node that holds H100: DGX_H100, GrandTeton_H100, Kempner_H100_4GPU, ND96isr_H100_v5)" in r.err
     assert "time to first token" in r.out  # the estimate is still shown
 
 
@@ -96,7 +96,7 @@ def test_exit_2_hint_names_a_node_of_the_same_accelerator(cli) -> None:
     assert a100.code == 2 and "(--tp N with a node that holds A100: DGX_A100)" in a100.err
     mi300x = cli("eval", "Llama3_1_405B", "MI300X")
     assert mi300x.code == 2
-    assert "(--tp N needs a node, and no node in the catalog holds MI300X; add one under catalog/systems/nodes/)" in mi300x.err
+    assert "(--tp N with a node that holds MI300X: Server_8x_MI300X)" in mi300x.err
     assert "DGX" not in mi300x.err
 
 

@@ -69,7 +69,7 @@ def test_blob_pages_are_read_as_raw_files() -> None:
 
 def test_every_auto_applied_live_value_in_the_catalog_has_a_plausibility_guard() -> None:
     live = [r for r in claim_refs(load_catalog()) if strategy_for(r) == "json_path" and r.policy.on_change == "apply"]
-    assert {r.path for r in live} >= {"grids/great_britain_live#carbon_intensity", "nodes/azure_nd96isr_h100_v5#cloud_price"}
+    assert {r.path for r in live} >= {"grids/great_britain_live#carbon_intensity_direct", "nodes/azure_nd96isr_h100_v5#cloud_price"}
     assert all(r.policy.plausible is not None and r.policy.json_path for r in live)
 
 

@@ -53,10 +53,6 @@ def _field(name: str) -> Callable[[Record], object]:
     return lambda r: r.get(name) if r.has(name) else ""
 
 
-def _qualifier(path: str, key: str) -> Callable[[Record], object]:
-    return lambda r: r.field(path).qualifiers.get(key, "") if r.has(path) else ""
-
-
 def _valid_time(path: str) -> Callable[[Record], object]:
     return lambda r: r.field(path).valid_time or "" if r.has(path) else ""
 
@@ -86,9 +82,12 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "grids": [
         Column("Region", text=_field("region")),
-        Column("Carbon intensity", "carbon_intensity", "gCO2e/kWh"),
-        Column("Basis", text=_qualifier("carbon_intensity", "basis")),
-        Column("Year", text=_valid_time("carbon_intensity")),
+        # One column per carbon basis, never mixed: lifecycle (Electricity Maps) and
+        # direct (official statistics or the grid operator) are different quantities.
+        Column("Lifecycle CO2e", "carbon_intensity_lifecycle", "gCO2e/kWh"),
+        Column("Lifecycle year", text=_valid_time("carbon_intensity_lifecycle")),
+        Column("Direct CO2", "carbon_intensity_direct", "gCO2e/kWh"),
+        Column("Direct year", text=_valid_time("carbon_intensity_direct")),
         Column("Price", "electricity_price", "USD/kWh"),
         Column("Water", "water_intensity", "L/kWh"),
     ],
@@ -150,7 +149,7 @@ COLUMNS: dict[str, list[Column]] = {
 KIND_TITLES: dict[str, tuple[str, str]] = {
     "hardware": ("Accelerators", "Peak compute per precision (dense), memory, power, interconnect and cost, by tier."),
     "models": ("Models", "Architectures, parameter counts and FLOPs per inference, by family."),
-    "grids": ("Power grids", "Carbon intensity with its basis and vintage, electricity price, water."),
+    "grids": ("Power grids", "Carbon intensity on two bases kept apart (lifecycle CO2e and direct CO2 at the plant), each with its vintage; electricity price, water."),
     "datacenters": ("Datacenters", "Facility efficiency: PUE and water use."),
     "racks": ("Racks", "Rack power envelopes and cooling."),
     "nodes": ("Nodes", "Servers: accelerators per node, intra- and inter-node bandwidth, power."),

@@ -33,6 +33,7 @@ from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.catalog.records import Record, Value
+from mlsysim.catalog.schemas.infra import carbon_intensity_path
 from mlsysim.solvers.fleet import (
     Fleet,
     assumption,
@@ -254,7 +255,9 @@ def _grid_intensity(grid: Record) -> tuple[Value, str, str]:
     key = id(grid._data)
     hit = _GRIDS.get(key)
     if hit is None:
-        intensity = grid.carbon_intensity
+        # Until the caller chooses a basis: direct where the grid states one (the basis these
+        # grids had before the split into one field per basis), else lifecycle.
+        intensity = grid.field(carbon_intensity_path(grid, "direct") or carbon_intensity_path(grid))
         year = intensity.valid_time
         label = f"{grid.label} ({grid.region}" + (f", {year})" if year else ")")
         hit = _GRIDS[key] = (grid, intensity, intensity.qualifiers.get("basis", "not stated by the source"), label)

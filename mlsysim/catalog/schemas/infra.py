@@ -2,29 +2,86 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import model_validator
 
 from mlsysim.catalog.schemas.common import RecordBase, at, cited, ref
 
+# One column per carbon basis: a lifecycle figure (CO2e of building, fuelling and
+# running every plant, per kWh) and a direct one (CO2 from combustion at the plant
+# only) are different quantities and never share a field.
+CARBON_BASES: tuple[str, ...] = ("lifecycle", "direct")
+CARBON_FIELDS: dict[str, str] = {basis: f"carbon_intensity_{basis}" for basis in CARBON_BASES}
+LEGACY_CARBON_FIELD = "carbon_intensity"  # one figure whose `basis` qualifier says which
+
 
 class Grid(RecordBase):
-    """A power grid: carbon intensity with its basis and vintage, price, water."""
+    """A power grid: carbon intensity per basis (lifecycle, direct) with vintage and
+    aggregator, electricity price, water.
+
+    `carbon_intensity_lifecycle` and `carbon_intensity_direct` each carry
+    qualifiers `basis` (equal to the field's basis) and `aggregator` (the dataset
+    the figure comes from, the same for every grid of the catalog on that basis),
+    and a `valid_time`. At least one is required. `carbon_intensity` (one figure
+    whose `basis` qualifier says which) is still read for catalogs written before
+    the split; a record uses either it or the per-basis fields, not both.
+    """
 
     region: str
-    carbon_intensity: cited("carbon_intensity")
+    carbon_intensity_lifecycle: cited("carbon_intensity") | None = None
+    carbon_intensity_direct: cited("carbon_intensity") | None = None
+    carbon_intensity: cited("carbon_intensity") | None = None
     electricity_price: cited("price_per_energy") | None = None
     water_intensity: cited("water_intensity", positive=False) | None = None
 
     @model_validator(mode="after")
     def _basis_and_vintage(self) -> Grid:
-        ci = self.carbon_intensity
-        if ci.qualifiers.get("basis") not in ("lifecycle", "direct"):
-            raise ValueError(at("carbon_intensity", "needs qualifiers: {basis: lifecycle} or {basis: direct}"))
-        if ci.valid_time is None:
-            raise ValueError(at("carbon_intensity", "needs 'valid_time' (the year the figure describes)"))
+        per_basis = {basis: getattr(self, name) for basis, name in CARBON_FIELDS.items()}
+        legacy = self.carbon_intensity
+        if legacy is not None:
+            if any(v is not None for v in per_basis.values()):
+                raise ValueError(at(LEGACY_CARBON_FIELD, "write either carbon_intensity (old form) or carbon_intensity_lifecycle / "
+                                    "carbon_intensity_direct, not both; move this figure to the field of its basis"))
+            if legacy.qualifiers.get("basis") not in CARBON_BASES:
+                raise ValueError(at(LEGACY_CARBON_FIELD, "needs qualifiers: {basis: lifecycle} or {basis: direct}"))
+            if legacy.valid_time is None:
+                raise ValueError(at(LEGACY_CARBON_FIELD, "needs 'valid_time' (the year the figure describes)"))
+            return self
+        if all(v is None for v in per_basis.values()):
+            raise ValueError(at(CARBON_FIELDS["lifecycle"], "a grid needs carbon_intensity_lifecycle or carbon_intensity_direct (or both)"))
+        for basis, claim in per_basis.items():
+            if claim is None:
+                continue
+            name = CARBON_FIELDS[basis]
+            if claim.qualifiers.get("basis") != basis:
+                raise ValueError(at(name, f"needs qualifiers: {{basis: {basis}}} (this field holds {basis} figures only)"))
+            if not claim.qualifiers.get("aggregator"):
+                raise ValueError(at(name, "needs qualifiers: {aggregator: ...}, the dataset the figure comes from (e.g. Electricity Maps)"))
+            if claim.valid_time is None:
+                raise ValueError(at(name, "needs 'valid_time' (the year the figure describes)"))
         return self
+
+
+def carbon_intensity_path(record: Any, basis: str | None = None) -> str | None:
+    """The field of a grid record holding its carbon intensity on `basis`.
+
+    `record` is a catalog Record of kind grids (anything with `has(path)` and
+    `field(path)`). basis 'lifecycle' or 'direct' gives that basis only (a record
+    in the old one-field form answers when its `basis` qualifier matches); None
+    gives lifecycle when the grid has it, else direct, else the old one-field form.
+    Returns None when the grid has no figure on that basis.
+    """
+    if basis is not None and basis not in CARBON_BASES:
+        raise ValueError(f"basis must be one of {', '.join(CARBON_BASES)} or None, got {basis!r}")
+    for b in (basis,) if basis else CARBON_BASES:
+        if record.has(CARBON_FIELDS[b]):
+            return CARBON_FIELDS[b]
+    if record.has(LEGACY_CARBON_FIELD):
+        legacy_basis = record.field(LEGACY_CARBON_FIELD).qualifiers.get("basis")
+        if basis is None or legacy_basis == basis:
+            return LEGACY_CARBON_FIELD
+    return None
 
 
 class Datacenter(RecordBase):
