@@ -85,7 +85,7 @@ def Q_(value: float, unit: str = "dimensionless") -> Any:
 # "TFLOP/s", "gCO2e/kWh", "m**3/MWh". Nothing else reaches pint's expression parser,
 # which would evaluate "gCO2e/kWh * 10**10**10" (minutes of CPU) or other arithmetic.
 _NAME = r"[A-Za-zµμ°%_][A-Za-z0-9µμ°%_]*(?:\s*(?:\*\*|\^)\s*-?[1-9])?"
-UNIT_GRAMMAR = re.compile(rf"^\s*(?:{_NAME}(?:\s*[*/]\s*{_NAME})*)?\s*$")
+UNIT_GRAMMAR = re.compile(rf"^\s*(?:(?:1\s*/\s*)?{_NAME}(?:\s*[*/]\s*{_NAME})*)?\s*$")
 MAX_UNIT_LENGTH = 64
 
 

@@ -213,7 +213,8 @@ def _charts(model: SiteModel, write: Any) -> dict[str, tuple[str, str]]:
     bars = []
     per_g_kwh = None
     for view in grids:
-        ci = view.claim("carbon_intensity")
+        # One basis per chart: lifecycle, the default basis; direct-only grids are not drawn.
+        ci = view.claim("carbon_intensity_lifecycle") or view.claim("carbon_intensity")
         if ci is None:
             continue
         per_g_kwh = per_g_kwh or to_canonical(1.0, "gCO2e/kWh", "carbon_intensity")
