@@ -18,6 +18,7 @@ only places below the CLI that pick the default catalog.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from mlsysim.catalog import Catalog, default_catalog
@@ -91,12 +92,17 @@ def finite_positive(value: Any, name: str) -> float:
 
 
 def positive_int(value: Any, name: str) -> int:
-    """A whole number >= 1 (an int, or a float with no fraction), as an int. Booleans are refused."""
+    """A whole number >= 1 as an int. Integers only (Python or numpy); a float, even 8.0,
+    and a bool are refused, because a count typed as one is usually a mistake."""
     if type(value) is int and value >= 1:  # the common case, first
         return value
-    if not _number(value) or not math.isfinite(value) or value != int(value) or value < 1:
+    try:
+        whole = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        whole = None
+    if whole is None or whole < 1:
         raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
+    return whole
 
 
 def fraction(value: Any, name: str, lineage: Lineage | None = None) -> float:
@@ -202,3 +208,16 @@ def memo_key(*values: Any) -> tuple[Any, ...] | None:
                 return None
             key.append(memo)
     return tuple(key)
+
+
+# Entries one memo of a catalog keeps for keys that include a person's own numbers (an
+# efficiency, a duration): a loop over many values must not grow it without bound.
+MEMO_LIMIT = 4096
+
+
+def remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    """memo[key] = value, clearing the memo first when it holds MEMO_LIMIT entries."""
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
