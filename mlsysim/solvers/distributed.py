@@ -86,6 +86,10 @@ ALLREDUCE = ("ring", "hierarchical")
 # after attention and after the MLP in the forward pass, their mirror in the backward pass
 # (Shoeybi et al. 2019, Sec. 3).
 TP_ALLREDUCES_PER_PASS = 2
+# ZeRO stages (Rajbhandari et al. 2020): 1 partitions the optimizer state, 2 also the
+# gradients, 3 also the parameters (FSDP-style full sharding).
+ZERO_STAGES = (0, 1, 2, 3)
+SHARD_OPTIMIZER, SHARD_GRADIENTS, SHARD_PARAMETERS = ZERO_STAGES[1:]
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ class Layout:
         known = [f.name for f in fields(cls)]
         for key in given:
             if key not in known:
-                close = get_close_matches(str(key), known, n=1)
+                close = get_close_matches(str(key).removesuffix("_size"), known, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(known)}"
                 raise MlsysimError(f"parallelism: unknown field {key!r}; {hint}")
         return cls(**given)
@@ -127,7 +131,7 @@ class Layout:
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "cp", "microbatch", "interleave"):
             inputs.positive_int(getattr(self, name), f"parallelism {name}")
-        if type(self.zero) is not int or self.zero not in (0, 1, 2, 3):
+        if type(self.zero) is not int or self.zero not in ZERO_STAGES:
             raise MlsysimError(f"parallelism zero must be 0, 1, 2 or 3 (3 = FSDP), got {self.zero!r}")
         if self.recompute not in RECOMPUTE:
             raise MlsysimError(f"parallelism recompute must be one of {', '.join(RECOMPUTE)}, got {self.recompute!r}")
@@ -140,7 +144,7 @@ class Layout:
 Parallelism = Layout  # the name the plans and the scorecard used first
 
 
-@lru_cache(maxsize=1024, typed=True)
+@lru_cache(maxsize=inputs.MEMO_LIMIT, typed=True)
 def layout_of(tp: int = 1, pp: int = 1, cp: int = 1, microbatch: int = 1, interleave: int = 1, zero: int = 0,
               recompute: str = "none", sequence_parallel: bool = False, allreduce: str = "hierarchical",
               overlap_grad_reduce: bool = False) -> Layout:
@@ -163,7 +167,7 @@ class LayoutSpace:
     cp: tuple[int, ...] = (1,)
     microbatch: tuple[int, ...] | None = None
     interleave: tuple[int, ...] = (1, 2, 4)
-    zero: tuple[int, ...] = (0, 1, 2, 3)
+    zero: tuple[int, ...] = ZERO_STAGES
     recompute: tuple[str, ...] = RECOMPUTE
     sequence_parallel: bool = True
     allreduce: str = "hierarchical"
@@ -495,7 +499,7 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Split, t_compute: Any) -> Any:
     else:
         bw, lat = _link(ops, s, nodes <= 1)
         t_dp = ring_allreduce_time(grads, group, bw, lat)
-    t_dp = t_dp * ops.where(x.zero == 3, s.zero3_traffic, 1.0)
+    t_dp = t_dp * ops.where(x.zero == SHARD_PARAMETERS, s.zero3_traffic, 1.0)
     if x.overlap:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
     return t_dp
@@ -508,9 +512,9 @@ def _memory(ops: Any, s: TrainingTerms, x: Split, m: Any, layers_stage: Any) -> 
     flight on the first stage."""
     params_dev = s.params / (x.tp * x.pp)
     shard = x.dp * x.cp
-    weights = params_dev * s.elem / ops.where(x.zero >= 3, shard, 1.0)
-    gradients = params_dev * s.elem / ops.where(x.zero >= 2, shard, 1.0)
-    optimizer = params_dev * s.opt_bytes / ops.where(x.zero >= 1, shard, 1.0)
+    weights = params_dev * s.elem / ops.where(x.zero >= SHARD_PARAMETERS, shard, 1.0)
+    gradients = params_dev * s.elem / ops.where(x.zero >= SHARD_GRADIENTS, shard, 1.0)
+    optimizer = params_dev * s.opt_bytes / ops.where(x.zero >= SHARD_OPTIMIZER, shard, 1.0)
     seq_local = s.seq / x.cp
     per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.recompute,
                                            x.sequence_parallel)

@@ -188,10 +188,11 @@ def power_draw(fleet: Record | Fleet, site: Site | None = None, power: PowerSpec
     catalog = inputs.catalog_of(fleet, site_given.get("grid"), site_given.get("datacenter"), power.device_power,
                                 power.pue, power.carbon_intensity, catalog=catalog)
     parts = _fleet_parts(fleet, devices)
+    hardware, _, cluster, n, _ = parts
     if site is None:
-        site = Site.of(catalog=catalog, cluster=parts[2], **site_given)
+        site = Site.of(catalog=catalog, cluster=cluster, **site_given)
     memo = catalog.derived("power_draw")
-    key = inputs.memo_key(parts[0], parts[2], parts[3], site, power)
+    key = inputs.memo_key(hardware, cluster, n, site, power)
     found = memo.get(key) if key is not None else None
     if found is None:
         found = _read_draw(catalog, parts, site, power)
