@@ -147,11 +147,11 @@ def test_result_fields_follow_the_model_outputs(catalog):
     step_model's outputs in order, then the lineage."""
     from dataclasses import fields
 
-    from mlsysim.solvers.distributed import Layout, Split, TrainingResult, _Scalar, step_model
+    from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
 
     setup = DistributedModel.setup(catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256"),
                                    precision="bf16", efficiency=0.5)
-    out = step_model(_Scalar, setup, Split.of(Layout(), 256), 256.0)
+    out = step_model(_Scalar, setup, Layout(), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
     assert names[names.index("seq_len") + 1:-1] == list(out)
     assert names[-1] == "lineage"

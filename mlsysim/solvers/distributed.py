@@ -77,7 +77,7 @@ from mlsysim.solvers.transformer import (
 )
 
 __all__ = ["DistributedModel", "Job", "Layout", "Parallelism", "LayoutSpace", "TrainingResult", "SearchResult",
-           "TrainingTerms", "training_terms", "train", "activation_bytes_per_layer", "pipeline_bubble_fraction",
+           "TrainingTerms", "training_terms", "train", "step_model", "LayoutColumns", "activation_bytes_per_layer", "pipeline_bubble_fraction",
            "ring_allreduce_time", "hierarchical_allreduce_time"]
 
 RECOMPUTE = ("none", "selective", "full")
@@ -145,14 +145,11 @@ Parallelism = Layout  # the name the plans and the scorecard used first
 
 
 @lru_cache(maxsize=inputs.MEMO_LIMIT, typed=True)
-def layout_of(tp: int = 1, pp: int = 1, cp: int = 1, microbatch: int = 1, interleave: int = 1, zero: int = 0,
-              recompute: str = "none", sequence_parallel: bool = False, allreduce: str = "hierarchical",
-              overlap_grad_reduce: bool = False) -> Layout:
-    """Layout(...) validated once per distinct layout (a frozen dataclass with checks costs
-    more to build than a solve's arithmetic). `typed`: 8, 8.0 and True are told apart,
-    so a float or a bool is refused even after the int was accepted. Holds no records."""
-    return Layout(tp, pp, cp, microbatch, interleave, zero, recompute, sequence_parallel, allreduce,
-                  overlap_grad_reduce)
+def layout_of(tp: int = 1, pp: int = 1, **fields_: Any) -> Layout:
+    """Layout(tp, pp, **fields) validated once per distinct layout (a frozen dataclass with
+    checks costs more to build than a solve's arithmetic). `typed`: 8, 8.0 and True are told
+    apart, so a float or a bool is refused even after the int was accepted. Holds no records."""
+    return Layout(tp, pp, **fields_)
 
 
 @dataclass(frozen=True)
@@ -229,6 +226,7 @@ class TrainingTerms:
 
 
 _Setup = TrainingTerms  # the name tests and scripts used first
+_PLAIN = (int, type(None))
 
 
 def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None = None, precision: str = "bf16",
@@ -241,9 +239,15 @@ def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None 
         )
     if not isinstance(fleet, (Fleet, Record)):
         raise MlsysimError(f"fleet must be a cluster record (e.g. Systems.Clusters.Research_256), got {fleet!r}")
-    catalog = inputs.catalog_of(model, fleet, efficiency)
+    if (type(model) is Record and type(fleet) is Record and model._catalog is fleet._catalog
+            and type(efficiency) is float and type(devices) in _PLAIN and type(seq_len) in _PLAIN):
+        # The common call (records of one catalog, a plain efficiency): keyed without the general walk.
+        catalog = model._catalog
+        key: tuple[Any, ...] | None = (model._data["id"], fleet._data["id"], devices, precision, efficiency, seq_len)
+    else:
+        catalog = inputs.catalog_of(model, fleet, efficiency)
+        key = inputs.memo_key(model, fleet, devices, precision, efficiency, seq_len)
     memo = catalog.derived("training_terms")
-    key = inputs.memo_key(model, fleet, devices, precision, efficiency, seq_len)
     terms = memo.get(key) if key is not None else None
     if terms is None:
         terms = _read_training(inputs.record(model, "models", catalog, "model"), fleet_of(fleet, devices),
@@ -270,7 +274,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     forward_seq = seq * (2 * matmul_params + attn)
     hardware = fleet.hardware
     capacity = lineage.use(hardware.memory.capacity) if hardware.has("memory.capacity") else float("inf")
-    backward = lineage.use(cited_assumption(catalog, BACKWARD_FORWARD, "training FLOPs"))
+    backward = lineage.use(cited_assumption(catalog, BACKWARD_FORWARD, "training FLOPs", "training solver"))
     passes = 1.0 + backward  # forward + backward, in forward passes
     flops_model_seq = passes * forward_seq
     flops_fwd_layers_seq = seq * (2 * layer_params + attn)
@@ -294,7 +298,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         devices=float(fleet.devices), per_node=fleet.per_node, intra_bw=fleet.intra_bw,
         inter_bw=fleet.inter_bw_per_device, inter_latency=fleet.inter_latency,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
-        zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication")),
+        zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes,
     )
 
@@ -403,25 +407,18 @@ def _numpy_ops() -> Any:
     return Vector
 
 
-class Split:
-    """A layout as numbers (floats, or equal-length numpy arrays for a search), with DP:
-    what the step model computes on."""
+class LayoutColumns:
+    """Layouts as numpy columns (one row per candidate), with the attribute names of Layout:
+    what `step_model` computes on in a search (a Layout itself in a single solve)."""
 
-    __slots__ = ("tp", "pp", "cp", "dp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
-                 "allreduce", "overlap")
+    __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
+                 "allreduce", "overlap_grad_reduce")
 
-    def __init__(self, tp: Any, pp: Any, cp: Any, dp: Any, microbatch: Any, zero: Any, interleave: Any,
-                 recompute: str, sequence_parallel: bool, allreduce: str, overlap: bool):
-        self.tp, self.pp, self.cp, self.dp = tp, pp, cp, dp
-        self.microbatch, self.zero, self.interleave = microbatch, zero, interleave
-        self.recompute, self.sequence_parallel, self.allreduce, self.overlap = (
-            recompute, sequence_parallel, allreduce, overlap)
-
-    @classmethod
-    def of(cls, layout: Layout, dp: int) -> Split:
-        return cls(float(layout.tp), float(layout.pp), float(layout.cp), float(dp), float(layout.microbatch),
-                   float(layout.zero), float(layout.interleave), layout.recompute, layout.sequence_parallel,
-                   layout.allreduce, layout.overlap_grad_reduce)
+    def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
+        self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
+        self.microbatch, self.zero, self.interleave = cols["microbatch"], cols["zero"], cols["interleave"]
+        self.recompute, self.sequence_parallel, self.allreduce = recompute, sequence_parallel, allreduce
+        self.overlap_grad_reduce = False
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str, sequence_parallel: bool) -> Any:
@@ -464,7 +461,7 @@ def _link(ops: Any, s: TrainingTerms, inside: Any) -> tuple[Any, Any]:
     return ops.where(inside, s.intra_bw, s.inter_bw), ops.where(inside, 0.0, s.inter_latency)
 
 
-def _slot_times(ops: Any, s: TrainingTerms, x: Split, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
+def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
     """Compute, TP, CP and pipeline-send time of one microbatch through the slowest stage [s]."""
     seq_local = s.seq / x.cp
     # Forward and backward pass, plus the forward again of what is recomputed.
@@ -483,15 +480,15 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Split, layers_stage: Any) -> tupl
     t_cp = layers_stage * 2 * ((x.cp - 1) / x.cp * kv / bw + (x.cp - 1) * lat)
 
     # Pipeline sends: activations forward, gradients backward, scattered across the TP group.
-    bw, lat = _link(ops, s, x.tp * x.cp * x.dp * x.pp <= s.per_node)
+    bw, lat = _link(ops, s, x.tp * x.cp * dp * x.pp <= s.per_node)
     t_p2p = ops.where(x.pp > 1, 2 * x.interleave * (act / x.tp / bw + lat), 0.0)
     return t_compute, t_tp, t_cp, t_p2p
 
 
-def _dp_time(ops: Any, s: TrainingTerms, x: Split, t_compute: Any) -> Any:
+def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
     """Exposed data-parallel gradient all-reduce [s] over the DP x CP ranks holding the same weights."""
     grads = s.params / (x.tp * x.pp) * s.elem
-    group = x.dp * x.cp
+    group = dp * x.cp
     local = ops.minimum(group, ops.maximum(1.0, s.per_node // x.tp))
     nodes = group / local
     if x.allreduce == "hierarchical":
@@ -500,18 +497,18 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Split, t_compute: Any) -> Any:
         bw, lat = _link(ops, s, nodes <= 1)
         t_dp = ring_allreduce_time(grads, group, bw, lat)
     t_dp = t_dp * ops.where(x.zero == SHARD_PARAMETERS, s.zero3_traffic, 1.0)
-    if x.overlap:  # hidden behind the last microbatch's backward pass
+    if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
     return t_dp
 
 
-def _memory(ops: Any, s: TrainingTerms, x: Split, m: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
+def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
     """Weights, gradients, optimizer state and activations per device [B]: weights and
     gradients at the training precision, optimizer state (s.opt_bytes per parameter),
     sharded over the DP x CP group by the ZeRO stage; activations of the microbatches in
     flight on the first stage."""
     params_dev = s.params / (x.tp * x.pp)
-    shard = x.dp * x.cp
+    shard = dp * x.cp
     weights = params_dev * s.elem / ops.where(x.zero >= SHARD_PARAMETERS, shard, 1.0)
     gradients = params_dev * s.elem / ops.where(x.zero >= SHARD_GRADIENTS, shard, 1.0)
     optimizer = params_dev * s.opt_bytes / ops.where(x.zero >= SHARD_OPTIMIZER, shard, 1.0)
@@ -529,8 +526,9 @@ def _memory(ops: Any, s: TrainingTerms, x: Split, m: Any, layers_stage: Any) -> 
     return weights, gradients, optimizer, activations
 
 
-def step_model(ops: Any, s: TrainingTerms, x: Split, batch: float) -> dict[str, Any]:
-    """The step-time and memory model on floats or numpy arrays (same arithmetic for both).
+def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dict[str, Any]:
+    """The step-time and memory model on floats or numpy arrays (same arithmetic for both):
+    `x` is a Layout (one solve) or LayoutColumns (a search), `dp` its data-parallel size(s).
 
     Step time = m slots + (p - 1)/v slots of pipeline bubble + the exposed DP all-reduce, a
     slot being one microbatch's compute + TP + CP + pipeline-send time on the slowest stage
@@ -542,17 +540,17 @@ def step_model(ops: Any, s: TrainingTerms, x: Split, batch: float) -> dict[str, 
     Narayanan et al. 2021, arXiv 2104.04473 (schedule, bubble); Korthikanti et al. 2022,
     arXiv 2205.05198 (activation memory); Rajbhandari et al. 2020, arXiv 1910.02054 (ZeRO).
     """
-    m = batch / (x.dp * x.microbatch)
+    m = batch / (dp * x.microbatch)
     layers_stage = -(-s.layers // (x.pp * x.interleave)) * x.interleave
-    t_compute, t_tp, t_cp, t_p2p = _slot_times(ops, s, x, layers_stage)
+    t_compute, t_tp, t_cp, t_p2p = _slot_times(ops, s, x, dp, layers_stage)
     slot = t_compute + t_tp + t_cp + t_p2p
     bubble = (x.pp - 1) / x.interleave * slot
-    t_dp = _dp_time(ops, s, x, t_compute)
+    t_dp = _dp_time(ops, s, x, dp, t_compute)
     step = m * slot + bubble + t_dp
     model_flops = batch * s.flops_model_seq
     hw_flops = batch * s.flops_hw_seq[x.recompute]
     n = s.devices
-    weights, gradients, optimizer, activations = _memory(ops, s, x, m, layers_stage)
+    weights, gradients, optimizer, activations = _memory(ops, s, x, dp, m, layers_stage)
     total = weights + gradients + optimizer + activations
     return {
         "step_time": step,
@@ -617,7 +615,7 @@ def _validate(s: TrainingTerms, layout: Layout, batch: Any) -> tuple[int, int]:
 def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     """One training step of the job `s` split by `layout`, with a global batch of `batch` sequences."""
     dp, m = _validate(s, layout, batch)
-    out = step_model(_Scalar, s, Split.of(layout, dp), float(batch))
+    out = step_model(_Scalar, s, layout, dp, float(batch))
     # Positional: the first fields of TrainingResult, then step_model's outputs in field order
     # (tests/test_distributed.py checks the order), then the lineage.
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
@@ -743,9 +741,8 @@ def search_layouts(s: TrainingTerms, batch: int, space: LayoutSpace) -> SearchRe
     ops = _numpy_ops()
     merged: dict[str, Any] | None = None
     for r, mode in enumerate(space.recompute):
-        x = Split(cols["tp"], cols["pp"], cols["cp"], cols["dp"], cols["microbatch"], cols["zero"],
-                  cols["interleave"], mode, space.sequence_parallel, space.allreduce, False)
-        out = step_model(ops, s, x, float(batch))
+        x = LayoutColumns(cols, mode, space.sequence_parallel, space.allreduce)
+        out = step_model(ops, s, x, cols["dp"], float(batch))
         if merged is None:
             merged = {k: np.broadcast_to(np.asarray(val, dtype=float), cols["tp"].shape).copy() for k, val in out.items()}
         else:

@@ -228,5 +228,5 @@ def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int,
 
 def _amount(value: Any, default_id: str, catalog: Catalog, lineage: Lineage, dimension: str, what: str) -> float:
     if value is None:
-        value = cited_assumption(catalog, default_id, what)
+        value = cited_assumption(catalog, default_id, what, "economics solver")
     return inputs.as_si(value, dimension, what, lineage)

@@ -57,7 +57,7 @@ def optimizer_state_bytes(catalog: Catalog, precision: str, lineage: Lineage) ->
     Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion Parameter
     Models", SC'20, arXiv 1910.02054, Sec. 3.1.
     """
-    k = lineage.use(cited_assumption(catalog, ADAM_STATE_BYTES, "optimizer-state memory"))
+    k = lineage.use(cited_assumption(catalog, ADAM_STATE_BYTES, "optimizer-state memory", "training solver"))
     master_copy = BYTES_PER_ELEMENT["fp32"]
     return k if bytes_per_element(precision) < master_copy else k - master_copy
 

@@ -33,7 +33,7 @@ adam_optimizer_state_bytes_mixed_precision).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from mlsysim import inputs
@@ -91,7 +91,7 @@ def _component_rates(catalog: Catalog, groups: tuple[str, ...]) -> tuple[dict[st
     if unknown:
         raise MlsysimError(f"unknown component class {unknown[0]!r}; use some of {', '.join(LLAMA3_COMPONENTS)}")
     lineage = Lineage()
-    use = lambda ident: lineage.use(cited_assumption(catalog, ident, "failure rates"))  # noqa: E731
+    use = lambda ident: lineage.use(cited_assumption(catalog, ident, "failure rates", "reliability solver"))  # noqa: E731
     exposure_s = use(LLAMA3_FLEET) * use(LLAMA3_PERIOD)
     rates = {g: sum(use(rid) for rid in LLAMA3_COMPONENTS[g]) / exposure_s for g in groups}
     memo[groups] = (rates, lineage)
@@ -213,11 +213,9 @@ class CheckpointPlan:
 class ReliabilityModel:
     """Failure exposure, optimal checkpoint interval and goodput of a training job."""
 
-    def solve(self, fleet: Record | Fleet | int, duration: float, *, model: Record | None = None,
-              checkpoint_size: float | None = None, precision: str = "bf16",
-              write_bandwidth: Any = None, read_bandwidth: Any = None, restart_time: float | None = None,
+    def solve(self, fleet: Record | Fleet | int, duration: float, plan: CheckpointPlan | None = None, *,
               components: tuple[str, ...] | None = None, devices: int | None = None,
-              catalog: Catalog | None = None) -> ReliabilityResult:
+              catalog: Catalog | None = None, **plan_fields: Any) -> ReliabilityResult:
         """
         fleet            a cluster record, a Fleet, or an accelerator count
         duration [s]     useful work the job needs (failure-free time)
@@ -230,9 +228,18 @@ class ReliabilityModel:
                          rescheduling and re-initialisation)
         components       component classes to count (default: all of Llama 3 Table 5;
                          HARDWARE_COMPONENTS for GPU, host and network only)
-        A thin wrapper over `exposure(fleet, CheckpointPlan(...)).over(duration)`.
+        (model, checkpoint_size, precision, write_bandwidth, read_bandwidth and restart_time
+        are the fields of CheckpointPlan; pass them as keywords or as `plan=`.)
+        A thin wrapper over `exposure(fleet, plan).over(duration)`.
         """
-        plan = CheckpointPlan(model, checkpoint_size, precision, write_bandwidth, read_bandwidth, restart_time)
+        if plan is None:
+            known = [f.name for f in fields(CheckpointPlan)]
+            unknown = [k for k in plan_fields if k not in known]
+            if unknown:
+                raise MlsysimError(f"unknown argument {unknown[0]!r}; use {', '.join(known)}, components, devices or catalog")
+            plan = CheckpointPlan(**plan_fields)
+        elif plan_fields:
+            raise MlsysimError(f"pass either plan= or its fields ({', '.join(plan_fields)}), not both")
         return exposure(fleet, plan, components=components, devices=devices, catalog=catalog).over(duration)
 
 
@@ -332,5 +339,5 @@ def _devices(fleet: Record | Fleet | int, devices: int | None) -> tuple[int, Lin
 
 def _bandwidth(value: Any, default_id: str, catalog: Catalog, lineage: Lineage, what: str) -> float:
     if value is None:
-        value = cited_assumption(catalog, default_id, what)
+        value = cited_assumption(catalog, default_id, what, "reliability solver")
     return inputs.as_si(value, "bandwidth", what, lineage)

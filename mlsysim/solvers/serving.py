@@ -268,7 +268,7 @@ class ServingModel:
         self.link = 0.0
         if self.tp > 1:
             self.link = self._link_bandwidth(node, hw)
-            floor = self._lineage.use(cited_assumption(catalog, ACTIVATION_BYTES, "tensor-parallel all-reduces"))
+            floor = self._lineage.use(cited_assumption(catalog, ACTIVATION_BYTES, "tensor-parallel all-reduces", "serving solver"))
             self.bytes_act = max(self.bytes_act, floor)
         # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).
         self.launch = launch_overhead(self.m, self.h)

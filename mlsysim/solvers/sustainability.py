@@ -288,7 +288,7 @@ def _device_hours(n: int, duration: float | None, device_hours: float | None) ->
 def _embodied_constants(catalog: Catalog, lineage: Lineage, n: int, node: Record | None) -> tuple[float, float, float, float, float]:
     """Per-GPU and per-server manufacturing carbon [kg], replacement period [h], average
     usage, and the servers the job holds (Luccioni et al. 2023)."""
-    use = lambda ident: lineage.use(cited_assumption(catalog, ident, "embodied carbon"))  # noqa: E731
+    use = lambda ident: lineage.use(cited_assumption(catalog, ident, "embodied carbon", "sustainability solver"))  # noqa: E731
     per_gpu = use(EMBODIED_GPU)
     per_server = use(EMBODIED_SERVER)
     life_h = use(REPLACEMENT_PERIOD) / SECONDS_PER_HOUR

@@ -436,9 +436,9 @@ def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
     return FixedOverhead(lineage.use(base) + 2.0 * (devices - 1) * lineage.use(step), lineage)
 
 
-def cited_assumption(catalog: Catalog, ident: str, needed_for: str = "") -> Value:
+def cited_assumption(catalog: Catalog, ident: str, needed_for: str = "", solver: str = "roofline") -> Value:
     """The cited quantity of assumption `ident` in `catalog` (looked up once per catalog);
-    a clear error naming the record to add when the catalog lacks it."""
+    a clear error naming the record to add (and the `solver` that needs it) when the catalog lacks it."""
     memo = catalog.derived("assumptions")
     value = memo.get(ident)
     if value is None:
@@ -446,6 +446,6 @@ def cited_assumption(catalog: Catalog, ident: str, needed_for: str = "") -> Valu
             value = memo[ident] = catalog.get("assumptions", ident).quantity
         except NotFoundError:
             why = f" for {needed_for}" if needed_for else ""
-            raise MlsysimError(f"the catalog at {catalog.root} has no assumption {ident!r}; the solvers need this cited "
+            raise MlsysimError(f"the catalog at {catalog.root} has no assumption {ident!r}; the {solver} needs this cited "
                                f"constant{why} (catalog/assumptions/{ident}.yaml in the bundled catalog)") from None
     return value
