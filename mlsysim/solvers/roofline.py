@@ -44,18 +44,21 @@ def check_precision(precision: str, what: str = "precision") -> str:
 
 
 def compute_time(flops: float, peak: float, efficiency: float) -> float:
-    """Time to execute `flops` [FLOP] at `peak` [FLOP/s] x `efficiency` [1]: [s]."""
+    """Time to execute `flops` [FLOP] at `peak` [FLOP/s] x `efficiency` [1]: flops / (peak x
+    efficiency) [s], the compute roof (Williams et al. 2009)."""
     return flops / (peak * efficiency)
 
 
 def memory_time(bytes_moved: float, bandwidth: float, efficiency: float) -> float:
-    """Time to move `bytes_moved` [B] at `bandwidth` [B/s] x `efficiency` [1]: [s]."""
+    """Time to move `bytes_moved` [B] at `bandwidth` [B/s] x `efficiency` [1]: bytes /
+    (bandwidth x efficiency) [s], the memory roof (Williams et al. 2009)."""
     return bytes_moved / (bandwidth * efficiency)
 
 
 def ridge_point(peak: float, bandwidth: float) -> float:
     """Arithmetic intensity [FLOP/B] at which compute and memory take equal time:
-    peak [FLOP/s] / bandwidth [B/s]. Work below it is memory-bound, above it compute-bound."""
+    peak [FLOP/s] / bandwidth [B/s]. Work below it is memory-bound, above it compute-bound
+    (Williams et al. 2009, Fig. 1)."""
     return peak / bandwidth
 
 

@@ -154,8 +154,8 @@ class PowerDraw:
         """Energy, carbon and water of drawing this for `duration` seconds (or `device_hours`)."""
         n = self.devices
         hours = _device_hours(n, duration, device_hours)
-        it_energy = hours * SECONDS_PER_HOUR * self.device_power * self.utilization
-        facility = it_energy * self.pue
+        it_energy, facility, carbon = operational_footprint(hours, self.device_power, self.utilization, self.pue,
+                                                            self.carbon_intensity)
         embodied_kg = None
         if self.embodied is not None:
             embodied_kg = _embodied(self.embodied, n, hours)
@@ -165,11 +165,39 @@ class PowerDraw:
             devices=n, device_hours=hours, power_model=self.power_model,
             it_power=n * self.device_power * self.utilization, it_energy=it_energy, pue=self.pue,
             facility_energy=facility, carbon_intensity=self.carbon_intensity, carbon_basis=self.carbon_basis,
-            grid=self.grid, operational_carbon=facility * self.carbon_intensity, embodied_carbon=embodied_kg,
+            grid=self.grid, operational_carbon=carbon, embodied_carbon=embodied_kg,
             water_onsite=self.wue * it_energy if self.wue is not None else None,
             water_offsite=self.water_intensity * facility if self.water_intensity is not None else None,
             lineage=lineage,
         )
+
+
+def operational_footprint(device_hours: Any, device_power: Any, utilization: Any, pue: Any,
+                          carbon_intensity: Any) -> tuple[Any, Any, Any]:
+    """IT energy [J], facility energy [J] and operational carbon [kg] of running accelerators.
+
+    Parameters
+    ----------
+    device_hours : [h] accelerator-hours.
+    device_power : [W] power of one accelerator under the power model (TDP, node share, given).
+    utilization : [1] average fraction of that power drawn.
+    pue : [1] facility power / IT power of the datacenter.
+    carbon_intensity : [kg/J] CO2(e) per unit of electricity of the grid.
+
+    Returns
+    -------
+    E_IT = device_hours x 3600 x device_power x utilization;
+    E = E_IT x pue;  C = E x carbon_intensity.  Floats or numpy arrays alike.
+
+    References
+    ----------
+    Patterson et al. 2021, "Carbon Emissions and Large Neural Network Training", arXiv
+    2104.10350 (energy x PUE x grid intensity).
+    Touvron et al. 2023, "LLaMA", arXiv 2302.13971, Sec. 6 (GPU-hours x GPU power x PUE).
+    """
+    it_energy = device_hours * SECONDS_PER_HOUR * device_power * utilization
+    facility = it_energy * pue
+    return it_energy, facility, facility * carbon_intensity
 
 
 def power_draw(fleet: Record | Fleet, site: Site | None = None, power: PowerSpec | None = None, *,
@@ -299,9 +327,15 @@ def _embodied_constants(catalog: Catalog, lineage: Lineage, n: int, node: Record
 
 
 def _embodied(constants: tuple[float, float, float, float, float], n: int, hours: float) -> float:
-    """Manufacturing carbon [kg] charged to this job: (GPUs x per-GPU + servers x
-    per-server) x job hours / (replacement period x usage) (Luccioni et al. 2023).
-    Bare accelerators (no node record) are charged for the GPUs only."""
+    """Manufacturing carbon [kg] charged to this job: (GPUs x per-GPU [kg] + servers x
+    per-server [kg]) x job hours [h] / (replacement period [h] x usage [1]).
+    Bare accelerators (no node record) are charged for the GPUs only.
+
+    References
+    ----------
+    Luccioni, Viguier & Ligozat 2023, "Estimating the Carbon Footprint of BLOOM", arXiv
+    2211.02001, Sec. 4.1.
+    """
     per_gpu, per_server, life_h, usage, servers = constants
     job_hours = hours / n  # wall-clock hours each accelerator is held
     return (n * per_gpu + servers * per_server) * job_hours / (life_h * usage)
