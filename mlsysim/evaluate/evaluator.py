@@ -217,7 +217,7 @@ class Constraints:
     inferences_per_second: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
     """One scorecard request: what runs (`job`: the model, the cluster or device, batch,
     precision, efficiency, sequence), how it is split (`parallelism`), where and how long it
@@ -233,6 +233,9 @@ class Request:
     duration_days: float | None = None
     tokens: float | None = None
     constraints: Constraints = Constraints()
+
+
+NO_CONSTRAINTS = Constraints()
 
 
 class SystemEvaluator:
@@ -270,8 +273,8 @@ class SystemEvaluator:
         step_time_sla, latency_sla [s], power_budget [W]   numbers or cited values
         device_power, sleep_power [W], inferences_per_second   duty-cycled device power
         """
-        constraints = Constraints(step_time_sla, latency_sla, power_budget, device_power, sleep_power,
-                                  inferences_per_second)
+        limits = (step_time_sla, latency_sla, power_budget, device_power, sleep_power, inferences_per_second)
+        constraints = NO_CONSTRAINTS if limits == (None,) * len(limits) else Constraints(*limits)
         catalog = check.catalog_of(model_obj, hardware_obj, fleet_obj, grid, datacenter, efficiency, catalog=catalog)
         training = fleet_obj is not None and nodes != 1
         if not training and hardware_obj is None:

@@ -455,14 +455,11 @@ def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp
     return sbh * (10 + 24 / tp + scores / tp)
 
 
-def _link(ops: Any, s: TrainingTerms, inside: Any) -> tuple[Any, Any]:
-    """Bandwidth [B/s] and latency [s] of a group's link: the node's when the group fits in
-    one node (`inside`), else each device's share of the fabric."""
-    return ops.where(inside, s.intra_bw, s.inter_bw), ops.where(inside, 0.0, s.inter_latency)
-
-
 def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
-    """Compute, TP, CP and pipeline-send time of one microbatch through the slowest stage [s]."""
+    """Compute, TP, CP and pipeline-send time of one microbatch through the slowest stage [s].
+    Each group talks over the node's link when it fits in one node, else over each
+    device's share of the fabric (bandwidth [B/s] and latency [s] picked with ops.where)."""
+    where, per_node, intra, inter, inter_lat = ops.where, s.per_node, s.intra_bw, s.inter_bw, s.inter_latency
     seq_local = s.seq / x.cp
     # Forward and backward pass, plus the forward again of what is recomputed.
     stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[x.recompute] + s.flops_logits3
@@ -471,17 +468,20 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = x.microbatch * seq_local * s.hidden * s.elem
     passes = 2.0 + (1.0 if x.recompute == "full" else 0.0)  # forward, backward (, recomputed forward)
-    bw, lat = _link(ops, s, x.tp <= s.per_node)
-    t_tp = layers_stage * TP_ALLREDUCES_PER_PASS * passes * ring_allreduce_time(act, x.tp, bw, lat)
+    inside = x.tp <= per_node
+    t_tp = layers_stage * TP_ALLREDUCES_PER_PASS * passes * ring_allreduce_time(
+        act, x.tp, where(inside, intra, inter), where(inside, 0.0, inter_lat))
 
     # Context parallelism: all-gather K,V forward, reduce-scatter dK,dV backward (per TP shard).
     kv = x.microbatch * s.seq * 2 * s.kv_width / x.tp * s.elem
-    bw, lat = _link(ops, s, x.tp * x.cp <= s.per_node)
-    t_cp = layers_stage * 2 * ((x.cp - 1) / x.cp * kv / bw + (x.cp - 1) * lat)
+    inside = x.tp * x.cp <= per_node
+    t_cp = layers_stage * 2 * ((x.cp - 1) / x.cp * kv / where(inside, intra, inter)
+                               + (x.cp - 1) * where(inside, 0.0, inter_lat))
 
     # Pipeline sends: activations forward, gradients backward, scattered across the TP group.
-    bw, lat = _link(ops, s, x.tp * x.cp * dp * x.pp <= s.per_node)
-    t_p2p = ops.where(x.pp > 1, 2 * x.interleave * (act / x.tp / bw + lat), 0.0)
+    inside = x.tp * x.cp * dp * x.pp <= per_node
+    t_p2p = where(x.pp > 1, 2 * x.interleave * (act / x.tp / where(inside, intra, inter)
+                                                + where(inside, 0.0, inter_lat)), 0.0)
     return t_compute, t_tp, t_cp, t_p2p
 
 
@@ -494,8 +494,9 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     if x.allreduce == "hierarchical":
         t_dp = hierarchical_allreduce_time(grads, local, nodes, s.intra_bw, s.inter_bw, s.inter_latency)
     else:
-        bw, lat = _link(ops, s, nodes <= 1)
-        t_dp = ring_allreduce_time(grads, group, bw, lat)
+        inside = nodes <= 1
+        t_dp = ring_allreduce_time(grads, group, ops.where(inside, s.intra_bw, s.inter_bw),
+                                   ops.where(inside, 0.0, s.inter_latency))
     t_dp = t_dp * ops.where(x.zero == SHARD_PARAMETERS, s.zero3_traffic, 1.0)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
