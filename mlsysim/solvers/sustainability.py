@@ -214,7 +214,7 @@ def power_draw(fleet: Record | Fleet, site: Site | None = None, power: PowerSpec
         power = PowerSpec(**{k: v for k, v in fields_.items() if k in _POWER_FIELDS})
     site_given = {k: v for k, v in fields_.items() if k in _SITE_FIELDS}
     catalog = inputs.catalog_of(fleet, site_given.get("grid"), site_given.get("datacenter"), power.device_power,
-                                power.pue, power.carbon_intensity, catalog=catalog)
+                                power.utilization, power.pue, power.carbon_intensity, catalog=catalog)
     parts = _fleet_parts(fleet, devices)
     hardware, _, cluster, n, _ = parts
     if site is None:
