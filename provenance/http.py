@@ -55,24 +55,38 @@ NETWORK_REASONS = frozenset({"dns", "refused", "timeout", "reset", "tls", "no-ro
 
 
 def secret_forms(secret: str) -> set[str]:
-    """The ways a server may echo a secret back: raw, URL-encoded (quote and quote_plus,
-    upper- and lower-case hex, twice), JSON-escaped, base64 and base64url (whole, and
-    the part that stays the same wherever the secret starts inside a longer encoded text)."""
-    forms = {secret, secret.replace("/", "\\/")}
-    for q in (quote(secret, safe=""), quote(secret), quote_plus(secret), quote_plus(secret, safe="/"), quote(quote(secret, safe=""), safe="")):
-        forms.add(q)
-        forms.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), q))
+    """Literal forms of a secret a server may echo that no character-wise rule covers: base64 and
+    base64url (whole, without padding, URL-encoded, and the part that stays the same wherever
+    the secret starts inside a longer encoded text, as in `user:secret`)."""
+    forms = set()
     raw = secret.encode("utf-8")
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         whole = encode(raw).decode("ascii")
         forms.update({whole, whole.rstrip("="), quote(whole, safe=""), quote_plus(whole)})
-        for shift in (1, 2):
+        for shift in (0, 1, 2):
             shifted = encode(b"\0" * shift + raw).decode("ascii")
-            start, end = -(-shift * 8 // 6), (shift + len(raw)) * 8 // 6
-            forms.add(shifted[start:end])
-        # the secret followed by other bytes: its leading characters are fixed too
-        forms.add(whole[: len(raw) * 8 // 6])
-    return {f for f in forms if len(f) >= 6 or f == secret}
+            forms.add(shifted[-(-shift * 8 // 6): (shift + len(raw)) * 8 // 6])
+    return {f for f in forms if len(f) >= 6}
+
+
+def secret_pattern(secret: str) -> re.Pattern[str]:
+    """The secret with each character written raw or escaped as servers and clients do, in any mix:
+    percent-encoded (either hex case, or twice), `+` for a space and a space for `+`, JSON `\\/` and `\\uXXXX`."""
+    parts = []
+    for ch in secret:
+        alternatives = [re.escape(ch)]
+        hexed = "".join(f"%{b:02x}" for b in ch.encode("utf-8"))
+        alternatives.append("(?i:" + re.escape(hexed) + ")")
+        alternatives.append("(?i:" + re.escape(hexed.replace("%", "%25")) + ")")
+        alternatives.append("(?i:" + re.escape(f"\\u{ord(ch):04x}") + ")") if ord(ch) < 0x10000 else None
+        if ch == " ":
+            alternatives.append(r"\+")
+        if ch == "/":
+            alternatives.append(r"\\/")
+        if ch == "+":  # sent unencoded in a query, echoed back decoded as a space
+            alternatives.append(" ")
+        parts.append("(?:" + "|".join(alternatives) + ")")
+    return re.compile("".join(parts))
 
 
 class Redactor:
@@ -83,6 +97,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()):
         self._secrets: list[str] = []
         self._forms: list[str] = []
+        self._patterns: list[re.Pattern[str]] = []
         self._lock = threading.Lock()
         for secret in secrets:
             self.add(secret)
@@ -91,11 +106,13 @@ class Redactor:
         if not secret or len(secret) < 4 or secret in self._secrets:
             return
         with self._lock:
-            self._secrets = [*self._secrets, secret]
-            # Longest first, so a form that contains another is masked whole.
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)  # longest first: masked whole
             self._forms = sorted({f for s in self._secrets for f in secret_forms(s)}, key=len, reverse=True)
+            self._patterns = [secret_pattern(s) for s in self._secrets]
 
     def text(self, value: str) -> str:
+        for pattern in self._patterns:
+            value = pattern.sub(self.MASK, value)
         for form in self._forms:
             if form in value:
                 value = value.replace(form, self.MASK)
@@ -103,7 +120,7 @@ class Redactor:
 
     def leaks(self, value: str) -> bool:
         """Does value hold a secret in any of its forms?"""
-        return any(form in value for form in self._forms)
+        return any(p.search(value) for p in self._patterns) or any(form in value for form in self._forms)
 
     def url(self, url: str) -> str:
         """The URL with secret query values and userinfo masked."""
