@@ -51,7 +51,7 @@ from provenance.verification import ATTENTION, VERIFICATION_FILE, CheckState, re
 
 ATTENTION_RESULTS = ATTENTION
 REPORT_FORMAT = 1
-DEFAULT_DEADLINE = 1800.0  # seconds for one run's fetching; then the rest is skipped for this run
+DEFAULT_DEADLINE = 1200.0  # seconds for one run's fetching, inside the CI job's 30 minutes; then the rest is skipped
 
 
 class CheckerError(ProvenanceError):

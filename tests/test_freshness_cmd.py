@@ -289,7 +289,7 @@ def test_plain_progress_lines_when_not_a_terminal(cli, site: Path, httpserver: H
 def test_help_lists_the_options(cli) -> None:
     result = cli("freshness", "check", "--help")
     assert result.code == 0
-    for option in ("--only", "--due", "--apply", "--report", "--summary", "--offline"):
+    for option in ("--only", "--due", "--apply", "--report", "--summary", "--offline", "--deadline"):
         assert option in result.out
 
 

@@ -304,3 +304,10 @@ def test_one_refusing_host_among_good_ones_is_rot_not_an_outage(cli, site: Path,
     assert result.code == 4 and "outage" not in report
     assert claims_of(report)["grids/fixture_grid#carbon_intensity"]["result"] == "unreachable"
     assert read_verification(site)[0]["grids/fixture_grid#carbon_intensity"].result == "unreachable"
+
+
+def test_a_corrupt_verification_file_is_bad_input_not_an_internal_error(cli, site: Path) -> None:
+    (site / "verification.json").write_text('{"claims": {"x": ')
+    result = cli("freshness", "check", "--catalog", str(site), "--offline")
+    assert result.code == 1 and "verification.json: cannot read the verification state" in result.err
+    assert "git checkout -- verification.json" in result.err and "internal error" not in result.err

@@ -89,7 +89,7 @@ def check(
     report: Optional[Path] = typer.Option(None, "--report", help="Write the full report as JSON here."),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Write a Markdown summary (CI step summary or PR body) here."),
     offline: bool = typer.Option(False, "--offline", help="Fetch nothing and write no catalog file: show what would be checked."),
-    deadline: float = typer.Option(1800.0, "--deadline", min=1.0, help="Seconds for the whole run's fetching; what is not fetched by then is skipped this run (results so far are kept)."),
+    deadline: float = typer.Option(1200.0, "--deadline", min=1.0, help="Seconds for the whole run's fetching; what is not fetched by then is skipped this run (results so far are kept)."),
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
     """Re-verify cited sources. Exit 0: nothing needs attention; 4: something changed, broke or needs review;
