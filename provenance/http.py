@@ -569,7 +569,7 @@ class Fetcher:
                 if isinstance(got, Fetched):
                     return got
                 nxt = got
-                if urlsplit(nxt).netloc != urlsplit(url).netloc:
+                if _netloc(nxt) != _netloc(url):
                     # Credentials travel only to the host they were meant for.
                     headers = {k: v for k, v in headers.items() if k.lower() in ("if-none-match", "if-modified-since", "accept")}
                 url = nxt
@@ -664,6 +664,13 @@ class Fetcher:
             raise _Failed("unreachable", f"reading the body failed ({type(exc).__name__}): {shown}", retry=True,
                           reason=_network_reason(exc)) from None
         return Fetched(shown, status=status, body=b"".join(chunks), headers=kept)
+
+
+def _netloc(url: str) -> str | None:
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def _past_run_deadline(shown: str, attempts: int = 0) -> Fetched:

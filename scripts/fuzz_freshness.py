@@ -20,7 +20,10 @@ subprocess with a hard time limit, and judges what came out:
 
 Target: every column zero except "tried" and "located error".
 
-    python scripts/fuzz_freshness.py [--only NAME] [--timeout SECONDS] [-v]
+    python scripts/fuzz_freshness.py [--only NAME] [--timeout SECONDS] [--code DIR] [-v]
+
+`--code DIR` runs the CLI from another checkout (e.g. `git archive main | tar -x -C DIR`)
+to compare a version before a fix with this one.
 """
 
 from __future__ import annotations
@@ -153,18 +156,19 @@ class Ctx:
     env: dict[str, str]
     timeout: float
     runs: list[Run] = field(default_factory=list)
+    started: dict[int, tuple[Path, Path]] = field(default_factory=dict)  # pid -> (report, summary)
 
     def cli(self, *args: str, env: dict[str, str] | None = None, wait: bool = True) -> Run | subprocess.Popen:
-        report, summary = self.work / "report.json", self.work / "summary.md"
-        for p in (report, summary):
-            p.unlink(missing_ok=True)
+        n = len(self.started)
+        report, summary = self.work / f"report{n}.json", self.work / f"summary{n}.md"
         cmd = [sys.executable, "-c", RUN, "freshness", "check", "--catalog", str(self.root), "--report", str(report), "--summary", str(summary), *args]
         proc = subprocess.Popen(cmd, env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self.started[proc.pid] = (report, summary)
         if not wait:
             return proc
-        return self.finish(proc, report, summary)
+        return self.finish(proc)
 
-    def finish(self, proc: subprocess.Popen, report: Path | None = None, summary: Path | None = None) -> Run:
+    def finish(self, proc: subprocess.Popen) -> Run:
         start = time.monotonic()
         try:
             out, err = proc.communicate(timeout=self.timeout)
@@ -173,8 +177,7 @@ class Ctx:
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
             code = None
-        report = report or self.work / "report.json"
-        summary = summary or self.work / "summary.md"
+        report, summary = self.started[proc.pid]
         run = Run(code, out, err, time.monotonic() - start,
                   json.loads(report.read_text()) if report.is_file() else None,
                   summary.read_text() if summary.is_file() else "")
@@ -299,14 +302,15 @@ def token_echo(ctx: Ctx) -> Verdict:
     return v
 
 
-def leaks(ctx: Ctx, secret: str) -> list[str]:
+def leaks(ctx: Ctx, secret: str, files: bool = True) -> list[str]:
     raw = secret.encode()
     forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), quote(secret, safe="").lower(),
              base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(), base64.b64encode(raw).decode().rstrip("="),
              base64.b64encode(b"user:" + raw).decode()[8:-4]}
     texts = {f"run {i} {k}": t for i, r in enumerate(ctx.runs) for k, t in
              (("stdout", r.out), ("stderr", r.err), ("report", json.dumps(r.report or {})), ("summary", r.summary))}
-    texts.update({str(p.relative_to(ctx.root)): p.read_text(errors="replace") for p in ctx.root.rglob("*") if p.is_file()})
+    if files:
+        texts.update({str(p.relative_to(ctx.root)): p.read_text(errors="replace") for p in ctx.root.rglob("*") if p.is_file()})
     return [f"{form!r} in {where}" for form in sorted(forms) for where, text in texts.items() if form in text]
 
 
@@ -316,7 +320,7 @@ def literal_key(ctx: Ctx) -> Verdict:
         fh.write(f"leaky-api:\n  title: An API\n  publisher: Someone\n  type: api\n  url: https://example.org/api\n  access: {{auth: \"{key}\"}}\n")
     run = ctx.validate()
     v = Verdict(located=run.code == 1 and "leaky-api.access.auth: looks like a literal key" in run.out + run.err)
-    v.security += leaks(ctx, key)
+    v.security += leaks(ctx, key, files=False)  # the key is in sources.yaml because the case wrote it there
     if not v.located:
         v.wrong.append((run.out + run.err)[-200:])
     return v
@@ -333,7 +337,7 @@ def concurrent(ctx: Ctx) -> Verdict:
     ctx.server.routes["/azure/prices"] = slow(payload("azure_retail_prices_nd96isr_h100_v5.json"))
     env = {"MLSYSIM_FRESHNESS_TIMEOUT": "20"}
     procs = [ctx.cli("--apply", "--only", only, env=env, wait=False) for only in ("gb-live", "price-api")]
-    runs = [ctx.finish(p, ctx.work / "none.json", ctx.work / "none.md") for p in procs]  # type: ignore[arg-type]
+    runs = [ctx.finish(p) for p in procs]  # type: ignore[arg-type]
     v = Verdict(located=all(r.code == 4 for r in runs))
     states = ctx.states()
     for path, value in (("grids/live_grid#carbon_intensity", 164.0), ("nodes/fixture_node#cloud_price", 98.32)):
@@ -354,7 +358,7 @@ def killed_run(ctx: Ctx) -> Verdict:
         proc = ctx.cli("--apply", wait=False)
         time.sleep(4)
         os.killpg(proc.pid, signal.SIGKILL)  # type: ignore[union-attr]
-        proc.communicate()  # type: ignore[union-attr]
+        proc.communicate()  # type: ignore[union-attr]  (killed on purpose: not a run to judge)
     v = Verdict()
     now = snapshot(ctx.root)
     if any(now.get(k) != b for k, b in before.items()):
@@ -508,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="run the cases whose name contains this text")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a run counts as a hang")
+    parser.add_argument("--code", type=Path, default=REPO, help="checkout whose mlsysim/provenance the CLI runs (default: this one)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
 
@@ -523,9 +528,9 @@ def main(argv: list[str] | None = None) -> int:
             server.reset()
             root = build_catalog(work / "catalog", server)  # type: ignore[arg-type]
             base = server.url_for("")
-            env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(work / "tmp"), "MLSYSIM_CACHE_DIR": str(Path(tmp) / "cache"),
+            env = {**os.environ, "PYTHONPATH": str(args.code.resolve()), "TMPDIR": str(work / "tmp"), "MLSYSIM_CACHE_DIR": str(Path(tmp) / "cache"),
                    "MLSYSIM_FRESHNESS_ALLOW_ADDRESSES": "127.0.0.1", "MLSYSIM_FRESHNESS_BACKOFF": "0.01", "MLSYSIM_FRESHNESS_TIMEOUT": "5",
-                   "MLSYSIM_FRESHNESS_CONNECTORS": f"{base}gb/=gb_carbon_intensity,{base}azure/=azure_retail_prices,{base}em/=electricity_maps"}
+                   "MLSYSIM_FRESHNESS_CONNECTORS": f"{base}/gb/=gb_carbon_intensity,{base}/azure/=azure_retail_prices,{base}/em/=electricity_maps"}
             env.pop("ELECTRICITYMAPS_TOKEN", None)
             env.pop("MLSYSIM_DEBUG", None)
             ctx = Ctx(server, root, work, env, args.timeout)

@@ -311,3 +311,17 @@ def test_a_corrupt_verification_file_is_bad_input_not_an_internal_error(cli, sit
     result = cli("freshness", "check", "--catalog", str(site), "--offline")
     assert result.code == 1 and "verification.json: cannot read the verification state" in result.err
     assert "git checkout -- verification.json" in result.err and "internal error" not in result.err
+
+
+def test_the_catalog_lock_excludes_a_second_writer_and_creates_no_file(tmp_path: Path) -> None:
+    from provenance.lock import LockTimeout, catalog_lock
+
+    root = tmp_path / "catalog"
+    root.mkdir()
+    with catalog_lock(root):
+        with pytest.raises(LockTimeout, match="another freshness run"):
+            with catalog_lock(root, timeout=0.3):
+                pass
+    with catalog_lock(root, timeout=0.3):  # released on exit
+        pass
+    assert list(root.iterdir()) == []
