@@ -162,7 +162,8 @@ class Ctx:
         n = len(self.started)
         report, summary = self.work / f"report{n}.json", self.work / f"summary{n}.md"
         cmd = [sys.executable, "-c", RUN, "freshness", "check", "--catalog", str(self.root), "--report", str(report), "--summary", str(summary), *args]
-        proc = subprocess.Popen(cmd, env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = subprocess.Popen(cmd, env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                cwd=self.work)  # not the checkout: `python -c` would import from the working directory
         self.started[proc.pid] = (report, summary)
         if not wait:
             return proc
@@ -186,7 +187,7 @@ class Ctx:
 
     def validate(self) -> Run:
         proc = subprocess.run([sys.executable, "-c", RUN, "catalog", "validate", "--catalog", str(self.root)], env=self.env,
-                              capture_output=True, text=True, timeout=self.timeout)
+                              capture_output=True, text=True, timeout=self.timeout, cwd=self.work)
         run = Run(proc.returncode, proc.stdout, proc.stderr, 0.0, None, "")
         self.runs.append(run)
         return run
