@@ -234,7 +234,7 @@ class Checker:
             var = auth_var(claim.source)
             if var:
                 self.redactor.add(self.environ.get(var))
-        self.states, _ = read_verification(self.root)
+        self.states, _ = _read_states(self.root)
 
     # ---------------------------------------------------------------- plan
 
@@ -457,7 +457,7 @@ class Checker:
         """
         with catalog_lock(self.root, timeout=self.options.lock_timeout):
             self._remove_stale_temp_files()
-            current, _ = read_verification(self.root)
+            current, _ = _read_states(self.root)
             plans: dict[Path, dict[tuple[str | int, ...], Any]] = {}
             for r in results:
                 if r.action in ("applied", "written"):
@@ -592,6 +592,16 @@ class Checker:
         if outage is not None:
             report["outage"] = outage
         return self.redactor.scrub(report)
+
+
+def _read_states(root: Path) -> tuple[dict[str, CheckState], dict[str, Any]]:
+    """read_verification, with an unreadable file as bad input that says the fix."""
+    try:
+        return read_verification(root)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # bad JSON, a missing field, a bad date
+        path = Path(root) / VERIFICATION_FILE
+        raise CheckerError(f"{path}: cannot read the verification state ({type(exc).__name__}: {str(exc)[:120]}); "
+                           f"it is generated: restore it with `git checkout -- {path.name}`") from None
 
 
 def _is_number(value: Any) -> bool:
