@@ -16,7 +16,7 @@ def test_roofline_marks_ridge_and_each_workload(tmp_path) -> None:
     h100 = Hardware.Cloud.H100
     decode = Engine.solve(Models.Language.Llama3_8B, h100)
     prefill = Engine.solve(Models.Language.Llama3_8B, h100, seq_len=2048)
-    fig = plot_roofline(h100, workloads=[decode, prefill, Models.Vision.ResNet50])
+    fig, ax = plot_roofline(h100, workloads=[decode, prefill, Models.Vision.ResNet50])
     ax = fig.axes[0]
     ridge = h100.compute.fp16.si / h100.memory.bandwidth.si
     assert any(list(line.get_xdata()) == [pytest.approx(ridge)] for line in ax.lines)

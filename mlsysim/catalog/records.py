@@ -78,6 +78,13 @@ class Value:
         return f"{self.value:g}{unit} ({title}{where})"
 
 
+# The precision a record's headline peak is quoted at, in order of preference.
+HEADLINE_PRECISIONS = ("fp16", "bf16", "fp8", "int8", "fp32")
+# Names the reference simulator's documented API uses for fields this catalog names
+# otherwise, by record kind: its tutorials run unchanged.
+REFERENCE_FIELD_ALIASES = {"models": {"inference_flops": "flops_per_inference"}}
+
+
 class Section:
     """A nested block of a record (e.g. `memory`), read by attribute."""
 
@@ -90,7 +97,18 @@ class Section:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        if self._prefix == "compute" and name == "peak_flops":
+            return self._headline_peak()
         return self._record.field(f"{self._prefix}.{name}")
+
+    def _headline_peak(self) -> Value:
+        """The dense peak at the record's headline precision: the first of FP16, BF16,
+        FP8, INT8, FP32 the record states (the reference simulator's `compute.peak_flops`).
+        The Value's path names the precision it is."""
+        for precision in HEADLINE_PRECISIONS:
+            if self._record.has(f"compute.{precision}"):
+                return self._record.field(f"compute.{precision}")
+        raise AttributeError(f"{self._record.ref} states no dense peak (compute.fp16, bf16, fp8, int8 or fp32)")
 
     def __getitem__(self, name: str) -> Any:
         return self._record.field(f"{self._prefix}.{name}")
@@ -200,6 +218,9 @@ class Record:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        alias = REFERENCE_FIELD_ALIASES.get(self._data["kind"], {}).get(name)
+        if alias is not None and not self.has(name):
+            return self.field(alias)
         return self.field(name)
 
     def __dir__(self) -> list[str]:

@@ -16,7 +16,7 @@ def plot_roofline(hardware: Record | str, workloads: list[Any] = (), precision: 
     precision, or model records (solved at batch 1). Drawn: the peak roof
     (min(peak, bandwidth x intensity)), the attainable roof with the cited
     efficiencies (dashed), the ridge point, and each workload at (arithmetic
-    intensity [FLOP/B], achieved FLOP/s). Returns the matplotlib Figure.
+    intensity [FLOP/B], achieved FLOP/s). Returns `(fig, ax)`, as the reference simulator does.
 
     References
     ----------
@@ -68,4 +68,4 @@ def plot_roofline(hardware: Record | str, workloads: list[Any] = (), precision: 
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(True, which="both", alpha=0.2)
     fig.tight_layout()
-    return fig
+    return fig, ax

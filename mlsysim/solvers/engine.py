@@ -88,6 +88,11 @@ class PerformanceProfile(QuantityView):
 
     __slots__ = ("model", "hardware", "precision", "batch_size", "seq_len", "bottleneck", "feasible",
                  "mfu", "mbu", "si", "_terms")
+
+    @property
+    def MFU(self) -> float:  # noqa: N802 (the reference simulator's documented name)
+        """`mfu` under the name the reference simulator's documentation uses."""
+        return self.mfu
     UNITS = {name: units[0] for name, units in _UNITS.items()}
 
     def __init__(self, terms: RooflineTerms, batch_size: int, seq_len: int, si: dict[str, float]):
