@@ -82,3 +82,15 @@ def test_one_result_never_mixes_two_catalogs(fixture_catalog, catalog_copy):
     other.use(b.get("hardware", "fx100").memory.bandwidth)
     with pytest.raises(MixedCatalogsError):
         lineage.merge(other)
+
+
+def test_written_files_have_normal_permissions(fixture_catalog, tmp_path):
+    """Output files were created 0600 (mkstemp's mode); a new file gets 0666 less the umask."""
+    import os
+
+    current = os.umask(0o022)
+    try:
+        path = snapshot(load_catalog(fixture_catalog), tmp_path / "pinned.json")
+    finally:
+        os.umask(current)
+    assert path.stat().st_mode & 0o777 == 0o644
