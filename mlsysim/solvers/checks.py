@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
 
 
@@ -61,3 +62,20 @@ def within(name: str, value: Any, low: float, high: float, *, open_low: bool = F
 def out(value: np.ndarray) -> Any:
     """A 0-d array back to a Python float; arrays stay arrays."""
     return float(value) if np.ndim(value) == 0 else value
+
+
+def cited(name: str, value: Any, lineage: Any, dimension: str, unit: str = "") -> float:
+    """A positive SI float from a number, a cited Value or an assumption record; a cited input
+    is recorded in `lineage` (the result then lists it)."""
+    if isinstance(value, Record):
+        if value.kind != "assumptions":
+            raise MlsysimError(f"{name}: {value.ref} is not an assumption record")
+        value = value.quantity
+    if isinstance(value, Value):
+        if value.dimension != dimension:
+            raise MlsysimError(f"{name}: {value.path} is a {value.dimension}, not a {dimension.replace('_', ' ')}")
+        number = lineage.use(value)
+        if not number > 0:
+            raise MlsysimError(f"{name}: {value.path} must be > 0, got {number!r}")
+        return float(number)
+    return float(positive(name, value, unit))
