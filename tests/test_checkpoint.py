@@ -34,7 +34,7 @@ def test_trillion_parameter_checkpoint_matches_megatron():
     assert r.training_state == pytest.approx(16e12)
     assert r.write_time == pytest.approx(14e12 / 273e9)
     paths = {e.path for e in r.lineage.entries()}
-    assert "assumptions/adam_mixed_precision_optimizer_state_bytes#quantity" in paths
+    assert "assumptions/adam_optimizer_state_bytes_mixed_precision#quantity" in paths
     assert "assumptions/checkpoint_write_bandwidth_megatron#quantity" in paths
 
 
@@ -78,7 +78,7 @@ def test_errors():
         CheckpointModel().solve(1e9, mtbf=3600, writers=4)
     with pytest.raises(MlsysimError, match="parameters must be > 0"):
         CheckpointModel().solve(-1, mtbf=3600)
-    with pytest.raises(MlsysimError, match="adam_mixed_precision"):
+    with pytest.raises(MlsysimError, match="adam_optimizer_state_bytes_mixed_precision"):
         CheckpointModel().solve(1e9, mtbf=3600, filesystem_bandwidth=1e9, catalog=load_catalog(FIXTURE_CATALOG))
 
 

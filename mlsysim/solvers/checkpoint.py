@@ -26,14 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import Catalog, inputs
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.checks import cited, nonnegative, out, positive, whole
-from mlsysim.solvers.fleet import assumption, bytes_per_element
+from mlsysim.solvers.fleet import bytes_per_element
+from mlsysim.solvers.terms import cited_assumption
 from mlsysim.solvers.reliability import daly_interval, young_interval
 
-ADAM_STATE = "adam_mixed_precision_optimizer_state_bytes"
+ADAM_STATE = "adam_optimizer_state_bytes_mixed_precision"
 ADAM_TRAINING_STATE = "adam_mixed_precision_model_state_bytes"
 DEFAULT_FILESYSTEM = "checkpoint_storage_bandwidth_sustained"
 DEFAULT_DEVICE_MTTF = "gpu_mttf_h100_llama3"
@@ -196,7 +197,7 @@ class CheckpointModel:
                                    checkpoint_storage_bandwidth_sustained)
         restart_time [s]           default: one checkpoint read at the write bandwidth
         """
-        catalog = catalog or default_catalog()
+        catalog = inputs.catalog_of(catalog=catalog)
         lineage = Lineage()
         n = float(positive("parameters", parameters))
         name = str(optimizer).lower()
@@ -205,15 +206,15 @@ class CheckpointModel:
         weight = bytes_per_element(precision)
         training_state = None
         if name == "adam":
-            state = lineage.use(assumption(catalog, ADAM_STATE))
-            training_state = n * lineage.use(assumption(catalog, ADAM_TRAINING_STATE))
+            state = lineage.use(cited_assumption(catalog, ADAM_STATE, solver="checkpoint model"))
+            training_state = n * lineage.use(cited_assumption(catalog, ADAM_TRAINING_STATE, solver="checkpoint model"))
         elif name == "sgd_momentum":
             state = bytes_per_element("fp32")
         else:
             state = 0.0
         size = float(checkpoint_size(n, weight, state))
         limit = cited("filesystem_bandwidth", filesystem_bandwidth if filesystem_bandwidth is not None
-                      else assumption(catalog, DEFAULT_FILESYSTEM), lineage, "bandwidth", "B/s")
+                      else cited_assumption(catalog, DEFAULT_FILESYSTEM, solver="checkpoint model"), lineage, "bandwidth", "B/s")
         if (writers is None) != (per_writer_bandwidth is None):
             raise MlsysimError("pass both writers= and per_writer_bandwidth= (or neither: the file-system limit)")
         if writers is not None:
@@ -240,7 +241,7 @@ class CheckpointModel:
         if devices is None:
             raise MlsysimError("pass mtbf= in seconds or devices= (with the per-device MTTF from the catalog)")
         d = int(whole("devices", devices))
-        mttf = cited("device_mttf", device_mttf if device_mttf is not None else assumption(catalog, DEFAULT_DEVICE_MTTF),
+        mttf = cited("device_mttf", device_mttf if device_mttf is not None else cited_assumption(catalog, DEFAULT_DEVICE_MTTF, solver="checkpoint model"),
                      lineage, "time", "s")
         return mttf / d
 

@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import Catalog, inputs
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.checks import cited, nonnegative, out, positive, whole
-from mlsysim.solvers.fleet import assumption
+from mlsysim.solvers.terms import cited_assumption
 
 CHINCHILLA = {
     "E": "chinchilla_loss_irreducible",
@@ -243,12 +243,12 @@ class ScalingModel:
         The fitted coefficients and the tokens-per-parameter rule are the catalog's cited
         chinchilla_* assumptions.
         """
-        catalog = catalog or default_catalog()
+        catalog = inputs.catalog_of(catalog=catalog)
         lineage = Lineage()
         c = float(positive("compute", compute, "FLOP"))
         k = float(positive("flop_per_parameter_token", flop_per_parameter_token, "FLOP"))
-        co = {name: lineage.use(assumption(catalog, rid)) for name, rid in CHINCHILLA.items()}
-        ratio = lineage.use(assumption(catalog, TOKENS_PER_PARAMETER))
+        co = {name: lineage.use(cited_assumption(catalog, rid, solver="scaling model")) for name, rid in CHINCHILLA.items()}
+        ratio = lineage.use(cited_assumption(catalog, TOKENS_PER_PARAMETER, solver="scaling model"))
         n, d = compute_optimal_allocation(c, co["A"], co["B"], co["alpha"], co["beta"], k)
         rn, rd = ratio_allocation(c, ratio, k)
         return ScalingResult(

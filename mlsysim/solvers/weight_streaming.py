@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import Catalog, inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import InfeasibleError, MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.checks import cited, out, positive
-from mlsysim.solvers.fleet import bytes_per_element, field_of, peak_compute
+from mlsysim.solvers.fleet import bytes_per_element, peak_compute
 
 DEFAULT_STREAM_BANDWIDTH = "cerebras_cs_system_io_bandwidth"
 
@@ -222,7 +222,7 @@ class WeightStreamingModel:
             peak = cited("compute_rate", compute_rate, lineage, "compute_rate", "FLOP/s")
         rate = peak * eff
         if sram_capacity is None and hardware is not None:
-            cap_value = field_of(hardware, "memory.capacity")
+            cap_value = hardware.field("memory.capacity")
             sram = lineage.use(cap_value) if cap_value is not None else None
         elif sram_capacity is not None:
             sram = cited("sram_capacity", sram_capacity, lineage, "information", "B")
@@ -256,7 +256,7 @@ class WeightStreamingModel:
     def _stream_bandwidth(value: Any, catalog: Catalog | None, lineage: Lineage) -> float:
         if value is not None:
             return cited("stream_bandwidth", value, lineage, "bandwidth", "B/s")
-        catalog = catalog or default_catalog()
+        catalog = inputs.catalog_of(catalog=catalog)
         try:
             record = catalog.get("assumptions", DEFAULT_STREAM_BANDWIDTH)
         except NotFoundError:
