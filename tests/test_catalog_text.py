@@ -60,12 +60,6 @@ TEXT_FIELDS = ("name", "title", "description", "note")
 # Hardware and model records, and sources cited only by them, whose text still
 # describes look-ups. Clear an entry by rewriting its text (then delete it here).
 KNOWN_OFFENDERS: frozenset[str] = frozenset({
-    "models/alexnet", "models/anomaly_detector", "models/gpt3", "models/llama2_70b", "models/llama2_7b",
-    "models/llama3_1_405b", "models/llama3_70b", "models/llama3_8b", "models/mamba_2_8b", "models/resnet50",
-    "sources/arxiv-wake-vision", "sources/compvis-stable-diffusion-readme",
-    "sources/kipply-inference-arithmetic", "sources/labindex-gpt3",
-    "sources/siliconlabs-mltk-anomaly-detection", "sources/siliconlabs-mltk-keyword-spotting",
-    "sources/torchvision-alexnet-source",
 })
 
 _yaml = YAML(typ="safe")
