@@ -272,7 +272,7 @@ def display_name(view: RecordView) -> str:
     ('NVIDIA A100 SXM4 40GB' -> 'A100 SXM4 40GB'), never a registry id."""
     name = _short_name(view.name)
     vendor = str(view.record.plain_fields.get("vendor") or "")
-    if vendor and name.lower().startswith(vendor.lower() + " ") and len(name) > len(vendor) + 2:
+    if vendor and name.lower().startswith(vendor.lower() + " ") and len(name) - len(vendor) > 6:
         name = name[len(vendor) + 1:]
     return name
 
