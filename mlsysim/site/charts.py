@@ -247,8 +247,10 @@ def _place_labels(ax: Any, labels: list[tuple[str, float, float]], measure: Any,
     rings = [(r, a) for r in (5, 11, 18, 26, 36, 48, 62) for a in (30, 150, -30, -150, 90, -90, 0, 180, 60, 120, -60, -120)]
     for text, x, y in sorted(labels, key=lambda item: (-item[2], item[1])):
         px, py = to_display((x, y)) / pt
-        width, height = measure(text, fontsize)
-        width, height = width * 1.06 + pad, height + pad  # a little room for the viewer's rounding
+        width, _ = measure(text, fontsize)
+        # A browser's box for SVG text spans the font's full ascent and descent (about 1.17 em for
+        # DejaVu Sans), taller than the ink; leave that and a little rounding room.
+        width, height = width * 1.06 + pad, fontsize * 1.3 + pad
         choice = None
         for radius, angle in rings:
             dx, dy = radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle))
@@ -267,7 +269,7 @@ def _place_labels(ax: Any, labels: list[tuple[str, float, float]], measure: Any,
         taken.append(box)
         # Labels pushed further away get a thin leader line back to their point.
         leader = {"arrowstyle": "-", "linewidth": 0.5, "color": "#888888", "shrinkA": 0, "shrinkB": 3} if radius > 11 else None
-        ax.annotate(text, xy=(x, y), xytext=(dx, dy), textcoords="offset points", ha=align, va="center_baseline",
+        ax.annotate(text, xy=(x, y), xytext=(dx, dy), textcoords="offset points", ha=align, va="center",
                     fontsize=fontsize, color="#333333", arrowprops=leader)
 
 
