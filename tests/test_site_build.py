@@ -203,7 +203,8 @@ def test_verification_states_become_badges_findings_and_proposals(catalog_copy, 
         "hardware/fx100#memory.bandwidth": {"result": "match", "last_checked": recent, "last_verified": recent, "next_due": "2027-02-09"},
         "hardware/fx100#tdp": {"result": "match", "last_checked": old, "last_verified": old},
         "hardware/fx100#compute.fp16": {"result": "changed", "last_checked": recent, "last_verified": old, "observed": 1100.0,
-                                        "evidence": {"status": 200, "snippet": "FP16 1,100 TFLOPS", "url": "https://fixture.invalid/datasheet.pdf"}},
+                                        "evidence": {"status": 200, "snippet": "FP16 1,100 TFLOPS", "url": "https://fixture.invalid/datasheet.pdf",
+                                                     "sha256": "9f" * 32, "etag": '"5e1f-64a8b2c3d4e5f"', "claim": "ab12" * 16}},
         "hardware/fx100#memory.capacity": {"result": "unreachable", "last_checked": recent, "evidence": {"status": 503}},
         "hardware/fx100#unit_cost": {"result": "match", "last_checked": recent, "last_verified": recent},
     }, run={"started": "2026-11-11T03:00:00Z", "sources_checked": 1})
@@ -225,6 +226,8 @@ def test_verification_states_become_badges_findings_and_proposals(catalog_copy, 
     assert "Sources checked" in fresh and "2026-11-11T03:00:00Z" in fresh
     assert '<a href="https://fixture.invalid/datasheet.pdf" rel="external noopener noreferrer">' in fresh
     assert "Needs review <span class=\"count\">(2)</span>" in fresh
+    assert "9f9f9f" not in fresh and "5e1f-64a8" not in fresh and "ab12ab12" not in fresh  # no hashes for people
+    assert "<dt>HTTP status</dt><dd>200</dd>" in fresh and "<dt>Source text</dt><dd>FP16 1,100 TFLOPS</dd>" in fresh
     assert re.search(r"Checked by machine:</strong> 5 of 30 values, last on <strong>2026-11-11</strong>;\s+1 matched within their cadence, 1 matched once but are due again", fresh)
     assert "<th scope=\"row\">2027-02</th><td class=\"n\">1</td>" in fresh  # what is due when
     home = (out / "index.html").read_text()
