@@ -198,11 +198,12 @@ class ChartMaker:
     def grid_intensity(self, bars: list[GridBar]) -> str:
         """Horizontal bars of grid carbon intensity, coloured by basis (lifecycle vs direct)."""
         bars = sorted(bars, key=lambda b: b.intensity)
-        height = 0.9 + 0.26 * len(bars)
-        width = 7.2
-        left = (0.25 + 0.075 * max(len(b.label) for b in bars)) / width  # room for the longest label at 9 pt
+        height = 1.1 + 0.26 * len(bars)
+        width = 8.0
+        longest = max(self._text_width(b.label, 9)[0] for b in bars) / 72  # [inch] at 9 pt
+        left = min(0.3 + longest, width * 0.55) / width  # room for the longest region name
         self._figure.set_size_inches(width, height)
-        ax = self._figure.add_axes((left, 0.6 / height, 0.93 - left, 1 - 0.95 / height))
+        ax = self._figure.add_axes((left, 0.6 / height, 0.92 - left, 1 - 1.05 / height))
         y = list(range(len(bars)))
         ax.barh(y, [b.intensity for b in bars], color=[BASIS_COLOURS.get(b.basis, "#777777") for b in bars], height=0.7, zorder=3)
         ax.set_yticks(y, [b.label for b in bars])
@@ -210,9 +211,11 @@ class ChartMaker:
             ax.annotate(_value(b.intensity, 3), xy=(b.intensity, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("Carbon intensity [gCO2e/kWh]")
-        ax.set_title("Grid carbon intensity by region", loc="left")
+        self._figure.text(0.01, 1 - 0.12 / height, "Grid carbon intensity by region", va="top", ha="left",
+                          fontsize=10, fontweight="bold")
         handles = [_patch(colour, basis) for basis, colour in BASIS_COLOURS.items() if any(b.basis == basis for b in bars)]
-        ax.legend(handles=handles, loc="lower right", frameon=False, fontsize=8)
+        # Outside the bars: the empty corner under the region names.
+        self._figure.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.0), frameon=False, fontsize=8, ncol=2, title="Basis", title_fontsize=8)
         return self._svg()
 
 
