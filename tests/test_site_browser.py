@@ -33,7 +33,7 @@ PAGE_TYPES = [
     ("freshness", "freshness.html"),
     ("compare-hardware", "compare.html?kind=hardware&ids=h100_sxm,b200,mi300x"),
 ]
-WIDTHS = (1400, 390)
+WIDTHS = (1400, 1024, 390)
 
 
 def _unavailable(reason: str) -> None:
