@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from mlsysim.site.badges import BADGE_STYLES, BadgeBook, counts, shields_endpoint, worst
+from mlsysim.site.badges import BADGE_MEANINGS, BADGE_STYLES, BadgeBook, counts, shields_endpoint, worst
 from provenance.verification import BADGES
 from site_helpers import TODAY, write_verification
 
@@ -18,7 +18,7 @@ def _relative_luminance(hex_colour: str) -> float:
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
-@pytest.mark.parametrize("word", sorted(BADGES))
+@pytest.mark.parametrize("word", sorted(BADGE_MEANINGS))
 def test_every_badge_word_has_a_style_readable_at_wcag_aa(word):
     """WCAG 2.1 contrast ratio (L1 + 0.05) / (L2 + 0.05) of badge text on its background >= 4.5."""
     style = BADGE_STYLES[word]
@@ -57,11 +57,16 @@ def test_badges_follow_policy_cadence_and_source_type(catalog_copy):
     assert status("hardware/fx100", "tdp").badge == "stale"  # datasheet: 90 days, verified 91 days ago
     assert status("hardware/fx100", "memory.bandwidth").badge == "broken"
     assert status("hardware/fx100", "memory.capacity").badge == "changed"
-    assert status("hardware/fx100", "compute.fp16").badge == "stale"
+    assert status("hardware/fx100", "compute.fp16").badge == "cited"  # skipped, never verified: nothing expired
+    assert status("hardware/fx100", "compute.fp8").badge == "cited"  # never checked at all
     assert status("hardware/fx100", "unit_cost").badge == "estimated"
     title = status("hardware/fx100", "tdp").title()
-    assert title == ("stale: cited, but not verified within cadence; last checked 2026-08-22 (match); "
+    assert title == ("stale: a past machine verification has expired (not re-verified within its cadence); "
+                     "retrieved 2026-11-21; last checked 2026-08-22 (match); "
                      "last verified 2026-08-22; policy: text_quote, static, every 90 days")
+    assert status("hardware/fx100", "compute.fp8").title() == (
+        "cited: cited and read by a person at retrieval; never checked by machine yet; retrieved 2026-11-21; "
+        "never checked; policy: text_quote, static, every 90 days")
     assert BadgeBook(catalog, TODAY + 2 * day).status(
         "grids/fixture_grid#electricity_price", catalog.find("grids/fixture_grid").claims["electricity_price"]
     ).badge == "stale"
@@ -69,11 +74,13 @@ def test_badges_follow_policy_cadence_and_source_type(catalog_copy):
 
 def test_worst_and_counts():
     assert worst(["verified", "estimated", "stale", "live"]) == "stale"
+    assert worst(["verified", "estimated", "cited"]) == "cited"
+    assert worst(["cited", "stale"]) == "stale"
     assert worst(["verified", "broken", "changed"]) == "broken"
     assert worst(["estimated"]) == "estimated"
     assert worst([]) is None
-    assert counts(["stale", "stale", "verified"]) == {
-        "verified": 1, "live": 0, "stale": 2, "changed": 0, "broken": 0, "estimated": 0, "unsourced": 0,
+    assert counts(["stale", "stale", "verified", "cited"]) == {
+        "cited": 1, "verified": 1, "live": 0, "stale": 2, "changed": 0, "broken": 0, "estimated": 0, "unsourced": 0,
     }
 
 
@@ -83,6 +90,8 @@ def test_worst_and_counts():
     (["verified", "changed"], "1/2 verified", "orange"),
     (["verified", "broken", "changed"], "1/3 verified", "red"),
     (["estimated", "estimated"], "2 estimated", "lightgrey"),
+    (["cited", "cited", "estimated"], "2 cited, 1 estimated", "informational"),
+    (["cited", "verified"], "1/2 verified", "informational"),
     ([], "no values", "lightgrey"),
 ])
 def test_shields_endpoint(badges, message, colour):

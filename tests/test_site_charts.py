@@ -25,7 +25,7 @@ def test_roofline_labels_each_roof_and_axis(maker):
     svg = maker.roofline("FX100", [Peak("FP8", 2e15), Peak("FP16", 1e15)], 4e12)
     texts = _texts(svg)
     assert "Roofline: FX100 (4,000 GB/s memory)" in texts
-    assert "FP8  2000" in texts and "FP16  1000" in texts
+    assert "FP8  2,000" in texts and "FP16  1,000" in texts
     assert "Arithmetic intensity [FLOP/byte]" in texts and "Attainable [TFLOP/s, or TOPS]" in texts
 
 

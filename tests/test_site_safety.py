@@ -4,6 +4,7 @@ and only http(s) URLs become links."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 
@@ -62,8 +63,8 @@ def _assert_inert(site: Path) -> None:
         assert "<script>alert" not in html and "<img src=x" not in html and "<svg/" not in html, page
         for tag, attrs in Elements(html).tags:
             assert not [a for a in attrs if a.lower().startswith("on")], (page, tag, attrs)
-            if tag == "script":
-                assert attrs.get("src", "").endswith("static/zoo.js"), (page, attrs)
+            if tag == "script":  # the site's script, and the compare page's generated data (a JSON object)
+                assert attrs.get("src", "").endswith(("static/zoo.js", "compare-data.js")), (page, attrs)
             if tag == "img":
                 assert attrs["src"].endswith(".svg") and not attrs["src"].startswith(("http", "//")), (page, attrs)
             for name in ("href", "src", "action", "formaction"):
@@ -72,6 +73,10 @@ def _assert_inert(site: Path) -> None:
                 if re.match(r"[a-z][a-z0-9+.-]*:", value):
                     assert value.startswith(("http://", "https://")), (page, tag, attrs)
     assert re.search(r"<script\b", (site / "static" / "zoo.js").read_text()) is None
+    assert "innerHTML" not in (site / "static" / "zoo.js").read_text()  # catalog text is never parsed as HTML
+    comment, assignment = (site / "compare-data.js").read_text().splitlines()
+    assert comment.startswith("//") and assignment.startswith("window.MLSYSIM_COMPARE = {") and assignment.endswith("};")
+    json.loads(assignment[len("window.MLSYSIM_COMPARE = "):-1])  # data only: one JSON object, nothing to run
 
 
 def test_hostile_record_text_is_escaped_everywhere(catalog_copy, tmp_path):

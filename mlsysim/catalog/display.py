@@ -17,6 +17,10 @@ scientific notation. Machines get SI floats in JSON, never these strings.
     '245.8 million USD'
     >>> format_number(10240)
     '10,240'
+    >>> format_count(8.03e9)
+    '8.03 billion'
+    >>> format_quantity(1.979e15, "compute_rate", unit="OPS")
+    '1.979 POPS'
 """
 
 from __future__ import annotations
@@ -87,8 +91,28 @@ def format_duration(seconds: float, digits: int = 4) -> str:
     return f"{shown} {unit}"
 
 
-def format_quantity(si_value: float, dimension: str, digits: int = 4) -> str:
-    """An SI float of `dimension` (a key of `mlsysim.catalog.units.DIMENSIONS`) for people."""
+def format_count(value: float, digits: int = 4) -> str:
+    """A count (parameters, tokens): words from a million up, grouped digits below.
+
+    >>> format_count(70_553_706_496)
+    '70.55 billion'
+    >>> format_count(131_072)
+    '131,072'
+    """
+    if value is None:
+        return "—"
+    for factor, word in _LARGE:
+        if abs(value) >= factor:
+            return f"{format_number(value / factor, digits)} {word}"
+    return format_number(value, max(digits, len(str(int(abs(value))))) if math.isfinite(value) else digits)
+
+
+def format_quantity(si_value: float, dimension: str, digits: int = 4, unit: str | None = None) -> str:
+    """An SI float of `dimension` (a key of `mlsysim.catalog.units.DIMENSIONS`) for people.
+
+    `unit` renames the base unit of a prefixed dimension (e.g. "OPS" for integer
+    operations, a compute rate that is not floating point); the scaling is unchanged.
+    """
     if si_value is None:
         return "—"
     if dimension == "time":
@@ -100,8 +124,8 @@ def format_quantity(si_value: float, dimension: str, digits: int = 4) -> str:
         return f"{format_number(si_value, digits)} USD"
     if dimension == "mass" and abs(si_value) >= 1000:
         return _with_prefix(si_value / 1000, "t", digits)
-    unit, factor, prefixed = _UNITS.get(dimension, ("", 1.0, False))
+    base, factor, prefixed = _UNITS.get(dimension, ("", 1.0, False))
     value = si_value * factor
     if prefixed:
-        return _with_prefix(value, unit, digits)
-    return f"{format_number(value, digits)} {unit}".rstrip()
+        return _with_prefix(value, unit or base, digits)
+    return f"{format_number(value, digits)} {base}".rstrip()

@@ -1,9 +1,12 @@
 """Badges as readers see them: the word (DESIGN.md's table), its colours, and
 the dates behind it.
 
-The badge itself is derived by provenance.verification.badge from the claim's
-method, its effective check policy and its last check result; this module only
-gathers those inputs for every claim of a catalog and says how a badge looks.
+The badge is derived by provenance.verification.badge from the claim's method,
+its effective check policy and its last check result; this module gathers those
+inputs for every claim of a catalog and says how a badge looks. One distinction
+is drawn here, as DESIGN.md's badge table draws it: a value no machine has ever
+verified is `cited` (it rests on a person's reading at retrieval), not `stale`;
+`stale` is kept for a past verification that has expired.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class BadgeStyle:
 # One entry per badge word of DESIGN.md. Dark text on a light tint keeps every
 # badge above WCAG AA contrast; the word, not the colour, carries the meaning.
 BADGE_STYLES: dict[str, BadgeStyle] = {
+    "cited": BadgeStyle("❝", "#2f3e4e", "#e8eef4", "#7d8fa3", "informational"),
     "verified": BadgeStyle("✓", "#0b5d1e", "#dcf5e3", "#3c9a55", "brightgreen"),
     "live": BadgeStyle("●", "#0b4a8b", "#dceafb", "#4a83c4", "blue"),
     "stale": BadgeStyle("◷", "#5c4200", "#fcefc2", "#c79a1e", "yellow"),
@@ -39,11 +43,17 @@ BADGE_STYLES: dict[str, BadgeStyle] = {
     "estimated": BadgeStyle("~", "#46366b", "#ebe6f5", "#8b79b8", "lightgrey"),
     "unsourced": BadgeStyle("?", "#333333", "#e6e6e6", "#8a8a8a", "inactive"),
 }
+# What each word means on the site (DESIGN.md, "Verification state and badges").
+BADGE_MEANINGS: dict[str, str] = {
+    **BADGES,
+    "cited": "cited and read by a person at retrieval; never checked by machine yet",
+    "stale": "a past machine verification has expired (not re-verified within its cadence)",
+}
 BADGE_ORDER: tuple[str, ...] = tuple(BADGE_STYLES)
-assert set(BADGE_STYLES) == set(BADGES), "every badge word of provenance.verification needs a style"
+assert set(BADGE_STYLES) == set(BADGE_MEANINGS) >= set(BADGES), "every badge word needs a style and a meaning"
 
 # Worst first: the badge that speaks for a set of values (a record, a source).
-_SEVERITY = ("broken", "changed", "stale", "unsourced", "verified", "live", "estimated")
+_SEVERITY = ("broken", "changed", "stale", "unsourced", "cited", "verified", "live", "estimated")
 
 
 @dataclass(frozen=True)
@@ -53,16 +63,19 @@ class ClaimStatus:
     badge: str
     policy: CheckPolicy
     state: CheckState | None
+    retrieved: str = ""  # when a person read the source (sources.yaml `retrieved`)
 
     @property
     def meaning(self) -> str:
-        return BADGES[self.badge]
+        return BADGE_MEANINGS[self.badge]
 
     def title(self) -> str:
         """The tooltip: the badge's meaning and the dates behind it."""
         if self.badge == "estimated":
             return "estimated: not a figure the source states; the note says what the estimate rests on"
         parts = [f"{self.badge}: {self.meaning}"]
+        if self.retrieved:
+            parts.append(f"retrieved {self.retrieved}")
         if self.state is None:
             parts.append("never checked")
         else:
@@ -102,7 +115,10 @@ class BadgeBook:
         policy = self._policy(claim["source"], claim.get("check"))
         state = self.states.get(path)
         word = badge(claim.get("method", "stated"), policy.volatility or "static", policy.cadence_days or 1, state, self.today)
-        return ClaimStatus(word, policy, state)
+        if word == "stale" and (state is None or state.last_verified is None):
+            word = "cited"  # nothing has expired: no machine ever verified it
+        retrieved = self._sources.get(claim["source"], {}).get("retrieved")
+        return ClaimStatus(word, policy, state, str(retrieved) if retrieved else "")
 
 
 def _policy(raw: Any) -> CheckPolicy | None:
@@ -126,12 +142,17 @@ def counts(badges: Iterable[str]) -> dict[str, int]:
 def shields_endpoint(label: str, badges: list[str]) -> dict[str, Any]:
     """A shields.io endpoint document for a set of values (https://shields.io/badges/endpoint-badge).
 
-    The message counts checked-and-current values ("12/15 verified"); the colour
-    is that of the worst badge, so one broken source turns the badge red.
+    The message counts checked-and-current values ("12/15 verified"), or says
+    "15 cited" while no machine has verified any; the colour is that of the
+    worst badge, so one broken source turns the badge red.
     """
     cited = [b for b in badges if b != "estimated"]
     current = sum(b in ("verified", "live") for b in cited)
-    if cited:
+    if cited and all(b == "cited" for b in cited):
+        message = f"{len(cited)} cited"
+        if len(cited) < len(badges):
+            message += f", {len(badges) - len(cited)} estimated"
+    elif cited:
         message = f"{current}/{len(cited)} verified"
         if len(cited) < len(badges):
             message += f", {len(badges) - len(cited)} estimated"

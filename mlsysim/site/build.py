@@ -20,15 +20,16 @@ from urllib.parse import quote
 from mlsysim import __version__
 from mlsysim.errors import MlsysimError
 from mlsysim.catalog.paths import bundled_templates
+from mlsysim.catalog.display import format_number
 from mlsysim.site import exports
-from mlsysim.site.badges import BADGE_STYLES, BadgeBook
+from mlsysim.site.badges import BADGE_MEANINGS, BADGE_STYLES, BadgeBook
 from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
 from mlsysim.site.columns import KIND_TITLES
 from mlsysim.site.freshness import freshness
+from mlsysim.site.markdown import render_block, render_inline
 from mlsysim.site.safety import http_url
 from mlsysim.site.views import RecordView, SiteModel
 from mlsysim.catalog.units import to_canonical
-from provenance.verification import BADGES
 
 MARKER = ".mlsysim-site"  # marks a directory this builder may replace
 
@@ -114,6 +115,8 @@ def _environment(template_dir: Path) -> Any:
     )
     env.filters["http_url"] = http_url
     env.filters["dash"] = lambda s: s if s not in (None, "") else "—"
+    env.filters["md"] = render_block
+    env.filters["md_inline"] = render_inline
     return env
 
 
@@ -126,7 +129,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
     nav = [(k, KIND_TITLES.get(k, (k.capitalize(), ""))[0]) for k in model.kinds]
     common = {
         "site": model, "nav": nav, "base_url": base_url, "generated": generated, "version": __version__,
-        "badge_styles": BADGE_STYLES, "badge_meanings": BADGES, "fresh": fresh,
+        "badge_styles": BADGE_STYLES, "badge_meanings": BADGE_MEANINGS, "fresh": fresh,
     }
     files = 0
 
@@ -152,6 +155,8 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         zoo.chart = charts.get(kind)
         zoo_pages[kind] = zoo
         page(f"{kind}/index.html", "zoo.html", zoo.title, zoo=zoo)
+        write(f"{kind}/{kind}.csv", exports.zoo_csv(zoo))
+        write(f"{kind}/{kind}.json", exports.zoo_json(zoo, generated))
         pages += 1
         for view in (v for group in zoo.groups for v in group.records):
             shields_url = None
@@ -163,8 +168,13 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
     page("index.html", "index.html", "mlsysim zoo: a cited catalog of ML-systems specifications", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
     page("sources.html", "sources.html", "Sources", sources=list(model.sources.values()))
     page("freshness.html", "freshness.html", "Freshness")
-    pages += 3
+    page("compare.html", "compare.html", "Compare records", zoos=zoo_pages)
+    pages += 4
+    for source in model.sources.values():
+        page(source.href, "source.html", source.title, src=source)
+        pages += 1
 
+    write("compare-data.js", exports.compare_data(model))
     write("catalog.json", exports.catalog_json(model, generated))
     write("provenance-map.json", exports.provenance_json(model))
     write("static/badges.css", _badge_css())
@@ -173,6 +183,15 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
             write(f"static/{asset.name}", asset.read_bytes())
     write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
     return pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records), model.value_count(), files
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A zoo-page chart: the SVG (relative to the site root), its alt text and a caption naming its inputs."""
+
+    src: str
+    alt: str
+    caption: str
 
 
 def _badge_css() -> str:
@@ -184,14 +203,14 @@ def _badge_css() -> str:
     return "/* generated from mlsysim.site.badges.BADGE_STYLES */\n" + "\n".join(rules) + "\n"
 
 
-def _charts(model: SiteModel, write: Any) -> dict[str, tuple[str, str]]:
-    """Draw every chart; returns zoo-page charts by kind as (svg path, alt text) and sets record charts."""
+def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
+    """Draw every chart; returns zoo-page charts by kind and sets record charts."""
     hardware = model.of_kind("hardware")
     grids = model.of_kind("grids")
     if not hardware and not grids:
         return {}
     maker = ChartMaker()
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, Chart] = {}
     points = []
     for view in hardware:
         peaks = _peaks(view)
@@ -199,17 +218,26 @@ def _charts(model: SiteModel, write: Any) -> dict[str, tuple[str, str]]:
         if not peaks or bandwidth is None:
             continue
         rel = f"charts/roofline-{view.id}.svg"
-        write(rel, maker.roofline(view.label, peaks, bandwidth.si))
+        write(rel, maker.roofline(display_name(view), peaks, bandwidth.si))
         view.chart = rel
         for paths, basis in ((("compute.bf16", "compute.fp16"), "16-bit float"), (("compute.int8",), "INT8"), (("compute.fp32",), "FP32")):
             headline = next((view.claim(p) for p in paths if view.claim(p) is not None), None)
             if headline is not None:
-                points.append(Accelerator(view.label, view.group, headline.si, bandwidth.si, basis))
+                points.append(Accelerator(display_name(view), view.group, headline.si, bandwidth.si, basis))
                 break
     if points:
+        from mlsysim.site.charts import _split_outliers
+
         write("charts/compute-vs-bandwidth.svg", maker.compute_vs_bandwidth(points))
-        out["hardware"] = ("charts/compute-vs-bandwidth.svg",
-                           f"Log-log scatter of dense peak compute (BF16/FP16, else INT8, else FP32) against memory bandwidth for {len(points)} accelerators, coloured by tier.")
+        main, outliers = _split_outliers(points)
+        ranked = sorted(points, key=lambda p: -p.flops)
+        alt = (f"Log-log scatter of dense peak compute against memory bandwidth for {len(points)} accelerators, "
+               f"coloured by tier. Highest peak: {ranked[0].label}; lowest: {ranked[-1].label}."
+               + (f" Drawn apart in an inset, far beyond the rest: {', '.join(p.label for p in outliers)}." if outliers else ""))
+        caption = ("Inputs: each accelerator's dense peak (compute.bf16, else compute.fp16, else compute.int8, "
+                   "else compute.fp32) and memory.bandwidth, as cited in the table. Markers: circle 16-bit float, "
+                   "triangle INT8 (TOPS), square FP32.")
+        out["hardware"] = Chart("charts/compute-vs-bandwidth.svg", alt, caption)
     bars = []
     per_g_kwh = None
     for view in grids:
@@ -222,8 +250,12 @@ def _charts(model: SiteModel, write: Any) -> dict[str, tuple[str, str]]:
         bars.append(GridBar(f"{_short_name(view.name)}{year}", ci.si / per_g_kwh, ci.qualifiers.get("basis", "")))
     if bars:
         write("charts/grid-carbon-intensity.svg", maker.grid_intensity(bars))
-        out["grids"] = ("charts/grid-carbon-intensity.svg",
-                        f"Bar chart of carbon intensity in gCO2e/kWh for {len(bars)} grids, lowest first, coloured by lifecycle or direct basis.")
+        ranked = sorted(bars, key=lambda b: b.intensity)
+        alt = (f"Bar chart of carbon intensity in gCO2e/kWh for {len(bars)} grids, coloured by lifecycle or direct basis: "
+               f"lowest {ranked[0].label} at {format_number(ranked[0].intensity, 3)}, highest {ranked[-1].label} at {format_number(ranked[-1].intensity, 3)}.")
+        caption = ("Inputs: each grid's carbon_intensity (with its basis qualifier, lifecycle or direct, and its "
+                   "valid year in brackets), as cited in the table. Lifecycle and direct figures are not comparable.")
+        out["grids"] = Chart("charts/grid-carbon-intensity.svg", alt, caption)
     return out
 
 
@@ -234,6 +266,16 @@ def _peaks(view: RecordView) -> list[Peak]:
         if claim.field.startswith("compute."):
             by_value.setdefault(claim.si, []).append(claim.field.split(".", 1)[1].upper().replace("_", " "))
     return [Peak(" / ".join(names), flops) for flops, names in sorted(by_value.items(), reverse=True)]
+
+
+def display_name(view: RecordView) -> str:
+    """A chart label for a record: its name without parenthetical remarks or a leading vendor
+    ('NVIDIA A100 SXM4 40GB' -> 'A100 SXM4 40GB'), never a registry id."""
+    name = _short_name(view.name)
+    vendor = str(view.record.plain_fields.get("vendor") or "")
+    if vendor and name.lower().startswith(vendor.lower() + " ") and len(name) - len(vendor) > 6:
+        name = name[len(vendor) + 1:]
+    return name
 
 
 def _short_name(name: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlsysim.catalog.display import format_number, format_quantity
 from mlsysim.catalog.records import Record
 
 # Storage width of one parameter per number format, by the formats' own
@@ -43,7 +44,7 @@ def ridge_points(hw: Record) -> list[DerivedFigure]:
         unit = "op/byte" if precision.startswith("int") else "FLOP/byte"
         out.append(DerivedFigure(
             name=f"Ridge point, {precision.upper()}",
-            si=ridge, si_unit=unit, display=f"{ridge:.4g} {unit}",
+            si=ridge, si_unit=unit, display=f"{format_number(ridge)} {unit}",
             formula=f"{path} / memory.bandwidth", inputs=(path, "memory.bandwidth"),
         ))
     return out
@@ -59,7 +60,7 @@ def parameter_bytes(model: Record) -> list[DerivedFigure]:
         size = params * bits / 8
         out.append(DerivedFigure(
             name=f"Parameter bytes, {fmt.upper()}",
-            si=size, si_unit="byte", display=_bytes(size),
+            si=size, si_unit="byte", display=format_quantity(size, "information"),
             formula=f"parameters × {bits} bit / 8", inputs=("parameters",),
         ))
     return out
@@ -72,9 +73,3 @@ def derived_figures(record: Record) -> list[DerivedFigure]:
         return parameter_bytes(record)
     return []
 
-
-def _bytes(size: float) -> str:
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.4g} {unit}"
-    return f"{size:.4g} B"

@@ -5,17 +5,24 @@ its verification state. Templates only lay these out; they compute nothing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 import typing
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from markupsafe import Markup
+
+from mlsysim.catalog.display import format_number
 from mlsysim.catalog.records import Record
 from mlsysim.catalog.schemas.hardware import Tier
-from mlsysim.site.badges import BadgeBook, ClaimStatus, counts, worst
-from mlsysim.site.columns import COLUMNS, KIND_TITLES, Column, short
+from mlsysim.site.badges import BADGE_MEANINGS, BadgeBook, ClaimStatus, counts, worst
+from mlsysim.site.columns import COLUMNS, KIND_TITLES, Column
 from mlsysim.site.derived import DerivedFigure, derived_figures
+from mlsysim.site.labels import SPEC_FIELDS, human_value, label
+from mlsysim.site.markdown import render_block, render_inline
 from mlsysim.site.safety import http_url
 from mlsysim.catalog.units import DIMENSIONS
 
@@ -23,10 +30,16 @@ _HIDDEN_FIELDS = {"id", "name", "aliases", "description"}
 
 
 def exact(value: float) -> str:
-    """A number as the source wrote it: integers whole, others without float noise."""
-    if float(value).is_integer() and abs(value) < 1e16:
-        return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))
-    return f"{value:.10g}"
+    """A number as the source wrote it (up to ten significant figures), digits grouped, never an exponent."""
+    return format_number(float(value), 10)
+
+
+def source_slug(source_id: str) -> str:
+    """A file name for a source's page: the id where it is safe, else a cleaned id with a short hash."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", source_id).strip(".-") or "source"
+    if slug != source_id:
+        slug += "-" + hashlib.sha256(source_id.encode("utf-8")).hexdigest()[:8]
+    return slug
 
 
 def with_unit(number: str, unit: str | None) -> str:
@@ -51,11 +64,27 @@ class SourceView:
     arxiv: str
     license: str
     anchor: str
-    href: str  # the entry on the sources page, relative to the site root
+    href: str  # the source's own page, relative to the site root
     cited: int = 0
     badges: dict[str, int] = field(default_factory=dict)
     status: str | None = None
     last_checked: dt.date | None = None
+    next_due: dt.date | None = None
+    claims: list[ClaimView] = field(default_factory=list)
+
+    @property
+    def note_html(self) -> Markup:
+        return render_inline(self.note)
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its scheme, for reading (the link keeps the full URL)."""
+        return re.sub(r"^https?://", "", self.raw_url)
+
+    @property
+    def status_title(self) -> str:
+        parts = [f"{n} {word}" for word, n in self.badges.items() if n]
+        return f"{self.cited} values: " + ", ".join(parts) if parts else "cited by no value"
 
     @classmethod
     def build(cls, source_id: str, data: dict[str, Any]) -> SourceView:
@@ -79,7 +108,7 @@ class SourceView:
             arxiv=f"arXiv:{arxiv['id']}{arxiv.get('version', '')}" if arxiv.get("id") else "",
             license=str(data.get("license") or ""),
             anchor=anchor,
-            href=f"sources.html#{anchor}",
+            href=f"sources/{source_slug(source_id)}.html",
         )
 
 
@@ -104,6 +133,19 @@ class ClaimView:
     formula: str
     derived_from: list[tuple[str, str]]  # (claim path, href relative to the site root)
     record_href: str
+    display: str = ""  # the value for people, in engineering units
+    label: str = ""  # the field as people read it
+    record_label: str = ""
+
+    @property
+    def note_html(self) -> Markup:
+        return render_inline(self.note)
+
+    @property
+    def detail(self) -> str:
+        """One line for a tooltip: the value as stated, its badge and dates, and where it comes from."""
+        where = self.source.title + (f", {self.locator}" if self.locator else "")
+        return f"{self.label}: {self.value_text} ({self.status.title()}) — {where}"
 
     @property
     def badge(self) -> str:
@@ -129,6 +171,26 @@ class Cell:
     sort: str = ""  # a number (SI) for numeric columns, else the text
     claim: ClaimView | None = None
     href: str | None = None
+    number: float | None = None  # the value in the column's display unit (CSV/JSON downloads)
+
+
+@dataclass
+class SpecItem:
+    """One line of a record's spec card: a plain field, a reference, or a cited value."""
+
+    path: str
+    label: str
+    text: str
+    href: str | None = None  # a referenced record, relative to the site root
+    claim: ClaimView | None = None
+
+
+@dataclass
+class Citation:
+    """One source and the values of one record that cite it."""
+
+    source: SourceView
+    claims: list[ClaimView]
 
 
 @dataclass
@@ -144,8 +206,9 @@ class RecordView:
     file: str
     href: str
     claims: list[ClaimView]
-    fields: list[tuple[str, str, str | None]]  # (name, text, href or None)
+    fields: list[tuple[str, str, str | None]]  # (human label, text, href or None)
     derived: list[DerivedFigure]
+    description_html: Markup = Markup("")
     cells: list[Cell] = field(default_factory=list)
     used_by: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
     chart: str | None = None  # roofline SVG, relative to the site root
@@ -159,8 +222,53 @@ class RecordView:
     def status(self) -> str | None:
         return worst(c.badge for c in self.claims)
 
+    @property
+    def status_title(self) -> str:
+        """The row badge's tooltip: what the values of this record rest on."""
+        if not self.claims:
+            return "no cited values"
+        parts = [f"{n} {word}" for word, n in self.badges.items() if n]
+        retrieved = sorted({c.source.retrieved for c in self.claims if c.badge == "cited" and c.source.retrieved})
+        text = f"{len(self.claims)} values: " + ", ".join(parts)
+        if retrieved:
+            span = retrieved[0] if len(retrieved) == 1 else f"{retrieved[0]} to {retrieved[-1]}"
+            text += f"; cited values read at retrieval ({span}), never checked by machine"
+        worst_word = self.status
+        if worst_word:
+            text += f". Worst: {worst_word}, {BADGE_MEANINGS[worst_word]}"
+        return text
+
     def claim(self, path: str) -> ClaimView | None:
         return next((c for c in self.claims if c.field == path), None)
+
+    @property
+    def citations(self) -> list[Citation]:
+        """The values grouped by the source they cite, sources in order of first use."""
+        groups: dict[str, Citation] = {}
+        for claim in self.claims:
+            groups.setdefault(claim.source.id, Citation(claim.source, [])).claims.append(claim)
+        return list(groups.values())
+
+    @property
+    def spec(self) -> list[SpecItem]:
+        """The spec card: the kind's key fields in human units (first cited values when the kind has no list)."""
+        items: list[SpecItem] = []
+        paths = SPEC_FIELDS.get(self.kind) or tuple(c.field for c in self.claims[:8])
+        refs = self.record.references
+        for path in paths:
+            claim = self.claim(path)
+            if claim is not None:
+                items.append(SpecItem(path, claim.label, claim.display, claim=claim))
+            elif path in refs:
+                text, href = next(((t, h) for p, t, h in self._raw_fields if p == path), (refs[path][1], None))
+                items.append(SpecItem(path, label(path), text, href=href))
+            elif self.record.has(path) and self.record.get(path) not in (None, ""):
+                value = self.record.get(path)
+                if not isinstance(value, (dict, list)):
+                    items.append(SpecItem(path, label(path), _plain(value).replace("_", " ") if path == "dimension" else _plain(value)))
+        return items
+
+    _raw_fields: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -176,7 +284,7 @@ class ZooPage:
     blurb: str
     columns: list[Column]
     groups: list[ZooGroup]
-    chart: tuple[str, str] | None = None  # (svg path, alt text)
+    chart: Any = None  # a build.Chart: svg path, alt text, caption
 
     @property
     def count(self) -> int:
@@ -202,12 +310,15 @@ class SiteModel:
     def _record(self, record: Record) -> RecordView:
         href = f"{record.kind}/{record.id}.html"
         claims = [self._claim(record, path, claim, href) for path, claim in record.claims.items()]
+        raw_fields = self._plain_fields(record)
+        description = str(record.plain_fields.get("description") or "")
         return RecordView(
             record=record, kind=record.kind, id=record.id, name=record.name, label=record.label,
             aliases=record.aliases, group=str(record.group or ""),
-            description=" ".join(str(record.plain_fields.get("description") or "").split()),
-            file=record.file, href=href, claims=claims, fields=self._plain_fields(record),
+            description=" ".join(description.split()), description_html=render_block(description),
+            file=record.file, href=href, claims=claims, fields=[(label(p), t, h) for p, t, h in raw_fields],
             derived=derived_figures(record), badge_json=f"badges/{record.kind}/{record.id}.json",
+            _raw_fields=raw_fields,
         )
 
     def _claim(self, record: Record, path: str, claim: dict[str, Any], record_href: str) -> ClaimView:
@@ -227,6 +338,7 @@ class SiteModel:
             method=claim.get("method", "stated"), valid_time=str(claim.get("valid_time") or ""),
             note=" ".join(str(claim.get("note") or "").split()), formula=str(claim.get("formula") or ""),
             derived_from=derived_from, record_href=record_href,
+            display=human_value(path, claim["si"], claim["dimension"]), label=label(path), record_label=record.label,
         )
 
     def _source(self, source_id: str) -> SourceView:
@@ -260,10 +372,11 @@ class SiteModel:
             for name, (kind, ref_id) in view.record.references.items():
                 target = self.records.get((kind, ref_id))
                 if target is not None:
-                    target.used_by.append((f"{view.label} ({view.kind}, as {name})", view.href))
-                    for i, (fname, text, href) in enumerate(view.fields):
+                    target.used_by.append((f"{view.label} ({view.kind}, as {label(name)})", view.href))
+                    for i, (fname, text, href) in enumerate(view._raw_fields):
                         if fname == name:
-                            view.fields[i] = (fname, target.label, href)
+                            view._raw_fields[i] = (fname, target.label, href)
+                            view.fields[i] = (label(fname), target.label, href)
 
     def _tally_sources(self) -> None:
         by_source: dict[str, list[ClaimView]] = defaultdict(list)
@@ -272,11 +385,14 @@ class SiteModel:
                 by_source[claim.source.id].append(claim)
         for sid, source in self.sources.items():
             claims = by_source.get(sid, [])
+            source.claims = sorted(claims, key=lambda c: (c.record_href, c.field))
             source.cited = len(claims)
             source.badges = counts(c.badge for c in claims)
             source.status = worst(c.badge for c in claims)
             checked = [c.status.state.last_checked for c in claims if c.status.state]
             source.last_checked = max(checked) if checked else None
+            due = [c.status.state.next_due for c in claims if c.status.state and c.status.state.next_due]
+            source.next_due = min(due) if due else None
 
     # -- pages -------------------------------------------------------------
 
@@ -310,8 +426,8 @@ class SiteModel:
             if claim is None:
                 return Cell()
             shown = col.shown(view.record)
-            text = claim.value_text if shown is None else short(shown)
-            return Cell(text=text, sort=repr(claim.si), claim=claim)
+            text = claim.display if shown is None else format_number(shown)
+            return Cell(text=text, sort=repr(claim.si), claim=claim, number=shown)
         text = _plain(col.text(view.record)) if col.text else ""
         return Cell(text=text, sort=text.lower())
 
