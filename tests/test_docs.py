@@ -1,0 +1,66 @@
+"""Executable documentation: every `>>>` example in the package's docstrings and in the
+README's ```python blocks runs, and prints what the text says it prints.
+
+The examples run against the bundled catalog, as a reader's copy-paste would."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+_MODULES = sorted(
+    ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    for p in (ROOT / "mlsysim").rglob("*.py")
+    if p.name != "__main__.py"
+)
+
+
+def _run(test: doctest.DocTest) -> None:
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    output: list[str] = []
+    runner.run(test, out=output.append)
+    assert runner.failures == 0, "".join(output)
+
+
+def _docstring_tests() -> list[tuple[str, doctest.DocTest]]:
+    found = []
+    for name in _MODULES:
+        module = importlib.import_module(name)
+        for test in doctest.DocTestFinder(exclude_empty=True).find(module, name):
+            if test.examples and test.name.split(".")[0] == "mlsysim":
+                found.append((test.name, test))
+    return found
+
+
+@pytest.mark.parametrize("name, test", _docstring_tests(), ids=lambda v: v if isinstance(v, str) else "")
+def test_docstring_examples_run(name: str, test: doctest.DocTest) -> None:
+    _run(test)
+
+
+def readme_blocks() -> list[tuple[int, str]]:
+    """The README's ```python blocks written as doctests, with their line numbers."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = []
+    for match in re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M):
+        if ">>> " in match.group(1):
+            blocks.append((text.count("\n", 0, match.start()) + 2, match.group(1)))
+    return blocks
+
+
+def test_the_readme_has_executable_examples() -> None:
+    assert readme_blocks(), "README.md has no ```python block written as a doctest (>>> lines)"
+
+
+def test_readme_examples_run() -> None:
+    """All blocks share one namespace, as a reader working down the page would."""
+    globs: dict = {}
+    parser = doctest.DocTestParser()
+    for line, block in readme_blocks():
+        test = parser.get_doctest(block, globs, f"README.md:{line}", str(ROOT / "README.md"), line - 1)
+        _run(test)
