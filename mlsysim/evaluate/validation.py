@@ -368,7 +368,7 @@ def _serving(c: Call, precision: str) -> Any:
     node = c.node()
     target = node if node is not None and tp > 1 else c.hardware()
     return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
-                        kv_precision=c.config("kv_precision"), tensor_parallel=tp)
+                        kv_precision=c.config("kv_precision"), tp=tp)
 
 
 def _single_replica(c: Call) -> None:
