@@ -19,7 +19,7 @@ Result = Literal["match", "changed", "missing", "unreachable", "blocked", "malfo
 # Every result, in the order reports list them; those that need a person.
 RESULTS: tuple[str, ...] = ("match", "changed", "missing", "unreachable", "blocked", "malformed", "skipped")
 ATTENTION: frozenset[str] = frozenset({"changed", "missing", "unreachable", "blocked", "malformed"})
-Badge = Literal["verified", "live", "stale", "changed", "broken", "estimated", "unsourced"]
+Badge = Literal["cited", "verified", "live", "stale", "changed", "broken", "estimated", "unsourced"]
 
 VERIFICATION_FILE = "verification.json"
 
@@ -78,7 +78,7 @@ def read_verification(catalog_root: Path) -> tuple[dict[str, CheckState], dict[s
 
 
 # Worst first: a derived value is no more trustworthy than its weakest input.
-_WEAKEST_FIRST: tuple[Badge, ...] = ("unsourced", "changed", "broken", "stale", "estimated", "verified", "live")
+_WEAKEST_FIRST: tuple[Badge, ...] = ("unsourced", "changed", "broken", "stale", "estimated", "cited", "verified", "live")
 
 
 def badge(method: str, volatility: str, cadence_days: int, state: CheckState | None, today: dt.date,
@@ -94,7 +94,7 @@ def badge(method: str, volatility: str, cadence_days: int, state: CheckState | N
     if inputs and (state is None or state.result == "skipped"):
         return min(inputs, key=_WEAKEST_FIRST.index)
     if state is None:
-        return "stale"
+        return "cited"  # read by a person at retrieval; no machine has checked it yet
     if state.result in ("changed", "missing"):
         return "changed"
     if state.result in ("unreachable", "blocked", "malformed"):

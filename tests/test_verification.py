@@ -23,7 +23,7 @@ def test_badges_follow_the_last_check() -> None:
     assert badge("stated", "static", 90, state("unreachable"), TODAY) == "broken"
     assert badge("stated", "static", 90, state("blocked"), TODAY) == "broken"
     assert badge("stated", "static", 90, state("skipped", None), TODAY) == "stale"
-    assert badge("stated", "static", 90, None, TODAY) == "stale"
+    assert badge("stated", "static", 90, None, TODAY) == "cited"  # never checked: nothing has expired
     assert badge("estimated", "static", 90, state("match"), TODAY) == "estimated"
 
 
