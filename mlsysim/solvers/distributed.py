@@ -621,7 +621,10 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     gradients = params_dev * s.elem / ops.where(x.zero >= SHARD_GRADIENTS, shard, 1.0)
     optimizer = params_dev * s.opt_bytes / ops.where(x.zero >= SHARD_OPTIMIZER, shard, 1.0)
     seq_local = s.seq / x.cp
-    per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.recompute,
+    # Fused (Flash) attention keeps no attention scores for the backward pass, as selective
+    # recomputation does not (Dao et al. 2022; Korthikanti et al. 2022 Sec. 4.2).
+    kept = "selective" if (x.fused_attention and x.recompute == "none") else x.recompute
+    per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, kept,
                                            x.sequence_parallel)
     in_flight = ops.minimum(m, x.pp)
     # 1F1B keeps p microbatches in flight on the first stage; the interleaved schedule's
