@@ -35,17 +35,51 @@ def test_megatron_gpt3_throughput(catalog, gpt3, gpus, published_tflops, publish
     Using Megatron-LM", arXiv 2104.04473, Table 2: GPT-3 (174.6B), sequence 2048, A100,
     TP 8 x PP 12, global batch 1536, microbatch 1, full activation recomputation:
     153 / 149 / 141 achieved teraFLOP/s per GPU on 384 / 768 / 1536 GPUs, and 84 / 43 / 23
-    days for 300B tokens. Efficiency: the same paper's 52%-of-peak for its 1T model
-    (assumption mfu_megatron_1t), not fitted here. Target: within 15%.
-    Errors measured: -7.0%, -7.4%, -7.8% (throughput); +8.6%, +9.3%, +8.3% (days)."""
+    days for 300B tokens. First principles: the cited dense-GEMM kernel efficiency
+    (gemm_compute_efficiency, FlashAttention-2 paper), materialised attention scores (the
+    paper predates FlashAttention), every overhead modelled; nothing fitted. Target: within 30%.
+    Errors measured: +22.0%, +21.3%, +20.6% (throughput); -17.3%, -16.6%, -17.1% (days).
+    The model is optimistic here: the GEMM figure is an "up to" bound."""
     result = DistributedModel().solve(
         gpt3, catalog.get("clusters", "test_selene_a100"), batch_size=1536, precision="fp16",
-        efficiency=catalog.get("assumptions", "mfu_megatron_1t"), tp=8, pp=12, devices=gpus,
-        seq_len=2048, recompute="full",
+        tp=8, pp=12, devices=gpus, seq_len=2048, recompute="full", fused_attention=False,
     )
-    assert result.achieved_flops_per_device / 1e12 == pytest.approx(published_tflops, rel=0.15)
-    assert result.time_to_train(300e9) / 86400 == pytest.approx(published_days, rel=0.15)
+    assert result.efficiency_mode == "first_principles"
+    assert result.achieved_flops_per_device / 1e12 == pytest.approx(published_tflops, rel=0.30)
+    assert result.achieved_flops_per_device / 1e12 > published_tflops  # optimistic, as the errors above say
+    assert result.time_to_train(300e9) / 86400 == pytest.approx(published_days, rel=0.30)
     assert result.feasible
+
+
+def test_measured_mfu_is_applied_as_is(catalog, gpt3):
+    """An end-to-end MFU (Narayanan et al. 2021's 52% for the 1T model, assumption
+    mfu_megatron_1t) already includes bubble and communication: the result's MFU is that
+    figure exactly, nothing is subtracted again, and the mode says so."""
+    cluster = catalog.get("clusters", "test_selene_a100")
+    mfu = catalog.get("assumptions", "mfu_megatron_1t")
+    r = DistributedModel().solve(gpt3, cluster, 1536, "fp16", mfu, 8, 12, devices=384, seq_len=2048, recompute="full")
+    assert r.efficiency_mode == "measured_end_to_end"
+    assert r.mfu == pytest.approx(0.52, rel=1e-9)
+    assert r.bubble_time == 0 and r.exposed_communication_time == 0
+    first = DistributedModel().solve(gpt3, cluster, 1536, "fp16", mfu, 8, 12, devices=384, seq_len=2048,
+                                     recompute="full", efficiency_mode="first_principles")
+    assert first.efficiency_mode == "first_principles" and first.mfu < 0.52 and first.bubble_time > 0
+
+
+def test_zero3_traffic_repeats_per_microbatch(catalog, gpt3):
+    """Rajbhandari et al. 2020 (ZeRO, arXiv 1910.02054, Sec. 7.2.3): stage 3 all-gathers each
+    layer's parameters before its forward and its backward and reduce-scatters its
+    gradients, every microbatch. With gradient accumulation (m microbatches per step) the
+    exposed data-parallel time grows m-fold; no step-level all-reduce is added."""
+    cluster = catalog.get("clusters", "test_selene_a100")
+    dm = DistributedModel()
+    one = dm.solve(gpt3, cluster, 384, "fp16", None, 8, 12, devices=384, seq_len=2048, recompute="full", zero=3)
+    four = dm.solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384, seq_len=2048, recompute="full", zero=3)
+    assert four.microbatches == 4 * one.microbatches
+    assert four.dp_comm_time == pytest.approx(4 * one.dp_comm_time, rel=1e-9)
+    hidden = dm.solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384, seq_len=2048, recompute="full", zero=3,
+                      overlap_param_gather=True)
+    assert hidden.dp_comm_time < four.dp_comm_time
 
 
 def test_training_flops_match_narayanan_formula(catalog, gpt3):
@@ -76,8 +110,10 @@ def test_batch_must_split_over_dp(catalog, gpt3):
 
 def test_efficiency_is_required_and_a_fraction(catalog, gpt3):
     cluster = catalog.get("clusters", "test_selene_a100")
-    with pytest.raises(MlsysimError, match="efficiency is required"):
-        DistributedModel().solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384)
+    default = DistributedModel().solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384)
+    cited = DistributedModel().solve(gpt3, cluster, 1536, "fp16", catalog.get("assumptions", "gemm_compute_efficiency"),
+                                     8, 12, devices=384)
+    assert default.efficiency_mode == "first_principles" and default.step_time == cited.step_time
     with pytest.raises(MlsysimError, match=r"efficiency must be in \(0, 1\]"):
         DistributedModel().solve(gpt3, cluster, 1536, "fp16", 52, 8, 12, devices=384)
 
@@ -144,7 +180,7 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
 
 def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
-    step_model's outputs in order, then the lineage."""
+    step_model's outputs in order, then the lineage and the efficiency mode."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -153,8 +189,8 @@ def test_result_fields_follow_the_model_outputs(catalog):
                                    precision="bf16", efficiency=0.5)
     out = step_model(_Scalar, setup, Layout(), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
-    assert names[names.index("seq_len") + 1:-1] == list(out)
-    assert names[-1] == "lineage"
+    assert names[names.index("seq_len") + 1:-2] == list(out)
+    assert names[-2:] == ["lineage", "efficiency_mode"]
 
 
 @settings(max_examples=30, deadline=None)

@@ -24,6 +24,12 @@ name: Fixture compute efficiency
 dimension: dimensionless
 quantity: {value: 50, unit: percent, source: fixture-datasheet}
 """,
+    "assumptions/gemm_compute_efficiency.yaml": """\
+id: gemm_compute_efficiency
+name: Fixture GEMM kernel efficiency
+dimension: dimensionless
+quantity: {value: 50, unit: percent, source: fixture-datasheet}
+""",
     "assumptions/decode_memory_bandwidth_efficiency.yaml": """\
 id: decode_memory_bandwidth_efficiency
 name: Fixture memory-bandwidth efficiency
@@ -217,10 +223,11 @@ measured: {value: 400, unit: TFLOP/s, source: fixture-model-card, method: measur
     root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
     [result] = _report(root).results
     cat = load_catalog(root)
+    [recompute] = [a.split(" = ")[1].split(" ")[0] for a in result.assumed if a.startswith("recompute")]
     direct = DistributedModel().solve(cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster"), batch_size=64,
-                                      precision="fp16", efficiency=cat.get("assumptions", "prefill_compute_efficiency"),
-                                      tp=2, pp=2, devices=16, seq_len=2048)
-    assert result.status == "ok"
+                                      precision="fp16", efficiency=cat.get("assumptions", "gemm_compute_efficiency"),
+                                      tp=2, pp=2, devices=16, seq_len=2048, recompute=recompute)
+    assert result.status == "ok", result.reason
     assert result.predicted == pytest.approx(direct.achieved_flops_per_device, rel=1e-12)
     assert "microbatch = 1 (not stated)" in result.assumed
 

@@ -308,15 +308,17 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
         notes.append(f"hardware {hardware.label} differs from {cluster.label}'s accelerator {fleet.hardware.label}; the cluster's is used")
     efficiency = job.efficiency
     if efficiency is None:
-        efficiency = _default(catalog, "assumptions", "mfu_megatron_1t")
-        notes.append("efficiency: Megatron-LM's 52% of peak (assumption mfu_megatron_1t); pass efficiency= to change it")
+        efficiency = _default(catalog, "assumptions", "gemm_compute_efficiency")
+        notes.append("efficiency: first principles, the cited dense-GEMM kernel efficiency (assumption "
+                     "gemm_compute_efficiency) with bubble, communication and recomputation modelled; "
+                     "pass a measured end-to-end MFU (e.g. mfu_megatron_1t) to apply it as is")
     setup = training_terms(model, fleet, precision=precision, efficiency=efficiency, seq_len=job.seq_len)
     layout_given: list[str] = []
 
     def inputs() -> dict[str, Any]:
         shown = {"model": model.label, "cluster": f"{cluster.label} ({fleet.devices} x {fleet.hardware.label})",
                  "global batch": f"{batch} sequences x {int(setup.seq)} tokens", "precision": precision,
-                 "efficiency": f"{setup.efficiency:.3g} of peak"}
+                 "efficiency": f"{setup.efficiency:.3g} of peak ({setup.efficiency_mode.replace('_', ' ')})"}
         if layout_given:
             shown["parallelism"] = layout_given[0]
         return shown

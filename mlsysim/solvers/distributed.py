@@ -90,6 +90,14 @@ TP_ALLREDUCES_PER_PASS = 2
 # gradients, 3 also the parameters (FSDP-style full sharding).
 ZERO_STAGES = (0, 1, 2, 3)
 SHARD_OPTIMIZER, SHARD_GRADIENTS, SHARD_PARAMETERS = ZERO_STAGES[1:]
+# How the efficiency a job is given is used (TrainingResult.efficiency_mode):
+# "first_principles": a kernel efficiency of dense GEMMs, every system overhead modelled on top;
+# "measured_end_to_end": an MFU measured end to end, applied as is with no overhead added again.
+EFFICIENCY_MODES = ("first_principles", "measured_end_to_end")
+GEMM_EFFICIENCY = "gemm_compute_efficiency"
+# ZeRO-3 moves each layer's parameters twice per microbatch (all-gather before its forward
+# and again before its backward) and its gradients once (reduce-scatter), Rajbhandari et al. 2020 Sec. 7.2.3.
+ZERO3_COLLECTIVES_PER_MICROBATCH = 3
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,11 @@ class Layout:
     sequence_parallel   shard LayerNorm/dropout activations across the TP group (Korthikanti 2022)
     allreduce           "ring" (flat, over the fabric) or "hierarchical" (intra-node, then inter-node)
     overlap_grad_reduce hide the DP all-reduce behind the last microbatch's backward pass
+    overlap_param_gather ZeRO-3: prefetch each layer's parameter all-gather (and issue the
+                        gradient reduce-scatter) behind the compute of the same pass, hiding
+                        communication only up to that compute; False = not overlapped
+    fused_attention     attention scores never reach memory (FlashAttention); False = the
+                        scores are materialised (as in Megatron-LM 2021), adding their traffic
     """
 
     tp: int = 1
@@ -116,6 +129,8 @@ class Layout:
     sequence_parallel: bool = False
     allreduce: str = "hierarchical"
     overlap_grad_reduce: bool = False
+    overlap_param_gather: bool = False
+    fused_attention: bool = True
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -221,43 +236,68 @@ class TrainingTerms:
     inter_bw: float  # [B/s] per device across the fabric
     inter_latency: float  # [s]
     opt_bytes: float  # optimizer state bytes per parameter
-    zero3_traffic: float  # ZeRO-3 data-parallel volume / plain all-reduce volume [1]
+    zero3_traffic: float  # ZeRO-3 data-parallel volume / plain all-reduce volume [1] (kept for callers; the step model prices the collectives)
     backward_share: float  # backward FLOPs / (forward + backward) [1]
+    efficiency_mode: str = "first_principles"
+    mem_bw: float = float("inf")  # [B/s] device memory bandwidth (memory-bound element-wise work)
+    backward: float = 2.0  # backward FLOPs / forward FLOPs [1]
 
 
 _Setup = TrainingTerms  # the name tests and scripts used first
 _PLAIN = (int, type(None))
 
 
+def efficiency_mode_of(efficiency: Any, mode: str | None = None) -> str:
+    """How `efficiency` is used: `mode` when given; else "measured_end_to_end" for a cited
+    assumption measured end to end (an `mfu_*` record: a whole run's model FLOPs
+    utilisation, already net of bubble and communication), "first_principles" otherwise
+    (a number or a kernel-efficiency record: the fraction of peak the GEMM kernels reach)."""
+    if mode is not None:
+        if mode not in EFFICIENCY_MODES:
+            raise MlsysimError(f"efficiency_mode must be one of {', '.join(EFFICIENCY_MODES)}, got {mode!r}")
+        return mode
+    if isinstance(efficiency, Record) and efficiency.id.startswith("mfu_"):
+        return "measured_end_to_end"
+    return "first_principles"
+
+
 def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None = None, precision: str = "bf16",
-                   efficiency: Any = None, seq_len: int | None = None) -> TrainingTerms:
-    """`Job` inputs lowered into TrainingTerms, once per catalog and distinct inputs."""
+                   efficiency: Any = None, seq_len: int | None = None,
+                   efficiency_mode: str | None = None) -> TrainingTerms:
+    """`Job` inputs lowered into TrainingTerms, once per catalog and distinct inputs.
+
+    `efficiency` None: first principles with the cited dense-GEMM kernel efficiency
+    (assumption gemm_compute_efficiency); see `efficiency_mode_of` for the two modes."""
+    mode = efficiency_mode_of(efficiency, efficiency_mode)
     if efficiency is None:
-        raise MlsysimError(
-            "efficiency is required: the fraction of peak compute the kernels achieve, as a number "
-            "or a cited assumption (e.g. Assumptions.MFU_Megatron_1T)"
-        )
+        if mode != "first_principles":
+            raise MlsysimError("efficiency_mode 'measured_end_to_end' needs the measured MFU as efficiency=")
+        if not isinstance(fleet, (Fleet, Record)):
+            raise MlsysimError(f"fleet must be a cluster record (e.g. Systems.Clusters.Research_256), got {fleet!r}")
+        efficiency = fleet.catalog.get("assumptions", GEMM_EFFICIENCY) if isinstance(fleet, Fleet) else \
+            fleet._catalog.get("assumptions", GEMM_EFFICIENCY)
     if not isinstance(fleet, (Fleet, Record)):
         raise MlsysimError(f"fleet must be a cluster record (e.g. Systems.Clusters.Research_256), got {fleet!r}")
     if (type(model) is Record and type(fleet) is Record and model._catalog is fleet._catalog
             and type(efficiency) is float and type(devices) in _PLAIN and type(seq_len) in _PLAIN):
         # The common call (records of one catalog, a plain efficiency): keyed without the general walk.
         catalog = model._catalog
-        key: tuple[Any, ...] | None = (model._data["id"], fleet._data["id"], devices, precision, efficiency, seq_len)
+        key: tuple[Any, ...] | None = (model._data["id"], fleet._data["id"], devices, precision, efficiency, seq_len, mode)
     else:
         catalog = inputs.catalog_of(model, fleet, efficiency)
-        key = inputs.memo_key(model, fleet, devices, precision, efficiency, seq_len)
+        key = inputs.memo_key(model, fleet, devices, precision, efficiency, seq_len, mode)
     memo = catalog.derived("training_terms")
     terms = memo.get(key) if key is not None else None
     if terms is None:
         terms = _read_training(inputs.record(model, "models", catalog, "model"), fleet_of(fleet, devices),
-                               precision, efficiency, seq_len)
+                               precision, efficiency, seq_len, mode)
         if key is not None:
             inputs.remember(memo, key, terms)
     return terms
 
 
-def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any, seq_len: int | None) -> TrainingTerms:
+def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any, seq_len: int | None,
+                   mode: str = "first_principles") -> TrainingTerms:
     catalog = fleet.catalog
     lineage = Lineage()
     lineage.merge(fleet.lineage)
@@ -287,6 +327,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
                     (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
     peak = peak_compute(hardware, precision, lineage)
     fraction = inputs.fraction(efficiency, "efficiency", lineage)
+    mem_bw = lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else float("inf")
     return TrainingTerms(
         fleet=fleet, layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
         kv_width=shape.kv_heads * shape.head_dim, params=counts.total, params_active=counts.active, seq=seq,
@@ -299,7 +340,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         inter_bw=fleet.inter_bw_per_device, inter_latency=fleet.inter_latency,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
-        backward_share=backward / passes,
+        backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw, backward=backward,
     )
 
 
@@ -346,6 +387,7 @@ class TrainingResult(QuantityView):
     memory_capacity: float
     feasible: bool
     lineage: Lineage
+    efficiency_mode: str = "first_principles"
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -412,13 +454,15 @@ class LayoutColumns:
     what `step_model` computes on in a search (a Layout itself in a single solve)."""
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
-                 "allreduce", "overlap_grad_reduce")
+                 "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
         self.microbatch, self.zero, self.interleave = cols["microbatch"], cols["zero"], cols["interleave"]
         self.recompute, self.sequence_parallel, self.allreduce = recompute, sequence_parallel, allreduce
         self.overlap_grad_reduce = False
+        self.overlap_param_gather = False
+        self.fused_attention = True
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str, sequence_parallel: bool) -> Any:
@@ -455,15 +499,59 @@ def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp
     return sbh * (10 + 24 / tp + scores / tp)
 
 
-def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
-    """Compute, TP, CP and pipeline-send time of one microbatch through the slowest stage [s].
-    Each group talks over the node's link when it fits in one node, else over each
-    device's share of the fabric (bandwidth [B/s] and latency [s] picked with ops.where)."""
+def elementwise_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, sequence_parallel: bool,
+                                fused_attention: bool) -> Any:
+    """Memory traffic [B] of one transformer layer's memory-bound (non-GEMM) work in one
+    forward pass: layer norms, bias, GeLU, dropout, residual adds and, when attention is not
+    fused, the softmax over the materialised scores.
+
+    Each tensor the layer saves for backward is written once by the operation producing it
+    and read once by the one consuming it, so the traffic is twice the saved bytes of
+    `activation_bytes_per_layer` without recomputation; fused (Flash) attention keeps the
+    scores on chip, which drops their 5 a s / h term:
+
+        traffic = 2 x activation_bytes_per_layer(s, b, h, a, t, "none" or "selective", sp)
+
+    References
+    ----------
+    Korthikanti et al. 2022, arXiv 2205.05198, Sec. 4.1 (the saved tensors of a layer and
+    their sizes); Dao 2023, arXiv 2307.08691, Sec. 2.2-2.3 (standard attention writes S and
+    P to HBM; FlashAttention does not).
+    """
+    mode = "selective" if fused_attention else "none"
+    return 2.0 * activation_bytes_per_layer(seq, batch, hidden, heads, tp, mode, sequence_parallel)
+
+
+def ring_collective_time(nbytes: Any, n: Any, bandwidth: Any, latency: Any) -> Any:
+    """All-gather or reduce-scatter of `nbytes` [B] (the full, unsharded buffer) over a ring
+    of `n` ranks [s]: (n - 1)/n x nbytes / bandwidth + (n - 1) x latency.
+
+    References
+    ----------
+    NCCL documentation, "Performance" (bus bandwidth: all-gather and reduce-scatter move
+    (n-1)/n of the data per rank, all-reduce 2 (n-1)/n); Thakur, Rabenseifner & Gropp 2005
+    (alpha-beta model).
+    """
+    return (n - 1) / n * nbytes / bandwidth + (n - 1) * latency
+
+
+def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """Compute (GEMM and memory-bound), TP, CP, pipeline-send and exposed ZeRO-3 time of one
+    microbatch through the slowest stage [s]. Each group talks over the node's link when it
+    fits in one node, else over each device's share of the fabric (bandwidth [B/s] and
+    latency [s] picked with ops.where)."""
     where, per_node, intra, inter, inter_lat = ops.where, s.per_node, s.intra_bw, s.inter_bw, s.inter_latency
     seq_local = s.seq / x.cp
     # Forward and backward pass, plus the forward again of what is recomputed.
     stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[x.recompute] + s.flops_logits3
-    t_compute = x.microbatch * stage_flops / (x.tp * x.cp) / s.rate
+    t_gemm = x.microbatch * stage_flops / (x.tp * x.cp) / s.rate
+    # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
+    # FLOPs), and the forward again of what is recomputed.
+    passes_mem = 1.0 + s.backward + {"none": 0.0, "selective": 0.0, "full": 1.0}[x.recompute]
+    traffic = elementwise_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.sequence_parallel,
+                                          x.fused_attention)
+    t_mem = layers_stage * passes_mem * traffic / s.mem_bw
+    t_compute = t_gemm + t_mem
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = x.microbatch * seq_local * s.hidden * s.elem
@@ -482,11 +570,30 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     inside = x.tp * x.cp * dp * x.pp <= per_node
     t_p2p = where(x.pp > 1, 2 * x.interleave * (act / x.tp / where(inside, intra, inter)
                                                 + where(inside, 0.0, inter_lat)), 0.0)
-    return t_compute, t_tp, t_cp, t_p2p
+
+    # ZeRO-3: per layer, all-gather its parameters before the forward and again before the
+    # backward, reduce-scatter its gradients after it, every microbatch, over the DP x CP
+    # ranks holding shards of the same weights (ring; the fabric once the group leaves a node).
+    group = dp * x.cp
+    inside = group * x.tp <= per_node
+    bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
+    stage_params = s.params / (x.tp * x.pp) * s.elem
+    one = ring_collective_time(stage_params, group, bw, 0.0) + layers_stage * (group - 1) * lat
+    forward_share = 1.0 / (1.0 + s.backward)
+    if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
+        c_fwd = t_compute * forward_share
+        t_z3 = ops.maximum(0.0, one - c_fwd) + ops.maximum(0.0, 2 * one - (t_compute - c_fwd))
+    else:
+        t_z3 = ZERO3_COLLECTIVES_PER_MICROBATCH * one
+    t_z3 = where(x.zero == SHARD_PARAMETERS, t_z3, 0.0)  # a group of one moves nothing: (n-1) = 0
+    return t_compute, t_tp, t_cp, t_p2p, t_z3
 
 
 def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
-    """Exposed data-parallel gradient all-reduce [s] over the DP x CP ranks holding the same weights."""
+    """Exposed data-parallel gradient synchronisation [s] over the DP x CP ranks holding the
+    same weights, once per step: an all-reduce for ZeRO 0 and 1; ZeRO 2's reduce-scatter of
+    gradients plus all-gather of updated parameters moves the same volume; ZeRO 3 moves its
+    data per microbatch instead (`_slot_times`), so nothing here."""
     grads = s.params / (x.tp * x.pp) * s.elem
     group = dp * x.cp
     local = ops.minimum(group, ops.maximum(1.0, s.per_node // x.tp))
@@ -497,7 +604,7 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
         inside = nodes <= 1
         t_dp = ring_allreduce_time(grads, group, ops.where(inside, s.intra_bw, s.inter_bw),
                                    ops.where(inside, 0.0, s.inter_latency))
-    t_dp = t_dp * ops.where(x.zero == SHARD_PARAMETERS, s.zero3_traffic, 1.0)
+    t_dp = ops.where(x.zero == SHARD_PARAMETERS, 0.0, t_dp)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
     return t_dp
@@ -514,7 +621,10 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     gradients = params_dev * s.elem / ops.where(x.zero >= SHARD_GRADIENTS, shard, 1.0)
     optimizer = params_dev * s.opt_bytes / ops.where(x.zero >= SHARD_OPTIMIZER, shard, 1.0)
     seq_local = s.seq / x.cp
-    per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.recompute,
+    # Fused (Flash) attention keeps no attention scores for the backward pass, as selective
+    # recomputation does not (Dao et al. 2022; Korthikanti et al. 2022 Sec. 4.2).
+    kept = "selective" if (x.fused_attention and x.recompute == "none") else x.recompute
+    per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, kept,
                                            x.sequence_parallel)
     in_flight = ops.minimum(m, x.pp)
     # 1F1B keeps p microbatches in flight on the first stage; the interleaved schedule's
@@ -543,25 +653,35 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
     """
     m = batch / (dp * x.microbatch)
     layers_stage = -(-s.layers // (x.pp * x.interleave)) * x.interleave
-    t_compute, t_tp, t_cp, t_p2p = _slot_times(ops, s, x, dp, layers_stage)
-    slot = t_compute + t_tp + t_cp + t_p2p
-    bubble = (x.pp - 1) / x.interleave * slot
-    t_dp = _dp_time(ops, s, x, dp, t_compute)
-    step = m * slot + bubble + t_dp
     model_flops = batch * s.flops_model_seq
     hw_flops = batch * s.flops_hw_seq[x.recompute]
     n = s.devices
     weights, gradients, optimizer, activations = _memory(ops, s, x, dp, m, layers_stage)
     total = weights + gradients + optimizer + activations
+    if s.efficiency_mode == "measured_end_to_end":
+        # A measured MFU already includes bubble, communication and every other overhead:
+        # the step is the model FLOPs at that utilisation, with nothing added again.
+        step = model_flops / (n * s.peak * s.efficiency)
+        zero = 0.0 * m
+        t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = zero
+        compute_total = step
+    else:
+        t_compute, t_tp, t_cp, t_p2p, t_z3 = _slot_times(ops, s, x, dp, layers_stage)
+        slot = t_compute + t_tp + t_cp + t_p2p + t_z3
+        bubble = (x.pp - 1) / x.interleave * slot
+        t_dp = _dp_time(ops, s, x, dp, t_compute)
+        step = m * slot + bubble + t_dp
+        bubble_fraction = pipeline_bubble_fraction(x.pp, m, x.interleave)
+        compute_total = m * t_compute
     return {
         "step_time": step,
-        "compute_time": m * t_compute,
+        "compute_time": compute_total,
         "tp_comm_time": m * t_tp,
         "cp_comm_time": m * t_cp,
         "pp_comm_time": m * t_p2p,
-        "dp_comm_time": t_dp,
+        "dp_comm_time": t_dp + m * t_z3,
         "bubble_time": bubble,
-        "bubble_fraction": pipeline_bubble_fraction(x.pp, m, x.interleave),
+        "bubble_fraction": bubble_fraction,
         "model_flops_per_step": model_flops,
         "hardware_flops_per_step": hw_flops,
         "achieved_flops_per_device": hw_flops / step / n,
@@ -621,7 +741,7 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     # (tests/test_distributed.py checks the order), then the lineage.
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
-                          s.lineage)
+                          s.lineage, s.efficiency_mode)
 
 
 solve_setup = train  # the name the scorecard used first
@@ -644,17 +764,19 @@ class DistributedModel:
     def solve(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
               efficiency: Any = None, tp: int = 1, pp: int = 1, *, devices: int | None = None,
               seq_len: int | None = None, layout: Layout | None = None, raise_errors: bool = False,
-              **layout_fields: Any) -> TrainingResult:
+              efficiency_mode: str | None = None, **layout_fields: Any) -> TrainingResult:
         """Solve one configuration (a thin wrapper over `train(training_terms(...), layout, batch)`).
 
         `batch_size` is the global batch in sequences; `devices` defaults to every
         accelerator of the cluster. The layout is `layout=` (a Layout), or tp, pp and any
         other Layout field as keywords (cp, microbatch, interleave, zero, recompute,
-        sequence_parallel, allreduce, overlap_grad_reduce). With raise_errors=True a
+        sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention).
+        `efficiency` None means first principles with the cited GEMM kernel efficiency; an
+        `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`). With raise_errors=True a
         configuration that does not fit in memory raises OOMError.
         """
         terms = training_terms(model, fleet, devices=devices, precision=precision, efficiency=efficiency,
-                               seq_len=seq_len)
+                               seq_len=seq_len, efficiency_mode=efficiency_mode)
         if layout is None:
             layout = layout_fields.pop("parallelism", None)
         if layout is None:
@@ -672,7 +794,8 @@ class DistributedModel:
 
     def search(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
                efficiency: Any = None, *, devices: int | None = None, seq_len: int | None = None,
-               space: LayoutSpace | None = None, **space_fields: Any) -> SearchResult:
+               space: LayoutSpace | None = None, efficiency_mode: str | None = None,
+               **space_fields: Any) -> SearchResult:
         """Every valid (TP, PP, CP, DP, microbatch, interleave, ZeRO stage, recomputation) for
         the job, evaluated at once with numpy; returns them all and the fastest that fits.
         The candidates are `space=` (a LayoutSpace) or its fields as keywords (tp=(1, 2), ...)."""
@@ -683,7 +806,7 @@ class DistributedModel:
                 raise MlsysimError(f"search: unknown field {unknown[0]!r}; use {', '.join(known)}")
             space = LayoutSpace(**space_fields)
         terms = training_terms(model, fleet, devices=devices, precision=precision, efficiency=efficiency,
-                               seq_len=seq_len)
+                               seq_len=seq_len, efficiency_mode=efficiency_mode)
         return search_layouts(terms, inputs.positive_int(batch_size, "batch_size (global batch, in sequences)"), space)
 
 
