@@ -299,3 +299,16 @@ def test_azure_path_matches_the_catalog_source() -> None:
 
     real = load_catalog().sources["azure-retail-prices-nd96isr-h100-v5"]["check"]
     assert real["json_path"] == AZURE_PATH
+
+
+def test_offline_prints_the_plan_and_never_the_installed_catalog(cli, catalog_copy, monkeypatch, tmp_path_factory):
+    """`--offline` shows which values would be checked, how, where and when due; a real run
+    never writes into the catalog installed inside the package."""
+    root = catalog_copy()
+    plan = cli("freshness", "check", "--offline", "--catalog", str(root))
+    assert plan.code == 0 and "freshness plan" in plan.out and "now (never checked)" in plan.out
+    assert "hardware/fx100#memory.bandwidth" in plan.out
+    elsewhere = tmp_path_factory.mktemp("nowhere")
+    monkeypatch.chdir(elsewhere)  # no catalog here or above: the bundled one would be used
+    refused = cli("freshness", "check")
+    assert refused.code == 1 and "never writes to" in refused.err

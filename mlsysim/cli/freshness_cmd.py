@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from mlsysim.cli.options import CatalogOption
 from mlsysim.cli.console import console, err_console
@@ -95,11 +97,17 @@ def check(
     """Re-verify cited sources. Exit 0: nothing needs attention; 4: something changed, broke or needs review;
     5: OUTAGE (the network failed, not the sources): nothing in the catalog was written."""
     from mlsysim.catalog import load_catalog
+    from mlsysim.catalog.paths import locate_catalog
     from mlsysim.catalog.freshness import claim_refs, convert, remove_stale_copies, validator
     from provenance.checker import Checker, Options, markdown_summary
     from provenance.http import Fetcher
 
-    cat = load_catalog(catalog)
+    location = locate_catalog(catalog)
+    if location.how == "bundled" and not offline:
+        raise MlsysimError(f"{location.path} is the catalog installed inside the mlsysim package, which the checker never "
+                           "writes to; run from a checkout (the nearest catalog/ is used) or pass --catalog DIR")
+    err_console.print(f"catalog: {location}", style="dim", markup=False, highlight=False, soft_wrap=True)
+    cat = load_catalog(location.path)
     remove_stale_copies()
     options = Options(today=dt.date.today(), only=only, due_only=due, apply_proposals=apply, offline=offline, deadline=deadline,
                       arxiv_api=os.environ.get("MLSYSIM_FRESHNESS_ARXIV_API", "https://export.arxiv.org/api/query?id_list={id}"),
@@ -114,12 +122,17 @@ def check(
             raise
         except Exception as exc:  # a bug: still never a secret on the terminal
             raise RuntimeError(checker.redactor.text(f"{type(exc).__name__}: {exc}")) from None
+    if offline:
+        from provenance.verification import read_verification
+
+        _print_plan(result, read_verification(cat.root)[0])
     text = markdown_summary(result)
     if report is not None:
         _write(report, json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
     if summary is not None:
         _write(summary, text)
-    _print(result)
+    if not offline:
+        _print(result)
     if result.get("outage"):
         err_console.print(f"{result['outage']}. Nothing in the catalog was written; every badge stays as it was. "
                           f"Run again when the network is back; exit {EXIT_OUTAGE}", highlight=False, markup=False, soft_wrap=True)
@@ -143,6 +156,20 @@ def _write(path: Path, text: str) -> None:
         write_text_atomic(path, text)
     except OSError as exc:
         raise MlsysimError(f"{path}: cannot write ({exc.strerror}); choose a writable path") from None
+
+
+def _print_plan(result: dict[str, Any], states: dict[str, Any]) -> None:
+    """`--offline`: what a run would check, where, how, and when each check is due."""
+    table = Table(title=f"freshness plan {result['date']}: {result['planned']} values (offline: nothing fetched, nothing written)",
+                  title_justify="left")
+    for header in ("Value", "Strategy", "On change", "Due", "Source URL"):
+        table.add_column(header, overflow="fold")
+    for source in result["sources"]:
+        for c in source["claims"]:
+            state = states.get(c["path"])
+            due = "now (never checked)" if state is None or state.next_due is None else str(state.next_due)
+            table.add_row(*(escape(str(x)) for x in (c["path"], c.get("strategy", ""), c.get("on_change", ""), due, source.get("url", ""))))
+    console.print(table)
 
 
 def _print(result: dict[str, Any]) -> None:
