@@ -41,3 +41,7 @@ class SLAViolation(MlsysimError):
     """A latency or throughput target is not met."""
 
     exit_code = 3
+
+
+class MixedCatalogsError(MlsysimError):
+    """One call or one result combined records loaded from two different catalogs."""

@@ -10,11 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlsysim.catalog.records import Value
-from mlsysim.errors import MlsysimError
-
-
-class MixedCatalogError(MlsysimError):
-    """One result's inputs came from two different catalogs."""
+from mlsysim.errors import MixedCatalogsError
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ class Lineage:
 
     def _adopt(self, catalog: Any, path: str) -> None:
         if self._catalog is not None:
-            raise MixedCatalogError(
+            raise MixedCatalogsError(
                 f"{path} comes from the catalog {catalog!r}, but this result already rests on {self._catalog!r}; "
                 "take every record of one call from the same catalog (load_catalog(...) once and look them up there)"
             )

@@ -10,8 +10,16 @@ One run:
    value that passed its guards, `propose` puts the edit in the report (and
    with `apply_proposals` into the YAML), `alert` only reports; a changed
    input marks the values derived from it for review;
-5. write the YAML edits through the round-trip editor (validated, atomic),
-   then catalog/verification.json (sorted, stable), then return the report.
+5. under the catalog lock, merge this run's results into the current
+   catalog/verification.json (sorted, stable) and write the YAML edits through
+   the round-trip editor (validated, atomic); then return the report.
+
+Hostile input is contained: every document's failure (unreachable, blocked,
+malformed, too slow) is that document's result, never the run's; the run has
+an overall deadline after which the rest is `skipped`; and a run in which the
+network, not the sources, failed (an OUTAGE: every host failing the same way,
+or more than `outage_share` of the documents failing) writes nothing at all,
+so no badge turns red because a laptop was offline.
 
 Domain-agnostic: the caller supplies the claims, a unit converter and a
 catalog validator.
@@ -21,8 +29,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +42,16 @@ from typing import Any, Protocol
 from provenance import connectors
 from provenance.atomic import write_text_atomic
 from provenance.editor import EditError, Validator, commit, stage_edits
-from provenance.http import Fetched, Fetcher, Redactor, Request
+from provenance.http import Fetched, Fetcher, Redactor, Request, host_key
+from provenance.lock import catalog_lock
+from provenance.model import DEFAULT_MAX_STEP
 from provenance.problems import ProvenanceError
 from provenance.strategies import ClaimRef, Outcome, arxiv_version, document, json_path, text_quote
-from provenance.verification import VERIFICATION_FILE, CheckState, read_verification
+from provenance.verification import ATTENTION, VERIFICATION_FILE, CheckState, read_verification
 
-ATTENTION_RESULTS = frozenset({"changed", "missing", "unreachable", "blocked"})
+ATTENTION_RESULTS = ATTENTION
 REPORT_FORMAT = 1
+DEFAULT_DEADLINE = 1200.0  # seconds for one run's fetching, inside the CI job's 30 minutes; then the rest is skipped
 
 
 class CheckerError(ProvenanceError):
@@ -59,6 +72,10 @@ class Options:
     offline: bool = False
     arxiv_api: str = arxiv_version.API
     connector_overrides: Mapping[str, str] = field(default_factory=dict)  # URL prefix -> connector, for local servers
+    deadline: float | None = DEFAULT_DEADLINE  # seconds for the whole run's fetching; None: no limit
+    outage_share: float = 0.5  # more than this share of the documents failing is an outage, not rot
+    outage_min_documents: int = 3  # ... when at least this many documents were fetched
+    lock_timeout: float = 600.0  # seconds to wait for another run's catalog lock
 
 
 @dataclass
@@ -160,6 +177,36 @@ def auth_var(source: Mapping[str, Any]) -> str | None:
 # ---------------------------------------------------------------- the run
 
 
+class _Document:
+    """One fetched document, its text or JSON read at most once; a failure to read it is kept as words."""
+
+    def __init__(self, got: Fetched, redactor: Redactor, parse_json: bool):
+        self.got = got
+        self._redactor = redactor
+        self._text: tuple[str | None, str | None] | None = None
+        self._json: tuple[Any, str | None] = (None, None)
+        if parse_json:
+            try:
+                self._json = (json_path.parse(got.body), None)
+            except ValueError as exc:
+                self._json = (None, redactor.text(str(exc)))
+            except Exception as exc:
+                self._json = (None, redactor.text(f"cannot read the JSON ({type(exc).__name__})"))
+
+    def json(self) -> tuple[Any, str | None]:
+        return self._json
+
+    def text(self) -> tuple[str | None, str | None]:
+        if self._text is None:
+            try:
+                self._text = (text_quote.document_text(self.got), None)
+            except text_quote.TextError as exc:
+                self._text = (None, self._redactor.text(str(exc)))
+            except Exception as exc:  # a parser failing on hostile bytes
+                self._text = (None, self._redactor.text(f"cannot extract the document's text ({type(exc).__name__}: {str(exc)[:200]})"))
+        return self._text
+
+
 class Checker:
     def __init__(
         self,
@@ -187,7 +234,7 @@ class Checker:
             var = auth_var(claim.source)
             if var:
                 self.redactor.add(self.environ.get(var))
-        self.states, _ = read_verification(self.root)
+        self.states, _ = _read_states(self.root)
 
     # ---------------------------------------------------------------- plan
 
@@ -248,70 +295,79 @@ class Checker:
     # ---------------------------------------------------------------- run
 
     def run(self, progress: Progress | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + self.options.deadline if self.options.deadline else None
         planned = self.plan()
         groups, results = self._groups(planned)
         to_fetch = [g for g in groups.values() if g.skip is None]
         if progress and to_fetch:
             progress.start(len(to_fetch))
+        requests = [self._request(g) for g in to_fetch]
         fetched = self.fetcher.fetch_many(
-            [self._request(g) for g in to_fetch],
+            requests,
             on_done=(lambda req, got: progress.advance(self.redactor.url(req.url), got)) if progress else None,
+            deadline=deadline,
         )
         for group in groups.values():
             if group.skip is not None:
                 results += [ClaimResult(r, group.strategy_of[r.path], Outcome("skipped", group.skip)) for r in group.refs]
             else:
-                results += self._evaluate(group, fetched[group.url])
+                results += self._evaluate_contained(group, fetched[group.url])
         results.sort(key=lambda r: r.ref.path)
+        outage = None if self.options.offline else detect_outage(requests, fetched, self.options.outage_share, self.options.outage_min_documents)
+        if outage is not None:
+            return self._report(results, planned, outage=outage)  # nothing decided, nothing written
         self._decide(results)
         if not self.options.offline:
             self._write(results)
         return self._report(results, planned)
 
+    def _evaluate_contained(self, group: Group, got: Fetched) -> list[ClaimResult]:
+        """_evaluate, with any failure on a hostile document turned into that document's `malformed` result."""
+        try:
+            return self._evaluate(group, got)
+        except Exception as exc:
+            message = self.redactor.text(f"cannot read the document ({type(exc).__name__}: {str(exc)[:200]})")
+            return [ClaimResult(ref, group.strategy_of[ref.path], Outcome("malformed", message), fetch=got.evidence()) for ref in group.refs]
+
     def _evaluate(self, group: Group, got: Fetched) -> list[ClaimResult]:
         evidence = got.evidence()
-        out = []
         if not got.ok:
-            result = "blocked" if got.failure == "blocked" else "unreachable"
-            for ref in group.refs:
-                out.append(ClaimResult(ref, group.strategy_of[ref.path], Outcome(result, got.message), fetch=evidence))
-            return out
-        text: str | None = None
-        text_error: str | None = None
-        parsed: Any = None
-        parse_error: str | None = None
-        if "json_path" in group.strategy_of.values() and not got.not_modified:
-            try:
-                parsed = json_path.parse(got.body)
-            except ValueError as exc:
-                parse_error = str(exc)
+            result = {"blocked": "blocked", "skipped": "skipped"}.get(got.failure or "", "unreachable")
+            return [ClaimResult(ref, group.strategy_of[ref.path], Outcome(result, got.message), fetch=evidence)  # type: ignore[arg-type]
+                    for ref in group.refs]
+        doc = _Document(got, self.redactor, parse_json="json_path" in group.strategy_of.values() and not got.not_modified)
+        out = []
         for ref in group.refs:
-            strategy = group.strategy_of[ref.path]
-            prior = self.states.get(ref.path)
-            verified = prior.evidence.get("verified_sha256") if prior else None
-            settled = self._settled(ref)
-            unchanged = settled is not None and (got.not_modified or (got.sha256 is not None and got.sha256 == verified))
-            if unchanged and strategy in ("document", "text_quote"):
-                outcome = Outcome("match", "HTTP 304 Not Modified" if got.not_modified else "document unchanged since it was last verified",
-                                  observed=settled.observed if settled else None)
-            elif got.not_modified:
-                outcome = Outcome("missing", "HTTP 304 to an unconditional request; the server sent no document")
-            elif strategy == "document":
-                outcome = document.check(got, verified)
-            elif strategy == "text_quote":
-                if text is None and text_error is None:
-                    try:
-                        text = text_quote.document_text(got)
-                    except text_quote.TextError as exc:
-                        text_error = str(exc)
-                outcome = Outcome("missing", text_error) if text_error else text_quote.check(ref, text or "")
-            elif strategy == "json_path":
-                outcome = Outcome("missing", parse_error) if parse_error else json_path.check(ref, parsed, group.connector, self.convert, group.url)
-            else:
-                arxiv = ref.source["arxiv"]
-                outcome = arxiv_version.check(got, arxiv["id"], arxiv["version"])
-            out.append(ClaimResult(ref, strategy, outcome, fetch=evidence))
+            try:
+                outcome = self._outcome(group, doc, ref)
+            except Exception as exc:  # one claim's strategy failing on this document
+                outcome = Outcome("malformed", self.redactor.text(f"cannot check this value in the document ({type(exc).__name__}: {str(exc)[:200]})"))
+            out.append(ClaimResult(ref, group.strategy_of[ref.path], outcome, fetch=evidence))
         return out
+
+    def _outcome(self, group: Group, doc: _Document, ref: ClaimRef) -> Outcome:
+        """One claim's outcome on its fetched document."""
+        got = doc.got
+        strategy = group.strategy_of[ref.path]
+        prior = self.states.get(ref.path)
+        verified = prior.evidence.get("verified_sha256") if prior else None
+        settled = self._settled(ref)
+        unchanged = settled is not None and (got.not_modified or (got.sha256 is not None and got.sha256 == verified))
+        if unchanged and strategy in ("document", "text_quote"):
+            return Outcome("match", "HTTP 304 Not Modified" if got.not_modified else "document unchanged since it was last verified",
+                           observed=settled.observed if settled else None)
+        if got.not_modified:
+            return Outcome("missing", "HTTP 304 to an unconditional request; the server sent no document")
+        if strategy == "document":
+            return document.check(got, verified)
+        if strategy == "text_quote":
+            text, error = doc.text()
+            return Outcome("malformed", error) if error is not None else text_quote.check(ref, text or "")
+        if strategy == "json_path":
+            parsed, error = doc.json()
+            return Outcome("malformed", error) if error is not None else json_path.check(ref, parsed, group.connector, self.convert, group.url)
+        arxiv = ref.source["arxiv"]
+        return arxiv_version.check(got, arxiv["id"], arxiv["version"])
 
     # ---------------------------------------------------------------- decide and write
 
@@ -321,12 +377,19 @@ class Checker:
             o, on_change = r.outcome, r.ref.policy.on_change or "alert"
             if o.result != "changed":
                 continue
+            if o.proposal and any(self.redactor.leaks(str(v)) for v in o.proposal.values()):
+                r.action = "alert"
+                o.proposal = {}
+                o.message += "; not written: the new text would contain a secret"
+                continue
             if o.proposal and "value" in o.proposal and on_change == "apply" and r.strategy == "json_path":
-                if o.guarded:
+                held = None if o.guarded else "the claim declares no 'plausible' range, so it is proposed instead"
+                held = held or self._held_back(r)
+                if held is None:
                     r.action = "applied"
                 else:
                     r.action = "proposed"
-                    o.message += "; not applied: the claim declares no 'plausible' range, so it is proposed instead"
+                    o.message += f"; not applied: {held}"
             elif o.proposal and on_change in ("apply", "propose"):
                 r.action = "written" if self.options.apply_proposals else "proposed"
             elif r.strategy == "document" and self.options.apply_proposals:
@@ -354,38 +417,71 @@ class Checker:
                 by_path[ref.path] = dependent
         results.sort(key=lambda r: r.ref.path)
 
+    def _held_back(self, r: ClaimResult) -> str | None:
+        """Why a guarded live value must not be applied without review: too large a step, or unstable."""
+        o, policy = r.outcome, r.ref.policy
+        old, new = r.ref.value, float(o.proposal["value"])
+        max_step = policy.max_step if policy.max_step is not None else DEFAULT_MAX_STEP
+        if old == 0:
+            return f"the catalog value is 0, so a change to {new:g} has no relative size; a person should check it"
+        step = abs(new - old) / abs(old)
+        if step > max_step:
+            return (f"a change of {step:.0%} is more than the {max_step:.0%} step applied without review "
+                    f"(check.max_step); a person should check it")
+        prior = self.states.get(r.ref.path)
+        if prior is None or prior.last_checked is None or prior.evidence.get("moved_on") != prior.last_checked.isoformat():
+            return None  # the last run saw no movement
+        last, before = prior.observed, prior.evidence.get("previous_observed")
+        if not (_is_number(last) and _is_number(before)):
+            return None
+        tolerance = max(policy.tolerance or 0.0, 1e-12)
+        if math.isclose(new, last, rel_tol=tolerance, abs_tol=0.0):
+            return None  # the source said the same twice in a row: settled
+        if (last - before) * (new - last) < 0:
+            return (f"unstable: the source moved from {before:g} to {last:g} on the last run and back towards {new:g} now; "
+                    "a value that changes direction on consecutive runs is not applied")
+        return None
+
     def _write(self, results: list[ClaimResult]) -> None:
-        """Stage and validate every YAML edit, then write verification.json, then the YAML files.
+        """Under the catalog lock: stage and validate every YAML edit, merge this run's results into
+        the current verification.json and write it, then the YAML files.
+
+        The lock is held from reading the files to the last rename, so a concurrent run
+        (another `--only`, another machine sharing the checkout) never overwrites this
+        run's results or edits: each run re-reads verification.json under the lock and
+        merges its own results into it.
 
         verification.json goes first and already records the edited values' fingerprints: a
         run killed before the last YAML file is replaced leaves claims whose text disagrees
         with their recorded fingerprint, so the next run checks (and applies) them again.
         """
-        plans: dict[Path, dict[tuple[str | int, ...], Any]] = {}
-        for r in results:
-            if r.action in ("applied", "written"):
-                for name, value in r.outcome.proposal.items():
-                    plans.setdefault(r.ref.file, {})[(*r.ref.keys, name)] = value
-        staged: dict[Path, str] = {}
-        if plans:
-            try:
-                staged = stage_edits(plans, self.validate)
-            except EditError as exc:
-                for r in results:
-                    if r.action in ("applied", "written"):
-                        r.action = "failed"
-                        r.outcome.message += f"; NOT written: {exc}"
-        states = dict(self.states)
-        for r in results:
-            new = self._state(r)
-            if new is not None:
-                states[r.ref.path] = new
-        if not self.options.only:
-            known = {c.path for c in self.claims}
-            states = {p: s for p, s in states.items() if p in known}
-        self._remove_stale_temp_files()
-        self._write_verification(states)
-        commit(staged, self.before_replace)
+        with catalog_lock(self.root, timeout=self.options.lock_timeout):
+            self._remove_stale_temp_files()
+            current, _ = _read_states(self.root)
+            plans: dict[Path, dict[tuple[str | int, ...], Any]] = {}
+            for r in results:
+                if r.action in ("applied", "written"):
+                    for name, value in r.outcome.proposal.items():
+                        plans.setdefault(r.ref.file, {})[(*r.ref.keys, name)] = value
+            staged: dict[Path, str] = {}
+            if plans:
+                try:
+                    staged = stage_edits(plans, self.validate)
+                except EditError as exc:
+                    for r in results:
+                        if r.action in ("applied", "written"):
+                            r.action = "failed"
+                            r.outcome.message += f"; NOT written: {exc}"
+            states = dict(current)
+            for r in results:
+                new = self._state(r, current.get(r.ref.path, self.states.get(r.ref.path)))
+                if new is not None:
+                    states[r.ref.path] = new
+            if not self.options.only:
+                known = {c.path for c in self.claims}
+                states = {p: s for p, s in states.items() if p in known}
+            self._write_verification(states)
+            commit(staged, self.before_replace)
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files of an earlier run killed inside an atomic write (`.<name>.<random>.tmp`)."""
@@ -397,8 +493,7 @@ class Checker:
                 except OSError:
                     pass
 
-    def _state(self, r: ClaimResult) -> CheckState | None:
-        prior = self.states.get(r.ref.path)
+    def _state(self, r: ClaimResult, prior: CheckState | None) -> CheckState | None:
         today = self.options.today
         o = r.outcome
         if o.result == "skipped":
@@ -421,6 +516,8 @@ class Checker:
             if r.action != "none":
                 evidence["action"] = r.action
         observed = o.observed  # the source's own words or number, whatever was done with it
+        if r.strategy == "json_path" and _is_number(observed):
+            evidence.update(_movement(prior, float(observed), r.ref.value, today))
         cadence = r.ref.policy.cadence_days or 30
         return CheckState(
             result="match" if settled else o.result,
@@ -447,7 +544,7 @@ class Checker:
 
     # ---------------------------------------------------------------- report
 
-    def _report(self, results: list[ClaimResult], planned: Sequence[ClaimRef]) -> dict[str, Any]:
+    def _report(self, results: list[ClaimResult], planned: Sequence[ClaimRef], outage: str | None = None) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for r in results:
             counts[r.outcome.result] = counts.get(r.outcome.result, 0) + 1
@@ -492,7 +589,74 @@ class Checker:
             "needs_attention": any(r.needs_attention for r in results),
             "sources": [sources[k] for k in sorted(sources)],
         }
+        if outage is not None:
+            report["outage"] = outage
         return self.redactor.scrub(report)
+
+
+def _read_states(root: Path) -> tuple[dict[str, CheckState], dict[str, Any]]:
+    """read_verification, with an unreadable file as bad input that says the fix."""
+    try:
+        return read_verification(root)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # bad JSON, a missing field, a bad date
+        path = Path(root) / VERIFICATION_FILE
+        raise CheckerError(f"{path}: cannot read the verification state ({type(exc).__name__}: {str(exc)[:120]}); "
+                           f"it is generated: restore it with `git checkout -- {path.name}`") from None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _movement(prior: CheckState | None, observed: float, catalog_value: float, today: dt.date) -> dict[str, Any]:
+    """A live value's last movement: the value before it and the day it happened.
+
+    Carried unchanged while the source keeps saying the same thing, so re-checking an
+    unchanged live value leaves verification.json byte-identical.
+    """
+    last = float(prior.observed) if prior is not None and _is_number(prior.observed) else catalog_value
+    if not math.isclose(observed, last, rel_tol=1e-12, abs_tol=0.0):
+        return {"previous_observed": last, "moved_on": today.isoformat()}
+    if prior is not None and "previous_observed" in prior.evidence:
+        return {k: prior.evidence[k] for k in ("previous_observed", "moved_on") if k in prior.evidence}
+    return {}
+
+
+# Failures that say the run could not see its sources, rather than that a source is bad.
+def _outage_like(got: Fetched) -> bool:
+    return got.failure in ("unreachable", "blocked") and got.reason not in ("policy", "http", "internal") \
+        or got.failure in ("unreachable", "blocked") and got.reason == "http" and (got.status or 0) >= 500
+
+
+def detect_outage(requests: Sequence[Request], fetched: Mapping[str, Fetched], share: float, min_documents: int) -> str | None:
+    """Words saying why this run is an outage, or None.
+
+    An outage: every host failed for the same network reason (two hosts or more), or more
+    than `share` of at least `min_documents` fetched documents failed for network reasons
+    (no answer, refused, timed out, DNS, TLS, a 5xx from everything). Documents skipped by
+    the run's deadline and requests our own rules refused are not counted.
+    """
+    attempted: list[tuple[str, Fetched]] = []
+    for req in requests:
+        got = fetched.get(req.key)
+        if got is None or got.reason in ("run-deadline", "policy"):
+            continue
+        try:
+            attempted.append((host_key(req.url), got))
+        except Exception:
+            continue
+    if not attempted:
+        return None
+    failing = [(h, g) for h, g in attempted if _outage_like(g)]
+    hosts = {h for h, _ in attempted}
+    reasons = sorted({g.reason or "unknown" for _, g in failing})
+    if len(failing) == len(attempted) and len(hosts) >= 2 and len(reasons) == 1 and failing[0][1].network_failure:
+        return (f"OUTAGE: every host ({len(hosts)}) failed the same way ({reasons[0]}); this says the network failed, "
+                "not the sources")
+    if len(attempted) >= min_documents and len(failing) > share * len(attempted):
+        return (f"OUTAGE: {len(failing)} of {len(attempted)} documents could not be fetched ({', '.join(reasons)}), "
+                f"more than {share:.0%}; this says the network failed, not the sources")
+    return None
 
 
 def fingerprint(ref: ClaimRef, changes: Mapping[str, Any] | None = None) -> str:
@@ -551,11 +715,15 @@ def markdown_summary(report: Mapping[str, Any]) -> str:
     """The report as Markdown, ready for a CI step summary or a pull-request body."""
     counts = report["counts"]
     lines = [f"# Freshness check, {report['date']}", ""]
-    order = ("match", "changed", "missing", "unreachable", "blocked", "skipped", "applied", "proposed", "written", "accepted", "alert", "failed")
+    order = ("match", "changed", "missing", "unreachable", "blocked", "malformed", "skipped",
+             "applied", "proposed", "written", "accepted", "alert", "failed")
     lines.append(" · ".join(f"**{counts[k]}** {k}" for k in order if k in counts) or "nothing was checked")
     lines.append("")
     if report["options"].get("offline"):
         lines += ["_Offline run: nothing was fetched and no file was written._", ""]
+    if report.get("outage"):
+        lines += [f"**{_cell(report['outage'], 400)}.** Nothing in the catalog was changed: verification.json and every "
+                  "badge are as they were. Run again when the network is back.", ""]
     for title, wanted in _SECTIONS:
         blocks = []
         for source in report["sources"]:

@@ -42,6 +42,9 @@ class CheckPolicy(Strict):
     json_path: str | None = None
     assert_: dict[str, str | int | float | bool] | None = Field(default=None, alias="assert")
     on_change: OnChange | None = None
+    # The largest relative change (|new - old| / |old|) applied without review; a larger one,
+    # even inside `plausible`, is proposed instead. None: DEFAULT_MAX_STEP.
+    max_step: float | None = Field(default=None, gt=0)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -58,6 +61,9 @@ DEFAULT_POLICIES: dict[str, CheckPolicy] = {
 }
 
 
+DEFAULT_MAX_STEP = 0.5
+
+
 def effective_policy(source_type: str, *overrides: CheckPolicy | None) -> CheckPolicy:
     """The source type's default policy with the source's and the claim's overrides on top."""
     merged = DEFAULT_POLICIES[source_type].model_dump(by_alias=True)
@@ -72,9 +78,23 @@ class ArxivRef(Strict):
     version: str = Field(pattern=r"^v\d+$")
 
 
+_AUTH = re.compile(r"^env:[A-Z][A-Z0-9_]*$")
+
+
 class Access(Strict):
-    auth: str | None = Field(default=None, pattern=r"^env:[A-Z][A-Z0-9_]*$")
+    auth: str | None = Field(default=None, json_schema_extra={"pattern": _AUTH.pattern})
     note: str | None = None
+
+    @field_validator("auth")
+    @classmethod
+    def _names_a_variable(cls, auth: str | None) -> str | None:
+        # The message never repeats what was written: if it is a key, it must not reach a CI log.
+        if auth is not None and not _AUTH.match(auth):
+            if auth.startswith("env:"):
+                raise ValueError("the variable name must be upper-case letters, digits and underscores; "
+                                 "write e.g. `auth: env:ELECTRICITYMAPS_TOKEN`")
+            raise ValueError("looks like a literal key; use `auth: env:NAME` and export the key as NAME (never write the key itself)")
+        return auth
 
 
 class Source(Strict):

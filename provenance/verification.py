@@ -14,7 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Result = Literal["match", "changed", "missing", "unreachable", "blocked", "skipped"]
+Result = Literal["match", "changed", "missing", "unreachable", "blocked", "malformed", "skipped"]
+
+# Every result, in the order reports list them; those that need a person.
+RESULTS: tuple[str, ...] = ("match", "changed", "missing", "unreachable", "blocked", "malformed", "skipped")
+ATTENTION: frozenset[str] = frozenset({"changed", "missing", "unreachable", "blocked", "malformed"})
 Badge = Literal["verified", "live", "stale", "changed", "broken", "estimated", "unsourced"]
 
 VERIFICATION_FILE = "verification.json"
@@ -24,7 +28,7 @@ BADGES: dict[str, str] = {
     "live": "value refreshed from a live API within cadence",
     "stale": "cited, but not verified within cadence",
     "changed": "the source changed or disagrees: needs review",
-    "broken": "the source is unreachable or gone",
+    "broken": "the source is unreachable, gone, or serves a document that cannot be read",
     "estimated": "method: estimated",
     "unsourced": "record failed validation",
 }
@@ -93,7 +97,7 @@ def badge(method: str, volatility: str, cadence_days: int, state: CheckState | N
         return "stale"
     if state.result in ("changed", "missing"):
         return "changed"
-    if state.result in ("unreachable", "blocked"):
+    if state.result in ("unreachable", "blocked", "malformed"):
         return "broken"
     if state.result == "match" and state.last_verified is not None:
         if 0 <= (today - state.last_verified).days <= cadence_days:

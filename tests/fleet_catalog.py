@@ -32,7 +32,7 @@ electricity_price: {value: 0.1, unit: USD/kWh, source: arxiv-llama3-herd, valid_
 UNPRICED_GRID = """id: test_unpriced_grid
 name: Test grid without an electricity price
 region: YY
-carbon_intensity: {value: 300, unit: gCO2e/kWh, source: arxiv-llama3-herd, valid_time: 2024, qualifiers: {basis: direct}}
+carbon_intensity: {value: 300, unit: gCO2e/kWh, source: arxiv-llama3-herd, valid_time: 2024, qualifiers: {basis: lifecycle}}
 """
 
 

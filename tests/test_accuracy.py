@@ -75,13 +75,13 @@ def _trt_ttft(model: str, tp: int, prompt: int) -> float:
     from mlsysim import Hardware, ServingModel, Systems
 
     hardware = Systems.Nodes.DGX_A100 if tp > 1 else Hardware.Cloud.A100
-    return ServingModel(model, hardware, precision="fp16", tensor_parallel=tp).prefill(prompt, batch_size=1).time
+    return ServingModel(model, hardware, precision="fp16", tp=tp).prefill(prompt, batch_size=1).time
 
 
 def _ft(catalog, tp: int, phase: str) -> float:
     from mlsysim import ServingModel
 
-    s = ServingModel(catalog.get("models", "GPT_13B_FT"), catalog.get("hardware", "A100_40GB"), precision="fp16", tensor_parallel=tp)
+    s = ServingModel(catalog.get("models", "GPT_13B_FT"), catalog.get("hardware", "A100_40GB"), precision="fp16", tp=tp)
     return s.prefill(512, 1).time if phase == "prefill" else s.decode_step(512, 1).time
 
 

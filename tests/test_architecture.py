@@ -94,7 +94,6 @@ def test_provenance_never_imports_mlsysim():
     assert not wrong, wrong
 
 
-@pytest.mark.xfail(strict=True, reason="engine <-> sweep import each other; the solver spine refactor removes it")
 def test_no_import_cycles_even_through_lazy_imports():
     graph = {m: {t for name, _ in _imports(p) if (t := _resolve(name)) and t != m and not m.startswith(t + ".")}
              for m, p in MODULES.items() if m != "mlsysim"}

@@ -64,7 +64,7 @@ KNOWN_OFFENDERS: frozenset[str] = frozenset({
     "hardware/jetson_orin_nx",
     "models/alexnet", "models/anomaly_detector", "models/gpt3", "models/llama2_70b", "models/llama2_7b",
     "models/llama3_1_405b", "models/llama3_70b", "models/llama3_8b", "models/mamba_2_8b", "models/resnet50",
-    "sources/ai-infrastructure-dgx-spark", "sources/amd-rocm-mi300-microarchitecture", "sources/tensorrt-llm-v0.5-perf",
+    "sources/ai-infrastructure-dgx-spark", "sources/amd-rocm-mi300-microarchitecture", 
     "sources/thamada-devicequery-a100-sxm4-80gb", "sources/thamada-devicequery-h100-sxm", "sources/thamada-devicequery-l4", "sources/arxiv-wake-vision", "sources/awesomeagents-amd-mi325x",
     "sources/aws-ec2-capacity-blocks-pricing", "sources/compvis-stable-diffusion-readme",
     "sources/cyclenerd-gcp-pricing-yml", "sources/emergentmind-amd-mi300x-gpu", "sources/espressif-esp32s3-trm",

@@ -133,4 +133,44 @@ def test_catalog_text_is_printed_as_written_not_as_markup(cli, catalog_copy):
     shown = cli("show", "FixtureRack", "--catalog", str(root))
     assert shown.code == 0 and "Rack [bold] [kW]" in shown.out
     zoo = cli("zoo", "infra", "--catalog", str(root))
-    assert zoo.code == 0 and "Power [kW]" in zoo.out
+    assert zoo.code == 0 and "Power" in zoo.out and "[kW]" in zoo.out  # unit on the header's second line
+
+
+def test_zoo_and_show_print_json_and_csv_for_machines(cli, fixture_catalog):
+    import csv
+    import io
+    import json
+
+    rows = json.loads(cli("zoo", "hardware", "-o", "json", "--catalog", str(fixture_catalog)).out)
+    assert rows[0]["id"] == "fx100" and rows[0]["Bandwidth [GB/s]"] == 4000
+    table = list(csv.DictReader(io.StringIO(cli("zoo", "hardware", "-o", "csv", "--catalog", str(fixture_catalog)).out)))
+    assert table[0]["id"] == "fx100" and float(table[0]["Bandwidth [GB/s]"]) == 4000
+    values = json.loads(cli("show", "fx100", "-o", "json", "--catalog", str(fixture_catalog)).out)
+    bandwidth = next(v for v in values if v["path"] == "hardware/fx100#memory.bandwidth")
+    assert bandwidth["si_value"] == 4e12 and bandwidth["source_id"] == "fixture-datasheet"
+
+
+def test_zoo_understands_what_people_call_things(cli, fixture_catalog):
+    assert cli("zoo", "gpus", "--catalog", str(fixture_catalog)).code == 0
+    wrong = cli("zoo", "gpuz", "--catalog", str(fixture_catalog))
+    assert wrong.code == 1 and "no zoo named 'gpuz'; choose one of hardware, models" in wrong.err
+
+
+def test_numbers_are_never_cut_in_a_narrow_terminal(cli, monkeypatch):
+    """`COLUMNS=80 mlsysim zoo hardware` showed the B200's TDP as `10…`; a number is printed whole."""
+    from mlsysim.cli import console as consoles
+
+    monkeypatch.setattr(consoles.console, "_width", 80)
+    out = cli("zoo", "hardware").out
+    assert "…" not in out and "21,000,000" in out
+
+
+def test_search_finds_records_by_name_vendor_or_family(cli, fixture_catalog):
+    found = cli("search", "fx", "--catalog", str(fixture_catalog))
+    assert found.code == 0 and "fx100" in found.out
+    by_vendor = cli("search", "fixture corp", "-o", "json", "--catalog", str(fixture_catalog))
+    import json
+
+    assert [row["id"] for row in json.loads(by_vendor.out)] == ["fx100"]
+    none = cli("search", "zzzz-nothing", "--catalog", str(fixture_catalog))
+    assert none.code == 1 and "nothing in the catalog matches" in none.err

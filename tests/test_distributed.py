@@ -40,7 +40,7 @@ def test_megatron_gpt3_throughput(catalog, gpt3, gpus, published_tflops, publish
     Errors measured: -7.0%, -7.4%, -7.8% (throughput); +8.6%, +9.3%, +8.3% (days)."""
     result = DistributedModel().solve(
         gpt3, catalog.get("clusters", "test_selene_a100"), batch_size=1536, precision="fp16",
-        efficiency=catalog.get("assumptions", "mfu_megatron_1t"), tp_size=8, pp_size=12, devices=gpus,
+        efficiency=catalog.get("assumptions", "mfu_megatron_1t"), tp=8, pp=12, devices=gpus,
         seq_len=2048, recompute="full",
     )
     assert result.achieved_flops_per_device / 1e12 == pytest.approx(published_tflops, rel=0.15)
@@ -143,15 +143,15 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
 
 
 def test_result_fields_follow_the_model_outputs(catalog):
-    """solve_setup builds TrainingResult positionally: its fields after `seq_len` must be
-    _terms' outputs in order, then the lineage."""
+    """train builds TrainingResult positionally: its fields after `seq_len` must be
+    step_model's outputs in order, then the lineage."""
     from dataclasses import fields
 
-    from mlsysim.solvers.distributed import TrainingResult, _Scalar, _terms
+    from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
 
     setup = DistributedModel.setup(catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256"),
                                    precision="bf16", efficiency=0.5)
-    out = _terms(_Scalar, setup, 1.0, 1.0, 1.0, 256.0, 1.0, 0.0, 1.0, 256.0, "none", False, "hierarchical", False)
+    out = step_model(_Scalar, setup, Layout(), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
     assert names[names.index("seq_len") + 1:-1] == list(out)
     assert names[-1] == "lineage"

@@ -189,12 +189,12 @@ def test_a_redirect_loop_is_unreachable(cli, site: Path, httpserver: HTTPServer)
     assert "redirect loop" in claims_of(report)["grids/fixture_grid#carbon_intensity"]["message"]
 
 
-def test_malformed_json_is_missing_and_nothing_is_written(cli, site: Path, httpserver: HTTPServer) -> None:
+def test_malformed_json_is_malformed_and_nothing_is_written(cli, site: Path, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/gb/intensity/date").respond_with_data('{"data": [', content_type="application/json")
     before = snapshot(site)
     result, report, _ = run(cli, site, "--only", "gb-live")
     c = claims_of(report)["grids/live_grid#carbon_intensity"]
-    assert result.code == 4 and c["result"] == "missing" and c["message"].startswith("malformed JSON at line 1")
+    assert result.code == 4 and c["result"] == "malformed" and c["message"].startswith("malformed JSON at line 1")
     assert {k: v for k, v in snapshot(site).items() if k != "verification.json"} == before
 
 
@@ -289,7 +289,7 @@ def test_plain_progress_lines_when_not_a_terminal(cli, site: Path, httpserver: H
 def test_help_lists_the_options(cli) -> None:
     result = cli("freshness", "check", "--help")
     assert result.code == 0
-    for option in ("--only", "--due", "--apply", "--report", "--summary", "--offline"):
+    for option in ("--only", "--due", "--apply", "--report", "--summary", "--offline", "--deadline"):
         assert option in result.out
 
 

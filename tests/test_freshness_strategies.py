@@ -207,3 +207,72 @@ def test_arxiv_newer_version_is_an_alert_never_an_edit() -> None:
 
 def test_arxiv_unknown_paper_is_missing() -> None:
     assert arxiv_version.check(fetched(b"<feed></feed>"), "2302.13971", "v1").result == "missing"
+
+
+# ---------------------------------------------------------------- hostile documents
+
+
+def test_a_page_of_unclosed_tags_is_read_in_linear_time() -> None:
+    """`<a <a <a ...` (120 KB) took 186 s of CPU in html.parser; lxml reads it in milliseconds."""
+    import time
+
+    from hostile_servers import quadratic_html
+
+    start = time.process_time()
+    text = text_quote.html_text(quadratic_html(120_000))
+    assert time.process_time() - start < 2.0 and text.strip() == ""
+    start = time.process_time()
+    text_quote.html_text(quadratic_html(3_000_000) + b"<p>Memory bandwidth 4TB/s</p>")
+    assert time.process_time() - start < 5.0  # 25x the size, still linear
+
+
+def test_markup_that_broke_html_parser_is_read() -> None:
+    from hostile_servers import cdata_html
+
+    assert text_quote.html_text(cdata_html() + b"<p>80 GB</p>") is not None
+    assert "80 GB" in text_quote.html_text(b"<html><body><![<![<![ <p>80 GB</p></body></html>")
+
+
+def test_html_text_keeps_what_a_reader_sees() -> None:
+    html = ("<html><head><title>T</title><style>p{}</style></head><body><script>var x='80 GB';</script>"
+            "<p>GPU&nbsp;Memory</p><td>80<span>GB</span></td><!-- 96 GB --><div>4&#8239;TB/s</div></body></html>")
+    text = text_quote.normalise(text_quote.html_text(html))
+    assert text == "GPU Memory 80GB 4 TB/s"
+
+
+def test_deeply_nested_html_does_not_recurse() -> None:
+    text = text_quote.html_text(b"<html><body>" + b"<div>" * 100_000 + b"deep" + b"</div>" * 100_000)
+    assert isinstance(text, str)
+
+
+def test_an_oversized_page_is_refused_not_parsed() -> None:
+    with pytest.raises(text_quote.TextError, match="cap"):
+        text_quote.html_text(b"<p>" + b"x" * (text_quote.MAX_HTML_BYTES + 1))
+
+
+def test_a_pdf_bomb_is_a_text_error() -> None:
+    """A content stream inflating past pypdf's decompression limit (75 MB) is refused, not inflated."""
+    from hostile_servers import pdf_bomb
+
+    with pytest.raises(text_quote.TextError, match="LimitReachedError"):
+        text_quote.pdf_text(pdf_bomb(96 * 1024 * 1024))
+
+
+def test_a_page_of_digits_is_searched_in_linear_time() -> None:
+    import time
+
+    r = ref({"value": 4, "as_stated": "4 TB/s memory bandwidth"})
+    for text in ("1" * 1_000_000, "1.1" * 400_000):
+        start = time.process_time()
+        assert text_quote.check(r, text).result == "missing"
+        assert time.process_time() - start < 5.0
+
+
+def test_deeply_nested_json_is_refused() -> None:
+    from hostile_servers import deep_json
+
+    with pytest.raises(ValueError, match="nested more than 64 levels"):
+        json_path.parse(deep_json(200_000))
+    with pytest.raises(ValueError, match="nested more than 64 levels"):
+        json_path.parse(b'{"a":' * 70 + b"1" + b"}" * 70)
+    assert json_path.parse(b'{"a":' * 60 + b"1" + b"}" * 60)

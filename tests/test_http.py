@@ -210,3 +210,138 @@ def test_per_host_limit_holds_while_hosts_run_in_parallel() -> None:
     assert all(g.ok for g in got.values()) and len(got) == 12
     assert peak == {0: 2, 1: 2}
     assert any(overlap)  # the two hosts were served at the same time
+
+
+# ---------------------------------------------------------------- hostile servers and addresses
+
+
+def test_a_trickling_body_is_cut_off_at_the_request_deadline() -> None:
+    """A body at one byte per 0.2 s would take hours; the attempt's wall-clock deadline ends it."""
+    from hostile_servers import RawServer, trickling_body
+
+    with RawServer(trickling_body(every=0.2)) as server, Fetcher(fast(request_deadline=1.0, retries=2)) as f:
+        start = time.monotonic()
+        got = f.fetch(server.url("/slow"))
+        took = time.monotonic() - start
+    assert got.failure == "unreachable" and got.reason == "deadline" and "1 s deadline" in got.message
+    assert took < 3.0 and got.attempts == 1  # a deadline is not retried: the server would trickle again
+
+
+def test_trickling_headers_are_cut_off_at_the_request_deadline() -> None:
+    from hostile_servers import RawServer, trickling_headers
+
+    with RawServer(trickling_headers(every=0.2)) as server, Fetcher(fast(request_deadline=1.0)) as f:
+        start = time.monotonic()
+        got = f.fetch(server.url("/slow-headers"))
+        took = time.monotonic() - start
+    assert got.failure == "unreachable" and got.reason == "deadline" and took < 3.0
+
+
+def test_the_run_deadline_skips_what_is_left_and_keeps_what_was_fetched(httpserver: HTTPServer) -> None:
+    from hostile_servers import RawServer, trickling_body
+
+    httpserver.expect_request("/fast").respond_with_data("quick")
+    with RawServer(trickling_body(every=0.2)) as slow, Fetcher(fast(request_deadline=30.0, per_host=1)) as f:
+        reqs = [Request(httpserver.url_for("/fast"), key="fast"), Request(slow.url("/a"), key="a"), Request(slow.url("/b"), key="b")]
+        start = time.monotonic()
+        got = f.fetch_many(reqs, deadline=time.monotonic() + 1.0)
+        took = time.monotonic() - start
+    assert took < 3.0
+    assert got["fast"].ok and got["fast"].body == b"quick"
+    assert got["a"].failure == "skipped" and got["a"].reason == "run-deadline"  # cut off while streaming
+    assert got["b"].failure == "skipped" and "before this document was fetched" in got["b"].message
+
+
+@pytest.mark.parametrize("address, refused", [
+    ("100.64.0.1", True),  # carrier-grade NAT (RFC 6598), where some clouds put metadata services
+    ("100.100.100.200", True),
+    ("2002:0a00:0001::", True),  # 6to4 embedding 10.0.0.1
+    ("2002:a9fe:a9fe::1", True),  # 6to4 embedding 169.254.169.254
+    ("64:ff9b::a9fe:a9fe", True),  # NAT64 embedding 169.254.169.254
+    ("::ffff:10.0.0.1", True),  # IPv4-mapped
+    ("::10.0.0.1", True),  # IPv4-compatible
+    ("224.0.0.1", True), ("239.1.2.3", True),  # multicast
+    ("192.0.2.10", True), ("2001:db8::1", True),  # documentation
+    ("fd00::1", True), ("fe80::1", True), ("::1", True), ("0.0.0.0", True), ("240.0.0.1", True),
+    ("8.8.8.8", False), ("2606:4700:4700::1111", False), ("2002:0808:0808::1", False),  # 6to4 of a public address
+])
+def test_only_globally_routable_addresses_are_allowed(address: str, refused: bool) -> None:
+    from provenance.http import address_problem
+
+    problem = address_problem(address, "example.org")
+    assert (problem is not None) == refused, problem
+    if refused:
+        assert "non-public address" in problem or "not an IP" in problem
+
+
+@pytest.mark.parametrize("target", ["http://100.64.0.1/latest/meta-data/", "http://[2002:0a00:0001::]/x"])
+def test_redirects_to_cgnat_and_6to4_private_addresses_are_refused(httpserver: HTTPServer, fetcher: Fetcher, target: str) -> None:
+    httpserver.expect_request("/hop").respond_with_data("", status=302, headers={"Location": target})
+    got = fetcher.fetch(httpserver.url_for("/hop"))
+    assert got.failure == "blocked" and got.reason == "policy" and "non-public address" in got.message
+
+
+def test_the_address_actually_connected_to_is_checked_before_anything_is_sent(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DNS answer that changes between the check and the connection (rebinding) is caught at connect time.
+
+    The first layer (the resolver check) is switched off to prove the second one alone refuses.
+    """
+    import provenance.http as http
+
+    httpserver.expect_request("/x").respond_with_data("secret internal page")
+    monkeypatch.setattr(http, "check_url", lambda url, allow=frozenset(): None)
+    with Fetcher(fast(allow_addresses=frozenset())) as f:
+        got = f.fetch(httpserver.url_for("/x"))
+    assert got.failure == "blocked" and "127.0.0.1" in got.message
+    assert len(httpserver.log) == 0  # not a byte of the request reached the server
+
+
+SECRET = "tok/en+with=all/the+chars=="
+
+
+def test_every_encoding_of_a_secret_is_redacted() -> None:
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    r = Redactor([SECRET])
+    raw = SECRET.encode()
+    forms = [SECRET, quote(SECRET, safe=""), quote(SECRET), quote_plus(SECRET), quote(SECRET, safe="").lower(),
+             base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode().rstrip("="),
+             base64.b64encode(b"user:" + raw).decode(), base64.b64encode(b"ab" + raw + b"!").decode(), SECRET.replace("/", "\\/")]
+    for form in forms:
+        shown = r.text(f"before {form} after")
+        assert "***" in shown and shown.startswith("before ") and shown.endswith(" after"), form
+    # in a longer base64 text, what is left around the mask is the other bytes' encoding (and at most 2 characters more)
+    assert len(r.text(base64.b64encode(b"user:" + raw).decode()).replace("***", "")) <= len(base64.b64encode(b"user:").decode()) + 2
+
+
+def test_a_secret_echoed_url_encoded_in_a_redirect_never_leaves_the_fetcher(httpserver: HTTPServer) -> None:
+    from urllib.parse import quote, quote_plus
+
+    httpserver.expect_request("/api").respond_with_data("", status=302, headers={"Location": f"/landing/{quote(SECRET, safe='')}?t={quote_plus(SECRET)}"})
+    httpserver.expect_request(f"/landing/{SECRET}").respond_with_data("gone", status=404)  # the server sees the decoded path
+    with Fetcher(fast(), redactor=Redactor([SECRET])) as f:
+        got = f.fetch(httpserver.url_for("/api"))
+    text = got.url + got.message + repr(got.evidence())
+    assert got.failure == "gone"
+    for form in (SECRET, quote(SECRET, safe=""), quote_plus(SECRET)):
+        assert form not in text
+
+
+def test_an_unexpected_failure_is_the_documents_result_not_an_exception(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/x").respond_with_data("ok")
+    with Fetcher(fast(), redactor=Redactor([SECRET])) as f:
+        def boom(*a, **kw):
+            raise RuntimeError(f"bug while holding {SECRET}")
+
+        monkeypatch.setattr(f, "_fetch_following_redirects", boom)
+        got = f.fetch_many([Request(httpserver.url_for("/x"), key="x")])["x"]
+    assert got.failure == "unreachable" and got.reason == "internal" and SECRET not in got.message and "RuntimeError" in got.message
+
+
+def test_connection_refused_is_classified_as_a_network_failure() -> None:
+    from hostile_servers import refusing_port
+
+    with Fetcher(fast(retries=0)) as f:
+        got = f.fetch(f"http://127.0.0.1:{refusing_port()}/x")
+    assert got.failure == "unreachable" and got.reason == "refused" and got.network_failure

@@ -78,7 +78,7 @@ def test_tensor_parallel_splits_weights_flops_and_adds_allreduce() -> None:
     """Megatron-style TP: each GPU holds 1/tp of the weights and does 1/tp of the FLOPs; two
     ring all-reduces per layer of tokens x hidden x 2 bytes over the node's NVLink."""
     one = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100)
-    four = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tensor_parallel=4)
+    four = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tp=4)
     assert four.memory(1, 1).weights == pytest.approx(one.memory(1, 1).weights / 4)
     p1, p4 = one.prefill(1000), four.prefill(1000)
     assert p4.flops == pytest.approx(p1.flops / 4)
@@ -97,7 +97,7 @@ def test_tensor_parallel_gemms_keep_their_tiles_per_gpu() -> None:
     32000 / 4 = 8000: 63), row-split ones keep N = 8192 (64 tiles). A 128-token prefill then
     busies only 20 of 108 SMs in its Q/K/V GEMM, so the per-GPU compute is more than a quarter
     of the one-GPU compute."""
-    four = ServingModel(Models.get("llama2_70b"), Systems.Nodes.DGX_A100, tensor_parallel=4)
+    four = ServingModel(Models.get("llama2_70b"), Systems.Nodes.DGX_A100, tp=4)
     one = ServingModel(Models.get("llama2_70b"), Systems.Nodes.DGX_A100)
     assert four.waves.column_tiles == (20, 64, 56, 56, 64, 63)
     assert one.waves.column_tiles == (80, 64, 224, 224, 64, 250)
@@ -118,7 +118,7 @@ def test_allreduce_latency_follows_nccls_latency_model() -> None:
     base = catalog.get("assumptions", "nccl_allreduce_base_latency").quantity.si
     step = catalog.get("assumptions", "nccl_nvlink_step_latency").quantity.si
     for tp in (2, 4, 8):
-        s = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tensor_parallel=tp)
+        s = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tp=tp)
         assert s.allreduce_latency.seconds == pytest.approx(base + 2 * (tp - 1) * step)
         d = s.decode_step(1000, 1)
         assert d.time == pytest.approx(max(d.compute, d.memory) + d.launch + d.communication)
@@ -132,7 +132,7 @@ def test_allreduce_latency_follows_nccls_latency_model() -> None:
 def test_nccl_latency_does_not_apply_to_other_vendors() -> None:
     """The NCCL figures carry qualifiers vendor NVIDIA and link NVLink; an AMD GPU's
     tensor-parallel all-reduces get only the bandwidth term, and no launch overhead."""
-    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.MI300X, tensor_parallel=2)
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.MI300X, tp=2)
     assert s.allreduce_latency.seconds == 0 and s.launch.seconds == 0
     assert s.prefill(512).communication_latency == 0 and s.prefill(512).communication > 0
     assert not any("nccl" in e.path or "kernel_launch" in e.path for e in s.lineage.entries())
@@ -140,18 +140,18 @@ def test_nccl_latency_does_not_apply_to_other_vendors() -> None:
 
 def test_gqa_kv_heads_are_replicated_beyond_their_count() -> None:
     """Llama 3 8B has 8 KV heads: with 16-way TP each GPU still holds one whole head."""
-    eight = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tensor_parallel=8)
-    sixteen = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tensor_parallel=16)
+    eight = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tp=8)
+    sixteen = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tp=16)
     assert sixteen.kv_cache_bytes_per_token() == eight.kv_cache_bytes_per_token() == 2 * 32 * 128 * 2
 
 
 def test_tensor_parallel_errors() -> None:
     with pytest.raises(MlsysimError, match="tensor parallelism 16 exceeds DGX_H100's 8 accelerators"):
-        ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tensor_parallel=16)
+        ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tp=16)
     with pytest.raises(MlsysimError, match="L4 has no interconnect.bandwidth in the catalog"):
-        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.L4, tensor_parallel=2)
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.L4, tp=2)
     with pytest.raises(MlsysimError, match="tensor parallelism must be a whole number >= 1"):
-        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tensor_parallel=0)
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, tp=0)
 
 
 def test_continuous_batching_trades_latency_for_throughput() -> None:

@@ -11,7 +11,8 @@ import pytest
 from mlsysim.catalog import load_catalog
 from mlsysim.catalog.core import snapshot
 from mlsysim.errors import CatalogError
-from mlsysim.lineage import Lineage, MixedCatalogError
+from mlsysim.errors import MixedCatalogsError
+from mlsysim.lineage import Lineage
 
 
 def test_identity_is_a_function_of_the_content(fixture_catalog, catalog_copy):
@@ -75,9 +76,9 @@ def test_one_result_never_mixes_two_catalogs(fixture_catalog, catalog_copy):
     lineage = Lineage()
     lineage.use(a.get("hardware", "fx100").memory.bandwidth)
     assert lineage.catalog == a.identity
-    with pytest.raises(MixedCatalogError, match="comes from the catalog"):
+    with pytest.raises(MixedCatalogsError, match="comes from the catalog"):
         lineage.use(b.get("hardware", "fx100").memory.bandwidth)
     other = Lineage()
     other.use(b.get("hardware", "fx100").memory.bandwidth)
-    with pytest.raises(MixedCatalogError):
+    with pytest.raises(MixedCatalogsError):
         lineage.merge(other)

@@ -30,10 +30,15 @@ def test_llama_65b_energy_and_carbon():
 def test_grid_and_datacenter_change_the_answer():
     model = SustainabilityModel()
     cluster = Systems.Clusters.Research_256
-    us = model.solve(cluster, MONTH, grid="US_Avg", datacenter="Hyperscale")
-    qc = model.solve(cluster, MONTH, grid="Quebec", datacenter="Hyperscale")
-    enterprise = model.solve(cluster, MONTH, grid="US_Avg", datacenter="Enterprise_Avg")
-    assert qc.operational_carbon < us.operational_carbon / 100
+    us = model.solve(cluster, MONTH, grid="US_Avg", datacenter="Hyperscale", carbon_basis="direct")
+    qc = model.solve(cluster, MONTH, grid="Quebec", datacenter="Hyperscale", carbon_basis="direct")
+    enterprise = model.solve(cluster, MONTH, grid="US_Avg", datacenter="Enterprise_Avg", carbon_basis="direct")
+    assert qc.operational_carbon < us.operational_carbon / 100  # direct: 0.36 vs 367 g/kWh (Hydro-Quebec, EIA)
+    assert (qc.carbon_basis, us.carbon_basis) == ("direct", "direct")
+    lifecycle_qc = model.solve(cluster, MONTH, grid="Quebec", datacenter="Hyperscale")
+    lifecycle_us = model.solve(cluster, MONTH, grid="US_Avg", datacenter="Hyperscale")
+    assert lifecycle_qc.carbon_basis == lifecycle_us.carbon_basis == "lifecycle"  # the default basis
+    assert lifecycle_qc.operational_carbon < lifecycle_us.operational_carbon / 5
     assert enterprise.facility_energy == pytest.approx(us.facility_energy * 1.58 / 1.1)
     assert us.carbon_basis == "direct" and "US_Avg" in us.grid
     assert model.solve(cluster, MONTH, grid="Poland", datacenter="Hyperscale").carbon_basis == "lifecycle"

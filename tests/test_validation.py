@@ -30,6 +30,31 @@ name: Fixture memory-bandwidth efficiency
 dimension: dimensionless
 quantity: {value: 80, unit: percent, source: fixture-datasheet}
 """,
+    # The training solver's cited constants, at the values their papers state.
+    "assumptions/backward_forward_flops_ratio.yaml": """\
+id: backward_forward_flops_ratio
+name: Fixture backward/forward FLOPs ratio
+dimension: dimensionless
+quantity: {value: 2, source: fixture-datasheet}
+""",
+    "assumptions/adam_optimizer_state_bytes_mixed_precision.yaml": """\
+id: adam_optimizer_state_bytes_mixed_precision
+name: Fixture Adam state bytes per parameter
+dimension: information
+quantity: {value: 12, unit: B, source: fixture-datasheet}
+""",
+    "assumptions/zero3_communication_volume_ratio.yaml": """\
+id: zero3_communication_volume_ratio
+name: Fixture ZeRO-3 communication volume ratio
+dimension: dimensionless
+quantity: {value: 1.5, source: fixture-datasheet}
+""",
+    "assumptions/allreduce_activation_bytes.yaml": """\
+id: allreduce_activation_bytes
+name: Fixture all-reduce activation bytes
+dimension: information
+quantity: {value: 2, unit: B, source: fixture-datasheet}
+""",
 }
 
 LATENCY_ROW = """\
@@ -194,7 +219,7 @@ measured: {value: 400, unit: TFLOP/s, source: fixture-model-card, method: measur
     cat = load_catalog(root)
     direct = DistributedModel().solve(cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster"), batch_size=64,
                                       precision="fp16", efficiency=cat.get("assumptions", "prefill_compute_efficiency"),
-                                      tp_size=2, pp_size=2, devices=16, seq_len=2048)
+                                      tp=2, pp=2, devices=16, seq_len=2048)
     assert result.status == "ok"
     assert result.predicted == pytest.approx(direct.achieved_flops_per_device, rel=1e-12)
     assert "microbatch = 1 (not stated)" in result.assumed

@@ -38,3 +38,12 @@ def test_a_derived_value_takes_its_weakest_input() -> None:
     assert badge("derived", "static", 90, None, TODAY, inputs=["verified", "broken"]) == "broken"
     # the checker's own flag (an input changed) wins over the inputs' badges
     assert badge("derived", "static", 90, state("changed"), TODAY, inputs=["live"]) == "changed"
+
+
+def test_a_malformed_document_is_broken_and_every_result_is_enumerated() -> None:
+    from typing import get_args
+
+    from provenance.verification import ATTENTION, RESULTS, Result
+
+    assert badge("stated", "static", 90, state("malformed"), TODAY) == "broken"
+    assert set(RESULTS) == set(get_args(Result)) and "malformed" in ATTENTION and "skipped" not in ATTENTION

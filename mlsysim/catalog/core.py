@@ -85,11 +85,17 @@ def _revalidate(root, files, contents, hashes, sources_path, sources_data, sourc
 
 
 class Catalog:
-    """Validated records by kind, with lookup by id, alias or name."""
+    """Validated records by kind, with lookup by id, alias or name.
+
+    A catalog also owns what solvers derive from its records (a model's float terms,
+    a cluster's fleet terms, ...): `derived(namespace)` is a dict kept on this instance,
+    filled once per record, so dropping the catalog frees every derived term with it.
+    """
 
     def __init__(self, snapshot: dict[str, Any], root: Path):
         self.root = root
         self.fingerprint: str = snapshot["fingerprint"]
+        self._derived: dict[str, dict[Any, Any]] = {}
         self.sources: dict[str, dict[str, Any]] = snapshot["sources"]
         self._snapshot = snapshot
         self._records: dict[str, dict[str, Record]] = {}
@@ -120,6 +126,18 @@ class Catalog:
 
     def __repr__(self) -> str:
         return f"<Catalog {self.fingerprint[:12]} of {self.date} at {self.root}>"
+    def derived(self, namespace: str) -> dict[Any, Any]:
+        """The memo of terms derived from this catalog's records under `namespace`
+        (e.g. "model_terms"), keyed by record ids and plain values, never by object
+        identity. Created on first use; lives and dies with the catalog."""
+        memo = self._derived.get(namespace)
+        if memo is None:
+            memo = self._derived[namespace] = {}
+        return memo
+
+    def clear_derived(self) -> None:
+        """Forget every derived term (they are rebuilt on the next solve)."""
+        self._derived.clear()
 
     def kinds(self) -> list[str]:
         return sorted(self._records)

@@ -62,6 +62,17 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
 
+COPY_PREFIX = "mlsysim-freshness-"
+STALE_AFTER = 3600.0  # seconds; a validation copy lives for seconds, so an hour-old one was left by a killed run
+
+
+def remove_stale_copies(max_age: float = STALE_AFTER) -> list[Path]:
+    """Delete catalog copies that killed runs left in the temp directory (ours by prefix, old by age)."""
+    from provenance.lock import remove_stale_temp_dirs
+
+    return remove_stale_temp_dirs(COPY_PREFIX, max_age)
+
+
 def validator(root: Path) -> Any:
     """A callable: {path: new text} -> problems of the catalog with those texts in place."""
 
@@ -69,7 +80,7 @@ def validator(root: Path) -> Any:
         from mlsysim.catalog import cache
         from mlsysim.catalog import check
 
-        with tempfile.TemporaryDirectory(prefix="mlsysim-freshness-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=COPY_PREFIX) as tmp:
             copy = Path(tmp) / "catalog"
             shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".*.tmp", "verification.json"))
             for path, text in staged.items():

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from mlsysim.catalog.units import DIMENSIONS
+from mlsysim.catalog.units import DIMENSIONS, Q_
 
-if TYPE_CHECKING:
-    from mlsysim.catalog import Catalog
+
+class Catalog(Protocol):
+    """What a record needs of the catalog it belongs to (mlsysim.catalog.core.Catalog
+    provides it): the bibliography, and lookup of the records its references name.
+    A protocol, so this module does not import the catalog that imports it."""
+
+    sources: dict[str, dict[str, Any]]
+
+    def get(self, kind: str, name: str) -> Record: ...
 
 
 class Value:
@@ -52,8 +59,6 @@ class Value:
     @property
     def quantity(self) -> Any:
         """The value as a pint Quantity in the unit the source used."""
-        from mlsysim.catalog.units import Q_
-
         return Q_(self.value, self.unit or "dimensionless")
 
     def to(self, unit: str) -> Any:

@@ -155,7 +155,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
     from mlsysim.solvers.serving import ServingModel
 
     serving = ServingModel(model, hardware, precision=req.precision, weight_precision=req.weight_precision,
-                           kv_precision=req.kv_precision, tensor_parallel=req.tensor_parallel, efficiency=req.efficiency)
+                           kv_precision=req.kv_precision, tp=req.tensor_parallel, efficiency=req.efficiency)
     prompt = req.seq_len or 512
     out = req.output_tokens or 128
     if req.concurrent and req.batch != 1:

@@ -1,4 +1,10 @@
-"""`mlsysim freshness check`: re-verify cited sources and refresh live values."""
+"""`mlsysim freshness check`: re-verify cited sources and refresh live values.
+
+Exit codes: 0 nothing needs attention; 1 bad input; 4 something changed, broke or
+was proposed and needs review; 5 OUTAGE: the network, not the sources, failed
+(every host failing the same way, or most documents unreachable), so nothing in
+the catalog was written and every badge stays as it was.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,13 @@ import typer
 
 from mlsysim.cli.options import CatalogOption
 from mlsysim.cli.console import console, err_console
+from mlsysim.errors import MlsysimError
+from provenance.problems import ProvenanceError
 
 app = typer.Typer(help="Re-verify cited sources and refresh live values.", no_args_is_help=True)
 
 EXIT_ATTENTION = 4
+EXIT_OUTAGE = 5
 
 
 class _RichProgress:
@@ -66,7 +75,9 @@ def _http_policy() -> Any:
     # For local testing and benchmarks only: let the checker reach these addresses.
     allow = frozenset(a.strip() for a in os.environ.get("MLSYSIM_FRESHNESS_ALLOW_ADDRESSES", "").split(",") if a.strip())
     timeout = float(os.environ.get("MLSYSIM_FRESHNESS_TIMEOUT", "30"))
+    request_deadline = float(os.environ.get("MLSYSIM_FRESHNESS_REQUEST_DEADLINE", "120"))
     return HttpPolicy(allow_addresses=allow, read_timeout=timeout, connect_timeout=min(10.0, timeout),
+                      request_deadline=request_deadline,
                       backoff_base=float(os.environ.get("MLSYSIM_FRESHNESS_BACKOFF", "1")))
 
 
@@ -78,29 +89,41 @@ def check(
     report: Optional[Path] = typer.Option(None, "--report", help="Write the full report as JSON here."),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Write a Markdown summary (CI step summary or PR body) here."),
     offline: bool = typer.Option(False, "--offline", help="Fetch nothing and write no catalog file: show what would be checked."),
+    deadline: float = typer.Option(1200.0, "--deadline", min=1.0, help="Seconds for the whole run's fetching; what is not fetched by then is skipped this run (results so far are kept)."),
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
-    """Re-verify cited sources; exit 0 when nothing needs attention, 4 when something changed or broke."""
+    """Re-verify cited sources. Exit 0: nothing needs attention; 4: something changed, broke or needs review;
+    5: OUTAGE (the network failed, not the sources): nothing in the catalog was written."""
     from mlsysim.catalog import load_catalog
-    from mlsysim.catalog.freshness import claim_refs, convert, validator
+    from mlsysim.catalog.freshness import claim_refs, convert, remove_stale_copies, validator
     from provenance.checker import Checker, Options, markdown_summary
     from provenance.http import Fetcher
 
     cat = load_catalog(catalog)
-    options = Options(today=dt.date.today(), only=only, due_only=due, apply_proposals=apply, offline=offline,
+    remove_stale_copies()
+    options = Options(today=dt.date.today(), only=only, due_only=due, apply_proposals=apply, offline=offline, deadline=deadline,
                       arxiv_api=os.environ.get("MLSYSIM_FRESHNESS_ARXIV_API", "https://export.arxiv.org/api/query?id_list={id}"),
                       connector_overrides=_pairs(os.environ.get("MLSYSIM_FRESHNESS_CONNECTORS", "")))
     with Fetcher(_http_policy()) as fetcher:
         checker = Checker(cat.root, claim_refs(cat), fetcher=fetcher, convert=convert, validate=validator(cat.root), options=options)
         progress = _RichProgress() if err_console.is_terminal else _PlainProgress()
-        with progress:
-            result = checker.run(progress)
+        try:
+            with progress:
+                result = checker.run(progress)
+        except (MlsysimError, ProvenanceError):
+            raise
+        except Exception as exc:  # a bug: still never a secret on the terminal
+            raise RuntimeError(checker.redactor.text(f"{type(exc).__name__}: {exc}")) from None
     text = markdown_summary(result)
     if report is not None:
         _write(report, json.dumps(result, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
     if summary is not None:
         _write(summary, text)
     _print(result)
+    if result.get("outage"):
+        err_console.print(f"{result['outage']}. Nothing in the catalog was written; every badge stays as it was. "
+                          f"Run again when the network is back; exit {EXIT_OUTAGE}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_OUTAGE)
     if result["needs_attention"]:
         raise typer.Exit(EXIT_ATTENTION)
 

@@ -11,10 +11,11 @@ and serialises to JSON. With raise_errors=True a failed level raises OOMError /
 InfeasibleError (feasibility) or SLAViolation (performance).
 
 Speed: the solvers read the catalog once per (model, cluster, precision, site) into
-float terms (DistributedModel.setup, reliability.exposure, sustainability.power_draw,
-economics.prices); a call does the arithmetic that depends on its own inputs, and a
-level's text is formatted only when read. The fastest-layout search ("auto") is
-memoised per input, since it evaluates every layout.
+float terms (distributed.training_terms, reliability.exposure, sustainability.power_draw,
+economics.prices), memoised on the catalog the records came from; a call does the
+arithmetic that depends on its own inputs, and a level's text is formatted only when
+read. The fastest-layout search ("auto") is memoised per input in the same catalog, since
+it evaluates every layout.
 """
 
 from __future__ import annotations
@@ -24,22 +25,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import inputs as check
+from mlsysim.catalog import Catalog
+from mlsysim.catalog.records import Record
 from mlsysim.errors import InfeasibleError, MlsysimError, OOMError, SLAViolation
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record, Value
-from mlsysim.solvers.fleet import (
-    Fleet,
-    field_of,
-    inputs_key,
-    record_of,
-    resolve_fraction,
-)
+from mlsysim.solvers.distributed import DistributedModel, Job, Layout, layout_of, train, training_terms
+from mlsysim.solvers.economics import prices
+from mlsysim.solvers.engine import PerformanceProfile, RooflineTerms, roofline_terms, solve_terms
+from mlsysim.solvers.fleet import Fleet
+from mlsysim.solvers.reliability import exposure
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.sustainability import SustainabilityModel, power_draw
 
 PASS, FAIL, WARNING, SKIPPED = "PASS", "FAIL", "WARNING", "SKIPPED"
 DEFAULT_GRID = "us_avg"
 DEFAULT_DATACENTER = "enterprise_average"
+SECONDS_PER_DAY = 86400.0
+JOULES_PER_MWH = 3.6e9
+JOULES_PER_KWH = 3.6e6
 
 
 class EvaluationLevel:
@@ -194,31 +198,44 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _seconds(value: Any, lineage: Lineage, what: str) -> float | None:
-    """A time limit given as seconds, a cited Value, or None."""
-    if value is None:
-        return None
-    if isinstance(value, Value):
-        if value.dimension != "time":
-            raise MlsysimError(f"{what}: {value.path} is a {value.dimension}, not a time")
-        return lineage.use(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    raise MlsysimError(f"{what} must be a positive number of seconds or a cited time, got {value!r}")
+def _optional(value: Any, dimension: str, lineage: Lineage, what: str) -> float | None:
+    """A limit given as a number, a cited value or an assumption (see inputs.as_si), or None."""
+    return None if value is None else check.as_si(value, dimension, what, lineage)
 
 
-def _watts(value: Any, lineage: Lineage, what: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, Record):
-        value = value.quantity
-    if isinstance(value, Value):
-        if value.dimension != "power":
-            raise MlsysimError(f"{what}: {value.path} is a {value.dimension}, not a power")
-        return lineage.use(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    raise MlsysimError(f"{what} must be a positive number of watts or a cited power, got {value!r}")
+@dataclass(frozen=True)
+class Constraints:
+    """What the scorecard checks a system against, and the duty cycle of a device:
+    step_time_sla, latency_sla [s], power_budget [W] (numbers or cited values);
+    device_power, sleep_power [W] and inferences_per_second for a duty-cycled device."""
+
+    step_time_sla: Any = None
+    latency_sla: Any = None
+    power_budget: Any = None
+    device_power: Any = None
+    sleep_power: Any = None
+    inferences_per_second: float | None = None
+
+
+@dataclass(slots=True)
+class Request:
+    """One scorecard request: what runs (`job`: the model, the cluster or device, batch,
+    precision, efficiency, sequence), how it is split (`parallelism`), where and how long it
+    runs (grid, datacenter, duration_days, tokens) and what it must meet (`constraints`)."""
+
+    name: str
+    job: Job
+    catalog: Catalog
+    hardware: Record | None = None
+    parallelism: Any = "auto"
+    grid: Any = None
+    datacenter: Any = None
+    duration_days: float | None = None
+    tokens: float | None = None
+    constraints: Constraints = Constraints()
+
+
+NO_CONSTRAINTS = Constraints()
 
 
 class SystemEvaluator:
@@ -256,40 +273,44 @@ class SystemEvaluator:
         step_time_sla, latency_sla [s], power_budget [W]   numbers or cited values
         device_power, sleep_power [W], inferences_per_second   duty-cycled device power
         """
-        catalog = catalog or default_catalog()
-        if fleet_obj is not None and nodes != 1:
-            evaluation = _evaluate_training(
-                scenario_name, model_obj, hardware_obj, batch_size, precision, efficiency, fleet_obj, nodes,
-                duration_days, seq_len, parallelism, grid, datacenter, tokens, step_time_sla, catalog,
-            )
-        else:
-            if hardware_obj is None:
-                if fleet_obj is None:
-                    raise MlsysimError("pass hardware_obj= (one accelerator) or fleet_obj= (a cluster)")
-                hardware_obj = fleet_obj.node.accelerator
-            evaluation = _evaluate_inference(
-                scenario_name, model_obj, hardware_obj, batch_size, precision, efficiency, seq_len, latency_sla,
-                power_budget, device_power, sleep_power, inferences_per_second, grid, datacenter, duration_days,
-                catalog,
-            )
+        limits = (step_time_sla, latency_sla, power_budget, device_power, sleep_power, inferences_per_second)
+        constraints = NO_CONSTRAINTS if limits == (None,) * len(limits) else Constraints(*limits)
+        catalog = check.catalog_of(model_obj, hardware_obj, fleet_obj, grid, datacenter, efficiency, catalog=catalog)
+        training = fleet_obj is not None and nodes != 1
+        if not training and hardware_obj is None:
+            if fleet_obj is None:
+                raise MlsysimError("pass hardware_obj= (one accelerator) or fleet_obj= (a cluster)")
+            hardware_obj = fleet_obj.node.accelerator
+        job = Job(model_obj, fleet_obj if training else hardware_obj, batch_size, precision, efficiency, seq_len,
+                  nodes if training else None)
+        request = Request(scenario_name, job, catalog, hardware_obj, parallelism, grid, datacenter, duration_days,
+                            tokens, constraints)
+        return SystemEvaluator.evaluate_request(request, raise_errors=raise_errors)
+
+    @staticmethod
+    def evaluate_request(request: Request, raise_errors: bool = False) -> SystemEvaluation:
+        """The scorecard of a Request (what `evaluate` builds from its keywords)."""
+        training = isinstance(request.job.fleet, Record) and request.job.fleet.kind == "clusters"
+        evaluation = _evaluate_training(request) if training else _evaluate_inference(request)
         return evaluation.raise_for_status() if raise_errors else evaluation
 
 
 # ---------------------------------------------------------------------------- training
 
 
-def _evaluate_training(name, model, hardware, batch, precision, efficiency, cluster, nodes, duration_days,
-                       seq_len, parallelism, grid, datacenter, tokens, step_sla, catalog) -> SystemEvaluation:
-    from mlsysim.solvers.distributed import DistributedModel, solve_setup
-
+def _evaluate_training(sc: Request) -> SystemEvaluation:
+    name, job, catalog = sc.name, sc.job, sc.catalog
+    model, cluster, batch, precision = job.model, job.fleet, job.batch_size, job.precision
     notes: list[str] = []
-    fleet = Fleet.from_cluster(cluster, nodes)
-    if hardware is not None and hardware._data is not fleet.hardware._data and hardware != fleet.hardware:
+    fleet = Fleet.from_cluster(cluster, job.devices)
+    hardware = sc.hardware
+    if hardware is not None and hardware != fleet.hardware:
         notes.append(f"hardware {hardware.label} differs from {cluster.label}'s accelerator {fleet.hardware.label}; the cluster's is used")
+    efficiency = job.efficiency
     if efficiency is None:
         efficiency = _default(catalog, "assumptions", "mfu_megatron_1t")
         notes.append("efficiency: Megatron-LM's 52% of peak (assumption mfu_megatron_1t); pass efficiency= to change it")
-    setup = DistributedModel.setup(model, fleet, precision=precision, efficiency=efficiency, seq_len=seq_len)
+    setup = training_terms(model, fleet, precision=precision, efficiency=efficiency, seq_len=job.seq_len)
     layout_given: list[str] = []
 
     def inputs() -> dict[str, Any]:
@@ -302,14 +323,15 @@ def _evaluate_training(name, model, hardware, batch, precision, efficiency, clus
 
     # A malformed layout (unknown field, wrong type) is bad input and raises; a layout
     # that does not divide the cluster is a feasibility failure on the scorecard.
-    auto = parallelism == "auto" or parallelism is None
+    parallelism = sc.parallelism
+    auto = parallelism is None or (isinstance(parallelism, str) and parallelism == "auto")
     layout = None if auto else _parallelism(parallelism)
     try:
         if layout is None:
-            result = _best_layout(model, fleet, batch, precision, efficiency, seq_len)
+            result = _best_layout(Job(model, fleet, batch, precision, efficiency, job.seq_len))
             layout_given.append("auto (fastest layout that fits)")
         else:
-            result = solve_setup(setup, layout, batch)
+            result = train(setup, layout, batch)
             layout_given.append("as given")
     except OOMError as exc:  # no layout fits at all
         feasibility = EvaluationLevel("Feasibility", FAIL, str(exc), {"failed_check": "memory"})
@@ -323,7 +345,7 @@ def _evaluate_training(name, model, hardware, batch, precision, efficiency, clus
     feasibility = EvaluationLevel("Feasibility", PASS if result.feasible else FAIL,
                                   build=lambda: _training_feasibility(result, notes))
     cited = Lineage()  # values the caller passed as citations (an SLA)
-    sla = _seconds(step_sla, cited, "step_time_sla")
+    sla = _optional(sc.constraints.step_time_sla, "time", cited, "step_time_sla")
     missed = sla is not None and result.step_time > sla
     macro_parts: list[Any] = []  # (reliability, wall, trained): what the macro level adds to performance
     performance = EvaluationLevel("Performance", FAIL if missed else PASS,
@@ -331,12 +353,11 @@ def _evaluate_training(name, model, hardware, batch, precision, efficiency, clus
     if not result.feasible:
         macro = _skipped("Macro", "not evaluated: infeasible")
         lineage: tuple[Lineage, ...] = (setup.lineage, cited)
-    elif duration_days is None and tokens is None:
+    elif sc.duration_days is None and sc.tokens is None:
         macro = _skipped("Macro", "no duration_days or tokens given")
         lineage = (setup.lineage, cited)
     else:
-        macro, parts = _training_macro(result, model, fleet, duration_days, tokens, grid, datacenter, cluster, catalog,
-                                       macro_parts)
+        macro, parts = _training_macro(sc, result, fleet, macro_parts)
         lineage = (setup.lineage, cited, *parts)
     return SystemEvaluation(name, feasibility, performance, macro, inputs, lineage, {"training": result})
 
@@ -393,68 +414,54 @@ def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]
             "checkpoint_interval_min": rel.daly_interval / 60,
             "goodput": rel.goodput,
             "tokens_trained": trained,
-            "wall_clock_days": wall / 86400,
+            "wall_clock_days": wall / SECONDS_PER_DAY,
         })
     return summary, metrics, []
 
 
-def _parallelism(given: Any) -> Any:
-    """A Parallelism from itself or a dict of its fields (validated once per distinct dict)."""
-    from mlsysim.solvers.distributed import Parallelism
-
-    if isinstance(given, Parallelism):
+def _parallelism(given: Any) -> Layout:
+    """A Layout from itself or a dict of its fields (validated once per distinct dict)."""
+    if isinstance(given, Layout):
         return given
     items = given if type(given) is dict else dict(given)
-    try:  # types too: {"tp": True} must not reuse {"tp": 1}
-        key = (tuple(items.items()), tuple(map(type, items.values())))
-        hit = _LAYOUTS.get(key)
-    except TypeError:  # an unhashable value: let Parallelism say what is wrong with it
-        return Parallelism.from_mapping(items)
-    if hit is None:
-        hit = Parallelism.from_mapping(items)
-        if len(_LAYOUTS) > 256:
-            _LAYOUTS.clear()
-        _LAYOUTS[key] = hit
-    return hit
+    try:
+        return layout_of(**items)  # memoised by value and type: {"tp": True} does not reuse {"tp": 1}
+    except TypeError:  # an unknown field or an unhashable value: let Layout say what is wrong with it
+        return Layout.from_mapping(items)
 
 
-def _best_layout(model, fleet, batch, precision, efficiency, seq_len):
-    """The fastest layout that fits, from a search over every valid one (memoised per input:
-    a search costs milliseconds; everything else on this path, microseconds)."""
-    from mlsysim.solvers.distributed import DistributedModel
-
-    key = inputs_key(model, fleet, batch, precision, efficiency, seq_len)
-    hit = _BEST.get(key) if key is not None else None
-    if hit is not None:
-        return hit[1]
-    best = DistributedModel().search(model, fleet, batch, precision, efficiency, seq_len=seq_len).best(raise_errors=True)
-    if key is not None:
-        if len(_BEST) > 128:
-            _BEST.clear()
-        _BEST[key] = ((model, fleet, efficiency), best)  # the inputs are kept so their ids are not reused
+def _best_layout(job: Job) -> Any:
+    """The fastest layout that fits, from a search over every valid one (memoised per input
+    in the job's catalog: a search costs milliseconds; everything else on this path, microseconds)."""
+    catalog = check.catalog_of(job.model, job.fleet, job.efficiency)
+    memo = catalog.derived("best_layout")
+    key = check.memo_key(job.model, job.fleet, job.batch_size, job.precision, job.efficiency, job.seq_len)
+    best = memo.get(key) if key is not None else None
+    if best is None:
+        best = DistributedModel().search(job.model, job.fleet, job.batch_size, job.precision, job.efficiency,
+                                         seq_len=job.seq_len).best(raise_errors=True)
+        if key is not None:
+            check.remember(memo, key, best)
     return best
 
 
-_BEST: dict[tuple[Any, ...], Any] = {}
-_LAYOUTS: dict[tuple[Any, ...], Any] = {}
-
-
-def _training_macro(result, model, fleet, duration_days, tokens, grid, datacenter, cluster, catalog, macro_parts):
+def _training_macro(sc: Request, result: Any, fleet: Fleet, macro_parts: list[Any]) -> tuple[EvaluationLevel, tuple[Lineage, ...]]:
     """Level 3 of a training run: failures, energy, carbon, water and cost; returns the
     level and the lineages it rests on. Adds (reliability, wall time, tokens) to `macro_parts`
     for the performance level."""
-    site_notes, exposure, draw, prices = _fleet_terms(catalog, fleet, model, grid, datacenter)
+    site_notes, exposed, draw, priced = _fleet_terms(sc.catalog, fleet, sc.job.model, sc.grid, sc.datacenter)
     notes = list(site_notes)
-    work = result.time_to_train(tokens) if tokens is not None else duration_days * 86400
-    rel = exposure.over(work)
-    wall = rel.wall_time if tokens is not None else duration_days * 86400
+    tokens, days = sc.tokens, sc.duration_days
+    work = result.time_to_train(tokens) if tokens is not None else days * SECONDS_PER_DAY
+    rel = exposed.over(work)
+    wall = rel.wall_time if tokens is not None else days * SECONDS_PER_DAY
     trained = result.tokens_per_second * wall * rel.goodput
     macro_parts.extend((rel, wall, trained))
     sus = draw.over(wall)
-    econ: Any = prices
-    if not isinstance(prices, MlsysimError):
+    econ: Any = priced
+    if not isinstance(priced, MlsysimError):
         try:
-            econ = prices.cost(wall, trained, sus)
+            econ = priced.cost(wall, trained, sus)
         except MlsysimError as exc:
             econ = exc
     failed = isinstance(econ, MlsysimError)
@@ -465,16 +472,13 @@ def _training_macro(result, model, fleet, duration_days, tokens, grid, datacente
 def _fleet_terms(catalog: Catalog, fleet: Fleet, model: Record, grid: Any, datacenter: Any) -> tuple[Any, ...]:
     """The site's notes and the reliability, sustainability and economics solvers' catalog
     terms for a training run (what ReliabilityModel / SustainabilityModel /
-    EconomicsModel.solve read), once per (fleet, model, site); the prices are an
-    MlsysimError when the catalog lacks one."""
-    from mlsysim.solvers.economics import prices
-    from mlsysim.solvers.reliability import exposure
-    from mlsysim.solvers.sustainability import power_draw
-
-    key = inputs_key(catalog, fleet, model, grid, datacenter)
-    hit = _FLEET_TERMS.get(key) if key is not None else None
+    EconomicsModel.solve read), once per (fleet, model, site) in the catalog; the prices are
+    an MlsysimError when the catalog lacks one."""
+    memo = catalog.derived("scorecard_fleet_terms")
+    key = check.memo_key(fleet, model, grid, datacenter)
+    hit = memo.get(key) if key is not None else None
     if hit is not None:
-        return hit[1]
+        return hit
     notes: list[str] = []
     grid_rec, dc_rec = _site(grid, datacenter, fleet.cluster, catalog, notes)
     terms: list[Any] = [tuple(notes), exposure(fleet, model=model, catalog=catalog),
@@ -484,20 +488,15 @@ def _fleet_terms(catalog: Catalog, fleet: Fleet, model: Record, grid: Any, datac
     except MlsysimError as exc:
         terms.append(exc)
     if key is not None:
-        if len(_FLEET_TERMS) > 256:
-            _FLEET_TERMS.clear()
-        _FLEET_TERMS[key] = ((catalog, fleet, model, grid, datacenter), tuple(terms))  # inputs kept: ids stay unique
+        check.remember(memo, key, tuple(terms))
     return tuple(terms)
-
-
-_FLEET_TERMS: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
 
 
 def _macro_level(wall: float, sus: Any, econ: Any, notes: list[str]) -> tuple[str, dict[str, Any], list[str]]:
     metrics = {
-        "duration_days": wall / 86400,
-        "it_energy_MWh": sus.it_energy / 3.6e9,
-        "facility_energy_MWh": sus.facility_energy / 3.6e9,
+        "duration_days": wall / SECONDS_PER_DAY,
+        "it_energy_MWh": sus.it_energy / JOULES_PER_MWH,
+        "facility_energy_MWh": sus.facility_energy / JOULES_PER_MWH,
         "pue": sus.pue,
         "grid": sus.grid,
         "carbon_basis": sus.carbon_basis,
@@ -505,7 +504,7 @@ def _macro_level(wall: float, sus: Any, econ: Any, notes: list[str]) -> tuple[st
         "embodied_carbon_t": (sus.embodied_carbon or 0.0) / 1000,
         "water_m3": sus.water,
     }
-    summary = f"{sus.facility_energy / 3.6e9:,.1f} MWh, {sus.total_carbon / 1000:,.1f} tCO2e ({sus.carbon_basis}, {sus.grid})"
+    summary = f"{sus.facility_energy / JOULES_PER_MWH:,.1f} MWh, {sus.total_carbon / 1000:,.1f} tCO2e ({sus.carbon_basis}, {sus.grid})"
     if isinstance(econ, MlsysimError):
         notes.append(f"cost not computed: {econ}")
     else:
@@ -525,17 +524,17 @@ def _macro_level(wall: float, sus: Any, econ: Any, notes: list[str]) -> tuple[st
     return summary, metrics, notes
 
 
-def _site(grid, datacenter, cluster, catalog, notes):
+def _site(grid: Any, datacenter: Any, cluster: Record | None, catalog: Catalog, notes: list[str]) -> tuple[Record, Record]:
     """The grid and datacenter a job runs at: given, the cluster's, or stated defaults."""
-    grid_rec = record_of(grid, "grids", catalog)
-    dc_rec = record_of(datacenter, "datacenters", catalog)
+    grid_rec = check.record(grid, "grids", catalog, "grid")
+    dc_rec = check.record(datacenter, "datacenters", catalog, "datacenter")
     if dc_rec is None and cluster is not None:
-        dc_rec = field_of(cluster, "datacenter")
+        dc_rec = cluster.get("datacenter")
     if dc_rec is None:
         dc_rec = _default(catalog, "datacenters", DEFAULT_DATACENTER)
         notes.append(f"datacenter: {dc_rec.label} (default; pass datacenter= to change it)")
     if grid_rec is None:
-        grid_rec = field_of(dc_rec, "grid")
+        grid_rec = dc_rec.get("grid")
     if grid_rec is None:
         grid_rec = _default(catalog, "grids", DEFAULT_GRID)
         notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
@@ -543,14 +542,12 @@ def _site(grid, datacenter, cluster, catalog, notes):
 
 
 def _default(catalog: Catalog, kind: str, ident: str) -> Record:
-    key = (id(catalog), kind, ident)
-    hit = _DEFAULTS.get(key)
+    """A record the scorecard defaults to, looked up once per catalog."""
+    memo = catalog.derived("scorecard_defaults")
+    hit = memo.get((kind, ident))
     if hit is None:
-        hit = _DEFAULTS[key] = (catalog, catalog.get(kind, ident))  # the catalog is kept so its id is not reused
-    return hit[1]
-
-
-_DEFAULTS: dict[tuple[int, str, str], tuple[Catalog, Record]] = {}
+        hit = memo[(kind, ident)] = catalog.get(kind, ident)
+    return hit
 
 
 def _skipped(level: str, why: str) -> EvaluationLevel:
@@ -560,59 +557,45 @@ def _skipped(level: str, why: str) -> EvaluationLevel:
 # ---------------------------------------------------------------------------- inference
 
 
-def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq_len, latency_sla, power_budget,
-                        device_power, sleep_power, rate, grid, datacenter, duration_days, catalog):
+def _evaluate_inference(sc: Request) -> SystemEvaluation:
+    job, catalog, limits = sc.job, sc.catalog, sc.constraints
+    model, hardware, batch, precision = job.model, job.fleet, job.batch_size, job.precision
     cited = Lineage()  # values passed as citations (efficiency, powers, SLA)
-    eff = 1.0 if efficiency is None else resolve_fraction(efficiency, cited, "efficiency")
-    run, parts = device_inference(model, hardware, batch, precision, eff, seq_len, catalog)
-    h_terms = parts[1]
+    eff = 1.0 if job.efficiency is None else check.fraction(job.efficiency, "efficiency", cited)
+    run = device_inference(model, hardware, batch, precision, eff, job.seq_len)
+    terms = run._terms
+    h_terms = terms.hardware
     latency = run.si["latency"]
     resident = run.si["memory_usage"]
     capacity = h_terms.capacity if h_terms.has_capacity else None
 
-    power = _watts(device_power, cited, "device_power")
-    if power is None and (tdp := field_of(hardware, "tdp")) is not None:
+    power = _optional(limits.device_power, "power", cited, "device_power")
+    if power is None and (tdp := hardware.get("tdp")) is not None:
         power = cited.use(tdp)
-    budget = _watts(power_budget, cited, "power_budget")
+    budget = _optional(limits.power_budget, "power", cited, "power_budget")
     duty = avg_power = None
+    rate = limits.inferences_per_second
     if power is not None:
         if rate is not None:
             duty = min(1.0, rate * latency)
-            idle = _watts(sleep_power, cited, "sleep_power") or 0.0
+            idle = _optional(limits.sleep_power, "power", cited, "sleep_power") or 0.0
             avg_power = power * duty + idle * (1 - duty)
         else:
             avg_power = power
     feasible = (capacity is None or resident <= capacity) and not (
         budget is not None and avg_power is not None and avg_power > budget)
-    device = _Device(hardware, efficiency is None, parts[0].params_total * BYTES_PER_ELEMENT[run.precision], resident,
-                     capacity, h_terms.has_bandwidth, power, duty, avg_power, budget, latency)
+    device = _Device(hardware, job.efficiency is None, terms.model.params_total * BYTES_PER_ELEMENT[run.precision],
+                     resident, capacity, h_terms.has_bandwidth, power, duty, avg_power, budget, latency)
     feasibility = EvaluationLevel("Feasibility", PASS if feasible else FAIL, build=device.feasibility)
 
-    sla = _seconds(latency_sla, cited, "latency_sla")
+    sla = _optional(limits.latency_sla, "time", cited, "latency_sla")
     performance = EvaluationLevel("Performance", FAIL if sla is not None and latency > sla else PASS,
                                   build=lambda: _device_performance(run, batch, sla, h_terms.has_bandwidth))
     macro = _skipped("Macro", "single device: pass duration_days and grid= for energy and carbon")
-    lineage: tuple[Lineage, ...] = (*_run_lineages(run, parts), cited)
-    if duration_days is not None and avg_power is not None:
-        from mlsysim.solvers.sustainability import SustainabilityModel
-
-        mnotes: list[str] = []
-        grid_rec = record_of(grid, "grids", catalog)
-        if grid_rec is None:
-            grid_rec = _default(catalog, "grids", DEFAULT_GRID)
-            mnotes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
-        dc_rec = record_of(datacenter, "datacenters", catalog)
-        if dc_rec is None:
-            mnotes.append("PUE 1: a single device outside a data center has no facility overhead")
-        sus = SustainabilityModel().solve(hardware, duration_days * 86400, devices=1, grid=grid_rec, datacenter=dc_rec,
-                                          pue=None if dc_rec is not None else 1.0, device_power=avg_power,
-                                          catalog=catalog)
-        lineage = (*lineage, sus.lineage)
-        macro = EvaluationLevel(
-            "Macro", PASS,
-            f"{sus.facility_energy / 3.6e6:.4g} kWh, {sus.operational_carbon:.4g} kg CO2 over {duration_days:g} days ({sus.carbon_basis}, {sus.grid})",
-            {"energy_kWh": sus.facility_energy / 3.6e6, "carbon_kg": sus.operational_carbon, "carbon_basis": sus.carbon_basis,
-             "grid": sus.grid}, mnotes)
+    lineage: tuple[Lineage, ...] = (*_run_lineages(run), cited)
+    if sc.duration_days is not None and avg_power is not None:
+        macro, sus_lineage = _device_macro(sc, avg_power)
+        lineage = (*lineage, sus_lineage)
 
     def inputs() -> dict[str, Any]:
         shown = {"model": model.label, "hardware": hardware.label, "batch": batch, "precision": precision,
@@ -621,7 +604,30 @@ def _evaluate_inference(name, model, hardware, batch, precision, efficiency, seq
             shown["sequence"] = f"{run.seq_len} tokens"
         return shown
 
-    return SystemEvaluation(name, feasibility, performance, macro, inputs, lineage, {"inference": run})
+    return SystemEvaluation(sc.name, feasibility, performance, macro, inputs, lineage, {"inference": run})
+
+
+def _device_macro(sc: Request, avg_power: float) -> tuple[EvaluationLevel, Lineage]:
+    """Level 3 of one device: energy and carbon of drawing `avg_power` [W] for the scenario's days."""
+    catalog, days = sc.catalog, sc.duration_days
+    notes: list[str] = []
+    grid_rec = check.record(sc.grid, "grids", catalog, "grid")
+    if grid_rec is None:
+        grid_rec = _default(catalog, "grids", DEFAULT_GRID)
+        notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
+    dc_rec = check.record(sc.datacenter, "datacenters", catalog, "datacenter")
+    if dc_rec is None:
+        notes.append("PUE 1: a single device outside a data center has no facility overhead")
+    sus = SustainabilityModel().solve(sc.job.fleet, days * SECONDS_PER_DAY, devices=1, grid=grid_rec, datacenter=dc_rec,
+                                      pue=None if dc_rec is not None else 1.0, device_power=avg_power,
+                                      catalog=catalog)
+    kwh = sus.facility_energy / JOULES_PER_KWH
+    level = EvaluationLevel(
+        "Macro", PASS,
+        f"{kwh:.4g} kWh, {sus.operational_carbon:.4g} kg CO2 over {days:g} days ({sus.carbon_basis}, {sus.grid})",
+        {"energy_kWh": kwh, "carbon_kg": sus.operational_carbon, "carbon_basis": sus.carbon_basis, "grid": sus.grid},
+        notes)
+    return level, sus.lineage
 
 
 @dataclass(slots=True)
@@ -702,15 +708,16 @@ def _device_performance(run: Any, batch: int, sla: float | None, has_bandwidth: 
     return summary, metrics, []
 
 
-def _run_lineages(run: Any, parts: tuple[Any, Any, Any]) -> tuple[Lineage, ...]:
+def _run_lineages(run: PerformanceProfile) -> tuple[Lineage, ...]:
     """The cited values a device_inference result rests on: all of the profile's, but the
     memory-bandwidth efficiency only when there is a memory roofline to apply it to."""
-    _, h, eff = parts
-    return tuple(part for part in run.lineage_parts if h.has_bandwidth or part is not eff.lineage)
+    terms: RooflineTerms = run._terms
+    keep_eff = terms.hardware.has_bandwidth
+    return tuple(part for part in run.lineage_parts if keep_eff or part is not terms.efficiencies.lineage)
 
 
 def device_inference(model: Record, hardware: Record, batch: int, precision: str, efficiency: float,
-                     seq_len: int | None, catalog: Catalog | None = None) -> tuple[Any, tuple[Any, Any, Any]]:
+                     seq_len: int | None) -> PerformanceProfile:
     """One batch on one device through the single-device solver (the roofline of
     Engine.solve, mlsysim/solvers/engine.py; Williams et al. 2009): latency = max(FLOPs /
     (peak x efficiency), bytes moved / (bandwidth x cited bandwidth efficiency)), the
@@ -720,12 +727,6 @@ def device_inference(model: Record, hardware: Record, batch: int, precision: str
     step, as Engine.solve); a model with a cited FLOP count per inference, one inference
     per batch element. A device whose record states no memory bandwidth (a
     microcontroller running from on-chip memory) has no memory roofline; one that states
-    no capacity is not checked for fit. Returns the PerformanceProfile and the
-    (model, hardware, efficiency) terms it came from."""
-    from mlsysim.solvers.engine import solve_terms
-    from mlsysim.solvers.terms import efficiencies, hardware_terms, model_terms
-
-    m = model_terms(model)
-    h = hardware_terms(hardware, precision, require_memory=False)
-    eff = efficiencies(efficiency, catalog)
-    return solve_terms(m, h, eff, batch, seq_len), (m, h, eff)
+    no capacity is not checked for fit. Returns the PerformanceProfile (its terms in
+    `_terms`)."""
+    return solve_terms(roofline_terms(model, hardware, precision, efficiency, require_memory=False), batch, seq_len)

@@ -254,7 +254,7 @@ def predict_training(c: Call) -> float:
         raise NotExpressible(f"tp x pp x cp x dp = {tp} x {pp} x {cp} x {dp} does not equal the {devices} devices")
     result = DistributedModel().solve(
         c.model(), c.catalog.get("clusters", c.rec.ref_id("cluster")), batch_size=batch, precision=precision,
-        efficiency=c.catalog.get("assumptions", TRAINING_EFFICIENCY), tp_size=tp, pp_size=pp, cp_size=cp,
+        efficiency=c.catalog.get("assumptions", TRAINING_EFFICIENCY), tp=tp, pp=pp, cp=cp,
         devices=devices, seq_len=c.config("sequence_length"), microbatch=c.default("microbatch", 1),
         interleave=c.default("interleave", 1), zero=c.default("zero", 0), recompute=c.default("recompute", "none"),
         sequence_parallel=bool(c.default("sequence_parallel", False)),

@@ -40,7 +40,7 @@ def plot_roofline(hardware: Record | str, workloads: list[Any] = (), precision: 
         if p.hardware != h.name or p.precision != h.precision:
             raise MlsysimError(f"workload {p.model} was solved on {p.hardware} at {p.precision}, not {h.name} at {h.precision}")
         points.append(p)
-    eff = efficiencies(efficiency, hardware._catalog if isinstance(hardware, Record) else None)
+    eff = efficiencies(h.catalog, efficiency)
 
     ridge = ridge_point(h.peak, h.bandwidth)
     intensities = [p.si["arithmetic_intensity"] for p in points]

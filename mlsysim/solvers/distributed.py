@@ -8,8 +8,9 @@ alpha-beta model over the node's interconnect and the cluster's fabric.
 
 Per pipeline stage and microbatch ("slot"):
   compute  = b x hardware FLOPs per sequence / (PP x TP x CP) / (peak x efficiency)
-  TP comm  = (4, or 6 with full recomputation) ring all-reduces per layer of the
-             b x s/CP x h activations over the TP group (Megatron-LM, not overlapped)
+  TP comm  = two ring all-reduces per layer in each forward and backward pass (and in
+             the recomputed forward under full recomputation) of the b x s/CP x h
+             activations over the TP group (Megatron-LM, not overlapped)
   CP comm  = all-gather of K and V forward, reduce-scatter of their gradients backward
   PP comm  = one activation send forward and one gradient send backward per slot,
              b x s/CP x h / TP bytes each (scatter/gather optimisation)
@@ -30,9 +31,12 @@ and sequence parallelism and selective or full recomputation (Sec. 4, Table 2); 
 first stage holds p microbatches, interleaving adds (1 + (p-1)/(p v)).
 Shoeybi et al. 2019, "Megatron-LM", arXiv 1909.08053: two all-reduces forward and two
 backward per transformer layer under tensor parallelism.
-Rajbhandari et al. 2019, "ZeRO", arXiv 1910.02054: 2 + 2 + 12 bytes per parameter for
-mixed-precision Adam; stages 1-3 partition optimizer state, gradients and parameters
-across data-parallel ranks; stage 3 moves 1.5x the all-reduce volume.
+Rajbhandari et al. 2020, "ZeRO", SC'20, arXiv 1910.02054: 2 + 2 + K bytes per parameter for
+mixed-precision Adam (K = 12, assumption adam_optimizer_state_bytes_mixed_precision);
+stages 1-3 partition optimizer state, gradients and parameters across data-parallel
+ranks; stage 3 moves 1.5x the all-reduce volume (assumption zero3_communication_volume_ratio).
+The backward pass costs twice the forward FLOPs (Narayanan et al. 2021, Appendix;
+assumption backward_forward_flops_ratio).
 Patarasuk & Yuan 2009, "Bandwidth optimal all-reduce algorithms for clusters of
 workstations" (ring all-reduce: 2 (n-1)/n of the data per rank).
 Thakur, Rabenseifner & Gropp 2005, "Optimization of Collective Communication Operations
@@ -41,35 +45,58 @@ in MPICH" (alpha-beta cost model).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
+from difflib import get_close_matches
+from functools import lru_cache
 from typing import Any
 
+from mlsysim.catalog import inputs
+from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError, OOMError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record
 from mlsysim.solvers.fleet import (
+    BACKWARD_FORWARD,
+    ZERO3_TRAFFIC,
     Fleet,
     bytes_per_element,
-    inputs_key,
+    fleet_of,
+    optimizer_state_bytes,
     peak_compute,
-    resolve_fraction,
 )
+from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.roofline import (
+    hierarchical_allreduce_time,
+    pipeline_bubble_fraction,
+    ring_allreduce_time,
+)
+from mlsysim.solvers.terms import cited_assumption
 from mlsysim.solvers.transformer import (
     TransformerShape,
     attention_flops_per_token,
     parameter_count,
 )
 
+__all__ = ["DistributedModel", "Job", "Layout", "Parallelism", "LayoutSpace", "TrainingResult", "SearchResult",
+           "TrainingTerms", "training_terms", "train", "step_model", "LayoutColumns", "activation_bytes_per_layer", "pipeline_bubble_fraction",
+           "ring_allreduce_time", "hierarchical_allreduce_time"]
+
 RECOMPUTE = ("none", "selective", "full")
 ALLREDUCE = ("ring", "hierarchical")
+# Megatron-LM's tensor parallelism all-reduces the activations twice per layer in each pass:
+# after attention and after the MLP in the forward pass, their mirror in the backward pass
+# (Shoeybi et al. 2019, Sec. 3).
+TP_ALLREDUCES_PER_PASS = 2
+# ZeRO stages (Rajbhandari et al. 2020): 1 partitions the optimizer state, 2 also the
+# gradients, 3 also the parameters (FSDP-style full sharding).
+ZERO_STAGES = (0, 1, 2, 3)
+SHARD_OPTIMIZER, SHARD_GRADIENTS, SHARD_PARAMETERS = ZERO_STAGES[1:]
 
 
 @dataclass(frozen=True)
-class Parallelism:
+class Layout:
     """How a training job is split.
 
-    tp, pp, cp          tensor, pipeline and context parallel sizes
+    tp, pp, cp          tensor, pipeline and context parallel sizes (DP = devices / (tp pp cp))
     microbatch          sequences per microbatch (b)
     interleave          model chunks per pipeline stage (v; 1 = plain 1F1B)
     zero                ZeRO stage 0-3 (3 = FSDP-style full sharding) over the DP x CP group
@@ -91,25 +118,20 @@ class Parallelism:
     overlap_grad_reduce: bool = False
 
     @classmethod
-    def from_mapping(cls, fields: Any) -> Parallelism:
+    def from_mapping(cls, given: Any) -> Layout:
         """A layout from a dict of its fields; an unknown key is a clear error naming the closest field."""
-        from dataclasses import fields as dataclass_fields
-        from difflib import get_close_matches
-
-        known = [f.name for f in dataclass_fields(cls)]
-        for key in fields:
+        known = [f.name for f in fields(cls)]
+        for key in given:
             if key not in known:
-                close = get_close_matches(str(key), known, n=1)
+                close = get_close_matches(str(key).removesuffix("_size"), known, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"use {', '.join(known)}"
                 raise MlsysimError(f"parallelism: unknown field {key!r}; {hint}")
-        return cls(**fields)
+        return cls(**given)
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "cp", "microbatch", "interleave"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MlsysimError(f"parallelism {name} must be a whole number >= 1, got {value!r}")
-        if self.zero not in (0, 1, 2, 3):
+            inputs.positive_int(getattr(self, name), f"parallelism {name}")
+        if type(self.zero) is not int or self.zero not in ZERO_STAGES:
             raise MlsysimError(f"parallelism zero must be 0, 1, 2 or 3 (3 = FSDP), got {self.zero!r}")
         if self.recompute not in RECOMPUTE:
             raise MlsysimError(f"parallelism recompute must be one of {', '.join(RECOMPUTE)}, got {self.recompute!r}")
@@ -119,10 +141,57 @@ class Parallelism:
             raise MlsysimError("interleave > 1 needs pipeline parallelism (pp > 1); set interleave: 1 or raise pp")
 
 
+Parallelism = Layout  # the name the plans and the scorecard used first
+
+
+@lru_cache(maxsize=inputs.MEMO_LIMIT, typed=True)
+def layout_of(tp: int = 1, pp: int = 1, **fields_: Any) -> Layout:
+    """Layout(tp, pp, **fields) validated once per distinct layout (a frozen dataclass with
+    checks costs more to build than a solve's arithmetic). `typed`: 8, 8.0 and True are told
+    apart, so a float or a bool is refused even after the int was accepted. Holds no records."""
+    return Layout(tp, pp, **fields_)
+
+
 @dataclass(frozen=True)
-class _Setup:
-    """Everything about (model, fleet, precision, efficiency, sequence) that does not
-    depend on the parallel split: read from the catalog once."""
+class LayoutSpace:
+    """The layouts `DistributedModel.search` tries; None means "every valid value":
+    TP over the divisors of the per-node accelerator count that divide the head count, PP
+    over the divisors of the device count up to the layer count, microbatch over the
+    divisors of the per-replica batch up to `max_microbatch`."""
+
+    tp: tuple[int, ...] | None = None
+    pp: tuple[int, ...] | None = None
+    cp: tuple[int, ...] = (1,)
+    microbatch: tuple[int, ...] | None = None
+    interleave: tuple[int, ...] = (1, 2, 4)
+    zero: tuple[int, ...] = ZERO_STAGES
+    recompute: tuple[str, ...] = RECOMPUTE
+    sequence_parallel: bool = True
+    allreduce: str = "hierarchical"
+    max_microbatch: int = 16
+
+
+@dataclass(frozen=True)
+class Job:
+    """What runs: `model` trained on `fleet` (a cluster record or a Fleet; `devices` of its
+    accelerators, default all) with a global batch of `batch_size` sequences of `seq_len`
+    tokens (default: the model's context) at `precision`, reaching `efficiency` of peak
+    compute (a fraction, or a cited assumption such as Assumptions.MFU_Megatron_1T)."""
+
+    model: Record
+    fleet: Record | Fleet
+    batch_size: int
+    precision: str = "bf16"
+    efficiency: Any = None
+    seq_len: int | None = None
+    devices: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainingTerms:
+    """A job (model, fleet, precision, efficiency, sequence) lowered into floats: everything
+    a step-time solve needs that does not depend on the parallel layout. Read once per
+    catalog (`training_terms`)."""
 
     fleet: Fleet
     layers: float
@@ -132,7 +201,7 @@ class _Setup:
     params: float  # total parameters
     params_active: float  # parameters a token touches (MoE: routed experts only)
     seq: float
-    flops_model_seq: float  # 3 x forward FLOPs of one sequence
+    flops_model_seq: float  # forward + backward FLOPs of one sequence
     flops_fwd_layers_seq: float  # forward FLOPs of the transformer layers (recomputed under "full")
     flops_fwd_attn_seq: float  # forward score+value FLOPs (recomputed under "selective")
     flops_fwd_logits_seq: float  # forward FLOPs of the output layer (on the last stage, never recomputed)
@@ -144,7 +213,7 @@ class _Setup:
     # Derived once from the above, so a solve does only the layout-dependent arithmetic.
     rate: float  # [FLOP/s] peak x efficiency
     flops_logits3: float  # forward + backward FLOPs of the output layer per sequence
-    flops_hw_seq: dict[str, float]  # hardware FLOPs per sequence (3 x forward + recomputation), by recompute mode
+    flops_hw_seq: dict[str, float]  # hardware FLOPs per sequence (forward + backward + recomputation), by recompute mode
     flops_hw_layers_seq: dict[str, float]  # the same without the output layer
     devices: float
     per_node: int
@@ -152,11 +221,92 @@ class _Setup:
     inter_bw: float  # [B/s] per device across the fabric
     inter_latency: float  # [s]
     opt_bytes: float  # optimizer state bytes per parameter
+    zero3_traffic: float  # ZeRO-3 data-parallel volume / plain all-reduce volume [1]
+    backward_share: float  # backward FLOPs / (forward + backward) [1]
+
+
+_Setup = TrainingTerms  # the name tests and scripts used first
+_PLAIN = (int, type(None))
+
+
+def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None = None, precision: str = "bf16",
+                   efficiency: Any = None, seq_len: int | None = None) -> TrainingTerms:
+    """`Job` inputs lowered into TrainingTerms, once per catalog and distinct inputs."""
+    if efficiency is None:
+        raise MlsysimError(
+            "efficiency is required: the fraction of peak compute the kernels achieve, as a number "
+            "or a cited assumption (e.g. Assumptions.MFU_Megatron_1T)"
+        )
+    if not isinstance(fleet, (Fleet, Record)):
+        raise MlsysimError(f"fleet must be a cluster record (e.g. Systems.Clusters.Research_256), got {fleet!r}")
+    if (type(model) is Record and type(fleet) is Record and model._catalog is fleet._catalog
+            and type(efficiency) is float and type(devices) in _PLAIN and type(seq_len) in _PLAIN):
+        # The common call (records of one catalog, a plain efficiency): keyed without the general walk.
+        catalog = model._catalog
+        key: tuple[Any, ...] | None = (model._data["id"], fleet._data["id"], devices, precision, efficiency, seq_len)
+    else:
+        catalog = inputs.catalog_of(model, fleet, efficiency)
+        key = inputs.memo_key(model, fleet, devices, precision, efficiency, seq_len)
+    memo = catalog.derived("training_terms")
+    terms = memo.get(key) if key is not None else None
+    if terms is None:
+        terms = _read_training(inputs.record(model, "models", catalog, "model"), fleet_of(fleet, devices),
+                               precision, efficiency, seq_len)
+        if key is not None:
+            inputs.remember(memo, key, terms)
+    return terms
+
+
+def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any, seq_len: int | None) -> TrainingTerms:
+    catalog = fleet.catalog
+    lineage = Lineage()
+    lineage.merge(fleet.lineage)
+    shape = TransformerShape.from_record(model, lineage)
+    counts = parameter_count(shape)
+    seq = float(shape.context if seq_len is None else inputs.positive_int(seq_len, "sequence length"))
+    if seq < 1:
+        raise MlsysimError(f"{model.label} states no context length; pass seq_len=")
+    # Matrix-multiply weights a token passes through: attention, the (active) MLP, and
+    # the output logits (computed even when tied to the input embedding).
+    matmul_params = counts.attention + counts.mlp_active + shape.vocab * shape.hidden
+    layer_params = counts.attention + counts.mlp_active
+    attn = attention_flops_per_token(shape, seq)
+    forward_seq = seq * (2 * matmul_params + attn)
+    hardware = fleet.hardware
+    capacity = lineage.use(hardware.memory.capacity) if hardware.has("memory.capacity") else float("inf")
+    backward = lineage.use(cited_assumption(catalog, BACKWARD_FORWARD, "training FLOPs", "training solver"))
+    passes = 1.0 + backward  # forward + backward, in forward passes
+    flops_model_seq = passes * forward_seq
+    flops_fwd_layers_seq = seq * (2 * layer_params + attn)
+    flops_fwd_attn_seq = seq * attn
+    flops_fwd_logits_seq = seq * 2 * shape.vocab * shape.hidden
+    flops_logits = passes * flops_fwd_logits_seq
+    # Recomputation adds one more forward pass of what it recomputes: nothing, the core
+    # attention ("selective"), or every transformer layer ("full").
+    flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
+                    (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
+    peak = peak_compute(hardware, precision, lineage)
+    fraction = inputs.fraction(efficiency, "efficiency", lineage)
+    return TrainingTerms(
+        fleet=fleet, layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
+        kv_width=shape.kv_heads * shape.head_dim, params=counts.total, params_active=counts.active, seq=seq,
+        flops_model_seq=flops_model_seq, flops_fwd_layers_seq=flops_fwd_layers_seq,
+        flops_fwd_attn_seq=flops_fwd_attn_seq, flops_fwd_logits_seq=flops_fwd_logits_seq,
+        peak=peak, efficiency=fraction, capacity=capacity, elem=bytes_per_element(precision), lineage=lineage,
+        rate=peak * fraction, flops_logits3=flops_logits, flops_hw_seq=flops_hw_seq,
+        flops_hw_layers_seq={mode: flops - flops_logits for mode, flops in flops_hw_seq.items()},
+        devices=float(fleet.devices), per_node=fleet.per_node, intra_bw=fleet.intra_bw,
+        inter_bw=fleet.inter_bw_per_device, inter_latency=fleet.inter_latency,
+        opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
+        zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
+        backward_share=backward / passes,
+    )
 
 
 @dataclass(slots=True)
-class TrainingResult:
-    """One training configuration, in SI units (seconds, FLOP, bytes).
+class TrainingResult(QuantityView):
+    """One training configuration, in SI units (seconds, FLOP, bytes); `quantity(name)`
+    gives any of them as a pint Quantity.
 
     Times are per optimizer step; `exposed_*` communication is what is not hidden
     behind compute. `achieved_flops_per_device` counts hardware FLOPs (including
@@ -197,6 +347,15 @@ class TrainingResult:
     feasible: bool
     lineage: Lineage
 
+    UNITS = {
+        "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
+        "dp_comm_time": "s", "bubble_time": "s", "bubble_fraction": "", "model_flops_per_step": "FLOP",
+        "hardware_flops_per_step": "FLOP", "achieved_flops_per_device": "FLOP/s", "mfu": "",
+        "tokens_per_second": "1/s", "memory_weights": "B", "memory_gradients": "B", "memory_optimizer": "B",
+        "memory_activations": "B", "memory_total": "B", "memory_capacity": "B", "tokens_per_step": "",
+        "exposed_communication_time": "s",
+    }
+
     @property
     def tokens_per_step(self) -> float:
         return float(self.global_batch * self.seq_len)
@@ -211,11 +370,12 @@ class TrainingResult:
 
     def raise_if_infeasible(self) -> TrainingResult:
         if not self.feasible:
+            gb = 1e9
             raise OOMError(
-                f"{self.memory_total / 1e9:.1f} GB per device needed "
-                f"(weights {self.memory_weights / 1e9:.1f}, gradients {self.memory_gradients / 1e9:.1f}, "
-                f"optimizer {self.memory_optimizer / 1e9:.1f}, activations {self.memory_activations / 1e9:.1f}) "
-                f"but the device has {self.memory_capacity / 1e9:.1f} GB; raise TP/PP, use ZeRO, "
+                f"{self.memory_total / gb:.1f} GB per device needed "
+                f"(weights {self.memory_weights / gb:.1f}, gradients {self.memory_gradients / gb:.1f}, "
+                f"optimizer {self.memory_optimizer / gb:.1f}, activations {self.memory_activations / gb:.1f}) "
+                f"but the device has {self.memory_capacity / gb:.1f} GB; raise TP/PP, use ZeRO, "
                 "recompute activations or shrink the microbatch"
             )
         return self
@@ -237,7 +397,7 @@ class _Scalar:
 
 
 def _numpy_ops() -> Any:
-    import numpy as np
+    import numpy as np  # numpy only for searches: a plain solve never imports it
 
     class Vector:
         where = staticmethod(np.where)
@@ -247,37 +407,42 @@ def _numpy_ops() -> Any:
     return Vector
 
 
-def ring_allreduce_time(size: Any, ranks: Any, bandwidth: Any, latency: Any = 0.0) -> Any:
-    """Ring all-reduce of `size` [B] over `ranks` ranks [s]: each rank sends and receives
-    2 (n-1)/n of the data at `bandwidth` [B/s] in 2 (n-1) steps of `latency` [s]
-    (Patarasuk & Yuan 2009). Zero for one rank."""
-    return 2 * (ranks - 1) / ranks * size / bandwidth + 2 * (ranks - 1) * latency
+class LayoutColumns:
+    """Layouts as numpy columns (one row per candidate), with the attribute names of Layout:
+    what `step_model` computes on in a search (a Layout itself in a single solve)."""
 
+    __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
+                 "allreduce", "overlap_grad_reduce")
 
-def hierarchical_allreduce_time(size: Any, local: Any, groups: Any, intra_bw: Any, inter_bw: Any, inter_latency: Any = 0.0) -> Any:
-    """Two-level all-reduce [s] of `size` [B] over `local` ranks per node x `groups` nodes:
-    reduce-scatter inside the node, all-reduce of each 1/local shard across nodes (all
-    local ranks at once, each at `inter_bw`), all-gather inside the node."""
-    intra = 2 * (local - 1) / local * size / intra_bw
-    inter = 2 * (groups - 1) / groups * (size / local) / inter_bw + 2 * (groups - 1) * inter_latency
-    return intra + inter
-
-
-def pipeline_bubble_fraction(stages: Any, microbatches: Any, interleave: Any = 1) -> Any:
-    """Idle fraction of a pipelined step: (p-1)/(v m + p - 1) for p stages, m microbatches
-    and v model chunks per stage (Narayanan et al. 2021, Sec. 2.2: bubble time (p-1)/m of
-    the ideal time, divided by v with interleaving)."""
-    return (stages - 1) / (interleave * microbatches + stages - 1)
+    def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
+        self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
+        self.microbatch, self.zero, self.interleave = cols["microbatch"], cols["zero"], cols["interleave"]
+        self.recompute, self.sequence_parallel, self.allreduce = recompute, sequence_parallel, allreduce
+        self.overlap_grad_reduce = False
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str, sequence_parallel: bool) -> Any:
     """Activation memory [B] one transformer layer keeps for the backward pass, for 16-bit
-    activations (Korthikanti et al. 2022, Sec. 4.2 and Table 2):
-      no parallelism            s b h (34 + 5 a s / h)
-      tensor parallel t         s b h (10 + 24/t + 5 a s / (h t))
-      + sequence parallel       s b h / t (34 + 5 a s / h)
-      selective recomputation   drops the 5 a s / h term (the attention scores)
-      full recomputation        2 s b h (the layer input; / t with sequence parallelism)
+    activations.
+
+    Parameters
+    ----------
+    seq [tokens], batch [sequences], hidden [1], heads [1], tp [1]: the layer's shape and
+    tensor-parallel size; recompute: "none", "selective" or "full"; sequence_parallel.
+
+    Returns
+    -------
+    no parallelism            s b h (34 + 5 a s / h)
+    tensor parallel t         s b h (10 + 24/t + 5 a s / (h t))
+    + sequence parallel       s b h / t (34 + 5 a s / h)
+    selective recomputation   drops the 5 a s / h term (the attention scores)
+    full recomputation        2 s b h (the layer input; / t with sequence parallelism)
+
+    References
+    ----------
+    Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models",
+    arXiv 2205.05198, Sec. 4.2 and Table 2 (the coefficients 34, 5, 10 and 24 are its
+    byte counts per s b h of a layer's saved tensors).
     """
     sbh = seq * batch * hidden
     scores = 5 * heads * seq / hidden
@@ -290,385 +455,104 @@ def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp
     return sbh * (10 + 24 / tp + scores / tp)
 
 
-class DistributedModel:
-    """Training step time, throughput and memory of a transformer on a cluster.
-
-    >>> from mlsysim import Models, Systems, Assumptions
-    >>> r = DistributedModel().solve(Models.Language.GPT3, Systems.Clusters.Frontier_8K,
-    ...     batch_size=1536, tp_size=8, pp_size=8, efficiency=Assumptions.MFU_Megatron_1T)
-    >>> r.step_time, r.mfu, r.memory_total   # seconds, fraction, bytes  # doctest: +SKIP
-
-    The model is read from the catalog once per (model, cluster, devices, precision,
-    efficiency, sequence length); later calls only do arithmetic on floats.
-    """
-
-    _cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], _Setup]] = {}
-
-    # ------------------------------------------------------------------ setup
-
-    @classmethod
-    def setup(cls, model: Record, fleet: Record | Fleet, *, devices: int | None = None, precision: str = "bf16",
-              efficiency: Any = None, seq_len: int | None = None) -> _Setup:
-        if efficiency is None:
-            raise MlsysimError(
-                "efficiency is required: the fraction of peak compute the kernels achieve, as a number "
-                "or a cited assumption (e.g. Assumptions.MFU_Megatron_1T)"
-            )
-        key = inputs_key(model, fleet, devices, precision, efficiency, seq_len)
-        hit = cls._cache.get(key) if key is not None else None
-        if hit is not None:
-            return hit[1]
-        inputs = (model, fleet, efficiency)
-        if not isinstance(fleet, Fleet):
-            if not isinstance(fleet, Record):
-                raise MlsysimError(f"fleet must be a cluster record (e.g. Systems.Clusters.Research_256), got {fleet!r}")
-            fleet = Fleet.from_cluster(fleet, devices)
-        lineage = Lineage()
-        lineage.merge(fleet.lineage)
-        shape = TransformerShape.from_record(model, lineage)
-        counts = parameter_count(shape)
-        seq = float(seq_len) if seq_len is not None else shape.context
-        if seq < 1 or seq != int(seq):
-            raise MlsysimError(f"sequence length must be a positive whole number, got {seq_len!r}")
-        # Matrix-multiply weights a token passes through: attention, the (active) MLP, and
-        # the output logits (computed even when tied to the input embedding).
-        matmul_params = counts.attention + counts.mlp_active + shape.vocab * shape.hidden
-        layer_params = counts.attention + counts.mlp_active
-        attn = attention_flops_per_token(shape, seq)
-        forward_seq = seq * (2 * matmul_params + attn)
-        hardware = fleet.hardware
-        capacity = lineage.use(hardware.memory.capacity) if hardware.has("memory.capacity") else math.inf
-        flops_model_seq = 3 * forward_seq
-        flops_fwd_layers_seq = seq * (2 * layer_params + attn)
-        flops_fwd_attn_seq = seq * attn
-        flops_fwd_logits_seq = seq * 2 * shape.vocab * shape.hidden
-        # Recomputation adds one more forward pass of what it recomputes: nothing, the core
-        # attention ("selective"), or every transformer layer ("full").
-        flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
-                        (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
-        peak = peak_compute(hardware, precision, lineage)
-        fraction = resolve_fraction(efficiency, lineage, "efficiency")
-        elem = bytes_per_element(precision)
-        setup = _Setup(
-            fleet=fleet,
-            layers=shape.layers,
-            hidden=shape.hidden,
-            heads=shape.heads,
-            kv_width=shape.kv_heads * shape.head_dim,
-            params=counts.total,
-            params_active=counts.active,
-            seq=seq,
-            flops_model_seq=flops_model_seq,
-            flops_fwd_layers_seq=flops_fwd_layers_seq,
-            flops_fwd_attn_seq=flops_fwd_attn_seq,
-            flops_fwd_logits_seq=flops_fwd_logits_seq,
-            peak=peak,
-            efficiency=fraction,
-            capacity=capacity,
-            elem=elem,
-            lineage=lineage,
-            rate=peak * fraction,
-            flops_logits3=3 * flops_fwd_logits_seq,
-            flops_hw_seq=flops_hw_seq,
-            flops_hw_layers_seq={mode: flops - 3 * flops_fwd_logits_seq for mode, flops in flops_hw_seq.items()},
-            devices=float(fleet.devices),
-            per_node=fleet.per_node,
-            intra_bw=fleet.intra_bw,
-            inter_bw=fleet.inter_bw_per_device,
-            inter_latency=fleet.inter_latency,
-            opt_bytes=12.0 if elem < 4 else 8.0,  # fp32 master copy + Adam moments; no master copy in fp32
-        )
-        if key is not None:
-            if len(cls._cache) > 256:
-                cls._cache.clear()
-            cls._cache[key] = (inputs, setup)  # the inputs are kept so their ids are not reused
-        return setup
-
-    # ------------------------------------------------------------------ one configuration
-
-    def solve(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
-              efficiency: Any = None, tp_size: int = 1, pp_size: int = 1, *, devices: int | None = None,
-              seq_len: int | None = None, cp_size: int = 1, microbatch: int = 1, interleave: int = 1,
-              zero: int = 0, recompute: str = "none", sequence_parallel: bool = False,
-              allreduce: str = "hierarchical", overlap_grad_reduce: bool = False,
-              parallelism: Parallelism | None = None, raise_errors: bool = False) -> TrainingResult:
-        """Solve one configuration. `batch_size` is the global batch in sequences;
-        `devices` defaults to every accelerator of the cluster. With raise_errors=True a
-        configuration that does not fit in memory raises OOMError."""
-        setup = self.setup(model, fleet, devices=devices, precision=precision, efficiency=efficiency, seq_len=seq_len)
-        par = parallelism or _layout(tp_size, pp_size, cp_size, microbatch, interleave, zero, recompute,
-                                     sequence_parallel, allreduce, overlap_grad_reduce)
-        result = solve_setup(setup, par, batch_size)
-        return result.raise_if_infeasible() if raise_errors else result
-
-    # ------------------------------------------------------------------ search
-
-    def search(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
-               efficiency: Any = None, *, devices: int | None = None, seq_len: int | None = None,
-               tp: tuple[int, ...] | None = None, pp: tuple[int, ...] | None = None, cp: tuple[int, ...] = (1,),
-               microbatch: tuple[int, ...] | None = None, interleave: tuple[int, ...] = (1, 2, 4),
-               zero: tuple[int, ...] = (0, 1, 2, 3),
-               recompute: tuple[str, ...] = RECOMPUTE, sequence_parallel: bool = True,
-               allreduce: str = "hierarchical") -> SearchResult:
-        """Every valid (TP, PP, CP, DP, microbatch, ZeRO stage, recomputation) for the job,
-        evaluated at once with numpy; returns them all and the fastest that fits.
-
-        Defaults: TP over the divisors of the per-node accelerator count that divide the
-        head count, PP over the divisors of the device count up to the layer count
-        (uneven stages allowed: the slowest sets the pace), microbatch over the divisors
-        of the per-replica batch (up to 16)."""
-        import numpy as np
-
-        setup = self.setup(model, fleet, devices=devices, precision=precision, efficiency=efficiency, seq_len=seq_len)
-        f = setup.fleet
-        n = f.devices
-        _check_batch(batch_size)
-        tps = tp or tuple(d for d in _divisors(f.per_node) if setup.heads % d == 0)
-        pps = pp or tuple(d for d in _divisors(n) if d <= setup.layers)
-        rows: list[tuple[int, ...]] = []
-        for t in tps:
-            for p in pps:
-                for c in cp:
-                    if n % (t * p * c) or setup.heads % t or p > setup.layers or setup.seq % c:
-                        continue
-                    d = n // (t * p * c)
-                    if batch_size % d:
-                        continue
-                    per_replica = batch_size // d
-                    mbs = microbatch or tuple(b for b in _divisors(per_replica) if b <= 16)
-                    for b in mbs:
-                        if per_replica % b:
-                            continue
-                        for iv in interleave:
-                            if (iv > 1 and p == 1) or p * iv > setup.layers:
-                                continue
-                            for z in zero:
-                                for r in range(len(recompute)):
-                                    rows.append((t, p, c, d, b, iv, z, r))
-        if not rows:
-            raise MlsysimError(
-                f"no valid parallel layout for {n} devices, global batch {batch_size}: "
-                "TP x PP x CP must divide the device count and DP x microbatch the batch"
-            )
-        grid = np.array(rows, dtype=np.int64)
-        names = ("tp", "pp", "cp", "dp", "microbatch", "interleave", "zero")
-        cols = {name: grid[:, i].astype(float) for i, name in enumerate(names)}
-        cols["recompute"] = grid[:, len(names)]
-        out = _evaluate_vector(setup, cols, float(batch_size), recompute, sequence_parallel, allreduce)
-        table = {**{k: grid[:, i] for i, k in enumerate(names)},
-                 "recompute": np.array(recompute, dtype=object)[grid[:, len(names)]], **out}
-        return SearchResult(table, setup, batch_size, sequence_parallel, allreduce)
-
-
-@dataclass
-class SearchResult:
-    """All evaluated layouts (numpy columns) and the fastest one that fits in memory."""
-
-    table: dict[str, Any]
-    setup: _Setup
-    global_batch: int
-    sequence_parallel: bool
-    allreduce: str
-
-    def __len__(self) -> int:
-        return len(self.table["tp"])
-
-    @property
-    def feasible_count(self) -> int:
-        return int(self.table["feasible"].sum())
-
-    def best(self, raise_errors: bool = True) -> TrainingResult | None:
-        """The fitting layout with the highest tokens/s, solved in full (with its breakdown)."""
-        import numpy as np
-
-        mask = self.table["feasible"]
-        if not mask.any():
-            if raise_errors:
-                least = float(self.table["memory_total"].min())
-                raise OOMError(
-                    f"no layout fits: the smallest needs {least / 1e9:.1f} GB per device, "
-                    f"the device has {self.setup.capacity / 1e9:.1f} GB; use more devices or a smaller batch"
-                )
-            return None
-        speed = np.where(mask, self.table["tokens_per_second"], -1.0)
-        i = int(speed.argmax())
-        par = Parallelism(
-            tp=int(self.table["tp"][i]), pp=int(self.table["pp"][i]), cp=int(self.table["cp"][i]),
-            microbatch=int(self.table["microbatch"][i]), interleave=int(self.table["interleave"][i]),
-            zero=int(self.table["zero"][i]),
-            recompute=str(self.table["recompute"][i]), sequence_parallel=self.sequence_parallel,
-            allreduce=self.allreduce,
-        )
-        return solve_setup(self.setup, par, self.global_batch)
-
-
-def _layout(tp: Any, pp: Any, cp: Any, microbatch: Any, interleave: Any, zero: Any, recompute: Any,
-            sequence_parallel: Any, allreduce: Any, overlap_grad_reduce: Any) -> Parallelism:
-    """Parallelism(...), validated once per distinct layout (a frozen dataclass with checks
-    costs more to build than a solve's arithmetic)."""
-    key = (tp, pp, cp, microbatch, interleave, zero, recompute, sequence_parallel, allreduce, overlap_grad_reduce)
-    hit = _LAYOUTS.get(key)
-    # 1 == True == 1.0 as dict keys: only whole-number ints may reuse a validated layout.
-    if hit is None or {type(tp), type(pp), type(cp), type(microbatch), type(interleave), type(zero)} != {int}:
-        hit = Parallelism(tp, pp, cp, microbatch, interleave, zero, recompute, sequence_parallel, allreduce,
-                          overlap_grad_reduce)
-        if len(_LAYOUTS) > 1024:
-            _LAYOUTS.clear()
-        _LAYOUTS[key] = hit
-    return hit
-
-
-_LAYOUTS: dict[tuple[Any, ...], Parallelism] = {}
-
-
-def _divisors(n: int) -> tuple[int, ...]:
-    return tuple(d for d in range(1, n + 1) if n % d == 0)
-
-
-def _check_batch(batch: Any) -> None:
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise MlsysimError(f"batch_size (global batch, in sequences) must be a whole number >= 1, got {batch!r}")
-
-
-def _validate(setup: _Setup, par: Parallelism, batch: int) -> tuple[int, int]:
-    """DP size and microbatches per pipeline, or a clear error naming the fix."""
-    _check_batch(batch)
-    n = setup.fleet.devices
-    split = par.tp * par.pp * par.cp
-    if n % split:
-        fits = [d for d in _divisors(n) if d % (par.tp * par.cp) == 0 and d // (par.tp * par.cp) <= setup.layers][:8]
-        raise MlsysimError(
-            f"{n} devices are not divisible by TP x PP x CP = {par.tp} x {par.pp} x {par.cp} = {split}, "
-            f"so DP = devices / (TP x PP x CP) is not whole; pick sizes whose product divides {n} "
-            f"(TP x PP x CP in {fits}) or change the device count"
-        )
-    if setup.heads % par.tp:
-        raise MlsysimError(f"TP = {par.tp} does not divide the {setup.heads:g} attention heads; use a divisor of {setup.heads:g}")
-    if par.pp * par.interleave > setup.layers:
-        raise MlsysimError(
-            f"PP x interleave = {par.pp} x {par.interleave} exceeds the {setup.layers:g} layers; "
-            "each pipeline chunk needs at least one layer"
-        )
-    if setup.seq % par.cp:
-        raise MlsysimError(f"CP = {par.cp} does not divide the sequence length {setup.seq:g}")
-    dp = n // split
-    if batch % (dp * par.microbatch):
-        raise MlsysimError(
-            f"global batch {batch} is not a multiple of DP x microbatch = {dp} x {par.microbatch} = {dp * par.microbatch}; "
-            f"use a batch of {dp * par.microbatch * max(1, round(batch / (dp * par.microbatch)))} or change the layout"
-        )
-    return dp, batch // (dp * par.microbatch)
-
-
-def solve_setup(setup: _Setup, par: Parallelism, batch: int) -> TrainingResult:
-    dp, m = _validate(setup, par, batch)
-    out = _terms(_Scalar, setup, float(par.tp), float(par.pp), float(par.cp), float(dp), float(par.microbatch),
-                 float(par.zero), float(par.interleave), float(batch), par.recompute, par.sequence_parallel,
-                 par.allreduce, par.overlap_grad_reduce)
-    # Positional: the first fields of TrainingResult, then _terms' outputs in field order
-    # (tests/test_distributed.py checks the order), then the lineage.
-    return TrainingResult(setup.fleet.devices, par.tp, par.pp, par.cp, dp, par.microbatch, m, par.interleave,
-                          par.zero, par.recompute, batch, int(setup.seq), *out.values(), setup.lineage)
-
-
-def _evaluate_vector(setup: _Setup, cols: dict[str, Any], batch: float, recompute: tuple[str, ...],
-                     sequence_parallel: bool, allreduce: str) -> dict[str, Any]:
-    import numpy as np
-
-    ops = _numpy_ops()
-    merged: dict[str, Any] | None = None
-    for r, mode in enumerate(recompute):
-        out = _terms(ops, setup, cols["tp"], cols["pp"], cols["cp"], cols["dp"], cols["microbatch"], cols["zero"],
-                     cols["interleave"], batch, mode, sequence_parallel, allreduce, False)
-        if merged is None:
-            merged = {k: np.broadcast_to(np.asarray(val, dtype=float), cols["tp"].shape).copy() for k, val in out.items()}
-        else:
-            pick = cols["recompute"] == r
-            for k, val in out.items():
-                merged[k] = np.where(pick, val, merged[k])
-    assert merged is not None
-    merged["feasible"] = merged["feasible"].astype(bool)
-    return merged
-
-
-def _terms(ops: Any, s: _Setup, tp: Any, pp: Any, cp: Any, dp: Any, b: Any, zero: Any, interleave: Any,
-           batch: float, recompute: str, sp: bool, allreduce: str, overlap: bool) -> dict[str, Any]:
-    """The step-time and memory model on floats or numpy arrays (same arithmetic for both):
-    tp, pp, cp, dp, microbatch b, ZeRO stage and interleave are floats or arrays."""
-    m = batch / (dp * b)
-    # The slowest stage sets the pace: ceil(layers / (p v)) layers per chunk, plus the output
-    # layer on the last stage (Megatron-LM places it there).
-    layers_stage = -(-s.layers // (pp * interleave)) * interleave
-    seq_local = s.seq / cp
-
-    # Compute per slot (one microbatch through the slowest stage on one device): the forward
-    # and backward pass (3 x forward), plus the forward again of what is recomputed.
-    hw_flops_seq = s.flops_hw_seq[recompute]
-    stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[recompute] + s.flops_logits3
-    t_compute = b * stage_flops / (tp * cp) / s.rate
+def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
+    """Compute, TP, CP and pipeline-send time of one microbatch through the slowest stage [s].
+    Each group talks over the node's link when it fits in one node, else over each
+    device's share of the fabric (bandwidth [B/s] and latency [s] picked with ops.where)."""
+    where, per_node, intra, inter, inter_lat = ops.where, s.per_node, s.intra_bw, s.inter_bw, s.inter_latency
+    seq_local = s.seq / x.cp
+    # Forward and backward pass, plus the forward again of what is recomputed.
+    stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[x.recompute] + s.flops_logits3
+    t_compute = x.microbatch * stage_flops / (x.tp * x.cp) / s.rate
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
-    act = b * seq_local * s.hidden * s.elem
-    tp_in_node = tp <= s.per_node
-    tp_bw = ops.where(tp_in_node, s.intra_bw, s.inter_bw)
-    tp_lat = ops.where(tp_in_node, 0.0, s.inter_latency)
-    n_ar = 6.0 if recompute == "full" else 4.0
-    t_tp = layers_stage * n_ar * ring_allreduce_time(act, tp, tp_bw, tp_lat)
+    act = x.microbatch * seq_local * s.hidden * s.elem
+    passes = 2.0 + (1.0 if x.recompute == "full" else 0.0)  # forward, backward (, recomputed forward)
+    inside = x.tp <= per_node
+    t_tp = layers_stage * TP_ALLREDUCES_PER_PASS * passes * ring_allreduce_time(
+        act, x.tp, where(inside, intra, inter), where(inside, 0.0, inter_lat))
 
     # Context parallelism: all-gather K,V forward, reduce-scatter dK,dV backward (per TP shard).
-    kv = b * s.seq * 2 * s.kv_width / tp * s.elem
-    cp_in_node = tp * cp <= s.per_node
-    cp_bw = ops.where(cp_in_node, s.intra_bw, s.inter_bw)
-    cp_lat = ops.where(cp_in_node, 0.0, s.inter_latency)
-    t_cp = layers_stage * 2 * ((cp - 1) / cp * kv / cp_bw + (cp - 1) * cp_lat)
+    kv = x.microbatch * s.seq * 2 * s.kv_width / x.tp * s.elem
+    inside = x.tp * x.cp <= per_node
+    t_cp = layers_stage * 2 * ((x.cp - 1) / x.cp * kv / where(inside, intra, inter)
+                               + (x.cp - 1) * where(inside, 0.0, inter_lat))
 
     # Pipeline sends: activations forward, gradients backward, scattered across the TP group.
-    p2p_in_node = tp * cp * dp * pp <= s.per_node
-    p2p_bw = ops.where(p2p_in_node, s.intra_bw, s.inter_bw)
-    p2p_lat = ops.where(p2p_in_node, 0.0, s.inter_latency)
-    t_p2p = ops.where(pp > 1, 2 * interleave * (act / tp / p2p_bw + p2p_lat), 0.0)
+    inside = x.tp * x.cp * dp * x.pp <= per_node
+    t_p2p = where(x.pp > 1, 2 * x.interleave * (act / x.tp / where(inside, intra, inter)
+                                                + where(inside, 0.0, inter_lat)), 0.0)
+    return t_compute, t_tp, t_cp, t_p2p
 
-    slot = t_compute + t_tp + t_cp + t_p2p
-    bubble = (pp - 1) / interleave * slot
 
-    # Data-parallel gradient all-reduce over the DP x CP ranks holding the same weights.
-    params_dev = s.params / (tp * pp)
-    grads = params_dev * s.elem
-    group = dp * cp
-    local = ops.minimum(group, ops.maximum(1.0, s.per_node // tp))
+def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
+    """Exposed data-parallel gradient all-reduce [s] over the DP x CP ranks holding the same weights."""
+    grads = s.params / (x.tp * x.pp) * s.elem
+    group = dp * x.cp
+    local = ops.minimum(group, ops.maximum(1.0, s.per_node // x.tp))
     nodes = group / local
-    if allreduce == "hierarchical":
+    if x.allreduce == "hierarchical":
         t_dp = hierarchical_allreduce_time(grads, local, nodes, s.intra_bw, s.inter_bw, s.inter_latency)
     else:
-        flat_bw = ops.where(nodes > 1, s.inter_bw, s.intra_bw)
-        flat_lat = ops.where(nodes > 1, s.inter_latency, 0.0)
-        t_dp = ring_allreduce_time(grads, group, flat_bw, flat_lat)
-    t_dp = t_dp * ops.where(zero == 3, 1.5, 1.0)
-    if overlap:
-        backward = t_compute * 2 / 3  # backward is two thirds of forward + backward
-        t_dp = ops.maximum(0.0, t_dp - backward)
+        inside = nodes <= 1
+        t_dp = ring_allreduce_time(grads, group, ops.where(inside, s.intra_bw, s.inter_bw),
+                                   ops.where(inside, 0.0, s.inter_latency))
+    t_dp = t_dp * ops.where(x.zero == SHARD_PARAMETERS, s.zero3_traffic, 1.0)
+    if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
+        t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
+    return t_dp
 
-    step = m * slot + bubble + t_dp
-    model_flops = batch * s.flops_model_seq
-    hw_flops = batch * hw_flops_seq
-    n = s.devices
 
-    # Memory per device: weights and gradients at the training precision, optimizer state
-    # (s.opt_bytes per parameter), sharded over the DP x CP group by the ZeRO stage.
-    shard = group
-    weights = params_dev * s.elem / ops.where(zero >= 3, shard, 1.0)
-    gradients = params_dev * s.elem / ops.where(zero >= 2, shard, 1.0)
-    optimizer = params_dev * s.opt_bytes / ops.where(zero >= 1, shard, 1.0)
-    per_layer = activation_bytes_per_layer(seq_local, b, s.hidden, s.heads, tp, recompute, sp)
-    in_flight = ops.minimum(m, pp)
-    interleave_factor = 1 + (pp - 1) / (pp * interleave)
+def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
+    """Weights, gradients, optimizer state and activations per device [B]: weights and
+    gradients at the training precision, optimizer state (s.opt_bytes per parameter),
+    sharded over the DP x CP group by the ZeRO stage; activations of the microbatches in
+    flight on the first stage."""
+    params_dev = s.params / (x.tp * x.pp)
+    shard = dp * x.cp
+    weights = params_dev * s.elem / ops.where(x.zero >= SHARD_PARAMETERS, shard, 1.0)
+    gradients = params_dev * s.elem / ops.where(x.zero >= SHARD_GRADIENTS, shard, 1.0)
+    optimizer = params_dev * s.opt_bytes / ops.where(x.zero >= SHARD_OPTIMIZER, shard, 1.0)
+    seq_local = s.seq / x.cp
+    per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.recompute,
+                                           x.sequence_parallel)
+    in_flight = ops.minimum(m, x.pp)
     # 1F1B keeps p microbatches in flight on the first stage; the interleaved schedule's
     # longer warm-up adds (p-1)/(p v) (Narayanan et al. 2021, Megatron-LM's schedule).
-    activations = layers_stage * per_layer * in_flight * ops.where(interleave > 1, interleave_factor, 1.0)
-    if recompute == "full":  # the one layer being recomputed holds its full activations
-        activations = activations + activation_bytes_per_layer(seq_local, b, s.hidden, s.heads, tp, "none", sp)
-    total = weights + gradients + optimizer + activations
+    interleave_factor = 1 + (x.pp - 1) / (x.pp * x.interleave)
+    activations = layers_stage * per_layer * in_flight * ops.where(x.interleave > 1, interleave_factor, 1.0)
+    if x.recompute == "full":  # the one layer being recomputed holds its full activations
+        activations = activations + activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp,
+                                                               "none", x.sequence_parallel)
+    return weights, gradients, optimizer, activations
 
+
+def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dict[str, Any]:
+    """The step-time and memory model on floats or numpy arrays (same arithmetic for both):
+    `x` is a Layout (one solve) or LayoutColumns (a search), `dp` its data-parallel size(s).
+
+    Step time = m slots + (p - 1)/v slots of pipeline bubble + the exposed DP all-reduce, a
+    slot being one microbatch's compute + TP + CP + pipeline-send time on the slowest stage
+    (ceil(layers / (p v)) layers per chunk, plus the output layer on the last stage, where
+    Megatron-LM places it); m = batch / (DP x b) microbatches per pipeline.
+
+    References
+    ----------
+    Narayanan et al. 2021, arXiv 2104.04473 (schedule, bubble); Korthikanti et al. 2022,
+    arXiv 2205.05198 (activation memory); Rajbhandari et al. 2020, arXiv 1910.02054 (ZeRO).
+    """
+    m = batch / (dp * x.microbatch)
+    layers_stage = -(-s.layers // (x.pp * x.interleave)) * x.interleave
+    t_compute, t_tp, t_cp, t_p2p = _slot_times(ops, s, x, dp, layers_stage)
+    slot = t_compute + t_tp + t_cp + t_p2p
+    bubble = (x.pp - 1) / x.interleave * slot
+    t_dp = _dp_time(ops, s, x, dp, t_compute)
+    step = m * slot + bubble + t_dp
+    model_flops = batch * s.flops_model_seq
+    hw_flops = batch * s.flops_hw_seq[x.recompute]
+    n = s.devices
+    weights, gradients, optimizer, activations = _memory(ops, s, x, dp, m, layers_stage)
+    total = weights + gradients + optimizer + activations
     return {
         "step_time": step,
         "compute_time": m * t_compute,
@@ -677,7 +561,7 @@ def _terms(ops: Any, s: _Setup, tp: Any, pp: Any, cp: Any, dp: Any, b: Any, zero
         "pp_comm_time": m * t_p2p,
         "dp_comm_time": t_dp,
         "bubble_time": bubble,
-        "bubble_fraction": pipeline_bubble_fraction(pp, m, interleave),
+        "bubble_fraction": pipeline_bubble_fraction(x.pp, m, x.interleave),
         "model_flops_per_step": model_flops,
         "hardware_flops_per_step": hw_flops,
         "achieved_flops_per_device": hw_flops / step / n,
@@ -692,3 +576,223 @@ def _terms(ops: Any, s: _Setup, tp: Any, pp: Any, cp: Any, dp: Any, b: Any, zero
         "feasible": total <= s.capacity,
     }
 
+
+def _divisors(n: int) -> tuple[int, ...]:
+    return tuple(d for d in range(1, n + 1) if n % d == 0)
+
+
+def _validate(s: TrainingTerms, layout: Layout, batch: Any) -> tuple[int, int]:
+    """DP size and microbatches per pipeline, or a clear error naming the fix."""
+    batch = inputs.positive_int(batch, "batch_size (global batch, in sequences)")
+    n = s.fleet.devices
+    split = layout.tp * layout.pp * layout.cp
+    if n % split:
+        fits = [d for d in _divisors(n) if d % (layout.tp * layout.cp) == 0
+                and d // (layout.tp * layout.cp) <= s.layers][:8]
+        raise MlsysimError(
+            f"{n} devices are not divisible by TP x PP x CP = {layout.tp} x {layout.pp} x {layout.cp} = {split}, "
+            f"so DP = devices / (TP x PP x CP) is not whole; pick sizes whose product divides {n} "
+            f"(TP x PP x CP in {fits}) or change the device count"
+        )
+    if s.heads % layout.tp:
+        raise MlsysimError(f"TP = {layout.tp} does not divide the {s.heads:g} attention heads; use a divisor of {s.heads:g}")
+    if layout.pp * layout.interleave > s.layers:
+        raise MlsysimError(
+            f"PP x interleave = {layout.pp} x {layout.interleave} exceeds the {s.layers:g} layers; "
+            "each pipeline chunk needs at least one layer"
+        )
+    if s.seq % layout.cp:
+        raise MlsysimError(f"CP = {layout.cp} does not divide the sequence length {s.seq:g}")
+    dp = n // split
+    per_step = dp * layout.microbatch
+    if batch % per_step:
+        raise MlsysimError(
+            f"global batch {batch} is not a multiple of DP x microbatch = {dp} x {layout.microbatch} = {per_step}; "
+            f"use a batch of {per_step * max(1, round(batch / per_step))} or change the layout"
+        )
+    return dp, batch // per_step
+
+
+def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
+    """One training step of the job `s` split by `layout`, with a global batch of `batch` sequences."""
+    dp, m = _validate(s, layout, batch)
+    out = step_model(_Scalar, s, layout, dp, float(batch))
+    # Positional: the first fields of TrainingResult, then step_model's outputs in field order
+    # (tests/test_distributed.py checks the order), then the lineage.
+    return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
+                          layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
+                          s.lineage)
+
+
+solve_setup = train  # the name the scorecard used first
+
+
+class DistributedModel:
+    """Training step time, throughput and memory of a transformer on a cluster.
+
+    >>> from mlsysim import Models, Systems, Assumptions
+    >>> r = DistributedModel().solve(Models.Language.GPT3, Systems.Clusters.Frontier_8K,
+    ...     batch_size=1536, tp=8, pp=8, efficiency=Assumptions.MFU_Megatron_1T)
+    >>> r.step_time, r.mfu, r.memory_total   # seconds, fraction, bytes  # doctest: +SKIP
+
+    The job is read from its catalog once per (model, cluster, devices, precision,
+    efficiency, sequence length) (`training_terms`); later calls only do arithmetic.
+    """
+
+    setup = staticmethod(training_terms)
+
+    def solve(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
+              efficiency: Any = None, tp: int = 1, pp: int = 1, *, devices: int | None = None,
+              seq_len: int | None = None, layout: Layout | None = None, raise_errors: bool = False,
+              **layout_fields: Any) -> TrainingResult:
+        """Solve one configuration (a thin wrapper over `train(training_terms(...), layout, batch)`).
+
+        `batch_size` is the global batch in sequences; `devices` defaults to every
+        accelerator of the cluster. The layout is `layout=` (a Layout), or tp, pp and any
+        other Layout field as keywords (cp, microbatch, interleave, zero, recompute,
+        sequence_parallel, allreduce, overlap_grad_reduce). With raise_errors=True a
+        configuration that does not fit in memory raises OOMError.
+        """
+        terms = training_terms(model, fleet, devices=devices, precision=precision, efficiency=efficiency,
+                               seq_len=seq_len)
+        if layout is None:
+            layout = layout_fields.pop("parallelism", None)
+        if layout is None:
+            layout = _layout_from(tp, pp, layout_fields)
+        elif layout_fields:
+            raise MlsysimError(f"pass either layout= or its fields ({', '.join(layout_fields)}), not both")
+        result = train(terms, layout, batch_size)
+        return result.raise_if_infeasible() if raise_errors else result
+
+    def solve_job(self, job: Job, layout: Layout) -> TrainingResult:
+        """One configuration from value objects: what runs (`job`) and how it is split (`layout`)."""
+        terms = training_terms(job.model, job.fleet, devices=job.devices, precision=job.precision,
+                               efficiency=job.efficiency, seq_len=job.seq_len)
+        return train(terms, layout, job.batch_size)
+
+    def search(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
+               efficiency: Any = None, *, devices: int | None = None, seq_len: int | None = None,
+               space: LayoutSpace | None = None, **space_fields: Any) -> SearchResult:
+        """Every valid (TP, PP, CP, DP, microbatch, interleave, ZeRO stage, recomputation) for
+        the job, evaluated at once with numpy; returns them all and the fastest that fits.
+        The candidates are `space=` (a LayoutSpace) or its fields as keywords (tp=(1, 2), ...)."""
+        if space is None:
+            known = [f.name for f in fields(LayoutSpace)]
+            unknown = [k for k in space_fields if k not in known]
+            if unknown:
+                raise MlsysimError(f"search: unknown field {unknown[0]!r}; use {', '.join(known)}")
+            space = LayoutSpace(**space_fields)
+        terms = training_terms(model, fleet, devices=devices, precision=precision, efficiency=efficiency,
+                               seq_len=seq_len)
+        return search_layouts(terms, inputs.positive_int(batch_size, "batch_size (global batch, in sequences)"), space)
+
+
+def _layout_from(tp: Any, pp: Any, given: dict[str, Any]) -> Layout:
+    if not given:
+        return layout_of(tp, pp)
+    try:
+        return layout_of(tp, pp, **given)
+    except TypeError:  # an unknown keyword, or an unhashable value: let Layout say what is wrong
+        return Layout.from_mapping({"tp": tp, "pp": pp, **given})
+
+
+def _candidates(s: TrainingTerms, batch: int, space: LayoutSpace) -> list[tuple[int, ...]]:
+    """Every (tp, pp, cp, dp, microbatch, interleave, zero, recompute index) that divides the job."""
+    f = s.fleet
+    n = f.devices
+    tps = space.tp or tuple(d for d in _divisors(f.per_node) if s.heads % d == 0)
+    pps = space.pp or tuple(d for d in _divisors(n) if d <= s.layers)
+    rows: list[tuple[int, ...]] = []
+    for t in tps:
+        for p in pps:
+            for c in space.cp:
+                if n % (t * p * c) or s.heads % t or p > s.layers or s.seq % c:
+                    continue
+                d = n // (t * p * c)
+                if batch % d:
+                    continue
+                per_replica = batch // d
+                mbs = space.microbatch or tuple(b for b in _divisors(per_replica) if b <= space.max_microbatch)
+                for b in mbs:
+                    if per_replica % b:
+                        continue
+                    for iv in space.interleave:
+                        if (iv > 1 and p == 1) or p * iv > s.layers:
+                            continue
+                        for z in space.zero:
+                            for r in range(len(space.recompute)):
+                                rows.append((t, p, c, d, b, iv, z, r))
+    return rows
+
+
+def search_layouts(s: TrainingTerms, batch: int, space: LayoutSpace) -> SearchResult:
+    """`step_model` over every candidate layout of `space` at once (numpy columns)."""
+    import numpy as np  # numpy only for searches: a plain solve never imports it
+
+    rows = _candidates(s, batch, space)
+    if not rows:
+        raise MlsysimError(
+            f"no valid parallel layout for {s.fleet.devices} devices, global batch {batch}: "
+            "TP x PP x CP must divide the device count and DP x microbatch the batch"
+        )
+    grid = np.array(rows, dtype=np.int64)
+    names = ("tp", "pp", "cp", "dp", "microbatch", "interleave", "zero")
+    cols = {name: grid[:, i].astype(float) for i, name in enumerate(names)}
+    which = grid[:, len(names)]
+    ops = _numpy_ops()
+    merged: dict[str, Any] | None = None
+    for r, mode in enumerate(space.recompute):
+        x = LayoutColumns(cols, mode, space.sequence_parallel, space.allreduce)
+        out = step_model(ops, s, x, cols["dp"], float(batch))
+        if merged is None:
+            merged = {k: np.broadcast_to(np.asarray(val, dtype=float), cols["tp"].shape).copy() for k, val in out.items()}
+        else:
+            pick = which == r
+            for k, val in out.items():
+                merged[k] = np.where(pick, val, merged[k])
+    assert merged is not None
+    merged["feasible"] = merged["feasible"].astype(bool)
+    table = {**{k: grid[:, i] for i, k in enumerate(names)},
+             "recompute": np.array(space.recompute, dtype=object)[which], **merged}
+    return SearchResult(table, s, batch, space.sequence_parallel, space.allreduce)
+
+
+@dataclass
+class SearchResult:
+    """All evaluated layouts (numpy columns) and the fastest one that fits in memory."""
+
+    table: dict[str, Any]
+    setup: TrainingTerms
+    global_batch: int
+    sequence_parallel: bool
+    allreduce: str
+
+    def __len__(self) -> int:
+        return len(self.table["tp"])
+
+    @property
+    def feasible_count(self) -> int:
+        return int(self.table["feasible"].sum())
+
+    def best(self, raise_errors: bool = True) -> TrainingResult | None:
+        """The fitting layout with the highest tokens/s, solved in full (with its breakdown)."""
+        import numpy as np  # numpy only for searches: a plain solve never imports it
+
+        mask = self.table["feasible"]
+        if not mask.any():
+            if raise_errors:
+                least = float(self.table["memory_total"].min())
+                raise OOMError(
+                    f"no layout fits: the smallest needs {least / 1e9:.1f} GB per device, "
+                    f"the device has {self.setup.capacity / 1e9:.1f} GB; use more devices or a smaller batch"
+                )
+            return None
+        speed = np.where(mask, self.table["tokens_per_second"], -1.0)
+        i = int(speed.argmax())
+        t = self.table
+        layout = Layout(
+            tp=int(t["tp"][i]), pp=int(t["pp"][i]), cp=int(t["cp"][i]), microbatch=int(t["microbatch"][i]),
+            interleave=int(t["interleave"][i]), zero=int(t["zero"][i]), recompute=str(t["recompute"][i]),
+            sequence_parallel=self.sequence_parallel, allreduce=self.allreduce,
+        )
+        return train(self.setup, layout, self.global_batch)

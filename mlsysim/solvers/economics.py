@@ -24,22 +24,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import inputs
+from mlsysim.catalog import Catalog
+from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record, Value
-from mlsysim.solvers.fleet import Fleet, assumption, field_of, inputs_key, record_of
+from mlsysim.solvers.fleet import Fleet, Site, fleet_of
+from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.sustainability import SustainabilityModel, SustainabilityResult
+from mlsysim.solvers.terms import cited_assumption
 
 MAINTENANCE_RATIO = "maintenance_cost_ratio"
 AMORTISATION = "hardware_replacement_period_idris"
 CURRENCY = "USD"
-YEAR_SECONDS = 365.25 * 86400
+JULIAN_YEAR = 365.25 * 86400  # [s], the year pint and astropy define
+SECONDS_PER_HOUR = 3600.0
+PER_MILLION = 1e6
 
 
 @dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
-class EconomicsResult:
-    """Costs of one job in `currency`; `price_years` says which year each price describes."""
+class EconomicsResult(QuantityView):
+    """Costs of one job in `currency` (floats; `quantity(name)` for a pint view);
+    `price_years` says which year each price describes."""
 
     currency: str
     price_years: dict[str, Any]
@@ -58,6 +64,10 @@ class EconomicsResult:
     sustainability: SustainabilityResult
     lineage: Lineage = field(repr=False)
 
+    UNITS = {"capex": "USD", "amortisation_period": "s", "amortised_capex": "USD", "maintenance": "USD",
+             "energy_cost": "USD", "run_cost": "USD", "tokens": "", "cost_per_million_tokens": "USD",
+             "cloud_cost": "USD", "cloud_price_per_hour": "USD"}
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("lineage", "sustainability")}
         out["notes"] = list(self.notes)
@@ -69,10 +79,9 @@ class EconomicsModel:
     """Cost of running a job on owned hardware, and the cloud-rental alternative."""
 
     def solve(self, fleet: Record | Fleet, duration: float, *, devices: int | None = None, grid: Any = None,
-              datacenter: Any = None, pue: Any = None, tokens: float | None = None,
-              amortisation: Any = None, maintenance_ratio: Any = None, utilization: Any = 1.0,
-              power_model: str = "tdp", energy: SustainabilityResult | None = None,
-              catalog: Catalog | None = None) -> EconomicsResult:
+              datacenter: Any = None, tokens: float | None = None, amortisation: Any = None,
+              maintenance_ratio: Any = None, energy: SustainabilityResult | None = None,
+              catalog: Catalog | None = None, **power: Any) -> EconomicsResult:
         """
         fleet              a cluster (or Fleet), or a hardware record with devices=
         duration [s]       wall-clock time the job holds the accelerators
@@ -81,14 +90,15 @@ class EconomicsModel:
         amortisation       period [s] (number or cited assumption; default: the 6-year
                            replacement period IDRIS gave for BLOOM's hardware)
         maintenance_ratio  annual maintenance / capex (default: the cited estimate)
-        energy             a SustainabilityResult for the same job, to reuse (else computed)
+        energy             a SustainabilityResult for the same job, to reuse (else computed,
+                           with `power` = pue, utilization, power_model: see PowerSpec)
         """
-        catalog = catalog or default_catalog()
+        catalog = inputs.catalog_of(fleet, grid, datacenter, catalog=catalog)
         if energy is None:
-            energy = SustainabilityModel().solve(
-                fleet, duration, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
-                utilization=utilization, power_model=power_model, catalog=catalog,
-            )
+            energy = SustainabilityModel().solve(fleet, duration, devices=devices, grid=grid, datacenter=datacenter,
+                                                 catalog=catalog, **power)
+        elif power:
+            raise MlsysimError(f"pass either energy= or the power model ({', '.join(power)}), not both")
         return prices(fleet, devices=devices, grid=grid, datacenter=datacenter, amortisation=amortisation,
                       maintenance_ratio=maintenance_ratio, catalog=catalog).cost(duration, tokens, energy)
 
@@ -114,14 +124,14 @@ class Prices:
         lineage.merge(energy.lineage)
         lineage.merge(self.lineage)
         amortised = self.capex * duration / self.amortisation_period
-        maintenance = self.capex * self.maintenance_ratio * duration / YEAR_SECONDS
+        maintenance = self.capex * self.maintenance_ratio * duration / JULIAN_YEAR
         energy_cost = energy.facility_energy * self.electricity_price
         run = amortised + maintenance + energy_cost
         per_m = None
         if tokens is not None:
             if not tokens > 0:
                 raise MlsysimError(f"tokens must be positive, got {tokens!r}")
-            per_m = run / tokens * 1e6
+            per_m = run / tokens * PER_MILLION
         rate = self.cloud_price_per_hour
         return EconomicsResult(
             currency=CURRENCY, price_years=dict(self.price_years), capex=self.capex, capex_basis=self.capex_basis,
@@ -134,44 +144,35 @@ class Prices:
 
 def prices(fleet: Record | Fleet, *, devices: int | None = None, grid: Any = None, datacenter: Any = None,
            amortisation: Any = None, maintenance_ratio: Any = None, catalog: Catalog | None = None) -> Prices:
-    """EconomicsModel.solve's inputs (same meaning) read into Prices, once per distinct inputs."""
-    catalog = catalog or default_catalog()
-    inputs = (catalog, fleet, devices, grid, datacenter, amortisation, maintenance_ratio)
-    key = inputs_key(*inputs)
-    hit = _PRICES.get(key) if key is not None else None
-    if hit is not None:
-        return hit[1]
-    found = _read_prices(*inputs)
-    if key is not None:
-        if len(_PRICES) > 512:
-            _PRICES.clear()
-        _PRICES[key] = (inputs, found)  # the inputs are kept so their ids are not reused
+    """EconomicsModel.solve's inputs (same meaning) read into Prices, once per catalog and
+    distinct inputs."""
+    catalog = inputs.catalog_of(fleet, grid, datacenter, amortisation, maintenance_ratio, catalog=catalog)
+    hardware, node, cluster, n, nodes = _parts(fleet, devices)
+    site = Site.of(grid=grid, datacenter=datacenter, cluster=cluster, catalog=catalog)
+    memo = catalog.derived("prices")
+    key = inputs.memo_key(hardware, cluster, n, site, amortisation, maintenance_ratio)
+    found = memo.get(key) if key is not None else None
+    if found is None:
+        found = _read_prices(catalog, (hardware, node, cluster, n, nodes), site, amortisation, maintenance_ratio)
+        if key is not None:
+            inputs.remember(memo, key, found)
     return found
 
 
-_PRICES: dict[tuple[Any, ...], tuple[tuple[Any, ...], Prices]] = {}
-
-
-def _read_prices(catalog: Catalog, fleet: Any, devices: int | None, grid: Any, datacenter: Any, amortisation: Any,
-                 maintenance_ratio: Any) -> Prices:
+def _read_prices(catalog: Catalog, parts: tuple[Record, Record | None, Record | None, int, int], site: Site,
+                 amortisation: Any, maintenance_ratio: Any) -> Prices:
+    hardware, node, cluster, n, nodes = parts
     lineage = Lineage()
     years: dict[str, Any] = {}
     notes: list[str] = []
-    hardware, node, fabric, n, nodes = _parts(fleet, devices)
-
+    fabric = cluster.fabric if cluster is not None else None
     capex, basis = _capex(hardware, node, fabric, n, nodes, lineage, years, notes)
     period = _amount(amortisation, AMORTISATION, catalog, lineage, "time", "amortisation")
     ratio = _amount(maintenance_ratio, MAINTENANCE_RATIO, catalog, lineage, "dimensionless", "maintenance_ratio")
-
-    grid_rec = record_of(grid, "grids", catalog)
-    if grid_rec is None:
-        dc = record_of(datacenter, "datacenters", catalog)
-        if dc is None and isinstance(fleet, Record) and fleet.kind == "clusters":
-            dc = field_of(fleet, "datacenter")
-        grid_rec = field_of(dc, "grid") if dc is not None else None
+    grid_rec = site.grid
     if grid_rec is None:
         raise MlsysimError("no electricity price: pass grid= (see `mlsysim zoo grids`)")
-    price = field_of(grid_rec, "electricity_price")
+    price = grid_rec.get("electricity_price")
     if price is None:
         raise MlsysimError(
             f"grid {grid_rec.label} has no electricity_price in the catalog ({grid_rec.file}); "
@@ -181,9 +182,9 @@ def _read_prices(catalog: Catalog, fleet: Any, devices: int | None, grid: Any, d
     years["electricity"] = price.valid_time
 
     cloud_rate = None
-    cloud_price = field_of(hardware, "cloud_price")
+    cloud_price = hardware.get("cloud_price")
     if cloud_price is not None:
-        cloud_rate = lineage.use(cloud_price) * 3600
+        cloud_rate = lineage.use(cloud_price) * SECONDS_PER_HOUR
         years["cloud_price"] = cloud_price.valid_time
     else:
         notes.append(f"no cloud-rental comparison: {hardware.label} has no cited cloud_price")
@@ -192,21 +193,19 @@ def _read_prices(catalog: Catalog, fleet: Any, devices: int | None, grid: Any, d
 
 def _parts(fleet: Any, devices: int | None) -> tuple[Record, Record | None, Record | None, int, int]:
     if isinstance(fleet, Record) and fleet.kind == "hardware":
-        return fleet, None, None, int(devices or 0), 0
-    if isinstance(fleet, Record):
-        fleet = Fleet.from_cluster(fleet, devices)
-    fabric = field_of(fleet.cluster, "fabric") if fleet.cluster is not None else None
-    return fleet.hardware, fleet.node, fabric, fleet.devices, fleet.nodes
+        return fleet, None, None, inputs.positive_int(devices, "devices") if devices is not None else 0, 0
+    f = fleet_of(fleet, devices)
+    return f.hardware, f.node, f.cluster, f.devices, f.nodes
 
 
 def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int, nodes: int,
            lineage: Lineage, years: dict[str, Any], notes: list[str]) -> tuple[float, str]:
-    node_cost = field_of(node, "unit_cost") if node is not None else None
+    node_cost = node.get("unit_cost") if node is not None else None
     if node_cost is not None:
         capex = nodes * lineage.use(node_cost)
         basis = f"{nodes} x {node.label} node"
         years["capex"] = node_cost.valid_time
-    elif (device_cost := field_of(hardware, "unit_cost")) is not None:
+    elif (device_cost := hardware.get("unit_cost")) is not None:
         capex = n * lineage.use(device_cost)
         basis = f"{n} x {hardware.label} accelerator"
         years["capex"] = device_cost.valid_time
@@ -217,7 +216,7 @@ def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int,
             f"no unit cost for {hardware.label}" + (f" or {node.label}" if node is not None else "")
             + " in the catalog; add a cited unit_cost to compute capital cost"
         )
-    port_cost = field_of(fabric, "port_cost") if fabric is not None else None
+    port_cost = fabric.get("port_cost") if fabric is not None else None
     if port_cost is not None:
         capex += n * lineage.use(port_cost)
         basis += f" + {n} x {fabric.label} port"
@@ -229,13 +228,5 @@ def _capex(hardware: Record, node: Record | None, fabric: Record | None, n: int,
 
 def _amount(value: Any, default_id: str, catalog: Catalog, lineage: Lineage, dimension: str, what: str) -> float:
     if value is None:
-        value = assumption(catalog, default_id)
-    if isinstance(value, Record):
-        value = value.quantity
-    if isinstance(value, Value):
-        if value.dimension != dimension:
-            raise MlsysimError(f"{what}: {value.path} is a {value.dimension}, not a {dimension}")
-        return lineage.use(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    raise MlsysimError(f"{what} must be a positive number or a cited assumption, got {value!r}")
+        value = cited_assumption(catalog, default_id, what, "economics solver")
+    return inputs.as_si(value, dimension, what, lineage)

@@ -16,12 +16,22 @@ The result lists them in `lineage`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from mlsysim.catalog import inputs
+from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record
-from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.roofline import (
+    BYTES_PER_ELEMENT,
+    effective_compute_flops,
+    gemm_flops,
+    pass_cost,
+    weight_bytes_read,
+)
+from mlsysim.solvers.sweep import SweepTable, sweep
 from mlsysim.solvers.terms import (
     Efficiencies,
     FixedOverhead,
@@ -35,56 +45,11 @@ from mlsysim.solvers.terms import (
     wave_quantization,
 )
 
-
-def weight_bytes_read(m: ModelTerms, tokens: Any, bytes_per_weight: float) -> Any:
-    """Weight bytes one forward pass streams from memory [B] when it carries `tokens`
-    tokens in total: every dense weight once, plus, for a mixture of experts, the
-    routed experts at least one token picks. With uniform routing of k of E experts,
-    a layer touches E (1 - (1 - k/E)^tokens) distinct experts in expectation."""
-    params = m.read_params_dense
-    if m.moe_layers:
-        e, k = m.experts_total, m.experts_active
-        params = params + m.moe_layers * m.expert_params * e * (1.0 - (1.0 - k / e) ** tokens)
-    return params * bytes_per_weight
+__all__ = ["Engine", "PerformanceProfile", "RooflineTerms", "roofline_terms", "solve_terms",
+           "pass_cost", "weight_bytes_read", "gemm_flops", "effective_compute_flops"]
 
 
-def pass_cost(m: ModelTerms, batch: Any, new: Any, past: Any, bytes_per_weight: float, bytes_per_kv: float) -> tuple[Any, Any, Any]:
-    """FLOPs, bytes moved and resident bytes of one forward pass that processes `new`
-    tokens for each of `batch` sequences that already hold `past` tokens in the KV cache.
-
-    FLOPs [FLOP] = batch x (new x 2 x active non-embedding weights
-                            + attention per token per context token x (new x past + new (new + 1) / 2)),
-    the causal attention of the i-th new token spanning past + i positions
-    (2 FLOP per multiply-accumulate; Kaplan et al. 2020, arXiv 2001.08361, Table 1).
-    Bytes [B] = weights read once per pass + the KV cache read (batch x past tokens)
-    and written (batch x new tokens). Activations are assumed to stay in on-chip
-    memory between fused kernels and are not counted (they matter only far past
-    the ridge point, where the pass is compute-bound anyway).
-    Resident [B] = all weights + the KV cache after the pass.
-    A model with a cited per-inference FLOP count (`per_inference`, e.g. a CNN) costs
-    batch x that count and reads its weights once; `new` and `past` do not apply.
-    """
-    weights = m.params_total * bytes_per_weight
-    if m.kind == "per_inference":
-        return batch * m.matmul_flops, weights, weights
-    flops = batch * (new * m.matmul_flops + m.attention_flops * (new * past + new * (new + 1.0) * 0.5))
-    kv = batch * (past + new) * m.kv_elements * bytes_per_kv
-    read = weight_bytes_read(m, batch * new, bytes_per_weight)
-    return flops, read + kv, weights + kv
-
-
-def gemm_flops(m: ModelTerms, batch: Any, new: Any) -> Any:
-    """The weight-matmul part of `pass_cost`'s FLOPs [FLOP] (what wave quantization scales):
-    batch x new x 2 x active weights; 0 for a model with a per-inference FLOP count."""
-    return 0.0 if m.kind == "per_inference" else batch * new * m.matmul_flops
-
-
-def effective_compute_flops(flops: Any, gemm: Any, slowdown: Any) -> Any:
-    """FLOPs charged at peak x efficiency [FLOP]: the pass's FLOPs with its weight GEMMs'
-    share stretched by their tile/wave-quantization slowdown (`terms.WaveQuantization`)."""
-    return flops + gemm * (slowdown - 1.0)
-
-
+# SI unit of each number of a profile, and the unit its quick-start attribute shows.
 _UNITS = {
     "latency": ("s", "ms"),
     "latency_compute": ("s", "ms"),
@@ -100,55 +65,74 @@ _UNITS = {
 }
 
 
-class PerformanceProfile:
-    """The roofline of one forward pass. Numbers are SI floats in `si`; the attributes
-    named in the quick start (`latency`, `throughput`, ...) are pint Quantities for people."""
+@dataclass(frozen=True)
+class RooflineTerms:
+    """Everything a roofline solve needs but the batch and sequence length, as floats:
+    the model, the accelerator at a precision, the efficiencies, the cited fixed overhead
+    of a pass and the GEMM wave term (see `roofline_terms`)."""
+
+    model: ModelTerms
+    hardware: HardwareTerms
+    efficiencies: Efficiencies
+    overhead: FixedOverhead
+    waves: WaveQuantization
+
+
+class PerformanceProfile(QuantityView):
+    """The roofline of one forward pass.
+
+    Numbers are SI floats in `si` (and `quantity(name)` wraps one in its SI unit, as every
+    solver result does); the attributes the quick start names (`latency`, `throughput`,
+    `memory_usage`, ...) are that view shown in a readable unit (ms, GB, ...).
+    """
 
     __slots__ = ("model", "hardware", "precision", "batch_size", "seq_len", "bottleneck", "feasible",
-                 "mfu", "mbu", "si", "_lineages", "compute_efficiency", "memory_efficiency", "efficiency_from_user")
+                 "mfu", "mbu", "si", "_terms")
+    UNITS = {name: units[0] for name, units in _UNITS.items()}
 
-    def __init__(self, model: str, hardware: str, precision: str, batch_size: int, seq_len: int, bottleneck: str,
-                 feasible: bool, mfu: float, mbu: float, si: dict[str, float], lineages: tuple[Lineage, ...],
-                 compute_efficiency: float, memory_efficiency: float, efficiency_from_user: bool):
-        self.model = model
-        self.hardware = hardware
-        self.precision = precision
+    def __init__(self, terms: RooflineTerms, batch_size: int, seq_len: int, si: dict[str, float]):
+        m, h = terms.model, terms.hardware
+        self.model = m.name
+        self.hardware = h.name
+        self.precision = h.precision
         self.batch_size = batch_size
         self.seq_len = seq_len
-        self.bottleneck = bottleneck
-        self.feasible = feasible
-        self.mfu = mfu
-        self.mbu = mbu
         self.si = si
-        self._lineages = lineages
-        self.compute_efficiency = compute_efficiency
-        self.memory_efficiency = memory_efficiency
-        self.efficiency_from_user = efficiency_from_user
+        self._terms = terms
+        self.bottleneck = "Compute" if si["latency_compute"] > si["latency_memory"] else "Memory"
+        self.feasible = si["memory_usage"] <= h.capacity
+        self.mfu = si["flops"] / (si["latency"] * h.peak)
+        self.mbu = si["bytes_moved"] / (si["latency"] * h.bandwidth)
 
-    def quantity(self, name: str) -> Any:
-        from mlsysim.catalog.units import Q_
+    def si_value(self, name: str) -> float:
+        return self.si[name]
 
-        si_unit, shown = _UNITS[name]
-        return Q_(self.si[name], si_unit).to(shown)
+    compute_efficiency = property(lambda self: self._terms.efficiencies.compute)
+    memory_efficiency = property(lambda self: self._terms.efficiencies.memory)
+    efficiency_from_user = property(lambda self: self._terms.efficiencies.compute_from_user)
 
-    latency = property(lambda self: self.quantity("latency"), doc="max(compute, memory) time of the pass + fixed overheads")
-    latency_compute = property(lambda self: self.quantity("latency_compute"))
-    latency_memory = property(lambda self: self.quantity("latency_memory"))
-    latency_overhead = property(lambda self: self.quantity("latency_overhead"), doc="cited fixed overheads (kernel launches)")
-    throughput = property(lambda self: self.quantity("throughput"), doc="sequences (samples) per second")
-    arithmetic_intensity = property(lambda self: self.quantity("arithmetic_intensity"))
-    memory_usage = property(lambda self: self.quantity("memory_usage"), doc="weights + KV cache resident")
+    def _shown(self, name: str) -> Any:
+        return self.quantity(name, _UNITS[name][1] or None)
+
+    latency = property(lambda self: self._shown("latency"), doc="max(compute, memory) time of the pass + fixed overheads")
+    latency_compute = property(lambda self: self._shown("latency_compute"))
+    latency_memory = property(lambda self: self._shown("latency_memory"))
+    latency_overhead = property(lambda self: self._shown("latency_overhead"), doc="cited fixed overheads (kernel launches)")
+    throughput = property(lambda self: self._shown("throughput"), doc="sequences (samples) per second")
+    arithmetic_intensity = property(lambda self: self._shown("arithmetic_intensity"))
+    memory_usage = property(lambda self: self._shown("memory_usage"), doc="weights + KV cache resident")
 
     @property
     def lineage_parts(self) -> tuple[Lineage, ...]:
         """The lineages this profile rests on: the model's, the hardware's, the efficiencies',
         the fixed overhead's and the GEMM wave term's (`lineage` merges them)."""
-        return self._lineages
+        t = self._terms
+        return (t.model.lineage, t.hardware.lineage, t.efficiencies.lineage, t.overhead.lineage, t.waves.lineage)
 
     @property
     def lineage(self) -> Lineage:
         merged = Lineage()
-        for part in self._lineages:
+        for part in self.lineage_parts:
             merged.merge(part)
         return merged
 
@@ -175,10 +159,37 @@ class PerformanceProfile:
                 f"{self.bottleneck}-bound, {self.si['latency'] * 1e3:.4g} ms>")
 
 
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
-    return value
+def roofline_terms(model: Record | str, hardware: Record | str, precision: str = "fp16", efficiency: Any = None,
+                   require_memory: bool = True) -> RooflineTerms:
+    """The float terms of `model` on `hardware` at `precision` (see RooflineTerms), read once
+    per catalog. The model and hardware must come from one catalog (names are looked up in
+    the catalog the records name, else the default one); a node stands for its accelerator."""
+    if type(model) is Record and type(hardware) is Record and model._catalog is hardware._catalog:
+        catalog = model._catalog
+    else:
+        catalog = inputs.catalog_of(model, hardware)
+        model = inputs.record(model, "models", catalog, "model")
+        hardware = _accelerator_or_node(hardware, catalog)
+    memo = catalog.derived("roofline_terms")
+    mdata, hdata = model._data, hardware._data
+    plain = efficiency is None or type(efficiency) is float
+    key = (mdata["id"], hdata["kind"], hdata["id"], precision, require_memory, efficiency) if plain else None
+    terms = memo.get(key) if plain else None
+    if terms is None:
+        m = model_terms(model)
+        h = hardware_terms(hardware, precision, require_memory)
+        terms = RooflineTerms(m, h, efficiencies(catalog, efficiency), launch_overhead(m, h), wave_quantization(m, h))
+        if plain:
+            inputs.remember(memo, key, terms)
+    return terms
+
+
+def _accelerator_or_node(value: Any, catalog: Any) -> Record:
+    if isinstance(value, Record):
+        if value.kind not in ("hardware", "nodes"):
+            raise MlsysimError(f"hardware: {value.ref} is a {value.kind} record, not an accelerator or a node")
+        return inputs.record(value, value.kind, catalog, "hardware")
+    return inputs.record(value, "hardware", catalog, "hardware")
 
 
 class Engine:
@@ -193,8 +204,8 @@ class Engine:
 
         Parameters
         ----------
-        model, hardware : catalog records (or their names); a node record stands for
-            one of its accelerators.
+        model, hardware : catalog records (or their names), from one catalog; a node record
+            stands for one of its accelerators.
         batch_size : sequences or samples per pass [1].
         precision : numeric format of compute, weights and KV cache ("fp16", "bf16",
             "fp8", "int8", "int4", "fp4", ...). The peak is the hardware's dense
@@ -208,7 +219,7 @@ class Engine:
         The equation: t_compute = (FLOPs + weight-GEMM FLOPs x (slowdown - 1)) / (peak x compute efficiency),
         t_memory = bytes / (bandwidth x memory efficiency), t_overhead = kernels per pass x
         launch overhead per kernel, latency = max(t_compute, t_memory) + t_overhead,
-        bottleneck = the larger of t_compute and t_memory. FLOPs and bytes: see `pass_cost`.
+        bottleneck = the larger of t_compute and t_memory. FLOPs and bytes: see `roofline.pass_cost`.
         The kernels run one after another, each depending on the last, so each kernel's
         fixed launch cost adds to the pass instead of overlapping with the roofline time.
         Kernels are counted from the architecture
@@ -236,50 +247,43 @@ class Engine:
         NVIDIA, "Matrix Multiplication Background User's Guide", DU-09799-001, 2023
         (Section 3.1, tile quantization; Section 3.2, wave quantization).
         """
-        m = model_terms(model)
-        h = hardware_terms(hardware, precision)
-        eff = efficiencies(efficiency, model._catalog if isinstance(model, Record) else None)
-        return solve_terms(m, h, eff, batch_size, seq_len)
+        return solve_terms(roofline_terms(model, hardware, precision, efficiency), batch_size, seq_len)
 
     @staticmethod
     def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
-              seq_lens: Any = (None,), efficiency: float | None = None) -> Any:
+              seq_lens: Any = (None,), efficiency: float | None = None) -> SweepTable:
         """Every combination of hardware x batch size x precision x sequence length,
         computed with numpy; see mlsysim.solvers.sweep.sweep."""
-        from mlsysim.solvers.sweep import sweep
+        return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens,
+                     efficiency=efficiency)
 
-        return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens, efficiency=efficiency)
 
-
-def solve_terms(m: ModelTerms, h: HardwareTerms, eff: Efficiencies, batch_size: int, seq_len: int | None) -> PerformanceProfile:
-    """Engine.solve on a model, hardware and efficiencies already reduced to terms
-    (mlsysim/solvers/terms.py): the same roofline for every caller that holds terms."""
-    batch = _check_count("batch_size", batch_size)
+def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None) -> PerformanceProfile:
+    """Engine.solve on a model, hardware and efficiencies already reduced to terms: the same
+    roofline for every caller that holds terms (Williams et al. 2009)."""
+    m, h, eff = terms.model, terms.hardware, terms.efficiencies
+    batch = inputs.positive_int(batch_size, "batch_size")
     if m.kind == "per_inference":
         if seq_len is not None:
             raise MlsysimError(f"seq_len applies to token models; {m.name} has a per-inference FLOP count")
         tokens = 1
     else:
-        tokens = 1 if seq_len is None else _check_count("seq_len", seq_len)
+        tokens = 1 if seq_len is None else inputs.positive_int(seq_len, "seq_len")
         if m.context and tokens > m.context:
             raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
     nbytes = BYTES_PER_ELEMENT[h.precision]
     flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
-    return _profile(m, h, eff, launch_overhead(m, h), wave_quantization(m, h), batch, tokens, flops, moved, resident)
-
-
-def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, waves: WaveQuantization, batch: int,
-             tokens: int, flops: float, moved: float, resident: float) -> PerformanceProfile:
-    slowdown = waves.slowdown(batch * tokens)
+    slowdown = terms.waves.slowdown(batch * tokens)
     charged = flops if slowdown == 1.0 else effective_compute_flops(flops, gemm_flops(m, batch, tokens), slowdown)
     t_compute = charged / (h.peak * eff.compute)
     t_memory = moved / (h.bandwidth * eff.memory)
-    latency = (t_compute if t_compute > t_memory else t_memory) + overhead.seconds
+    overhead = terms.overhead.seconds
+    latency = (t_compute if t_compute > t_memory else t_memory) + overhead
     si = {
         "latency": latency,
         "latency_compute": t_compute,
         "latency_memory": t_memory,
-        "latency_overhead": overhead.seconds,
+        "latency_overhead": overhead,
         "throughput": batch / latency,
         "arithmetic_intensity": flops / moved,
         "memory_usage": resident,
@@ -288,8 +292,4 @@ def _profile(m: ModelTerms, h: Any, eff: Any, overhead: FixedOverhead, waves: Wa
         "bytes_moved": moved,
         "gemm_utilization": 1.0 / slowdown,
     }
-    return PerformanceProfile(
-        m.name, h.name, h.precision, batch, tokens, "Compute" if t_compute > t_memory else "Memory",
-        resident <= h.capacity, flops / (latency * h.peak), moved / (latency * h.bandwidth), si,
-        (m.lineage, h.lineage, eff.lineage, overhead.lineage, waves.lineage), eff.compute, eff.memory, eff.compute_from_user,
-    )
+    return PerformanceProfile(terms, batch, tokens, si)

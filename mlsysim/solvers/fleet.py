@@ -1,10 +1,11 @@
-"""A cluster (or a slice of it) read once into plain numbers for the fleet solvers.
+"""Readers for the fleet solvers: a cluster (or a slice of it), its site, and the cited
+training constants, lowered once per catalog into plain numbers.
 
-The distributed-training, reliability, sustainability and economics solvers all
-need the same facts about a fleet: how many accelerators, how many per node,
-how fast they talk inside a node and across the fabric. `Fleet.from_cluster`
-reads them from the catalog once, noting each cited value in a Lineage, so the
-solvers themselves compute on floats.
+The distributed-training, reliability, sustainability and economics solvers all need
+the same facts about a fleet: how many accelerators, how many per node, how fast they
+talk inside a node and across the fabric. `Fleet.from_cluster` reads them once per
+(catalog, cluster, devices), noting each cited value in a Lineage, and keeps them in the
+cluster's catalog (`Catalog.derived`), so the solvers compute on floats.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlsysim.catalog import inputs
 from mlsysim.catalog import Catalog
+from mlsysim.catalog.grids import CARBON_FIELDS, carbon_intensity_path
+from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record, Value
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision
+from mlsysim.solvers.terms import cited_assumption
 
-# Bytes per element of each numeric format (a definition of the format, not a measurement).
+# Assumption records of literature constants the training solvers read (catalog/assumptions/).
+ADAM_STATE_BYTES = "adam_optimizer_state_bytes_mixed_precision"
+ZERO3_TRAFFIC = "zero3_communication_volume_ratio"
+BACKWARD_FORWARD = "backward_forward_flops_ratio"
+
+
 def bytes_per_element(precision: str) -> float:
     """Bytes one element occupies in `precision` (a definition; see roofline.BYTES_PER_ELEMENT)."""
     return BYTES_PER_ELEMENT[check_precision(precision)]
@@ -36,31 +45,22 @@ def peak_compute(hardware: Record, precision: str, lineage: Lineage) -> float:
     return lineage.use(hardware.field(f"compute.{precision}"))
 
 
-def unidirectional(value: Value, lineage: Lineage) -> float:
-    """A link bandwidth [B/s] per direction: a figure stated as bidirectional (duplex
-    total, e.g. NVLink's 900 GB/s) is halved, as its `direction` qualifier says."""
-    si = lineage.use(value)
-    return si / 2 if value.qualifiers.get("direction") == "bidirectional" else si
+def optimizer_state_bytes(catalog: Catalog, precision: str, lineage: Lineage) -> float:
+    """Optimizer-state bytes per parameter [B] of Adam when training at `precision`.
 
+    Mixed precision (16-bit or narrower weights) keeps K bytes per parameter: an fp32 copy of
+    the weights plus the fp32 momentum and variance (ZeRO's K, the cited assumption
+    adam_optimizer_state_bytes_mixed_precision). Training in fp32 (or wider) keeps no
+    separate fp32 copy, so it needs K less one fp32 element.
 
-def resolve_fraction(value: Any, lineage: Lineage, what: str) -> float:
-    """A fraction given as a float (the user's own figure), a cited Value, or an
-    assumption record (whose `quantity` is cited). Returns it as a float in (0, 1]."""
-    if type(value) is float and 0 < value <= 1:  # the common case, checked first
-        return value
-    if isinstance(value, Record):
-        if value.kind != "assumptions":
-            raise MlsysimError(f"{what}: {value.ref} is not an assumption record; pass a number or an assumption")
-        value = value.quantity
-    if isinstance(value, Value):
-        frac = lineage.use(value)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        frac = float(value)
-    else:
-        raise MlsysimError(f"{what} must be a number in (0, 1] or a cited assumption, got {value!r}")
-    if not 0 < frac <= 1:
-        raise MlsysimError(f"{what} must be in (0, 1], got {frac:g}; write e.g. 0.45 for 45%")
-    return frac
+    References
+    ----------
+    Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion Parameter
+    Models", SC'20, arXiv 1910.02054, Sec. 3.1.
+    """
+    k = lineage.use(cited_assumption(catalog, ADAM_STATE_BYTES, "optimizer-state memory", "training solver"))
+    master_copy = BYTES_PER_ELEMENT["fp32"]
+    return k if bytes_per_element(precision) < master_copy else k - master_copy
 
 
 @dataclass(frozen=True)
@@ -88,20 +88,32 @@ class Fleet:
     lineage: Lineage = field(compare=False, repr=False)
 
     @property
+    def catalog(self) -> Catalog:
+        """The catalog the cluster (and so every term here) came from."""
+        return self.hardware._catalog
+
+    @property
+    def memo_key(self) -> tuple[Any, ...]:
+        """What identifies this fleet within its catalog (for `inputs.memo_key`)."""
+        return ("fleet", self.cluster.id if self.cluster is not None else None, self.devices)
+
+    @property
     def inter_bw_per_device(self) -> float:
         """Each accelerator's share of its node's fabric bandwidth [B/s], when all of them talk at once."""
         return self.node_inter_bw / self.per_node
 
     @classmethod
     def from_cluster(cls, cluster: Record, devices: int | None = None) -> Fleet:
-        key = (id(cluster._data), devices)
-        hit = _FLEETS.get(key)
-        if hit is None:
-            hit = cls._read(cluster, devices)
-            if len(_FLEETS) > 256:
-                _FLEETS.clear()
-            _FLEETS[key] = hit  # the Fleet holds the cluster record, so its id is not reused
-        return hit
+        """A cluster record read into a Fleet, once per (cluster, devices) in the cluster's catalog."""
+        if not isinstance(cluster, Record) or cluster.kind != "clusters":
+            where = cluster.ref if isinstance(cluster, Record) else repr(cluster)
+            raise MlsysimError(f"{where} is not a cluster; pass e.g. Systems.Clusters.Research_256")
+        memo = cluster._catalog.derived("fleets")
+        key = (cluster._data["id"], inputs.memo_key(devices))
+        fleet = memo.get(key)
+        if fleet is None:
+            fleet = memo[key] = cls._read(cluster, devices)
+        return fleet
 
     @classmethod
     def _read(cls, cluster: Record, devices: int | None) -> Fleet:
@@ -111,28 +123,25 @@ class Fleet:
         The per-node fabric bandwidth is the node's NIC bandwidth, capped by one fabric
         port (`link_bandwidth`) per accelerator (the rail-optimised layout of DGX-class
         reference designs), divided by the fabric's oversubscription. A node that states
-        no NIC bandwidth is given one port.
+        no NIC bandwidth is given one port. Every link bandwidth is taken per direction
+        (`inputs.per_direction`), as its `direction` qualifier says.
         """
-        if cluster.kind != "clusters":
-            raise MlsysimError(f"{cluster.ref} is not a cluster; pass e.g. Systems.Clusters.Research_256")
         lineage = Lineage()
         node = cluster.node
         fabric = cluster.fabric
         hardware = node.accelerator
         per_node = int(round(lineage.use(node.accelerator_count)))
         total = per_node * cluster.node_count
-        if devices is None:
-            devices = total
-        devices = _positive_int(devices, "devices")
+        devices = total if devices is None else inputs.positive_int(devices, "devices")
         if devices > total:
             raise MlsysimError(
                 f"{cluster.label} has {total} accelerators ({cluster.node_count} nodes x {per_node}); "
                 f"the job asks for {devices}. Use a larger cluster or fewer devices"
             )
-        intra = unidirectional(node.intra_node_bandwidth, lineage)
-        link = unidirectional(fabric.link_bandwidth, lineage)
+        intra = inputs.per_direction(node.intra_node_bandwidth, lineage)
+        link = inputs.per_direction(fabric.link_bandwidth, lineage)
         if node.has("inter_node_bandwidth"):
-            node_bw = min(unidirectional(node.inter_node_bandwidth, lineage), per_node * link)
+            node_bw = min(inputs.per_direction(node.inter_node_bandwidth, lineage), per_node * link)
         else:
             node_bw = link
         if fabric.has("oversubscription"):
@@ -142,85 +151,61 @@ class Fleet:
         return cls(cluster, node, hardware, devices, per_node, nodes, intra, node_bw, latency, lineage)
 
 
-_FLEETS: dict[tuple[Any, ...], Fleet] = {}
-_BY_IDENTITY = frozenset((Fleet, Catalog))
+def fleet_of(fleet: Record | Fleet, devices: int | None = None) -> Fleet:
+    """A Fleet from itself (devices must then be None or its own count) or a cluster record."""
+    if isinstance(fleet, Fleet):
+        if devices is not None and devices != fleet.devices:
+            raise MlsysimError(f"devices={devices!r} but the Fleet given has {fleet.devices}; pass the cluster instead")
+        return fleet
+    return Fleet.from_cluster(fleet, devices)
 
 
-def record_of(value: Any, kind: str, catalog: Any) -> Record | None:
-    """A record of `kind` from a Record or a name; an unknown name is an error listing the closest."""
-    if value is None or isinstance(value, Record):
-        if isinstance(value, Record) and value.kind != kind:
-            raise MlsysimError(f"{value.ref} is not a {kind} record")
-        return value
-    if isinstance(value, str):
-        key = (id(catalog), kind, value)
-        hit = _NAMED.get(key)
-        if hit is None:
-            hit = _NAMED[key] = (catalog, catalog.get(kind, value))  # the catalog is kept so its id is not reused
-        return hit[1]
-    raise MlsysimError(f"expected a {kind} record or its name, got {value!r}")
+@dataclass(frozen=True)
+class Site:
+    """Where and for how long a job runs: a grid (carbon intensity, electricity price,
+    water), a datacenter (PUE, WUE) and, when known, the wall-clock duration [s].
 
-
-_NAMED: dict[tuple[int, str, str], tuple[Any, Record]] = {}
-
-
-def field_of(record: Record, path: str) -> Any:
-    """`record.field(path)` (a cited Value or a referenced Record), or None when the record
-    has no such field; memoised per record, because reading a field builds a new object
-    each time and the fleet solvers read the same few fields on every call."""
-    key = (id(record._data), path)
-    hit = _FIELDS.get(key)
-    if hit is None:
-        hit = _FIELDS[key] = (record, record.field(path) if record.has(path) else None)  # record kept alive: ids stay unique
-    return hit[1]
-
-
-_FIELDS: dict[tuple[int, str], tuple[Record, Any]] = {}
-
-
-def assumption(catalog: Any, ident: str) -> Value:
-    """The cited quantity of assumption `ident`, looked up once per catalog."""
-    key = (id(catalog), ident)
-    hit = _ASSUMPTIONS.get(key)
-    if hit is None:
-        hit = _ASSUMPTIONS[key] = catalog.get("assumptions", ident).quantity
-    return hit
-
-
-_ASSUMPTIONS: dict[tuple[int, str], Value] = {}
-
-
-_BY_VALUE = frozenset((int, float, bool, type(None), str))
-
-
-def inputs_key(*values: Any) -> tuple[Any, ...] | None:
-    """A cache key for a solver's inputs, or None when one cannot be keyed safely.
-
-    Records, cited Values, Fleets and catalogs are keyed by identity (the caller keeps
-    them alive next to the cached entry, so an id is never reused while it is cached);
-    strings and None by value; numbers by type and value (so True is not 1); tuples of
-    those by value.
+    Build it with `Site.of(grid=..., datacenter=..., cluster=..., catalog=...)`, which looks
+    names up in the catalog and fills what is not given from the cluster's datacenter and
+    that datacenter's grid.
     """
-    key: list[Any] = []
-    append = key.append
-    for value in values:
-        kind = type(value)
-        if kind in _BY_VALUE:
-            append(value if kind is str or value is None else (kind, value))
-        elif kind is Record:
-            append(id(value._data))
-        elif kind is Value:
-            append(id(value._claim))
-        elif kind in _BY_IDENTITY:
-            append(id(value))
-        elif kind is tuple and all(type(v) in _BY_VALUE for v in value):
-            append((kind, tuple((type(v), v) for v in value)))
-        else:
-            return None
-    return tuple(key)
+
+    grid: Record | None = None
+    datacenter: Record | None = None
+    duration: float | None = None
+    carbon_basis: str = "lifecycle"  # which of the grid's intensities: "lifecycle" or "direct"
+
+    @property
+    def memo_key(self) -> tuple[Any, ...]:
+        return ("site", inputs.memo_key(self.grid, self.datacenter, self.duration), self.carbon_basis)
+
+    @classmethod
+    def of(cls, *, grid: Any = None, datacenter: Any = None, cluster: Record | None = None,
+           duration: float | None = None, carbon_basis: str = "lifecycle", catalog: Catalog) -> Site:
+        """The site of a job: given names or records (looked up in `catalog`), else the
+        cluster's datacenter and that datacenter's grid; either may stay None."""
+        grid_rec = inputs.record(grid, "grids", catalog, "grid")
+        dc = inputs.record(datacenter, "datacenters", catalog, "datacenter")
+        if dc is None and cluster is not None and cluster.has("datacenter"):
+            dc = cluster.datacenter
+        if grid_rec is None and dc is not None and dc.has("grid"):
+            grid_rec = dc.grid
+        if duration is not None:
+            duration = inputs.finite_positive(duration, "duration")
+        if carbon_basis not in CARBON_FIELDS:
+            raise MlsysimError(f"carbon_basis must be one of {', '.join(CARBON_FIELDS)}, got {carbon_basis!r}")
+        return cls(grid_rec, dc, duration, carbon_basis)
 
 
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
-        raise MlsysimError(f"{what} must be a positive whole number, got {value!r}")
-    return int(value)
+def grid_intensity(grid: Record, basis: str = "lifecycle") -> tuple[Any, str, str]:
+    """A grid's cited carbon intensity on `basis` (lifecycle or direct: never the other
+    one in its place), that basis, and the label results show, e.g. "Quebec (CA-QC, 2024)"."""
+    path = carbon_intensity_path(grid, basis)
+    if path is None:
+        has = [b for b in CARBON_FIELDS if carbon_intensity_path(grid, b) is not None]
+        raise MlsysimError(f"{grid.label} states no {basis} carbon intensity; it has {' and '.join(has) or 'none'}: "
+                           f"pass carbon_basis='{has[0]}'" if has else f"{grid.label} states no carbon intensity")
+    intensity = grid.field(path)
+    year = intensity.valid_time
+    label = f"{grid.label} ({grid.region}" + (f", {year})" if year else ")")
+    return intensity, intensity.qualifiers.get("basis", "not stated by the source"), label

@@ -25,27 +25,25 @@ sqrt(delta/2M) + (1/9)(delta/2M)] - delta for delta < 2M, else M; expected wall 
 Llama Team 2024, "The Llama 3 Herd of Models", arXiv 2407.21783, Sec. 3.3.4 and Table 5
 (419 unexpected interruptions of a 16,384-GPU job in 54 days, by root cause).
 Narayanan et al. 2021, arXiv 2104.04473, Sec. 5.10 (checkpoint size and bandwidths).
-Rajbhandari et al. 2019, arXiv 1910.02054 (16-bit weights + 12 bytes of fp32 Adam state
-per parameter make up a mixed-precision training checkpoint).
+Rajbhandari et al. 2020, arXiv 1910.02054 (16-bit weights + K = 12 bytes of fp32 Adam state
+per parameter make up a mixed-precision training checkpoint; assumption
+adam_optimizer_state_bytes_mixed_precision).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import inputs
+from mlsysim.catalog import Catalog
+from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record, Value
-from mlsysim.solvers.fleet import (
-    Fleet,
-    assumption,
-    bytes_per_element,
-    field_of,
-    inputs_key,
-)
+from mlsysim.solvers.fleet import Fleet, bytes_per_element, fleet_of, optimizer_state_bytes
+from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.terms import cited_assumption
 
 # Llama 3 Table 5 root-cause rows (assumption ids), grouped by the table's category column.
 LLAMA3_COMPONENTS: dict[str, tuple[str, ...]] = {
@@ -71,13 +69,12 @@ DEFAULT_WRITE_BANDWIDTH = "checkpoint_write_bandwidth_megatron"
 DEFAULT_READ_BANDWIDTH = "checkpoint_read_bandwidth_megatron"
 
 
-def component_rates(catalog: Catalog | None = None, groups: tuple[str, ...] | None = None,
+def component_rates(catalog: Catalog, groups: tuple[str, ...] | None = None,
                     lineage: Lineage | None = None) -> dict[str, float]:
     """Failure rate per accelerator-second of each component class [1/s]: the class's
     interruption count / (fleet accelerators x observation period), from the Llama 3
-    Table 5 records. Host and network rates are normalised per accelerator too, so they
-    carry that fleet's 8-GPU servers and network design with them."""
-    catalog = catalog or default_catalog()
+    Table 5 records of `catalog`. Host and network rates are normalised per accelerator too,
+    so they carry that fleet's 8-GPU servers and network design with them."""
     rates, cited = _component_rates(catalog, tuple(groups or LLAMA3_COMPONENTS))
     if lineage is not None:
         lineage.merge(cited)
@@ -86,34 +83,44 @@ def component_rates(catalog: Catalog | None = None, groups: tuple[str, ...] | No
 
 def _component_rates(catalog: Catalog, groups: tuple[str, ...]) -> tuple[dict[str, float], Lineage]:
     """component_rates, read once per (catalog, component classes)."""
-    key = (id(catalog), groups)
-    hit = _RATES.get(key)
+    memo = catalog.derived("component_rates")
+    hit = memo.get(groups)
     if hit is not None:
-        return hit[1], hit[2]
+        return hit
     unknown = [g for g in groups if g not in LLAMA3_COMPONENTS]
     if unknown:
         raise MlsysimError(f"unknown component class {unknown[0]!r}; use some of {', '.join(LLAMA3_COMPONENTS)}")
     lineage = Lineage()
-    exposure = lineage.use(assumption(catalog, LLAMA3_FLEET)) * lineage.use(assumption(catalog, LLAMA3_PERIOD))
-    rates = {
-        g: sum(lineage.use(assumption(catalog, rid)) for rid in LLAMA3_COMPONENTS[g]) / exposure
-        for g in groups
-    }
-    _RATES[key] = (catalog, rates, lineage)  # the catalog is kept so its id is not reused
+    use = lambda ident: lineage.use(cited_assumption(catalog, ident, "failure rates", "reliability solver"))  # noqa: E731
+    exposure_s = use(LLAMA3_FLEET) * use(LLAMA3_PERIOD)
+    rates = {g: sum(use(rid) for rid in LLAMA3_COMPONENTS[g]) / exposure_s for g in groups}
+    memo[groups] = (rates, lineage)
     return rates, lineage
 
 
-_RATES: dict[tuple[int, tuple[str, ...]], tuple[Catalog, dict[str, float], Lineage]] = {}
-
-
 def young_interval(write_time: float, mtbf: float) -> float:
-    """Young 1974: optimal checkpoint interval [s] = sqrt(2 delta M)."""
+    """Optimal checkpoint interval [s] to first order: tau = sqrt(2 delta M), for a
+    checkpoint that takes `write_time` delta [s] to write and a failure every `mtbf` M [s].
+
+    References
+    ----------
+    Young 1974, "A first order approximation to the optimum checkpoint interval",
+    Communications of the ACM 17(9).
+    """
     return math.sqrt(2 * write_time * mtbf)
 
 
 def daly_interval(write_time: float, mtbf: float) -> float:
-    """Daly 2006: sqrt(2 delta M) [1 + (1/3) sqrt(delta/2M) + (1/9) (delta/2M)] - delta
-    for delta < 2M, else M [s]."""
+    """Optimal checkpoint interval [s] to higher order:
+    tau = sqrt(2 delta M) [1 + (1/3) sqrt(delta/2M) + (1/9) (delta/2M)] - delta for
+    delta < 2M, else M (delta = `write_time` [s], M = `mtbf` [s]; 1/3 and 1/9 are the
+    coefficients of Daly's series).
+
+    References
+    ----------
+    Daly 2006, "A higher order estimate of the optimum checkpoint interval for restart
+    dumps", Future Generation Computer Systems 22(3), Eq. 37.
+    """
     if write_time >= 2 * mtbf:
         return mtbf
     x = write_time / (2 * mtbf)
@@ -121,23 +128,35 @@ def daly_interval(write_time: float, mtbf: float) -> float:
 
 
 def expected_wall_time(work: float, interval: float, write_time: float, restart: float, mtbf: float) -> float:
-    """Daly 2006, Eq. 20: expected wall-clock time [s] to finish `work` seconds of
-    computation checkpointing every `interval` seconds, with failures at MTBF `mtbf`
-    and `restart` seconds to resume after each."""
+    """Expected wall-clock time [s] to finish `work` [s] of computation checkpointing every
+    `interval` [s] (each checkpoint taking `write_time` [s]), with failures at MTBF `mtbf`
+    [s] and `restart` [s] to resume after each:
+    M e^(R/M) (e^((tau + delta)/M) - 1) work / tau.
+
+    References
+    ----------
+    Daly 2006, Future Generation Computer Systems 22(3), Eq. 20.
+    """
     return mtbf * math.exp(restart / mtbf) * math.expm1((interval + write_time) / mtbf) * work / interval
 
 
-def checkpoint_bytes(parameters: float, precision: str = "bf16") -> float:
-    """Bytes of a training checkpoint: weights at the training precision plus fp32 Adam
-    state (master weights, two moments: 12 bytes per parameter; 8 in pure fp32 training,
-    which needs no master copy) (Rajbhandari et al. 2019)."""
-    elem = bytes_per_element(precision)
-    return parameters * (elem + (12.0 if elem < 4 else 8.0))
+def checkpoint_bytes(parameters: float, bytes_per_weight: float, optimizer_bytes: float) -> float:
+    """Bytes of a training checkpoint [B]: `parameters` [1] x (`bytes_per_weight` [B], the
+    weights at the training precision, + `optimizer_bytes` [B], the optimizer state per
+    parameter; see fleet.optimizer_state_bytes).
+
+    References
+    ----------
+    Rajbhandari et al. 2020, arXiv 1910.02054, Sec. 3.1 (2 + 12 bytes per parameter for
+    mixed-precision Adam, without the gradients a checkpoint does not keep).
+    """
+    return parameters * (bytes_per_weight + optimizer_bytes)
 
 
 @dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
-class ReliabilityResult:
-    """A job's exposure to failures and the cost of surviving them (SI units)."""
+class ReliabilityResult(QuantityView):
+    """A job's exposure to failures and the cost of surviving them (SI floats; `quantity(name)`
+    for a pint view)."""
 
     devices: int
     duration: float  # [s] of useful work the job needs
@@ -155,6 +174,10 @@ class ReliabilityResult:
     goodput: float  # useful work / wall-clock time
     lineage: Lineage
 
+    UNITS = {"duration": "s", "failure_rate": "1/s", "mtbf": "s", "p_failure": "", "expected_interruptions": "",
+             "checkpoint_size": "B", "write_time": "s", "restart_time": "s", "young_interval": "s",
+             "daly_interval": "s", "wall_time": "s", "goodput": "", "lost_time": "s"}
+
     @property
     def lost_time(self) -> float:
         """Wall-clock seconds not spent on useful work (checkpoints, rework, restarts)."""
@@ -167,14 +190,32 @@ class ReliabilityResult:
         return out
 
 
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """How a job checkpoints: the checkpoint's size (from the trained `model`, or
+    `checkpoint_size` [B] directly), the write and read bandwidths [B/s] (numbers, cited
+    values or assumptions; default: Megatron-LM's measured 273 GB/s saves and 1 TB/s loads)
+    and the restart time [s] (default: the checkpoint load time, a lower bound)."""
+
+    model: Record | None = None
+    checkpoint_size: float | None = None
+    precision: str = "bf16"
+    write_bandwidth: Any = None
+    read_bandwidth: Any = None
+    restart_time: float | None = None
+
+    @property
+    def memo_key(self) -> tuple[Any, ...] | None:
+        return inputs.memo_key(self.model, self.checkpoint_size, self.precision, self.write_bandwidth,
+                               self.read_bandwidth, self.restart_time)
+
+
 class ReliabilityModel:
     """Failure exposure, optimal checkpoint interval and goodput of a training job."""
 
-    def solve(self, fleet: Record | Fleet | int, duration: float, *, model: Record | None = None,
-              checkpoint_size: float | None = None, precision: str = "bf16",
-              write_bandwidth: Any = None, read_bandwidth: Any = None, restart_time: float | None = None,
+    def solve(self, fleet: Record | Fleet | int, duration: float, plan: CheckpointPlan | None = None, *,
               components: tuple[str, ...] | None = None, devices: int | None = None,
-              catalog: Catalog | None = None) -> ReliabilityResult:
+              catalog: Catalog | None = None, **plan_fields: Any) -> ReliabilityResult:
         """
         fleet            a cluster record, a Fleet, or an accelerator count
         duration [s]     useful work the job needs (failure-free time)
@@ -187,10 +228,19 @@ class ReliabilityModel:
                          rescheduling and re-initialisation)
         components       component classes to count (default: all of Llama 3 Table 5;
                          HARDWARE_COMPONENTS for GPU, host and network only)
+        (model, checkpoint_size, precision, write_bandwidth, read_bandwidth and restart_time
+        are the fields of CheckpointPlan; pass them as keywords or as `plan=`.)
+        A thin wrapper over `exposure(fleet, plan).over(duration)`.
         """
-        return exposure(fleet, model=model, checkpoint_size=checkpoint_size, precision=precision,
-                        write_bandwidth=write_bandwidth, read_bandwidth=read_bandwidth, restart_time=restart_time,
-                        components=components, devices=devices, catalog=catalog).over(duration)
+        if plan is None:
+            known = [f.name for f in fields(CheckpointPlan)]
+            unknown = [k for k in plan_fields if k not in known]
+            if unknown:
+                raise MlsysimError(f"unknown argument {unknown[0]!r}; use {', '.join(known)}, components, devices or catalog")
+            plan = CheckpointPlan(**plan_fields)
+        elif plan_fields:
+            raise MlsysimError(f"pass either plan= or its fields ({', '.join(plan_fields)}), not both")
+        return exposure(fleet, plan, components=components, devices=devices, catalog=catalog).over(duration)
 
 
 @dataclass(frozen=True)
@@ -211,7 +261,7 @@ class Exposure:
 
     def over(self, duration: float) -> ReliabilityResult:
         """The job needing `duration` seconds of work [s]."""
-        if not duration > 0:
+        if not (inputs._number(duration) and duration > 0):
             raise MlsysimError(f"duration must be positive seconds of work, got {duration!r}")
         wall = expected_wall_time(duration, self.daly_interval, self.write_time, self.restart_time, self.mtbf)
         lineage = Lineage()
@@ -226,76 +276,68 @@ class Exposure:
         )
 
 
-def exposure(fleet: Record | Fleet | int, *, model: Record | None = None, checkpoint_size: float | None = None,
-             precision: str = "bf16", write_bandwidth: Any = None, read_bandwidth: Any = None,
-             restart_time: float | None = None, components: tuple[str, ...] | None = None,
-             devices: int | None = None, catalog: Catalog | None = None) -> Exposure:
-    """ReliabilityModel.solve's inputs (same meaning) read into an Exposure, once per
-    distinct inputs: `exposure(...).over(duration)` is `ReliabilityModel().solve(...)`."""
-    catalog = catalog or default_catalog()
-    inputs = (catalog, fleet, devices, model, checkpoint_size, precision, write_bandwidth, read_bandwidth,
-              restart_time, components)
-    key = inputs_key(*inputs)
-    hit = _EXPOSURES.get(key) if key is not None else None
-    if hit is not None:
-        return hit[1]
-    found = _read_exposure(*inputs)
-    if key is not None:
-        if len(_EXPOSURES) > 512:
-            _EXPOSURES.clear()
-        _EXPOSURES[key] = (inputs, found)  # the inputs are kept so their ids are not reused
+def exposure(fleet: Record | Fleet | int, plan: CheckpointPlan | None = None, *, model: Record | None = None,
+             components: tuple[str, ...] | None = None, devices: int | None = None,
+             catalog: Catalog | None = None) -> Exposure:
+    """A job's failure exposure and checkpoint costs (ReliabilityModel.solve's inputs but the
+    duration), read once per catalog and distinct inputs: `exposure(...).over(duration)`
+    is `ReliabilityModel().solve(...)`. `model=` is short for CheckpointPlan(model=model)."""
+    if plan is None:
+        plan = CheckpointPlan(model=model)
+    elif model is not None:
+        raise MlsysimError("pass model= inside the CheckpointPlan, not beside it")
+    catalog = inputs.catalog_of(fleet, plan.model, plan.write_bandwidth, plan.read_bandwidth, catalog=catalog)
+    groups = tuple(components or LLAMA3_COMPONENTS)
+    memo = catalog.derived("exposure")
+    key = inputs.memo_key(fleet, devices, plan, groups)
+    found = memo.get(key) if key is not None else None
+    if found is None:
+        found = _read_exposure(catalog, _devices(fleet, devices), plan, groups)
+        if key is not None:
+            inputs.remember(memo, key, found)
     return found
 
 
-_EXPOSURES: dict[tuple[Any, ...], tuple[tuple[Any, ...], Exposure]] = {}
-
-
-def _read_exposure(catalog: Catalog, fleet: Record | Fleet | int, devices: int | None, model: Record | None,
-                   checkpoint_size: float | None, precision: str, write_bandwidth: Any, read_bandwidth: Any,
-                   restart_time: float | None, components: tuple[str, ...] | None) -> Exposure:
+def _read_exposure(catalog: Catalog, fleet: tuple[int, Lineage], plan: CheckpointPlan,
+                   groups: tuple[str, ...]) -> Exposure:
+    n, fleet_lineage = fleet
     lineage = Lineage()
-    n = _devices(fleet, devices, lineage)
-    rates, cited = _component_rates(catalog, tuple(components or LLAMA3_COMPONENTS))
+    lineage.merge(fleet_lineage)
+    rates, cited = _component_rates(catalog, groups)
     lineage.merge(cited)
     per_class = {g: r * n for g, r in rates.items()}
     lam = sum(per_class.values())
     mtbf = 1 / lam
-    if checkpoint_size is None:
-        if model is None:
+    size = plan.checkpoint_size
+    if size is None:
+        if plan.model is None:
             raise MlsysimError("pass model= (to size the checkpoint) or checkpoint_size= in bytes")
-        checkpoint_size = checkpoint_bytes(lineage.use(field_of(model, "parameters") or model.parameters), precision)
-    write_bw = _bandwidth(write_bandwidth, DEFAULT_WRITE_BANDWIDTH, catalog, lineage, "write_bandwidth")
-    write = checkpoint_size / write_bw
-    if restart_time is None:
-        restart_time = checkpoint_size / _bandwidth(read_bandwidth, DEFAULT_READ_BANDWIDTH, catalog, lineage, "read_bandwidth")
-    return Exposure(n, per_class, lam, mtbf, checkpoint_size, write, restart_time, young_interval(write, mtbf),
+        model = inputs.record(plan.model, "models", catalog, "model")
+        size = checkpoint_bytes(lineage.use(model.parameters), bytes_per_element(plan.precision),
+                                optimizer_state_bytes(catalog, plan.precision, lineage))
+    else:
+        size = inputs.finite_positive(size, "checkpoint_size")
+    write_bw = _bandwidth(plan.write_bandwidth, DEFAULT_WRITE_BANDWIDTH, catalog, lineage, "write_bandwidth")
+    write = size / write_bw
+    restart = plan.restart_time
+    if restart is None:
+        restart = size / _bandwidth(plan.read_bandwidth, DEFAULT_READ_BANDWIDTH, catalog, lineage, "read_bandwidth")
+    return Exposure(n, per_class, lam, mtbf, size, write, restart, young_interval(write, mtbf),
                     daly_interval(write, mtbf), lineage)
 
 
-def _devices(fleet: Record | Fleet | int, devices: int | None, lineage: Lineage) -> int:
-    if isinstance(fleet, bool):
-        raise MlsysimError(f"fleet must be a cluster or an accelerator count, got {fleet!r}")
-    if isinstance(fleet, int):
-        if fleet < 1:
-            raise MlsysimError(f"accelerator count must be >= 1, got {fleet}")
-        return fleet
-    if isinstance(fleet, Record):
-        fleet = Fleet.from_cluster(fleet, devices)
-    if isinstance(fleet, Fleet):
-        lineage.merge(fleet.lineage)
-        return fleet.devices
-    raise MlsysimError(f"fleet must be a cluster record, a Fleet or an accelerator count, got {fleet!r}")
+def _devices(fleet: Record | Fleet | int, devices: int | None) -> tuple[int, Lineage]:
+    if isinstance(fleet, (Record, Fleet)):
+        f = fleet_of(fleet, devices)
+        return f.devices, f.lineage
+    if isinstance(fleet, bool) or not isinstance(fleet, int):
+        raise MlsysimError(f"fleet must be a cluster record, a Fleet or an accelerator count, got {fleet!r}")
+    if fleet < 1:
+        raise MlsysimError(f"accelerator count must be >= 1, got {fleet}")
+    return fleet, Lineage()
 
 
 def _bandwidth(value: Any, default_id: str, catalog: Catalog, lineage: Lineage, what: str) -> float:
     if value is None:
-        value = assumption(catalog, default_id)
-    if isinstance(value, Record):
-        value = value.quantity
-    if isinstance(value, Value):
-        if value.dimension != "bandwidth":
-            raise MlsysimError(f"{what}: {value.path} is a {value.dimension}, not a bandwidth")
-        return lineage.use(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    raise MlsysimError(f"{what} must be a positive bandwidth in B/s or a cited assumption, got {value!r}")
+        value = cited_assumption(catalog, default_id, what, "reliability solver")
+    return inputs.as_si(value, "bandwidth", what, lineage)

@@ -11,6 +11,8 @@ Model for Multicore Architectures", Communications of the ACM 52(4), doi:10.1145
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlsysim.errors import MlsysimError
 
 # Storage size of one element in each numeric format [bytes]. These are definitions
@@ -42,29 +44,135 @@ def check_precision(precision: str, what: str = "precision") -> str:
 
 
 def compute_time(flops: float, peak: float, efficiency: float) -> float:
-    """Time to execute `flops` [FLOP] at `peak` [FLOP/s] x `efficiency` [1]: [s]."""
+    """Time to execute `flops` [FLOP] at `peak` [FLOP/s] x `efficiency` [1]: flops / (peak x
+    efficiency) [s], the compute roof (Williams et al. 2009)."""
     return flops / (peak * efficiency)
 
 
 def memory_time(bytes_moved: float, bandwidth: float, efficiency: float) -> float:
-    """Time to move `bytes_moved` [B] at `bandwidth` [B/s] x `efficiency` [1]: [s]."""
+    """Time to move `bytes_moved` [B] at `bandwidth` [B/s] x `efficiency` [1]: bytes /
+    (bandwidth x efficiency) [s], the memory roof (Williams et al. 2009)."""
     return bytes_moved / (bandwidth * efficiency)
 
 
 def ridge_point(peak: float, bandwidth: float) -> float:
     """Arithmetic intensity [FLOP/B] at which compute and memory take equal time:
-    peak [FLOP/s] / bandwidth [B/s]. Work below it is memory-bound, above it compute-bound."""
+    peak [FLOP/s] / bandwidth [B/s]. Work below it is memory-bound, above it compute-bound
+    (Williams et al. 2009, Fig. 1)."""
     return peak / bandwidth
 
 
-def ring_allreduce_time(message_bytes: float, devices: float, link_bandwidth: float) -> float:
-    """Bandwidth term of a ring all-reduce of `message_bytes` [B] over `devices` [1]
-    GPUs, each sending at `link_bandwidth` [B/s] per direction: each device sends
-    and receives 2 (p - 1) / p of the message. Returns [s]; 0 for a single device.
+def ring_allreduce_time(message_bytes: Any, devices: Any, link_bandwidth: Any, step_latency: Any = 0.0) -> Any:
+    """Time of a ring all-reduce [s] (alpha-beta model).
+
+    Parameters
+    ----------
+    message_bytes : [B] the data every device holds and reduces.
+    devices : [1] ranks in the ring (1: no communication).
+    link_bandwidth : [B/s] each device's send rate, per direction.
+    step_latency : [s] fixed latency of each of the ring's 2 (p - 1) steps.
+
+    Returns
+    -------
+    2 (p - 1) / p x message_bytes / link_bandwidth + 2 (p - 1) x step_latency [s]:
+    each device sends and receives 2 (p - 1) / p of the message. 0 for one device.
 
     References
     ----------
     Patarasuk & Yuan 2009, "Bandwidth optimal all-reduce algorithms for clusters of
     workstations", J. Parallel Distrib. Comput. 69(2), doi:10.1016/j.jpdc.2008.09.002.
+    Thakur, Rabenseifner & Gropp 2005, "Optimization of Collective Communication Operations
+    in MPICH" (the alpha-beta cost model).
     """
-    return 2.0 * (devices - 1.0) / devices * message_bytes / link_bandwidth
+    return 2.0 * (devices - 1.0) / devices * message_bytes / link_bandwidth + 2.0 * (devices - 1.0) * step_latency
+
+
+def hierarchical_allreduce_time(message_bytes: Any, local: Any, groups: Any, intra_bandwidth: Any,
+                                inter_bandwidth: Any, inter_latency: Any = 0.0) -> Any:
+    """Two-level all-reduce [s] of `message_bytes` [B] over `local` ranks per node x `groups` nodes.
+
+    Reduce-scatter inside the node at `intra_bandwidth` [B/s], a ring all-reduce of each
+    1/local shard across the nodes (all local ranks at once, each at `inter_bandwidth`
+    [B/s], steps of `inter_latency` [s]), all-gather inside the node:
+    2 (l-1)/l x S / B_intra + 2 (g-1)/g x (S / l) / B_inter + 2 (g-1) x latency.
+
+    References
+    ----------
+    Thakur, Rabenseifner & Gropp 2005 (reduce-scatter + all-gather decomposition of all-reduce).
+    """
+    intra = 2.0 * (local - 1.0) / local * message_bytes / intra_bandwidth
+    return intra + ring_allreduce_time(message_bytes / local, groups, inter_bandwidth, inter_latency)
+
+
+# ---------------------------------------------------------------------------- one forward pass
+
+
+def weight_bytes_read(m: Any, tokens: Any, bytes_per_weight: float) -> Any:
+    """Weight bytes one forward pass streams from memory [B] when it carries `tokens` tokens.
+
+    Every dense weight once (m.read_params_dense [1]), plus, for a mixture of experts, the
+    routed experts at least one token picks: with uniform routing of k of E experts a layer
+    touches E (1 - (1 - k/E)^tokens) distinct experts in expectation.
+    `m` is a `terms.ModelTerms`; `bytes_per_weight` [B] the storage size of one weight.
+    """
+    params = m.read_params_dense
+    if m.moe_layers:
+        e, k = m.experts_total, m.experts_active
+        params = params + m.moe_layers * m.expert_params * e * (1.0 - (1.0 - k / e) ** tokens)
+    return params * bytes_per_weight
+
+
+def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, bytes_per_kv: float) -> tuple[Any, Any, Any]:
+    """FLOPs [FLOP], bytes moved [B] and resident bytes [B] of one forward pass that processes
+    `new` tokens for each of `batch` sequences already holding `past` tokens in the KV cache.
+
+    FLOPs = batch x (new x 2 x active non-embedding weights
+                     + attention per token per context token x (new x past + new (new + 1) / 2)),
+    the causal attention of the i-th new token spanning past + i positions (2 FLOP per
+    multiply-accumulate). Bytes = weights read once per pass (`weight_bytes_read`) + the KV
+    cache read (batch x past tokens) and written (batch x new tokens). Activations stay in
+    on-chip memory between fused kernels and are not counted (they matter only far past the
+    ridge point, where the pass is compute-bound anyway). Resident = all weights + the KV
+    cache after the pass. A model with a cited per-inference FLOP count (m.kind ==
+    "per_inference", e.g. a CNN) costs batch x that count and reads its weights once.
+    Works on floats and element-wise on numpy arrays.
+
+    References
+    ----------
+    Kaplan et al. 2020, "Scaling Laws for Neural Language Models", arXiv 2001.08361, Table 1.
+    Pope et al. 2022, "Efficiently Scaling Transformer Inference", arXiv 2211.05102 (KV cache traffic).
+    """
+    weights = m.params_total * bytes_per_weight
+    if m.kind == "per_inference":
+        return batch * m.matmul_flops, weights, weights
+    causal = new * past + new * (new + 1.0) / 2.0  # context tokens summed over the new tokens
+    flops = batch * (new * m.matmul_flops + m.attention_flops * causal)
+    kv = batch * (past + new) * m.kv_elements * bytes_per_kv
+    read = weight_bytes_read(m, batch * new, bytes_per_weight)
+    return flops, read + kv, weights + kv
+
+
+def gemm_flops(m: Any, batch: Any, new: Any) -> Any:
+    """The weight-matmul part of `pass_cost`'s FLOPs [FLOP] (what wave quantization scales):
+    batch x new x 2 x active weights; 0 for a model with a per-inference FLOP count."""
+    return 0.0 if m.kind == "per_inference" else batch * new * m.matmul_flops
+
+
+def effective_compute_flops(flops: Any, gemm: Any, slowdown: Any) -> Any:
+    """FLOPs charged at peak x efficiency [FLOP]: `flops` with the weight GEMMs' share `gemm`
+    stretched by their tile/wave-quantization `slowdown` [1] (`terms.WaveQuantization`):
+    flops + gemm x (slowdown - 1)."""
+    return flops + gemm * (slowdown - 1.0)
+
+
+def pipeline_bubble_fraction(stages: Any, microbatches: Any, interleave: Any = 1) -> Any:
+    """Idle fraction of a pipelined step [1]: (p - 1) / (v m + p - 1) for p stages, m
+    microbatches and v model chunks per stage.
+
+    References
+    ----------
+    Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
+    Using Megatron-LM", arXiv 2104.04473, Sec. 2.2: bubble time (p-1)/m of the ideal time,
+    divided by v with the interleaved schedule.
+    """
+    return (stages - 1) / (interleave * microbatches + stages - 1)

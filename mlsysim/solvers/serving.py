@@ -37,28 +37,38 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlsysim.errors import MlsysimError
-from mlsysim.lineage import Lineage
+import warnings
+
+from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
-from mlsysim.solvers.engine import effective_compute_flops, gemm_flops, pass_cost
-from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, ring_allreduce_time
+from mlsysim.errors import MlsysimError, NotFoundError
+from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.roofline import (
+    BYTES_PER_ELEMENT,
+    check_precision,
+    effective_compute_flops,
+    gemm_flops,
+    pass_cost,
+    ring_allreduce_time,
+)
 from mlsysim.solvers.terms import (
     allreduce_latency,
+    cited_assumption,
     efficiencies,
     hardware_terms,
     launch_overhead,
     model_terms,
-    per_direction,
     wave_quantization,
 )
 
-# All-reduced activations travel in 16-bit formats unless compute is wider (what
-# Megatron-LM and TensorRT-LLM do for fp8/int8 models); a definition, not a measurement.
-_MIN_ACTIVATION_BYTES = 2.0
+# The smallest element the tensor-parallel all-reduces exchange (16-bit activations even
+# when the matmuls run in fp8 or int8): a cited assumption.
+ACTIVATION_BYTES = "allreduce_activation_bytes"
 
 
 @dataclass(frozen=True)
-class PassTime:
+class PassTime(QuantityView):
     """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
     time = max(compute, memory) + launch + communication; `communication` includes
     `communication_latency`, the fixed (size-independent) part of the all-reduces;
@@ -74,18 +84,23 @@ class PassTime:
     communication_latency: float = 0.0
     gemm_utilization: float = 1.0  # weight-GEMM time without tile/wave quantization / with it
 
+    UNITS = {"time": "s", "compute": "s", "memory": "s", "communication": "s", "flops": "FLOP", "bytes_moved": "B",
+             "launch": "s", "communication_latency": "s", "gemm_utilization": ""}
+
     @property
     def bottleneck(self) -> str:
         return "Compute" if self.compute > self.memory else "Memory"
 
 
 @dataclass(frozen=True)
-class MemoryBreakdown:
+class MemoryBreakdown(QuantityView):
     """Bytes resident per GPU [B]."""
 
     weights: float
     kv_cache: float
     capacity: float
+
+    UNITS = {"weights": "B", "kv_cache": "B", "capacity": "B", "total": "B"}
 
     @property
     def total(self) -> float:
@@ -100,16 +115,16 @@ class MemoryBreakdown:
 
 
 @dataclass(frozen=True)
-class ServingProfile:
+class ServingProfile(QuantityView):
     """A static batch: `batch_size` requests of `prompt_tokens` in, `output_tokens` out.
-    Times [s], rates [1/s], bytes [B], all SI floats."""
+    Times [s], rates [1/s], bytes [B], all SI floats; `quantity(name)` for a pint view."""
 
     model: str
     hardware: str
     precision: str
     weight_precision: str
     kv_precision: str
-    tensor_parallel: int
+    tp: int
     batch_size: int
     prompt_tokens: int
     output_tokens: int
@@ -126,6 +141,14 @@ class ServingProfile:
     max_batch_size: int
     lineage: Lineage = field(repr=False)
 
+    UNITS = {"ttft": "s", "itl": "s", "itl_first": "s", "itl_last": "s", "latency": "s", "tokens_per_second": "1/s",
+             "decode_tokens_per_second": "1/s", "kv_cache_per_token": "B"}
+
+    @property
+    def tensor_parallel(self) -> int:
+        """The tensor-parallel size (the same as `tp`, the name every solver uses)."""
+        return self.tp
+
     @property
     def feasible(self) -> bool:
         return self.memory.fits
@@ -138,7 +161,7 @@ class ServingProfile:
         return {
             "model": self.model, "hardware": self.hardware, "precision": self.precision,
             "weight_precision": self.weight_precision, "kv_precision": self.kv_precision,
-            "tensor_parallel": self.tensor_parallel, "batch_size": self.batch_size,
+            "tensor_parallel": self.tp, "batch_size": self.batch_size,
             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens,
             "feasible": self.feasible,
             "ttft_s": self.ttft, "itl_s": self.itl, "itl_first_s": self.itl_first, "itl_last_s": self.itl_last,
@@ -158,7 +181,7 @@ class ServingProfile:
 
 
 @dataclass(frozen=True)
-class ContinuousBatchingProfile:
+class ContinuousBatchingProfile(QuantityView):
     """Steady state of iteration-level scheduling with `concurrent_requests` in flight."""
 
     concurrent_requests: int
@@ -171,6 +194,9 @@ class ContinuousBatchingProfile:
     requests_per_second: float
     memory: MemoryBreakdown   # weights + the mean KV occupancy (paged allocation)
     lineage: Lineage = field(repr=False)
+
+    UNITS = {"iteration": "s", "ttft": "s", "request_latency": "s", "tokens_per_second": "1/s",
+             "requests_per_second": "1/s"}
 
     @property
     def feasible(self) -> bool:
@@ -200,46 +226,50 @@ def _sum_max_linear(a1: float, b1: float, a2: float, b2: float, c0: float, n: in
 
 
 class ServingModel:
-    """A transformer served on one accelerator, or on `tensor_parallel` accelerators of one node.
+    """A transformer served on one accelerator, or on `tp` accelerators of one node.
 
     Parameters
     ----------
     model : a transformer model record (or name).
     hardware : an accelerator record, or a node record (its accelerator, with the
         node's intra-node bandwidth for the all-reduces and its accelerator count as the
-        largest tensor-parallel group).
+        largest tensor-parallel group); from the model's catalog.
     precision : compute precision; its dense peak must be in the hardware record.
     weight_precision, kv_precision : storage formats (default: `precision`).
-    tensor_parallel : GPUs the weights, KV heads and FLOPs are split over [1].
+    tp : GPUs the weights, KV heads and FLOPs are split over (tensor parallelism) [1].
+        (`tensor_parallel=` is the deprecated name of the same argument.)
     efficiency : achieved fraction of peak compute; default the cited assumption.
     """
 
     def __init__(self, model: Record | str, hardware: Record | str, precision: str = "fp16",
                  weight_precision: str | None = None, kv_precision: str | None = None,
-                 tensor_parallel: int = 1, efficiency: float | None = None):
+                 tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None):
+        if tensor_parallel is not None:
+            warnings.warn("ServingModel(tensor_parallel=) is deprecated; write tp=", DeprecationWarning, stacklevel=2)
+            tp = tensor_parallel
         self._lineage = Lineage()
-        hw = hardware if isinstance(hardware, Record) else _find_hardware_or_node(hardware)
+        catalog = inputs.catalog_of(model, hardware)
+        hw = hardware if isinstance(hardware, Record) else _find_hardware_or_node(hardware, catalog)
         node = None
         if hw.kind == "nodes":
             node, hw = hw, hw.accelerator
-        self.m = model_terms(model)
+        self.m = model_terms(inputs.record(model, "models", catalog, "model"))
         if self.m.kind != "transformer":
             raise MlsysimError(f"{self.m.name} has no transformer architecture in the catalog; serving (prefill, decode, KV cache) needs one; use Engine.solve")
         self.h = hardware_terms(hw, precision)
-        catalog = model._catalog if isinstance(model, Record) else None
-        self.eff = efficiencies(efficiency, catalog)
+        self.eff = efficiencies(catalog, efficiency)
         self.precision = self.h.precision
         self.weight_precision = check_precision(weight_precision or self.precision, "weight precision")
         self.kv_precision = check_precision(kv_precision or self.precision, "KV-cache precision")
         self.bytes_w = BYTES_PER_ELEMENT[self.weight_precision]
         self.bytes_kv = BYTES_PER_ELEMENT[self.kv_precision]
-        self.bytes_act = max(BYTES_PER_ELEMENT[self.precision], _MIN_ACTIVATION_BYTES)
-        if isinstance(tensor_parallel, bool) or not isinstance(tensor_parallel, int) or tensor_parallel < 1:
-            raise MlsysimError(f"tensor parallelism must be a whole number >= 1, got {tensor_parallel!r}")
-        self.tp = tensor_parallel
+        self.tp = inputs.positive_int(tp, "tensor parallelism")
+        self.bytes_act = BYTES_PER_ELEMENT[self.precision]
         self.link = 0.0
         if self.tp > 1:
             self.link = self._link_bandwidth(node, hw)
+            floor = self._lineage.use(cited_assumption(catalog, ACTIVATION_BYTES, "tensor-parallel all-reduces", "serving solver"))
+            self.bytes_act = max(self.bytes_act, floor)
         # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).
         self.launch = launch_overhead(self.m, self.h)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
@@ -253,16 +283,21 @@ class ServingModel:
                      self.waves.lineage):
             self._lineage.merge(part)
 
+    @property
+    def tensor_parallel(self) -> int:
+        """The tensor-parallel size (the same as `tp`, the name every solver uses)."""
+        return self.tp
+
     def _link_bandwidth(self, node: Record | None, hw: Record) -> float:
         if node is not None:
             count = self._lineage.use(node.accelerator_count)
             if self.tp > count:
                 raise MlsysimError(f"tensor parallelism {self.tp} exceeds {node.label}'s {count:g} accelerators")
-            return per_direction(node.intra_node_bandwidth, self._lineage)
+            return inputs.per_direction(node.intra_node_bandwidth, self._lineage)
         if not hw.has("interconnect.bandwidth"):
             raise MlsysimError(f"{hw.label} has no interconnect.bandwidth in the catalog; tensor parallelism needs it "
                                f"(pass a node record instead: {node_hint(hw)})")
-        return per_direction(hw.interconnect.bandwidth, self._lineage)
+        return inputs.per_direction(hw.interconnect.bandwidth, self._lineage)
 
     @property
     def lineage(self) -> Lineage:
@@ -339,8 +374,7 @@ class ServingModel:
         + kernels x launch overhead + all-reduces (fixed latency + bytes / link bandwidth).
         """
         for name, value in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
+            inputs.positive_int(value, name)
         if self.m.context and prompt_tokens + output_tokens > self.m.context:
             raise MlsysimError(f"prompt + output = {prompt_tokens + output_tokens} tokens exceeds {self.m.name}'s "
                                f"context length of {self.m.context:g} tokens")
@@ -355,7 +389,7 @@ class ServingModel:
         return ServingProfile(
             model=self.m.name, hardware=self.hardware_name, precision=self.precision,
             weight_precision=self.weight_precision, kv_precision=self.kv_precision,
-            tensor_parallel=self.tp, batch_size=batch_size, prompt_tokens=prompt_tokens,
+            tp=self.tp, batch_size=batch_size, prompt_tokens=prompt_tokens,
             output_tokens=output_tokens, ttft=pre.time, itl=itl, itl_first=first, itl_last=last,
             latency=latency, tokens_per_second=batch_size * output_tokens / latency,
             decode_tokens_per_second=batch_size / itl, prefill=pre,
@@ -379,8 +413,7 @@ class ServingModel:
         """
         n = concurrent_requests
         for name, value in (("concurrent_requests", n), ("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
+            inputs.positive_int(value, name)
         mean_past = prompt_tokens + (output_tokens - 1) / 2.0
         step = self._pass(float(n), 1.0, mean_past)
         prefill = self.prefill(prompt_tokens, 1)
@@ -404,12 +437,8 @@ def node_hint(hw: Record) -> str:
     return f"--tp N needs a node, and no node in the catalog holds {hw.label}; add one under catalog/systems/nodes/"
 
 
-def _find_hardware_or_node(name: str) -> Record:
-    """An accelerator by name, else a node (for tensor parallelism over its interconnect)."""
-    from mlsysim.catalog import default_catalog
-    from mlsysim.errors import NotFoundError
-
-    catalog = default_catalog()
+def _find_hardware_or_node(name: str, catalog: Any) -> Record:
+    """An accelerator by name in `catalog`, else a node (for tensor parallelism over its interconnect)."""
     try:
         return catalog.get("hardware", name)
     except NotFoundError as missing:
@@ -417,4 +446,3 @@ def _find_hardware_or_node(name: str) -> Record:
             return catalog.get("nodes", name)
         except NotFoundError:
             raise missing from None
-

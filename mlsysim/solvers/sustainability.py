@@ -26,33 +26,30 @@ The Green Grid 2011, WP#35 "Water Usage Effectiveness (WUE)" (site water / IT en
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import inputs
+from mlsysim.catalog import Catalog
+from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record, Value
-from mlsysim.catalog.schemas.infra import carbon_intensity_path
-from mlsysim.solvers.fleet import (
-    Fleet,
-    assumption,
-    field_of,
-    inputs_key,
-    record_of,
-    resolve_fraction,
-)
+from mlsysim.solvers.fleet import Fleet, Site, fleet_of, grid_intensity
+from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.terms import cited_assumption
 
 EMBODIED_GPU = "embodied_carbon_gpu"
 EMBODIED_SERVER = "embodied_carbon_gpu_server"
 REPLACEMENT_PERIOD = "hardware_replacement_period_idris"
 AVERAGE_USAGE = "hardware_average_usage_idris"
 POWER_MODELS = ("tdp", "node")
+SECONDS_PER_HOUR = 3600.0
 
 
 @dataclass(slots=True)  # built on every solve: plain slots are the cheapest to build
-class SustainabilityResult:
-    """Energy [J], carbon [kg CO2(e)], water [m^3] of one job, with what they rest on."""
+class SustainabilityResult(QuantityView):
+    """Energy [J], carbon [kg CO2(e)], water [m^3] of one job, with what they rest on
+    (SI floats; `quantity(name)` for a pint view)."""
 
     devices: int
     device_hours: float  # accelerator-hours [h]
@@ -70,6 +67,10 @@ class SustainabilityResult:
     water_offsite: float | None  # [m^3], None when the grid states no water intensity
     lineage: Lineage
 
+    UNITS = {"device_hours": "h", "it_power": "W", "it_energy": "J", "pue": "", "facility_energy": "J",
+             "carbon_intensity": "kg/J", "operational_carbon": "kg", "embodied_carbon": "kg", "water_onsite": "m^3",
+             "water_offsite": "m^3", "total_carbon": "kg", "water": "m^3"}
+
     @property
     def total_carbon(self) -> float:
         return self.operational_carbon + (self.embodied_carbon or 0.0)
@@ -86,27 +87,36 @@ class SustainabilityResult:
         return out
 
 
-def _cited_or_number(value: Any, lineage: Lineage, dimension: str, what: str) -> tuple[float, Value | None]:
-    if isinstance(value, Record):
-        if value.kind != "assumptions":
-            raise MlsysimError(f"{what}: {value.ref} is not an assumption record")
-        value = value.quantity
-    if isinstance(value, Value):
-        if value.dimension != dimension:
-            raise MlsysimError(f"{what}: {value.path} is a {value.dimension}, not a {dimension.replace('_', ' ')}")
-        return lineage.use(value), value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value), None
-    raise MlsysimError(f"{what} must be a positive number or a cited value, got {value!r}")
+@dataclass(frozen=True)
+class PowerSpec:
+    """What the accelerators draw: `power_model` "tdp" (accelerator TDP) or "node" (node
+    system power / accelerators), or `device_power` [W] per device (a number or cited value)
+    replacing the model; `utilization` the average fraction of it drawn (default 1, as the
+    LLaMA / Wu et al. method assumes); `embodied` adds amortised manufacturing carbon.
+    `pue` and `carbon_intensity` (numbers or cited values) override the site's."""
+
+    power_model: str = "tdp"
+    device_power: Any = None
+    utilization: Any = 1.0
+    embodied: bool = False
+    pue: Any = None
+    carbon_intensity: Any = None
+
+    @property
+    def memo_key(self) -> tuple[Any, ...] | None:
+        return inputs.memo_key(self.power_model, self.device_power, self.utilization, self.embodied, self.pue,
+                               self.carbon_intensity)
+
+
+_SITE_FIELDS = ("grid", "datacenter", "carbon_basis")
+_POWER_FIELDS = tuple(f.name for f in fields(PowerSpec))
 
 
 class SustainabilityModel:
     """Energy, carbon and water of running accelerators for a while somewhere."""
 
     def solve(self, fleet: Record | Fleet, duration: float | None = None, *, devices: int | None = None,
-              device_hours: float | None = None, grid: Any = None, datacenter: Any = None, pue: Any = None,
-              carbon_intensity: Any = None, utilization: Any = 1.0, power_model: str = "tdp",
-              device_power: Any = None, embodied: bool = False, catalog: Catalog | None = None) -> SustainabilityResult:
+              device_hours: float | None = None, catalog: Catalog | None = None, **site_and_power: Any) -> SustainabilityResult:
         """
         fleet             a cluster, a Fleet, or a hardware record (then pass devices)
         duration [s]      wall-clock time the accelerators run, or
@@ -116,16 +126,10 @@ class SustainabilityModel:
         datacenter        datacenter record or name (default: the cluster's); gives PUE and WUE
         pue               overrides the datacenter's PUE (number or cited assumption)
         carbon_intensity  overrides the grid's intensity [kg/J] (number or cited assumption)
-        utilization       average fraction of `power_model` power drawn (default 1, as the
-                          LLaMA/Wu et al. method assumes)
-        power_model       "tdp" (accelerator TDP) or "node" (node system power / accelerators)
-        device_power      [W] average power per device (number or cited value), replacing the
-                          power model (e.g. a duty-cycled microcontroller)
-        embodied          add amortised manufacturing carbon
+        utilization, power_model, device_power, embodied: see PowerSpec
+        A thin wrapper over `power_draw(fleet, ...).over(duration, device_hours)`.
         """
-        return power_draw(fleet, devices=devices, grid=grid, datacenter=datacenter, pue=pue,
-                          carbon_intensity=carbon_intensity, utilization=utilization, power_model=power_model,
-                          device_power=device_power, embodied=embodied, catalog=catalog).over(duration, device_hours)
+        return power_draw(fleet, devices=devices, catalog=catalog, **site_and_power).over(duration, device_hours)
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,8 @@ class PowerDraw:
         """Energy, carbon and water of drawing this for `duration` seconds (or `device_hours`)."""
         n = self.devices
         hours = _device_hours(n, duration, device_hours)
-        it_energy = hours * 3600 * self.device_power * self.utilization
-        facility = it_energy * self.pue
+        it_energy, facility, carbon = operational_footprint(hours, self.device_power, self.utilization, self.pue,
+                                                            self.carbon_intensity)
         embodied_kg = None
         if self.embodied is not None:
             embodied_kg = _embodied(self.embodied, n, hours)
@@ -161,155 +165,177 @@ class PowerDraw:
             devices=n, device_hours=hours, power_model=self.power_model,
             it_power=n * self.device_power * self.utilization, it_energy=it_energy, pue=self.pue,
             facility_energy=facility, carbon_intensity=self.carbon_intensity, carbon_basis=self.carbon_basis,
-            grid=self.grid, operational_carbon=facility * self.carbon_intensity, embodied_carbon=embodied_kg,
+            grid=self.grid, operational_carbon=carbon, embodied_carbon=embodied_kg,
             water_onsite=self.wue * it_energy if self.wue is not None else None,
             water_offsite=self.water_intensity * facility if self.water_intensity is not None else None,
             lineage=lineage,
         )
 
 
-def power_draw(fleet: Record | Fleet, *, devices: int | None = None, grid: Any = None, datacenter: Any = None,
-               pue: Any = None, carbon_intensity: Any = None, utilization: Any = 1.0, power_model: str = "tdp",
-               device_power: Any = None, embodied: bool = False, catalog: Catalog | None = None) -> PowerDraw:
-    """SustainabilityModel.solve's inputs (same meaning) read into a PowerDraw, once per
-    distinct inputs: `power_draw(...).over(duration)` is `SustainabilityModel().solve(...)`."""
-    catalog = catalog or default_catalog()
-    inputs = (catalog, fleet, devices, grid, datacenter, pue, carbon_intensity, utilization, power_model,
-              device_power, embodied)
-    key = inputs_key(*inputs)
-    hit = _DRAWS.get(key) if key is not None else None
-    if hit is not None:
-        return hit[1]
-    found = _read_draw(*inputs)
-    if key is not None:
-        if len(_DRAWS) > 512:
-            _DRAWS.clear()
-        _DRAWS[key] = (inputs, found)  # the inputs are kept so their ids are not reused
+def operational_footprint(device_hours: Any, device_power: Any, utilization: Any, pue: Any,
+                          carbon_intensity: Any) -> tuple[Any, Any, Any]:
+    """IT energy [J], facility energy [J] and operational carbon [kg] of running accelerators.
+
+    Parameters
+    ----------
+    device_hours : [h] accelerator-hours.
+    device_power : [W] power of one accelerator under the power model (TDP, node share, given).
+    utilization : [1] average fraction of that power drawn.
+    pue : [1] facility power / IT power of the datacenter.
+    carbon_intensity : [kg/J] CO2(e) per unit of electricity of the grid.
+
+    Returns
+    -------
+    E_IT = device_hours x 3600 x device_power x utilization;
+    E = E_IT x pue;  C = E x carbon_intensity.  Floats or numpy arrays alike.
+
+    References
+    ----------
+    Patterson et al. 2021, "Carbon Emissions and Large Neural Network Training", arXiv
+    2104.10350 (energy x PUE x grid intensity).
+    Touvron et al. 2023, "LLaMA", arXiv 2302.13971, Sec. 6 (GPU-hours x GPU power x PUE).
+    """
+    it_energy = device_hours * SECONDS_PER_HOUR * device_power * utilization
+    facility = it_energy * pue
+    return it_energy, facility, facility * carbon_intensity
+
+
+def power_draw(fleet: Record | Fleet, site: Site | None = None, power: PowerSpec | None = None, *,
+               devices: int | None = None, catalog: Catalog | None = None, **fields_: Any) -> PowerDraw:
+    """What a job draws and where (SustainabilityModel.solve's inputs but its length), read
+    once per catalog and distinct inputs: `power_draw(...).over(duration)` is
+    `SustainabilityModel().solve(...)`. The site and power are `site=` / `power=` or their
+    fields as keywords (grid, datacenter; power_model, device_power, utilization, embodied,
+    pue, carbon_intensity)."""
+    unknown = [k for k in fields_ if k not in _SITE_FIELDS + _POWER_FIELDS]
+    if unknown:
+        raise MlsysimError(f"unknown argument {unknown[0]!r}; use {', '.join(_SITE_FIELDS + _POWER_FIELDS)}")
+    if power is None:
+        power = PowerSpec(**{k: v for k, v in fields_.items() if k in _POWER_FIELDS})
+    site_given = {k: v for k, v in fields_.items() if k in _SITE_FIELDS}
+    catalog = inputs.catalog_of(fleet, site_given.get("grid"), site_given.get("datacenter"), power.device_power,
+                                power.utilization, power.pue, power.carbon_intensity, catalog=catalog)
+    parts = _fleet_parts(fleet, devices)
+    hardware, _, cluster, n, _ = parts
+    if site is None:
+        site = Site.of(catalog=catalog, cluster=cluster, **site_given)
+    memo = catalog.derived("power_draw")
+    key = inputs.memo_key(hardware, cluster, n, site, power)
+    found = memo.get(key) if key is not None else None
+    if found is None:
+        found = _read_draw(catalog, parts, site, power)
+        if key is not None:
+            inputs.remember(memo, key, found)
     return found
 
 
-_DRAWS: dict[tuple[Any, ...], tuple[tuple[Any, ...], PowerDraw]] = {}
-
-
-def _read_draw(catalog: Catalog, fleet: Any, devices: int | None, grid: Any, datacenter: Any, pue: Any,
-               carbon_intensity: Any, utilization: Any, power_model: str, device_power: Any, embodied: bool) -> PowerDraw:
-    lineage = Lineage()
-    if power_model not in POWER_MODELS:
-        raise MlsysimError(f"power_model must be 'tdp' or 'node', got {power_model!r}")
-    hardware, node, cluster, n = _fleet_parts(fleet, devices, lineage)
-
-    if device_power is not None:
-        device_power, _ = _cited_or_number(device_power, lineage, "power", "device_power")
-        power_model = "given"
-    elif power_model == "tdp":
-        tdp = field_of(hardware, "tdp")
-        if tdp is None:
+def _device_power(hardware: Record, node: Record | None, power: PowerSpec, lineage: Lineage) -> tuple[float, str]:
+    """[W] per device, and the power model it came from."""
+    if power.device_power is not None:
+        return inputs.as_si(power.device_power, "power", "device_power", lineage), "given"
+    if power.power_model not in POWER_MODELS:
+        raise MlsysimError(f"power_model must be 'tdp' or 'node', got {power.power_model!r}")
+    if power.power_model == "tdp":
+        if not hardware.has("tdp"):
             raise MlsysimError(f"{hardware.label} has no TDP in the catalog ({hardware.file}); use power_model='node' or add a cited tdp")
-        device_power = lineage.use(tdp)
-    else:
-        node_power = field_of(node, "power") if node is not None else None
-        if node_power is None:
-            where = node.label if node is not None else hardware.label
-            raise MlsysimError(f"{where} has no node system power in the catalog; use power_model='tdp'")
-        device_power = lineage.use(node_power) / lineage.use(field_of(node, "accelerator_count"))
-    util = resolve_fraction(utilization, lineage, "utilization")
+        return lineage.use(hardware.tdp), "tdp"
+    if node is None or not node.has("power"):
+        where = node.label if node is not None else hardware.label
+        raise MlsysimError(f"{where} has no node system power in the catalog; use power_model='tdp'")
+    return lineage.use(node.power) / lineage.use(node.accelerator_count), "node"
 
-    dc = record_of(datacenter, "datacenters", catalog)
-    if dc is None and cluster is not None:
-        dc = field_of(cluster, "datacenter")
-    if pue is not None:
-        pue_value, _ = _cited_or_number(pue, lineage, "dimensionless", "pue")
+
+def _read_draw(catalog: Catalog, parts: tuple[Record, Record | None, Record | None, int, Lineage], site: Site,
+               power: PowerSpec) -> PowerDraw:
+    hardware, node, cluster, n, fleet_lineage = parts
+    lineage = Lineage()
+    lineage.merge(fleet_lineage)
+    if power.power_model not in POWER_MODELS:
+        raise MlsysimError(f"power_model must be 'tdp' or 'node', got {power.power_model!r}")
+    device_power, power_model = _device_power(hardware, node, power, lineage)
+    util = inputs.fraction(power.utilization, "utilization", lineage)
+
+    dc, grid = site.datacenter, site.grid
+    if power.pue is not None:
+        pue_value = inputs.as_si(power.pue, "dimensionless", "pue", lineage)
         if pue_value < 1:
             raise MlsysimError(f"pue must be >= 1 (facility power / IT power), got {pue_value:g}")
     elif dc is not None:
-        pue_value = lineage.use(field_of(dc, "pue"))
+        pue_value = lineage.use(dc.pue)
     else:
         raise MlsysimError("no PUE: pass datacenter= (e.g. 'Hyperscale', 'Enterprise_Avg') or pue=")
 
-    grid_rec = record_of(grid, "grids", catalog)
-    if grid_rec is None and dc is not None:
-        grid_rec = field_of(dc, "grid")
-    if carbon_intensity is not None:
-        ci, ci_value = _cited_or_number(carbon_intensity, lineage, "carbon_intensity", "carbon_intensity")
-        basis = (ci_value.qualifiers.get("basis") if ci_value else None) or "not stated by the source"
-        grid_label = ci_value.path if ci_value else "user-supplied intensity"
-    elif grid_rec is not None:
-        intensity, basis, grid_label = _grid_intensity(grid_rec)
+    if power.carbon_intensity is not None:
+        given = power.carbon_intensity
+        cited = given.quantity if isinstance(given, Record) else given
+        ci = inputs.as_si(given, "carbon_intensity", "carbon_intensity", lineage)
+        cited_value = cited if hasattr(cited, "qualifiers") else None
+        basis = (cited_value.qualifiers.get("basis") if cited_value else None) or "not stated by the source"
+        grid_label = cited_value.path if cited_value else "user-supplied intensity"
+    elif grid is not None:
+        intensity, basis, grid_label = grid_intensity(grid, site.carbon_basis)
         ci = lineage.use(intensity)
     else:
         raise MlsysimError("no carbon intensity: pass grid= (e.g. 'US_Avg', 'Quebec'; see `mlsysim zoo grids`)")
 
-    wue = field_of(dc, "wue") if dc is not None else None
-    water_intensity = field_of(grid_rec, "water_intensity") if grid_rec is not None and carbon_intensity is None else None
+    wue = dc.get("wue") if dc is not None else None
+    water = grid.get("water_intensity") if grid is not None and power.carbon_intensity is None else None
     return PowerDraw(
         devices=n, power_model=power_model, device_power=device_power, utilization=util, pue=pue_value,
         carbon_intensity=ci, carbon_basis=basis, grid=grid_label,
         wue=lineage.use(wue) if wue is not None else None,
-        water_intensity=lineage.use(water_intensity) if water_intensity is not None else None,
-        embodied=_embodied_constants(catalog, lineage, n, node) if embodied else None, lineage=lineage,
+        water_intensity=lineage.use(water) if water is not None else None,
+        embodied=_embodied_constants(catalog, lineage, n, node) if power.embodied else None, lineage=lineage,
     )
 
 
-def _grid_intensity(grid: Record) -> tuple[Value, str, str]:
-    """A grid's cited carbon intensity, its basis and the label results show, read once per grid."""
-    key = id(grid._data)
-    hit = _GRIDS.get(key)
-    if hit is None:
-        # Until the caller chooses a basis: direct where the grid states one (the basis these
-        # grids had before the split into one field per basis), else lifecycle.
-        intensity = grid.field(carbon_intensity_path(grid, "direct") or carbon_intensity_path(grid))
-        year = intensity.valid_time
-        label = f"{grid.label} ({grid.region}" + (f", {year})" if year else ")")
-        hit = _GRIDS[key] = (grid, intensity, intensity.qualifiers.get("basis", "not stated by the source"), label)
-    return hit[1], hit[2], hit[3]
-
-
-_GRIDS: dict[int, tuple[Record, Value, str, str]] = {}
-
-
-def _fleet_parts(fleet: Any, devices: int | None, lineage: Lineage) -> tuple[Record, Record | None, Record | None, int]:
+def _fleet_parts(fleet: Any, devices: int | None) -> tuple[Record, Record | None, Record | None, int, Lineage]:
+    """(accelerator, node, cluster, devices, lineage) of a cluster, a Fleet, or bare accelerators."""
     if isinstance(fleet, Record) and fleet.kind == "hardware":
         if devices is None:
             raise MlsysimError(f"pass devices= (how many {fleet.label} accelerators)")
-        if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-            raise MlsysimError(f"devices must be a whole number >= 1, got {devices!r}")
-        return fleet, None, None, devices
-    if isinstance(fleet, Record):
-        fleet = Fleet.from_cluster(fleet, devices)
-    if not isinstance(fleet, Fleet):
+        return fleet, None, None, inputs.positive_int(devices, "devices"), Lineage()
+    if not isinstance(fleet, (Record, Fleet)):
         raise MlsysimError(f"expected a cluster, a Fleet or a hardware record, got {fleet!r}")
-    lineage.merge(fleet.lineage)
-    return fleet.hardware, fleet.node, fleet.cluster, fleet.devices
+    f = fleet_of(fleet, devices)
+    return f.hardware, f.node, f.cluster, f.devices, f.lineage
 
 
 def _device_hours(n: int, duration: float | None, device_hours: float | None) -> float:
     if (duration is None) == (device_hours is None):
         raise MlsysimError("pass exactly one of duration= (seconds) or device_hours= (accelerator-hours)")
     if device_hours is not None:
-        if not device_hours > 0:
+        if not (inputs._number(device_hours) and device_hours > 0):
             raise MlsysimError(f"device_hours must be positive, got {device_hours!r}")
         return float(device_hours)
-    if not duration > 0:
+    if not (inputs._number(duration) and duration > 0):
         raise MlsysimError(f"duration must be positive seconds, got {duration!r}")
-    return n * duration / 3600
+    return n * duration / SECONDS_PER_HOUR
 
 
 def _embodied_constants(catalog: Catalog, lineage: Lineage, n: int, node: Record | None) -> tuple[float, float, float, float, float]:
     """Per-GPU and per-server manufacturing carbon [kg], replacement period [h], average
     usage, and the servers the job holds (Luccioni et al. 2023)."""
-    per_gpu = lineage.use(assumption(catalog, EMBODIED_GPU))
-    per_server = lineage.use(assumption(catalog, EMBODIED_SERVER))
-    life_h = lineage.use(assumption(catalog, REPLACEMENT_PERIOD)) / 3600
-    usage = lineage.use(assumption(catalog, AVERAGE_USAGE))
+    use = lambda ident: lineage.use(cited_assumption(catalog, ident, "embodied carbon", "sustainability solver"))  # noqa: E731
+    per_gpu = use(EMBODIED_GPU)
+    per_server = use(EMBODIED_SERVER)
+    life_h = use(REPLACEMENT_PERIOD) / SECONDS_PER_HOUR
+    usage = use(AVERAGE_USAGE)
     # Without a node record (bare accelerators) there is no server to charge.
-    servers = n / lineage.use(field_of(node, "accelerator_count")) if node is not None else 0.0
+    servers = n / lineage.use(node.accelerator_count) if node is not None else 0.0
     return per_gpu, per_server, life_h, usage, servers
 
 
 def _embodied(constants: tuple[float, float, float, float, float], n: int, hours: float) -> float:
-    """Manufacturing carbon [kg] charged to this job: (GPUs x per-GPU + servers x
-    per-server) x job hours / (replacement period x usage) (Luccioni et al. 2023).
-    Bare accelerators (no node record) are charged for the GPUs only."""
+    """Manufacturing carbon [kg] charged to this job: (GPUs x per-GPU [kg] + servers x
+    per-server [kg]) x job hours [h] / (replacement period [h] x usage [1]).
+    Bare accelerators (no node record) are charged for the GPUs only.
+
+    References
+    ----------
+    Luccioni, Viguier & Ligozat 2023, "Estimating the Carbon Footprint of BLOOM", arXiv
+    2211.02001, Sec. 4.1.
+    """
     per_gpu, per_server, life_h, usage, servers = constants
     job_hours = hours / n  # wall-clock hours each accelerator is held
     return (n * per_gpu + servers * per_server) * job_hours / (life_h * usage)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from mlsysim.catalog import inputs
+from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record
-from mlsysim.solvers.engine import effective_compute_flops, gemm_flops, pass_cost
-from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, effective_compute_flops, gemm_flops, pass_cost
 from mlsysim.solvers.terms import (
     PrecisionUnavailable,
     efficiencies,
@@ -67,10 +67,12 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
     another precision's peak: it is left out and listed in `SweepTable.skipped`
     (an empty table with every pair skipped is an error).
     """
-    import numpy as np
+    import numpy as np  # numpy only for sweeps: a plain solve never imports it
 
-    m = model_terms(model)
-    eff = efficiencies(efficiency, model._catalog if isinstance(model, Record) else None)
+    hardware_list = _as_list(hardware)
+    catalog = inputs.catalog_of(model, *hardware_list)
+    m = model_terms(inputs.record(model, "models", catalog, "model"))
+    eff = efficiencies(catalog, efficiency)
     batches = np.asarray(_as_list(batch_sizes))
     if batches.size == 0 or batches.dtype.kind not in "iu" or (batches < 1).any():
         raise MlsysimError(f"batch_sizes must be whole numbers >= 1, got {_as_list(batch_sizes)!r}")
@@ -92,7 +94,9 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
     lineage.merge(m.lineage)
     lineage.merge(eff.lineage)
     skipped = []
-    for hw in _as_list(hardware):
+    for hw in hardware_list:
+        if not (isinstance(hw, Record) and hw.kind == "nodes"):
+            hw = inputs.record(hw, "hardware", catalog, "hardware")
         for precision in _as_list(precisions):
             try:
                 h = hardware_terms(hw, precision)

@@ -1,12 +1,15 @@
-"""Per-record constants the performance solvers need, read once and cached.
+"""Readers: catalog records lowered into the float terms the performance solvers need.
 
 Reading a record (and counting a transformer's parameters) costs tens of
-microseconds; a solve must cost a few. So each (model), (hardware, precision) and
-the cited efficiencies are reduced to plain floats once per process, together with
-the Lineage of the cited values they came from, and every later solve is arithmetic.
-The cited fixed overheads (kernel launches per pass, all-reduce latency) are folded in
-the same way: once per (model, hardware) pair, and so is the GEMM wave-quantization
-term (once per model, hardware at a precision, and tensor-parallel degree).
+microseconds; a solve must cost a few. So each model, each accelerator at a precision
+and the cited efficiencies are reduced to plain floats once, together with the Lineage
+of the cited values they came from, and every later solve is arithmetic. The cited fixed
+overheads (kernel launches per pass, all-reduce latency) and the GEMM wave-quantization
+term are folded in the same way.
+
+The memo lives on the Catalog the records came from (`Catalog.derived`), keyed by record
+ids and plain values: dropping the catalog frees every term read from it, and a record
+from another catalog can never hit an entry it did not make.
 """
 
 from __future__ import annotations
@@ -15,10 +18,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlsysim.errors import MlsysimError
+from mlsysim.catalog import inputs
+from mlsysim.catalog import Catalog
+from mlsysim.catalog.records import Record, Value
+from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
-from mlsysim.catalog.records import Record
 from mlsysim.solvers.roofline import check_precision
+from mlsysim.solvers.transformer import (
+    TransformerShape,
+    attention_flops_per_token,
+    kernels_per_forward_pass,
+    kv_cache_elements_per_token,
+    matmul_weights_per_token,
+    parameter_count,
+    routed_expert_parameters,
+    weight_gemms,
+)
 
 # Assumption records the solvers read (ids in catalog/assumptions/).
 COMPUTE_EFFICIENCY = "prefill_compute_efficiency"
@@ -65,6 +80,7 @@ class ModelTerms:
     # Weight GEMMs of a pass (transformers only): (output width [1], share of `matmul_flops`
     # [1], tensor-parallel split), one per distinct shape (transformer.weight_gemms).
     gemms: tuple[tuple[float, float, str], ...] = ()
+    ref: str = ""                  # "models/<id>": the record these terms were read from
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,11 @@ class HardwareTerms:
     has_bandwidth: bool = True
     has_capacity: bool = True
 
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog the accelerator record (and so these terms) came from."""
+        return self.record._catalog
+
 
 @dataclass(frozen=True)
 class Efficiencies:
@@ -106,7 +127,7 @@ class FixedOverhead:
 _NO_OVERHEAD = FixedOverhead(0.0, Lineage())
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class WaveQuantization:
     """Tile and wave quantization of a pass's weight GEMMs on one GPU, reduced to floats.
 
@@ -128,8 +149,9 @@ class WaveQuantization:
     rest: float
     lineage: Lineage
     reason: str = ""
-    # slowdown by token count, so repeated solves of the same shape pay one dict lookup
-    _memo: dict[float, float] = field(default_factory=dict, repr=False, compare=False)
+    # Slowdown by token count, so repeated solves of the same shape pay one dict lookup.
+    # Plain floats only; this object itself lives in its catalog's derived-terms memo.
+    _memo: dict[float, float] = field(default_factory=dict, repr=False)
 
     def slowdown(self, tokens: float) -> float:
         """Weight-GEMM time with tile and wave quantization over the time without [1], >= 1,
@@ -155,7 +177,7 @@ class WaveQuantization:
         # weighted sum is >= 1; the max restores that bound where the shares' rounding
         # lands one ulp below it.
         result = max(1.0, self.rest + waves * wave * min(tokens, tile_rows) / tokens)
-        if len(memo) < _MEMO_LIMIT:
+        if len(memo) < inputs.MEMO_LIMIT:
             memo[tokens] = result
         return result
 
@@ -174,9 +196,6 @@ class WaveQuantization:
         return np.maximum(1.0, self.rest + waves * wave * np.minimum(tokens, tile_rows) / tokens)
 
 
-_MEMO_LIMIT = 4096  # token counts remembered per WaveQuantization (bounds its memory)
-
-
 def _no_waves(reason: str) -> WaveQuantization:
     return WaveQuantization(0.0, 1.0, (), (), 1.0, Lineage(), reason)
 
@@ -185,31 +204,23 @@ class PrecisionUnavailable(MlsysimError):
     """The hardware record has no peak for the requested precision."""
 
 
-_MODEL_CACHE: dict[int, tuple[Record, ModelTerms]] = {}
-_HW_CACHE: dict[tuple[int, str, bool], tuple[Record, HardwareTerms]] = {}
-_EFF_CACHE: dict[int, tuple[Any, Efficiencies]] = {}
-_LAUNCH_CACHE: dict[tuple[int, int], tuple[ModelTerms, HardwareTerms, FixedOverhead]] = {}
-_WAVE_CACHE: dict[tuple[int, int, int], tuple[ModelTerms, HardwareTerms, WaveQuantization]] = {}
-
-
-def _record(value: Any, kind: str) -> Record:
-    """A Record, or a name looked up in the default catalog."""
+def _catalog_record(value: Any, kind: str) -> Record:
+    """A Record (kept as it is) or a name looked up in the catalog `inputs.catalog_of` picks."""
     if isinstance(value, Record):
         return value
     if isinstance(value, str):
-        from mlsysim.catalog import default_catalog
-
-        return default_catalog().get(kind, value)
+        return inputs.catalog_of().get(kind, value)
     raise MlsysimError(f"expected a {kind} record or its name, got {type(value).__name__}")
 
 
 def model_terms(model: Record | str) -> ModelTerms:
-    model = _record(model, "models")
-    hit = _MODEL_CACHE.get(id(model._data))
-    if hit is not None:
-        return hit[1]
-    terms = _read_model(model)
-    _MODEL_CACHE[id(model._data)] = (model, terms)  # the record is kept so its id is not reused
+    """A model record's float terms, read once per catalog."""
+    model = _catalog_record(model, "models")
+    memo = model._catalog.derived("model_terms")
+    ident = model._data["id"]
+    terms = memo.get(ident)
+    if terms is None:
+        terms = memo[ident] = _read_model(model)
     return terms
 
 
@@ -220,17 +231,6 @@ def _read_model(model: Record) -> ModelTerms:
     none = dict(attention_flops=0.0, kv_elements=0.0, expert_params=0.0, moe_layers=0.0, experts_total=0.0,
                 experts_active=0.0, layers=0.0, hidden=0.0, kv_heads=0.0, mla=False, context=0.0, kernels=0.0)
     if model.has("transformer"):
-        from mlsysim.solvers.transformer import (
-            TransformerShape,
-            attention_flops_per_token,
-            kernels_per_forward_pass,
-            kv_cache_elements_per_token,
-            matmul_weights_per_token,
-            parameter_count,
-            routed_expert_parameters,
-            weight_gemms,
-        )
-
         shape = TransformerShape.from_record(model, lineage)
         params = parameter_count(shape)
         per_expert, moe_layers = routed_expert_parameters(shape)
@@ -251,18 +251,18 @@ def _read_model(model: Record) -> ModelTerms:
             experts_total=shape.experts_total, experts_active=shape.experts_active,
             layers=shape.layers, hidden=shape.hidden, kv_heads=shape.kv_heads, mla=shape.is_mla,
             context=shape.context, kernels=kernels_per_forward_pass(shape),
-            lineage=lineage, gemms=gemms,
+            lineage=lineage, gemms=gemms, ref=model.ref,
         )
     params = lineage.use(model.parameters)
     if model.has("flops_per_inference"):
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
                           matmul_flops=lineage.use(model.flops_per_inference), read_params_dense=params,
-                          lineage=lineage, **none)
+                          lineage=lineage, ref=model.ref, **none)
     if model.has("ssm"):
         # A state-space model's work per token is its weight matmuls (the scan is
         # O(d_state) per channel): 2 FLOP per parameter per token (Kaplan et al. 2020).
         return ModelTerms(name=model.label, kind="per_token", params_total=params, matmul_flops=2.0 * params,
-                          read_params_dense=params, lineage=lineage, **none)
+                          read_params_dense=params, lineage=lineage, ref=model.ref, **none)
     raise MlsysimError(
         f"{model.label} has neither a transformer or ssm architecture block nor a cited flops_per_inference "
         f"in the catalog ({model.file}); the roofline needs one of them and will not guess"
@@ -270,16 +270,18 @@ def _read_model(model: Record) -> ModelTerms:
 
 
 def hardware_terms(hardware: Record | str, precision: str, require_memory: bool = True) -> HardwareTerms:
-    hardware = _record(hardware, "hardware")
-    key = (id(hardware._data), precision, require_memory)
-    hit = _HW_CACHE.get(key)
-    if hit is not None:
-        return hit[1]
-    if hardware.kind == "nodes":
-        terms = hardware_terms(hardware.accelerator, precision, require_memory)
-    else:
-        terms = _read_hardware(hardware, precision, require_memory)
-    _HW_CACHE[key] = (hardware, terms)
+    """An accelerator record (or a node record: its accelerator) at `precision` as float
+    terms, read once per catalog."""
+    hardware = _catalog_record(hardware, "hardware")
+    memo = hardware._catalog.derived("hardware_terms")
+    key = (hardware._data["kind"], hardware._data["id"], precision, require_memory)
+    terms = memo.get(key)
+    if terms is None:
+        if hardware.kind == "nodes":
+            terms = hardware_terms(hardware.accelerator, precision, require_memory)
+        else:
+            terms = _read_hardware(hardware, precision, require_memory)
+        memo[key] = terms
     return terms
 
 
@@ -311,45 +313,27 @@ def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> H
     )
 
 
-def per_direction(value: Any, lineage: Lineage) -> float:
-    """A link bandwidth per direction [B/s]. Interconnect figures are quoted for both
-    directions together unless a record's qualifiers say `direction: unidirectional`."""
-    si = lineage.use(value)
-    return si if value.qualifiers.get("direction") == "unidirectional" else si / 2.0
-
-
-def efficiencies(compute: float | None = None, catalog: Any = None) -> Efficiencies:
-    """The cited compute and memory-bandwidth efficiencies (compute overridable by the user)."""
-    if catalog is None:
-        from mlsysim.catalog import default_catalog
-
-        catalog = default_catalog()
-    hit = _EFF_CACHE.get(id(catalog))
-    if hit is None:
+def efficiencies(catalog: Catalog, compute: Any = None) -> Efficiencies:
+    """The cited compute and memory-bandwidth efficiencies of `catalog`; `compute`, when
+    given (a fraction in (0, 1], or a cited one), replaces the cited compute efficiency."""
+    memo = catalog.derived("efficiencies")
+    cited = memo.get(None)
+    if cited is None:
         lineage = Lineage()
-        c = lineage.use(_assumption(catalog, COMPUTE_EFFICIENCY))
-        m = lineage.use(_assumption(catalog, MEMORY_EFFICIENCY))
-        hit = (catalog, Efficiencies(c, m, lineage, False))
-        _EFF_CACHE[id(catalog)] = hit
-    cited = hit[1]
+        c = lineage.use(cited_assumption(catalog, COMPUTE_EFFICIENCY))
+        m = lineage.use(cited_assumption(catalog, MEMORY_EFFICIENCY))
+        cited = memo[None] = Efficiencies(c, m, lineage, False)
     if compute is None:
         return cited
-    key = (id(catalog), type(compute), compute)
-    given = _GIVEN_EFF_CACHE.get(key)
-    if given is not None:
-        return given
-    if not 0.0 < compute <= 1.0:
-        raise MlsysimError(f"efficiency must be in (0, 1], got {compute}; it is the achieved fraction of peak compute")
-    lineage = Lineage()
-    lineage.use(_assumption(catalog, MEMORY_EFFICIENCY))
-    given = Efficiencies(float(compute), cited.memory, lineage, True)
-    if len(_GIVEN_EFF_CACHE) > 1024:
-        _GIVEN_EFF_CACHE.clear()
-    _GIVEN_EFF_CACHE[key] = given  # the catalog stays alive in _EFF_CACHE, so its id is not reused
+    key = inputs.memo_key(compute)
+    given = memo.get(key) if key is not None else None
+    if given is None:
+        lineage = Lineage()
+        lineage.use(cited_assumption(catalog, MEMORY_EFFICIENCY))
+        given = Efficiencies(inputs.fraction(compute, "efficiency", lineage), cited.memory, lineage, True)
+        if key is not None:
+            inputs.remember(memo, key, given)
     return given
-
-
-_GIVEN_EFF_CACHE: dict[tuple[Any, ...], Efficiencies] = {}
 
 
 def applies_to(value: Any, hw: Record) -> bool:
@@ -368,18 +352,18 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
     """Kernel-launch time of one forward pass of `m` on `h` [s]: kernels per pass x the cited
     per-kernel launch overhead (catalog/assumptions/kernel_launch_overhead.yaml), when that
     figure applies to the hardware (`applies_to`); else zero, and nothing in the lineage.
-    Cached per (model, hardware), so a solve pays one dictionary lookup."""
-    key = (id(m), id(h))
-    hit = _LAUNCH_CACHE.get(key)
-    if hit is not None:
-        return hit[2]
-    result = _NO_OVERHEAD
-    if m.kernels:
-        value = _assumption(h.record._catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
-        if applies_to(value, h.record):
-            lineage = Lineage()
-            result = FixedOverhead(m.kernels * lineage.use(value), lineage)
-    _LAUNCH_CACHE[key] = (m, h, result)  # the terms are kept so their ids are not reused
+    Memoised per (model, accelerator) in their catalog, so a solve pays one dictionary lookup."""
+    memo = h.catalog.derived("launch_overhead")
+    key = (m.ref, h.record._data["id"])
+    result = memo.get(key)
+    if result is None:
+        result = _NO_OVERHEAD
+        if m.kernels:
+            value = cited_assumption(h.catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
+            if applies_to(value, h.record):
+                lineage = Lineage()
+                result = FixedOverhead(m.kernels * lineage.use(value), lineage)
+        memo[key] = result
     return result
 
 
@@ -389,21 +373,20 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
 _SAME_TILES = {"fp16": ("fp16", "bf16")}
 
 
-def wave_quantization(m: ModelTerms, h: HardwareTerms, tensor_parallel: int = 1) -> WaveQuantization:
+def wave_quantization(m: ModelTerms, h: HardwareTerms, tp: int = 1) -> WaveQuantization:
     """The GEMM tile- and wave-quantization term of model `m` on accelerator `h` with its weight GEMMs
-    split over `tensor_parallel` GPUs (column-split GEMMs keep N / tp output columns per
+    split over `tp` GPUs (tensor parallelism) (column-split GEMMs keep N / tp output columns per
     GPU, row-split ones the full N), from the accelerator's cited SM count (`compute_units`)
     and the cited tile (catalog/assumptions/gemm_tile_rows.yaml, gemm_tile_columns.yaml,
     gemm_tiles_per_sm_wave.yaml). Not applied (slowdown 1, nothing in the lineage, `reason`
     says why) when the model has no described GEMMs, the record has no compute_units, the
-    cited tile is for another vendor or precision. Cached per (model, hardware at a
-    precision, tensor parallelism), so a solve pays one dictionary lookup."""
-    key = (id(m), id(h), tensor_parallel)
-    hit = _WAVE_CACHE.get(key)
-    if hit is not None:
-        return hit[2]
-    result = _read_waves(m, h, tensor_parallel)
-    _WAVE_CACHE[key] = (m, h, result)  # the terms are kept so their ids are not reused
+    cited tile is for another vendor or precision. Memoised per (model, hardware at a
+    precision, tensor parallelism) in their catalog, so a solve pays one dictionary lookup."""
+    memo = h.catalog.derived("wave_quantization")
+    key = (m.ref, h.record._data["id"], h.precision, tp)
+    result = memo.get(key)
+    if result is None:
+        result = memo[key] = _read_waves(m, h, tp)
     return result
 
 
@@ -415,9 +398,9 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
         return _no_waves(f"{hw.label} has no compute_units (SM count) in the catalog")
     catalog = hw._catalog
     needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
-    rows_value = _assumption(catalog, GEMM_TILE_ROWS, needed)
-    columns_value = _assumption(catalog, GEMM_TILE_COLUMNS, needed)
-    per_sm_value = _assumption(catalog, GEMM_TILES_PER_SM, needed)
+    rows_value = cited_assumption(catalog, GEMM_TILE_ROWS, needed)
+    columns_value = cited_assumption(catalog, GEMM_TILE_COLUMNS, needed)
+    per_sm_value = cited_assumption(catalog, GEMM_TILES_PER_SM, needed)
     for value in (rows_value, columns_value, per_sm_value):
         if not applies_to(value, hw):
             return _no_waves(f"the cited GEMM tile is for {value.qualifiers.get('vendor')} GPUs, not {hw.label}")
@@ -445,20 +428,24 @@ def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
     if devices <= 1:
         return _NO_OVERHEAD
     catalog = hw._catalog
-    base = _assumption(catalog, ALLREDUCE_BASE_LATENCY, "the fixed latency of tensor-parallel all-reduces")
-    step = _assumption(catalog, ALLREDUCE_STEP_LATENCY, "the fixed latency of tensor-parallel all-reduces")
+    base = cited_assumption(catalog, ALLREDUCE_BASE_LATENCY, "the fixed latency of tensor-parallel all-reduces")
+    step = cited_assumption(catalog, ALLREDUCE_STEP_LATENCY, "the fixed latency of tensor-parallel all-reduces")
     if not (applies_to(base, hw) and applies_to(step, hw)):
         return _NO_OVERHEAD
     lineage = Lineage()
     return FixedOverhead(lineage.use(base) + 2.0 * (devices - 1) * lineage.use(step), lineage)
 
 
-def _assumption(catalog: Any, name: str, needed_for: str = "") -> Any:
-    from mlsysim.errors import NotFoundError
-
-    try:
-        return catalog.get("assumptions", name).quantity
-    except NotFoundError:
-        why = f" for {needed_for}" if needed_for else ""
-        raise MlsysimError(f"the catalog at {catalog.root} has no assumption {name!r}; the roofline needs this cited "
-                           f"constant{why} (catalog/assumptions/{name}.yaml in the bundled catalog)") from None
+def cited_assumption(catalog: Catalog, ident: str, needed_for: str = "", solver: str = "roofline") -> Value:
+    """The cited quantity of assumption `ident` in `catalog` (looked up once per catalog);
+    a clear error naming the record to add (and the `solver` that needs it) when the catalog lacks it."""
+    memo = catalog.derived("assumptions")
+    value = memo.get(ident)
+    if value is None:
+        try:
+            value = memo[ident] = catalog.get("assumptions", ident).quantity
+        except NotFoundError:
+            why = f" for {needed_for}" if needed_for else ""
+            raise MlsysimError(f"the catalog at {catalog.root} has no assumption {ident!r}; the {solver} needs this cited "
+                               f"constant{why} (catalog/assumptions/{ident}.yaml in the bundled catalog)") from None
+    return value

@@ -104,6 +104,12 @@ class TransformerShape:
         )
 
 
+# The weight matrices of an MLP: a plain one projects up and down; a gated one (GLU
+# variants, Shazeer 2020) adds the gate projection.
+_MLP_MATRICES = ("up", "down")
+_MLP_MATRICES_GATED = ("up", "gate", "down")
+
+
 @dataclass(frozen=True)
 class ParameterCount:
     """Parameters by part; `active` counts only the routed experts a token uses."""
@@ -143,7 +149,7 @@ def _attention_params(s: TransformerShape) -> float:
 
 
 def _mlp_params(s: TransformerShape, width: float) -> float:
-    matrices = 3 if s.gated else 2
+    matrices = len(_MLP_MATRICES_GATED if s.gated else _MLP_MATRICES)
     biases = (width * (2 if s.gated else 1) + s.hidden) if s.bias else 0.0
     return matrices * s.hidden * width + biases
 
@@ -193,7 +199,8 @@ def attention_flops_per_token(s: TransformerShape, context: float) -> float:
         qk = s.heads * (s.qk_nope_head_dim + s.qk_rope_head_dim)
         v = s.heads * s.v_head_dim
         return 2 * s.layers * context * (qk + v)
-    return 4 * s.layers * context * s.heads * s.head_dim
+    # Two matmuls (scores QK^T and values AV), 2 FLOP per multiply-accumulate each.
+    return 2 * 2 * s.layers * context * s.heads * s.head_dim
 
 
 def matmul_weights_per_token(s: TransformerShape) -> float:
@@ -242,19 +249,23 @@ def kernels_per_forward_pass(s: TransformerShape) -> float:
     collective's own latency, see ServingModel).
     """
     if s.is_mla:
-        qkv = (3.0 if s.q_lora_rank else 1.0) + 3.0
+        query = ("q_down", "q_norm", "q_up") if s.q_lora_rank else ("q",)
+        qkv: tuple[str, ...] = (*query, "kv_down", "kv_norm", "kv_up")
     else:
-        qkv = 1.0
-    attention_block = 1.0 + qkv + (1.0 if s.rotary else 0.0) + 1.0 + 1.0 + 1.0
-    mlp_chain = 4.0 if s.gated else 3.0  # up, [gate], activation, down
-    dense_block = 1.0 + mlp_chain + 1.0
+        qkv = ("qkv",)
+    rotary = ("rotary",) if s.rotary else ()
+    attention_block = ("norm", *qkv, *rotary, "attention", "output_projection", "residual_add")
+    mlp_chain = ("up", "gate", "activation", "down") if s.gated else ("up", "activation", "down")
+    dense_block = ("norm", *mlp_chain, "residual_add")
+    shared = mlp_chain if s.shared_experts else ()
+    moe_block = (*dense_block, "router", "top_k", "combine", *shared)
+    per_pass = ("embedding", "final_norm", "output_projection")
     if s.is_moe:
         moe_layers = s.layers - s.dense_layers
-        moe_block = dense_block + 3.0 + (mlp_chain if s.shared_experts else 0.0)  # router, top-k, combine
-        per_layers = s.layers * attention_block + s.dense_layers * dense_block + moe_layers * moe_block
+        per_layers = s.layers * len(attention_block) + s.dense_layers * len(dense_block) + moe_layers * len(moe_block)
     else:
-        per_layers = s.layers * (attention_block + dense_block)
-    return per_layers + 3.0
+        per_layers = s.layers * (len(attention_block) + len(dense_block))
+    return float(per_layers + len(per_pass))
 
 
 @dataclass(frozen=True)

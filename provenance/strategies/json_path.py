@@ -26,14 +26,38 @@ from provenance.strategies import ClaimRef, Outcome
 Convert = Callable[[float, str, str], float]
 
 
+MAX_DEPTH = 64  # API answers are a few levels deep; anything deeper is hostile or broken
+
+
 def parse(body: bytes) -> Any:
-    """JSON from a response body, or ValueError saying where it is malformed."""
+    """JSON from a response body, or ValueError saying where it is malformed (or too deeply nested)."""
     try:
-        return json.loads(body.decode("utf-8-sig"))
+        document = json.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"the response is not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ValueError(f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ValueError(f"malformed JSON: {str(exc)[:120]}") from None
+    if depth_exceeds(document, MAX_DEPTH):
+        raise ValueError(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+    return document
+
+
+def depth_exceeds(document: Any, limit: int) -> bool:
+    """Is any value nested deeper than limit? (Iterative: no recursion however deep.)"""
+    stack = [(document, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
+    return False
 
 
 def _number(value: Any) -> float | None:

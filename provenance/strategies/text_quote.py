@@ -17,9 +17,11 @@ Neither: `missing`, with the nearest words as evidence.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import unicodedata
-from html.parser import HTMLParser
+from array import array
+from typing import Any
 
 from provenance.http import Fetched
 from provenance.strategies import ClaimRef, Outcome
@@ -32,55 +34,99 @@ _UNIFY = str.maketrans({
 })
 _MIN_LABEL = 8  # characters of non-numeric context needed before "other number here" is believed
 _SNIPPET = 100
+_MAX_FOUND = 1000  # occurrences of a quote's words (or a locator's) considered in one document
 
 
 class TextError(ValueError):
-    """A document whose text cannot be extracted."""
+    """A document whose text cannot be extracted (malformed, too large, or hostile)."""
 
 
-class _TextOnly(HTMLParser):
-    _SKIP = {"script", "style", "noscript", "template", "svg", "head"}
-    _BLOCK = {"p", "div", "br", "tr", "td", "th", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-              "section", "article", "header", "footer", "pre", "dt", "dd", "blockquote", "hr", "title"}
+# Caps on what is read from one document. lxml parses in linear time; these bound memory.
+MAX_HTML_BYTES = 16 * 1024 * 1024
+MAX_TEXT_CHARS = 4_000_000
+MAX_PDF_PAGES = 2_000
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
-        elif tag in self._BLOCK:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "head"})
+_BLOCK = frozenset({"p", "div", "br", "tr", "td", "th", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+                    "section", "article", "header", "footer", "pre", "dt", "dd", "blockquote", "hr", "title"})
 
 
-def html_text(html: str) -> str:
-    parser = _TextOnly()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
+def html_text(html: str | bytes) -> str:
+    """The text of an HTML document: scripts and styles dropped, entities decoded, blocks spaced.
+
+    libxml2's recovering HTML parser (through lxml) reads any byte soup in linear
+    time; the tree is walked without recursion, so depth does not matter.
+    """
+    from lxml import etree
+
+    data = html.encode("utf-8") if isinstance(html, str) else html
+    if len(data) > MAX_HTML_BYTES:
+        raise TextError(f"the HTML page is {len(data)} bytes, more than the {MAX_HTML_BYTES}-byte cap on what is parsed")
+    if not data.strip():
+        return ""
+    parser = etree.HTMLParser(encoding="utf-8", recover=True, no_network=True, remove_comments=True, remove_pis=True,
+                              remove_blank_text=False, compact=True, default_doctype=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.LxmlError, ValueError) as exc:
+        raise TextError(f"cannot parse the HTML ({type(exc).__name__})") from None
+    if root is None:
+        return ""
+    parts: list[str] = []
+    size = 0
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        tag = node.tag.lower() if isinstance(node.tag, str) else None
+        if closing:
+            if tag in _BLOCK:
+                parts.append(" ")
+            if node.tail:
+                parts.append(node.tail)
+                size += len(node.tail)
+        elif tag is None or tag in _SKIP:  # a comment, a processing instruction, or a skipped element
+            if node.tail:
+                parts.append(node.tail)
+                size += len(node.tail)
+        else:
+            if tag in _BLOCK:
+                parts.append(" ")
+            if node.text:
+                parts.append(node.text)
+                size += len(node.text)
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node))
+        if size > MAX_TEXT_CHARS:
+            raise TextError(f"the page holds more than {MAX_TEXT_CHARS} characters of text, the cap on what is searched")
+    return "".join(parts)
 
 
 def pdf_text(data: bytes) -> str:
+    """The text of a PDF, within pypdf's decompression limits and the page and text caps.
+
+    A PDF whose streams inflate past pypdf's limits (a "zip bomb"), or that pypdf
+    cannot read for any other reason, is a TextError: that document's result, never the run's.
+    """
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        return "\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise TextError(f"cannot extract text from the PDF ({type(exc).__name__}: {exc})") from None
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise TextError(f"the PDF has {len(reader.pages)} pages, more than the {MAX_PDF_PAGES}-page cap")
+        parts, size = [], 0
+        for page in reader.pages:
+            text = page.extract_text() or ""
+            size += len(text)
+            if size > MAX_TEXT_CHARS:
+                raise TextError(f"the PDF holds more than {MAX_TEXT_CHARS} characters of text, the cap on what is searched")
+            parts.append(text)
+        return "\n".join(parts)
+    except TextError:
+        raise
+    except RecursionError:
+        raise TextError("cannot extract text from the PDF (its objects are nested too deeply)") from None
+    except Exception as exc:  # pypdf raises many types on hostile input (LimitReachedError, PdfReadError, ...)
+        raise TextError(f"cannot extract text from the PDF ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def document_text(fetched: Fetched) -> str:
@@ -97,6 +143,8 @@ def document_text(fetched: Fetched) -> str:
             decoded = body.decode("latin-1")
         looks_html = "html" in content_type or re.match(rb"\s*<(!doctype|html|head|body|div|p|table)", body[:512], re.I)
         raw = html_text(decoded) if looks_html else decoded
+        if len(raw) > MAX_TEXT_CHARS:
+            raise TextError(f"the document holds {len(raw)} characters of text, more than the {MAX_TEXT_CHARS}-character cap")
     return normalise(raw)
 
 
@@ -110,7 +158,8 @@ class _Compact:
 
     def __init__(self, text: str):
         self.text = text
-        chars, where = [], []
+        chars: list[str] = []
+        where = array("q")
         for i, ch in enumerate(text):
             if not ch.isspace():
                 low = ch.lower()
@@ -169,8 +218,7 @@ def check(ref: ClaimRef, text: str) -> Outcome:
     numbers = _NUMBER.findall(needle)
     label = "".join(pieces)
     if numbers and len(label) >= _MIN_LABEL:
-        pattern = "".join(re.escape(p) + (f"({_NUMBER.pattern})" if i < len(numbers) else "") for i, p in enumerate(pieces))
-        found_all = list(re.finditer(pattern, doc.compact))
+        found_all = list(itertools.islice(re.finditer(_quote_pattern(pieces, len(numbers)), doc.compact), _MAX_FOUND))
         m = _nearest_to_locator(found_all, doc, str(ref.claim.get("locator") or ""))
         if m is None and found_all:
             shown = ", ".join(repr(doc.span(x.start(), x.end())) for x in found_all[:4])
@@ -196,13 +244,28 @@ def check(ref: ClaimRef, text: str) -> Outcome:
                    snippet=_nearest_snippet(doc, needle))
 
 
+def _quote_pattern(pieces: list[str], count: int) -> str:
+    """The quote's words with any number in place of each of its numbers, in linear time.
+
+    Each number is captured by a lookahead and consumed by a back-reference, so it is
+    read once and never backtracked into; a number is only taken whole (not from inside
+    a longer one), so a page of digits costs one pass, not one pass per digit.
+    """
+    out = []
+    for i, piece in enumerate(pieces):
+        out.append(re.escape(piece))
+        if i < count:
+            out.append(rf"(?<!\d)(?<!\d[.,])(?=({_NUMBER.pattern}))\{i + 1}")
+    return "".join(out)
+
+
 def _nearest_to_locator(found: list[re.Match[str]], doc: _Compact, locator: str) -> re.Match[str] | None:
     """One match: the only one, or the one nearest to the locator's words ("TDP row", "SXM column")."""
     if len({m.groups() for m in found}) <= 1:
         return found[0] if found else None
     words = sorted({w.lower() for w in re.findall(r"[^\W\d_]{3,}|\w*\d\w*", normalise(locator))
                     if w.lower() not in {"row", "column", "table", "spec", "page", "section", "and", "the"}}, key=len, reverse=True)
-    anchors = [a.start() for w in words for a in re.finditer(re.escape(w), doc.compact)]
+    anchors = list(itertools.islice((a.start() for w in words for a in re.finditer(re.escape(w), doc.compact)), _MAX_FOUND))
     if not anchors:
         return None
     return min(found, key=lambda m: min(abs(m.start() - a) for a in anchors))

@@ -19,17 +19,54 @@ class CitedValue(Claim):
     si: float = Field(default=0.0, exclude=True)
 
 
+# Qualifiers the solvers read, and the values each may take. A cited value may carry any
+# other qualifier (scope, basis, ...) as free text; these are checked wherever they appear.
+#   direction  whether a link bandwidth is quoted per direction or for both directions added
+#              together (solvers halve the latter: mlsysim.catalog.inputs.per_direction)
+#   precision  the numeric format a figure was measured for (a GEMM tile, a peak)
+#   vendor     whose hardware a measured overhead applies to (compared with hardware.vendor)
+#   link       which interconnect an overhead was measured on (found in interconnect.name)
+DIRECTIONS = ("unidirectional", "bidirectional", "unstated")  # unstated: the source does not say; no solver guesses
+PRECISIONS = ("fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "fp4", "int8", "int4")
+VENDORS = ("AMD", "Apple", "Cerebras", "Espressif", "Google", "Himax", "Intel", "NVIDIA", "Qualcomm")
+LINKS = ("NVLink", "Infinity Fabric", "ICI", "InfiniBand", "Ethernet", "PCIe")
+QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {
+    "direction": DIRECTIONS,
+    "precision": PRECISIONS,
+    "vendor": VENDORS,
+    "link": LINKS,
+}
+_REQUIRED_WHY = {
+    "direction": "a link bandwidth must say whether the source quotes one direction or both added together",
+}
+
+
+def check_qualifiers(qualifiers: dict[str, str], required: tuple[str, ...] = ()) -> None:
+    """Raise ValueError naming the qualifier when a solver-read qualifier is missing or unknown."""
+    for name in required:
+        if name not in qualifiers:
+            choices = " or ".join(f"{{{name}: {v}}}" for v in QUALIFIER_VALUES[name])
+            why = _REQUIRED_WHY.get(name, f"this field needs qualifiers.{name}")
+            raise ValueError(f"qualifiers.{name}: missing; {why}: write qualifiers: {choices}, as the source states")
+    for name, allowed in QUALIFIER_VALUES.items():
+        stated = qualifiers.get(name)
+        if stated is not None and stated not in allowed:
+            raise ValueError(f"qualifiers.{name}: unknown value {stated!r}; use one of {', '.join(allowed)}")
+
+
 @dataclass(frozen=True)
 class ClaimSpec:
     dimension: str
     positive: bool = True
     integer: bool = False
+    required_qualifiers: tuple[str, ...] = ()
 
     def __call__(self, claim: Claim) -> CitedValue:
         try:
             si = to_canonical(claim.value, claim.unit, self.dimension)
         except UnitError as exc:
             raise ValueError(str(exc)) from None
+        check_qualifiers(claim.qualifiers, self.required_qualifiers)
         if self.positive and claim.value <= 0:
             raise ValueError(f"must be positive, got {claim.value:g}; check the source and the sign")
         if not self.positive and claim.value < 0:
@@ -45,13 +82,14 @@ def at(field: str, message: str) -> str:
     return f"@{field}: {message}"
 
 
-def cited(dimension: str, *, positive: bool = True, integer: bool = False) -> Any:
-    """The type of a schema field holding a cited value of `dimension` (a whole
-    number when `integer`: counts of devices, layers, heads)."""
+def cited(dimension: str, *, positive: bool = True, integer: bool = False, qualifiers: tuple[str, ...] = ()) -> Any:
+    """The type of a schema field holding a cited value of `dimension` (a whole number
+    when `integer`: counts of devices, layers, heads); `qualifiers` names the qualifiers
+    (of QUALIFIER_VALUES) the value must state."""
     example = DIMENSIONS[dimension].example_unit
     return Annotated[
         Claim,
-        AfterValidator(ClaimSpec(dimension, positive, integer)),
+        AfterValidator(ClaimSpec(dimension, positive, integer, qualifiers)),
         Field(description=f"A cited value in {dimension.replace('_', ' ')} units, e.g. {example!r}."),
     ]
 

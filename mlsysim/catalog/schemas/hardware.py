@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from mlsysim.catalog.schemas.common import RecordBase, Schema, at, cited
+from mlsysim.catalog.schemas.common import PRECISIONS, RecordBase, Schema, at, cited
 
 Tier = Literal["cloud", "workstation", "mobile", "edge", "tiny"]
-Precision = Literal["fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "fp4", "int8", "int4"]
+Precision = Literal[PRECISIONS]  # type: ignore[valid-type]
 
 ComputeRate = cited("compute_rate")
 
@@ -27,7 +27,7 @@ class Memory(Schema):
 
 class Interconnect(Schema):
     name: str | None = None
-    bandwidth: cited("bandwidth")
+    bandwidth: cited("bandwidth", qualifiers=("direction",))
 
 
 class Hardware(RecordBase):

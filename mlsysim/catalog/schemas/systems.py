@@ -6,12 +6,15 @@ from pydantic import Field
 
 from mlsysim.catalog.schemas.common import RecordBase, cited, ref
 
+# A link bandwidth states its direction (per direction, or both directions added together).
+LinkBandwidth = cited("bandwidth", qualifiers=("direction",))
+
 
 class Node(RecordBase):
     accelerator: ref("hardware")
     accelerator_count: cited("dimensionless", integer=True)
-    intra_node_bandwidth: cited("bandwidth")
-    inter_node_bandwidth: cited("bandwidth") | None = None
+    intra_node_bandwidth: LinkBandwidth
+    inter_node_bandwidth: LinkBandwidth | None = None
     power: cited("power") | None = None
     unit_cost: cited("currency") | None = None
     cloud_price: cited("price_per_hour") | None = None  # on-demand rental per node-hour (a whole cloud VM)
@@ -19,7 +22,7 @@ class Node(RecordBase):
 
 class Fabric(RecordBase):
     technology: str
-    link_bandwidth: cited("bandwidth")
+    link_bandwidth: LinkBandwidth
     latency: cited("time") | None = None
     oversubscription: cited("dimensionless") | None = None
     port_cost: cited("currency") | None = None
