@@ -47,7 +47,7 @@ def test_demand_from_a_training_result_and_cited_bandwidth():
     from mlsysim.solvers.distributed import DistributedModel
 
     t = DistributedModel().solve(Models.Language.GPT3, Systems.Clusters.Lab_64_H100, 512,
-                                 efficiency=Assumptions.MFU_Megatron_1T, tp_size=8, pp_size=8, seq_len=2048,
+                                 efficiency=Assumptions.MFU_Megatron_1T, tp=8, pp=8, seq_len=2048,
                                  recompute="full")
     bw = Assumptions.get("checkpoint_storage_bandwidth_sustained")
     r = DataModel().solve(2048 * 2, storage_bandwidth=bw, training=t)

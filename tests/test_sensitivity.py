@@ -74,7 +74,7 @@ def test_training_step_has_interconnect_elasticities():
     all-reduces ride the intra-node links, so their elasticity is negative and the sum of
     the time-share elasticities stays within [-1, 0]."""
     r = SensitivitySolver().training(Models.Language.GPT3, Systems.Clusters.Lab_64_H100, 512,
-                                     efficiency=Assumptions.MFU_Megatron_1T, tp_size=8, pp_size=8, seq_len=2048,
+                                     efficiency=Assumptions.MFU_Megatron_1T, tp=8, pp=8, seq_len=2048,
                                      recompute="full")
     e = r.elasticities
     assert r.binding == "peak_compute" and r.feasible

@@ -8,10 +8,10 @@ import pytest
 
 from mlsysim import Engine, Hardware, Models
 from mlsysim.errors import MlsysimError
-from mlsysim.solvers.engine import solve_terms
+from mlsysim.solvers.engine import roofline_terms, solve_terms
 from mlsysim.solvers.roofline import compute_time, memory_time
 from mlsysim.solvers.synthesis import SynthesisSolver, required_bandwidth, required_peak
-from mlsysim.solvers.terms import efficiencies, hardware_terms, model_terms
+from mlsysim.solvers.terms import model_terms
 
 
 def test_pure_inverse_round_trips_with_the_forward_roofline():
@@ -35,8 +35,9 @@ def test_engine_round_trip_on_synthesised_accelerator():
         target = 2e-3
         r = SynthesisSolver().solve(model, target_latency=target, batch_size=batch, hardware=[])
         m = model_terms(model)
-        h = replace(hardware_terms(Hardware.Cloud.H100, "fp16"), peak=r.required_peak, bandwidth=r.required_bandwidth)
-        p = solve_terms(m, h, efficiencies(), batch, None)
+        t = roofline_terms(model, Hardware.Cloud.H100, "fp16")
+        t = replace(t, hardware=replace(t.hardware, peak=r.required_peak, bandwidth=r.required_bandwidth))
+        p = solve_terms(t, batch, None)
         assert p.si["latency_memory"] == pytest.approx(target, rel=1e-12)
         assert p.si["flops"] == pytest.approx(r.flops) and p.si["bytes_moved"] == pytest.approx(r.bytes_moved)
         assert p.si["memory_usage"] == pytest.approx(r.required_capacity)

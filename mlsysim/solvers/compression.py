@@ -165,9 +165,12 @@ class CompressionModel:
         stored_sparse       unstructured only: store kept values + bitmask instead of dense
         compute_precision   override the precision the matmuls run at (e.g. "fp8")
         """
-        from mlsysim.solvers.engine import _check_count, gemm_flops, pass_cost
-        from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision
+        from mlsysim.catalog import inputs
+        from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, gemm_flops, pass_cost
         from mlsysim.solvers.terms import efficiencies, hardware_terms, launch_overhead, model_terms
+
+        def _check_count(name: str, value: Any) -> int:
+            return inputs.positive_int(value, name)
 
         wb, ab = _bits(weight_bits, "weight_bits"), _bits(activation_bits, "activation_bits")
         if pruning not in PRUNING:
@@ -191,8 +194,8 @@ class CompressionModel:
         batch = _check_count("batch_size", batch_size)
         m = model_terms(model)
         tokens = 1 if (seq_len is None or m.kind == "per_inference") else _check_count("seq_len", seq_len)
-        catalog = model._catalog if isinstance(model, Record) else None
-        eff = efficiencies(efficiency, catalog)
+        catalog = inputs.catalog_of(model, hardware)
+        eff = efficiencies(catalog, efficiency)
         h0 = hardware_terms(hardware, base_prec)
         h = hardware_terms(hardware, prec)
         lineage = Lineage()

@@ -127,10 +127,10 @@ class ResponsibleEngineeringModel:
                 from mlsysim.catalog import default_catalog
 
                 catalog = default_catalog()
-        from mlsysim.solvers.fleet import assumption
+        from mlsysim.solvers.terms import cited_assumption
 
-        t_private = lineage.use(assumption(catalog, STEP_TIME_PRIVATE[clipping]))
-        t_plain = lineage.use(assumption(catalog, STEP_TIME_NONPRIVATE))
+        t_private = lineage.use(cited_assumption(catalog, STEP_TIME_PRIVATE[clipping], "the DP-SGD time overhead", "DP-SGD cost model"))
+        t_plain = lineage.use(cited_assumption(catalog, STEP_TIME_NONPRIVATE, "the DP-SGD time overhead", "DP-SGD cost model"))
         factor = overhead_factor(t_private, t_plain)
         full = per_example_gradient_bytes(batch_size, params, gb)
         if clipping == "vanilla":

@@ -128,18 +128,16 @@ class SensitivitySolver:
         a step with fixed launch overhead is less than fully bound by either. Capacity never
         changes the roofline time, so its elasticity is 0; a pass that does not fit is bound by it.
         """
-        from mlsysim.solvers.engine import solve_terms
-        from mlsysim.solvers.terms import efficiencies, hardware_terms, model_terms
+        from mlsysim.solvers.engine import roofline_terms, solve_terms
 
         if quantity not in _ENGINE_QUANTITIES:
             raise MlsysimError(f"quantity must be one of {', '.join(_ENGINE_QUANTITIES)}, got {quantity!r}")
-        m = model_terms(model)
-        h = hardware_terms(hardware, precision)
-        eff = efficiencies(efficiency, model._catalog if isinstance(model, Record) else None)
-        base = solve_terms(m, h, eff, batch_size, seq_len)
+        t = roofline_terms(model, hardware, precision, efficiency)
+        h = t.hardware
+        base = solve_terms(t, batch_size, seq_len)
 
         def run(terms: Mapping[str, float]) -> float:
-            return solve_terms(m, replace(h, **terms), eff, batch_size, seq_len).si[quantity]
+            return solve_terms(replace(t, hardware=replace(h, **terms)), batch_size, seq_len).si[quantity]
 
         inputs = {field: getattr(h, field) for field in ENGINE_TERMS}
         found = {ENGINE_TERMS[k]: v for k, v in elasticities(run, inputs, rel_step).items()}
@@ -152,23 +150,21 @@ class SensitivitySolver:
         """Elasticities of `DistributedModel().solve(...)`'s `quantity` (default the step
         time [s]) with respect to per-device peak compute, memory capacity and the intra-node
         and inter-node interconnect bandwidths per device. `layout` takes the solve's parallel
-        layout keywords (tp_size, pp_size, microbatch, zero, ...)."""
-        from mlsysim.solvers.distributed import DistributedModel, solve_setup
+        layout keywords (tp, pp, microbatch, zero, ...)."""
+        from mlsysim.solvers.distributed import _layout_from, train, training_terms
 
-        solver = DistributedModel()
-        setup = solver.setup(model, fleet, devices=layout.pop("devices", None), precision=precision,
-                             efficiency=efficiency, seq_len=layout.pop("seq_len", None))
-        base = solver.solve(model, fleet, batch_size, precision, efficiency, devices=setup.fleet.devices,
-                            seq_len=int(setup.seq), **layout)
+        setup = training_terms(model, fleet, devices=layout.pop("devices", None), precision=precision,
+                               efficiency=efficiency, seq_len=layout.pop("seq_len", None))
+        par = _layout_from(layout.pop("tp", 1), layout.pop("pp", 1), layout)
+        base = train(setup, par, batch_size)
         if not hasattr(base, quantity) or not isinstance(getattr(base, quantity), float):
             raise MlsysimError(f"quantity {quantity!r} is not a number of the training result; use e.g. step_time")
-        par = base_parallelism(layout)
 
         def run(terms: Mapping[str, float]) -> float:
             changed = dict(terms)
             if "peak" in changed:
                 changed["rate"] = changed["peak"] * setup.efficiency
-            return getattr(solve_setup(replace(setup, **changed), par, batch_size), quantity)
+            return getattr(train(replace(setup, **changed), par, batch_size), quantity)
 
         inputs = {field: getattr(setup, field) for field in TRAINING_TERMS}
         found = {TRAINING_TERMS[k]: v for k, v in elasticities(run, inputs, rel_step).items()}
@@ -182,16 +178,6 @@ class SensitivitySolver:
         value = function(dict(inputs))
         found = elasticities(function, inputs, rel_step)
         return _result(quantity, value, found, True, math.nan, math.nan, rel_step, lineage or Lineage())
-
-
-def base_parallelism(layout: Mapping[str, Any]) -> Any:
-    """The Parallelism a DistributedModel.solve with these layout keywords uses."""
-    from mlsysim.solvers.distributed import _layout
-
-    return _layout(layout.get("tp_size", 1), layout.get("pp_size", 1), layout.get("cp_size", 1),
-                   layout.get("microbatch", 1), layout.get("interleave", 1), layout.get("zero", 0),
-                   layout.get("recompute", "none"), layout.get("sequence_parallel", False),
-                   layout.get("allreduce", "hierarchical"), layout.get("overlap_grad_reduce", False))
 
 
 def _result(quantity: str, value: float, found: dict[str, float], feasible: bool, usage: float, capacity: float,

@@ -135,9 +135,13 @@ class SynthesisSolver:
         hardware           accelerators to check (records or names); default every catalog
                            accelerator with a dense peak at `precision` and a memory bandwidth
         """
-        from mlsysim.solvers.engine import _check_count, pass_cost, solve_terms
-        from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision
-        from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, hardware_terms, model_terms
+        from mlsysim.catalog import inputs
+        from mlsysim.solvers.engine import roofline_terms, solve_terms
+        from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, pass_cost
+        from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, model_terms
+
+        def _check_count(name: str, value: Any) -> int:
+            return inputs.positive_int(value, name)
 
         if (target_latency is None) == (target_throughput is None):
             raise MlsysimError("give exactly one of target_latency [s] or target_throughput [samples/s]")
@@ -148,8 +152,8 @@ class SynthesisSolver:
             t = target_time_for_throughput(batch, _positive(target_throughput, "target_throughput", "samples/s"))
         precision = check_precision(precision)
         m = model_terms(model)
-        catalog = model._catalog if isinstance(model, Record) else None
-        eff = efficiencies(efficiency, catalog)
+        catalog = inputs.catalog_of(model)
+        eff = efficiencies(catalog, efficiency)
         tokens = 1 if (seq_len is None or m.kind == "per_inference") else _check_count("seq_len", seq_len)
         if m.context and tokens > m.context:
             raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
@@ -162,22 +166,19 @@ class SynthesisSolver:
         lineage.merge(eff.lineage)
 
         if hardware is None:
-            if catalog is None:
-                from mlsysim.catalog import default_catalog
-
-                catalog = default_catalog()
             hardware = catalog.records("hardware")
         candidates = []
         for hw in hardware:
             try:
-                h = hardware_terms(hw, precision)
+                terms = roofline_terms(model, hw, precision, efficiency)
+                h = terms.hardware
             except PrecisionUnavailable:
                 continue
             except MlsysimError:
                 if isinstance(hw, Record):
                     continue  # a device without memory figures cannot be judged
                 raise
-            p = solve_terms(m, h, eff, batch, None if m.kind == "per_inference" else tokens)
+            p = solve_terms(terms, batch, None if m.kind == "per_inference" else tokens)
             candidates.append(Candidate(h.name, p.si["latency"], h.peak, h.bandwidth, h.capacity,
                                         p.si["latency"] <= t, p.feasible))
         candidates.sort(key=lambda c: (c.latency, c.hardware))
