@@ -21,6 +21,9 @@ _EXPORTS = {
     "TailLatencyModel": "queueing", "ContinuousBatchingModel": "continuous_batching",
     "WeightStreamingModel": "weight_streaming", "TopologyModel": "topology",
     "ScalingModel": "scaling", "InferenceScalingModel": "scaling", "CheckpointModel": "checkpoint",
+    "SensitivitySolver": "sensitivity", "SynthesisSolver": "synthesis", "CompressionModel": "compression",
+    "DataModel": "data_pipeline", "TransformationModel": "data_pipeline", "OrchestrationModel": "orchestration",
+    "ResponsibleEngineeringModel": "responsible",
 }
 # The reference simulator's (PyPI mlsysim 0.3.0) names for the same solvers.
 _REFERENCE_NAMES = {"SingleNodeModel": "Engine"}

@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
@@ -264,10 +265,7 @@ def _sparsity(pruning: str, sparsity: Any) -> float:
 
 def _accuracy(catalog: Any, model: Record | str, wb: int, ab: int, pruning: str, lineage: Lineage) -> AccuracyChange:
     """The cited accuracy result for this model and compression case, if the catalog has one."""
-    if catalog is None:
-        from mlsysim.catalog import default_catalog
-
-        catalog = default_catalog()
+    catalog = inputs.catalog_of(model, catalog=catalog)
     model_id = model.id if isinstance(model, Record) else catalog.get("models", model).id
     if pruning == "none" and wb >= 16 and ab >= 16:
         return AccuracyChange(1.0, None, None, {}, "no compression: the weights and activations keep 16 bits or more")

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlsysim.catalog.records import Record
+from mlsysim.catalog import inputs
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 
@@ -120,13 +121,7 @@ class ResponsibleEngineeringModel:
         lineage = Lineage()
         params, n_layers = _sizes(model, trainable_params, layers, lineage)
         gb = _positive(gradient_bytes, "gradient_bytes", "B")
-        if catalog is None:
-            if isinstance(model, Record) and model._catalog is not None:
-                catalog = model._catalog
-            else:
-                from mlsysim.catalog import default_catalog
-
-                catalog = default_catalog()
+        catalog = inputs.catalog_of(model, catalog=catalog)
         from mlsysim.solvers.terms import cited_assumption
 
         t_private = lineage.use(cited_assumption(catalog, STEP_TIME_PRIVATE[clipping], "the DP-SGD time overhead", "DP-SGD cost model"))
