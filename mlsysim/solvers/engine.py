@@ -99,7 +99,7 @@ class PerformanceProfile(QuantityView):
         self.seq_len = seq_len
         self.si = si
         self._terms = terms
-        self.bottleneck = "Compute" if si["latency_compute"] > si["latency_memory"] else "Memory"
+        self.bottleneck = bottleneck_of(si["latency_compute"], si["latency_memory"], si["latency_overhead"])
         self.feasible = si["memory_usage"] <= h.capacity
         self.mfu = si["flops"] / (si["latency"] * h.peak)
         self.mbu = si["bytes_moved"] / (si["latency"] * h.bandwidth)
@@ -157,6 +157,15 @@ class PerformanceProfile(QuantityView):
     def __repr__(self) -> str:
         return (f"<PerformanceProfile {self.model} on {self.hardware} {self.precision} batch {self.batch_size}: "
                 f"{self.bottleneck}-bound, {self.si['latency'] * 1e3:.4g} ms>")
+
+
+def bottleneck_of(t_compute: float, t_memory: float, t_overhead: float) -> str:
+    """What bounds a pass: "Overhead" when the fixed per-kernel cost t_overhead [s] exceeds
+    both roofs (a launch-bound pass: more batch is nearly free), else "Compute" when
+    t_compute [s] > t_memory [s], else "Memory" (Williams et al. 2009)."""
+    if t_overhead > max(t_compute, t_memory):
+        return "Overhead"
+    return "Compute" if t_compute > t_memory else "Memory"
 
 
 def roofline_terms(model: Record | str, hardware: Record | str, precision: str = "fp16", efficiency: Any = None,
@@ -219,7 +228,8 @@ class Engine:
         The equation: t_compute = (FLOPs + weight-GEMM FLOPs x (slowdown - 1)) / (peak x compute efficiency),
         t_memory = bytes / (bandwidth x memory efficiency), t_overhead = kernels per pass x
         launch overhead per kernel, latency = max(t_compute, t_memory) + t_overhead,
-        bottleneck = the larger of t_compute and t_memory. FLOPs and bytes: see `roofline.pass_cost`.
+        bottleneck = the larger of t_compute and t_memory, or "Overhead" when t_overhead exceeds
+        both. FLOPs and bytes: see `roofline.pass_cost`.
         The kernels run one after another, each depending on the last, so each kernel's
         fixed launch cost adds to the pass instead of overlapping with the roofline time.
         Kernels are counted from the architecture
