@@ -23,6 +23,7 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
@@ -87,7 +88,7 @@ class PerformanceProfile(QuantityView):
     """
 
     __slots__ = ("model", "hardware", "precision", "batch_size", "seq_len", "bottleneck", "feasible",
-                 "mfu", "mbu", "si", "_terms")
+                 "mfu", "mbu", "si", "warnings", "_terms")
     UNITS = {name: units[0] for name, units in _UNITS.items()}
 
     def __init__(self, terms: RooflineTerms, batch_size: int, seq_len: int, si: dict[str, float]):
@@ -103,6 +104,13 @@ class PerformanceProfile(QuantityView):
         self.feasible = si["memory_usage"] <= h.capacity
         self.mfu = si["flops"] / (si["latency"] * h.peak)
         self.mbu = si["bytes_moved"] / (si["latency"] * h.bandwidth)
+        # Physical bounds (plausibility.bound_warnings): a violated one is carried, never dropped.
+        self.warnings: tuple[str, ...] = tuple(bound_warnings(si["flops"], si["bytes_moved"], si["latency"], h.peak,
+                                                              h.bandwidth, what="the pass"))
+        if on_chip_memory(h.record):
+            self.warnings += (f"{h.name}'s memory figures are on-chip SRAM: the memory roof assumes every byte is "
+                              "served from it; data beyond on-chip capacity streams from external memory, which the "
+                              "catalog does not describe",)
 
     def si_value(self, name: str) -> float:
         return self.si[name]
@@ -150,6 +158,7 @@ class PerformanceProfile(QuantityView):
             "compute_efficiency": self.compute_efficiency,
             "compute_efficiency_source": "user" if self.efficiency_from_user else "catalog",
             "memory_efficiency": self.memory_efficiency,
+            "warnings": list(self.warnings),
             "values": {k: {"value": v, "unit": _UNITS[k][0]} for k, v in self.si.items()},
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }

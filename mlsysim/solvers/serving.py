@@ -44,6 +44,7 @@ from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     check_precision,
@@ -140,6 +141,7 @@ class ServingProfile(QuantityView):
     memory: MemoryBreakdown
     max_batch_size: int
     lineage: Lineage = field(repr=False)
+    warnings: tuple[str, ...] = ()   # violated physical bounds (plausibility.bound_warnings)
 
     UNITS = {"ttft": "s", "itl": "s", "itl_first": "s", "itl_last": "s", "latency": "s", "tokens_per_second": "1/s",
              "decode_tokens_per_second": "1/s", "kv_cache_per_token": "B"}
@@ -176,6 +178,7 @@ class ServingProfile(QuantityView):
             "kv_cache_bytes_per_token": self.kv_cache_per_token,
             "memory_bytes_per_gpu": self.memory.to_dict(),
             "max_batch_size": self.max_batch_size,
+            "warnings": list(self.warnings),
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }
 
@@ -194,6 +197,7 @@ class ContinuousBatchingProfile(QuantityView):
     requests_per_second: float
     memory: MemoryBreakdown   # weights + the mean KV occupancy (paged allocation)
     lineage: Lineage = field(repr=False)
+    warnings: tuple[str, ...] = ()   # violated physical bounds (plausibility.bound_warnings)
 
     UNITS = {"iteration": "s", "ttft": "s", "request_latency": "s", "tokens_per_second": "1/s",
              "requests_per_second": "1/s"}
@@ -256,6 +260,15 @@ class ServingModel:
         self.m = model_terms(inputs.record(model, "models", catalog, "model"))
         if self.m.kind != "transformer":
             raise MlsysimError(f"{self.m.name} has no transformer architecture in the catalog; serving (prefill, decode, KV cache) needs one; use Engine.solve")
+        if self.m.encoder:
+            raise MlsysimError(f"{self.m.name} is an encoder: one forward pass, no token-by-token decode and no KV "
+                               "cache; serving (TTFT, ITL) does not apply; use Engine.solve with seq_len")
+        if on_chip_memory(hw):
+            raise MlsysimError(
+                f"not expressible: {hw.label}'s memory in the catalog is on-chip SRAM only; token generation there is "
+                "bounded by the dataflow pipeline across the chip (or wafer) and, for weights beyond on-chip capacity, "
+                "by streaming them from external memory (e.g. Cerebras MemoryX), neither of which the catalog "
+                "describes; a roofline over on-chip SRAM bandwidth would be far too fast")
         self.h = hardware_terms(hw, precision)
         self.eff = efficiencies(catalog, efficiency)
         self.precision = self.h.precision
@@ -396,6 +409,7 @@ class ServingModel:
             kv_cache_per_token=self.kv_cache_bytes_per_token(),
             memory=self.memory(batch_size, total_tokens), max_batch_size=self.max_batch_size(total_tokens),
             lineage=self._lineage,
+            warnings=self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True),
         )
 
     def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int) -> ContinuousBatchingProfile:
@@ -424,7 +438,16 @@ class ServingModel:
             iteration=iteration, ttft=prefill.time, request_latency=prefill.time + (output_tokens - 1) * iteration,
             tokens_per_second=rate, requests_per_second=rate / output_tokens,
             memory=self.memory(n, prompt_tokens + output_tokens / 2.0), lineage=self._lineage,
+            warnings=self.check(prefill, "prefill") + self.check(step, "a decode iteration", iteration, decode=True),
         )
+
+    def check(self, p: PassTime, what: str, seconds: float | None = None, decode: bool = False) -> tuple[str, ...]:
+        """Physical bounds of one pass on one device (`plausibility.bound_warnings`): its FLOPs
+        and bytes over `seconds` (default the pass's own time) against the peak and bandwidth,
+        and, for a decode step, the time of one read of this device's weights."""
+        weights = self.m.read_params_dense * self.bytes_w / self.tp if decode else 0.0
+        return tuple(bound_warnings(p.flops, p.bytes_moved, p.time if seconds is None else seconds, self.h.peak,
+                                    self.h.bandwidth, weights, what))
 
 
 def node_hint(hw: Record) -> str:

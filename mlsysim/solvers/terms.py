@@ -84,6 +84,7 @@ class ModelTerms:
     # Per-inference models (CNNs): activation elements one inference reads and writes in
     # device memory [1] (0 when the catalog does not state them).
     activation_elements: float = 0.0
+    encoder: bool = False          # a bidirectional encoder (BERT): one pass, no decode, no KV cache
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ def _read_model(model: Record) -> ModelTerms:
             experts_total=shape.experts_total, experts_active=shape.experts_active,
             layers=shape.layers, hidden=shape.hidden, kv_heads=shape.kv_heads, mla=shape.is_mla,
             context=shape.context, kernels=kernels_per_forward_pass(shape),
-            lineage=lineage, gemms=gemms, ref=model.ref,
+            lineage=lineage, gemms=gemms, ref=model.ref, encoder=shape.encoder,
         )
     params = lineage.use(model.parameters)
     if model.has("flops_per_inference"):
