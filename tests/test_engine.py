@@ -46,9 +46,28 @@ def test_kernel_launches_add_a_fixed_cost_on_nvidia_gpus_only() -> None:
 
 
 def test_a_model_without_an_operator_graph_has_no_launch_overhead() -> None:
-    """A CNN known only by its cited FLOPs per inference has no kernel count to charge."""
-    p = Engine.solve(Models.Vision.ResNet50, Hardware.Cloud.T4, precision="int8")
+    """A model known only by its cited FLOPs per inference (no kernel count) has no launch
+    overhead to charge: MobileNetV2 states no operator graph."""
+    p = Engine.solve(Models.Vision.MobileNetV2, Hardware.Cloud.T4, precision="int8")
     assert p.si["latency_overhead"] == 0 and "assumptions/kernel_launch_overhead#quantity" not in p.lineage
+
+
+def test_cnn_pays_one_launch_per_operator_and_moves_its_activations() -> None:
+    """ResNet-50 (torchvision resnet.py): 174 operators of the unfused graph, 80,888,808
+    activation elements read and written per image. At batch 1 on an A100 the 174 x 3 us
+    launches dominate (launch-bound); by batch 8 the activation traffic does (memory-bound),
+    so a batch sweep changes bottleneck."""
+    resnet = Models.Vision.ResNet50
+    one = Engine.solve(resnet, Hardware.Cloud.A100, batch_size=1, precision="fp16")
+    assert one.si["latency_overhead"] == pytest.approx(174 * 3e-6)
+    assert one.si["bytes_moved"] == pytest.approx(resnet.parameters.si * 2 + 80_888_808 * 2)
+    assert one.bottleneck == "Overhead"
+    assert Engine.solve(resnet, Hardware.Cloud.A100, batch_size=256, precision="fp16").bottleneck == "Memory"
+    table = Engine.sweep(resnet, [Hardware.Cloud.A100], batch_sizes=[1, 2, 4, 8, 16, 32, 64, 128, 256])
+    assert len(set(table.columns["bottleneck"])) >= 2
+    # Batch 1 is more than one pass's overhead, and per-image time falls with the batch.
+    assert one.si["latency"] > 0.5e-3
+    assert table.columns["throughput"][-1] > 5 * table.columns["throughput"][0]
 
 
 def test_long_prompt_is_compute_bound_and_mfu_is_the_efficiency() -> None:
@@ -110,7 +129,7 @@ def test_cnn_uses_its_cited_flops_per_inference() -> None:
     resnet = Models.Vision.ResNet50
     p = Engine.solve(resnet, Hardware.Cloud.T4, batch_size=32, precision="int8")
     assert p.si["flops"] == pytest.approx(32 * resnet.flops_per_inference.si)
-    assert p.si["memory_usage"] == pytest.approx(resnet.parameters.si * 1)
+    assert p.si["memory_usage"] == pytest.approx(resnet.parameters.si * 1 + 32 * 80_888_808 * 1)
     with pytest.raises(MlsysimError, match="seq_len applies to token models"):
         Engine.solve(resnet, Hardware.Cloud.T4, seq_len=16, precision="int8")
 

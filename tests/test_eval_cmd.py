@@ -39,7 +39,7 @@ def test_eval_explain_lists_cited_values(cli) -> None:
 def test_eval_cnn_uses_the_engine(cli) -> None:
     r = cli("eval", "ResNet50", "T4", "--batch", "32", "--precision", "int8")
     assert r.code == 0, r.err
-    assert "ResNet50 on T4 (int8, batch 32)" in r.out and "compute-bound" in r.out
+    assert "ResNet50 on T4 (int8, batch 32)" in r.out and "memory-bound" in r.out
 
 
 def test_eval_tensor_parallel_on_a_node(cli) -> None:
@@ -119,8 +119,10 @@ def test_breakdown_shows_the_cited_fixed_overheads(cli) -> None:
     assert tp.code == 0, tp.err
     assert "kernel launches 2.889 ms, all-reduce" in tp.out and "of it fixed latency" in tp.out
     assert "assumptions/nccl_allreduce_base_latency#quantity = 6.6 microsecond" in tp.out
-    cnn = cli("eval", "ResNet50", "T4", "--precision", "int8")
+    cnn = cli("eval", "MobileNetV2", "T4", "--precision", "int8")
     assert "kernel launches" not in cnn.out  # no operator graph, no launch count
+    resnet = cli("eval", "ResNet50", "T4", "--precision", "int8")
+    assert "kernel launches 522 µs" in resnet.out  # 174 operators x 3 us
     llm = cli("eval", "Llama3_8B", "H100", "-o", "json")
     assert json.loads(llm.out)["prefill"]["kernel_launch_s"] == pytest.approx(387 * 3e-6)
 

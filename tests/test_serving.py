@@ -172,3 +172,30 @@ def test_serving_needs_a_transformer_and_sane_inputs() -> None:
         s.solve(8000, 1000)
     with pytest.raises(MlsysimError, match="output_tokens must be a whole number >= 1"):
         s.solve(100, 0)
+
+
+def test_under_load_obeys_littles_law_and_queues_prefills() -> None:
+    """Continuous batching under Poisson arrivals: requests in flight N = arrival rate x request
+    latency (Little 1961); TTFT P99 >= P50 >= one prefill, growing with the load (M/M/1 prefill
+    queue, Kleinrock 1975 Sec. 3.2); past capacity the queue is unbounded and a warning says so."""
+    import math
+
+    from mlsysim.solvers.serving import mm1_wait_quantile
+
+    s = ServingModel(Models.Language.Llama2_7B, Hardware.Cloud.A100, precision="fp16")
+    light, heavy = s.under_load(0.5, 512, 128), s.under_load(10.0, 512, 128)
+    prefill = s.prefill(512).time
+    assert light.stable and heavy.stable and not light.warnings
+    assert light.ttft_p50 >= prefill and heavy.ttft_p99 > heavy.ttft_p50 >= light.ttft_p50
+    assert heavy.itl > light.itl and heavy.concurrency > light.concurrency
+    # Little's law at the integer N the bisection picked: N / latency(N) >= rate > (N-1) / latency(N-1).
+    n = int(heavy.concurrency)
+    assert s.continuous_batching(n, 512, 128).requests_per_second >= 10.0
+    assert s.continuous_batching(n - 1, 512, 128).requests_per_second < 10.0
+    assert heavy.tokens_per_second == pytest.approx(10.0 * 128)
+    over = s.under_load(100.0, 512, 128)
+    assert not over.stable and math.isinf(over.ttft_p99) and "grows without bound" in over.warnings[0]
+    assert over.tokens_per_second == pytest.approx(over.capacity_requests_per_second * 128)
+    # M/M/1: P(W > t) = rho exp(-(1 - rho) t / S); at rho = 0.5 the median wait is 0.
+    assert mm1_wait_quantile(0.5, 1.0, 0.5) == 0.0
+    assert mm1_wait_quantile(0.9, 1.0, 0.99) == pytest.approx(10.0 * math.log(0.9 / 0.01))

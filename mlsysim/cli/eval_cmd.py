@@ -111,7 +111,7 @@ def eval_model(req: EvalRequest) -> None:
             hardware = cat.get("nodes", req.args[0])
         except NotFoundError:
             raise missing from None
-    if model.has("transformer"):
+    if model.has("transformer") and model.get("transformer.encoder_decoder", "decoder") != "encoder":
         _eval_serving(req, model, hardware)
     else:
         _eval_engine(req, model, hardware)
@@ -126,22 +126,33 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
                         ("--weight-precision", req.weight_precision), ("--kv-precision", req.kv_precision), ("--max-ttft-ms", req.max_ttft_ms)):
         if value:
             raise MlsysimError(f"{flag} applies to transformer serving; {model.label} is a {model.architecture} model")
-    p = Engine.solve(model, hardware, batch_size=req.batch, precision=req.precision, efficiency=req.efficiency, seq_len=req.seq_len)
+    # An encoder is one forward pass over its whole input (default: 512 tokens, as serving's prompt).
+    encoder = model.has("transformer")
+    seq_len = (req.seq_len or min(512, int(model.transformer.context_length.si))) if encoder else req.seq_len
+    p = Engine.solve(model, hardware, batch_size=req.batch, precision=req.precision, efficiency=req.efficiency, seq_len=seq_len)
     si = p.si
+    if model.has("ssm"):
+        unit = "tokens/s (one decode step of each sequence; recurrent state, no KV cache)"
+    elif encoder:
+        unit = f"sequences/s (one forward pass of {p.seq_len} tokens; an encoder has no decode and no KV cache)"
+    else:
+        unit = "samples/s"
     if req.output is Output.json:
         _echo_json(p.to_dict())
     else:
-        console.print(f"[bold]{p.model}[/] on [bold]{p.hardware}[/] ({p.precision}, batch {p.batch_size})", soft_wrap=True)
+        what = f", {p.seq_len} tokens" if encoder else ""
+        console.print(f"[bold]{p.model}[/] on [bold]{p.hardware}[/] ({p.precision}, batch {p.batch_size}{what})", soft_wrap=True)
         rows = [
             ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
                         f"{_waves(si['gemm_utilization'])}, memory {_ms(si['latency_memory'])}"
                         + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "") + ")"),
-            ("throughput", f"{format_number(si['throughput'])} samples/s"),
+            ("throughput", f"{format_number(si['throughput'])} {unit}"),
             ("arithmetic intensity", f"{format_number(si['arithmetic_intensity'])} FLOP/B"),
             ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}"),
             ("memory", f"{_gb(si['memory_usage'])} of {_gb(si['memory_capacity'])}"),
         ]
         _print_rows(rows, p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user)
+        _print_warnings(p.warnings)
         if req.explain:
             _print_lineage(p.lineage)
     if not p.feasible:
@@ -169,8 +180,9 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
                   "prompt_tokens": prompt, "output_tokens": out, "feasible": cb.feasible,
                   "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
                   "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
-                  "memory_bytes_per_gpu": memory.to_dict(),
+                  "memory_bytes_per_gpu": memory.to_dict(), "warnings": list(cb.warnings),
                   "lineage": [e.to_dict() for e in serving.lineage.entries()]}
+        warned = cb.warnings
         step_costs = _fixed_costs(serving.decode_step(prompt, req.concurrent), serving.tp)
         rows = [
             ("time to first token", f"{_ms(cb.ttft)}  (prefill of one request, no queueing)"),
@@ -183,6 +195,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
         r = serving.solve(prompt, out, req.batch)
         memory, latency, ttft = r.memory, r.latency, r.ttft
         result = r.to_dict()
+        warned = r.warnings
         rows = [
             ("time to first token", f"{_ms(r.ttft)}  ({r.prefill.bottleneck.lower()}-bound prefill: compute {_ms(r.prefill.compute)}"
                                     f"{_waves(r.prefill.gemm_utilization)}, "
@@ -204,6 +217,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
     else:
         console.print(f"[bold]{serving.m.name}[/] on [bold]{serving.hardware_name}[/] ({precisions}{tp}; {header})", soft_wrap=True)
         _print_rows(rows, serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user)
+        _print_warnings(warned)
         if req.explain:
             _print_lineage(serving.lineage)
     if not memory.fits:
@@ -257,6 +271,12 @@ def _print_rows(rows: list[tuple[str, str]], compute_eff: float, memory_eff: flo
     source = "given" if user else "cited"
     console.print(f"  (efficiencies: compute {compute_eff:.0%} {source}, memory bandwidth {memory_eff:.0%} cited; --explain lists the sources)",
                   soft_wrap=True, markup=False)
+
+
+def _print_warnings(warnings: Any) -> None:
+    """Each violated physical bound of a result, in yellow: never silence."""
+    for text in warnings:
+        console.print(f"[yellow]Warning:[/] {text}", soft_wrap=True)
 
 
 def _print_lineage(lineage: Any) -> None:

@@ -360,9 +360,30 @@ def predict_throughput(c: Call) -> float:
 
 
 def predict_under_load(c: Call) -> float:
-    """Serving under an arrival process (MLPerf Server, a request rate, latency limits)
-    needs a queueing model, which the solvers do not have yet."""
-    raise NotExpressible("no queueing model: request arrivals, queueing delay and latency constraints under load are not modelled")
+    """Serving under Poisson arrivals: ServingModel.under_load (continuous batching, Little's
+    law for the requests in flight, an M/M/1 prefill queue for TTFT) at the stated arrival
+    rate, on one replica of `tp` devices, the rate split evenly over devices / tp replicas.
+    A row must state the precision, the prompt and output lengths and the arrival rate
+    (config `arrival_rate`, requests/s); latency limits are not searched for."""
+    if not c.is_transformer():
+        raise NotExpressible("the queueing model covers token-generating transformers")
+    precision = c.need("precision", "the peak compute depends on it")
+    prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
+    output = c.need("output_tokens", "decode time depends on the output length")
+    rate = c.need("arrival_rate", "the load depends on the request rate (requests/s)")
+    serving = _serving(c, precision)
+    devices = int(c.rec.get("devices"))
+    if devices % serving.tp:
+        raise NotExpressible(f"{devices} devices are not a whole number of tensor-parallel groups of {serving.tp}")
+    replicas = devices // serving.tp
+    load = serving.under_load(rate / replicas, prompt, output)
+    if not load.stable:
+        c.remarks.append("the arrival rate exceeds the modelled capacity")
+    readings = {"tokens_per_s": replicas * load.tokens_per_second, "ttft": load.ttft_p50, "itl": load.itl,
+                "latency": load.request_latency}
+    if c.metric not in readings:
+        raise NotExpressible(f"an under-load row has no {c.metric}")
+    return readings[c.metric]
 
 
 def predict_edge(c: Call) -> float:

@@ -23,6 +23,7 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
@@ -87,7 +88,7 @@ class PerformanceProfile(QuantityView):
     """
 
     __slots__ = ("model", "hardware", "precision", "batch_size", "seq_len", "bottleneck", "feasible",
-                 "mfu", "mbu", "si", "_terms")
+                 "mfu", "mbu", "si", "warnings", "_terms")
 
     @property
     def MFU(self) -> float:  # noqa: N802 (the reference simulator's documented name)
@@ -104,10 +105,17 @@ class PerformanceProfile(QuantityView):
         self.seq_len = seq_len
         self.si = si
         self._terms = terms
-        self.bottleneck = "Compute" if si["latency_compute"] > si["latency_memory"] else "Memory"
+        self.bottleneck = bottleneck_of(si["latency_compute"], si["latency_memory"], si["latency_overhead"])
         self.feasible = si["memory_usage"] <= h.capacity
         self.mfu = si["flops"] / (si["latency"] * h.peak)
         self.mbu = si["bytes_moved"] / (si["latency"] * h.bandwidth)
+        # Physical bounds (plausibility.bound_warnings): a violated one is carried, never dropped.
+        self.warnings: tuple[str, ...] = tuple(bound_warnings(si["flops"], si["bytes_moved"], si["latency"], h.peak,
+                                                              h.bandwidth, what="the pass"))
+        if on_chip_memory(h.record):
+            self.warnings += (f"{h.name}'s memory figures are on-chip SRAM: the memory roof assumes every byte is "
+                              "served from it; data beyond on-chip capacity streams from external memory, which the "
+                              "catalog does not describe",)
 
     def si_value(self, name: str) -> float:
         return self.si[name]
@@ -155,6 +163,7 @@ class PerformanceProfile(QuantityView):
             "compute_efficiency": self.compute_efficiency,
             "compute_efficiency_source": "user" if self.efficiency_from_user else "catalog",
             "memory_efficiency": self.memory_efficiency,
+            "warnings": list(self.warnings),
             "values": {k: {"value": v, "unit": _UNITS[k][0]} for k, v in self.si.items()},
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }
@@ -162,6 +171,15 @@ class PerformanceProfile(QuantityView):
     def __repr__(self) -> str:
         return (f"<PerformanceProfile {self.model} on {self.hardware} {self.precision} batch {self.batch_size}: "
                 f"{self.bottleneck}-bound, {self.si['latency'] * 1e3:.4g} ms>")
+
+
+def bottleneck_of(t_compute: float, t_memory: float, t_overhead: float) -> str:
+    """What bounds a pass: "Overhead" when the fixed per-kernel cost t_overhead [s] exceeds
+    both roofs (a launch-bound pass: more batch is nearly free), else "Compute" when
+    t_compute [s] > t_memory [s], else "Memory" (Williams et al. 2009)."""
+    if t_overhead > max(t_compute, t_memory):
+        return "Overhead"
+    return "Compute" if t_compute > t_memory else "Memory"
 
 
 def roofline_terms(model: Record | str, hardware: Record | str, precision: str = "fp16", efficiency: Any = None,
@@ -224,7 +242,8 @@ class Engine:
         The equation: t_compute = (FLOPs + weight-GEMM FLOPs x (slowdown - 1)) / (peak x compute efficiency),
         t_memory = bytes / (bandwidth x memory efficiency), t_overhead = kernels per pass x
         launch overhead per kernel, latency = max(t_compute, t_memory) + t_overhead,
-        bottleneck = the larger of t_compute and t_memory. FLOPs and bytes: see `roofline.pass_cost`.
+        bottleneck = the larger of t_compute and t_memory, or "Overhead" when t_overhead exceeds
+        both. FLOPs and bytes: see `roofline.pass_cost`.
         The kernels run one after another, each depending on the last, so each kernel's
         fixed launch cost adds to the pass instead of overlapping with the roofline time.
         Kernels are counted from the architecture

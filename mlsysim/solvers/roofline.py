@@ -134,7 +134,10 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
     on-chip memory between fused kernels and are not counted (they matter only far past the
     ridge point, where the pass is compute-bound anyway). Resident = all weights + the KV
     cache after the pass. A model with a cited per-inference FLOP count (m.kind ==
-    "per_inference", e.g. a CNN) costs batch x that count and reads its weights once.
+    "per_inference", e.g. a CNN) costs batch x that count, reads its weights once and moves
+    batch x its activation elements (m.activation_elements, read and written by the operators
+    of its unfused graph; 0 when the catalog states none) at `bytes_per_kv` [B] per element
+    (the activation precision).
     Works on floats and element-wise on numpy arrays.
 
     References
@@ -144,7 +147,8 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
     """
     weights = m.params_total * bytes_per_weight
     if m.kind == "per_inference":
-        return batch * m.matmul_flops, weights, weights
+        activations = batch * m.activation_elements * bytes_per_kv
+        return batch * m.matmul_flops, weights + activations, weights + activations
     causal = new * past + new * (new + 1.0) / 2.0  # context tokens summed over the new tokens
     flops = batch * (new * m.matmul_flops + m.attention_flops * causal)
     kv = batch * (past + new) * m.kv_elements * bytes_per_kv

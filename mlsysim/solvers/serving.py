@@ -45,6 +45,7 @@ from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     check_precision,
@@ -141,6 +142,7 @@ class ServingProfile(QuantityView):
     memory: MemoryBreakdown
     max_batch_size: int
     lineage: Lineage = field(repr=False)
+    warnings: tuple[str, ...] = ()   # violated physical bounds (plausibility.bound_warnings)
 
     UNITS = {"ttft": "s", "itl": "s", "itl_first": "s", "itl_last": "s", "latency": "s", "tokens_per_second": "1/s",
              "decode_tokens_per_second": "1/s", "kv_cache_per_token": "B"}
@@ -177,6 +179,7 @@ class ServingProfile(QuantityView):
             "kv_cache_bytes_per_token": self.kv_cache_per_token,
             "memory_bytes_per_gpu": self.memory.to_dict(),
             "max_batch_size": self.max_batch_size,
+            "warnings": list(self.warnings),
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }
 
@@ -195,6 +198,7 @@ class ContinuousBatchingProfile(QuantityView):
     requests_per_second: float
     memory: MemoryBreakdown   # weights + the mean KV occupancy (paged allocation)
     lineage: Lineage = field(repr=False)
+    warnings: tuple[str, ...] = ()   # violated physical bounds (plausibility.bound_warnings)
 
     UNITS = {"iteration": "s", "ttft": "s", "request_latency": "s", "tokens_per_second": "1/s",
              "requests_per_second": "1/s"}
@@ -202,6 +206,44 @@ class ContinuousBatchingProfile(QuantityView):
     @property
     def feasible(self) -> bool:
         return self.memory.fits
+
+
+@dataclass(frozen=True)
+class LoadProfile(QuantityView):
+    """A continuous-batching server under Poisson arrivals of `arrival_rate` requests/s
+    (see ServingModel.under_load). Times [s], rates [1/s]."""
+
+    arrival_rate: float
+    prompt_tokens: int
+    output_tokens: int
+    stable: bool              # False: arrivals exceed the most the server can finish
+    concurrency: float        # mean requests in flight (Little's law)
+    utilization: float        # prefill queue utilisation rho [1]
+    ttft_p50: float
+    ttft_p99: float
+    ttft_mean: float
+    itl: float                # one decode iteration with `concurrency` requests in flight
+    request_latency: float    # mean TTFT + (output - 1) iterations
+    tokens_per_second: float  # output tokens/s delivered (= arrival rate x output when stable)
+    capacity_requests_per_second: float  # the most requests/s at the largest batch that fits
+    warnings: tuple[str, ...] = ()
+
+    UNITS = {"arrival_rate": "1/s", "ttft_p50": "s", "ttft_p99": "s", "ttft_mean": "s", "itl": "s",
+             "request_latency": "s", "tokens_per_second": "1/s", "capacity_requests_per_second": "1/s"}
+
+
+def mm1_wait_quantile(rho: float, service: float, q: float) -> float:
+    """Quantile `q` of the queueing delay [s] of an M/M/1 queue with utilisation `rho` [1] and
+    mean service time `service` [s]: P(W > t) = rho exp(-(1 - rho) t / service), so
+    t_q = service / (1 - rho) x ln(rho / (1 - q)) when rho > 1 - q, else 0.
+
+    References
+    ----------
+    Kleinrock 1975, "Queueing Systems, Volume 1: Theory", Sec. 3.2 (M/M/1 waiting time).
+    """
+    if rho <= 0 or rho <= 1.0 - q:
+        return 0.0
+    return service / (1.0 - rho) * math.log(rho / (1.0 - q))
 
 
 def _sum_max_linear(a1: float, b1: float, a2: float, b2: float, c0: float, n: int) -> float:
@@ -257,6 +299,15 @@ class ServingModel:
         self.m = model_terms(inputs.record(model, "models", catalog, "model"))
         if self.m.kind != "transformer":
             raise MlsysimError(f"{self.m.name} has no transformer architecture in the catalog; serving (prefill, decode, KV cache) needs one; use Engine.solve")
+        if self.m.encoder:
+            raise MlsysimError(f"{self.m.name} is an encoder: one forward pass, no token-by-token decode and no KV "
+                               "cache; serving (TTFT, ITL) does not apply; use Engine.solve with seq_len")
+        if on_chip_memory(hw):
+            raise MlsysimError(
+                f"not expressible: {hw.label}'s memory in the catalog is on-chip SRAM only; token generation there is "
+                "bounded by the dataflow pipeline across the chip (or wafer) and, for weights beyond on-chip capacity, "
+                "by streaming them from external memory (e.g. Cerebras MemoryX), neither of which the catalog "
+                "describes; a roofline over on-chip SRAM bandwidth would be far too fast")
         self.h = hardware_terms(hw, precision)
         self.eff = efficiencies(catalog, efficiency)
         self.precision = self.h.precision
@@ -397,6 +448,7 @@ class ServingModel:
             kv_cache_per_token=self.kv_cache_bytes_per_token(),
             memory=self.memory(batch_size, total_tokens), max_batch_size=self.max_batch_size(total_tokens),
             lineage=self._lineage,
+            warnings=self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True),
         )
 
     def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int) -> ContinuousBatchingProfile:
@@ -425,7 +477,79 @@ class ServingModel:
             iteration=iteration, ttft=prefill.time, request_latency=prefill.time + (output_tokens - 1) * iteration,
             tokens_per_second=rate, requests_per_second=rate / output_tokens,
             memory=self.memory(n, prompt_tokens + output_tokens / 2.0), lineage=self._lineage,
+            warnings=self.check(prefill, "prefill") + self.check(step, "a decode iteration", iteration, decode=True),
         )
+
+    def under_load(self, arrival_rate: float, prompt_tokens: int, output_tokens: int) -> LoadProfile:
+        """A continuous-batching server fed by Poisson arrivals of `arrival_rate` [requests/s].
+
+        In flight: N requests with N = arrival_rate x request latency(N) (Little's law), solved by
+        bisection over N between 1 and the largest batch that fits (`max_batch_size`); each
+        iteration decodes N sequences and admits arrival_rate x iteration prefills
+        (`continuous_batching`). New requests wait for their prefill in a single queue, modelled
+        as M/M/1 with service time = one prefill and utilisation rho = arrival_rate x prefill
+        (exponential service: conservative for prefills of equal prompts, which are deterministic);
+        TTFT = prefill + that wait, its P50/P99 from `mm1_wait_quantile`. When arrivals exceed
+        what N = max batch finishes (requests/s), the server is unstable: `stable` is False, the
+        rates are the capacity, and a warning says so.
+
+        References
+        ----------
+        Little 1961, "A Proof for the Queuing Formula: L = lambda W", Operations Research 9(3).
+        Kleinrock 1975, "Queueing Systems, Volume 1", Sec. 3.2.
+        Yu et al. 2022, "Orca: A Distributed Serving System for Transformer-Based Generative
+        Models", OSDI 2022 (iteration-level scheduling).
+        """
+        if not arrival_rate > 0:
+            raise MlsysimError(f"arrival_rate must be > 0 requests/s, got {arrival_rate!r}")
+        largest = self.max_batch_size(prompt_tokens + output_tokens)
+        if largest < 1:
+            raise MlsysimError(f"{self.m.name} does not fit on {self.hardware_name}: no request fits next to the weights")
+        capacity = self.continuous_batching(largest, prompt_tokens, output_tokens)
+        prefill = self.prefill(prompt_tokens, 1).time
+        warned: list[str] = []
+        if arrival_rate >= capacity.requests_per_second:
+            warned.append(f"{arrival_rate:.4g} requests/s exceeds the {capacity.requests_per_second:.4g} requests/s "
+                          f"the server finishes at its largest batch ({largest}): the queue grows without bound")
+            cb, n, stable = capacity, float(largest), False
+        else:
+            lo, hi = 1, largest
+            if arrival_rate * self.continuous_batching(1, prompt_tokens, output_tokens).request_latency >= 1:
+                while hi - lo > 1:  # smallest N whose N / latency(N) reaches the arrival rate
+                    mid = (lo + hi) // 2
+                    if self.continuous_batching(mid, prompt_tokens, output_tokens).requests_per_second >= arrival_rate:
+                        hi = mid
+                    else:
+                        lo = mid
+                n_int = hi
+            else:
+                n_int = 1
+            cb, n, stable = self.continuous_batching(n_int, prompt_tokens, output_tokens), float(n_int), True
+        rho = arrival_rate * prefill
+        if rho >= 1.0:
+            warned.append("prefills alone keep the device busy: the TTFT queue grows without bound")
+        if stable and rho < 1.0:
+            wait_mean = rho / (1.0 - rho) * prefill
+            p50, p99 = (prefill + mm1_wait_quantile(rho, prefill, q) for q in (0.5, 0.99))
+        else:  # an unstable queue has no steady-state delay
+            wait_mean = p50 = p99 = math.inf
+            stable = False
+        rate = min(arrival_rate, capacity.requests_per_second)
+        return LoadProfile(
+            arrival_rate=arrival_rate, prompt_tokens=prompt_tokens, output_tokens=output_tokens, stable=stable,
+            concurrency=n, utilization=rho, ttft_p50=p50, ttft_p99=p99, ttft_mean=prefill + wait_mean,
+            itl=cb.iteration, request_latency=prefill + wait_mean + (output_tokens - 1) * cb.iteration,
+            tokens_per_second=rate * output_tokens, capacity_requests_per_second=capacity.requests_per_second,
+            warnings=tuple(warned) + cb.warnings,
+        )
+
+    def check(self, p: PassTime, what: str, seconds: float | None = None, decode: bool = False) -> tuple[str, ...]:
+        """Physical bounds of one pass on one device (`plausibility.bound_warnings`): its FLOPs
+        and bytes over `seconds` (default the pass's own time) against the peak and bandwidth,
+        and, for a decode step, the time of one read of this device's weights."""
+        weights = self.m.read_params_dense * self.bytes_w / self.tp if decode else 0.0
+        return tuple(bound_warnings(p.flops, p.bytes_moved, p.time if seconds is None else seconds, self.h.peak,
+                                    self.h.bandwidth, weights, what))
 
 
 def node_hint(hw: Record) -> str:

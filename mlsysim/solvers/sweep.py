@@ -120,7 +120,8 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             compute_bound = t_compute > t_memory
             parts["hardware"].append(np.full(n, h.name))
             parts["precision"].append(np.full(n, h.precision))
-            parts["bottleneck"].append(np.where(compute_bound, "Compute", "Memory"))
+            roof = np.where(compute_bound, "Compute", "Memory")
+            parts["bottleneck"].append(np.where(overhead.seconds > np.maximum(t_compute, t_memory), "Overhead", roof))
             parts["feasible"].append(resident <= h.capacity)
             parts["batch_size"].append(grid_b.astype(np.int64))
             parts["seq_len"].append(grid_t.astype(np.int64))

@@ -81,6 +81,10 @@ class ModelTerms:
     # [1], tensor-parallel split), one per distinct shape (transformer.weight_gemms).
     gemms: tuple[tuple[float, float, str], ...] = ()
     ref: str = ""                  # "models/<id>": the record these terms were read from
+    # Per-inference models (CNNs): activation elements one inference reads and writes in
+    # device memory [1] (0 when the catalog does not state them).
+    activation_elements: float = 0.0
+    encoder: bool = False          # a bidirectional encoder (BERT): one pass, no decode, no KV cache
 
 
 @dataclass(frozen=True)
@@ -251,13 +255,18 @@ def _read_model(model: Record) -> ModelTerms:
             experts_total=shape.experts_total, experts_active=shape.experts_active,
             layers=shape.layers, hidden=shape.hidden, kv_heads=shape.kv_heads, mla=shape.is_mla,
             context=shape.context, kernels=kernels_per_forward_pass(shape),
-            lineage=lineage, gemms=gemms, ref=model.ref,
+            lineage=lineage, gemms=gemms, ref=model.ref, encoder=shape.encoder,
         )
     params = lineage.use(model.parameters)
     if model.has("flops_per_inference"):
+        flops = lineage.use(model.flops_per_inference)
+        graph = dict(none)
+        if model.has("kernels_per_inference"):
+            graph["kernels"] = lineage.use(model.kernels_per_inference)
+        activations = lineage.use(model.activation_elements_per_inference) if model.has("activation_elements_per_inference") else 0.0
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
-                          matmul_flops=lineage.use(model.flops_per_inference), read_params_dense=params,
-                          lineage=lineage, ref=model.ref, **none)
+                          matmul_flops=flops, read_params_dense=params,
+                          lineage=lineage, ref=model.ref, activation_elements=activations, **graph)
     if model.has("ssm"):
         # A state-space model's work per token is its weight matmuls (the scan is
         # O(d_state) per channel): 2 FLOP per parameter per token (Kaplan et al. 2020).

@@ -69,6 +69,10 @@ class Workload(RecordBase):
     active_parameters: Count | None = None
     flops_per_inference: cited("compute") | None = None
     input_shape: str | None = None
+    # Models with a per-inference FLOP count (CNNs): the operators one inference launches
+    # (one GPU kernel each, unfused) and the activation elements they read and write.
+    kernels_per_inference: Count | None = None
+    activation_elements_per_inference: cited("dimensionless") | None = None
     transformer: Transformer | None = None
     ssm: StateSpace | None = None
 

@@ -1,0 +1,67 @@
+"""scripts/measure_gpu.py: its CPU-runnable bookkeeping (arguments, plan, report shape) and,
+where torch is installed, a tiny CPU smoke run of every section."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "measure_gpu.py"
+
+
+@pytest.fixture(scope="module")
+def mg():
+    spec = importlib.util.spec_from_file_location("measure_gpu", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_arguments(mg) -> None:
+    a = mg.parse_args([])
+    assert a.device == "cuda" and not a.quick and a.only == list(mg.SECTIONS) and a.iters == 20
+    b = mg.parse_args(["--device", "cpu", "--quick", "--only", "gemm", "launch", "--iters", "3", "--out", "x.json"])
+    assert (b.device, b.quick, b.only, b.iters, b.out) == ("cpu", True, ["gemm", "launch"], 3, "x.json")
+    with pytest.raises(SystemExit):
+        mg.parse_args(["--only", "nothing"])
+    with pytest.raises(SystemExit):
+        mg.parse_args(["--iters", "0"])
+
+
+def test_plan_uses_the_llama3_8b_shape(mg) -> None:
+    """Llama-3-8B: 32 layers, hidden 4096, 32 heads, 8 KV heads, FFN 14336, vocabulary 128256
+    (Meta's sku_list model_args, the catalog's llama3_8b record)."""
+    full, quick = mg.plan(False), mg.plan(True)
+    assert full["llama"] == {"layers": 32, "hidden": 4096, "heads": 32, "kv_heads": 8, "ffn": 14336, "vocab": 128256}
+    assert full["resnet_batches"][0] == 1 and full["resnet_batches"][-1] == 256
+    assert quick["llama"]["layers"] < full["llama"]["layers"]
+    from mlsysim import Models
+
+    t = Models.Language.Llama3_8B.transformer
+    assert (t.layers.si, t.hidden_size.si, t.kv_heads.si, t.ffn_size.si) == (32, 4096, 8, 14336)
+
+
+def test_summary_and_report_shape(mg) -> None:
+    assert mg.summary([3.0, 1.0, 2.0]) == {"median_s": 2.0, "min_s": 1.0, "mean_s": 2.0, "iters": 3}
+    assert mg.summary([1.0, 3.0])["median_s"] == 2.0
+    report = mg.new_report({"type": "cpu"}, True)
+    assert mg.check_report(report) == []
+    report["gemm"].append({"precision": "bf16", "median_s": 0.0})
+    assert any("non-positive" in p for p in mg.check_report(report))
+    report["gemm"][0] = {"precision": "fp8", "error": "no fp8 on this GPU"}
+    assert mg.check_report(report) == []
+    assert mg.check_report({"schema": "other"})[0].startswith("schema is")
+
+
+def test_cpu_smoke_run(mg, tmp_path) -> None:
+    pytest.importorskip("torch")
+    out = tmp_path / "gpu.json"
+    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "gemm", "bandwidth",
+                    "attention", "launch", "llama"]) == 0
+    data = json.loads(out.read_text())
+    assert data["schema"] == mg.SCHEMA and mg.check_report(data) == []
+    assert data["gemm"][0]["tflops"] > 0 and data["bandwidth"]["bytes_per_s"] > 0
+    assert data["llama"]["decode_per_token_s"] > 0 and data["launch"]["per_launch_s"] > 0
