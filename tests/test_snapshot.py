@@ -94,3 +94,18 @@ def test_written_files_have_normal_permissions(fixture_catalog, tmp_path):
     finally:
         os.umask(current)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_every_json_result_states_its_catalog(cli):
+    """Results are reproducible across catalog updates only if they say which catalog
+    (fingerprint and date) produced them: here, the pinned test snapshot."""
+    import json
+
+    from tests.golden_calls import FROZEN_CATALOG
+
+    frozen = load_catalog(FROZEN_CATALOG)
+    fingerprint = frozen.fingerprint
+    for args in (("eval", "Llama3_8B", "H100"), ("eval", "ResNet50", "A100"), ("eval", "scenario", "SmartDoorbell")):
+        out = cli(*args, "-o", "json", "--catalog", str(FROZEN_CATALOG))
+        assert out.code == 0, out.err
+        assert json.loads(out.out)["catalog"]["fingerprint"] == fingerprint

@@ -181,6 +181,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
                   "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
                   "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
                   "memory_bytes_per_gpu": memory.to_dict(), "warnings": list(cb.warnings),
+                  "catalog": serving.lineage.catalog,
                   "lineage": [e.to_dict() for e in serving.lineage.entries()]}
         warned = cb.warnings
         step_costs = _fixed_costs(serving.decode_step(prompt, req.concurrent), serving.tp)

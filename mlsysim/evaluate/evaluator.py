@@ -172,6 +172,7 @@ class SystemEvaluation:
             "feasibility": self.feasibility.to_dict(),
             "performance": self.performance.to_dict(),
             "macro": self.macro.to_dict(),
+            "catalog": self.lineage.catalog,
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }
 

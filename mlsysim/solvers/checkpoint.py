@@ -174,6 +174,7 @@ class CheckpointResult:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out["goodput"] = self.goodput
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

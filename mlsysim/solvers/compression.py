@@ -138,6 +138,7 @@ class CompressionResult:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("lineage", "accuracy")}
         out["accuracy"] = self.accuracy.to_dict()
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

@@ -233,6 +233,7 @@ class ContinuousBatchingResult:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out["concurrency_gain"] = self.concurrency_gain
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

@@ -106,6 +106,7 @@ class DataResult:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out["path_bandwidths"] = dict(self.path_bandwidths)
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 
@@ -173,6 +174,7 @@ class TransformationResult:
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

@@ -427,6 +427,7 @@ class TrainingResult(QuantityView):
         out["tokens_per_step"] = self.tokens_per_step
         out["exposed_communication_time"] = self.exposed_communication_time
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

@@ -72,6 +72,7 @@ class EconomicsResult(QuantityView):
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("lineage", "sustainability")}
         out["notes"] = list(self.notes)
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

@@ -165,6 +165,7 @@ class PerformanceProfile(QuantityView):
             "memory_efficiency": self.memory_efficiency,
             "warnings": list(self.warnings),
             "values": {k: {"value": v, "unit": _UNITS[k][0]} for k, v in self.si.items()},
+            "catalog": self.lineage.catalog,
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }
 

@@ -187,6 +187,7 @@ class ReliabilityResult(QuantityView):
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out["lost_time"] = self.lost_time
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

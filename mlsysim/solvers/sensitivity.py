@@ -106,6 +106,7 @@ class SensitivityResult:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out["elasticities"] = dict(self.elasticities)
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

@@ -180,6 +180,7 @@ class ServingProfile(QuantityView):
             "memory_bytes_per_gpu": self.memory.to_dict(),
             "max_batch_size": self.max_batch_size,
             "warnings": list(self.warnings),
+            "catalog": self.lineage.catalog,
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }
 

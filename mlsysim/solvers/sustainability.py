@@ -83,7 +83,7 @@ class SustainabilityResult(QuantityView):
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out.update(total_carbon=self.total_carbon, water=self.water,
-                   lineage=[e.to_dict() for e in self.lineage.entries()])
+                   catalog=self.lineage.catalog, lineage=[e.to_dict() for e in self.lineage.entries()])
         return out
 
 

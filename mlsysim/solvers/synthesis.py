@@ -118,6 +118,7 @@ class SynthesisResult:
         out["candidates"] = [c.to_dict() for c in self.candidates]
         out["meeting"] = list(self.meeting)
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 

@@ -182,6 +182,7 @@ class WeightStreamingResult:
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
         out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
+        out["catalog"] = self.lineage.catalog
         return out
 
 
