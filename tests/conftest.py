@@ -19,11 +19,28 @@ REPO = Path(__file__).resolve().parent.parent
 REAL_CATALOG = REPO / "catalog"
 
 
+FROZEN_CATALOG = Path(__file__).parent / "fixtures" / "frozen_catalog.json"
+# Solver tests read the frozen snapshot of the catalog (`mlsysim catalog snapshot`), so a
+# freshness update to the bundled catalog never moves a solver test; catalog tests read
+# the live catalog/. Refreeze on purpose after a schema or record change the solvers
+# need: mlsysim catalog snapshot -o tests/fixtures/frozen_catalog.json, then
+# python scripts/record_golden.py.
+SOLVER_TESTS = {"test_engine", "test_serving", "test_sweep", "test_plausibility", "test_reliability",
+                "test_evaluator", "test_scenarios", "test_plot", "test_reference_api", "test_sensitivity",
+                "test_synthesis", "test_compression", "test_responsible", "test_checkpoint", "test_scaling",
+                "test_weight_streaming", "test_continuous_batching", "test_queueing", "test_topology",
+                "test_data_pipeline", "test_orchestration"}
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test session gets its own validated-catalog cache; the user's is never touched."""
+def _isolated_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test session gets its own validated-catalog cache; the user's is never touched.
+    Solver tests see the frozen catalog as the default one."""
     monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-    monkeypatch.delenv("MLSYSIM_CATALOG", raising=False)
+    if request.module.__name__.rpartition(".")[2] in SOLVER_TESTS:
+        monkeypatch.setenv("MLSYSIM_CATALOG", str(FROZEN_CATALOG))
+    else:
+        monkeypatch.delenv("MLSYSIM_CATALOG", raising=False)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from mlsysim.solvers.compression import (
     roofline_pass_time,
 )
 
-LLAMA = Models.Language.Llama3_1_8B
 
 
 def test_storage_formulas():
@@ -32,8 +31,8 @@ def test_weight_only_int4_decode_speedup_is_the_memory_ratio():
     """Batch-1 decode of Llama 3.1 8B on an H100 is memory-bound; with 4-bit weights the pass
     reads a quarter of the weight bytes, so (hand-derived) speedup = (B16 / (W e) + t_ovh) /
     (B4 / (W e) + t_ovh), with B the bytes each pass moves; the launch overhead keeps it under 4."""
-    base = Engine.solve(model=LLAMA, hardware=Hardware.Cloud.H100, batch_size=1)
-    r = CompressionModel().solve(LLAMA, Hardware.Cloud.H100, weight_bits=4)
+    base = Engine.solve(model=Models.Language.Llama3_1_8B, hardware=Hardware.Cloud.H100, batch_size=1)
+    r = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, weight_bits=4)
     ovh = base.si["latency_overhead"]
     t16 = base.si["latency_memory"] + ovh
     assert r.latency_baseline == pytest.approx(t16, rel=1e-9)
@@ -49,10 +48,10 @@ def test_cited_accuracy_results():
     Meta-Llama-3.1-8B-Instruct-quantized.w8a8 / .w4a16); Llama 3.1 8B 2:4 sparse 98.37%
     (Neural Magic, Sparse-Llama-3.1-8B-2of4: 62.16 vs 63.19)."""
     m = CompressionModel()
-    w8a8 = m.solve(LLAMA, Hardware.Cloud.H100, weight_bits=8, activation_bits=8)
+    w8a8 = m.solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, weight_bits=8, activation_bits=8)
     assert w8a8.accuracy.recovery == pytest.approx(1.003, rel=1e-9)
     assert w8a8.compute_precision == "int8"
-    sparse = m.solve(LLAMA, Hardware.Cloud.H100, pruning="2:4")
+    sparse = m.solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, pruning="2:4")
     assert sparse.accuracy.recovery == pytest.approx(0.9837, rel=1e-9)
     assert sparse.accuracy.delta == pytest.approx(62.16 / 63.19 - 1, abs=2e-4)
     assert sparse.accuracy.reference == "compression_accuracy_llama3_1_8b_2of4"
@@ -62,7 +61,7 @@ def test_cited_accuracy_results():
 
 def test_uncited_accuracy_is_unknown():
     """3-bit weights of Llama 3.1 8B: no cited result, so no number, and a reason."""
-    r = CompressionModel().solve(LLAMA, Hardware.Cloud.H100, weight_bits=3)
+    r = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, weight_bits=3)
     assert r.accuracy.recovery is None and r.accuracy.delta is None
     assert r.accuracy.reason.startswith("unknown")
     other = CompressionModel().solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, weight_bits=8, activation_bits=8)
@@ -73,7 +72,7 @@ def test_two_four_uses_the_sparse_peak_when_compute_bound():
     """A 64 x 512-token prefill is compute-bound: the weight matmuls run at the H100's cited
     sparse FP16 peak (1979 TFLOP/s, twice the dense 989.4), so the speedup approaches but does
     not exceed 2 (attention is not sparse). A T4 in the catalog has no sparse peak: speedup 1."""
-    r = CompressionModel().solve(LLAMA, Hardware.Cloud.H100, pruning="2:4", batch_size=64, seq_len=512)
+    r = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, pruning="2:4", batch_size=64, seq_len=512)
     assert r.sparse_peak_used and r.bottleneck == "Compute"
     assert 1.9 < r.speedup <= 2.0 + 1e-9
     assert "hardware/h100_sxm#compute_sparse.fp16" in r.lineage
@@ -82,17 +81,17 @@ def test_two_four_uses_the_sparse_peak_when_compute_bound():
 def test_unstructured_sparsity_gives_no_compute_speedup():
     """Unstructured zeros are still multiplied on dense hardware: stored dense, nothing changes;
     stored as values + bitmask, a memory-bound pass reads 9/16 of the weight bytes."""
-    dense = CompressionModel().solve(LLAMA, Hardware.Cloud.H100, pruning="unstructured", sparsity=0.5)
+    dense = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, pruning="unstructured", sparsity=0.5)
     assert dense.speedup == pytest.approx(1.0) and dense.compression_ratio == pytest.approx(1.0)
-    stored = CompressionModel().solve(LLAMA, Hardware.Cloud.H100, pruning="unstructured", sparsity=0.5, stored_sparse=True)
+    stored = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, pruning="unstructured", sparsity=0.5, stored_sparse=True)
     assert stored.compression_ratio == pytest.approx(16 / 9)
-    prefill = CompressionModel().solve(LLAMA, Hardware.Cloud.H100, pruning="unstructured", sparsity=0.5,
+    prefill = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, pruning="unstructured", sparsity=0.5,
                                        stored_sparse=True, batch_size=64, seq_len=512)
     assert prefill.speedup == pytest.approx(1.0, rel=1e-6)
 
 
 def test_structured_pruning_shrinks_size_and_work():
-    r = CompressionModel().solve(LLAMA, Hardware.Cloud.H100, pruning="structured", sparsity=0.25)
+    r = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, pruning="structured", sparsity=0.25)
     assert r.compression_ratio == pytest.approx(4 / 3)
     assert r.params_kept == pytest.approx(0.75 * r.size_baseline / 2)
     assert r.speedup > 1.0
@@ -111,4 +110,4 @@ def test_structured_pruning_shrinks_size_and_work():
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(MlsysimError, match=match):
-        CompressionModel().solve(LLAMA, Hardware.Cloud.H100, **kwargs)
+        CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, **kwargs)
