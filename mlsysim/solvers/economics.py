@@ -120,6 +120,9 @@ class Prices:
 
     def cost(self, duration: float, tokens: float | None, energy: SustainabilityResult) -> EconomicsResult:
         """The cost of holding the hardware for `duration` seconds [s] while drawing `energy`."""
+        duration = inputs.finite_positive(duration, "duration (seconds)")
+        if tokens is not None:
+            tokens = inputs.finite_positive(tokens, "tokens")
         lineage = Lineage()
         lineage.merge(energy.lineage)
         lineage.merge(self.lineage)
@@ -129,8 +132,6 @@ class Prices:
         run = amortised + maintenance + energy_cost
         per_m = None
         if tokens is not None:
-            if not tokens > 0:
-                raise MlsysimError(f"tokens must be positive, got {tokens!r}")
             per_m = run / tokens * PER_MILLION
         rate = self.cloud_price_per_hour
         return EconomicsResult(
