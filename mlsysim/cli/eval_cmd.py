@@ -90,6 +90,11 @@ def eval_command(
 ) -> None:
     """Roofline and serving estimate of MODEL on HARDWARE. Exit 2 if it does not fit
     in memory, 3 if a --max-*-ms target is missed."""
+    if efficiency is not None and not 0 < efficiency <= 1:
+        raise MlsysimError(f"--efficiency must be a fraction in (0, 1] of peak compute, got {efficiency:g}; write e.g. 0.45 for 45%")
+    for flag, text in (("--precision", precision), ("--weight-precision", weight_precision), ("--kv-precision", kv_precision)):
+        if text is not None and not text.strip():
+            raise MlsysimError(f"{flag} is empty; give a format such as fp16, bf16, fp8, int8 or int4, or leave {flag} out")
     for flag, limit in (("--max-latency-ms", max_latency_ms), ("--max-ttft-ms", max_ttft_ms)):
         if limit is not None and not (math.isfinite(limit) and limit > 0):
             raise MlsysimError(f"{flag} must be a positive finite number of milliseconds, got {limit:g}")

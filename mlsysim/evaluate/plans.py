@@ -62,7 +62,9 @@ class Plan(Schema):
     cluster: str | None = None
     devices: int | None = Field(default=None, ge=1)
     precision: Precision = "bf16"
-    batch_size: int = Field(default=1, ge=1)
+    # At most a million sequences: the layout search factors the batch, and far larger
+    # batches are input mistakes (a typo'd exponent), not training jobs.
+    batch_size: int = Field(default=1, ge=1, le=1_000_000)
     sequence_length: int | None = Field(default=None, ge=1)
     efficiency: float | str | None = None
     parallelism: ParallelLayout | None = None  # None or "auto": the fastest layout that fits
@@ -178,6 +180,13 @@ def _resolve(plan: Plan, located: Located, catalog: Catalog, problems: list[Prob
     model = _lookup("models", plan.model, located, ["model"], catalog, problems)
     hardware = _lookup("hardware", plan.hardware, located, ["hardware"], catalog, problems) if plan.hardware else None
     cluster = _lookup("clusters", plan.cluster, located, ["cluster"], catalog, problems) if plan.cluster else None
+    if cluster is not None and plan.devices is not None:
+        from mlsysim.solvers.fleet import fleet_of
+
+        try:
+            fleet_of(cluster, plan.devices)
+        except MlsysimError as exc:
+            problems.append(located.problem(["devices"], str(exc)))
     grid = _lookup("grids", plan.grid, located, ["grid"], catalog, problems) if plan.grid else None
     datacenter = _lookup("datacenters", plan.datacenter, located, ["datacenter"], catalog, problems) if plan.datacenter else None
     efficiency: Any = plan.efficiency
