@@ -70,13 +70,11 @@ def hostile_catalog(root: Path) -> Path:
 
 
 def run_cli(args: list[str], timeout: float, cwd: Path) -> Outcome:
-    """The real CLI entry point, in-process, stdout/stderr captured, under an alarm."""
+    """The real CLI entry point, in-process, stdout/stderr captured (the consoles write to
+    whatever sys.stdout/sys.stderr are), under an alarm."""
     from mlsysim.cli import main
-    from mlsysim.cli import console as consoles
 
     out, err = io.StringIO(), io.StringIO()
-    old = (consoles.console.file, consoles.err_console.file)
-    consoles.console.file, consoles.err_console.file = out, err
 
     def alarm(*_: object) -> None:
         raise Hang()
@@ -100,7 +98,6 @@ def run_cli(args: list[str], timeout: float, cwd: Path) -> Outcome:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         os.chdir(here)
-        consoles.console.file, consoles.err_console.file = old
 
 
 @dataclass
@@ -149,7 +146,7 @@ def cli_cases(cat: str) -> list[CliCase]:
                         None if valid else option, (0, 3) if valid else (1, 2)))
     for option, value in (("--precision", MARKUP), ("--precision", "fp3"), ("--weight-precision", BIDI), ("--kv-precision", "")):
         add(CliCase(f"eval {option} {value!r}", ["eval", "Llama3_8B", "H100", option, value, *c], "precision"))
-    add(CliCase("eval --tp 3 (heads)", ["eval", "Llama3_8B", "H100", "--tp", "3", *c], "tensor parallelism (tp)"))
+    add(CliCase("eval --tp 3 (heads)", ["eval", "Llama3_8B", "H100", "--tp", "3", *c], "tensor parallelism"))
     # Catalog locations.
     add(CliCase("--catalog empty", ["zoo", "hardware", "--catalog", ""], "--catalog", (1, 2)))
     add(CliCase("--catalog missing", ["zoo", "hardware", "--catalog", "/nonexistent/cat"], "/nonexistent/cat"))

@@ -28,7 +28,7 @@ def test_solver_edge_case_is_refused(name: str, fn) -> None:
 
 
 def test_tp_must_split_heads_and_the_error_lists_the_valid_degrees() -> None:
-    with pytest.raises(MlsysimError, match=r"tensor parallelism \(tp\) = 3 .*32 attention heads, 8 KV heads.*1, 2, 4, 8, 16, 32"):
+    with pytest.raises(MlsysimError, match=r"tensor parallelism = 3 .*32 attention heads, 8 KV heads.*1, 2, 4, 8, 16, 32"):
         ServingModel("Llama3_8B", "H100", tp=3)
     # A GQA model with fewer KV heads than GPUs replicates them: tp=16 over 8 KV heads is valid.
     assert ServingModel("Llama3_8B", "H100", tp=16).kv_cache_bytes_per_token() > 0

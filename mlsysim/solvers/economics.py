@@ -21,6 +21,8 @@ Patterson et al. 2021, arXiv 2104.10350 (energy and cost of training at a given 
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +124,8 @@ class Prices:
         """The cost of holding the hardware for `duration` seconds [s] while drawing `energy`."""
         duration = inputs.finite_positive(duration, "duration (seconds)")
         if tokens is not None:
-            tokens = inputs.finite_positive(tokens, "tokens")
+            if not (inputs._number(tokens) and 0 < tokens < math.inf):
+                raise MlsysimError(f"tokens must be positive (and finite), got {tokens!r}")
         lineage = Lineage()
         lineage.merge(energy.lineage)
         lineage.merge(self.lineage)

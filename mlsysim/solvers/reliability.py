@@ -262,7 +262,7 @@ class Exposure:
     def over(self, duration: float) -> ReliabilityResult:
         """The job needing `duration` seconds of work [s]."""
         if not (inputs._number(duration) and duration > 0 and math.isfinite(duration)):
-            raise MlsysimError(f"duration must be a finite positive number of seconds of work, got {duration!r}")
+            raise MlsysimError(f"duration must be positive (and finite) seconds of work, got {duration!r}")
         try:
             wall = expected_wall_time(duration, self.daly_interval, self.write_time, self.restart_time, self.mtbf)
         except OverflowError:

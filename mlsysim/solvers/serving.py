@@ -259,7 +259,7 @@ class ServingModel:
         if self.m.kind != "transformer":
             raise MlsysimError(f"{self.m.name} has no transformer architecture in the catalog; serving (prefill, decode, KV cache) needs one; use Engine.solve")
         heads = TransformerShape.from_record(model_record, Lineage()).heads
-        tp = inputs.parallel_degree(tp, "tensor parallelism (tp)", {"attention heads": heads, "KV heads": self.m.kv_heads},
+        tp = inputs.parallel_degree(tp, "tensor parallelism", {"attention heads": heads, "KV heads": self.m.kv_heads},
                                     replicable=("KV heads",))
         self.h = hardware_terms(hw, precision)
         self.eff = efficiencies(catalog, efficiency)
