@@ -3,7 +3,8 @@
 A solver input is a plain number (the user's own figure), a cited `Value`, an
 assumption record (whose `quantity` is cited), or a pint Quantity. `as_si` turns any
 of them into an SI float of the right dimension and notes the cited ones in a Lineage;
-`positive_int`, `fraction` and `finite_positive` check the plain ones. Every error
+`positive_int`, `whole_at_least`, `fraction`, `finite_positive`, `finite_at_least` and
+`parallel_degree` check the plain ones. Every error
 names the parameter, what it got and the valid range.
 
 `catalog_of` finds the catalog a call's records come from (each record knows its
@@ -100,6 +101,53 @@ def positive_int(value: Any, name: str) -> int:
     if whole is None or whole < 1:
         raise MlsysimError(f"{name} must be a whole number >= 1, got {value!r}")
     return whole
+
+
+def whole_at_least(value: Any, name: str, least: int = 0) -> int:
+    """A whole number >= `least` as an int (a count that may be zero, e.g. cached tokens).
+    Integers only, as in `positive_int`; a NaN, an infinity or a bool is refused."""
+    if type(value) is int and value >= least:
+        return value
+    try:
+        whole = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        whole = None
+    if whole is None or whole < least:
+        raise MlsysimError(f"{name} must be a whole number >= {least}, got {value!r}")
+    return whole
+
+
+def finite_at_least(value: Any, name: str, least: float = 0.0) -> float:
+    """A plain number that is finite and >= `least`, as a float (NaN and infinities refused)."""
+    if not _number(value) or not (math.isfinite(value) and value >= least):
+        raise MlsysimError(f"{name} must be a finite number >= {least:g}, got {value!r}")
+    return float(value)
+
+
+def parallel_degree(value: Any, name: str, counts: dict[str, float], replicable: tuple[str, ...] = ()) -> int:
+    """A parallelism degree (TP, CP, EP) that splits each of `counts` (e.g. {"attention heads": 32})
+    evenly: it must divide every count, except that a count named in `replicable` may instead
+    divide the degree (the parts are then replicated, as KV heads are under GQA). The error
+    names the parameter and lists the valid degrees."""
+    degree = positive_int(value, name)
+
+    def fits(d: int) -> bool:
+        for what, count in counts.items():
+            whole = int(count)
+            if whole < 1 or whole != count:
+                continue  # not a whole count: nothing to split evenly
+            if whole % d and not (what in replicable and d % whole == 0):
+                return False
+        return True
+
+    if not fits(degree):
+        sizes = [int(c) for c in counts.values() if c >= 1 and int(c) == c]
+        top = max(sizes) if sizes else 1
+        valid = [d for d in range(1, top + 1) if fits(d)]
+        what = ", ".join(f"{count:g} {label}" for label, count in counts.items())
+        raise MlsysimError(f"{name} = {degree} does not split the model evenly ({what}); "
+                           f"use one of {', '.join(map(str, valid))}")
+    return degree
 
 
 def fraction(value: Any, name: str, lineage: Lineage | None = None) -> float:

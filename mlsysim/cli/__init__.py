@@ -6,11 +6,10 @@ import os
 import sys
 
 import typer
-from rich.markup import escape
 
 from mlsysim import __version__
 from mlsysim.cli import catalog_cmd, eval_cmd, freshness_cmd, inspect_cmd, site_cmd, validate_cmd
-from mlsysim.cli.console import err_console
+from mlsysim.cli.console import err_console, escape
 from mlsysim.errors import MlsysimError
 from provenance.problems import ProvenanceError
 
@@ -65,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file or directory the command reads or writes: name it
+        where = exc.filename if exc.filename is not None else "a file"
+        what = exc.strerror or type(exc).__name__
+        err_console.print(f"[bold red]Error:[/] {escape(where)}: {escape(what)}; check the path and its permissions",
+                          highlight=False, soft_wrap=True)
+        return 1
     except Exception as exc:
         if callable(getattr(exc, "show", None)):  # a usage error (typer's click): bad input, exit 1
             exc.show()

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from mlsysim.cli.options import CatalogOption, open_catalog
-from mlsysim.cli.console import console, err_console
+from mlsysim.cli.console import console, echo, err_console
 from mlsysim.errors import MlsysimError
 
 app = typer.Typer(help="Validate the catalog, export its JSON Schemas, pin it to a snapshot.", no_args_is_help=True)
@@ -59,7 +59,7 @@ def validate(
         if not problems:
             snapshot = read_snapshot(root) if root.is_file() else scan(root)
             values = sum(len(r["claims"]) for r in snapshot["records"])
-            console.print(f"✓ {root}: {len(snapshot['records'])} records, {values} cited values, {len(snapshot['sources'])} sources — valid", soft_wrap=True)
+            console.print(f"✓ {root}: {len(snapshot['records'])} records, {values} cited values, {len(snapshot['sources'])} sources — valid", soft_wrap=True, markup=False)
     if total:
         err_console.print(f"[bold red]Error:[/] {total} problem{'s' if total != 1 else ''} found; each line above says where, what and how to fix it")
         raise typer.Exit(1)
@@ -80,14 +80,16 @@ def schema(
         schemas = {kind: schemas[kind]}
     if out is None:
         body = next(iter(schemas.values())) if kind else schemas
-        typer.echo(json.dumps(body, indent=2, sort_keys=True))
+        echo(json.dumps(body, indent=2, sort_keys=True))
         return
     from provenance.atomic import write_text_atomic
 
+    if out.exists() and not out.is_dir():
+        raise MlsysimError(f"-o/--out {out}: is a file, not a directory; pass a directory to write the <kind>.schema.json files into")
     out.mkdir(parents=True, exist_ok=True)
     for name, body in schemas.items():
         write_text_atomic(out / f"{name}.schema.json", json.dumps(body, indent=2, sort_keys=True) + "\n")
-        console.print(f"wrote {out / f'{name}.schema.json'}")
+        console.print(f"wrote {out / f'{name}.schema.json'}", markup=False, soft_wrap=True)
 
 
 @app.command("snapshot")
@@ -102,4 +104,4 @@ def snapshot_cmd(
     if out.is_dir():
         raise MlsysimError(f"{out}: is a directory; pass a file name such as {out / 'catalog-snapshot.json'}")
     snapshot(cat, out)
-    console.print(f"Wrote {out}: catalog {cat.fingerprint} of {cat.date}, {len(cat.records())} records", soft_wrap=True)
+    console.print(f"Wrote {out}: catalog {cat.fingerprint} of {cat.date}, {len(cat.records())} records", soft_wrap=True, markup=False)

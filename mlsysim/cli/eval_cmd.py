@@ -8,6 +8,7 @@ target are dispatched through TARGET_HANDLERS, so later commands (`eval scenario
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -17,7 +18,7 @@ import typer
 
 from mlsysim.cli.options import CatalogOption, Output, open_catalog
 from mlsysim.catalog.display import format_duration, format_number, format_quantity
-from mlsysim.cli.console import console
+from mlsysim.cli.console import console, echo, escape
 from mlsysim.errors import MlsysimError, OOMError, SLAViolation
 
 
@@ -89,6 +90,14 @@ def eval_command(
 ) -> None:
     """Roofline and serving estimate of MODEL on HARDWARE. Exit 2 if it does not fit
     in memory, 3 if a --max-*-ms target is missed."""
+    if efficiency is not None and not 0 < efficiency <= 1:
+        raise MlsysimError(f"--efficiency must be a fraction in (0, 1] of peak compute, got {efficiency:g}; write e.g. 0.45 for 45%")
+    for flag, text in (("--precision", precision), ("--weight-precision", weight_precision), ("--kv-precision", kv_precision)):
+        if text is not None and not text.strip():
+            raise MlsysimError(f"{flag} is empty; give a format such as fp16, bf16, fp8, int8 or int4, or leave {flag} out")
+    for flag, limit in (("--max-latency-ms", max_latency_ms), ("--max-ttft-ms", max_ttft_ms)):
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise MlsysimError(f"{flag} must be a positive finite number of milliseconds, got {limit:g}")
     request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
                           output_tokens, tensor_parallel, concurrent, efficiency, max_latency_ms, max_ttft_ms,
                           output, explain, catalog)
@@ -141,7 +150,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
         _echo_json(p.to_dict())
     else:
         what = f", {p.seq_len} tokens" if encoder else ""
-        console.print(f"[bold]{p.model}[/] on [bold]{p.hardware}[/] ({p.precision}, batch {p.batch_size}{what})", soft_wrap=True)
+        console.print(f"[bold]{escape(p.model)}[/] on [bold]{escape(p.hardware)}[/] ({escape(p.precision)}, batch {p.batch_size}{what})", soft_wrap=True)
         rows = [
             ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
                         f"{_waves(si['gemm_utilization'])}, memory {_ms(si['latency_memory'])}"
@@ -216,7 +225,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
     if req.output is Output.json:
         _echo_json(result)
     else:
-        console.print(f"[bold]{serving.m.name}[/] on [bold]{serving.hardware_name}[/] ({precisions}{tp}; {header})", soft_wrap=True)
+        console.print(f"[bold]{escape(serving.m.name)}[/] on [bold]{escape(serving.hardware_name)}[/] ({escape(precisions)}{tp}; {header})", soft_wrap=True)
         _print_rows(rows, serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user)
         _print_warnings(warned)
         if req.explain:
@@ -287,7 +296,7 @@ def _print_lineage(lineage: Any) -> None:
 
 
 def _echo_json(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=False))
+    echo(json.dumps(data, indent=2, sort_keys=False))
 
 
 def register(app: typer.Typer) -> None:

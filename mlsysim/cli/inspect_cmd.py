@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from mlsysim.cli.console import console
+from mlsysim.cli.console import console, echo, escape
 from mlsysim.cli.options import CatalogOption, Output, open_catalog
 from mlsysim.site.columns import COLUMNS, Column, short
 from mlsysim.catalog.records import Record
@@ -124,14 +123,14 @@ def _rows(kind: str, records: list[Record]) -> list[dict[str, Any]]:
 
 def _print_rows(rows: list[dict[str, Any]], output: TableOutput) -> None:
     if output is TableOutput.json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     headers = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=headers, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    typer.echo(buffer.getvalue(), nl=False)
+    echo(buffer.getvalue(), nl=False)
 
 
 def zoo(
@@ -225,7 +224,7 @@ def provenance_map(
 
     provmap = open_catalog(catalog).provenance
     if output is Output.json:
-        typer.echo(provmap.to_json())
+        echo(provmap.to_json())
         return
     table = Table(title=f"{len(provmap)} cited values", title_justify="left")
     for header in ("Path", "Value", "Method", "Source"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -11,7 +12,15 @@ import typer
 if TYPE_CHECKING:
     from mlsysim.catalog import Catalog
 
-CatalogOption = typer.Option(None, "--catalog", help="Catalog directory or snapshot file (default: $MLSYSIM_CATALOG or the bundled one).")
+def _catalog_path(text: str) -> Path:
+    """--catalog's value as a Path; an empty one is refused (Path("") would mean the working directory)."""
+    if not str(text).strip():
+        raise typer.BadParameter("an empty catalog path; pass a catalog directory or snapshot file, or leave --catalog out",
+                                 param_hint="'--catalog'")
+    return Path(text)
+
+
+CatalogOption = typer.Option(None, "--catalog", parser=_catalog_path, help="Catalog directory or snapshot file (default: $MLSYSIM_CATALOG or the bundled one).")
 
 
 class Output(str, enum.Enum):

@@ -35,4 +35,4 @@ def build(
         f"for {report.records} records ({report.values} cited values) in {seconds:.2f} s",
         highlight=False,
     )
-    console.print(f"Open {report.out / 'index.html'}", highlight=False, soft_wrap=True)
+    console.print(f"Open {report.out / 'index.html'}", highlight=False, soft_wrap=True, markup=False)

@@ -8,10 +8,9 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from mlsysim.cli.console import console
+from mlsysim.cli.console import console, echo, escape
 from mlsysim.cli.options import CatalogOption, Output
 
 
@@ -73,7 +72,7 @@ def validate(
     cat = load_catalog(catalog) if catalog else default_catalog()
     report = run(cat, category)
     if output is Output.json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        echo(json.dumps(report.to_dict(), indent=2))
         return
     render(report, console)
 

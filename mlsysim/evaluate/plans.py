@@ -62,18 +62,20 @@ class Plan(Schema):
     cluster: str | None = None
     devices: int | None = Field(default=None, ge=1)
     precision: Precision = "bf16"
-    batch_size: int = Field(default=1, ge=1)
+    # At most a million sequences: the layout search factors the batch, and far larger
+    # batches are input mistakes (a typo'd exponent), not training jobs.
+    batch_size: int = Field(default=1, ge=1, le=1_000_000)
     sequence_length: int | None = Field(default=None, ge=1)
     efficiency: float | str | None = None
     parallelism: ParallelLayout | None = None  # None or "auto": the fastest layout that fits
     grid: str | None = None
     datacenter: str | None = None
     duration: str | None = None
-    tokens: float | None = Field(default=None, gt=0)
+    tokens: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     sla: Targets | None = None
     device_power: str | None = None
     sleep_power: str | None = None
-    inferences_per_second: float | None = Field(default=None, gt=0)
+    inferences_per_second: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     _auto_layout = field_validator("parallelism", mode="before")(lambda v: None if v == "auto" else v)
 
@@ -108,6 +110,18 @@ def _quantity(text: str, dimension: str, located: Located, loc: list[str], probl
         problems.append(located.problem(loc, f"must be positive, got {text!r}"))
         return None
     return si
+
+
+def _check_fraction(assumption: Any, located: Located, problems: list[Problem]) -> None:
+    """An efficiency named by an assumption must be a dimensionless fraction in (0, 1]
+    (a time such as kernel_launch_overhead is not an MFU)."""
+    quantity = assumption.quantity if assumption.has("quantity") else None
+    if quantity is None or quantity.dimension != "dimensionless":
+        what = "no quantity" if quantity is None else f"a {quantity.dimension.replace('_', ' ')} ({quantity.value:g} {quantity.unit})"
+        problems.append(located.problem(["efficiency"], f"{assumption.ref} is {what}, not an efficiency; "
+                                        "name a dimensionless fraction in (0, 1], e.g. MFU_Megatron_1T, or write e.g. 0.45"))
+    elif not 0 < quantity.si <= 1:
+        problems.append(located.problem(["efficiency"], f"{assumption.ref} is {quantity.si:g}, not a fraction in (0, 1]"))
 
 
 def _lookup(kind: str, name: str, located: Located, loc: list[str], catalog: Catalog, problems: list[Problem]) -> Any:
@@ -166,11 +180,20 @@ def _resolve(plan: Plan, located: Located, catalog: Catalog, problems: list[Prob
     model = _lookup("models", plan.model, located, ["model"], catalog, problems)
     hardware = _lookup("hardware", plan.hardware, located, ["hardware"], catalog, problems) if plan.hardware else None
     cluster = _lookup("clusters", plan.cluster, located, ["cluster"], catalog, problems) if plan.cluster else None
+    if cluster is not None and plan.devices is not None:
+        from mlsysim.solvers.fleet import fleet_of
+
+        try:
+            fleet_of(cluster, plan.devices)
+        except MlsysimError as exc:
+            problems.append(located.problem(["devices"], str(exc)))
     grid = _lookup("grids", plan.grid, located, ["grid"], catalog, problems) if plan.grid else None
     datacenter = _lookup("datacenters", plan.datacenter, located, ["datacenter"], catalog, problems) if plan.datacenter else None
     efficiency: Any = plan.efficiency
     if isinstance(efficiency, str):
         efficiency = _lookup("assumptions", efficiency, located, ["efficiency"], catalog, problems)
+        if efficiency is not None:
+            _check_fraction(efficiency, located, problems)
     duration = _quantity(plan.duration, "time", located, ["duration"], problems) if plan.duration else None
     sla = plan.sla or Targets()
     step_sla = _quantity(sla.step_time, "time", located, ["sla", "step_time"], problems) if sla.step_time else None

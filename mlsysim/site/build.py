@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,15 @@ from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
 from mlsysim.site.columns import KIND_TITLES
 from mlsysim.site.freshness import freshness
 from mlsysim.site.markdown import render_block, render_inline
-from mlsysim.site.safety import http_url
+from mlsysim.site.safety import http_url, visible
 from mlsysim.site.views import RecordView, SiteModel
 from mlsysim.catalog.units import to_canonical
 
-MARKER = ".mlsysim-site"  # marks a directory this builder may replace
+MARKER = ".mlsysim-site"  # marks a directory this builder may replace: a small FILE whose text matches _SIGNATURE
+_SIGNATURE = re.compile(r"built by mlsysim \S+ on [^\n]*`mlsysim site build` replaces this directory\n?")
+# Staging (.NAME.*.tmp) and swapped-out (.NAME.old-PID) directories older than this were
+# left by a killed build and are removed by the next one [s]; a build takes seconds.
+STALE_AFTER = 3600.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ def build_site(
         raise MlsysimError(f"{template_dir}: no site templates here (base.html missing); pass the site_templates directory")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         report = _render(cat, staging, template_dir, base, today or dt.date.today())
@@ -86,11 +93,35 @@ def _base_url(base_url: str | None) -> str | None:
 
 
 def _check_replaceable(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not _is_marker(out_dir / MARKER))):
         raise MlsysimError(
-            f"{out_dir}: exists and is not a site built by mlsysim (no {MARKER} file), so it is left alone; "
+            f"--out {out_dir}: exists and is not a site built by mlsysim (no {MARKER} file), so it is left alone; "
             "pass --out with a new or empty directory"
         )
+
+
+def _is_marker(path: Path) -> bool:
+    """Whether `path` is the marker file a build writes: a regular file (not a link, not a
+    directory named so) whose few bytes say it was built by mlsysim."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 4096:
+            return False
+        return _SIGNATURE.fullmatch(path.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return False
+
+
+def _remove_stale(out_dir: Path) -> None:
+    """Remove what killed builds of `out_dir` left beside it: staging and swapped-out
+    directories named after it (see build_site and _swap_into_place) older than STALE_AFTER."""
+    cutoff = time.time() - STALE_AFTER
+    for pattern in (f".{out_dir.name}.*.tmp", f".{out_dir.name}.old-*"):
+        for left in out_dir.parent.glob(pattern):
+            try:
+                if left.is_dir() and not left.is_symlink() and left.stat().st_mtime < cutoff:
+                    shutil.rmtree(left, ignore_errors=True)
+            except OSError:
+                continue
 
 
 def _swap_into_place(staging: Path, out_dir: Path) -> None:
@@ -112,6 +143,7 @@ def _environment(template_dir: Path) -> Any:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible,  # bidi overrides and control characters in catalog text are shown escaped
     )
     env.filters["http_url"] = http_url
     env.filters["dash"] = lambda s: s if s not in (None, "") else "—"

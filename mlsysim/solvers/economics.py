@@ -21,6 +21,8 @@ Patterson et al. 2021, arXiv 2104.10350 (energy and cost of training at a given 
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +123,10 @@ class Prices:
 
     def cost(self, duration: float, tokens: float | None, energy: SustainabilityResult) -> EconomicsResult:
         """The cost of holding the hardware for `duration` seconds [s] while drawing `energy`."""
+        duration = inputs.finite_positive(duration, "duration (seconds)")
+        if tokens is not None:
+            if not (inputs._number(tokens) and 0 < tokens < math.inf):
+                raise MlsysimError(f"tokens must be positive (and finite), got {tokens!r}")
         lineage = Lineage()
         lineage.merge(energy.lineage)
         lineage.merge(self.lineage)
@@ -130,8 +136,6 @@ class Prices:
         run = amortised + maintenance + energy_cost
         per_m = None
         if tokens is not None:
-            if not tokens > 0:
-                raise MlsysimError(f"tokens must be positive, got {tokens!r}")
             per_m = run / tokens * PER_MILLION
         rate = self.cloud_price_per_hour
         return EconomicsResult(

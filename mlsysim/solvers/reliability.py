@@ -262,9 +262,16 @@ class Exposure:
 
     def over(self, duration: float) -> ReliabilityResult:
         """The job needing `duration` seconds of work [s]."""
-        if not (inputs._number(duration) and duration > 0):
-            raise MlsysimError(f"duration must be positive seconds of work, got {duration!r}")
-        wall = expected_wall_time(duration, self.daly_interval, self.write_time, self.restart_time, self.mtbf)
+        if not (inputs._number(duration) and duration > 0 and math.isfinite(duration)):
+            raise MlsysimError(f"duration must be positive (and finite) seconds of work, got {duration!r}")
+        try:
+            wall = expected_wall_time(duration, self.daly_interval, self.write_time, self.restart_time, self.mtbf)
+        except OverflowError:
+            wall = math.inf
+        if not math.isfinite(wall):
+            raise MlsysimError(f"devices = {self.devices}: the job's MTBF ({self.mtbf:.3g} s) is so short next to a checkpoint "
+                               f"write ({self.write_time:.3g} s) and restart ({self.restart_time:.3g} s) that it never finishes "
+                               "(expected wall time overflows); use fewer devices or a faster checkpoint")
         lineage = Lineage()
         lineage.merge(self.lineage)
         return ReliabilityResult(
@@ -321,7 +328,9 @@ def _read_exposure(catalog: Catalog, fleet: tuple[int, Lineage], plan: Checkpoin
     write_bw = _bandwidth(plan.write_bandwidth, DEFAULT_WRITE_BANDWIDTH, catalog, lineage, "write_bandwidth")
     write = size / write_bw
     restart = plan.restart_time
-    if restart is None:
+    if restart is not None:
+        restart = inputs.finite_at_least(restart, "restart_time")
+    else:
         restart = size / _bandwidth(plan.read_bandwidth, DEFAULT_READ_BANDWIDTH, catalog, lineage, "read_bandwidth")
     return Exposure(n, per_class, lam, mtbf, size, write, restart, young_interval(write, mtbf),
                     daly_interval(write, mtbf), lineage)

@@ -44,6 +44,7 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.transformer import TransformerShape
 from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.roofline import (
@@ -297,7 +298,8 @@ class ServingModel:
         node = None
         if hw.kind == "nodes":
             node, hw = hw, hw.accelerator
-        self.m = model_terms(inputs.record(model, "models", catalog, "model"))
+        model_record = inputs.record(model, "models", catalog, "model")
+        self.m = model_terms(model_record)
         if self.m.kind != "transformer":
             raise MlsysimError(f"{self.m.name} has no transformer architecture in the catalog; serving (prefill, decode, KV cache) needs one; use Engine.solve")
         if self.m.encoder:
@@ -309,6 +311,9 @@ class ServingModel:
                 "bounded by the dataflow pipeline across the chip (or wafer) and, for weights beyond on-chip capacity, "
                 "by streaming them from external memory (e.g. Cerebras MemoryX), neither of which the catalog "
                 "describes; a roofline over on-chip SRAM bandwidth would be far too fast")
+        heads = TransformerShape.from_record(model_record, Lineage()).heads
+        tp = inputs.parallel_degree(tp, "tensor parallelism", {"attention heads": heads, "KV heads": self.m.kv_heads},
+                                    replicable=("KV heads",))
         self.h = hardware_terms(hw, precision)
         self.eff = efficiencies(catalog, efficiency)
         self.precision = self.h.precision
@@ -393,19 +398,26 @@ class ServingModel:
 
     def prefill(self, prompt_tokens: int, batch_size: int = 1) -> PassTime:
         """Time to first token: one pass over the whole prompt of every sequence."""
+        inputs.positive_int(prompt_tokens, "prompt_tokens")
+        inputs.positive_int(batch_size, "batch_size")
         return self._pass(float(batch_size), float(prompt_tokens), 0.0)
 
     def decode_step(self, context: int, batch_size: int = 1) -> PassTime:
         """One new token for each of `batch_size` sequences with `context` tokens cached."""
+        inputs.whole_at_least(context, "context")
+        inputs.positive_int(batch_size, "batch_size")
         return self._pass(float(batch_size), 1.0, float(context))
 
     def memory(self, batch_size: int, tokens: float) -> MemoryBreakdown:
         """Resident bytes per GPU with `batch_size` sequences of `tokens` cached tokens."""
+        inputs.whole_at_least(batch_size, "batch_size")
+        inputs.finite_at_least(tokens, "tokens")
         weights = self.m.params_total * self.bytes_w / self.tp
         return MemoryBreakdown(weights, batch_size * tokens * self.kv_cache_bytes_per_token(), self.h.capacity)
 
     def max_batch_size(self, tokens: float) -> int:
         """The most sequences of `tokens` cached tokens that fit next to the weights (0 if the weights alone do not)."""
+        inputs.finite_positive(tokens, "tokens")
         free = self.h.capacity - self.memory(0, tokens).weights
         per_sequence = tokens * self.kv_cache_bytes_per_token()
         return max(int(free // per_sequence), 0) if free > 0 else 0

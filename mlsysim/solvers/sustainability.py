@@ -305,11 +305,8 @@ def _device_hours(n: int, duration: float | None, device_hours: float | None) ->
     if (duration is None) == (device_hours is None):
         raise MlsysimError("pass exactly one of duration= (seconds) or device_hours= (accelerator-hours)")
     if device_hours is not None:
-        if not (inputs._number(device_hours) and device_hours > 0):
-            raise MlsysimError(f"device_hours must be positive, got {device_hours!r}")
-        return float(device_hours)
-    if not (inputs._number(duration) and duration > 0):
-        raise MlsysimError(f"duration must be positive seconds, got {duration!r}")
+        return inputs.finite_positive(device_hours, "device_hours")
+    inputs.finite_positive(duration, "duration (seconds)")
     return n * duration / SECONDS_PER_HOUR
 
 
