@@ -243,6 +243,8 @@ ALLOWED = {
     ("reliability.py", "daly_interval", 9): "Daly 2006, Eq. 37: ... + (1/9) (delta/2M)",
     ("serving.py", "ServingModel", 512): "documented default prompt length of ServingModel.solve",
     ("serving.py", "ServingModel", 128): "documented default output length of ServingModel.solve",
+    ("serving.py", "ServingModel", 0.5): "the P50 TTFT label of under_load",
+    ("serving.py", "ServingModel", 0.99): "the P99 TTFT label of under_load",
     ("queueing.py", "<module>", 0.5): "the percentiles reported (P50, P95, P99): labels",
     ("queueing.py", "<module>", 0.95): "the percentiles reported (P50, P95, P99): labels",
     ("queueing.py", "<module>", 0.99): "the percentiles reported (P50, P95, P99): labels",

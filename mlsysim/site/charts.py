@@ -58,6 +58,8 @@ class ChartMaker:
         matplotlib.rcParams.update({
             "svg.fonttype": "none",
             "svg.hashsalt": "mlsysim",
+            # Labels are catalog text: a "$" in a name is a dollar sign, never mathtext.
+            "text.parse_math": False,
             "font.family": "sans-serif",
             "font.size": 9,
             "axes.spines.top": False,
