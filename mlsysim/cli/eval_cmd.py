@@ -148,7 +148,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
         unit = "samples/s"
     if req.output is Output.json:
         _echo_json(p.to_dict())
-    else:
+    elif p.feasible:  # an infeasible result says what does not fit (below), never a latency
         what = f", {p.seq_len} tokens" if encoder else ""
         console.print(f"[bold]{escape(p.model)}[/] on [bold]{escape(p.hardware)}[/] ({escape(p.precision)}, batch {p.batch_size}{what})", soft_wrap=True)
         rows = [
@@ -224,7 +224,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
     rows.append(("memory per GPU", f"{_gb(memory.weights)} weights + {_gb(memory.kv_cache)} KV cache = {_gb(memory.total)} of {_gb(memory.capacity)}"))
     if req.output is Output.json:
         _echo_json(result)
-    else:
+    elif memory.fits:  # an infeasible result says what does not fit (below), never a latency
         console.print(f"[bold]{escape(serving.m.name)}[/] on [bold]{escape(serving.hardware_name)}[/] ({escape(precisions)}{tp}; {header})", soft_wrap=True)
         _print_rows(rows, serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user)
         _print_warnings(warned)
