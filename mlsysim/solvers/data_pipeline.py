@@ -35,6 +35,7 @@ from typing import Any
 from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import result_dict
 
 
 def data_demand(bytes_per_sample: Any, samples_per_second: Any) -> Any:
@@ -172,10 +173,7 @@ class TransformationResult:
     lineage: Lineage
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class TransformationModel:

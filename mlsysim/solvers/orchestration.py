@@ -34,6 +34,7 @@ from typing import Any, Iterable
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import result_dict
 
 
 def erlang_c(servers: int, offered: float) -> float:
@@ -112,10 +113,7 @@ class OrchestrationResult:
     lineage: Lineage
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class OrchestrationModel:

@@ -32,6 +32,7 @@ import numpy as np
 
 from mlsysim.errors import InfeasibleError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import result_dict
 from mlsysim.solvers.checks import nonnegative, out, positive, whole, within
 
 QUANTILES = (0.5, 0.95, 0.99)
@@ -376,10 +377,7 @@ class TailLatencyResult:
     lineage: Lineage
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class TailLatencyModel:

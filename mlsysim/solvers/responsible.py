@@ -39,6 +39,7 @@ from mlsysim.catalog.records import Record
 from mlsysim.catalog import inputs
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import result_dict
 
 CLIPPING = ("vanilla", "ghost")
 # Cited times per iteration (catalog/assumptions/): non-private and private, same model and batch.
@@ -91,10 +92,7 @@ class PrivacyCostResult:
     lineage: Lineage
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class ResponsibleEngineeringModel:

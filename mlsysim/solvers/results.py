@@ -37,3 +37,12 @@ class QuantityView:
             raise MlsysimError(f"{type(self).__name__}.{name} is not available for this result (None)")
         q = Q_(value, si_unit or "dimensionless")
         return q.to(unit) if unit else q
+
+
+def result_dict(result: Any) -> dict[str, Any]:
+    """A dataclass result as JSON-ready data: its fields (SI floats), the catalog it was
+    computed from, and the cited values it rests on."""
+    out = {name: getattr(result, name) for name in result.__dataclass_fields__ if name != "lineage"}
+    out["lineage"] = [entry.to_dict() for entry in result.lineage.entries()]
+    out["catalog"] = result.lineage.catalog
+    return out

@@ -43,6 +43,7 @@ import numpy as np
 from mlsysim.catalog import Catalog, inputs
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import result_dict
 from mlsysim.solvers.checks import cited, nonnegative, out, positive, whole
 from mlsysim.solvers.terms import cited_assumption
 
@@ -227,10 +228,7 @@ class ScalingResult:
     lineage: Lineage
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class ScalingModel:
@@ -272,10 +270,7 @@ class InferenceScalingResult:
     lineage: Lineage
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class InferenceScalingModel:

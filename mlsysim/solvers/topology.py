@@ -50,6 +50,7 @@ from typing import Any, NamedTuple
 
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import result_dict
 from mlsysim.solvers.checks import cited, positive, whole
 
 TOPOLOGIES = ("ring", "torus", "fat_tree", "rail_optimized", "dragonfly")
@@ -350,10 +351,7 @@ class TopologyResult:
         return (self.endpoints - 1) / self.endpoints * s / self.alltoall_bandwidth
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class TopologyModel:

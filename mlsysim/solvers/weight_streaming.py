@@ -33,6 +33,7 @@ from mlsysim.catalog import Catalog, inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import InfeasibleError, MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.results import result_dict
 from mlsysim.solvers.checks import cited, out, positive
 from mlsysim.solvers.fleet import bytes_per_element, peak_compute
 
@@ -180,10 +181,7 @@ class WeightStreamingResult:
     lineage: Lineage
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "lineage"}
-        out["lineage"] = [e.to_dict() for e in self.lineage.entries()]
-        out["catalog"] = self.lineage.catalog
-        return out
+        return result_dict(self)
 
 
 class WeightStreamingModel:
