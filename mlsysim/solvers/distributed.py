@@ -82,7 +82,13 @@ from mlsysim.solvers.roofline import (
     pipeline_bubble_fraction,
     ring_allreduce_time,
 )
-from mlsysim.solvers.terms import cited_assumption
+from mlsysim.solvers.terms import (
+    WaveQuantization,
+    cited_assumption,
+    hardware_terms,
+    model_terms,
+    wave_quantization,
+)
 from mlsysim.solvers.transformer import (
     TransformerShape,
     attention_flops_per_token,
@@ -278,6 +284,11 @@ class TrainingTerms:
     mem_bw: float = float("inf")  # [B/s] device memory bandwidth (memory-bound element-wise work)
     backward: float = 2.0  # backward FLOPs / forward FLOPs [1]
     causal: bool = True  # decoder (causal mask); an encoder attends over the whole sequence
+    # Weight-GEMM FLOPs per sequence (forward + backward + recomputed forward; output layer
+    # included), by recompute mode: the part tile and wave quantization stretch.
+    flops_gemm_seq: dict[str, float] = field(default_factory=dict)
+    # The weight GEMMs' tile/wave quantization at a tensor-parallel size (None: not modelled).
+    waves: Any = None
     # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
@@ -365,6 +376,13 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     # attention ("selective"), or every transformer layer ("full").
     flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
                     (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
+    # Weight-GEMM FLOPs (the share tile/wave quantization acts on): forward, backward and the
+    # recomputed forward of the transformer layers ("full"), plus the output layer's forward
+    # and backward. The backward's two GEMMs per weight are charged the forward's quantization.
+    gemm_fwd_layers = seq * 2 * layer_params
+    flops_gemm_seq = {mode: passes * seq * 2 * matmul_params + extra for mode, extra in
+                      (("none", 0.0), ("selective", 0.0), ("full", gemm_fwd_layers))}
+    waves = _training_waves(model, hardware, precision, lineage)
     peak = peak_compute(hardware, precision, lineage)
     fraction = inputs.fraction(efficiency, "efficiency", lineage)
     mem_bw = lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else float("inf")
@@ -381,8 +399,43 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw, backward=backward,
-        causal=not shape.encoder,
+        causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves,
     )
+
+
+def _training_waves(model: Record, hardware: Record, precision: str, lineage: Lineage) -> Any:
+    """`tp -> WaveQuantization` of the model's weight GEMMs on the accelerator at `precision`
+    (the roofline's term: the accelerator's cited SM count and the cited cuBLAS tile), or None
+    where it does not apply (no SM count, a tile cited for another vendor or precision). Its
+    cited inputs join `lineage` once: they are the same at every tensor-parallel size."""
+    try:
+        m, h = model_terms(model), hardware_terms(hardware, precision, require_memory=False)
+    except MlsysimError:
+        return None
+    first = wave_quantization(m, h, 1)
+    if not first.wave:
+        return None
+    lineage.merge(first.lineage)
+    return lambda tp: wave_quantization(m, h, tp)
+
+
+def gemm_slowdown(ops: Any, s: TrainingTerms, tp: Any, tokens: Any) -> Any:
+    """Tile/wave-quantization slowdown [1] (>= 1) of the weight GEMMs of a microbatch of
+    `tokens` rows split over `tp` GPUs (`terms.WaveQuantization.slowdown`); 1 where the term
+    does not apply. Scalars for a solve, numpy columns for a search."""
+    if s.waves is None:
+        return 1.0 if ops is _Scalar else 0.0 * tp + 1.0
+    if ops is _Scalar:
+        return s.waves(int(tp)).slowdown(float(tokens))
+    import numpy as np  # numpy only for searches: a plain solve never imports it
+
+    out = np.ones(np.shape(tp))
+    tokens = np.broadcast_to(np.asarray(tokens, dtype=float), np.shape(tp))
+    for t in np.unique(tp):
+        pick = tp == t
+        quantization: WaveQuantization = s.waves(int(t))
+        out[pick] = quantization.slowdown_array(tokens[pick])
+    return out
 
 
 @dataclass(slots=True)
@@ -593,6 +646,9 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
         # every pass that runs attention (forward, backward, and the recomputed forward).
         attention_passes = 1.0 + s.backward + (0.0 if x.recompute == "none" else 1.0)
         stage_flops = stage_flops - CAUSAL_SKIPPED * layers_stage / s.layers * s.flops_fwd_attn_seq * attention_passes
+    gemm_stage = layers_stage / s.layers * (s.flops_gemm_seq[x.recompute] - s.flops_logits3) + s.flops_logits3
+    slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
+    stage_flops = stage_flops + gemm_stage * (slowdown - 1.0)
     t_gemm = x.microbatch * stage_flops / (x.tp * x.cp) / s.rate
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
