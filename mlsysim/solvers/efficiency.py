@@ -51,7 +51,7 @@ GEMM_EFFICIENCY = "gemm_compute_efficiency"
 # kernel class -> (assumption ids, what the value is a fraction or time of, solvers that use it)
 KERNEL_CLASSES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "dense_gemm": ((GEMM_EFFICIENCY,), "fraction of the dense peak at the precision",
-                   "DistributedModel (first-principles mode); the GEMM tile term of Engine and ServingModel"),
+                   "DistributedModel (first-principles mode); EfficiencyModel.gemm adds the tile term Engine and ServingModel apply"),
     "prefill": ((COMPUTE_EFFICIENCY,), "fraction of the dense peak at the precision",
                 "Engine.solve, ServingModel (prefill), Engine.sweep, SynthesisSolver, CompressionModel"),
     "attention_prefill": ((COMPUTE_EFFICIENCY,), "fraction of the dense peak at the precision",
