@@ -107,10 +107,12 @@ def test_unknown_precision_lists_the_known_ones() -> None:
 def test_lineage_lists_exactly_the_cited_inputs() -> None:
     p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     paths = {e.path for e in p.lineage.entries()}
-    assert {"hardware/h100_sxm#compute.fp16", "hardware/h100_sxm#memory.bandwidth", "hardware/h100_sxm#memory.capacity",
+    assert {"hardware/h100_sxm#compute.fp16", "hardware/h100_sxm#memory.bandwidth", "hardware/h100_sxm#memory.capacity_usable",
             "models/llama3_8b#transformer.kv_heads", "assumptions/prefill_compute_efficiency#quantity",
             "assumptions/decode_memory_bandwidth_efficiency#quantity"} <= paths
     assert not any("interconnect" in path or "compute.fp8" in path for path in paths)
+    # The fit used the usable capacity the H100 reports, so the marketed figure is not an input.
+    assert "hardware/h100_sxm#memory.capacity" not in paths
     entry = next(e for e in p.lineage.entries() if e.path.endswith("memory.bandwidth"))
     assert entry.source_id == Hardware.Cloud.H100.memory.bandwidth.source_id and entry.source_title
     assert p.to_dict()["lineage"][0].keys() == {"path", "value", "unit", "source_id", "source_title", "method"}

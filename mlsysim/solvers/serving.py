@@ -1,11 +1,14 @@
 """LLM serving: prefill (time to first token), decode (inter-token latency), KV cache,
 memory, the largest batch that fits, continuous batching and tensor parallelism.
+Memory fits use the usable capacity the device reports (`memory.capacity_usable`,
+e.g. 81559 MiB for an H100 80GB) when the record states it, else the marketed figure;
+`MemoryBreakdown.capacity_basis` says which (`terms.memory_capacity`).
 
     >>> from mlsysim import ServingModel, Models, Hardware
     >>> s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     >>> r = s.solve(prompt_tokens=512, output_tokens=128, batch_size=8)
     >>> f"TTFT {r.ttft * 1e3:.3g} ms, ITL {r.itl * 1e3:.3g} ms, up to {r.max_batch_size} sequences"
-    'TTFT 86 ms, ITL 6.46 ms, up to 762 sequences'
+    'TTFT 86 ms, ITL 6.46 ms, up to 828 sequences'
 
 Prefill and every decode step are roofline passes (`engine.pass_cost`): a decode
 step reads all weights (or, for a mixture of experts, the experts its batch is
@@ -102,6 +105,9 @@ class MemoryBreakdown(QuantityView):
     weights: float
     kv_cache: float
     capacity: float
+    # Which figure `capacity` is: "usable" (memory.capacity_usable, what the device reports),
+    # "marketed" (memory.capacity) or "none" (terms.memory_capacity).
+    capacity_basis: str = "marketed"
 
     UNITS = {"weights": "B", "kv_cache": "B", "capacity": "B", "total": "B"}
 
@@ -113,8 +119,9 @@ class MemoryBreakdown(QuantityView):
     def fits(self) -> bool:
         return self.total <= self.capacity
 
-    def to_dict(self) -> dict[str, float]:
-        return {"weights": self.weights, "kv_cache": self.kv_cache, "total": self.total, "capacity": self.capacity}
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "kv_cache": self.kv_cache, "total": self.total, "capacity": self.capacity,
+                "capacity_basis": self.capacity_basis}
 
 
 @dataclass(frozen=True)
@@ -413,7 +420,8 @@ class ServingModel:
         inputs.whole_at_least(batch_size, "batch_size")
         inputs.finite_at_least(tokens, "tokens")
         weights = self.m.params_total * self.bytes_w / self.tp
-        return MemoryBreakdown(weights, batch_size * tokens * self.kv_cache_bytes_per_token(), self.h.capacity)
+        return MemoryBreakdown(weights, batch_size * tokens * self.kv_cache_bytes_per_token(), self.h.capacity,
+                               self.h.capacity_basis)
 
     def max_batch_size(self, tokens: float) -> int:
         """The most sequences of `tokens` cached tokens that fit next to the weights (0 if the weights alone do not)."""

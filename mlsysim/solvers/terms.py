@@ -105,11 +105,20 @@ class HardwareTerms:
     record: Record = field(repr=False, compare=False)  # the accelerator record, for the overheads that apply to it
     has_bandwidth: bool = True
     has_capacity: bool = True
+    # Which figure `capacity` is (see `memory_capacity`): "usable" (what the device reports
+    # software can allocate, memory.capacity_usable), "marketed" (memory.capacity, the
+    # vendor's figure) or "none" (no capacity stated: fit not checked).
+    capacity_basis: str = "marketed"
 
     @property
     def catalog(self) -> Catalog:
         """The catalog the accelerator record (and so these terms) came from."""
         return self.record._catalog
+
+    @property
+    def capacity_note(self) -> str:
+        """One sentence for a result: which memory capacity the fit was checked against."""
+        return capacity_note(self.name, self.capacity, self.capacity_basis)
 
 
 @dataclass(frozen=True)
@@ -313,13 +322,41 @@ def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> H
             if needed not in claims:
                 raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
     has_bandwidth, has_capacity = "memory.bandwidth" in claims, "memory.capacity" in claims
+    capacity, basis = memory_capacity(hw)
     return HardwareTerms(
         name=hw.label, precision=precision,
         peak=lineage.use(hw.field(path)),
         bandwidth=lineage.use(hw.field("memory.bandwidth")) if has_bandwidth else math.inf,
-        capacity=lineage.use(hw.field("memory.capacity")) if has_capacity else math.inf,
+        capacity=lineage.use(capacity) if capacity is not None else math.inf,
         lineage=lineage, record=hw, has_bandwidth=has_bandwidth, has_capacity=has_capacity,
+        capacity_basis=basis,
     )
+
+
+def memory_capacity(hw: Record) -> tuple[Value | None, str]:
+    """The memory capacity a fit is checked against, and which figure it is.
+
+    The usable capacity (`memory.capacity_usable`: what the device reports software can
+    allocate, e.g. 81559 MiB = 85.5 GB for an H100 80GB HBM3 under nvidia-smi) when the
+    record states one, else the marketed figure (`memory.capacity`, e.g. NVIDIA's "80GB").
+    Returns (cited value, "usable" | "marketed"), or (None, "none") when neither is stated.
+    """
+    claims = hw.claims
+    if "memory.capacity_usable" in claims:
+        return hw.field("memory.capacity_usable"), "usable"
+    if "memory.capacity" in claims:
+        return hw.field("memory.capacity"), "marketed"
+    return None, "none"
+
+
+def capacity_note(name: str, capacity: float, basis: str) -> str:
+    """The sentence a result carries about the capacity [B] its fit was checked against."""
+    if basis == "usable":
+        return (f"memory fit checked against {name}'s usable capacity, {capacity / 1e9:.4g} GB as the device "
+                "reports it (memory.capacity_usable), not the marketed figure")
+    if basis == "marketed":
+        return f"memory fit checked against {name}'s marketed capacity, {capacity / 1e9:.4g} GB (memory.capacity)"
+    return f"memory fit not checked: {name} states no memory capacity"
 
 
 def efficiencies(catalog: Catalog, compute: Any = None) -> Efficiencies:
