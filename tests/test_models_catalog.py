@@ -118,3 +118,96 @@ def test_a_wrong_architecture_field_is_caught():
     shape = TransformerShape.from_record(model)
     wrong = parameter_count(dataclasses.replace(shape, layers=shape.layers - 1)).total
     assert abs(wrong / model.parameters.si - 1) > allowed_deviation(model, "parameters")
+
+
+# ---- the records added for issue 13 (reference-simulator names and the 2025 models)
+
+@pytest.mark.parametrize(
+    ("name", "model_id", "group"),
+    [
+        ("Kimi_K2", "kimi_k2", "Language"),
+        ("Qwen3_8B", "qwen3_8b", "Language"),
+        ("Qwen3_32B", "qwen3_32b", "Language"),
+        ("Qwen3_30B_A3B", "qwen3_30b_a3b", "Language"),
+        ("Mistral_7B", "mistral_7b", "Language"),
+        ("Phi_4", "phi_4", "Language"),
+        ("PaLM_540B", "palm_540b", "Language"),
+        ("Llama3_405B", "llama3_1_405b", "Language"),
+        ("Whisper", "whisper_large_v3", "Speech"),
+        ("Whisper_Turbo", "whisper_large_v3_turbo", "Speech"),
+        ("ACT_ALOHA", "act_aloha", "Embodied"),
+    ],
+)
+def test_reference_and_issue_names_resolve(name, model_id, group):
+    """The reference simulator (mlsysim 0.3.0 registries) spells PaLM_540B, Llama3_405B and
+    ACT_ALOHA this way; issue 13 names Kimi K2, Qwen 3, Mistral 7B, Phi-4 and Whisper."""
+    import mlsysim
+
+    assert _catalog.get("models", name).id == model_id
+    assert getattr(getattr(mlsysim.Models, group), name).id == model_id
+
+
+@pytest.mark.parametrize(
+    ("model_id", "layers", "heads", "kv_heads"),
+    [
+        # Qwen3 report (arXiv 2505.09388) Table 1: "Qwen3-8B 36 32 / 8", "Qwen3-32B 64 64 / 8";
+        # Table 2: "Qwen3-30B-A3B 48 32 / 4".
+        ("qwen3_8b", 36, 32, 8),
+        ("qwen3_32b", 64, 64, 8),
+        ("qwen3_30b_a3b", 48, 32, 4),
+    ],
+)
+def test_qwen3_layers_and_heads_are_the_reports(model_id, layers, heads, kv_heads):
+    shape = TransformerShape.from_record(_catalog.get("models", model_id))
+    assert (shape.layers, shape.heads, shape.kv_heads, shape.head_dim) == (layers, heads, kv_heads, 128)
+
+
+def test_qwen3_sizes_round_to_their_names():
+    """Qwen3-8B and Qwen3-32B model names; Qwen3-30B-A3B: "# Total Params ... 30B" (report
+    Table 5) and about 3B activated (the "A3B" of its name)."""
+    for model_id, label in (("qwen3_8b", 8e9), ("qwen3_32b", 32e9)):
+        assert _catalog.get("models", model_id).parameters.si == pytest.approx(label, rel=0.03)
+    moe = parameter_count(TransformerShape.from_record(_catalog.get("models", "qwen3_30b_a3b")))
+    assert moe.total == pytest.approx(30e9, rel=0.02)
+    assert moe.active == pytest.approx(3.35e9, rel=0.01)
+    assert moe.active / moe.total < 0.12
+
+
+def test_kimi_k2_is_a_trillion_parameters_with_32b_active():
+    """Moonshot AI's Kimi K2 model summary: "Total Parameters 1T", "Activated Parameters 32B",
+    384 experts, 8 selected, 1 shared, 1 dense layer of 61, MLA attention."""
+    from mlsysim.solvers.transformer import kv_cache_elements_per_token
+
+    model = _catalog.get("models", "kimi_k2")
+    shape = TransformerShape.from_record(model)
+    count = parameter_count(shape)
+    assert count.total == pytest.approx(1e12, rel=0.03)
+    assert count.active == pytest.approx(32e9, rel=0.03)
+    assert (shape.experts_total, shape.experts_active, shape.shared_experts, shape.dense_layers) == (384, 8, 1, 1)
+    assert kv_cache_elements_per_token(shape) == 61 * (512 + 64)
+
+
+def test_mistral_7b_is_the_papers_table_1_and_the_docs_size():
+    """Mistral 7B paper Table 1 (dim 4096, n_layers 32, hidden_dim 14336, n_kv_heads 8,
+    vocab_size 32000); Mistral's docs Sizes table: Mistral-7B-v0.3 "7.3B", whose vocabulary
+    ("Extended vocabulary to 32768") adds 768 rows to the embedding and to the output layer."""
+    model = _catalog.get("models", "mistral_7b")
+    v01 = _derived(model, "parameters")
+    assert v01 == 7_241_732_096
+    v03 = v01 + 2 * 768 * 4096
+    assert v03 == pytest.approx(7.3e9, rel=0.008)
+
+
+def test_palm_uses_multi_query_attention_narrower_than_its_width():
+    """PaLM 540B (reimplementation README): 48 heads of 256 = 12288 query width against
+    d_model 18432, one shared key/value head; the count lands within 0.07% of the paper's 540B."""
+    shape = TransformerShape.from_record(_catalog.get("models", "palm_540b"))
+    assert shape.kv_heads == 1
+    assert shape.heads * shape.head_dim == 12288 < shape.hidden
+    assert parameter_count(shape).total == pytest.approx(540e9, rel=7e-4)
+
+
+def test_whisper_sizes_are_openais():
+    """openai/whisper model card: "| large | 1550 M |"; README: "| turbo | 809 M |"."""
+    assert _catalog.get("models", "whisper_large_v3").parameters.si == 1.55e9
+    assert _catalog.get("models", "whisper_large_v3_turbo").parameters.si == 809e6
