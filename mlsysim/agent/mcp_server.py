@@ -1,0 +1,116 @@
+"""`mlsysim mcp`: the tools of mlsysim.agent.tools over the Model Context Protocol (stdio).
+
+Built on the official `mcp` SDK (MCPServer). One catalog is loaded when the server starts
+and every tool answers from it, stating its fingerprint. A tool's bad input comes back as
+an MCP tool error (`is_error`) whose text gives the place, the problem and the fix, never a
+traceback; an infeasible system or a missed target is a result with a `status`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from mlsysim import __version__
+from mlsysim.agent import tools
+from mlsysim.catalog import Catalog
+from mlsysim.errors import MlsysimError
+from provenance.problems import ProvenanceError
+
+INSTRUCTIONS = (
+    "mlsysim: analytical ML-systems estimates over a cited catalog. Every number a tool returns rests on "
+    "catalog values listed in `citations` (source id, title, url, locator), and `catalog` names the catalog's "
+    "fingerprint. Start with lookup (a record), solve (a model on an accelerator), evaluate_cluster_yaml "
+    "(a plan: get_schemas type=plan gives its format) and explain (the lineage of a result)."
+)
+
+Answer = dict[str, Any]
+
+
+def build_server(catalog: Catalog) -> Any:
+    """An MCPServer serving the mlsysim tools over `catalog`."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    server = MCPServer("mlsysim", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+
+    def answer(fn: Callable[..., Answer], **kwargs: Any) -> Answer:
+        try:
+            return fn(catalog, **kwargs)
+        except (MlsysimError, ProvenanceError) as exc:
+            raise ToolError(str(exc)) from None
+        except Exception as exc:  # a bug, not bad input: still a clear message, no traceback
+            raise ToolError(f"internal error: {type(exc).__name__}: {exc}; this is a bug in mlsysim, please report it "
+                            "with the arguments that caused it") from None
+
+    @server.tool()
+    def get_schemas(
+        type: Annotated[str | None, Field(description="One schema: plan, reference_plan, hardware, models, grids, nodes, "
+                                          "clusters, ... (default: all of them).")] = None,
+    ) -> Answer:
+        """JSON Schemas of mlsysim's plan format (and the reference simulator's, which it also reads) and of each catalog record kind."""
+        return answer(tools.get_schemas, type=type)
+
+    @server.tool()
+    def evaluate_cluster_yaml(
+        yaml: Annotated[str, Field(description="The plan file's YAML text: mlsysim's format (model, cluster or hardware, "
+                                   "devices, batch_size, ...) or the reference simulator's (version, workload, hardware, ops, constraints).")],
+        name: Annotated[str, Field(description="A file name for the plan, used in error messages.")] = "plan.yaml",
+    ) -> Answer:
+        """The three-level scorecard of a plan: feasibility (does it fit), performance (is it fast enough), macro
+        (energy, carbon, cost). status is ok, infeasible or sla_violated."""
+        return answer(tools.evaluate_cluster_yaml, yaml=yaml, name=name)
+
+    @server.tool()
+    def solve(
+        model: Annotated[str, Field(description="A catalog model, e.g. Llama3_8B, ResNet50.")],
+        hardware: Annotated[str, Field(description="A catalog accelerator (e.g. H100) or node (e.g. DGX_H100).")],
+        batch_size: Annotated[int, Field(ge=1, description="Sequences (or samples) per batch.")] = 1,
+        precision: Annotated[str, Field(description="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ...")] = "fp16",
+        seq_len: Annotated[int | None, Field(ge=1, description="Prompt tokens per sequence (LLM default 512).")] = None,
+        output_tokens: Annotated[int | None, Field(ge=1, description="Generated tokens per sequence (LLM default 128).")] = None,
+        tensor_parallel: Annotated[int, Field(ge=1, description="Tensor-parallel GPUs (LLM serving).")] = 1,
+        efficiency: Annotated[float | None, Field(gt=0, le=1, description="Achieved fraction of peak compute (default: the cited assumption).")] = None,
+    ) -> Answer:
+        """A model on one accelerator or node, as `mlsysim eval MODEL HARDWARE`: LLM serving (TTFT, inter-token
+        latency, throughput, memory) or one roofline forward pass for other models."""
+        return answer(tools.solve, model=model, hardware=hardware, batch_size=batch_size, precision=precision,
+                      seq_len=seq_len, output_tokens=output_tokens, tensor_parallel=tensor_parallel, efficiency=efficiency)
+
+    @server.tool()
+    def optimize(
+        kind: Annotated[Literal["parallelism", "batching", "placement"], Field(
+            description="parallelism: the fastest (TP, PP, DP, ...) layout that fits; batching: the largest batch meeting "
+                        "a P99 latency SLA at an arrival rate; placement: the region minimising cost plus a carbon price.")],
+        plan: Annotated[str, Field(description="The plan's YAML text (as for evaluate_cluster_yaml).")],
+        sla_ms: Annotated[float | None, Field(gt=0, description="batching: the P99 latency target [ms].")] = None,
+        qps: Annotated[float | None, Field(gt=0, description="batching: the arrival rate [queries/s].")] = None,
+        carbon_tax: Annotated[float | None, Field(ge=0, description="placement: the carbon price [USD per tonne CO2e].")] = None,
+    ) -> Answer:
+        """Search a design space from a plan, as `mlsysim optimize parallelism|batching|placement PLAN.yaml`."""
+        return answer(tools.optimize, kind=kind, plan=plan, sla_ms=sla_ms, qps=qps, carbon_tax=carbon_tax)
+
+    @server.tool()
+    def lookup(
+        name: Annotated[str, Field(description="A record's name, id or alias (H100, Llama3_8B, Quebec), or kind/id (hardware/h100_sxm).")],
+        kind: Annotated[str | None, Field(description="The record kind, when a name is ambiguous: hardware, models, grids, ...")] = None,
+    ) -> Answer:
+        """A catalog record: its fields and every cited value with its citation (source, url, locator, as stated)."""
+        return answer(tools.lookup, name=name, kind=kind)
+
+    @server.tool()
+    def explain(
+        tool: Annotated[Literal["solve", "evaluate_cluster_yaml", "optimize"], Field(description="The tool whose result to explain.")],
+        arguments: Annotated[dict[str, Any], Field(description="That tool's arguments, e.g. {\"model\": \"Llama3_8B\", \"hardware\": \"H100\"}.")],
+    ) -> Answer:
+        """The lineage of a result: every cited catalog value it rests on, one line each (as `mlsysim eval --explain`), with full citations."""
+        return answer(tools.explain, tool=tool, arguments=arguments)
+
+    return server
+
+
+def serve(catalog: Catalog) -> None:
+    """Serve the tools over stdio until the client closes the connection."""
+    build_server(catalog).run("stdio")
