@@ -27,6 +27,12 @@ INSTRUCTIONS = (
 )
 
 Answer = dict[str, Any]
+# Bounds stated in the input schemas for clients, and checked by the tools themselves, so a
+# value out of range comes back as place, problem and fix rather than a validation dump.
+AT_LEAST_ONE: dict[str, Any] = {"minimum": 1}
+POSITIVE: dict[str, Any] = {"exclusiveMinimum": 0}
+NOT_NEGATIVE: dict[str, Any] = {"minimum": 0}
+FRACTION: dict[str, Any] = {"exclusiveMinimum": 0, "maximum": 1}
 
 
 def build_server(catalog: Catalog) -> Any:
@@ -67,12 +73,12 @@ def build_server(catalog: Catalog) -> Any:
     def solve(
         model: Annotated[str, Field(description="A catalog model, e.g. Llama3_8B, ResNet50.")],
         hardware: Annotated[str, Field(description="A catalog accelerator (e.g. H100) or node (e.g. DGX_H100).")],
-        batch_size: Annotated[int, Field(ge=1, description="Sequences (or samples) per batch.")] = 1,
+        batch_size: Annotated[int, Field(json_schema_extra=AT_LEAST_ONE, description="Sequences (or samples) per batch.")] = 1,
         precision: Annotated[str, Field(description="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ...")] = "fp16",
-        seq_len: Annotated[int | None, Field(ge=1, description="Prompt tokens per sequence (LLM default 512).")] = None,
-        output_tokens: Annotated[int | None, Field(ge=1, description="Generated tokens per sequence (LLM default 128).")] = None,
-        tensor_parallel: Annotated[int, Field(ge=1, description="Tensor-parallel GPUs (LLM serving).")] = 1,
-        efficiency: Annotated[float | None, Field(gt=0, le=1, description="Achieved fraction of peak compute (default: the cited assumption).")] = None,
+        seq_len: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="Prompt tokens per sequence (LLM default 512).")] = None,
+        output_tokens: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="Generated tokens per sequence (LLM default 128).")] = None,
+        tensor_parallel: Annotated[int, Field(json_schema_extra=AT_LEAST_ONE, description="Tensor-parallel GPUs (LLM serving).")] = 1,
+        efficiency: Annotated[float | None, Field(json_schema_extra=FRACTION, description="Achieved fraction of peak compute (default: the cited assumption).")] = None,
     ) -> Answer:
         """A model on one accelerator or node, as `mlsysim eval MODEL HARDWARE`: LLM serving (TTFT, inter-token
         latency, throughput, memory) or one roofline forward pass for other models."""
@@ -85,9 +91,9 @@ def build_server(catalog: Catalog) -> Any:
             description="parallelism: the fastest (TP, PP, DP, ...) layout that fits; batching: the largest batch meeting "
                         "a P99 latency SLA at an arrival rate; placement: the region minimising cost plus a carbon price.")],
         plan: Annotated[str, Field(description="The plan's YAML text (as for evaluate_cluster_yaml).")],
-        sla_ms: Annotated[float | None, Field(gt=0, description="batching: the P99 latency target [ms].")] = None,
-        qps: Annotated[float | None, Field(gt=0, description="batching: the arrival rate [queries/s].")] = None,
-        carbon_tax: Annotated[float | None, Field(ge=0, description="placement: the carbon price [USD per tonne CO2e].")] = None,
+        sla_ms: Annotated[float | None, Field(json_schema_extra=POSITIVE, description="batching: the P99 latency target [ms].")] = None,
+        qps: Annotated[float | None, Field(json_schema_extra=POSITIVE, description="batching: the arrival rate [queries/s].")] = None,
+        carbon_tax: Annotated[float | None, Field(json_schema_extra=NOT_NEGATIVE, description="placement: the carbon price [USD per tonne CO2e].")] = None,
     ) -> Answer:
         """Search a design space from a plan, as `mlsysim optimize parallelism|batching|placement PLAN.yaml`."""
         return answer(tools.optimize, kind=kind, plan=plan, sla_ms=sla_ms, qps=qps, carbon_tax=carbon_tax)
