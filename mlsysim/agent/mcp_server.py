@@ -16,7 +16,7 @@ from pydantic import Field
 from mlsysim import __version__
 from mlsysim.agent import tools
 from mlsysim.catalog import Catalog
-from mlsysim.errors import MlsysimError
+from mlsysim.errors import InfeasibleError, MlsysimError, SLAViolation
 from provenance.problems import ProvenanceError
 
 INSTRUCTIONS = (
@@ -45,6 +45,10 @@ def build_server(catalog: Catalog) -> Any:
     def answer(fn: Callable[..., Answer], **kwargs: Any) -> Answer:
         try:
             return fn(catalog, **kwargs)
+        except InfeasibleError as exc:
+            raise ToolError(f"infeasible: {exc}") from None
+        except SLAViolation as exc:
+            raise ToolError(f"SLA violated: {exc}") from None
         except (MlsysimError, ProvenanceError) as exc:
             raise ToolError(str(exc)) from None
         except Exception as exc:  # a bug, not bad input: still a clear message, no traceback
@@ -88,15 +92,31 @@ def build_server(catalog: Catalog) -> Any:
     @server.tool()
     def optimize(
         kind: Annotated[Literal["parallelism", "batching", "placement"], Field(
-            description="parallelism: the fastest (TP, PP, DP, ...) layout that fits; batching: the largest batch meeting "
-                        "a P99 latency SLA at an arrival rate; placement: the region minimising cost plus a carbon price.")],
+            description="parallelism: the fastest (TP, PP, CP, microbatch, ZeRO, recompute) layout that fits; batching: the "
+                        "largest batch meeting a P99 latency SLA at an arrival rate; placement: the grid and datacenter "
+                        "minimising run cost plus a carbon price.")],
         plan: Annotated[str, Field(description="The plan's YAML text (as for evaluate_cluster_yaml).")],
-        sla_ms: Annotated[float | None, Field(json_schema_extra=POSITIVE, description="batching: the P99 latency target [ms].")] = None,
-        qps: Annotated[float | None, Field(json_schema_extra=POSITIVE, description="batching: the arrival rate [queries/s].")] = None,
-        carbon_tax: Annotated[float | None, Field(json_schema_extra=NOT_NEGATIVE, description="placement: the carbon price [USD per tonne CO2e].")] = None,
+        sla_ms: Annotated[float | None, Field(json_schema_extra=POSITIVE, description="batching: the P99 latency target [ms] (default: the plan's sla.latency).")] = None,
+        qps: Annotated[float | None, Field(json_schema_extra=POSITIVE, description="batching: the Poisson arrival rate [requests/s] (required).")] = None,
+        prompt_tokens: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="batching: prompt tokens per request (default: the plan's sequence_length, else 512).")] = None,
+        output_tokens: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="batching: generated tokens per request (default 128).")] = None,
+        replicas: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="batching: servers sharing the queue (default 1).")] = None,
+        tensor_parallel: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="batching: tensor-parallel GPUs per replica (default 1).")] = None,
+        max_batch: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="batching: the largest batch to try (default: what fits).")] = None,
+        service_cv: Annotated[float | None, Field(json_schema_extra=NOT_NEGATIVE, description="batching: coefficient of variation of a batch's service time (0 deterministic, the default; 1 exponential).")] = None,
+        carbon_tax: Annotated[float | None, Field(json_schema_extra=NOT_NEGATIVE, description="placement: the carbon price [USD per tonne CO2e] (required).")] = None,
+        basis: Annotated[Literal["lifecycle", "direct"] | None, Field(description="placement: the grids' carbon basis (default lifecycle).")] = None,
+        grids: Annotated[list[str] | None, Field(description="placement: candidate grids (default: every grid).")] = None,
+        datacenters: Annotated[list[str] | None, Field(description="placement: candidate datacenters (default: every one).")] = None,
+        duration_days: Annotated[float | None, Field(json_schema_extra=POSITIVE, description="placement: how long the job runs [days] (default: the plan's duration).")] = None,
+        objective: Annotated[Literal["step_time", "mfu"] | None, Field(description="parallelism: rank by the fastest step (default) or the highest MFU.")] = None,
+        top_k: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="parallelism: how many ranked layouts to return (default 5).")] = None,
     ) -> Answer:
         """Search a design space from a plan, as `mlsysim optimize parallelism|batching|placement PLAN.yaml`."""
-        return answer(tools.optimize, kind=kind, plan=plan, sla_ms=sla_ms, qps=qps, carbon_tax=carbon_tax)
+        return answer(tools.optimize, kind=kind, plan=plan, sla_ms=sla_ms, qps=qps, prompt_tokens=prompt_tokens,
+                      output_tokens=output_tokens, replicas=replicas, tensor_parallel=tensor_parallel, max_batch=max_batch,
+                      service_cv=service_cv, carbon_tax=carbon_tax, basis=basis, grids=grids, datacenters=datacenters,
+                      duration_days=duration_days, objective=objective, top_k=top_k)
 
     @server.tool()
     def lookup(

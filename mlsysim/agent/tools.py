@@ -107,15 +107,16 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
     return _envelope("solve", result, catalog, "ok" if feasible else "infeasible")
 
 
-def optimize(catalog: Catalog, kind: str, plan: str, sla_ms: float | None = None, qps: float | None = None,
-             carbon_tax: float | None = None) -> dict[str, Any]:
+def optimize(catalog: Catalog, kind: str, plan: str, **options: Any) -> dict[str, Any]:
     """Search a design space from a plan: parallelism (the fastest layout), batching (the largest
-    batch meeting a P99 SLA at an arrival rate) or placement (the region minimising cost plus a carbon price)."""
+    batch meeting a P99 SLA at an arrival rate) or placement (the site minimising cost plus a
+    carbon price). `options`: those of optimize_adapter.run (sla_ms, qps, carbon_tax, ...)."""
+    optimize_adapter.optimizer(kind)  # an unknown kind, or optimizers missing, before reading the plan
     args = _plan_args(catalog, plan, "plan.yaml", notes := [])
-    result = optimize_adapter.run(kind, args, sla_ms=sla_ms, qps=qps, carbon_tax=carbon_tax)
+    result = optimize_adapter.run(kind, args, **{k: v for k, v in options.items() if v is not None})
     if notes:
         result["reference_plan_notes"] = notes
-    return _envelope("optimize", result, catalog, result.pop("status", "ok"))
+    return _envelope("optimize", result, catalog)
 
 
 def lookup(catalog: Catalog, name: str, kind: str | None = None) -> dict[str, Any]:
