@@ -143,15 +143,32 @@ def test_bad_inputs_come_back_as_clear_tool_errors():
 
 
 def test_optimize_answers_or_says_the_optimizers_are_missing(fingerprint):
-    """Until mlsysim.solvers.optimizers exists the tool says so plainly; once it does, it answers with citations."""
+    """Until mlsysim.solvers.optimizers exists the tool says so plainly; once it does, each
+    search answers with the citations of what it used."""
     try:
         from mlsysim.solvers import optimizers  # noqa: F401
         present = True
     except ImportError:
         present = False
-    plan = EXAMPLE.read_text(encoding="utf-8")
-    result = _with_server(lambda s: s.call_tool("optimize", {"kind": "parallelism", "plan": plan}))
+    cluster = EXAMPLE.read_text(encoding="utf-8")  # 64 x H100, 14 days in Quebec
+    one_gpu = "model: Llama3_8B\nhardware: H100\nprecision: fp16\n"
+
+    async def calls(s: ClientSession) -> list[Any]:
+        return [await s.call_tool("optimize", {"kind": "parallelism", "plan": cluster, "top_k": 2}),
+                await s.call_tool("optimize", {"kind": "batching", "plan": one_gpu, "sla_ms": 20000, "qps": 1}),
+                await s.call_tool("optimize", {"kind": "placement", "plan": cluster, "carbon_tax": 150, "grids": ["Quebec", "Iowa", "Poland"]}),
+                await s.call_tool("optimize", {"kind": "placement", "plan": one_gpu, "carbon_tax": 150})]
+
+    parallelism, batching, placement, no_duration = _with_server(calls)
     if present:
-        _cited(_json(result), fingerprint)
+        for result in (parallelism, batching, placement):
+            answer = _json(result)
+            _cited(answer, fingerprint)
+            assert answer["citations"]
+        assert _json(parallelism)["result"]["best"]["tp"] * _json(parallelism)["result"]["best"]["pp"] >= 1
+        assert _json(batching)["result"]["batch"] >= 1
+        assert {o["grid"] for o in _json(placement)["result"]["ranked"]} <= {"quebec", "iowa", "poland"}
+        assert "duration_days: placement needs how long the job runs" in _error(no_duration)
     else:
-        assert "ParallelismOptimizer is not part of this mlsysim build" in _error(result)
+        for kind, result in zip(("Parallelism", "Batching", "Placement", "Placement"), (parallelism, batching, placement, no_duration)):
+            assert f"{kind}Optimizer is not part of this mlsysim build" in _error(result)
