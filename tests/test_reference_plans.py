@@ -130,6 +130,7 @@ def test_workload_problems_are_named_at_their_line(tmp_path, catalog, workload, 
         load_plan(_write(tmp_path, text), catalog)
     lines = [str(p) for p in info.value.problems]
     assert any(f":3:" in line and f": {field}: " in line and message in line for line in lines), lines
+    assert len(lines) == 1, lines  # one problem, said once
 
 
 @pytest.mark.parametrize("constraint, message", [

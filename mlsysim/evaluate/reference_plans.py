@@ -156,6 +156,7 @@ def translate(located: Located, catalog: Catalog, notes: list[str] | None = None
     if wl.name.startswith("hf://") or wl.name.lower().endswith((".yaml", ".yml")):
         problems.append(located.problem(["workload", "name"], f"{wl.name!r}: not supported: mlsysim evaluates catalog models only "
                                         "(no Hugging Face import, no model YAML); name one from `mlsysim zoo models`"))
+        return None, problems
     put("model", wl.name, "workload", "name")
     put("batch_size", wl.batch_size, "workload", "batch_size")
     if wl.seq_len is not None:
