@@ -3,6 +3,8 @@ the reference simulator's) and catalog records of each kind."""
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any
 
 from mlsysim.errors import MlsysimError
@@ -31,11 +33,17 @@ def _plan_schemas() -> dict[str, dict[str, Any]]:
     return {"plan": plan, "reference_plan": ref}
 
 
-def all_schemas() -> dict[str, dict[str, Any]]:
-    """name -> JSON Schema: `plan`, `reference_plan`, then each catalog record kind and `sources`."""
+@cache
+def _built() -> dict[str, dict[str, Any]]:
     from mlsysim.catalog.schema_export import json_schemas
 
     return {**_plan_schemas(), **json_schemas()}
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """name -> JSON Schema: `plan`, `reference_plan`, then each catalog record kind and `sources`.
+    Built once per process (they depend on the code, not the catalog); each call gets its own copy."""
+    return copy.deepcopy(_built())
 
 
 def schema_names() -> list[str]:
