@@ -133,3 +133,17 @@ def test_answers_are_strict_json():
     assert data == {"a": [1, "inf"], "b": "nan", "c": {"d": "x"}}
     json.dumps(data, allow_nan=False)
     assert math.isfinite(json_ready(2.5))
+
+
+def test_solve_with_concurrent_requests_matches_continuous_batching(catalog):
+    from mlsysim.solvers.serving import ServingModel
+
+    answer = tools.solve(catalog, "Llama3_8B", "H100", concurrent=16, kv_precision="fp8")
+    cb = ServingModel(catalog.get("models", "Llama3_8B"), catalog.get("hardware", "H100"), kv_precision="fp8").continuous_batching(16, 512, 128)
+    assert answer["result"]["concurrent_requests"] == 16 and answer["result"]["kv_precision"] == "fp8"
+    assert answer["result"]["tokens_per_second"] == pytest.approx(cb.tokens_per_second)
+    assert "hardware/h100_sxm#memory.bandwidth" in {c["path"] for c in answer["citations"]}
+    with pytest.raises(MlsysimError, match="batch_size and concurrent do not combine"):
+        tools.solve(catalog, "Llama3_8B", "H100", batch_size=4, concurrent=16)
+    with pytest.raises(MlsysimError, match="concurrent: applies to transformer serving"):
+        tools.solve(catalog, "ResNet50", "A100", concurrent=4)

@@ -83,11 +83,15 @@ def build_server(catalog: Catalog) -> Any:
         output_tokens: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="Generated tokens per sequence (LLM default 128).")] = None,
         tensor_parallel: Annotated[int, Field(json_schema_extra=AT_LEAST_ONE, description="Tensor-parallel GPUs (LLM serving).")] = 1,
         efficiency: Annotated[float | None, Field(json_schema_extra=FRACTION, description="Achieved fraction of peak compute (default: the cited assumption).")] = None,
+        concurrent: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="LLM serving: requests in flight under continuous batching (instead of a static batch_size).")] = None,
+        weight_precision: Annotated[str | None, Field(description="LLM serving: weight storage format (default: precision).")] = None,
+        kv_precision: Annotated[str | None, Field(description="LLM serving: KV-cache storage format (default: precision).")] = None,
     ) -> Answer:
         """A model on one accelerator or node, as `mlsysim eval MODEL HARDWARE`: LLM serving (TTFT, inter-token
         latency, throughput, memory) or one roofline forward pass for other models."""
         return answer(tools.solve, model=model, hardware=hardware, batch_size=batch_size, precision=precision,
-                      seq_len=seq_len, output_tokens=output_tokens, tensor_parallel=tensor_parallel, efficiency=efficiency)
+                      seq_len=seq_len, output_tokens=output_tokens, tensor_parallel=tensor_parallel, efficiency=efficiency,
+                      concurrent=concurrent, weight_precision=weight_precision, kv_precision=kv_precision)
 
     @server.tool()
     def optimize(

@@ -16,6 +16,9 @@ from mlsysim.catalog import Catalog
 from mlsysim.errors import MlsysimError, NotFoundError
 
 STATUS = {0: "ok", 2: "infeasible", 3: "sla_violated"}
+# `mlsysim eval`'s defaults for serving a language model: a request's prompt and generated tokens.
+PROMPT_TOKENS = 512
+OUTPUT_TOKENS = 128
 MAX_PLAN_BYTES = 1024 * 1024
 
 
@@ -66,16 +69,19 @@ def _plan_args(catalog: Catalog, yaml: str, name: str, notes: list[str]) -> dict
 
 def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, precision: str = "fp16",
           seq_len: int | None = None, output_tokens: int | None = None, tensor_parallel: int = 1,
-          efficiency: float | None = None) -> dict[str, Any]:
+          efficiency: float | None = None, concurrent: int | None = None, weight_precision: str | None = None,
+          kv_precision: str | None = None) -> dict[str, Any]:
     """MODEL on HARDWARE (an accelerator or a node), as `mlsysim eval MODEL HARDWARE`: a
-    decoder LLM is served (prefill then decode, `output_tokens` tokens), any other model is
-    one roofline forward pass."""
+    decoder LLM is served (prefill then decode, `output_tokens` tokens; a static batch, or
+    `concurrent` requests in flight under continuous batching), any other model is one
+    roofline forward pass."""
     from mlsysim.solvers.engine import Engine
     from mlsysim.solvers.serving import ServingModel
 
     if efficiency is not None and not 0 < efficiency <= 1:
         raise MlsysimError(f"efficiency: {efficiency:g} is not a fraction in (0, 1] of peak compute; write e.g. 0.45, or leave it out for the cited default")
-    for field, number in (("batch_size", batch_size), ("tensor_parallel", tensor_parallel), ("seq_len", seq_len), ("output_tokens", output_tokens)):
+    for field, number in (("batch_size", batch_size), ("tensor_parallel", tensor_parallel), ("seq_len", seq_len),
+                          ("output_tokens", output_tokens), ("concurrent", concurrent)):
         if number is not None and number < 1:
             raise MlsysimError(f"{field}: must be a positive whole number, got {number}")
     model_rec = catalog.get("models", model)
@@ -88,13 +94,32 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
             raise missing from None
     serving = model_rec.has("transformer") and model_rec.get("transformer.encoder_decoder", "decoder") != "encoder"
     if serving:
-        server = ServingModel(model_rec, hw, precision=precision, tp=tensor_parallel, efficiency=efficiency)
-        profile = server.solve(seq_len or 512, output_tokens or 128, batch_size)
-        result = profile.to_dict()
-        feasible = profile.feasible
-        result["solver"] = "ServingModel (prefill + decode)"
+        server = ServingModel(model_rec, hw, precision=precision, weight_precision=weight_precision,
+                              kv_precision=kv_precision, tp=tensor_parallel, efficiency=efficiency)
+        prompt, out = seq_len or PROMPT_TOKENS, output_tokens or OUTPUT_TOKENS
+        if concurrent is not None:
+            if batch_size != 1:
+                raise MlsysimError("batch_size and concurrent do not combine: batch_size is a static batch, concurrent "
+                                   "the requests in flight under continuous batching; give one")
+            cb = server.continuous_batching(concurrent, prompt, out)
+            result = {"model": server.m.name, "hardware": server.hardware_name, "precision": server.precision,
+                      "weight_precision": server.weight_precision, "kv_precision": server.kv_precision,
+                      "tensor_parallel": server.tp, "concurrent_requests": cb.concurrent_requests,
+                      "prompt_tokens": prompt, "output_tokens": out, "feasible": cb.feasible,
+                      "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
+                      "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
+                      "memory_bytes_per_gpu": cb.memory.to_dict(), "warnings": list(cb.warnings),
+                      "lineage": [e.to_dict() for e in server.lineage.entries()]}
+            feasible = cb.feasible
+            result["solver"] = "ServingModel.continuous_batching (steady state)"
+        else:
+            profile = server.solve(prompt, out, batch_size)
+            result = profile.to_dict()
+            feasible = profile.feasible
+            result["solver"] = "ServingModel (prefill + decode)"
     else:
-        for field, value in (("tensor_parallel", tensor_parallel > 1), ("output_tokens", output_tokens)):
+        for field, value in (("tensor_parallel", tensor_parallel > 1), ("output_tokens", output_tokens), ("concurrent", concurrent),
+                             ("weight_precision", weight_precision), ("kv_precision", kv_precision)):
             if value:
                 raise MlsysimError(f"{field}: applies to transformer serving; {model_rec.label} is a {model_rec.architecture} model; leave it out")
         accelerator = hw.accelerator if hw.kind == "nodes" else hw
