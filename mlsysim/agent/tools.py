@@ -42,7 +42,6 @@ def get_schemas(catalog: Catalog, type: str | None = None) -> dict[str, Any]:  #
 def evaluate_cluster_yaml(catalog: Catalog, yaml: str, name: str = "plan.yaml") -> dict[str, Any]:
     """The three-level scorecard of a plan given as YAML text (mlsysim's format or the reference's)."""
     from mlsysim.evaluate.evaluator import SystemEvaluator
-    from mlsysim.evaluate.plans import load_plan
 
     args = _plan_args(catalog, yaml, name, notes := [])
     evaluation = SystemEvaluator.evaluate(**args, catalog=catalog)
