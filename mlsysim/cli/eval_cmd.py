@@ -71,7 +71,7 @@ def _handler(kind: str) -> Callable[[EvalRequest], None]:
 
 
 def eval_command(
-    target: str = typer.Argument(..., help="A model name (then HARDWARE), `scenario NAME`, or a plan .yaml."),
+    target: str = typer.Argument(..., help="A model name (then HARDWARE), `scenario NAME`, or a plan .yaml (ours, or the reference simulator's cluster.yaml)."),
     rest: Optional[list[str]] = typer.Argument(None, metavar="[HARDWARE]", help="An accelerator or node name."),
     batch: int = typer.Option(1, "--batch", "-b", min=1, help="Sequences (or samples) per batch."),
     precision: str = typer.Option("fp16", "--precision", "-p", help="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ..."),
