@@ -24,6 +24,8 @@ _EXPORTS = {
     "SensitivitySolver": "sensitivity", "SynthesisSolver": "synthesis", "CompressionModel": "compression",
     "DataModel": "data_pipeline", "TransformationModel": "data_pipeline", "OrchestrationModel": "orchestration",
     "ResponsibleEngineeringModel": "responsible",
+    # optimizers and design-space exploration
+    "DSE": "dse", "Space": "dse", "ParetoFront": "dse", "roofline_space": "dse",
 }
 # The reference simulator's (PyPI mlsysim 0.3.0) names for the same solvers.
 _REFERENCE_NAMES = {"SingleNodeModel": "Engine"}
