@@ -25,6 +25,7 @@ _EXPORTS = {
     "DataModel": "data_pipeline", "TransformationModel": "data_pipeline", "OrchestrationModel": "orchestration",
     "ResponsibleEngineeringModel": "responsible",
     # optimizers and design-space exploration
+    "ParallelismOptimizer": "optimizers", "BatchingOptimizer": "optimizers", "PlacementOptimizer": "optimizers",
     "DSE": "dse", "Space": "dse", "ParetoFront": "dse", "roofline_space": "dse",
 }
 # The reference simulator's (PyPI mlsysim 0.3.0) names for the same solvers.
