@@ -55,7 +55,8 @@ OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 DEFAULT_CHUNK = 1_000_000  # rows per chunk: a million rows of float64 is 8 MB per column
 IN_FLIGHT_PER_WORKER = 2  # chunks queued per Dask worker: one running, one ready
-INDEX = "index"  # the column holding each row's flat index in the space
+INDEX = "index"
+PROBES = 9  # probe rows of the dominance pre-filter (a speed setting: the front does not depend on it)  # the column holding each row's flat index in the space
 
 
 # ---------------------------------------------------------------------------- the space
@@ -186,6 +187,21 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
     k = values.shape[1]
     if k == 1:
         return values[:, 0] == values[:, 0].min()
+    if n > PROBES:
+        # Rows a probe row dominates are off the front (dominance is transitive): drop them in
+        # O(n) before the sort, which then sees only the few survivors.
+        keep = np.flatnonzero(~_dominated_by_probes(values))
+        mask = np.zeros(n, dtype=bool)
+        mask[keep] = _exact_front(values[keep])
+        return mask
+    return _exact_front(values)
+
+
+def _exact_front(values: np.ndarray) -> np.ndarray:
+    """`pareto_mask` without the pre-filter (k >= 2 objectives)."""
+    n, k = values.shape
+    if n == 0:
+        return np.zeros(0, dtype=bool)
     order = np.lexsort(values.T[::-1])
     ranked = values[order]
     # Runs of identical vectors share one verdict (the first row of each run decides).
@@ -213,6 +229,34 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[order] = keep_sorted
     return mask
+
+
+def _dominated_by_probes(values: np.ndarray) -> np.ndarray:
+    """Rows dominated by one of a few probe rows: the minimisers of weighted sums of the
+    objectives scaled to [0, 1] (PROBES weightings for two objectives; each objective alone
+    and their plain sum for more). Any row may serve as a probe: it removes only rows it
+    dominates, which are then off the front."""
+    k = values.shape[1]
+    cols = [np.ascontiguousarray(values[:, j]) for j in range(k)]
+    scaled = []
+    for col in cols:
+        low, high = col.min(), col.max()
+        scaled.append((col - low) / (high - low) if high > low else np.zeros_like(col))
+    if k == 2:
+        weights = [(t, 1 - t) for t in np.linspace(0.0, 1.0, PROBES)]
+    else:
+        weights = [tuple(np.eye(k)[j]) for j in range(k)] + [tuple(np.ones(k))]
+    rows = {int(np.argmin(sum(w * c for w, c in zip(weight, scaled)))) for weight in weights}
+    dominated = np.zeros(len(values), dtype=bool)
+    for row in sorted(rows):
+        probe = values[row]
+        no_worse = np.ones(len(values), dtype=bool)
+        better = np.zeros(len(values), dtype=bool)
+        for p, col in zip(probe, cols):
+            no_worse &= p <= col
+            better |= p < col
+        dominated |= no_worse & better
+    return dominated
 
 
 @dataclass
@@ -415,7 +459,7 @@ class DSE:
             if type(workers) is not int or workers < 1:
                 raise MlsysimError(f"workers must be a whole number >= 1, got {workers!r}")
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
             client, own_client = Client(cluster), True
         elif isinstance(scheduler, str):
             client, own_client = Client(scheduler), True
