@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -57,12 +58,13 @@ def timed(dse, progress: bool, **run):
         def callback(done: int, total: int) -> None:
             bar.update(task, completed=done)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         front = dse.run(progress=callback, **run)
     finally:
         if bar is not None:
             bar.stop()
+    timed.cpu = time.process_time() - cpu  # CPU seconds of this process (the wall time suffers on a shared machine)
     return front, time.perf_counter() - start
 
 
@@ -85,7 +87,7 @@ def child(points: float, chunk: int) -> None:
     front, seconds = timed(dse, False)
     done.set()
     sampler.join()
-    print(json.dumps({"points": dse.space.size, "seconds": seconds, "front": len(front),
+    print(json.dumps({"points": dse.space.size, "seconds": seconds, "cpu_seconds": timed.cpu, "front": len(front),
                       "rss_loaded_peak_kib": loaded, "rss_before_search_kib": start_rss,
                       "rss_search_peak_kib": max(samples), "rss_process_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       "columns": len(front.columns)}))
@@ -118,7 +120,9 @@ def main() -> int:
         front, seconds = timed(dse, args.progress)
         rate = dse.space.size / seconds
         print(f"numpy, 1 process: {dse.space.size:,} configurations in {seconds:.2f} s = {rate:,.0f} configurations/s "
-              f"(target >= {TARGET_NUMPY:,.0f}: {'met' if rate >= TARGET_NUMPY else 'NOT met'}); front {len(front)} rows")
+              f"(target >= {TARGET_NUMPY:,.0f}: {'met' if rate >= TARGET_NUMPY else 'NOT met'}); "
+              f"{timed.cpu:.2f} CPU s = {dse.space.size / timed.cpu:,.0f} configurations per CPU second; front {len(front)} rows; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         reference = rate
     if "dask" not in args.skip:
         dse = roofline_dse(args.dask_points, args.chunk)
@@ -137,7 +141,7 @@ def main() -> int:
         whole = data["points"] * data["columns"] * 8
         mib = lambda kib: f"{kib / 1024:,.0f} MiB"  # noqa: E731
         print(f"streamed search of {data['points']:,} configurations (chunks of {args.chunk:,}): {data['seconds']:.1f} s "
-              f"({data['points'] / data['seconds']:,.0f}/s), front {data['front']} rows; RSS before the search "
+              f"({data['points'] / data['seconds']:,.0f}/s; {data['cpu_seconds']:.1f} CPU s), front {data['front']} rows; RSS before the search "
               f"{mib(data['rss_before_search_kib'])}, peak during it {mib(data['rss_search_peak_kib'])} (sampled every 5 ms), "
               f"process peak {mib(data['rss_process_peak_kib'])} (catalog loading peaked at {mib(data['rss_loaded_peak_kib'])}); "
               f"holding the whole space as {data['columns']} float64 columns would take {whole / 2**30:,.1f} GiB")
