@@ -171,3 +171,15 @@ def test_constraint_forms():
     assert Constraint.parse(("memory_usage", "<", "memory_capacity")) == Constraint("memory_usage", "<", "memory_capacity")
     with pytest.raises(MlsysimError, match="operator '=<' is not one of"):
         Constraint.parse(("a", "=<", 1))
+
+
+def test_any_scheduler_address_is_accepted():
+    """`run(address)` connects to a running scheduler (here an in-process LocalCluster's)."""
+    import logging
+
+    from distributed import LocalCluster
+
+    dse = DSE(Space(x=range(1, 6), y=range(1, 6)), {"a": "min", "b": "max"}, ["y <= x"], model=staircase, chunk_size=4)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None, silence_logs=logging.CRITICAL) as cluster:
+        front = dse.run(cluster.scheduler_address)
+    assert front["x"].tolist() == [1, 2, 3, 4, 5] and front.backend == f"dask ({cluster.scheduler_address})"
