@@ -128,3 +128,34 @@ def test_a_bad_plan_is_exit_1_with_its_location(cli, plan) -> None:
     r = cli("optimize", "parallelism", plan("model: NoSuchModel\ncluster: Research_256\n"), *CAT)
     assert r.code == 1
     assert "plan.yaml:1:8: model:" in r.err
+
+
+def test_parallelism_candidate_lists(cli, plan) -> None:
+    """--tp 1,2 --pp 1-4 --zero 1: 2 x 4 structural sizes, none rejected for divisibility."""
+    r = cli("optimize", "parallelism", plan(TRAIN), "--tp", "1,2", "--pp", "1-4", "--zero", "1", "-o", "json", *CAT)
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert {row["tp"] for row in data["top"]} <= {1, 2} and {row["zero"] for row in data["top"]} == {1}
+    r = cli("optimize", "parallelism", plan(TRAIN), "--tp", "two", *CAT)
+    assert r.code == 1 and "--tp: 'two' is not a whole number" in r.err
+
+
+def test_roofline_dse_on_numpy_and_dask_agree(cli) -> None:
+    args = ("optimize", "roofline", "Llama3_8B", "--hardware", "H100,A100", "--precisions", "fp16,fp8",
+            "--batch", "1-64", "--seq", "128,1024", "-o", "json", "--chunk", "50", *CAT)
+    local = cli(*args)
+    assert local.code == 0, local.err
+    distributed = cli(*args, "--dask", "local", "--workers", "2")
+    assert distributed.code == 0, distributed.err
+    a, b = json.loads(local.out), json.loads(distributed.out)
+    assert a["evaluated"] == 3 * 64 * 2 and a["backend"] == "numpy" and b["backend"].startswith("dask")
+    assert a["front"] == b["front"]
+    assert {row["system"] for row in a["front"]} <= {"H100 @ fp16", "H100 @ fp8", "A100 @ fp16"}
+
+
+def test_roofline_dse_text_with_progress(cli) -> None:
+    r = cli("optimize", "roofline", "Llama3_8B", "--hardware", "H100", "--batch", "1-32", "--progress", *CAT)
+    assert r.code == 0, r.err
+    assert "Pareto front of 32 configurations" in r.out
+    r = cli("optimize", "roofline", "Llama3_8B", "--hardware", "H100", "--seq", "999999", *CAT)
+    assert r.code == 1 and "exceeds" in r.err and "context length" in r.err

@@ -50,11 +50,34 @@ def _positive(value: Optional[float], flag: str) -> Optional[float]:
     return value
 
 
+def _ints(text: Optional[str], flag: str) -> Optional[list[int]]:
+    """'1,2,4' -> [1, 2, 4]; a range 'A-B' gives every whole number from A to B."""
+    if text is None:
+        return None
+    values: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        low, dash, high = part.partition("-")
+        try:
+            if dash:
+                values.extend(range(int(low), int(high) + 1))
+            else:
+                values.append(int(part))
+        except ValueError:
+            raise MlsysimError(f"{flag}: {part!r} is not a whole number; write e.g. {flag} 1,2,4 or {flag} 1-16") from None
+    if not values:
+        raise MlsysimError(f"{flag}: no values; write e.g. {flag} 1,2,4")
+    return values
+
+
 @app.command("parallelism")
 def parallelism(
     plan: Path = PlanArgument,
     objective: str = typer.Option("step_time", "--objective", help="step_time (fastest step) or mfu (highest MFU)."),
     top_k: int = typer.Option(5, "--top-k", min=1, help="How many ranked layouts to list."),
+    tp: Optional[str] = typer.Option(None, "--tp", help="Tensor-parallel sizes to try, e.g. 1,2,4,8 (default: divisors of GPUs per node)."),
+    pp: Optional[str] = typer.Option(None, "--pp", help="Pipeline sizes to try (default: divisors of the device count)."),
+    cp: Optional[str] = typer.Option(None, "--cp", help="Context-parallel sizes to try (default: 1)."),
+    zero: Optional[str] = typer.Option(None, "--zero", help="ZeRO stages to try (default: 0,1,2,3)."),
     output: Output = OutputOption,
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
@@ -67,7 +90,8 @@ def parallelism(
         raise MlsysimError(f"{plan}: optimize parallelism needs a training plan with 'cluster:' (this plan names one device)")
     result = ParallelismOptimizer().solve(args["model_obj"], args["fleet_obj"], args["batch_size"], args["precision"],
                                           args["efficiency"], devices=args["nodes"], seq_len=args["seq_len"],
-                                          objective=objective, top_k=top_k)
+                                          objective=objective, top_k=top_k, tp=_ints(tp, "--tp"), pp=_ints(pp, "--pp"),
+                                          cp=_ints(cp, "--cp"), zero=_ints(zero, "--zero"))
     if output == Output.json:
         _json(result.to_dict())
         return
@@ -175,3 +199,74 @@ def placement(
         console.print(f"Not compared ({len(result.skipped)}):", markup=False)
         for site, why in result.skipped.items():
             console.print(f"  {escape(site)}: {escape(why)}", highlight=False, soft_wrap=True)
+
+
+@app.command("roofline")
+def roofline(
+    model: str = typer.Argument(..., help="A model name (see `mlsysim zoo models`)."),
+    hardware: str = typer.Option(..., "--hardware", help="Comma-separated accelerators, e.g. H100,A100."),
+    precisions: str = typer.Option("fp16", "--precisions", help="Comma-separated precisions, e.g. fp16,fp8."),
+    batch: str = typer.Option("1-256", "--batch", help="Batch sizes: a list and/or ranges, e.g. 1-256 or 1,8,64."),
+    seq: str = typer.Option("512", "--seq", help="Sequence lengths: a list and/or ranges, e.g. 128,512,2048."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run on Dask: 'local' (a LocalCluster) or a scheduler address."),
+    workers: int = typer.Option(2, "--workers", min=1, help="LocalCluster workers (with --dask local)."),
+    chunk: int = typer.Option(1_000_000, "--chunk", min=1, help="Rows per chunk."),
+    progress: bool = typer.Option(False, "--progress", help="Show a progress bar (on stderr)."),
+    top_k: int = typer.Option(10, "--top-k", min=1, help="How many front rows to print (text output)."),
+    output: Output = OutputOption,
+    catalog: Optional[Path] = CatalogOption,
+) -> None:
+    """The Pareto front (lowest latency, highest throughput, fits in memory) of MODEL over
+    hardware x precision x batch x sequence length: the DSE on numpy, or on Dask with --dask."""
+    from mlsysim.solvers.dse import DSE, roofline_space
+
+    cat = open_catalog(catalog)
+    names = [h.strip() for h in hardware.split(",") if h.strip()]
+    records = []
+    for name in names:
+        try:
+            records.append(cat.get("hardware", name))
+        except MlsysimError:
+            records.append(cat.get("nodes", name))
+    space, rm = roofline_space(cat.get("models", model), records, [p.strip() for p in precisions.split(",") if p.strip()],
+                               _ints(batch, "--batch"), _ints(seq, "--seq"))
+    dse = DSE(space, {"latency": "min", "throughput": "max"}, ["memory_usage <= memory_capacity"], model=rm, chunk_size=chunk)
+    bar = None
+    callback = None
+    if progress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from mlsysim.cli.console import err_console
+
+        bar = Progress(TextColumn("searching"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                       TimeRemainingColumn(), console=err_console, transient=True)
+        task = bar.add_task("search", total=space.size)
+        bar.start()
+
+        def callback(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+    try:
+        front = dse.run(dask, workers=workers, progress=callback)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if output == Output.json:
+        data = front.to_dict()
+        for row in data["front"]:
+            row["system"] = rm.labels[row["system"]]
+        _json(data)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{escape(model)}: Pareto front of {front.evaluated:,} configurations "
+                        f"({front.feasible:,} fit; {len(front)} on the front; {front.backend})")
+    for col in ("system", "batch", "seq", "latency", "throughput", "GB", "MFU"):
+        table.add_column(col, justify="left" if col == "system" else "right")
+    rows = front.rows()
+    step = max(1, len(rows) // top_k)
+    for row in rows[::step][:top_k]:
+        table.add_row(escape(rm.labels[row["system"]]), str(row["batch_size"]), str(row["seq_len"]),
+                      f"{row['latency'] * 1e3:.4g} ms", f"{row['throughput']:,.4g}/s", f"{row['memory_usage'] / 1e9:.1f}",
+                      f"{row['mfu']:.1%}")
+    console.print(table)
