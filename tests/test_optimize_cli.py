@@ -159,3 +159,12 @@ def test_roofline_dse_text_with_progress(cli) -> None:
     assert "Pareto front of 32 configurations" in r.out
     r = cli("optimize", "roofline", "Llama3_8B", "--hardware", "H100", "--seq", "999999", *CAT)
     assert r.code == 1 and "exceeds" in r.err and "context length" in r.err
+
+
+def test_parallelism_zero_bubble_schedules(cli, plan) -> None:
+    r = cli("optimize", "parallelism", plan(TRAIN), "--schedule", "zb-h1,zb-v", "--tp", "1,2", "--pp", "2,4", "--zero", "1",
+            "-o", "json", *CAT)
+    assert r.code == 0, r.err
+    assert {row["schedule"] for row in json.loads(r.out)["top"]} <= {"ZB-H1", "ZB-V"}
+    r = cli("optimize", "parallelism", plan(TRAIN), "--schedule", "gpipe", *CAT)
+    assert r.code == 1 and "schedule 'gpipe' is not one of 1f1b, interleaved, zb-h1, zb-v" in r.err

@@ -212,3 +212,23 @@ def test_placement_pairs_datacenters_with_their_own_grid(catalog, research):
     assert any("no electricity_price" in why for why in r.skipped.values())
     with pytest.raises(MlsysimError, match="carbon_price must be a finite number >= 0"):
         PlacementOptimizer().solve(research, MONTH, carbon_price=-1)
+
+
+def test_parallelism_zero_bubble_schedules(llama, research):
+    """ZB-H1 and ZB-V (Qi et al. 2024) are solved one by one and ranked with the rest: asked
+    for alone, every listed layout uses them and the best is the fastest DistributedModel.solve
+    of the same candidates; added to the defaults, the best can only get faster."""
+    kwargs = dict(tp=(1, 2), pp=(2, 4), microbatch=(1,), zero=(1,), recompute=("selective",))
+    zb = ParallelismOptimizer().solve(llama, research, 256, schedule=("zb-h1", "zb-v"), **kwargs)
+    assert {t.schedule for t in zb.top} <= {"zb-h1", "zb-v"}
+    assert zb.evaluated == 2 * 2 * 2
+    times = [DistributedModel().solve(llama, research, 256, "bf16", None, tp, pp, microbatch=1, zero=1,
+                                      recompute="selective", schedule=sch, sequence_parallel=True).step_time
+             for tp in (1, 2) for pp in (2, 4) for sch in ("zb-h1", "zb-v")]
+    assert zb.best.step_time == min(times)
+    both = ParallelismOptimizer().solve(llama, research, 256, schedule=("1f1b", "interleaved", "zb-h1", "zb-v"), **kwargs)
+    plain = ParallelismOptimizer().solve(llama, research, 256, **kwargs)
+    assert both.best.step_time <= min(plain.best.step_time, zb.best.step_time)
+    assert both.evaluated == plain.evaluated + zb.evaluated
+    with pytest.raises(MlsysimError, match="schedule 'gpipe' is not one of"):
+        ParallelismOptimizer().solve(llama, research, 256, schedule=("gpipe",))

@@ -78,6 +78,7 @@ def parallelism(
     pp: Optional[str] = typer.Option(None, "--pp", help="Pipeline sizes to try (default: divisors of the device count)."),
     cp: Optional[str] = typer.Option(None, "--cp", help="Context-parallel sizes to try (default: 1)."),
     zero: Optional[str] = typer.Option(None, "--zero", help="ZeRO stages to try (default: 0,1,2,3)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Pipeline schedules to try: 1f1b,interleaved (default), zb-h1, zb-v."),
     output: Output = OutputOption,
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
@@ -91,7 +92,8 @@ def parallelism(
     result = ParallelismOptimizer().solve(args["model_obj"], args["fleet_obj"], args["batch_size"], args["precision"],
                                           args["efficiency"], devices=args["nodes"], seq_len=args["seq_len"],
                                           objective=objective, top_k=top_k, tp=_ints(tp, "--tp"), pp=_ints(pp, "--pp"),
-                                          cp=_ints(cp, "--cp"), zero=_ints(zero, "--zero"))
+                                          cp=_ints(cp, "--cp"), zero=_ints(zero, "--zero"),
+                                          schedule=[x.strip() for x in schedule.split(",") if x.strip()] if schedule else None)
     if output == Output.json:
         _json(result.to_dict())
         return

@@ -39,6 +39,8 @@ __all__ = ["ParallelismOptimizer", "ParallelismResult", "BatchingOptimizer", "Ba
            "PlacementOptimizer", "PlacementResult", "PlacementOption", "erlang_quantile", "batch_p99_latency"]
 
 OBJECTIVES = {"step_time": "min", "mfu": "max"}
+PIPELINED = ("1f1b", "interleaved")  # the schedules DistributedModel.search evaluates (v = 1 is 1F1B)
+OOM = "does not fit in device memory"
 KG_PER_TONNE = 1e3
 
 
@@ -76,9 +78,13 @@ class ParallelismResult:
 
     @staticmethod
     def layout_of(r: Any) -> dict[str, Any]:
+        schedule = getattr(r, "schedule", "interleaved")
+        if schedule in ("interleaved", "1f1b"):
+            schedule = "1F1B" if r.interleave == 1 else f"interleaved x{r.interleave}"
+        else:
+            schedule = schedule.upper()
         return {"tp": r.tp, "pp": r.pp, "cp": r.cp, "dp": r.dp, "microbatch": r.microbatch,
-                "interleave": r.interleave, "schedule": "1F1B" if r.interleave == 1 else f"interleaved x{r.interleave}",
-                "zero": r.zero, "recompute": r.recompute}
+                "interleave": r.interleave, "schedule": schedule, "zero": r.zero, "recompute": r.recompute}
 
     def to_dict(self) -> dict[str, Any]:
         def row(r: Any) -> dict[str, Any]:
@@ -100,12 +106,14 @@ class ParallelismOptimizer:
     Candidates (None = every value that can divide the job): tp over the divisors of the
     accelerators per node, pp over the divisors of the device count, cp as given (default
     (1,)), microbatch over the divisors of the per-replica batch up to
-    `LayoutSpace.max_microbatch`, interleave (the schedule: 1 = 1F1B, v > 1 = interleaved)
-    from `LayoutSpace`, every ZeRO stage and recomputation mode. Each structural layout is
-    checked by `DistributedModel.solve` (whose error says why it does not divide the job);
-    the valid ones are evaluated at once by `DistributedModel.search` (the same step model,
-    vectorised), the ones that do not fit are counted with their memory, and the top k are
-    solved again in full.
+    `LayoutSpace.max_microbatch`, every ZeRO stage and recomputation mode, and the pipeline
+    schedules: "1f1b" and "interleaved" (v model chunks per stage from `interleave`, default
+    `LayoutSpace.interleave`; v = 1 is 1F1B) by default, plus the zero-bubble "zb-h1" and
+    "zb-v" when asked for. Each structural layout is checked by `DistributedModel.solve`
+    (whose error says why it does not divide the job); the valid 1F1B/interleaved ones are
+    evaluated at once by `DistributedModel.search` (the same step model, vectorised), the
+    zero-bubble ones by `DistributedModel.solve`; those that do not fit are counted with
+    their memory, and the top k are solved again in full.
     """
 
     def solve(self, model: Record, cluster: Any, batch_size: int, precision: str = "bf16", efficiency: Any = None, *,
@@ -113,8 +121,9 @@ class ParallelismOptimizer:
               tp: Iterable[int] | None = None, pp: Iterable[int] | None = None, cp: Iterable[int] | None = None,
               microbatch: Iterable[int] | None = None, interleave: Iterable[int] | None = None,
               zero: Iterable[int] | None = None, recompute: Iterable[str] | None = None,
-              sequence_parallel: bool | None = None, allreduce: str | None = None) -> ParallelismResult:
-        from mlsysim.solvers.distributed import DistributedModel, LayoutSpace, training_terms
+              schedule: Iterable[str] | None = None, sequence_parallel: bool | None = None,
+              allreduce: str | None = None) -> ParallelismResult:
+        from mlsysim.solvers.distributed import SCHEDULES, DistributedModel, LayoutSpace, training_terms
 
         if objective not in OBJECTIVES:
             raise MlsysimError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
@@ -126,7 +135,19 @@ class ParallelismOptimizer:
         tps = _candidates(tp, _divisors(per_node), "tp")
         pps = _candidates(pp, _divisors(n), "pp")
         cps = _candidates(cp, defaults.cp, "cp")
+        schedules = tuple(schedule) if schedule is not None else PIPELINED
+        for name in schedules:
+            if name not in SCHEDULES:
+                raise MlsysimError(f"schedule {name!r} is not one of {', '.join(SCHEDULES)}")
         ivs = _candidates(interleave, defaults.interleave, "interleave")
+        if "interleaved" not in schedules:
+            ivs = (1,)
+        elif "1f1b" not in schedules:
+            ivs = tuple(v for v in ivs if v > 1) or ivs
+        elif 1 not in ivs:
+            ivs = (1, *ivs)
+        bubble_free = tuple(name for name in schedules if name not in PIPELINED)
+        vectorised = any(name in PIPELINED for name in schedules)
         zeros = _candidates(zero, defaults.zero, "zero", low=0)
         modes = tuple(recompute) if recompute is not None else defaults.recompute
         sp = defaults.sequence_parallel if sequence_parallel is None else bool(sequence_parallel)
@@ -139,6 +160,7 @@ class ParallelismOptimizer:
         examples: dict[str, dict[str, Any]] = {}
         valid: dict[str, set[int]] = {"tp": set(), "pp": set(), "cp": set(), "microbatch": set(), "interleave": set()}
         structures = 0
+        shapes: list[dict[str, int]] = []  # valid (tp, pp, cp, microbatch), for the zero-bubble schedules
         for t in tps:
             for p in pps:
                 for c in cps:
@@ -151,7 +173,9 @@ class ParallelismOptimizer:
                     else:
                         mbs = (1,)
                     for b in mbs:
-                        for v in ivs:
+                        if bubble_free:
+                            shapes.append({"tp": t, "pp": p, "cp": c, "microbatch": b})
+                        for v in (ivs if vectorised else ()):
                             structures += 1
                             layout = {"tp": t, "pp": p, "cp": c, "microbatch": b, "interleave": v}
                             try:
@@ -166,40 +190,82 @@ class ParallelismOptimizer:
                                 continue
                             for name, value in layout.items():
                                 valid[name].add(value)
-        evaluated = structures * per_structure
-        if not all(valid.values()):
+        extra: list[Any] = []  # full results of the zero-bubble schedules that divide the job
+        smallest_extra = math.inf
+        extra_tried = 0
+        for shape in shapes:
+            for name in bubble_free:
+                for z in zeros:
+                    for mode in modes:
+                        extra_tried += 1
+                        try:
+                            r = solver.solve(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len,
+                                             zero=z, recompute=mode, sequence_parallel=sp, allreduce=ar, schedule=name,
+                                             **shape)
+                        except MlsysimError as exc:
+                            key = _reason_key(str(exc))
+                            rejected[key] += 1
+                            examples.setdefault(key, {"layout": {**shape, "schedule": name}, "message": str(exc)})
+                            continue
+                        if r.feasible:
+                            extra.append(r)
+                        else:
+                            rejected[OOM] += 1
+                            smallest_extra = min(smallest_extra, r.memory_total)
+        evaluated = structures * per_structure + extra_tried
+        if not all(valid.values()) and not extra and smallest_extra == math.inf:
             raise InfeasibleError(f"no parallel layout divides the job ({n} devices, global batch {batch}): "
                                   + "; ".join(e["message"] for e in examples.values()))
+        if not all(valid.values()):  # only zero-bubble layouts divide the job
+            return self._rank(extra, [], None, objective, top_k, evaluated, rejected, examples, smallest_extra,
+                              terms, solver, (model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar))
         space = LayoutSpace(tp=tuple(sorted(valid["tp"])), pp=tuple(sorted(valid["pp"])), cp=tuple(sorted(valid["cp"])),
                             microbatch=tuple(sorted(valid["microbatch"])), interleave=tuple(sorted(valid["interleave"])),
                             zero=zeros, recompute=modes, sequence_parallel=sp, allreduce=ar)
         found = solver.search(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len, space=space)
-        table = found.table
-        fits = table["feasible"]
-        oom = int((~fits).sum())
-        if oom:
-            key = "does not fit in device memory"
-            rejected[key] += oom
-            i = int(table["memory_total"][~fits].argmin())
-            row = {name: _plain(table[name][~fits][i]) for name in ("tp", "pp", "cp", "dp", "microbatch", "interleave", "zero", "recompute")}
-            examples.setdefault(key, {"layout": row, "message": (
-                f"the smallest of these needs {table['memory_total'][~fits][i] / 1e9:.1f} GB per device; "
-                f"the device has {terms.capacity / 1e9:.1f} GB")})
-        if not fits.any():
-            raise OOMError(f"no layout of {evaluated} fits: " + examples["does not fit in device memory"]["message"]
-                           + "; use more devices, a smaller batch or a shorter sequence")
-        score = table[objective]
+        return self._rank(extra, [found.table], found, objective, top_k, evaluated, rejected, examples, smallest_extra,
+                          terms, solver, (model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar))
+
+    @staticmethod
+    def _rank(extra: list[Any], tables: list[dict[str, Any]], found: Any, objective: str, top_k: int, evaluated: int,
+              rejected: Counter[str], examples: dict[str, dict[str, Any]], smallest_extra: float, terms: Any,
+              solver: Any, job: tuple[Any, ...]) -> ParallelismResult:
+        """Rank the vectorised table's fitting rows and the zero-bubble results together; solve
+        the table's top rows again in full."""
         import numpy as np
 
-        rank = np.where(fits, score if OBJECTIVES[objective] == "min" else -score, np.inf)
-        order = np.argsort(rank, kind="stable")[:min(top_k, int(fits.sum()))]
+        model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar = job
+        sign = 1.0 if OBJECTIVES[objective] == "min" else -1.0
+        ranked: list[tuple[float, int, Any]] = [(sign * getattr(r, objective), i, r) for i, r in enumerate(extra)]
+        smallest = smallest_extra
+        fitting = len(extra)
+        for table in tables:
+            fits = table["feasible"]
+            fitting += int(fits.sum())
+            oom = int((~fits).sum())
+            if oom:
+                rejected[OOM] += oom
+                smallest = min(smallest, float(table["memory_total"][~fits].min()))
+            score = np.where(fits, sign * table[objective], np.inf)
+            order = np.argsort(score, kind="stable")[:min(top_k, int(fits.sum()))]
+            ranked.extend((float(score[i]), len(extra) + int(i), ("row", table, int(i))) for i in order)
+        if smallest < math.inf:
+            examples.setdefault(OOM, {"layout": None, "message": (
+                f"the smallest of these needs {smallest / 1e9:.1f} GB per device; "
+                f"the device has {terms.capacity / 1e9:.1f} GB")})
+        if not fitting:
+            raise OOMError(f"no layout of {evaluated} fits: " + examples[OOM]["message"]
+                           + "; use more devices, a smaller batch or a shorter sequence")
+        ranked.sort(key=lambda item: (item[0], item[1]))
         top = []
-        for i in order:
-            layout = {name: int(table[name][i]) for name in ("tp", "pp", "cp", "microbatch", "interleave", "zero")}
-            top.append(solver.solve(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len,
-                                    recompute=str(table["recompute"][i]), sequence_parallel=sp, allreduce=ar, **layout))
-        return ParallelismResult(top[0], top, objective, evaluated, int(fits.sum()), dict(rejected), examples,
-                                 terms.lineage)
+        for _, _, item in ranked[:top_k]:
+            if isinstance(item, tuple):
+                _, table, i = item
+                layout = {name: int(table[name][i]) for name in ("tp", "pp", "cp", "microbatch", "interleave", "zero")}
+                item = solver.solve(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len,
+                                    recompute=str(table["recompute"][i]), sequence_parallel=sp, allreduce=ar, **layout)
+            top.append(item)
+        return ParallelismResult(top[0], top, objective, evaluated, fitting, dict(rejected), examples, terms.lineage)
 
 
 def _plain(value: Any) -> Any:
