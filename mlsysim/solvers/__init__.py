@@ -24,6 +24,9 @@ _EXPORTS = {
     "SensitivitySolver": "sensitivity", "SynthesisSolver": "synthesis", "CompressionModel": "compression",
     "DataModel": "data_pipeline", "TransformationModel": "data_pipeline", "OrchestrationModel": "orchestration",
     "ResponsibleEngineeringModel": "responsible", "EfficiencyModel": "efficiency",
+    # optimizers and design-space exploration
+    "ParallelismOptimizer": "optimizers", "BatchingOptimizer": "optimizers", "PlacementOptimizer": "optimizers",
+    "DSE": "dse", "Space": "dse", "ParetoFront": "dse", "roofline_space": "dse",
 }
 # The reference simulator's (PyPI mlsysim 0.3.0) names for the same solvers.
 _REFERENCE_NAMES = {"SingleNodeModel": "Engine"}
