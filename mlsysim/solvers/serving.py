@@ -50,16 +50,16 @@ from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     check_precision,
-    effective_compute_flops,
     gemm_flops,
+    kernel_compute_time,
     pass_cost,
     ring_allreduce_time,
 )
 from mlsysim.solvers.terms import (
     allreduce_latency,
     cited_assumption,
-    efficiencies,
     hardware_terms,
+    kernel_efficiencies,
     launch_overhead,
     model_terms,
     wave_quantization,
@@ -315,7 +315,7 @@ class ServingModel:
         tp = inputs.parallel_degree(tp, "tensor parallelism", {"attention heads": heads, "KV heads": self.m.kv_heads},
                                     replicable=("KV heads",))
         self.h = hardware_terms(hw, precision)
-        self.eff = efficiencies(catalog, efficiency)
+        self.eff = kernel_efficiencies(self.h, efficiency)
         self.precision = self.h.precision
         self.weight_precision = check_precision(weight_precision or self.precision, "weight precision")
         self.kv_precision = check_precision(kv_precision or self.precision, "KV-cache precision")
@@ -373,7 +373,8 @@ class ServingModel:
         moved = (moved - kv_moved) / self.tp + kv_moved * self.kv_share
         flops = flops / self.tp
         slowdown = self.waves.slowdown(batch * new)
-        t_c = effective_compute_flops(flops, gemm_flops(self.m, batch, new) / self.tp, slowdown) / (self.h.peak * self.eff.compute)
+        gemm = gemm_flops(self.m, batch, new) / self.tp
+        t_c = kernel_compute_time(gemm, flops - gemm, slowdown, self.h.peak, self.eff.gemm, self.eff.attention)
         t_m = moved / (self.h.bandwidth * self.eff.memory)
         t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)
