@@ -363,20 +363,28 @@ def predict_under_load(c: Call) -> float:
     """Serving under Poisson arrivals: ServingModel.under_load (continuous batching, Little's
     law for the requests in flight, an M/M/1 prefill queue for TTFT) at the stated arrival
     rate, on one replica of `tp` devices, the rate split evenly over devices / tp replicas.
-    A row must state the precision, the prompt and output lengths and the arrival rate
-    (config `arrival_rate`, requests/s); latency limits are not searched for."""
+    A row must state the precision, the prompt and output lengths and either the arrival
+    rate (config `arrival_rate`, requests/s) or latency limits (config `ttft_limit_ms` and
+    `tpot_limit_ms`, P99, as in MLPerf's Server scenario): then the rate is the highest that
+    meets both (`ServingModel.max_rate_under_slo`)."""
     if not c.is_transformer():
         raise NotExpressible("the queueing model covers token-generating transformers")
     precision = c.need("precision", "the peak compute depends on it")
     prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
     output = c.need("output_tokens", "decode time depends on the output length")
-    rate = c.need("arrival_rate", "the load depends on the request rate (requests/s)")
+    limits = (c.config("ttft_limit_ms"), c.config("tpot_limit_ms"))
+    rate = c.config("arrival_rate")
+    if rate is None and None in limits:
+        c.need("arrival_rate", "the load depends on the request rate (requests/s) or on the latency limits it must meet")
     serving = _serving(c, precision)
     devices = int(c.rec.get("devices"))
     if devices % serving.tp:
         raise NotExpressible(f"{devices} devices are not a whole number of tensor-parallel groups of {serving.tp}")
     replicas = devices // serving.tp
-    load = serving.under_load(rate / replicas, prompt, output)
+    if rate is None:
+        load = serving.max_rate_under_slo(prompt, output, limits[0] / 1e3, limits[1] / 1e3)
+    else:
+        load = serving.under_load(rate / replicas, prompt, output)
     if not load.stable:
         c.remarks.append("the arrival rate exceeds the modelled capacity")
     readings = {"tokens_per_s": replicas * load.tokens_per_second, "ttft": load.ttft_p50, "itl": load.itl,

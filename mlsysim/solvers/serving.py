@@ -46,7 +46,7 @@ from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.transformer import TransformerShape
 from mlsysim.solvers.results import QuantityView
-from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
+from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory, token_rate_warnings
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     check_precision,
@@ -57,11 +57,13 @@ from mlsysim.solvers.roofline import (
 )
 from mlsysim.solvers.terms import (
     allreduce_latency,
+    active_params_per_token,
     cited_assumption,
     hardware_terms,
     kernel_efficiencies,
     launch_overhead,
     model_terms,
+    public_token_record,
     wave_quantization,
 )
 
@@ -336,6 +338,8 @@ class ServingModel:
         # (at least one head: a GQA model with fewer KV heads than GPUs replicates
         # them); latent attention caches one latent per token, which every GPU keeps.
         self.kv_share = 1.0 if self.m.mla else max(1.0 / self.tp, 1.0 / self.m.kv_heads)
+        # The fastest published per-device token rate (a cited, empirical plausibility bound).
+        self.token_record = public_token_record(catalog)
         self.hardware_name = node.label if node is not None else self.h.name
         for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.allreduce_latency.lineage,
                      self.waves.lineage):
@@ -462,7 +466,8 @@ class ServingModel:
             kv_cache_per_token=self.kv_cache_bytes_per_token(),
             memory=self.memory(batch_size, total_tokens), max_batch_size=self.max_batch_size(total_tokens),
             lineage=self._lineage,
-            warnings=self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True),
+            warnings=(self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True)
+                      + self.check_rate(batch_size * output_tokens / latency, "the batch")),
         )
 
     def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int) -> ContinuousBatchingProfile:
@@ -491,7 +496,8 @@ class ServingModel:
             iteration=iteration, ttft=prefill.time, request_latency=prefill.time + (output_tokens - 1) * iteration,
             tokens_per_second=rate, requests_per_second=rate / output_tokens,
             memory=self.memory(n, prompt_tokens + output_tokens / 2.0), lineage=self._lineage,
-            warnings=self.check(prefill, "prefill") + self.check(step, "a decode iteration", iteration, decode=True),
+            warnings=(self.check(prefill, "prefill") + self.check(step, "a decode iteration", iteration, decode=True)
+                      + self.check_rate(rate, "the steady state")),
         )
 
     def under_load(self, arrival_rate: float, prompt_tokens: int, output_tokens: int) -> LoadProfile:
@@ -556,6 +562,75 @@ class ServingModel:
             tokens_per_second=rate * output_tokens, capacity_requests_per_second=capacity.requests_per_second,
             warnings=tuple(warned) + cb.warnings,
         )
+
+    def max_rate_under_slo(self, prompt_tokens: int, output_tokens: int, ttft_limit: float, itl_limit: float,
+                           quantile: float = 0.99) -> LoadProfile:
+        """The server at the highest Poisson arrival rate whose TTFT quantile and inter-token
+        latency stay within the limits (an MLPerf Server-style result).
+
+        TTFT at `quantile` (P99 by default) is prefill + the M/M/1 waiting-time quantile
+        (`under_load`, `mm1_wait_quantile`) and must be <= `ttft_limit` [s]; the decode
+        iteration with the requests then in flight (`under_load`: Little's law over continuous
+        batching) must be <= `itl_limit` [s] (every iteration of the steady state has the
+        same length in this model, so its mean is also its quantile). Both grow with the
+        arrival rate, so the largest rate meeting both is found by bisection between 0 and the
+        server's capacity (requests/s at the largest batch that fits), to 1e-6 of the capacity.
+        Raises MlsysimError when even an idle server misses a limit (one prefill longer than
+        the TTFT limit, or one decode step of a lone request longer than the ITL limit).
+
+        References
+        ----------
+        MLCommons, loadgen/mlperf.conf (Server scenario: TTFT and TPOT limits at the 99th
+        percentile for the LLM benchmarks).
+        Kleinrock 1975, "Queueing Systems, Volume 1", Sec. 3.2 (M/M/1 waiting time).
+        """
+        for name, value in (("ttft_limit", ttft_limit), ("itl_limit", itl_limit)):
+            if not value > 0:
+                raise MlsysimError(f"{name} must be > 0 s, got {value!r}")
+        if not 0.0 < quantile < 1.0:
+            raise MlsysimError(f"quantile must be in (0, 1), got {quantile!r}")
+        largest = self.max_batch_size(prompt_tokens + output_tokens)
+        if largest < 1:
+            raise MlsysimError(f"{self.m.name} does not fit on {self.hardware_name}: no request fits next to the weights")
+        capacity = self.continuous_batching(largest, prompt_tokens, output_tokens).requests_per_second
+        lone = self.continuous_batching(1, prompt_tokens, output_tokens)
+        if lone.ttft > ttft_limit or lone.iteration > itl_limit:
+            raise MlsysimError(
+                f"no arrival rate meets the limits on {self.hardware_name}: an idle server already takes "
+                f"{lone.ttft * 1e3:.4g} ms to the first token (limit {ttft_limit * 1e3:.4g} ms) and "
+                f"{lone.iteration * 1e3:.4g} ms per token (limit {itl_limit * 1e3:.4g} ms)")
+
+        prefill = lone.ttft
+
+        def meets(rate: float) -> LoadProfile | None:
+            load = self.under_load(rate, prompt_tokens, output_tokens)
+            if not load.stable:
+                return None
+            ttft = prefill + mm1_wait_quantile(load.utilization, prefill, quantile)
+            return load if ttft <= ttft_limit and load.itl <= itl_limit else None
+
+        lo, hi = 0.0, capacity
+        best = meets(hi * (1.0 - 1e-9))
+        if best is None:
+            best = self.under_load(capacity * 1e-6, prompt_tokens, output_tokens)
+            while hi - lo > capacity * 1e-6:
+                mid = 0.5 * (lo + hi)
+                found = meets(mid)
+                if found is None:
+                    hi = mid
+                else:
+                    lo, best = mid, found
+        return best
+
+    def check_rate(self, tokens_per_second: float, what: str) -> tuple[str, ...]:
+        """The per-device token rate of a result (`tokens_per_second` [1/s] over the `tp`
+        devices of one replica) against the fastest published one, scaled by parameters
+        per token (`plausibility.token_rate_warnings`); nothing when the catalog has no record."""
+        r = self.token_record
+        if r is None:
+            return ()
+        return tuple(token_rate_warnings(tokens_per_second / self.tp, active_params_per_token(self.m), r.rate,
+                                         r.params, r.label, what))
 
     def check(self, p: PassTime, what: str, seconds: float | None = None, decode: bool = False) -> tuple[str, ...]:
         """Physical bounds of one pass on one device (`plausibility.bound_warnings`): its FLOPs

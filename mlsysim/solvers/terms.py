@@ -44,6 +44,7 @@ ALLREDUCE_STEP_LATENCY = "nccl_nvlink_step_latency"
 GEMM_TILE_ROWS = "gemm_tile_rows"
 GEMM_TILE_COLUMNS = "gemm_tile_columns"
 GEMM_TILES_PER_SM = "gemm_tiles_per_sm_wave"
+PUBLIC_TOKEN_RECORD = "public_record_token_rate_per_device"
 
 
 @dataclass(frozen=True)
@@ -429,6 +430,48 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
     if compute is None:
         inputs.remember(memo, key, result)
     return result
+
+
+@dataclass(frozen=True)
+class TokenRateRecord:
+    """The fastest published per-device output-token rate [1/s], the parameters per token of
+    the model it was set with [1], a label naming it, and the cited values it rests on."""
+
+    rate: float
+    params: float
+    label: str
+    lineage: Lineage
+
+
+def public_token_record(catalog: Catalog) -> TokenRateRecord | None:
+    """The cited per-device token-rate record (catalog/assumptions/
+    public_record_token_rate_per_device.yaml) with the parameters per token of the model its
+    qualifier `model` names (read from that model record), or None when the catalog lacks
+    either (a small test catalog): the plausibility check it feeds is then not made."""
+    memo = catalog.derived("public_token_record")
+    if "value" in memo:
+        return memo["value"]
+    result = None
+    try:
+        value = catalog.get("assumptions", PUBLIC_TOKEN_RECORD).quantity
+        model = catalog.get("models", str(value.qualifiers.get("model", "")))
+    except NotFoundError:
+        value = model = None
+    if value is not None and model is not None and model.has("transformer"):
+        terms = model_terms(model)
+        lineage = Lineage()
+        rate = lineage.use(value)
+        lineage.merge(terms.lineage)
+        label = f"{terms.name} on {value.qualifiers.get('hardware', 'one device')}, {value.qualifiers.get('scenario', '')}".rstrip(", ")
+        result = TokenRateRecord(rate, active_params_per_token(terms), label, lineage)
+    memo["value"] = result
+    return result
+
+
+def active_params_per_token(m: ModelTerms) -> float:
+    """Parameters one token reads [1]: every weight a pass reads except the routed experts,
+    plus the experts each token is routed to."""
+    return m.read_params_dense + m.moe_layers * m.experts_active * m.expert_params
 
 
 def applies_to(value: Any, hw: Record) -> bool:

@@ -66,6 +66,8 @@ class MeasuredConfig(Schema):
     engine_version: str | None = None
     concurrency: int | None = Field(default=None, ge=1)
     arrival_rate: float | None = Field(default=None, gt=0)  # requests per second offered
+    ttft_limit_ms: float | None = Field(default=None, gt=0)  # P99 time-to-first-token limit the run had to meet
+    tpot_limit_ms: float | None = Field(default=None, gt=0)  # P99 time-per-output-token limit the run had to meet
     scenario: str | None = None  # e.g. "MLPerf Offline", "static batch", "single stream"
 
 
