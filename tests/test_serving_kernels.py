@@ -144,3 +144,12 @@ def test_max_rate_under_slo_refuses_limits_an_idle_server_misses() -> None:
         s.max_rate_under_slo(512, 256, 2.0, 1e-6)
     with pytest.raises(MlsysimError, match="ttft_limit must be > 0"):
         s.max_rate_under_slo(512, 256, 0.0, 0.2)
+
+
+def test_the_hopper_fp8_tile_is_not_applied_to_other_architectures() -> None:
+    """The FP8 tile is CUTLASS's SM90 (Hopper) example; the L40S (Ada) gets no wave term at
+    fp8 rather than a tile nobody cited for it."""
+    cat = _catalog()
+    m = model_terms(cat.get("models", "llama2_7b"))
+    ada = wave_quantization(m, hardware_terms(cat.get("hardware", "l40s"), "fp8"))
+    assert not ada.wave and "h100_sxm" in ada.reason

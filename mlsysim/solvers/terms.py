@@ -476,11 +476,15 @@ def active_params_per_token(m: ModelTerms) -> float:
 
 def applies_to(value: Any, hw: Record) -> bool:
     """Whether a cited overhead applies to accelerator `hw`: its qualifiers' `vendor` must be
-    the record's vendor and its `link`, if any, must be named in the record's interconnect
+    the record's vendor, its `hardware` list (comma-separated record ids), if any, must name
+    the record, and its `link`, if any, must be named in the record's interconnect
     (a figure measured on one vendor's GPUs and software says nothing about another's)."""
     wanted = value.qualifiers
     vendor = wanted.get("vendor")
     if vendor and str(hw.get("vendor", "")).lower() != str(vendor).lower():
+        return False
+    listed = _listed(wanted.get("hardware"))
+    if listed and hw._data["id"] not in listed:
         return False
     link = wanted.get("link")
     return not link or str(link).lower() in str(hw.get("interconnect.name", "")).lower()
@@ -542,7 +546,8 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     per_sm_value = _tile_assumption(catalog, GEMM_TILES_PER_SM, h.precision, needed)
     for value in (rows_value, columns_value, per_sm_value):
         if not applies_to(value, hw):
-            return _no_waves(f"the cited GEMM tile is for {value.qualifiers.get('vendor')} GPUs, not {hw.label}")
+            scope = value.qualifiers.get("hardware") or f"{value.qualifiers.get('vendor')} GPUs"
+            return _no_waves(f"the cited GEMM tile is for {scope}, not {hw.label}")
         tile_precision = value.qualifiers.get("precision")
         if tile_precision and h.precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
             return _no_waves(f"the cited GEMM tile is for {tile_precision}, not {h.precision}")
