@@ -153,3 +153,20 @@ def test_the_hopper_fp8_tile_is_not_applied_to_other_architectures() -> None:
     m = model_terms(cat.get("models", "llama2_7b"))
     ada = wave_quantization(m, hardware_terms(cat.get("hardware", "l40s"), "fp8"))
     assert not ada.wave and "h100_sxm" in ada.reason
+
+
+def test_per_query_head_kv_reads_multiply_decode_kv_traffic_by_the_group_size() -> None:
+    """Llama 2 70B has 64 query heads and 8 KV heads: a kernel that reads each KV head once per
+    query head (NVIDIA/TensorRT-LLM issue 407) moves 8x the past KV bytes in a decode step;
+    prefill (a different kernel) and a model without grouped-query attention are unchanged."""
+    shared = ServingModel("llama2_70b", "dgx_h100", precision="fp8", kv_precision="fp8", tp=2)
+    each = ServingModel("llama2_70b", "dgx_h100", precision="fp8", kv_precision="fp8", tp=2,
+                        decode_kv_reads="per_query_head")
+    a, b = shared.decode_step(1024, 16), each.decode_step(1024, 16)
+    past_kv = 16 * 1024 * shared.kv_cache_bytes_per_token()
+    assert b.bytes_moved - a.bytes_moved == pytest.approx(7 * past_kv)
+    assert each.prefill(512, 4).bytes_moved == shared.prefill(512, 4).bytes_moved
+    mha = ServingModel("llama2_7b", "h100_sxm", precision="fp8", decode_kv_reads="per_query_head")
+    assert mha.decode_step(1024, 16).bytes_moved == ServingModel("llama2_7b", "h100_sxm", precision="fp8").decode_step(1024, 16).bytes_moved
+    with pytest.raises(MlsysimError, match="decode_kv_reads must be one of"):
+        ServingModel("llama2_7b", "h100_sxm", decode_kv_reads="sometimes")

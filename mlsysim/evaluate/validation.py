@@ -416,8 +416,11 @@ def _serving(c: Call, precision: str) -> Any:
     tp = c.default("tp", 1, listed=int(c.rec.get("devices")) > 1)
     node = c.node()
     target = node if node is not None and tp > 1 else c.hardware()
+    reads = c.config("decode_kv_reads")
+    if reads is not None:
+        c.assumed.append(f"decode attention reads K/V {reads.replace('_', ' ')} (engine kernel, see the row's note)")
     return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
-                        kv_precision=c.config("kv_precision"), tp=tp)
+                        kv_precision=c.config("kv_precision"), tp=tp, decode_kv_reads=reads or "per_kv_head")
 
 
 def _single_replica(c: Call) -> None:

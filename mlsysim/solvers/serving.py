@@ -67,6 +67,9 @@ from mlsysim.solvers.terms import (
     wave_quantization,
 )
 
+# How a decode attention kernel reads grouped-query K/V heads (ServingModel decode_kv_reads).
+DECODE_KV_READS = ("per_kv_head", "per_query_head")
+
 # The smallest element the tensor-parallel all-reduces exchange (16-bit activations even
 # when the matmuls run in fp8 or int8): a cited assumption.
 ACTIVATION_BYTES = "allreduce_activation_bytes"
@@ -285,12 +288,20 @@ class ServingModel:
     weight_precision, kv_precision : storage formats (default: `precision`).
     tp : GPUs the weights, KV heads and FLOPs are split over (tensor parallelism) [1].
         (`tensor_parallel=` is the deprecated name of the same argument.)
-    efficiency : achieved fraction of peak compute; default the cited assumption.
+    efficiency : achieved fraction of peak compute (weight GEMMs and attention); default the
+        cited per-hardware, per-precision kernel efficiencies (`terms.kernel_efficiencies`).
+    decode_kv_reads : "per_kv_head" (default: a decode attention kernel reads each cached K/V
+        head once for the query heads that share it) or "per_query_head" (it reads the head
+        once per query head, as the generation-phase kernel of TensorRT-LLM before its XQA
+        kernels was reported to do: NVIDIA/TensorRT-LLM issue 407). Only grouped-query models
+        differ; the decode KV traffic is then multiplied by query heads / KV heads, an upper
+        bound since some re-reads may hit the L2 cache.
     """
 
     def __init__(self, model: Record | str, hardware: Record | str, precision: str = "fp16",
                  weight_precision: str | None = None, kv_precision: str | None = None,
-                 tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None):
+                 tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None,
+                 decode_kv_reads: str = "per_kv_head"):
         if tensor_parallel is not None:
             warnings.warn("ServingModel(tensor_parallel=) is deprecated; write tp=", DeprecationWarning, stacklevel=2)
             tp = tensor_parallel
@@ -314,6 +325,12 @@ class ServingModel:
                 "by streaming them from external memory (e.g. Cerebras MemoryX), neither of which the catalog "
                 "describes; a roofline over on-chip SRAM bandwidth would be far too fast")
         heads = TransformerShape.from_record(model_record, Lineage()).heads
+        if decode_kv_reads not in DECODE_KV_READS:
+            raise MlsysimError(f"decode_kv_reads must be one of {', '.join(DECODE_KV_READS)}, got {decode_kv_reads!r}")
+        # Cached K/V heads a decode step reads per K/V head it holds [1] (1: shared by its query-head group).
+        self.kv_rereads = (heads / self.m.kv_heads if decode_kv_reads == "per_query_head" and not self.m.mla
+                           and self.m.kv_heads else 1.0)
+        self.decode_kv_reads = decode_kv_reads
         tp = inputs.parallel_degree(tp, "tensor parallelism", {"attention heads": heads, "KV heads": self.m.kv_heads},
                                     replicable=("KV heads",))
         self.h = hardware_terms(hw, precision)
@@ -375,6 +392,8 @@ class ServingModel:
         # Split over the group: FLOPs and weights by tp, KV traffic by this GPU's share.
         kv_moved = batch * (past + new) * self.m.kv_elements * self.bytes_kv
         moved = (moved - kv_moved) / self.tp + kv_moved * self.kv_share
+        if new == 1.0 and self.kv_rereads != 1.0:  # decode attention re-reading shared K/V heads
+            moved += batch * past * self.m.kv_elements * self.bytes_kv * self.kv_share * (self.kv_rereads - 1.0)
         flops = flops / self.tp
         slowdown = self.waves.slowdown(batch * new)
         gemm = gemm_flops(self.m, batch, new) / self.tp

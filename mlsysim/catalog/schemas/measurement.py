@@ -68,6 +68,8 @@ class MeasuredConfig(Schema):
     arrival_rate: float | None = Field(default=None, gt=0)  # requests per second offered
     ttft_limit_ms: float | None = Field(default=None, gt=0)  # P99 time-to-first-token limit the run had to meet
     tpot_limit_ms: float | None = Field(default=None, gt=0)  # P99 time-per-output-token limit the run had to meet
+    # How the engine's decode attention kernel reads grouped-query K/V heads (see ServingModel).
+    decode_kv_reads: Literal["per_kv_head", "per_query_head"] | None = None
     scenario: str | None = None  # e.g. "MLPerf Offline", "static batch", "single stream"
 
 
