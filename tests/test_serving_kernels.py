@@ -170,3 +170,20 @@ def test_per_query_head_kv_reads_multiply_decode_kv_traffic_by_the_group_size() 
     assert mha.decode_step(1024, 16).bytes_moved == ServingModel("llama2_7b", "h100_sxm", precision="fp8").decode_step(1024, 16).bytes_moved
     with pytest.raises(MlsysimError, match="decode_kv_reads must be one of"):
         ServingModel("llama2_7b", "h100_sxm", decode_kv_reads="sometimes")
+
+
+def test_at_concurrency_is_under_load_at_the_closed_loop_rate() -> None:
+    """N clients in a closed loop send what continuous batching of N requests finishes; the
+    server under that load keeps N in flight (Little's law), so its ITL is the N-request
+    iteration, its throughput N x output / request latency, and its mean TTFT one prefill
+    plus the M/M/1 wait, above the idle prefill."""
+    s = ServingModel("llama3_3_70b", "dgx_h100", precision="fp8", tp=2)
+    for n in (1, 25):
+        cb = s.continuous_batching(n, 5000, 500)
+        load = s.at_concurrency(n, 5000, 500)
+        assert load.concurrency == n and load.stable
+        assert load.itl == pytest.approx(cb.iteration)
+        assert load.tokens_per_second == pytest.approx(cb.tokens_per_second)
+        assert load.ttft_mean > cb.ttft
+    with pytest.raises(MlsysimError):
+        s.at_concurrency(0, 5000, 500)

@@ -553,7 +553,7 @@ class ServingModel:
             cb, n, stable = capacity, float(largest), False
         else:
             lo, hi = 1, largest
-            if arrival_rate * self.continuous_batching(1, prompt_tokens, output_tokens).request_latency >= 1:
+            if self.continuous_batching(1, prompt_tokens, output_tokens).requests_per_second < arrival_rate:
                 while hi - lo > 1:  # smallest N whose N / latency(N) reaches the arrival rate
                     mid = (lo + hi) // 2
                     if self.continuous_batching(mid, prompt_tokens, output_tokens).requests_per_second >= arrival_rate:
@@ -581,6 +581,21 @@ class ServingModel:
             tokens_per_second=rate * output_tokens, capacity_requests_per_second=capacity.requests_per_second,
             warnings=tuple(warned) + cb.warnings,
         )
+
+    def at_concurrency(self, concurrency: int, prompt_tokens: int, output_tokens: int) -> LoadProfile:
+        """A closed-loop benchmark: `concurrency` clients, each sending its next request when the
+        last one ends. Its request rate is what continuous batching of that many requests
+        finishes (`continuous_batching(concurrency).requests_per_second`); the server is then
+        `under_load` at that rate, which prices the wait of each new request for its prefill
+        (M/M/1 queue) and the decode iteration of the requests in flight (Little's law).
+
+        References
+        ----------
+        Little 1961, "A Proof for the Queuing Formula: L = lambda W", Operations Research 9(3).
+        """
+        inputs.positive_int(concurrency, "concurrency")
+        rate = self.continuous_batching(concurrency, prompt_tokens, output_tokens).requests_per_second
+        return self.under_load(rate, prompt_tokens, output_tokens)
 
     def max_rate_under_slo(self, prompt_tokens: int, output_tokens: int, ttft_limit: float, itl_limit: float,
                            quantile: float = 0.99) -> LoadProfile:
