@@ -363,6 +363,11 @@ class KernelEfficiencies:
     attention_specific: bool = False
     memory_specific: bool = False
 
+    @property
+    def compute(self) -> float:
+        """The weight-GEMM efficiency [1], under the name `Efficiencies` uses for compute."""
+        return self.gemm
+
 
 KERNELS = ("gemm", "attention", "memory")
 
