@@ -24,7 +24,11 @@ def test_eval_json_includes_lineage(cli) -> None:
     assert (data["batch_size"], data["prompt_tokens"], data["output_tokens"]) == (4, 1024, 64)
     assert data["ttft_s"] > 0 and data["itl_s"] > 0 and data["feasible"] is True
     sources = {e["path"]: e["source_id"] for e in data["lineage"]}
-    assert sources["assumptions/prefill_compute_efficiency#quantity"] == "arxiv-pope-2211-05102"
+    # fp16 on an H100: the per-kernel efficiencies scoped to Hopper at 16 bits (GEMM: the
+    # FlashAttention-2 paper's GEMM figure; attention: FlashAttention-3's), not the generic 76%.
+    assert sources["assumptions/gemm_efficiency_nvidia_16bit#quantity"] == "arxiv-flashattention2-2307-08691"
+    assert sources["assumptions/attention_efficiency_hopper_fp16#quantity"] == "arxiv-flashattention3-2407-08608"
+    assert "assumptions/prefill_compute_efficiency#quantity" not in sources
     assert "hardware/h100_sxm#memory.bandwidth" in sources
 
 
@@ -33,7 +37,7 @@ def test_eval_explain_lists_cited_values(cli) -> None:
     assert r.code == 0
     assert "Cited values used" in r.out
     assert "hardware/h100_sxm#compute.fp16 = 989.5 TFLOP/s" in r.out
-    assert "(arxiv-pope-2211-05102)" in r.out
+    assert "(arxiv-flashattention2-2307-08691)" in r.out and "(arxiv-flashattention3-2407-08608)" in r.out
 
 
 def test_eval_cnn_uses_the_engine(cli) -> None:
@@ -230,7 +234,7 @@ def test_breakdown_shows_how_full_the_gemm_waves_are(cli) -> None:
     NVIDIA's matmul guide); the line says so and --explain lists the SM count and the tile."""
     r = cli("eval", "llama2_7b", "A100", "--seq-len", "128", "--explain")
     assert r.code == 0, r.err
-    assert "compute-bound prefill: compute 13.28 ms with GEMM tile waves 54% full, memory 7.402 ms" in r.out
+    assert "compute-bound prefill: compute 12.63 ms with GEMM tile waves 54% full, memory 7.402 ms" in r.out
     assert "hardware/a100_sxm_80gb#compute_units = 108" in r.out
     assert "assumptions/gemm_tile_rows#quantity = 256" in r.out
     engine = cli("eval", "ResNet50", "T4", "--precision", "int8")
