@@ -278,7 +278,10 @@
   function draw(s) {
     var chart = el("lab-chart");
     chart.textContent = "";
-    var W = 640, H = 400, L = 70, R = 20, T = 20, B = 50;
+    // Coordinates follow the drawn width, so that labels stay legible on a phone.
+    var W = Math.round(Math.max(340, Math.min(640, chart.getBoundingClientRect().width || 640)));
+    var H = Math.round(W * 0.62), L = 58, R = 14, T = 16, B = 46;
+    chart.setAttribute("viewBox", "0 0 " + W + " " + H);
     var h = s.h, r = s.result, peak = h.peaks[s.precision];
     var ridge = peak / h.bandwidth;
     var xs = [ridge, r.arithmetic_intensity], ys = [peak, r.achieved];
@@ -328,6 +331,7 @@
     list.textContent = "";
     pins.forEach(function (p, i) { list.appendChild(make("li", {}, (i + 1) + ". " + p.label)); });
     el("lab-clear").disabled = pins.length === 0;
+    el("lab-pins-empty").hidden = pins.length > 0;
   }
 
   // ------------------------------------------------------------------ wiring
@@ -349,6 +353,8 @@
     update();
   });
   el("lab-clear").addEventListener("click", function () { pins = []; renderPins(); update(); });
+  var resizeTimer = null;
+  window.addEventListener("resize", function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(update, 100); });
 
   // Defaults: the first accelerator/model the page names (data-default), else the first listed.
   if (hwSel.getAttribute("data-default") && byId(D.hardware, hwSel.getAttribute("data-default"))) { hwSel.value = hwSel.getAttribute("data-default"); }

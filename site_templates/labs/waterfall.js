@@ -62,19 +62,20 @@
       var tr = make("tr", { "data-step": s.key, "data-expressible": String(s.expressible), "class": s.expressible ? "" : "not-expressible" });
       tr.appendChild(make("th", { scope: "row" }, s.label));
       if (s.expressible) {
-        tr.appendChild(make("td", {}, s.config));
-        var tps = make("td", { "class": "n step-value", "data-value": String(s.tokens_per_second) }, sig(s.tokens_per_second));
+        tr.appendChild(make("td", { "data-label": "Configuration" }, s.config));
+        var tps = make("td", { "class": "n step-value", "data-value": String(s.tokens_per_second), "data-label": "Throughput" },
+                       sig(s.tokens_per_second) + (narrowTable() ? " tokens/s" : ""));
         tr.appendChild(tps);
         var change = previous ? s.tokens_per_second / previous.tokens_per_second : 1;
-        tr.appendChild(make("td", { "class": "n" }, previous ? "×" + sig(change, 3) : "—"));
-        tr.appendChild(make("td", { "class": "n", "data-value": String(s.request_latency) }, seconds(s.request_latency)));
-        tr.appendChild(make("td", { "class": "n", "data-value": String(s.itl) }, seconds(s.itl)));
+        tr.appendChild(make("td", { "class": "n", "data-label": "Change" }, previous ? "×" + sig(change, 3) : "—"));
+        tr.appendChild(make("td", { "class": "n", "data-value": String(s.request_latency), "data-label": "Request latency" }, seconds(s.request_latency)));
+        tr.appendChild(make("td", { "class": "n", "data-value": String(s.itl), "data-label": "Inter-token latency" }, seconds(s.itl)));
         previous = s;
       } else {
-        var td = make("td", { colspan: "5" }, "not expressible");
+        var td = make("td", { colspan: "5", "data-label": "Result" }, "not expressible");
         tr.appendChild(td);
       }
-      var why = make("td", {});
+      var why = make("td", { "data-label": "Why" });
       why.appendChild(document.createTextNode(s.why));
       s.rests_on.forEach(function (k) { why.appendChild(citeNode(k)); });
       tr.appendChild(why);
@@ -87,6 +88,7 @@
   }
 
   var NS = "http://www.w3.org/2000/svg";
+  var SHORT = { baseline: "Base", moe: "MoE", precision: "Precision", batching: "Batch", fusion: "Fusion", speculative: "Spec." };
   function svg(tag, attrs, content) {
     var node = document.createElementNS(NS, tag);
     for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) { node.setAttribute(k, attrs[k]); } }
@@ -96,7 +98,11 @@
 
   function draw(steps, metric) {
     chart.textContent = "";
-    var W = 900, H = 360, L = 70, R = 10, T = 20, B = 70;
+    // Coordinates follow the drawn width, so that labels stay legible on a phone.
+    var W = Math.round(Math.max(340, Math.min(900, chart.getBoundingClientRect().width || 900)));
+    var H = Math.round(Math.max(260, W * 0.4)), L = 50, R = 8, T = 22, B = 44;
+    chart.setAttribute("viewBox", "0 0 " + W + " " + H);
+    var narrow = W < 600;
     var values = steps.filter(function (s) { return s.expressible; }).map(function (s) { return s[metric]; });
     var lo = Math.floor(Math.log10(Math.min.apply(null, values)) - 0.2), hi = Math.ceil(Math.log10(Math.max.apply(null, values)) + 0.2);
     if (hi === lo) { hi = lo + 1; }
@@ -110,12 +116,12 @@
     var slot = (W - L - R) / steps.length, prev = null, parts = [];
     steps.forEach(function (s, i) {
       var x = L + i * slot + slot * 0.15, w = slot * 0.7;
-      var label = svg("text", { x: x + w / 2, y: H - B + 18, "text-anchor": "middle", "font-size": 12, fill: "#1d232b" }, s.label);
+      var label = svg("text", { x: x + w / 2, y: H - B + 18, "text-anchor": "middle", "font-size": narrow ? 11 : 12, fill: "#1d232b" }, narrow ? SHORT[s.key] || s.label : s.label);
       chart.appendChild(label);
       if (!s.expressible) {
         var base = prev === null ? Math.pow(10, lo) : prev;
         chart.appendChild(svg("rect", { x: x, y: Y(base) - 14, width: w, height: 28, fill: "#fff", stroke: "#b9770e", "stroke-dasharray": "4 3" }));
-        chart.appendChild(svg("text", { x: x + w / 2, y: Y(base) + 4, "text-anchor": "middle", "font-size": 11, fill: "#7a4b00" }, "not expressible"));
+        chart.appendChild(svg("text", { x: x + w / 2, y: Y(base) + 4, "text-anchor": "middle", "font-size": narrow ? 9 : 11, fill: "#7a4b00" }, narrow ? "n/e" : "not expressible"));
         parts.push(s.label + ": not expressible");
         return;
       }
@@ -137,6 +143,10 @@
       " from the catalog; each bar spans the change of its step (green better, red worse), blue the baseline; dashed boxes are steps the catalog cannot express. " +
       "Values: " + parts.join("; ") + ".";
   }
+
+  function narrowTable() { return window.matchMedia && window.matchMedia("(max-width: 700px)").matches; }
+  var resizeTimer = null;
+  window.addEventListener("resize", function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(function () { load(modelSel.value, render); }, 100); });
 
   function change() { fillHardware(); load(modelSel.value, render); }
   modelSel.addEventListener("change", change);
