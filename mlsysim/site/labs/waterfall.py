@@ -29,6 +29,7 @@ from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.site.labs.explorer import citation
 from mlsysim.solvers.plausibility import on_chip_memory
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
 from mlsysim.solvers.terms import (
     COMPUTE_EFFICIENCY,
@@ -97,13 +98,6 @@ def _every_expert(serving: ServingModel, record: Record) -> None:
     serving.launch = launch_overhead(m, serving.h)
 
 
-def _solve(model: Record, hardware: Record, precision: str, batch: int, every_expert: bool) -> Any:
-    serving = ServingModel(model, hardware, precision=precision)
-    if every_expert:
-        _every_expert(serving, model)
-    return serving, serving.solve(PROMPT_TOKENS, OUTPUT_TOKENS, batch)
-
-
 def _fill(step: Step, profile: Any) -> Step:
     step.tokens_per_second = profile.tokens_per_second
     step.request_latency = profile.latency
@@ -113,12 +107,17 @@ def _fill(step: Step, profile: Any) -> Step:
     return step
 
 
+def _base_precision(hardware: Record) -> str | None:
+    """The 16-bit format the baseline runs in: fp16, else bf16, whichever the record has a peak for."""
+    return next((p for p in BASE_PRECISIONS if f"compute.{p}" in hardware.claims), None)
+
+
 def waterfall(model: Record, hardware: Record) -> list[Step]:
     """The steps for `model` on `hardware` (both from one catalog); raises MlsysimError when
     the pair cannot be served at all (no 16-bit peak, weights that do not fit, ...)."""
     catalog = model._catalog
     m = model_terms(model)
-    base = next((p for p in BASE_PRECISIONS if f"compute.{p}" in hardware.claims), None)
+    base = _base_precision(hardware)
     if base is None:
         raise MlsysimError(f"{hardware.label} has no dense fp16 or bf16 peak in the catalog")
     moe = bool(m.moe_layers)
@@ -128,7 +127,13 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
                _cite(hardware.field("memory.bandwidth"), "memory bandwidth")]
     steps: list[Step] = []
 
-    serving, profile = _solve(model, hardware, base, 1, moe)
+    # One solver per precision: the routed model is solved first, then (for a mixture of
+    # experts) the same solver is switched to computing every expert for the baseline.
+    serving = ServingModel(model, hardware, precision=base)
+    routed = serving.solve(PROMPT_TOKENS, OUTPUT_TOKENS, 1)
+    if moe:
+        _every_expert(serving, model)
+    profile = serving.solve(PROMPT_TOKENS, OUTPUT_TOKENS, 1) if moe else routed
     if not profile.feasible:
         raise MlsysimError(f"{model.label}'s {base} weights do not fit in one {hardware.label}")
     baseline = Step("baseline", "Baseline", True,
@@ -141,14 +146,14 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
 
     # MoE routing.
     if moe:
-        serving, profile = _solve(model, hardware, base, 1, False)
         active, total = model.field("transformer.experts_active"), model.field("transformer.experts_total")
         steps.append(_fill(Step(
             "moe", "Mixture of experts", True,
             f"each token routed to {active.si:g} of {total.si:g} experts",
             why=f"A decode step of one sequence reads and computes only the {active.si:g} routed experts of each "
                 "MoE layer instead of all of them (roofline.weight_bytes_read).",
-            rests_on=[_cite(active, "experts per token"), _cite(total, "experts per layer")] + efficiency), profile))
+            rests_on=[_cite(active, "experts per token"), _cite(total, "experts per layer")] + efficiency), routed))
+        serving = ServingModel(model, hardware, precision=base)
     else:
         steps.append(Step("moe", "Mixture of experts", False, why=(
             f"{model.label} is a dense model (its record has no experts): routing does not apply to it, and "
@@ -157,14 +162,13 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
 
     # Precision.
     low = next((p for p in LOW_PRECISIONS if f"compute.{p}" in hardware.claims), None)
-    precision = base
     if low is None:
         steps.append(Step("precision", "Lower precision", False, why=(
             f"{hardware.label} has no cited dense fp8 or int8 peak in the catalog, so a lower-precision pass "
             "has no compute roof to run against (another precision's peak is never substituted).")))
     else:
-        serving, profile = _solve(model, hardware, low, 1, False)
-        precision = low
+        serving = ServingModel(model, hardware, precision=low)
+        profile = serving.solve(PROMPT_TOKENS, OUTPUT_TOKENS, 1)
         steps.append(_fill(Step(
             "precision", "Lower precision", True, f"{low} weights, KV cache and compute",
             why=f"Half the bytes per weight and per cached token ({low}: 1 byte) halve the memory time of a "
@@ -237,7 +241,11 @@ def waterfall_data(catalog: Any) -> tuple[dict[str, Any], dict[str, dict[str, An
     cites: dict[str, dict[str, Any]] = {}  # every citation once; steps name them by key
     for model in models:
         cases: dict[str, Any] = {}
+        weights = model_terms(model).params_total
         for hw in hardware:
+            # Weights alone larger than the memory: the pair cannot be served (waterfall would say so).
+            if weights * BYTES_PER_ELEMENT[_base_precision(hw)] > hw.si("memory.capacity"):
+                continue
             try:
                 steps = waterfall(model, hw)
             except MlsysimError:
