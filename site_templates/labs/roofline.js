@@ -241,8 +241,9 @@
     show("out-ai", r.arithmetic_intensity, sig(r.arithmetic_intensity) + " FLOP/B");
     show("out-flops", r.flops, si(r.flops, "FLOP"));
     show("out-bytes", r.bytes_moved, bytes(r.bytes_moved));
-    show("out-throughput", r.throughput, sig(r.throughput) + " sequences/s");
-    show("out-tokens", r.tokens_per_second, sig(r.tokens_per_second) + " tokens/s");
+    var perInference = m.kind === "per_inference";
+    show("out-throughput", r.throughput, sig(r.throughput) + (perInference ? " inferences/s" : " sequences/s"));
+    show("out-tokens", r.tokens_per_second, perInference ? "— (not a token model)" : sig(r.tokens_per_second) + " tokens/s");
     show("out-gemm", r.gemm_utilization, pct(r.gemm_utilization));
     show("out-memory-usage", r.memory_usage, bytes(r.memory_usage) + " of " + bytes(h.capacity));
     show("out-feasible", r.feasible ? "true" : "false", r.feasible ? "fits in memory" : "does not fit in memory");

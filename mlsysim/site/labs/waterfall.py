@@ -171,8 +171,9 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
         profile = serving.solve(PROMPT_TOKENS, OUTPUT_TOKENS, 1)
         steps.append(_fill(Step(
             "precision", "Lower precision", True, f"{low} weights, KV cache and compute",
-            why=f"Half the bytes per weight and per cached token ({low}: 1 byte) halve the memory time of a "
-                f"decode step; the {low} peak raises the compute roof. Accuracy is not modelled here.",
+            why=f"{BYTES_PER_ELEMENT[low]:g} instead of {BYTES_PER_ELEMENT[base]:g} bytes per weight and per cached "
+                f"token shrink the memory time of a decode step; the {low} peak raises the compute roof. Accuracy "
+                "is not modelled here.",
             rests_on=[_cite(hardware.field(f"compute.{low}"), f"dense {low} peak")] + efficiency), profile))
 
     # Batching.
@@ -194,7 +195,8 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
     # Fusion.
     launch = serving.launch.seconds
     if launch:
-        share = launch / steps[-1].itl if steps[-1].itl else 0.0
+        last = next(s for s in reversed(steps) if s.expressible)
+        share = launch / last.itl
         why = (f"The solver charges every pass {m.kernels:g} kernels × the cited launch overhead = "
                f"{launch * 1e6:.4g} µs ({share:.1%} of the last decode step). Fusing kernels or capturing the pass "
                "in a CUDA graph removes part of that, but the catalog has no cited figure for the kernels or the "
