@@ -32,10 +32,7 @@ ZOO_OF = {"hardware": "hardware", "models": "models", "nodes": "systems", "fabri
 # The reference's model names that resolve to nothing yet, because no document stating their
 # architecture or size could be read (the reference's own entries cite none). Each is a known,
 # strict failure: adding the record makes the test pass and this set must then lose the name.
-MODEL_NAMES_WITHOUT_A_SOURCE = {
-    "Models.Embodied.DiffusionPolicy_PushT", "Models.Vision.LeNet1",
-    "Models.Vision.MobileNetV2_Alpha0_5FeatureExtractor",
-}
+MODEL_NAMES_WITHOUT_A_SOURCE: set[str] = set()
 
 
 def _params(registry_names: list[str]) -> list:
