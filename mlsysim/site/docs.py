@@ -52,14 +52,25 @@ def tutorial_files(source: str | os.PathLike[str] | None = None) -> list[Path]:
     return sorted(p for p in (root / "tutorials").glob("*.md") if p.name != "index.md")
 
 
+# The tutorial kernels' IPython configuration: a profile of their own (no user start-up
+# scripts run in a build) whose kernel logs only errors, so a build prints nothing.
+_KERNEL_CONFIG = 'c.IPKernelApp.log_level = "ERROR"\n'
+
+
 @contextmanager
-def _environment(catalog_dir: Path | None) -> Iterator[None]:
+def _environment(catalog_dir: Path | None, ipython_dir: Path) -> Iterator[None]:
     """The tutorial kernels inherit this process's environment: point them at the catalog
-    being documented, without the debugger's start-up warning; restored afterwards."""
-    saved = {k: os.environ.get(k) for k in ("MLSYSIM_CATALOG", "PYDEVD_DISABLE_FILE_VALIDATION", "MPLBACKEND")}
+    being documented and at their own IPython profile, without the debugger's start-up
+    warning; restored afterwards."""
+    keys = ("MLSYSIM_CATALOG", "PYDEVD_DISABLE_FILE_VALIDATION", "MPLBACKEND", "IPYTHONDIR")
+    saved = {k: os.environ.get(k) for k in keys}
     try:
         if catalog_dir is not None:
             os.environ["MLSYSIM_CATALOG"] = str(catalog_dir)
+        profile = ipython_dir / "profile_default"
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / "ipython_kernel_config.py").write_text(_KERNEL_CONFIG, encoding="utf-8")
+        os.environ["IPYTHONDIR"] = str(ipython_dir)
         os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
         os.environ.pop("MPLBACKEND", None)  # the kernel picks its inline backend
         yield
@@ -78,6 +89,7 @@ def build_docs(
     source: str | os.PathLike[str] | None = None,
     jobs: int = 1,
     today: dt.date | None = None,
+    sphinx_overrides: dict[str, Any] | None = None,
 ) -> DocsReport:
     """Build the documentation site (docs pages + the zoo in `zoo/`) into `out`.
 
@@ -89,6 +101,7 @@ def build_docs(
     source : the docs source folder (default: `docs_source()`).
     jobs : Sphinx worker processes for reading and writing [1].
     today : the date the zoo's badges are computed for (default: today).
+    sphinx_overrides : Sphinx configuration values that replace those of `conf.py`.
 
     Raises
     ------
@@ -104,6 +117,7 @@ def build_docs(
     try:
         from sphinx.application import Sphinx
         from sphinx.errors import SphinxError
+        from sphinx.util.console import nocolor
     except ImportError:
         raise MlsysimError("building the docs needs Sphinx and MyST-NB: pip install 'mlsysim[docs]'") from None
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
@@ -119,12 +133,13 @@ def build_docs(
         srcdir = work / "src"
         shutil.copytree(src, srcdir, ignore=shutil.ignore_patterns("_build", "__pycache__", ".ipynb_checkpoints"))
         status, warnings = io.StringIO(), io.StringIO()
+        nocolor()  # messages are collected as text, not for a terminal
         catalog_dir = getattr(cat, "root", None)
-        with _environment(Path(catalog_dir) if catalog_dir else None):
+        with _environment(Path(catalog_dir) if catalog_dir else None, work / "ipython"):
             try:
                 app = Sphinx(str(srcdir), str(srcdir), str(staging), str(work / "doctrees"), "html",
                              status=status, warning=warnings, freshenv=True, parallel=max(1, int(jobs)),
-                             keep_going=False)
+                             keep_going=False, confoverrides=dict(sphinx_overrides or {}))
                 app.build(force_all=True)
             except SphinxError as exc:
                 raise MlsysimError(_explain(exc, warnings.getvalue())) from None
@@ -145,7 +160,7 @@ def build_docs(
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    found = tuple(line for line in warnings.getvalue().splitlines() if line.strip())
+    found = tuple(line for line in warnings.getvalue().splitlines() if "WARNING" in line or "ERROR" in line)
     return DocsReport(out_dir, pages, zoo.pages, len(tutorial_files(src)), found)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ def _first_line(doc: str | None) -> str:
     return (inspect.cleandoc(doc).splitlines() or [""])[0].rstrip(".") if doc else ""
 
 
+@lru_cache(maxsize=None)
 def module_doc(name: str) -> ModuleDoc:
     """The public classes and functions a module defines (in source order) and re-exports."""
     module = importlib.import_module(name)
@@ -85,14 +87,9 @@ def module_doc(name: str) -> ModuleDoc:
         elif exported is not None and home and home.startswith("mlsysim"):
             doc.reexported.append((attr, f"{home}.{getattr(obj, '__qualname__', attr)}"))
 
-    def line(attr: str) -> int:
-        try:
-            return inspect.getsourcelines(getattr(module, attr))[1]
-        except (OSError, TypeError):
-            return 0
-
-    doc.defined.sort(key=line)
-    doc.functions.sort(key=line)
+    order = {attr: i for i, attr in enumerate(vars(module))}  # definition order: no source parsing
+    doc.defined.sort(key=lambda attr: order.get(attr, len(order)))
+    doc.functions.sort(key=lambda attr: order.get(attr, len(order)))
     return doc
 
 
