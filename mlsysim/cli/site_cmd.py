@@ -35,7 +35,9 @@ def build(
     started = time.perf_counter()
     if docs:
         if base_url is not None:
-            raise typer.BadParameter("--base-url applies to the zoo-only build; drop it with --docs", param_hint="--base-url")
+            from mlsysim.errors import MlsysimError
+
+            raise MlsysimError("--base-url applies to the zoo-only build; drop it, or build the zoo alone without --docs")
         from mlsysim.site.docs import build_docs
 
         report_docs = build_docs(out, location.path, jobs=jobs)
