@@ -90,4 +90,8 @@ def test_docs_page_examples_run(page: str) -> None:
     for name, line, block in docs_page_blocks():
         if name == page:
             path = ROOT / "docs" / name
-            _run(parser.get_doctest(block, globs, f"docs/{name}:{line}", str(path), line - 1))
+            runner = doctest.DocTestRunner(optionflags=FLAGS)
+            output: list[str] = []
+            runner.run(parser.get_doctest(block, globs, f"docs/{name}:{line}", str(path), line - 1),
+                       out=output.append, clear_globs=False)
+            assert runner.failures == 0, "".join(output)
