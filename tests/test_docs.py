@@ -92,6 +92,7 @@ def test_docs_page_examples_run(page: str) -> None:
             path = ROOT / "docs" / name
             runner = doctest.DocTestRunner(optionflags=FLAGS)
             output: list[str] = []
-            runner.run(parser.get_doctest(block, globs, f"docs/{name}:{line}", str(path), line - 1),
-                       out=output.append, clear_globs=False)
+            test = parser.get_doctest(block, globs, f"docs/{name}:{line}", str(path), line - 1)
+            runner.run(test, out=output.append, clear_globs=False)
             assert runner.failures == 0, "".join(output)
+            globs.update(test.globs)  # a DocTest runs on a copy of the namespace it is given
