@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +52,19 @@ class ModuleDoc:
 
 
 def public_modules() -> list[str]:
-    """Every importable module of the package except the CLI and private ones, sorted."""
-    names = ["mlsysim"]
-    for info in pkgutil.walk_packages(mlsysim.__path__, "mlsysim."):
-        if info.name.startswith(_SKIPPED) or any(part.startswith("_") for part in info.name.split(".")):
+    """Every module of the package except the CLI and private ones, sorted. Found from the
+    files (as tests/test_docs.py finds them), so namespace packages such as
+    `mlsysim.evaluate` (no __init__.py) are included."""
+    root = Path(mlsysim.__file__).resolve().parent
+    names = set()
+    for path in root.rglob("*.py"):
+        parts = ("mlsysim", *path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        name = ".".join(parts)
+        if name.startswith(_SKIPPED) or any(part.startswith("_") for part in parts) or "_data" in parts:
             continue
-        names.append(info.name)
+        names.add(name)
     return sorted(names)
 
 
