@@ -158,7 +158,7 @@ def api_pages() -> dict[str, str]:
                 text.append(_rst_title(f"``{name}``", "-"))
                 members = ", ".join(doc.defined)
                 text.append(f".. automodule:: {name}\n")
-                text.append(f"   :members: {members}\n\n" if members else "   :no-members:\n\n")
+                text.append(f"   :members: {members}\n   :undoc-members:\n\n" if members else "   :no-members:\n\n")
             if doc.reexported:
                 links = ", ".join(f":py:obj:`{n} <{target}>`" for n, target in doc.reexported)
                 text.append(f"Also importable from here: {links}.\n\n")
