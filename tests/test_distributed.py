@@ -169,28 +169,30 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
     model = catalog.get("models", "llama3_8b")
     cluster = catalog.get("clusters", "research_256")
     dm = DistributedModel()
-    r = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero, recompute=recompute, sequence_parallel=sp)
+    r = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero, recompute=recompute, sequence_parallel=sp,
+                 interleave=1)  # one layout throughout: the invariants compare ZeRO stages, not schedules
     assert r.step_time >= r.compute_time > 0
     assert r.mfu <= 0.5 + 1e-12
     assert r.step_time == pytest.approx(r.compute_time + r.exposed_communication_time + r.bubble_time)
     if zero < 3:
-        more = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero + 1, recompute=recompute, sequence_parallel=sp)
+        more = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero + 1, recompute=recompute, sequence_parallel=sp,
+                        interleave=1)
         assert more.memory_total <= r.memory_total
 
 
 def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
-    step_model's outputs in order, then the lineage and the efficiency mode."""
+    step_model's outputs in order, then the lineage, the efficiency mode and the schedule."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
 
     setup = DistributedModel.setup(catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256"),
                                    precision="bf16", efficiency=0.5)
-    out = step_model(_Scalar, setup, Layout(), 256, 256.0)
+    out = step_model(_Scalar, setup, Layout(interleave=1), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
-    assert names[names.index("seq_len") + 1:-2] == list(out)
-    assert names[-2:] == ["lineage", "efficiency_mode"]
+    assert names[names.index("seq_len") + 1:-3] == list(out)
+    assert names[-3:] == ["lineage", "efficiency_mode", "schedule"]
 
 
 @settings(max_examples=30, deadline=None)
@@ -232,3 +234,64 @@ def test_setup_is_per_catalog(catalog, gpt3):
     b = DistributedModel.setup(real.get("models", "gpt3"), real.get("clusters", "frontier_8k"), efficiency=0.5)
     assert a is not b
     assert a.lineage is not b.lineage and a.params == b.params
+
+
+def test_zero_bubble_schedules_cut_the_bubble(catalog):
+    """Qi et al. 2024 (arXiv 2401.10241, the authors' comparison table with T_F = T_B = T_W):
+    ZB-H1's bubble is a third of 1F1B's, ZB-V's is zero, and ZB-V keeps 1F1B's activation
+    memory. With backward = 2 x forward (Narayanan et al. 2021) the ZB-H1 ratio is exactly 1/3."""
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    dm = DistributedModel()
+    args = dict(tp=4, pp=8, microbatch=1, zero=1)
+    plain = dm.solve(model, cluster, 256, "bf16", 0.5, schedule="1f1b", **args)
+    h1 = dm.solve(model, cluster, 256, "bf16", 0.5, schedule="zb-h1", **args)
+    v = dm.solve(model, cluster, 256, "bf16", 0.5, schedule="zb-v", **args)
+    slot = (plain.step_time - plain.bubble_time - plain.dp_comm_time) / plain.microbatches
+    assert plain.bubble_time == pytest.approx(7 * slot)
+    assert h1.bubble_time == pytest.approx(plain.bubble_time / 3)
+    assert v.bubble_time == 0 and v.interleave == 2 and v.schedule == "zb-v"
+    assert v.memory_activations == pytest.approx(plain.memory_activations)
+    assert h1.step_time < plain.step_time
+
+
+def test_default_schedule_is_interleaved_with_the_fastest_chunk_count(catalog):
+    """No schedule given: interleaved 1F1B with v, a divisor of the layers per stage, that
+    gives the shortest step (every v tried is no faster); bubble (p-1)/(v m + p - 1)."""
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    dm = DistributedModel()
+    auto = dm.solve(model, cluster, 256, "bf16", 0.5, tp=4, pp=8)
+    assert auto.schedule == "interleaved" and auto.interleave in (1, 2, 4)
+    for v in (1, 2, 4):
+        assert auto.step_time <= dm.solve(model, cluster, 256, "bf16", 0.5, tp=4, pp=8, interleave=v).step_time
+    m = auto.microbatches
+    assert auto.bubble_fraction == pytest.approx(7 / auto.interleave / (m + 7 / auto.interleave))
+
+
+def test_schedule_errors_name_the_fix(catalog):
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    with pytest.raises(MlsysimError, match="did you mean 'zb-h1'"):
+        DistributedModel().solve(model, cluster, 256, "bf16", 0.5, tp=4, pp=8, schedule="ZB-H1x")
+    with pytest.raises(MlsysimError, match="one model chunk per stage"):
+        DistributedModel().solve(model, cluster, 256, "bf16", 0.5, tp=4, pp=8, schedule="1f1b", interleave=2)
+
+
+def test_causal_attention_skips_half_the_score_work_when_fused(catalog):
+    """FlashAttention-2 (Dao 2023, Sec. 3.1.1) skips the blocks a causal mask hides: a fused
+    causal step computes half the score and value FLOPs of forward and backward that the same
+    step without a mask (an encoder) computes; materialised attention gets no saving."""
+    from dataclasses import replace
+
+    from mlsysim.solvers.distributed import Layout, _Scalar, step_model
+
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    terms = DistributedModel.setup(model, cluster, precision="bf16", efficiency=0.5, seq_len=8192)
+    layout = Layout(tp=8, interleave=1, recompute="none")
+    dp = terms.devices / 8
+    causal = step_model(_Scalar, terms, layout, dp, 256.0)
+    encoder = step_model(_Scalar, replace(terms, causal=False), layout, dp, 256.0)
+    microbatches = 256 / dp
+    saved = microbatches * terms.flops_fwd_attn_seq * (1 + terms.backward) / 2 / 8 / terms.rate
+    assert encoder["compute_time"] - causal["compute_time"] == pytest.approx(saved)
+    unfused = replace(layout, fused_attention=False)
+    assert step_model(_Scalar, terms, unfused, dp, 256.0)["compute_time"] == pytest.approx(
+        step_model(_Scalar, replace(terms, causal=False), unfused, dp, 256.0)["compute_time"])

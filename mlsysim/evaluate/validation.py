@@ -260,7 +260,8 @@ def predict_training(c: Call) -> float:
     common = dict(
         batch_size=batch, precision=precision, efficiency=c.catalog.get("assumptions", TRAINING_EFFICIENCY),
         tp=tp, pp=pp, cp=cp, devices=devices, seq_len=c.config("sequence_length"),
-        microbatch=c.default("microbatch", 1), interleave=c.default("interleave", 1), zero=c.default("zero", 0),
+        microbatch=c.default("microbatch", 1), schedule=c.default("schedule", "interleaved"),
+        interleave=c.default("interleave", None, listed=False), zero=c.default("zero", 0),
         sequence_parallel=bool(c.default("sequence_parallel", False)), fused_attention=fused,
         efficiency_mode="first_principles",
     )
@@ -279,6 +280,8 @@ def predict_training(c: Call) -> float:
             mode = "none"
             result = DistributedModel().solve(c.model(), cluster, recompute=mode, **common)
         c.assumed.append(f"recompute = {mode} (not stated; the least that fits in memory)")
+    if c.layout("interleave") is None and result.schedule == "interleaved" and result.pp > 1:
+        c.assumed.append(f"interleave = {result.interleave} (not stated; the fastest the layer count allows)")
     if not result.feasible:
         c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of {result.memory_capacity / 1e9:.0f} GB)")
     readings: dict[str, Callable[[], float]] = {

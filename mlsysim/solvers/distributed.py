@@ -14,9 +14,13 @@ Per pipeline stage and microbatch ("slot"):
   CP comm  = all-gather of K and V forward, reduce-scatter of their gradients backward
   PP comm  = one activation send forward and one gradient send backward per slot,
              b x s/CP x h / TP bytes each (scatter/gather optimisation)
-Step time = (m + (p-1)/v) slots + exposed DP gradient all-reduce, with m microbatches per
-pipeline, p stages and v interleaved chunks: the bubble is (p-1)/(v m + p - 1) of the
-pipelined part.
+Step time = (m + bubble) slots + exposed DP gradient all-reduce, with m microbatches per
+pipeline and p stages. The bubble depends on the pipeline schedule: (p-1)/v slots for 1F1B
+(v = 1) and interleaved 1F1B with v model chunks per stage, the default, v chosen as the
+divisor of the layers per stage that gives the shortest step when not given; (p-1) forward
+passes for the zero-bubble ZB-H1 schedule; none for ZB-V.
+Causal attention with fused (Flash) kernels skips the masked half of the score and value
+work, under context parallelism too (load-balanced sequence chunks).
 
 References
 ----------
@@ -29,6 +33,15 @@ Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
 Models", arXiv 2205.05198: activation bytes per layer s b h (34 + 5 a s / h), with tensor
 and sequence parallelism and selective or full recomputation (Sec. 4, Table 2); 1F1B
 first stage holds p microbatches, interleaving adds (1 + (p-1)/(p v)).
+Qi et al. 2024, "Zero Bubble Pipeline Parallelism", ICLR 2024, arXiv 2401.10241: ZB-H1's
+bubble (p-1)(T_F + T_B - T_W), a third of 1F1B's when T_F = T_B = T_W, at 1F1B's activation
+memory; ZB-V's bubble 0 with two chunks per stage, 1F1B's memory and twice its pipeline
+communication (authors' comparison table, sail/zero-bubble-pipeline-parallellism).
+Dao 2023, "FlashAttention-2", arXiv 2307.08691, Sec. 3.1.1: with a causal mask the blocks
+above the diagonal are skipped, about half the attention work for long sequences.
+Llama Team 2024, "The Llama 3 Herd of Models", arXiv 2407.21783, Sec. 3.3.2: context
+parallelism splits the sequence into 2 x CP chunks so every rank gets an equal share of the
+causal work.
 Shoeybi et al. 2019, "Megatron-LM", arXiv 1909.08053: two all-reduces forward and two
 backward per transformer layer under tensor parallelism.
 Rajbhandari et al. 2020, "ZeRO", SC'20, arXiv 1910.02054: 2 + 2 + K bytes per parameter for
@@ -45,7 +58,7 @@ in MPICH" (alpha-beta cost model).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from difflib import get_close_matches
 from functools import lru_cache
 from typing import Any
@@ -69,7 +82,13 @@ from mlsysim.solvers.roofline import (
     pipeline_bubble_fraction,
     ring_allreduce_time,
 )
-from mlsysim.solvers.terms import cited_assumption
+from mlsysim.solvers.terms import (
+    WaveQuantization,
+    cited_assumption,
+    hardware_terms,
+    model_terms,
+    wave_quantization,
+)
 from mlsysim.solvers.transformer import (
     TransformerShape,
     attention_flops_per_token,
@@ -81,6 +100,14 @@ __all__ = ["DistributedModel", "Job", "Layout", "Parallelism", "LayoutSpace", "T
            "ring_allreduce_time", "hierarchical_allreduce_time"]
 
 RECOMPUTE = ("none", "selective", "full")
+# Pipeline schedules: plain 1F1B, interleaved 1F1B (Narayanan et al. 2021), and the
+# zero-bubble schedules ZB-H1 and ZB-V (Qi et al. 2024).
+SCHEDULES = ("1f1b", "interleaved", "zb-h1", "zb-v")
+# ZB-V places exactly two model chunks on every stage, in a V shape (Qi et al. 2024, Sec. 6).
+ZB_V_CHUNKS = 2
+# A causal mask keeps the lower triangle of the score matrix: half of the score and value
+# work, which fused kernels skip (Dao 2023, Sec. 3.1.1).
+CAUSAL_SKIPPED = 0.5
 ALLREDUCE = ("ring", "hierarchical")
 # Megatron-LM's tensor parallelism all-reduces the activations twice per layer in each pass:
 # after attention and after the MLP in the forward pass, their mirror in the backward pass
@@ -106,7 +133,10 @@ class Layout:
 
     tp, pp, cp          tensor, pipeline and context parallel sizes (DP = devices / (tp pp cp))
     microbatch          sequences per microbatch (b)
-    interleave          model chunks per pipeline stage (v; 1 = plain 1F1B)
+    schedule            pipeline schedule: "interleaved" (default; interleaved 1F1B, plain
+                        1F1B when v = 1), "1f1b", "zb-h1" or "zb-v" (zero bubble, Qi et al. 2024)
+    interleave          model chunks per pipeline stage (v) for "interleaved"; None (default):
+                        the divisor of the layers per stage that gives the shortest step
     zero                ZeRO stage 0-3 (3 = FSDP-style full sharding) over the DP x CP group
     recompute           "none", "selective" (core attention only) or "full" activation recomputation
     sequence_parallel   shard LayerNorm/dropout activations across the TP group (Korthikanti 2022)
@@ -123,7 +153,7 @@ class Layout:
     pp: int = 1
     cp: int = 1
     microbatch: int = 1
-    interleave: int = 1
+    interleave: int | None = None
     zero: int = 0
     recompute: str = "none"
     sequence_parallel: bool = False
@@ -131,6 +161,7 @@ class Layout:
     overlap_grad_reduce: bool = False
     overlap_param_gather: bool = False
     fused_attention: bool = True
+    schedule: str = "interleaved"
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -144,15 +175,26 @@ class Layout:
         return cls(**given)
 
     def __post_init__(self) -> None:
-        for name in ("tp", "pp", "cp", "microbatch", "interleave"):
+        for name in ("tp", "pp", "cp", "microbatch"):
             inputs.positive_int(getattr(self, name), f"parallelism {name}")
+        if self.interleave is not None:
+            inputs.positive_int(self.interleave, "parallelism interleave")
+        if self.schedule not in SCHEDULES:
+            close = get_close_matches(str(self.schedule).lower(), SCHEDULES, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(SCHEDULES)}"
+            raise MlsysimError(f"parallelism schedule: unknown schedule {self.schedule!r}; {hint}")
+        if self.schedule in ("1f1b", "zb-h1") and self.interleave not in (None, 1):
+            raise MlsysimError(f"schedule {self.schedule!r} runs one model chunk per stage; "
+                               f"drop interleave={self.interleave} or use schedule 'interleaved'")
+        if self.schedule == "zb-v" and self.interleave not in (None, ZB_V_CHUNKS):
+            raise MlsysimError(f"schedule 'zb-v' runs exactly {ZB_V_CHUNKS} model chunks per stage; drop interleave={self.interleave}")
         if type(self.zero) is not int or self.zero not in ZERO_STAGES:
             raise MlsysimError(f"parallelism zero must be 0, 1, 2 or 3 (3 = FSDP), got {self.zero!r}")
         if self.recompute not in RECOMPUTE:
             raise MlsysimError(f"parallelism recompute must be one of {', '.join(RECOMPUTE)}, got {self.recompute!r}")
         if self.allreduce not in ALLREDUCE:
             raise MlsysimError(f"parallelism allreduce must be 'ring' or 'hierarchical', got {self.allreduce!r}")
-        if self.interleave > 1 and self.pp == 1:
+        if self.interleave is not None and self.interleave > 1 and self.pp == 1:
             raise MlsysimError("interleave > 1 needs pipeline parallelism (pp > 1); set interleave: 1 or raise pp")
 
 
@@ -241,6 +283,15 @@ class TrainingTerms:
     efficiency_mode: str = "first_principles"
     mem_bw: float = float("inf")  # [B/s] device memory bandwidth (memory-bound element-wise work)
     backward: float = 2.0  # backward FLOPs / forward FLOPs [1]
+    causal: bool = True  # decoder (causal mask); an encoder attends over the whole sequence
+    # Weight-GEMM FLOPs per sequence (forward + backward + recomputed forward; output layer
+    # included), by recompute mode: the part tile and wave quantization stretch.
+    flops_gemm_seq: dict[str, float] = field(default_factory=dict)
+    # The weight GEMMs' tile/wave quantization at a tensor-parallel size (None: not modelled).
+    waves: Any = None
+    # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
+    # job does the search once. Owned by these terms, so it lives and dies with them.
+    chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 _Setup = TrainingTerms  # the name tests and scripts used first
@@ -325,6 +376,13 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     # attention ("selective"), or every transformer layer ("full").
     flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
                     (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
+    # Weight-GEMM FLOPs (the share tile/wave quantization acts on): forward, backward and the
+    # recomputed forward of the transformer layers ("full"), plus the output layer's forward
+    # and backward. The backward's two GEMMs per weight are charged the forward's quantization.
+    gemm_fwd_layers = seq * 2 * layer_params
+    flops_gemm_seq = {mode: passes * seq * 2 * matmul_params + extra for mode, extra in
+                      (("none", 0.0), ("selective", 0.0), ("full", gemm_fwd_layers))}
+    waves = _training_waves(model, hardware, precision, lineage)
     peak = peak_compute(hardware, precision, lineage)
     fraction = inputs.fraction(efficiency, "efficiency", lineage)
     mem_bw = lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else float("inf")
@@ -341,7 +399,43 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw, backward=backward,
+        causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves,
     )
+
+
+def _training_waves(model: Record, hardware: Record, precision: str, lineage: Lineage) -> Any:
+    """`tp -> WaveQuantization` of the model's weight GEMMs on the accelerator at `precision`
+    (the roofline's term: the accelerator's cited SM count and the cited cuBLAS tile), or None
+    where it does not apply (no SM count, a tile cited for another vendor or precision). Its
+    cited inputs join `lineage` once: they are the same at every tensor-parallel size."""
+    try:
+        m, h = model_terms(model), hardware_terms(hardware, precision, require_memory=False)
+    except MlsysimError:
+        return None
+    first = wave_quantization(m, h, 1)
+    if not first.wave:
+        return None
+    lineage.merge(first.lineage)
+    return lambda tp: wave_quantization(m, h, tp)
+
+
+def gemm_slowdown(ops: Any, s: TrainingTerms, tp: Any, tokens: Any) -> Any:
+    """Tile/wave-quantization slowdown [1] (>= 1) of the weight GEMMs of a microbatch of
+    `tokens` rows split over `tp` GPUs (`terms.WaveQuantization.slowdown`); 1 where the term
+    does not apply. Scalars for a solve, numpy columns for a search."""
+    if s.waves is None:
+        return 1.0 if ops is _Scalar else 0.0 * tp + 1.0
+    if ops is _Scalar:
+        return s.waves(int(tp)).slowdown(float(tokens))
+    import numpy as np  # numpy only for searches: a plain solve never imports it
+
+    out = np.ones(np.shape(tp))
+    tokens = np.broadcast_to(np.asarray(tokens, dtype=float), np.shape(tp))
+    for t in np.unique(tp):
+        pick = tp == t
+        quantization: WaveQuantization = s.waves(int(t))
+        out[pick] = quantization.slowdown_array(tokens[pick])
+    return out
 
 
 @dataclass(slots=True)
@@ -388,6 +482,7 @@ class TrainingResult(QuantityView):
     feasible: bool
     lineage: Lineage
     efficiency_mode: str = "first_principles"
+    schedule: str = "interleaved"
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -455,7 +550,7 @@ class LayoutColumns:
     what `step_model` computes on in a search (a Layout itself in a single solve)."""
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
-                 "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention")
+                 "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -464,6 +559,7 @@ class LayoutColumns:
         self.overlap_grad_reduce = False
         self.overlap_param_gather = False
         self.fused_attention = True
+        self.schedule = "interleaved"
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str, sequence_parallel: bool) -> Any:
@@ -545,6 +641,14 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     seq_local = s.seq / x.cp
     # Forward and backward pass, plus the forward again of what is recomputed.
     stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[x.recompute] + s.flops_logits3
+    if x.fused_attention and s.causal:
+        # Fused kernels skip the blocks a causal mask hides: half the score and value work of
+        # every pass that runs attention (forward, backward, and the recomputed forward).
+        attention_passes = 1.0 + s.backward + (0.0 if x.recompute == "none" else 1.0)
+        stage_flops = stage_flops - CAUSAL_SKIPPED * layers_stage / s.layers * s.flops_fwd_attn_seq * attention_passes
+    gemm_stage = layers_stage / s.layers * (s.flops_gemm_seq[x.recompute] - s.flops_logits3) + s.flops_logits3
+    slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
+    stage_flops = stage_flops + gemm_stage * (slowdown - 1.0)
     t_gemm = x.microbatch * stage_flops / (x.tp * x.cp) / s.rate
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
@@ -631,6 +735,8 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     # 1F1B keeps p microbatches in flight on the first stage; the interleaved schedule's
     # longer warm-up adds (p-1)/(p v) (Narayanan et al. 2021, Megatron-LM's schedule).
     interleave_factor = 1 + (x.pp - 1) / (x.pp * x.interleave)
+    if x.schedule == "zb-v":  # two chunks, but 1F1B's activation memory (Qi et al. 2024)
+        interleave_factor = 1.0
     activations = layers_stage * per_layer * in_flight * ops.where(x.interleave > 1, interleave_factor, 1.0)
     if x.recompute == "full":  # the one layer being recomputed holds its full activations
         activations = activations + activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp,
@@ -669,10 +775,11 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
     else:
         t_compute, t_tp, t_cp, t_p2p, t_z3 = _slot_times(ops, s, x, dp, layers_stage)
         slot = t_compute + t_tp + t_cp + t_p2p + t_z3
-        bubble = (x.pp - 1) / x.interleave * slot
+        bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
+        bubble = bubble_slots * slot
         t_dp = _dp_time(ops, s, x, dp, t_compute)
         step = m * slot + bubble + t_dp
-        bubble_fraction = pipeline_bubble_fraction(x.pp, m, x.interleave)
+        bubble_fraction = bubble_slots / (m + bubble_slots)
         compute_total = m * t_compute
     return {
         "step_time": step,
@@ -696,6 +803,59 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         "memory_capacity": s.capacity,
         "feasible": total <= s.capacity,
     }
+
+
+def pipeline_bubble_slots(schedule: str, pp: Any, interleave: Any, backward: float) -> Any:
+    """Idle time of a pipelined step, in slots (one microbatch's forward and backward on a
+    stage) [1].
+
+    1F1B and interleaved 1F1B   (p - 1) / v
+    ZB-H1                       (p - 1) (T_F + T_B - T_W) / (T_F + T_B + T_W) with the backward
+                                pass split evenly into input (T_B) and weight (T_W) gradients:
+                                (p - 1) / (1 + backward/forward), a third of 1F1B's
+    ZB-V                        0
+
+    References
+    ----------
+    Narayanan et al. 2021, arXiv 2104.04473, Sec. 2.2 (1F1B and interleaved); Qi et al. 2024,
+    "Zero Bubble Pipeline Parallelism", arXiv 2401.10241 (ZB-H1, ZB-V).
+    """
+    if schedule == "zb-v":
+        return 0.0 * pp
+    if schedule == "zb-h1":
+        return (pp - 1) / (1.0 + backward)
+    return (pp - 1) / interleave
+
+
+def resolve_interleave(s: TrainingTerms, layout: Layout, batch: int) -> Layout:
+    """The layout with its model chunks per stage made concrete: 1 for 1F1B and ZB-H1, two
+    for ZB-V, the given v for "interleaved", and when none is given the divisor of the
+    layers per stage (ceil(layers / pp)) whose step is shortest, as a tuned run would pick;
+    ties go to fewer chunks. Layouts whose pipeline has one stage get v = 1."""
+    if layout.interleave is not None:
+        return layout
+    if layout.schedule == "zb-v":
+        return replace(layout, interleave=ZB_V_CHUNKS)
+    if layout.schedule != "interleaved" or layout.pp == 1:
+        return replace(layout, interleave=1)
+    key = (layout, batch)
+    known = s.chosen_interleave.get(key)
+    if known is not None:
+        return replace(layout, interleave=known)
+    per_stage = -(-int(s.layers) // layout.pp)
+    best, best_key = 1, (True, float("inf"))
+    for v in _divisors(per_stage):
+        if layout.pp * v > s.layers:  # every chunk needs a layer
+            continue
+        candidate = replace(layout, interleave=v)
+        dp, _ = _validate(s, candidate, batch)
+        out = step_model(_Scalar, s, candidate, dp, float(batch))
+        rank = (not out["feasible"], out["step_time"])
+        if rank < best_key:
+            best, best_key = v, rank
+    if len(s.chosen_interleave) < inputs.MEMO_LIMIT:
+        s.chosen_interleave[key] = best
+    return replace(layout, interleave=best)
 
 
 def _divisors(n: int) -> tuple[int, ...]:
@@ -736,13 +896,14 @@ def _validate(s: TrainingTerms, layout: Layout, batch: Any) -> tuple[int, int]:
 
 def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     """One training step of the job `s` split by `layout`, with a global batch of `batch` sequences."""
+    layout = resolve_interleave(s, layout, batch)
     dp, m = _validate(s, layout, batch)
     out = step_model(_Scalar, s, layout, dp, float(batch))
     # Positional: the first fields of TrainingResult, then step_model's outputs in field order
     # (tests/test_distributed.py checks the order), then the lineage.
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
-                          s.lineage, s.efficiency_mode)
+                          s.lineage, s.efficiency_mode, layout.schedule)
 
 
 solve_setup = train  # the name the scorecard used first

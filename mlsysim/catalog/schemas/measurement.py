@@ -46,6 +46,7 @@ class MeasuredLayout(Schema):
     zero: Literal[0, 1, 2, 3] | None = None
     microbatch: int | None = Field(default=None, ge=1)
     interleave: int | None = Field(default=None, ge=1)
+    schedule: Literal["1f1b", "interleaved", "zb-h1", "zb-v"] | None = None
     recompute: Literal["none", "selective", "full"] | None = None
     sequence_parallel: bool | None = None
 
