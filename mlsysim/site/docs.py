@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from mlsysim.site.build import MARKER, _check_replaceable, _remove_stale, _swap_
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 ZOO_DIR = "zoo"  # the zoo's folder inside the docs site
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours in a kernel's traceback
 
 
 @dataclass(frozen=True)
@@ -165,10 +167,21 @@ def build_docs(
 
 
 def _explain(exc: BaseException, warnings: str) -> str:
-    """The build's failure in a few lines: which page, which cell, which error."""
-    text = str(exc).strip() or type(exc).__name__
-    detail = warnings.strip()
-    message = f"the docs build failed: {text}"
-    if detail:
-        message += "\n" + detail
+    """The build's failure in a few lines: which page, which cell, which error. A tutorial
+    cell's error arrives wrapped (Sphinx's ExtensionError around the kernel's
+    CellExecutionError, whose text ends with the cell's traceback)."""
+    parts = [str(exc).strip() or type(exc).__name__]
+    seen = {id(exc)}
+    cause = getattr(exc, "orig_exc", None) or exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        text = str(cause).strip()
+        if text and text not in parts:
+            parts.append(text)
+        cause = getattr(cause, "orig_exc", None) or cause.__cause__ or cause.__context__
+    relevant = [line for line in warnings.splitlines()
+                if ("WARNING" in line or "ERROR" in line) and "already registered" not in line]
+    message = _ANSI.sub("", "the docs build failed: " + "\n".join(parts))
+    if relevant:
+        message += "\n" + "\n".join(relevant[-20:])
     return message
