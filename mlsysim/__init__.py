@@ -18,6 +18,7 @@ _LAZY = {
     "Hardware": "mlsysim.catalog.registry",
     "Models": "mlsysim.catalog.registry",
     "Infra": "mlsysim.catalog.registry",
+    "Infrastructure": "mlsysim.catalog.registry",  # the reference simulator's name for Infra
     "Systems": "mlsysim.catalog.registry",
     "Assumptions": "mlsysim.catalog.registry",
     "load_catalog": "mlsysim.catalog",

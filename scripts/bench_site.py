@@ -69,12 +69,23 @@ def phases(out: Path) -> dict[str, float]:
         timings["charts (matplotlib -> SVG)"] = time.perf_counter() - t
         return result
 
+    original_labs = build.write_labs
+
+    def timed_labs(*args, **kwargs):
+        t = time.perf_counter()
+        result = original_labs(*args, **kwargs)
+        timings["labs (explorer export, waterfall solves)"] = time.perf_counter() - t
+        return result
+
     build._charts = timed_charts
+    build.write_labs = timed_labs
     start = time.perf_counter()
     report = build.build_site(out, catalog)
     total = time.perf_counter() - start
     build._charts = original
-    timings["pages, exports and the rest"] = total - timings["charts (matplotlib -> SVG)"]
+    build.write_labs = original_labs
+    timings["pages, exports and the rest"] = (total - timings["charts (matplotlib -> SVG)"]
+                                              - timings["labs (explorer export, waterfall solves)"])
     timings["_report"] = report  # type: ignore[assignment]
     return timings
 

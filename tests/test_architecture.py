@@ -1,4 +1,4 @@
-"""The package's shape: data flows one way, catalog -> solvers -> evaluate -> site -> cli.
+"""The package's shape: data flows one way, catalog -> solvers -> evaluate -> site -> agent -> cli.
 
 A module may import its own layer and the layers above it in that list (plus the
 package root's public face: `errors` and `lineage`), never a layer below; `provenance`
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["catalog", "solvers", "evaluate", "site", "cli"]
+LAYERS = ["catalog", "solvers", "evaluate", "site", "agent", "cli"]
 PUBLIC_FACE = {"mlsysim", "mlsysim.errors", "mlsysim.lineage", "mlsysim.__main__"}
 
 

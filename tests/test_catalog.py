@@ -17,4 +17,4 @@ def test_referencing_in_the_bundled_catalog() -> None:
     from mlsysim.catalog import default_catalog
 
     assert [n.label for n in default_catalog().referencing("nodes", "accelerator", "h100_sxm")] == [
-        "DGX_H100", "GrandTeton_H100", "Kempner_H100_4GPU", "ND96isr_H100_v5"]
+        "DGX_H100", "GrandTeton_H100", "HGX_H100_EPYC", "Kempner_H100_4GPU", "ND96isr_H100_v5"]

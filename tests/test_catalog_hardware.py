@@ -188,6 +188,10 @@ RIDGE_EXCEPTIONS = {
     # 2017, Figure 5) put its ridge "far to the right at 1350 multiply-accumulate
     # operations per byte", i.e. ~2700 ops/byte.
     "tpu_v1": (2000, 3000),
+    # TPU v2 (2017) put 16 GiB of HBM at 700 GB/s beside 46 TFLOP/s bf16 (Jouppi et al.,
+    # CACM 63(7) 2020, Table 3): 66 FLOP/byte, a balance tilted toward bandwidth before the
+    # matrix units grew (TPU v3: 123 TFLOP/s / 900 GB/s = 137).
+    "tpu_v2": (50, 100),
 }
 
 

@@ -24,7 +24,11 @@ def test_eval_json_includes_lineage(cli) -> None:
     assert (data["batch_size"], data["prompt_tokens"], data["output_tokens"]) == (4, 1024, 64)
     assert data["ttft_s"] > 0 and data["itl_s"] > 0 and data["feasible"] is True
     sources = {e["path"]: e["source_id"] for e in data["lineage"]}
-    assert sources["assumptions/prefill_compute_efficiency#quantity"] == "arxiv-pope-2211-05102"
+    # fp16 on an H100: the per-kernel efficiencies scoped to Hopper at 16 bits (GEMM: the
+    # FlashAttention-2 paper's GEMM figure; attention: FlashAttention-3's), not the generic 76%.
+    assert sources["assumptions/gemm_efficiency_nvidia_16bit#quantity"] == "arxiv-flashattention2-2307-08691"
+    assert sources["assumptions/attention_efficiency_hopper_fp16#quantity"] == "arxiv-flashattention3-2407-08608"
+    assert "assumptions/prefill_compute_efficiency#quantity" not in sources
     assert "hardware/h100_sxm#memory.bandwidth" in sources
 
 
@@ -33,7 +37,7 @@ def test_eval_explain_lists_cited_values(cli) -> None:
     assert r.code == 0
     assert "Cited values used" in r.out
     assert "hardware/h100_sxm#compute.fp16 = 989.5 TFLOP/s" in r.out
-    assert "(arxiv-pope-2211-05102)" in r.out
+    assert "(arxiv-flashattention2-2307-08691)" in r.out and "(arxiv-flashattention3-2407-08608)" in r.out
 
 
 def test_eval_cnn_uses_the_engine(cli) -> None:
@@ -84,9 +88,10 @@ def test_exit_1_option_that_does_not_apply(cli) -> None:
 def test_exit_2_does_not_fit_says_by_how_much(cli) -> None:
     r = cli("eval", "Llama3_70B", "H100")
     assert r.code == 2
-    assert "Llama3_70B does not fit: needs 141.3 GB per GPU, has 80 GB (61.32 GB short)" in r.err
+    # 85.52 GB: the 81559 MiB nvidia-smi reports for an H100 80GB HBM3 (NVIDIA MIG User Guide r580)
+    assert "Llama3_70B does not fit: needs 141.3 GB per GPU, has 85.52 GB usable (55.8 GB short)" in r.err
     assert "--weight-precision" in r.err
-    assert "more devices (--tp N with a node that holds H100: DGX_H100, GrandTeton_H100, Kempner_H100_4GPU, ND96isr_H100_v5)" in r.err
+    assert "more devices (--tp N with a node that holds H100: DGX_H100, GrandTeton_H100, HGX_H100_EPYC, Kempner_H100_4GPU, ND96isr_H100_v5)" in r.err
     assert r.out == ""  # what does not fit and by how much, never a latency for a run that cannot happen
 
 
@@ -229,7 +234,7 @@ def test_breakdown_shows_how_full_the_gemm_waves_are(cli) -> None:
     NVIDIA's matmul guide); the line says so and --explain lists the SM count and the tile."""
     r = cli("eval", "llama2_7b", "A100", "--seq-len", "128", "--explain")
     assert r.code == 0, r.err
-    assert "compute-bound prefill: compute 13.28 ms with GEMM tile waves 54% full, memory 7.402 ms" in r.out
+    assert "compute-bound prefill: compute 12.63 ms with GEMM tile waves 54% full, memory 7.402 ms" in r.out
     assert "hardware/a100_sxm_80gb#compute_units = 108" in r.out
     assert "assumptions/gemm_tile_rows#quantity = 256" in r.out
     engine = cli("eval", "ResNet50", "T4", "--precision", "int8")

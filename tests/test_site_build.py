@@ -24,8 +24,9 @@ def test_cli_builds_the_site_and_reports_what_it_wrote(cli, fixture_catalog, tmp
     out = tmp_path / "out"
     result = cli("site", "build", "--out", str(out), "--catalog", str(fixture_catalog))
     assert result.code == 0, result.err
-    # 10 record pages, a table per kind (7), home, sources, freshness, compare, one page per source (3)
-    assert re.search(r"Built 26 pages, 3 charts and 10 badge files for 10 records \(30 cited values\) in \d+\.\d\d s", result.out)
+    # 10 record pages, a table per kind (7), home, sources, freshness, compare, one page per source (3),
+    # the two labs (labs/roofline.html, labs/waterfall.html)
+    assert re.search(r"Built 28 pages, 3 charts and 10 badge files for 10 records \(30 cited values\) in \d+\.\d\d s", result.out)
     assert f"Open {out / 'index.html'}" in result.out.replace("\n", "")
     for rel in ("index.html", "sources.html", "freshness.html", "hardware/index.html", "hardware/fx100.html",
                 "catalog.json", "provenance-map.json", "badges/hardware/fx100.json", "static/site.css",

@@ -277,6 +277,9 @@ ALLOWED = {
     ("topology.py", "dragonfly", 3): "hop counts: local-global-local (Kim et al. 2008)",
     ("topology.py", "dragonfly", 3.0): "diameter 3 with direct global links (Kim et al. 2008)",
     ("topology.py", "dragonfly", 5.0): "diameter 5 via an intermediate group (Kim et al. 2008)",
+    ("dse.py", "<module>", 9): "probe rows of the Pareto pre-filter: a speed setting, the front does not depend on it",
+    ("optimizers.py", "<module>", 0.99): "the P99 latency label an SLA is stated on",
+    ("optimizers.py", "ParallelismOptimizer", 5): "how many ranked layouts a result lists by default (API default)",
 }
 FORMAT_TABLE = "BYTES_PER_ELEMENT"  # storage sizes of numeric formats: definitions, not measurements
 

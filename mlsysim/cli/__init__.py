@@ -8,7 +8,7 @@ import sys
 import typer
 
 from mlsysim import __version__
-from mlsysim.cli import catalog_cmd, eval_cmd, freshness_cmd, inspect_cmd, site_cmd, validate_cmd
+from mlsysim.cli import catalog_cmd, eval_cmd, freshness_cmd, inspect_cmd, mcp_cmd, optimize_cmd, schema_cmd, site_cmd, validate_cmd
 from mlsysim.cli.console import err_console, escape
 from mlsysim.errors import MlsysimError
 from provenance.problems import ProvenanceError
@@ -41,7 +41,10 @@ app.add_typer(freshness_cmd.app, name="freshness")
 inspect_cmd.register(app)
 eval_cmd.register(app)
 validate_cmd.register(app)
+schema_cmd.register(app)
+mcp_cmd.register(app)
 app.add_typer(site_cmd.app, name="site")
+app.add_typer(optimize_cmd.app, name="optimize")
 
 
 def main(argv: list[str] | None = None) -> int:

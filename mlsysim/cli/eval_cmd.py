@@ -71,7 +71,7 @@ def _handler(kind: str) -> Callable[[EvalRequest], None]:
 
 
 def eval_command(
-    target: str = typer.Argument(..., help="A model name (then HARDWARE), `scenario NAME`, or a plan .yaml."),
+    target: str = typer.Argument(..., help="A model name (then HARDWARE), `scenario NAME`, or a plan .yaml (ours, or the reference simulator's cluster.yaml)."),
     rest: Optional[list[str]] = typer.Argument(None, metavar="[HARDWARE]", help="An accelerator or node name."),
     batch: int = typer.Option(1, "--batch", "-b", min=1, help="Sequences (or samples) per batch."),
     precision: str = typer.Option("fp16", "--precision", "-p", help="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ..."),
@@ -221,7 +221,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
     precisions = serving.precision if serving.weight_precision == serving.kv_precision == serving.precision else \
         f"compute {serving.precision}, weights {serving.weight_precision}, KV {serving.kv_precision}"
     tp = f", TP {serving.tp}" if serving.tp > 1 else ""
-    rows.append(("memory per GPU", f"{_gb(memory.weights)} weights + {_gb(memory.kv_cache)} KV cache = {_gb(memory.total)} of {_gb(memory.capacity)}"))
+    usable = " usable" if memory.capacity_basis == "usable" else ""  # the capacity the device reports, not the marketed one
+    rows.append(("memory per GPU", f"{_gb(memory.weights)} weights + {_gb(memory.kv_cache)} KV cache = {_gb(memory.total)} of {_gb(memory.capacity)}{usable}"))
     if req.output is Output.json:
         _echo_json(result)
     elif memory.fits:  # an infeasible result says what does not fit (below), never a latency
@@ -238,7 +239,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
             from mlsysim.solvers.serving import node_hint
 
             more += f" ({node_hint(hardware if hardware.kind == 'hardware' else hardware.accelerator)})"
-        raise OOMError(f"{serving.m.name} does not fit: needs {_gb(memory.total)} per GPU, has {_gb(memory.capacity)} "
+        raise OOMError(f"{serving.m.name} does not fit: needs {_gb(memory.total)} per GPU, has {_gb(memory.capacity)}{usable} "
                        f"({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     _check_sla("time to first token", ttft, req.max_ttft_ms)
     _check_sla("request latency", latency, req.max_latency_ms)

@@ -588,7 +588,8 @@ def _evaluate_inference(sc: Request) -> SystemEvaluation:
     feasible = (capacity is None or resident <= capacity) and not (
         budget is not None and avg_power is not None and avg_power > budget)
     device = _Device(hardware, job.efficiency is None, terms.model.params_total * BYTES_PER_ELEMENT[run.precision],
-                     resident, capacity, h_terms.has_bandwidth, power, duty, avg_power, budget, latency)
+                     resident, capacity, h_terms.has_bandwidth, power, duty, avg_power, budget, latency,
+                     h_terms.capacity_basis)
     feasibility = EvaluationLevel("Feasibility", PASS if feasible else FAIL, build=device.feasibility)
 
     sla = _optional(limits.latency_sla, "time", cited, "latency_sla")
@@ -648,6 +649,7 @@ class _Device:
     avg_power: float | None  # [W]
     budget: float | None  # [W]
     latency: float  # [s]
+    capacity_basis: str = "marketed"  # "usable" | "marketed" | "none" (solvers.terms.memory_capacity)
 
     def feasibility(self) -> tuple[str, dict[str, Any], list[str]]:
         label = self.hardware.label
@@ -659,6 +661,10 @@ class _Device:
         need = "weights" if resident == self.weight_bytes else "weights and KV cache"
         if capacity is not None:
             mem["memory_capacity_MB"] = capacity / 1e6
+            mem["memory_capacity_basis"] = self.capacity_basis
+            if self.capacity_basis == "usable":
+                notes.append(f"memory capacity: the usable figure {label} reports (memory.capacity_usable), "
+                             "not the marketed one")
             if resident > capacity:
                 status = FAIL
                 mem["failed_check"] = "memory"

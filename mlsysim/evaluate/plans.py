@@ -31,6 +31,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from mlsysim.catalog import Catalog, default_catalog
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.evaluate.evaluator import SystemEvaluation, SystemEvaluator
+from mlsysim.evaluate.reference_plans import is_reference_plan, translate
 from mlsysim.catalog.loader import translate_errors
 from mlsysim.catalog.schemas.common import Schema, at
 from mlsysim.catalog.schemas.hardware import Precision
@@ -132,29 +133,38 @@ def _lookup(kind: str, name: str, located: Located, loc: list[str], catalog: Cat
         return None
 
 
-def load_plan(path: str | os.PathLike[str], catalog: Catalog | None = None) -> dict[str, Any]:
+def load_plan(path: str | os.PathLike[str], catalog: Catalog | None = None, *, data: bytes | None = None,
+              notes: list[str] | None = None) -> dict[str, Any]:
     """Read and check a plan file; return SystemEvaluator.evaluate keyword arguments.
-    Raises PlanError listing every problem (file:line:col: field: problem; fix)."""
+    Raises PlanError listing every problem (file:line:col: field: problem; fix).
+
+    `data`, when given, is the plan's text (then `path` only names it in messages). A plan
+    in the reference simulator's format is mapped onto this one (reference_plans.py);
+    `notes`, when given, receives the choices that mapping made."""
     catalog = catalog or default_catalog()
     path = Path(path)
     display = str(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise MlsysimError(f"{display}: no such plan file")
-    located, problems = read_located(path, display)
+    located, problems = read_located(path, display, data)
     if located is None:
         raise PlanError(display, problems)
     if not isinstance(located.data, dict):
         raise PlanError(display, [Problem(display, 1, 1, "", "a plan must be a mapping of fields; start with 'model: <name>'")])
+    if is_reference_plan(located.data):
+        located, problems = translate(located, catalog, notes)
+        if located is None:
+            raise PlanError(display, problems)
     try:
         plan = Plan.model_validate(located.data)
     except ValidationError as exc:
         # Report the names and quantities that can still be checked alongside the schema problems.
-        problems = translate_errors(exc, located, Plan)
+        problems = [*problems, *translate_errors(exc, located, Plan)]
         _check_raw(located, catalog, problems)
         raise PlanError(display, sorted(set(problems))) from None
     args = _resolve(plan, located, catalog, problems)
     if problems:
-        raise PlanError(display, problems)
+        raise PlanError(display, sorted(set(problems)))
     args["scenario_name"] = plan.name or path.stem
     return args
 
@@ -235,4 +245,8 @@ def evaluate_plan(path: str | os.PathLike[str], *, catalog: Catalog | None = Non
                   raise_errors: bool = False) -> SystemEvaluation:
     """Check a plan file and evaluate it on the three levels."""
     catalog = catalog or default_catalog()
-    return SystemEvaluator.evaluate(**load_plan(path, catalog), raise_errors=raise_errors, catalog=catalog)
+    notes: list[str] = []
+    evaluation = SystemEvaluator.evaluate(**load_plan(path, catalog, notes=notes), raise_errors=raise_errors, catalog=catalog)
+    if notes:  # a reference-format plan: say what its mapping chose
+        evaluation.inputs["reference plan"] = "; ".join(notes)
+    return evaluation

@@ -366,23 +366,42 @@ def predict_under_load(c: Call) -> float:
     """Serving under Poisson arrivals: ServingModel.under_load (continuous batching, Little's
     law for the requests in flight, an M/M/1 prefill queue for TTFT) at the stated arrival
     rate, on one replica of `tp` devices, the rate split evenly over devices / tp replicas.
-    A row must state the precision, the prompt and output lengths and the arrival rate
-    (config `arrival_rate`, requests/s); latency limits are not searched for."""
+    A row must state the precision, the prompt and output lengths and one of: the arrival
+    rate (config `arrival_rate`, requests/s); the concurrency of a closed-loop benchmark
+    (config `concurrency`: `ServingModel.at_concurrency`, per replica); or latency limits
+    (config `ttft_limit_ms` and `tpot_limit_ms`, P99, as in MLPerf's Server scenario: the
+    highest rate that meets both, `ServingModel.max_rate_under_slo`). TTFT is read as the
+    row's `statistic` (mean, p50 or p99; the mean when not stated, listed as assumed)."""
     if not c.is_transformer():
         raise NotExpressible("the queueing model covers token-generating transformers")
     precision = c.need("precision", "the peak compute depends on it")
     prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
     output = c.need("output_tokens", "decode time depends on the output length")
-    rate = c.need("arrival_rate", "the load depends on the request rate (requests/s)")
+    limits = (c.config("ttft_limit_ms"), c.config("tpot_limit_ms"))
+    rate = c.config("arrival_rate")
+    concurrency = c.config("concurrency")
+    if rate is None and concurrency is None and None in limits:
+        c.need("arrival_rate", "the load depends on the request rate (requests/s), the concurrency or the latency "
+                               "limits it must meet")
     serving = _serving(c, precision)
     devices = int(c.rec.get("devices"))
     if devices % serving.tp:
         raise NotExpressible(f"{devices} devices are not a whole number of tensor-parallel groups of {serving.tp}")
     replicas = devices // serving.tp
-    load = serving.under_load(rate / replicas, prompt, output)
+    if rate is not None:
+        load = serving.under_load(rate / replicas, prompt, output)
+    elif concurrency is not None:
+        load = serving.at_concurrency(max(concurrency // replicas, 1), prompt, output)
+    else:
+        load = serving.max_rate_under_slo(prompt, output, limits[0] / 1e3, limits[1] / 1e3)
     if not load.stable:
         c.remarks.append("the arrival rate exceeds the modelled capacity")
-    readings = {"tokens_per_s": replicas * load.tokens_per_second, "ttft": load.ttft_p50, "itl": load.itl,
+    statistic = c.config("statistic")
+    if statistic is None and c.metric == "ttft":
+        statistic = "mean"
+        c.assumed.append("TTFT statistic = mean (not stated)")
+    ttft = {"mean": load.ttft_mean, "p50": load.ttft_p50, "p99": load.ttft_p99}[statistic or "mean"]
+    readings = {"tokens_per_s": replicas * load.tokens_per_second, "ttft": ttft, "itl": load.itl,
                 "latency": load.request_latency}
     if c.metric not in readings:
         raise NotExpressible(f"an under-load row has no {c.metric}")
@@ -411,8 +430,11 @@ def _serving(c: Call, precision: str) -> Any:
     tp = c.default("tp", 1, listed=int(c.rec.get("devices")) > 1)
     node = c.node()
     target = node if node is not None and tp > 1 else c.hardware()
+    reads = c.config("decode_kv_reads")
+    if reads is not None:
+        c.assumed.append(f"decode attention reads K/V {reads.replace('_', ' ')} (engine kernel, see the row's note)")
     return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
-                        kv_precision=c.config("kv_precision"), tp=tp)
+                        kv_precision=c.config("kv_precision"), tp=tp, decode_kv_reads=reads or "per_kv_head")
 
 
 def _single_replica(c: Call) -> None:

@@ -28,6 +28,7 @@ from mlsysim.site.badges import BADGE_MEANINGS, BADGE_STYLES, BadgeBook
 from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
 from mlsysim.site.columns import KIND_TITLES
 from mlsysim.site.freshness import freshness
+from mlsysim.site.labs import write_labs
 from mlsysim.site.markdown import render_block, render_inline
 from mlsysim.site.safety import http_url, visible
 from mlsysim.site.views import RecordView, SiteModel
@@ -211,6 +212,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         page(source.href, "source.html", source.title, src=source)
         pages += 1
 
+    pages += write_labs(cat, page, write, template_dir)
     write("compare-data.js", exports.compare_data(model))
     write("catalog.json", exports.catalog_json(model, generated))
     write("provenance-map.json", exports.provenance_json(model))

@@ -23,7 +23,10 @@ _EXPORTS = {
     "ScalingModel": "scaling", "InferenceScalingModel": "scaling", "CheckpointModel": "checkpoint",
     "SensitivitySolver": "sensitivity", "SynthesisSolver": "synthesis", "CompressionModel": "compression",
     "DataModel": "data_pipeline", "TransformationModel": "data_pipeline", "OrchestrationModel": "orchestration",
-    "ResponsibleEngineeringModel": "responsible",
+    "ResponsibleEngineeringModel": "responsible", "EfficiencyModel": "efficiency",
+    # optimizers and design-space exploration
+    "ParallelismOptimizer": "optimizers", "BatchingOptimizer": "optimizers", "PlacementOptimizer": "optimizers",
+    "DSE": "dse", "Space": "dse", "ParetoFront": "dse", "roofline_space": "dse",
 }
 # The reference simulator's (PyPI mlsysim 0.3.0) names for the same solvers.
 _REFERENCE_NAMES = {"SingleNodeModel": "Engine"}

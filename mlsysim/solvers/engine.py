@@ -120,6 +120,9 @@ class PerformanceProfile(QuantityView):
     def si_value(self, name: str) -> float:
         return self.si[name]
 
+    memory_capacity_basis = property(
+        lambda self: self._terms.hardware.capacity_basis,
+        doc='which capacity the fit used: "usable" (memory.capacity_usable), "marketed" (memory.capacity) or "none"')
     compute_efficiency = property(lambda self: self._terms.efficiencies.compute)
     memory_efficiency = property(lambda self: self._terms.efficiencies.memory)
     efficiency_from_user = property(lambda self: self._terms.efficiencies.compute_from_user)
@@ -164,6 +167,8 @@ class PerformanceProfile(QuantityView):
             "compute_efficiency_source": "user" if self.efficiency_from_user else "catalog",
             "memory_efficiency": self.memory_efficiency,
             "warnings": list(self.warnings),
+            "memory_capacity_basis": self.memory_capacity_basis,
+            "memory_capacity_note": self._terms.hardware.capacity_note,
             "values": {k: {"value": v, "unit": _UNITS[k][0]} for k, v in self.si.items()},
             "catalog": self.lineage.catalog,
             "lineage": [e.to_dict() for e in self.lineage.entries()],

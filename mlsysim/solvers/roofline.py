@@ -169,6 +169,23 @@ def effective_compute_flops(flops: Any, gemm: Any, slowdown: Any) -> Any:
     return flops + gemm * (slowdown - 1.0)
 
 
+def kernel_compute_time(gemm: Any, other: Any, slowdown: Any, peak: Any, gemm_efficiency: Any,
+                        other_efficiency: Any) -> Any:
+    """Compute time of a pass whose FLOPs split into weight GEMMs and other (attention)
+    kernels, each at its own achieved fraction of peak [s]:
+    t = gemm x slowdown / (peak x e_gemm) + other / (peak x e_other),
+    `gemm` and `other` [FLOP], `slowdown` [1] the GEMMs' tile/wave quantization
+    (`terms.WaveQuantization`), `peak` [FLOP/s], efficiencies [1]. The kernels run one after
+    another, so their times add.
+
+    References
+    ----------
+    Williams, Waterman and Patterson 2009, "Roofline: an insightful visual performance model
+    for multicore architectures", CACM 52(4) (one roofline per kernel class).
+    """
+    return gemm * slowdown / (peak * gemm_efficiency) + other / (peak * other_efficiency)
+
+
 def pipeline_bubble_fraction(stages: Any, microbatches: Any, interleave: Any = 1) -> Any:
     """Idle fraction of a pipelined step [1]: (p - 1) / (v m + p - 1) for p stages, m
     microbatches and v model chunks per stage.

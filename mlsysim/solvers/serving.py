@@ -1,11 +1,14 @@
 """LLM serving: prefill (time to first token), decode (inter-token latency), KV cache,
 memory, the largest batch that fits, continuous batching and tensor parallelism.
+Memory fits use the usable capacity the device reports (`memory.capacity_usable`,
+e.g. 81559 MiB for an H100 80GB) when the record states it, else the marketed figure;
+`MemoryBreakdown.capacity_basis` says which (`terms.memory_capacity`).
 
     >>> from mlsysim import ServingModel, Models, Hardware
     >>> s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     >>> r = s.solve(prompt_tokens=512, output_tokens=128, batch_size=8)
     >>> f"TTFT {r.ttft * 1e3:.3g} ms, ITL {r.itl * 1e3:.3g} ms, up to {r.max_batch_size} sequences"
-    'TTFT 86 ms, ITL 6.46 ms, up to 762 sequences'
+    'TTFT 81.8 ms, ITL 6.46 ms, up to 828 sequences'
 
 Prefill and every decode step are roofline passes (`engine.pass_cost`): a decode
 step reads all weights (or, for a mixture of experts, the experts its batch is
@@ -46,24 +49,29 @@ from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.transformer import TransformerShape
 from mlsysim.solvers.results import QuantityView
-from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
+from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory, token_rate_warnings
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     check_precision,
-    effective_compute_flops,
     gemm_flops,
+    kernel_compute_time,
     pass_cost,
     ring_allreduce_time,
 )
 from mlsysim.solvers.terms import (
     allreduce_latency,
+    active_params_per_token,
     cited_assumption,
-    efficiencies,
     hardware_terms,
+    kernel_efficiencies,
     launch_overhead,
     model_terms,
+    public_token_record,
     wave_quantization,
 )
+
+# How a decode attention kernel reads grouped-query K/V heads (ServingModel decode_kv_reads).
+DECODE_KV_READS = ("per_kv_head", "per_query_head")
 
 # The smallest element the tensor-parallel all-reduces exchange (16-bit activations even
 # when the matmuls run in fp8 or int8): a cited assumption.
@@ -102,6 +110,9 @@ class MemoryBreakdown(QuantityView):
     weights: float
     kv_cache: float
     capacity: float
+    # Which figure `capacity` is: "usable" (memory.capacity_usable, what the device reports),
+    # "marketed" (memory.capacity) or "none" (terms.memory_capacity).
+    capacity_basis: str = "marketed"
 
     UNITS = {"weights": "B", "kv_cache": "B", "capacity": "B", "total": "B"}
 
@@ -113,8 +124,9 @@ class MemoryBreakdown(QuantityView):
     def fits(self) -> bool:
         return self.total <= self.capacity
 
-    def to_dict(self) -> dict[str, float]:
-        return {"weights": self.weights, "kv_cache": self.kv_cache, "total": self.total, "capacity": self.capacity}
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": self.weights, "kv_cache": self.kv_cache, "total": self.total, "capacity": self.capacity,
+                "capacity_basis": self.capacity_basis}
 
 
 @dataclass(frozen=True)
@@ -283,12 +295,20 @@ class ServingModel:
     weight_precision, kv_precision : storage formats (default: `precision`).
     tp : GPUs the weights, KV heads and FLOPs are split over (tensor parallelism) [1].
         (`tensor_parallel=` is the deprecated name of the same argument.)
-    efficiency : achieved fraction of peak compute; default the cited assumption.
+    efficiency : achieved fraction of peak compute (weight GEMMs and attention); default the
+        cited per-hardware, per-precision kernel efficiencies (`terms.kernel_efficiencies`).
+    decode_kv_reads : "per_kv_head" (default: a decode attention kernel reads each cached K/V
+        head once for the query heads that share it) or "per_query_head" (it reads the head
+        once per query head, as the generation-phase kernel of TensorRT-LLM before its XQA
+        kernels was reported to do: NVIDIA/TensorRT-LLM issue 407). Only grouped-query models
+        differ; the decode KV traffic is then multiplied by query heads / KV heads, an upper
+        bound since some re-reads may hit the L2 cache.
     """
 
     def __init__(self, model: Record | str, hardware: Record | str, precision: str = "fp16",
                  weight_precision: str | None = None, kv_precision: str | None = None,
-                 tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None):
+                 tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None,
+                 decode_kv_reads: str = "per_kv_head"):
         if tensor_parallel is not None:
             warnings.warn("ServingModel(tensor_parallel=) is deprecated; write tp=", DeprecationWarning, stacklevel=2)
             tp = tensor_parallel
@@ -312,10 +332,16 @@ class ServingModel:
                 "by streaming them from external memory (e.g. Cerebras MemoryX), neither of which the catalog "
                 "describes; a roofline over on-chip SRAM bandwidth would be far too fast")
         heads = TransformerShape.from_record(model_record, Lineage()).heads
+        if decode_kv_reads not in DECODE_KV_READS:
+            raise MlsysimError(f"decode_kv_reads must be one of {', '.join(DECODE_KV_READS)}, got {decode_kv_reads!r}")
+        # Cached K/V heads a decode step reads per K/V head it holds [1] (1: shared by its query-head group).
+        self.kv_rereads = (heads / self.m.kv_heads if decode_kv_reads == "per_query_head" and not self.m.mla
+                           and self.m.kv_heads else 1.0)
+        self.decode_kv_reads = decode_kv_reads
         tp = inputs.parallel_degree(tp, "tensor parallelism", {"attention heads": heads, "KV heads": self.m.kv_heads},
                                     replicable=("KV heads",))
         self.h = hardware_terms(hw, precision)
-        self.eff = efficiencies(catalog, efficiency)
+        self.eff = kernel_efficiencies(self.h, efficiency)
         self.precision = self.h.precision
         self.weight_precision = check_precision(weight_precision or self.precision, "weight precision")
         self.kv_precision = check_precision(kv_precision or self.precision, "KV-cache precision")
@@ -336,6 +362,8 @@ class ServingModel:
         # (at least one head: a GQA model with fewer KV heads than GPUs replicates
         # them); latent attention caches one latent per token, which every GPU keeps.
         self.kv_share = 1.0 if self.m.mla else max(1.0 / self.tp, 1.0 / self.m.kv_heads)
+        # The fastest published per-device token rate (a cited, empirical plausibility bound).
+        self.token_record = public_token_record(catalog)
         self.hardware_name = node.label if node is not None else self.h.name
         for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.allreduce_latency.lineage,
                      self.waves.lineage):
@@ -371,9 +399,12 @@ class ServingModel:
         # Split over the group: FLOPs and weights by tp, KV traffic by this GPU's share.
         kv_moved = batch * (past + new) * self.m.kv_elements * self.bytes_kv
         moved = (moved - kv_moved) / self.tp + kv_moved * self.kv_share
+        if new == 1.0 and self.kv_rereads != 1.0:  # decode attention re-reading shared K/V heads
+            moved += batch * past * self.m.kv_elements * self.bytes_kv * self.kv_share * (self.kv_rereads - 1.0)
         flops = flops / self.tp
         slowdown = self.waves.slowdown(batch * new)
-        t_c = effective_compute_flops(flops, gemm_flops(self.m, batch, new) / self.tp, slowdown) / (self.h.peak * self.eff.compute)
+        gemm = gemm_flops(self.m, batch, new) / self.tp
+        t_c = kernel_compute_time(gemm, flops - gemm, slowdown, self.h.peak, self.eff.gemm, self.eff.attention)
         t_m = moved / (self.h.bandwidth * self.eff.memory)
         t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)
@@ -413,7 +444,8 @@ class ServingModel:
         inputs.whole_at_least(batch_size, "batch_size")
         inputs.finite_at_least(tokens, "tokens")
         weights = self.m.params_total * self.bytes_w / self.tp
-        return MemoryBreakdown(weights, batch_size * tokens * self.kv_cache_bytes_per_token(), self.h.capacity)
+        return MemoryBreakdown(weights, batch_size * tokens * self.kv_cache_bytes_per_token(), self.h.capacity,
+                               self.h.capacity_basis)
 
     def max_batch_size(self, tokens: float) -> int:
         """The most sequences of `tokens` cached tokens that fit next to the weights (0 if the weights alone do not)."""
@@ -461,7 +493,8 @@ class ServingModel:
             kv_cache_per_token=self.kv_cache_bytes_per_token(),
             memory=self.memory(batch_size, total_tokens), max_batch_size=self.max_batch_size(total_tokens),
             lineage=self._lineage,
-            warnings=self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True),
+            warnings=(self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True)
+                      + self.check_rate(batch_size * output_tokens / latency, "the batch")),
         )
 
     def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int) -> ContinuousBatchingProfile:
@@ -490,7 +523,8 @@ class ServingModel:
             iteration=iteration, ttft=prefill.time, request_latency=prefill.time + (output_tokens - 1) * iteration,
             tokens_per_second=rate, requests_per_second=rate / output_tokens,
             memory=self.memory(n, prompt_tokens + output_tokens / 2.0), lineage=self._lineage,
-            warnings=self.check(prefill, "prefill") + self.check(step, "a decode iteration", iteration, decode=True),
+            warnings=(self.check(prefill, "prefill") + self.check(step, "a decode iteration", iteration, decode=True)
+                      + self.check_rate(rate, "the steady state")),
         )
 
     def under_load(self, arrival_rate: float, prompt_tokens: int, output_tokens: int) -> LoadProfile:
@@ -527,7 +561,7 @@ class ServingModel:
             cb, n, stable = capacity, float(largest), False
         else:
             lo, hi = 1, largest
-            if arrival_rate * self.continuous_batching(1, prompt_tokens, output_tokens).request_latency >= 1:
+            if self.continuous_batching(1, prompt_tokens, output_tokens).requests_per_second < arrival_rate:
                 while hi - lo > 1:  # smallest N whose N / latency(N) reaches the arrival rate
                     mid = (lo + hi) // 2
                     if self.continuous_batching(mid, prompt_tokens, output_tokens).requests_per_second >= arrival_rate:
@@ -555,6 +589,90 @@ class ServingModel:
             tokens_per_second=rate * output_tokens, capacity_requests_per_second=capacity.requests_per_second,
             warnings=tuple(warned) + cb.warnings,
         )
+
+    def at_concurrency(self, concurrency: int, prompt_tokens: int, output_tokens: int) -> LoadProfile:
+        """A closed-loop benchmark: `concurrency` clients, each sending its next request when the
+        last one ends. Its request rate is what continuous batching of that many requests
+        finishes (`continuous_batching(concurrency).requests_per_second`); the server is then
+        `under_load` at that rate, which prices the wait of each new request for its prefill
+        (M/M/1 queue) and the decode iteration of the requests in flight (Little's law).
+
+        References
+        ----------
+        Little 1961, "A Proof for the Queuing Formula: L = lambda W", Operations Research 9(3).
+        """
+        inputs.positive_int(concurrency, "concurrency")
+        rate = self.continuous_batching(concurrency, prompt_tokens, output_tokens).requests_per_second
+        return self.under_load(rate, prompt_tokens, output_tokens)
+
+    def max_rate_under_slo(self, prompt_tokens: int, output_tokens: int, ttft_limit: float, itl_limit: float,
+                           quantile: float = 0.99) -> LoadProfile:
+        """The server at the highest Poisson arrival rate whose TTFT quantile and inter-token
+        latency stay within the limits (an MLPerf Server-style result).
+
+        TTFT at `quantile` (P99 by default) is prefill + the M/M/1 waiting-time quantile
+        (`under_load`, `mm1_wait_quantile`) and must be <= `ttft_limit` [s]; the decode
+        iteration with the requests then in flight (`under_load`: Little's law over continuous
+        batching) must be <= `itl_limit` [s] (every iteration of the steady state has the
+        same length in this model, so its mean is also its quantile). Both grow with the
+        arrival rate, so the largest rate meeting both is found by bisection between 0 and the
+        server's capacity (requests/s at the largest batch that fits), to 1e-6 of the capacity.
+        Raises MlsysimError when even an idle server misses a limit (one prefill longer than
+        the TTFT limit, or one decode step of a lone request longer than the ITL limit).
+
+        References
+        ----------
+        MLCommons, loadgen/mlperf.conf (Server scenario: TTFT and TPOT limits at the 99th
+        percentile for the LLM benchmarks).
+        Kleinrock 1975, "Queueing Systems, Volume 1", Sec. 3.2 (M/M/1 waiting time).
+        """
+        for name, value in (("ttft_limit", ttft_limit), ("itl_limit", itl_limit)):
+            if not value > 0:
+                raise MlsysimError(f"{name} must be > 0 s, got {value!r}")
+        if not 0.0 < quantile < 1.0:
+            raise MlsysimError(f"quantile must be in (0, 1), got {quantile!r}")
+        largest = self.max_batch_size(prompt_tokens + output_tokens)
+        if largest < 1:
+            raise MlsysimError(f"{self.m.name} does not fit on {self.hardware_name}: no request fits next to the weights")
+        capacity = self.continuous_batching(largest, prompt_tokens, output_tokens).requests_per_second
+        lone = self.continuous_batching(1, prompt_tokens, output_tokens)
+        if lone.ttft > ttft_limit or lone.iteration > itl_limit:
+            raise MlsysimError(
+                f"no arrival rate meets the limits on {self.hardware_name}: an idle server already takes "
+                f"{lone.ttft * 1e3:.4g} ms to the first token (limit {ttft_limit * 1e3:.4g} ms) and "
+                f"{lone.iteration * 1e3:.4g} ms per token (limit {itl_limit * 1e3:.4g} ms)")
+
+        prefill = lone.ttft
+
+        def meets(rate: float) -> LoadProfile | None:
+            load = self.under_load(rate, prompt_tokens, output_tokens)
+            if not load.stable:
+                return None
+            ttft = prefill + mm1_wait_quantile(load.utilization, prefill, quantile)
+            return load if ttft <= ttft_limit and load.itl <= itl_limit else None
+
+        lo, hi = 0.0, capacity
+        best = meets(hi * (1.0 - 1e-9))
+        if best is None:
+            best = self.under_load(capacity * 1e-6, prompt_tokens, output_tokens)
+            while hi - lo > capacity * 1e-6:
+                mid = 0.5 * (lo + hi)
+                found = meets(mid)
+                if found is None:
+                    hi = mid
+                else:
+                    lo, best = mid, found
+        return best
+
+    def check_rate(self, tokens_per_second: float, what: str) -> tuple[str, ...]:
+        """The per-device token rate of a result (`tokens_per_second` [1/s] over the `tp`
+        devices of one replica) against the fastest published one, scaled by parameters
+        per token (`plausibility.token_rate_warnings`); nothing when the catalog has no record."""
+        r = self.token_record
+        if r is None:
+            return ()
+        return tuple(token_rate_warnings(tokens_per_second / self.tp, active_params_per_token(self.m), r.rate,
+                                         r.params, r.label, what))
 
     def check(self, p: PassTime, what: str, seconds: float | None = None, decode: bool = False) -> tuple[str, ...]:
         """Physical bounds of one pass on one device (`plausibility.bound_warnings`): its FLOPs

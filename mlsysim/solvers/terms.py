@@ -44,6 +44,7 @@ ALLREDUCE_STEP_LATENCY = "nccl_nvlink_step_latency"
 GEMM_TILE_ROWS = "gemm_tile_rows"
 GEMM_TILE_COLUMNS = "gemm_tile_columns"
 GEMM_TILES_PER_SM = "gemm_tiles_per_sm_wave"
+PUBLIC_TOKEN_RECORD = "public_record_token_rate_per_device"
 
 
 @dataclass(frozen=True)
@@ -105,11 +106,20 @@ class HardwareTerms:
     record: Record = field(repr=False, compare=False)  # the accelerator record, for the overheads that apply to it
     has_bandwidth: bool = True
     has_capacity: bool = True
+    # Which figure `capacity` is (see `memory_capacity`): "usable" (what the device reports
+    # software can allocate, memory.capacity_usable), "marketed" (memory.capacity, the
+    # vendor's figure) or "none" (no capacity stated: fit not checked).
+    capacity_basis: str = "marketed"
 
     @property
     def catalog(self) -> Catalog:
         """The catalog the accelerator record (and so these terms) came from."""
         return self.record._catalog
+
+    @property
+    def capacity_note(self) -> str:
+        """One sentence for a result: which memory capacity the fit was checked against."""
+        return capacity_note(self.name, self.capacity, self.capacity_basis)
 
 
 @dataclass(frozen=True)
@@ -313,13 +323,41 @@ def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> H
             if needed not in claims:
                 raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
     has_bandwidth, has_capacity = "memory.bandwidth" in claims, "memory.capacity" in claims
+    capacity, basis = memory_capacity(hw)
     return HardwareTerms(
         name=hw.label, precision=precision,
         peak=lineage.use(hw.field(path)),
         bandwidth=lineage.use(hw.field("memory.bandwidth")) if has_bandwidth else math.inf,
-        capacity=lineage.use(hw.field("memory.capacity")) if has_capacity else math.inf,
+        capacity=lineage.use(capacity) if capacity is not None else math.inf,
         lineage=lineage, record=hw, has_bandwidth=has_bandwidth, has_capacity=has_capacity,
+        capacity_basis=basis,
     )
+
+
+def memory_capacity(hw: Record) -> tuple[Value | None, str]:
+    """The memory capacity a fit is checked against, and which figure it is.
+
+    The usable capacity (`memory.capacity_usable`: what the device reports software can
+    allocate, e.g. 81559 MiB = 85.5 GB for an H100 80GB HBM3 under nvidia-smi) when the
+    record states one, else the marketed figure (`memory.capacity`, e.g. NVIDIA's "80GB").
+    Returns (cited value, "usable" | "marketed"), or (None, "none") when neither is stated.
+    """
+    claims = hw.claims
+    if "memory.capacity_usable" in claims:
+        return hw.field("memory.capacity_usable"), "usable"
+    if "memory.capacity" in claims:
+        return hw.field("memory.capacity"), "marketed"
+    return None, "none"
+
+
+def capacity_note(name: str, capacity: float, basis: str) -> str:
+    """The sentence a result carries about the capacity [B] its fit was checked against."""
+    if basis == "usable":
+        return (f"memory fit checked against {name}'s usable capacity, {capacity / 1e9:.4g} GB as the device "
+                "reports it (memory.capacity_usable), not the marketed figure")
+    if basis == "marketed":
+        return f"memory fit checked against {name}'s marketed capacity, {capacity / 1e9:.4g} GB (memory.capacity)"
+    return f"memory fit not checked: {name} states no memory capacity"
 
 
 def efficiencies(catalog: Catalog, compute: Any = None) -> Efficiencies:
@@ -345,13 +383,150 @@ def efficiencies(catalog: Catalog, compute: Any = None) -> Efficiencies:
     return given
 
 
+@dataclass(frozen=True)
+class KernelEfficiencies:
+    """Achieved fractions of peak of each kernel class of a pass on one accelerator at one
+    precision [1]: the weight GEMMs (`gemm`), fused attention (`attention`) and the bytes a
+    pass moves (`memory`), with the lineage of the cited values used. `*_specific` says
+    whether a record scoped to this hardware and precision was found (else the generic
+    figure applies)."""
+
+    gemm: float
+    attention: float
+    memory: float
+    lineage: Lineage
+    compute_from_user: bool
+    gemm_specific: bool = False
+    attention_specific: bool = False
+    memory_specific: bool = False
+
+    @property
+    def compute(self) -> float:
+        """The weight-GEMM efficiency [1], under the name `Efficiencies` uses for compute."""
+        return self.gemm
+
+
+KERNELS = ("gemm", "attention", "memory")
+
+
+def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
+    """Every assumption whose quantity is scoped to a kernel class, precisions and hardware
+    ids (qualifiers `kernel`, `precisions`, `hardware`, comma-separated), indexed by
+    (kernel, hardware id, precision); read once per catalog."""
+    memo = catalog.derived("scoped_efficiencies")
+    index = memo.get(None)
+    if index is None:
+        index = {}
+        for record in catalog.records("assumptions"):
+            if not record.has("quantity"):
+                continue
+            value = record.quantity
+            wanted = value.qualifiers
+            kernel = wanted.get("kernel")
+            if kernel not in KERNELS:
+                continue
+            for hw_id in _listed(wanted.get("hardware")):
+                for precision in _listed(wanted.get("precisions")):
+                    index[(kernel, hw_id, precision)] = value
+        memo[None] = index
+    return index
+
+
+def _listed(text: Any) -> list[str]:
+    return [part.strip() for part in str(text or "").split(",") if part.strip()]
+
+
+def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficiencies:
+    """Per-hardware, per-precision kernel efficiencies of accelerator terms `h`: for each
+    kernel class (weight GEMM, attention, memory-bound traffic) the assumption record scoped
+    to this hardware id and precision (catalog/assumptions/, qualifiers kernel, precisions,
+    hardware), else the generic cited figure (`prefill_compute_efficiency` for both compute
+    classes, `decode_memory_bandwidth_efficiency` for memory). `compute`, when given (a
+    fraction in (0, 1], or a cited one), replaces both compute efficiencies, as in
+    `efficiencies`. The cited case is memoised per (accelerator, precision) in the catalog."""
+    catalog = h.catalog
+    key = (h.record._data["id"], h.precision)
+    memo = catalog.derived("kernel_efficiencies")
+    if compute is None:
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+    scoped = _scoped_efficiencies(catalog)
+    lineage = Lineage()
+    values: dict[str, float] = {}
+    specific: dict[str, bool] = {}
+    user = None
+    if compute is not None:
+        user = inputs.fraction(compute, "efficiency", lineage)
+    for kernel in KERNELS:
+        if user is not None and kernel != "memory":
+            values[kernel], specific[kernel] = user, False
+            continue
+        value = scoped.get((kernel, key[0], key[1]))
+        specific[kernel] = value is not None
+        if value is None:
+            value = cited_assumption(catalog, MEMORY_EFFICIENCY if kernel == "memory" else COMPUTE_EFFICIENCY)
+        values[kernel] = lineage.use(value)
+    result = KernelEfficiencies(values["gemm"], values["attention"], values["memory"], lineage, user is not None,
+                                specific["gemm"], specific["attention"], specific["memory"])
+    if compute is None:
+        inputs.remember(memo, key, result)
+    return result
+
+
+@dataclass(frozen=True)
+class TokenRateRecord:
+    """The fastest published per-device output-token rate [1/s], the parameters per token of
+    the model it was set with [1], a label naming it, and the cited values it rests on."""
+
+    rate: float
+    params: float
+    label: str
+    lineage: Lineage
+
+
+def public_token_record(catalog: Catalog) -> TokenRateRecord | None:
+    """The cited per-device token-rate record (catalog/assumptions/
+    public_record_token_rate_per_device.yaml) with the parameters per token of the model its
+    qualifier `model` names (read from that model record), or None when the catalog lacks
+    either (a small test catalog): the plausibility check it feeds is then not made."""
+    memo = catalog.derived("public_token_record")
+    if "value" in memo:
+        return memo["value"]
+    result = None
+    try:
+        value = catalog.get("assumptions", PUBLIC_TOKEN_RECORD).quantity
+        model = catalog.get("models", str(value.qualifiers.get("model", "")))
+    except NotFoundError:
+        value = model = None
+    if value is not None and model is not None and model.has("transformer"):
+        terms = model_terms(model)
+        lineage = Lineage()
+        rate = lineage.use(value)
+        lineage.merge(terms.lineage)
+        label = f"{terms.name} on {value.qualifiers.get('hardware', 'one device')}, {value.qualifiers.get('scenario', '')}".rstrip(", ")
+        result = TokenRateRecord(rate, active_params_per_token(terms), label, lineage)
+    memo["value"] = result
+    return result
+
+
+def active_params_per_token(m: ModelTerms) -> float:
+    """Parameters one token reads [1]: every weight a pass reads except the routed experts,
+    plus the experts each token is routed to."""
+    return m.read_params_dense + m.moe_layers * m.experts_active * m.expert_params
+
+
 def applies_to(value: Any, hw: Record) -> bool:
     """Whether a cited overhead applies to accelerator `hw`: its qualifiers' `vendor` must be
-    the record's vendor and its `link`, if any, must be named in the record's interconnect
+    the record's vendor, its `hardware` list (comma-separated record ids), if any, must name
+    the record, and its `link`, if any, must be named in the record's interconnect
     (a figure measured on one vendor's GPUs and software says nothing about another's)."""
     wanted = value.qualifiers
     vendor = wanted.get("vendor")
     if vendor and str(hw.get("vendor", "")).lower() != str(vendor).lower():
+        return False
+    listed = _listed(wanted.get("hardware"))
+    if listed and hw._data["id"] not in listed:
         return False
     link = wanted.get("link")
     return not link or str(link).lower() in str(hw.get("interconnect.name", "")).lower()
@@ -377,8 +552,9 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
 
 
 # The cited tile is measured for one compute precision; bf16 runs the same 16-bit
-# tensor-core GEMM kernels as fp16, so it shares the tile. Other formats (fp8, int8, ...)
-# use other tiles, for which no figure is cited, and get no wave term.
+# tensor-core GEMM kernels as fp16, so it shares the tile. Other formats use their own tile
+# records (`<tile record>_<precision>`, e.g. gemm_tile_rows_fp8) where the catalog has
+# them; a format with none (int8, ...) gets no wave term.
 _SAME_TILES = {"fp16": ("fp16", "bf16")}
 
 
@@ -407,12 +583,13 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
         return _no_waves(f"{hw.label} has no compute_units (SM count) in the catalog")
     catalog = hw._catalog
     needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
-    rows_value = cited_assumption(catalog, GEMM_TILE_ROWS, needed)
-    columns_value = cited_assumption(catalog, GEMM_TILE_COLUMNS, needed)
-    per_sm_value = cited_assumption(catalog, GEMM_TILES_PER_SM, needed)
+    rows_value = _tile_assumption(catalog, GEMM_TILE_ROWS, h.precision, needed)
+    columns_value = _tile_assumption(catalog, GEMM_TILE_COLUMNS, h.precision, needed)
+    per_sm_value = _tile_assumption(catalog, GEMM_TILES_PER_SM, h.precision, needed)
     for value in (rows_value, columns_value, per_sm_value):
         if not applies_to(value, hw):
-            return _no_waves(f"the cited GEMM tile is for {value.qualifiers.get('vendor')} GPUs, not {hw.label}")
+            scope = value.qualifiers.get("hardware") or f"{value.qualifiers.get('vendor')} GPUs"
+            return _no_waves(f"the cited GEMM tile is for {scope}, not {hw.label}")
         tile_precision = value.qualifiers.get("precision")
         if tile_precision and h.precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
             return _no_waves(f"the cited GEMM tile is for {tile_precision}, not {h.precision}")
@@ -426,6 +603,15 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     coefficients = tuple(share * tile_columns / width for (_, share, _), width in zip(m.gemms, widths))
     rest = max(1.0 - sum(share for _, share, _ in m.gemms), 0.0)
     return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
+
+
+def _tile_assumption(catalog: Catalog, ident: str, precision: str, needed: str) -> Value:
+    """The tile record for `precision` (`<ident>_<precision>`, e.g. gemm_tile_rows_fp8, the
+    tile of FP8 GEMMs) when the catalog has one, else the default record `ident`."""
+    try:
+        return cited_assumption(catalog, f"{ident}_{precision}", needed)
+    except MlsysimError:
+        return cited_assumption(catalog, ident, needed)
 
 
 def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:

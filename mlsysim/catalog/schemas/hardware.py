@@ -19,8 +19,10 @@ UNIT_KINDS = ("SM", "CU")
 
 class Memory(Schema):
     capacity: cited("information") | None = None
-    # What software can allocate, where a source states it (e.g. the total nvidia-smi
-    # reports), as opposed to the marketed capacity above; solvers keep using `capacity`.
+    # What software can allocate, where a primary or measured source states it (e.g. the
+    # total nvidia-smi reports), as opposed to the marketed capacity above. Solvers check
+    # fits against this figure when present, else `capacity`, and say which
+    # (mlsysim.solvers.terms.memory_capacity).
     capacity_usable: cited("information") | None = None
     bandwidth: cited("bandwidth") | None = None
 

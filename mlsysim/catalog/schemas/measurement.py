@@ -67,6 +67,12 @@ class MeasuredConfig(Schema):
     engine_version: str | None = None
     concurrency: int | None = Field(default=None, ge=1)
     arrival_rate: float | None = Field(default=None, gt=0)  # requests per second offered
+    ttft_limit_ms: float | None = Field(default=None, gt=0)  # P99 time-to-first-token limit the run had to meet
+    tpot_limit_ms: float | None = Field(default=None, gt=0)  # P99 time-per-output-token limit the run had to meet
+    # How the engine's decode attention kernel reads grouped-query K/V heads (see ServingModel).
+    decode_kv_reads: Literal["per_kv_head", "per_query_head"] | None = None
+    # Which statistic a latency figure under load is (mean, median, 99th percentile).
+    statistic: Literal["mean", "p50", "p99"] | None = None
     scenario: str | None = None  # e.g. "MLPerf Offline", "static batch", "single stream"
 
 

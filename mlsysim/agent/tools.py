@@ -1,0 +1,189 @@
+"""The tools `mlsysim mcp` serves, as plain functions over one catalog.
+
+Each returns a JSON-ready dict with the result, `citations` (one card per catalog value the
+result used: path, value, unit, source id, title, url, locator, as stated) and `catalog`
+(its fingerprint and date). Bad input raises MlsysimError with the place, the problem and
+the fix; an infeasible or too-slow system is a result (`status`), not an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlsysim.agent import optimize as optimize_adapter
+from mlsysim.agent.citations import catalog_identity, citation, citations_of, json_ready
+from mlsysim.catalog import Catalog
+from mlsysim.errors import MlsysimError, NotFoundError
+
+STATUS = {0: "ok", 2: "infeasible", 3: "sla_violated"}
+# `mlsysim eval`'s defaults for serving a language model: a request's prompt and generated tokens.
+PROMPT_TOKENS = 512
+OUTPUT_TOKENS = 128
+MAX_PLAN_BYTES = 1024 * 1024
+
+
+def _envelope(tool: str, result: dict[str, Any], catalog: Catalog, status: str = "ok") -> dict[str, Any]:
+    """A tool's answer: its result without the raw lineage, the citations of that lineage, the catalog."""
+    lineage = result.pop("lineage", [])
+    result.pop("catalog", None)
+    return json_ready({"tool": tool, "status": status, "result": result,
+                       "citations": citations_of(lineage, catalog), "catalog": catalog_identity(catalog)})
+
+
+def get_schemas(catalog: Catalog, type: str | None = None) -> dict[str, Any]:  # noqa: A002 - the reference's name
+    """JSON Schemas: the plan format (ours and the reference's) and each catalog record kind."""
+    from mlsysim.agent.schemas import all_schemas, schema
+
+    schemas = all_schemas() if type is None else {type: schema(type)}
+    return json_ready({"tool": "get_schemas", "status": "ok", "result": {"schemas": schemas, "names": list(all_schemas())},
+                       "citations": [], "catalog": catalog_identity(catalog)})
+
+
+def evaluate_cluster_yaml(catalog: Catalog, yaml: str, name: str = "plan.yaml") -> dict[str, Any]:
+    """The three-level scorecard of a plan given as YAML text (mlsysim's format or the reference's)."""
+    from mlsysim.evaluate.evaluator import SystemEvaluator
+
+    args = _plan_args(catalog, yaml, name, notes := [])
+    evaluation = SystemEvaluator.evaluate(**args, catalog=catalog)
+    result = evaluation.to_dict()
+    if notes:
+        result["reference_plan_notes"] = notes
+    result["scorecard"] = evaluation.scorecard()
+    return _envelope("evaluate_cluster_yaml", result, catalog, STATUS.get(evaluation.exit_code, "failed"))
+
+
+def _plan_args(catalog: Catalog, yaml: str, name: str, notes: list[str]) -> dict[str, Any]:
+    """SystemEvaluator.evaluate's keywords from plan text; PlanError lists every problem."""
+    from mlsysim.evaluate.plans import load_plan
+
+    if not isinstance(yaml, str) or not yaml.strip():
+        raise MlsysimError("yaml: empty; pass the plan file's text, e.g. 'model: Llama3_8B\\nhardware: H100\\n' "
+                           "(get_schemas type=plan gives its JSON Schema)")
+    data = yaml.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_PLAN_BYTES:
+        raise MlsysimError(f"yaml: {len(data)} bytes; a plan is a few hundred bytes, at most {MAX_PLAN_BYTES}")
+    display = (name or "plan.yaml").strip() or "plan.yaml"
+    return load_plan(display, catalog, data=data, notes=notes)
+
+
+def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, precision: str = "fp16",
+          seq_len: int | None = None, output_tokens: int | None = None, tensor_parallel: int = 1,
+          efficiency: float | None = None, concurrent: int | None = None, weight_precision: str | None = None,
+          kv_precision: str | None = None) -> dict[str, Any]:
+    """MODEL on HARDWARE (an accelerator or a node), as `mlsysim eval MODEL HARDWARE`: a
+    decoder LLM is served (prefill then decode, `output_tokens` tokens; a static batch, or
+    `concurrent` requests in flight under continuous batching), any other model is one
+    roofline forward pass."""
+    from mlsysim.solvers.engine import Engine
+    from mlsysim.solvers.serving import ServingModel
+
+    if efficiency is not None and not 0 < efficiency <= 1:
+        raise MlsysimError(f"efficiency: {efficiency:g} is not a fraction in (0, 1] of peak compute; write e.g. 0.45, or leave it out for the cited default")
+    for field, number in (("batch_size", batch_size), ("tensor_parallel", tensor_parallel), ("seq_len", seq_len),
+                          ("output_tokens", output_tokens), ("concurrent", concurrent)):
+        if number is not None and number < 1:
+            raise MlsysimError(f"{field}: must be a positive whole number, got {number}")
+    model_rec = catalog.get("models", model)
+    try:
+        hw = catalog.get("hardware", hardware)
+    except NotFoundError as missing:
+        try:
+            hw = catalog.get("nodes", hardware)
+        except NotFoundError:
+            raise missing from None
+    serving = model_rec.has("transformer") and model_rec.get("transformer.encoder_decoder", "decoder") != "encoder"
+    if serving:
+        server = ServingModel(model_rec, hw, precision=precision, weight_precision=weight_precision,
+                              kv_precision=kv_precision, tp=tensor_parallel, efficiency=efficiency)
+        prompt, out = seq_len or PROMPT_TOKENS, output_tokens or OUTPUT_TOKENS
+        if concurrent is not None:
+            if batch_size != 1:
+                raise MlsysimError("batch_size and concurrent do not combine: batch_size is a static batch, concurrent "
+                                   "the requests in flight under continuous batching; give one")
+            cb = server.continuous_batching(concurrent, prompt, out)
+            result = {"model": server.m.name, "hardware": server.hardware_name, "precision": server.precision,
+                      "weight_precision": server.weight_precision, "kv_precision": server.kv_precision,
+                      "tensor_parallel": server.tp, "concurrent_requests": cb.concurrent_requests,
+                      "prompt_tokens": prompt, "output_tokens": out, "feasible": cb.feasible,
+                      "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
+                      "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
+                      "memory_bytes_per_gpu": cb.memory.to_dict(), "warnings": list(cb.warnings),
+                      "lineage": [e.to_dict() for e in server.lineage.entries()]}
+            feasible = cb.feasible
+            result["solver"] = "ServingModel.continuous_batching (steady state)"
+        else:
+            profile = server.solve(prompt, out, batch_size)
+            result = profile.to_dict()
+            feasible = profile.feasible
+            result["solver"] = "ServingModel (prefill + decode)"
+    else:
+        for field, value in (("tensor_parallel", tensor_parallel > 1), ("output_tokens", output_tokens), ("concurrent", concurrent),
+                             ("weight_precision", weight_precision), ("kv_precision", kv_precision)):
+            if value:
+                raise MlsysimError(f"{field}: applies to transformer serving; {model_rec.label} is a {model_rec.architecture} model; leave it out")
+        accelerator = hw.accelerator if hw.kind == "nodes" else hw
+        encoder = model_rec.has("transformer")
+        tokens = (seq_len or min(512, int(model_rec.transformer.context_length.si))) if encoder else seq_len
+        profile = Engine.solve(model_rec, accelerator, batch_size=batch_size, precision=precision, efficiency=efficiency, seq_len=tokens)
+        result = profile.to_dict()
+        feasible = profile.feasible
+        result["solver"] = "Engine (roofline of one forward pass)"
+    return _envelope("solve", result, catalog, "ok" if feasible else "infeasible")
+
+
+def optimize(catalog: Catalog, kind: str, plan: str, **options: Any) -> dict[str, Any]:
+    """Search a design space from a plan: parallelism (the fastest layout), batching (the largest
+    batch meeting a P99 SLA at an arrival rate) or placement (the site minimising cost plus a
+    carbon price). `options`: those of optimize_adapter.run (sla_ms, qps, carbon_tax, ...)."""
+    optimize_adapter.optimizer(kind)  # an unknown kind, or optimizers missing, before reading the plan
+    args = _plan_args(catalog, plan, "plan.yaml", notes := [])
+    result = optimize_adapter.run(kind, args, **{k: v for k, v in options.items() if v is not None})
+    if notes:
+        result["reference_plan_notes"] = notes
+    return _envelope("optimize", result, catalog)
+
+
+def lookup(catalog: Catalog, name: str, kind: str | None = None) -> dict[str, Any]:
+    """A catalog record by name (any kind, or `kind/name`, or with `kind`): its fields and every cited value with its citation."""
+    if not isinstance(name, str) or not name.strip():
+        raise MlsysimError("name: empty; give a record name such as H100, Llama3_8B or Quebec (or kind/name, e.g. hardware/h100_sxm)")
+    if kind is not None and kind not in catalog.kinds():
+        raise MlsysimError(f"kind: unknown {kind!r}; use one of {', '.join(catalog.kinds())}, or leave it out")
+    record = catalog.get(kind, name) if kind else catalog.find(name)
+    values = record.values()
+    result = {
+        "ref": record.ref, "kind": record.kind, "id": record.id, "name": record.name, "label": record.label,
+        "aliases": record.aliases, "file": record.file,
+        "fields": dict(record.plain_fields),
+        "references": {field: f"{k}/{i}" for field, (k, i) in record.references.items()},
+        "values": {v.path.partition("#")[2]: {"value": v.value, "unit": v.unit, "source_id": v.source_id} for v in values},
+    }
+    return json_ready({"tool": "lookup", "status": "ok", "result": result,
+                       "citations": [citation(v) for v in values], "catalog": catalog_identity(catalog)})
+
+
+EXPLAINABLE = ("solve", "evaluate_cluster_yaml", "optimize")
+
+
+def explain(catalog: Catalog, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The lineage of a result: run `tool` (solve, evaluate_cluster_yaml or optimize) with
+    `arguments` and list every cited value it used, one line each (as `eval --explain`), with
+    its full citation."""
+    runners = {"solve": solve, "evaluate_cluster_yaml": evaluate_cluster_yaml, "optimize": optimize}
+    if tool not in runners:
+        raise MlsysimError(f"tool: {tool!r} has no lineage to explain; use one of {', '.join(EXPLAINABLE)}")
+    if not isinstance(arguments, dict):
+        raise MlsysimError("arguments: must be an object of the tool's arguments, e.g. {\"model\": \"Llama3_8B\", \"hardware\": \"H100\"}")
+    try:
+        answer = runners[tool](catalog, **arguments)
+    except TypeError as exc:  # an argument the tool does not take, or one missing
+        raise MlsysimError(f"arguments: {exc}; see the {tool} tool's input schema") from None
+    cards = answer["citations"]
+    lines = []
+    for card in cards:
+        unit = f" {card['unit']}" if card["unit"] else ""
+        where = f", {card['locator']}" if card["locator"] else ""
+        lines.append(f"{card['path']} = {card['value']:g}{unit}  [{card['method']}; {card['title']}{where}]")
+    result = {"of": tool, "arguments": arguments, "status": answer["status"], "lineage": lines,
+              "sources": sorted({c["source_id"] for c in cards})}
+    return json_ready({"tool": "explain", "status": "ok", "result": result, "citations": cards, "catalog": answer["catalog"]})

@@ -1,0 +1,156 @@
+"""The roofline explorer's data: the catalog reduced to the float terms `Engine.solve` uses.
+
+The explorer (site_templates/labs/roofline.js) recomputes a forward pass in the browser
+with the equations of `mlsysim.solvers.engine.solve_terms` and `ServingModel._pass`
+(tensor parallelism 1). It needs, and this module exports, only:
+
+- per model: the `terms.ModelTerms` floats (parameters, matmul and attention FLOPs per
+  token, KV elements per token, the weights a pass reads, the routed-expert terms, the
+  context length, kernels per pass and the weight GEMMs' shapes and FLOP shares);
+- per accelerator: its dense peak at each precision the catalog states, memory bandwidth
+  and capacity, and which cited overheads apply to it (`terms.applies_to`: the kernel
+  launch overhead; the GEMM tile, per precision, with the SM count it multiplies);
+- the cited assumptions the solvers read (compute and memory-bandwidth efficiency,
+  kernel launch overhead, GEMM tile rows / columns / tiles per SM), each with its source;
+- the storage size of each numeric format (`roofline.BYTES_PER_ELEMENT`, definitions of
+  the formats).
+
+Nothing here is a literature number: every value is read from the catalog the site is
+built from, with the citation that goes with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlsysim.catalog.records import Record, Value
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.plausibility import on_chip_memory
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.terms import (
+    COMPUTE_EFFICIENCY,
+    GEMM_TILE_COLUMNS,
+    GEMM_TILE_ROWS,
+    GEMM_TILES_PER_SM,
+    KERNEL_LAUNCH,
+    MEMORY_EFFICIENCY,
+    applies_to,
+    cited_assumption,
+    hardware_terms,
+    model_terms,
+    wave_quantization,
+)
+
+# Key in the exported JSON -> assumption record id the solvers read (mlsysim.solvers.terms).
+ASSUMPTIONS = {
+    "compute_efficiency": COMPUTE_EFFICIENCY,
+    "memory_efficiency": MEMORY_EFFICIENCY,
+    "kernel_launch": KERNEL_LAUNCH,
+    "gemm_tile_rows": GEMM_TILE_ROWS,
+    "gemm_tile_columns": GEMM_TILE_COLUMNS,
+    "gemm_tiles_per_sm": GEMM_TILES_PER_SM,
+}
+
+# Hardware tiers and model families in the order the menus list them.
+TIER_ORDER = ("cloud", "workstation", "edge", "mobile", "tiny")
+
+
+def citation(value: Value, ident: str = "") -> dict[str, Any]:
+    """A cited value as the labs show it: SI value, the unit as stated, and where it comes from."""
+    source = value.source
+    return {
+        "id": ident,
+        "si": float(value.si),
+        "value": value.value,
+        "unit": value.unit or "",
+        "source": value.source_id,
+        "title": str(source.get("title", "")),
+        "url": str(source.get("url", "")),
+        "locator": value.locator or "",
+        "as_stated": value.as_stated or "",
+        "method": value.method or "stated",
+    }
+
+
+def assumptions(catalog: Any) -> dict[str, dict[str, Any]]:
+    """The cited assumptions the roofline reads, with their qualifiers (who they apply to)."""
+    out = {}
+    for key, ident in ASSUMPTIONS.items():
+        value = cited_assumption(catalog, ident)
+        entry = citation(value, ident)
+        entry["qualifiers"] = {k: str(v) for k, v in (value.qualifiers or {}).items()}
+        entry["name"] = catalog.get("assumptions", ident).name
+        out[key] = entry
+    return out
+
+
+def _family(record: Record) -> str:
+    return str(record.group or "")
+
+
+def model_entry(record: Record) -> dict[str, Any] | None:
+    """A model's float terms (`terms.ModelTerms`), or None when the roofline cannot place it."""
+    try:
+        m = model_terms(record)
+    except MlsysimError:
+        return None
+    return {
+        "id": record.id, "name": m.name, "title": record.name, "family": _family(record), "kind": m.kind,
+        "params_total": m.params_total, "matmul_flops": m.matmul_flops, "attention_flops": m.attention_flops,
+        "kv_elements": m.kv_elements, "read_params_dense": m.read_params_dense, "expert_params": m.expert_params,
+        "moe_layers": m.moe_layers, "experts_total": m.experts_total, "experts_active": m.experts_active,
+        "context": m.context, "kernels": m.kernels, "activation_elements": m.activation_elements,
+        "encoder": m.encoder, "gemms": [[n, share, split] for n, share, split in m.gemms],
+    }
+
+
+def hardware_entry(record: Record, probe: Any) -> dict[str, Any] | None:
+    """An accelerator's peaks per precision, memory roof and the overheads that apply to it,
+    or None when it has no memory bandwidth and capacity or no known-format peak
+    (`Engine.solve` needs all three). `probe` is a transformer model's terms, used to ask
+    `terms.wave_quantization` whether (and why not) the cited GEMM tile applies."""
+    claims = record.claims
+    if "memory.bandwidth" not in claims or "memory.capacity" not in claims:
+        return None
+    peaks = {}
+    for path in claims:
+        if path.startswith("compute."):
+            precision = path.split(".", 1)[1]
+            if precision in BYTES_PER_ELEMENT:
+                peaks[precision] = hardware_terms(record, precision).peak
+    if not peaks:
+        return None
+    catalog = record._catalog
+    launch = applies_to(cited_assumption(catalog, KERNEL_LAUNCH), record)
+    waves, reasons = {}, {}
+    for precision in peaks:
+        w = wave_quantization(probe, hardware_terms(record, precision)) if probe is not None else None
+        waves[precision] = w.wave if w is not None else 0.0
+        reasons[precision] = w.reason if w is not None else "no transformer model to probe"
+    first = hardware_terms(record, next(iter(peaks)))
+    return {
+        "id": record.id, "name": record.label, "title": record.name, "tier": str(record.get("tier", "")),
+        "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
+        "capacity": first.capacity, "launch_applies": launch, "wave": waves, "wave_reason": reasons,
+        "on_chip": on_chip_memory(record),
+        "cites": {path: citation(record.field(path)) for path in ("memory.bandwidth", "memory.capacity",
+                                                                  *(f"compute.{p}" for p in peaks))},
+    }
+
+
+def explorer_data(catalog: Any) -> dict[str, Any]:
+    """Everything the roofline explorer computes from, as plain JSON-able data."""
+    models = [e for e in (model_entry(r) for r in catalog.records("models")) if e is not None]
+    models.sort(key=lambda e: (e["family"], e["name"].lower()))
+    probe = next((model_terms(catalog.get("models", e["id"])) for e in models if e["gemms"]), None)
+    hardware = [e for e in (hardware_entry(r, probe) for r in catalog.records("hardware")) if e is not None]
+    order = {tier: i for i, tier in enumerate(TIER_ORDER)}
+    hardware.sort(key=lambda e: (order.get(e["tier"], len(order)), e["tier"], e["name"].lower()))
+    ident = {k: v for k, v in dict(catalog.identity).items() if k in ("fingerprint", "date")}
+    return {
+        "catalog": ident,
+        "bytes_per_element": dict(BYTES_PER_ELEMENT),
+        "assumptions": assumptions(catalog),
+        "hardware": hardware,
+        "models": models,
+    }

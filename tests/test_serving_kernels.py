@@ -1,0 +1,189 @@
+"""Per-hardware, per-precision kernel efficiencies, FP8 wave quantization, the cited
+token-rate plausibility bound and the MLPerf-style search for the highest arrival rate under
+latency limits (mlsysim/solvers/serving.py, terms.py, roofline.py, plausibility.py).
+
+Runs on the frozen catalog snapshot (tests/fixtures/frozen_catalog.json), as the other
+solver test modules do through tests/conftest.py SOLVER_TESTS."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from mlsysim import ServingModel
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.plausibility import token_rate_warnings
+from mlsysim.solvers.roofline import kernel_compute_time
+from mlsysim.solvers.serving import mm1_wait_quantile
+from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies, wave_quantization, model_terms
+
+
+FROZEN_CATALOG = Path(__file__).resolve().parent / "fixtures" / "frozen_catalog.json"
+
+
+@pytest.fixture(autouse=True)
+def _frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLSYSIM_CATALOG", str(FROZEN_CATALOG))
+
+
+def _catalog():
+    from mlsysim.catalog import default_catalog
+
+    return default_catalog()
+
+
+def test_fp8_on_hopper_uses_the_deepgemm_figures() -> None:
+    """DeepGEMM README (deepseek-ai/DeepGEMM at a6d97a1, 'Normal GEMMs for dense models', H800):
+    the six M = 4096 rows reach 590-1358 TFLOP/s, median 1041.5 of a 1978 TFLOP/s dense FP8
+    peak = 52.65%; the six M = 64 rows move 1688-2668 GB/s, median 2387.5 of 3.35 TB/s = 71.27%.
+    FlashAttention-3 (arXiv 2407.08608, abstract): FP8 'close to 1.2 PFLOPs/s' = 60.67% of 1978."""
+    h = hardware_terms(_catalog().get("hardware", "h100_sxm"), "fp8")
+    e = kernel_efficiencies(h)
+    assert e.gemm == pytest.approx(1041.5 / 1978, rel=1e-3)
+    assert e.memory == pytest.approx(2387.5 / 3350, rel=1e-3)
+    assert e.attention == pytest.approx(1200 / 1978, rel=1e-3)
+    assert e.gemm_specific and e.attention_specific and e.memory_specific
+    assert "assumptions/gemm_efficiency_hopper_fp8#quantity" in e.lineage
+    assert "assumptions/prefill_compute_efficiency#quantity" not in e.lineage
+
+
+def test_16bit_on_a100_uses_the_flashattention2_figures_and_the_generic_memory_efficiency() -> None:
+    """FlashAttention-2 (arXiv 2307.08691): optimised GEMM 'up to 80-90%' (lower end 80%);
+    attention '50-73%' on A100 (lower end 50%). No memory record is scoped to the A100 at
+    fp16, so the generic decode_memory_bandwidth_efficiency (88%) applies."""
+    h = hardware_terms(_catalog().get("hardware", "a100_sxm_80gb"), "fp16")
+    e = kernel_efficiencies(h)
+    assert (e.gemm, e.attention, e.memory) == pytest.approx((0.80, 0.50, 0.88))
+    assert not e.memory_specific
+
+
+def test_unscoped_hardware_falls_back_to_the_generic_figures() -> None:
+    """No kernel record names the T4: both compute classes use prefill_compute_efficiency
+    (76%, Pope et al. 2022) and memory decode_memory_bandwidth_efficiency (88%)."""
+    h = hardware_terms(_catalog().get("hardware", "t4"), "fp16")
+    e = kernel_efficiencies(h)
+    assert (e.gemm, e.attention, e.memory) == pytest.approx((0.76, 0.76, 0.88))
+    assert not (e.gemm_specific or e.attention_specific or e.memory_specific)
+
+
+def test_a_user_efficiency_replaces_both_compute_classes_only() -> None:
+    h = hardware_terms(_catalog().get("hardware", "h100_sxm"), "fp8")
+    e = kernel_efficiencies(h, 0.5)
+    assert (e.gemm, e.attention) == (0.5, 0.5) and e.memory == pytest.approx(2387.5 / 3350, rel=1e-3)
+    assert e.compute_from_user and not e.gemm_specific
+
+
+def test_kernel_compute_time_adds_each_class_at_its_own_efficiency() -> None:
+    """1 TFLOP of GEMMs stretched 1.5x at 50% of 1 PFLOP/s = 3 ms; 0.2 TFLOP of attention at
+    40% = 0.5 ms; total 3.5 ms."""
+    assert kernel_compute_time(1e12, 0.2e12, 1.5, 1e15, 0.5, 0.4) == pytest.approx(3.5e-3)
+
+
+def test_fp8_passes_use_the_cutlass_fp8_tile() -> None:
+    """CUTLASS example 54 (Hopper FP8 GEMM): TileShape 64 x 128 x 128. With 64-row tiles a
+    64-token pass has one band; the 16-bit 256 x 128 tile would charge it 64 of 256 rows
+    either way, but a 65-token pass needs a second 64-row band under FP8 only."""
+    cat = _catalog()
+    m = model_terms(cat.get("models", "llama2_7b"))
+    fp8 = wave_quantization(m, hardware_terms(cat.get("hardware", "h100_sxm"), "fp8"))
+    bf16 = wave_quantization(m, hardware_terms(cat.get("hardware", "h100_sxm"), "bf16"))
+    assert fp8.wave and fp8.tile_rows == 64 and bf16.tile_rows == 256
+    assert fp8.slowdown(128) >= 1.0
+    int8 = wave_quantization(m, hardware_terms(cat.get("hardware", "h100_sxm"), "int8"))
+    assert not int8.wave and "int8" in int8.reason
+
+
+def test_fp8_prefill_is_slower_than_twice_the_bf16_rate_would_say() -> None:
+    """FP8 reaches a smaller fraction of its (2x) peak than 16-bit GEMMs of theirs: a long
+    prefill in fp8 is faster than in bf16, but by less than 2x (0.8 / 0.5265 x 1/2 = 0.76)."""
+    bf16 = ServingModel("llama2_7b", "h100_sxm", precision="bf16").prefill(4096, 1)
+    fp8 = ServingModel("llama2_7b", "h100_sxm", precision="fp8").prefill(4096, 1)
+    assert 0.5 < fp8.compute / bf16.compute < 1.0
+
+
+def test_token_rate_warning_scales_by_parameters() -> None:
+    """MLPerf Inference v4.1, one B200, Llama 2 70B Offline: 11,264.4 tokens/s. A 7B model at
+    10x that rate has the same parameter-token rate (no warning); at 11x it is above."""
+    assert token_rate_warnings(112_644.0, 7e9, 11_264.4, 70e9) == []
+    out = token_rate_warnings(124_000.0, 7e9, 11_264.4, 70e9, "MLPerf B200", "the batch")
+    assert len(out) == 1 and "no public system has reached it" in out[0] and "MLPerf B200" in out[0]
+    assert token_rate_warnings(1.0, 0.0, 11_264.4, 70e9) == []
+
+
+def test_serving_results_carry_the_token_rate_warning() -> None:
+    """A tiny model at a huge batch on the biggest GPU beats the public record once scaled;
+    the catalog's Llama 2 70B at batch 1 does not."""
+    ok = ServingModel("llama2_70b", "h200", precision="fp8").solve(128, 128, 1)
+    assert not any("no public system" in w for w in ok.warnings)
+    s = ServingModel("llama2_70b", "h200", precision="fp8")
+    record = s.token_record
+    assert record is not None and record.rate == pytest.approx(11264.4)
+    warned = s.check_rate(record.rate * 2 * s.tp, "x")
+    assert warned and "2x the fastest published rate" in warned[0]
+
+
+def test_max_rate_under_slo_meets_both_limits_and_is_the_largest() -> None:
+    """MLPerf Server limits for llama2-70b (loadgen/mlperf.conf): TTFT 2000 ms, TPOT 200 ms,
+    at the 99th percentile. The found rate meets both; 1% more breaks one of them."""
+    s = ServingModel("llama2_70b", "dgx_h100", precision="fp8", kv_precision="fp8", tp=2)
+    best = s.max_rate_under_slo(512, 256, 2.0, 0.2)
+    pre = s.prefill(512, 1).time
+    assert best.stable and best.itl <= 0.2
+    assert pre + mm1_wait_quantile(best.utilization, pre, 0.99) <= 2.0
+    assert best.tokens_per_second == pytest.approx(best.arrival_rate * 256)
+    more = s.under_load(best.arrival_rate * 1.01, 512, 256)
+    ttft = pre + mm1_wait_quantile(more.utilization, pre, 0.99) if more.stable else math.inf
+    assert (not more.stable) or more.itl > 0.2 or ttft > 2.0
+
+
+def test_max_rate_under_slo_refuses_limits_an_idle_server_misses() -> None:
+    s = ServingModel("llama2_70b", "dgx_h100", precision="fp8", tp=2)
+    with pytest.raises(MlsysimError, match="no arrival rate meets the limits"):
+        s.max_rate_under_slo(512, 256, 2.0, 1e-6)
+    with pytest.raises(MlsysimError, match="ttft_limit must be > 0"):
+        s.max_rate_under_slo(512, 256, 0.0, 0.2)
+
+
+def test_the_hopper_fp8_tile_is_not_applied_to_other_architectures() -> None:
+    """The FP8 tile is CUTLASS's SM90 (Hopper) example; the L40S (Ada) gets no wave term at
+    fp8 rather than a tile nobody cited for it."""
+    cat = _catalog()
+    m = model_terms(cat.get("models", "llama2_7b"))
+    ada = wave_quantization(m, hardware_terms(cat.get("hardware", "l40s"), "fp8"))
+    assert not ada.wave and "h100_sxm" in ada.reason
+
+
+def test_per_query_head_kv_reads_multiply_decode_kv_traffic_by_the_group_size() -> None:
+    """Llama 2 70B has 64 query heads and 8 KV heads: a kernel that reads each KV head once per
+    query head (NVIDIA/TensorRT-LLM issue 407) moves 8x the past KV bytes in a decode step;
+    prefill (a different kernel) and a model without grouped-query attention are unchanged."""
+    shared = ServingModel("llama2_70b", "dgx_h100", precision="fp8", kv_precision="fp8", tp=2)
+    each = ServingModel("llama2_70b", "dgx_h100", precision="fp8", kv_precision="fp8", tp=2,
+                        decode_kv_reads="per_query_head")
+    a, b = shared.decode_step(1024, 16), each.decode_step(1024, 16)
+    past_kv = 16 * 1024 * shared.kv_cache_bytes_per_token()
+    assert b.bytes_moved - a.bytes_moved == pytest.approx(7 * past_kv)
+    assert each.prefill(512, 4).bytes_moved == shared.prefill(512, 4).bytes_moved
+    mha = ServingModel("llama2_7b", "h100_sxm", precision="fp8", decode_kv_reads="per_query_head")
+    assert mha.decode_step(1024, 16).bytes_moved == ServingModel("llama2_7b", "h100_sxm", precision="fp8").decode_step(1024, 16).bytes_moved
+    with pytest.raises(MlsysimError, match="decode_kv_reads must be one of"):
+        ServingModel("llama2_7b", "h100_sxm", decode_kv_reads="sometimes")
+
+
+def test_at_concurrency_is_under_load_at_the_closed_loop_rate() -> None:
+    """N clients in a closed loop send what continuous batching of N requests finishes; the
+    server under that load keeps N in flight (Little's law), so its ITL is the N-request
+    iteration, its throughput N x output / request latency, and its mean TTFT one prefill
+    plus the M/M/1 wait, above the idle prefill."""
+    s = ServingModel("llama3_3_70b", "dgx_h100", precision="fp8", tp=2)
+    for n in (1, 25):
+        cb = s.continuous_batching(n, 5000, 500)
+        load = s.at_concurrency(n, 5000, 500)
+        assert load.concurrency == n and load.stable
+        assert load.itl == pytest.approx(cb.iteration)
+        assert load.tokens_per_second == pytest.approx(cb.tokens_per_second)
+        assert load.ttft_mean > cb.ttft
+    with pytest.raises(MlsysimError):
+        s.at_concurrency(0, 5000, 500)
