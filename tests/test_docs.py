@@ -64,3 +64,35 @@ def test_readme_examples_run() -> None:
     for line, block in readme_blocks():
         test = parser.get_doctest(block, globs, f"README.md:{line}", str(ROOT / "README.md"), line - 1)
         _run(test)
+
+
+def docs_page_blocks() -> list[tuple[str, int, str]]:
+    """The ```python blocks written as doctests in the documentation's prose pages (docs/*.md;
+    the tutorials are executed by the docs build and tests/test_tutorials.py instead)."""
+    found = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r"^```python\n(.*?)^```", text, flags=re.S | re.M):
+            if ">>> " in match.group(1):
+                found.append((page.name, text.count("\n", 0, match.start()) + 2, match.group(1)))
+    return found
+
+
+def test_the_docs_pages_have_executable_examples() -> None:
+    assert any(name == "getting-started.md" for name, _, _ in docs_page_blocks())
+
+
+@pytest.mark.parametrize("page", sorted({name for name, _, _ in docs_page_blocks()}))
+def test_docs_page_examples_run(page: str) -> None:
+    """One namespace per page, as a reader working down it would have."""
+    globs: dict = {}
+    parser = doctest.DocTestParser()
+    for name, line, block in docs_page_blocks():
+        if name == page:
+            path = ROOT / "docs" / name
+            runner = doctest.DocTestRunner(optionflags=FLAGS)
+            output: list[str] = []
+            test = parser.get_doctest(block, globs, f"docs/{name}:{line}", str(path), line - 1)
+            runner.run(test, out=output.append, clear_globs=False)
+            assert runner.failures == 0, "".join(output)
+            globs.update(test.globs)  # a DocTest runs on a copy of the namespace it is given

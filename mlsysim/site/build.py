@@ -60,8 +60,12 @@ def build_site(
     templates: str | os.PathLike[str] | None = None,
     base_url: str | None = None,
     today: dt.date | None = None,
+    docs_root: str | None = None,
 ) -> SiteReport:
-    """Render the site for `catalog` (a Catalog, a catalog directory, or None for the default) into `out`."""
+    """Render the site for `catalog` (a Catalog, a catalog directory, or None for the default) into `out`.
+
+    `docs_root` is the documentation site's root relative to the zoo's (e.g. "../" when the
+    zoo is the docs site's `zoo/` section): every page's header then links back to the docs."""
     from mlsysim.catalog import Catalog, load_catalog
 
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
@@ -76,7 +80,7 @@ def build_site(
     _remove_stale(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        report = _render(cat, staging, template_dir, base, today or dt.date.today())
+        report = _render(cat, staging, template_dir, base, today or dt.date.today(), docs_root)
         staging.chmod(0o755)
         _swap_into_place(staging, out_dir)
     except BaseException:
@@ -153,7 +157,8 @@ def _environment(template_dir: Path) -> Any:
     return env
 
 
-def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today: dt.date) -> tuple[int, int, int, int, int]:
+def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today: dt.date,
+            docs_root: str | None = None) -> tuple[int, int, int, int, int]:
     book = BadgeBook(cat, today)
     model = SiteModel(cat, book)
     env = _environment(template_dir)
@@ -162,7 +167,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
     nav = [(k, KIND_TITLES.get(k, (k.capitalize(), ""))[0]) for k in model.kinds]
     common = {
         "site": model, "nav": nav, "base_url": base_url, "generated": generated, "version": __version__,
-        "badge_styles": BADGE_STYLES, "badge_meanings": BADGE_MEANINGS, "fresh": fresh,
+        "badge_styles": BADGE_STYLES, "badge_meanings": BADGE_MEANINGS, "fresh": fresh, "docs_root": docs_root,
     }
     files = 0
 
