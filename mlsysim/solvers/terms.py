@@ -611,10 +611,8 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     if not hw.has("compute_units"):
         return _no_waves(f"{hw.label} has no compute_units (SM count) in the catalog")
     catalog = hw._catalog
-    needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
-    rows_value = _tile_assumption(catalog, GEMM_TILE_ROWS, h.precision, needed)
-    columns_value = _tile_assumption(catalog, GEMM_TILE_COLUMNS, h.precision, needed)
-    per_sm_value = _tile_assumption(catalog, GEMM_TILES_PER_SM, h.precision, needed)
+    tile = gemm_tile_values(catalog, h.precision)
+    rows_value, columns_value, per_sm_value = tile["rows"], tile["columns"], tile["tiles_per_sm"]
     for value in (rows_value, columns_value, per_sm_value):
         if not applies_to(value, hw):
             scope = value.qualifiers.get("hardware") or f"{value.qualifiers.get('vendor')} GPUs"
@@ -632,6 +630,15 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     coefficients = tuple(share * tile_columns / width for (_, share, _), width in zip(m.gemms, widths))
     rest = max(1.0 - sum(share for _, share, _ in m.gemms), 0.0)
     return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
+
+
+def gemm_tile_values(catalog: Catalog, precision: str) -> dict[str, Value]:
+    """The cited GEMM tile `wave_quantization` reads at `precision`: "rows", "columns" and
+    "tiles_per_sm" (`<record>_<precision>` where the catalog has one, else the default)."""
+    needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
+    return {"rows": _tile_assumption(catalog, GEMM_TILE_ROWS, precision, needed),
+            "columns": _tile_assumption(catalog, GEMM_TILE_COLUMNS, precision, needed),
+            "tiles_per_sm": _tile_assumption(catalog, GEMM_TILES_PER_SM, precision, needed)}
 
 
 def _tile_assumption(catalog: Catalog, ident: str, precision: str, needed: str) -> Value:
