@@ -276,7 +276,14 @@ def test_waterfall_dense_model_steps_are_the_serving_solver(catalog):
     for step in steps:
         if step.expressible:
             assert step.rests_on and all(c["source"] and c["url"].startswith("http") for c in step.rests_on)
-            assert {"prefill_compute_efficiency", "decode_memory_bandwidth_efficiency"} <= {c["id"] for c in step.rests_on}
+            # The efficiencies the step's passes are priced at: on the H100 the GEMM and attention
+            # records cited for it at that precision (terms.kernel_efficiency_values).
+            ids = {c["id"] for c in step.rests_on}
+            assert "prefill_compute_efficiency" not in ids
+            assert {"gemm_efficiency_nvidia_16bit", "attention_efficiency_hopper_fp16",
+                    "decode_memory_bandwidth_efficiency"} <= ids or {
+                "gemm_efficiency_hopper_fp8", "attention_efficiency_hopper_fp8",
+                "memory_efficiency_hopper_fp8_gemm"} <= ids, (step.key, ids)
         else:
             assert step.why and step.tokens_per_second is None
     assert "hardware/h100_sxm#compute.fp8" in {c["id"] for c in s["precision"].rests_on}
