@@ -340,7 +340,8 @@ Why the single-device answers differ (the reference's physics shortcuts):
   heuristic; ours reads the weights once plus the KV cache. At large batch the reference's
   traffic grows without bound, so an LLM step stays memory-bound there while ours turns compute-bound.
 - Efficiency: the reference derates compute by a fixed 0.5 and uses 100% of peak bandwidth; ours
-  uses cited assumptions (76% prefill MFU, Pope et al. 2022; 88% of peak HBM bandwidth, measured).
+  uses cited per-accelerator, per-precision GEMM, attention and memory efficiencies where the
+  catalog has them, else 76% prefill MFU (Pope et al. 2022) and 88% of peak HBM bandwidth (measured).
 - Overheads: the reference adds a per-device dispatch tax and a per-layer 'framework tax'; ours
   adds only cited fixed costs: a CUDA kernel launch (about 3 us, NVIDIA developer forum) per kernel
   counted from the architecture, on NVIDIA GPUs (and NCCL's all-reduce latency with tensor parallelism).

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from mlsysim import Engine, Hardware, Models
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.serving import ServingModel
+from mlsysim.solvers.terms import kernel_efficiencies, model_terms
 
 
 def test_quick_start_call_works_as_the_field_writes_it() -> None:
@@ -88,11 +90,13 @@ def test_precision_uses_that_precisions_peak() -> None:
     # Each precision has its own cited GEMM tile (16-bit: cuBLAS 256 x 128; fp8: CUTLASS's
     # Hopper FP8 example, 64 x 128), so each has its own wave quantization.
     assert fp8.si["gemm_utilization"] < 1.0 and fp16.si["gemm_utilization"] < 1.0
-    unscaled_fp16 = fp16.si["latency_compute"] * fp16.si["gemm_utilization"]  # no attention here to speak of
-    unscaled_fp8 = fp8.si["latency_compute"] * fp8.si["gemm_utilization"]
-    assert unscaled_fp16 / unscaled_fp8 == pytest.approx(h100.compute.fp8.si / h100.compute.fp16.si, rel=0.02)
     assert fp16.si["flops"] / fp8.si["flops"] == 1.0
-    assert unscaled_fp8 == pytest.approx(fp8.si["flops"] / (h100.compute.fp8.si * fp8.compute_efficiency), rel=0.02)
+    # Each precision has its own cited GEMM and attention efficiencies on the H100.
+    gemm = 8 * 2048 * model_terms(Models.Language.Llama3_8B).matmul_flops
+    other = fp16.si["flops"] - gemm
+    for p, peak in ((fp16, h100.compute.fp16.si), (fp8, h100.compute.fp8.si)):
+        expected = gemm / p.si["gemm_utilization"] / (peak * p.compute_efficiency) + other / (peak * p.attention_efficiency)
+        assert p.si["latency_compute"] == pytest.approx(expected, rel=1e-12)
     assert fp8.si["memory_usage"] < fp16.si["memory_usage"]
 
 
@@ -111,8 +115,11 @@ def test_lineage_lists_exactly_the_cited_inputs() -> None:
     p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     paths = {e.path for e in p.lineage.entries()}
     assert {"hardware/h100_sxm#compute.fp16", "hardware/h100_sxm#memory.bandwidth", "hardware/h100_sxm#memory.capacity_usable",
-            "models/llama3_8b#transformer.kv_heads", "assumptions/prefill_compute_efficiency#quantity",
+            "models/llama3_8b#transformer.kv_heads", "assumptions/gemm_efficiency_nvidia_16bit#quantity",
+            "assumptions/attention_efficiency_hopper_fp16#quantity",
             "assumptions/decode_memory_bandwidth_efficiency#quantity"} <= paths
+    # The H100 at fp16 has GEMM and attention records of its own: the generic figure is not an input.
+    assert "assumptions/prefill_compute_efficiency#quantity" not in paths
     assert not any("interconnect" in path or "compute.fp8" in path for path in paths)
     # The fit used the usable capacity the H100 reports, so the marketed figure is not an input.
     assert "hardware/h100_sxm#memory.capacity" not in paths
@@ -172,11 +179,12 @@ def test_roofline_invariants(batch: int, seq: int, precision: str, hardware: str
     si = p.si
     assert si["latency"] >= si["latency_compute"] and si["latency"] >= si["latency_memory"]
     assert si["latency"] == max(si["latency_compute"], si["latency_memory"]) + si["latency_overhead"]
-    assert p.mfu <= p.compute_efficiency + 1e-12 and p.mbu <= p.memory_efficiency + 1e-12
+    best = max(p.compute_efficiency, p.attention_efficiency)  # weight GEMMs and attention, each at its own
+    assert p.mfu <= best + 1e-12 and p.mbu <= p.memory_efficiency + 1e-12
     assert (p.bottleneck == "Compute") == (si["latency_compute"] > si["latency_memory"])
     assert si["memory_usage"] >= Models.Language.Llama3_8B.parameters.si * 0.99 * BYTES_PER_ELEMENT[precision]
     assert 0.0 < si["gemm_utilization"] <= 1.0
-    assert si["latency_compute"] >= si["flops"] / (hw.compute[precision].si * p.compute_efficiency) * (1 - 1e-12)
+    assert si["latency_compute"] >= si["flops"] / (hw.compute[precision].si * best) * (1 - 1e-12)
     # More work never takes less time. (Throughput may fall as the batch grows: one more
     # sequence can add a wave of GEMM tiles that is mostly empty -- wave quantization.)
     bigger = Engine.solve(Models.Language.Llama3_8B, hw, batch_size=batch + 1, seq_len=seq, precision=precision)
@@ -230,7 +238,7 @@ def test_short_prompt_gemms_leave_most_sms_idle() -> None:
     """LLaMA 2 7B, 128-token prompt on an A100 (108 SMs): one 256-row band of tiles, 96 tiles
     for Q/K/V, 32 for the attention output and MLP down, 86 for up and gate, 250 for the
     output projection: about 54% of the SM time does work. The weight-GEMM compute time is
-    divided by that, the attention FLOPs are not."""
+    divided by that, the attention FLOPs are not (they run at the attention efficiency)."""
     from mlsysim.solvers.terms import hardware_terms, model_terms
 
     a100 = Hardware.Cloud.A100
@@ -238,9 +246,10 @@ def test_short_prompt_gemms_leave_most_sms_idle() -> None:
     slowdown = _hand_slowdown(a100, "llama2_7b", 128)
     assert p.si["gemm_utilization"] == pytest.approx(1 / slowdown, rel=1e-12)
     assert p.si["gemm_utilization"] == pytest.approx(0.538, abs=0.001)
-    peak = hardware_terms(a100, "fp16").peak * p.compute_efficiency
+    peak = hardware_terms(a100, "fp16").peak
     gemm = 128 * model_terms("llama2_7b").matmul_flops
-    assert p.si["latency_compute"] == pytest.approx((p.si["flops"] + gemm * (slowdown - 1)) / peak, rel=1e-12)
+    expected = gemm * slowdown / (peak * p.compute_efficiency) + (p.si["flops"] - gemm) / (peak * p.attention_efficiency)
+    assert p.si["latency_compute"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_long_prompts_fill_the_waves() -> None:
@@ -296,3 +305,50 @@ def test_more_tokens_never_take_less_gemm_time(tokens: int, tp: int, model: str)
     now, after = waves.slowdown(tokens), waves.slowdown(tokens + 1)
     assert now >= 1 - 1e-12
     assert (tokens + 1) * after >= tokens * now * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("model", ["Llama3_8B", "Llama3_70B", "Mixtral_8x7B", "Qwen2_5_7B"])
+@pytest.mark.parametrize("hardware", ["H100", "H200", "A100", "A100_40GB", "L40S", "T4"])
+@pytest.mark.parametrize("precision", ["fp16", "bf16", "fp8"])
+def test_engine_equals_the_serving_prefill_pass(model, hardware, precision) -> None:
+    """One physics: Engine.solve of a transformer pass and ServingModel's prefill of the same
+    batch and prompt (tp 1, weights and KV cache in the compute precision) are the same
+    roofline at the same per-kernel efficiencies, to 1e-9, with or without a cited
+    hardware- and precision-specific record; and Engine.sweep gives the same row."""
+    m, hw = getattr(Models.Language, model), getattr(Hardware.Cloud, hardware)
+    if not hw.has(f"compute.{precision}"):
+        with pytest.raises(MlsysimError, match=f"no dense {precision} peak"):
+            Engine.solve(m, hw, precision=precision)
+        return
+    for batch, seq in ((1, 1), (1, 512), (8, 128), (32, 2048)):
+        p = Engine.solve(m, hw, batch_size=batch, precision=precision, seq_len=seq)
+        serving = ServingModel(m, hw, precision=precision)
+        t = serving.prefill(seq, batch)
+        assert serving.eff is p._terms.efficiencies or serving.eff == p._terms.efficiencies
+        for mine, theirs in ((p.si["latency"], t.time), (p.si["latency_compute"], t.compute),
+                             (p.si["latency_memory"], t.memory), (p.si["latency_overhead"], t.launch),
+                             (p.si["flops"], t.flops), (p.si["bytes_moved"], t.bytes_moved),
+                             (p.si["gemm_utilization"], t.gemm_utilization)):
+            assert mine == pytest.approx(theirs, rel=1e-9, abs=0.0)
+        row = Engine.sweep(m, [hw], batch_sizes=[batch], precisions=[precision], seq_lens=[seq]).rows()[0]
+        assert row["latency"] == pytest.approx(p.si["latency"], rel=1e-12)
+
+
+def test_transformer_passes_use_the_cited_per_kernel_efficiencies() -> None:
+    """Where the catalog scopes a GEMM or attention efficiency to an accelerator and precision
+    (catalog/assumptions/gemm_efficiency_*, attention_efficiency_*), Engine.solve reads it and
+    lists it in the lineage; a CNN (no kernel split) keeps the generic cited figures."""
+    h100 = Hardware.Cloud.H100
+    p = Engine.solve(Models.Language.Llama3_8B, h100, batch_size=4, seq_len=1024, precision="fp8")
+    from mlsysim.solvers.terms import hardware_terms
+
+    k = kernel_efficiencies(hardware_terms(h100, "fp8"))
+    assert k.gemm_specific and (p.compute_efficiency, p.attention_efficiency, p.memory_efficiency) == (
+        k.gemm, k.attention, k.memory)
+    assert "assumptions/gemm_efficiency_hopper_fp8#quantity" in p.lineage
+    assert "assumptions/attention_efficiency_hopper_fp8#quantity" in p.lineage
+    cnn = Engine.solve(Models.Vision.ResNet50, h100, batch_size=8, precision="fp16")
+    generic = {e.path for e in cnn.lineage.entries()}
+    assert any("prefill_compute_efficiency" in path for path in generic)
+    assert not any("gemm_efficiency_" in path for path in generic)
+    assert cnn.compute_efficiency == cnn.attention_efficiency

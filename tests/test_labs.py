@@ -25,7 +25,9 @@ from mlsysim.site.labs.explorer import ASSUMPTIONS, explorer_data
 from mlsysim.site.labs.waterfall import OUTPUT_TOKENS, PROMPT_TOKENS, waterfall, waterfall_data
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
-from mlsysim.solvers.terms import applies_to, cited_assumption, hardware_terms, model_terms, wave_quantization
+from mlsysim.solvers.terms import (KERNELS, applies_to, cited_assumption, gemm_tile_values, hardware_terms,
+                                   kernel_efficiency_values,
+                                   model_terms, wave_quantization)
 
 REPO = Path(__file__).resolve().parent.parent
 JS = REPO / "site_templates" / "labs" / "roofline.js"
@@ -49,8 +51,17 @@ def _rel(a: float, b: float) -> float:
 
 
 def test_export_carries_every_assumption_the_solvers_read_with_its_citation(catalog, data):
-    assert set(data["assumptions"]) == set(ASSUMPTIONS)
-    for key, ident in ASSUMPTIONS.items():
+    assert set(ASSUMPTIONS) <= set(data["assumptions"])
+    idents = dict(ASSUMPTIONS)
+    # The rest are the per-kernel efficiency records and the GEMM tiles of other precisions
+    # (e.g. gemm_tile_rows_fp8), under their own ids.
+    extra = set(data["assumptions"]) - set(ASSUMPTIONS)
+    assert {"gemm_efficiency_hopper_fp8", "gemm_tile_rows_fp8", "gemm_tile_columns_fp8"} <= extra
+    for key in extra:
+        qualifiers = catalog.get("assumptions", key).quantity.qualifiers
+        assert qualifiers.get("kernel") in KERNELS or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_")), key
+        idents[key] = key
+    for key, ident in idents.items():
         entry = data["assumptions"][key]
         value = cited_assumption(catalog, ident)
         assert entry["id"] == ident
@@ -98,6 +109,32 @@ def test_export_hardware_peaks_roofs_and_applicable_overheads(catalog, data):
         seen_no_launch |= not entry["launch_applies"]
         assert entry["cites"]["memory.bandwidth"]["source"]
     assert seen_wave and seen_no_launch
+
+
+def test_export_names_the_kernel_efficiencies_the_solvers_choose(catalog, data):
+    """Per accelerator and precision, the exported GEMM / attention / memory efficiency is the
+    cited record `terms.kernel_efficiency_values` picks (what Engine.solve and ServingModel
+    price a transformer pass at); the H100 has records of its own at fp16 and fp8."""
+    seen_specific = set()
+    for entry in data["hardware"]:
+        for precision, tile in entry["tiles"].items():  # the tile each wave term is made of
+            cited = gemm_tile_values(catalog, precision)
+            assert data["assumptions"][tile["rows"]]["si"] == cited["rows"].si
+            assert data["assumptions"][tile["columns"]]["si"] == cited["columns"].si
+            assert entry["wave"][precision] > 0
+        record = catalog.get("hardware", entry["id"])
+        assert set(entry["efficiencies"]) == set(entry["peaks"])
+        for precision, keys in entry["efficiencies"].items():
+            chosen = kernel_efficiency_values(hardware_terms(record, precision))
+            assert set(keys) == set(KERNELS)
+            for kernel, key in keys.items():
+                exported = data["assumptions"][key]
+                assert exported["si"] == chosen[kernel].si
+                assert chosen[kernel].path == f"assumptions/{exported['id']}#quantity"
+                if key not in ASSUMPTIONS:
+                    seen_specific.add((entry["id"], precision, kernel))
+    assert {("h100_sxm", "fp16", "gemm"), ("h100_sxm", "fp8", "gemm"), ("h100_sxm", "fp8", "attention"),
+            ("h100_sxm", "fp8", "memory")} <= seen_specific
 
 
 def test_script_assignment_cannot_close_the_script_element():
@@ -239,7 +276,14 @@ def test_waterfall_dense_model_steps_are_the_serving_solver(catalog):
     for step in steps:
         if step.expressible:
             assert step.rests_on and all(c["source"] and c["url"].startswith("http") for c in step.rests_on)
-            assert {"prefill_compute_efficiency", "decode_memory_bandwidth_efficiency"} <= {c["id"] for c in step.rests_on}
+            # The efficiencies the step's passes are priced at: on the H100 the GEMM and attention
+            # records cited for it at that precision (terms.kernel_efficiency_values).
+            ids = {c["id"] for c in step.rests_on}
+            assert "prefill_compute_efficiency" not in ids
+            assert {"gemm_efficiency_nvidia_16bit", "attention_efficiency_hopper_fp16",
+                    "decode_memory_bandwidth_efficiency"} <= ids or {
+                "gemm_efficiency_hopper_fp8", "attention_efficiency_hopper_fp8",
+                "memory_efficiency_hopper_fp8_gemm"} <= ids, (step.key, ids)
         else:
             assert step.why and step.tokens_per_second is None
     assert "hardware/h100_sxm#compute.fp8" in {c["id"] for c in s["precision"].rests_on}
@@ -309,6 +353,6 @@ def test_site_build_of_a_catalog_without_the_assumptions_explains_it(tmp_path, f
     out = tmp_path / "site"
     build_site(out, fixture_catalog)
     html = (out / "labs" / "roofline.html").read_text(encoding="utf-8")
-    assert "cannot be built from this catalog" in html and "kernel_launch_overhead" in html
+    assert "cannot be built from this catalog" in html and "prefill_compute_efficiency" in html
     assert not (out / "labs" / "roofline-data.js").exists()
     assert (out / "labs" / "waterfall.html").is_file()

@@ -520,6 +520,9 @@ class _System:
     overhead: float  # [s] fixed per pass (kernel launches)
     nbytes: float  # [B] per weight and KV element at this precision
     waves: Any  # terms.WaveQuantization without its lineage
+    eff_gemm: float  # [1] achieved fraction of peak of the weight GEMMs (terms.pass_efficiencies)
+    eff_attention: float  # [1] of the other (attention) FLOPs
+    eff_memory: float  # [1] of the memory bandwidth
 
 
 @dataclass(frozen=True)
@@ -528,7 +531,9 @@ class RooflineModel:
     seq_len tokens) as a picklable DSE model over the axes `system` (index into
     `systems`), `batch_size` and `seq_len`; every row equals `sweep`'s for the same inputs.
 
-    latency = max(FLOPs_eff / (peak x eff_c), bytes / (bandwidth x eff_m)) + launch overhead
+    latency = max(t_compute, bytes / (bandwidth x eff_m)) + launch overhead, with t_compute =
+    `roofline.kernel_compute_time` (weight GEMMs and attention each at their efficiency on
+    that system, `terms.pass_efficiencies`)
     throughput = batch / latency; memory_usage = weights + KV cache (resident bytes).
 
     References
@@ -539,20 +544,18 @@ class RooflineModel:
 
     model: Any  # terms.ModelTerms without its lineage
     systems: tuple[_System, ...]
-    eff_compute: float
-    eff_memory: float
     lineage: Lineage = field(default_factory=Lineage, compare=False, repr=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The lineage (cited values with their records) stays in the caller's process.
-        return (RooflineModel, (self.model, self.systems, self.eff_compute, self.eff_memory))
+        return (RooflineModel, (self.model, self.systems))
 
     @property
     def labels(self) -> list[str]:
         return [f"{s.label} @ {s.precision}" for s in self.systems]
 
     def __call__(self, cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from mlsysim.solvers.roofline import effective_compute_flops, gemm_flops, pass_cost
+        from mlsysim.solvers.roofline import gemm_flops, kernel_compute_time, pass_cost
 
         which = cols["system"]
         b = cols["batch_size"].astype(float)
@@ -568,8 +571,9 @@ class RooflineModel:
             flops, moved, resident = pass_cost(m, bb, tt, 0.0, s.nbytes, s.nbytes)
             flops = np.broadcast_to(flops, bb.shape)
             slowdown = s.waves.slowdown_array(bb * tt)
-            t_compute = effective_compute_flops(flops, gemm_flops(m, bb, tt), slowdown) / (s.peak * self.eff_compute)
-            t_memory = np.broadcast_to(moved, bb.shape) / (s.bandwidth * self.eff_memory)
+            gemm = gemm_flops(m, bb, tt)
+            t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, s.peak, s.eff_gemm, s.eff_attention)
+            t_memory = np.broadcast_to(moved, bb.shape) / (s.bandwidth * s.eff_memory)
             lat = np.maximum(t_compute, t_memory) + s.overhead
             if whole:
                 latency, usage, flops_all = lat, np.broadcast_to(resident, bb.shape), flops
@@ -592,8 +596,8 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
     """
     from mlsysim.catalog import inputs
     from mlsysim.catalog.records import Record
-    from mlsysim.solvers.terms import (PrecisionUnavailable, efficiencies, hardware_terms, launch_overhead,
-                                       model_terms, wave_quantization)
+    from mlsysim.solvers.terms import (PrecisionUnavailable, hardware_terms, launch_overhead, model_terms,
+                                       pass_efficiencies, wave_quantization)
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
     hardware_list = [hardware] if isinstance(hardware, (str, Record)) else list(hardware)
@@ -601,10 +605,8 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
     m = model_terms(inputs.record(model, "models", catalog, "model"))
     if m.kind == "per_inference":
         raise MlsysimError(f"roofline_space covers token models; {m.name} has a per-inference FLOP count (use sweep)")
-    eff = efficiencies(catalog, efficiency)
     lineage = Lineage()
     lineage.merge(m.lineage)
-    lineage.merge(eff.lineage)
     systems, skipped = [], []
     for hw in hardware_list:
         if not (isinstance(hw, Record) and hw.kind == "nodes"):
@@ -617,17 +619,19 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
                 continue
             overhead = launch_overhead(m, h)
             waves = wave_quantization(m, h)
-            for part in (h.lineage, overhead.lineage, waves.lineage):
+            eff = pass_efficiencies(m, h, efficiency)
+            for part in (h.lineage, overhead.lineage, waves.lineage, eff.lineage):
                 lineage.merge(part)
             systems.append(_System(h.name, h.precision, h.peak, h.bandwidth, h.capacity, overhead.seconds,
-                                   float(BYTES_PER_ELEMENT[h.precision]), replace(waves, lineage=Lineage(), _memo={})))
+                                   float(BYTES_PER_ELEMENT[h.precision]), replace(waves, lineage=Lineage(), _memo={}),
+                                   eff.gemm, eff.attention, eff.memory))
     if not systems:
         raise MlsysimError(f"roofline_space: no hardware in the list has a peak for the requested precisions ({'; '.join(skipped)})")
     batches, seqs = _whole_axis(batch_sizes, "batch_sizes"), _whole_axis(seq_lens, "seq_lens")
     if m.context and seqs.max() > m.context:
         raise MlsysimError(f"seq_len {int(seqs.max())} exceeds {m.name}'s context length of {m.context:g} tokens")
     space = Space(system=np.arange(len(systems)), batch_size=batches, seq_len=seqs)
-    return space, RooflineModel(replace(m, lineage=Lineage()), tuple(systems), eff.compute, eff.memory, lineage)
+    return space, RooflineModel(replace(m, lineage=Lineage()), tuple(systems), lineage)
 
 
 def _whole_axis(values: Iterable[int], name: str) -> np.ndarray:

@@ -9,7 +9,9 @@ kernel class        assumption record(s)                         used by
 dense_gemm          gemm_compute_efficiency (x GEMM shape,       DistributedModel (first-principles mode);
                     gemm_tile_rows/_columns/_tiles_per_sm_wave)  the tile term in Engine and ServingModel
 prefill             prefill_compute_efficiency                   Engine.solve, ServingModel prefill, sweeps
-attention_prefill   prefill_compute_efficiency                   (attention FLOPs share the forward pass's)
+                    (per-accelerator gemm_efficiency_* first)    (terms.kernel_efficiencies)
+attention_prefill   prefill_compute_efficiency                   the same solvers
+                    (attention_efficiency_* first)
 decode              decode_memory_bandwidth_efficiency           Engine.solve, ServingModel decode, sweeps
 attention_decode    decode_memory_bandwidth_efficiency           (KV-cache reads stream like weights)
 memory_bound        decode_memory_bandwidth_efficiency           (element-wise work: bytes / bandwidth)
@@ -53,9 +55,12 @@ KERNEL_CLASSES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "dense_gemm": ((GEMM_EFFICIENCY,), "fraction of the dense peak at the precision",
                    "DistributedModel (first-principles mode); EfficiencyModel.gemm adds the tile term Engine and ServingModel apply"),
     "prefill": ((COMPUTE_EFFICIENCY,), "fraction of the dense peak at the precision",
-                "Engine.solve, ServingModel (prefill), Engine.sweep, SynthesisSolver, CompressionModel"),
+                "Engine.solve, Engine.sweep and ServingModel where no record is scoped to the accelerator and "
+                "precision (terms.kernel_efficiencies; always for a model with a per-inference FLOP count); "
+                "SynthesisSolver, CompressionModel"),
     "attention_prefill": ((COMPUTE_EFFICIENCY,), "fraction of the dense peak at the precision",
-                          "Engine.solve and ServingModel prefill: attention FLOPs run at the forward pass's efficiency"),
+                          "Engine.solve and ServingModel prefill where no attention_efficiency_* record is scoped to "
+                          "the accelerator and precision (terms.kernel_efficiencies)"),
     "decode": ((MEMORY_EFFICIENCY,), "fraction of the peak memory bandwidth",
                "Engine.solve, ServingModel (decode), Engine.sweep, SynthesisSolver, CompressionModel"),
     "attention_decode": ((MEMORY_EFFICIENCY,), "fraction of the peak memory bandwidth",

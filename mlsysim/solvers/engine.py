@@ -6,12 +6,15 @@
     'Memory'
 
 Every number comes from the catalog: the model's architecture, the accelerator's
-dense peak at the requested precision and its memory bandwidth, two cited
-efficiencies (catalog/assumptions/prefill_compute_efficiency.yaml and
-decode_memory_bandwidth_efficiency.yaml) and, where they apply, the cited per-kernel
-launch overhead (kernel_launch_overhead.yaml) and the wave quantization of the weight
-GEMMs (the accelerator's cited SM count and the cited cuBLAS tile, gemm_tile_*.yaml).
-The result lists them in `lineage`.
+dense peak at the requested precision and its memory bandwidth, the cited efficiencies
+and, where they apply, the cited per-kernel launch overhead (kernel_launch_overhead.yaml)
+and the wave quantization of the weight GEMMs (the accelerator's cited SM count and the
+cited cuBLAS tile, gemm_tile_*.yaml). A transformer pass is priced exactly as
+ServingModel prices its prefill: weight GEMMs, attention and memory traffic each at the
+efficiency cited for this accelerator and precision (catalog/assumptions/gemm_efficiency_*,
+attention_efficiency_*, memory_efficiency_*; `terms.kernel_efficiencies`), else the generic
+prefill_compute_efficiency.yaml and decode_memory_bandwidth_efficiency.yaml; a model with a
+per-inference FLOP count (a CNN) uses the generic two. The result lists them in `lineage`.
 """
 
 from __future__ import annotations
@@ -29,20 +32,21 @@ from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     effective_compute_flops,
     gemm_flops,
+    kernel_compute_time,
     pass_cost,
     weight_bytes_read,
 )
 from mlsysim.solvers.sweep import SweepTable, sweep
 from mlsysim.solvers.terms import (
-    Efficiencies,
     FixedOverhead,
     HardwareTerms,
+    KernelEfficiencies,
     ModelTerms,
     WaveQuantization,
-    efficiencies,
     hardware_terms,
     launch_overhead,
     model_terms,
+    pass_efficiencies,
     wave_quantization,
 )
 
@@ -74,7 +78,7 @@ class RooflineTerms:
 
     model: ModelTerms
     hardware: HardwareTerms
-    efficiencies: Efficiencies
+    efficiencies: KernelEfficiencies
     overhead: FixedOverhead
     waves: WaveQuantization
 
@@ -123,7 +127,10 @@ class PerformanceProfile(QuantityView):
     memory_capacity_basis = property(
         lambda self: self._terms.hardware.capacity_basis,
         doc='which capacity the fit used: "usable" (memory.capacity_usable), "marketed" (memory.capacity) or "none"')
-    compute_efficiency = property(lambda self: self._terms.efficiencies.compute)
+    compute_efficiency = property(lambda self: self._terms.efficiencies.compute,
+                                  doc="achieved fraction of peak of the weight GEMMs [1]")
+    attention_efficiency = property(lambda self: self._terms.efficiencies.attention,
+                                    doc="achieved fraction of peak of the other (attention) FLOPs [1]")
     memory_efficiency = property(lambda self: self._terms.efficiencies.memory)
     efficiency_from_user = property(lambda self: self._terms.efficiencies.compute_from_user)
 
@@ -165,6 +172,7 @@ class PerformanceProfile(QuantityView):
             "mbu": self.mbu,
             "compute_efficiency": self.compute_efficiency,
             "compute_efficiency_source": "user" if self.efficiency_from_user else "catalog",
+            "attention_efficiency": self.attention_efficiency,
             "memory_efficiency": self.memory_efficiency,
             "warnings": list(self.warnings),
             "memory_capacity_basis": self.memory_capacity_basis,
@@ -207,7 +215,7 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
     if terms is None:
         m = model_terms(model)
         h = hardware_terms(hardware, precision, require_memory)
-        terms = RooflineTerms(m, h, efficiencies(catalog, efficiency), launch_overhead(m, h), wave_quantization(m, h))
+        terms = RooflineTerms(m, h, pass_efficiencies(m, h, efficiency), launch_overhead(m, h), wave_quantization(m, h))
         if plain:
             inputs.remember(memo, key, terms)
     return terms
@@ -240,13 +248,17 @@ class Engine:
             "fp8", "int8", "int4", "fp4", ...). The peak is the hardware's dense
             `compute.<precision>`; if the catalog has none, this raises (another
             precision's peak is never used in its place).
-        efficiency : achieved fraction of peak compute of GEMMs that fill the GPU [1];
-            default: the cited assumption `prefill_compute_efficiency`. Wave quantization
-            (below) applies on top of it.
+        efficiency : achieved fraction of peak compute [1] of GEMMs that fill the GPU and of
+            attention (both compute classes); default: the cited per-kernel efficiencies for
+            this accelerator and precision (`terms.pass_efficiencies`: for a transformer
+            `terms.kernel_efficiencies`, as ServingModel uses; otherwise the cited assumption
+            `prefill_compute_efficiency`). Wave quantization (below) applies on top of it.
         seq_len : tokens per sequence in this pass [tokens].
 
-        The equation: t_compute = (FLOPs + weight-GEMM FLOPs x (slowdown - 1)) / (peak x compute efficiency),
-        t_memory = bytes / (bandwidth x memory efficiency), t_overhead = kernels per pass x
+        The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
+        + other (attention) FLOPs / (peak x e_attention) (`roofline.kernel_compute_time`, the
+        function ServingModel's passes use, so a prefill of the same batch and prompt gives the
+        same time), t_memory = bytes / (bandwidth x e_memory), t_overhead = kernels per pass x
         launch overhead per kernel, latency = max(t_compute, t_memory) + t_overhead,
         bottleneck = the larger of t_compute and t_memory, or "Overhead" when t_overhead exceeds
         both. FLOPs and bytes: see `roofline.pass_cost`.
@@ -304,8 +316,8 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None) -> P
     nbytes = BYTES_PER_ELEMENT[h.precision]
     flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
     slowdown = terms.waves.slowdown(batch * tokens)
-    charged = flops if slowdown == 1.0 else effective_compute_flops(flops, gemm_flops(m, batch, tokens), slowdown)
-    t_compute = charged / (h.peak * eff.compute)
+    gemm = gemm_flops(m, batch, tokens)
+    t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
     t_memory = moved / (h.bandwidth * eff.memory)
     overhead = terms.overhead.seconds
     latency = (t_compute if t_compute > t_memory else t_memory) + overhead

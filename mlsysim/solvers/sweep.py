@@ -14,13 +14,13 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, effective_compute_flops, gemm_flops, pass_cost
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, gemm_flops, kernel_compute_time, pass_cost
 from mlsysim.solvers.terms import (
     PrecisionUnavailable,
-    efficiencies,
     hardware_terms,
     launch_overhead,
     model_terms,
+    pass_efficiencies,
     wave_quantization,
 )
 
@@ -72,7 +72,6 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
     hardware_list = _as_list(hardware)
     catalog = inputs.catalog_of(model, *hardware_list)
     m = model_terms(inputs.record(model, "models", catalog, "model"))
-    eff = efficiencies(catalog, efficiency)
     batches = np.asarray(_as_list(batch_sizes))
     if batches.size == 0 or batches.dtype.kind not in "iu" or (batches < 1).any():
         raise MlsysimError(f"batch_sizes must be whole numbers >= 1, got {_as_list(batch_sizes)!r}")
@@ -92,7 +91,6 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
     parts: dict[str, list[Any]] = {name: [] for name in ("hardware", "precision", "bottleneck", "feasible", *NUMERIC_COLUMNS)}
     lineage = Lineage()
     lineage.merge(m.lineage)
-    lineage.merge(eff.lineage)
     skipped = []
     for hw in hardware_list:
         if not (isinstance(hw, Record) and hw.kind == "nodes"):
@@ -104,6 +102,8 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                 skipped.append((getattr(hw, "label", str(hw)), str(precision), str(exc)))
                 continue
             lineage.merge(h.lineage)
+            eff = pass_efficiencies(m, h, efficiency)
+            lineage.merge(eff.lineage)
             overhead = launch_overhead(m, h)
             lineage.merge(overhead.lineage)
             waves = wave_quantization(m, h)
@@ -114,7 +114,8 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             moved = np.broadcast_to(moved, (n,))
             resident = np.broadcast_to(resident, (n,))
             slowdown = waves.slowdown_array(grid_b * grid_t)
-            t_compute = effective_compute_flops(flops, gemm_flops(m, grid_b, grid_t), slowdown) / (h.peak * eff.compute)
+            gemm = gemm_flops(m, grid_b, grid_t)
+            t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
             t_memory = moved / (h.bandwidth * eff.memory)
             latency = np.maximum(t_compute, t_memory) + overhead.seconds
             compute_bound = t_compute > t_memory

@@ -436,14 +436,31 @@ def _listed(text: Any) -> list[str]:
     return [part.strip() for part in str(text or "").split(",") if part.strip()]
 
 
+def kernel_efficiency_values(h: HardwareTerms) -> dict[str, Value]:
+    """The cited value each kernel class ("gemm", "attention", "memory") of a pass uses on
+    accelerator terms `h`: the assumption record scoped to this hardware id and precision
+    (catalog/assumptions/, qualifiers kernel, precisions, hardware), else the generic cited
+    figure (`prefill_compute_efficiency` for both compute classes,
+    `decode_memory_bandwidth_efficiency` for memory). The one place that choice is made:
+    the solvers and the exported lab data both read it."""
+    catalog = h.catalog
+    scoped = _scoped_efficiencies(catalog)
+    hw_id = h.record._data["id"]
+    out: dict[str, Value] = {}
+    for kernel in KERNELS:
+        value = scoped.get((kernel, hw_id, h.precision))
+        if value is None:
+            value = cited_assumption(catalog, MEMORY_EFFICIENCY if kernel == "memory" else COMPUTE_EFFICIENCY)
+        out[kernel] = value
+    return out
+
+
 def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficiencies:
     """Per-hardware, per-precision kernel efficiencies of accelerator terms `h`: for each
-    kernel class (weight GEMM, attention, memory-bound traffic) the assumption record scoped
-    to this hardware id and precision (catalog/assumptions/, qualifiers kernel, precisions,
-    hardware), else the generic cited figure (`prefill_compute_efficiency` for both compute
-    classes, `decode_memory_bandwidth_efficiency` for memory). `compute`, when given (a
-    fraction in (0, 1], or a cited one), replaces both compute efficiencies, as in
-    `efficiencies`. The cited case is memoised per (accelerator, precision) in the catalog."""
+    kernel class (weight GEMM, attention, memory-bound traffic) the cited value
+    `kernel_efficiency_values` picks. `compute`, when given (a fraction in (0, 1], or a cited
+    one), replaces both compute efficiencies, as in `efficiencies`. The cited case is
+    memoised per (accelerator, precision) in the catalog."""
     catalog = h.catalog
     key = (h.record._data["id"], h.precision)
     memo = catalog.derived("kernel_efficiencies")
@@ -458,20 +475,32 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
     user = None
     if compute is not None:
         user = inputs.fraction(compute, "efficiency", lineage)
+    cited = kernel_efficiency_values(h)
     for kernel in KERNELS:
         if user is not None and kernel != "memory":
             values[kernel], specific[kernel] = user, False
             continue
-        value = scoped.get((kernel, key[0], key[1]))
-        specific[kernel] = value is not None
-        if value is None:
-            value = cited_assumption(catalog, MEMORY_EFFICIENCY if kernel == "memory" else COMPUTE_EFFICIENCY)
+        value = cited[kernel]
+        specific[kernel] = scoped.get((kernel, key[0], key[1])) is value
         values[kernel] = lineage.use(value)
     result = KernelEfficiencies(values["gemm"], values["attention"], values["memory"], lineage, user is not None,
                                 specific["gemm"], specific["attention"], specific["memory"])
     if compute is None:
         inputs.remember(memo, key, result)
     return result
+
+
+def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> KernelEfficiencies:
+    """The efficiencies a single forward pass of `m` on `h` is priced at: for a transformer
+    (described weight GEMMs and attention) the per-kernel ones (`kernel_efficiencies`, as
+    ServingModel prices its passes); for a model with a per-inference or per-parameter FLOP
+    count (no operator graph to split into kernel classes) the generic cited compute and
+    memory efficiencies (`efficiencies`), the same figure for both compute classes.
+    `compute`, when given, replaces the compute efficiencies in either case."""
+    if m.kind == "transformer":
+        return kernel_efficiencies(h, compute)
+    e = efficiencies(h.catalog, compute)
+    return KernelEfficiencies(e.compute, e.compute, e.memory, e.lineage, e.compute_from_user)
 
 
 @dataclass(frozen=True)
@@ -582,10 +611,8 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     if not hw.has("compute_units"):
         return _no_waves(f"{hw.label} has no compute_units (SM count) in the catalog")
     catalog = hw._catalog
-    needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
-    rows_value = _tile_assumption(catalog, GEMM_TILE_ROWS, h.precision, needed)
-    columns_value = _tile_assumption(catalog, GEMM_TILE_COLUMNS, h.precision, needed)
-    per_sm_value = _tile_assumption(catalog, GEMM_TILES_PER_SM, h.precision, needed)
+    tile = gemm_tile_values(catalog, h.precision)
+    rows_value, columns_value, per_sm_value = tile["rows"], tile["columns"], tile["tiles_per_sm"]
     for value in (rows_value, columns_value, per_sm_value):
         if not applies_to(value, hw):
             scope = value.qualifiers.get("hardware") or f"{value.qualifiers.get('vendor')} GPUs"
@@ -603,6 +630,15 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     coefficients = tuple(share * tile_columns / width for (_, share, _), width in zip(m.gemms, widths))
     rest = max(1.0 - sum(share for _, share, _ in m.gemms), 0.0)
     return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
+
+
+def gemm_tile_values(catalog: Catalog, precision: str) -> dict[str, Value]:
+    """The cited GEMM tile `wave_quantization` reads at `precision`: "rows", "columns" and
+    "tiles_per_sm" (`<record>_<precision>` where the catalog has one, else the default)."""
+    needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
+    return {"rows": _tile_assumption(catalog, GEMM_TILE_ROWS, precision, needed),
+            "columns": _tile_assumption(catalog, GEMM_TILE_COLUMNS, precision, needed),
+            "tiles_per_sm": _tile_assumption(catalog, GEMM_TILES_PER_SM, precision, needed)}
 
 
 def _tile_assumption(catalog: Catalog, ident: str, precision: str, needed: str) -> Value:

@@ -1,11 +1,13 @@
 /* mlsysim roofline explorer: one forward pass of a catalog model on a catalog accelerator,
  * recomputed in the browser from the exported catalog terms (roofline-data.js) with the
  * equations of the Python solvers:
- *   mlsysim.solvers.roofline.pass_cost / weight_bytes_read / gemm_flops / effective_compute_flops,
- *   mlsysim.solvers.terms.WaveQuantization.slowdown and launch_overhead,
+ *   mlsysim.solvers.roofline.pass_cost / weight_bytes_read / gemm_flops / kernel_compute_time,
+ *   mlsysim.solvers.terms.WaveQuantization.slowdown, launch_overhead and pass_efficiencies,
  *   mlsysim.solvers.engine.solve_terms (and ServingModel._pass at tensor parallelism 1).
- * No number in this file is a literature value: peaks, bandwidths, efficiencies, the kernel
- * launch overhead and the GEMM tile all come from the catalog export with their citations.
+ * No number in this file is a literature value: peaks, bandwidths, the per-kernel efficiencies
+ * (which cited record applies to each accelerator and precision is decided in Python and
+ * exported), the kernel launch overhead and the GEMM tile all come from the catalog export
+ * with their citations.
  * tests/test_labs_browser.py checks the numbers against Engine.solve and ServingModel. */
 (function () {
   "use strict";
@@ -22,7 +24,8 @@
     if (!m.gemms.length || !wave) {
       return { wave: 0, reason: m.gemms.length ? (h.wave_reason[precision] || "") : "the model has no described weight GEMMs" };
     }
-    var tc = A.gemm_tile_columns.si;
+    var tile = h.tiles[precision];  // the cited tile of this precision (terms.gemm_tile_values)
+    var tc = A[tile.columns].si;
     var columns = [], coefficients = [], shares = 0;
     for (var i = 0; i < m.gemms.length; i++) {
       var n = m.gemms[i][0], share = m.gemms[i][1];
@@ -30,7 +33,7 @@
       coefficients.push(share * tc / n);
       shares += share;
     }
-    return { wave: wave, tileRows: A.gemm_tile_rows.si, columns: columns, coefficients: coefficients,
+    return { wave: wave, tileRows: A[tile.rows].si, columns: columns, coefficients: coefficients,
              rest: Math.max(1.0 - shares, 0.0), reason: "" };
   }
 
@@ -74,6 +77,23 @@
     return [flops, read + kv, weights + kv];
   }
 
+  function efficienciesOf(m, h, precision) {
+    // terms.pass_efficiencies: a transformer pass prices its weight GEMMs, attention and
+    // memory traffic at the records cited for this accelerator and precision
+    // (terms.kernel_efficiency_values, exported per accelerator); a model with a
+    // per-inference or per-parameter FLOP count at the generic compute and memory figures.
+    if (m.kind !== "transformer") {
+      return { gemm: A.compute_efficiency, attention: A.compute_efficiency, memory: A.memory_efficiency };
+    }
+    var keys = h.efficiencies[precision];
+    return { gemm: A[keys.gemm], attention: A[keys.attention], memory: A[keys.memory] };
+  }
+
+  function kernelComputeTime(gemm, other, slow, peak, eGemm, eOther) {
+    // roofline.kernel_compute_time
+    return gemm * slow / (peak * eGemm) + other / (peak * eOther);
+  }
+
   function bottleneckOf(tc, tm, to) {
     // engine.bottleneck_of
     if (to > Math.max(tc, tm)) { return "Overhead"; }
@@ -89,9 +109,9 @@
     var w = waveTerm(m, h, precision);
     var slow = slowdown(w, batch * fresh);
     var gemm = m.kind === "per_inference" ? 0.0 : batch * fresh * m.matmul_flops;
-    var charged = slow === 1.0 ? flops : flops + gemm * (slow - 1.0);
-    var tCompute = charged / (peak * A.compute_efficiency.si);
-    var tMemory = moved / (h.bandwidth * A.memory_efficiency.si);
+    var eff = efficienciesOf(m, h, precision);
+    var tCompute = kernelComputeTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si);
+    var tMemory = moved / (h.bandwidth * eff.memory.si);
     var overhead = launchSeconds(m, h);
     var latency = (tCompute > tMemory ? tCompute : tMemory) + overhead;
     return {
@@ -101,10 +121,11 @@
       flops: flops, bytes_moved: moved, gemm_utilization: 1.0 / slow,
       mfu: flops / (latency * peak), mbu: moved / (latency * h.bandwidth),
       bottleneck: bottleneckOf(tCompute, tMemory, overhead), feasible: resident <= h.capacity,
-      achieved: flops / latency, peak: peak, wave_reason: w.reason
+      achieved: flops / latency, peak: peak, wave_reason: w.reason, efficiencies: eff
     };
   }
-  window.mlsysimRoofline = { solve: solve, slowdown: slowdown, waveTerm: waveTerm, passCost: passCost };
+  window.mlsysimRoofline = { solve: solve, slowdown: slowdown, waveTerm: waveTerm, passCost: passCost,
+                             efficienciesOf: efficienciesOf };
 
   // ------------------------------------------------------------------ formatting
   var SI = [[1e15, "P"], [1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"], [1, ""], [1e-3, "m"], [1e-6, "µ"], [1e-9, "n"]];
@@ -249,6 +270,10 @@
     show("out-feasible", r.feasible ? "true" : "false", r.feasible ? "fits in memory" : "does not fit in memory");
     el("out-feasible").className = r.feasible ? "lab-ok" : "lab-warn";
     show("out-ridge", h.peaks[s.precision] / h.bandwidth, sig(h.peaks[s.precision] / h.bandwidth) + " FLOP/B");
+    var e = r.efficiencies;
+    show("out-efficiency", [e.gemm.id, e.attention.id, e.memory.id].join(" "),
+      "weight GEMMs " + pct(e.gemm.si) + " (" + e.gemm.id + "), attention " + pct(e.attention.si) + " (" +
+      e.attention.id + "), memory " + pct(e.memory.si) + " (" + e.memory.id + ")");
     text(el("lab-python"), pythonCall(s));
     var notes = [];
     if (h.on_chip) {
@@ -310,7 +335,7 @@
       chart.appendChild(svg("polyline", Object.assign({ fill: "none", points: pts.map(function (q) { return X(q[0]) + "," + Y(q[1]); }).join(" ") }, attrs)));
     }
     roof(peak, h.bandwidth, { stroke: "#1f5fa8", "stroke-width": 2.5 });
-    roof(peak * A.compute_efficiency.si, h.bandwidth * A.memory_efficiency.si, { stroke: "#1f5fa8", "stroke-width": 1.5, "stroke-dasharray": "5 4" });
+    roof(peak * r.efficiencies.gemm.si, h.bandwidth * r.efficiencies.memory.si, { stroke: "#1f5fa8", "stroke-width": 1.5, "stroke-dasharray": "5 4" });
     chart.appendChild(svg("line", { x1: X(ridge), x2: X(ridge), y1: Y(peak), y2: H - B, stroke: "#8a939d", "stroke-dasharray": "2 3" }));
     chart.appendChild(svg("text", { x: X(ridge) + 4, y: H - B - 6, "font-size": 11, fill: "#5a6470" }, "ridge " + sig(ridge, 3)));
     pins.forEach(function (p, i) {

@@ -10,8 +10,13 @@ with the equations of `mlsysim.solvers.engine.solve_terms` and `ServingModel._pa
 - per accelerator: its dense peak at each precision the catalog states, memory bandwidth
   and capacity, and which cited overheads apply to it (`terms.applies_to`: the kernel
   launch overhead; the GEMM tile, per precision, with the SM count it multiplies);
-- the cited assumptions the solvers read (compute and memory-bandwidth efficiency,
-  kernel launch overhead, GEMM tile rows / columns / tiles per SM), each with its source;
+- the cited assumptions the solvers read (the generic compute and memory-bandwidth
+  efficiency, kernel launch overhead, GEMM tile rows / columns / tiles per SM), and every
+  per-kernel efficiency record (weight GEMM, attention, memory traffic) that applies to
+  some accelerator at some precision, each with its source; per accelerator and precision,
+  which record each kernel class uses (`terms.kernel_efficiency_values`, the choice the
+  solvers make: a transformer pass is priced at those, a model with a per-inference FLOP
+  count at the generic two);
 - the storage size of each numeric format (`roofline.BYTES_PER_ELEMENT`, definitions of
   the formats).
 
@@ -34,9 +39,12 @@ from mlsysim.solvers.terms import (
     GEMM_TILES_PER_SM,
     KERNEL_LAUNCH,
     MEMORY_EFFICIENCY,
+    KERNELS,
     applies_to,
     cited_assumption,
+    gemm_tile_values,
     hardware_terms,
+    kernel_efficiency_values,
     model_terms,
     wave_quantization,
 )
@@ -84,6 +92,36 @@ def assumptions(catalog: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _assumption_id(value: Value) -> str:
+    """The id of the assumption record a cited value comes from ("assumptions/<id>#quantity")."""
+    return value.path.split("/", 1)[1].split("#", 1)[0]
+
+
+def kernel_efficiency_keys(record: Record, precisions: Any, table: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Per precision, the key in `table` (the exported assumptions) of the cited efficiency each
+    kernel class ("gemm", "attention", "memory") of a transformer pass uses on accelerator
+    `record` (`terms.kernel_efficiency_values`); records not yet in `table` are added to it,
+    under their record id, with their citation."""
+    out: dict[str, dict[str, str]] = {}
+    for precision in precisions:
+        chosen = kernel_efficiency_values(hardware_terms(record, precision))
+        out[precision] = {kernel: _table_key(chosen[kernel], table) for kernel in KERNELS}
+    return out
+
+
+def _table_key(value: Value, table: dict[str, dict[str, Any]]) -> str:
+    """The key of cited assumption `value` in `table`, adding it (under its record id) if absent."""
+    ident = _assumption_id(value)
+    for key, entry in table.items():
+        if entry["id"] == ident:
+            return key
+    entry = citation(value, ident)
+    entry["qualifiers"] = {k: str(v) for k, v in (value.qualifiers or {}).items()}
+    entry["name"] = value._catalog.get("assumptions", ident).name
+    table[ident] = entry
+    return ident
+
+
 def _family(record: Record) -> str:
     return str(record.group or "")
 
@@ -104,9 +142,10 @@ def model_entry(record: Record) -> dict[str, Any] | None:
     }
 
 
-def hardware_entry(record: Record, probe: Any) -> dict[str, Any] | None:
-    """An accelerator's peaks per precision, memory roof and the overheads that apply to it,
-    or None when it has no memory bandwidth and capacity or no known-format peak
+def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """An accelerator's peaks per precision, memory roof, the overheads and per-kernel
+    efficiencies that apply to it (keys into `table`, the exported assumptions, which gains
+    the efficiency records it did not hold; see `kernel_efficiency_keys`), or None when it has no memory bandwidth and capacity or no known-format peak
     (`Engine.solve` needs all three). `probe` is a transformer model's terms, used to ask
     `terms.wave_quantization` whether (and why not) the cited GEMM tile applies."""
     claims = record.claims
@@ -122,17 +161,21 @@ def hardware_entry(record: Record, probe: Any) -> dict[str, Any] | None:
         return None
     catalog = record._catalog
     launch = applies_to(cited_assumption(catalog, KERNEL_LAUNCH), record)
-    waves, reasons = {}, {}
+    waves, reasons, tiles = {}, {}, {}
     for precision in peaks:
         w = wave_quantization(probe, hardware_terms(record, precision)) if probe is not None else None
         waves[precision] = w.wave if w is not None else 0.0
         reasons[precision] = w.reason if w is not None else "no transformer model to probe"
+        if waves[precision]:  # the tile that wave is made of (its own records for fp8)
+            tile = gemm_tile_values(catalog, precision)
+            tiles[precision] = {"rows": _table_key(tile["rows"], table), "columns": _table_key(tile["columns"], table)}
     first = hardware_terms(record, next(iter(peaks)))
     return {
         "id": record.id, "name": record.label, "title": record.name, "tier": str(record.get("tier", "")),
         "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
-        "capacity": first.capacity, "launch_applies": launch, "wave": waves, "wave_reason": reasons,
+        "capacity": first.capacity, "launch_applies": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
         "on_chip": on_chip_memory(record),
+        "efficiencies": kernel_efficiency_keys(record, peaks, table),
         "cites": {path: citation(record.field(path)) for path in ("memory.bandwidth", "memory.capacity",
                                                                   *(f"compute.{p}" for p in peaks))},
     }
@@ -143,14 +186,15 @@ def explorer_data(catalog: Any) -> dict[str, Any]:
     models = [e for e in (model_entry(r) for r in catalog.records("models")) if e is not None]
     models.sort(key=lambda e: (e["family"], e["name"].lower()))
     probe = next((model_terms(catalog.get("models", e["id"])) for e in models if e["gemms"]), None)
-    hardware = [e for e in (hardware_entry(r, probe) for r in catalog.records("hardware")) if e is not None]
+    table = assumptions(catalog)
+    hardware = [e for e in (hardware_entry(r, probe, table) for r in catalog.records("hardware")) if e is not None]
     order = {tier: i for i, tier in enumerate(TIER_ORDER)}
     hardware.sort(key=lambda e: (order.get(e["tier"], len(order)), e["tier"], e["name"].lower()))
     ident = {k: v for k, v in dict(catalog.identity).items() if k in ("fingerprint", "date")}
     return {
         "catalog": ident,
         "bytes_per_element": dict(BYTES_PER_ELEMENT),
-        "assumptions": assumptions(catalog),
+        "assumptions": table,
         "hardware": hardware,
         "models": models,
     }

@@ -32,10 +32,9 @@ from mlsysim.solvers.plausibility import on_chip_memory
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
 from mlsysim.solvers.terms import (
-    COMPUTE_EFFICIENCY,
     KERNEL_LAUNCH,
-    MEMORY_EFFICIENCY,
     cited_assumption,
+    kernel_efficiency_values,
     launch_overhead,
     model_terms,
     wave_quantization,
@@ -83,6 +82,26 @@ def _assumption(catalog: Any, ident: str, what: str) -> dict[str, Any]:
     return entry
 
 
+_KERNEL_WHAT = {"gemm": "weight-GEMM", "attention": "attention", "memory": "memory-bandwidth"}
+
+
+def _efficiencies(serving: ServingModel) -> list[dict[str, Any]]:
+    """The cited efficiencies `serving`'s passes are priced at (`terms.kernel_efficiency_values`
+    for its accelerator and precision), one entry per record, saying which kernel classes use it."""
+    uses: dict[str, list[str]] = {}
+    values: dict[str, Value] = {}
+    for kernel, value in kernel_efficiency_values(serving.h).items():
+        ident = value.path.split("/", 1)[1].split("#", 1)[0]
+        values[ident] = value
+        uses.setdefault(ident, []).append(_KERNEL_WHAT[kernel])
+    out = []
+    for ident, value in values.items():
+        entry = citation(value, ident)
+        entry["what"] = f"{' and '.join(uses[ident])} efficiency at {serving.precision}"
+        out.append(entry)
+    return out
+
+
 def _every_expert(serving: ServingModel, record: Record) -> None:
     """Make `serving` compute every routed expert for every token (experts_active =
     experts_total): the dense model with the same parameters. The terms are counted by the
@@ -121,8 +140,6 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
     if base is None:
         raise MlsysimError(f"{hardware.label} has no dense fp16 or bf16 peak in the catalog")
     moe = bool(m.moe_layers)
-    efficiency = [_assumption(catalog, COMPUTE_EFFICIENCY, "compute efficiency of every pass"),
-                  _assumption(catalog, MEMORY_EFFICIENCY, "memory-bandwidth efficiency of every pass")]
     hw_base = [_cite(hardware.field(f"compute.{base}"), f"dense {base} peak"),
                _cite(hardware.field("memory.bandwidth"), "memory bandwidth")]
     steps: list[Step] = []
@@ -130,6 +147,7 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
     # One solver per precision: the routed model is solved first, then (for a mixture of
     # experts) the same solver is switched to computing every expert for the baseline.
     serving = ServingModel(model, hardware, precision=base)
+    efficiency = _efficiencies(serving)
     routed = serving.solve(PROMPT_TOKENS, OUTPUT_TOKENS, 1)
     if moe:
         _every_expert(serving, model)
@@ -174,7 +192,7 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
             why=f"{BYTES_PER_ELEMENT[low]:g} instead of {BYTES_PER_ELEMENT[base]:g} bytes per weight and per cached "
                 f"token shrink the memory time of a decode step; the {low} peak raises the compute roof. Accuracy "
                 "is not modelled here.",
-            rests_on=[_cite(hardware.field(f"compute.{low}"), f"dense {low} peak")] + efficiency), profile))
+            rests_on=[_cite(hardware.field(f"compute.{low}"), f"dense {low} peak")] + _efficiencies(serving)), profile))
 
     # Batching.
     largest = serving.max_batch_size(PROMPT_TOKENS + OUTPUT_TOKENS)
@@ -189,7 +207,8 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
             f"batch {largest}: the most sequences whose KV cache fits next to the weights",
             why="A decode step reads the weights once for the whole batch, so more sequences share each read "
                 "until the step turns compute-bound or memory runs out; each request waits longer.",
-            rests_on=[_cite(hardware.field("memory.capacity"), "memory capacity (largest batch)")] + efficiency),
+            rests_on=[_cite(hardware.field("memory.capacity"), "memory capacity (largest batch)")]
+            + _efficiencies(serving)),
             profile))
 
     # Fusion.
