@@ -28,6 +28,7 @@ from typing import Any
 from mlsysim.catalog import defaults
 from mlsysim.catalog import inputs as check
 from mlsysim.catalog import Catalog
+from mlsysim.catalog.display import format_number
 from mlsysim.catalog.records import Record
 from mlsysim.errors import InfeasibleError, MlsysimError, OOMError, SLAViolation
 from mlsysim.lineage import Lineage
@@ -159,11 +160,12 @@ class SystemEvaluation:
             lines.append(f"Level {i}: {level.level_name} [{level.status}]")
             lines.append(f"  {level.summary}")
             for name, value in level.metrics.items():
-                lines.append(f"    {name}: {_show(value)}")
+                if value is not None:  # a metric that does not apply (e.g. no memory roofline): its note says why
+                    lines.append(f"    {name}: {_show(value)}")
             for note in level.notes:
                 lines.append(f"  note: {note}")
         lines.append(rule)
-        lines.append(f"{len(self.lineage)} cited values used; see to_dict()['lineage'] or --explain")
+        lines.append(f"{len(self.lineage)} cited values used (`--explain` lists them)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -196,8 +198,9 @@ class SystemEvaluation:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    """A metric for people: four significant figures, thousands separators, no exponent."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
     return str(value)
 
 
@@ -543,7 +546,7 @@ def _site(grid: Any, datacenter: Any, cluster: Record | None, catalog: Catalog, 
         grid_rec = dc_rec.get("grid")
     if grid_rec is None:
         grid_rec = _default(catalog, "grids", DEFAULT_GRID)
-        notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
+        notes.append(f"grid: {grid_rec.label} (default; name a grid to change it)")
     return grid_rec, dc_rec
 
 
@@ -601,7 +604,7 @@ def _evaluate_inference(sc: Request) -> SystemEvaluation:
     sla = _optional(limits.latency_sla, "time", cited, "latency_sla")
     performance = EvaluationLevel("Performance", FAIL if sla is not None and latency > sla else PASS,
                                   build=lambda: _device_performance(run, batch, sla, h_terms.has_bandwidth))
-    macro = _skipped("Macro", "single device: pass duration_days and grid= for energy and carbon")
+    macro = _skipped("Macro", "single device: give a duration (and a grid) for energy and carbon")
     lineage: tuple[Lineage, ...] = (*_run_lineages(run), cited)
     if sc.duration_days is not None and avg_power is not None:
         macro, sus_lineage = _device_macro(sc, avg_power)
@@ -624,7 +627,7 @@ def _device_macro(sc: Request, avg_power: float) -> tuple[EvaluationLevel, Linea
     grid_rec = check.record(sc.grid, "grids", catalog, "grid")
     if grid_rec is None:
         grid_rec = _default(catalog, "grids", DEFAULT_GRID)
-        notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
+        notes.append(f"grid: {grid_rec.label} (default; name a grid to change it)")
     dc_rec = check.record(sc.datacenter, "datacenters", catalog, "datacenter")
     if dc_rec is None:
         notes.append("PUE 1: a single device outside a data center has no facility overhead")
