@@ -191,8 +191,8 @@ def test_result_fields_follow_the_model_outputs(catalog):
                                    precision="bf16", efficiency=0.5)
     out = step_model(_Scalar, setup, Layout(interleave=1), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
-    assert names[names.index("seq_len") + 1:-3] == list(out)
-    assert names[-3:] == ["lineage", "efficiency_mode", "schedule"]
+    assert names[names.index("seq_len") + 1:-4] == list(out)
+    assert names[-4:] == ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis"]
 
 
 @settings(max_examples=30, deadline=None)

@@ -86,6 +86,7 @@ from mlsysim.solvers.terms import (
     WaveQuantization,
     cited_assumption,
     hardware_terms,
+    memory_capacity,
     model_terms,
     wave_quantization,
 )
@@ -289,6 +290,7 @@ class TrainingTerms:
     flops_gemm_seq: dict[str, float] = field(default_factory=dict)
     # The weight GEMMs' tile/wave quantization at a tensor-parallel size (None: not modelled).
     waves: Any = None
+    capacity_basis: str = "marketed"  # "usable", "marketed" or "none" (terms.memory_capacity)
     # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
@@ -364,7 +366,9 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     attn = attention_flops_per_token(shape, seq)
     forward_seq = seq * (2 * matmul_params + attn)
     hardware = fleet.hardware
-    capacity = lineage.use(hardware.memory.capacity) if hardware.has("memory.capacity") else float("inf")
+    # The capacity the device reports as usable where the catalog has it, else the marketed one.
+    cap, capacity_basis = memory_capacity(hardware)
+    capacity = lineage.use(cap) if cap is not None else float("inf")
     backward = lineage.use(cited_assumption(catalog, BACKWARD_FORWARD, "training FLOPs", "training solver"))
     passes = 1.0 + backward  # forward + backward, in forward passes
     flops_model_seq = passes * forward_seq
@@ -399,7 +403,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw, backward=backward,
-        causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves,
+        causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
     )
 
 
@@ -483,6 +487,7 @@ class TrainingResult(QuantityView):
     lineage: Lineage
     efficiency_mode: str = "first_principles"
     schedule: str = "interleaved"
+    memory_capacity_basis: str = "marketed"  # which capacity the fit used: "usable", "marketed" or "none"
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -512,7 +517,8 @@ class TrainingResult(QuantityView):
                 f"{self.memory_total / gb:.1f} GB per device needed "
                 f"(weights {self.memory_weights / gb:.1f}, gradients {self.memory_gradients / gb:.1f}, "
                 f"optimizer {self.memory_optimizer / gb:.1f}, activations {self.memory_activations / gb:.1f}) "
-                f"but the device has {self.memory_capacity / gb:.1f} GB; raise TP/PP, use ZeRO, "
+                f"but the device has {self.memory_capacity / gb:.1f} GB"
+                f"{' usable' if self.memory_capacity_basis == 'usable' else ''}; raise TP/PP, use ZeRO, "
                 "recompute activations or shrink the microbatch"
             )
         return self
@@ -903,7 +909,7 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     # (tests/test_distributed.py checks the order), then the lineage.
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
-                          s.lineage, s.efficiency_mode, layout.schedule)
+                          s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis)
 
 
 solve_setup = train  # the name the scorecard used first
