@@ -139,8 +139,9 @@ def _hardware(cat: Any, name: str) -> Any:
 class _Outcome:
     """One model on one hardware, ready to print alone or as a column of a comparison."""
 
+    model: str                          # the model's display name
     hardware: str                       # the hardware's display name
-    title: str                          # the single eval's header line (rich markup)
+    setup: str                          # precision, batch, ...: the header's parenthesis
     rows: list[tuple[str, str]]         # the single eval's rows
     cells: dict[str, str]               # the comparison's cells, by row name
     data: dict[str, Any]                # the single eval's JSON
@@ -153,6 +154,11 @@ class _Outcome:
     @property
     def fits(self) -> bool:
         return self.problem is None
+
+    @property
+    def title(self) -> str:
+        """The single eval's header line (rich markup)."""
+        return f"[bold]{escape(self.model)}[/] on [bold]{escape(self.hardware)}[/] ({escape(self.setup)})"
 
 
 def _evaluate(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
@@ -185,8 +191,8 @@ def _report_many(req: EvalRequest, outcomes: list[_Outcome]) -> None:
         from rich.table import Table
 
         first = outcomes[0]
-        console.print(first.title.split(" on ", 1)[0] + " on " + ", ".join(f"[bold]{escape(o.hardware)}[/]" for o in outcomes)
-                      + " (" + first.title.rsplit(" (", 1)[1], soft_wrap=True)
+        console.print(f"[bold]{escape(first.model)}[/] on " + ", ".join(f"[bold]{escape(o.hardware)}[/]" for o in outcomes)
+                      + f" ({escape(first.setup)})", soft_wrap=True)
         table = Table(title_justify="left")
         table.add_column("", overflow="fold")
         for o in outcomes:
@@ -239,7 +245,6 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     else:
         unit = "samples/s"
     what = f", {p.seq_len} tokens" if encoder else ""
-    title = f"[bold]{escape(p.model)}[/] on [bold]{escape(p.hardware)}[/] ({escape(p.precision)}, batch {p.batch_size}{what})"
     memory_part = f", memory {_ms(si['latency_memory'])}" if has_bandwidth else ", no memory roofline (no bandwidth in the catalog)"
     capacity = si["memory_capacity"]
     memory = f"{_gb(si['memory_usage'])} of {_gb(capacity)}" if capacity else f"{_gb(si['memory_usage'])} (no capacity in the catalog)"
@@ -264,7 +269,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         "memory": memory,
         "fits": "yes" if problem is None else f"no: {_gb(si['memory_usage'] - capacity)} short",
     }
-    return _Outcome(p.hardware, title, rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
+    return _Outcome(p.model, p.hardware, f"{p.precision}, batch {p.batch_size}{what}", rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
                     p.warnings, p.lineage, problem, [("latency", si["latency"], req.max_latency_ms)])
 
 
@@ -329,7 +334,6 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     usable = " usable" if memory.capacity_basis == "usable" else ""  # the capacity the device reports, not the marketed one
     rows.append(("memory per GPU", f"{_gb(memory.weights)} weights + {_gb(memory.kv_cache)} KV cache = {_gb(memory.total)} of {_gb(memory.capacity)}{usable}"))
     cells["memory per GPU"] = f"{_gb(memory.total)} of {_gb(memory.capacity)}{usable}"
-    title = f"[bold]{escape(serving.m.name)}[/] on [bold]{escape(serving.hardware_name)}[/] ({escape(precisions)}{tp}; {header})"
     problem = None
     if not memory.fits:
         short = memory.total - memory.capacity
@@ -342,7 +346,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         problem = OOMError(f"{serving.m.name} does not fit on {serving.hardware_name}: needs {_gb(memory.total)} per GPU, has "
                            f"{_gb(memory.capacity)}{usable} ({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     cells["fits"] = "yes" if problem is None else f"no: {_gb(memory.total - memory.capacity)} short"
-    return _Outcome(serving.hardware_name, title, rows, cells, result,
+    return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
                     (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, serving.lineage,
                     problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)])
 
