@@ -89,7 +89,7 @@ def test_exit_2_does_not_fit_says_by_how_much(cli) -> None:
     r = cli("eval", "Llama3_70B", "H100")
     assert r.code == 2
     # 85.52 GB: the 81559 MiB nvidia-smi reports for an H100 80GB HBM3 (NVIDIA MIG User Guide r580)
-    assert "Llama3_70B does not fit: needs 141.3 GB per GPU, has 85.52 GB usable (55.8 GB short)" in r.err
+    assert "Llama3_70B does not fit on H100: needs 141.3 GB per GPU, has 85.52 GB usable (55.8 GB short)" in r.err
     assert "--weight-precision" in r.err
     assert "more devices (--tp N with a node that holds H100: DGX_H100, GrandTeton_H100, HGX_H100_EPYC, Kempner_H100_4GPU, ND96isr_H100_v5)" in r.err
     assert r.out == ""  # what does not fit and by how much, never a latency for a run that cannot happen

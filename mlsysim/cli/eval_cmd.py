@@ -1,4 +1,5 @@
-"""`mlsysim eval MODEL HARDWARE ...`: one model on one accelerator (or one node).
+"""`mlsysim eval MODEL HARDWARE ...`: one model on one accelerator (or one node), or on
+several side by side (`mlsysim eval Llama3_8B H100 A100`).
 
 `eval` takes a first positional TARGET. A model name is evaluated here; other kinds of
 target are dispatched through TARGET_HANDLERS, so later commands (`eval scenario NAME`,
@@ -16,6 +17,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
+from mlsysim.catalog import defaults
 from mlsysim.cli.options import CatalogOption, Output, open_catalog
 from mlsysim.catalog.display import format_duration, format_number, format_quantity
 from mlsysim.cli.console import console, echo, escape
@@ -72,13 +74,13 @@ def _handler(kind: str) -> Callable[[EvalRequest], None]:
 
 def eval_command(
     target: str = typer.Argument(..., help="A model name (then HARDWARE), `scenario NAME`, or a plan .yaml (ours, or the reference simulator's cluster.yaml)."),
-    rest: Optional[list[str]] = typer.Argument(None, metavar="[HARDWARE]", help="An accelerator or node name."),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, help="Sequences (or samples) per batch."),
-    precision: str = typer.Option("fp16", "--precision", "-p", help="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ..."),
+    rest: Optional[list[str]] = typer.Argument(None, metavar="[HARDWARE]...", help="An accelerator or node name; several compare side by side."),
+    batch: int = typer.Option(defaults.BATCH_SIZE, "--batch", "-b", min=1, help="Sequences (or samples) per batch."),
+    precision: str = typer.Option(defaults.PRECISION, "--precision", "-p", help="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ..."),
     weight_precision: Optional[str] = typer.Option(None, "--weight-precision", help="Weight storage format (default: --precision)."),
     kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="KV-cache storage format (default: --precision)."),
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s", min=1, help="Prompt tokens per sequence (default 512 for LLMs)."),
-    output_tokens: Optional[int] = typer.Option(None, "--output-tokens", min=1, help="Generated tokens per sequence (default 128)."),
+    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s", min=1, help=f"Prompt tokens per sequence (default {defaults.PROMPT_TOKENS} for LLMs)."),
+    output_tokens: Optional[int] = typer.Option(None, "--output-tokens", min=1, help=f"Generated tokens per sequence (default {defaults.OUTPUT_TOKENS})."),
     tensor_parallel: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (needs an interconnect; a node name as HARDWARE uses the node's)."),
     concurrent: Optional[int] = typer.Option(None, "--concurrent", min=1, help="Continuous batching with this many requests in flight."),
     efficiency: Optional[float] = typer.Option(None, "--efficiency", help="Achieved fraction of peak compute (default: the cited assumption)."),
@@ -88,8 +90,9 @@ def eval_command(
     explain: bool = typer.Option(False, "--explain", help="List every cited value the result used, with its source."),
     catalog: Optional[Path] = CatalogOption,
 ) -> None:
-    """Roofline and serving estimate of MODEL on HARDWARE. Exit 2 if it does not fit
-    in memory, 3 if a --max-*-ms target is missed."""
+    """Roofline and serving estimate of MODEL on HARDWARE (several HARDWARE: side by side,
+    `-o json` a list). Exit 2 if it (any of them) does not fit in memory, 3 if a
+    --max-*-ms target is missed. Defaults are those of plans and scenarios."""
     if efficiency is not None and not 0 < efficiency <= 1:
         raise MlsysimError(f"--efficiency must be a fraction in (0, 1] of peak compute, got {efficiency:g}; write e.g. 0.45 for 45%")
     for flag, text in (("--precision", precision), ("--weight-precision", weight_precision), ("--kv-precision", kv_precision)):
@@ -105,29 +108,121 @@ def eval_command(
 
 
 def eval_model(req: EvalRequest) -> None:
-    from mlsysim.errors import NotFoundError
-
-    if len(req.args) != 1:
-        raise MlsysimError("usage: mlsysim eval MODEL HARDWARE (then options); "
-                           + ("give the hardware, e.g. `mlsysim eval Llama3_8B H100`" if not req.args
-                              else f"one hardware name expected, got {' '.join(req.args)}"))
+    """`mlsysim eval MODEL HW [HW2 ...]`: one hardware in full, several side by side."""
+    if not req.args:
+        raise MlsysimError("usage: mlsysim eval MODEL HARDWARE [HARDWARE ...] (then options); "
+                           "give the hardware, e.g. `mlsysim eval Llama3_8B H100`")
     cat = open_catalog(req.catalog)
     model = cat.get("models", req.target)
+    hardware = [_hardware(cat, name) for name in req.args]
+    outcomes = [_evaluate(req, model, hw) for hw in hardware]
+    if len(outcomes) == 1:
+        _report_one(req, outcomes[0])
+    else:
+        _report_many(req, outcomes)
+
+
+def _hardware(cat: Any, name: str) -> Any:
+    """An accelerator, else a node, by name (the accelerator's not-found error if neither)."""
+    from mlsysim.errors import NotFoundError
+
     try:
-        hardware = cat.get("hardware", req.args[0])
+        return cat.get("hardware", name)
     except NotFoundError as missing:
         try:
-            hardware = cat.get("nodes", req.args[0])
+            return cat.get("nodes", name)
         except NotFoundError:
             raise missing from None
+
+
+@dataclass
+class _Outcome:
+    """One model on one hardware, ready to print alone or as a column of a comparison."""
+
+    model: str                          # the model's display name
+    hardware: str                       # the hardware's display name
+    setup: str                          # precision, batch, ...: the header's parenthesis
+    rows: list[tuple[str, str]]         # the single eval's rows
+    cells: dict[str, str]               # the comparison's cells, by row name
+    data: dict[str, Any]                # the single eval's JSON
+    efficiencies: tuple[float, float, bool]  # compute, memory, compute given by the user
+    warnings: Any
+    lineage: Any
+    problem: Optional[MlsysimError]     # does not fit: what and by how much
+    checks: list[tuple[str, float, Optional[float]]]  # (what, seconds, limit in ms)
+
+    @property
+    def fits(self) -> bool:
+        return self.problem is None
+
+    @property
+    def title(self) -> str:
+        """The single eval's header line (rich markup)."""
+        return f"[bold]{escape(self.model)}[/] on [bold]{escape(self.hardware)}[/] ({escape(self.setup)})"
+
+
+def _evaluate(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     if model.has("transformer") and model.get("transformer.encoder_decoder", "decoder") != "encoder":
-        _eval_serving(req, model, hardware)
+        return _eval_serving(req, model, hardware)
+    return _eval_engine(req, model, hardware)
+
+
+def _report_one(req: EvalRequest, o: _Outcome) -> None:
+    if req.output is Output.json:
+        _echo_json(o.data)
+    elif o.fits:  # an infeasible result says what does not fit (below), never a latency
+        console.print(o.title, soft_wrap=True)
+        _print_rows(o.rows, *o.efficiencies)
+        _print_warnings(o.warnings)
+        if req.explain:
+            _print_lineage(o.lineage)
+    if o.problem is not None:
+        raise o.problem
+    for what, seconds, limit in o.checks:
+        _check_sla(what, seconds, limit)
+
+
+def _report_many(req: EvalRequest, outcomes: list[_Outcome]) -> None:
+    """Side by side, one column per hardware: the single eval's numbers. Exit 2 if any
+    does not fit (naming each), else 3 if any misses a --max-*-ms target, else 0."""
+    if req.output is Output.json:
+        echo(json.dumps([o.data for o in outcomes], indent=2))
     else:
-        _eval_engine(req, model, hardware)
+        from rich.table import Table
+
+        first = outcomes[0]
+        console.print(f"[bold]{escape(first.model)}[/] on " + ", ".join(f"[bold]{escape(o.hardware)}[/]" for o in outcomes)
+                      + f" ({escape(first.setup)})", soft_wrap=True)
+        table = Table(title_justify="left")
+        table.add_column("", overflow="fold")
+        for o in outcomes:
+            o.cells["efficiency (compute / memory)"] = f"{o.efficiencies[0]:.0%} / {o.efficiencies[1]:.0%}"
+        names = [name for name in first.cells]
+        for o in outcomes:
+            widest = max(len(o.cells.get(name, "")) for name in names if name != "fits")
+            table.add_column(escape(o.hardware), overflow="fold", min_width=max(widest, len(o.hardware)))
+        for name in names:
+            table.add_row(escape(name), *(escape(o.cells.get(name, "")) for o in outcomes))
+        console.print(table)
+        for o in outcomes:
+            for text in o.warnings:
+                console.print(f"[yellow]Warning ({escape(o.hardware)}):[/] {escape(text)}", soft_wrap=True)
+        source = "compute given, memory bandwidth cited" if first.efficiencies[2] else "cited"
+        console.print(f"  (efficiencies {source}; --explain lists the sources)", soft_wrap=True, markup=False)
+        if req.explain:
+            for o in outcomes:
+                console.print(f"\n[bold]{escape(o.hardware)}[/]", end="")
+                _print_lineage(o.lineage)
+    misfits = [o for o in outcomes if not o.fits]
+    if misfits:
+        raise OOMError("; ".join(str(o.problem) for o in misfits))
+    for o in outcomes:
+        for what, seconds, limit in o.checks:
+            _check_sla(f"{o.hardware}: {what}", seconds, limit)
 
 
-def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
-    from mlsysim.solvers.engine import Engine
+def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
+    from mlsysim.solvers.engine import roofline_terms, solve_terms
 
     if hardware.kind == "nodes":
         hardware = hardware.accelerator
@@ -135,49 +230,57 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> None:
                         ("--weight-precision", req.weight_precision), ("--kv-precision", req.kv_precision), ("--max-ttft-ms", req.max_ttft_ms)):
         if value:
             raise MlsysimError(f"{flag} applies to transformer serving; {model.label} is a {model.architecture} model")
-    # An encoder is one forward pass over its whole input (default: 512 tokens, as serving's prompt).
+    # An encoder is one forward pass over its whole input (default: as serving's prompt).
     encoder = model.has("transformer")
-    seq_len = (req.seq_len or min(512, int(model.transformer.context_length.si))) if encoder else req.seq_len
-    p = Engine.solve(model, hardware, batch_size=req.batch, precision=req.precision, efficiency=req.efficiency, seq_len=seq_len)
+    seq_len = (req.seq_len or min(defaults.PROMPT_TOKENS, int(model.transformer.context_length.si))) if encoder else req.seq_len
+    # Engine.solve's roofline; a device that states no memory bandwidth (a microcontroller
+    # running from on-chip memory) has no memory roofline, as in plans and scenarios.
+    p = solve_terms(roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False), req.batch, seq_len)
     si = p.si
+    has_bandwidth = p._terms.hardware.has_bandwidth
     if model.has("ssm"):
         unit = "tokens/s (one decode step of each sequence; recurrent state, no KV cache)"
     elif encoder:
         unit = f"sequences/s (one forward pass of {p.seq_len} tokens; an encoder has no decode and no KV cache)"
     else:
         unit = "samples/s"
-    if req.output is Output.json:
-        _echo_json(p.to_dict())
-    elif p.feasible:  # an infeasible result says what does not fit (below), never a latency
-        what = f", {p.seq_len} tokens" if encoder else ""
-        console.print(f"[bold]{escape(p.model)}[/] on [bold]{escape(p.hardware)}[/] ({escape(p.precision)}, batch {p.batch_size}{what})", soft_wrap=True)
-        rows = [
-            ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
-                        f"{_waves(si['gemm_utilization'])}, memory {_ms(si['latency_memory'])}"
-                        + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "") + ")"),
-            ("throughput", f"{format_number(si['throughput'])} {unit}"),
-            ("arithmetic intensity", f"{format_number(si['arithmetic_intensity'])} FLOP/B"),
-            ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}"),
-            ("memory", f"{_gb(si['memory_usage'])} of {_gb(si['memory_capacity'])}"),
-        ]
-        _print_rows(rows, p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user)
-        _print_warnings(p.warnings)
-        if req.explain:
-            _print_lineage(p.lineage)
-    if not p.feasible:
-        short = si["memory_usage"] - si["memory_capacity"]
-        raise OOMError(f"{p.model} does not fit in {p.hardware}'s memory: needs {_gb(si['memory_usage'])}, has "
-                       f"{_gb(si['memory_capacity'])} ({_gb(short)} short); try a lower --precision or a smaller --batch")
-    _check_sla("latency", si["latency"], req.max_latency_ms)
+    what = f", {p.seq_len} tokens" if encoder else ""
+    memory_part = f", memory {_ms(si['latency_memory'])}" if has_bandwidth else ", no memory roofline (no bandwidth in the catalog)"
+    capacity = si["memory_capacity"]
+    memory = f"{_gb(si['memory_usage'])} of {_gb(capacity)}" if capacity else f"{_gb(si['memory_usage'])} (no capacity in the catalog)"
+    rows = [
+        ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
+                    f"{_waves(si['gemm_utilization'])}{memory_part}"
+                    + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "") + ")"),
+        ("throughput", f"{format_number(si['throughput'])} {unit}"),
+        ("arithmetic intensity", f"{format_number(si['arithmetic_intensity'])} FLOP/B"),
+        ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}" if has_bandwidth else f"{p.mfu:.1%} / -"),
+        ("memory", memory),
+    ]
+    problem = None
+    if capacity and si["memory_usage"] > capacity:
+        short = si["memory_usage"] - capacity
+        problem = OOMError(f"{p.model} does not fit in {p.hardware}'s memory: needs {_gb(si['memory_usage'])}, has "
+                           f"{_gb(capacity)} ({_gb(short)} short); try a lower --precision or a smaller --batch")
+    cells = {
+        "latency": _ms(si["latency"]),
+        "bound by": p.bottleneck.lower(),
+        "throughput": f"{format_number(si['throughput'])} {unit.split(' (')[0]}",
+        "memory": memory,
+        "fits": "yes" if problem is None else f"no: {_gb(si['memory_usage'] - capacity)} short",
+    }
+    return _Outcome(p.model, p.hardware, f"{p.precision}, batch {p.batch_size}{what}", rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
+                    p.warnings, p.lineage, problem, [("latency", si["latency"], req.max_latency_ms)])
 
 
-def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
+def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     from mlsysim.solvers.serving import ServingModel
 
     serving = ServingModel(model, hardware, precision=req.precision, weight_precision=req.weight_precision,
                            kv_precision=req.kv_precision, tp=req.tensor_parallel, efficiency=req.efficiency)
-    prompt = req.seq_len or 512
-    out = req.output_tokens or 128
+    prompt = req.seq_len or defaults.PROMPT_TOKENS
+    out = req.output_tokens or defaults.OUTPUT_TOKENS
+    kv_per_sequence = _gb(serving.kv_cache_bytes_per_token() * (prompt + out))
     if req.concurrent and req.batch != 1:
         raise MlsysimError("--batch and --concurrent do not combine: --batch is a static batch, --concurrent the requests in flight under continuous batching")
     if req.concurrent:
@@ -201,6 +304,10 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
             ("throughput", f"{format_number(cb.tokens_per_second)} tokens/s, {format_number(cb.requests_per_second)} requests/s"),
         ]
         header = f"{cb.concurrent_requests} concurrent requests, prompt {prompt}, output {out}"
+        cells = {"time to first token": _ms(cb.ttft), "inter-token latency": _ms(cb.iteration),
+                 "request latency": _ms(cb.request_latency),
+                 "throughput": f"{format_number(cb.tokens_per_second)} tokens/s",
+                 "KV cache per sequence": kv_per_sequence}
     else:
         r = serving.solve(prompt, out, req.batch)
         memory, latency, ttft = r.memory, r.latency, r.ttft
@@ -218,19 +325,16 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
             ("largest batch that fits", str(r.max_batch_size)),
         ]
         header = f"batch {req.batch}, prompt {prompt}, output {out}"
+        cells = {"time to first token": _ms(r.ttft), "inter-token latency": _ms(r.itl), "request latency": _ms(r.latency),
+                 "throughput": f"{format_number(r.tokens_per_second)} output tokens/s",
+                 "KV cache per sequence": kv_per_sequence, "largest batch that fits": str(r.max_batch_size)}
     precisions = serving.precision if serving.weight_precision == serving.kv_precision == serving.precision else \
         f"compute {serving.precision}, weights {serving.weight_precision}, KV {serving.kv_precision}"
     tp = f", TP {serving.tp}" if serving.tp > 1 else ""
     usable = " usable" if memory.capacity_basis == "usable" else ""  # the capacity the device reports, not the marketed one
     rows.append(("memory per GPU", f"{_gb(memory.weights)} weights + {_gb(memory.kv_cache)} KV cache = {_gb(memory.total)} of {_gb(memory.capacity)}{usable}"))
-    if req.output is Output.json:
-        _echo_json(result)
-    elif memory.fits:  # an infeasible result says what does not fit (below), never a latency
-        console.print(f"[bold]{escape(serving.m.name)}[/] on [bold]{escape(serving.hardware_name)}[/] ({escape(precisions)}{tp}; {header})", soft_wrap=True)
-        _print_rows(rows, serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user)
-        _print_warnings(warned)
-        if req.explain:
-            _print_lineage(serving.lineage)
+    cells["memory per GPU"] = f"{_gb(memory.total)} of {_gb(memory.capacity)}{usable}"
+    problem = None
     if not memory.fits:
         short = memory.total - memory.capacity
         hint = "a narrower --weight-precision (e.g. int4) or --kv-precision (e.g. fp8)"
@@ -239,10 +343,12 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> None:
             from mlsysim.solvers.serving import node_hint
 
             more += f" ({node_hint(hardware if hardware.kind == 'hardware' else hardware.accelerator)})"
-        raise OOMError(f"{serving.m.name} does not fit: needs {_gb(memory.total)} per GPU, has {_gb(memory.capacity)}{usable} "
-                       f"({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
-    _check_sla("time to first token", ttft, req.max_ttft_ms)
-    _check_sla("request latency", latency, req.max_latency_ms)
+        problem = OOMError(f"{serving.m.name} does not fit on {serving.hardware_name}: needs {_gb(memory.total)} per GPU, has "
+                           f"{_gb(memory.capacity)}{usable} ({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
+    cells["fits"] = "yes" if problem is None else f"no: {_gb(memory.total - memory.capacity)} short"
+    return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
+                    (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, serving.lineage,
+                    problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)])
 
 
 def _waves(utilization: float) -> str:

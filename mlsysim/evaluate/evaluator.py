@@ -25,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlsysim.catalog import defaults
 from mlsysim.catalog import inputs as check
 from mlsysim.catalog import Catalog
+from mlsysim.catalog.display import format_number
 from mlsysim.catalog.records import Record
 from mlsysim.errors import InfeasibleError, MlsysimError, OOMError, SLAViolation
 from mlsysim.lineage import Lineage
@@ -37,6 +39,7 @@ from mlsysim.solvers.fleet import Fleet
 from mlsysim.solvers.reliability import exposure
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.sustainability import SustainabilityModel, power_draw
+from mlsysim.solvers.terms import COMPUTE_EFFICIENCY, cited_assumption
 
 PASS, FAIL, WARNING, SKIPPED = "PASS", "FAIL", "WARNING", "SKIPPED"
 DEFAULT_GRID = "us_avg"
@@ -157,11 +160,12 @@ class SystemEvaluation:
             lines.append(f"Level {i}: {level.level_name} [{level.status}]")
             lines.append(f"  {level.summary}")
             for name, value in level.metrics.items():
-                lines.append(f"    {name}: {_show(value)}")
+                if value is not None:  # a metric that does not apply (e.g. no memory roofline): its note says why
+                    lines.append(f"    {name}: {_show(value)}")
             for note in level.notes:
                 lines.append(f"  note: {note}")
         lines.append(rule)
-        lines.append(f"{len(self.lineage)} cited values used; see to_dict()['lineage'] or --explain")
+        lines.append(f"{len(self.lineage)} cited values used (`--explain` lists them)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,8 +198,9 @@ class SystemEvaluation:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    """A metric for people: four significant figures, thousands separators, no exponent."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
     return str(value)
 
 
@@ -243,8 +248,9 @@ class SystemEvaluator:
     """Builds a SystemEvaluation from a model, hardware or a cluster, and constraints."""
 
     @staticmethod
-    def evaluate(scenario_name: str, model_obj: Record, hardware_obj: Record | None = None, batch_size: int = 1,
-                 precision: str = "fp16", efficiency: Any = None, fleet_obj: Record | None = None, nodes: int = 1,
+    def evaluate(scenario_name: str, model_obj: Record, hardware_obj: Record | None = None,
+                 batch_size: int = defaults.BATCH_SIZE, precision: str = defaults.PRECISION,
+                 efficiency: Any = defaults.EFFICIENCY, fleet_obj: Record | None = None, nodes: int = 1,
                  duration_days: float | None = None, *, seq_len: int | None = None, parallelism: Any = "auto",
                  grid: Any = None, datacenter: Any = None, tokens: float | None = None,
                  step_time_sla: Any = None, latency_sla: Any = None, power_budget: Any = None,
@@ -540,7 +546,7 @@ def _site(grid: Any, datacenter: Any, cluster: Record | None, catalog: Catalog, 
         grid_rec = dc_rec.get("grid")
     if grid_rec is None:
         grid_rec = _default(catalog, "grids", DEFAULT_GRID)
-        notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
+        notes.append(f"grid: {grid_rec.label} (default; name a grid to change it)")
     return grid_rec, dc_rec
 
 
@@ -564,10 +570,13 @@ def _evaluate_inference(sc: Request) -> SystemEvaluation:
     job, catalog, limits = sc.job, sc.catalog, sc.constraints
     model, hardware, batch, precision = job.model, job.fleet, job.batch_size, job.precision
     cited = Lineage()  # values passed as citations (efficiency, powers, SLA)
-    eff = 1.0 if job.efficiency is None else check.fraction(job.efficiency, "efficiency", cited)
+    # No efficiency given: the cited one, as `mlsysim eval` (mlsysim/catalog/defaults.py).
+    eff = None if job.efficiency is None else check.fraction(job.efficiency, "efficiency", cited)
     run = device_inference(model, hardware, batch, precision, eff, job.seq_len)
     terms = run._terms
     h_terms = terms.hardware
+    if eff is None and not h_terms.has_bandwidth:  # _run_lineages drops the efficiencies' lineage: keep the compute one
+        cited.use(cited_assumption(catalog, COMPUTE_EFFICIENCY))
     latency = run.si["latency"]
     resident = run.si["memory_usage"]
     capacity = h_terms.capacity if h_terms.has_capacity else None
@@ -595,7 +604,7 @@ def _evaluate_inference(sc: Request) -> SystemEvaluation:
     sla = _optional(limits.latency_sla, "time", cited, "latency_sla")
     performance = EvaluationLevel("Performance", FAIL if sla is not None and latency > sla else PASS,
                                   build=lambda: _device_performance(run, batch, sla, h_terms.has_bandwidth))
-    macro = _skipped("Macro", "single device: pass duration_days and grid= for energy and carbon")
+    macro = _skipped("Macro", "single device: give a duration (and a grid) for energy and carbon")
     lineage: tuple[Lineage, ...] = (*_run_lineages(run), cited)
     if sc.duration_days is not None and avg_power is not None:
         macro, sus_lineage = _device_macro(sc, avg_power)
@@ -603,7 +612,7 @@ def _evaluate_inference(sc: Request) -> SystemEvaluation:
 
     def inputs() -> dict[str, Any]:
         shown = {"model": model.label, "hardware": hardware.label, "batch": batch, "precision": precision,
-                 "efficiency": f"{eff:.3g} of peak"}
+                 "efficiency": f"{run.compute_efficiency:.3g} of peak" + (" (cited)" if eff is None else "")}
         if run.seq_len > 1:
             shown["sequence"] = f"{run.seq_len} tokens"
         return shown
@@ -618,7 +627,7 @@ def _device_macro(sc: Request, avg_power: float) -> tuple[EvaluationLevel, Linea
     grid_rec = check.record(sc.grid, "grids", catalog, "grid")
     if grid_rec is None:
         grid_rec = _default(catalog, "grids", DEFAULT_GRID)
-        notes.append(f"grid: {grid_rec.label} (default; pass grid= to change it)")
+        notes.append(f"grid: {grid_rec.label} (default; name a grid to change it)")
     dc_rec = check.record(sc.datacenter, "datacenters", catalog, "datacenter")
     if dc_rec is None:
         notes.append("PUE 1: a single device outside a data center has no facility overhead")
@@ -655,7 +664,8 @@ class _Device:
         label = self.hardware.label
         notes = []
         if self.default_efficiency:
-            notes.append("efficiency 1.0: compute at the device's peak rate (a lower bound on latency; no efficiency given)")
+            notes.append(f"efficiency: none given, so the cited compute efficiency (assumption {COMPUTE_EFFICIENCY}), "
+                         "as `mlsysim eval` uses")
         mem: dict[str, Any] = {"weights_MB": self.weight_bytes / 1e6}
         status, resident, capacity = PASS, self.resident, self.capacity
         need = "weights" if resident == self.weight_bytes else "weights and KV cache"
@@ -725,7 +735,7 @@ def _run_lineages(run: PerformanceProfile) -> tuple[Lineage, ...]:
     return tuple(part for part in run.lineage_parts if keep_eff or part is not terms.efficiencies.lineage)
 
 
-def device_inference(model: Record, hardware: Record, batch: int, precision: str, efficiency: float,
+def device_inference(model: Record, hardware: Record, batch: int, precision: str, efficiency: float | None,
                      seq_len: int | None) -> PerformanceProfile:
     """One batch on one device through the single-device solver (the roofline of
     Engine.solve, mlsysim/solvers/engine.py; Williams et al. 2009): latency = max(FLOPs /
@@ -736,6 +746,6 @@ def device_inference(model: Record, hardware: Record, batch: int, precision: str
     step, as Engine.solve); a model with a cited FLOP count per inference, one inference
     per batch element. A device whose record states no memory bandwidth (a
     microcontroller running from on-chip memory) has no memory roofline; one that states
-    no capacity is not checked for fit. Returns the PerformanceProfile (its terms in
-    `_terms`)."""
+    no capacity is not checked for fit. `efficiency` None: the cited compute efficiency
+    (mlsysim/catalog/defaults.py). Returns the PerformanceProfile (its terms in `_terms`)."""
     return solve_terms(roofline_terms(model, hardware, precision, efficiency, require_memory=False), batch, seq_len)

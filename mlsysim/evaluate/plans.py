@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from mlsysim.catalog import Catalog, default_catalog
+from mlsysim.catalog import Catalog, default_catalog, defaults
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.evaluate.evaluator import SystemEvaluation, SystemEvaluator
 from mlsysim.evaluate.reference_plans import is_reference_plan, translate
@@ -62,12 +62,13 @@ class Plan(Schema):
     hardware: str | None = None
     cluster: str | None = None
     devices: int | None = Field(default=None, ge=1)
-    precision: Precision = "bf16"
+    # Unset fields take the defaults `mlsysim eval` and scenarios take (mlsysim/catalog/defaults.py).
+    precision: Precision = defaults.PRECISION
     # At most a million sequences: the layout search factors the batch, and far larger
     # batches are input mistakes (a typo'd exponent), not training jobs.
-    batch_size: int = Field(default=1, ge=1, le=1_000_000)
+    batch_size: int = Field(default=defaults.BATCH_SIZE, ge=1, le=1_000_000)
     sequence_length: int | None = Field(default=None, ge=1)
-    efficiency: float | str | None = None
+    efficiency: float | str | None = defaults.EFFICIENCY  # None: the cited efficiency
     parallelism: ParallelLayout | None = None  # None or "auto": the fastest layout that fits
     grid: str | None = None
     datacenter: str | None = None

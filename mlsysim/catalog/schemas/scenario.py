@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from mlsysim.catalog import defaults
 from mlsysim.catalog.schemas.common import RecordBase, Schema, at, cited, ref
 from mlsysim.catalog.schemas.hardware import Precision
 
@@ -43,8 +44,8 @@ class Scenario(RecordBase):
     efficiency: ref("assumptions") | None = None
     device_power: ref("assumptions") | None = None
     sleep_power: ref("assumptions") | None = None
-    precision: Precision = "fp16"
-    batch_size: int = Field(default=1, ge=1)
+    precision: Precision = defaults.PRECISION  # unset: as `mlsysim eval` and plans (mlsysim/catalog/defaults.py)
+    batch_size: int = Field(default=defaults.BATCH_SIZE, ge=1)
     sequence_length: int | None = Field(default=None, ge=1)
     parallelism: ParallelLayout | None = None  # None or "auto": the fastest layout that fits
     duration_days: float | None = Field(default=None, gt=0)
