@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -88,3 +90,33 @@ def hostile_catalog(root: Path) -> Path:
 
 def _yaml(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---- the browser the browser tests drive ---------------------------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def unavailable(reason: str) -> None:
+    """Skip a browser test whose browser is missing; in CI (which installs it) fail instead."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; .ci/run installs it, so CI must have it")
+    pytest.skip(reason)
+
+
+def chromium_browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright, for a module-scoped fixture to `yield from`;
+    skips (in CI: fails) with the reason when chromium or Playwright is missing."""
+    if not CHROMIUM.exists():
+        unavailable(f"no chromium at {CHROMIUM} (install Debian's: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install '.[test]')")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

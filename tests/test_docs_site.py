@@ -20,15 +20,11 @@ import mlsysim
 from mlsysim.errors import MlsysimError
 from mlsysim.site.docs import ZOO_DIR, build_docs, tutorial_files
 from mlsysim.site.docs_pages import exported_names, module_doc, public_modules, solver_modules
+from site_helpers import chromium_browser
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 ARTIFACTS = REPO / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-# Pages the labs helper adds to the zoo; links to them are allowed to dangle until it is merged.
-OPTIONAL_TARGETS = ("zoo/labs/",)
 
 
 @pytest.fixture(scope="session")
@@ -143,10 +139,8 @@ def test_every_internal_link_resolves(docs_site: Path) -> None:
                 continue
             path, fragment = urldefrag(url)
             target = (page.parent / unquote(urlparse(path).path)).resolve()
-            rel = target.relative_to(docs_site.resolve()).as_posix() if target.is_relative_to(docs_site.resolve()) else str(target)
             if not target.exists():
-                if not rel.startswith(OPTIONAL_TARGETS):
-                    missing.append(f"{page.relative_to(docs_site)} -> {url}")
+                missing.append(f"{page.relative_to(docs_site)} -> {url}")
                 continue
             if fragment and target.suffix == ".html" and fragment not in parse(target).ids:
                 missing.append(f"{page.relative_to(docs_site)} -> {url} (no id {fragment!r})")
@@ -261,24 +255,9 @@ def test_cli_docs_build_reports_bad_options(cli) -> None:
 
 # ---- in the browser -------------------------------------------------------------------------
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; .ci/run installs it, so CI must have it")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        _unavailable(f"no chromium at {CHROMIUM} (install Debian's: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install '.[test]')")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium_browser()
 
 
 # Everything that sticks out past the viewport's right edge, except content inside a

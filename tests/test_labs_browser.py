@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from mlsysim.catalog import load_catalog
-from site_helpers import TODAY
+from site_helpers import TODAY, chromium_browser
 from test_labs import NUMBERS, _rel, _samples, python_result
-from test_site_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Problems, _unavailable
+from test_site_browser import ARTIFACTS, Problems
 
 from mlsysim.site.labs.explorer import explorer_data
 from mlsysim.site.labs.waterfall import waterfall
@@ -32,16 +32,7 @@ OUTPUTS = {  # explorer result -> element id
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        _unavailable(f"no chromium at {CHROMIUM} (install Debian's: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install '.[test]')")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture(scope="module")

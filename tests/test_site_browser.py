@@ -6,7 +6,6 @@ on a developer machine without it they are skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -16,12 +15,9 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 
 from mlsysim.catalog import load_catalog
-from site_helpers import TODAY, hostile_catalog
+from site_helpers import TODAY, chromium_browser, hostile_catalog
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = REPO / "artifacts"
 # One page of each type, as (name, path relative to the site root).
 PAGE_TYPES = [
@@ -36,24 +32,9 @@ PAGE_TYPES = [
 WIDTHS = (1400, 1024, 390)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; .ci/run installs it, so CI must have it")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        _unavailable(f"no chromium at {CHROMIUM} (install Debian's: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install '.[test]')")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture(scope="module")
