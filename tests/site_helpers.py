@@ -120,3 +120,18 @@ def chromium_browser() -> Iterator[Any]:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+def build_bundled_site(tmp_path_factory: Any, name: str) -> Path:
+    """The zoo site of the bundled catalog, built into a fresh temporary folder `name`
+    (with its own cache, whatever MLSYSIM_CATALOG the shell has set)."""
+    import pytest
+
+    from mlsysim.site.build import build_site
+
+    out = tmp_path_factory.mktemp(name) / "site"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLSYSIM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+        mp.delenv("MLSYSIM_CATALOG", raising=False)
+        build_site(out, today=TODAY)
+    return out

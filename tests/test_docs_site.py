@@ -40,20 +40,14 @@ def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 failed = shared / "docs-site.failed"
                 if failed.exists():
                     pytest.fail(f"the docs build failed in another worker:\n{failed.read_text()}")
-                saved = {k: os.environ.get(k) for k in ("MLSYSIM_CACHE_DIR", "MLSYSIM_CATALOG")}
-                os.environ["MLSYSIM_CACHE_DIR"] = str(shared / "docs-cache")
-                os.environ.pop("MLSYSIM_CATALOG", None)
-                try:
-                    build_docs(out, jobs=1)
-                except Exception as exc:
-                    failed.write_text(str(exc), encoding="utf-8")
-                    raise
-                finally:
-                    for key, value in saved.items():
-                        if value is None:
-                            os.environ.pop(key, None)
-                        else:
-                            os.environ[key] = value
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setenv("MLSYSIM_CACHE_DIR", str(shared / "docs-cache"))
+                    mp.delenv("MLSYSIM_CATALOG", raising=False)
+                    try:
+                        build_docs(out, jobs=1)
+                    except Exception as exc:
+                        failed.write_text(str(exc), encoding="utf-8")
+                        raise
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return out

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlsysim.catalog import load_catalog
-from site_helpers import TODAY, chromium_browser
+from site_helpers import build_bundled_site, chromium_browser
 from test_labs import NUMBERS, _rel, _samples, python_result
 from test_site_browser import ARTIFACTS, Problems
 
@@ -37,14 +37,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlsysim.site.build import build_site
-
-    out = tmp_path_factory.mktemp("labs") / "site"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLSYSIM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        mp.delenv("MLSYSIM_CATALOG", raising=False)
-        build_site(out, today=TODAY)
-    return out
+    return build_bundled_site(tmp_path_factory, "labs")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 
 from mlsysim.catalog import load_catalog
-from site_helpers import TODAY, chromium_browser, hostile_catalog
+from site_helpers import TODAY, build_bundled_site, chromium_browser, hostile_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"
@@ -40,14 +40,7 @@ def browser():
 @pytest.fixture(scope="module")
 def real_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site of the bundled catalog, built once for this module."""
-    from mlsysim.site.build import build_site
-
-    out = tmp_path_factory.mktemp("browser") / "site"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLSYSIM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-        mp.delenv("MLSYSIM_CATALOG", raising=False)
-        build_site(out, today=TODAY)
-    return out
+    return build_bundled_site(tmp_path_factory, "browser")
 
 
 class Problems:

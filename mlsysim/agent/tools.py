@@ -101,14 +101,7 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
                 raise MlsysimError("batch_size and concurrent do not combine: batch_size is a static batch, concurrent "
                                    "the requests in flight under continuous batching; give one")
             cb = server.continuous_batching(concurrent, prompt, out)
-            result = {"model": server.m.name, "hardware": server.hardware_name, "precision": server.precision,
-                      "weight_precision": server.weight_precision, "kv_precision": server.kv_precision,
-                      "tensor_parallel": server.tp, "concurrent_requests": cb.concurrent_requests,
-                      "prompt_tokens": prompt, "output_tokens": out, "feasible": cb.feasible,
-                      "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
-                      "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
-                      "memory_bytes_per_gpu": cb.memory.to_dict(), "warnings": list(cb.warnings),
-                      "lineage": [e.to_dict() for e in server.lineage.entries()]}
+            result = server.steady_state_dict(cb, prompt, out)
             feasible = cb.feasible
             result["solver"] = "ServingModel.continuous_batching (steady state)"
         else:

@@ -147,9 +147,14 @@ class Catalog:
             return [r for k in self.kinds() for r in self._records[k].values()]
         return list(self._records.get(kind, {}).values())
 
+    def lookup(self, kind: str, name: str) -> Record | None:
+        """A record of `kind` by id, alias or name, ignoring case and punctuation; None when
+        there is none (for optional records: no closest-name search, no error)."""
+        return self._names.get(kind, {}).get(normalize_name(name))
+
     def get(self, kind: str, name: str) -> Record:
         """A record of `kind` by id, alias or name, ignoring case and punctuation."""
-        found = self._names.get(kind, {}).get(normalize_name(name))
+        found = self.lookup(kind, name)
         if found is None:
             close = self._closest_labels(name, self.records(kind))
             hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(sorted(r.label for r in self.records(kind)))}"

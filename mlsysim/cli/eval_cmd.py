@@ -286,15 +286,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     if req.concurrent:
         cb = serving.continuous_batching(req.concurrent, prompt, out)
         memory, latency, ttft = cb.memory, cb.request_latency, cb.ttft
-        result = {"model": serving.m.name, "hardware": serving.hardware_name, "precision": serving.precision,
-                  "weight_precision": serving.weight_precision, "kv_precision": serving.kv_precision,
-                  "tensor_parallel": serving.tp, "concurrent_requests": cb.concurrent_requests,
-                  "prompt_tokens": prompt, "output_tokens": out, "feasible": cb.feasible,
-                  "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
-                  "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
-                  "memory_bytes_per_gpu": memory.to_dict(), "warnings": list(cb.warnings),
-                  "catalog": serving.lineage.catalog,
-                  "lineage": [e.to_dict() for e in serving.lineage.entries()]}
+        result = serving.steady_state_dict(cb, prompt, out)
         warned = cb.warnings
         step_costs = _fixed_costs(serving.decode_step(prompt, req.concurrent), serving.tp)
         rows = [

@@ -497,6 +497,19 @@ class ServingModel:
                       + self.check_rate(batch_size * output_tokens / latency, "the batch")),
         )
 
+    def steady_state_dict(self, cb: ContinuousBatchingProfile, prompt_tokens: int, output_tokens: int) -> dict[str, Any]:
+        """`cb` (from `continuous_batching`) as JSON-ready SI values with this server's setup,
+        its catalog and the lineage of the cited values it rests on."""
+        return {"model": self.m.name, "hardware": self.hardware_name, "precision": self.precision,
+                "weight_precision": self.weight_precision, "kv_precision": self.kv_precision,
+                "tensor_parallel": self.tp, "concurrent_requests": cb.concurrent_requests,
+                "prompt_tokens": prompt_tokens, "output_tokens": output_tokens, "feasible": cb.feasible,
+                "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
+                "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
+                "memory_bytes_per_gpu": cb.memory.to_dict(), "warnings": list(cb.warnings),
+                "catalog": self.lineage.catalog,
+                "lineage": [e.to_dict() for e in self.lineage.entries()]}
+
     def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int) -> ContinuousBatchingProfile:
         """Steady state of continuous (iteration-level) batching.
 

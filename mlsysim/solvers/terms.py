@@ -643,18 +643,11 @@ def gemm_tile_values(catalog: Catalog, precision: str) -> dict[str, Value]:
 
 def _tile_assumption(catalog: Catalog, ident: str, precision: str, needed: str) -> Value:
     """The tile record for `precision` (`<ident>_<precision>`, e.g. gemm_tile_rows_fp8, the
-    tile of FP8 GEMMs) when the catalog has one, else the default record `ident`. Memoised
-    per catalog: a miss costs a failed lookup (with its closest-name search) only once."""
-    memo = catalog.derived("tile_assumptions")
-    key = (ident, precision)
-    value = memo.get(key)
-    if value is None:
-        try:
-            value = cited_assumption(catalog, f"{ident}_{precision}", needed)
-        except MlsysimError:
-            value = cited_assumption(catalog, ident, needed)
-        memo[key] = value
-    return value
+    tile of FP8 GEMMs) when the catalog has one, else the default record `ident`."""
+    scoped = f"{ident}_{precision}"
+    if catalog.lookup("assumptions", scoped) is not None:
+        return cited_assumption(catalog, scoped, needed)
+    return cited_assumption(catalog, ident, needed)
 
 
 def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
