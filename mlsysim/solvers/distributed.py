@@ -86,6 +86,7 @@ from mlsysim.solvers.terms import (
     WaveQuantization,
     cited_assumption,
     hardware_terms,
+    kernel_efficiency_values,
     memory_capacity,
     model_terms,
     wave_quantization,
@@ -282,7 +283,7 @@ class TrainingTerms:
     zero3_traffic: float  # ZeRO-3 data-parallel volume / plain all-reduce volume [1] (kept for callers; the step model prices the collectives)
     backward_share: float  # backward FLOPs / (forward + backward) [1]
     efficiency_mode: str = "first_principles"
-    mem_bw: float = float("inf")  # [B/s] device memory bandwidth (memory-bound element-wise work)
+    mem_bw: float = float("inf")  # [B/s] achieved device memory bandwidth (memory-bound element-wise work)
     backward: float = 2.0  # backward FLOPs / forward FLOPs [1]
     causal: bool = True  # decoder (causal mask); an encoder attends over the whole sequence
     # Weight-GEMM FLOPs per sequence (forward + backward + recomputed forward; output layer
@@ -291,6 +292,7 @@ class TrainingTerms:
     # The weight GEMMs' tile/wave quantization at a tensor-parallel size (None: not modelled).
     waves: Any = None
     capacity_basis: str = "marketed"  # "usable", "marketed" or "none" (terms.memory_capacity)
+    attention_rate: float = 0.0  # [FLOP/s] peak x fused-attention efficiency (0: priced at `rate`)
     # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
@@ -390,6 +392,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     peak = peak_compute(hardware, precision, lineage)
     fraction = inputs.fraction(efficiency, "efficiency", lineage)
     mem_bw = lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else float("inf")
+    attention_fraction, memory_fraction = _kernel_fractions(hardware, precision, efficiency, fraction, lineage)
     return TrainingTerms(
         fleet=fleet, layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
         kv_width=shape.kv_heads * shape.head_dim, params=counts.total, params_active=counts.active, seq=seq,
@@ -402,9 +405,34 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         inter_bw=fleet.inter_bw_per_device, inter_latency=fleet.inter_latency,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
-        backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw, backward=backward,
+        backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw * memory_fraction, backward=backward,
+        attention_rate=peak * attention_fraction,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
     )
+
+
+def _kernel_fractions(hardware: Record, precision: str, efficiency: Any, gemm: float,
+                      lineage: Lineage) -> tuple[float, float]:
+    """Achieved fractions [1] of the fused-attention kernels (of peak compute) and of the
+    memory-bound element-wise work (of peak memory bandwidth) in a first-principles
+    training step on `hardware` at `precision`, the per-kernel figures serving uses
+    (`terms.kernel_efficiency_values`). Attention takes the cited attention figure scoped
+    to this accelerator and precision when the GEMM efficiency is a cited kernel figure,
+    else the GEMM fraction `gemm` (a number the caller chose applies to every compute
+    kernel, as in ServingModel); memory-bound work takes the cited memory efficiency. The
+    cited forward-pass attention figure is also applied to the backward pass, which
+    FlashAttention runs at a lower fraction of peak: optimistic there."""
+    try:
+        terms = hardware_terms(hardware, precision, require_memory=False)
+    except MlsysimError:
+        return gemm, 1.0
+    cited = kernel_efficiency_values(terms)
+    attention = gemm
+    scoped_attention = cited["attention"].qualifiers.get("kernel") == "attention"
+    if isinstance(efficiency, Record) and scoped_attention:
+        attention = lineage.use(cited["attention"])
+    memory = lineage.use(cited["memory"]) if hardware.has("memory.bandwidth") else 1.0
+    return attention, memory
 
 
 def _training_waves(model: Record, hardware: Record, precision: str, lineage: Lineage) -> Any:
@@ -647,15 +675,21 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     seq_local = s.seq / x.cp
     # Forward and backward pass, plus the forward again of what is recomputed.
     stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[x.recompute] + s.flops_logits3
-    if x.fused_attention and s.causal:
-        # Fused kernels skip the blocks a causal mask hides: half the score and value work of
-        # every pass that runs attention (forward, backward, and the recomputed forward).
+    attention_stage = 0.0
+    if x.fused_attention:
+        # Score and value work of every pass that runs attention (forward, backward, and the
+        # recomputed forward), run by the fused attention kernels at their own efficiency;
+        # they skip the blocks a causal mask hides, half of it.
         attention_passes = 1.0 + s.backward + (0.0 if x.recompute == "none" else 1.0)
-        stage_flops = stage_flops - CAUSAL_SKIPPED * layers_stage / s.layers * s.flops_fwd_attn_seq * attention_passes
+        attention_stage = layers_stage / s.layers * s.flops_fwd_attn_seq * attention_passes
+        if s.causal:
+            stage_flops = stage_flops - CAUSAL_SKIPPED * attention_stage
+            attention_stage = attention_stage * (1.0 - CAUSAL_SKIPPED)
     gemm_stage = layers_stage / s.layers * (s.flops_gemm_seq[x.recompute] - s.flops_logits3) + s.flops_logits3
     slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
     stage_flops = stage_flops + gemm_stage * (slowdown - 1.0)
-    t_gemm = x.microbatch * stage_flops / (x.tp * x.cp) / s.rate
+    attention_rate = s.attention_rate or s.rate
+    t_gemm = x.microbatch * ((stage_flops - attention_stage) / s.rate + attention_stage / attention_rate) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
     passes_mem = 1.0 + s.backward + {"none": 0.0, "selective": 0.0, "full": 1.0}[x.recompute]
