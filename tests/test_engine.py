@@ -279,10 +279,16 @@ def test_no_wave_term_without_a_cited_sm_count_or_tile(hardware: str, precision:
     without them the GEMMs run at the cited efficiency alone and nothing is listed."""
     from mlsysim.solvers.terms import hardware_terms, model_terms, wave_quantization
 
+    from mlsysim.solvers.roofline import gemm_flops
+    from mlsysim.solvers.terms import kernel_efficiencies
+
     hw = Hardware.get(hardware)
     p = Engine.solve(Models.Language.Llama3_8B, hw, seq_len=128, precision=precision)
     assert p.si["gemm_utilization"] == 1.0
-    assert p.si["latency_compute"] == pytest.approx(p.si["flops"] / (hw.compute[precision].si * p.compute_efficiency))
+    eff = kernel_efficiencies(hardware_terms(hw, precision))
+    gemm = gemm_flops(model_terms(Models.Language.Llama3_8B), 1, 128)
+    peak = hw.compute[precision].si
+    assert p.si["latency_compute"] == pytest.approx(gemm / (peak * eff.gemm) + (p.si["flops"] - gemm) / (peak * eff.attention))
     assert not any("gemm_tile" in e.path or "compute_units" in e.path for e in p.lineage.entries())
     assert why in wave_quantization(model_terms(Models.Language.Llama3_8B), hardware_terms(hw, precision)).reason
 
@@ -352,3 +358,21 @@ def test_transformer_passes_use_the_cited_per_kernel_efficiencies() -> None:
     assert any("prefill_compute_efficiency" in path for path in generic)
     assert not any("gemm_efficiency_" in path for path in generic)
     assert cnn.compute_efficiency == cnn.attention_efficiency
+
+
+def test_a_cnn_takes_the_convolution_efficiency_cited_for_its_accelerator():
+    """ResNet-50's FLOPs on a V100 at fp16 run at the cited cuDNN convolution efficiency
+    (conv_efficiency_cudnn_fp16: 27.4% of the FP16 Tensor Core peak, the convolution time
+    of a batch-64 ResNet-50 forward pass in PaddlePaddle's float16 benchmark, cuDNN 7.1),
+    not at the generic prefill figure; where no convolution figure is cited (the T4) the
+    generic one applies, and a caller's efficiency still replaces either."""
+    v100 = Engine.solve(model="ResNet50", hardware="V100", batch_size=256, precision="fp16")
+    assert v100.compute_efficiency == pytest.approx(0.274)
+    assert "assumptions/conv_efficiency_cudnn_fp16#quantity" in v100.lineage
+    peak = 125e12
+    assert v100.si["latency_compute"] == pytest.approx(256 * 4.09e9 * 2 / (peak * 0.274))
+    t4 = Engine.solve(model="ResNet50", hardware="T4", batch_size=256, precision="fp16")
+    assert "assumptions/conv_efficiency_cudnn_fp16#quantity" not in t4.lineage
+    assert t4.compute_efficiency == pytest.approx(0.76)
+    mine = Engine.solve(model="ResNet50", hardware="V100", batch_size=256, precision="fp16", efficiency=0.5)
+    assert mine.compute_efficiency == pytest.approx(0.5)

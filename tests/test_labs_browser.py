@@ -74,9 +74,12 @@ def _set(page, s: dict) -> None:
 def test_explorer_numbers_equal_the_solvers(browser, site, catalog):
     """40 sampled settings (at least 20 of them Engine.solve: equal precisions, prefill; the
     rest ServingModel with separate weight / KV formats or a decode step), set through the
-    page's controls; every number the page shows equals the solver's to 1e-9."""
+    page's controls, plus a CNN on an accelerator with a convolution efficiency of its own
+    (ResNet-50 on the V100 at fp16); every number the page shows equals the solver's to 1e-9."""
     data = explorer_data(catalog)
     samples = _samples(data, random.Random(2026), 40)
+    samples.append({"model": "resnet50", "hardware": "v100", "precision": "fp16", "batch": 256, "seq": 1,
+                    "phase": "prefill", "weight_precision": "fp16", "kv_precision": "fp16"})
     page, problems = _open(browser, site, "roofline")
     engine = 0
     for s in samples:

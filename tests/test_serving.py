@@ -76,13 +76,15 @@ def test_sum_of_max_of_lines_is_exact(a1, b1, a2, b2, c0, n) -> None:
 
 def test_tensor_parallel_splits_weights_flops_and_adds_allreduce() -> None:
     """Megatron-style TP: each GPU holds 1/tp of the weights and does 1/tp of the FLOPs; two
-    ring all-reduces per layer of tokens x hidden x 2 bytes over the node's NVLink."""
+    ring all-reduces per layer of tokens x hidden x 2 bytes over the node's NVLink, at the
+    bus bandwidth NCCL reaches there (370 of 450 GB/s per direction on H100: NVIDIA/nccl-tests
+    issue 212, S. Jeaugey, "NCCL can get an effective NVLink bandwidth of 370GB/s")."""
     one = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100)
     four = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, tp=4)
     assert four.memory(1, 1).weights == pytest.approx(one.memory(1, 1).weights / 4)
     p1, p4 = one.prefill(1000), four.prefill(1000)
     assert p4.flops == pytest.approx(p1.flops / 4)
-    per_direction = Systems.Nodes.DGX_H100.intra_node_bandwidth.si / 2
+    per_direction = Systems.Nodes.DGX_H100.intra_node_bandwidth.si / 2 * 0.8222
     bandwidth_term = 2 * 3 / 4 * 1000 * 8192 * 2 / per_direction
     latency = four.allreduce_latency.seconds
     assert p4.communication == pytest.approx(2 * 80 * (latency + bandwidth_term))

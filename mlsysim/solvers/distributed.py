@@ -85,6 +85,7 @@ from mlsysim.solvers.roofline import (
 from mlsysim.solvers.terms import (
     WaveQuantization,
     cited_assumption,
+    collective_efficiencies,
     hardware_terms,
     kernel_efficiency_values,
     memory_capacity,
@@ -276,8 +277,8 @@ class TrainingTerms:
     flops_hw_layers_seq: dict[str, float]  # the same without the output layer
     devices: float
     per_node: int
-    intra_bw: float  # [B/s] per device inside a node
-    inter_bw: float  # [B/s] per device across the fabric
+    intra_bw: float  # [B/s] per device inside a node, as collectives reach it (bus bandwidth)
+    inter_bw: float  # [B/s] per device across the fabric, as collectives reach it
     inter_latency: float  # [s]
     opt_bytes: float  # optimizer state bytes per parameter
     zero3_traffic: float  # ZeRO-3 data-parallel volume / plain all-reduce volume [1] (kept for callers; the step model prices the collectives)
@@ -393,6 +394,9 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     fraction = inputs.fraction(efficiency, "efficiency", lineage)
     mem_bw = lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else float("inf")
     attention_fraction, memory_fraction = _kernel_fractions(hardware, precision, efficiency, fraction, lineage)
+    # Collectives reach a cited fraction of each link's line rate (NCCL bus bandwidth).
+    links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
+    lineage.merge(links.lineage)
     return TrainingTerms(
         fleet=fleet, layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
         kv_width=shape.kv_heads * shape.head_dim, params=counts.total, params_active=counts.active, seq=seq,
@@ -401,8 +405,8 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         peak=peak, efficiency=fraction, capacity=capacity, elem=bytes_per_element(precision), lineage=lineage,
         rate=peak * fraction, flops_logits3=flops_logits, flops_hw_seq=flops_hw_seq,
         flops_hw_layers_seq={mode: flops - flops_logits for mode, flops in flops_hw_seq.items()},
-        devices=float(fleet.devices), per_node=fleet.per_node, intra_bw=fleet.intra_bw,
-        inter_bw=fleet.inter_bw_per_device, inter_latency=fleet.inter_latency,
+        devices=float(fleet.devices), per_node=fleet.per_node, intra_bw=fleet.intra_bw * links.intra,
+        inter_bw=fleet.inter_bw_per_device * links.inter, inter_latency=fleet.inter_latency,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw * memory_fraction, backward=backward,

@@ -62,6 +62,7 @@ from mlsysim.solvers.terms import (
     allreduce_latency,
     active_params_per_token,
     cited_assumption,
+    collective_efficiencies,
     hardware_terms,
     kernel_efficiencies,
     launch_overhead,
@@ -351,7 +352,10 @@ class ServingModel:
         self.bytes_act = BYTES_PER_ELEMENT[self.precision]
         self.link = 0.0
         if self.tp > 1:
-            self.link = self._link_bandwidth(node, hw)
+            # The all-reduces reach the cited NCCL bus bandwidth, a fraction of the line rate.
+            links = collective_efficiencies(hw)
+            self.link = self._link_bandwidth(node, hw) * links.intra
+            self._lineage.merge(links.lineage)
             floor = self._lineage.use(cited_assumption(catalog, ACTIVATION_BYTES, "tensor-parallel all-reduces", "serving solver"))
             self.bytes_act = max(self.bytes_act, floor)
         # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).

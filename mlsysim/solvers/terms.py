@@ -86,6 +86,7 @@ class ModelTerms:
     # device memory [1] (0 when the catalog does not state them).
     activation_elements: float = 0.0
     encoder: bool = False          # a bidirectional encoder (BERT): one pass, no decode, no KV cache
+    convolutional: bool = False    # a CNN (architecture: cnn): its FLOPs run in convolution kernels
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,8 @@ def _read_model(model: Record) -> ModelTerms:
         activations = lineage.use(model.activation_elements_per_inference) if model.has("activation_elements_per_inference") else 0.0
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
                           matmul_flops=flops, read_params_dense=params,
-                          lineage=lineage, ref=model.ref, activation_elements=activations, **graph)
+                          lineage=lineage, ref=model.ref, activation_elements=activations,
+                          convolutional=model.get("architecture") == "cnn", **graph)
     if model.has("ssm"):
         # A state-space model's work per token is its weight matmuls (the scan is
         # O(d_state) per channel): 2 FLOP per parameter per token (Kaplan et al. 2020).
@@ -399,6 +401,8 @@ class KernelEfficiencies:
     gemm_specific: bool = False
     attention_specific: bool = False
     memory_specific: bool = False
+    convolution: float = 0.0  # convolution kernels of a CNN (0: not resolved, use `gemm`)
+    convolution_specific: bool = False
 
     @property
     def compute(self) -> float:
@@ -406,18 +410,29 @@ class KernelEfficiencies:
         return self.gemm
 
 
-KERNELS = ("gemm", "attention", "memory")
+# The kernel classes of a transformer pass, and every class an efficiency record may be
+# scoped to (a CNN's convolutions too).
+TRANSFORMER_KERNELS = ("gemm", "attention", "memory")
+KERNELS = TRANSFORMER_KERNELS + ("convolution",)
 
 
 def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
     """Every assumption whose quantity is scoped to a kernel class, precisions and hardware
     ids (qualifiers `kernel`, `precisions`, `hardware`, comma-separated), indexed by
-    (kernel, hardware id, precision); read once per catalog."""
+    (kernel, hardware id, precision); read once per catalog.
+
+    The solvers apply one efficiency to every shape of a kernel class, so a figure
+    representative of many shapes (a median over a shape table, the lower end of a stated
+    range) is preferred to the best shape of a sweep (qualifier `statistic: best shape of a
+    sweep`, an upper bound), which fills only a slot no other record fills. Among records
+    of the same standing the first by id wins, so the choice never depends on file order."""
     memo = catalog.derived("scoped_efficiencies")
     index = memo.get(None)
     if index is None:
         index = {}
-        for record in catalog.records("assumptions"):
+        ranked = sorted(catalog.records("assumptions"),
+                        key=lambda r: (_best_shape(r), r._data["id"]))
+        for record in ranked:
             if not record.has("quantity"):
                 continue
             value = record.quantity
@@ -427,9 +442,16 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
                 continue
             for hw_id in _listed(wanted.get("hardware")):
                 for precision in _listed(wanted.get("precisions")):
-                    index[(kernel, hw_id, precision)] = value
+                    index.setdefault((kernel, hw_id, precision), value)
         memo[None] = index
     return index
+
+
+def _best_shape(record: Record) -> bool:
+    """Whether an efficiency record is the best shape of a sweep (an upper bound)."""
+    if not record.has("quantity"):
+        return False
+    return str(record.quantity.qualifiers.get("statistic", "")).startswith("best shape")
 
 
 def _listed(text: Any) -> list[str]:
@@ -476,7 +498,8 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
     if compute is not None:
         user = inputs.fraction(compute, "efficiency", lineage)
     cited = kernel_efficiency_values(h)
-    for kernel in KERNELS:
+    values["convolution"], specific["convolution"] = 0.0, False
+    for kernel in TRANSFORMER_KERNELS:
         if user is not None and kernel != "memory":
             values[kernel], specific[kernel] = user, False
             continue
@@ -484,7 +507,8 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
         specific[kernel] = scoped.get((kernel, key[0], key[1])) is value
         values[kernel] = lineage.use(value)
     result = KernelEfficiencies(values["gemm"], values["attention"], values["memory"], lineage, user is not None,
-                                specific["gemm"], specific["attention"], specific["memory"])
+                                specific["gemm"], specific["attention"], specific["memory"],
+                                values["convolution"], specific["convolution"])
     if compute is None:
         inputs.remember(memo, key, result)
     return result
@@ -495,11 +519,20 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
     (described weight GEMMs and attention) the per-kernel ones (`kernel_efficiencies`, as
     ServingModel prices its passes); for a model with a per-inference or per-parameter FLOP
     count (no operator graph to split into kernel classes) the generic cited compute and
-    memory efficiencies (`efficiencies`), the same figure for both compute classes.
+    memory efficiencies (`efficiencies`), the same figure for both compute classes, except
+    that a CNN's FLOPs take the convolution efficiency cited for this accelerator and
+    precision where the catalog has one (qualifier kernel: convolution).
     `compute`, when given, replaces the compute efficiencies in either case."""
     if m.kind == "transformer":
         return kernel_efficiencies(h, compute)
     e = efficiencies(h.catalog, compute)
+    if m.convolutional and compute is None:
+        scoped = _scoped_efficiencies(h.catalog).get(("convolution", h.record._data["id"], h.precision))
+        if scoped is not None:
+            lineage = Lineage()
+            lineage.merge(e.lineage)
+            conv = lineage.use(scoped)
+            return KernelEfficiencies(conv, conv, e.memory, lineage, False, True, True, False, conv, True)
     return KernelEfficiencies(e.compute, e.compute, e.memory, e.lineage, e.compute_from_user)
 
 
@@ -559,6 +592,51 @@ def applies_to(value: Any, hw: Record) -> bool:
         return False
     link = wanted.get("link")
     return not link or str(link).lower() in str(hw.get("interconnect.name", "")).lower()
+
+
+@dataclass(frozen=True)
+class LinkEfficiencies:
+    """Achieved fractions [1] of the line rate that collectives reach inside a node
+    (`intra`) and across the fabric (`inter`), 1.0 where no cited figure applies, with the
+    lineage of the cited values used."""
+
+    intra: float
+    inter: float
+    lineage: Lineage
+
+
+def collective_efficiencies(hw: Record, fabric: Record | None = None) -> LinkEfficiencies:
+    """The cited bus-bandwidth efficiency of collectives (assumption records with a
+    `collective` qualifier, e.g. nccl_allreduce_bus_efficiency_*) on accelerator `hw`'s
+    node link and, when given, across `fabric`: inside the node the record that
+    `applies_to` the accelerator (vendor, hardware ids, link named in its interconnect);
+    across nodes the record of the accelerator's vendor whose `link` is named in the
+    fabric's technology (e.g. InfiniBand). 1.0 (line rate, an optimistic bound) where the
+    catalog cites none. The first matching record by id wins. Memoised per (accelerator,
+    fabric) in their catalog.
+
+    References
+    ----------
+    NCCL tests documentation, "Performance" (bus bandwidth: the per-link rate a collective
+    reaches, comparable to the hardware's peak).
+    """
+    memo = hw._catalog.derived("collective_efficiencies")
+    key = (hw._data["id"], fabric._data["id"] if fabric is not None else None)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    records = [r.quantity for r in sorted(hw._catalog.records("assumptions"), key=lambda r: r._data["id"])
+               if r.has("quantity") and r.quantity.qualifiers.get("collective")]
+    lineage = Lineage()
+    intra = next((v for v in records if applies_to(v, hw)), None)
+    technology = str(fabric.get("technology", "")).lower() if fabric is not None else ""
+    vendor = str(hw.get("vendor", "")).lower()
+    inter = next((v for v in records if technology and str(v.qualifiers.get("link", "")).lower() in technology
+                  and str(v.qualifiers.get("vendor", "")).lower() == vendor), None)
+    result = LinkEfficiencies(lineage.use(intra) if intra is not None else 1.0,
+                              lineage.use(inter) if inter is not None else 1.0, lineage)
+    memo[key] = result
+    return result
 
 
 def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:

@@ -81,11 +81,14 @@
     // terms.pass_efficiencies: a transformer pass prices its weight GEMMs, attention and
     // memory traffic at the records cited for this accelerator and precision
     // (terms.kernel_efficiency_values, exported per accelerator); a model with a
-    // per-inference or per-parameter FLOP count at the generic compute and memory figures.
-    if (m.kind !== "transformer") {
-      return { gemm: A.compute_efficiency, attention: A.compute_efficiency, memory: A.memory_efficiency };
-    }
+    // per-inference or per-parameter FLOP count at the generic compute and memory figures,
+    // a CNN's FLOPs at the convolution record chosen for this accelerator and precision
+    // (the generic compute figure where none is cited).
     var keys = h.efficiencies[precision];
+    if (m.kind !== "transformer") {
+      var compute = m.convolutional && keys ? A[keys.convolution] : A.compute_efficiency;
+      return { gemm: compute, attention: compute, memory: A.memory_efficiency };
+    }
     return { gemm: A[keys.gemm], attention: A[keys.attention], memory: A[keys.memory] };
   }
 

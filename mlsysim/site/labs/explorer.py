@@ -99,7 +99,7 @@ def _assumption_id(value: Value) -> str:
 
 def kernel_efficiency_keys(record: Record, precisions: Any, table: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     """Per precision, the key in `table` (the exported assumptions) of the cited efficiency each
-    kernel class ("gemm", "attention", "memory") of a transformer pass uses on accelerator
+    kernel class ("gemm", "attention", "memory"; "convolution" for a CNN's FLOPs) uses on accelerator
     `record` (`terms.kernel_efficiency_values`); records not yet in `table` are added to it,
     under their record id, with their citation."""
     out: dict[str, dict[str, str]] = {}
@@ -138,6 +138,7 @@ def model_entry(record: Record) -> dict[str, Any] | None:
         "kv_elements": m.kv_elements, "read_params_dense": m.read_params_dense, "expert_params": m.expert_params,
         "moe_layers": m.moe_layers, "experts_total": m.experts_total, "experts_active": m.experts_active,
         "context": m.context, "kernels": m.kernels, "activation_elements": m.activation_elements,
+        "convolutional": m.convolutional,
         "encoder": m.encoder, "gemms": [[n, share, split] for n, share, split in m.gemms],
     }
 

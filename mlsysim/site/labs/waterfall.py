@@ -33,6 +33,7 @@ from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
 from mlsysim.solvers.terms import (
     KERNEL_LAUNCH,
+    TRANSFORMER_KERNELS,
     cited_assumption,
     kernel_efficiency_values,
     launch_overhead,
@@ -91,6 +92,8 @@ def _efficiencies(serving: ServingModel) -> list[dict[str, Any]]:
     uses: dict[str, list[str]] = {}
     values: dict[str, Value] = {}
     for kernel, value in kernel_efficiency_values(serving.h).items():
+        if kernel not in TRANSFORMER_KERNELS:
+            continue
         ident = value.path.split("/", 1)[1].split("#", 1)[0]
         values[ident] = value
         uses.setdefault(ident, []).append(_KERNEL_WHAT[kernel])
