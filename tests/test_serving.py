@@ -201,3 +201,24 @@ def test_under_load_obeys_littles_law_and_queues_prefills() -> None:
     # M/M/1: P(W > t) = rho exp(-(1 - rho) t / S); at rho = 0.5 the median wait is 0.
     assert mm1_wait_quantile(0.5, 1.0, 0.5) == 0.0
     assert mm1_wait_quantile(0.9, 1.0, 0.99) == pytest.approx(10.0 * math.log(0.9 / 0.01))
+
+
+def test_iteration_overhead_is_paid_once_per_engine_iteration() -> None:
+    """An engine that does not overlap its CPU work with the GPU leaves a fixed bubble per
+    iteration: vLLM 0.5's single-step scheduler, "about 4ms of GPU bubble" per decode step
+    (vllm-project/vllm RFC on multi-step scheduling, issue 6854, Motivation). Every decode
+    step and prefill pays it once; a continuous-batching iteration pays it once for its
+    decode step and the prefills it admits; it is cited in the lineage; the default is none."""
+    plain = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    vllm = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, iteration_overhead="serving_iteration_overhead_vllm")
+    assert vllm.iteration_overhead == pytest.approx(4e-3)
+    assert vllm.decode_step(600, 8).time == pytest.approx(plain.decode_step(600, 8).time + 4e-3)
+    assert vllm.prefill(512).time == pytest.approx(plain.prefill(512).time + 4e-3)
+    a, b = plain.solve(512, 128, 8), vllm.solve(512, 128, 8)
+    assert b.latency == pytest.approx(a.latency + 128 * 4e-3)
+    ca, cb = plain.continuous_batching(32, 512, 128), vllm.continuous_batching(32, 512, 128)
+    assert cb.iteration == pytest.approx(ca.iteration + 4e-3)
+    assert "assumptions/serving_iteration_overhead_vllm#quantity" in vllm.lineage
+    assert ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, iteration_overhead=0.002).iteration_overhead == 0.002
+    with pytest.raises(MlsysimError, match="iteration_overhead"):
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, iteration_overhead=-1.0)

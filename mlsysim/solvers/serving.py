@@ -82,7 +82,7 @@ ACTIVATION_BYTES = "allreduce_activation_bytes"
 @dataclass(frozen=True)
 class PassTime(QuantityView):
     """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
-    time = max(compute, memory) + launch + communication; `communication` includes
+    time = max(compute, memory) + launch + communication + runtime; `communication` includes
     `communication_latency`, the fixed (size-independent) part of the all-reduces;
     `compute` includes the tile/wave quantization of the weight GEMMs (`gemm_utilization`)."""
 
@@ -95,9 +95,10 @@ class PassTime(QuantityView):
     launch: float = 0.0
     communication_latency: float = 0.0
     gemm_utilization: float = 1.0  # weight-GEMM time without tile/wave quantization / with it
+    runtime: float = 0.0  # the serving engine's fixed cost per iteration (ServingModel iteration_overhead)
 
     UNITS = {"time": "s", "compute": "s", "memory": "s", "communication": "s", "flops": "FLOP", "bytes_moved": "B",
-             "launch": "s", "communication_latency": "s", "gemm_utilization": ""}
+             "launch": "s", "communication_latency": "s", "gemm_utilization": "", "runtime": "s"}
 
     @property
     def bottleneck(self) -> str:
@@ -304,12 +305,19 @@ class ServingModel:
         kernels was reported to do: NVIDIA/TensorRT-LLM issue 407). Only grouped-query models
         differ; the decode KV traffic is then multiplied by query heads / KV heads, an upper
         bound since some re-reads may hit the L2 cache.
+    iteration_overhead : the serving engine's fixed runtime cost per iteration [s] (CPU
+        scheduling, sampling, input preparation the engine does not overlap with the GPU): a
+        number of seconds, a cited assumption record or its id (e.g.
+        "serving_iteration_overhead_vllm", vLLM 0.5's ~4 ms GPU bubble per decode step), or
+        None (default: none, the engine hides it). Added once per engine iteration: every
+        decode step and every prefill pass; in continuous batching one iteration pays it once
+        for its decode step and the prefills it admits.
     """
 
     def __init__(self, model: Record | str, hardware: Record | str, precision: str = "fp16",
                  weight_precision: str | None = None, kv_precision: str | None = None,
                  tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None,
-                 decode_kv_reads: str = "per_kv_head"):
+                 decode_kv_reads: str = "per_kv_head", iteration_overhead: Any = None):
         if tensor_parallel is not None:
             warnings.warn("ServingModel(tensor_parallel=) is deprecated; write tp=", DeprecationWarning, stacklevel=2)
             tp = tensor_parallel
@@ -359,6 +367,7 @@ class ServingModel:
             floor = self._lineage.use(cited_assumption(catalog, ACTIVATION_BYTES, "tensor-parallel all-reduces", "serving solver"))
             self.bytes_act = max(self.bytes_act, floor)
         # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).
+        self.iteration_overhead = self._iteration_overhead(iteration_overhead, catalog)
         self.launch = launch_overhead(self.m, self.h)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
         self.waves = wave_quantization(self.m, self.h, self.tp)
@@ -377,6 +386,16 @@ class ServingModel:
     def tensor_parallel(self) -> int:
         """The tensor-parallel size (the same as `tp`, the name every solver uses)."""
         return self.tp
+
+    def _iteration_overhead(self, given: Any, catalog: Any) -> float:
+        """The engine's runtime cost per iteration [s]: 0 for None; a cited assumption (a
+        record or its id, noted in the lineage) or a number of seconds."""
+        if given is None:
+            return 0.0
+        if isinstance(given, str):
+            given = inputs.record(given, "assumptions", catalog, "iteration_overhead")
+        seconds = inputs.as_si(given, "time", "iteration_overhead", self._lineage, positive=False)
+        return inputs.finite_at_least(seconds, "iteration_overhead [s]")
 
     def _link_bandwidth(self, node: Record | None, hw: Record) -> float:
         if node is not None:
@@ -413,8 +432,9 @@ class ServingModel:
         t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
-        return PassTime((t_c if t_c > t_m else t_m) + t_launch + t_comm, t_c, t_m, t_comm, flops, moved,
-                        t_launch, t_comm_fixed, 1.0 / slowdown)
+        t_runtime = self.iteration_overhead
+        return PassTime((t_c if t_c > t_m else t_m) + t_launch + t_comm + t_runtime, t_c, t_m, t_comm, flops, moved,
+                        t_launch, t_comm_fixed, 1.0 / slowdown, t_runtime)
 
     def _allreduces(self) -> float:
         """All-reduces per pass: two per layer (after attention and after the MLP; Shoeybi et al. 2019)."""
@@ -464,7 +484,7 @@ class ServingModel:
             return 0.0
         s0, s1 = self.decode_step(0, batch), self.decode_step(1, batch)
         total = _sum_max_linear(s0.compute, s1.compute - s0.compute, s0.memory, s1.memory - s0.memory, first_past, steps)
-        return total + steps * (s0.communication + s0.launch)
+        return total + steps * (s0.communication + s0.launch + s0.runtime)
 
     def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1) -> ServingProfile:
         """A static batch from prompt to last token.
@@ -533,7 +553,8 @@ class ServingModel:
         mean_past = prompt_tokens + (output_tokens - 1) / 2.0
         step = self._pass(float(n), 1.0, mean_past)
         prefill = self.prefill(prompt_tokens, 1)
-        iteration = step.time + n / output_tokens * prefill.time
+        # The prefills an iteration admits run in that iteration: its runtime cost is paid once.
+        iteration = step.time + n / output_tokens * (prefill.time - prefill.runtime)
         rate = n / iteration
         return ContinuousBatchingProfile(
             concurrent_requests=n, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
