@@ -263,6 +263,11 @@ RECITED = [
     # 29568"; its padding recipe reshapes down_proj to (8192, 29568*2).
     ("models/qwen2_5_72b#transformer.hidden_size", 8192, "qwen-docs-gptq"),
     ("models/qwen2_5_72b#transformer.ffn_size", 29568, "qwen-docs-gptq"),
+    # Meta's Llama 4 tokenizer (meta-llama/llama-models models/llama4/tokenizer.py):
+    # "num_reserved_special_tokens = 2048" on 200,000 BPE ranks, "self.n_words: int =
+    # num_base_tokens + len(special_tokens)"; generation.py asserts vocab_size == n_words.
+    ("models/llama4_scout#transformer.vocab_size", 202048, "meta-llama4-tokenizer-py"),
+    ("models/llama4_maverick#transformer.vocab_size", 202048, "meta-llama4-tokenizer-py"),
     # LeCun et al. 1989, Section 3.3: "the network has 1256 units, 64,660 connections, and 9760
     # independent parameters"; one multiply-add (2 FLOP in SI) per connection.
     ("models/lenet1#parameters", 9760, "lecun-1989-zip-code"),
