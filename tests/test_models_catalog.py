@@ -44,6 +44,7 @@ EXPLAINED: dict[tuple[str, str], tuple[float, str]] = {
     ("deepseek_r1", "active_parameters"): (0.02, 'DeepSeek states "37B" for the V3 architecture R1 uses; the architecture gives 37.55B (+1.49%).'),
     ("gpt_oss_120b", "active_parameters"): (0.01, "Derived from OpenAI's 5.1B, rounded to tenths of a billion (+-0.9%), plus the input embedding; the architecture gives 5.71B (+0.56%)."),
     ("gpt_oss_20b", "active_parameters"): (0.0035, "Derived from OpenAI's 3.6B, rounded to tenths of a billion (+-1.4%), plus the input embedding; the architecture gives 4.19B (+0.18%)."),
+    ("mistral_small_3_1", "parameters"): (0.025, 'Mistral\'s Sizes table states "24B" for the multimodal checkpoint; the text decoder gives 23.57B (-1.78%), the rest being mostly the vision encoder, which the text architecture block does not describe.'),
     ("megatron_gpt_1_7b", "parameters"): (5e-6, "Derived with Megatron-LM's Equation (2), which leaves out the final LayerNorm (2h = 4,608 parameters)."),
 }
 
@@ -136,11 +137,15 @@ def test_a_wrong_architecture_field_is_caught():
         ("Whisper", "whisper_large_v3", "Speech"),
         ("Whisper_Turbo", "whisper_large_v3_turbo", "Speech"),
         ("ACT_ALOHA", "act_aloha", "Embodied"),
+        ("Mistral_Small", "mistral_small_3_1", "Language"),
+        ("Mistral_Large", "mistral_large_2", "Language"),
+        ("SDXL", "sdxl", "GenerativeVision"),
     ],
 )
 def test_reference_and_issue_names_resolve(name, model_id, group):
-    """The reference simulator (mlsysim 0.3.0 registries) spells PaLM_540B, Llama3_405B and
-    ACT_ALOHA this way; issue 13 names Kimi K2, Qwen 3, Mistral 7B, Phi-4 and Whisper."""
+    """The reference simulator (mlsysim 0.3.0 registries) spells PaLM_540B, Llama3_405B,
+    ACT_ALOHA, Mistral_Small and SDXL this way; issue 13 names Kimi K2, Qwen 3, Mistral
+    7B/Small/Large, Phi-4, Whisper and SDXL."""
     import mlsysim
 
     assert _catalog.get("models", name).id == model_id
@@ -199,15 +204,106 @@ def test_mistral_7b_is_the_papers_table_1_and_the_docs_size():
 
 
 def test_palm_uses_multi_query_attention_narrower_than_its_width():
-    """PaLM 540B (reimplementation README): 48 heads of 256 = 12288 query width against
-    d_model 18432, one shared key/value head; the count lands within 0.07% of the paper's 540B."""
+    """PaLM paper (arXiv 2204.02311) Table 1: "PaLM 540B | 118 | 48 | 18432 | 540.35"; its caption:
+    "attention head size is always 256"; Section 2: key and value "are projected to [1,h]". So 48
+    heads of 256 = 12288 query width against d_model 18432, one shared key/value head; the count
+    lands within 0.07% of the abstract's 540B and 0.005% of Table 1's 540.35B."""
     shape = TransformerShape.from_record(_catalog.get("models", "palm_540b"))
     assert shape.kv_heads == 1
     assert shape.heads * shape.head_dim == 12288 < shape.hidden
     assert parameter_count(shape).total == pytest.approx(540e9, rel=7e-4)
+    assert parameter_count(shape).total == pytest.approx(540.35e9, rel=5e-5)
 
 
 def test_whisper_sizes_are_openais():
     """openai/whisper model card: "| large | 1550 M |"; README: "| turbo | 809 M |"."""
     assert _catalog.get("models", "whisper_large_v3").parameters.si == 1.55e9
     assert _catalog.get("models", "whisper_large_v3_turbo").parameters.si == 809e6
+
+
+# ---- values re-cited to the authors' own documents (issue 13, item 2)
+
+def _value(path: str):
+    kind_id, field = path.split("#")
+    kind, record_id = kind_id.split("/")
+    matches = [v for v in _catalog.get(kind, record_id).values() if v.path == path]
+    assert len(matches) == 1, f"{path}: expected one value, found {len(matches)}"
+    return matches[0]
+
+
+RECITED = [
+    # GPT-3 paper (Brown et al. 2020, arXiv 2005.14165), Table 2.1 row
+    # "GPT-3 175B or 'GPT-3' | 175.0B | 96 | 12288 | 96 | 128"; Section 2.1: "dff = 4 * dmodel",
+    # "All models use a context window of nctx = 2048 tokens".
+    ("models/gpt3#transformer.layers", 96, "arxiv-gpt3"),
+    ("models/gpt3#transformer.hidden_size", 12288, "arxiv-gpt3"),
+    ("models/gpt3#transformer.heads", 96, "arxiv-gpt3"),
+    ("models/gpt3#transformer.head_dim", 128, "arxiv-gpt3"),
+    ("models/gpt3#transformer.ffn_size", 49152, "arxiv-gpt3"),
+    ("models/gpt3#transformer.context_length", 2048, "arxiv-gpt3"),
+    # PaLM paper (Chowdhery et al. 2022, arXiv 2204.02311): Table 1 "PaLM 540B | 118 | 48 | 18432
+    # | 540.35"; caption "attention head size is always 256", "dff is always 4 x dmodel";
+    # Section 2 "vocabulary with 256k tokens"; Section 5 "A sequence length of 2048".
+    ("models/palm_540b#parameters", 540.35e9, "arxiv-palm"),
+    ("models/palm_540b#transformer.layers", 118, "arxiv-palm"),
+    ("models/palm_540b#transformer.hidden_size", 18432, "arxiv-palm"),
+    ("models/palm_540b#transformer.heads", 48, "arxiv-palm"),
+    ("models/palm_540b#transformer.kv_heads", 1, "arxiv-palm"),
+    ("models/palm_540b#transformer.head_dim", 256, "arxiv-palm"),
+    ("models/palm_540b#transformer.ffn_size", 73728, "arxiv-palm"),
+    ("models/palm_540b#transformer.vocab_size", 256000, "arxiv-palm"),
+    ("models/palm_540b#transformer.context_length", 2048, "arxiv-palm"),
+    # gpt-oss model card (OpenAI, arXiv 2508.10925): "gpt-oss-20b with 24 layers"; "(128 for
+    # gpt-oss-120b and 32 for gpt-oss-20b)" experts; "context length of dense layers to 131,072".
+    ("models/gpt_oss_20b#transformer.layers", 24, "openai-gpt-oss-model-card"),
+    ("models/gpt_oss_20b#transformer.experts_total", 32, "openai-gpt-oss-model-card"),
+    ("models/gpt_oss_20b#transformer.context_length", 131072, "openai-gpt-oss-model-card"),
+    ("models/gpt_oss_120b#transformer.context_length", 131072, "openai-gpt-oss-model-card"),
+    # Qwen documentation, GPTQ guide: "The intermediate size for the FFN blocks in Qwen2.5-72B is
+    # 29568"; its padding recipe reshapes down_proj to (8192, 29568*2).
+    ("models/qwen2_5_72b#transformer.hidden_size", 8192, "qwen-docs-gptq"),
+    ("models/qwen2_5_72b#transformer.ffn_size", 29568, "qwen-docs-gptq"),
+    # Meta's Llama 4 tokenizer (meta-llama/llama-models models/llama4/tokenizer.py):
+    # "num_reserved_special_tokens = 2048" on 200,000 BPE ranks, "self.n_words: int =
+    # num_base_tokens + len(special_tokens)"; generation.py asserts vocab_size == n_words.
+    ("models/llama4_scout#transformer.vocab_size", 202048, "meta-llama4-tokenizer-py"),
+    ("models/llama4_maverick#transformer.vocab_size", 202048, "meta-llama4-tokenizer-py"),
+    # LeCun et al. 1989, Section 3.3: "the network has 1256 units, 64,660 connections, and 9760
+    # independent parameters"; one multiply-add (2 FLOP in SI) per connection.
+    ("models/lenet1#parameters", 9760, "lecun-1989-zip-code"),
+    ("models/lenet1#flops_per_inference", 2 * 64660, "lecun-1989-zip-code"),
+]
+
+
+@pytest.mark.parametrize(("path", "expected", "source_id"), RECITED, ids=[r[0] for r in RECITED])
+def test_recited_value_is_the_authors_figure(path, expected, source_id):
+    """Each value keeps its figure and now cites the authors' own document (the source named
+    in the comment above its row), which the bibliography marks primary."""
+    value = _value(path)
+    assert value.source_id == source_id
+    assert value.si == pytest.approx(expected, rel=1e-9)
+    assert _catalog.sources[source_id].get("authority", "primary") == "primary"
+
+
+def test_no_model_value_rests_on_the_replaced_secondary_sources():
+    """The summaries and reimplementations the re-cited values used to rest on (a summary page
+    of the GPT-3 paper, a PaLM reimplementation, NVIDIA's gpt-oss bridge documentation and a
+    reproduction's notes on LeCun 1989) are no longer what any model value cites."""
+    replaced = {"labindex-gpt3", "lucidrains-palm-pytorch", "nvidia-megatron-bridge-gpt-oss",
+                "karpathy-lecun1989-repro-readme"}
+    used = {v.source_id for r in _catalog.records("models") for v in r.values()}
+    assert not used & replaced
+
+
+def test_new_mistral_and_sdxl_records_are_the_documents_figures():
+    """Mistral docs Sizes table: "| Mistral-Small-Instruct-2503  | 24B |", "| Mistral-Large-
+    Instruct-2411  | 123B |"; mistralai/Mistral-Small-3.1-24B-Instruct-2503 config.json
+    text_config: 40 layers, hidden 5120, 32/8 heads of 128, intermediate 32768, vocab 131072;
+    SDXL paper (arXiv 2307.01952) Table 1: "# of UNet params | 2.6B"."""
+    small = TransformerShape.from_record(_catalog.get("models", "mistral_small_3_1"))
+    assert (small.layers, small.hidden, small.heads, small.kv_heads, small.head_dim) == (40, 5120, 32, 8, 128)
+    assert parameter_count(small).total == pytest.approx(23_572_403_200, rel=1e-9)
+    large = _catalog.get("models", "mistral_large_2")
+    assert large.parameters.si == 123e9
+    assert parameter_count(TransformerShape.from_record(large)).total == pytest.approx(123e9, rel=TIGHT)
+    assert _catalog.get("models", "sdxl").parameters.si == 2.6e9
