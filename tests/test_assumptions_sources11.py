@@ -123,3 +123,14 @@ def test_edgetpu_cache_is_about_8_megabytes():
     q = _quantity("edgetpu_parameter_cache_capacity")
     assert q.si == pytest.approx(8e6, rel=1e-12)  # bytes
     assert "~8 MB" in q.as_stated
+
+
+def test_trtllm_iteration_overhead_is_the_exposed_580us():
+    """NVIDIA/TensorRT-LLM#13957: the overlap-scheduler PyExecutor "exposes ~580 µs/iter of
+    host overhead as GPU idle" (Llama-3.1-8B FP8, B200, concurrency 64)."""
+    q = _quantity("serving_iteration_overhead_trtllm")
+    assert q.si == pytest.approx(580e-6, rel=1e-12)
+    assert "580 µs/iter" in q.as_stated
+    assert q.qualifiers["engine"] == "TensorRT-LLM"
+    # An overlapped engine leaves far less exposed than vLLM's synchronous 0.5.x loop did.
+    assert q.si < _quantity("serving_iteration_overhead_vllm").si / 5
