@@ -25,6 +25,7 @@ from mlsysim.catalog.paths import bundled_templates
 from mlsysim.catalog.display import format_number
 from mlsysim.site import exports
 from mlsysim.site.badges import BADGE_MEANINGS, BADGE_STYLES, BadgeBook
+from mlsysim.site.cache import BuildCache
 from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
 from mlsysim.site.columns import KIND_TITLES
 from mlsysim.site.freshness import freshness
@@ -32,7 +33,6 @@ from mlsysim.site.labs import write_labs
 from mlsysim.site.markdown import render_block, render_inline
 from mlsysim.site.safety import http_url, visible
 from mlsysim.site.views import RecordView, SiteModel
-from mlsysim.catalog.units import to_canonical
 
 MARKER = ".mlsysim-site"  # marks a directory this builder may replace: a small FILE whose text matches _SIGNATURE
 _SIGNATURE = re.compile(r"built by mlsysim \S+ on [^\n]*`mlsysim site build` replaces this directory\n?")
@@ -159,8 +159,9 @@ def _environment(template_dir: Path) -> Any:
 
 def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today: dt.date,
             docs_root: str | None = None) -> tuple[int, int, int, int, int]:
+    cache = BuildCache()
     book = BadgeBook(cat, today)
-    model = SiteModel(cat, book)
+    model = SiteModel(cat, book, cache.factor)
     env = _environment(template_dir)
     fresh = freshness(model)
     generated = today.isoformat()
@@ -184,7 +185,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         html = env.get_template(template).render(**common, **context, root=root, page=rel, title=title, canonical=canonical)
         write(rel, html)
 
-    charts = _charts(model, write)
+    charts = _charts(model, write, cache)
 
     pages = 0
     zoo_pages = {}
@@ -221,6 +222,7 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         if asset.is_file() and not asset.name.startswith("."):
             write(f"static/{asset.name}", asset.read_bytes())
     write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
+    cache.save()
     return pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records), model.value_count(), files
 
 
@@ -242,13 +244,22 @@ def _badge_css() -> str:
     return "/* generated from mlsysim.site.badges.BADGE_STYLES */\n" + "\n".join(rules) + "\n"
 
 
-def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
-    """Draw every chart; returns zoo-page charts by kind and sets record charts."""
+def _charts(model: SiteModel, write: Any, cache: BuildCache) -> dict[str, Chart]:
+    """Draw every chart (or copy it from `cache` when drawn for the same inputs before);
+    returns zoo-page charts by kind and sets record charts."""
     hardware = model.of_kind("hardware")
     grids = model.of_kind("grids")
     if not hardware and not grids:
         return {}
-    maker = ChartMaker()
+    makers: list[ChartMaker] = []  # made on the first chart not in the cache: importing matplotlib is most of the cost
+
+    def draw(kind: str, *args: Any) -> str:
+        def fresh() -> str:
+            if not makers:
+                makers.append(ChartMaker())
+            return getattr(makers[0], kind)(*args)
+
+        return cache.chart(kind, args, fresh)
     out: dict[str, Chart] = {}
     points = []
     for view in hardware:
@@ -257,7 +268,7 @@ def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
         if not peaks or bandwidth is None:
             continue
         rel = f"charts/roofline-{view.id}.svg"
-        write(rel, maker.roofline(display_name(view), peaks, bandwidth.si))
+        write(rel, draw("roofline", display_name(view), peaks, bandwidth.si))
         view.chart = rel
         for paths, basis in ((("compute.bf16", "compute.fp16"), "16-bit float"), (("compute.int8",), "INT8"), (("compute.fp32",), "FP32")):
             headline = next((view.claim(p) for p in paths if view.claim(p) is not None), None)
@@ -267,7 +278,7 @@ def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
     if points:
         from mlsysim.site.charts import _split_outliers
 
-        write("charts/compute-vs-bandwidth.svg", maker.compute_vs_bandwidth(points))
+        write("charts/compute-vs-bandwidth.svg", draw("compute_vs_bandwidth", points))
         main, outliers = _split_outliers(points)
         ranked = sorted(points, key=lambda p: -p.flops)
         alt = (f"Log-log scatter of dense peak compute against memory bandwidth for {len(points)} accelerators, "
@@ -284,11 +295,11 @@ def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
         ci = view.claim("carbon_intensity_lifecycle") or view.claim("carbon_intensity")
         if ci is None:
             continue
-        per_g_kwh = per_g_kwh or to_canonical(1.0, "gCO2e/kWh", "carbon_intensity")
+        per_g_kwh = per_g_kwh or cache.factor("gCO2e/kWh", "carbon_intensity")
         year = f" ({ci.valid_time})" if ci.valid_time else ""
         bars.append(GridBar(f"{_short_name(view.name)}{year}", ci.si / per_g_kwh, ci.qualifiers.get("basis", "")))
     if bars:
-        write("charts/grid-carbon-intensity.svg", maker.grid_intensity(bars))
+        write("charts/grid-carbon-intensity.svg", draw("grid_intensity", bars))
         ranked = sorted(bars, key=lambda b: b.intensity)
         alt = (f"Bar chart of carbon intensity in gCO2e/kWh for {len(bars)} grids, coloured by lifecycle or direct basis: "
                f"lowest {ranked[0].label} at {format_number(ranked[0].intensity, 3)}, highest {ranked[-1].label} at {format_number(ranked[-1].intensity, 3)}.")
