@@ -19,12 +19,18 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _no_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the build draws a chart, here or in a worker process."""
     from mlsysim.site import build
 
     def refuse(*args, **kwargs):
         raise AssertionError("a chart was drawn although the cache holds it")
 
+    def start(drawing):
+        if drawing.jobs:
+            refuse()
+
     monkeypatch.setattr(build, "ChartMaker", refuse)
+    monkeypatch.setattr(build._Drawing, "start", start)
 
 
 def test_a_rebuild_from_the_cache_is_byte_identical_and_draws_nothing(fixture_catalog, tmp_path, monkeypatch):
@@ -35,25 +41,77 @@ def test_a_rebuild_from_the_cache_is_byte_identical_and_draws_nothing(fixture_ca
     assert (tmp_path / "cache" / "site-charts.json").is_file()
     _no_drawing(monkeypatch)
     again = build_site(tmp_path / "again", fixture_catalog, today=TODAY)
-    assert again.charts == first.charts == 3
+    assert again.charts == first.charts == first.drawn == 3 and again.drawn == 0
     assert _files(tmp_path / "again") == _files(tmp_path / "first")
 
 
 def test_a_rebuild_imports_neither_matplotlib_nor_pint(fixture_catalog, tmp_path):
-    """The point of the cache: a fresh process whose chart inputs did not change skips both imports."""
+    """The point of the cache: a fresh process whose chart inputs did not change draws nothing
+    and imports neither matplotlib nor pint."""
     script = (
         "import sys, datetime\n"
         "from mlsysim.site.build import build_site\n"
-        f"build_site(sys.argv[1], {str(fixture_catalog)!r}, today=datetime.date.fromisoformat({TODAY.isoformat()!r}))\n"
-        "print(sorted(m for m in ('matplotlib', 'pint') if m in sys.modules))\n"
+        f"report = build_site(sys.argv[1], {str(fixture_catalog)!r}, today=datetime.date.fromisoformat({TODAY.isoformat()!r}))\n"
+        "print(report.drawn, sorted(m for m in ('matplotlib', 'pint') if m in sys.modules))\n"
     )
     env = {**os.environ, "MLSYSIM_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("MLSYSIM_CATALOG", None)
     runs = [subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env=env, capture_output=True, text=True, check=True)
             for name in ("first", "again")]
-    assert runs[0].stdout.strip() == "['matplotlib', 'pint']"
-    assert runs[1].stdout.strip() == "[]"
+    assert runs[0].stdout.startswith("3 ") and "pint" in runs[0].stdout  # validated and drew everything
+    assert runs[1].stdout.strip() == "0 []"
     assert _files(tmp_path / "again") == _files(tmp_path / "first")
+
+
+def test_charts_drawn_in_a_worker_process_equal_those_drawn_here(fixture_catalog, tmp_path, monkeypatch):
+    from mlsysim.site import build
+
+    monkeypatch.setattr(build, "_cpus", lambda: 2)
+    monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache-worker"))
+    assert build.build_site(tmp_path / "worker", fixture_catalog, today=TODAY).drawn == 3
+
+    def no_worker(*args, **kwargs):
+        raise AssertionError("a worker process was started on a one-CPU machine")
+
+    monkeypatch.setattr(build, "_cpus", lambda: 1)
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", no_worker)
+    monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache-here"))
+    assert build.build_site(tmp_path / "here", fixture_catalog, today=TODAY).drawn == 3
+    assert _files(tmp_path / "worker") == _files(tmp_path / "here")
+
+
+def test_a_worker_that_cannot_start_or_dies_means_drawing_here(fixture_catalog, tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from mlsysim.site import build
+
+    reference = tmp_path / "reference"
+    monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache-reference"))
+    build.build_site(reference, fixture_catalog, today=TODAY)
+
+    class Died:
+        def result(self):
+            raise BrokenProcessPool("killed")
+
+    class DyingPool:
+        def __init__(self, *args, **kwargs):
+            self.shut = False
+
+        def submit(self, *args):
+            return Died()
+
+        def shutdown(self, **kwargs):
+            self.shut = True
+
+    def cannot_start(*args, **kwargs):
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(build, "_cpus", lambda: 2)
+    for i, pool in enumerate((DyingPool, cannot_start)):
+        monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", pool)
+        monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / f"cache-{i}"))
+        assert build.build_site(tmp_path / f"site-{i}", fixture_catalog, today=TODAY).drawn == 3
+        assert _files(tmp_path / f"site-{i}") == _files(reference)
 
 
 def test_a_chart_is_drawn_again_when_any_input_changes_and_stale_entries_are_dropped(tmp_path):

@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from mlsysim import __version__
@@ -51,6 +51,7 @@ class SiteReport:
     records: int
     values: int
     files: int
+    drawn: int = 0  # charts drawn by this build; the others were copied from the build cache
 
 
 def build_site(
@@ -149,6 +150,7 @@ def _environment(template_dir: Path) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=visible,  # bidi overrides and control characters in catalog text are shown escaped
+        auto_reload=False,  # one build, one set of templates: no stat() of the template file per page
     )
     env.filters["http_url"] = http_url
     env.filters["dash"] = lambda s: s if s not in (None, "") else "—"
@@ -157,8 +159,88 @@ def _environment(template_dir: Path) -> Any:
     return env
 
 
+class _Drawing:
+    """The charts of one build: each copied from the build cache when it was drawn for the
+    same inputs before, the others drawn while the pages render.
+
+    With more than one CPU, the charts to draw go to one worker process (spawned, so no
+    state of this one is shared), where importing matplotlib and drawing overlap the
+    page rendering here; with one CPU, or where no process can be started, they are
+    drawn here. `finish` writes them (in the staging directory, like every file) and
+    remembers them in the cache; leaving the `with` block stops the worker.
+    """
+
+    def __init__(self, cache: BuildCache, write: Callable[[str, str | bytes], None]) -> None:
+        self.cache = cache
+        self.write = write
+        self.jobs: list[tuple[str, str, tuple[Any, ...]]] = []  # (path in the site, ChartMaker method, arguments)
+        self._pool: Any = None
+        self._future: Any = None
+
+    def __enter__(self) -> "_Drawing":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def add(self, rel: str, kind: str, *args: Any) -> None:
+        svg = self.cache.get_chart(kind, args)
+        if svg is None:
+            self.jobs.append((rel, kind, args))
+        else:
+            self.write(rel, svg)
+
+    def start(self) -> None:
+        if not self.jobs or _cpus() < 2:
+            return
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            from mlsysim.site.charts import draw_batch
+
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._future = self._pool.submit(draw_batch, [(kind, args) for _, kind, args in self.jobs])
+        except (OSError, ImportError, NotImplementedError, RuntimeError):  # no worker here: draw in this process
+            self.close()
+
+    def finish(self) -> int:
+        """Write every chart not copied from the cache; returns how many were drawn."""
+        if not self.jobs:
+            return 0
+        svgs = None
+        if self._future is not None:
+            from concurrent.futures.process import BrokenProcessPool
+
+            try:
+                svgs = self._future.result()
+            except BrokenProcessPool:  # the worker died (not a chart's error, which is raised here): draw here
+                svgs = None
+            self.close()
+        if svgs is None:
+            maker = ChartMaker()
+            svgs = [getattr(maker, kind)(*args) for _, kind, args in self.jobs]
+        for (rel, kind, args), svg in zip(self.jobs, svgs):
+            self.cache.put_chart(kind, args, svg)
+            self.write(rel, svg)
+        return len(self.jobs)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            self._future = None
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today: dt.date,
-            docs_root: str | None = None) -> tuple[int, int, int, int, int]:
+            docs_root: str | None = None) -> tuple[int, int, int, int, int, int]:
     cache = BuildCache()
     book = BadgeBook(cat, today)
     model = SiteModel(cat, book, cache.factor)
@@ -171,11 +253,14 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         "badge_styles": BADGE_STYLES, "badge_meanings": BADGE_MEANINGS, "fresh": fresh, "docs_root": docs_root,
     }
     files = 0
+    folders = {out}  # made already: one mkdir per folder, not per file
 
     def write(rel: str, content: str | bytes) -> None:
         nonlocal files
         path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
         path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
         files += 1
 
@@ -185,45 +270,49 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         html = env.get_template(template).render(**common, **context, root=root, page=rel, title=title, canonical=canonical)
         write(rel, html)
 
-    charts = _charts(model, write, cache)
+    with _Drawing(cache, write) as drawing:
+        charts = _charts(model, drawing)
+        drawing.start()
 
-    pages = 0
-    zoo_pages = {}
-    for kind in model.kinds:
-        zoo = model.zoo(kind)
-        zoo.chart = charts.get(kind)
-        zoo_pages[kind] = zoo
-        page(f"{kind}/index.html", "zoo.html", zoo.title, zoo=zoo)
-        write(f"{kind}/{kind}.csv", exports.zoo_csv(zoo))
-        write(f"{kind}/{kind}.json", exports.zoo_json(zoo, generated))
-        pages += 1
-        for view in (v for group in zoo.groups for v in group.records):
-            shields_url = None
-            if base_url:
-                shields_url = "https://img.shields.io/endpoint?url=" + quote(base_url + view.badge_json, safe="")
-            page(view.href, "record.html", f"{view.name} ({KIND_TITLES.get(kind, (kind,))[0]})", rec=view, shields_url=shields_url)
-            write(view.badge_json, exports.shields_json(view))
+        pages = 0
+        zoo_pages = {}
+        for kind in model.kinds:
+            zoo = model.zoo(kind)
+            zoo.chart = charts.get(kind)
+            zoo_pages[kind] = zoo
+            page(f"{kind}/index.html", "zoo.html", zoo.title, zoo=zoo)
+            write(f"{kind}/{kind}.csv", exports.zoo_csv(zoo))
+            write(f"{kind}/{kind}.json", exports.zoo_json(zoo, generated))
             pages += 1
-    page("index.html", "index.html", "mlsysim zoo: a cited catalog of ML-systems specifications", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
-    page("sources.html", "sources.html", "Sources", sources=list(model.sources.values()))
-    page("freshness.html", "freshness.html", "Freshness")
-    page("compare.html", "compare.html", "Compare records", zoos=zoo_pages)
-    pages += 4
-    for source in model.sources.values():
-        page(source.href, "source.html", source.title, src=source)
-        pages += 1
+            for view in (v for group in zoo.groups for v in group.records):
+                shields_url = None
+                if base_url:
+                    shields_url = "https://img.shields.io/endpoint?url=" + quote(base_url + view.badge_json, safe="")
+                page(view.href, "record.html", f"{view.name} ({KIND_TITLES.get(kind, (kind,))[0]})", rec=view, shields_url=shields_url)
+                write(view.badge_json, exports.shields_json(view))
+                pages += 1
+        page("index.html", "index.html", "mlsysim zoo: a cited catalog of ML-systems specifications", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
+        page("sources.html", "sources.html", "Sources", sources=list(model.sources.values()))
+        page("freshness.html", "freshness.html", "Freshness")
+        page("compare.html", "compare.html", "Compare records", zoos=zoo_pages)
+        pages += 4
+        for source in model.sources.values():
+            page(source.href, "source.html", source.title, src=source)
+            pages += 1
 
-    pages += write_labs(cat, page, write, template_dir)
-    write("compare-data.js", exports.compare_data(model))
-    write("catalog.json", exports.catalog_json(model, generated))
-    write("provenance-map.json", exports.provenance_json(model))
-    write("static/badges.css", _badge_css())
-    for asset in sorted((template_dir / "static").glob("*")):
-        if asset.is_file() and not asset.name.startswith("."):
-            write(f"static/{asset.name}", asset.read_bytes())
-    write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
+        pages += write_labs(cat, page, write, template_dir)
+        write("compare-data.js", exports.compare_data(model))
+        write("catalog.json", exports.catalog_json(model, generated))
+        write("provenance-map.json", exports.provenance_json(model))
+        write("static/badges.css", _badge_css())
+        for asset in sorted((template_dir / "static").glob("*")):
+            if asset.is_file() and not asset.name.startswith("."):
+                write(f"static/{asset.name}", asset.read_bytes())
+        drawn = drawing.finish()
+        write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
     cache.save()
-    return pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records), model.value_count(), files
+    return (pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records),
+            model.value_count(), files, drawn)
 
 
 @dataclass(frozen=True)
@@ -244,22 +333,14 @@ def _badge_css() -> str:
     return "/* generated from mlsysim.site.badges.BADGE_STYLES */\n" + "\n".join(rules) + "\n"
 
 
-def _charts(model: SiteModel, write: Any, cache: BuildCache) -> dict[str, Chart]:
-    """Draw every chart (or copy it from `cache` when drawn for the same inputs before);
+def _charts(model: SiteModel, drawing: "_Drawing") -> dict[str, Chart]:
+    """Every chart, handed to `drawing` (which copies it from the build cache or draws it);
     returns zoo-page charts by kind and sets record charts."""
     hardware = model.of_kind("hardware")
     grids = model.of_kind("grids")
     if not hardware and not grids:
         return {}
-    makers: list[ChartMaker] = []  # made on the first chart not in the cache: importing matplotlib is most of the cost
-
-    def draw(kind: str, *args: Any) -> str:
-        def fresh() -> str:
-            if not makers:
-                makers.append(ChartMaker())
-            return getattr(makers[0], kind)(*args)
-
-        return cache.chart(kind, args, fresh)
+    draw = drawing.add
     out: dict[str, Chart] = {}
     points = []
     for view in hardware:
@@ -268,7 +349,7 @@ def _charts(model: SiteModel, write: Any, cache: BuildCache) -> dict[str, Chart]
         if not peaks or bandwidth is None:
             continue
         rel = f"charts/roofline-{view.id}.svg"
-        write(rel, draw("roofline", display_name(view), peaks, bandwidth.si))
+        draw(rel, "roofline", display_name(view), peaks, bandwidth.si)
         view.chart = rel
         for paths, basis in ((("compute.bf16", "compute.fp16"), "16-bit float"), (("compute.int8",), "INT8"), (("compute.fp32",), "FP32")):
             headline = next((view.claim(p) for p in paths if view.claim(p) is not None), None)
@@ -278,7 +359,7 @@ def _charts(model: SiteModel, write: Any, cache: BuildCache) -> dict[str, Chart]
     if points:
         from mlsysim.site.charts import _split_outliers
 
-        write("charts/compute-vs-bandwidth.svg", draw("compute_vs_bandwidth", points))
+        draw("charts/compute-vs-bandwidth.svg", "compute_vs_bandwidth", points)
         main, outliers = _split_outliers(points)
         ranked = sorted(points, key=lambda p: -p.flops)
         alt = (f"Log-log scatter of dense peak compute against memory bandwidth for {len(points)} accelerators, "
@@ -295,11 +376,11 @@ def _charts(model: SiteModel, write: Any, cache: BuildCache) -> dict[str, Chart]
         ci = view.claim("carbon_intensity_lifecycle") or view.claim("carbon_intensity")
         if ci is None:
             continue
-        per_g_kwh = per_g_kwh or cache.factor("gCO2e/kWh", "carbon_intensity")
+        per_g_kwh = per_g_kwh or drawing.cache.factor("gCO2e/kWh", "carbon_intensity")
         year = f" ({ci.valid_time})" if ci.valid_time else ""
         bars.append(GridBar(f"{_short_name(view.name)}{year}", ci.si / per_g_kwh, ci.qualifiers.get("basis", "")))
     if bars:
-        write("charts/grid-carbon-intensity.svg", draw("grid_intensity", bars))
+        draw("charts/grid-carbon-intensity.svg", "grid_intensity", bars)
         ranked = sorted(bars, key=lambda b: b.intensity)
         alt = (f"Bar chart of carbon intensity in gCO2e/kWh for {len(bars)} grids, coloured by lifecycle or direct basis: "
                f"lowest {ranked[0].label} at {format_number(ranked[0].intensity, 3)}, highest {ranked[-1].label} at {format_number(ranked[-1].intensity, 3)}.")

@@ -104,17 +104,28 @@ class BuildCache:
 
     def chart(self, kind: str, args: tuple[Any, ...], draw: Callable[[], str]) -> str:
         """The SVG of chart `kind` for `args`: the one drawn for the same inputs before, else `draw()`."""
+        svg = self.get_chart(kind, args)
+        if svg is None:
+            svg = draw()
+            self.put_chart(kind, args, svg)
+        return svg
+
+    def get_chart(self, kind: str, args: tuple[Any, ...]) -> str | None:
+        """The SVG of chart `kind` drawn for the same `args` before (kept for the next build), else None."""
         key = f"{kind}{args!r}"
         svg = self._charts.get(key)
         if svg is None:
             svg = self._old_charts.get(key)
             if svg is None:
                 self.misses += 1
-                svg = draw()
-            else:
-                self.hits += 1
+                return None
+            self.hits += 1
             self._charts[key] = svg
         return svg
+
+    def put_chart(self, kind: str, args: tuple[Any, ...], svg: str) -> None:
+        """Remember the SVG just drawn for chart `kind` and `args`."""
+        self._charts[f"{kind}{args!r}"] = svg
 
     def factor(self, unit: str, dimension: str) -> float:
         """1 `unit` in the canonical unit of `dimension` (units.to_canonical), remembered across builds."""
