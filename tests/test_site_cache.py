@@ -64,24 +64,38 @@ def test_a_rebuild_imports_neither_matplotlib_nor_pint(fixture_catalog, tmp_path
 
 
 def test_charts_drawn_in_a_worker_process_equal_those_drawn_here(fixture_catalog, tmp_path, monkeypatch):
+    import subprocess
+
     from mlsysim.site import build
 
+    started = []
+    real_popen = subprocess.Popen
+
+    def popen(args, **kwargs):
+        started.append(args)
+        return real_popen(args, **kwargs)
+
     monkeypatch.setattr(build, "_cpus", lambda: 2)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(build, "ChartMaker", None)  # nothing drawn in this process
     monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache-worker"))
     assert build.build_site(tmp_path / "worker", fixture_catalog, today=TODAY).drawn == 3
+    assert started == [[sys.executable, "-m", "mlsysim.site.charts"]]
+    monkeypatch.undo()
 
     def no_worker(*args, **kwargs):
         raise AssertionError("a worker process was started on a one-CPU machine")
 
     monkeypatch.setattr(build, "_cpus", lambda: 1)
-    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", no_worker)
+    monkeypatch.setattr(subprocess, "Popen", no_worker)
     monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache-here"))
     assert build.build_site(tmp_path / "here", fixture_catalog, today=TODAY).drawn == 3
     assert _files(tmp_path / "worker") == _files(tmp_path / "here")
 
 
-def test_a_worker_that_cannot_start_or_dies_means_drawing_here(fixture_catalog, tmp_path, monkeypatch):
-    from concurrent.futures.process import BrokenProcessPool
+@pytest.mark.parametrize("worker", ["cannot start", "exits with an error", "writes garbage"])
+def test_a_worker_that_cannot_start_or_fails_means_drawing_here(fixture_catalog, tmp_path, monkeypatch, worker):
+    import subprocess
 
     from mlsysim.site import build
 
@@ -89,29 +103,45 @@ def test_a_worker_that_cannot_start_or_dies_means_drawing_here(fixture_catalog, 
     monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache-reference"))
     build.build_site(reference, fixture_catalog, today=TODAY)
 
-    class Died:
-        def result(self):
-            raise BrokenProcessPool("killed")
+    real_popen = subprocess.Popen
+    commands = {"exits with an error": [sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit(3)"],
+                "writes garbage": [sys.executable, "-c", "import sys; sys.stdin.read(); print('not a pickle')"]}
 
-    class DyingPool:
-        def __init__(self, *args, **kwargs):
-            self.shut = False
-
-        def submit(self, *args):
-            return Died()
-
-        def shutdown(self, **kwargs):
-            self.shut = True
-
-    def cannot_start(*args, **kwargs):
-        raise OSError("no semaphores here")
+    def popen(args, **kwargs):
+        if worker == "cannot start":
+            raise OSError("no processes here")
+        return real_popen(commands[worker], **kwargs)
 
     monkeypatch.setattr(build, "_cpus", lambda: 2)
-    for i, pool in enumerate((DyingPool, cannot_start)):
-        monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", pool)
-        monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / f"cache-{i}"))
-        assert build.build_site(tmp_path / f"site-{i}", fixture_catalog, today=TODAY).drawn == 3
-        assert _files(tmp_path / f"site-{i}") == _files(reference)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache"))
+    assert build.build_site(tmp_path / "site", fixture_catalog, today=TODAY).drawn == 3
+    assert _files(tmp_path / "site") == _files(reference)
+
+
+def test_a_failed_build_stops_its_chart_worker(fixture_catalog, tmp_path, monkeypatch):
+    import subprocess
+
+    from mlsysim.site import build
+
+    workers = []
+    real_popen = subprocess.Popen
+
+    def popen(args, **kwargs):
+        workers.append(real_popen(args, **kwargs))
+        return workers[-1]
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(build, "_cpus", lambda: 2)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(build.exports, "provenance_json", broken_export)
+    monkeypatch.setenv("MLSYSIM_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(RuntimeError, match="disk full"):
+        build.build_site(tmp_path / "site", fixture_catalog, today=TODAY)
+    assert len(workers) == 1 and workers[0].returncode is not None  # stopped and waited for
+    assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == []  # no site, no staging directory
 
 
 def test_a_chart_is_drawn_again_when_any_input_changes_and_stale_entries_are_dropped(tmp_path):

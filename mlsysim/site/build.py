@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -163,19 +164,20 @@ class _Drawing:
     """The charts of one build: each copied from the build cache when it was drawn for the
     same inputs before, the others drawn while the pages render.
 
-    With more than one CPU, the charts to draw go to one worker process (spawned, so no
-    state of this one is shared), where importing matplotlib and drawing overlap the
-    page rendering here; with one CPU, or where no process can be started, they are
-    drawn here. `finish` writes them (in the staging directory, like every file) and
-    remembers them in the cache; leaving the `with` block stops the worker.
+    With more than one CPU, the charts to draw go to one worker process
+    (`python -m mlsysim.site.charts`, fed through a pipe; it shares no state with this
+    one and re-runs nothing of it), where importing matplotlib and drawing overlap the
+    page rendering here. With one CPU, or when the worker cannot start or fails, they
+    are drawn here (so a chart's own error is raised here). `finish` writes them (into
+    the staging directory, like every file) and remembers them in the cache; leaving the
+    `with` block stops a worker still running.
     """
 
     def __init__(self, cache: BuildCache, write: Callable[[str, str | bytes], None]) -> None:
         self.cache = cache
         self.write = write
         self.jobs: list[tuple[str, str, tuple[Any, ...]]] = []  # (path in the site, ChartMaker method, arguments)
-        self._pool: Any = None
-        self._future: Any = None
+        self._worker: Any = None
 
     def __enter__(self) -> "_Drawing":
         return self
@@ -191,32 +193,43 @@ class _Drawing:
             self.write(rel, svg)
 
     def start(self) -> None:
-        if not self.jobs or _cpus() < 2:
+        if not self.jobs or _cpus() < 2 or not sys.executable:
             return
+        import pickle
+        import subprocess
+
+        import mlsysim
+
+        package_root = str(Path(mlsysim.__file__).resolve().parent.parent)  # this mlsysim, not another installed one
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         try:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            from mlsysim.site.charts import draw_batch
-
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            self._future = self._pool.submit(draw_batch, [(kind, args) for _, kind, args in self.jobs])
-        except (OSError, ImportError, NotImplementedError, RuntimeError):  # no worker here: draw in this process
+            self._worker = subprocess.Popen([sys.executable, "-m", "mlsysim.site.charts"], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+            self._worker.stdin.write(pickle.dumps([(kind, args) for _, kind, args in self.jobs]))
+            self._worker.stdin.close()
+        except OSError:  # no worker here: draw in this process
             self.close()
+
+    def _from_worker(self) -> list[str] | None:
+        import pickle
+
+        try:
+            out = self._worker.stdout.read()
+            if self._worker.wait() != 0:
+                return None
+            svgs = pickle.loads(out)
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            return None
+        finally:
+            self.close()
+        ok = isinstance(svgs, list) and len(svgs) == len(self.jobs) and all(isinstance(svg, str) for svg in svgs)
+        return svgs if ok else None
 
     def finish(self) -> int:
         """Write every chart not copied from the cache; returns how many were drawn."""
         if not self.jobs:
             return 0
-        svgs = None
-        if self._future is not None:
-            from concurrent.futures.process import BrokenProcessPool
-
-            try:
-                svgs = self._future.result()
-            except BrokenProcessPool:  # the worker died (not a chart's error, which is raised here): draw here
-                svgs = None
-            self.close()
+        svgs = self._from_worker() if self._worker is not None else None
         if svgs is None:
             maker = ChartMaker()
             svgs = [getattr(maker, kind)(*args) for _, kind, args in self.jobs]
@@ -226,10 +239,14 @@ class _Drawing:
         return len(self.jobs)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            self._future = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+            for stream in (worker.stdin, worker.stdout):
+                if stream is not None and not stream.closed:
+                    stream.close()
 
 
 def _cpus() -> int:
