@@ -280,10 +280,11 @@ def test_a_failed_build_leaves_the_previous_site_and_no_temp_files(fixture_catal
     build.build_site(out, fixture_catalog, today=TODAY)
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
 
-    def broken_chart(*args, **kwargs):
+    def broken_export(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(build.ChartMaker, "roofline", broken_chart)
+    # Late in the build (pages and charts already staged); charts may come from the build cache.
+    monkeypatch.setattr(build.exports, "provenance_json", broken_export)
     with pytest.raises(RuntimeError, match="disk full"):
         build.build_site(out, fixture_catalog, today=TODAY)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before

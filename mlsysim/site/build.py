@@ -12,11 +12,12 @@ import datetime as dt
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from mlsysim import __version__
@@ -25,6 +26,7 @@ from mlsysim.catalog.paths import bundled_templates
 from mlsysim.catalog.display import format_number
 from mlsysim.site import exports
 from mlsysim.site.badges import BADGE_MEANINGS, BADGE_STYLES, BadgeBook
+from mlsysim.site.cache import BuildCache
 from mlsysim.site.charts import Accelerator, ChartMaker, GridBar, Peak
 from mlsysim.site.columns import KIND_TITLES
 from mlsysim.site.freshness import freshness
@@ -32,7 +34,6 @@ from mlsysim.site.labs import write_labs
 from mlsysim.site.markdown import render_block, render_inline
 from mlsysim.site.safety import http_url, visible
 from mlsysim.site.views import RecordView, SiteModel
-from mlsysim.catalog.units import to_canonical
 
 MARKER = ".mlsysim-site"  # marks a directory this builder may replace: a small FILE whose text matches _SIGNATURE
 _SIGNATURE = re.compile(r"built by mlsysim \S+ on [^\n]*`mlsysim site build` replaces this directory\n?")
@@ -51,6 +52,7 @@ class SiteReport:
     records: int
     values: int
     files: int
+    drawn: int = 0  # charts drawn by this build; the others were copied from the build cache
 
 
 def build_site(
@@ -149,6 +151,7 @@ def _environment(template_dir: Path) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=visible,  # bidi overrides and control characters in catalog text are shown escaped
+        auto_reload=False,  # one build, one set of templates: no stat() of the template file per page
     )
     env.filters["http_url"] = http_url
     env.filters["dash"] = lambda s: s if s not in (None, "") else "—"
@@ -157,10 +160,107 @@ def _environment(template_dir: Path) -> Any:
     return env
 
 
+class _Drawing:
+    """The charts of one build: each copied from the build cache when it was drawn for the
+    same inputs before, the others drawn while the pages render.
+
+    With more than one CPU, the charts to draw go to one worker process
+    (`python -m mlsysim.site.charts`, fed through a pipe; it shares no state with this
+    one and re-runs nothing of it), where importing matplotlib and drawing overlap the
+    page rendering here. With one CPU, or when the worker cannot start or fails, they
+    are drawn here (so a chart's own error is raised here). `finish` writes them (into
+    the staging directory, like every file) and remembers them in the cache; leaving the
+    `with` block stops a worker still running.
+    """
+
+    def __init__(self, cache: BuildCache, write: Callable[[str, str | bytes], None]) -> None:
+        self.cache = cache
+        self.write = write
+        self.jobs: list[tuple[str, str, tuple[Any, ...]]] = []  # (path in the site, ChartMaker method, arguments)
+        self._worker: Any = None
+
+    def __enter__(self) -> "_Drawing":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def add(self, rel: str, kind: str, *args: Any) -> None:
+        svg = self.cache.get_chart(kind, args)
+        if svg is None:
+            self.jobs.append((rel, kind, args))
+        else:
+            self.write(rel, svg)
+
+    def start(self) -> None:
+        if not self.jobs or _cpus() < 2 or not sys.executable:
+            return
+        import pickle
+        import subprocess
+
+        import mlsysim
+
+        package_root = str(Path(mlsysim.__file__).resolve().parent.parent)  # this mlsysim, not another installed one
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        try:
+            self._worker = subprocess.Popen([sys.executable, "-m", "mlsysim.site.charts"], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+            self._worker.stdin.write(pickle.dumps([(kind, args) for _, kind, args in self.jobs]))
+            self._worker.stdin.close()
+        except OSError:  # no worker here: draw in this process
+            self.close()
+
+    def _from_worker(self) -> list[str] | None:
+        import pickle
+
+        try:
+            out = self._worker.stdout.read()
+            if self._worker.wait() != 0:
+                return None
+            svgs = pickle.loads(out)
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            return None
+        finally:
+            self.close()
+        ok = isinstance(svgs, list) and len(svgs) == len(self.jobs) and all(isinstance(svg, str) for svg in svgs)
+        return svgs if ok else None
+
+    def finish(self) -> int:
+        """Write every chart not copied from the cache; returns how many were drawn."""
+        if not self.jobs:
+            return 0
+        svgs = self._from_worker() if self._worker is not None else None
+        if svgs is None:
+            maker = ChartMaker()
+            svgs = [getattr(maker, kind)(*args) for _, kind, args in self.jobs]
+        for (rel, kind, args), svg in zip(self.jobs, svgs):
+            self.cache.put_chart(kind, args, svg)
+            self.write(rel, svg)
+        return len(self.jobs)
+
+    def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait()
+            for stream in (worker.stdin, worker.stdout):
+                if stream is not None and not stream.closed:
+                    stream.close()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today: dt.date,
-            docs_root: str | None = None) -> tuple[int, int, int, int, int]:
+            docs_root: str | None = None) -> tuple[int, int, int, int, int, int]:
+    cache = BuildCache()
     book = BadgeBook(cat, today)
-    model = SiteModel(cat, book)
+    model = SiteModel(cat, book, cache.factor)
     env = _environment(template_dir)
     fresh = freshness(model)
     generated = today.isoformat()
@@ -170,11 +270,14 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         "badge_styles": BADGE_STYLES, "badge_meanings": BADGE_MEANINGS, "fresh": fresh, "docs_root": docs_root,
     }
     files = 0
+    folders = {out}  # made already: one mkdir per folder, not per file
 
     def write(rel: str, content: str | bytes) -> None:
         nonlocal files
         path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
         path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
         files += 1
 
@@ -184,44 +287,49 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         html = env.get_template(template).render(**common, **context, root=root, page=rel, title=title, canonical=canonical)
         write(rel, html)
 
-    charts = _charts(model, write)
+    with _Drawing(cache, write) as drawing:
+        charts = _charts(model, drawing)
+        drawing.start()
 
-    pages = 0
-    zoo_pages = {}
-    for kind in model.kinds:
-        zoo = model.zoo(kind)
-        zoo.chart = charts.get(kind)
-        zoo_pages[kind] = zoo
-        page(f"{kind}/index.html", "zoo.html", zoo.title, zoo=zoo)
-        write(f"{kind}/{kind}.csv", exports.zoo_csv(zoo))
-        write(f"{kind}/{kind}.json", exports.zoo_json(zoo, generated))
-        pages += 1
-        for view in (v for group in zoo.groups for v in group.records):
-            shields_url = None
-            if base_url:
-                shields_url = "https://img.shields.io/endpoint?url=" + quote(base_url + view.badge_json, safe="")
-            page(view.href, "record.html", f"{view.name} ({KIND_TITLES.get(kind, (kind,))[0]})", rec=view, shields_url=shields_url)
-            write(view.badge_json, exports.shields_json(view))
+        pages = 0
+        zoo_pages = {}
+        for kind in model.kinds:
+            zoo = model.zoo(kind)
+            zoo.chart = charts.get(kind)
+            zoo_pages[kind] = zoo
+            page(f"{kind}/index.html", "zoo.html", zoo.title, zoo=zoo)
+            write(f"{kind}/{kind}.csv", exports.zoo_csv(zoo))
+            write(f"{kind}/{kind}.json", exports.zoo_json(zoo, generated))
             pages += 1
-    page("index.html", "index.html", "mlsysim zoo: a cited catalog of ML-systems specifications", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
-    page("sources.html", "sources.html", "Sources", sources=list(model.sources.values()))
-    page("freshness.html", "freshness.html", "Freshness")
-    page("compare.html", "compare.html", "Compare records", zoos=zoo_pages)
-    pages += 4
-    for source in model.sources.values():
-        page(source.href, "source.html", source.title, src=source)
-        pages += 1
+            for view in (v for group in zoo.groups for v in group.records):
+                shields_url = None
+                if base_url:
+                    shields_url = "https://img.shields.io/endpoint?url=" + quote(base_url + view.badge_json, safe="")
+                page(view.href, "record.html", f"{view.name} ({KIND_TITLES.get(kind, (kind,))[0]})", rec=view, shields_url=shields_url)
+                write(view.badge_json, exports.shields_json(view))
+                pages += 1
+        page("index.html", "index.html", "mlsysim zoo: a cited catalog of ML-systems specifications", zoos=zoo_pages, home_charts=[charts[k] for k in ("hardware", "grids") if k in charts])
+        page("sources.html", "sources.html", "Sources", sources=list(model.sources.values()))
+        page("freshness.html", "freshness.html", "Freshness")
+        page("compare.html", "compare.html", "Compare records", zoos=zoo_pages)
+        pages += 4
+        for source in model.sources.values():
+            page(source.href, "source.html", source.title, src=source)
+            pages += 1
 
-    pages += write_labs(cat, page, write, template_dir)
-    write("compare-data.js", exports.compare_data(model))
-    write("catalog.json", exports.catalog_json(model, generated))
-    write("provenance-map.json", exports.provenance_json(model))
-    write("static/badges.css", _badge_css())
-    for asset in sorted((template_dir / "static").glob("*")):
-        if asset.is_file() and not asset.name.startswith("."):
-            write(f"static/{asset.name}", asset.read_bytes())
-    write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
-    return pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records), model.value_count(), files
+        pages += write_labs(cat, page, write, template_dir)
+        write("compare-data.js", exports.compare_data(model))
+        write("catalog.json", exports.catalog_json(model, generated))
+        write("provenance-map.json", exports.provenance_json(model))
+        write("static/badges.css", _badge_css())
+        for asset in sorted((template_dir / "static").glob("*")):
+            if asset.is_file() and not asset.name.startswith("."):
+                write(f"static/{asset.name}", asset.read_bytes())
+        drawn = drawing.finish()
+        write(MARKER, f"built by mlsysim {__version__} on {generated}; `mlsysim site build` replaces this directory\n")
+    cache.save()
+    return (pages, len(charts) + sum(1 for v in model.records.values() if v.chart), len(model.records),
+            model.value_count(), files, drawn)
 
 
 @dataclass(frozen=True)
@@ -242,13 +350,14 @@ def _badge_css() -> str:
     return "/* generated from mlsysim.site.badges.BADGE_STYLES */\n" + "\n".join(rules) + "\n"
 
 
-def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
-    """Draw every chart; returns zoo-page charts by kind and sets record charts."""
+def _charts(model: SiteModel, drawing: "_Drawing") -> dict[str, Chart]:
+    """Every chart, handed to `drawing` (which copies it from the build cache or draws it);
+    returns zoo-page charts by kind and sets record charts."""
     hardware = model.of_kind("hardware")
     grids = model.of_kind("grids")
     if not hardware and not grids:
         return {}
-    maker = ChartMaker()
+    draw = drawing.add
     out: dict[str, Chart] = {}
     points = []
     for view in hardware:
@@ -257,7 +366,7 @@ def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
         if not peaks or bandwidth is None:
             continue
         rel = f"charts/roofline-{view.id}.svg"
-        write(rel, maker.roofline(display_name(view), peaks, bandwidth.si))
+        draw(rel, "roofline", display_name(view), peaks, bandwidth.si)
         view.chart = rel
         for paths, basis in ((("compute.bf16", "compute.fp16"), "16-bit float"), (("compute.int8",), "INT8"), (("compute.fp32",), "FP32")):
             headline = next((view.claim(p) for p in paths if view.claim(p) is not None), None)
@@ -267,7 +376,7 @@ def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
     if points:
         from mlsysim.site.charts import _split_outliers
 
-        write("charts/compute-vs-bandwidth.svg", maker.compute_vs_bandwidth(points))
+        draw("charts/compute-vs-bandwidth.svg", "compute_vs_bandwidth", points)
         main, outliers = _split_outliers(points)
         ranked = sorted(points, key=lambda p: -p.flops)
         alt = (f"Log-log scatter of dense peak compute against memory bandwidth for {len(points)} accelerators, "
@@ -284,11 +393,11 @@ def _charts(model: SiteModel, write: Any) -> dict[str, Chart]:
         ci = view.claim("carbon_intensity_lifecycle") or view.claim("carbon_intensity")
         if ci is None:
             continue
-        per_g_kwh = per_g_kwh or to_canonical(1.0, "gCO2e/kWh", "carbon_intensity")
+        per_g_kwh = per_g_kwh or drawing.cache.factor("gCO2e/kWh", "carbon_intensity")
         year = f" ({ci.valid_time})" if ci.valid_time else ""
         bars.append(GridBar(f"{_short_name(view.name)}{year}", ci.si / per_g_kwh, ci.qualifiers.get("basis", "")))
     if bars:
-        write("charts/grid-carbon-intensity.svg", maker.grid_intensity(bars))
+        draw("charts/grid-carbon-intensity.svg", "grid_intensity", bars)
         ranked = sorted(bars, key=lambda b: b.intensity)
         alt = (f"Bar chart of carbon intensity in gCO2e/kWh for {len(bars)} grids, coloured by lifecycle or direct basis: "
                f"lowest {ranked[0].label} at {format_number(ranked[0].intensity, 3)}, highest {ranked[-1].label} at {format_number(ranked[-1].intensity, 3)}.")

@@ -221,6 +221,24 @@ class ChartMaker:
         return self._svg()
 
 
+def draw_batch(jobs: list[tuple[str, tuple[Any, ...]]]) -> list[str]:
+    """The SVG of each (ChartMaker method name, arguments) job, drawn with one ChartMaker."""
+    maker = ChartMaker()
+    kinds = {"roofline": maker.roofline, "compute_vs_bandwidth": maker.compute_vs_bandwidth, "grid_intensity": maker.grid_intensity}
+    return [kinds[kind](*args) for kind, args in jobs]
+
+
+def _worker() -> None:
+    """`python -m mlsysim.site.charts`: the site build's chart worker. Reads the pickled
+    jobs of `draw_batch` from stdin and writes the pickled SVGs to stdout (a pipe between
+    the build and the process it started, nothing else)."""
+    import pickle
+    import sys
+
+    jobs = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(pickle.dumps(draw_batch(jobs)))
+
+
 def _split_outliers(points: list[Accelerator], gap: float = 1.0) -> tuple[list[Accelerator], list[Accelerator]]:
     """Points beyond a gap of more than `gap` decades at the top of either axis, apart from the rest.
 
@@ -306,3 +324,7 @@ def _patch(colour: str, label: str) -> Any:
     from matplotlib.patches import Patch
 
     return Patch(color=colour, label=label)
+
+
+if __name__ == "__main__":
+    _worker()

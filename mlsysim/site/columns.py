@@ -31,15 +31,20 @@ class Column:
         """The header with its display unit, for tables without per-cell units."""
         return f"{self.header} [{self.unit}]" if self.unit else self.header
 
-    def shown(self, record: Record) -> float | None:
+    def shown(self, record: Record, factor: Callable[[str, str], float] | None = None) -> float | None:
         """The cited value in this column's display unit, or None when the record lacks it
-        or the column shows values as stated (`unit` None)."""
+        or the column shows values as stated (`unit` None).
+
+        `factor(unit, dimension)`: 1 `unit` in the dimension's canonical unit; default
+        units.to_canonical (a build passes its cache's, which remembers it across builds)."""
         claim = record.claims.get(self.path) if self.path else None
         if claim is None or self.unit is None:
             return None
-        from mlsysim.catalog.units import to_canonical
+        if factor is None:
+            from mlsysim.catalog.units import to_canonical
 
-        return claim["si"] / to_canonical(1.0, self.unit, claim["dimension"])
+            return claim["si"] / to_canonical(1.0, self.unit, claim["dimension"])
+        return claim["si"] / factor(self.unit, claim["dimension"])
 
 
 def short(value: float) -> str:

@@ -10,6 +10,7 @@ import re
 import typing
 from collections import defaultdict
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -294,9 +295,11 @@ class ZooPage:
 class SiteModel:
     """Every view of one catalog, built once."""
 
-    def __init__(self, catalog: Any, book: BadgeBook):
+    def __init__(self, catalog: Any, book: BadgeBook, factor: Callable[[str, str], float] | None = None):
+        """`factor(unit, dimension)`: display-unit factors for the zoo tables (Column.shown)."""
         self.catalog = catalog
         self.book = book
+        self.factor = factor
         self.sources = {sid: SourceView.build(sid, data) for sid, data in sorted(catalog.sources.items())}
         self.records: dict[tuple[str, str], RecordView] = {}
         for record in catalog.records():
@@ -425,7 +428,7 @@ class SiteModel:
             claim = view.claim(col.path)
             if claim is None:
                 return Cell()
-            shown = col.shown(view.record)
+            shown = col.shown(view.record, self.factor)
             text = claim.display if shown is None else format_number(shown)
             return Cell(text=text, sort=repr(claim.si), claim=claim, number=shown)
         text = _plain(col.text(view.record)) if col.text else ""
