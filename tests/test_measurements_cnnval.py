@@ -16,7 +16,7 @@ Sources (all read in a stored copy at the commit in the URL):
   (https://github.com/mlcommons/inference_results_v3.0/tree/1948f9b5b93c5b4dcafe15de0faa08cdf1439fca/closed/NVIDIA/results).
 
 Predictions are not pinned here (they move with the solvers; `mlsysim validate` reports them), only
-that every row reaches a solver.
+that every row reaches a solver or says what it cannot price.
 """
 
 from __future__ import annotations
@@ -106,12 +106,24 @@ def test_a100_batch_one_latency_is_published_by_several_engines(catalog):
     assert fastest == pytest.approx(454689e-9, rel=1e-9)
 
 
-def test_every_row_reaches_a_solver(catalog):
-    """`mlsysim validate` expresses each row (Engine.solve at the stated batch and precision);
-    none is left 'not expressible'."""
-    from mlsysim.evaluate.validation import OK, run_one
+# Rows whose measured time, per their source, holds work no solver prices: MXNet's README
+# reports "total images per second, data plus compute time", and the Triton README's latency
+# is the client's (serialisation, network, server queue and compute).
+UNPRICED = {"dle_mxnet_resnet50_a100_fp16_b1_latency": "data loading",
+            "dle_mxnet_resnet50_a100_fp16_b256_samples_per_s": "data loading",
+            "dle_triton_resnet50_a100_fp16_b1_latency": "network round trip"}
+
+
+def test_every_row_reaches_a_solver_or_says_what_it_cannot_price(catalog):
+    """`mlsysim validate` expresses each row (Engine.solve at the stated batch and precision),
+    except those whose timing holds work no solver models, which it calls 'not expressible'
+    and says why, rather than comparing a GPU roofline with a host or client figure."""
+    from mlsysim.evaluate.validation import NOT_EXPRESSIBLE, OK, run_one
 
     for row_id in ROWS:
         result = run_one(catalog.get("measurements", row_id), catalog)
+        if row_id in UNPRICED:
+            assert result.status == NOT_EXPRESSIBLE and UNPRICED[row_id] in result.reason, (row_id, result.reason)
+            continue
         assert result.status == OK, (row_id, result.reason)
         assert result.predicted is not None and result.predicted > 0

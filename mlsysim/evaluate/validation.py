@@ -172,6 +172,7 @@ def run_one(rec: Record, catalog: Any) -> ValidationResult:
     )
     call = Call(rec, catalog)
     try:
+        _priced_parts_only(call)
         total = PREDICTORS[category](call)
     except NotExpressible as why:
         return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=str(why),
@@ -233,6 +234,21 @@ class Call:
 
 
 # ---------------------------------------------------------------- one function per category
+
+
+# What a measured time may hold beyond the accelerator's work (config `timing_includes`),
+# and why no solver prices it.
+UNPRICED_TIMING = {
+    "input_pipeline": "data loading and decoding on the host, which the forward-pass roofline does not model",
+    "client": "a serving client's serialisation, network round trip and server queue, which no solver here models",
+}
+
+
+def _priced_parts_only(c: Call) -> None:
+    """Refuse a row whose measured time, per its source, holds work no solver prices."""
+    parts = c.config("timing_includes") or ()
+    if parts:
+        raise NotExpressible("the measured time includes " + "; and ".join(UNPRICED_TIMING[p] for p in parts))
 
 
 def predict_training(c: Call) -> float:

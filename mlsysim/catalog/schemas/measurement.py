@@ -74,6 +74,10 @@ class MeasuredConfig(Schema):
     # Which statistic a latency figure under load is (mean, median, 99th percentile).
     statistic: Literal["mean", "p50", "p99"] | None = None
     scenario: str | None = None  # e.g. "MLPerf Offline", "static batch", "single stream"
+    # What the measured time holds beyond the accelerator's work, as the source states it:
+    # "input_pipeline" (data loading and decoding on the host), "client" (a serving client's
+    # serialisation, network round trip and server queue). No solver prices these.
+    timing_includes: list[Literal["input_pipeline", "client"]] | None = None
 
 
 class Measurement(RecordBase):
