@@ -75,7 +75,7 @@ def _decode(obj: dict[str, Any]) -> Any:
     return obj
 
 
-def _trusted(path: Path) -> bool:
+def trusted_file(path: Path) -> bool:
     """Only a regular file this user owns and nobody else may write is read."""
     try:
         info = path.lstat()
@@ -88,7 +88,7 @@ def _trusted(path: Path) -> bool:
 def read(root: Path) -> dict[str, Any] | None:
     """The cache for this catalog root if it is intact and was written by this code, else None."""
     path = _cache_file(root)
-    if not _trusted(path):
+    if not trusted_file(path):
         return None
     try:
         blob = path.read_bytes()
@@ -107,14 +107,20 @@ def read(root: Path) -> dict[str, Any] | None:
 def write(root: Path, content: dict[str, Any]) -> None:
     """Store atomically with owner-only write permission; a cache that cannot be
     written is simply not used."""
-    target = _cache_file(root)
     payload = json.dumps(_encode({**content, "code": _code_fingerprint()}), separators=(",", ":")).encode("utf-8")
+    write_cache_file(_cache_file(root), MAGIC + b" " + file_hash(payload).encode("ascii") + b"\n" + payload)
+
+
+def write_cache_file(target: Path, blob: bytes) -> None:
+    """Write `blob` to `target` atomically (whole or absent), owner-only writable, in a
+    directory only the owner may enter; on any OS error nothing is left behind and the
+    cache is simply not written."""
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + b" " + file_hash(payload).encode("ascii") + b"\n" + payload)
+            fh.write(blob)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except OSError:

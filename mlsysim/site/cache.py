@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
-import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlsysim.catalog.cache import trusted_file, write_cache_file
 from mlsysim.catalog.paths import cache_dir
 
 FORMAT = 1
@@ -57,16 +55,6 @@ def _digest(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
-def _trusted(path: Path) -> bool:
-    """Only a regular file this user owns and nobody else may write is read."""
-    try:
-        info = path.lstat()
-    except OSError:
-        return False
-    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
-    return stat.S_ISREG(info.st_mode) and owner_ok and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-
-
 class BuildCache:
     """Charts and unit factors from the last build, and those of this one to store.
 
@@ -82,7 +70,7 @@ class BuildCache:
         self.misses = 0
 
     def _read(self) -> tuple[dict[str, str], dict[str, float]]:
-        if not _trusted(self.path):
+        if not trusted_file(self.path):
             return {}, {}
         try:
             blob = self.path.read_bytes()
@@ -146,17 +134,4 @@ class BuildCache:
             return
         payload = json.dumps({"code": code_fingerprint(), "charts": self._charts, "factors": self._factors},
                              sort_keys=True, separators=(",", ":")).encode("utf-8")
-        tmp = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(MAGIC + b" " + _digest(payload).encode("ascii") + b"\n" + payload)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except OSError:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+        write_cache_file(self.path, MAGIC + b" " + _digest(payload).encode("ascii") + b"\n" + payload)
