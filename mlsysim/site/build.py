@@ -313,6 +313,11 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         page("freshness.html", "freshness.html", "Freshness")
         page("compare.html", "compare.html", "Compare records", zoos=zoo_pages)
         pages += 4
+        if model.of_kind("measurements"):
+            from mlsysim.site.validation_view import validation_view
+
+            page("validation.html", "validation.html", "Validation", view=validation_view(cat))
+            pages += 1
         for source in model.sources.values():
             page(source.href, "source.html", source.title, src=source)
             pages += 1
