@@ -87,17 +87,12 @@ def trusted_file(path: Path) -> bool:
 
 def read(root: Path) -> dict[str, Any] | None:
     """The cache for this catalog root if it is intact and was written by this code, else None."""
-    path = _cache_file(root)
-    if not trusted_file(path):
+    payload = read_cache_file(_cache_file(root), MAGIC)
+    if payload is None:
         return None
     try:
-        blob = path.read_bytes()
-        header, _, payload = blob.partition(b"\n")
-        magic, digest = header.split(b" ")
-        if magic != MAGIC or digest.decode("ascii") != file_hash(payload):
-            return None
         cached = json.loads(payload, object_hook=_decode)
-    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError, MemoryError):
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError, MemoryError):
         return None
     if not isinstance(cached, dict) or cached.get("code") != _code_fingerprint() or not isinstance(cached.get("snapshot"), dict):
         return None
@@ -108,13 +103,29 @@ def write(root: Path, content: dict[str, Any]) -> None:
     """Store atomically with owner-only write permission; a cache that cannot be
     written is simply not used."""
     payload = json.dumps(_encode({**content, "code": _code_fingerprint()}), separators=(",", ":")).encode("utf-8")
-    write_cache_file(_cache_file(root), MAGIC + b" " + file_hash(payload).encode("ascii") + b"\n" + payload)
+    write_cache_file(_cache_file(root), MAGIC, payload)
 
 
-def write_cache_file(target: Path, blob: bytes) -> None:
-    """Write `blob` to `target` atomically (whole or absent), owner-only writable, in a
-    directory only the owner may enter; on any OS error nothing is left behind and the
-    cache is simply not written."""
+def read_cache_file(path: Path, magic: bytes) -> bytes | None:
+    """The payload of a cache file `write_cache_file` wrote with `magic`: None unless this
+    user owns the file, nobody else may write it, and the payload matches its digest."""
+    if not trusted_file(path):
+        return None
+    try:
+        header, _, payload = path.read_bytes().partition(b"\n")
+        tag, digest = header.split(b" ")
+    except (OSError, ValueError):
+        return None
+    if tag != magic or digest != file_hash(payload).encode("ascii"):
+        return None
+    return payload
+
+
+def write_cache_file(target: Path, magic: bytes, payload: bytes) -> None:
+    """Write `payload` to `target` behind a header of `magic` and the payload's digest,
+    atomically (whole or absent), owner-only writable, in a directory only the owner may
+    enter; on any OS error nothing is left behind and the cache is simply not written."""
+    blob = magic + b" " + file_hash(payload).encode("ascii") + b"\n" + payload
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -54,13 +54,14 @@ def build(
         if layout:
             err_console.print(f"{len(layout)} docstring layout warnings from Sphinx (rendered as plain text)",
                               style="dim", markup=False, highlight=False)
-        console.print(f"Open {report_docs.out / 'index.html'}", highlight=False, soft_wrap=True, markup=False)
-        return
-    report = build_site(out, location.path, base_url=base_url)
-    seconds = time.perf_counter() - started
-    console.print(
-        f"Built {report.pages} pages, {report.charts} charts and {report.records} badge files "
-        f"for {report.records} records ({report.values} cited values) in {seconds:.2f} s",
-        highlight=False,
-    )
-    console.print(f"Open {report.out / 'index.html'}", highlight=False, soft_wrap=True, markup=False)
+        built = report_docs.out
+    else:
+        report = build_site(out, location.path, base_url=base_url)
+        seconds = time.perf_counter() - started
+        console.print(
+            f"Built {report.pages} pages, {report.charts} charts and {report.records} badge files "
+            f"for {report.records} records ({report.values} cited values) in {seconds:.2f} s",
+            highlight=False,
+        )
+        built = report.out
+    console.print(f"Open {built / 'index.html'}", highlight=False, soft_wrap=True, markup=False)

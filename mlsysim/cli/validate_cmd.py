@@ -14,44 +14,35 @@ from mlsysim.cli.console import console, echo, escape
 from mlsysim.cli.options import CatalogOption, Output
 
 
-def _pct(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.1%}" if signed else f"{value:.1%}"
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
-
-
 def results_table(report: Any) -> Table:
     """One row per measurement: measured, predicted, signed error, or why it is not expressible."""
+    from mlsysim.evaluate.validation import display_number, display_percent
+
     table = Table(title=f"Measurements ({len(report.results)})", title_justify="left")
     for header, justify in (("Id", "left"), ("Category", "left"), ("Metric", "left"), ("Unit", "left"),
                             ("Measured", "right"), ("Predicted", "right"), ("Error", "right"), ("Remarks", "left")):
         table.add_column(header, justify=justify, overflow="fold", no_wrap=header == "Id")
     for r in report.results:
         scale = r.scale
-        remarks = r.reason if r.reason else "; ".join([*r.remarks, *(f"assumed {a}" for a in r.assumed)])
         table.add_row(
-            escape(r.id), r.category, r.metric, escape(r.display_unit), _num(r.measured * scale),
-            _num(None if r.predicted is None else r.predicted * scale),
-            _pct(r.error, signed=True) if r.error is not None else "not expressible", escape(remarks or ""),
+            escape(r.id), r.category, r.metric, escape(r.display_unit), display_number(r.measured * scale),
+            display_number(None if r.predicted is None else r.predicted * scale),
+            display_percent(r.error, signed=True) if r.error is not None else "not expressible", escape(r.explanation),
         )
     return table
 
 
 def summary_table(report: Any) -> Table:
     """Per category and overall: rows, expressed, median |error|, worst, share within 10/20/30%."""
+    from mlsysim.evaluate.validation import display_percent
+
     table = Table(title="Summary (signed error = predicted / measured - 1)", title_justify="left")
     for header in ("Category", "Rows", "Expressed", "Not expressible", "Median |error|", "Worst", "Within 10%", "Within 20%", "Within 30%"):
         table.add_column(header, justify="left" if header in ("Category", "Worst") else "right")
     for name, s in report.summary().items():
         worst = f"{s['worst']['id']} ({s['worst']['error']:+.1%})" if s["worst"] else "-"
-        table.add_row(name, str(s["count"]), str(s["expressed"]), str(s["not_expressible"]), _pct(s["median_abs_error"]),
-                      escape(worst), _pct(s["within_10"]), _pct(s["within_20"]), _pct(s["within_30"]))
+        table.add_row(name, str(s["count"]), str(s["expressed"]), str(s["not_expressible"]), display_percent(s["median_abs_error"]),
+                      escape(worst), display_percent(s["within_10"]), display_percent(s["within_20"]), display_percent(s["within_30"]))
     return table
 
 

@@ -92,6 +92,11 @@ class ValidationResult:
         return self.predicted / self.measured - 1.0
 
     @property
+    def explanation(self) -> str:
+        """Why it is not expressible, else its remarks and what was assumed."""
+        return self.reason or "; ".join([*self.remarks, *(f"assumed {a}" for a in self.assumed)])
+
+    @property
     def display_unit(self) -> str:
         return METRIC_DISPLAY[self.metric][0]
 
@@ -148,6 +153,20 @@ def summarize(results: list[ValidationResult]) -> dict[str, Any]:
         "within_20": share(0.20),
         "within_30": share(0.30),
     }
+
+
+def display_number(value: float | None) -> str:
+    """A measured or predicted figure as the validation tables show it ("-" for none)."""
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+
+
+def display_percent(value: float | None, signed: bool = False) -> str:
+    """A share or an error as the validation tables show it ("-" for none)."""
+    if value is None:
+        return "-"
+    return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
 def validate(catalog: Any, category: str | None = None) -> ValidationReport:

@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from mlsysim.catalog.cache import trusted_file, write_cache_file
+from mlsysim.catalog.cache import read_cache_file, write_cache_file
 from mlsysim.catalog.paths import cache_dir
 
 FORMAT = 1
@@ -51,10 +51,6 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _digest(payload: bytes) -> str:
-    return hashlib.blake2b(payload, digest_size=16).hexdigest()
-
-
 class BuildCache:
     """Charts and unit factors from the last build, and those of this one to store.
 
@@ -70,16 +66,12 @@ class BuildCache:
         self.misses = 0
 
     def _read(self) -> tuple[dict[str, str], dict[str, float]]:
-        if not trusted_file(self.path):
+        payload = read_cache_file(self.path, MAGIC)
+        if payload is None:
             return {}, {}
         try:
-            blob = self.path.read_bytes()
-            header, _, payload = blob.partition(b"\n")
-            magic, digest = header.split(b" ")
-            if magic != MAGIC or digest.decode("ascii") != _digest(payload):
-                return {}, {}
             data = json.loads(payload)
-        except (OSError, ValueError, TypeError, UnicodeDecodeError, RecursionError, MemoryError):
+        except (ValueError, TypeError, UnicodeDecodeError, RecursionError, MemoryError):
             return {}, {}
         if not isinstance(data, dict) or data.get("code") != code_fingerprint():
             return {}, {}
@@ -134,4 +126,4 @@ class BuildCache:
             return
         payload = json.dumps({"code": code_fingerprint(), "charts": self._charts, "factors": self._factors},
                              sort_keys=True, separators=(",", ":")).encode("utf-8")
-        write_cache_file(self.path, MAGIC + b" " + _digest(payload).encode("ascii") + b"\n" + payload)
+        write_cache_file(self.path, MAGIC, payload)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlsysim.evaluate.validation import CATEGORIES, ValidationReport, validate
+from mlsysim.evaluate.validation import ValidationReport, display_number, display_percent, validate
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class SummaryRow:
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One measurement: its figures and signed error as shown, and why it was not expressed."""
+    """One measurement: its figures and signed error as shown, and what it rests on."""
 
     id: str
     href: str
@@ -37,22 +37,13 @@ class ResultRow:
     predicted: str
     error: str
     error_sort: float
-    reason: str
-    assumed: tuple[str, ...]
+    explanation: str  # why it is not expressible, else its remarks and what was assumed
 
 
 @dataclass(frozen=True)
 class ValidationView:
     summary: tuple[SummaryRow, ...]
     rows: tuple[ResultRow, ...]
-
-
-def _number(value: float) -> str:
-    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-
-
-def _share(value: Any) -> str:
-    return "–" if value is None else f"{value:.0%}"
 
 
 def validation_view(catalog: Any, report: ValidationReport | None = None) -> ValidationView:
@@ -64,19 +55,16 @@ def validation_view(catalog: Any, report: ValidationReport | None = None) -> Val
         median = stats.get("median_abs_error")
         summary.append(SummaryRow(
             category=category, count=stats["count"], expressed=stats["expressed"],
-            median="not expressible" if median is None else f"{median:.1%}",
-            within=(_share(stats.get("within_10")), _share(stats.get("within_20")), _share(stats.get("within_30"))),
-            worst="–" if not worst else f"{worst['error']:+.1%}",
+            median="not expressible" if median is None else display_percent(median),
+            within=(display_percent(stats.get("within_10")), display_percent(stats.get("within_20")),
+                    display_percent(stats.get("within_30"))),
+            worst=display_percent(worst["error"], signed=True) if worst else "-",
             worst_id=worst["id"] if worst else None))
-    order = {c: i for i, c in enumerate(CATEGORIES)}
-    rows = []
-    for r in sorted(report.results, key=lambda r: (order.get(r.category, len(order)), r.id)):
-        error = r.error
-        rows.append(ResultRow(
-            id=r.id, href=f"measurements/{r.id}.html", name=r.name, category=r.category, metric=r.metric,
-            unit=r.display_unit, measured=_number(r.measured * r.scale),
-            predicted="–" if r.predicted is None else _number(r.predicted * r.scale),
-            error="not expressible" if error is None else f"{error:+.1%}",
-            error_sort=float("inf") if error is None else abs(error),
-            reason=r.reason or "", assumed=tuple(r.assumed)))
-    return ValidationView(tuple(summary), tuple(rows))
+    rows = tuple(ResultRow(
+        id=r.id, href=f"measurements/{r.id}.html", name=r.name, category=r.category, metric=r.metric,
+        unit=r.display_unit, measured=display_number(r.measured * r.scale),
+        predicted=display_number(None if r.predicted is None else r.predicted * r.scale),
+        error="not expressible" if r.error is None else display_percent(r.error, signed=True),
+        error_sort=float("inf") if r.error is None else abs(r.error),
+        explanation=r.explanation) for r in report.results)  # in the report's order: category, then id
+    return ValidationView(tuple(summary), rows)

@@ -401,8 +401,6 @@ class KernelEfficiencies:
     gemm_specific: bool = False
     attention_specific: bool = False
     memory_specific: bool = False
-    convolution: float = 0.0  # convolution kernels of a CNN (0: not resolved, use `gemm`)
-    convolution_specific: bool = False
 
     @property
     def compute(self) -> float:
@@ -498,7 +496,6 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
     if compute is not None:
         user = inputs.fraction(compute, "efficiency", lineage)
     cited = kernel_efficiency_values(h)
-    values["convolution"], specific["convolution"] = 0.0, False
     for kernel in TRANSFORMER_KERNELS:
         if user is not None and kernel != "memory":
             values[kernel], specific[kernel] = user, False
@@ -507,8 +504,7 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
         specific[kernel] = scoped.get((kernel, key[0], key[1])) is value
         values[kernel] = lineage.use(value)
     result = KernelEfficiencies(values["gemm"], values["attention"], values["memory"], lineage, user is not None,
-                                specific["gemm"], specific["attention"], specific["memory"],
-                                values["convolution"], specific["convolution"])
+                                specific["gemm"], specific["attention"], specific["memory"])
     if compute is None:
         inputs.remember(memo, key, result)
     return result
@@ -525,14 +521,14 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
     `compute`, when given, replaces the compute efficiencies in either case."""
     if m.kind == "transformer":
         return kernel_efficiencies(h, compute)
-    e = efficiencies(h.catalog, compute)
     if m.convolutional and compute is None:
-        scoped = _scoped_efficiencies(h.catalog).get(("convolution", h.record._data["id"], h.precision))
-        if scoped is not None:
+        conv = kernel_efficiency_values(h)["convolution"]
+        if conv.qualifiers.get("kernel") == "convolution":  # cited for this accelerator and precision
             lineage = Lineage()
-            lineage.merge(e.lineage)
-            conv = lineage.use(scoped)
-            return KernelEfficiencies(conv, conv, e.memory, lineage, False, True, True, False, conv, True)
+            c = lineage.use(conv)
+            memory = lineage.use(cited_assumption(h.catalog, MEMORY_EFFICIENCY))
+            return KernelEfficiencies(c, c, memory, lineage, False, True, True, False)
+    e = efficiencies(h.catalog, compute)
     return KernelEfficiencies(e.compute, e.compute, e.memory, e.lineage, e.compute_from_user)
 
 
