@@ -48,6 +48,19 @@ def test_pytorch_eager_op_overhead_is_the_inverse_of_280k_ops_per_second():
     assert launch <= q.si < 10 * launch
 
 
+def test_eager_cnn_host_dispatch_is_torchbench_resnet50_time_per_operator():
+    """pytorch/benchmark#668, ResNet-50 eval in eager mode on a V100: "CPU Dispatch Time:
+    13.305 milliseconds", over the 174 operators of torchvision's ResNet-50 graph."""
+    q = _quantity("host_dispatch_pytorch_eager_cnn")
+    operators = _catalog.get("models", "resnet50").kernels_per_inference.si
+    assert operators == 174
+    assert q.si == pytest.approx(13.305e-3 / operators, rel=1e-3)
+    assert 13.305 in _numbers(q.as_stated)
+    assert _catalog.sources[q.source_id]["url"] == "https://github.com/pytorch/benchmark/pull/668"
+    # A module call with cuDNN work costs the host far more than a bare tiny-tensor op.
+    assert q.si > 10 * _quantity("framework_op_overhead_pytorch_eager").si
+
+
 @pytest.mark.parametrize(("ident", "busbw", "line_rate", "fraction"), [
     # NVIDIA/nccl-tests#149 (sjeaugey): 12 NVLinks x 25 GB/s, "~230GB/s" on A100.
     ("nccl_allreduce_bus_efficiency_nvlink", 230, 12 * 25, 0.7667),

@@ -72,6 +72,37 @@ def test_cnn_pays_one_launch_per_operator_and_moves_its_activations() -> None:
     assert table.columns["throughput"][-1] > 5 * table.columns["throughput"][0]
 
 
+def test_eager_host_dispatch_floors_small_batches_and_hides_behind_large_ones() -> None:
+    """Eager front ends issue kernels asynchronously (He 2022, "Making Deep Learning Go Brrrr",
+    section Overhead): a pass takes at least operators x host time per operator. With the
+    cited eager-PyTorch figure (TorchBench, 13.305 ms for ResNet-50's 174 operators) batch 1
+    is host-bound at 13.3 ms on a V100, and batch 256, whose GPU work is longer, is not."""
+    resnet = Models.Vision.ResNet50
+    one = Engine.solve(resnet, Hardware.Cloud.V100, batch_size=1, precision="fp16",
+                       host_dispatch="host_dispatch_pytorch_eager_cnn")
+    assert one.si["latency_host"] == pytest.approx(13.305e-3, rel=1e-3)
+    assert one.si["latency"] == one.si["latency_host"]
+    assert one.bottleneck == "Overhead"
+    assert "assumptions/host_dispatch_pytorch_eager_cnn#quantity" in {e.path for e in one.lineage.entries()}
+    big = Engine.solve(resnet, Hardware.Cloud.V100, batch_size=256, precision="fp16", host_dispatch=76.47e-6)
+    device = Engine.solve(resnet, Hardware.Cloud.V100, batch_size=256, precision="fp16")
+    assert big.si["latency"] == device.si["latency"] > big.si["latency_host"]
+    assert big.bottleneck == device.bottleneck != "Overhead"
+    # Without host_dispatch nothing changes, and the host term is reported as zero.
+    assert device.si["latency_host"] == 0.0
+    assert "host_dispatch" not in str([e.path for e in device.lineage.entries()])
+
+
+def test_host_dispatch_needs_an_operator_count_and_a_time() -> None:
+    """A bad host_dispatch is a clear error, never a silent zero."""
+    with pytest.raises(MlsysimError, match="host_dispatch"):
+        Engine.solve("resnet50", "v100", host_dispatch=-1e-6)
+    with pytest.raises(MlsysimError, match="not a time|is a "):
+        Engine.solve("resnet50", "v100", host_dispatch="gemm_compute_efficiency")
+    with pytest.raises(MlsysimError, match="no operator count"):
+        Engine.solve("ds_cnn", "a100_sxm_80gb", precision="int8", host_dispatch=1e-5)
+
+
 def test_long_prompt_is_compute_bound_and_mfu_is_the_efficiency() -> None:
     """MFU counts the pass's own FLOPs: the cited efficiency, less what wave quantization
     and kernel launches add to the time."""

@@ -321,3 +321,24 @@ def test_bundled_catalog_has_40_measurements_in_all_five_categories():
     for rec in records:
         claim = rec.claims["measured"]
         assert claim.get("locator") and claim.get("as_stated"), rec.id
+
+
+def test_an_eager_pytorch_row_is_priced_with_the_cited_host_dispatch():
+    """NVIDIA DeepLearningExamples, ResNet-50 v1.5 PyTorch README: V100 16GB mixed precision,
+    batch 1, "12.78 ms" average latency in eager PyTorch. The row states
+    `execution: pytorch_eager`, so the validator adds the cited host time per operator
+    (host_dispatch_pytorch_eager_cnn) and says so; the pass is host-bound."""
+    from mlsysim import Engine
+    from mlsysim.catalog import load_catalog
+    from mlsysim.evaluate.validation import run_one
+    from tests.conftest import REAL_CATALOG
+
+    catalog = load_catalog(REAL_CATALOG)
+    row = catalog.get("measurements", "dle_resnet50_infer_v100_fp16_b1_latency")
+    assert row.get("config")["execution"] == "pytorch_eager"
+    result = run_one(row, catalog)
+    assert any("host_dispatch_pytorch_eager_cnn" in a for a in result.assumed)
+    eager = Engine.solve("resnet50", "v100", precision="fp16", host_dispatch="host_dispatch_pytorch_eager_cnn")
+    assert result.predicted == pytest.approx(eager.si["latency"])
+    assert eager.bottleneck == "Overhead"
+    assert result.measured == pytest.approx(12.78e-3)

@@ -37,6 +37,9 @@ CATEGORIES = ("training", "latency", "throughput", "under_load", "edge")
 TRAINING_EFFICIENCY = "gemm_compute_efficiency"
 # FlashAttention (Dao et al. 2022) postdates this paper's runs: its attention scores are materialised.
 UNFUSED_ATTENTION_SOURCES = frozenset({"arxiv-megatron-lm-2104-04473"})
+# The cited host time per operator of each front end a measurement states it ran in (config
+# `execution`), for models whose operators Engine.solve counts (CNNs).
+HOST_DISPATCH = {"pytorch_eager": "host_dispatch_pytorch_eager_cnn"}
 
 # Display unit of each metric, and the factor from SI to it.
 METRIC_DISPLAY: dict[str, tuple[str, float]] = {
@@ -345,7 +348,8 @@ def predict_latency(c: Call) -> float:
         if c.metric != "latency":
             raise NotExpressible(f"{c.metric} applies to token-generating models")
         _single_replica(c)
-        return Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision).si["latency"]
+        return Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
+                            host_dispatch=_host_dispatch(c)).si["latency"]
     serving = _serving(c, precision)
     prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
     if c.metric == "ttft":
@@ -374,7 +378,8 @@ def predict_throughput(c: Call) -> float:
         batch = c.need("batch_size", "throughput depends on the batch")
         if devices > 1:
             c.assumed.append(f"{devices} independent replicas")
-        return devices * Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision).si["throughput"]
+        return devices * Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
+                                      host_dispatch=_host_dispatch(c)).si["throughput"]
     if c.metric != "tokens_per_s":
         raise NotExpressible(f"a transformer throughput row in {c.metric} is not modelled; state output tokens/s")
     serving = _serving(c, precision)
@@ -470,6 +475,16 @@ def _serving(c: Call, precision: str) -> Any:
         c.assumed.append(f"decode attention reads K/V {reads.replace('_', ' ')} (engine kernel, see the row's note)")
     return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
                         kv_precision=c.config("kv_precision"), tp=tp, decode_kv_reads=reads or "per_kv_head")
+
+
+def _host_dispatch(c: Call) -> str | None:
+    """The cited per-operator host time of the front end the row ran in, if it states one
+    whose host work can hold the GPU back (eager PyTorch); None for compiled engines."""
+    execution = c.config("execution")
+    if execution is None:
+        return None
+    c.assumed.append(f"host dispatch per operator of {execution.replace('_', ' ')} ({HOST_DISPATCH[execution]})")
+    return HOST_DISPATCH[execution]
 
 
 def _single_replica(c: Call) -> None:

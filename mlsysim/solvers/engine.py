@@ -60,6 +60,7 @@ _UNITS = {
     "latency_compute": ("s", "ms"),
     "latency_memory": ("s", "ms"),
     "latency_overhead": ("s", "ms"),
+    "latency_host": ("s", "ms"),
     "throughput": ("1/s", "1/s"),
     "arithmetic_intensity": ("FLOP/B", "FLOP/B"),
     "memory_usage": ("B", "GB"),
@@ -92,7 +93,7 @@ class PerformanceProfile(QuantityView):
     """
 
     __slots__ = ("model", "hardware", "precision", "batch_size", "seq_len", "bottleneck", "feasible",
-                 "mfu", "mbu", "si", "warnings", "_terms")
+                 "mfu", "mbu", "si", "warnings", "_terms", "_host")
 
     @property
     def MFU(self) -> float:  # noqa: N802 (the reference simulator's documented name)
@@ -100,7 +101,8 @@ class PerformanceProfile(QuantityView):
         return self.mfu
     UNITS = {name: units[0] for name, units in _UNITS.items()}
 
-    def __init__(self, terms: RooflineTerms, batch_size: int, seq_len: int, si: dict[str, float]):
+    def __init__(self, terms: RooflineTerms, batch_size: int, seq_len: int, si: dict[str, float],
+                 host: FixedOverhead | None = None):
         m, h = terms.model, terms.hardware
         self.model = m.name
         self.hardware = h.name
@@ -109,7 +111,9 @@ class PerformanceProfile(QuantityView):
         self.seq_len = seq_len
         self.si = si
         self._terms = terms
-        self.bottleneck = bottleneck_of(si["latency_compute"], si["latency_memory"], si["latency_overhead"])
+        self._host = host
+        self.bottleneck = bottleneck_of(si["latency_compute"], si["latency_memory"],
+                                        max(si["latency_overhead"], si.get("latency_host", 0.0)))
         self.feasible = si["memory_usage"] <= h.capacity
         self.mfu = si["flops"] / (si["latency"] * h.peak)
         self.mbu = si["bytes_moved"] / (si["latency"] * h.bandwidth)
@@ -141,6 +145,8 @@ class PerformanceProfile(QuantityView):
     latency_compute = property(lambda self: self._shown("latency_compute"))
     latency_memory = property(lambda self: self._shown("latency_memory"))
     latency_overhead = property(lambda self: self._shown("latency_overhead"), doc="cited fixed overheads (kernel launches)")
+    latency_host = property(lambda self: self._shown("latency_host"),
+                            doc="host time to dispatch the pass's operators (0 unless Engine.solve was given host_dispatch)")
     throughput = property(lambda self: self._shown("throughput"), doc="sequences (samples) per second")
     arithmetic_intensity = property(lambda self: self._shown("arithmetic_intensity"))
     memory_usage = property(lambda self: self._shown("memory_usage"), doc="weights + KV cache resident")
@@ -148,9 +154,11 @@ class PerformanceProfile(QuantityView):
     @property
     def lineage_parts(self) -> tuple[Lineage, ...]:
         """The lineages this profile rests on: the model's, the hardware's, the efficiencies',
-        the fixed overhead's and the GEMM wave term's (`lineage` merges them)."""
+        the fixed overhead's, the GEMM wave term's and the host dispatch's when one was given
+        (`lineage` merges them)."""
         t = self._terms
-        return (t.model.lineage, t.hardware.lineage, t.efficiencies.lineage, t.overhead.lineage, t.waves.lineage)
+        parts = (t.model.lineage, t.hardware.lineage, t.efficiencies.lineage, t.overhead.lineage, t.waves.lineage)
+        return parts + (self._host.lineage,) if self._host is not None else parts
 
     @property
     def lineage(self) -> Lineage:
@@ -234,7 +242,8 @@ class Engine:
 
     @staticmethod
     def solve(model: Record | str, hardware: Record | str, batch_size: int = 1, precision: str = "fp16",
-              efficiency: float | None = None, seq_len: int | None = None) -> PerformanceProfile:
+              efficiency: float | None = None, seq_len: int | None = None,
+              host_dispatch: Any = None) -> PerformanceProfile:
         """Roofline of one forward pass: `batch_size` sequences of `seq_len` tokens each
         (default 1 token: one decode-like step with an empty cache), or `batch_size`
         inferences of a model with a per-inference FLOP count.
@@ -254,6 +263,14 @@ class Engine:
             `terms.kernel_efficiencies`, as ServingModel uses; otherwise the cited assumption
             `prefill_compute_efficiency`). Wave quantization (below) applies on top of it.
         seq_len : tokens per sequence in this pass [tokens].
+        host_dispatch : the framework's host (CPU) time per operator [s] when it issues the
+            pass from an eager front end: a number of seconds, a cited assumption record or its
+            id (e.g. "host_dispatch_pytorch_eager_cnn", eager PyTorch on a CNN), or None
+            (default: the host keeps ahead of the GPU, as compiled engines, TensorRT and CUDA
+            graphs do). The host issues kernels asynchronously, so the pass takes
+            t_host = operators x host_dispatch at least: latency = max(device latency, t_host),
+            "Overhead"-bound when t_host is the larger. Operators are the kernels counted for
+            the launch term; a model without that count cannot take it.
 
         The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
         + other (attention) FLOPs / (peak x e_attention) (`roofline.kernel_compute_time`, the
@@ -288,8 +305,12 @@ class Engine:
         Kaplan et al. 2020, arXiv 2001.08361 (forward FLOPs per token).
         NVIDIA, "Matrix Multiplication Background User's Guide", DU-09799-001, 2023
         (Section 3.1, tile quantization; Section 3.2, wave quantization).
+        He 2022, "Making Deep Learning Go Brrrr From First Principles", section "Overhead"
+        (asynchronous dispatch: the GPU waits when its kernels are shorter than the host's work).
         """
-        return solve_terms(roofline_terms(model, hardware, precision, efficiency), batch_size, seq_len)
+        terms = roofline_terms(model, hardware, precision, efficiency)
+        host = None if host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware, host_dispatch)
+        return solve_terms(terms, batch_size, seq_len, host)
 
     @staticmethod
     def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
@@ -300,9 +321,25 @@ class Engine:
                      efficiency=efficiency)
 
 
-def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None) -> PerformanceProfile:
+def host_dispatch_overhead(m: ModelTerms, h: HardwareTerms, given: Any) -> FixedOverhead:
+    """Host time to dispatch one pass of `m` [s]: operators (its counted kernels) x the per-operator
+    time `given` (seconds, a cited assumption record or its id; see Engine.solve)."""
+    lineage = Lineage()
+    if isinstance(given, str):
+        given = inputs.record(given, "assumptions", h.catalog, "host_dispatch")
+    per_operator = inputs.finite_at_least(inputs.as_si(given, "time", "host_dispatch", lineage, positive=False),
+                                          "host_dispatch [s]")
+    if not m.kernels:
+        raise MlsysimError(f"host_dispatch: {m.name} has no operator count (kernels_per_inference or a described "
+                           "transformer), so its host dispatch time cannot be priced; leave host_dispatch out")
+    return FixedOverhead(m.kernels * per_operator, lineage)
+
+
+def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
+                host: FixedOverhead | None = None) -> PerformanceProfile:
     """Engine.solve on a model, hardware and efficiencies already reduced to terms: the same
-    roofline for every caller that holds terms (Williams et al. 2009)."""
+    roofline for every caller that holds terms (Williams et al. 2009); `host`, when given, is
+    the host dispatch time of the pass (`host_dispatch_overhead`)."""
     m, h, eff = terms.model, terms.hardware, terms.efficiencies
     batch = inputs.positive_int(batch_size, "batch_size")
     if m.kind == "per_inference":
@@ -321,11 +358,15 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None) -> P
     t_memory = moved / (h.bandwidth * eff.memory)
     overhead = terms.overhead.seconds
     latency = (t_compute if t_compute > t_memory else t_memory) + overhead
+    t_host = 0.0 if host is None else host.seconds
+    if t_host > latency:
+        latency = t_host
     si = {
         "latency": latency,
         "latency_compute": t_compute,
         "latency_memory": t_memory,
         "latency_overhead": overhead,
+        "latency_host": t_host,
         "throughput": batch / latency,
         "arithmetic_intensity": flops / moved,
         "memory_usage": resident,
@@ -334,4 +375,4 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None) -> P
         "bytes_moved": moved,
         "gemm_utilization": 1.0 / slowdown,
     }
-    return PerformanceProfile(terms, batch, tokens, si)
+    return PerformanceProfile(terms, batch, tokens, si, host)

@@ -78,6 +78,10 @@ class MeasuredConfig(Schema):
     # "input_pipeline" (data loading and decoding on the host), "client" (a serving client's
     # serialisation, network round trip and server queue). No solver prices these.
     timing_includes: list[Literal["input_pipeline", "client"]] | None = None
+    # The front end that issued the kernels, where its host time can hold the GPU back:
+    # "pytorch_eager" (one Python and dispatcher call per operator). Unset for compiled
+    # engines (TensorRT, XLA, CUDA graphs), whose host work keeps ahead of the GPU.
+    execution: Literal["pytorch_eager"] | None = None
 
 
 class Measurement(RecordBase):
