@@ -342,3 +342,30 @@ def test_an_eager_pytorch_row_is_priced_with_the_cited_host_dispatch():
     assert result.predicted == pytest.approx(eager.si["latency"])
     assert eager.bottleneck == "Overhead"
     assert result.measured == pytest.approx(12.78e-3)
+
+
+@pytest.mark.parametrize(("row", "microbatch", "schedule", "interleave", "overlap"), [
+    # NVIDIA/Megatron-LM examples/sc21/run_table_1.sh (commit 6985e58): 76B "MBS=2",
+    # "--num-layers-per-virtual-pipeline-stage 5" (60 layers / PP 4 / 5 = 3 chunks), "DDP=local".
+    ("megatron2021_t1_76_1b", 2, "interleaved", 3, False),
+    # 1T: "MBS=1", no virtual-pipeline option (non-interleaved 1F1B), "DDP=local".
+    ("megatron2021_t1_1008b", 1, "1f1b", None, False),
+    # 1.7B: "MBS=16", "DDP=torch" (PyTorch DDP overlaps the gradient all-reduce with backward).
+    ("megatron2021_t1_1_7b", 16, None, None, True),
+])
+def test_megatron_rows_run_as_the_authors_script_configured_them(row, microbatch, schedule, interleave, overlap):
+    """Table 1 of Narayanan et al. 2021 does not state the microbatch or the chunks per
+    stage; the authors' run script does, and the validator runs the solver with them
+    instead of assuming."""
+    from mlsysim.catalog import load_catalog
+    from mlsysim.evaluate.validation import run_one
+    from tests.conftest import REAL_CATALOG
+
+    catalog = load_catalog(REAL_CATALOG)
+    record = catalog.get("measurements", row)
+    layout = dict(record.get("config")["parallelism"])
+    assert layout["microbatch"] == microbatch and layout["overlap_grad_reduce"] is overlap
+    assert layout.get("schedule") == schedule and layout.get("interleave") == interleave
+    result = run_one(record, catalog)
+    assert not any(a.startswith(("microbatch", "interleave", "overlap_grad_reduce")) for a in result.assumed)
+    assert result.status == "ok"

@@ -301,6 +301,7 @@ def predict_training(c: Call) -> float:
         microbatch=c.default("microbatch", 1), schedule=c.default("schedule", "interleaved"),
         interleave=c.default("interleave", None, listed=False), zero=c.default("zero", 0),
         sequence_parallel=bool(c.default("sequence_parallel", False)), fused_attention=fused,
+        overlap_grad_reduce=bool(c.default("overlap_grad_reduce", False)),
         efficiency_mode="first_principles",
     )
     cluster = c.catalog.get("clusters", c.rec.ref_id("cluster"))

@@ -49,6 +49,9 @@ class MeasuredLayout(Schema):
     schedule: Literal["1f1b", "interleaved", "zb-h1", "zb-v"] | None = None
     recompute: Literal["none", "selective", "full"] | None = None
     sequence_parallel: bool | None = None
+    # Whether the data-parallel gradient all-reduce overlaps the backward pass (PyTorch DDP's
+    # bucketed all-reduce does; Megatron-LM 2021's "local" DDP ran it after the backward pass).
+    overlap_grad_reduce: bool | None = None
 
 
 class MeasuredConfig(Schema):
