@@ -302,6 +302,7 @@ def predict_training(c: Call) -> float:
         interleave=c.default("interleave", None, listed=False), zero=c.default("zero", 0),
         sequence_parallel=bool(c.default("sequence_parallel", False)), fused_attention=fused,
         overlap_grad_reduce=bool(c.default("overlap_grad_reduce", False)),
+        overlap_param_gather=bool(c.default("overlap_param_gather", False, listed=c.layout("zero") == 3)),
         efficiency_mode="first_principles",
     )
     cluster = c.catalog.get("clusters", c.rec.ref_id("cluster"))

@@ -52,6 +52,9 @@ class MeasuredLayout(Schema):
     # Whether the data-parallel gradient all-reduce overlaps the backward pass (PyTorch DDP's
     # bucketed all-reduce does; Megatron-LM 2021's "local" DDP ran it after the backward pass).
     overlap_grad_reduce: bool | None = None
+    # ZeRO-3: whether each layer's parameter all-gather is prefetched (and the gradient
+    # reduce-scatter issued) on a side stream behind compute (DeepSpeed's overlap_comm).
+    overlap_param_gather: bool | None = None
 
 
 class MeasuredConfig(Schema):
