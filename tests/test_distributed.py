@@ -174,7 +174,7 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
                  interleave=1)  # one layout throughout: the invariants compare ZeRO stages, not schedules
     assert r.step_time >= r.compute_time > 0
     assert r.mfu <= 0.5 + 1e-12
-    assert r.step_time == pytest.approx(r.compute_time + r.exposed_communication_time + r.bubble_time)
+    assert r.step_time == pytest.approx(r.compute_time + r.exposed_communication_time + r.bubble_time + r.update_time)
     if zero < 3:
         more = dm.solve(model, cluster, 256, "bf16", 0.5, tp, pp, zero=zero + 1, recompute=recompute, sequence_parallel=sp,
                         interleave=1)
@@ -247,7 +247,7 @@ def test_zero_bubble_schedules_cut_the_bubble(catalog):
     plain = dm.solve(model, cluster, 256, "bf16", 0.5, schedule="1f1b", **args)
     h1 = dm.solve(model, cluster, 256, "bf16", 0.5, schedule="zb-h1", **args)
     v = dm.solve(model, cluster, 256, "bf16", 0.5, schedule="zb-v", **args)
-    slot = (plain.step_time - plain.bubble_time - plain.dp_comm_time) / plain.microbatches
+    slot = (plain.step_time - plain.bubble_time - plain.dp_comm_time - plain.update_time) / plain.microbatches
     assert plain.bubble_time == pytest.approx(7 * slot)
     assert h1.bubble_time == pytest.approx(plain.bubble_time / 3)
     assert v.bubble_time == 0 and v.interleave == 2 and v.schedule == "zb-v"
@@ -336,3 +336,31 @@ def test_collectives_reach_the_cited_nccl_bus_bandwidth(catalog):
     assert terms.inter_bw == pytest.approx(fleet.inter_bw_per_device * 0.96)
     assert "assumptions/nccl_allreduce_bus_efficiency_nvlink#quantity" in terms.lineage
     assert "assumptions/nccl_allreduce_bus_efficiency_infiniband#quantity" in terms.lineage
+
+
+def test_update_time_is_gradient_accumulation_plus_the_optimizer_step(catalog):
+    """Memory-bound work once per step: each microbatch after the first adds its gradients
+    into the accumulated ones (g_acc += g: 3 accesses of e bytes per parameter), and mixed-
+    precision Adam reads and writes its K = 12 bytes of state per parameter (Rajbhandari et
+    al. 2020) and reads the gradient and writes the weights (2 e)."""
+    dm = DistributedModel()
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    setup = DistributedModel.setup(model, cluster, precision="bf16", efficiency=0.5)
+    common = dict(tp=4, pp=2, devices=256, seq_len=2048, microbatch=1, interleave=1)
+    plain = dm.solve(model, cluster, 256, "bf16", 0.5, **common)
+    m, params_dev, e = plain.microbatches, setup.params / 8, 2.0
+    expected = ((m - 1) * 3 * params_dev * e + params_dev * (2 * setup.opt_bytes + 2 * e)) / setup.mem_bw
+    assert setup.opt_bytes == 12
+    assert plain.update_time == pytest.approx(expected)
+    fused = dm.solve(model, cluster, 256, "bf16", 0.5, fused_grad_accumulation=True, **common)
+    assert fused.update_time == pytest.approx(params_dev * (2 * setup.opt_bytes + 2 * e) / setup.mem_bw)
+    # ZeRO-1 shards the optimizer state over the 32 data-parallel ranks; ZeRO-2 also the gradients,
+    # which leave the device every microbatch, so nothing accumulates there.
+    zero1 = dm.solve(model, cluster, 256, "bf16", 0.5, zero=1, **common)
+    zero2 = dm.solve(model, cluster, 256, "bf16", 0.5, zero=2, **common)
+    optimizer_sharded = params_dev / zero1.dp * (2 * setup.opt_bytes + 2 * e) / setup.mem_bw
+    assert zero1.update_time == pytest.approx((m - 1) * 3 * params_dev * e / setup.mem_bw + optimizer_sharded)
+    assert zero2.update_time == pytest.approx(optimizer_sharded)
+    # A measured end-to-end MFU already holds the update: nothing is added again.
+    measured = dm.solve(model, cluster, 256, "bf16", catalog.get("assumptions", "mfu_megatron_1t"), **common)
+    assert measured.update_time == 0.0

@@ -404,6 +404,7 @@ def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]
         "exposed_dp_comm_s": result.dp_comm_time,
         "bubble_s": result.bubble_time,
         "bubble_fraction": result.bubble_fraction,
+        "update_s": result.update_time,
         "achieved_TFLOPs_per_device": result.achieved_flops_per_device / 1e12,
         "mfu": result.mfu,
         "tokens_per_second": result.tokens_per_second,

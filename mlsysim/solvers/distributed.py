@@ -14,8 +14,11 @@ Per pipeline stage and microbatch ("slot"):
   CP comm  = all-gather of K and V forward, reduce-scatter of their gradients backward
   PP comm  = one activation send forward and one gradient send backward per slot,
              b x s/CP x h / TP bytes each (scatter/gather optimisation)
-Step time = (m + bubble) slots + exposed DP gradient all-reduce, with m microbatches per
-pipeline and p stages. The bubble depends on the pipeline schedule: (p-1)/v slots for 1F1B
+Step time = (m + bubble) slots + exposed DP gradient all-reduce + update, with m
+microbatches per pipeline and p stages. The update is memory-bound work once per step on
+each device's parameters: adding every microbatch's gradients after the first into the
+accumulated ones (unless the weight-gradient GEMM accumulates in place) and the optimizer
+step, which reads the gradients and the optimizer state and writes the state and weights. The bubble depends on the pipeline schedule: (p-1)/v slots for 1F1B
 (v = 1) and interleaved 1F1B with v model chunks per stage, the default, v chosen as the
 divisor of the layers per stage that gives the shortest step when not given; (p-1) forward
 passes for the zero-bubble ZB-H1 schedule; none for ZB-V.
@@ -120,6 +123,9 @@ TP_ALLREDUCES_PER_PASS = 2
 # gradients, 3 also the parameters (FSDP-style full sharding).
 ZERO_STAGES = (0, 1, 2, 3)
 SHARD_OPTIMIZER, SHARD_GRADIENTS, SHARD_PARAMETERS = ZERO_STAGES[1:]
+# An in-place add of a microbatch's gradients into the accumulated ones (g_acc += g) reads
+# both tensors and writes one: three accesses per gradient element.
+GRADIENT_ACCUMULATION_ACCESSES = 3
 # How the efficiency a job is given is used (TrainingResult.efficiency_mode):
 # "first_principles": a kernel efficiency of dense GEMMs, every system overhead modelled on top;
 # "measured_end_to_end": an MFU measured end to end, applied as is with no overhead added again.
@@ -150,6 +156,9 @@ class Layout:
                         communication only up to that compute; False = not overlapped
     fused_attention     attention scores never reach memory (FlashAttention); False = the
                         scores are materialised (as in Megatron-LM 2021), adding their traffic
+    fused_grad_accumulation the weight-gradient GEMM adds into the accumulated gradients in
+                        place (Megatron-LM's --gradient-accumulation-fusion); False = each
+                        microbatch after the first pays a separate element-wise add
     """
 
     tp: int = 1
@@ -165,6 +174,7 @@ class Layout:
     overlap_param_gather: bool = False
     fused_attention: bool = True
     schedule: str = "interleaved"
+    fused_grad_accumulation: bool = False
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -504,6 +514,7 @@ class TrainingResult(QuantityView):
     dp_comm_time: float  # exposed
     bubble_time: float
     bubble_fraction: float
+    update_time: float  # gradient accumulation and optimizer step (memory-bound)
     model_flops_per_step: float
     hardware_flops_per_step: float
     achieved_flops_per_device: float
@@ -523,7 +534,7 @@ class TrainingResult(QuantityView):
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
-        "dp_comm_time": "s", "bubble_time": "s", "bubble_fraction": "", "model_flops_per_step": "FLOP",
+        "dp_comm_time": "s", "bubble_time": "s", "bubble_fraction": "", "update_time": "s", "model_flops_per_step": "FLOP",
         "hardware_flops_per_step": "FLOP", "achieved_flops_per_device": "FLOP/s", "mfu": "",
         "tokens_per_second": "1/s", "memory_weights": "B", "memory_gradients": "B", "memory_optimizer": "B",
         "memory_activations": "B", "memory_total": "B", "memory_capacity": "B", "tokens_per_step": "",
@@ -588,7 +599,8 @@ class LayoutColumns:
     what `step_model` computes on in a search (a Layout itself in a single solve)."""
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
-                 "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule")
+                 "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
+                 "fused_grad_accumulation")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -598,6 +610,7 @@ class LayoutColumns:
         self.overlap_param_gather = False
         self.fused_attention = True
         self.schedule = "interleaved"
+        self.fused_grad_accumulation = False
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str, sequence_parallel: bool) -> Any:
@@ -759,6 +772,36 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     return t_dp
 
 
+def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
+    """Memory-bound parameter work of one step on one device [s]: gradient accumulation and
+    the optimizer step, at the achieved memory bandwidth.
+
+        accumulation = (m - 1) x 3 x P_dev x e          (g_acc += g for microbatches 2..m;
+                                                         none when the weight-gradient GEMM
+                                                         accumulates in place, or under
+                                                         ZeRO 2/3, whose gradients leave
+                                                         the device every microbatch)
+        optimizer    = P_opt x (2 K + 2 e)              (read and write the optimizer state
+                                                         of K bytes per parameter, read the
+                                                         gradient, write the weights)
+
+    with P_dev = params / (TP x PP) the parameters a device holds, e the bytes per element at
+    the training precision, and P_opt = P_dev / (DP x CP) under ZeRO 1-3 (the optimizer
+    state is sharded) else P_dev.
+
+    References
+    ----------
+    Rajbhandari et al. 2020, arXiv 1910.02054, Sec. 3.1 (mixed-precision Adam keeps K = 12
+    bytes of optimizer state per parameter; assumption adam_optimizer_state_bytes_mixed_precision).
+    Narayanan et al. 2021, arXiv 2104.04473, Sec. 5.1 (a measured step includes the optimizer).
+    """
+    params_dev = s.params / (x.tp * x.pp)
+    separate = ops.where(x.zero >= SHARD_GRADIENTS, 0.0, 0.0 if x.fused_grad_accumulation else 1.0)
+    accumulation = separate * ops.maximum(m - 1.0, 0.0) * GRADIENT_ACCUMULATION_ACCESSES * params_dev * s.elem
+    optimizer = params_dev / ops.where(x.zero >= SHARD_OPTIMIZER, dp * x.cp, 1.0) * (2.0 * s.opt_bytes + 2.0 * s.elem)
+    return (accumulation + optimizer) / s.mem_bw
+
+
 def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
     """Weights, gradients, optimizer state and activations per device [B]: weights and
     gradients at the training precision, optimizer state (s.opt_bytes per parameter),
@@ -814,7 +857,7 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         # the step is the model FLOPs at that utilisation, with nothing added again.
         step = model_flops / (n * s.peak * s.efficiency)
         zero = 0.0 * m
-        t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = zero
+        t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = t_update = zero
         compute_total = step
     else:
         t_compute, t_tp, t_cp, t_p2p, t_z3 = _slot_times(ops, s, x, dp, layers_stage)
@@ -822,7 +865,8 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
         bubble = bubble_slots * slot
         t_dp = _dp_time(ops, s, x, dp, t_compute)
-        step = m * slot + bubble + t_dp
+        t_update = update_time(ops, s, x, dp, m)
+        step = m * slot + bubble + t_dp + t_update
         bubble_fraction = bubble_slots / (m + bubble_slots)
         compute_total = m * t_compute
     return {
@@ -834,6 +878,7 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         "dp_comm_time": t_dp + m * t_z3,
         "bubble_time": bubble,
         "bubble_fraction": bubble_fraction,
+        "update_time": t_update,
         "model_flops_per_step": model_flops,
         "hardware_flops_per_step": hw_flops,
         "achieved_flops_per_device": hw_flops / step / n,
@@ -976,7 +1021,8 @@ class DistributedModel:
         `batch_size` is the global batch in sequences; `devices` defaults to every
         accelerator of the cluster. The layout is `layout=` (a Layout), or tp, pp and any
         other Layout field as keywords (cp, microbatch, interleave, zero, recompute,
-        sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention).
+        sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention,
+        fused_grad_accumulation).
         `efficiency` None means first principles with the cited GEMM kernel efficiency; an
         `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`). With raise_errors=True a
         configuration that does not fit in memory raises OOMError.
