@@ -656,18 +656,26 @@ def elementwise_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, t
     Each tensor the layer saves for backward is written once by the operation producing it
     and read once by the one consuming it, so the traffic is twice the saved bytes of
     `activation_bytes_per_layer` without recomputation; fused (Flash) attention keeps the
-    scores on chip, which drops their 5 a s / h term:
+    scores on chip, which drops their 5 a s / h term. Unfused attention also writes the raw
+    scores Q K^T / sqrt(d) (16-bit, a/t heads of s x s per sequence) from the batched GEMM and
+    reads them back in the softmax without keeping them for backward, one more round trip:
 
         traffic = 2 x activation_bytes_per_layer(s, b, h, a, t, "none" or "selective", sp)
+                  + (unfused only) 2 x 2 a s^2 b / t
 
     References
     ----------
     Korthikanti et al. 2022, arXiv 2205.05198, Sec. 4.1 (the saved tensors of a layer and
     their sizes); Dao 2023, arXiv 2307.08691, Sec. 2.2-2.3 (standard attention writes S and
-    P to HBM; FlashAttention does not).
+    P to HBM; FlashAttention does not); Megatron-LM at 6985e58 (the SC21 runs),
+    megatron/model/transformer.py, ParallelAttention.forward: "Raw attention scores.
+    [b * np, sq, sk]" from torch.baddbmm, then scale_mask_softmax.
     """
     mode = "selective" if fused_attention else "none"
-    return 2.0 * activation_bytes_per_layer(seq, batch, hidden, heads, tp, mode, sequence_parallel)
+    saved = 2.0 * activation_bytes_per_layer(seq, batch, hidden, heads, tp, mode, sequence_parallel)
+    if fused_attention:
+        return saved
+    return saved + 2.0 * 2.0 * heads * seq * seq * batch / tp
 
 
 def ring_collective_time(nbytes: Any, n: Any, bandwidth: Any, latency: Any) -> Any:
