@@ -140,6 +140,21 @@ def test_ring_allreduce():
     assert ring_allreduce_time(8e9, 1, 100e9) == 0
 
 
+def test_unfused_attention_traffic_adds_the_raw_score_round_trip():
+    """Megatron-LM (6985e58) ParallelAttention.forward writes the raw scores ("Raw attention
+    scores. [b * np, sq, sk]", torch.baddbmm) and reads them in scale_mask_softmax without
+    saving them: 2 x 2 a s^2 b / t bytes on top of twice the saved tensors (Korthikanti
+    et al. 2022); fused attention keeps all scores on chip."""
+    from mlsysim.solvers.distributed import elementwise_bytes_per_layer
+
+    s, b, h, a, t = 2048, 2, 10240, 80, 8
+    unfused = elementwise_bytes_per_layer(s, b, h, a, t, False, False)
+    saved = 2 * activation_bytes_per_layer(s, b, h, a, t, "none", False)
+    assert unfused == pytest.approx(saved + 4 * a * s * s * b / t)
+    assert elementwise_bytes_per_layer(s, b, h, a, t, False, True) == pytest.approx(
+        2 * activation_bytes_per_layer(s, b, h, a, t, "selective", False))
+
+
 def test_activation_memory_korthikanti():
     """Korthikanti et al. 2022, arXiv 2205.05198, Table 2 (per layer, 16-bit activations)."""
     s, b, h, a, t = 2048, 1, 12288, 96, 8
