@@ -39,6 +39,7 @@ class EvalRequest:
     tensor_parallel: int
     concurrent: Optional[int]
     efficiency: Optional[float]
+    host_dispatch: Optional[str]
     max_latency_ms: Optional[float]
     max_ttft_ms: Optional[float]
     output: Output
@@ -84,6 +85,7 @@ def eval_command(
     tensor_parallel: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel GPUs (needs an interconnect; a node name as HARDWARE uses the node's)."),
     concurrent: Optional[int] = typer.Option(None, "--concurrent", min=1, help="Continuous batching with this many requests in flight."),
     efficiency: Optional[float] = typer.Option(None, "--efficiency", help="Achieved fraction of peak compute (default: the cited assumption)."),
+    host_dispatch: Optional[str] = typer.Option(None, "--host-dispatch", help="Host time per operator of an eager front end: a cited assumption (e.g. host_dispatch_pytorch_eager_cnn) or a time such as '50 us' (single-pass models; default: the host keeps ahead of the GPU)."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="SLA on the request latency (LLMs: TTFT + decode); exit 3 if missed."),
     max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
     output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
@@ -102,7 +104,7 @@ def eval_command(
         if limit is not None and not (math.isfinite(limit) and limit > 0):
             raise MlsysimError(f"{flag} must be a positive finite number of milliseconds, got {limit:g}")
     request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
-                          output_tokens, tensor_parallel, concurrent, efficiency, max_latency_ms, max_ttft_ms,
+                          output_tokens, tensor_parallel, concurrent, efficiency, host_dispatch, max_latency_ms, max_ttft_ms,
                           output, explain, catalog)
     _handler(target_kind(target))(request)
 
@@ -120,6 +122,23 @@ def eval_model(req: EvalRequest) -> None:
         _report_one(req, outcomes[0])
     else:
         _report_many(req, outcomes)
+
+
+def _host_dispatch(text: str) -> Any:
+    """--host-dispatch: '50 us' (a time) -> seconds; anything else is an assumption's name."""
+    from mlsysim.catalog.units import UnitError, to_canonical
+
+    number, _, unit = text.strip().partition(" ")
+    try:
+        value = float(number)
+    except ValueError:
+        return text.strip()
+    if not unit.strip():
+        raise MlsysimError(f"--host-dispatch {text!r} has no unit; write a time such as '50 us' or a cited assumption's name")
+    try:
+        return to_canonical(value, unit.strip(), "time")
+    except UnitError as exc:
+        raise MlsysimError(f"--host-dispatch: {exc}") from None
 
 
 def _hardware(cat: Any, name: str) -> Any:
@@ -163,6 +182,10 @@ class _Outcome:
 
 def _evaluate(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     if model.has("transformer") and model.get("transformer.encoder_decoder", "decoder") != "encoder":
+        if req.host_dispatch is not None:
+            raise MlsysimError(f"--host-dispatch applies to models evaluated as one forward pass (CNNs, encoders); "
+                               f"{model.label} is evaluated as LLM serving, whose engine overhead is ServingModel's "
+                               "iteration_overhead")
         return _eval_serving(req, model, hardware)
     return _eval_engine(req, model, hardware)
 
@@ -222,7 +245,7 @@ def _report_many(req: EvalRequest, outcomes: list[_Outcome]) -> None:
 
 
 def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
-    from mlsysim.solvers.engine import roofline_terms, solve_terms
+    from mlsysim.solvers.engine import host_dispatch_overhead, roofline_terms, solve_terms
 
     if hardware.kind == "nodes":
         hardware = hardware.accelerator
@@ -235,7 +258,10 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     seq_len = (req.seq_len or min(defaults.PROMPT_TOKENS, int(model.transformer.context_length.si))) if encoder else req.seq_len
     # Engine.solve's roofline; a device that states no memory bandwidth (a microcontroller
     # running from on-chip memory) has no memory roofline, as in plans and scenarios.
-    p = solve_terms(roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False), req.batch, seq_len)
+    terms = roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False)
+    host = None if req.host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware,
+                                                                           _host_dispatch(req.host_dispatch))
+    p = solve_terms(terms, req.batch, seq_len, host)
     si = p.si
     has_bandwidth = p._terms.hardware.has_bandwidth
     if model.has("ssm"):
@@ -251,7 +277,8 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     rows = [
         ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
                     f"{_waves(si['gemm_utilization'])}{memory_part}"
-                    + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "") + ")"),
+                    + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "")
+                    + (f"; host dispatch {_ms(si['latency_host'])}" if si["latency_host"] else "") + ")"),
         ("throughput", f"{format_number(si['throughput'])} {unit}"),
         ("arithmetic intensity", f"{format_number(si['arithmetic_intensity'])} FLOP/B"),
         ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}" if has_bandwidth else f"{p.mfu:.1%} / -"),

@@ -137,7 +137,9 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
     "per_inference", e.g. a CNN) costs batch x that count, reads its weights once and moves
     batch x its activation elements (m.activation_elements, read and written by the operators
     of its unfused graph; 0 when the catalog states none) at `bytes_per_kv` [B] per element
-    (the activation precision).
+    (the activation precision); it keeps resident its weights and the most activations alive
+    at once (m.peak_activation_elements), or, where the catalog states no peak, every
+    activation it moves (an upper bound).
     Works on floats and element-wise on numpy arrays.
 
     References
@@ -148,7 +150,8 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
     weights = m.params_total * bytes_per_weight
     if m.kind == "per_inference":
         activations = batch * m.activation_elements * bytes_per_kv
-        return batch * m.matmul_flops, weights + activations, weights + activations
+        live = batch * (m.peak_activation_elements or m.activation_elements) * bytes_per_kv
+        return batch * m.matmul_flops, weights + activations, weights + live
     causal = new * past + new * (new + 1.0) / 2.0  # context tokens summed over the new tokens
     flops = batch * (new * m.matmul_flops + m.attention_flops * causal)
     kv = batch * (past + new) * m.kv_elements * bytes_per_kv

@@ -85,6 +85,7 @@ class ModelTerms:
     # Per-inference models (CNNs): activation elements one inference reads and writes in
     # device memory [1] (0 when the catalog does not state them).
     activation_elements: float = 0.0
+    peak_activation_elements: float = 0.0  # most activation elements alive at once in one inference [1]; 0 if not stated
     encoder: bool = False          # a bidirectional encoder (BERT): one pass, no decode, no KV cache
     convolutional: bool = False    # a CNN (architecture: cnn): its FLOPs run in convolution kernels
 
@@ -275,9 +276,11 @@ def _read_model(model: Record) -> ModelTerms:
         if model.has("kernels_per_inference"):
             graph["kernels"] = lineage.use(model.kernels_per_inference)
         activations = lineage.use(model.activation_elements_per_inference) if model.has("activation_elements_per_inference") else 0.0
+        peak = (lineage.use(model.peak_activation_elements_per_inference)
+                if model.has("peak_activation_elements_per_inference") else 0.0)
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
                           matmul_flops=flops, read_params_dense=params,
-                          lineage=lineage, ref=model.ref, activation_elements=activations,
+                          lineage=lineage, ref=model.ref, activation_elements=activations, peak_activation_elements=peak,
                           convolutional=model.get("architecture") == "cnn", **graph)
     if model.has("ssm"):
         # A state-space model's work per token is its weight matmuls (the scan is

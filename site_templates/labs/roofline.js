@@ -68,7 +68,8 @@
     var weights = m.params_total * bw;
     if (m.kind === "per_inference") {
       var activations = batch * m.activation_elements * bkv;
-      return [batch * m.matmul_flops, weights + activations, weights + activations];
+      var live = batch * (m.peak_activation_elements || m.activation_elements) * bkv;
+      return [batch * m.matmul_flops, weights + activations, weights + live];
     }
     var causal = fresh * past + fresh * (fresh + 1.0) / 2.0;
     var flops = batch * (fresh * m.matmul_flops + m.attention_flops * causal);

@@ -73,6 +73,9 @@ class Workload(RecordBase):
     # (one GPU kernel each, unfused) and the activation elements they read and write.
     kernels_per_inference: Count | None = None
     activation_elements_per_inference: cited("dimensionless") | None = None
+    # The most activation elements alive at once during one inference (an operator's input
+    # and output plus any tensor held for a later residual add): what inference keeps resident.
+    peak_activation_elements_per_inference: cited("dimensionless") | None = None
     transformer: Transformer | None = None
     ssm: StateSpace | None = None
 

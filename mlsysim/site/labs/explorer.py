@@ -138,6 +138,7 @@ def model_entry(record: Record) -> dict[str, Any] | None:
         "kv_elements": m.kv_elements, "read_params_dense": m.read_params_dense, "expert_params": m.expert_params,
         "moe_layers": m.moe_layers, "experts_total": m.experts_total, "experts_active": m.experts_active,
         "context": m.context, "kernels": m.kernels, "activation_elements": m.activation_elements,
+        "peak_activation_elements": m.peak_activation_elements,
         "convolutional": m.convolutional,
         "encoder": m.encoder, "gemms": [[n, share, split] for n, share, split in m.gemms],
     }
