@@ -149,7 +149,8 @@ class PerformanceProfile(QuantityView):
                             doc="host time to dispatch the pass's operators (0 unless Engine.solve was given host_dispatch)")
     throughput = property(lambda self: self._shown("throughput"), doc="sequences (samples) per second")
     arithmetic_intensity = property(lambda self: self._shown("arithmetic_intensity"))
-    memory_usage = property(lambda self: self._shown("memory_usage"), doc="weights + KV cache resident")
+    memory_usage = property(lambda self: self._shown("memory_usage"),
+                            doc="weights + KV cache (a CNN: + the activations alive at once) resident")
 
     @property
     def lineage_parts(self) -> tuple[Lineage, ...]:
