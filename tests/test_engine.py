@@ -421,3 +421,17 @@ def test_a_cnn_keeps_resident_only_the_activations_alive_at_once() -> None:
     assert p.si["memory_usage"] == pytest.approx(weights + 256 * 2_759_680 * 2)
     assert p.si["bytes_moved"] == pytest.approx(weights + 256 * 80_888_808 * 2)
     assert p.si["memory_usage"] < 16e9 and p.feasible
+
+
+def test_a_sweep_with_host_dispatch_equals_the_solves() -> None:
+    """Engine.sweep(host_dispatch=...) gives, row by row, what Engine.solve gives with it."""
+    batches = [1, 8, 32, 64, 256]
+    table = Engine.sweep("resnet50", ["v100"], batch_sizes=batches, precisions=["fp16"],
+                         host_dispatch="host_dispatch_pytorch_eager_cnn")
+    for row, batch in zip(table.rows(), batches):
+        one = Engine.solve("resnet50", "v100", batch_size=batch, precision="fp16",
+                           host_dispatch="host_dispatch_pytorch_eager_cnn")
+        assert row["latency"] == pytest.approx(one.si["latency"])
+        assert row["latency_host"] == pytest.approx(one.si["latency_host"])
+        assert row["bottleneck"] == one.bottleneck
+    assert "assumptions/host_dispatch_pytorch_eager_cnn#quantity" in {e.path for e in table.lineage.entries()}

@@ -44,6 +44,7 @@ from mlsysim.solvers.terms import (
     ModelTerms,
     WaveQuantization,
     hardware_terms,
+    host_dispatch_overhead,
     launch_overhead,
     model_terms,
     pass_efficiencies,
@@ -315,25 +316,12 @@ class Engine:
 
     @staticmethod
     def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
-              seq_lens: Any = (None,), efficiency: float | None = None) -> SweepTable:
+              seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None) -> SweepTable:
         """Every combination of hardware x batch size x precision x sequence length,
         computed with numpy; see mlsysim.solvers.sweep.sweep."""
         return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens,
-                     efficiency=efficiency)
-
-
-def host_dispatch_overhead(m: ModelTerms, h: HardwareTerms, given: Any) -> FixedOverhead:
-    """Host time to dispatch one pass of `m` [s]: operators (its counted kernels) x the per-operator
-    time `given` (seconds, a cited assumption record or its id; see Engine.solve)."""
-    lineage = Lineage()
-    if isinstance(given, str):
-        given = inputs.record(given, "assumptions", h.catalog, "host_dispatch")
-    per_operator = inputs.finite_at_least(inputs.as_si(given, "time", "host_dispatch", lineage, positive=False),
-                                          "host_dispatch [s]")
-    if not m.kernels:
-        raise MlsysimError(f"host_dispatch: {m.name} has no operator count (kernels_per_inference or a described "
-                           "transformer), so its host dispatch time cannot be priced; leave host_dispatch out")
-    return FixedOverhead(m.kernels * per_operator, lineage)
+                     efficiency=efficiency,
+                     host_dispatch=host_dispatch)
 
 
 def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,

@@ -18,13 +18,15 @@ from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, gemm_flops, kernel_compu
 from mlsysim.solvers.terms import (
     PrecisionUnavailable,
     hardware_terms,
+    host_dispatch_overhead,
     launch_overhead,
     model_terms,
     pass_efficiencies,
     wave_quantization,
 )
 
-NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "latency_overhead", "throughput",
+NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "latency_overhead",
+                   "latency_host", "throughput",
                    "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved",
                    "gemm_utilization")
 
@@ -59,10 +61,11 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
-          seq_lens: Any = (None,), efficiency: float | None = None) -> SweepTable:
+          seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None) -> SweepTable:
     """Engine.solve for every combination, vectorised.
 
-    Parameters: as Engine.solve, each given as a list (a single value is a list of one).
+    Parameters: as Engine.solve, each given as a list (a single value is a list of one);
+    `efficiency` and `host_dispatch` are one value for the whole sweep.
     A (hardware, precision) pair whose peak the catalog lacks is not computed with
     another precision's peak: it is left out and listed in `SweepTable.skipped`
     (an empty table with every pair skipped is an error).
@@ -106,6 +109,11 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             lineage.merge(eff.lineage)
             overhead = launch_overhead(m, h)
             lineage.merge(overhead.lineage)
+            host = 0.0
+            if host_dispatch is not None:
+                dispatch = host_dispatch_overhead(m, h, host_dispatch)
+                lineage.merge(dispatch.lineage)
+                host = dispatch.seconds
             waves = wave_quantization(m, h)
             lineage.merge(waves.lineage)
             nbytes = BYTES_PER_ELEMENT[h.precision]
@@ -117,12 +125,14 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             gemm = gemm_flops(m, grid_b, grid_t)
             t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
             t_memory = moved / (h.bandwidth * eff.memory)
-            latency = np.maximum(t_compute, t_memory) + overhead.seconds
+            device = np.maximum(t_compute, t_memory) + overhead.seconds
+            latency = np.maximum(device, host)
             compute_bound = t_compute > t_memory
             parts["hardware"].append(np.full(n, h.name))
             parts["precision"].append(np.full(n, h.precision))
             roof = np.where(compute_bound, "Compute", "Memory")
-            parts["bottleneck"].append(np.where(overhead.seconds > np.maximum(t_compute, t_memory), "Overhead", roof))
+            fixed = max(overhead.seconds, host)
+            parts["bottleneck"].append(np.where(fixed > np.maximum(t_compute, t_memory), "Overhead", roof))
             parts["feasible"].append(resident <= h.capacity)
             parts["batch_size"].append(grid_b.astype(np.int64))
             parts["seq_len"].append(grid_t.astype(np.int64))
@@ -130,6 +140,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             parts["latency_compute"].append(t_compute)
             parts["latency_memory"].append(t_memory)
             parts["latency_overhead"].append(np.full(n, overhead.seconds))
+            parts["latency_host"].append(np.full(n, host))
             parts["throughput"].append(grid_b / latency)
             parts["arithmetic_intensity"].append(flops / moved)
             parts["mfu"].append(flops / (latency * h.peak))

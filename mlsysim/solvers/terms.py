@@ -657,6 +657,20 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
     return result
 
 
+def host_dispatch_overhead(m: ModelTerms, h: HardwareTerms, given: Any) -> FixedOverhead:
+    """Host time to dispatch one pass of `m` [s]: operators (its counted kernels) x the per-operator
+    time `given` (seconds, a cited assumption record or its id; see Engine.solve)."""
+    lineage = Lineage()
+    if isinstance(given, str):
+        given = inputs.record(given, "assumptions", h.catalog, "host_dispatch")
+    per_operator = inputs.finite_at_least(inputs.as_si(given, "time", "host_dispatch", lineage, positive=False),
+                                          "host_dispatch [s]")
+    if not m.kernels:
+        raise MlsysimError(f"host_dispatch: {m.name} has no operator count (kernels_per_inference or a described "
+                           "transformer), so its host dispatch time cannot be priced; leave host_dispatch out")
+    return FixedOverhead(m.kernels * per_operator, lineage)
+
+
 # The cited tile is measured for one compute precision; bf16 runs the same 16-bit
 # tensor-core GEMM kernels as fp16, so it shares the tile. Other formats use their own tile
 # records (`<tile record>_<precision>`, e.g. gemm_tile_rows_fp8) where the catalog has
