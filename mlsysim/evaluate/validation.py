@@ -298,7 +298,7 @@ def predict_training(c: Call) -> float:
     common = dict(
         batch_size=batch, precision=precision, efficiency=c.catalog.get("assumptions", TRAINING_EFFICIENCY),
         tp=tp, pp=pp, cp=cp, devices=devices, seq_len=c.config("sequence_length"),
-        microbatch=c.default("microbatch", 1), schedule=c.default("schedule", "interleaved"),
+        microbatch=c.default("microbatch", 1), schedule=c.default("schedule", "interleaved", listed=pp > 1),
         interleave=c.default("interleave", None, listed=False), zero=c.default("zero", 0),
         sequence_parallel=bool(c.default("sequence_parallel", False)), fused_attention=fused,
         overlap_grad_reduce=bool(c.default("overlap_grad_reduce", False)),
