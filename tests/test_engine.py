@@ -435,3 +435,17 @@ def test_a_sweep_with_host_dispatch_equals_the_solves() -> None:
         assert row["latency_host"] == pytest.approx(one.si["latency_host"])
         assert row["bottleneck"] == one.bottleneck
     assert "assumptions/host_dispatch_pytorch_eager_cnn#quantity" in {e.path for e in table.lineage.entries()}
+
+
+def test_a_host_faster_than_the_device_does_not_make_the_pass_overhead_bound() -> None:
+    """Host dispatch sets the bottleneck only when it sets the latency: a host time between
+    the larger roof and the device latency (roof + launches) leaves the roof's bottleneck."""
+    device = Engine.solve("resnet50", "v100", batch_size=64, precision="fp16")
+    roof = max(device.si["latency_compute"], device.si["latency_memory"])
+    host_total = (roof + device.si["latency"]) / 2
+    per_operator = host_total / model_terms("resnet50").kernels
+    with_host = Engine.solve("resnet50", "v100", batch_size=64, precision="fp16", host_dispatch=per_operator)
+    assert with_host.si["latency"] == pytest.approx(device.si["latency"])
+    assert with_host.bottleneck == device.bottleneck != "Overhead"
+    table = Engine.sweep("resnet50", ["v100"], batch_sizes=[64], precisions=["fp16"], host_dispatch=per_operator)
+    assert table.columns["bottleneck"][0] == device.bottleneck

@@ -113,8 +113,10 @@ class PerformanceProfile(QuantityView):
         self.si = si
         self._terms = terms
         self._host = host
-        self.bottleneck = bottleneck_of(si["latency_compute"], si["latency_memory"],
-                                        max(si["latency_overhead"], si.get("latency_host", 0.0)))
+        # The pass is host-bound when the host's dispatch time is what sets its latency.
+        host_bound = si.get("latency_host", 0.0) >= si["latency"]
+        self.bottleneck = "Overhead" if host_bound else bottleneck_of(si["latency_compute"], si["latency_memory"],
+                                                                      si["latency_overhead"])
         self.feasible = si["memory_usage"] <= h.capacity
         self.mfu = si["flops"] / (si["latency"] * h.peak)
         self.mbu = si["bytes_moved"] / (si["latency"] * h.bandwidth)
