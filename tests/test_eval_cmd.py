@@ -46,6 +46,21 @@ def test_eval_cnn_uses_the_engine(cli) -> None:
     assert "ResNet50 on T4 (int8, batch 32)" in r.out and "memory-bound" in r.out
 
 
+def test_eval_host_dispatch_prices_an_eager_host(cli) -> None:
+    """--host-dispatch takes a cited assumption (TorchBench's eager-PyTorch ResNet-50 figure,
+    76.47 us per operator over 174 operators) or a typed time, and says when it bounds the pass."""
+    r = cli("eval", "ResNet50", "V100", "--host-dispatch", "host_dispatch_pytorch_eager_cnn")
+    assert r.code == 0, r.err
+    assert "overhead-bound" in r.out and "host dispatch 13.31 ms" in r.out
+    data = json.loads(cli("eval", "ResNet50", "V100", "--host-dispatch", "50 us", "-o", "json").out)
+    assert data["values"]["latency_host"]["value"] == pytest.approx(174 * 50e-6)
+    for bad, message in (("50", "no unit"), ("50 kg", "not a time"), ("no_such_record", "no assumptions record")):
+        r = cli("eval", "ResNet50", "V100", "--host-dispatch", bad)
+        assert r.code == 1 and message in r.err and "Traceback" not in r.err
+    r = cli("eval", "Llama3_8B", "H100", "--host-dispatch", "50 us")
+    assert r.code == 1 and "iteration_overhead" in r.err
+
+
 def test_eval_tensor_parallel_on_a_node(cli) -> None:
     r = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "4", "-o", "json")
     assert r.code == 0, r.err

@@ -147,3 +147,19 @@ def test_solve_with_concurrent_requests_matches_continuous_batching(catalog):
         tools.solve(catalog, "Llama3_8B", "H100", batch_size=4, concurrent=16)
     with pytest.raises(MlsysimError, match="concurrent: applies to transformer serving"):
         tools.solve(catalog, "ResNet50", "A100", concurrent=4)
+
+
+def test_solve_prices_an_eager_host_for_a_cnn_and_refuses_it_for_an_llm(catalog):
+    """The MCP solve tool takes host_dispatch as `mlsysim eval --host-dispatch` does: a cited
+    assumption's name or a typed time; the answer cites the assumption it used."""
+    from mlsysim.agent import tools
+
+    named = tools.solve(catalog, "ResNet50", "V100", host_dispatch="host_dispatch_pytorch_eager_cnn")
+    assert named["result"]["values"]["latency_host"]["value"] == pytest.approx(174 * 76.47e-6, rel=1e-3)
+    assert named["result"]["bottleneck"] == "Overhead"
+    typed = tools.solve(catalog, "ResNet50", "V100", host_dispatch="50 us")
+    assert typed["result"]["values"]["latency_host"]["value"] == pytest.approx(174 * 50e-6)
+    with pytest.raises(MlsysimError, match="host_dispatch"):
+        tools.solve(catalog, "Llama3_8B", "H100", host_dispatch="50 us")
+    with pytest.raises(MlsysimError, match="no unit"):
+        tools.solve(catalog, "ResNet50", "V100", host_dispatch="50")

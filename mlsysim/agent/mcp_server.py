@@ -86,12 +86,14 @@ def build_server(catalog: Catalog) -> Any:
         concurrent: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="LLM serving: requests in flight under continuous batching (instead of a static batch_size).")] = None,
         weight_precision: Annotated[str | None, Field(description="LLM serving: weight storage format (default: precision).")] = None,
         kv_precision: Annotated[str | None, Field(description="LLM serving: KV-cache storage format (default: precision).")] = None,
+        host_dispatch: Annotated[str | None, Field(description="One-pass models (CNNs, encoders): host time per operator of an eager front end, a cited assumption's name (e.g. host_dispatch_pytorch_eager_cnn) or a time such as '50 us' (default: the host keeps ahead of the GPU).")] = None,
     ) -> Answer:
         """A model on one accelerator or node, as `mlsysim eval MODEL HARDWARE`: LLM serving (TTFT, inter-token
         latency, throughput, memory) or one roofline forward pass for other models."""
         return answer(tools.solve, model=model, hardware=hardware, batch_size=batch_size, precision=precision,
                       seq_len=seq_len, output_tokens=output_tokens, tensor_parallel=tensor_parallel, efficiency=efficiency,
-                      concurrent=concurrent, weight_precision=weight_precision, kv_precision=kv_precision)
+                      concurrent=concurrent, weight_precision=weight_precision, kv_precision=kv_precision,
+                      host_dispatch=host_dispatch)
 
     @server.tool()
     def optimize(

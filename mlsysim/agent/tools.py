@@ -69,11 +69,13 @@ def _plan_args(catalog: Catalog, yaml: str, name: str, notes: list[str]) -> dict
 def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, precision: str = "fp16",
           seq_len: int | None = None, output_tokens: int | None = None, tensor_parallel: int = 1,
           efficiency: float | None = None, concurrent: int | None = None, weight_precision: str | None = None,
-          kv_precision: str | None = None) -> dict[str, Any]:
+          kv_precision: str | None = None, host_dispatch: str | None = None) -> dict[str, Any]:
     """MODEL on HARDWARE (an accelerator or a node), as `mlsysim eval MODEL HARDWARE`: a
     decoder LLM is served (prefill then decode, `output_tokens` tokens; a static batch, or
     `concurrent` requests in flight under continuous batching), any other model is one
-    roofline forward pass."""
+    roofline forward pass; `host_dispatch` (a cited assumption's name or a time such as '50 us')
+    prices an eager front end's host time per operator for such a pass."""
+    from mlsysim.catalog.inputs import quantity_or_name
     from mlsysim.solvers.engine import Engine
     from mlsysim.solvers.serving import ServingModel
 
@@ -92,6 +94,9 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
         except NotFoundError:
             raise missing from None
     serving = model_rec.has("transformer") and model_rec.get("transformer.encoder_decoder", "decoder") != "encoder"
+    if serving and host_dispatch is not None:
+        raise MlsysimError(f"host_dispatch: applies to models solved as one forward pass (CNNs, encoders); "
+                           f"{model_rec.label} is served as an LLM; leave it out")
     if serving:
         server = ServingModel(model_rec, hw, precision=precision, weight_precision=weight_precision,
                               kv_precision=kv_precision, tp=tensor_parallel, efficiency=efficiency)
@@ -117,7 +122,9 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
         accelerator = hw.accelerator if hw.kind == "nodes" else hw
         encoder = model_rec.has("transformer")
         tokens = (seq_len or min(512, int(model_rec.transformer.context_length.si))) if encoder else seq_len
-        profile = Engine.solve(model_rec, accelerator, batch_size=batch_size, precision=precision, efficiency=efficiency, seq_len=tokens)
+        dispatch = None if host_dispatch is None else quantity_or_name(host_dispatch, "time", "host_dispatch")
+        profile = Engine.solve(model_rec, accelerator, batch_size=batch_size, precision=precision, efficiency=efficiency,
+                               seq_len=tokens, host_dispatch=dispatch)
         result = profile.to_dict()
         feasible = profile.feasible
         result["solver"] = "Engine (roofline of one forward pass)"

@@ -76,6 +76,27 @@ def as_si(value: Any, dimension: str, name: str, lineage: Lineage | None = None,
     return si
 
 
+_TYPED_EXAMPLES = {"time": "50 us", "power": "100 W", "bandwidth": "100 GB/s"}
+
+
+def quantity_or_name(text: str, dimension: str, name: str) -> float | str:
+    """Text a person or agent typed: '50 us' (a number and a unit) -> SI float of `dimension`;
+    any text that does not start with a number is returned stripped, as a record's name."""
+    number, _, unit = text.strip().partition(" ")
+    try:
+        value = float(number)
+    except ValueError:
+        return text.strip()
+    if not unit.strip():
+        example = _TYPED_EXAMPLES.get(dimension, f"1 {_unit(dimension)}")
+        raise MlsysimError(f"{name}: {text!r} has no unit; write a number and a unit, e.g. '{example}', "
+                           "or give a cited assumption's name")
+    try:
+        return to_canonical(value, unit.strip(), dimension)
+    except UnitError as exc:
+        raise MlsysimError(f"{name}: {exc}") from None
+
+
 def _unit(dimension: str) -> str:
     info = DIMENSIONS.get(dimension)
     unit = info.canonical_unit if info is not None else ""

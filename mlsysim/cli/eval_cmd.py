@@ -124,23 +124,6 @@ def eval_model(req: EvalRequest) -> None:
         _report_many(req, outcomes)
 
 
-def _host_dispatch(text: str) -> Any:
-    """--host-dispatch: '50 us' (a time) -> seconds; anything else is an assumption's name."""
-    from mlsysim.catalog.units import UnitError, to_canonical
-
-    number, _, unit = text.strip().partition(" ")
-    try:
-        value = float(number)
-    except ValueError:
-        return text.strip()
-    if not unit.strip():
-        raise MlsysimError(f"--host-dispatch {text!r} has no unit; write a time such as '50 us' or a cited assumption's name")
-    try:
-        return to_canonical(value, unit.strip(), "time")
-    except UnitError as exc:
-        raise MlsysimError(f"--host-dispatch: {exc}") from None
-
-
 def _hardware(cat: Any, name: str) -> Any:
     """An accelerator, else a node, by name (the accelerator's not-found error if neither)."""
     from mlsysim.errors import NotFoundError
@@ -245,6 +228,7 @@ def _report_many(req: EvalRequest, outcomes: list[_Outcome]) -> None:
 
 
 def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
+    from mlsysim.catalog.inputs import quantity_or_name
     from mlsysim.solvers.engine import host_dispatch_overhead, roofline_terms, solve_terms
 
     if hardware.kind == "nodes":
@@ -260,7 +244,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     # running from on-chip memory) has no memory roofline, as in plans and scenarios.
     terms = roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False)
     host = None if req.host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware,
-                                                                           _host_dispatch(req.host_dispatch))
+                                                                           quantity_or_name(req.host_dispatch, "time", "--host-dispatch"))
     p = solve_terms(terms, req.batch, seq_len, host)
     si = p.si
     has_bandwidth = p._terms.hardware.has_bandwidth
