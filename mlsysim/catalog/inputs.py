@@ -76,7 +76,7 @@ def as_si(value: Any, dimension: str, name: str, lineage: Lineage | None = None,
     return si
 
 
-_TYPED_EXAMPLES = {"time": "50 us", "power": "100 W", "bandwidth": "100 GB/s"}
+_TYPED_EXAMPLES = {"time": "50 us"}
 
 
 def quantity_or_name(text: str, dimension: str, name: str) -> float | str:

@@ -41,12 +41,8 @@ def build(
         from mlsysim.site.docs import build_docs
 
         report_docs = build_docs(out, location.path, jobs=jobs)
-        seconds = time.perf_counter() - started
-        console.print(
-            f"Built the docs: {report_docs.pages} pages ({report_docs.tutorials} tutorials executed) and the zoo "
-            f"({report_docs.zoo_pages} pages) in {seconds:.2f} s",
-            highlight=False,
-        )
+        _print_built(f"Built the docs: {report_docs.pages} pages ({report_docs.tutorials} tutorials executed) and "
+                     f"the zoo ({report_docs.zoo_pages} pages)", started)
         # Docstring layout warnings (docutils reading a numpydoc block) are counted; the rest are listed.
         layout = [w for w in report_docs.warnings if "docstring of " in w]
         for line in (w for w in report_docs.warnings if "docstring of " not in w):
@@ -57,11 +53,12 @@ def build(
         built = report_docs.out
     else:
         report = build_site(out, location.path, base_url=base_url)
-        seconds = time.perf_counter() - started
-        console.print(
-            f"Built {report.pages} pages, {report.charts} charts and {report.records} badge files "
-            f"for {report.records} records ({report.values} cited values) in {seconds:.2f} s",
-            highlight=False,
-        )
+        _print_built(f"Built {report.pages} pages, {report.charts} charts and {report.records} badge files "
+                     f"for {report.records} records ({report.values} cited values)", started)
         built = report.out
     console.print(f"Open {built / 'index.html'}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _print_built(what: str, started: float) -> None:
+    """One line: what was built and the wall time since `started` (time.perf_counter)."""
+    console.print(f"{what} in {time.perf_counter() - started:.2f} s", highlight=False)

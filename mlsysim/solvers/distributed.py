@@ -18,8 +18,8 @@ Step time = (m + bubble) slots + exposed DP gradient all-reduce + update, with m
 microbatches per pipeline and p stages. The update is memory-bound work once per step on
 each device's parameters: adding every microbatch's gradients after the first into the
 accumulated ones (unless the weight-gradient GEMM accumulates in place) and the optimizer
-step, which reads the gradients and the optimizer state and writes the state and weights. The bubble depends on the pipeline schedule: (p-1)/v slots for 1F1B
-(v = 1) and interleaved 1F1B with v model chunks per stage, the default, v chosen as the
+step, which reads the gradients and the optimizer state and writes the state and weights.
+The bubble depends on the pipeline schedule: (p-1)/v slots for 1F1B (v = 1) and interleaved 1F1B with v model chunks per stage, the default, v chosen as the
 divisor of the layers per stage that gives the shortest step when not given; (p-1) forward
 passes for the zero-bubble ZB-H1 schedule; none for ZB-V.
 Causal attention with fused (Flash) kernels skips the masked half of the score and value
@@ -806,8 +806,14 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     params_dev = s.params / (x.tp * x.pp)
     separate = ops.where(x.zero >= SHARD_GRADIENTS, 0.0, 0.0 if x.fused_grad_accumulation else 1.0)
     accumulation = separate * ops.maximum(m - 1.0, 0.0) * GRADIENT_ACCUMULATION_ACCESSES * params_dev * s.elem
-    optimizer = params_dev / ops.where(x.zero >= SHARD_OPTIMIZER, dp * x.cp, 1.0) * (2.0 * s.opt_bytes + 2.0 * s.elem)
+    optimizer = params_dev / _shards(ops, x, dp, SHARD_OPTIMIZER) * (2.0 * s.opt_bytes + 2.0 * s.elem)
     return (accumulation + optimizer) / s.mem_bw
+
+
+def _shards(ops: Any, x: Any, dp: Any, stage: int) -> Any:
+    """How many ways ZeRO splits what `stage` shards on one device: the DP x CP ranks holding
+    the same weights once the layout's ZeRO stage reaches `stage`, else 1."""
+    return ops.where(x.zero >= stage, dp * x.cp, 1.0)
 
 
 def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
@@ -816,10 +822,9 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     sharded over the DP x CP group by the ZeRO stage; activations of the microbatches in
     flight on the first stage."""
     params_dev = s.params / (x.tp * x.pp)
-    shard = dp * x.cp
-    weights = params_dev * s.elem / ops.where(x.zero >= SHARD_PARAMETERS, shard, 1.0)
-    gradients = params_dev * s.elem / ops.where(x.zero >= SHARD_GRADIENTS, shard, 1.0)
-    optimizer = params_dev * s.opt_bytes / ops.where(x.zero >= SHARD_OPTIMIZER, shard, 1.0)
+    weights = params_dev * s.elem / _shards(ops, x, dp, SHARD_PARAMETERS)
+    gradients = params_dev * s.elem / _shards(ops, x, dp, SHARD_GRADIENTS)
+    optimizer = params_dev * s.opt_bytes / _shards(ops, x, dp, SHARD_OPTIMIZER)
     seq_local = s.seq / x.cp
     # Fused (Flash) attention keeps no attention scores for the backward pass, as selective
     # recomputation does not (Dao et al. 2022; Korthikanti et al. 2022 Sec. 4.2).

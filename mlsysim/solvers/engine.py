@@ -114,7 +114,7 @@ class PerformanceProfile(QuantityView):
         self._terms = terms
         self._host = host
         # The pass is host-bound when the host's dispatch time is what sets its latency.
-        host_bound = si.get("latency_host", 0.0) >= si["latency"]
+        host_bound = si["latency_host"] >= si["latency"]
         self.bottleneck = "Overhead" if host_bound else bottleneck_of(si["latency_compute"], si["latency_memory"],
                                                                       si["latency_overhead"])
         self.feasible = si["memory_usage"] <= h.capacity
@@ -322,8 +322,7 @@ class Engine:
         """Every combination of hardware x batch size x precision x sequence length,
         computed with numpy; see mlsysim.solvers.sweep.sweep."""
         return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens,
-                     efficiency=efficiency,
-                     host_dispatch=host_dispatch)
+                     efficiency=efficiency, host_dispatch=host_dispatch)
 
 
 def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
