@@ -222,3 +222,24 @@ def test_iteration_overhead_is_paid_once_per_engine_iteration() -> None:
     assert ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, iteration_overhead=0.002).iteration_overhead == 0.002
     with pytest.raises(MlsysimError, match="iteration_overhead"):
         ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, iteration_overhead=-1.0)
+
+
+def test_block_scaled_weights_carry_their_scales() -> None:
+    """NVFP4 stores 16 E2M1 elements (4 bits) per FP8 E4M3 scale, 4.5 bits a weight; MXFP4
+    32 per E8M0 scale, 4.25 bits (OCP MX specification v1.0; Modular MAX fp4_utils:
+    NVFP4_SF_VECTOR_SIZE = 16, MXFP4_SF_VECTOR_SIZE = 32)."""
+    fp16 = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.B200).memory(1, 128)
+    nv = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.B200, precision="fp4", weight_precision="nvfp4",
+                      kv_precision="fp16").memory(1, 128)
+    mx = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.B200, precision="fp4", weight_precision="MXFP4",
+                      kv_precision="fp16").memory(1, 128)
+    assert nv.weights == pytest.approx(fp16.weights * 4.5 / 16)
+    assert mx.weights == pytest.approx(fp16.weights * 4.25 / 16)
+    assert nv.kv_cache == pytest.approx(fp16.kv_cache)
+
+
+def test_a_block_scaled_format_is_no_compute_precision() -> None:
+    with pytest.raises(MlsysimError, match="nvfp4 is a storage format .* compute in fp4"):
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.B200, precision="nvfp4")
+    with pytest.raises(MlsysimError, match="unknown storage format 'fp5'"):
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.B200, precision="fp4", weight_precision="fp5")

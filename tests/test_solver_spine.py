@@ -260,6 +260,8 @@ ALLOWED = {
     ("scaling.py", "ratio_allocation", 6.0): "Hoffmann et al. 2022: C = 6ND",
     ("scaling.py", "ScalingModel", 6.0): "Hoffmann et al. 2022: C = 6ND (the default k)",
     ("weight_streaming.py", "WeightStreamingModel", 6.0): "Kaplan et al. 2020: 6 FLOPs per parameter per token in training",
+    ("roofline.py", "<module>", 16): "NVFP4 format definition: 16 E2M1 elements per E4M3 block scale",
+    ("roofline.py", "<module>", 32): "OCP MX format definition: 32 E2M1 elements per E8M0 block scale (MXFP4)",
     ("compression.py", "<module>", 4): "2:4 semi-structured sparsity: 2 kept of every 4 (format definition, Mishra et al. 2021)",
     ("compression.py", "_bits", 32): "widest numeric format a weight or activation may use (fp32)",
     ("compression.py", "CompressionModel", 16): "16-bit default weights and activations (fp16/bf16), the API default",

@@ -369,3 +369,25 @@ def test_megatron_rows_run_as_the_authors_script_configured_them(row, microbatch
     result = run_one(record, catalog)
     assert not any(a.startswith(("microbatch", "interleave", "overlap_grad_reduce")) for a in result.assumed)
     assert result.status == "ok"
+
+
+def test_an_edge_decode_rate_row_is_batch_over_the_served_inter_token_latency():
+    """NVIDIA TensorRT Edge-LLM 0.4.0 Performance Benchmarks, table 'LLM - Vanilla Decoding':
+    Llama-3.1-8B-Instruct, NVFP4, batch 1 on the Jetson AGX Thor: 383 prompt tokens,
+    "54.9" generated tokens/s. The row computes in fp4 and stores NVFP4 weights; the
+    validator assumes (and lists) an FP16 KV cache and 128 output tokens, which the page
+    does not state, and reads the decode rate of the public ServingModel call."""
+    from mlsysim import ServingModel
+    from mlsysim.catalog import load_catalog
+    from mlsysim.evaluate.validation import run_one
+    from tests.conftest import REAL_CATALOG
+
+    catalog = load_catalog(REAL_CATALOG)
+    row = catalog.get("measurements", "edgellm04_llama3_1_8b_thor_nvfp4_b1_in383_decode")
+    result = run_one(row, catalog)
+    assert result.status == "ok" and result.measured == pytest.approx(54.9)
+    assert any(a.startswith("kv_precision = fp16") for a in result.assumed)
+    assert any(a.startswith("output_tokens = 128") for a in result.assumed)
+    served = ServingModel(catalog.get("models", "llama3_1_8b"), catalog.get("hardware", "jetson_agx_thor_t5000"),
+                          precision="fp4", weight_precision="nvfp4", kv_precision="fp16").solve(383, 128, 1)
+    assert result.predicted == pytest.approx(served.decode_tokens_per_second)

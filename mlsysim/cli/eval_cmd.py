@@ -78,7 +78,7 @@ def eval_command(
     rest: Optional[list[str]] = typer.Argument(None, metavar="[HARDWARE]...", help="An accelerator or node name; several compare side by side."),
     batch: int = typer.Option(defaults.BATCH_SIZE, "--batch", "-b", min=1, help="Sequences (or samples) per batch."),
     precision: str = typer.Option(defaults.PRECISION, "--precision", "-p", help="Compute precision: fp16, bf16, fp8, int8, int4, fp4, ..."),
-    weight_precision: Optional[str] = typer.Option(None, "--weight-precision", help="Weight storage format (default: --precision)."),
+    weight_precision: Optional[str] = typer.Option(None, "--weight-precision", help="Weight storage format (default: --precision); also the block-scaled nvfp4 and mxfp4."),
     kv_precision: Optional[str] = typer.Option(None, "--kv-precision", help="KV-cache storage format (default: --precision)."),
     seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s", min=1, help=f"Prompt tokens per sequence (default {defaults.PROMPT_TOKENS} for LLMs)."),
     output_tokens: Optional[int] = typer.Option(None, "--output-tokens", min=1, help=f"Generated tokens per sequence (default {defaults.OUTPUT_TOKENS})."),

@@ -47,6 +47,7 @@ METRIC_DISPLAY: dict[str, tuple[str, float]] = {
     "mfu": ("%", 100.0),
     "step_time": ("s", 1.0),
     "tokens_per_s": ("tok/s", 1.0),
+    "decode_tokens_per_s": ("tok/s", 1.0),
     "ttft": ("ms", 1e3),
     "itl": ("ms", 1e3),
     "latency": ("ms", 1e3),
@@ -54,7 +55,7 @@ METRIC_DISPLAY: dict[str, tuple[str, float]] = {
 }
 
 # Metrics that add up over devices (a system's tokens/s); the others are per device or per request.
-EXTENSIVE = frozenset({"tokens_per_s", "samples_per_s"})
+EXTENSIVE = frozenset({"tokens_per_s", "decode_tokens_per_s", "samples_per_s"})
 
 OK = "ok"
 NOT_EXPRESSIBLE = "not expressible"
@@ -368,8 +369,9 @@ def predict_latency(c: Call) -> float:
 def predict_throughput(c: Call) -> float:
     """Offline throughput of the whole system. Transformers: ServingModel on one replica
     of `tp` devices, a static batch when the batch is stated, continuous batching when
-    the concurrency is, times the replicas (devices / tp). Other models: Engine.solve at
-    the stated batch, times the devices (independent replicas)."""
+    the concurrency is, times the replicas (devices / tp); a decode rate
+    (`decode_tokens_per_s`) is batch / mean inter-token latency of the static batch. Other
+    models: Engine.solve at the stated batch, times the devices (independent replicas)."""
     from mlsysim import Engine
 
     precision = c.need("precision", "the peak compute depends on it")
@@ -382,7 +384,7 @@ def predict_throughput(c: Call) -> float:
             c.assumed.append(f"{devices} independent replicas")
         return devices * Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
                                       host_dispatch=_host_dispatch(c)).si["throughput"]
-    if c.metric != "tokens_per_s":
+    if c.metric not in ("tokens_per_s", "decode_tokens_per_s"):
         raise NotExpressible(f"a transformer throughput row in {c.metric} is not modelled; state output tokens/s")
     serving = _serving(c, precision)
     tp = serving.tp
@@ -391,6 +393,8 @@ def predict_throughput(c: Call) -> float:
     replicas = devices // tp
     if replicas > 1:
         c.assumed.append(f"{replicas} independent replicas of tp {tp}")
+    if c.metric == "decode_tokens_per_s":
+        return replicas * _decode_rate(c, serving)
     prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
     output = c.need("output_tokens", "decode time depends on the output length")
     if c.config("batch_size") is not None:
@@ -466,8 +470,29 @@ PREDICTORS: dict[str, Callable[[Call], float]] = {
 }
 
 
+# Generated tokens a decode rate is read over when the source states no output length: the
+# rate changes only through the KV cache read per step, a small share of a step at batch 1-8.
+DECODE_RATE_OUTPUT_TOKENS = 128
+
+
+def _decode_rate(c: Call, serving: Any) -> float:
+    """Tokens generated per second while decoding (batch / mean inter-token latency) of a
+    static batch after the stated prompt; prefill is not in it."""
+    prompt = c.need("prompt_tokens", "the decode steps read the prompt's KV cache")
+    batch = c.need("batch_size", "the decode rate depends on the batch")
+    output = c.config("output_tokens")
+    if output is None:
+        output = DECODE_RATE_OUTPUT_TOKENS
+        c.assumed.append(f"output_tokens = {output} (not stated; only the KV cache read per step depends on it)")
+    profile = serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=batch)
+    if not profile.feasible:
+        c.remarks.append("the batch does not fit in memory per the model")
+    return profile.decode_tokens_per_second
+
+
 def _serving(c: Call, precision: str) -> Any:
     from mlsysim import ServingModel
+    from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
     tp = c.default("tp", 1, listed=int(c.rec.get("devices")) > 1)
     node = c.node()
@@ -475,8 +500,13 @@ def _serving(c: Call, precision: str) -> Any:
     reads = c.config("decode_kv_reads")
     if reads is not None:
         c.assumed.append(f"decode attention reads K/V {reads.replace('_', ' ')} (engine kernel, see the row's note)")
+    kv = c.config("kv_precision")
+    if kv is None and BYTES_PER_ELEMENT[precision] < 1.0:
+        # Engines keep the KV cache in 16 or 8 bits when the GEMMs run in 4; 16 is the default.
+        kv = "fp16"
+        c.assumed.append("kv_precision = fp16 (not stated; the compute runs in 4 bits)")
     return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
-                        kv_precision=c.config("kv_precision"), tp=tp, decode_kv_reads=reads or "per_kv_head")
+                        kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head")
 
 
 def _host_dispatch(c: Call) -> str | None:

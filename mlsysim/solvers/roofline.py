@@ -7,6 +7,10 @@ References
 ----------
 Williams, Waterman & Patterson 2009, "Roofline: An Insightful Visual Performance
 Model for Multicore Architectures", Communications of the ACM 52(4), doi:10.1145/1498765.1498785.
+Open Compute Project 2023, "OCP Microscaling Formats (MX) Specification" v1.0 (MXFP4: 32
+E2M1 elements share one E8M0 scale). NVIDIA Transformer Engine documentation, "MXFP8" and
+NVFP4 recipes, and Modular MAX `linalg.fp4_utils` (NVFP4_SF_VECTOR_SIZE = 16, scale dtype
+float8_e4m3fn; MXFP4_SF_VECTOR_SIZE = 32, float8_e8m0fnu).
 """
 
 from __future__ import annotations
@@ -34,13 +38,41 @@ BYTES_PER_ELEMENT: dict[str, float] = {
 
 PRECISIONS = tuple(BYTES_PER_ELEMENT)
 
+# Block-scaled storage formats: each block of 4-bit E2M1 elements shares one 8-bit scale,
+# so a stored element costs its 4 bits plus the scale's share. They hold weights (or a KV
+# cache); the arithmetic runs in the element format, so they are no compute precision.
+# NVFP4: 16 elements per FP8 E4M3 scale (4.5 bits; its one FP32 scale per tensor is
+# negligible); MXFP4: 32 elements per E8M0 scale (4.25 bits).
+BLOCK_SCALED: dict[str, tuple[str, int]] = {"nvfp4": ("fp4", 16), "mxfp4": ("fp4", 32)}
+
+# Bytes per stored element of every format a weight or KV cache can be held in [bytes].
+STORAGE_BYTES_PER_ELEMENT: dict[str, float] = {
+    **BYTES_PER_ELEMENT,
+    **{name: BYTES_PER_ELEMENT[element] + 1.0 / block for name, (element, block) in BLOCK_SCALED.items()},
+}
+
+STORAGE_FORMATS = tuple(STORAGE_BYTES_PER_ELEMENT)
+
 
 def check_precision(precision: str, what: str = "precision") -> str:
     """The canonical name of a numeric format, or a clear error listing the known ones."""
     name = precision.strip().lower() if isinstance(precision, str) else precision
+    if name in BLOCK_SCALED:
+        element = BLOCK_SCALED[name][0]
+        raise MlsysimError(f"{what}: {name} is a storage format for weights or a KV cache, not a compute precision; "
+                           f"compute in {element} and store the weights as {name} (weight precision)")
     if name not in BYTES_PER_ELEMENT:
         raise MlsysimError(f"{what}: unknown numeric format {precision!r}; use one of {', '.join(PRECISIONS)}")
     return name
+
+
+def check_storage_format(name: str, what: str) -> str:
+    """The canonical name of a weight or KV-cache storage format (a numeric format or a
+    block-scaled one such as nvfp4), or a clear error listing the known ones."""
+    fmt = name.strip().lower() if isinstance(name, str) else name
+    if fmt not in STORAGE_BYTES_PER_ELEMENT:
+        raise MlsysimError(f"{what}: unknown storage format {name!r}; use one of {', '.join(STORAGE_FORMATS)}")
+    return fmt
 
 
 def compute_time(flops: float, peak: float, efficiency: float) -> float:

@@ -52,7 +52,8 @@ from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory, token_rate_warnings
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
-    check_precision,
+    STORAGE_BYTES_PER_ELEMENT,
+    check_storage_format,
     gemm_flops,
     kernel_compute_time,
     pass_cost,
@@ -294,7 +295,8 @@ class ServingModel:
         node's intra-node bandwidth for the all-reduces and its accelerator count as the
         largest tensor-parallel group); from the model's catalog.
     precision : compute precision; its dense peak must be in the hardware record.
-    weight_precision, kv_precision : storage formats (default: `precision`).
+    weight_precision, kv_precision : storage formats (default: `precision`): a numeric
+        format or a block-scaled one (nvfp4, mxfp4), whose bytes include its block scales.
     tp : GPUs the weights, KV heads and FLOPs are split over (tensor parallelism) [1].
         (`tensor_parallel=` is the deprecated name of the same argument.)
     efficiency : achieved fraction of peak compute (weight GEMMs and attention); default the
@@ -352,10 +354,10 @@ class ServingModel:
         self.h = hardware_terms(hw, precision)
         self.eff = kernel_efficiencies(self.h, efficiency)
         self.precision = self.h.precision
-        self.weight_precision = check_precision(weight_precision or self.precision, "weight precision")
-        self.kv_precision = check_precision(kv_precision or self.precision, "KV-cache precision")
-        self.bytes_w = BYTES_PER_ELEMENT[self.weight_precision]
-        self.bytes_kv = BYTES_PER_ELEMENT[self.kv_precision]
+        self.weight_precision = check_storage_format(weight_precision or self.precision, "weight precision")
+        self.kv_precision = check_storage_format(kv_precision or self.precision, "KV-cache precision")
+        self.bytes_w = STORAGE_BYTES_PER_ELEMENT[self.weight_precision]
+        self.bytes_kv = STORAGE_BYTES_PER_ELEMENT[self.kv_precision]
         self.tp = inputs.positive_int(tp, "tensor parallelism")
         self.bytes_act = BYTES_PER_ELEMENT[self.precision]
         self.link = 0.0

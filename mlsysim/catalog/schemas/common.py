@@ -28,6 +28,9 @@ class CitedValue(Claim):
 #   link       which interconnect an overhead was measured on (found in interconnect.name)
 DIRECTIONS = ("unidirectional", "bidirectional", "unstated")  # unstated: the source does not say; no solver guesses
 PRECISIONS = ("fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6", "fp4", "int8", "int4")
+# Formats weights or a KV cache can be stored in: the numeric formats and block-scaled
+# 4-bit ones (mlsysim.solvers.roofline.BLOCK_SCALED), which are no compute precision.
+STORAGE_FORMATS = PRECISIONS + ("nvfp4", "mxfp4")
 VENDORS = ("AMD", "Apple", "Cerebras", "Espressif", "Google", "Himax", "Intel", "NVIDIA", "Qualcomm")
 LINKS = ("NVLink", "Infinity Fabric", "ICI", "InfiniBand", "Ethernet", "PCIe")
 QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {

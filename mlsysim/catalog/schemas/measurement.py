@@ -14,12 +14,13 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mlsysim.catalog.schemas.common import ClaimSpec, RecordBase, Schema, at, ref
+from mlsysim.catalog.schemas.common import STORAGE_FORMATS, ClaimSpec, RecordBase, Schema, at, ref
 from mlsysim.catalog.schemas.hardware import Precision
 from provenance.model import Claim
 
 Category = Literal["training", "latency", "throughput", "under_load", "edge"]
-Metric = Literal["tflops_per_gpu", "mfu", "step_time", "tokens_per_s", "ttft", "itl", "latency", "samples_per_s"]
+Metric = Literal["tflops_per_gpu", "mfu", "step_time", "tokens_per_s", "decode_tokens_per_s", "ttft", "itl", "latency",
+                 "samples_per_s"]
 
 # The dimension each metric's figure is stated in (its unit is checked against it).
 METRIC_DIMENSIONS: dict[str, str] = {
@@ -27,6 +28,7 @@ METRIC_DIMENSIONS: dict[str, str] = {
     "mfu": "dimensionless",
     "step_time": "time",
     "tokens_per_s": "token_rate",
+    "decode_tokens_per_s": "token_rate",  # tokens generated per second while decoding (prefill excluded)
     "ttft": "time",
     "itl": "time",
     "latency": "time",
@@ -62,8 +64,8 @@ class MeasuredConfig(Schema):
     requests/samples per pass (inference)."""
 
     precision: Precision | None = None
-    weight_precision: Precision | None = None
-    kv_precision: Precision | None = None
+    weight_precision: Literal[STORAGE_FORMATS] | None = None  # type: ignore[valid-type]
+    kv_precision: Literal[STORAGE_FORMATS] | None = None  # type: ignore[valid-type]
     batch_size: int | None = Field(default=None, ge=1)
     sequence_length: int | None = Field(default=None, ge=1)
     prompt_tokens: int | None = Field(default=None, ge=1)
