@@ -379,3 +379,32 @@ def test_update_time_is_gradient_accumulation_plus_the_optimizer_step(catalog):
     # A measured end-to-end MFU already holds the update: nothing is added again.
     measured = dm.solve(model, cluster, 256, "bf16", catalog.get("assumptions", "mfu_megatron_1t"), **common)
     assert measured.update_time == 0.0
+
+
+def test_fused_attention_backward_runs_at_its_own_cited_efficiency(catalog):
+    """FlashAttention-3's backward pass on an H100 SXM5 (head dim 128, 16k tokens) runs at
+    561 TFLOP/s (Shah et al. 2024, arXiv 2407.08608, panel 'Attention backward speed, head
+    dim 128'), 56.72% of the 989 TFLOP/s BF16 peak, over FlashAttention's count of the
+    backward's work: 2.5 times the forward's FLOPs (flash-attention benchmarks, flops():
+    "2.5 * f if mode == 'bwd'"). The step's compute time then holds the backward attention
+    at that rate instead of 2 x the forward's FLOPs at the forward's 75%. A number the
+    caller passes as the efficiency applies to every compute kernel, backward included."""
+    from dataclasses import replace
+
+    from mlsysim.solvers.distributed import FLASH_BACKWARD_WORK, Layout, _Scalar, step_model
+
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    gemm = catalog.get("assumptions", "gemm_compute_efficiency")
+    terms = DistributedModel.setup(model, cluster, precision="bf16", efficiency=gemm, seq_len=8192)
+    assert terms.attention_backward_rate == pytest.approx(terms.peak * 0.5672)
+    assert "assumptions/attention_backward_efficiency_hopper_fp16#quantity" in terms.lineage
+    layout = Layout(tp=8, interleave=1, recompute="none")
+    dp = terms.devices / 8
+    split = step_model(_Scalar, terms, layout, dp, 256.0)
+    alike = step_model(_Scalar, replace(terms, attention_backward_rate=0.0), layout, dp, 256.0)
+    per_pass = (256 / dp) * terms.flops_fwd_attn_seq / 2 / 8  # causal: half the score work, split over tp 8
+    extra = per_pass * (FLASH_BACKWARD_WORK / terms.attention_backward_rate - terms.backward / terms.attention_rate)
+    assert split["compute_time"] - alike["compute_time"] == pytest.approx(extra)
+    assert extra > 0
+    plain = DistributedModel.setup(model, cluster, precision="bf16", efficiency=0.6, seq_len=8192)
+    assert plain.attention_backward_rate == 0.0

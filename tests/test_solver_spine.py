@@ -238,6 +238,7 @@ ALLOWED = {
     ("distributed.py", "activation_bytes_per_layer", 34): "Korthikanti et al. 2022, Table 2 (34 s b h)",
     ("distributed.py", "<module>", 3): "ZeRO stage numbers 0-3 (labels, Rajbhandari et al. 2020)",
     ("distributed.py", "<module>", 0.5): "a causal mask keeps the lower triangle of the scores: half the work (Dao 2023, Sec. 3.1.1)",
+    ("distributed.py", "<module>", 2.5): "FlashAttention's backward runs 5 matrix products to the forward's 2 (Dao 2023, Algorithm 2; its benchmarks count 2.5 x the forward's FLOPs)",
     ("distributed.py", "LayoutSpace", 4): "interleave candidates (1, 2, 4) a search tries by default",
     ("distributed.py", "LayoutSpace", 16): "largest microbatch a search tries by default",
     ("reliability.py", "daly_interval", 3): "Daly 2006, Eq. 37: 1 + (1/3) sqrt(delta/2M) + ...",

@@ -87,6 +87,7 @@ from mlsysim.solvers.roofline import (
 )
 from mlsysim.solvers.terms import (
     WaveQuantization,
+    attention_backward_value,
     cited_assumption,
     collective_efficiencies,
     hardware_terms,
@@ -114,6 +115,12 @@ ZB_V_CHUNKS = 2
 # A causal mask keeps the lower triangle of the score matrix: half of the score and value
 # work, which fused kernels skip (Dao 2023, Sec. 3.1.1).
 CAUSAL_SKIPPED = 0.5
+# FlashAttention's backward pass runs five matrix products (it recomputes the scores S = QK^T,
+# then dV, dP, dQ and dK) for the forward's two, so its work is 2.5 times the forward's;
+# FlashAttention's benchmarks count backward FLOPs so (Dao 2023, Algorithm 2; flash-attention
+# benchmarks/benchmark_flash_attention.py, flops(): "2.5 * f if mode == 'bwd'"). A cited
+# backward efficiency is a fraction of peak measured over that count.
+FLASH_BACKWARD_WORK = 2.5
 ALLREDUCE = ("ring", "hierarchical")
 # Megatron-LM's tensor parallelism all-reduces the activations twice per layer in each pass:
 # after attention and after the MLP in the forward pass, their mirror in the backward pass
@@ -304,6 +311,9 @@ class TrainingTerms:
     waves: Any = None
     capacity_basis: str = "marketed"  # "usable", "marketed" or "none" (terms.memory_capacity)
     attention_rate: float = 0.0  # [FLOP/s] peak x fused-attention efficiency (0: priced at `rate`)
+    # [FLOP/s] peak x the cited fused-attention backward efficiency (over FLASH_BACKWARD_WORK x
+    # the forward's FLOPs); 0: the backward runs like the forward, at `attention_rate`
+    attention_backward_rate: float = 0.0
     # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
@@ -403,7 +413,8 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     peak = peak_compute(hardware, precision, lineage)
     fraction = inputs.fraction(efficiency, "efficiency", lineage)
     mem_bw = lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else float("inf")
-    attention_fraction, memory_fraction = _kernel_fractions(hardware, precision, efficiency, fraction, lineage)
+    attention_fraction, backward_fraction, memory_fraction = _kernel_fractions(hardware, precision, efficiency,
+                                                                              fraction, lineage)
     # Collectives reach a cited fraction of each link's line rate (NCCL bus bandwidth).
     links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
     lineage.merge(links.lineage)
@@ -420,33 +431,36 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw * memory_fraction, backward=backward,
-        attention_rate=peak * attention_fraction,
+        attention_rate=peak * attention_fraction, attention_backward_rate=peak * backward_fraction,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
     )
 
 
 def _kernel_fractions(hardware: Record, precision: str, efficiency: Any, gemm: float,
-                      lineage: Lineage) -> tuple[float, float]:
-    """Achieved fractions [1] of the fused-attention kernels (of peak compute) and of the
-    memory-bound element-wise work (of peak memory bandwidth) in a first-principles
-    training step on `hardware` at `precision`, the per-kernel figures serving uses
-    (`terms.kernel_efficiency_values`). Attention takes the cited attention figure scoped
-    to this accelerator and precision when the GEMM efficiency is a cited kernel figure,
-    else the GEMM fraction `gemm` (a number the caller chose applies to every compute
-    kernel, as in ServingModel); memory-bound work takes the cited memory efficiency. The
-    cited forward-pass attention figure is also applied to the backward pass, which
-    FlashAttention runs at a lower fraction of peak: optimistic there."""
+                      lineage: Lineage) -> tuple[float, float, float]:
+    """Achieved fractions [1] of the fused-attention forward and backward kernels (of peak
+    compute) and of the memory-bound element-wise work (of peak memory bandwidth) in a
+    first-principles training step on `hardware` at `precision`, the per-kernel figures
+    serving uses (`terms.kernel_efficiency_values`). Attention takes the cited attention
+    figure scoped to this accelerator and precision when the GEMM efficiency is a cited
+    kernel figure, else the GEMM fraction `gemm` (a number the caller chose applies to every
+    compute kernel, as in ServingModel); its backward takes the cited backward figure
+    (`terms.attention_backward_value`) where the forward's is cited and one is scoped here,
+    else 0 (priced like the forward). Memory-bound work takes the cited memory efficiency."""
     try:
         terms = hardware_terms(hardware, precision, require_memory=False)
     except MlsysimError:
-        return gemm, 1.0
+        return gemm, 0.0, 1.0
     cited = kernel_efficiency_values(terms)
-    attention = gemm
+    attention, backward = gemm, 0.0
     scoped_attention = cited["attention"].qualifiers.get("kernel") == "attention"
     if isinstance(efficiency, Record) and scoped_attention:
         attention = lineage.use(cited["attention"])
+        value = attention_backward_value(terms)
+        if value is not None:
+            backward = lineage.use(value)
     memory = lineage.use(cited["memory"]) if hardware.has("memory.bandwidth") else 1.0
-    return attention, memory
+    return attention, backward, memory
 
 
 def _training_waves(model: Record, hardware: Record, precision: str, lineage: Lineage) -> Any:
@@ -714,7 +728,13 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
     stage_flops = stage_flops + gemm_stage * (slowdown - 1.0)
     attention_rate = s.attention_rate or s.rate
-    t_gemm = x.microbatch * ((stage_flops - attention_stage) / s.rate + attention_stage / attention_rate) / (x.tp * x.cp)
+    t_attention = attention_stage / attention_rate
+    if x.fused_attention and s.attention_backward_rate:
+        # The backward's share at its own cited rate, over FlashAttention's count of its work.
+        per_pass = attention_stage / attention_passes
+        t_attention = (per_pass * (attention_passes - s.backward) / attention_rate
+                       + per_pass * FLASH_BACKWARD_WORK / s.attention_backward_rate)
+    t_gemm = x.microbatch * ((stage_flops - attention_stage) / s.rate + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
     passes_mem = 1.0 + s.backward + {"none": 0.0, "selective": 0.0, "full": 1.0}[x.recompute]

@@ -415,6 +415,9 @@ class KernelEfficiencies:
 # scoped to (a CNN's convolutions too).
 TRANSFORMER_KERNELS = ("gemm", "attention", "memory")
 KERNELS = TRANSFORMER_KERNELS + ("convolution",)
+# Kernel classes only training runs: the fused-attention backward pass, priced at its own
+# cited figure where one is scoped to the accelerator (else at the forward's).
+TRAINING_KERNELS = ("attention_backward",)
 
 
 def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
@@ -439,7 +442,7 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
             value = record.quantity
             wanted = value.qualifiers
             kernel = wanted.get("kernel")
-            if kernel not in KERNELS:
+            if kernel not in KERNELS and kernel not in TRAINING_KERNELS:
                 continue
             for hw_id in _listed(wanted.get("hardware")):
                 for precision in _listed(wanted.get("precisions")):
@@ -457,6 +460,13 @@ def _best_shape(record: Record) -> bool:
 
 def _listed(text: Any) -> list[str]:
     return [part.strip() for part in str(text or "").split(",") if part.strip()]
+
+
+def attention_backward_value(h: HardwareTerms) -> Value | None:
+    """The cited fused-attention backward efficiency scoped to accelerator terms `h`'s
+    hardware id and precision (qualifier kernel: attention_backward), or None where the
+    catalog has none (the backward is then priced like the forward)."""
+    return _scoped_efficiencies(h.catalog).get(("attention_backward", h.record._data["id"], h.precision))
 
 
 def kernel_efficiency_values(h: HardwareTerms) -> dict[str, Value]:
