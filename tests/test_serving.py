@@ -243,3 +243,13 @@ def test_a_block_scaled_format_is_no_compute_precision() -> None:
         ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.B200, precision="nvfp4")
     with pytest.raises(MlsysimError, match="unknown storage format 'fp5'"):
         ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.B200, precision="fp4", weight_precision="fp5")
+
+
+def test_the_schema_accepts_exactly_the_formats_the_solvers_price() -> None:
+    """The catalog schema lists the numeric and storage formats without importing the
+    solvers; both lists must name the same formats."""
+    from mlsysim.catalog.schemas import common
+    from mlsysim.solvers import roofline
+
+    assert set(common.PRECISIONS) == set(roofline.PRECISIONS)
+    assert set(common.STORAGE_FORMATS) == set(roofline.STORAGE_FORMATS)

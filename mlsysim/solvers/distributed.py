@@ -19,9 +19,10 @@ microbatches per pipeline and p stages. The update is memory-bound work once per
 each device's parameters: adding every microbatch's gradients after the first into the
 accumulated ones (unless the weight-gradient GEMM accumulates in place) and the optimizer
 step, which reads the gradients and the optimizer state and writes the state and weights.
-The bubble depends on the pipeline schedule: (p-1)/v slots for 1F1B (v = 1) and interleaved 1F1B with v model chunks per stage, the default, v chosen as the
-divisor of the layers per stage that gives the shortest step when not given; (p-1) forward
-passes for the zero-bubble ZB-H1 schedule; none for ZB-V.
+The bubble depends on the pipeline schedule: (p-1)/v slots for 1F1B (v = 1) and
+interleaved 1F1B with v model chunks per stage, the default, v chosen as the divisor of
+the layers per stage that gives the shortest step when not given; (p-1) forward passes for
+the zero-bubble ZB-H1 schedule; none for ZB-V.
 Causal attention with fused (Flash) kernels skips the masked half of the score and value
 work, under context parallelism too (load-balanced sequence chunks).
 
@@ -714,26 +715,27 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     seq_local = s.seq / x.cp
     # Forward and backward pass, plus the forward again of what is recomputed.
     stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[x.recompute] + s.flops_logits3
-    attention_stage = 0.0
+    attention_stage = t_attention = 0.0
     if x.fused_attention:
         # Score and value work of every pass that runs attention (forward, backward, and the
         # recomputed forward), run by the fused attention kernels at their own efficiency;
         # they skip the blocks a causal mask hides, half of it.
-        attention_passes = 1.0 + s.backward + (0.0 if x.recompute == "none" else 1.0)
+        forward_passes = 1.0 + (0.0 if x.recompute == "none" else 1.0)
+        attention_passes = forward_passes + s.backward
         attention_stage = layers_stage / s.layers * s.flops_fwd_attn_seq * attention_passes
         if s.causal:
             stage_flops = stage_flops - CAUSAL_SKIPPED * attention_stage
             attention_stage = attention_stage * (1.0 - CAUSAL_SKIPPED)
+        attention_rate = s.attention_rate or s.rate
+        per_pass = attention_stage / attention_passes
+        # The backward at its own cited rate over FlashAttention's count of its work where the
+        # catalog has one, else like the forward.
+        backward = (per_pass * FLASH_BACKWARD_WORK / s.attention_backward_rate if s.attention_backward_rate
+                    else per_pass * s.backward / attention_rate)
+        t_attention = per_pass * forward_passes / attention_rate + backward
     gemm_stage = layers_stage / s.layers * (s.flops_gemm_seq[x.recompute] - s.flops_logits3) + s.flops_logits3
     slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
     stage_flops = stage_flops + gemm_stage * (slowdown - 1.0)
-    attention_rate = s.attention_rate or s.rate
-    t_attention = attention_stage / attention_rate
-    if x.fused_attention and s.attention_backward_rate:
-        # The backward's share at its own cited rate, over FlashAttention's count of its work.
-        per_pass = attention_stage / attention_passes
-        t_attention = (per_pass * (attention_passes - s.backward) / attention_rate
-                       + per_pass * FLASH_BACKWARD_WORK / s.attention_backward_rate)
     t_gemm = x.microbatch * ((stage_flops - attention_stage) / s.rate + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
