@@ -66,6 +66,24 @@ def test_solve_matches_a_step_by_step_decode() -> None:
     assert r.to_dict()["memory_bytes_per_gpu"]["total"] == r.memory.total
 
 
+def test_kernel_classes_each_take_their_own_roofline() -> None:
+    """A large decode batch: Llama 3 8B at batch 1024 on an H100, 2048 tokens cached. The
+    weight GEMMs (1024 rows) are compute-bound while the attention streams 1024 x 2048 tokens
+    of KV cache (memory-bound); the kernels run one after another, so the step takes both
+    roofs' times added, more than the whole-pass max(compute, memory) that would hide one
+    class behind the other (Williams et al. 2009: a roofline bounds one kernel)."""
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    step = s.decode_step(2048, 1024)
+    gemm_compute, gemm_memory = step.compute - step.attention_compute, step.memory - step.attention_memory
+    assert gemm_compute > gemm_memory and step.attention_memory > step.attention_compute
+    fixed = step.launch + step.communication + step.runtime
+    assert step.time - fixed == pytest.approx(gemm_compute + step.attention_memory, rel=1e-12)
+    assert step.time - fixed > 1.1 * max(step.compute, step.memory)
+    # One small sequence: both classes memory-bound, the step is the whole-pass memory time.
+    small = s.decode_step(100, 1)
+    assert small.time - small.launch == pytest.approx(small.memory, rel=1e-12)
+
+
 @settings(max_examples=200, deadline=None)
 @given(a1=st.floats(0, 10), b1=st.floats(-1, 1), a2=st.floats(0, 10), b2=st.floats(-1, 1),
        c0=st.integers(0, 100), n=st.integers(0, 60))

@@ -15,9 +15,9 @@ lets the matrix multiplies run at the hardware's b_a-bit peak. Pruning removes w
       multiplied); storage shrinks only if stored sparse, as kept values plus a 1-bit-per-weight
       presence bitmask, and a memory-bound pass then reads fewer bytes.
 
-The pass time is the roofline max(t_compute, t_memory) plus the cited kernel-launch overhead
-(as Engine.solve, without its GEMM wave term, which is the same for both and not cited for
-other precisions); speedup = baseline time / compressed time. The accuracy change is never
+The pass time is the weight matmuls' roofline plus the attention's (each the larger of its
+compute and its traffic) plus the cited kernel-launch overhead (as Engine.solve, without its
+GEMM wave term, which is the same for both and not cited for other precisions); speedup = baseline time / compressed time. The accuracy change is never
 modelled: it is read from cited published results (catalog/assumptions/compression_accuracy_*)
 for the same model, bit widths and pruning pattern, and is None with a reason otherwise.
 
@@ -75,18 +75,26 @@ def bitmask_sparse_bytes(params: Any, density: Any, value_bits: Any) -> Any:
 
 
 def roofline_pass_time(dense_flops: Any, dense_peak: Any, sparse_flops: Any, sparse_peak: Any, bytes_moved: Any,
-                       bandwidth: Any, compute_efficiency: Any, memory_efficiency: Any, overhead: Any = 0.0) -> Any:
-    """Time of one pass [s]: max(dense FLOPs / dense peak + sparse FLOPs / sparse peak) /
-    compute efficiency, bytes / (bandwidth x memory efficiency)) + fixed overhead.
-    FLOPs [FLOP], peaks [FLOP/s], bytes [B], bandwidth [B/s], efficiencies [1], overhead [s].
+                       bandwidth: Any, compute_efficiency: Any, memory_efficiency: Any, overhead: Any = 0.0,
+                       other_flops: Any = 0.0, other_bytes: Any = 0.0) -> Any:
+    """Time of one pass [s] whose weight matmuls and other (attention) kernels each take their
+    own roofline, one after the other:
+    max((dense FLOPs / dense peak + sparse FLOPs / sparse peak) / compute efficiency,
+        bytes / (bandwidth x memory efficiency))
+    + max(other FLOPs / (dense peak x compute efficiency), other bytes / (bandwidth x memory
+    efficiency)) + fixed overhead. `bytes_moved` is the matmuls' traffic (the weights read),
+    `other_bytes` the rest (KV cache); a model whose work is not split keeps it all in the
+    first class. FLOPs [FLOP], peaks [FLOP/s], bytes [B], bandwidth [B/s], efficiencies [1],
+    overhead [s].
 
     References
     ----------
-    Williams et al. 2009, "Roofline", doi:10.1145/1498765.1498785.
+    Williams et al. 2009, "Roofline", doi:10.1145/1498765.1498785 (`roofline.kernel_roofline_time`).
     """
     t_compute = (dense_flops / dense_peak + sparse_flops / sparse_peak) / compute_efficiency
     t_memory = bytes_moved / (bandwidth * memory_efficiency)
-    return max(t_compute, t_memory) + overhead
+    t_other = max(other_flops / (dense_peak * compute_efficiency), other_bytes / (bandwidth * memory_efficiency))
+    return max(t_compute, t_memory) + t_other + overhead
 
 
 @dataclass(frozen=True)
@@ -168,7 +176,7 @@ class CompressionModel:
         compute_precision   override the precision the matmuls run at (e.g. "fp8")
         """
         from mlsysim.catalog import inputs
-        from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, gemm_flops, pass_cost
+        from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, gemm_bytes, gemm_flops, pass_cost
         from mlsysim.solvers.terms import efficiencies, hardware_terms, launch_overhead, model_terms
 
         def _check_count(name: str, value: Any) -> int:
@@ -210,7 +218,12 @@ class CompressionModel:
         gemm = gemm_flops(m, batch, tokens) if m.kind != "per_inference" else flops
         over0, over = launch_overhead(m, h0), launch_overhead(m, h)
         lineage.merge(over.lineage)
-        t0 = roofline_pass_time(flops, h0.peak, 0.0, 1.0, moved0, h0.bandwidth, eff.compute, eff.memory, over0.seconds)
+        other = flops - gemm
+        # A CNN's traffic is one class with its matmuls; a transformer's splits into the weights
+        # its GEMMs read and the KV cache its attention moves.
+        weights0 = moved0 if m.kind == "per_inference" else gemm_bytes(m, batch, tokens, nb)
+        t0 = roofline_pass_time(gemm, h0.peak, 0.0, 1.0, weights0, h0.bandwidth, eff.compute, eff.memory, over0.seconds,
+                                other, moved0 - weights0)
 
         # Compressed weights: kept parameters, bytes per original parameter, and the matmul FLOPs.
         params = m.params_total
@@ -238,9 +251,9 @@ class CompressionModel:
         kv_bytes = ab / 8.0
         # pass_cost charges weights at bytes-per-parameter x parameters: the average storage per parameter.
         _, moved, resident = pass_cost(m, batch, tokens, 0.0, size / params, kv_bytes)
-        other = flops - gemm
-        t = roofline_pass_time(dense_gemm + other, h.peak, sparse_flops, sparse_peak, moved, h.bandwidth,
-                               eff.compute, eff.memory, over.seconds)
+        weights = moved if m.kind == "per_inference" else gemm_bytes(m, batch, tokens, size / params)
+        t = roofline_pass_time(dense_gemm, h.peak, sparse_flops, sparse_peak, weights, h.bandwidth,
+                               eff.compute, eff.memory, over.seconds, other, moved - weights)
         t_c = ((dense_gemm + other) / h.peak + sparse_flops / sparse_peak) / eff.compute
         t_m = moved / (h.bandwidth * eff.memory)
         accuracy = _accuracy(catalog, model, wb, ab, pruning, lineage)

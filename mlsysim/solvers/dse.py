@@ -531,9 +531,9 @@ class RooflineModel:
     seq_len tokens) as a picklable DSE model over the axes `system` (index into
     `systems`), `batch_size` and `seq_len`; every row equals `sweep`'s for the same inputs.
 
-    latency = max(t_compute, bytes / (bandwidth x eff_m)) + launch overhead, with t_compute =
-    `roofline.kernel_compute_time` (weight GEMMs and attention each at their efficiency on
-    that system, `terms.pass_efficiencies`)
+    latency = `roofline.kernel_roofline_time` + launch overhead: the weight GEMMs' roofline plus
+    the attention kernels', each the larger of its compute (at its efficiency on that system,
+    `terms.pass_efficiencies`) and its bytes / (bandwidth x eff_m)
     throughput = batch / latency; memory_usage = weights + KV cache (resident bytes).
 
     References
@@ -555,7 +555,7 @@ class RooflineModel:
         return [f"{s.label} @ {s.precision}" for s in self.systems]
 
     def __call__(self, cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from mlsysim.solvers.roofline import gemm_flops, kernel_compute_time, pass_cost
+        from mlsysim.solvers.roofline import gemm_bytes, gemm_flops, kernel_roofline_time, pass_cost
 
         which = cols["system"]
         b = cols["batch_size"].astype(float)
@@ -572,9 +572,9 @@ class RooflineModel:
             flops = np.broadcast_to(flops, bb.shape)
             slowdown = s.waves.slowdown_array(bb * tt)
             gemm = gemm_flops(m, bb, tt)
-            t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, s.peak, s.eff_gemm, s.eff_attention)
-            t_memory = np.broadcast_to(moved, bb.shape) / (s.bandwidth * s.eff_memory)
-            lat = np.maximum(t_compute, t_memory) + s.overhead
+            weights = gemm_bytes(m, bb, tt, s.nbytes)
+            lat = kernel_roofline_time(gemm, flops - gemm, slowdown, s.peak, s.eff_gemm, s.eff_attention, weights,
+                                       moved - weights, s.bandwidth, s.eff_memory, np.maximum) + s.overhead
             if whole:
                 latency, usage, flops_all = lat, np.broadcast_to(resident, bb.shape), flops
                 capacity[:], peak_all[:] = s.capacity, s.peak

@@ -31,8 +31,10 @@ from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     effective_compute_flops,
+    gemm_bytes,
     gemm_flops,
     kernel_compute_time,
+    kernel_roofline_time,
     pass_cost,
     weight_bytes_read,
 )
@@ -144,7 +146,7 @@ class PerformanceProfile(QuantityView):
     def _shown(self, name: str) -> Any:
         return self.quantity(name, _UNITS[name][1] or None)
 
-    latency = property(lambda self: self._shown("latency"), doc="max(compute, memory) time of the pass + fixed overheads")
+    latency = property(lambda self: self._shown("latency"), doc="the weight GEMMs' and the attention's rooflines added + fixed overheads")
     latency_compute = property(lambda self: self._shown("latency_compute"))
     latency_memory = property(lambda self: self._shown("latency_memory"))
     latency_overhead = property(lambda self: self._shown("latency_overhead"), doc="cited fixed overheads (kernel launches)")
@@ -280,7 +282,10 @@ class Engine:
         + other (attention) FLOPs / (peak x e_attention) (`roofline.kernel_compute_time`, the
         function ServingModel's passes use, so a prefill of the same batch and prompt gives the
         same time), t_memory = bytes / (bandwidth x e_memory), t_overhead = kernels per pass x
-        launch overhead per kernel, latency = max(t_compute, t_memory) + t_overhead,
+        launch overhead per kernel, latency = the weight GEMMs' roofline (the larger of their
+        compute and their weight read) + the attention kernels' roofline (the larger of their
+        compute and their KV traffic) + t_overhead (`roofline.kernel_roofline_time`: kernels run
+        one after another, so one class cannot hide behind the other; a CNN is one class),
         bottleneck = the larger of t_compute and t_memory, or "Overhead" when t_overhead exceeds
         both. FLOPs and bytes: see `roofline.pass_cost`.
         The kernels run one after another, each depending on the last, so each kernel's
@@ -346,8 +351,10 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
     gemm = gemm_flops(m, batch, tokens)
     t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
     t_memory = moved / (h.bandwidth * eff.memory)
+    weights = gemm_bytes(m, batch, tokens, nbytes)
     overhead = terms.overhead.seconds
-    latency = (t_compute if t_compute > t_memory else t_memory) + overhead
+    latency = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
+                                   moved - weights, h.bandwidth, eff.memory) + overhead
     t_host = 0.0 if host is None else host.seconds
     if t_host > latency:
         latency = t_host

@@ -197,6 +197,43 @@ def gemm_flops(m: Any, batch: Any, new: Any) -> Any:
     return 0.0 if m.kind == "per_inference" else batch * new * m.matmul_flops
 
 
+def gemm_bytes(m: Any, batch: Any, new: Any, bytes_per_weight: float) -> Any:
+    """The weight-GEMM part of `pass_cost`'s bytes moved [B]: the weights the pass streams
+    (`weight_bytes_read`); 0 for a model with a per-inference FLOP count, whose traffic is
+    not split by kernel class."""
+    return 0.0 if m.kind == "per_inference" else weight_bytes_read(m, batch * new, bytes_per_weight)
+
+
+def kernel_roofline_time(gemm: Any, other: Any, slowdown: Any, peak: Any, gemm_efficiency: Any,
+                         other_efficiency: Any, gemm_bytes: Any, other_bytes: Any, bandwidth: Any,
+                         memory_efficiency: Any, maximum: Any = max) -> Any:
+    """Roofline time of a pass whose work splits into weight GEMMs and other (attention)
+    kernels [s], each class bounded by its own compute and its own memory traffic:
+
+    t = max(gemm x slowdown / (peak x e_gemm), gemm_bytes / (bandwidth x e_memory))
+      + max(other / (peak x e_other), other_bytes / (bandwidth x e_memory)),
+
+    `gemm`, `other` [FLOP], `gemm_bytes` (the weights read), `other_bytes` (the KV cache read
+    and written; a CNN's activations and weights, its one class) [B], `slowdown` [1] the
+    GEMMs' tile/wave quantization, `peak` [FLOP/s], `bandwidth` [B/s], efficiencies [1].
+    The kernels run one after another, so a compute-bound GEMM cannot hide a memory-bound
+    attention kernel behind it: the classes' times add, each the larger of its two roofs.
+    The result is never below max(total compute, total memory), the whole-pass roofline,
+    and equals it when both classes are bound by the same roof. `maximum` is the builtin
+    for floats, `numpy.maximum` for arrays.
+
+    References
+    ----------
+    Williams, Waterman and Patterson 2009, "Roofline: an insightful visual performance model
+    for multicore architectures", CACM 52(4) (a roofline bounds one kernel).
+    Yuan et al. 2024, "LLM Inference Unveiled: Survey and Roofline Model Insights", arXiv
+    2402.16363 (LLM-Viewer: a roofline per layer, the network's time aggregated over them).
+    """
+    t_gemm = maximum(gemm * slowdown / (peak * gemm_efficiency), gemm_bytes / (bandwidth * memory_efficiency))
+    t_other = maximum(other / (peak * other_efficiency), other_bytes / (bandwidth * memory_efficiency))
+    return t_gemm + t_other
+
+
 def effective_compute_flops(flops: Any, gemm: Any, slowdown: Any) -> Any:
     """FLOPs charged at peak x efficiency [FLOP]: `flops` with the weight GEMMs' share `gemm`
     stretched by their tile/wave-quantization `slowdown` [1] (`terms.WaveQuantization`):

@@ -13,7 +13,10 @@ e.g. 81559 MiB for an H100 80GB) when the record states it, else the marketed fi
 Prefill and every decode step are roofline passes (`engine.pass_cost`): a decode
 step reads all weights (or, for a mixture of experts, the experts its batch is
 routed to) plus the KV cache of every sequence in the batch, so a large enough
-batch or context does become compute-bound. Weights and KV cache may be stored in
+batch or context does become compute-bound. The weight GEMMs and the attention
+kernels each have their own roofline and their times add
+(`roofline.kernel_roofline_time`): at a large decode batch the GEMMs are
+compute-bound while the attention still streams the KV cache. Weights and KV cache may be stored in
 narrower formats than the compute precision (e.g. int4 weights, fp8 KV cache).
 To the roofline each pass adds its cited fixed overheads: the launch of every
 kernel (`terms.launch_overhead`) and, with tensor parallelism, the latency of every
@@ -54,8 +57,10 @@ from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     STORAGE_BYTES_PER_ELEMENT,
     check_storage_format,
+    gemm_bytes,
     gemm_flops,
     kernel_compute_time,
+    kernel_roofline_time,
     pass_cost,
     ring_allreduce_time,
 )
@@ -83,7 +88,10 @@ ACTIVATION_BYTES = "allreduce_activation_bytes"
 @dataclass(frozen=True)
 class PassTime(QuantityView):
     """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
-    time = max(compute, memory) + launch + communication + runtime; `communication` includes
+    time = max(weight-GEMM compute, weight read) + max(attention compute, KV traffic)
+    + launch + communication + runtime (`roofline.kernel_roofline_time`); `compute` and
+    `memory` are the totals of both kernel classes, `attention_compute` and
+    `attention_memory` the attention kernels' share; `communication` includes
     `communication_latency`, the fixed (size-independent) part of the all-reduces;
     `compute` includes the tile/wave quantization of the weight GEMMs (`gemm_utilization`)."""
 
@@ -97,9 +105,19 @@ class PassTime(QuantityView):
     communication_latency: float = 0.0
     gemm_utilization: float = 1.0  # weight-GEMM time without tile/wave quantization / with it
     runtime: float = 0.0  # the serving engine's fixed cost per iteration (ServingModel iteration_overhead)
+    attention_compute: float = 0.0  # the attention kernels' FLOP time, part of `compute`
+    attention_memory: float = 0.0  # their KV-cache traffic time, part of `memory`
 
     UNITS = {"time": "s", "compute": "s", "memory": "s", "communication": "s", "flops": "FLOP", "bytes_moved": "B",
-             "launch": "s", "communication_latency": "s", "gemm_utilization": "", "runtime": "s"}
+             "launch": "s", "communication_latency": "s", "gemm_utilization": "", "runtime": "s",
+             "attention_compute": "s", "attention_memory": "s"}
+
+    @property
+    def weight_gemm(self) -> float:
+        """The weight GEMMs' roofline time [s]: the larger of their compute and their weight read."""
+        gemm_compute = self.compute - self.attention_compute
+        gemm_memory = self.memory - self.attention_memory
+        return gemm_compute if gemm_compute > gemm_memory else gemm_memory
 
     @property
     def bottleneck(self) -> str:
@@ -429,14 +447,19 @@ class ServingModel:
         flops = flops / self.tp
         slowdown = self.waves.slowdown(batch * new)
         gemm = gemm_flops(self.m, batch, new) / self.tp
+        weights = gemm_bytes(self.m, batch, new, self.bytes_w) / self.tp
+        bandwidth = self.h.bandwidth * self.eff.memory
         t_c = kernel_compute_time(gemm, flops - gemm, slowdown, self.h.peak, self.eff.gemm, self.eff.attention)
-        t_m = moved / (self.h.bandwidth * self.eff.memory)
+        t_m = moved / bandwidth
+        t_roof = kernel_roofline_time(gemm, flops - gemm, slowdown, self.h.peak, self.eff.gemm, self.eff.attention,
+                                      weights, moved - weights, self.h.bandwidth, self.eff.memory)
         t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
         t_runtime = self.iteration_overhead
-        return PassTime((t_c if t_c > t_m else t_m) + t_launch + t_comm + t_runtime, t_c, t_m, t_comm, flops, moved,
-                        t_launch, t_comm_fixed, 1.0 / slowdown, t_runtime)
+        return PassTime(t_roof + t_launch + t_comm + t_runtime, t_c, t_m, t_comm, flops, moved,
+                        t_launch, t_comm_fixed, 1.0 / slowdown, t_runtime,
+                        (flops - gemm) / (self.h.peak * self.eff.attention), (moved - weights) / bandwidth)
 
     def _allreduces(self) -> float:
         """All-reduces per pass: two per layer (after attention and after the MLP; Shoeybi et al. 2019)."""
@@ -485,15 +508,19 @@ class ServingModel:
         if steps <= 0:
             return 0.0
         s0, s1 = self.decode_step(0, batch), self.decode_step(1, batch)
-        total = _sum_max_linear(s0.compute, s1.compute - s0.compute, s0.memory, s1.memory - s0.memory, first_past, steps)
-        return total + steps * (s0.communication + s0.launch + s0.runtime)
+        # The weight GEMMs cost the same every step; the attention's compute and KV traffic
+        # grow linearly with the context, each step bounded by the larger of the two.
+        attention = _sum_max_linear(s0.attention_compute, s1.attention_compute - s0.attention_compute,
+                                    s0.attention_memory, s1.attention_memory - s0.attention_memory, first_past, steps)
+        return attention + steps * (s0.weight_gemm + s0.communication + s0.launch + s0.runtime)
 
     def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1) -> ServingProfile:
         """A static batch from prompt to last token.
 
         TTFT = prefill(batch x prompt) (it emits the first token); then output_tokens - 1
         decode steps with past = prompt, ..., prompt + output_tokens - 2; ITL = their mean.
-        Each step time = max(FLOPs / (peak x eff_c), bytes / (bandwidth x eff_m))
+        Each step time = max(weight-GEMM FLOPs / (peak x eff_gemm), weight bytes / (bandwidth x eff_m))
+        + max(attention FLOPs / (peak x eff_attention), KV bytes / (bandwidth x eff_m))
         + kernels x launch overhead + all-reduces (fixed latency + bytes / link bandwidth).
         """
         for name, value in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens), ("batch_size", batch_size)):

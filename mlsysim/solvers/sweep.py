@@ -14,7 +14,14 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, gemm_flops, kernel_compute_time, pass_cost
+from mlsysim.solvers.roofline import (
+    BYTES_PER_ELEMENT,
+    gemm_bytes,
+    gemm_flops,
+    kernel_compute_time,
+    kernel_roofline_time,
+    pass_cost,
+)
 from mlsysim.solvers.terms import (
     PrecisionUnavailable,
     hardware_terms,
@@ -125,14 +132,17 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             gemm = gemm_flops(m, grid_b, grid_t)
             t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
             t_memory = moved / (h.bandwidth * eff.memory)
-            device = np.maximum(t_compute, t_memory) + overhead.seconds
+            weights = gemm_bytes(m, grid_b, grid_t, nbytes)
+            roof = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
+                                        moved - weights, h.bandwidth, eff.memory, np.maximum)
+            device = roof + overhead.seconds
             latency = np.maximum(device, host)
             compute_bound = t_compute > t_memory
             parts["hardware"].append(np.full(n, h.name))
             parts["precision"].append(np.full(n, h.precision))
-            roof = np.where(compute_bound, "Compute", "Memory")
+            bound = np.where(compute_bound, "Compute", "Memory")
             overhead_bound = (overhead.seconds > np.maximum(t_compute, t_memory)) | (host >= latency)
-            parts["bottleneck"].append(np.where(overhead_bound, "Overhead", roof))
+            parts["bottleneck"].append(np.where(overhead_bound, "Overhead", bound))
             parts["feasible"].append(resident <= h.capacity)
             parts["batch_size"].append(grid_b.astype(np.int64))
             parts["seq_len"].append(grid_t.astype(np.int64))

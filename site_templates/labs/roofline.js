@@ -1,7 +1,8 @@
 /* mlsysim roofline explorer: one forward pass of a catalog model on a catalog accelerator,
  * recomputed in the browser from the exported catalog terms (roofline-data.js) with the
  * equations of the Python solvers:
- *   mlsysim.solvers.roofline.pass_cost / weight_bytes_read / gemm_flops / kernel_compute_time,
+ *   mlsysim.solvers.roofline.pass_cost / weight_bytes_read / gemm_flops / gemm_bytes /
+ *   kernel_compute_time / kernel_roofline_time,
  *   mlsysim.solvers.terms.WaveQuantization.slowdown, launch_overhead and pass_efficiencies,
  *   mlsysim.solvers.engine.solve_terms (and ServingModel._pass at tensor parallelism 1).
  * No number in this file is a literature value: peaks, bandwidths, the per-kernel efficiencies
@@ -98,6 +99,12 @@
     return gemm * slow / (peak * eGemm) + other / (peak * eOther);
   }
 
+  function kernelRooflineTime(gemm, other, slow, peak, eGemm, eOther, gemmBytes, otherBytes, bandwidth, eMemory) {
+    // roofline.kernel_roofline_time: each kernel class bounded by its own roofs, the classes added
+    return Math.max(gemm * slow / (peak * eGemm), gemmBytes / (bandwidth * eMemory)) +
+      Math.max(other / (peak * eOther), otherBytes / (bandwidth * eMemory));
+  }
+
   function bottleneckOf(tc, tm, to) {
     // engine.bottleneck_of
     if (to > Math.max(tc, tm)) { return "Overhead"; }
@@ -116,8 +123,10 @@
     var eff = efficienciesOf(m, h, precision);
     var tCompute = kernelComputeTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si);
     var tMemory = moved / (h.bandwidth * eff.memory.si);
+    var weights = m.kind === "per_inference" ? 0.0 : weightBytesRead(m, batch * fresh, bw);  // roofline.gemm_bytes
     var overhead = launchSeconds(m, h);
-    var latency = (tCompute > tMemory ? tCompute : tMemory) + overhead;
+    var latency = kernelRooflineTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si, weights,
+      moved - weights, h.bandwidth, eff.memory.si) + overhead;
     return {
       latency: latency, latency_compute: tCompute, latency_memory: tMemory, latency_overhead: overhead,
       throughput: batch / latency, tokens_per_second: batch * fresh / latency,
