@@ -256,3 +256,39 @@ def test_breakdown_shows_how_full_the_gemm_waves_are(cli) -> None:
     assert "GEMM tile waves" not in engine.out  # no GEMM shapes, no SM count
     data = json.loads(cli("eval", "llama2_7b", "A100", "--seq-len", "128", "-o", "json").out)
     assert data["prefill"]["gemm_utilization"] == pytest.approx(0.538, abs=0.001)
+
+
+def test_eval_prefix_cache_and_chunked_prefill(cli) -> None:
+    """--cached-tokens and --chunk-tokens reach ServingModel.prefill: the header says so and
+    the JSON's TTFT is that of the chunked pass over the uncached tokens."""
+    from mlsysim import Hardware, Models, ServingModel
+
+    r = cli("eval", "Llama3_8B", "H100", "-s", "4096", "--cached-tokens", "3584", "--chunk-tokens", "256", "-o", "json")
+    assert r.code == 0, r.err
+    expected = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100).prefill(4096, 1, 3584, 256).time
+    assert json.loads(r.out)["ttft_s"] == pytest.approx(expected, rel=1e-12)
+    text = cli("eval", "Llama3_8B", "H100", "-s", "4096", "--cached-tokens", "3584", "--chunk-tokens", "256")
+    assert "prompt 4096 (3584 cached) in chunks of 256, output 128" in text.out
+
+
+def test_eval_speculative_decoding_row_and_json(cli) -> None:
+    r = cli("eval", "Llama3_70B", "H200", "-p", "fp8", "--draft", "Llama3_8B", "--draft-tokens", "4",
+            "--acceptance-rate", "0.8")
+    assert r.code == 0, r.err
+    assert "speculative decoding" in r.out and "Llama3_8B drafts 4 tokens" in r.out
+    data = json.loads(cli("eval", "Llama3_70B", "H200", "-p", "fp8", "--draft", "Llama3_8B", "--draft-tokens", "4",
+                          "--acceptance-rate", "0.8", "-o", "json").out)
+    spec = data["speculative"]
+    assert spec["tokens_per_iteration"] == pytest.approx(3.3616) and spec["speedup"] > 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--draft", "Llama3_8B"), "--draft needs --draft-tokens"),
+    (("--draft-tokens", "4"), "name the draft model with --draft"),
+    (("--concurrent", "8", "--chunk-tokens", "64"), "apply to a static batch"),
+    (("-s", "512", "--cached-tokens", "512"), "must be below prompt_tokens"),
+    (("--draft", "Llama3_8B", "--draft-tokens", "4", "--acceptance-rate", "1.5"), "acceptance_rate must be in (0, 1]"),
+])
+def test_eval_serving_options_exit_1_with_the_reason(cli, args, message) -> None:
+    r = cli("eval", "Llama3_8B", "H100", *args)
+    assert r.code == 1 and message in r.err and "Traceback" not in r.err

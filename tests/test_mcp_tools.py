@@ -163,3 +163,21 @@ def test_solve_prices_an_eager_host_for_a_cnn_and_refuses_it_for_an_llm(catalog)
         tools.solve(catalog, "Llama3_8B", "H100", host_dispatch="50 us")
     with pytest.raises(MlsysimError, match="no unit"):
         tools.solve(catalog, "ResNet50", "V100", host_dispatch="50")
+
+
+def test_solve_speculative_decoding_cites_both_models(catalog):
+    answer = tools.solve(catalog, "Llama3_70B", "H200", precision="fp8", draft="Llama3_8B", draft_tokens=4,
+                         acceptance_rate=0.8)
+    paths = {c["path"] for c in answer["citations"]}
+    assert {"models/llama3_70b#transformer.layers", "models/llama3_8b#transformer.layers"} <= paths
+    assert answer["result"]["speculative"]["tokens_per_iteration"] == pytest.approx(3.3616)
+    assert "lineage" not in answer["result"]["speculative"]
+
+
+def test_solve_serving_techniques_refused_where_they_do_not_apply(catalog):
+    with pytest.raises(MlsysimError, match="go together"):
+        tools.solve(catalog, "Llama3_70B", "H200", precision="fp8", draft="Llama3_8B")
+    with pytest.raises(MlsysimError, match="chunk_tokens: apply to a static batch"):
+        tools.solve(catalog, "ResNet50", "H100", chunk_tokens=4)
+    with pytest.raises(MlsysimError, match="leave out concurrent"):
+        tools.solve(catalog, "Llama3_8B", "H100", concurrent=8, cached_tokens=100)

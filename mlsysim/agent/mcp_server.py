@@ -87,13 +87,19 @@ def build_server(catalog: Catalog) -> Any:
         weight_precision: Annotated[str | None, Field(description="LLM serving: weight storage format (default: precision).")] = None,
         kv_precision: Annotated[str | None, Field(description="LLM serving: KV-cache storage format (default: precision).")] = None,
         host_dispatch: Annotated[str | None, Field(description="One-pass models (CNNs, encoders): host time per operator of an eager front end, a cited assumption's name (e.g. host_dispatch_pytorch_eager_cnn) or a time such as '50 us' (default: the host keeps ahead of the GPU).")] = None,
+        cached_tokens: Annotated[int, Field(ge=0, description="LLM static batch: prompt tokens already in the prefix cache; prefill computes only the rest.")] = 0,
+        chunk_tokens: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="LLM static batch: chunked prefill, at most this many prompt tokens per pass.")] = None,
+        draft: Annotated[str | None, Field(description="LLM static batch: speculative decoding with this catalog model as the draft, on the same accelerator (needs draft_tokens and acceptance_rate).")] = None,
+        draft_tokens: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="Speculative decoding: tokens the draft proposes per iteration.")] = None,
+        acceptance_rate: Annotated[float | None, Field(json_schema_extra=FRACTION, description="Speculative decoding: probability the served model keeps a draft token (measured for the model pair).")] = None,
     ) -> Answer:
         """A model on one accelerator or node, as `mlsysim eval MODEL HARDWARE`: LLM serving (TTFT, inter-token
         latency, throughput, memory) or one roofline forward pass for other models."""
         return answer(tools.solve, model=model, hardware=hardware, batch_size=batch_size, precision=precision,
                       seq_len=seq_len, output_tokens=output_tokens, tensor_parallel=tensor_parallel, efficiency=efficiency,
                       concurrent=concurrent, weight_precision=weight_precision, kv_precision=kv_precision,
-                      host_dispatch=host_dispatch)
+                      host_dispatch=host_dispatch, cached_tokens=cached_tokens, chunk_tokens=chunk_tokens, draft=draft,
+                      draft_tokens=draft_tokens, acceptance_rate=acceptance_rate)
 
     @server.tool()
     def optimize(

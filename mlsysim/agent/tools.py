@@ -69,12 +69,16 @@ def _plan_args(catalog: Catalog, yaml: str, name: str, notes: list[str]) -> dict
 def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, precision: str = "fp16",
           seq_len: int | None = None, output_tokens: int | None = None, tensor_parallel: int = 1,
           efficiency: float | None = None, concurrent: int | None = None, weight_precision: str | None = None,
-          kv_precision: str | None = None, host_dispatch: str | None = None) -> dict[str, Any]:
+          kv_precision: str | None = None, host_dispatch: str | None = None, cached_tokens: int = 0,
+          chunk_tokens: int | None = None, draft: str | None = None, draft_tokens: int | None = None,
+          acceptance_rate: float | None = None) -> dict[str, Any]:
     """MODEL on HARDWARE (an accelerator or a node), as `mlsysim eval MODEL HARDWARE`: a
     decoder LLM is served (prefill then decode, `output_tokens` tokens; a static batch, or
     `concurrent` requests in flight under continuous batching), any other model is one
     roofline forward pass; `host_dispatch` (a cited assumption's name or a time such as '50 us')
-    prices an eager front end's host time per operator for such a pass."""
+    prices an eager front end's host time per operator for such a pass. A static batch takes
+    a prefix-cache hit (`cached_tokens`), chunked prefill (`chunk_tokens`) and speculative
+    decoding (`draft` model, `draft_tokens`, `acceptance_rate`; result key "speculative")."""
     from mlsysim.catalog.inputs import quantity_or_name
     from mlsysim.solvers.engine import Engine
     from mlsysim.solvers.serving import ServingModel
@@ -94,6 +98,15 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
         except NotFoundError:
             raise missing from None
     serving = model_rec.has("transformer") and model_rec.get("transformer.encoder_decoder", "decoder") != "encoder"
+    techniques = {"cached_tokens": cached_tokens, "chunk_tokens": chunk_tokens, "draft": draft,
+                  "draft_tokens": draft_tokens, "acceptance_rate": acceptance_rate}
+    used = [name for name, value in techniques.items() if value]
+    if used and (not serving or concurrent is not None):
+        raise MlsysimError(f"{', '.join(used)}: apply to a static batch of a served LLM; "
+                           + ("leave out concurrent" if serving else f"{model_rec.label} is not served as an LLM; leave them out"))
+    if (draft is None) != (draft_tokens is None) or (draft is None) != (acceptance_rate is None):
+        raise MlsysimError("draft, draft_tokens and acceptance_rate go together: the draft model, the tokens it proposes "
+                           "per iteration and the fraction the served model keeps (measured for the model pair)")
     if serving and host_dispatch is not None:
         raise MlsysimError(f"host_dispatch: applies to models solved as one forward pass (CNNs, encoders); "
                            f"{model_rec.label} is served as an LLM; leave it out")
@@ -110,10 +123,21 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
             feasible = cb.feasible
             result["solver"] = "ServingModel.continuous_batching (steady state)"
         else:
-            profile = server.solve(prompt, out, batch_size)
+            profile = server.solve(prompt, out, batch_size, cached_tokens, chunk_tokens)
             result = profile.to_dict()
             feasible = profile.feasible
             result["solver"] = "ServingModel (prefill + decode)"
+            if draft is not None:
+                from mlsysim.solvers.speculative import SpeculativeDecoding
+
+                device = hw.accelerator if hw.kind == "nodes" else hw
+                drafter = ServingModel(catalog.get("models", draft), device, precision=precision,
+                                       weight_precision=weight_precision, kv_precision=kv_precision, efficiency=efficiency)
+                spec = SpeculativeDecoding(server, drafter, draft_tokens, acceptance_rate).solve(prompt, out, batch_size)
+                result["speculative"] = spec.to_dict()
+                # Cite the draft model's values too: the speculative lineage holds both models'.
+                result["lineage"] = result["speculative"].pop("lineage")
+                result["speculative"].pop("catalog")
     else:
         for field, value in (("tensor_parallel", tensor_parallel > 1), ("output_tokens", output_tokens), ("concurrent", concurrent),
                              ("weight_precision", weight_precision), ("kv_precision", kv_precision)):

@@ -45,6 +45,11 @@ class EvalRequest:
     output: Output
     explain: bool
     catalog: Optional[Path]
+    cached_tokens: int = 0
+    chunk_tokens: Optional[int] = None
+    draft: Optional[str] = None
+    draft_tokens: Optional[int] = None
+    acceptance_rate: Optional[float] = None
 
 
 # TARGET kind -> "module:function" taking an EvalRequest. A kind is "scenario" when
@@ -86,6 +91,11 @@ def eval_command(
     concurrent: Optional[int] = typer.Option(None, "--concurrent", min=1, help="Continuous batching with this many requests in flight."),
     efficiency: Optional[float] = typer.Option(None, "--efficiency", help="Achieved fraction of peak compute (default: the cited assumption)."),
     host_dispatch: Optional[str] = typer.Option(None, "--host-dispatch", help="Host time per operator of an eager front end: a cited assumption (e.g. host_dispatch_pytorch_eager_cnn) or a time such as '50 us' (single-pass models; default: the host keeps ahead of the GPU)."),
+    cached_tokens: int = typer.Option(0, "--cached-tokens", min=0, help="Prompt tokens already in the prefix cache (a shared system prompt, an earlier turn): prefill computes only the rest (LLMs, static batch)."),
+    chunk_tokens: Optional[int] = typer.Option(None, "--chunk-tokens", min=1, help="Chunked prefill: at most this many prompt tokens per pass (LLMs, static batch)."),
+    draft: Optional[str] = typer.Option(None, "--draft", help="Speculative decoding with this draft model on the same GPU (needs --draft-tokens and --acceptance-rate)."),
+    draft_tokens: Optional[int] = typer.Option(None, "--draft-tokens", min=1, help="Tokens the draft model proposes per iteration."),
+    acceptance_rate: Optional[float] = typer.Option(None, "--acceptance-rate", help="Probability the served model keeps a draft token, in (0, 1] (measured for the model pair and task)."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="SLA on the request latency (LLMs: TTFT + decode); exit 3 if missed."),
     max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
     output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
@@ -103,9 +113,15 @@ def eval_command(
     for flag, limit in (("--max-latency-ms", max_latency_ms), ("--max-ttft-ms", max_ttft_ms)):
         if limit is not None and not (math.isfinite(limit) and limit > 0):
             raise MlsysimError(f"{flag} must be a positive finite number of milliseconds, got {limit:g}")
+    if draft is not None and (draft_tokens is None or acceptance_rate is None):
+        raise MlsysimError("--draft needs --draft-tokens (tokens proposed per iteration) and --acceptance-rate "
+                           "(the fraction the served model keeps, measured for the model pair), e.g. "
+                           "--draft Llama3_8B --draft-tokens 4 --acceptance-rate 0.8")
+    if draft is None and (draft_tokens is not None or acceptance_rate is not None):
+        raise MlsysimError("--draft-tokens and --acceptance-rate apply to speculative decoding; name the draft model with --draft")
     request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
                           output_tokens, tensor_parallel, concurrent, efficiency, host_dispatch, max_latency_ms, max_ttft_ms,
-                          output, explain, catalog)
+                          output, explain, catalog, cached_tokens, chunk_tokens, draft, draft_tokens, acceptance_rate)
     _handler(target_kind(target))(request)
 
 
@@ -294,6 +310,10 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     kv_per_sequence = _gb(serving.kv_cache_bytes_per_token() * (prompt + out))
     if req.concurrent and req.batch != 1:
         raise MlsysimError("--batch and --concurrent do not combine: --batch is a static batch, --concurrent the requests in flight under continuous batching")
+    if req.concurrent and (req.cached_tokens or req.chunk_tokens or req.draft):
+        raise MlsysimError("--cached-tokens, --chunk-tokens and --draft apply to a static batch (--batch); "
+                           "the continuous-batching model (--concurrent) does not include them")
+    lineage = serving.lineage
     if req.concurrent:
         cb = serving.continuous_batching(req.concurrent, prompt, out)
         memory, latency, ttft = cb.memory, cb.request_latency, cb.ttft
@@ -312,7 +332,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                  "throughput": f"{format_number(cb.tokens_per_second)} tokens/s",
                  "KV cache per sequence": kv_per_sequence}
     else:
-        r = serving.solve(prompt, out, req.batch)
+        r = serving.solve(prompt, out, req.batch, req.cached_tokens, req.chunk_tokens)
         memory, latency, ttft = r.memory, r.latency, r.ttft
         result = r.to_dict()
         warned = r.warnings
@@ -327,10 +347,25 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
             ("KV cache", f"{format_quantity(r.kv_cache_per_token, 'information')} per token per sequence"),
             ("largest batch that fits", str(r.max_batch_size)),
         ]
-        header = f"batch {req.batch}, prompt {prompt}, output {out}"
+        header = f"batch {req.batch}, prompt {prompt}" + (f" ({req.cached_tokens} cached)" if req.cached_tokens else "") \
+            + (f" in chunks of {req.chunk_tokens}" if req.chunk_tokens else "") + f", output {out}"
         cells = {"time to first token": _ms(r.ttft), "inter-token latency": _ms(r.itl), "request latency": _ms(r.latency),
                  "throughput": f"{format_number(r.tokens_per_second)} output tokens/s",
                  "KV cache per sequence": kv_per_sequence, "largest batch that fits": str(r.max_batch_size)}
+        if req.draft:
+            spec = _speculative(req, serving, hardware).solve(prompt, out, req.batch)
+            result["speculative"] = spec.to_dict()
+            # Both models' cited values: the speculative lineage holds the target's and the draft's.
+            result["lineage"] = result["speculative"].pop("lineage")
+            result["speculative"].pop("catalog")
+            lineage = spec.lineage
+            warned = tuple(warned) + spec.warnings
+            latency = spec.latency
+            rows.insert(2, ("speculative decoding", f"{_ms(spec.itl)} per token, {format_number(spec.tokens_per_second)} output "
+                            f"tokens/s ({spec.speedup:.3g}x plain decoding's {_ms(spec.plain_itl)}): {req.draft} drafts "
+                            f"{req.draft_tokens} tokens ({_ms(spec.draft_time)}), one verification pass ({_ms(spec.verify_time)}) "
+                            f"keeps {spec.tokens_per_iteration:.3g} in expectation at acceptance rate {spec.acceptance_rate:g}"))
+            cells["speculative ITL"] = _ms(spec.itl)
     precisions = serving.precision if serving.weight_precision == serving.kv_precision == serving.precision else \
         f"compute {serving.precision}, weights {serving.weight_precision}, KV {serving.kv_precision}"
     tp = f", TP {serving.tp}" if serving.tp > 1 else ""
@@ -350,8 +385,19 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                            f"{_gb(memory.capacity)}{usable} ({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     cells["fits"] = "yes" if problem is None else f"no: {_gb(memory.total - memory.capacity)} short"
     return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
-                    (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, serving.lineage,
+                    (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, lineage,
                     problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)])
+
+
+def _speculative(req: EvalRequest, serving: Any, hardware: Any) -> Any:
+    """The served model with `--draft` proposing tokens on the same accelerator (unsharded)."""
+    from mlsysim.solvers.serving import ServingModel
+    from mlsysim.solvers.speculative import SpeculativeDecoding
+
+    device = hardware if hardware.kind == "hardware" else hardware.accelerator
+    draft = ServingModel(req.draft, device, precision=req.precision, weight_precision=req.weight_precision,
+                         kv_precision=req.kv_precision, efficiency=req.efficiency)
+    return SpeculativeDecoding(serving, draft, req.draft_tokens, req.acceptance_rate)
 
 
 def _waves(utilization: float) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 _EXPORTS = {
     # single device and serving
     "Engine": "engine", "PerformanceProfile": "engine", "ServingModel": "serving",
+    "SpeculativeDecoding": "speculative", "DisaggregatedServing": "disaggregated",
     # fleets
     "DistributedModel": "distributed", "ReliabilityModel": "reliability",
     "SustainabilityModel": "sustainability", "EconomicsModel": "economics",

@@ -124,6 +124,21 @@ class PassTime(QuantityView):
         return "Compute" if self.compute > self.memory else "Memory"
 
 
+def combine_passes(passes: Any) -> PassTime:
+    """Passes run one after another (the chunks of a chunked prefill) as one PassTime: times,
+    FLOPs and bytes add [s, FLOP, B]; `gemm_utilization` is the FLOP-weighted mean of the
+    passes' [1]."""
+    total = [sum(getattr(p, name) for p in passes) for name in _ADDITIVE]
+    flops = sum(p.flops for p in passes)
+    utilization = sum(p.flops * p.gemm_utilization for p in passes) / flops if flops else 1.0
+    fields = dict(zip(_ADDITIVE, total))
+    return PassTime(gemm_utilization=utilization, **fields)
+
+
+_ADDITIVE = ("time", "compute", "memory", "communication", "flops", "bytes_moved", "launch", "communication_latency",
+             "runtime", "attention_compute", "attention_memory")
+
+
 @dataclass(frozen=True)
 class MemoryBreakdown(QuantityView):
     """Bytes resident per GPU [B]."""
@@ -476,11 +491,44 @@ class ServingModel:
         message = tokens * self.m.hidden * self.bytes_act
         return self._allreduces() * (self.allreduce_latency.seconds + ring_allreduce_time(message, self.tp, self.link))
 
-    def prefill(self, prompt_tokens: int, batch_size: int = 1) -> PassTime:
-        """Time to first token: one pass over the whole prompt of every sequence."""
+    def prefill(self, prompt_tokens: int, batch_size: int = 1, cached_tokens: int = 0,
+                chunk_tokens: int | None = None) -> PassTime:
+        """Time to first token: the passes over the prompt of every sequence.
+
+        cached_tokens : leading prompt tokens whose K/V are already in the cache (a prefix-cache
+            hit: a shared system prompt or an earlier turn of the conversation). Only the other
+            prompt - cached tokens are computed, attending to the cached ones as past context;
+            at least one token must be computed to emit the first output token.
+        chunk_tokens : chunked prefill: the computed tokens go through in passes of at most this
+            many tokens per sequence, each attending to the prompt before it (chunk i has
+            cached + i x chunk tokens of past). Every chunk reads the weights again and pays the
+            pass's fixed costs, so a prefill alone is never faster chunked; what chunking buys is
+            a bound on how long one pass holds the GPU, so that decode steps of other requests
+            can run between (or beside) the chunks. None: one pass.
+
+        The result sums the passes (`combine_passes`).
+
+        References
+        ----------
+        Zheng et al. 2024, "SGLang: Efficient Execution of Structured Language Model Programs",
+        arXiv 2312.07104 (RadixAttention: KV-cache reuse of shared prefixes); Kwon et al. 2023,
+        "Efficient Memory Management for Large Language Model Serving with PagedAttention",
+        SOSP '23 (shared prefix blocks).
+        Agrawal et al. 2023, "SARATHI: Efficient LLM Inference by Piggybacking Decodes with
+        Chunked Prefills", arXiv 2308.16369 (chunked prefill: each chunk attends to the earlier
+        ones, and re-reads the weights).
+        """
         inputs.positive_int(prompt_tokens, "prompt_tokens")
         inputs.positive_int(batch_size, "batch_size")
-        return self._pass(float(batch_size), float(prompt_tokens), 0.0)
+        inputs.whole_at_least(cached_tokens, "cached_tokens")
+        if cached_tokens >= prompt_tokens:
+            raise MlsysimError(f"cached_tokens ({cached_tokens}) must be below prompt_tokens ({prompt_tokens}): "
+                               "the last prompt token is computed to emit the first output token")
+        fresh = prompt_tokens - cached_tokens
+        chunk = fresh if chunk_tokens is None else inputs.positive_int(chunk_tokens, "chunk_tokens")
+        passes = [self._pass(float(batch_size), float(min(chunk, fresh - start)), float(cached_tokens + start))
+                  for start in range(0, fresh, chunk)]
+        return passes[0] if len(passes) == 1 else combine_passes(passes)
 
     def decode_step(self, context: int, batch_size: int = 1) -> PassTime:
         """One new token for each of `batch_size` sequences with `context` tokens cached."""
@@ -514,10 +562,12 @@ class ServingModel:
                                     s0.attention_memory, s1.attention_memory - s0.attention_memory, first_past, steps)
         return attention + steps * (s0.weight_gemm + s0.communication + s0.launch + s0.runtime)
 
-    def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1) -> ServingProfile:
+    def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1, cached_tokens: int = 0,
+              chunk_tokens: int | None = None) -> ServingProfile:
         """A static batch from prompt to last token.
 
-        TTFT = prefill(batch x prompt) (it emits the first token); then output_tokens - 1
+        TTFT = prefill(batch x prompt) (it emits the first token; `cached_tokens` of each prompt
+        already in the prefix cache, `chunk_tokens` for chunked prefill: see `prefill`); then output_tokens - 1
         decode steps with past = prompt, ..., prompt + output_tokens - 2; ITL = their mean.
         Each step time = max(weight-GEMM FLOPs / (peak x eff_gemm), weight bytes / (bandwidth x eff_m))
         + max(attention FLOPs / (peak x eff_attention), KV bytes / (bandwidth x eff_m))
@@ -528,7 +578,7 @@ class ServingModel:
         if self.m.context and prompt_tokens + output_tokens > self.m.context:
             raise MlsysimError(f"prompt + output = {prompt_tokens + output_tokens} tokens exceeds {self.m.name}'s "
                                f"context length of {self.m.context:g} tokens")
-        pre = self.prefill(prompt_tokens, batch_size)
+        pre = self.prefill(prompt_tokens, batch_size, cached_tokens, chunk_tokens)
         steps = output_tokens - 1
         decode = self._decode_total(batch_size, prompt_tokens, steps)
         first = self.decode_step(prompt_tokens, batch_size).time

@@ -1,0 +1,129 @@
+"""Prefix caching, chunked prefill, speculative decoding and disaggregated prefill/decode
+(mlsysim/solvers/serving.py, speculative.py, disaggregated.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsysim import Hardware, Models, ServingModel, Systems
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.disaggregated import DisaggregatedServing, kv_transfer_time
+from mlsysim.solvers.speculative import SpeculativeDecoding, expected_tokens
+
+
+@pytest.fixture(scope="module")
+def h100() -> ServingModel:
+    return ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+
+
+def test_prefix_cache_hit_computes_only_the_new_tokens(h100: ServingModel) -> None:
+    """A cached prefix of 3,584 of 4,096 prompt tokens: the pass computes 512 new tokens
+    attending to all 4,096 (its attention spans the cached ones), so it equals a 512-token
+    pass with 3,584 tokens of past context, and is far shorter than the whole prompt."""
+    hit = h100.prefill(4096, cached_tokens=3584)
+    assert hit.time == h100._pass(1.0, 512.0, 3584.0).time
+    assert hit.time < h100.prefill(4096).time / 4
+    # Attention over the cached context costs more than a 512-token prompt alone.
+    assert hit.attention_compute > h100.prefill(512).attention_compute
+    assert h100.solve(4096, 64, cached_tokens=3584).ttft == hit.time
+
+
+def test_chunked_prefill_sums_its_chunks(h100: ServingModel) -> None:
+    """4,096 tokens in chunks of 1,024: four passes, chunk i attending to i x 1,024 earlier
+    tokens; every chunk reads the weights and pays the launches again, so the sum is slower
+    than one pass and its FLOPs are the same."""
+    whole = h100.prefill(4096)
+    chunks = [h100._pass(1.0, 1024.0, float(past)) for past in (0, 1024, 2048, 3072)]
+    chunked = h100.prefill(4096, chunk_tokens=1024)
+    assert chunked.time == pytest.approx(sum(c.time for c in chunks), rel=1e-12)
+    assert chunked.flops == pytest.approx(whole.flops, rel=1e-12)
+    assert chunked.launch == pytest.approx(4 * whole.launch)
+    assert chunked.time > whole.time
+    # A ragged last chunk, and a chunk as long as the prompt, which is one pass.
+    assert h100.prefill(1000, chunk_tokens=300).flops == pytest.approx(h100.prefill(1000).flops, rel=1e-12)
+    assert h100.prefill(1000, chunk_tokens=1000) == h100.prefill(1000)
+
+
+def test_prefill_options_refuse_bad_input(h100: ServingModel) -> None:
+    with pytest.raises(MlsysimError, match="cached_tokens .* must be below prompt_tokens"):
+        h100.prefill(512, cached_tokens=512)
+    with pytest.raises(MlsysimError, match="chunk_tokens"):
+        h100.prefill(512, chunk_tokens=0)
+    with pytest.raises(MlsysimError, match="cached_tokens"):
+        h100.prefill(512, cached_tokens=-1)
+
+
+def test_expected_tokens_per_iteration() -> None:
+    """Leviathan et al. 2023 (arXiv 2211.17192), Eq. 1: E = (1 - a^(g+1)) / (1 - a).
+    a = 0.8, g = 4: (1 - 0.8^5) / 0.2 = 3.3616; every draft kept (a = 1): g + 1."""
+    assert expected_tokens(0.8, 4.0) == pytest.approx(3.3616)
+    assert expected_tokens(1.0, 4.0) == 5.0
+    assert expected_tokens(0.5, 1.0) == pytest.approx(1.5)
+
+
+def test_speculative_decoding_prices_draft_steps_and_one_verification_pass() -> None:
+    target = ServingModel(Models.Language.Llama3_70B, Hardware.Cloud.H200, precision="fp8")
+    draft = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H200, precision="fp8")
+    spec = SpeculativeDecoding(target, draft, draft_tokens=4, acceptance_rate=0.8)
+    r = spec.solve(1024, 256)
+    context = 1024 + 128.0
+    assert r.draft_time == pytest.approx(sum(draft._pass(1.0, 1.0, context + i).time for i in range(4)))
+    assert r.verify_time == target._pass(1.0, 5.0, context).time
+    assert r.itl == pytest.approx((r.draft_time + r.verify_time) / expected_tokens(0.8, 4.0))
+    assert r.plain_itl == target._pass(1.0, 1.0, context).time
+    # Batch 1 decode of a 70B model is weight-read bound: five tokens verify in about the time
+    # of one, so speculation pays off; the draft's own steps keep it below the ideal 3.36x.
+    assert 1.5 < r.speedup < expected_tokens(0.8, 4.0)
+    assert r.ttft == target.prefill(1024).time + draft.prefill(1024).time
+    assert r.memory_fits and not r.warnings
+    assert r.to_dict()["speedup"] == r.speedup
+
+
+def test_speculation_that_does_not_pay_says_so() -> None:
+    """A low acceptance rate with many draft tokens: more time per token than plain decoding."""
+    target = ServingModel(Models.Language.Llama3_70B, Hardware.Cloud.H200, precision="fp8")
+    draft = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H200, precision="fp8")
+    r = SpeculativeDecoding(target, draft, draft_tokens=8, acceptance_rate=0.3).solve(1024, 256)
+    assert r.speedup < 1 and any("slower than plain decoding" in w for w in r.warnings)
+
+
+def test_speculative_decoding_refuses_bad_input() -> None:
+    target = ServingModel(Models.Language.Llama3_70B, Hardware.Cloud.H200, precision="fp8")
+    draft = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, precision="fp8")
+    with pytest.raises(MlsysimError, match="runs both on the target's GPUs"):
+        SpeculativeDecoding(target, draft, 4, 0.8)
+    same = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H200, precision="fp8")
+    with pytest.raises(MlsysimError, match="acceptance_rate"):
+        SpeculativeDecoding(target, same, 4, 1.5)
+    with pytest.raises(MlsysimError, match="acceptance_rate 0"):
+        SpeculativeDecoding(target, same, 4, 0)
+    with pytest.raises(MlsysimError, match="draft_tokens"):
+        SpeculativeDecoding(target, same, 0, 0.8)
+
+
+def test_disaggregated_ttft_adds_the_kv_transfer() -> None:
+    """Llama 3 70B, FP8 KV cache: 2 x 80 layers x 8 KV heads x 128 x 1 B = 163,840 B per token;
+    16 prompts of 4,096 tokens = 10.74 GB, sent by the prefill instance's 4 GPUs, each over its
+    own 400 Gb/s NIC of the DGX H100 (50 GB/s per direction): 53.7 ms."""
+    prefill = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, precision="fp8", tp=4)
+    decode = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, precision="fp8", tp=4)
+    r = DisaggregatedServing(prefill, decode, link=Systems.Nodes.DGX_H100).solve(4096, 512, batch_size=16)
+    assert r.kv_bytes == 16 * 4096 * 163840
+    assert r.kv_transfer == pytest.approx(r.kv_bytes / (4 * 50e9))
+    assert r.ttft == pytest.approx(prefill.prefill(4096, 16).time + r.kv_transfer)
+    colocated = decode.solve(4096, 512, 16)
+    assert r.itl == colocated.itl
+    assert r.prefill_instances_per_decode == pytest.approx(r.ttft / (colocated.latency - colocated.ttft))
+    assert kv_transfer_time(1e9, 1e9, 2) == 0.5
+    # A slower link: a bandwidth given as a number [B/s].
+    slow = DisaggregatedServing(prefill, decode, link=1e9).solve(4096, 512, batch_size=16)
+    assert slow.kv_transfer == pytest.approx(r.kv_bytes / 4e9)
+
+
+def test_disaggregated_refuses_mismatched_instances() -> None:
+    prefill = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, precision="fp8", tp=4)
+    other = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, precision="fp8")
+    with pytest.raises(MlsysimError, match="same model"):
+        DisaggregatedServing(prefill, other, link=1e9)
+    with pytest.raises(MlsysimError, match="inter-node bandwidth"):
+        DisaggregatedServing(prefill, prefill, link=Hardware.Cloud.H100)
