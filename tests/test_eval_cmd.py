@@ -285,10 +285,27 @@ def test_eval_speculative_decoding_row_and_json(cli) -> None:
 @pytest.mark.parametrize("args, message", [
     (("--draft", "Llama3_8B"), "--draft needs --draft-tokens"),
     (("--draft-tokens", "4"), "name the draft model with --draft"),
-    (("--concurrent", "8", "--chunk-tokens", "64"), "apply to a static batch"),
+    (("--concurrent", "8", "--cached-tokens", "64"), "apply to a static batch"),
     (("-s", "512", "--cached-tokens", "512"), "must be below prompt_tokens"),
     (("--draft", "Llama3_8B", "--draft-tokens", "4", "--acceptance-rate", "1.5"), "acceptance_rate must be in (0, 1]"),
 ])
 def test_eval_serving_options_exit_1_with_the_reason(cli, args, message) -> None:
     r = cli("eval", "Llama3_8B", "H100", *args)
     assert r.code == 1 and message in r.err and "Traceback" not in r.err
+
+
+def test_eval_concurrent_with_chunked_prefill(cli) -> None:
+    """--chunk-tokens under --concurrent: each iteration carries the decodes and, when a
+    prompt is being prefilled, a chunk of that many tokens (token budget = requests + chunk)."""
+    from mlsysim import Models, ServingModel, Systems
+
+    r = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "2", "-p", "fp8", "--concurrent", "32", "-s", "2048",
+            "--output-tokens", "256", "--chunk-tokens", "512", "-o", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    expected = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, precision="fp8", tp=2) \
+        .continuous_batching(32, 2048, 256, token_budget=32 + 512)
+    assert data["token_budget"] == 544 and data["iteration_s"] == pytest.approx(expected.iteration, rel=1e-12)
+    text = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "2", "-p", "fp8", "--concurrent", "32", "-s", "2048",
+               "--output-tokens", "256", "--chunk-tokens", "512")
+    assert "4 iterations carrying its 512-token chunks" in text.out

@@ -177,7 +177,7 @@ def test_solve_speculative_decoding_cites_both_models(catalog):
 def test_solve_serving_techniques_refused_where_they_do_not_apply(catalog):
     with pytest.raises(MlsysimError, match="go together"):
         tools.solve(catalog, "Llama3_70B", "H200", precision="fp8", draft="Llama3_8B")
-    with pytest.raises(MlsysimError, match="chunk_tokens: apply to a static batch"):
+    with pytest.raises(MlsysimError, match="chunk_tokens: apply to a served LLM"):
         tools.solve(catalog, "ResNet50", "H100", chunk_tokens=4)
     with pytest.raises(MlsysimError, match="leave out concurrent"):
         tools.solve(catalog, "Llama3_8B", "H100", concurrent=8, cached_tokens=100)

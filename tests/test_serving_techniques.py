@@ -127,3 +127,30 @@ def test_disaggregated_refuses_mismatched_instances() -> None:
         DisaggregatedServing(prefill, other, link=1e9)
     with pytest.raises(MlsysimError, match="inter-node bandwidth"):
         DisaggregatedServing(prefill, prefill, link=Hardware.Cloud.H100)
+
+
+def test_chunked_continuous_batching_shares_the_weight_read() -> None:
+    """Stall-free batching (Sarathi-Serve, arXiv 2403.02310): a prefill chunk rides an
+    iteration with the decodes, so its GEMMs share their weight read; at 32 requests of a
+    2,048-token prompt and 256 outputs the mean iteration is shorter than decode step +
+    whole prefills, while a prompt's first token waits for its four chunk iterations."""
+    s = ServingModel(Models.Language.Llama3_70B, Systems.Nodes.DGX_H100, precision="fp8", tp=2)
+    whole = s.continuous_batching(32, 2048, 256)
+    chunked = s.continuous_batching(32, 2048, 256, token_budget=32 + 512)
+    assert chunked.token_budget == 544 and whole.token_budget is None
+    assert chunked.iteration < whole.iteration and chunked.tokens_per_second > whole.tokens_per_second
+    carrying = s._mixed_iteration(32, 2048 + 255 / 2, 512.0, 2048, 512)
+    alone = s._mixed_iteration(32, 2048 + 255 / 2, 0.0, 2048, 512)
+    share = 32 / 256 * 2048 / 512  # prefill tokens an iteration needs, in chunks
+    assert chunked.iteration == pytest.approx(share * carrying.time + (1 - share) * alone.time, rel=1e-12)
+    assert chunked.ttft == pytest.approx(4 * carrying.time, rel=1e-12)
+    # An iteration without a chunk is a decode step of the 32 requests.
+    assert alone.time == pytest.approx(s._pass(32.0, 1.0, 2048 + 255 / 2).time, rel=1e-12)
+
+
+def test_chunked_continuous_batching_budget_checks() -> None:
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    with pytest.raises(MlsysimError, match="leaves no room for a prefill chunk"):
+        s.continuous_batching(64, 512, 128, token_budget=64)
+    r = s.continuous_batching(256, 2048, 64, token_budget=256 + 512)
+    assert any("budget leaves 512" in w for w in r.warnings)

@@ -101,9 +101,11 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
     techniques = {"cached_tokens": cached_tokens, "chunk_tokens": chunk_tokens, "draft": draft,
                   "draft_tokens": draft_tokens, "acceptance_rate": acceptance_rate}
     used = [name for name, value in techniques.items() if value]
-    if used and (not serving or concurrent is not None):
-        raise MlsysimError(f"{', '.join(used)}: apply to a static batch of a served LLM; "
-                           + ("leave out concurrent" if serving else f"{model_rec.label} is not served as an LLM; leave them out"))
+    static_only = [name for name in used if name != "chunk_tokens"]
+    if used and not serving:
+        raise MlsysimError(f"{', '.join(used)}: apply to a served LLM; {model_rec.label} is not served as an LLM; leave them out")
+    if static_only and concurrent is not None:
+        raise MlsysimError(f"{', '.join(static_only)}: apply to a static batch; leave out concurrent")
     if (draft is None) != (draft_tokens is None) or (draft is None) != (acceptance_rate is None):
         raise MlsysimError("draft, draft_tokens and acceptance_rate go together: the draft model, the tokens it proposes "
                            "per iteration and the fraction the served model keeps (measured for the model pair)")
@@ -118,7 +120,8 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
             if batch_size != 1:
                 raise MlsysimError("batch_size and concurrent do not combine: batch_size is a static batch, concurrent "
                                    "the requests in flight under continuous batching; give one")
-            cb = server.continuous_batching(concurrent, prompt, out)
+            budget = None if chunk_tokens is None else concurrent + chunk_tokens  # a chunk rides each iteration
+            cb = server.continuous_batching(concurrent, prompt, out, budget)
             result = server.steady_state_dict(cb, prompt, out)
             feasible = cb.feasible
             result["solver"] = "ServingModel.continuous_batching (steady state)"

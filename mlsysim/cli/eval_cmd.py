@@ -92,7 +92,7 @@ def eval_command(
     efficiency: Optional[float] = typer.Option(None, "--efficiency", help="Achieved fraction of peak compute (default: the cited assumption)."),
     host_dispatch: Optional[str] = typer.Option(None, "--host-dispatch", help="Host time per operator of an eager front end: a cited assumption (e.g. host_dispatch_pytorch_eager_cnn) or a time such as '50 us' (single-pass models; default: the host keeps ahead of the GPU)."),
     cached_tokens: int = typer.Option(0, "--cached-tokens", min=0, help="Prompt tokens already in the prefix cache (a shared system prompt, an earlier turn): prefill computes only the rest (LLMs, static batch)."),
-    chunk_tokens: Optional[int] = typer.Option(None, "--chunk-tokens", min=1, help="Chunked prefill: at most this many prompt tokens per pass (LLMs, static batch)."),
+    chunk_tokens: Optional[int] = typer.Option(None, "--chunk-tokens", min=1, help="Chunked prefill: at most this many prompt tokens per pass (LLMs; with --concurrent, a chunk rides each iteration beside the decodes)."),
     draft: Optional[str] = typer.Option(None, "--draft", help="Speculative decoding with this draft model on the same GPU (needs --draft-tokens and --acceptance-rate)."),
     draft_tokens: Optional[int] = typer.Option(None, "--draft-tokens", min=1, help="Tokens the draft model proposes per iteration."),
     acceptance_rate: Optional[float] = typer.Option(None, "--acceptance-rate", help="Probability the served model keeps a draft token, in (0, 1] (measured for the model pair and task)."),
@@ -310,23 +310,27 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     kv_per_sequence = _gb(serving.kv_cache_bytes_per_token() * (prompt + out))
     if req.concurrent and req.batch != 1:
         raise MlsysimError("--batch and --concurrent do not combine: --batch is a static batch, --concurrent the requests in flight under continuous batching")
-    if req.concurrent and (req.cached_tokens or req.chunk_tokens or req.draft):
-        raise MlsysimError("--cached-tokens, --chunk-tokens and --draft apply to a static batch (--batch); "
+    if req.concurrent and (req.cached_tokens or req.draft):
+        raise MlsysimError("--cached-tokens and --draft apply to a static batch (--batch); "
                            "the continuous-batching model (--concurrent) does not include them")
     lineage = serving.lineage
     if req.concurrent:
-        cb = serving.continuous_batching(req.concurrent, prompt, out)
+        # --chunk-tokens under continuous batching: each iteration carries the decodes and a prefill chunk.
+        budget = None if req.chunk_tokens is None else req.concurrent + req.chunk_tokens
+        cb = serving.continuous_batching(req.concurrent, prompt, out, budget)
         memory, latency, ttft = cb.memory, cb.request_latency, cb.ttft
         result = serving.steady_state_dict(cb, prompt, out)
         warned = cb.warnings
         step_costs = _fixed_costs(serving.decode_step(prompt, req.concurrent), serving.tp)
         rows = [
-            ("time to first token", f"{_ms(cb.ttft)}  (prefill of one request, no queueing)"),
+            ("time to first token", f"{_ms(cb.ttft)}  " + ("(prefill of one request, no queueing)" if budget is None else
+                                    f"({-(-prompt // req.chunk_tokens)} iterations carrying its {req.chunk_tokens}-token chunks, no queueing)")),
             ("iteration (ITL)", _ms(cb.iteration) + _joined("  (each decode step and prefill includes ", step_costs, ")")),
             ("request latency", _ms(cb.request_latency)),
             ("throughput", f"{format_number(cb.tokens_per_second)} tokens/s, {format_number(cb.requests_per_second)} requests/s"),
         ]
-        header = f"{cb.concurrent_requests} concurrent requests, prompt {prompt}, output {out}"
+        header = f"{cb.concurrent_requests} concurrent requests, prompt {prompt}" \
+            + (f" in chunks of {req.chunk_tokens}" if req.chunk_tokens else "") + f", output {out}"
         cells = {"time to first token": _ms(cb.ttft), "inter-token latency": _ms(cb.iteration),
                  "request latency": _ms(cb.request_latency),
                  "throughput": f"{format_number(cb.tokens_per_second)} tokens/s",

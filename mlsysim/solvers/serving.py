@@ -249,6 +249,7 @@ class ContinuousBatchingProfile(QuantityView):
     memory: MemoryBreakdown   # weights + the mean KV occupancy (paged allocation)
     lineage: Lineage = field(repr=False)
     warnings: tuple[str, ...] = ()   # violated physical bounds (plausibility.bound_warnings)
+    token_budget: int | None = None  # chunked prefill: tokens one iteration carries (None: whole prefills)
 
     UNITS = {"iteration": "s", "ttft": "s", "request_latency": "s", "tokens_per_second": "1/s",
              "requests_per_second": "1/s"}
@@ -605,7 +606,7 @@ class ServingModel:
         its catalog and the lineage of the cited values it rests on."""
         return {"model": self.m.name, "hardware": self.hardware_name, "precision": self.precision,
                 "weight_precision": self.weight_precision, "kv_precision": self.kv_precision,
-                "tensor_parallel": self.tp, "concurrent_requests": cb.concurrent_requests,
+                "tensor_parallel": self.tp, "concurrent_requests": cb.concurrent_requests, "token_budget": cb.token_budget,
                 "prompt_tokens": prompt_tokens, "output_tokens": output_tokens, "feasible": cb.feasible,
                 "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
                 "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
@@ -613,7 +614,8 @@ class ServingModel:
                 "catalog": self.lineage.catalog,
                 "lineage": [e.to_dict() for e in self.lineage.entries()]}
 
-    def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int) -> ContinuousBatchingProfile:
+    def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int,
+                            token_budget: int | None = None) -> ContinuousBatchingProfile:
         """Steady state of continuous (iteration-level) batching.
 
         With N requests in flight, each emitting one token per iteration and leaving
@@ -625,10 +627,26 @@ class ServingModel:
         Iteration = decode step + (N / output) x prefill; throughput = N / iteration.
         KV memory is the mean occupancy N x (prompt + output / 2) tokens (paged
         allocation, Kwon et al. 2023); queueing delay is not modelled.
+
+        With a `token_budget` (chunked prefill, stall-free batching), an iteration is one pass
+        carrying the N decode tokens and, in a fraction P / chunk of the iterations, a prefill
+        chunk of chunk = budget - N tokens (P = N / output x prompt: the prefill tokens the
+        steady state needs an iteration), so prefills no longer stall the decodes in passes of
+        their own and share their weight read (`_mixed_iteration`); the mean iteration weighs
+        the two kinds, and a prompt takes ceil(prompt / chunk) chunk-carrying iterations to its
+        first token. A budget too small for P says so in `warnings`.
+
+        References
+        ----------
+        Agrawal et al. 2024, "Taming Throughput-Latency Tradeoff in LLM Inference with
+        Sarathi-Serve", OSDI '24, arXiv 2403.02310 (chunked prefills under a token budget,
+        decodes and a prefill chunk in one batch).
         """
         n = concurrent_requests
         for name, value in (("concurrent_requests", n), ("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
             inputs.positive_int(value, name)
+        if token_budget is not None:
+            return self._chunked_steady_state(n, prompt_tokens, output_tokens, inputs.positive_int(token_budget, "token_budget"))
         mean_past = prompt_tokens + (output_tokens - 1) / 2.0
         step = self._pass(float(n), 1.0, mean_past)
         prefill = self.prefill(prompt_tokens, 1)
@@ -642,6 +660,69 @@ class ServingModel:
             memory=self.memory(n, prompt_tokens + output_tokens / 2.0), lineage=self._lineage,
             warnings=(self.check(prefill, "prefill") + self.check(step, "a decode iteration", iteration, decode=True)
                       + self.check_rate(rate, "the steady state")),
+        )
+
+    def _mixed_iteration(self, n: int, mean_past: float, prefill_tokens: float, prompt_tokens: int,
+                         chunk: int) -> PassTime:
+        """One stall-free iteration [s]: N decode tokens at `mean_past` cached tokens and
+        `prefill_tokens` of prefill chunks (of `chunk` tokens, from prompts of `prompt_tokens`)
+        in one pass. The weight GEMMs run once over all N + P tokens (one weight read); the
+        decode attention and the chunks' attention are kernels of their own, each bounded by
+        its roofline; the chunks' attention spans, on average, the prompt before them
+        (a fractional batch of P / chunk chunks whose past is the mean chunk start,
+        (prompt - chunk) / 2, gives the exact mean FLOPs and KV traffic)."""
+        gemms = self._pass(1.0, float(n) + prefill_tokens, 0.0)
+        decode = self._pass(float(n), 1.0, mean_past)
+        parts = [decode]
+        if prefill_tokens > 0:
+            parts.append(self._pass(prefill_tokens / chunk, float(chunk), max(prompt_tokens - chunk, 0) / 2.0))
+        gemm_time = gemms.weight_gemm
+        attention = [p.attention_compute if p.attention_compute > p.attention_memory else p.attention_memory
+                     for p in parts]
+        time = gemm_time + sum(attention) + gemms.launch + gemms.communication + gemms.runtime
+        attention_compute = sum(p.attention_compute for p in parts)
+        attention_memory = sum(p.attention_memory for p in parts)
+        compute = gemms.compute - gemms.attention_compute + attention_compute
+        memory = gemms.memory - gemms.attention_memory + attention_memory
+        # Attention FLOPs are the attention compute time at the attention kernels' rate.
+        attention_rate = self.h.peak * self.eff.attention
+        flops = gemms.flops - gemms.attention_compute * attention_rate + attention_compute * attention_rate
+        return PassTime(time, compute, memory, gemms.communication, flops, memory * self.h.bandwidth * self.eff.memory,
+                        gemms.launch, gemms.communication_latency, gemms.gemm_utilization, gemms.runtime,
+                        attention_compute, attention_memory)
+
+    def _chunked_steady_state(self, n: int, prompt_tokens: int, output_tokens: int, budget: int) -> ContinuousBatchingProfile:
+        """`continuous_batching` under a token budget (see there)."""
+        chunk = budget - n
+        if chunk < 1:
+            raise MlsysimError(f"token_budget {budget} leaves no room for a prefill chunk beside {n} decode tokens; "
+                               f"give a budget above the requests in flight (e.g. {n + 512})")
+        # Steady state: N / output requests finish per iteration and as many start, each
+        # needing its prompt prefilled: P = N / output x prompt prefill tokens an iteration on
+        # average, carried as whole chunks by a fraction P / chunk of the iterations (the rest
+        # decode only). A prompt's own chunks ride ceil(prompt / chunk) iterations.
+        chunk = min(chunk, prompt_tokens)
+        prefill_tokens = n / output_tokens * prompt_tokens
+        warned: list[str] = []
+        share = prefill_tokens / chunk
+        if share > 1.0:
+            warned.append(f"the prefills need {prefill_tokens:.4g} tokens an iteration but the budget leaves {chunk}: "
+                          f"{n} requests cannot stay in flight; fewer will")
+            share = 1.0
+        mean_past = prompt_tokens + (output_tokens - 1) / 2.0
+        step = self._mixed_iteration(n, mean_past, float(chunk), prompt_tokens, chunk)
+        alone = self._mixed_iteration(n, mean_past, 0.0, prompt_tokens, chunk)
+        iteration = share * step.time + (1.0 - share) * alone.time
+        ttft = math.ceil(prompt_tokens / chunk) * step.time
+        rate = n / iteration
+        return ContinuousBatchingProfile(
+            concurrent_requests=n, prompt_tokens=prompt_tokens, output_tokens=output_tokens, iteration=iteration,
+            ttft=ttft, request_latency=ttft + (output_tokens - 1) * iteration, tokens_per_second=rate,
+            requests_per_second=rate / output_tokens, memory=self.memory(n, prompt_tokens + output_tokens / 2.0),
+            lineage=self._lineage,
+            warnings=tuple(warned) + self.check(step, "a mixed iteration", iteration, decode=True)
+            + self.check_rate(rate, "the steady state"),
+            token_budget=budget,
         )
 
     def under_load(self, arrival_rate: float, prompt_tokens: int, output_tokens: int) -> LoadProfile:
