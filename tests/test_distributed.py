@@ -198,7 +198,8 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
 
 def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
-    step_model's outputs in order, then the lineage, the efficiency mode and the schedule."""
+    step_model's outputs in order, then the lineage, the efficiency mode, the schedule, the
+    capacity basis, the EP size and the all-to-all time."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -207,8 +208,10 @@ def test_result_fields_follow_the_model_outputs(catalog):
                                    precision="bf16", efficiency=0.5)
     out = step_model(_Scalar, setup, Layout(interleave=1), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
-    assert names[names.index("seq_len") + 1:-4] == list(out)
-    assert names[-4:] == ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis"]
+    # ep_comm_time is step_model's last output; train passes it by position after the layout's ep.
+    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", "ep_comm_time"]
+    assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k != "ep_comm_time"]
+    assert names[-len(tail):] == tail and list(out)[-1] == "ep_comm_time"
 
 
 @settings(max_examples=30, deadline=None)

@@ -54,7 +54,7 @@ def test_prefill_options_refuse_bad_input(h100: ServingModel) -> None:
 
 
 def test_expected_tokens_per_iteration() -> None:
-    """Leviathan et al. 2023 (arXiv 2211.17192), Eq. 1: E = (1 - a^(g+1)) / (1 - a).
+    """Leviathan et al. 2023 (arXiv 2211.17192), expected tokens per iteration: E = (1 - a^(g+1)) / (1 - a).
     a = 0.8, g = 4: (1 - 0.8^5) / 0.2 = 3.3616; every draft kept (a = 1): g + 1."""
     assert expected_tokens(0.8, 4.0) == pytest.approx(3.3616)
     assert expected_tokens(1.0, 4.0) == 5.0

@@ -402,6 +402,7 @@ def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]
         "exposed_pp_comm_s": result.pp_comm_time,
         "exposed_cp_comm_s": result.cp_comm_time,
         "exposed_dp_comm_s": result.dp_comm_time,
+        "exposed_ep_comm_s": result.ep_comm_time,
         "bubble_s": result.bubble_time,
         "bubble_fraction": result.bubble_fraction,
         "update_s": result.update_time,

@@ -284,8 +284,6 @@ def predict_training(c: Call) -> float:
         raise NotExpressible("DistributedModel covers transformers only; this model has no transformer architecture")
     if "cluster" not in c.rec.references:
         raise NotExpressible("no cluster record names the interconnect this ran on (node and fabric)")
-    if c.layout("ep") not in (None, 1):
-        raise NotExpressible(f"expert parallelism (ep = {c.layout('ep')}) is not modelled by DistributedModel")
     precision = c.need("precision", "the peak compute depends on it")
     batch = c.need("batch_size", "the step time depends on the global batch")
     devices = int(c.rec.get("devices"))
@@ -298,7 +296,7 @@ def predict_training(c: Call) -> float:
         c.assumed.append("attention scores materialised (FlashAttention postdates the source)")
     common = dict(
         batch_size=batch, precision=precision, efficiency=c.catalog.get("assumptions", TRAINING_EFFICIENCY),
-        tp=tp, pp=pp, cp=cp, devices=devices, seq_len=c.config("sequence_length"),
+        tp=tp, pp=pp, cp=cp, ep=c.default("ep", 1, listed=bool(c.model().get("transformer.experts_total", 0))), devices=devices, seq_len=c.config("sequence_length"),
         microbatch=c.default("microbatch", 1), schedule=c.default("schedule", "interleaved", listed=pp > 1),
         interleave=c.default("interleave", None, listed=False), zero=c.default("zero", 0),
         sequence_parallel=bool(c.default("sequence_parallel", False)), fused_attention=fused,

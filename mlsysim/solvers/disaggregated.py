@@ -47,7 +47,7 @@ def kv_transfer_time(kv_bytes: Any, link_bandwidth: Any, senders: Any) -> Any:
 
     References
     ----------
-    Zhong et al. 2024 (DistServe), arXiv 2401.09670, Sec. 4 (KV-cache transmission).
+    Zhong et al. 2024 (DistServe), arXiv 2401.09670 (KV-cache transmission between the instances).
     """
     return kv_bytes / (senders * link_bandwidth)
 

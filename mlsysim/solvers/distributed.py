@@ -14,6 +14,11 @@ Per pipeline stage and microbatch ("slot"):
   CP comm  = all-gather of K and V forward, reduce-scatter of their gradients backward
   PP comm  = one activation send forward and one gradient send backward per slot,
              b x s/CP x h / TP bytes each (scatter/gather optimisation)
+  EP comm  = mixture of experts with expert parallelism: two all-to-alls per MoE layer and
+             pass of the rank's b x s/(CP x TP) tokens, k copies each, (EP-1)/EP of them
+             leaving the GPU (not overlapped); the routed experts' weights, gradients and
+             optimizer state split over the EP ranks, their gradients summed over the
+             (DP x CP)/EP ranks holding the same experts
 Step time = (m + bubble) slots + exposed DP gradient all-reduce + update, with m
 microbatches per pipeline and p stages. The update is memory-bound work once per step on
 each device's parameters: adding every microbatch's gradients after the first into the
@@ -58,6 +63,10 @@ Patarasuk & Yuan 2009, "Bandwidth optimal all-reduce algorithms for clusters of
 workstations" (ring all-reduce: 2 (n-1)/n of the data per rank).
 Thakur, Rabenseifner & Gropp 2005, "Optimization of Collective Communication Operations
 in MPICH" (alpha-beta cost model).
+Lepikhin et al. 2020, "GShard: Scaling Giant Models with Conditional Computation and
+Automatic Sharding", arXiv 2006.16668 (experts sharded across devices, tokens
+dispatched and combined by all-to-all); Fedus et al. 2021, "Switch Transformers", arXiv
+2101.03961 (expert parallelism).
 """
 
 from __future__ import annotations
@@ -101,6 +110,7 @@ from mlsysim.solvers.transformer import (
     TransformerShape,
     attention_flops_per_token,
     parameter_count,
+    routed_expert_parameters,
 )
 
 __all__ = ["DistributedModel", "Job", "Layout", "Parallelism", "LayoutSpace", "TrainingResult", "SearchResult",
@@ -142,6 +152,10 @@ GEMM_EFFICIENCY = "gemm_compute_efficiency"
 # ZeRO-3 moves each layer's parameters twice per microbatch (all-gather before its forward
 # and again before its backward) and its gradients once (reduce-scatter), Rajbhandari et al. 2020 Sec. 7.2.3.
 ZERO3_COLLECTIVES_PER_MICROBATCH = 3
+# Expert parallelism moves each MoE layer's tokens twice per pass: an all-to-all dispatches
+# them to the ranks holding their experts and another returns the results (Lepikhin et al.
+# 2020, GShard; Fedus et al. 2021, Switch Transformers).
+ALL_TO_ALLS_PER_PASS = 2
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,9 @@ class Layout:
     overlap_param_gather ZeRO-3: prefetch each layer's parameter all-gather (and issue the
                         gradient reduce-scatter) behind the compute of the same pass, hiding
                         communication only up to that compute; False = not overlapped
+    ep                  expert parallel size: each mixture-of-experts layer's routed experts
+                        split over ep ranks of the DP x CP group, tokens crossing them by
+                        all-to-all (Lepikhin et al. 2020); 1 = every rank holds every expert
     fused_attention     attention scores never reach memory (FlashAttention); False = the
                         scores are materialised (as in Megatron-LM 2021), adding their traffic
     fused_grad_accumulation the weight-gradient GEMM adds into the accumulated gradients in
@@ -183,6 +200,7 @@ class Layout:
     fused_attention: bool = True
     schedule: str = "interleaved"
     fused_grad_accumulation: bool = False
+    ep: int = 1
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -196,7 +214,7 @@ class Layout:
         return cls(**given)
 
     def __post_init__(self) -> None:
-        for name in ("tp", "pp", "cp", "microbatch"):
+        for name in ("tp", "pp", "cp", "microbatch", "ep"):
             inputs.positive_int(getattr(self, name), f"parallelism {name}")
         if self.interleave is not None:
             inputs.positive_int(self.interleave, "parallelism interleave")
@@ -247,6 +265,7 @@ class LayoutSpace:
     sequence_parallel: bool = True
     allreduce: str = "hierarchical"
     max_microbatch: int = 16
+    ep: tuple[int, ...] = (1,)  # expert-parallel sizes to try (mixture-of-experts models)
 
 
 @dataclass(frozen=True)
@@ -315,6 +334,12 @@ class TrainingTerms:
     # [FLOP/s] peak x the cited fused-attention backward efficiency (over FLASH_BACKWARD_WORK x
     # the forward's FLOPs); 0: the backward runs like the forward, at `attention_rate`
     attention_backward_rate: float = 0.0
+    # Mixture of experts: parameters of every routed expert of every MoE layer, experts per
+    # layer, experts a token is routed to, MoE layers (all 0 for a dense model).
+    routed_params: float = 0.0
+    experts_total: float = 0.0
+    experts_active: float = 0.0
+    moe_layers: float = 0.0
     # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
@@ -419,6 +444,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     # Collectives reach a cited fraction of each link's line rate (NCCL bus bandwidth).
     links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
     lineage.merge(links.lineage)
+    per_expert, moe_layers = routed_expert_parameters(shape)
     return TrainingTerms(
         fleet=fleet, layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
         kv_width=shape.kv_heads * shape.head_dim, params=counts.total, params_active=counts.active, seq=seq,
@@ -434,6 +460,8 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw * memory_fraction, backward=backward,
         attention_rate=peak * attention_fraction, attention_backward_rate=peak * backward_fraction,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
+        routed_params=per_expert * moe_layers * shape.experts_total, experts_total=shape.experts_total,
+        experts_active=shape.experts_active, moe_layers=moe_layers,
     )
 
 
@@ -546,6 +574,8 @@ class TrainingResult(QuantityView):
     efficiency_mode: str = "first_principles"
     schedule: str = "interleaved"
     memory_capacity_basis: str = "marketed"  # which capacity the fit used: "usable", "marketed" or "none"
+    ep: int = 1
+    ep_comm_time: float = 0.0  # expert-parallel all-to-alls, exposed
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -553,7 +583,7 @@ class TrainingResult(QuantityView):
         "hardware_flops_per_step": "FLOP", "achieved_flops_per_device": "FLOP/s", "mfu": "",
         "tokens_per_second": "1/s", "memory_weights": "B", "memory_gradients": "B", "memory_optimizer": "B",
         "memory_activations": "B", "memory_total": "B", "memory_capacity": "B", "tokens_per_step": "",
-        "exposed_communication_time": "s",
+        "exposed_communication_time": "s", "ep_comm_time": "s",
     }
 
     @property
@@ -562,7 +592,7 @@ class TrainingResult(QuantityView):
 
     @property
     def exposed_communication_time(self) -> float:
-        return self.tp_comm_time + self.cp_comm_time + self.pp_comm_time + self.dp_comm_time
+        return self.tp_comm_time + self.cp_comm_time + self.pp_comm_time + self.dp_comm_time + self.ep_comm_time
 
     def time_to_train(self, tokens: float) -> float:
         """Seconds to process `tokens` training tokens at this step rate (no failures)."""
@@ -615,11 +645,12 @@ class LayoutColumns:
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
-                 "fused_grad_accumulation")
+                 "fused_grad_accumulation", "ep")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
         self.microbatch, self.zero, self.interleave = cols["microbatch"], cols["zero"], cols["interleave"]
+        self.ep = cols.get("ep", 1.0)
         self.recompute, self.sequence_parallel, self.allreduce = recompute, sequence_parallel, allreduce
         self.overlap_grad_reduce = False
         self.overlap_param_gather = False
@@ -706,9 +737,9 @@ def ring_collective_time(nbytes: Any, n: Any, bandwidth: Any, latency: Any) -> A
     return (n - 1) / n * nbytes / bandwidth + (n - 1) * latency
 
 
-def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any, Any]:
-    """Compute (GEMM and memory-bound), TP, CP, pipeline-send and exposed ZeRO-3 time of one
-    microbatch through the slowest stage [s]. Each group talks over the node's link when it
+def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """Compute (GEMM and memory-bound), TP, CP, pipeline-send, exposed ZeRO-3 and
+    expert-parallel all-to-all time of one microbatch through the slowest stage [s]. Each group talks over the node's link when it
     fits in one node, else over each device's share of the fabric (bandwidth [B/s] and
     latency [s] picked with ops.where)."""
     where, per_node, intra, inter, inter_lat = ops.where, s.per_node, s.intra_bw, s.inter_bw, s.inter_latency
@@ -769,8 +800,13 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     group = dp * x.cp
     inside = group * x.tp <= per_node
     bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
-    stage_params = s.params / (x.tp * x.pp) * s.elem
-    one = ring_collective_time(stage_params, group, bw, 0.0) + layers_stage * (group - 1) * lat
+    dense, routed = _param_split(s, x)
+    one = ring_collective_time((dense + routed) * s.elem, group, bw, 0.0) + layers_stage * (group - 1) * lat
+    # Under expert parallelism the routed experts' shards live on the group / ep ranks that
+    # hold the same experts: their collectives run over that smaller group.
+    experts = group / x.ep
+    one = where(x.ep > 1, ring_collective_time(dense * s.elem, group, bw, 0.0)
+                + ring_collective_time(routed * s.elem, experts, bw, 0.0) + layers_stage * (group - 1) * lat, one)
     forward_share = 1.0 / (1.0 + s.backward)
     if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
         c_fwd = t_compute * forward_share
@@ -778,7 +814,29 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     else:
         t_z3 = ZERO3_COLLECTIVES_PER_MICROBATCH * one
     t_z3 = where(x.zero == SHARD_PARAMETERS, t_z3, 0.0)  # a group of one moves nothing: (n-1) = 0
-    return t_compute, t_tp, t_cp, t_p2p, t_z3
+
+    # Expert parallelism: per MoE layer and pass, the tokens this rank routes (its 1/TP share,
+    # sequence-parallel dispatch) go out k times, (ep - 1)/ep of them to other ranks, and come
+    # back: two all-to-alls, each (ep - 1) messages. The group spans TP x CP x EP ranks.
+    moe_stage = layers_stage / s.layers * s.moe_layers
+    routed_tokens = x.microbatch * seq_local / x.tp * s.experts_active
+    inside = x.tp * x.cp * x.ep <= per_node
+    one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
+               + (x.ep - 1) * where(inside, 0.0, inter_lat))
+    t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * passes * one_a2a, 0.0)
+    return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
+
+
+def _param_split(s: TrainingTerms, x: Any) -> tuple[Any, Any]:
+    """(dense, routed-expert) parameters one device holds before ZeRO sharding [1]: the
+    dense ones split by TP x PP, the routed experts also over the EP ranks."""
+    return (s.params - s.routed_params) / (x.tp * x.pp), s.routed_params / (x.tp * x.pp * x.ep)
+
+
+def _expert_shards(ops: Any, x: Any, dp: Any, stage: int) -> Any:
+    """`_shards` for the routed experts: ZeRO splits them over the DP x CP ranks that hold the
+    same experts, (DP x CP) / EP of them."""
+    return ops.where(x.zero >= stage, dp * x.cp / x.ep, 1.0)
 
 
 def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
@@ -786,20 +844,29 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     same weights, once per step: an all-reduce for ZeRO 0 and 1; ZeRO 2's reduce-scatter of
     gradients plus all-gather of updated parameters moves the same volume; ZeRO 3 moves its
     data per microbatch instead (`_slot_times`), so nothing here."""
-    grads = s.params / (x.tp * x.pp) * s.elem
+    dense, routed = _param_split(s, x)
     group = dp * x.cp
-    local = ops.minimum(group, ops.maximum(1.0, s.per_node // x.tp))
-    nodes = group / local
-    if x.allreduce == "hierarchical":
-        t_dp = hierarchical_allreduce_time(grads, local, nodes, s.intra_bw, s.inter_bw, s.inter_latency)
-    else:
-        inside = nodes <= 1
-        t_dp = ring_allreduce_time(grads, group, ops.where(inside, s.intra_bw, s.inter_bw),
-                                   ops.where(inside, 0.0, s.inter_latency))
+    t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * s.elem, group)
+    # Expert parallelism: the routed experts' gradients are summed only over the ranks that
+    # hold the same experts, (DP x CP) / EP of them.
+    t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * s.elem, group)
+                     + _gradient_allreduce(ops, s, x, routed * s.elem, group / x.ep), t_dp)
     t_dp = ops.where(x.zero == SHARD_PARAMETERS, 0.0, t_dp)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
     return t_dp
+
+
+def _gradient_allreduce(ops: Any, s: TrainingTerms, x: Any, grads: Any, group: Any) -> Any:
+    """All-reduce of `grads` [B] over `group` ranks [s]: hierarchical (inside each node, then
+    across) or a flat ring, as the layout says."""
+    local = ops.minimum(group, ops.maximum(1.0, s.per_node // x.tp))
+    nodes = group / local
+    if x.allreduce == "hierarchical":
+        return hierarchical_allreduce_time(grads, local, nodes, s.intra_bw, s.inter_bw, s.inter_latency)
+    inside = nodes <= 1
+    return ring_allreduce_time(grads, group, ops.where(inside, s.intra_bw, s.inter_bw),
+                               ops.where(inside, 0.0, s.inter_latency))
 
 
 def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
@@ -825,10 +892,11 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     bytes of optimizer state per parameter; assumption adam_optimizer_state_bytes_mixed_precision).
     Narayanan et al. 2021, arXiv 2104.04473, Sec. 5.1 (a measured step includes the optimizer).
     """
-    params_dev = s.params / (x.tp * x.pp)
+    dense, routed = _param_split(s, x)
     separate = ops.where(x.zero >= SHARD_GRADIENTS, 0.0, 0.0 if x.fused_grad_accumulation else 1.0)
-    accumulation = separate * ops.maximum(m - 1.0, 0.0) * GRADIENT_ACCUMULATION_ACCESSES * params_dev * s.elem
-    optimizer = params_dev / _shards(ops, x, dp, SHARD_OPTIMIZER) * (2.0 * s.opt_bytes + 2.0 * s.elem)
+    accumulation = separate * ops.maximum(m - 1.0, 0.0) * GRADIENT_ACCUMULATION_ACCESSES * (dense + routed) * s.elem
+    held = dense / _shards(ops, x, dp, SHARD_OPTIMIZER) + routed / _expert_shards(ops, x, dp, SHARD_OPTIMIZER)
+    optimizer = held * (2.0 * s.opt_bytes + 2.0 * s.elem)
     return (accumulation + optimizer) / s.mem_bw
 
 
@@ -843,10 +911,14 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     gradients at the training precision, optimizer state (s.opt_bytes per parameter),
     sharded over the DP x CP group by the ZeRO stage; activations of the microbatches in
     flight on the first stage."""
-    params_dev = s.params / (x.tp * x.pp)
-    weights = params_dev * s.elem / _shards(ops, x, dp, SHARD_PARAMETERS)
-    gradients = params_dev * s.elem / _shards(ops, x, dp, SHARD_GRADIENTS)
-    optimizer = params_dev * s.opt_bytes / _shards(ops, x, dp, SHARD_OPTIMIZER)
+    dense, routed = _param_split(s, x)
+
+    def held(stage: int) -> Any:  # parameters on this device once ZeRO `stage` shards them [1]
+        return dense / _shards(ops, x, dp, stage) + routed / _expert_shards(ops, x, dp, stage)
+
+    weights = held(SHARD_PARAMETERS) * s.elem
+    gradients = held(SHARD_GRADIENTS) * s.elem
+    optimizer = held(SHARD_OPTIMIZER) * s.opt_bytes
     seq_local = s.seq / x.cp
     # Fused (Flash) attention keeps no attention scores for the backward pass, as selective
     # recomputation does not (Dao et al. 2022; Korthikanti et al. 2022 Sec. 4.2).
@@ -892,11 +964,11 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         # the step is the model FLOPs at that utilisation, with nothing added again.
         step = model_flops / (n * s.peak * s.efficiency)
         zero = 0.0 * m
-        t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = t_update = zero
+        t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = t_update = t_ep = zero
         compute_total = step
     else:
-        t_compute, t_tp, t_cp, t_p2p, t_z3 = _slot_times(ops, s, x, dp, layers_stage)
-        slot = t_compute + t_tp + t_cp + t_p2p + t_z3
+        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage)
+        slot = t_compute + t_tp + t_cp + t_p2p + t_z3 + t_ep
         bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
         bubble = bubble_slots * slot
         t_dp = _dp_time(ops, s, x, dp, t_compute)
@@ -926,6 +998,7 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         "memory_total": total,
         "memory_capacity": s.capacity,
         "feasible": total <= s.capacity,
+        "ep_comm_time": m * t_ep,
     }
 
 
@@ -1009,6 +1082,15 @@ def _validate(s: TrainingTerms, layout: Layout, batch: Any) -> tuple[int, int]:
     if s.seq % layout.cp:
         raise MlsysimError(f"CP = {layout.cp} does not divide the sequence length {s.seq:g}")
     dp = n // split
+    if layout.ep > 1:
+        if not s.experts_total:
+            raise MlsysimError(f"EP = {layout.ep}: expert parallelism needs a mixture-of-experts model; this one is dense, use ep: 1")
+        if s.experts_total % layout.ep:
+            raise MlsysimError(f"EP = {layout.ep} does not divide the {s.experts_total:g} experts of each MoE layer; "
+                               f"use a divisor of {s.experts_total:g}")
+        if (dp * layout.cp) % layout.ep:
+            raise MlsysimError(f"EP = {layout.ep} does not divide DP x CP = {dp} x {layout.cp}: the expert-parallel "
+                               "ranks come from the data-parallel group; use a divisor of DP x CP")
     per_step = dp * layout.microbatch
     if batch % per_step:
         raise MlsysimError(
@@ -1023,11 +1105,12 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     layout = resolve_interleave(s, layout, batch)
     dp, m = _validate(s, layout, batch)
     out = step_model(_Scalar, s, layout, dp, float(batch))
+    ep_time = out.pop("ep_comm_time")
     # Positional: the first fields of TrainingResult, then step_model's outputs in field order
     # (tests/test_distributed.py checks the order), then the lineage.
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
-                          s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis)
+                          s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time)
 
 
 solve_setup = train  # the name the scorecard used first
@@ -1057,7 +1140,7 @@ class DistributedModel:
         accelerator of the cluster. The layout is `layout=` (a Layout), or tp, pp and any
         other Layout field as keywords (cp, microbatch, interleave, zero, recompute,
         sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention,
-        fused_grad_accumulation).
+        fused_grad_accumulation, ep).
         `efficiency` None means first principles with the cited GEMM kernel efficiency; an
         `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`). With raise_errors=True a
         configuration that does not fit in memory raises OOMError.
@@ -1083,8 +1166,9 @@ class DistributedModel:
                efficiency: Any = None, *, devices: int | None = None, seq_len: int | None = None,
                space: LayoutSpace | None = None, efficiency_mode: str | None = None,
                **space_fields: Any) -> SearchResult:
-        """Every valid (TP, PP, CP, DP, microbatch, interleave, ZeRO stage, recomputation) for
-        the job, evaluated at once with numpy; returns them all and the fastest that fits.
+        """Every valid (TP, PP, CP, DP, microbatch, interleave, ZeRO stage, EP, recomputation)
+        for the job, evaluated at once with numpy; returns them all and the fastest that fits
+        (EP only over `space.ep`, (1,) by default).
         The candidates are `space=` (a LayoutSpace) or its fields as keywords (tp=(1, 2), ...)."""
         if space is None:
             known = [f.name for f in fields(LayoutSpace)]
@@ -1107,7 +1191,7 @@ def _layout_from(tp: Any, pp: Any, given: dict[str, Any]) -> Layout:
 
 
 def _candidates(s: TrainingTerms, batch: int, space: LayoutSpace) -> list[tuple[int, ...]]:
-    """Every (tp, pp, cp, dp, microbatch, interleave, zero, recompute index) that divides the job."""
+    """Every (tp, pp, cp, dp, microbatch, interleave, zero, ep, recompute index) that divides the job."""
     f = s.fleet
     n = f.devices
     tps = space.tp or tuple(d for d in _divisors(f.per_node) if s.heads % d == 0)
@@ -1130,8 +1214,11 @@ def _candidates(s: TrainingTerms, batch: int, space: LayoutSpace) -> list[tuple[
                         if (iv > 1 and p == 1) or p * iv > s.layers:
                             continue
                         for z in space.zero:
-                            for r in range(len(space.recompute)):
-                                rows.append((t, p, c, d, b, iv, z, r))
+                            for e in space.ep:
+                                if e > 1 and (not s.experts_total or s.experts_total % e or (d * c) % e):
+                                    continue
+                                for r in range(len(space.recompute)):
+                                    rows.append((t, p, c, d, b, iv, z, e, r))
     return rows
 
 
@@ -1146,7 +1233,7 @@ def search_layouts(s: TrainingTerms, batch: int, space: LayoutSpace) -> SearchRe
             "TP x PP x CP must divide the device count and DP x microbatch the batch"
         )
     grid = np.array(rows, dtype=np.int64)
-    names = ("tp", "pp", "cp", "dp", "microbatch", "interleave", "zero")
+    names = ("tp", "pp", "cp", "dp", "microbatch", "interleave", "zero", "ep")
     cols = {name: grid[:, i].astype(float) for i, name in enumerate(names)}
     which = grid[:, len(names)]
     ops = _numpy_ops()
@@ -1203,6 +1290,6 @@ class SearchResult:
         layout = Layout(
             tp=int(t["tp"][i]), pp=int(t["pp"][i]), cp=int(t["cp"][i]), microbatch=int(t["microbatch"][i]),
             interleave=int(t["interleave"][i]), zero=int(t["zero"][i]), recompute=str(t["recompute"][i]),
-            sequence_parallel=self.sequence_parallel, allreduce=self.allreduce,
+            sequence_parallel=self.sequence_parallel, allreduce=self.allreduce, ep=int(t["ep"][i]),
         )
         return train(self.setup, layout, self.global_batch)

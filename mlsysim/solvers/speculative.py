@@ -20,7 +20,7 @@ speed-up is what the hardware gives, not the paper's cost-ratio approximation.
 References
 ----------
 Leviathan, Kalman and Matias 2023, "Fast Inference from Transformers via Speculative
-Decoding", ICML 2023, arXiv 2211.17192, Sec. 3.1 (Eq. 1: expected tokens per iteration).
+Decoding", ICML 2023, arXiv 2211.17192 (the expected tokens per iteration).
 Chen et al. 2023, "Accelerating Large Language Model Decoding with Speculative Sampling",
 arXiv 2302.01318 (the same scheme: draft K tokens, score them in one target pass).
 """
@@ -46,7 +46,7 @@ def expected_tokens(acceptance_rate: Any, draft_tokens: Any) -> Any:
 
     References
     ----------
-    Leviathan et al. 2023, arXiv 2211.17192, Eq. 1.
+    Leviathan et al. 2023, arXiv 2211.17192 (expected tokens per iteration).
     """
     if acceptance_rate == 1.0:
         return draft_tokens + 1.0

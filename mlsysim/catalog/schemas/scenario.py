@@ -23,6 +23,7 @@ class ParallelLayout(Schema):
     tp: int = Field(default=1, ge=1)
     pp: int = Field(default=1, ge=1)
     cp: int = Field(default=1, ge=1)
+    ep: int = Field(default=1, ge=1)
     microbatch: int = Field(default=1, ge=1)
     interleave: int = Field(default=1, ge=1)
     zero: Literal[0, 1, 2, 3] = 0

@@ -1,0 +1,97 @@
+"""Expert parallelism in the training model (mlsysim/solvers/distributed.py): routed experts
+split over EP ranks, their all-to-alls, and their gradients synchronised over the smaller
+expert data-parallel group. Mixtral 8x7B (32 layers, hidden 4096, 8 experts of FFN 14336,
+top-2; Jiang et al. 2024, arXiv 2401.04088, Table 1) on the 1K-GPU DGX H100 cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsysim.catalog import load_catalog
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.distributed import DistributedModel, training_terms
+from tests.conftest import FROZEN_CATALOG
+
+LAYOUT = dict(tp=4, pp=1, zero=1, microbatch=1, recompute="selective", sequence_parallel=True, seq_len=4096)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(FROZEN_CATALOG)
+
+
+@pytest.fixture(scope="module")
+def mixtral(catalog):
+    return catalog.get("models", "Mixtral_8x7B"), catalog.get("clusters", "training_1k")
+
+
+def solve(mixtral, ep, **extra):
+    model, cluster = mixtral
+    return DistributedModel().solve(model, cluster, 1024, "bf16", **{**LAYOUT, **extra}, ep=ep)
+
+
+def test_routed_experts_are_split_over_the_ep_ranks(mixtral):
+    """Routed experts: 32 layers x 8 experts x 3 x 4096 x 14336 = 45.10B parameters; the
+    rest (attention, embeddings, routers, norms) stays whole on every EP rank. Weights per
+    GPU at TP 4 in bf16: (dense + routed / EP) / 4 x 2 bytes."""
+    model, cluster = mixtral
+    terms = training_terms(model, cluster, precision="bf16", seq_len=4096)
+    assert terms.routed_params == 32 * 8 * 3 * 4096 * 14336
+    dense = terms.params - terms.routed_params
+    for ep in (1, 2, 8):
+        r = solve(mixtral, ep)
+        assert r.ep == ep
+        assert r.memory_weights == pytest.approx((dense + terms.routed_params / ep) / 4 * 2, rel=1e-12)
+    # ZeRO-1 shards the optimizer state over the ranks holding the same weights: the experts'
+    # over (DP x CP) / EP, so its size per GPU does not change with EP.
+    assert solve(mixtral, 8).memory_optimizer == pytest.approx(solve(mixtral, 1).memory_optimizer, rel=1e-9)
+
+
+def test_all_to_all_time_per_microbatch(mixtral):
+    """EP 2 at TP 4 spans 8 GPUs, one DGX H100: per MoE layer and pass, two all-to-alls of the
+    rank's tokens (4096 / TP 4 = 1024, x top-2) x 4096 x 2 bytes, half of them leaving the
+    GPU, over NVLink at the bus bandwidth; forward and backward (selective recomputation
+    reruns no MoE layer): 32 layers x 2 passes x 2 all-to-alls."""
+    model, cluster = mixtral
+    terms = training_terms(model, cluster, precision="bf16", seq_len=4096)
+    r = solve(mixtral, 2)
+    one = 0.5 * 1024 * 2 * 4096 * 2 / terms.intra_bw
+    assert r.ep_comm_time == pytest.approx(r.microbatches * 32 * 2 * 2 * one, rel=1e-12)
+    assert r.exposed_communication_time == pytest.approx(
+        r.tp_comm_time + r.cp_comm_time + r.pp_comm_time + r.dp_comm_time + r.ep_comm_time)
+    # EP 8 leaves the node (4 x 8 = 32 GPUs): the fabric's bandwidth and latency.
+    assert solve(mixtral, 8).ep_comm_time > 10 * r.ep_comm_time
+
+
+def test_expert_gradients_sync_over_the_smaller_group(mixtral):
+    """With EP, each GPU holds 1/EP of the routed experts' gradients and sums them only with
+    the ranks holding the same experts: the data-parallel time falls."""
+    ones = [solve(mixtral, ep).dp_comm_time for ep in (1, 2, 8)]
+    assert ones[0] > ones[1] > ones[2]
+    assert solve(mixtral, 1).ep_comm_time == 0.0
+
+
+def test_ep_one_is_the_layout_without_ep(mixtral):
+    model, cluster = mixtral
+    plain = DistributedModel().solve(model, cluster, 1024, "bf16", **LAYOUT)
+    assert plain.ep == 1 and plain.step_time == solve(mixtral, 1).step_time
+
+
+def test_ep_refused_where_it_cannot_apply(catalog, mixtral):
+    with pytest.raises(MlsysimError, match="does not divide the 8 experts"):
+        solve(mixtral, 3)
+    dense = catalog.get("models", "Llama3_8B")
+    with pytest.raises(MlsysimError, match="needs a mixture-of-experts model"):
+        DistributedModel().solve(dense, mixtral[1], 1024, "bf16", **LAYOUT, ep=2)
+    with pytest.raises(MlsysimError, match="parallelism ep"):
+        solve(mixtral, 0)
+
+
+def test_search_tries_the_ep_sizes_it_is_given(mixtral):
+    model, cluster = mixtral
+    found = DistributedModel().search(model, cluster, 1024, "bf16", seq_len=4096, tp=(4,), pp=(1,), zero=(1,),
+                                      recompute=("selective",), ep=(1, 2, 8), microbatch=(1,))
+    assert set(found.table["ep"]) == {1, 2, 8}
+    best = found.best()
+    assert best.ep in (1, 2, 8)
+    assert best.step_time == pytest.approx(solve(mixtral, best.ep, sequence_parallel=True).step_time, rel=1e-9)
