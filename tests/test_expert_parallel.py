@@ -95,3 +95,13 @@ def test_search_tries_the_ep_sizes_it_is_given(mixtral):
     best = found.best()
     assert best.ep in (1, 2, 8)
     assert best.step_time == pytest.approx(solve(mixtral, best.ep, sequence_parallel=True).step_time, rel=1e-9)
+
+
+def test_a_plan_states_ep_and_the_scorecard_shows_it(cli, tmp_path):
+    plan = tmp_path / "moe.yaml"
+    plan.write_text("model: Mixtral_8x7B\ncluster: Training_1K\nprecision: bf16\nbatch_size: 1024\n"
+                    "sequence_length: 4096\nparallelism: {tp: 4, pp: 1, ep: 8, zero: 1, recompute: selective, "
+                    "sequence_parallel: true}\n", encoding="utf-8")
+    r = cli("eval", str(plan))
+    assert r.code == 0, r.err
+    assert "TP4 x PP1 x CP1 x DP256 (EP8 within DP)" in r.out and "exposed_ep_comm_s" in r.out

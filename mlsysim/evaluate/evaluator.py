@@ -372,7 +372,8 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
 
 
 def _layout(result: Any) -> str:
-    return (f"TP{result.tp} x PP{result.pp} x CP{result.cp} x DP{result.dp}, microbatch {result.microbatch}, "
+    experts = f" (EP{result.ep} within DP)" if result.ep > 1 else ""
+    return (f"TP{result.tp} x PP{result.pp} x CP{result.cp} x DP{result.dp}{experts}, microbatch {result.microbatch}, "
             f"interleave {result.interleave}, ZeRO-{result.zero}, recompute {result.recompute}")
 
 
