@@ -264,8 +264,11 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     p = solve_terms(terms, req.batch, seq_len, host)
     si = p.si
     has_bandwidth = p._terms.hardware.has_bandwidth
+    steps = terms.model.steps
     if model.has("ssm"):
         unit = "tokens/s (one decode step of each sequence; recurrent state, no KV cache)"
+    elif steps != 1:
+        unit = f"images/s ({steps:g} denoising steps, one denoiser pass each; text encoders and decoder not included)"
     elif encoder:
         unit = f"sequences/s (one forward pass of {p.seq_len} tokens; an encoder has no decode and no KV cache)"
     else:
@@ -280,6 +283,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                     + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "")
                     + (f"; host dispatch {_ms(si['latency_host'])}" if si["latency_host"] else "") + ")"),
         ("throughput", f"{format_number(si['throughput'])} {unit}"),
+        *([("per denoising step", _ms(si["latency"] / steps))] if steps != 1 else []),
         ("arithmetic intensity", f"{format_number(si['arithmetic_intensity'])} FLOP/B"),
         ("MFU / MBU", f"{p.mfu:.1%} / {p.mbu:.1%}" if has_bandwidth else f"{p.mfu:.1%} / -"),
         ("memory", memory),

@@ -575,6 +575,8 @@ class RooflineModel:
             weights = gemm_bytes(m, bb, tt, s.nbytes)
             lat = kernel_roofline_time(gemm, flops - gemm, slowdown, s.peak, s.eff_gemm, s.eff_attention, weights,
                                        moved - weights, s.bandwidth, s.eff_memory, np.maximum) + s.overhead
+            # A diffusion model: one such pass per denoising step.
+            lat, flops = lat * m.steps, flops * m.steps
             if whole:
                 latency, usage, flops_all = lat, np.broadcast_to(resident, bb.shape), flops
                 capacity[:], peak_all[:] = s.capacity, s.peak

@@ -180,6 +180,7 @@ class PerformanceProfile(QuantityView):
             "precision": self.precision,
             "batch_size": self.batch_size,
             "seq_len": self.seq_len,
+            "denoising_steps": self._terms.model.steps,  # passes per inference (1 unless a diffusion model)
             "bottleneck": self.bottleneck,
             "feasible": self.feasible,
             "mfu": self.mfu,
@@ -358,6 +359,10 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
     t_host = 0.0 if host is None else host.seconds
     if t_host > latency:
         latency = t_host
+    if m.steps != 1.0:  # a diffusion model: one such pass per denoising step
+        steps = m.steps
+        t_compute, t_memory, overhead, t_host, latency = (t * steps for t in (t_compute, t_memory, overhead, t_host, latency))
+        flops, moved = flops * steps, moved * steps
     si = {
         "latency": latency,
         "latency_compute": t_compute,

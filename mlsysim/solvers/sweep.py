@@ -138,10 +138,14 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             device = roof + overhead.seconds
             latency = np.maximum(device, host)
             compute_bound = t_compute > t_memory
+            # A diffusion model runs one such pass per denoising step (Engine.solve does the same).
+            steps = m.steps
+            t_compute, t_memory, latency, flops, moved = (v * steps for v in (t_compute, t_memory, latency, flops, moved))
+            overhead_s, host_s = overhead.seconds * steps, host * steps
             parts["hardware"].append(np.full(n, h.name))
             parts["precision"].append(np.full(n, h.precision))
             bound = np.where(compute_bound, "Compute", "Memory")
-            overhead_bound = (overhead.seconds > np.maximum(t_compute, t_memory)) | (host >= latency)
+            overhead_bound = (overhead_s > np.maximum(t_compute, t_memory)) | (host_s >= latency)
             parts["bottleneck"].append(np.where(overhead_bound, "Overhead", bound))
             parts["feasible"].append(resident <= h.capacity)
             parts["batch_size"].append(grid_b.astype(np.int64))
@@ -149,8 +153,8 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             parts["latency"].append(latency)
             parts["latency_compute"].append(t_compute)
             parts["latency_memory"].append(t_memory)
-            parts["latency_overhead"].append(np.full(n, overhead.seconds))
-            parts["latency_host"].append(np.full(n, host))
+            parts["latency_overhead"].append(np.full(n, overhead_s))
+            parts["latency_host"].append(np.full(n, host_s))
             parts["throughput"].append(grid_b / latency)
             parts["arithmetic_intensity"].append(flops / moved)
             parts["mfu"].append(flops / (latency * h.peak))

@@ -88,6 +88,9 @@ class ModelTerms:
     peak_activation_elements: float = 0.0  # most activation elements alive at once in one inference [1]; 0 if not stated
     encoder: bool = False          # a bidirectional encoder (BERT): one pass, no decode, no KV cache
     convolutional: bool = False    # a CNN (architecture: cnn): its FLOPs run in convolution kernels
+    # Passes one inference runs [1]: a diffusion model's denoising steps (`matmul_flops` is then
+    # one step's), 1 for everything else.
+    steps: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,11 @@ def _read_model(model: Record) -> ModelTerms:
                           matmul_flops=flops, read_params_dense=params,
                           lineage=lineage, ref=model.ref, activation_elements=activations, peak_activation_elements=peak,
                           convolutional=model.get("architecture") == "cnn", **graph)
+    if model.has("flops_per_step"):
+        # A diffusion model: one denoiser pass per sampling step, the weights read at every step.
+        return ModelTerms(name=model.label, kind="per_inference", params_total=params,
+                          matmul_flops=lineage.use(model.flops_per_step), read_params_dense=params,
+                          lineage=lineage, ref=model.ref, steps=lineage.use(model.denoising_steps), **none)
     if model.has("ssm"):
         # A state-space model's work per token is its weight matmuls (the scan is
         # O(d_state) per channel): 2 FLOP per parameter per token (Kaplan et al. 2020).
@@ -289,6 +297,7 @@ def _read_model(model: Record) -> ModelTerms:
                           read_params_dense=params, lineage=lineage, ref=model.ref, **none)
     raise MlsysimError(
         f"{model.label} has neither a transformer or ssm architecture block nor a cited flops_per_inference "
+        f"(or, for a diffusion model, flops_per_step with denoising_steps) "
         f"in the catalog ({model.file}); the roofline needs one of them and will not guess"
     )
 

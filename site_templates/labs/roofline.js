@@ -127,6 +127,10 @@
     var overhead = launchSeconds(m, h);
     var latency = kernelRooflineTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si, weights,
       moved - weights, h.bandwidth, eff.memory.si) + overhead;
+    var steps = m.steps || 1;  // a diffusion model: one such pass per denoising step (engine.solve_terms)
+    if (steps !== 1) {
+      tCompute *= steps; tMemory *= steps; overhead *= steps; latency *= steps; flops *= steps; moved *= steps;
+    }
     return {
       latency: latency, latency_compute: tCompute, latency_memory: tMemory, latency_overhead: overhead,
       throughput: batch / latency, tokens_per_second: batch * fresh / latency,

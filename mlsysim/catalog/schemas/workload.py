@@ -78,6 +78,11 @@ class Workload(RecordBase):
     peak_activation_elements_per_inference: cited("dimensionless") | None = None
     transformer: Transformer | None = None
     ssm: StateSpace | None = None
+    # Diffusion models: the denoiser's FLOPs for one sampling step (one pass over the latent,
+    # at the resolution its qualifiers state) and the steps its reference sampler runs; one
+    # image costs denoising_steps passes.
+    flops_per_step: cited("compute") | None = None
+    denoising_steps: Count | None = None
 
     @model_validator(mode="after")
     def _architecture_block(self) -> Workload:
@@ -87,13 +92,21 @@ class Workload(RecordBase):
             raise ValueError("architecture: ssm needs an 'ssm:' block (layers, d_model, d_state, ...)")
         if self.transformer is not None and self.transformer.experts_total is not None and self.active_parameters is None:
             raise ValueError("a mixture-of-experts model needs 'active_parameters'")
-        flops = self.flops_per_inference
-        if flops is not None:
+        for name in ("flops_per_inference", "flops_per_step"):
+            flops = getattr(self, name)
+            if flops is None:
+                continue
             # "GFLOPs" in papers often count multiply-accumulates; the record must say which.
             convention = flops.qualifiers.get("convention")
             unit_says_mac = "MAC" in flops.unit
             if convention not in ("MAC", "FLOP"):
-                raise ValueError(at("flops_per_inference", "needs qualifiers: {convention: MAC} or {convention: FLOP} (does the source count multiply-accumulates?)"))
+                raise ValueError(at(name, "needs qualifiers: {convention: MAC} or {convention: FLOP} (does the source count multiply-accumulates?)"))
             if unit_says_mac != (convention == "MAC"):
-                raise ValueError(at("flops_per_inference.unit", f"unit {flops.unit!r} disagrees with convention {convention}; write e.g. 'GMAC' for multiply-accumulates, 'GFLOP' for operations"))
+                raise ValueError(at(f"{name}.unit", f"unit {flops.unit!r} disagrees with convention {convention}; write e.g. 'GMAC' for multiply-accumulates, 'GFLOP' for operations"))
+        if (self.flops_per_step is None) != (self.denoising_steps is None):
+            raise ValueError(at("flops_per_step" if self.flops_per_step is None else "denoising_steps",
+                                "a diffusion model's cost needs both flops_per_step and denoising_steps "
+                                "(the FLOPs of one denoiser pass and the sampler's step count)"))
+        if self.flops_per_step is not None and self.flops_per_inference is not None:
+            raise ValueError(at("flops_per_step", "give flops_per_step (with denoising_steps) or flops_per_inference, not both"))
         return self

@@ -139,7 +139,7 @@ def model_entry(record: Record) -> dict[str, Any] | None:
         "moe_layers": m.moe_layers, "experts_total": m.experts_total, "experts_active": m.experts_active,
         "context": m.context, "kernels": m.kernels, "activation_elements": m.activation_elements,
         "peak_activation_elements": m.peak_activation_elements,
-        "convolutional": m.convolutional,
+        "convolutional": m.convolutional, "steps": m.steps,
         "encoder": m.encoder, "gemms": [[n, share, split] for n, share, split in m.gemms],
     }
 
