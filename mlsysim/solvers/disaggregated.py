@@ -75,9 +75,7 @@ class DisaggregatedProfile(QuantityView):
              "decode_time": "s", "prefill_instances_per_decode": "", "tokens_per_second_per_gpu": "1/s"}
 
     def to_dict(self) -> dict[str, Any]:
-        out = result_dict(self)
-        out["warnings"] = list(self.warnings)
-        return out
+        return result_dict(self)
 
 
 class DisaggregatedServing:

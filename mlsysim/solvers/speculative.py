@@ -85,10 +85,7 @@ class SpeculativeProfile(QuantityView):
         return self.plain_itl / self.itl
 
     def to_dict(self) -> dict[str, Any]:
-        out = result_dict(self)
-        out["speedup"] = self.speedup
-        out["warnings"] = list(self.warnings)
-        return out
+        return {**result_dict(self), "speedup": self.speedup}
 
 
 class SpeculativeDecoding:
