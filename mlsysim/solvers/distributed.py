@@ -802,11 +802,11 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
     dense, routed = _param_split(s, x)
     one = ring_collective_time((dense + routed) * s.elem, group, bw, 0.0) + layers_stage * (group - 1) * lat
-    # Under expert parallelism the routed experts' shards live on the group / ep ranks that
-    # hold the same experts: their collectives run over that smaller group.
-    experts = group / x.ep
-    one = where(x.ep > 1, ring_collective_time(dense * s.elem, group, bw, 0.0)
-                + ring_collective_time(routed * s.elem, experts, bw, 0.0) + layers_stage * (group - 1) * lat, one)
+    if _expert_parallel(s, x):
+        # The routed experts' shards live on the group / ep ranks that hold the same experts:
+        # their collectives run over that smaller group.
+        one = where(x.ep > 1, ring_collective_time(dense * s.elem, group, bw, 0.0)
+                    + ring_collective_time(routed * s.elem, group / x.ep, bw, 0.0) + layers_stage * (group - 1) * lat, one)
     forward_share = 1.0 / (1.0 + s.backward)
     if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
         c_fwd = t_compute * forward_share
@@ -818,13 +818,21 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     # Expert parallelism: per MoE layer and pass, the tokens this rank routes (its 1/TP share,
     # sequence-parallel dispatch) go out k times, (ep - 1)/ep of them to other ranks, and come
     # back: two all-to-alls, each (ep - 1) messages. The group spans TP x CP x EP ranks.
-    moe_stage = layers_stage / s.layers * s.moe_layers
-    routed_tokens = x.microbatch * seq_local / x.tp * s.experts_active
-    inside = x.tp * x.cp * x.ep <= per_node
-    one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
-               + (x.ep - 1) * where(inside, 0.0, inter_lat))
-    t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * passes * one_a2a, 0.0)
+    t_ep = 0.0 * t_compute
+    if _expert_parallel(s, x):
+        moe_stage = layers_stage / s.layers * s.moe_layers
+        routed_tokens = x.microbatch * seq_local / x.tp * s.experts_active
+        inside = x.tp * x.cp * x.ep <= per_node
+        one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
+                   + (x.ep - 1) * where(inside, 0.0, inter_lat))
+        t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * passes * one_a2a, 0.0)
     return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
+
+
+def _expert_parallel(s: TrainingTerms, x: Any) -> bool:
+    """Whether expert parallelism can change anything: a mixture-of-experts model, and a
+    layout (or column of layouts) not fixed at EP 1. Dense models skip its arithmetic."""
+    return bool(s.routed_params) and not (type(x.ep) is int and x.ep == 1)
 
 
 def _param_split(s: TrainingTerms, x: Any) -> tuple[Any, Any]:
@@ -847,10 +855,11 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     dense, routed = _param_split(s, x)
     group = dp * x.cp
     t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * s.elem, group)
-    # Expert parallelism: the routed experts' gradients are summed only over the ranks that
-    # hold the same experts, (DP x CP) / EP of them.
-    t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * s.elem, group)
-                     + _gradient_allreduce(ops, s, x, routed * s.elem, group / x.ep), t_dp)
+    if _expert_parallel(s, x):
+        # The routed experts' gradients are summed only over the ranks that hold the same
+        # experts, (DP x CP) / EP of them.
+        t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * s.elem, group)
+                         + _gradient_allreduce(ops, s, x, routed * s.elem, group / x.ep), t_dp)
     t_dp = ops.where(x.zero == SHARD_PARAMETERS, 0.0, t_dp)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
