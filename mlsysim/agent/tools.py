@@ -133,14 +133,8 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
             if draft is not None:
                 from mlsysim.solvers.speculative import SpeculativeDecoding
 
-                device = hw.accelerator if hw.kind == "nodes" else hw
-                drafter = ServingModel(catalog.get("models", draft), device, precision=precision,
-                                       weight_precision=weight_precision, kv_precision=kv_precision, efficiency=efficiency)
-                spec = SpeculativeDecoding(server, drafter, draft_tokens, acceptance_rate).solve(prompt, out, batch_size)
-                result["speculative"] = spec.to_dict()
-                # Cite the draft model's values too: the speculative lineage holds both models'.
-                result["lineage"] = result["speculative"].pop("lineage")
-                result["speculative"].pop("catalog")
+                SpeculativeDecoding.beside(server, catalog.get("models", draft), draft_tokens, acceptance_rate,
+                                           efficiency).solve(prompt, out, batch_size).add_to(result)
     else:
         for field, value in (("tensor_parallel", tensor_parallel > 1), ("output_tokens", output_tokens), ("concurrent", concurrent),
                              ("weight_precision", weight_precision), ("kv_precision", kv_precision)):

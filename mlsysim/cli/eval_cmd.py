@@ -361,11 +361,11 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                  "throughput": f"{format_number(r.tokens_per_second)} output tokens/s",
                  "KV cache per sequence": kv_per_sequence, "largest batch that fits": str(r.max_batch_size)}
         if req.draft:
-            spec = _speculative(req, serving, hardware).solve(prompt, out, req.batch)
-            result["speculative"] = spec.to_dict()
-            # Both models' cited values: the speculative lineage holds the target's and the draft's.
-            result["lineage"] = result["speculative"].pop("lineage")
-            result["speculative"].pop("catalog")
+            from mlsysim.solvers.speculative import SpeculativeDecoding
+
+            spec = SpeculativeDecoding.beside(serving, req.draft, req.draft_tokens, req.acceptance_rate,
+                                              req.efficiency).solve(prompt, out, req.batch)
+            spec.add_to(result)
             lineage = spec.lineage
             warned = tuple(warned) + spec.warnings
             latency = spec.latency
@@ -395,17 +395,6 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
                     (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, lineage,
                     problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)])
-
-
-def _speculative(req: EvalRequest, serving: Any, hardware: Any) -> Any:
-    """The served model with `--draft` proposing tokens on the same accelerator (unsharded)."""
-    from mlsysim.solvers.serving import ServingModel
-    from mlsysim.solvers.speculative import SpeculativeDecoding
-
-    device = hardware if hardware.kind == "hardware" else hardware.accelerator
-    draft = ServingModel(req.draft, device, precision=req.precision, weight_precision=req.weight_precision,
-                         kv_precision=req.kv_precision, efficiency=req.efficiency)
-    return SpeculativeDecoding(serving, draft, req.draft_tokens, req.acceptance_rate)
 
 
 def _waves(utilization: float) -> str:

@@ -120,6 +120,11 @@ class PassTime(QuantityView):
         return gemm_compute if gemm_compute > gemm_memory else gemm_memory
 
     @property
+    def attention_time(self) -> float:
+        """The attention kernels' roofline time [s]: the larger of their compute and their KV traffic."""
+        return self.attention_compute if self.attention_compute > self.attention_memory else self.attention_memory
+
+    @property
     def bottleneck(self) -> str:
         return "Compute" if self.compute > self.memory else "Memory"
 
@@ -676,10 +681,7 @@ class ServingModel:
         parts = [decode]
         if prefill_tokens > 0:
             parts.append(self._pass(prefill_tokens / chunk, float(chunk), max(prompt_tokens - chunk, 0) / 2.0))
-        gemm_time = gemms.weight_gemm
-        attention = [p.attention_compute if p.attention_compute > p.attention_memory else p.attention_memory
-                     for p in parts]
-        time = gemm_time + sum(attention) + gemms.launch + gemms.communication + gemms.runtime
+        time = gemms.weight_gemm + sum(p.attention_time for p in parts) + gemms.launch + gemms.communication + gemms.runtime
         attention_compute = sum(p.attention_compute for p in parts)
         attention_memory = sum(p.attention_memory for p in parts)
         compute = gemms.compute - gemms.attention_compute + attention_compute

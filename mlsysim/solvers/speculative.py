@@ -87,6 +87,14 @@ class SpeculativeProfile(QuantityView):
     def to_dict(self) -> dict[str, Any]:
         return {**result_dict(self), "speedup": self.speedup}
 
+    def add_to(self, result: dict[str, Any]) -> None:
+        """Put this profile under `result["speculative"]`, and its lineage (the target's values
+        and the draft's) in place of the result's own, so both models' inputs are cited."""
+        spec = self.to_dict()
+        result["lineage"] = spec.pop("lineage")
+        spec.pop("catalog")
+        result["speculative"] = spec
+
 
 class SpeculativeDecoding:
     """A target `ServingModel` decoding with a draft `ServingModel` on the same GPUs.
@@ -117,6 +125,18 @@ class SpeculativeDecoding:
             raise MlsysimError("acceptance_rate 0 keeps no draft token: speculative decoding then only adds the "
                                "draft's time; pass a rate in (0, 1]")
         self.alpha = inputs.fraction(acceptance_rate, "acceptance_rate", self._lineage)
+
+    @classmethod
+    def beside(cls, target: Any, draft_model: Any, draft_tokens: int, acceptance_rate: Any,
+               efficiency: Any = None) -> SpeculativeDecoding:
+        """`draft_model` (a record or name) drafting on the target's accelerator, unsharded, in
+        the target's compute precision and storage formats."""
+        from mlsysim.solvers.serving import ServingModel
+
+        draft = ServingModel(draft_model, target.h.record, precision=target.precision,
+                             weight_precision=target.weight_precision, kv_precision=target.kv_precision,
+                             efficiency=efficiency)
+        return cls(target, draft, draft_tokens, acceptance_rate)
 
     def iteration(self, context: float, batch_size: int = 1) -> tuple[float, float]:
         """(draft time, verification time) [s] of one iteration at `context` cached tokens:
