@@ -252,8 +252,8 @@ def test_breakdown_shows_how_full_the_gemm_waves_are(cli) -> None:
     assert "compute-bound prefill: compute 12.63 ms with GEMM tile waves 54% full, memory 7.402 ms" in r.out
     assert "hardware/a100_sxm_80gb#compute_units = 108" in r.out
     assert "assumptions/gemm_tile_rows#quantity = 256" in r.out
-    engine = cli("eval", "ResNet50", "T4", "--precision", "int8")
-    assert "GEMM tile waves" not in engine.out  # no GEMM shapes, no SM count
+    engine = cli("eval", "MobileNetV2", "T4", "--precision", "int8")
+    assert "GEMM tile waves" not in engine.out  # no GEMM shapes
     data = json.loads(cli("eval", "llama2_7b", "A100", "--seq-len", "128", "-o", "json").out)
     assert data["prefill"]["gemm_utilization"] == pytest.approx(0.538, abs=0.001)
 

@@ -53,13 +53,15 @@ def _rel(a: float, b: float) -> float:
 def test_export_carries_every_assumption_the_solvers_read_with_its_citation(catalog, data):
     assert set(ASSUMPTIONS) <= set(data["assumptions"])
     idents = dict(ASSUMPTIONS)
-    # The rest are the per-kernel efficiency records and the GEMM tiles of other precisions
-    # (e.g. gemm_tile_rows_fp8), under their own ids.
+    # The rest are the per-kernel efficiency records, the GEMM tiles of other precisions
+    # (e.g. gemm_tile_rows_fp8) and the convolution tile, under their own ids.
     extra = set(data["assumptions"]) - set(ASSUMPTIONS)
-    assert {"gemm_efficiency_hopper_fp8", "gemm_tile_rows_fp8", "gemm_tile_columns_fp8"} <= extra
+    assert {"gemm_efficiency_hopper_fp8", "gemm_tile_rows_fp8", "gemm_tile_columns_fp8", "conv_tile_rows",
+            "conv_tile_columns"} <= extra
     for key in extra:
         qualifiers = catalog.get("assumptions", key).quantity.qualifiers
-        assert qualifiers.get("kernel") in KERNELS or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_")), key
+        assert (qualifiers.get("kernel") in KERNELS or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_"))
+                or key in ("conv_tile_rows", "conv_tile_columns")), key
         idents[key] = key
     for key, ident in idents.items():
         entry = data["assumptions"][key]

@@ -29,9 +29,11 @@ def test_pure_inverse_round_trips_with_the_forward_roofline():
 def test_engine_round_trip_on_synthesised_accelerator():
     """Round trip through Engine's own roofline: an accelerator with exactly the required
     peak and bandwidth (on a copy of the H100's terms) has memory time = compute time =
-    the target for a model without GEMM tiling terms (ResNet-50, a per-inference FLOP
-    count), and a memory time equal to the target for Llama 3 8B decode."""
-    for model, batch in ((Models.Vision.ResNet50, 32), (Models.Language.Llama3_8B, 4)):
+    the target for a model without GEMM tiling terms (MobileNetV2, a per-inference FLOP
+    count), and a memory time equal to the target for Llama 3 8B decode and for ResNet-50
+    (its kernels priced one at a time: the required figures are then necessary, not
+    sufficient, and its tiled compute time is at least the target)."""
+    for model, batch in ((Models.Vision.MobileNetV2, 32), (Models.Vision.ResNet50, 32), (Models.Language.Llama3_8B, 4)):
         target = 2e-3
         r = SynthesisSolver().solve(model, target_latency=target, batch_size=batch, hardware=[])
         m = model_terms(model)
@@ -41,7 +43,9 @@ def test_engine_round_trip_on_synthesised_accelerator():
         assert p.si["latency_memory"] == pytest.approx(target, rel=1e-12)
         assert p.si["flops"] == pytest.approx(r.flops) and p.si["bytes_moved"] == pytest.approx(r.bytes_moved)
         assert p.si["memory_usage"] == pytest.approx(r.required_capacity)
-        if m.kind == "per_inference":
+        if m.resnet is not None:
+            assert p.si["latency_compute"] >= target * (1 - 1e-12)
+        elif m.kind == "per_inference":
             assert p.si["latency_compute"] == pytest.approx(target, rel=1e-12)
 
 

@@ -71,14 +71,15 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
           efficiency: float | None = None, concurrent: int | None = None, weight_precision: str | None = None,
           kv_precision: str | None = None, host_dispatch: str | None = None, cached_tokens: int = 0,
           chunk_tokens: int | None = None, draft: str | None = None, draft_tokens: int | None = None,
-          acceptance_rate: float | None = None) -> dict[str, Any]:
+          acceptance_rate: float | None = None, fusion: str | None = None) -> dict[str, Any]:
     """MODEL on HARDWARE (an accelerator or a node), as `mlsysim eval MODEL HARDWARE`: a
     decoder LLM is served (prefill then decode, `output_tokens` tokens; a static batch, or
     `concurrent` requests in flight under continuous batching), any other model is one
     roofline forward pass; `host_dispatch` (a cited assumption's name or a time such as '50 us')
     prices an eager front end's host time per operator for such a pass. A static batch takes
     a prefix-cache hit (`cached_tokens`), chunked prefill (`chunk_tokens`) and speculative
-    decoding (`draft` model, `draft_tokens`, `acceptance_rate`; result key "speculative")."""
+    decoding (`draft` model, `draft_tokens`, `acceptance_rate`; result key "speculative").
+    `fusion` ("tensorrt") prices a CNN with described layers as TensorRT's fused graph."""
     from mlsysim.catalog.inputs import quantity_or_name
     from mlsysim.solvers.engine import Engine
     from mlsysim.solvers.serving import ServingModel
@@ -109,6 +110,9 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
     if (draft is None) != (draft_tokens is None) or (draft is None) != (acceptance_rate is None):
         raise MlsysimError("draft, draft_tokens and acceptance_rate go together: the draft model, the tokens it proposes "
                            "per iteration and the fraction the served model keeps (measured for the model pair)")
+    if serving and fusion is not None:
+        raise MlsysimError(f"fusion: applies to CNNs whose layers the catalog describes; {model_rec.label} is served "
+                           "as an LLM; leave it out")
     if serving and host_dispatch is not None:
         raise MlsysimError(f"host_dispatch: applies to models solved as one forward pass (CNNs, encoders); "
                            f"{model_rec.label} is served as an LLM; leave it out")
@@ -145,7 +149,7 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
         tokens = (seq_len or min(512, int(model_rec.transformer.context_length.si))) if encoder else seq_len
         dispatch = None if host_dispatch is None else quantity_or_name(host_dispatch, "time", "host_dispatch")
         profile = Engine.solve(model_rec, accelerator, batch_size=batch_size, precision=precision, efficiency=efficiency,
-                               seq_len=tokens, host_dispatch=dispatch)
+                               seq_len=tokens, host_dispatch=dispatch, fusion=fusion)
         result = profile.to_dict()
         feasible = profile.feasible
         result["solver"] = "Engine (roofline of one forward pass)"

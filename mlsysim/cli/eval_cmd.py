@@ -50,6 +50,7 @@ class EvalRequest:
     draft: Optional[str] = None
     draft_tokens: Optional[int] = None
     acceptance_rate: Optional[float] = None
+    fusion: Optional[str] = None
 
 
 # TARGET kind -> "module:function" taking an EvalRequest. A kind is "scenario" when
@@ -96,6 +97,7 @@ def eval_command(
     draft: Optional[str] = typer.Option(None, "--draft", help="Speculative decoding with this draft model on the same GPU (needs --draft-tokens and --acceptance-rate)."),
     draft_tokens: Optional[int] = typer.Option(None, "--draft-tokens", min=1, help="Tokens the draft model proposes per iteration."),
     acceptance_rate: Optional[float] = typer.Option(None, "--acceptance-rate", help="Probability the served model keeps a draft token, in (0, 1] (measured for the model pair and task)."),
+    fusion: Optional[str] = typer.Option(None, "--fusion", help="CNNs with described layers (ResNets): 'tensorrt' prices TensorRT's fused graph (batch norm, ReLU and residual add inside the convolutions); default 'none', one kernel per operator."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="SLA on the request latency (LLMs: TTFT + decode); exit 3 if missed."),
     max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
     output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
@@ -121,7 +123,8 @@ def eval_command(
         raise MlsysimError("--draft-tokens and --acceptance-rate apply to speculative decoding; name the draft model with --draft")
     request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
                           output_tokens, tensor_parallel, concurrent, efficiency, host_dispatch, max_latency_ms, max_ttft_ms,
-                          output, explain, catalog, cached_tokens, chunk_tokens, draft, draft_tokens, acceptance_rate)
+                          output, explain, catalog, cached_tokens, chunk_tokens, draft, draft_tokens, acceptance_rate,
+                          fusion)
     _handler(target_kind(target))(request)
 
 
@@ -181,6 +184,9 @@ class _Outcome:
 
 def _evaluate(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     if model.has("transformer") and model.get("transformer.encoder_decoder", "decoder") != "encoder":
+        if req.fusion is not None:
+            raise MlsysimError(f"--fusion applies to CNNs whose layers the catalog describes; {model.label} is evaluated "
+                               "as LLM serving")
         if req.host_dispatch is not None:
             raise MlsysimError(f"--host-dispatch applies to models evaluated as one forward pass (CNNs, encoders); "
                                f"{model.label} is evaluated as LLM serving, whose engine overhead is ServingModel's "
@@ -258,7 +264,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     seq_len = (req.seq_len or min(defaults.PROMPT_TOKENS, int(model.transformer.context_length.si))) if encoder else req.seq_len
     # Engine.solve's roofline; a device that states no memory bandwidth (a microcontroller
     # running from on-chip memory) has no memory roofline, as in plans and scenarios.
-    terms = roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False)
+    terms = roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False, fusion=req.fusion)
     host = None if req.host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware,
                                                                            quantity_or_name(req.host_dispatch, "time", "--host-dispatch"))
     p = solve_terms(terms, req.batch, seq_len, host)

@@ -350,7 +350,7 @@ def predict_latency(c: Call) -> float:
             raise NotExpressible(f"{c.metric} applies to token-generating models")
         _single_replica(c)
         return Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
-                            host_dispatch=_host_dispatch(c)).si["latency"]
+                            host_dispatch=_host_dispatch(c), fusion=_fusion(c)).si["latency"]
     serving = _serving(c, precision)
     prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
     if c.metric == "ttft":
@@ -381,7 +381,7 @@ def predict_throughput(c: Call) -> float:
         if devices > 1:
             c.assumed.append(f"{devices} independent replicas")
         return devices * Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
-                                      host_dispatch=_host_dispatch(c)).si["throughput"]
+                                      host_dispatch=_host_dispatch(c), fusion=_fusion(c)).si["throughput"]
     if c.metric not in ("tokens_per_s", "decode_tokens_per_s"):
         raise NotExpressible(f"a transformer throughput row in {c.metric} is not modelled; state output tokens/s")
     serving = _serving(c, precision)
@@ -515,6 +515,19 @@ def _host_dispatch(c: Call) -> str | None:
         return None
     c.assumed.append(f"host dispatch per operator of {execution.replace('_', ' ')} ({HOST_DISPATCH[execution]})")
     return HOST_DISPATCH[execution]
+
+
+def _fusion(c: Call) -> str | None:
+    """The operator fusion the row's engine applies, where the model's layers are described
+    (a CNN with a `resnet:` block); None otherwise (one kernel per operator)."""
+    from mlsysim.solvers.terms import model_terms
+
+    fusion = c.config("operator_fusion")
+    if fusion is None or model_terms(c.model()).resnet is None:
+        return None
+    c.assumed.append(f"{fusion}: batch norm, ReLU and the residual add fused into the preceding convolution "
+                     "(TensorRT's documented layer fusions)")
+    return fusion
 
 
 def _single_replica(c: Call) -> None:

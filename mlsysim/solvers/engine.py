@@ -43,11 +43,13 @@ from mlsysim.solvers.terms import (
     FixedOverhead,
     HardwareTerms,
     KernelEfficiencies,
+    LayerTerms,
     ModelTerms,
     WaveQuantization,
     hardware_terms,
     host_dispatch_overhead,
     launch_overhead,
+    layer_terms,
     model_terms,
     pass_efficiencies,
     wave_quantization,
@@ -85,6 +87,8 @@ class RooflineTerms:
     efficiencies: KernelEfficiencies
     overhead: FixedOverhead
     waves: WaveQuantization
+    # A CNN with a described layer structure: priced one kernel at a time (`layer_terms`).
+    layers: LayerTerms | None = None
 
 
 class PerformanceProfile(QuantityView):
@@ -164,6 +168,8 @@ class PerformanceProfile(QuantityView):
         (`lineage` merges them)."""
         t = self._terms
         parts = (t.model.lineage, t.hardware.lineage, t.efficiencies.lineage, t.overhead.lineage, t.waves.lineage)
+        if t.layers is not None:
+            parts += (t.layers.lineage,)
         return parts + (self._host.lineage,) if self._host is not None else parts
 
     @property
@@ -212,10 +218,11 @@ def bottleneck_of(t_compute: float, t_memory: float, t_overhead: float) -> str:
 
 
 def roofline_terms(model: Record | str, hardware: Record | str, precision: str = "fp16", efficiency: Any = None,
-                   require_memory: bool = True) -> RooflineTerms:
+                   require_memory: bool = True, fusion: str | None = None) -> RooflineTerms:
     """The float terms of `model` on `hardware` at `precision` (see RooflineTerms), read once
     per catalog. The model and hardware must come from one catalog (names are looked up in
-    the catalog the records name, else the default one); a node stands for its accelerator."""
+    the catalog the records name, else the default one); a node stands for its accelerator.
+    `fusion` is how the runtime runs a CNN's operators (`terms.layer_terms`)."""
     if type(model) is Record and type(hardware) is Record and model._catalog is hardware._catalog:
         catalog = model._catalog
     else:
@@ -225,12 +232,15 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
     memo = catalog.derived("roofline_terms")
     mdata, hdata = model._data, hardware._data
     plain = efficiency is None or type(efficiency) is float
-    key = (mdata["id"], hdata["kind"], hdata["id"], precision, require_memory, efficiency) if plain else None
+    key = (mdata["id"], hdata["kind"], hdata["id"], precision, require_memory, efficiency, fusion) if plain else None
     terms = memo.get(key) if plain else None
     if terms is None:
         m = model_terms(model)
         h = hardware_terms(hardware, precision, require_memory)
-        terms = RooflineTerms(m, h, pass_efficiencies(m, h, efficiency), launch_overhead(m, h), wave_quantization(m, h))
+        eff = pass_efficiencies(m, h, efficiency)
+        layers = layer_terms(m, h, eff, fusion)
+        overhead = launch_overhead(m, h) if layers is None else layers.launches
+        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers)
         if plain:
             inputs.remember(memo, key, terms)
     return terms
@@ -250,7 +260,7 @@ class Engine:
     @staticmethod
     def solve(model: Record | str, hardware: Record | str, batch_size: int = 1, precision: str = "fp16",
               efficiency: float | None = None, seq_len: int | None = None,
-              host_dispatch: Any = None) -> PerformanceProfile:
+              host_dispatch: Any = None, fusion: str | None = None) -> PerformanceProfile:
         """Roofline of one forward pass: `batch_size` sequences of `seq_len` tokens each
         (default 1 token: one decode-like step with an empty cache), or `batch_size`
         inferences of a model with a per-inference FLOP count.
@@ -278,6 +288,13 @@ class Engine:
             t_host = operators x host_dispatch at least: latency = max(device latency, t_host),
             "Overhead"-bound when t_host is the larger. Operators are the kernels counted for
             the launch term; a model without that count cannot take it.
+        fusion : how the runtime runs a CNN's operators, for a model whose layers the catalog
+            describes (a `resnet:` block): "none" (default; one kernel per operator, as PyTorch
+            eager runs them) or "tensorrt" (batch norm, ReLU and the residual add fused into the
+            convolution before them, per TensorRT's documented layer fusions). Such a model is
+            priced one kernel at a time (`convolution.layer_roofline_time`: each convolution the
+            larger of its compute, with its own tile and wave quantization, and its traffic; each
+            element-wise kernel its traffic), the kernels added, plus their launches.
 
         The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
         + other (attention) FLOPs / (peak x e_attention) (`roofline.kernel_compute_time`, the
@@ -318,17 +335,18 @@ class Engine:
         He 2022, "Making Deep Learning Go Brrrr From First Principles", section "Overhead"
         (asynchronous dispatch: the GPU waits when its kernels are shorter than the host's work).
         """
-        terms = roofline_terms(model, hardware, precision, efficiency)
+        terms = roofline_terms(model, hardware, precision, efficiency, fusion=fusion)
         host = None if host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware, host_dispatch)
         return solve_terms(terms, batch_size, seq_len, host)
 
     @staticmethod
     def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
-              seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None) -> SweepTable:
+              seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None,
+              fusion: str | None = None) -> SweepTable:
         """Every combination of hardware x batch size x precision x sequence length,
         computed with numpy; see mlsysim.solvers.sweep.sweep."""
         return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens,
-                     efficiency=efficiency, host_dispatch=host_dispatch)
+                     efficiency=efficiency, host_dispatch=host_dispatch, fusion=fusion)
 
 
 def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
@@ -348,14 +366,20 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
             raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
     nbytes = BYTES_PER_ELEMENT[h.precision]
     flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
-    slowdown = terms.waves.slowdown(batch * tokens)
-    gemm = gemm_flops(m, batch, tokens)
-    t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
-    t_memory = moved / (h.bandwidth * eff.memory)
-    weights = gemm_bytes(m, batch, tokens, nbytes)
     overhead = terms.overhead.seconds
-    latency = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
-                                   moved - weights, h.bandwidth, eff.memory) + overhead
+    layers = terms.layers
+    if layers is None:
+        slowdown = terms.waves.slowdown(batch * tokens)
+        gemm = gemm_flops(m, batch, tokens)
+        t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
+        t_memory = moved / (h.bandwidth * eff.memory)
+        weights = gemm_bytes(m, batch, tokens, nbytes)
+        latency = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
+                                       moved - weights, h.bandwidth, eff.memory) + overhead
+    else:
+        p = layers.pass_at(batch, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes)
+        flops, moved, t_compute, t_memory, slowdown = p.flops, p.bytes, p.compute, p.memory, p.slowdown
+        latency = p.time + overhead
     t_host = 0.0 if host is None else host.seconds
     if t_host > latency:
         latency = t_host

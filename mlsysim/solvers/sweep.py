@@ -14,6 +14,7 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.convolution import layer_roofline_time
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     gemm_bytes,
@@ -27,6 +28,7 @@ from mlsysim.solvers.terms import (
     hardware_terms,
     host_dispatch_overhead,
     launch_overhead,
+    layer_terms,
     model_terms,
     pass_efficiencies,
     wave_quantization,
@@ -68,11 +70,12 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
-          seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None) -> SweepTable:
+          seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None,
+          fusion: str | None = None) -> SweepTable:
     """Engine.solve for every combination, vectorised.
 
     Parameters: as Engine.solve, each given as a list (a single value is a list of one);
-    `efficiency` and `host_dispatch` are one value for the whole sweep.
+    `efficiency`, `host_dispatch` and `fusion` are one value for the whole sweep.
     A (hardware, precision) pair whose peak the catalog lacks is not computed with
     another precision's peak: it is left out and listed in `SweepTable.skipped`
     (an empty table with every pair skipped is an error).
@@ -114,7 +117,8 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             lineage.merge(h.lineage)
             eff = pass_efficiencies(m, h, efficiency)
             lineage.merge(eff.lineage)
-            overhead = launch_overhead(m, h)
+            layers = layer_terms(m, h, eff, fusion)
+            overhead = launch_overhead(m, h) if layers is None else layers.launches
             lineage.merge(overhead.lineage)
             host = 0.0
             if host_dispatch is not None:
@@ -125,16 +129,22 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             lineage.merge(waves.lineage)
             nbytes = BYTES_PER_ELEMENT[h.precision]
             flops, moved, resident = pass_cost(m, grid_b, grid_t, 0.0, nbytes, nbytes)
-            flops = np.broadcast_to(flops, (n,))
-            moved = np.broadcast_to(moved, (n,))
             resident = np.broadcast_to(resident, (n,))
-            slowdown = waves.slowdown_array(grid_b * grid_t)
-            gemm = gemm_flops(m, grid_b, grid_t)
-            t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
-            t_memory = moved / (h.bandwidth * eff.memory)
-            weights = gemm_bytes(m, grid_b, grid_t, nbytes)
-            roof = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
-                                        moved - weights, h.bandwidth, eff.memory, np.maximum)
+            if layers is None:
+                flops = np.broadcast_to(flops, (n,))
+                moved = np.broadcast_to(moved, (n,))
+                slowdown = waves.slowdown_array(grid_b * grid_t)
+                gemm = gemm_flops(m, grid_b, grid_t)
+                t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
+                t_memory = moved / (h.bandwidth * eff.memory)
+                weights = gemm_bytes(m, grid_b, grid_t, nbytes)
+                roof = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
+                                            moved - weights, h.bandwidth, eff.memory, np.maximum)
+            else:  # a CNN priced one kernel at a time, as Engine.solve does
+                lineage.merge(layers.lineage)
+                p = layer_roofline_time(layers.graph, grid_b, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes,
+                                        layers.tile_rows, layers.tile_columns, layers.wave)
+                flops, moved, roof, t_compute, t_memory, slowdown = p.flops, p.bytes, p.time, p.compute, p.memory, p.slowdown
             device = roof + overhead.seconds
             latency = np.maximum(device, host)
             compute_bound = t_compute > t_memory

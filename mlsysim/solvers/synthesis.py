@@ -137,6 +137,7 @@ class SynthesisSolver:
                            accelerator with a dense peak at `precision` and a memory bandwidth
         """
         from mlsysim.catalog import inputs
+        from mlsysim.solvers.convolution import resnet_graph
         from mlsysim.solvers.engine import roofline_terms, solve_terms
         from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, pass_cost
         from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, model_terms
@@ -160,6 +161,10 @@ class SynthesisSolver:
             raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
         nbytes = BYTES_PER_ELEMENT[precision]
         flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
+        if m.resnet is not None:  # a CNN with described layers: the FLOPs and bytes of its kernels
+            graph = resnet_graph(m.resnet)
+            flops = batch * graph.flops_per_sample
+            moved = (batch * graph.activation_elements + sum(graph.weights)) * nbytes
         peak = required_peak(flops, t, eff.compute)
         bw = required_bandwidth(moved, t, eff.memory)
         lineage = Lineage()

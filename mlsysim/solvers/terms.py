@@ -23,6 +23,7 @@ from mlsysim.catalog import Catalog
 from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.convolution import KernelGraph, LayerPass, ResNetShape, layer_roofline_time, resnet_graph
 from mlsysim.solvers.roofline import check_precision
 from mlsysim.solvers.transformer import (
     TransformerShape,
@@ -44,6 +45,9 @@ ALLREDUCE_STEP_LATENCY = "nccl_nvlink_step_latency"
 GEMM_TILE_ROWS = "gemm_tile_rows"
 GEMM_TILE_COLUMNS = "gemm_tile_columns"
 GEMM_TILES_PER_SM = "gemm_tiles_per_sm_wave"
+CONV_TILE_ROWS = "conv_tile_rows"
+CONV_TILE_COLUMNS = "conv_tile_columns"
+STAGES = ("1", "2", "3", "4")  # the four stages of a ResNet record's `resnet:` block (stage1_blocks, ...)
 PUBLIC_TOKEN_RECORD = "public_record_token_rate_per_device"
 
 
@@ -91,6 +95,9 @@ class ModelTerms:
     # Passes one inference runs [1]: a diffusion model's denoising steps (`matmul_flops` is then
     # one step's), 1 for everything else.
     steps: float = 1.0
+    # A residual CNN whose layers the catalog describes (its `resnet:` block): each of its
+    # kernels is then priced on its own (`layer_terms`); None for every other model.
+    resnet: ResNetShape | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,23 @@ def _catalog_record(value: Any, kind: str) -> Record:
     raise MlsysimError(f"expected a {kind} record or its name, got {type(value).__name__}")
 
 
+def _resnet_shape(model: Record, lineage: Lineage) -> ResNetShape | None:
+    """The layer structure of a model with a `resnet:` block (and its input_shape, "HxWxC"),
+    or None."""
+    if not model.has("resnet"):
+        return None
+    try:
+        height, width, channels = (int(part) for part in str(model.input_shape).lower().split("x"))
+    except ValueError:
+        raise MlsysimError(f"{model.label}: input_shape {model.input_shape!r} is not 'HxWxC' (e.g. '224x224x3'); "
+                           "the resnet block's layer sizes are derived from it") from None
+    if height != width:
+        raise MlsysimError(f"{model.label}: the resnet layer sizes assume a square input, not {model.input_shape!r}")
+    stages = tuple(int(lineage.use(model.field(f"resnet.stage{i}_blocks"))) for i in STAGES)
+    return ResNetShape(str(model.field("resnet.block")), stages, int(lineage.use(model.field("resnet.width"))),
+                       int(lineage.use(model.field("resnet.classes"))), height, channels)
+
+
 def model_terms(model: Record | str) -> ModelTerms:
     """A model record's float terms, read once per catalog."""
     model = _catalog_record(model, "models")
@@ -284,7 +308,8 @@ def _read_model(model: Record) -> ModelTerms:
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
                           matmul_flops=flops, read_params_dense=params,
                           lineage=lineage, ref=model.ref, activation_elements=activations, peak_activation_elements=peak,
-                          convolutional=model.get("architecture") == "cnn", **graph)
+                          convolutional=model.get("architecture") == "cnn", resnet=_resnet_shape(model, lineage),
+                          **graph)
     if model.has("flops_per_step"):
         # A diffusion model: one denoiser pass per sampling step, the weights read at every step.
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
@@ -666,14 +691,20 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
     key = (m.ref, h.record._data["id"])
     result = memo.get(key)
     if result is None:
-        result = _NO_OVERHEAD
-        if m.kernels:
-            value = cited_assumption(h.catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
-            if applies_to(value, h.record):
-                lineage = Lineage()
-                result = FixedOverhead(m.kernels * lineage.use(value), lineage)
-        memo[key] = result
+        result = memo[key] = kernel_launches(m.kernels, h)
     return result
+
+
+def kernel_launches(kernels: float, h: HardwareTerms) -> FixedOverhead:
+    """Launch time of `kernels` kernels on `h` [s]: their count x the cited per-kernel launch
+    overhead where it applies to the hardware (`applies_to`), else zero."""
+    if not kernels:
+        return _NO_OVERHEAD
+    value = cited_assumption(h.catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
+    if not applies_to(value, h.record):
+        return _NO_OVERHEAD
+    lineage = Lineage()
+    return FixedOverhead(kernels * lineage.use(value), lineage)
 
 
 def host_dispatch_overhead(m: ModelTerms, h: HardwareTerms, given: Any) -> FixedOverhead:
@@ -790,3 +821,103 @@ def cited_assumption(catalog: Catalog, ident: str, needed_for: str = "", solver:
             raise MlsysimError(f"the catalog at {catalog.root} has no assumption {ident!r}; the {solver} needs this cited "
                                f"constant{why} (catalog/assumptions/{ident}.yaml in the bundled catalog)") from None
     return value
+
+
+# How a runtime runs a CNN's operators: "none" launches one kernel per operator (PyTorch
+# eager), "tensorrt" fuses batch norm, ReLU and the residual add into the convolution before
+# them (TensorRT's documented layer fusions).
+FUSIONS = ("none", "tensorrt")
+# Precisions of the implicit-GEMM convolution kernels whose cited tile is shared (the 16-bit
+# formats run the same tensor-core kernels).
+_CONV_TILE_PRECISIONS = {"bf16": "fp16"}
+
+
+@dataclass(frozen=True)
+class LayerTerms:
+    """A CNN pass priced one kernel at a time (`convolution.layer_roofline_time`): its kernel
+    graph under `fusion`, the launch time of those kernels, and the convolution tile and wave
+    (`wave` 0: no tile or wave quantization, `reason` says why), with the cited values used."""
+
+    graph: KernelGraph
+    fusion: str
+    launches: FixedOverhead
+    tile_rows: float
+    tile_columns: float
+    wave: float
+    lineage: Lineage
+    reason: str = ""
+    # Passes already priced, by (batch, peak, bandwidth, efficiencies, bytes per element), so
+    # repeated solves of the same setting pay one dictionary lookup.
+    _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
+
+    def pass_at(self, batch: float, peak: float, bandwidth: float, compute_efficiency: float,
+                memory_efficiency: float, bytes_per_element: float) -> LayerPass:
+        """`convolution.layer_roofline_time` of this graph for `batch` samples (a number)."""
+        key = (batch, peak, bandwidth, compute_efficiency, memory_efficiency, bytes_per_element)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = layer_roofline_time(self.graph, batch, peak, bandwidth, compute_efficiency, memory_efficiency,
+                                      bytes_per_element, self.tile_rows, self.tile_columns, self.wave)
+            if len(self._memo) < inputs.MEMO_LIMIT:
+                self._memo[key] = hit
+        return hit
+
+
+def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencies,
+                fusion: str | None = None) -> LayerTerms | None:
+    """The per-kernel terms of CNN `m` on `h` (None for a model without a described layer
+    structure; `fusion` other than "none" on such a model is an error). The convolutions' tile
+    and wave quantization uses the cited implicit-GEMM convolution tile
+    (catalog/assumptions/conv_tile_rows.yaml, conv_tile_columns.yaml), one tile per SM per wave
+    (gemm_tiles_per_sm_wave.yaml) and the accelerator's SM count (`compute_units`); it is not
+    applied where the record has no SM count, the tile is cited for another vendor or
+    precision, or the compute efficiency is a convolution figure scoped to this accelerator
+    (measured over a whole network's convolutions, so their tile and wave losses are already
+    in it). Memoised per (model, hardware at a precision, fusion, efficiencies) in the catalog."""
+    fusion = "none" if fusion is None else str(fusion).lower()
+    if fusion not in FUSIONS:
+        raise MlsysimError(f"fusion: {fusion!r} is not one of {', '.join(FUSIONS)}")
+    if m.resnet is None:
+        if fusion != "none":
+            raise MlsysimError(f"fusion: {m.name} has no described layer structure (a 'resnet:' block), "
+                               "so there is no operator graph to fuse; leave fusion out")
+        return None
+    memo = h.catalog.derived("layer_terms")
+    key = (m.ref, h.record._data["id"], h.precision, fusion, efficiencies.gemm_specific)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    graph = resnet_graph(m.resnet, fused=fusion == "tensorrt")
+    launches = kernel_launches(graph.kernels, h)
+    result = _conv_tile(h, efficiencies, graph, fusion, launches)
+    inputs.remember(memo, key, result)
+    return result
+
+
+def _conv_tile(h: HardwareTerms, efficiencies: KernelEfficiencies, graph: KernelGraph, fusion: str,
+               launches: FixedOverhead) -> LayerTerms:
+    def untiled(reason: str) -> LayerTerms:
+        return LayerTerms(graph, fusion, launches, 1.0, 1.0, 0.0, Lineage(), reason)
+
+    hw = h.record
+    if efficiencies.gemm_specific:
+        return untiled("the cited convolution efficiency for this accelerator is measured over a whole network's "
+                       "convolutions, so their tile and wave losses are already in it")
+    if not hw.has("compute_units"):
+        return untiled(f"{hw.label} has no compute_units (SM count) in the catalog")
+    catalog = hw._catalog
+    needed = "the convolution wave-quantization term (the hardware record has compute_units)"
+    rows = cited_assumption(catalog, CONV_TILE_ROWS, needed)
+    columns = cited_assumption(catalog, CONV_TILE_COLUMNS, needed)
+    per_sm = cited_assumption(catalog, GEMM_TILES_PER_SM, needed)
+    precision = _CONV_TILE_PRECISIONS.get(h.precision, h.precision)
+    for value in (rows, columns):
+        if not applies_to(value, hw):
+            return untiled(f"the cited convolution tile is for {value.qualifiers.get('vendor')} GPUs, not {hw.label}")
+        if precision not in _listed(value.qualifiers.get("precisions")):
+            return untiled(f"the cited convolution tile is for {value.qualifiers.get('precisions')}, not {h.precision}")
+    if not applies_to(per_sm, hw):
+        return untiled(f"the cited tiles per SM are for {per_sm.qualifiers.get('vendor')} GPUs, not {hw.label}")
+    lineage = Lineage()
+    wave = lineage.use(hw.compute_units) * lineage.use(per_sm)
+    return LayerTerms(graph, fusion, launches, lineage.use(rows), lineage.use(columns), wave, lineage)

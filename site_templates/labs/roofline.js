@@ -4,6 +4,7 @@
  *   mlsysim.solvers.roofline.pass_cost / weight_bytes_read / gemm_flops / gemm_bytes /
  *   kernel_compute_time / kernel_roofline_time,
  *   mlsysim.solvers.terms.WaveQuantization.slowdown, launch_overhead and pass_efficiencies,
+ *   mlsysim.solvers.convolution.layer_roofline_time (a CNN with described layers),
  *   mlsysim.solvers.engine.solve_terms (and ServingModel._pass at tensor parallelism 1).
  * No number in this file is a literature value: peaks, bandwidths, the per-kernel efficiencies
  * (which cited record applies to each accelerator and precision is decided in Python and
@@ -51,7 +52,9 @@
 
   function launchSeconds(m, h) {
     // terms.launch_overhead: kernels per pass x the cited per-kernel overhead, where it applies.
-    return (m.kernels && h.launch_applies) ? m.kernels * A.kernel_launch.si : 0.0;
+    // A CNN with described layers launches the kernels of its graph (terms.layer_terms).
+    var kernels = m.layers ? m.layers.rows.length : m.kernels;
+    return (kernels && h.launch_applies) ? kernels * A.kernel_launch.si : 0.0;
   }
 
   function weightBytesRead(m, tokens, bytesPerWeight) {
@@ -105,6 +108,35 @@
       Math.max(other / (peak * eOther), otherBytes / (bandwidth * eMemory));
   }
 
+  function layerPass(m, h, precision, batch, peak, eff, bytes) {
+    // convolution.layer_roofline_time: a CNN with described layers, one kernel at a time (the
+    // unfused graph Engine.solve prices by default), each convolution's tile and wave
+    // quantization from the cited convolution tile where it applies (h.conv_wave > 0).
+    var L = m.layers, wave = (h.conv_wave && h.conv_wave[precision]) || 0;
+    var tr = 1.0, tc = 1.0;
+    if (wave) { tr = A[h.conv_tiles[precision].rows].si; tc = A[h.conv_tiles[precision].columns].si; }
+    var computeRate = peak * eff.gemm.si, memoryRate = h.bandwidth * eff.memory.si / bytes;
+    var total = 0.0, compute = 0.0, memory = 0.0, charged = 0.0, flops = 0.0, activations = 0.0, weights = 0.0;
+    for (var k = 0; k < L.rows.length; k++) {
+      var tMemory = (batch * L.activations[k] + L.weights[k]) / memoryRate;
+      if (L.flops[k]) {
+        var work = batch * L.flops[k];
+        if (wave) {
+          var rows = batch * L.rows[k];
+          var tiles = Math.ceil(rows / tr) * Math.ceil(L.columns[k] / tc);
+          work = work * Math.ceil(tiles / wave) * wave * Math.min(rows, tr) * tc / (rows * L.columns[k]);
+        }
+        var tCompute = work / computeRate;
+        charged += work; compute += tCompute; total += Math.max(tCompute, tMemory);
+      } else {
+        total += tMemory;
+      }
+      memory += tMemory; flops += L.flops[k]; activations += L.activations[k]; weights += L.weights[k];
+    }
+    return { time: total, compute: compute, memory: memory, flops: batch * flops,
+             bytes: (batch * activations + weights) * bytes, slowdown: charged / (batch * flops) };
+  }
+
   function bottleneckOf(tc, tm, to) {
     // engine.bottleneck_of
     if (to > Math.max(tc, tm)) { return "Overhead"; }
@@ -125,8 +157,15 @@
     var tMemory = moved / (h.bandwidth * eff.memory.si);
     var weights = m.kind === "per_inference" ? 0.0 : weightBytesRead(m, batch * fresh, bw);  // roofline.gemm_bytes
     var overhead = launchSeconds(m, h);
-    var latency = kernelRooflineTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si, weights,
-      moved - weights, h.bandwidth, eff.memory.si) + overhead;
+    var latency;
+    if (m.layers && m.kind === "per_inference") {
+      var lp = layerPass(m, h, precision, batch, peak, eff, bw);
+      flops = lp.flops; moved = lp.bytes; tCompute = lp.compute; tMemory = lp.memory; slow = lp.slowdown;
+      latency = lp.time + overhead;
+    } else {
+      latency = kernelRooflineTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si, weights,
+        moved - weights, h.bandwidth, eff.memory.si) + overhead;
+    }
     var steps = m.steps || 1;  // a diffusion model: one such pass per denoising step (engine.solve_terms)
     if (steps !== 1) {
       tCompute *= steps; tMemory *= steps; overhead *= steps; latency *= steps; flops *= steps; moved *= steps;
@@ -141,7 +180,7 @@
       achieved: flops / latency, peak: peak, wave_reason: w.reason, efficiencies: eff
     };
   }
-  window.mlsysimRoofline = { solve: solve, slowdown: slowdown, waveTerm: waveTerm, passCost: passCost,
+  window.mlsysimRoofline = { solve: solve, slowdown: slowdown, waveTerm: waveTerm, passCost: passCost, layerPass: layerPass,
                              efficienciesOf: efficienciesOf };
 
   // ------------------------------------------------------------------ formatting

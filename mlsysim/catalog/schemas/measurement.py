@@ -90,6 +90,10 @@ class MeasuredConfig(Schema):
     # "pytorch_eager" (one Python and dispatcher call per operator). Unset for compiled
     # engines (TensorRT, XLA, CUDA graphs), whose host work keeps ahead of the GPU.
     execution: Literal["pytorch_eager"] | None = None
+    # Which operators the engine fuses into one kernel, where the solver models it (a CNN with a
+    # described layer structure): "tensorrt" (batch norm, ReLU and the residual add run inside
+    # the convolution before them, TensorRT's layer fusions). Unset: one kernel per operator.
+    operator_fusion: Literal["tensorrt"] | None = None
 
 
 class Measurement(RecordBase):

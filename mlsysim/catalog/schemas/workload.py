@@ -59,6 +59,20 @@ class StateSpace(Schema):
     vocab_size: Count
 
 
+class ResNet(Schema):
+    """A torchvision ResNet's layer structure, from which its kernels are derived
+    (mlsysim/solvers/convolution.py): the residual block, blocks per stage, the stem's
+    output channels (stage widths are it x 1, 2, 4, 8) and the classifier's classes."""
+
+    block: Literal["bottleneck", "basic"]
+    stage1_blocks: Count
+    stage2_blocks: Count
+    stage3_blocks: Count
+    stage4_blocks: Count
+    width: Count
+    classes: Count
+
+
 class Workload(RecordBase):
     """A model: architecture fields for transformers and SSMs, or parameters and
     FLOPs per inference (with the MAC-vs-FLOP convention stated) for the rest."""
@@ -78,6 +92,8 @@ class Workload(RecordBase):
     peak_activation_elements_per_inference: cited("dimensionless") | None = None
     transformer: Transformer | None = None
     ssm: StateSpace | None = None
+    # A residual CNN: its layers, so each convolution is priced as its own kernel.
+    resnet: ResNet | None = None
     # Diffusion models: the denoiser's FLOPs for one sampling step (one pass over the latent,
     # at the resolution its qualifiers state) and the steps its reference sampler runs; one
     # image costs denoising_steps passes.
@@ -88,6 +104,9 @@ class Workload(RecordBase):
     def _architecture_block(self) -> Workload:
         if self.architecture == "transformer" and self.transformer is None:
             raise ValueError("architecture: transformer needs a 'transformer:' block (layers, hidden_size, ...)")
+        if self.resnet is not None and (self.architecture != "cnn" or self.input_shape is None):
+            raise ValueError(at("resnet", "a 'resnet:' block describes a CNN: it needs architecture: cnn and "
+                                "input_shape (e.g. '224x224x3')"))
         if self.architecture == "ssm" and self.ssm is None:
             raise ValueError("architecture: ssm needs an 'ssm:' block (layers, d_model, d_state, ...)")
         if self.transformer is not None and self.transformer.experts_total is not None and self.active_parameters is None:

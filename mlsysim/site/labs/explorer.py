@@ -32,8 +32,11 @@ from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.plausibility import on_chip_memory
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
+from mlsysim.solvers.convolution import resnet_graph
 from mlsysim.solvers.terms import (
     COMPUTE_EFFICIENCY,
+    CONV_TILE_COLUMNS,
+    CONV_TILE_ROWS,
     GEMM_TILE_COLUMNS,
     GEMM_TILE_ROWS,
     GEMM_TILES_PER_SM,
@@ -45,7 +48,9 @@ from mlsysim.solvers.terms import (
     gemm_tile_values,
     hardware_terms,
     kernel_efficiency_values,
+    layer_terms,
     model_terms,
+    pass_efficiencies,
     wave_quantization,
 )
 
@@ -141,15 +146,28 @@ def model_entry(record: Record) -> dict[str, Any] | None:
         "peak_activation_elements": m.peak_activation_elements,
         "convolutional": m.convolutional, "steps": m.steps,
         "encoder": m.encoder, "gemms": [[n, share, split] for n, share, split in m.gemms],
+        "layers": _layers(m),
     }
 
 
-def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _layers(m: Any) -> dict[str, list[float]] | None:
+    """The kernels of one unfused pass of a CNN with a described layer structure
+    (`convolution.resnet_graph`, as Engine.solve prices it by default), or None."""
+    if m.resnet is None:
+        return None
+    graph = resnet_graph(m.resnet)
+    return {"rows": list(graph.rows), "columns": list(graph.columns), "flops": list(graph.flops),
+            "activations": list(graph.activations), "weights": list(graph.weights)}
+
+
+def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]], cnn: Any = None) -> dict[str, Any] | None:
     """An accelerator's peaks per precision, memory roof, the overheads and per-kernel
     efficiencies that apply to it (keys into `table`, the exported assumptions, which gains
     the efficiency records it did not hold; see `kernel_efficiency_keys`), or None when it has no memory bandwidth and capacity or no known-format peak
     (`Engine.solve` needs all three). `probe` is a transformer model's terms, used to ask
-    `terms.wave_quantization` whether (and why not) the cited GEMM tile applies."""
+    `terms.wave_quantization` whether (and why not) the cited GEMM tile applies; `cnn` a CNN's
+    terms with a described layer structure, used to ask `terms.layer_terms` the same of the
+    cited convolution tile."""
     claims = record.claims
     if "memory.bandwidth" not in claims or "memory.capacity" not in claims:
         return None
@@ -171,11 +189,20 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]])
         if waves[precision]:  # the tile that wave is made of (its own records for fp8)
             tile = gemm_tile_values(catalog, precision)
             tiles[precision] = {"rows": _table_key(tile["rows"], table), "columns": _table_key(tile["columns"], table)}
+    conv_waves, conv_tiles = {}, {}
+    for precision in peaks:
+        h = hardware_terms(record, precision)
+        layers = layer_terms(cnn, h, pass_efficiencies(cnn, h)) if cnn is not None else None
+        conv_waves[precision] = layers.wave if layers is not None else 0.0
+        if conv_waves[precision]:
+            conv_tiles[precision] = {"rows": _table_key(cited_assumption(catalog, CONV_TILE_ROWS), table),
+                                     "columns": _table_key(cited_assumption(catalog, CONV_TILE_COLUMNS), table)}
     first = hardware_terms(record, next(iter(peaks)))
     return {
         "id": record.id, "name": record.label, "title": record.name, "tier": str(record.get("tier", "")),
         "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
         "capacity": first.capacity, "launch_applies": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
+        "conv_wave": conv_waves, "conv_tiles": conv_tiles,
         "on_chip": on_chip_memory(record),
         "efficiencies": kernel_efficiency_keys(record, peaks, table),
         "cites": {path: citation(record.field(path)) for path in ("memory.bandwidth", "memory.capacity",
@@ -188,8 +215,10 @@ def explorer_data(catalog: Any) -> dict[str, Any]:
     models = [e for e in (model_entry(r) for r in catalog.records("models")) if e is not None]
     models.sort(key=lambda e: (e["family"], e["name"].lower()))
     probe = next((model_terms(catalog.get("models", e["id"])) for e in models if e["gemms"]), None)
+    cnn = next((model_terms(catalog.get("models", e["id"])) for e in models if e["layers"]), None)
     table = assumptions(catalog)
-    hardware = [e for e in (hardware_entry(r, probe, table) for r in catalog.records("hardware")) if e is not None]
+    hardware = [e for e in (hardware_entry(r, probe, table, cnn) for r in catalog.records("hardware"))
+                if e is not None]
     order = {tier: i for i, tier in enumerate(TIER_ORDER)}
     hardware.sort(key=lambda e: (order.get(e["tier"], len(order)), e["tier"], e["name"].lower()))
     ident = {k: v for k, v in dict(catalog.identity).items() if k in ("fingerprint", "date")}

@@ -1,0 +1,266 @@
+"""The kernels of a residual CNN's forward pass, and their roofline one kernel at a time.
+
+A convolution runs as an implicit GEMM (Chetlur et al. 2014): its output pixels are the
+GEMM's rows (batch x output height x width), its output channels the columns and input
+channels x filter height x width the reduction. `resnet_graph` lists every kernel of one
+inference of a torchvision ResNet, either as PyTorch eager runs it (one kernel per operator:
+convolution, batch norm, ReLU, residual add, pooling, fc) or as TensorRT runs it (batch norm,
+ReLU and the residual add fused into the convolution that precedes them, per TensorRT's
+documented layer fusions). `layer_roofline_time` prices each kernel at the larger of its
+compute (stretched by its tile and wave quantization) and its memory traffic, and adds them:
+the kernels run one after another.
+
+Pure functions over floats (and, for `layer_roofline_time`, numpy arrays of batch sizes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
+
+__all__ = ["ResNetShape", "KernelGraph", "LayerPass", "resnet_graph", "layer_roofline_time"]
+
+# The fixed parts of every torchvision ResNet (He et al. 2016, Table 1; torchvision resnet.py):
+# a 7x7 stride-2 stem convolution, a 3x3 stride-2 max pool, 3x3 convolutions in the blocks,
+# stride 2 at the first block of stages 2-4, and the bottleneck's 4x channel expansion.
+STEM_KERNEL = 7
+STRIDE = 2
+BLOCK_KERNEL = 3
+BOTTLENECK_EXPANSION = 4
+RGB_CHANNELS = 3
+# Element accesses of the residual add: two operands read, one result written.
+ADD_ACCESSES = 3.0
+
+
+@dataclass(frozen=True)
+class ResNetShape:
+    """A torchvision ResNet: `block` "bottleneck" (1x1, 3x3, 1x1 convolutions, expansion 4;
+    the stride on the 3x3, V1.5) or "basic" (two 3x3 convolutions, expansion 1), residual
+    blocks per stage (four stages, widths `width` x 1, 2, 4, 8), the stem's output channels
+    `width`, the classifier's `classes`, and the input's side [pixels] and channels."""
+
+    block: str
+    stage_blocks: tuple[int, ...]
+    width: int
+    classes: int
+    resolution: int
+    channels: int = RGB_CHANNELS
+
+
+@dataclass(frozen=True)
+class KernelGraph:
+    """The kernels of one inference, in launch order, as per-kernel tuples: `rows` (output pixels
+    per sample: the implicit GEMM's rows per sample; 0 for a kernel with no matrix math),
+    `columns` (output channels: the GEMM's columns), `flops` per sample [FLOP],
+    `activations` (activation elements read and written per sample) and `weights` (weight
+    elements, read once per pass)."""
+
+    rows: tuple[float, ...]
+    columns: tuple[float, ...]
+    flops: tuple[float, ...]
+    activations: tuple[float, ...]
+    weights: tuple[float, ...]
+
+    @property
+    def kernels(self) -> int:
+        """Kernels launched per pass [1]."""
+        return len(self.rows)
+
+    @property
+    def flops_per_sample(self) -> float:
+        """FLOPs of one inference [FLOP]."""
+        return sum(self.flops)
+
+    @property
+    def activation_elements(self) -> float:
+        """Activation elements one inference reads and writes in device memory [1]."""
+        return sum(self.activations)
+
+    @cached_property
+    def matmul_groups(self) -> tuple[tuple[float, float, float, float, float, float], ...]:
+        """The kernels with matrix math, identical ones merged: (count, rows, columns, flops,
+        activations, weights), in first-launch order. A ResNet repeats its blocks, so pricing a
+        shape once and multiplying is the same sum with fewer terms."""
+        counts: dict[tuple[float, ...], int] = {}
+        for kernel in zip(self.rows, self.columns, self.flops, self.activations, self.weights):
+            if kernel[2]:
+                counts[kernel] = counts.get(kernel, 0) + 1
+        return tuple((float(n), *kernel) for kernel, n in counts.items())
+
+    @cached_property
+    def elementwise_activations(self) -> float:
+        """Activation elements per sample the kernels without matrix math read and write [1]
+        (they are memory-bound whatever the batch, so their times add as one sum)."""
+        return sum(a for a, f in zip(self.activations, self.flops) if not f)
+
+    @cached_property
+    def elementwise_weights(self) -> float:
+        """Weight elements of the kernels without matrix math [1]."""
+        return sum(w for w, f in zip(self.weights, self.flops) if not f)
+
+
+class _Builder:
+    def __init__(self, fused: bool) -> None:
+        self.fused = fused
+        self.rows: list[float] = []
+        self.columns: list[float] = []
+        self.flops: list[float] = []
+        self.activations: list[float] = []
+        self.weights: list[float] = []
+
+    def _kernel(self, rows: float, columns: float, flops: float, activations: float, weights: float) -> None:
+        self.rows.append(rows)
+        self.columns.append(columns)
+        self.flops.append(flops)
+        self.activations.append(activations)
+        self.weights.append(weights)
+
+    def conv(self, side_in: int, c_in: int, c_out: int, kernel: int, stride: int, relu: bool,
+             residual: bool = False) -> int:
+        """A convolution and the batch norm after it (the ReLU and the residual add when given):
+        one fused kernel, or one kernel per operator. Returns the output side [pixels]."""
+        side_out = side_in // stride
+        pixels = float(side_out * side_out)
+        depth = float(c_in * kernel * kernel)
+        out = pixels * c_out
+        read = float(side_in * side_in * c_in)
+        if self.fused:  # the add's second operand is read by the convolution's epilogue
+            self._kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out + (out if residual else 0.0),
+                         depth * c_out)
+            return side_out
+        self._kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out, depth * c_out)
+        self.elementwise(2.0 * out)  # batch norm: read, write
+        if residual:
+            self.elementwise(ADD_ACCESSES * out)
+        if relu:
+            self.elementwise(2.0 * out)  # ReLU (in place: read, write)
+        return side_out
+
+    def elementwise(self, activations: float) -> None:
+        self._kernel(0.0, 0.0, 0.0, activations, 0.0)
+
+    def graph(self) -> KernelGraph:
+        return KernelGraph(tuple(self.rows), tuple(self.columns), tuple(self.flops), tuple(self.activations),
+                           tuple(self.weights))
+
+
+@lru_cache(maxsize=None)
+def resnet_graph(shape: ResNetShape, fused: bool = False) -> KernelGraph:
+    """Every kernel of one inference of ResNet `shape` [1].
+
+    Unfused (`fused` False, PyTorch eager): stem convolution, batch norm, ReLU, max pool; per
+    block its convolutions each followed by a batch norm and (but the last) a ReLU, the
+    downsample convolution and batch norm where the block changes stride or width, the
+    residual add and a ReLU; global average pool and the fc layer. Each reads its input and
+    writes its output in device memory (ReLU in place). Fused (TensorRT): batch norm (a
+    per-channel scale), ReLU and the residual add run inside the preceding convolution
+    (TensorRT's "Convolution and Scale", "Convolution and ReLU Activation" and "Convolution
+    and ElementWise Operation" fusions), which then also reads the add's second operand; the
+    pools and the fc layer stay separate kernels.
+
+    References
+    ----------
+    He et al. 2016, "Deep Residual Learning for Image Recognition", CVPR (Table 1).
+    torchvision, torchvision/models/resnet.py (BasicBlock, Bottleneck, ResNet: the stride on
+    the bottleneck's 3x3 convolution, V1.5).
+    Chetlur et al. 2014, "cuDNN: Efficient Primitives for Deep Learning", arXiv 1410.0759
+    (convolution as an implicit matrix multiplication).
+    NVIDIA, TensorRT Developer Guide, "Types of Fusions".
+    """
+    b = _Builder(fused)
+    side = b.conv(shape.resolution, shape.channels, shape.width, STEM_KERNEL, STRIDE, relu=True)
+    pooled = side // STRIDE
+    b.elementwise(float(side * side * shape.width + pooled * pooled * shape.width))  # 3x3 max pool, stride 2
+    side, channels = pooled, shape.width
+    expansion = BOTTLENECK_EXPANSION if shape.block == "bottleneck" else 1
+    for stage, blocks in enumerate(shape.stage_blocks):
+        planes = shape.width * 2 ** stage
+        for index in range(blocks):
+            stride = STRIDE if stage > 0 and index == 0 else 1
+            out_channels = planes * expansion
+            if shape.block == "bottleneck":
+                b.conv(side, channels, planes, 1, 1, relu=True)
+                inner = b.conv(side, planes, planes, BLOCK_KERNEL, stride, relu=True)
+                last_in, last_kernel = planes, 1
+            else:
+                inner = b.conv(side, channels, planes, BLOCK_KERNEL, stride, relu=True)
+                last_in, last_kernel = planes, BLOCK_KERNEL
+            if stride != 1 or channels != out_channels:
+                b.conv(side, channels, out_channels, 1, stride, relu=False)  # downsample branch
+            b.conv(inner, last_in, out_channels, last_kernel, 1, relu=True, residual=True)
+            side, channels = inner, out_channels
+    b.elementwise(float(side * side * channels + channels))  # global average pool
+    b._kernel(1.0, float(shape.classes), 2.0 * channels * shape.classes, float(channels + shape.classes),
+              float(channels * shape.classes))
+    return b.graph()
+
+
+class LayerPass(NamedTuple):
+    """A pass priced one kernel at a time: its roofline `time` [s], the `compute` and `memory`
+    roofs summed over its kernels [s], its `flops` [FLOP] and `bytes` moved [B], and the
+    FLOP-weighted tile/wave `slowdown` of its convolutions [1] (charged over useful FLOPs).
+    Each a float, or a numpy array over the batch sizes given."""
+
+    time: Any
+    compute: Any
+    memory: Any
+    flops: Any
+    bytes: Any
+    slowdown: Any
+
+
+def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: float, compute_efficiency: float,
+                        memory_efficiency: float, bytes_per_element: float, tile_rows: float = 1.0,
+                        tile_columns: float = 1.0, wave: float = 0.0) -> LayerPass:
+    """Roofline of a pass priced one kernel at a time [s], for `batch` samples (a float, or a
+    numpy array of them):
+
+    t = sum_k max(batch x F_k x q_k / (peak x e_c), (batch x A_k + W_k) x b / (bandwidth x e_m)),
+
+    F_k [FLOP], A_k and W_k [1] the kernel's FLOPs per sample, activation elements per sample
+    and weight elements (`KernelGraph`), b [B] bytes per element, `peak` [FLOP/s],
+    `bandwidth` [B/s], efficiencies [1]. q_k [1] is the kernel's tile and wave quantization
+    (NVIDIA's Matrix Multiplication Background guide, Sections 3.1-3.2): its M = batch x rows
+    by N = columns output splits into ceil(M / tile rows) x ceil(N / tile columns) tiles, run
+    `wave` at a time, each as long as a full tile, so
+    q_k = ceil(tiles / wave) x wave x min(M, tile rows) x tile columns / (M x N)
+    (a kernel shorter than one tile is charged only its own rows); q_k = 1 when `wave` is 0.
+    Returns a `LayerPass`: t, the two roofs summed over the kernels, the FLOPs (batch x sum F_k),
+    the bytes moved ((batch x sum A_k + sum W_k) x b) and the slowdown
+    sum_k F_k x q_k / sum_k F_k.
+
+    References
+    ----------
+    Williams, Waterman and Patterson 2009, "Roofline", CACM 52(4) (a roofline bounds one kernel).
+    Yuan et al. 2024, "LLM Inference Unveiled: Survey and Roofline Model Insights", arXiv
+    2402.16363 (a roofline per layer, aggregated over the network).
+    NVIDIA, "Matrix Multiplication Background User's Guide", DU-09799-001 (tile and wave quantization).
+    """
+    if isinstance(batch, (int, float)):
+        maximum, minimum, ceil = max, min, math.ceil
+    else:
+        import numpy as np
+
+        maximum, minimum, ceil = np.maximum, np.minimum, np.ceil
+    compute_rate = peak * compute_efficiency
+    memory_rate = bandwidth * memory_efficiency / bytes_per_element
+    memory = (batch * graph.elementwise_activations + graph.elementwise_weights) / memory_rate
+    total = memory
+    compute = charged = 0.0
+    for count, rows, columns, flops, activations, weights in graph.matmul_groups:
+        t_memory = (batch * activations + weights) / memory_rate
+        work = batch * flops
+        if wave:
+            m = batch * rows
+            tiles = ceil(m / tile_rows) * ceil(columns / tile_columns)
+            work = work * ceil(tiles / wave) * wave * minimum(m, tile_rows) * tile_columns / (m * columns)
+        t_compute = work / compute_rate
+        charged = charged + count * work
+        compute = compute + count * t_compute
+        memory = memory + count * t_memory
+        total = total + count * maximum(t_compute, t_memory)
+    flops = batch * graph.flops_per_sample
+    moved = (batch * graph.activation_elements + sum(graph.weights)) * bytes_per_element
+    return LayerPass(total, compute, memory, flops, moved, charged / flops)

@@ -1,0 +1,171 @@
+"""A residual CNN priced one kernel at a time: the kernel graph derived from a ResNet's layer
+structure, its per-kernel roofline with tile and wave quantization, TensorRT's fused graph,
+and how Engine.solve, sweeps, eval and the validation runner use them."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mlsysim import Engine
+from mlsysim.catalog import load_catalog
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.convolution import KernelGraph, ResNetShape, layer_roofline_time, resnet_graph
+from mlsysim.solvers.terms import hardware_terms, layer_terms, model_terms, pass_efficiencies
+
+RESNET50 = ResNetShape("bottleneck", (3, 4, 6, 3), 64, 1000, 224)
+RESNET18 = ResNetShape("basic", (2, 2, 2, 2), 64, 1000, 224)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_unfused_resnet50_graph_is_the_counted_operator_graph(catalog):
+    """The graph derived from the `resnet:` block reproduces, operator for operator, the counts
+    the ResNet-50 record cites from torchvision's resnet.py: 174 kernels, 80,888,808 activation
+    elements read and written, and torchvision's 4.09 GMAC per image."""
+    record = catalog.get("models", "resnet50")
+    graph = resnet_graph(RESNET50)
+    assert model_terms(record).resnet == RESNET50
+    assert graph.kernels == record.kernels_per_inference.si == 174
+    assert graph.activation_elements == record.activation_elements_per_inference.si == 80_888_808
+    assert graph.flops_per_sample / 2 == pytest.approx(record.flops_per_inference.si / 2, rel=0.001)
+    # The weights the convolutions and fc read: every parameter but batch norm's and the fc bias.
+    assert sum(graph.weights) == pytest.approx(record.parameters.si, rel=0.003)
+    assert sum(graph.weights) < record.parameters.si
+
+
+def test_resnet18_basic_blocks(catalog):
+    """torchvision's ResNet-18 (BasicBlock, [2, 2, 2, 2]): 1.81 GMAC and 11,689,512 parameters
+    (torchvision's ResNet18_Weights documentation)."""
+    record = catalog.get("models", "resnet18")
+    graph = resnet_graph(RESNET18)
+    assert model_terms(record).resnet == RESNET18
+    assert graph.flops_per_sample / 2 == pytest.approx(1.81e9, rel=0.003)
+    assert sum(graph.weights) == pytest.approx(record.parameters.si, rel=0.003)
+
+
+def test_tensorrt_graph_fuses_norm_relu_and_add_into_the_convolutions():
+    """53 convolutions + max pool + average pool + fc = 56 kernels; the same FLOPs; the
+    element-wise kernels' traffic gone, the residual's second operand read by the convolution."""
+    unfused, fused = resnet_graph(RESNET50), resnet_graph(RESNET50, fused=True)
+    assert fused.kernels == 56
+    assert sum(1 for f in fused.flops if f) == sum(1 for f in unfused.flops if f) == 54
+    assert fused.flops_per_sample == unfused.flops_per_sample
+    assert sum(fused.weights) == sum(unfused.weights)
+    assert fused.activation_elements < 0.4 * unfused.activation_elements
+
+
+def _one_kernel(rows, columns, depth, activations=0.0, weights=0.0):
+    return KernelGraph((rows,), (columns,), (2.0 * rows * columns * depth,), (activations,), (weights,))
+
+
+def test_wave_quantization_of_one_convolution_by_hand():
+    """A 7x7-pixel, 512-channel 3x3 convolution at batch 1 (ResNet-50's last stage): M = 49 rows,
+    N = 512 columns, 4 tiles of 128 x 128 (charged 49 rows each) on a 108-tile wave: one wave,
+    108 x 49 x 128 / (49 x 512) = 27 times the ideal compute time."""
+    graph = _one_kernel(49.0, 512.0, 4608.0)
+    plain = layer_roofline_time(graph, 1.0, 1e14, 1e12, 1.0, 1.0, 2.0)
+    tiled = layer_roofline_time(graph, 1.0, 1e14, 1e12, 1.0, 1.0, 2.0, 128.0, 128.0, 108.0)
+    assert plain.slowdown == 1.0
+    assert tiled.slowdown == pytest.approx(27.0)
+    assert tiled.compute == pytest.approx(27.0 * plain.compute)
+    # A batch that fills whole waves exactly: 128 x 108 rows, 1 column tile -> no loss.
+    full = _one_kernel(128.0, 128.0, 64.0)
+    assert layer_roofline_time(full, 108.0, 1e14, 1e12, 1.0, 1.0, 2.0, 128.0, 128.0, 108.0).slowdown == pytest.approx(1.0)
+
+
+def test_each_kernel_is_bounded_by_its_own_roofs():
+    """Per-kernel pricing: t = sum of max(compute, memory) over the kernels, never below the
+    whole-pass roofline max(sum compute, sum memory) nor above their sum."""
+    graph = resnet_graph(RESNET50)
+    for batch in (1.0, 8.0, 256.0):
+        p = layer_roofline_time(graph, batch, 312e12, 2.039e12, 0.76, 0.88, 2.0, 128.0, 128.0, 108.0)
+        assert max(p.compute, p.memory) <= p.time <= p.compute + p.memory
+        assert p.flops == batch * graph.flops_per_sample
+        assert p.bytes == pytest.approx((batch * graph.activation_elements + sum(graph.weights)) * 2.0)
+
+
+def test_numpy_batches_equal_the_float_path():
+    graph = resnet_graph(RESNET50, fused=True)
+    batches = np.array([1.0, 3.0, 64.0, 2048.0])
+    vector = layer_roofline_time(graph, batches, 624e12, 2.039e12, 0.76, 0.88, 1.0, 128.0, 128.0, 108.0)
+    for i, batch in enumerate(batches):
+        scalar = layer_roofline_time(graph, float(batch), 624e12, 2.039e12, 0.76, 0.88, 1.0, 128.0, 128.0, 108.0)
+        for a, b in zip(scalar, vector):
+            assert a == pytest.approx(float(np.asarray(b)[i] if np.ndim(b) else b), rel=1e-12)
+
+
+def test_engine_prices_resnet50_one_kernel_at_a_time(catalog):
+    """Engine.solve of ResNet-50 (a `resnet:` block) is the per-kernel roofline plus the launches
+    of its graph; sweeps give the same numbers; TensorRT's graph launches 56 kernels."""
+    model, a100 = catalog.get("models", "resnet50"), catalog.get("hardware", "a100_sxm_80gb")
+    for fusion, kernels in (("none", 174), ("tensorrt", 56)):
+        table = Engine.sweep(model, a100, batch_sizes=[1, 8, 256], precisions=["fp16", "int8"], fusion=fusion)
+        for row in table.rows():
+            p = Engine.solve(model, a100, batch_size=int(row["batch_size"]), precision=row["precision"], fusion=fusion)
+            assert p.si["latency_overhead"] == pytest.approx(kernels * 3e-6)
+            for name in ("latency", "latency_compute", "latency_memory", "flops", "bytes_moved", "gemm_utilization"):
+                assert row[name] == pytest.approx(p.si[name], rel=1e-12), (fusion, name)
+    lineage = {e.path for e in Engine.solve(model, a100, batch_size=1, precision="int8").lineage.entries()}
+    assert {"assumptions/conv_tile_rows#quantity", "assumptions/conv_tile_columns#quantity",
+            "models/resnet50#resnet.stage3_blocks"} <= lineage
+
+
+def test_small_batches_leave_most_of_the_gpu_idle(catalog):
+    """At batch 1 ResNet-50's convolutions have few 128 x 128 tiles for the A100's 108 SMs, so the
+    charged work is many times the useful work; at batch 256 the tiles fill most waves."""
+    one = Engine.solve("ResNet50", "A100", batch_size=1, precision="fp16")
+    many = Engine.solve("ResNet50", "A100", batch_size=256, precision="fp16")
+    assert one.si["gemm_utilization"] < 0.1 < 0.7 < many.si["gemm_utilization"]
+    assert one.bottleneck != many.bottleneck
+
+
+def test_where_the_convolution_tile_does_not_apply(catalog):
+    """No tile term where the compute efficiency is the V100's whole-network convolution figure
+    (its tile and wave losses are in it), nor for a precision the tile is not cited for."""
+    model = model_terms(catalog.get("models", "resnet50"))
+    v100 = hardware_terms(catalog.get("hardware", "v100"), "fp16")
+    layers = layer_terms(model, v100, pass_efficiencies(model, v100))
+    assert layers.wave == 0 and "whole network" in layers.reason
+    t4 = hardware_terms(catalog.get("hardware", "a100_sxm_80gb"), "fp32")
+    layers = layer_terms(model, t4, pass_efficiencies(model, t4))
+    assert layers.wave == 0 and "fp32" in layers.reason
+    a100 = hardware_terms(catalog.get("hardware", "a100_sxm_80gb"), "bf16")
+    assert layer_terms(model, a100, pass_efficiencies(model, a100)).wave == 108
+
+
+def test_fusion_applies_only_to_described_cnns(catalog):
+    with pytest.raises(MlsysimError, match="no described layer structure"):
+        Engine.solve("MobileNetV2", "A100", fusion="tensorrt")
+    with pytest.raises(MlsysimError, match="not one of none, tensorrt"):
+        Engine.solve("ResNet50", "A100", fusion="xla")
+    assert Engine.solve("MobileNetV2", "A100").si["latency"] > 0  # no layers: the whole-pass roofline
+
+
+def test_tensorrt_rows_are_priced_with_the_fused_graph(catalog):
+    """The TensorRT ResNet-50 rows state operator_fusion: tensorrt, and the runner says so.
+    MLPerf Inference v3.0, NVIDIA, ResNet-50 Offline on one A100-SXM-80GB: 42,379.3 samples/s
+    (mlcommons-inference-v30-nvidia-a100-sxm-80gbx1-trt-resnet50-offline)."""
+    from mlsysim.evaluate.validation import run_one
+
+    row = catalog.get("measurements", "mlperf30_resnet50_a100_sxm_80gb_int8_offline")
+    assert row.plain_fields["config"]["operator_fusion"] == "tensorrt"
+    result = run_one(row, catalog)
+    assert any("fused into the preceding convolution" in a for a in result.assumed)
+    fused = Engine.solve("ResNet50", "A100", batch_size=2048, precision="int8", fusion="tensorrt")
+    assert result.predicted == pytest.approx(fused.si["throughput"])
+
+
+def test_eval_takes_fusion(cli):
+    out = cli("eval", "ResNet50", "A100", "-p", "int8", "--batch", "64", "--fusion", "tensorrt", "-o", "json")
+    assert out.code == 0, out.err
+    data = json.loads(out.out)
+    fused = Engine.solve("ResNet50", "A100", batch_size=64, precision="int8", fusion="tensorrt")
+    assert data["values"]["latency"]["value"] == pytest.approx(fused.si["latency"])
+    assert math.isfinite(data["values"]["throughput"]["value"])
+    bad = cli("eval", "Llama3_8B", "H100", "--fusion", "tensorrt")
+    assert bad.code == 1 and "--fusion applies to CNNs" in bad.err and "Traceback" not in bad.err
