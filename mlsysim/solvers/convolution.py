@@ -110,7 +110,7 @@ class _Builder:
         self.activations: list[float] = []
         self.weights: list[float] = []
 
-    def _kernel(self, rows: float, columns: float, flops: float, activations: float, weights: float) -> None:
+    def add_kernel(self, rows: float, columns: float, flops: float, activations: float, weights: float) -> None:
         self.rows.append(rows)
         self.columns.append(columns)
         self.flops.append(flops)
@@ -127,10 +127,10 @@ class _Builder:
         out = pixels * c_out
         read = float(side_in * side_in * c_in)
         if self.fused:  # the add's second operand is read by the convolution's epilogue
-            self._kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out + (out if residual else 0.0),
+            self.add_kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out + (out if residual else 0.0),
                          depth * c_out)
             return side_out
-        self._kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out, depth * c_out)
+        self.add_kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out, depth * c_out)
         self.elementwise(2.0 * out)  # batch norm: read, write
         if residual:
             self.elementwise(ADD_ACCESSES * out)
@@ -139,7 +139,7 @@ class _Builder:
         return side_out
 
     def elementwise(self, activations: float) -> None:
-        self._kernel(0.0, 0.0, 0.0, activations, 0.0)
+        self.add_kernel(0.0, 0.0, 0.0, activations, 0.0)
 
     def graph(self) -> KernelGraph:
         return KernelGraph(tuple(self.rows), tuple(self.columns), tuple(self.flops), tuple(self.activations),
@@ -192,7 +192,7 @@ def resnet_graph(shape: ResNetShape, fused: bool = False) -> KernelGraph:
             b.conv(inner, last_in, out_channels, last_kernel, 1, relu=True, residual=True)
             side, channels = inner, out_channels
     b.elementwise(float(side * side * channels + channels))  # global average pool
-    b._kernel(1.0, float(shape.classes), 2.0 * channels * shape.classes, float(channels + shape.classes),
+    b.add_kernel(1.0, float(shape.classes), 2.0 * channels * shape.classes, float(channels + shape.classes),
               float(channels * shape.classes))
     return b.graph()
 
