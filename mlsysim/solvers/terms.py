@@ -298,18 +298,26 @@ def _read_model(model: Record) -> ModelTerms:
         )
     params = lineage.use(model.parameters)
     if model.has("flops_per_inference"):
-        flops = lineage.use(model.flops_per_inference)
         graph = dict(none)
-        if model.has("kernels_per_inference"):
-            graph["kernels"] = lineage.use(model.kernels_per_inference)
-        activations = lineage.use(model.activation_elements_per_inference) if model.has("activation_elements_per_inference") else 0.0
+        resnet = _resnet_shape(model, lineage)
+        if resnet is not None:
+            # Described layers: FLOPs, operators and their traffic are counted from them (the
+            # unfused graph); the record's own cited counts are cross-checks, not inputs.
+            kernels = resnet_graph(resnet)
+            flops, activations = kernels.flops_per_sample, kernels.activation_elements
+            graph["kernels"] = float(kernels.kernels)
+        else:
+            flops = lineage.use(model.flops_per_inference)
+            if model.has("kernels_per_inference"):
+                graph["kernels"] = lineage.use(model.kernels_per_inference)
+            activations = (lineage.use(model.activation_elements_per_inference)
+                           if model.has("activation_elements_per_inference") else 0.0)
         peak = (lineage.use(model.peak_activation_elements_per_inference)
                 if model.has("peak_activation_elements_per_inference") else 0.0)
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
                           matmul_flops=flops, read_params_dense=params,
                           lineage=lineage, ref=model.ref, activation_elements=activations, peak_activation_elements=peak,
-                          convolutional=model.get("architecture") == "cnn", resnet=_resnet_shape(model, lineage),
-                          **graph)
+                          convolutional=model.get("architecture") == "cnn", resnet=resnet, **graph)
     if model.has("flops_per_step"):
         # A diffusion model: one denoiser pass per sampling step, the weights read at every step.
         return ModelTerms(name=model.label, kind="per_inference", params_total=params,
