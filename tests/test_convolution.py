@@ -167,5 +167,8 @@ def test_eval_takes_fusion(cli):
     fused = Engine.solve("ResNet50", "A100", batch_size=64, precision="int8", fusion="tensorrt")
     assert data["values"]["latency"]["value"] == pytest.approx(fused.si["latency"])
     assert math.isfinite(data["values"]["throughput"]["value"])
+    assert (data["operator_fusion"], data["kernels"]) == ("tensorrt", 56)
+    text = cli("eval", "ResNet50", "A100", "--batch", "8", "--fusion", "tensorrt")
+    assert "tensorrt graph of 56 kernels" in text.out
     bad = cli("eval", "Llama3_8B", "H100", "--fusion", "tensorrt")
     assert bad.code == 1 and "--fusion applies to CNNs" in bad.err and "Traceback" not in bad.err

@@ -306,7 +306,9 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         "memory": memory,
         "fits": "yes" if problem is None else f"no: {_gb(si['memory_usage'] - capacity)} short",
     }
-    return _Outcome(p.model, p.hardware, f"{p.precision}, batch {p.batch_size}{what}", rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
+    layers = terms.layers
+    graph = f", {layers.fusion} graph of {layers.graph.kernels} kernels" if layers is not None and layers.fusion != "none" else ""
+    return _Outcome(p.model, p.hardware, f"{p.precision}, batch {p.batch_size}{what}{graph}", rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
                     p.warnings, p.lineage, problem, [("latency", si["latency"], req.max_latency_ms)])
 
 

@@ -187,6 +187,9 @@ class PerformanceProfile(QuantityView):
             "batch_size": self.batch_size,
             "seq_len": self.seq_len,
             "denoising_steps": self._terms.model.steps,  # passes per inference (1 unless a diffusion model)
+            # A CNN priced one kernel at a time: how its operators were fused, and its kernel count.
+            "operator_fusion": None if self._terms.layers is None else self._terms.layers.fusion,
+            "kernels": None if self._terms.layers is None else self._terms.layers.graph.kernels,
             "bottleneck": self.bottleneck,
             "feasible": self.feasible,
             "mfu": self.mfu,
