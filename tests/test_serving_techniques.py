@@ -154,3 +154,40 @@ def test_chunked_continuous_batching_budget_checks() -> None:
         s.continuous_batching(64, 512, 128, token_budget=64)
     r = s.continuous_batching(256, 2048, 64, token_budget=256 + 512)
     assert any("budget leaves 512" in w for w in r.warnings)
+
+
+def test_chunked_prefill_under_poisson_load(h100: ServingModel) -> None:
+    """Under a token budget the prefill queue serves one prompt's chunk-carrying iterations at a
+    time (Sarathi-Serve's stall-free batching): TTFT = that service time + the M/M/1 wait, at most
+    budget - 1 requests decode at once, and without a budget nothing changes."""
+    plain = h100.under_load(5.0, 2048, 256)
+    assert plain.token_budget is None and plain.prefill == pytest.approx(h100.prefill(2048, 1).time)
+    chunked = h100.under_load(5.0, 2048, 256, token_budget=512)
+    steady = h100.continuous_batching(int(chunked.concurrency), 2048, 256, token_budget=512)
+    assert chunked.token_budget == 512 and chunked.stable
+    assert chunked.prefill == pytest.approx(steady.ttft)
+    assert chunked.itl == pytest.approx(steady.iteration)
+    rho = 5.0 * chunked.prefill
+    assert chunked.utilization == pytest.approx(rho)
+    assert chunked.ttft_mean == pytest.approx(chunked.prefill + rho / (1 - rho) * chunked.prefill)
+    # A small budget caps the requests in flight below it; arrivals beyond that capacity queue without bound.
+    small = h100.under_load(1000.0, 2048, 256, token_budget=64)
+    assert not small.stable and small.concurrency == 63
+    assert h100.at_concurrency(8, 2048, 256, token_budget=512).token_budget == 512
+    with pytest.raises(MlsysimError, match="at least 2 tokens"):
+        h100.under_load(1.0, 2048, 256, token_budget=1)
+
+
+def test_chunked_prefill_under_a_latency_slo(h100: ServingModel) -> None:
+    """max_rate_under_slo with a token budget meets both limits at the rate it returns, and 1%
+    more arrivals break one of them (or the queue)."""
+    best = h100.max_rate_under_slo(2048, 256, 2.0, 0.1, token_budget=2048 + 256)
+    assert best.token_budget == 2048 + 256 and best.stable
+    from mlsysim.solvers.serving import mm1_wait_quantile
+
+    assert best.prefill + mm1_wait_quantile(best.utilization, best.prefill, 0.99) <= 2.0
+    assert best.itl <= 0.1
+    more = h100.under_load(best.arrival_rate * 1.01, 2048, 256, token_budget=2048 + 256)
+    worse = (not more.stable or more.itl > 0.1
+             or more.prefill + mm1_wait_quantile(more.utilization, more.prefill, 0.99) > 2.0)
+    assert worse

@@ -283,9 +283,12 @@ class LoadProfile(QuantityView):
     tokens_per_second: float  # output tokens/s delivered (= arrival rate x output when stable)
     capacity_requests_per_second: float  # the most requests/s at the largest batch that fits
     warnings: tuple[str, ...] = ()
+    prefill: float = 0.0      # the prefill queue's service time [s] (one prefill, or a prompt's chunked iterations)
+    token_budget: int | None = None  # chunked prefill: tokens one iteration carries (None: whole prefills)
 
     UNITS = {"arrival_rate": "1/s", "ttft_p50": "s", "ttft_p99": "s", "ttft_mean": "s", "itl": "s",
-             "request_latency": "s", "tokens_per_second": "1/s", "capacity_requests_per_second": "1/s"}
+             "request_latency": "s", "tokens_per_second": "1/s", "capacity_requests_per_second": "1/s",
+             "prefill": "s"}
 
 
 def mm1_wait_quantile(rho: float, service: float, q: float) -> float:
@@ -727,7 +730,8 @@ class ServingModel:
             token_budget=budget,
         )
 
-    def under_load(self, arrival_rate: float, prompt_tokens: int, output_tokens: int) -> LoadProfile:
+    def under_load(self, arrival_rate: float, prompt_tokens: int, output_tokens: int,
+                   token_budget: int | None = None) -> LoadProfile:
         """A continuous-batching server fed by Poisson arrivals of `arrival_rate` [requests/s].
 
         In flight: N requests with N = arrival_rate x request latency(N) (Little's law), solved by
@@ -740,6 +744,12 @@ class ServingModel:
         what N = max batch finishes (requests/s), the server is unstable: `stable` is False, the
         rates are the capacity, and a warning says so.
 
+        With a `token_budget` (chunked prefill, stall-free batching; `continuous_batching`), the
+        iterations carry the decodes and one prefill chunk, so at most budget - 1 requests decode
+        at once, and the prefill queue's service time is a prompt's ceil(prompt / chunk)
+        chunk-carrying iterations (the steady state's `ttft` at that N): prompts are prefilled one
+        at a time, first come first served, beside the decodes.
+
         References
         ----------
         Little 1961, "A Proof for the Queuing Formula: L = lambda W", Operations Research 9(3).
@@ -749,11 +759,12 @@ class ServingModel:
         """
         if not arrival_rate > 0:
             raise MlsysimError(f"arrival_rate must be > 0 requests/s, got {arrival_rate!r}")
-        largest = self.max_batch_size(prompt_tokens + output_tokens)
-        if largest < 1:
-            raise MlsysimError(f"{self.m.name} does not fit on {self.hardware_name}: no request fits next to the weights")
-        capacity = self.continuous_batching(largest, prompt_tokens, output_tokens)
-        prefill = self.prefill(prompt_tokens, 1).time
+        largest = self._largest_in_flight(prompt_tokens, output_tokens, token_budget)
+
+        def steady(n: int) -> ContinuousBatchingProfile:
+            return self.continuous_batching(n, prompt_tokens, output_tokens, token_budget)
+
+        capacity = steady(largest)
         warned: list[str] = []
         if arrival_rate >= capacity.requests_per_second:
             warned.append(f"{arrival_rate:.4g} requests/s exceeds the {capacity.requests_per_second:.4g} requests/s "
@@ -761,17 +772,19 @@ class ServingModel:
             cb, n, stable = capacity, float(largest), False
         else:
             lo, hi = 1, largest
-            if self.continuous_batching(1, prompt_tokens, output_tokens).requests_per_second < arrival_rate:
+            if steady(1).requests_per_second < arrival_rate:
                 while hi - lo > 1:  # smallest N whose N / latency(N) reaches the arrival rate
                     mid = (lo + hi) // 2
-                    if self.continuous_batching(mid, prompt_tokens, output_tokens).requests_per_second >= arrival_rate:
+                    if steady(mid).requests_per_second >= arrival_rate:
                         hi = mid
                     else:
                         lo = mid
                 n_int = hi
             else:
                 n_int = 1
-            cb, n, stable = self.continuous_batching(n_int, prompt_tokens, output_tokens), float(n_int), True
+            cb, n, stable = steady(n_int), float(n_int), True
+        # The prefill queue's service time: one prefill, or a prompt's chunk-carrying iterations.
+        prefill = self.prefill(prompt_tokens, 1).time if token_budget is None else cb.ttft
         rho = arrival_rate * prefill
         if rho >= 1.0:
             warned.append("prefills alone keep the device busy: the TTFT queue grows without bound")
@@ -787,10 +800,26 @@ class ServingModel:
             concurrency=n, utilization=rho, ttft_p50=p50, ttft_p99=p99, ttft_mean=prefill + wait_mean,
             itl=cb.iteration, request_latency=prefill + wait_mean + (output_tokens - 1) * cb.iteration,
             tokens_per_second=rate * output_tokens, capacity_requests_per_second=capacity.requests_per_second,
-            warnings=tuple(warned) + cb.warnings,
+            warnings=tuple(warned) + cb.warnings, prefill=prefill, token_budget=token_budget,
         )
 
-    def at_concurrency(self, concurrency: int, prompt_tokens: int, output_tokens: int) -> LoadProfile:
+    def _largest_in_flight(self, prompt_tokens: int, output_tokens: int, token_budget: int | None) -> int:
+        """The most requests that can decode at once: the largest batch whose KV cache fits,
+        and, under a token budget, one fewer than the budget (each iteration keeps room for a
+        prefill chunk)."""
+        largest = self.max_batch_size(prompt_tokens + output_tokens)
+        if largest < 1:
+            raise MlsysimError(f"{self.m.name} does not fit on {self.hardware_name}: no request fits next to the weights")
+        if token_budget is not None:
+            budget = inputs.positive_int(token_budget, "token_budget")
+            if budget < 2:
+                raise MlsysimError(f"token_budget {budget} leaves no room for a prefill chunk beside a decode token; "
+                                   f"give a budget of at least 2 tokens (e.g. {prompt_tokens}, a whole prompt per chunk)")
+            largest = min(largest, budget - 1)
+        return largest
+
+    def at_concurrency(self, concurrency: int, prompt_tokens: int, output_tokens: int,
+                       token_budget: int | None = None) -> LoadProfile:
         """A closed-loop benchmark: `concurrency` clients, each sending its next request when the
         last one ends. Its request rate is what continuous batching of that many requests
         finishes (`continuous_batching(concurrency).requests_per_second`); the server is then
@@ -802,11 +831,11 @@ class ServingModel:
         Little 1961, "A Proof for the Queuing Formula: L = lambda W", Operations Research 9(3).
         """
         inputs.positive_int(concurrency, "concurrency")
-        rate = self.continuous_batching(concurrency, prompt_tokens, output_tokens).requests_per_second
-        return self.under_load(rate, prompt_tokens, output_tokens)
+        rate = self.continuous_batching(concurrency, prompt_tokens, output_tokens, token_budget).requests_per_second
+        return self.under_load(rate, prompt_tokens, output_tokens, token_budget)
 
     def max_rate_under_slo(self, prompt_tokens: int, output_tokens: int, ttft_limit: float, itl_limit: float,
-                           quantile: float = 0.99) -> LoadProfile:
+                           quantile: float = 0.99, token_budget: int | None = None) -> LoadProfile:
         """The server at the highest Poisson arrival rate whose TTFT quantile and inter-token
         latency stay within the limits (an MLPerf Server-style result).
 
@@ -819,6 +848,7 @@ class ServingModel:
         server's capacity (requests/s at the largest batch that fits), to 1e-6 of the capacity.
         Raises MlsysimError when even an idle server misses a limit (one prefill longer than
         the TTFT limit, or one decode step of a lone request longer than the ITL limit).
+        `token_budget`: chunked prefill, as in `under_load`.
 
         References
         ----------
@@ -831,30 +861,26 @@ class ServingModel:
                 raise MlsysimError(f"{name} must be > 0 s, got {value!r}")
         if not 0.0 < quantile < 1.0:
             raise MlsysimError(f"quantile must be in (0, 1), got {quantile!r}")
-        largest = self.max_batch_size(prompt_tokens + output_tokens)
-        if largest < 1:
-            raise MlsysimError(f"{self.m.name} does not fit on {self.hardware_name}: no request fits next to the weights")
-        capacity = self.continuous_batching(largest, prompt_tokens, output_tokens).requests_per_second
-        lone = self.continuous_batching(1, prompt_tokens, output_tokens)
+        largest = self._largest_in_flight(prompt_tokens, output_tokens, token_budget)
+        capacity = self.continuous_batching(largest, prompt_tokens, output_tokens, token_budget).requests_per_second
+        lone = self.continuous_batching(1, prompt_tokens, output_tokens, token_budget)
         if lone.ttft > ttft_limit or lone.iteration > itl_limit:
             raise MlsysimError(
                 f"no arrival rate meets the limits on {self.hardware_name}: an idle server already takes "
                 f"{lone.ttft * 1e3:.4g} ms to the first token (limit {ttft_limit * 1e3:.4g} ms) and "
                 f"{lone.iteration * 1e3:.4g} ms per token (limit {itl_limit * 1e3:.4g} ms)")
 
-        prefill = lone.ttft
-
         def meets(rate: float) -> LoadProfile | None:
-            load = self.under_load(rate, prompt_tokens, output_tokens)
+            load = self.under_load(rate, prompt_tokens, output_tokens, token_budget)
             if not load.stable:
                 return None
-            ttft = prefill + mm1_wait_quantile(load.utilization, prefill, quantile)
+            ttft = load.prefill + mm1_wait_quantile(load.utilization, load.prefill, quantile)
             return load if ttft <= ttft_limit and load.itl <= itl_limit else None
 
         lo, hi = 0.0, capacity
         best = meets(hi * (1.0 - 1e-9))
         if best is None:
-            best = self.under_load(capacity * 1e-6, prompt_tokens, output_tokens)
+            best = self.under_load(capacity * 1e-6, prompt_tokens, output_tokens, token_budget)
             while hi - lo > capacity * 1e-6:
                 mid = 0.5 * (lo + hi)
                 found = meets(mid)
