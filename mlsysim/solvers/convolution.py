@@ -78,6 +78,11 @@ class KernelGraph:
         """Activation elements one inference reads and writes in device memory [1]."""
         return sum(self.activations)
 
+    def bytes_moved(self, batch: Any, bytes_per_element: float) -> Any:
+        """Bytes one pass of `batch` samples moves [B]: every kernel's activations (per sample)
+        and weights (once), at `bytes_per_element` [B]."""
+        return (batch * self.activation_elements + sum(self.weights)) * bytes_per_element
+
     @cached_property
     def matmul_groups(self) -> tuple[tuple[float, float, float, float, float, float], ...]:
         """The kernels with matrix math, identical ones merged: (count, rows, columns, flops,
@@ -262,5 +267,4 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
         memory = memory + count * t_memory
         total = total + count * maximum(t_compute, t_memory)
     flops = batch * graph.flops_per_sample
-    moved = (batch * graph.activation_elements + sum(graph.weights)) * bytes_per_element
-    return LayerPass(total, compute, memory, flops, moved, charged / flops)
+    return LayerPass(total, compute, memory, flops, graph.bytes_moved(batch, bytes_per_element), charged / flops)

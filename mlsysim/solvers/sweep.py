@@ -14,7 +14,6 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.solvers.convolution import layer_roofline_time
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     gemm_bytes,
@@ -142,8 +141,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                                             moved - weights, h.bandwidth, eff.memory, np.maximum)
             else:  # a CNN priced one kernel at a time, as Engine.solve does
                 lineage.merge(layers.lineage)
-                p = layer_roofline_time(layers.graph, grid_b, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes,
-                                        layers.tile_rows, layers.tile_columns, layers.wave)
+                p = layers.pass_at(grid_b, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes)
                 flops, moved, roof, t_compute, t_memory, slowdown = p.flops, p.bytes, p.time, p.compute, p.memory, p.slowdown
             device = roof + overhead.seconds
             latency = np.maximum(device, host)

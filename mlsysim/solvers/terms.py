@@ -858,15 +858,17 @@ class LayerTerms:
     # repeated solves of the same setting pay one dictionary lookup.
     _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
 
-    def pass_at(self, batch: float, peak: float, bandwidth: float, compute_efficiency: float,
+    def pass_at(self, batch: Any, peak: float, bandwidth: float, compute_efficiency: float,
                 memory_efficiency: float, bytes_per_element: float) -> LayerPass:
-        """`convolution.layer_roofline_time` of this graph for `batch` samples (a number)."""
-        key = (batch, peak, bandwidth, compute_efficiency, memory_efficiency, bytes_per_element)
-        hit = self._memo.get(key)
+        """`convolution.layer_roofline_time` of this graph for `batch` samples (a number, or a
+        numpy array of them for sweeps; only numbers are memoised)."""
+        scalar = isinstance(batch, (int, float))
+        key = (batch, peak, bandwidth, compute_efficiency, memory_efficiency, bytes_per_element) if scalar else None
+        hit = self._memo.get(key) if scalar else None
         if hit is None:
             hit = layer_roofline_time(self.graph, batch, peak, bandwidth, compute_efficiency, memory_efficiency,
                                       bytes_per_element, self.tile_rows, self.tile_columns, self.wave)
-            if len(self._memo) < inputs.MEMO_LIMIT:
+            if scalar and len(self._memo) < inputs.MEMO_LIMIT:
                 self._memo[key] = hit
         return hit
 
