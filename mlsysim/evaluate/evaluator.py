@@ -316,7 +316,8 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
     efficiency = job.efficiency
     if efficiency is None:
         efficiency = _default(catalog, "assumptions", "gemm_compute_efficiency")
-        notes.append("efficiency: first principles, the cited dense-GEMM kernel efficiency (assumption "
+        notes.append("efficiency: first principles, the cited dense-GEMM kernel efficiency (the one scoped to "
+                     "the accelerator and precision where the catalog has it, else assumption "
                      "gemm_compute_efficiency) with bubble, communication and recomputation modelled; "
                      "pass a measured end-to-end MFU (e.g. mfu_megatron_1t) to apply it as is")
     setup = training_terms(model, fleet, precision=precision, efficiency=efficiency, seq_len=job.seq_len)

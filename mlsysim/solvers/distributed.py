@@ -7,7 +7,11 @@ and the accelerator's dense peak times a cited efficiency; communication uses th
 alpha-beta model over the node's interconnect and the cluster's fabric.
 
 Per pipeline stage and microbatch ("slot"):
-  compute  = b x hardware FLOPs per sequence / (PP x TP x CP) / (peak x efficiency)
+  compute  = b x hardware FLOPs per sequence / (PP x TP x CP) / (peak x efficiency), each
+             kernel class at its own cited efficiency (weight GEMMs, fused attention,
+             memory-bound element-wise work). Below 16 bits (FP8) only the transformer
+             layers' weight GEMMs run at the training precision; attention, the output layer
+             and every tensor held or communicated stay in 16 bits (`tensor_precision`)
   TP comm  = two ring all-reduces per layer in each forward and backward pass (and in
              the recomputed forward under full recomputation) of the b x s/CP x h
              activations over the TP group (Megatron-LM, not overlapped)
@@ -104,6 +108,7 @@ from mlsysim.solvers.terms import (
     kernel_efficiency_values,
     memory_capacity,
     model_terms,
+    scoped_gemm_value,
     wave_quantization,
 )
 from mlsysim.solvers.transformer import (
@@ -334,6 +339,12 @@ class TrainingTerms:
     # [FLOP/s] peak x the cited fused-attention backward efficiency (over FLASH_BACKWARD_WORK x
     # the forward's FLOPs); 0: the backward runs like the forward, at `attention_rate`
     attention_backward_rate: float = 0.0
+    # [FLOP/s] peak x GEMM efficiency of the output layer, which stays in 16 bits when the
+    # transformer layers' GEMMs run in 8 (0: priced at `rate`)
+    logits_rate: float = 0.0
+    # The precision of every tensor stored or communicated (weights, gradients, activations):
+    # the training precision, or 16 bits when that is narrower (`tensor_precision`)
+    tensor_precision: str = "bf16"
     # Mixture of experts: parameters of every routed expert of every MoE layer, experts per
     # layer, experts a token is routed to, MoE layers (all 0 for a dense model).
     routed_params: float = 0.0
@@ -437,10 +448,16 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
                       (("none", 0.0), ("selective", 0.0), ("full", gemm_fwd_layers))}
     waves = _training_waves(model, hardware, precision, lineage)
     peak = peak_compute(hardware, precision, lineage)
-    fraction = inputs.fraction(efficiency, "efficiency", lineage)
+    fraction = _gemm_fraction(hardware, precision, efficiency, mode, lineage)
     mem_bw = lineage.use(hardware.memory.bandwidth) if hardware.has("memory.bandwidth") else float("inf")
-    attention_fraction, backward_fraction, memory_fraction = _kernel_fractions(hardware, precision, efficiency,
-                                                                              fraction, lineage)
+    # Below 16 bits only the transformer layers' weight GEMMs run at `precision`: attention,
+    # the output layer and every stored or communicated tensor stay in 16 bits.
+    tensors = tensor_precision(hardware, precision)
+    peak16 = peak if tensors == precision else peak_compute(hardware, tensors, lineage)
+    attention_fraction, backward_fraction, memory_fraction = _kernel_fractions(
+        hardware, tensors, efficiency, fraction if tensors == precision else
+        _gemm_fraction(hardware, tensors, efficiency, mode, lineage), lineage)
+    logits_fraction = fraction if tensors == precision else _gemm_fraction(hardware, tensors, efficiency, mode, lineage)
     # Collectives reach a cited fraction of each link's line rate (NCCL bus bandwidth).
     links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
     lineage.merge(links.lineage)
@@ -450,7 +467,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         kv_width=shape.kv_heads * shape.head_dim, params=counts.total, params_active=counts.active, seq=seq,
         flops_model_seq=flops_model_seq, flops_fwd_layers_seq=flops_fwd_layers_seq,
         flops_fwd_attn_seq=flops_fwd_attn_seq, flops_fwd_logits_seq=flops_fwd_logits_seq,
-        peak=peak, efficiency=fraction, capacity=capacity, elem=bytes_per_element(precision), lineage=lineage,
+        peak=peak, efficiency=fraction, capacity=capacity, elem=bytes_per_element(tensors), lineage=lineage,
         rate=peak * fraction, flops_logits3=flops_logits, flops_hw_seq=flops_hw_seq,
         flops_hw_layers_seq={mode: flops - flops_logits for mode, flops in flops_hw_seq.items()},
         devices=float(fleet.devices), per_node=fleet.per_node, intra_bw=fleet.intra_bw * links.intra,
@@ -458,11 +475,56 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw * memory_fraction, backward=backward,
-        attention_rate=peak * attention_fraction, attention_backward_rate=peak * backward_fraction,
+        attention_rate=peak16 * attention_fraction, attention_backward_rate=peak16 * backward_fraction,
+        logits_rate=peak16 * logits_fraction, tensor_precision=tensors,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
         routed_params=per_expert * moe_layers * shape.experts_total, experts_total=shape.experts_total,
         experts_active=shape.experts_active, moe_layers=moe_layers,
     )
+
+
+def tensor_precision(hardware: Record, precision: str) -> str:
+    """The precision of the tensors a training step stores and communicates at compute
+    `precision`: the same for 16 bits or wider; for narrower (8-bit) training, bf16 (fp16
+    where the accelerator has no bf16 peak). Transformer Engine's FP8 recipes quantize only
+    the inputs of the Linear layers' GEMMs; Megatron-Core keeps parameters in higher
+    precision (fp8_param False), runs dot-product attention in 16 bits
+    (fp8_dot_product_attention False) and the output layer as a plain 16-bit
+    ColumnParallelLinear (an FP8 LM head only with fp8_output_proj and the MXFP8 recipe), and
+    its all-to-all token dispatcher sends 16-bit hidden states.
+
+    References
+    ----------
+    NVIDIA/Megatron-LM at d98e8a6, megatron/core/transformer/transformer_config.py (fp8_param,
+    fp8_dot_product_attention, fp8_output_proj, all default False) and
+    megatron/core/models/gpt/gpt_model.py (output_layer class); NVIDIA/TransformerEngine at
+    d0067d0, transformer_engine/common/recipe/__init__.py (fp8_dpa, default False: "DPA casts
+    the inputs from higher precision to FP8 ... and casts tensors back to higher precision").
+    """
+    if bytes_per_element(precision) >= bytes_per_element("bf16"):
+        return precision
+    for wider in ("bf16", "fp16"):
+        if hardware.has(f"compute.{wider}"):
+            return wider
+    return precision
+
+
+def _gemm_fraction(hardware: Record, precision: str, efficiency: Any, mode: str, lineage: Lineage) -> float:
+    """Achieved fraction [1] of the dense peak of the weight GEMMs at `precision`. In first
+    principles with the generic cited GEMM figure (gemm_compute_efficiency, a 16-bit A100
+    figure), the GEMM figure scoped to this accelerator and precision takes its place where
+    the catalog has one (`terms.kernel_efficiency_values`, the choice serving makes); any
+    other efficiency (a number, another record, a measured MFU) applies as given."""
+    generic = isinstance(efficiency, Record) and efficiency.id == GEMM_EFFICIENCY
+    if generic and mode == "first_principles":
+        try:
+            terms = hardware_terms(hardware, precision, require_memory=False)
+        except MlsysimError:
+            terms = None
+        value = None if terms is None else scoped_gemm_value(terms)
+        if value is not None:
+            return lineage.use(value)
+    return inputs.fraction(efficiency, "efficiency", lineage)
 
 
 def _kernel_fractions(hardware: Record, precision: str, efficiency: Any, gemm: float,
@@ -767,7 +829,11 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     gemm_stage = layers_stage / s.layers * (s.flops_gemm_seq[x.recompute] - s.flops_logits3) + s.flops_logits3
     slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
     stage_flops = stage_flops + gemm_stage * (slowdown - 1.0)
-    t_gemm = x.microbatch * ((stage_flops - attention_stage) / s.rate + t_attention) / (x.tp * x.cp)
+    # The output layer's GEMMs (forward and backward, stretched like the others) at their own
+    # rate where it differs (16-bit beside 8-bit layers).
+    logits = s.flops_logits3 * slowdown
+    logits_time = logits / s.logits_rate if s.logits_rate else logits / s.rate
+    t_gemm = x.microbatch * ((stage_flops - attention_stage - logits) / s.rate + logits_time + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
     passes_mem = 1.0 + s.backward + {"none": 0.0, "selective": 0.0, "full": 1.0}[x.recompute]

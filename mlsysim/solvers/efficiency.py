@@ -6,8 +6,9 @@ The solvers turn a peak into an achieved rate with one cited figure per kind of 
 ==================  ===========================================  ==========================================
 kernel class        assumption record(s)                         used by
 ==================  ===========================================  ==========================================
-dense_gemm          gemm_compute_efficiency (x GEMM shape,       DistributedModel (first-principles mode);
-                    gemm_tile_rows/_columns/_tiles_per_sm_wave)  the tile term in Engine and ServingModel
+dense_gemm          gemm_compute_efficiency (x GEMM shape,       DistributedModel (first-principles mode;
+                    gemm_tile_rows/_columns/_tiles_per_sm_wave;  per-accelerator gemm_efficiency_* first);
+                    per-accelerator gemm_efficiency_* first)     the tile term in Engine and ServingModel
 prefill             prefill_compute_efficiency                   Engine.solve, ServingModel prefill, sweeps
                     (per-accelerator gemm_efficiency_* first)    (terms.kernel_efficiencies)
 attention_prefill   prefill_compute_efficiency                   the same solvers

@@ -1,0 +1,80 @@
+"""8-bit training in the training model (mlsysim/solvers/distributed.py): only the
+transformer layers' weight GEMMs run in FP8; attention, the output layer and every tensor
+stored or communicated stay in 16 bits, and the FP8 GEMMs take the FP8 figure cited for the
+accelerator, not the 16-bit one.
+
+Megatron-Core at d98e8a6 (megatron/core/transformer/transformer_config.py): fp8_param,
+fp8_dot_product_attention and fp8_output_proj all default to False; Transformer Engine's
+recipes at d0067d0 default fp8_dpa to False. Llama 3 8B (32 layers, hidden 4096) on the
+1K-GPU DGX H100 cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsysim.catalog import load_catalog
+from mlsysim.solvers.distributed import DistributedModel, tensor_precision, training_terms
+from tests.conftest import FROZEN_CATALOG
+
+LAYOUT = dict(tp=2, pp=1, microbatch=1, recompute="selective", seq_len=8192, devices=64)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(FROZEN_CATALOG)
+
+
+@pytest.fixture(scope="module")
+def job(catalog):
+    return catalog.get("models", "Llama3_8B"), catalog.get("clusters", "training_1k")
+
+
+def terms(job, precision, efficiency=None):
+    model, cluster = job
+    return training_terms(model, cluster, devices=64, precision=precision, seq_len=8192, efficiency=efficiency)
+
+
+def test_tensors_stay_in_16_bits_below_16_bits(catalog):
+    h100 = catalog.get("hardware", "H100")
+    assert tensor_precision(h100, "fp8") == "bf16"
+    assert tensor_precision(h100, "bf16") == "bf16"
+    assert tensor_precision(h100, "fp32") == "fp32"
+
+
+def test_fp8_gemms_take_the_fp8_figure_and_the_rest_runs_at_16_bit_rates(job, catalog):
+    """FP8 GEMMs: DeepGEMM's median 52.65% of the 1,978 TFLOP/s dense FP8 peak
+    (assumption gemm_efficiency_hopper_fp8), not the 80% 16-bit A100 figure; the output
+    layer at 80% of the 989 TFLOP/s BF16 peak; attention at FlashAttention-3's BF16 75% (740
+    of 989 TFLOP/s, assumption attention_efficiency_hopper_fp16), as in a BF16 job."""
+    fp8, bf16 = terms(job, "fp8"), terms(job, "bf16")
+    assert fp8.peak == pytest.approx(1978e12)
+    assert fp8.efficiency == pytest.approx(0.5265)
+    assert fp8.rate == pytest.approx(1978e12 * 0.5265)
+    assert fp8.logits_rate == pytest.approx(bf16.rate) == pytest.approx(989e12 * 0.80)
+    assert fp8.attention_rate == pytest.approx(bf16.attention_rate) == pytest.approx(989e12 * 0.75)
+    assert fp8.attention_backward_rate == bf16.attention_backward_rate
+    assert fp8.elem == bf16.elem == 2.0
+    assert fp8.tensor_precision == "bf16"
+    assert "assumptions/gemm_efficiency_hopper_fp8#quantity" in fp8.lineage
+    assert "assumptions/gemm_efficiency_nvidia_16bit#quantity" in fp8.lineage  # the output layer
+
+
+def test_fp8_moves_and_holds_what_bf16_does(job):
+    """Weights, gradients and activations are held, and TP and DP collectives move them, in
+    16 bits either way: only the compute differs, and it is faster in FP8."""
+    model, cluster = job
+    fp8 = DistributedModel().solve(model, cluster, 256, "fp8", **LAYOUT)
+    bf16 = DistributedModel().solve(model, cluster, 256, "bf16", **LAYOUT)
+    assert fp8.memory_weights == bf16.memory_weights
+    assert fp8.memory_gradients == bf16.memory_gradients
+    assert fp8.memory_activations == bf16.memory_activations
+    assert fp8.tp_comm_time == bf16.tp_comm_time
+    assert fp8.dp_comm_time == bf16.dp_comm_time
+    assert fp8.compute_time < bf16.compute_time
+
+
+def test_a_given_efficiency_applies_as_given(job):
+    """A number the caller chose is every compute kernel's fraction, FP8 GEMMs included."""
+    fp8 = terms(job, "fp8", efficiency=0.5)
+    assert fp8.efficiency == 0.5
+    assert fp8.logits_rate == pytest.approx(989e12 * 0.5)
