@@ -20,12 +20,9 @@ LAYOUT = dict(tp=2, pp=1, microbatch=1, recompute="selective", seq_len=8192, dev
 
 
 @pytest.fixture(scope="module")
-def catalog():
-    return load_catalog(FROZEN_CATALOG)
-
-
-@pytest.fixture(scope="module")
-def job(catalog):
+def job():
+    """Llama 3 8B and the cluster it trains on, from one catalog."""
+    catalog = load_catalog(FROZEN_CATALOG)
     return catalog.get("models", "Llama3_8B"), catalog.get("clusters", "training_1k")
 
 
@@ -34,14 +31,14 @@ def terms(job, precision, efficiency=None):
     return training_terms(model, cluster, devices=64, precision=precision, seq_len=8192, efficiency=efficiency)
 
 
-def test_tensors_stay_in_16_bits_below_16_bits(catalog):
-    h100 = catalog.get("hardware", "H100")
+def test_tensors_stay_in_16_bits_below_16_bits():
+    h100 = load_catalog(FROZEN_CATALOG).get("hardware", "H100")
     assert tensor_precision(h100, "fp8") == "bf16"
     assert tensor_precision(h100, "bf16") == "bf16"
     assert tensor_precision(h100, "fp32") == "fp32"
 
 
-def test_fp8_gemms_take_the_fp8_figure_and_the_rest_runs_at_16_bit_rates(job, catalog):
+def test_fp8_gemms_take_the_fp8_figure_and_the_rest_runs_at_16_bit_rates(job):
     """FP8 GEMMs: DeepGEMM's median 52.65% of the 1,978 TFLOP/s dense FP8 peak
     (assumption gemm_efficiency_hopper_fp8), not the 80% 16-bit A100 figure; the output
     layer at 80% of the 989 TFLOP/s BF16 peak; attention at FlashAttention-3's BF16 75% (740
