@@ -108,7 +108,7 @@ from mlsysim.solvers.terms import (
     kernel_efficiency_values,
     memory_capacity,
     model_terms,
-    scoped_gemm_value,
+    scoped_efficiency,
     wave_quantization,
 )
 from mlsysim.solvers.transformer import (
@@ -453,11 +453,12 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     # Below 16 bits only the transformer layers' weight GEMMs run at `precision`: attention,
     # the output layer and every stored or communicated tensor stay in 16 bits.
     tensors = tensor_precision(hardware, precision)
-    peak16 = peak if tensors == precision else peak_compute(hardware, tensors, lineage)
-    attention_fraction, backward_fraction, memory_fraction = _kernel_fractions(
-        hardware, tensors, efficiency, fraction if tensors == precision else
-        _gemm_fraction(hardware, tensors, efficiency, mode, lineage), lineage)
-    logits_fraction = fraction if tensors == precision else _gemm_fraction(hardware, tensors, efficiency, mode, lineage)
+    peak16, fraction16 = peak, fraction
+    if tensors != precision:
+        peak16 = peak_compute(hardware, tensors, lineage)
+        fraction16 = _gemm_fraction(hardware, tensors, efficiency, mode, lineage)
+    attention_fraction, backward_fraction, memory_fraction = _kernel_fractions(hardware, tensors, efficiency,
+                                                                              fraction16, lineage)
     # Collectives reach a cited fraction of each link's line rate (NCCL bus bandwidth).
     links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
     lineage.merge(links.lineage)
@@ -476,7 +477,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw * memory_fraction, backward=backward,
         attention_rate=peak16 * attention_fraction, attention_backward_rate=peak16 * backward_fraction,
-        logits_rate=peak16 * logits_fraction, tensor_precision=tensors,
+        logits_rate=peak16 * fraction16, tensor_precision=tensors,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
         routed_params=per_expert * moe_layers * shape.experts_total, experts_total=shape.experts_total,
         experts_active=shape.experts_active, moe_layers=moe_layers,
@@ -513,7 +514,7 @@ def _gemm_fraction(hardware: Record, precision: str, efficiency: Any, mode: str,
     """Achieved fraction [1] of the dense peak of the weight GEMMs at `precision`. In first
     principles with the generic cited GEMM figure (gemm_compute_efficiency, a 16-bit A100
     figure), the GEMM figure scoped to this accelerator and precision takes its place where
-    the catalog has one (`terms.kernel_efficiency_values`, the choice serving makes); any
+    the catalog has one (`terms.scoped_efficiency`, the choice serving makes); any
     other efficiency (a number, another record, a measured MFU) applies as given."""
     generic = isinstance(efficiency, Record) and efficiency.id == GEMM_EFFICIENCY
     if generic and mode == "first_principles":
@@ -521,7 +522,7 @@ def _gemm_fraction(hardware: Record, precision: str, efficiency: Any, mode: str,
             terms = hardware_terms(hardware, precision, require_memory=False)
         except MlsysimError:
             terms = None
-        value = None if terms is None else scoped_gemm_value(terms)
+        value = None if terms is None else scoped_efficiency(terms, "gemm")
         if value is not None:
             return lineage.use(value)
     return inputs.fraction(efficiency, "efficiency", lineage)
@@ -832,8 +833,8 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     # The output layer's GEMMs (forward and backward, stretched like the others) at their own
     # rate where it differs (16-bit beside 8-bit layers).
     logits = s.flops_logits3 * slowdown
-    logits_time = logits / s.logits_rate if s.logits_rate else logits / s.rate
-    t_gemm = x.microbatch * ((stage_flops - attention_stage - logits) / s.rate + logits_time + t_attention) / (x.tp * x.cp)
+    t_logits = logits / (s.logits_rate or s.rate)
+    t_gemm = x.microbatch * ((stage_flops - attention_stage - logits) / s.rate + t_logits + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
     passes_mem = 1.0 + s.backward + {"none": 0.0, "selective": 0.0, "full": 1.0}[x.recompute]

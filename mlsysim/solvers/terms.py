@@ -504,17 +504,17 @@ def _listed(text: Any) -> list[str]:
     return [part.strip() for part in str(text or "").split(",") if part.strip()]
 
 
-def scoped_gemm_value(h: HardwareTerms) -> Value | None:
-    """The cited weight-GEMM efficiency scoped to accelerator terms `h`'s hardware id and
-    precision (the one `kernel_efficiency_values` picks), or None where the catalog has none."""
-    return _scoped_efficiencies(h.catalog).get(("gemm", h.record._data["id"], h.precision))
+def scoped_efficiency(h: HardwareTerms, kernel: str) -> Value | None:
+    """The cited efficiency of kernel class `kernel` ("gemm", "attention_backward", ...)
+    scoped to accelerator terms `h`'s hardware id and precision (qualifier kernel), or None
+    where the catalog has none."""
+    return _scoped_efficiencies(h.catalog).get((kernel, h.record._data["id"], h.precision))
 
 
 def attention_backward_value(h: HardwareTerms) -> Value | None:
-    """The cited fused-attention backward efficiency scoped to accelerator terms `h`'s
-    hardware id and precision (qualifier kernel: attention_backward), or None where the
-    catalog has none (the backward is then priced like the forward)."""
-    return _scoped_efficiencies(h.catalog).get(("attention_backward", h.record._data["id"], h.precision))
+    """The cited fused-attention backward efficiency scoped to `h` (`scoped_efficiency`), or
+    None where the catalog has none (the backward is then priced like the forward)."""
+    return scoped_efficiency(h, "attention_backward")
 
 
 def kernel_efficiency_values(h: HardwareTerms) -> dict[str, Value]:
