@@ -161,7 +161,7 @@ class SynthesisSolver:
             raise MlsysimError(f"seq_len {tokens} exceeds {m.name}'s context length of {m.context:g} tokens")
         nbytes = BYTES_PER_ELEMENT[precision]
         flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
-        if m.resnet is not None:  # a CNN with described layers: the bytes its kernels move
+        if m.resnet is not None:  # a CNN with described layers: the bytes its kernels move, none kept in an L2
             moved = resnet_graph(m.resnet).bytes_moved(batch, nbytes)
         peak = required_peak(flops, t, eff.compute)
         bw = required_bandwidth(moved, t, eff.memory)

@@ -15,7 +15,7 @@ from another catalog can never hit an entry it did not make.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlsysim.catalog import inputs
@@ -841,6 +841,8 @@ def cited_assumption(catalog: Catalog, ident: str, needed_for: str = "", solver:
 # eager), "tensorrt" fuses batch norm, ReLU and the residual add into the convolution before
 # them (TensorRT's documented layer fusions).
 FUSIONS = ("none", "tensorrt")
+# The hardware field a CNN kernel's working set can stay on chip in (memory.l2_cache).
+L2_CACHE = "memory.l2_cache"
 # Precisions of the implicit-GEMM convolution kernels whose cited tile is shared (the 16-bit
 # formats run the same tensor-core kernels).
 _CONV_TILE_PRECISIONS = {"bf16": "fp16"}
@@ -849,8 +851,9 @@ _CONV_TILE_PRECISIONS = {"bf16": "fp16"}
 @dataclass(frozen=True)
 class LayerTerms:
     """A CNN pass priced one kernel at a time (`convolution.layer_roofline_time`): its kernel
-    graph under `fusion`, the launch time of those kernels, and the convolution tile and wave
-    (`wave` 0: no tile or wave quantization, `reason` says why), with the cited values used."""
+    graph under `fusion`, the launch time of those kernels, the convolution tile and wave
+    (`wave` 0: no tile or wave quantization, `reason` says why) and the on-chip cache a
+    kernel's working set can stay in [B] (`cache` 0: none stated), with the cited values used."""
 
     graph: KernelGraph
     fusion: str
@@ -860,6 +863,7 @@ class LayerTerms:
     wave: float
     lineage: Lineage
     reason: str = ""
+    cache: float = 0.0
     # Passes already priced, by (batch, peak, bandwidth, efficiencies, bytes per element), so
     # repeated solves of the same setting pay one dictionary lookup.
     _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
@@ -873,7 +877,7 @@ class LayerTerms:
         hit = self._memo.get(key) if scalar else None
         if hit is None:
             hit = layer_roofline_time(self.graph, batch, peak, bandwidth, compute_efficiency, memory_efficiency,
-                                      bytes_per_element, self.tile_rows, self.tile_columns, self.wave)
+                                      bytes_per_element, self.tile_rows, self.tile_columns, self.wave, self.cache)
             if scalar and len(self._memo) < inputs.MEMO_LIMIT:
                 self._memo[key] = hit
         return hit
@@ -889,7 +893,9 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
     applied where the record has no SM count, the tile is cited for another vendor or
     precision, or the compute efficiency is a convolution figure scoped to this accelerator
     (measured over a whole network's convolutions, so their tile and wave losses are already
-    in it). Memoised per (model, hardware at a precision, fusion, efficiencies) in the catalog."""
+    in it). The kernels' activations stay on chip where their working set fits in the
+    accelerator's L2 (`memory.l2_cache`; all traffic goes to device memory where the record
+    states none). Memoised per (model, hardware at a precision, fusion, efficiencies) in the catalog."""
     fusion = "none" if fusion is None else str(fusion).lower()
     if fusion not in FUSIONS:
         raise MlsysimError(f"fusion: {fusion!r} is not one of {', '.join(FUSIONS)}")
@@ -906,6 +912,11 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
     graph = resnet_graph(m.resnet, fused=fusion == "tensorrt")
     launches = kernel_launches(graph.kernels, h)
     result = _conv_tile(h, efficiencies, graph, fusion, launches)
+    if h.record.has(L2_CACHE):
+        lineage = Lineage()
+        lineage.merge(result.lineage)
+        cache = lineage.use(h.record.field(L2_CACHE))
+        result = replace(result, cache=cache, lineage=lineage, _memo={})
     inputs.remember(memo, key, result)
     return result
 

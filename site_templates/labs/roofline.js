@@ -111,14 +111,17 @@
   function layerPass(m, h, precision, batch, peak, eff, bytes) {
     // convolution.layer_roofline_time: a CNN with described layers, one kernel at a time (the
     // unfused graph Engine.solve prices by default), each convolution's tile and wave
-    // quantization from the cited convolution tile where it applies (h.conv_wave > 0).
-    var L = m.layers, wave = (h.conv_wave && h.conv_wave[precision]) || 0;
+    // quantization from the cited convolution tile where it applies (h.conv_wave > 0); a
+    // kernel whose working set fits in the L2 (h.l2_cache) reads only its weights from memory.
+    var L = m.layers, wave = (h.conv_wave && h.conv_wave[precision]) || 0, cache = h.l2_cache || 0;
     var tr = 1.0, tc = 1.0;
     if (wave) { tr = A[h.conv_tiles[precision].rows].si; tc = A[h.conv_tiles[precision].columns].si; }
     var computeRate = peak * eff.gemm.si, memoryRate = h.bandwidth * eff.memory.si / bytes;
-    var total = 0.0, compute = 0.0, memory = 0.0, charged = 0.0, flops = 0.0, activations = 0.0, weights = 0.0;
+    var total = 0.0, compute = 0.0, memory = 0.0, charged = 0.0, flops = 0.0, moved = 0.0;
     for (var k = 0; k < L.rows.length; k++) {
-      var tMemory = (batch * L.activations[k] + L.weights[k]) / memoryRate;
+      var elements = batch * L.activations[k] + L.weights[k];
+      if (elements * bytes <= cache) elements = L.weights[k];
+      var tMemory = elements / memoryRate;
       if (L.flops[k]) {
         var work = batch * L.flops[k];
         if (wave) {
@@ -131,10 +134,10 @@
       } else {
         total += tMemory;
       }
-      memory += tMemory; flops += L.flops[k]; activations += L.activations[k]; weights += L.weights[k];
+      memory += tMemory; flops += L.flops[k]; moved += elements;
     }
     return { time: total, compute: compute, memory: memory, flops: batch * flops,
-             bytes: (batch * activations + weights) * bytes, slowdown: charged / (batch * flops) };
+             bytes: moved * bytes, slowdown: charged / (batch * flops) };
   }
 
   function bottleneckOf(tc, tm, to) {

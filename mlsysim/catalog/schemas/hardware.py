@@ -25,6 +25,11 @@ class Memory(Schema):
     # (mlsysim.solvers.terms.memory_capacity).
     capacity_usable: cited("information") | None = None
     bandwidth: cited("bandwidth") | None = None
+    # The last-level on-chip cache every compute unit shares (NVIDIA's L2), in bytes. A CNN
+    # kernel whose working set fits in it keeps its activations on chip
+    # (mlsysim.solvers.convolution.layer_roofline_time); without it all traffic is priced
+    # at `bandwidth`.
+    l2_cache: cited("information") | None = None
 
 
 class Interconnect(Schema):

@@ -41,6 +41,7 @@ from mlsysim.solvers.terms import (
     GEMM_TILE_ROWS,
     GEMM_TILES_PER_SM,
     KERNEL_LAUNCH,
+    L2_CACHE,
     MEMORY_EFFICIENCY,
     KERNELS,
     applies_to,
@@ -203,10 +204,13 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
         "capacity": first.capacity, "launch_applies": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
         "conv_wave": conv_waves, "conv_tiles": conv_tiles,
+        # The L2 a CNN kernel's working set can stay in (convolution.layer_roofline_time) [B]; 0: none stated.
+        "l2_cache": record.field(L2_CACHE).si if record.has(L2_CACHE) else 0.0,
         "on_chip": on_chip_memory(record),
         "efficiencies": kernel_efficiency_keys(record, peaks, table),
         "cites": {path: citation(record.field(path)) for path in ("memory.bandwidth", "memory.capacity",
-                                                                  *(f"compute.{p}" for p in peaks))},
+                                                                  *(f"compute.{p}" for p in peaks),
+                                                                  *((L2_CACHE,) if record.has(L2_CACHE) else ()))},
     }
 
 
