@@ -209,3 +209,20 @@ def test_eval_takes_fusion(cli):
     assert "tensorrt graph of 56 kernels" in text.out
     bad = cli("eval", "Llama3_8B", "H100", "--fusion", "tensorrt")
     assert bad.code == 1 and "--fusion applies to CNNs" in bad.err and "Traceback" not in bad.err
+
+
+def test_eval_says_how_many_kernels_keep_their_activations_in_l2(cli):
+    """The L4 (48 MiB L2) at int8, batch 32, TensorRT's 56 kernels: eval names how many keep
+    their activations on chip, as does the JSON (`kernels_cache_resident`); a GPU whose record
+    cites no L2 (the T4) gets no such clause and None."""
+    from mlsysim.solvers.convolution import cache_resident_kernels
+
+    p = Engine.solve("ResNet50", "L4", batch_size=32, precision="int8", fusion="tensorrt")
+    expected = cache_resident_kernels(resnet_graph(RESNET50, fused=True), 32, 1.0, 50331648)
+    assert 0 < p.cache_resident_kernels == expected < 56
+    text = cli("eval", "ResNet50", "L4", "-p", "int8", "--batch", "32", "--fusion", "tensorrt")
+    assert f"{expected} of 56 kernels' activations held in the 50.33 MB L2" in text.out
+    data = json.loads(cli("eval", "ResNet50", "L4", "-p", "int8", "--batch", "32", "--fusion", "tensorrt", "-o", "json").out)
+    assert data["kernels_cache_resident"] == expected
+    t4 = cli("eval", "ResNet50", "T4", "--batch", "1", "-o", "json")
+    assert json.loads(t4.out)["kernels_cache_resident"] is None

@@ -281,6 +281,9 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         unit = "samples/s"
     what = f", {p.seq_len} tokens" if encoder else ""
     memory_part = f", memory {_ms(si['latency_memory'])}" if has_bandwidth else ", no memory roofline (no bandwidth in the catalog)"
+    if p.cache_resident_kernels is not None:
+        memory_part += (f" with {p.cache_resident_kernels} of {terms.layers.graph.kernels} kernels' activations held in the "
+                        f"{_gb(terms.layers.cache)} L2")
     capacity = si["memory_capacity"]
     memory = f"{_gb(si['memory_usage'])} of {_gb(capacity)}" if capacity else f"{_gb(si['memory_usage'])} (no capacity in the catalog)"
     rows = [

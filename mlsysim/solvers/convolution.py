@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
-__all__ = ["ResNetShape", "KernelGraph", "LayerPass", "resnet_graph", "layer_roofline_time"]
+__all__ = ["ResNetShape", "KernelGraph", "LayerPass", "resnet_graph", "layer_roofline_time", "cache_resident_kernels"]
 
 # The fixed parts of every torchvision ResNet (He et al. 2016, Table 1; torchvision resnet.py):
 # a 7x7 stride-2 stem convolution, a 3x3 stride-2 max pool, 3x3 convolutions in the blocks,
@@ -291,3 +291,10 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
     flops = batch * graph.flops_per_sample
     slowdown = charged / flops if graph.flops_per_sample else 1.0
     return LayerPass(total, compute, memory, flops, moved * bytes_per_element, slowdown)
+
+
+def cache_resident_kernels(graph: KernelGraph, batch: float, bytes_per_element: float, cache: float) -> int:
+    """How many of `graph`'s kernels keep their activations on chip for `batch` samples [1]:
+    those whose working set, (batch x A_k + W_k) x b [B], fits in the `cache` [B]
+    (`layer_roofline_time`'s s_k = 0)."""
+    return sum(1 for a, w in zip(graph.activations, graph.weights) if (batch * a + w) * bytes_per_element <= cache)

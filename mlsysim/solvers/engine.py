@@ -26,6 +26,7 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.convolution import cache_resident_kernels
 from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
@@ -162,6 +163,16 @@ class PerformanceProfile(QuantityView):
                             doc="weights + KV cache (a CNN: + the activations alive at once) resident")
 
     @property
+    def cache_resident_kernels(self) -> int | None:
+        """A CNN priced one kernel at a time on an accelerator whose L2 is cited: how many of
+        its kernels keep their activations on chip at this batch (`convolution.cache_resident_kernels`);
+        None otherwise."""
+        layers = self._terms.layers
+        if layers is None or not layers.cache:
+            return None
+        return cache_resident_kernels(layers.graph, self.batch_size, BYTES_PER_ELEMENT[self.precision], layers.cache)
+
+    @property
     def lineage_parts(self) -> tuple[Lineage, ...]:
         """The lineages this profile rests on: the model's, the hardware's, the efficiencies',
         the fixed overhead's, the GEMM wave term's and the host dispatch's when one was given
@@ -190,6 +201,8 @@ class PerformanceProfile(QuantityView):
             # A CNN priced one kernel at a time: how its operators were fused, and its kernel count.
             "operator_fusion": None if self._terms.layers is None else self._terms.layers.fusion,
             "kernels": None if self._terms.layers is None else self._terms.layers.graph.kernels,
+            # Of those, how many keep their activations in the accelerator's L2 (None: no L2 cited).
+            "kernels_cache_resident": self.cache_resident_kernels,
             "bottleneck": self.bottleneck,
             "feasible": self.feasible,
             "mfu": self.mfu,
