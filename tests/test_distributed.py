@@ -411,3 +411,25 @@ def test_fused_attention_backward_runs_at_its_own_cited_efficiency(catalog):
     assert extra > 0
     plain = DistributedModel.setup(model, cluster, precision="bf16", efficiency=0.6, seq_len=8192)
     assert plain.attention_backward_rate == 0.0
+
+
+def test_tp_comm_overlap_hides_tp_communication_behind_the_layer_gemms(catalog, gpt3):
+    """Megatron-Core's tp_comm_overlap (model_parallel_config.py: all-gathers and
+    reduce-scatters pipelined with, or run in bulk beside, the linear layers' GEMMs): TP time
+    falls, never below the forward reduce-scatters' last chunk (one TP-th of half the forward's
+    TP time), and nothing else in the step changes. Megatron-LM refuses it without sequence
+    parallelism (arguments.py), and so does the layout."""
+    dm = DistributedModel()
+    cluster = catalog.get("clusters", "test_selene_a100")
+    common = dict(devices=384, seq_len=2048, recompute="full", sequence_parallel=True, interleave=2)
+    plain = dm.solve(gpt3, cluster, 1536, "fp16", None, 8, 12, **common)
+    hidden = dm.solve(gpt3, cluster, 1536, "fp16", None, 8, 12, tp_comm_overlap=True, **common)
+    passes = 3.0  # forward, backward, recomputed forward
+    assert plain.tp_comm_time / (2 * passes * 8) <= hidden.tp_comm_time < plain.tp_comm_time
+    assert hidden.compute_time == plain.compute_time
+    assert hidden.pp_comm_time == plain.pp_comm_time and hidden.dp_comm_time == plain.dp_comm_time
+    assert hidden.step_time < plain.step_time
+    # GEMMs far longer than the communication: only the last reduce-scatter chunks remain.
+    assert hidden.tp_comm_time == pytest.approx(plain.tp_comm_time / (2 * passes * 8), rel=1e-9)
+    with pytest.raises(MlsysimError, match="tp_comm_overlap .* sequence_parallel: true"):
+        dm.solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384, seq_len=2048, tp_comm_overlap=True)

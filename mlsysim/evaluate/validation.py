@@ -302,6 +302,7 @@ def predict_training(c: Call) -> float:
         sequence_parallel=bool(c.default("sequence_parallel", False)), fused_attention=fused,
         overlap_grad_reduce=bool(c.default("overlap_grad_reduce", False)),
         overlap_param_gather=bool(c.default("overlap_param_gather", False, listed=c.layout("zero") == 3)),
+        tp_comm_overlap=bool(c.default("tp_comm_overlap", False, listed=tp > 1)),
         efficiency_mode="first_principles",
     )
     cluster = c.catalog.get("clusters", c.rec.ref_id("cluster"))

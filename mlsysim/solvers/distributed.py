@@ -181,6 +181,11 @@ class Layout:
     overlap_param_gather ZeRO-3: prefetch each layer's parameter all-gather (and issue the
                         gradient reduce-scatter) behind the compute of the same pass, hiding
                         communication only up to that compute; False = not overlapped
+    tp_comm_overlap     run each sequence-parallel all-gather and reduce-scatter concurrently
+                        with the linear layer's GEMM it feeds or follows (Megatron-Core's
+                        tp_comm_overlap, Transformer Engine's userbuffers; needs
+                        sequence_parallel): TP communication hides behind the layers' weight
+                        GEMMs, only up to their time; False = exposed
     ep                  expert parallel size: each mixture-of-experts layer's routed experts
                         split over ep ranks of the DP x CP group, tokens crossing them by
                         all-to-all (Lepikhin et al. 2020); 1 = every rank holds every expert
@@ -206,6 +211,7 @@ class Layout:
     schedule: str = "interleaved"
     fused_grad_accumulation: bool = False
     ep: int = 1
+    tp_comm_overlap: bool = False
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -240,6 +246,11 @@ class Layout:
             raise MlsysimError(f"parallelism allreduce must be 'ring' or 'hierarchical', got {self.allreduce!r}")
         if self.interleave is not None and self.interleave > 1 and self.pp == 1:
             raise MlsysimError("interleave > 1 needs pipeline parallelism (pp > 1); set interleave: 1 or raise pp")
+        if self.tp_comm_overlap and not self.sequence_parallel:
+            # Megatron-LM refuses it too (arguments.py: "Tensor parallel communication/GEMM
+            # overlap can happen only when sequence parallelism is enabled").
+            raise MlsysimError("tp_comm_overlap overlaps the sequence-parallel all-gathers and reduce-scatters with the "
+                               "GEMMs; set sequence_parallel: true as well (Megatron-LM requires it)")
 
 
 Parallelism = Layout  # the name the plans and the scorecard used first
@@ -708,7 +719,7 @@ class LayoutColumns:
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
-                 "fused_grad_accumulation", "ep")
+                 "fused_grad_accumulation", "ep", "tp_comm_overlap")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -720,6 +731,7 @@ class LayoutColumns:
         self.fused_attention = True
         self.schedule = "interleaved"
         self.fused_grad_accumulation = False
+        self.tp_comm_overlap = False
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str, sequence_parallel: bool) -> Any:
@@ -834,7 +846,8 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     # rate where it differs (16-bit beside 8-bit layers).
     logits = s.flops_logits3 * slowdown
     t_logits = logits / (s.logits_rate or s.rate)
-    t_gemm = x.microbatch * ((stage_flops - attention_stage - logits) / s.rate + t_logits + t_attention) / (x.tp * x.cp)
+    t_layer_gemms = x.microbatch * (stage_flops - attention_stage - logits) / s.rate / (x.tp * x.cp)
+    t_gemm = t_layer_gemms + x.microbatch * (t_logits + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
     passes_mem = 1.0 + s.backward + {"none": 0.0, "selective": 0.0, "full": 1.0}[x.recompute]
@@ -849,6 +862,13 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     inside = x.tp <= per_node
     t_tp = layers_stage * TP_ALLREDUCES_PER_PASS * passes * ring_allreduce_time(
         act, x.tp, where(inside, intra, inter), where(inside, 0.0, inter_lat))
+    if x.tp_comm_overlap:
+        # Each all-gather feeds, and each reduce-scatter follows, a linear layer's GEMM that runs
+        # in TP pipelined chunks (backward: in bulk beside the other gradient GEMM), so TP time
+        # hides behind the layers' weight GEMMs, no more. The forward reduce-scatters' last
+        # chunk waits for the last GEMM chunk: one TP-th of them (half the forward's TP time)
+        # stays exposed however long the GEMMs.
+        t_tp = ops.maximum(t_tp - t_layer_gemms, t_tp / (2.0 * passes * x.tp))
 
     # Context parallelism: all-gather K,V forward, reduce-scatter dK,dV backward (per TP shard).
     kv = x.microbatch * s.seq * 2 * s.kv_width / x.tp * s.elem
@@ -1216,7 +1236,7 @@ class DistributedModel:
         accelerator of the cluster. The layout is `layout=` (a Layout), or tp, pp and any
         other Layout field as keywords (cp, microbatch, interleave, zero, recompute,
         sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention,
-        fused_grad_accumulation, ep).
+        fused_grad_accumulation, ep, tp_comm_overlap).
         `efficiency` None means first principles with the cited GEMM kernel efficiency; an
         `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`). With raise_errors=True a
         configuration that does not fit in memory raises OOMError.

@@ -57,6 +57,9 @@ class MeasuredLayout(Schema):
     # ZeRO-3: whether each layer's parameter all-gather is prefetched (and the gradient
     # reduce-scatter issued) on a side stream behind compute (DeepSpeed's overlap_comm).
     overlap_param_gather: bool | None = None
+    # Whether the sequence-parallel all-gathers and reduce-scatters run concurrently with the
+    # linear layers' GEMMs (Megatron-Core's tp_comm_overlap, Transformer Engine's userbuffers).
+    tp_comm_overlap: bool | None = None
 
 
 class MeasuredConfig(Schema):

@@ -31,6 +31,7 @@ class ParallelLayout(Schema):
     sequence_parallel: bool = False
     allreduce: Literal["ring", "hierarchical"] = "hierarchical"
     overlap_grad_reduce: bool = False
+    tp_comm_overlap: bool = False
 
 
 class Scenario(RecordBase):
