@@ -255,16 +255,13 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
     """
     if isinstance(batch, (int, float)):
         maximum, minimum, ceil = max, min, math.ceil
-
-        def spilled(elements: Any) -> Any:
-            return elements if elements * bytes_per_element > cache else 0.0
     else:
         import numpy as np
 
         maximum, minimum, ceil = np.maximum, np.minimum, np.ceil
 
-        def spilled(elements: Any) -> Any:
-            return np.where(elements * bytes_per_element > cache, elements, 0.0)
+    def spilled(elements: Any) -> Any:  # s_k x the working set (a bool, or a bool array, times it)
+        return elements * _spills(elements, bytes_per_element, cache)
     compute_rate = peak * compute_efficiency
     memory_rate = bandwidth * memory_efficiency / bytes_per_element
     moved = memory = 0.0
@@ -297,4 +294,10 @@ def cache_resident_kernels(graph: KernelGraph, batch: float, bytes_per_element: 
     """How many of `graph`'s kernels keep their activations on chip for `batch` samples [1]:
     those whose working set, (batch x A_k + W_k) x b [B], fits in the `cache` [B]
     (`layer_roofline_time`'s s_k = 0)."""
-    return sum(1 for a, w in zip(graph.activations, graph.weights) if (batch * a + w) * bytes_per_element <= cache)
+    return sum(1 for a, w in zip(graph.activations, graph.weights) if not _spills(batch * a + w, bytes_per_element, cache))
+
+
+def _spills(elements: Any, bytes_per_element: float, cache: float) -> Any:
+    """Whether a kernel's working set of `elements` [1] outgrows the on-chip `cache` [B]
+    (`layer_roofline_time`'s s_k = 1): a bool, or a bool array for an array of them."""
+    return elements * bytes_per_element > cache

@@ -15,7 +15,7 @@ from another catalog can never hit an entry it did not make.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlsysim.catalog import inputs
@@ -911,20 +911,18 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
         return hit
     graph = resnet_graph(m.resnet, fused=fusion == "tensorrt")
     launches = kernel_launches(graph.kernels, h)
-    result = _conv_tile(h, efficiencies, graph, fusion, launches)
-    if h.record.has(L2_CACHE):
-        lineage = Lineage()
-        lineage.merge(result.lineage)
-        cache = lineage.use(h.record.field(L2_CACHE))
-        result = replace(result, cache=cache, lineage=lineage, _memo={})
+    rows, columns, wave, lineage, reason = _conv_tile(h, efficiencies)
+    cache = lineage.use(h.record.field(L2_CACHE)) if h.record.has(L2_CACHE) else 0.0
+    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache)
     inputs.remember(memo, key, result)
     return result
 
 
-def _conv_tile(h: HardwareTerms, efficiencies: KernelEfficiencies, graph: KernelGraph, fusion: str,
-               launches: FixedOverhead) -> LayerTerms:
-    def untiled(reason: str) -> LayerTerms:
-        return LayerTerms(graph, fusion, launches, 1.0, 1.0, 0.0, Lineage(), reason)
+def _conv_tile(h: HardwareTerms, efficiencies: KernelEfficiencies) -> tuple[float, float, float, Lineage, str]:
+    """The convolution tile (rows, columns), its wave (0: no tile or wave quantization), the
+    cited values used and, when the term does not apply, why."""
+    def untiled(reason: str) -> tuple[float, float, float, Lineage, str]:
+        return 1.0, 1.0, 0.0, Lineage(), reason
 
     hw = h.record
     if efficiencies.gemm_specific:
@@ -947,4 +945,4 @@ def _conv_tile(h: HardwareTerms, efficiencies: KernelEfficiencies, graph: Kernel
         return untiled(f"the cited tiles per SM are for {per_sm.qualifiers.get('vendor')} GPUs, not {hw.label}")
     lineage = Lineage()
     wave = lineage.use(hw.compute_units) * lineage.use(per_sm)
-    return LayerTerms(graph, fusion, launches, lineage.use(rows), lineage.use(columns), wave, lineage)
+    return lineage.use(rows), lineage.use(columns), wave, lineage, ""
