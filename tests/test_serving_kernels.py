@@ -194,7 +194,9 @@ def test_at_concurrency_is_under_load_at_the_closed_loop_rate() -> None:
     ("h100_sxm", "fp8", "gemm_efficiency_hopper_fp8", 52.65),
     ("a100_sxm_80gb", "bf16", "gemm_efficiency_nvidia_16bit", 80.0),
     ("mi300x", "fp16", "gemm_efficiency_mi300x_16bit", 51.4),
-    ("b200", "fp8", "gemm_efficiency_b200_fp8", 76.3),
+    ("b200", "fp8", "gemm_efficiency_blackwell_fp8", 55.4),
+    ("b200", "bf16", "gemm_efficiency_blackwell_16bit", 63.1),
+    ("gb200_nvl72", "fp8", "gemm_efficiency_gb200_fp8", 72.3),
     ("gaudi2", "bf16", "gemm_efficiency_gaudi2_16bit", 96.9),
 ])
 def test_a_representative_gemm_figure_is_preferred_to_the_best_shape_of_a_sweep(hardware, precision, record, percent):
@@ -202,9 +204,13 @@ def test_a_representative_gemm_figure_is_preferred_to_the_best_shape_of_a_sweep(
     over a sweep's best shape (an upper bound): the H100's 16-bit GEMMs stay at the lower end
     of FlashAttention-2's "up to 80-90%" (arXiv 2307.08691, Sec. 1) rather than the 80.3% best
     shape of Bekman's MAMF table, its FP8 GEMMs at DeepGEMM's median (52.65%) rather than
-    MAMF's 70.9%; where the sweep is the only kernel-level figure it applies: MI300X BF16
-    "| AMD MI300X | 668.4 | 1300 | 51.4% |", B200 FP8 "| NVIDIA B200 SXM | 3432.5 | 4500 |
-    76.3% |", Gaudi 2 BF16 "| Intel Gaudi 2 | 418.7 | 432 | 96.9% |" (stas00/ml-engineering,
+    MAMF's 70.9%, the B200's FP8 GEMMs at the median of XLA's sm_100 table (55.4%: 1833.5,
+    2485.0, 2499.4 and 2765.0 TFLOP/s at M = 4096; tensorflow third_party/xla/.../
+    matmul_interpolator_data.h) rather than MAMF's 76.3%, its BF16 GEMMs at the median of
+    torchao's B200 sweep (pct_peak 0.503, 0.627, 0.631, 0.646, 0.672; pytorch/ao pull request
+    2427) rather than MAMF's 77.6%; where the sweep is the only kernel-level figure it applies:
+    MI300X BF16 "| AMD MI300X | 668.4 | 1300 | 51.4% |", GB200 FP8 "| NVIDIA GB200 SXM | 3615.6 | 5000 | 72.3% |", Gaudi 2 BF16
+    "| Intel Gaudi 2 | 418.7 | 432 | 96.9% |" (stas00/ml-engineering,
     compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS comparison table")."""
     from mlsysim.solvers.terms import hardware_terms, kernel_efficiency_values
 
