@@ -10,10 +10,12 @@ recipes at d0067d0 default fp8_dpa to False. Llama 3 8B (32 layers, hidden 4096)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mlsysim.catalog import load_catalog
-from mlsysim.solvers.distributed import DistributedModel, tensor_precision, training_terms
+from mlsysim.solvers.distributed import DistributedModel, Layout, tensor_precision, train, training_terms
 from tests.conftest import FROZEN_CATALOG
 
 LAYOUT = dict(tp=2, pp=1, microbatch=1, recompute="selective", seq_len=8192, devices=64)
@@ -75,3 +77,47 @@ def test_a_given_efficiency_applies_as_given(job):
     fp8 = terms(job, "fp8", efficiency=0.5)
     assert fp8.efficiency == 0.5
     assert fp8.logits_rate == pytest.approx(989e12 * 0.5)
+
+
+def test_fp8_training_quantizes_every_linear_input_and_output_gradient(job):
+    """Transformer Engine quantizes each FP8 linear module's input before its forward GEMM and
+    the gradient of its output before the backward GEMMs. NVIDIA's GEMM profiling tutorial
+    (TransformerEngine docs/examples/gemm_profiling/gemm_profiling.rst, B300 SXM6 AC, FP8
+    CurrentScaling): per-layer total 9.147 ms in autocast, 6.812 ms pre-quantized, over 2.4829e9
+    quantized elements at 8 TB/s: 7.52 B per element (assumption
+    fp8_quantization_bytes_per_element). Llama 3 8B per layer: inputs 4096 (Q/K/V) + 4096
+    (output projection) + 4096 (fused up/gate) + 14336 (down), output gradients 6144 + 4096 +
+    28672 + 4096, over 32 layers."""
+    fp8, bf16 = terms(job, "fp8"), terms(job, "bf16")
+    assert fp8.quantized_inputs == 32 * (3 * 4096 + 14336)
+    assert fp8.quantized_output_grads == 32 * (6144 + 4096 + 28672 + 4096)
+    assert fp8.quantization_rate == pytest.approx(3.35e12 / 7.52)
+    assert "assumptions/fp8_quantization_bytes_per_element#quantity" in fp8.lineage
+    assert bf16.quantization_rate == 0.0
+    assert "assumptions/fp8_quantization_bytes_per_element#quantity" not in bf16.lineage
+
+    model, cluster = job
+    solved = {}
+    for recompute in ("selective", "full"):
+        layout = {**LAYOUT, "recompute": recompute}
+        with_term = DistributedModel().solve(model, cluster, 256, "fp8", **layout)
+        quiet = replace(training_terms(model, cluster, devices=64, precision="fp8", seq_len=8192), quantization_rate=0.0)
+        without = train(quiet, Layout(**{k: v for k, v in layout.items() if k not in ("seq_len", "devices")}), 256)
+        # One microbatch of 8192 tokens split over TP 2; per step, microbatches per pipeline.
+        forwards = 2.0 if recompute == "full" else 1.0
+        elements = (forwards * fp8.quantized_inputs + fp8.quantized_output_grads) * 8192 / 2
+        per_microbatch = elements / fp8.quantization_rate
+        assert with_term.compute_time - without.compute_time == pytest.approx(per_microbatch * with_term.microbatches)
+        solved[recompute] = per_microbatch
+    assert solved["full"] > solved["selective"]
+
+
+def test_the_linear_modules_of_a_mixture_of_experts_count_the_routed_experts():
+    """Qwen3-30B-A3B (hidden 2048, 32 query heads and 4 KV heads of 128, 8 of 128 experts of
+    width 768 per token, 48 layers): per layer the inputs are 2048 (Q/K/V) + 4096 (output
+    projection) + 8 x (2048 + 768), the output gradients 5120 + 2048 + 8 x (1536 + 2048); the
+    router is not an FP8 module."""
+    from mlsysim.solvers.transformer import TransformerShape, linear_io_per_token
+
+    shape = TransformerShape.from_record(load_catalog(FROZEN_CATALOG).get("models", "qwen3_30b_a3b"))
+    assert linear_io_per_token(shape) == (48 * (2048 + 4096 + 8 * (2048 + 768)), 48 * (5120 + 2048 + 8 * (1536 + 2048)))

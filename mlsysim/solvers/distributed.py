@@ -11,7 +11,10 @@ Per pipeline stage and microbatch ("slot"):
              kernel class at its own cited efficiency (weight GEMMs, fused attention,
              memory-bound element-wise work). Below 16 bits (FP8) only the transformer
              layers' weight GEMMs run at the training precision; attention, the output layer
-             and every tensor held or communicated stay in 16 bits (`tensor_precision`)
+             and every tensor held or communicated stay in 16 bits (`tensor_precision`), and
+             each linear module's input (every forward pass) and output gradient (backward)
+             is quantized first: memory-bound, at the cited bytes per element of Transformer
+             Engine's current scaling (NVIDIA, TransformerEngine GEMM profiling tutorial)
   TP comm  = two ring all-reduces per layer in each forward and backward pass (and in
              the recomputed forward under full recomputation) of the b x s/CP x h
              activations over the TP group (Megatron-LM, not overlapped)
@@ -63,6 +66,9 @@ stages 1-3 partition optimizer state, gradients and parameters across data-paral
 ranks; stage 3 moves 1.5x the all-reduce volume (assumption zero3_communication_volume_ratio).
 The backward pass costs twice the forward FLOPs (Narayanan et al. 2021, Appendix;
 assumption backward_forward_flops_ratio).
+NVIDIA, Transformer Engine "GEMM Profiling Tutorial" (docs/examples/gemm_profiling/gemm_profiling.rst
+at d0067d0): a layer's linear GEMMs timed with the FP8 quantization of their inputs (autocast)
+and without it (pre-quantized), the difference being the quantization work.
 Patarasuk & Yuan 2009, "Bandwidth optimal all-reduce algorithms for clusters of
 workstations" (ring all-reduce: 2 (n-1)/n of the data per rank).
 Thakur, Rabenseifner & Gropp 2005, "Optimization of Collective Communication Operations
@@ -114,6 +120,7 @@ from mlsysim.solvers.terms import (
 from mlsysim.solvers.transformer import (
     TransformerShape,
     attention_flops_per_token,
+    linear_io_per_token,
     parameter_count,
     routed_expert_parameters,
 )
@@ -154,6 +161,9 @@ GRADIENT_ACCUMULATION_ACCESSES = 3
 # "measured_end_to_end": an MFU measured end to end, applied as is with no overhead added again.
 EFFICIENCY_MODES = ("first_principles", "measured_end_to_end")
 GEMM_EFFICIENCY = "gemm_compute_efficiency"
+# Memory traffic of quantizing one element to FP8 before a GEMM (Transformer Engine, current
+# scaling), in bytes at the device's peak memory bandwidth (a cited assumption).
+FP8_QUANTIZATION = "fp8_quantization_bytes_per_element"
 # ZeRO-3 moves each layer's parameters twice per microbatch (all-gather before its forward
 # and again before its backward) and its gradients once (reduce-scatter), Rajbhandari et al. 2020 Sec. 7.2.3.
 ZERO3_COLLECTIVES_PER_MICROBATCH = 3
@@ -362,6 +372,13 @@ class TrainingTerms:
     experts_total: float = 0.0
     experts_active: float = 0.0
     moe_layers: float = 0.0
+    # Training below 16 bits: elements per token, summed over the layers, that the FP8 recipe
+    # quantizes before the linear modules' GEMMs (their inputs, in every forward pass, and the
+    # gradients of their outputs, in the backward pass), and the rate [elements/s] at which the
+    # device quantizes them (0: nothing is quantized, 16-bit or wider training).
+    quantized_inputs: float = 0.0
+    quantized_output_grads: float = 0.0
+    quantization_rate: float = 0.0
     # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
@@ -474,6 +491,11 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
     lineage.merge(links.lineage)
     per_expert, moe_layers = routed_expert_parameters(shape)
+    quantized_inputs = quantized_output_grads = quantization_rate = 0.0
+    if tensors != precision and hardware.has("memory.bandwidth"):
+        quantized_inputs, quantized_output_grads = linear_io_per_token(shape)
+        per_element = lineage.use(cited_assumption(catalog, FP8_QUANTIZATION, "FP8 quantization", "training solver"))
+        quantization_rate = lineage.use(hardware.memory.bandwidth) / per_element
     return TrainingTerms(
         fleet=fleet, layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
         kv_width=shape.kv_heads * shape.head_dim, params=counts.total, params_active=counts.active, seq=seq,
@@ -491,7 +513,8 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         logits_rate=peak16 * fraction16, tensor_precision=tensors,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
         routed_params=per_expert * moe_layers * shape.experts_total, experts_total=shape.experts_total,
-        experts_active=shape.experts_active, moe_layers=moe_layers,
+        experts_active=shape.experts_active, moe_layers=moe_layers, quantized_inputs=quantized_inputs,
+        quantized_output_grads=quantized_output_grads, quantization_rate=quantization_rate,
     )
 
 
@@ -854,6 +877,13 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     traffic = elementwise_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.sequence_parallel,
                                           x.fused_attention)
     t_mem = layers_stage * passes_mem * traffic / s.mem_bw
+    if s.quantization_rate:
+        # Below 16 bits, each linear module's input is quantized before its GEMM in every forward
+        # pass (again in a recomputed one) and its output gradient before the backward GEMMs;
+        # sequence parallelism leaves each TP rank its 1/TP share of the tokens to quantize.
+        forwards = 1.0 + (1.0 if x.recompute == "full" else 0.0)
+        elements = (forwards * s.quantized_inputs + s.quantized_output_grads) * layers_stage / s.layers
+        t_mem = t_mem + x.microbatch * seq_local / x.tp * elements / s.quantization_rate
     t_compute = t_gemm + t_mem
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.

@@ -330,3 +330,48 @@ def weight_gemms(s: TransformerShape) -> tuple[WeightGemm, ...]:
         mlp("", s.ffn, L)
     gemms.append(WeightGemm("output", s.vocab, s.hidden, 1.0, "columns"))
     return tuple(g for g in gemms if g.count > 0 and g.outputs > 0)
+
+
+def linear_io_per_token(s: TransformerShape) -> tuple[float, float]:
+    """(input, output) elements per token of the transformer layers' linear modules, summed over
+    the layers [1]: what an FP8 recipe quantizes, each module's input before its forward GEMM
+    and the gradient of its output before its backward GEMMs. Modules as Megatron-Core runs
+    them with Transformer Engine: one fused Q/K/V projection (latent attention: its down- and
+    up-projections), the attention output projection, one fused up/gate projection and the down
+    projection of each MLP; a mixture-of-experts layer counts the experts a token is routed to
+    and its shared experts, not the router (which stays in 16 or 32 bits). The output layer to
+    the vocabulary is not a transformer layer and is left out."""
+    inputs = outputs = 0.0
+
+    def linear(n_in: float, n_out: float, per_token: float) -> None:
+        nonlocal inputs, outputs
+        inputs += per_token * n_in
+        outputs += per_token * n_out
+
+    if s.is_mla:
+        qk_head = s.qk_nope_head_dim + s.qk_rope_head_dim
+        if s.q_lora_rank:
+            linear(s.hidden, s.q_lora_rank, s.layers)
+            linear(s.q_lora_rank, s.heads * qk_head, s.layers)
+        else:
+            linear(s.hidden, s.heads * qk_head, s.layers)
+        linear(s.hidden, s.kv_lora_rank + s.qk_rope_head_dim, s.layers)
+        linear(s.kv_lora_rank, s.heads * (s.qk_nope_head_dim + s.v_head_dim), s.layers)
+        linear(s.heads * s.v_head_dim, s.hidden, s.layers)
+    else:
+        linear(s.hidden, (s.heads + 2 * s.kv_heads) * s.head_dim, s.layers)
+        linear(s.heads * s.head_dim, s.hidden, s.layers)
+
+    def mlp(width: float, per_token: float) -> None:
+        linear(s.hidden, (2 if s.gated else 1) * width, per_token)
+        linear(width, s.hidden, per_token)
+
+    if s.is_moe:
+        moe_layers = s.layers - s.dense_layers
+        mlp(s.ffn, s.dense_layers)
+        mlp(s.moe_ffn or s.ffn, moe_layers * s.experts_active)
+        if s.shared_experts:
+            mlp(s.shared_experts * (s.moe_ffn or s.ffn), moe_layers)
+    else:
+        mlp(s.ffn, s.layers)
+    return inputs, outputs
