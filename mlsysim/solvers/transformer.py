@@ -340,7 +340,19 @@ def linear_io_per_token(s: TransformerShape) -> tuple[float, float]:
     up-projections), the attention output projection, one fused up/gate projection and the down
     projection of each MLP; a mixture-of-experts layer counts the experts a token is routed to
     and its shared experts, not the router (which stays in 16 or 32 bits). The output layer to
-    the vocabulary is not a transformer layer and is left out."""
+    the vocabulary is not a transformer layer and is left out.
+
+    Per token, with K_i and N_i a module's input and output widths [elements]:
+
+        inputs = sum_i K_i,  outputs = sum_i N_i   (over the modules of every layer)
+
+    References
+    ----------
+    NVIDIA/Megatron-LM at d98e8a6: megatron/core/models/gpt/gpt_layer_specs.py (linear_qkv and
+    linear_fc1 as Transformer Engine layer-norm column-parallel linears, linear_proj and
+    linear_fc2 as row-parallel linears); megatron/core/transformer/moe/router.py (the router's
+    logits from router_gating_linear in the input's dtype, or fp32 with moe_router_dtype).
+    """
     inputs = outputs = 0.0
 
     def linear(n_in: float, n_out: float, per_token: float) -> None:
