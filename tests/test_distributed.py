@@ -199,7 +199,7 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
 def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
     step_model's outputs in order, then the lineage, the efficiency mode, the schedule, the
-    capacity basis, the EP size and the all-to-all time."""
+    capacity basis, the EP size, the all-to-all time and the FP8 quantization time."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -208,10 +208,12 @@ def test_result_fields_follow_the_model_outputs(catalog):
                                    precision="bf16", efficiency=0.5)
     out = step_model(_Scalar, setup, Layout(interleave=1), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
-    # ep_comm_time is step_model's last output; train passes it by position after the layout's ep.
-    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", "ep_comm_time"]
-    assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k != "ep_comm_time"]
-    assert names[-len(tail):] == tail and list(out)[-1] == "ep_comm_time"
+    # ep_comm_time and quantization_time are step_model's last outputs; train passes them by
+    # position after the layout's ep.
+    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", "ep_comm_time", "quantization_time"]
+    late = ("ep_comm_time", "quantization_time")
+    assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k not in late]
+    assert names[-len(tail):] == tail and tuple(out)[-2:] == late
 
 
 @settings(max_examples=30, deadline=None)

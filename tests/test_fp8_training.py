@@ -108,6 +108,8 @@ def test_fp8_training_quantizes_every_linear_input_and_output_gradient(job):
         elements = (forwards * fp8.quantized_inputs + fp8.quantized_output_grads) * 8192 / 2
         per_microbatch = elements / fp8.quantization_rate
         assert with_term.compute_time - without.compute_time == pytest.approx(per_microbatch * with_term.microbatches)
+        assert with_term.quantization_time == pytest.approx(per_microbatch * with_term.microbatches)
+        assert without.quantization_time == 0.0
         solved[recompute] = per_microbatch
     assert solved["full"] > solved["selective"]
 

@@ -673,6 +673,7 @@ class TrainingResult(QuantityView):
     memory_capacity_basis: str = "marketed"  # which capacity the fit used: "usable", "marketed" or "none"
     ep: int = 1
     ep_comm_time: float = 0.0  # expert-parallel all-to-alls, exposed
+    quantization_time: float = 0.0  # FP8 quantization before the GEMMs, part of compute_time
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -680,7 +681,7 @@ class TrainingResult(QuantityView):
         "hardware_flops_per_step": "FLOP", "achieved_flops_per_device": "FLOP/s", "mfu": "",
         "tokens_per_second": "1/s", "memory_weights": "B", "memory_gradients": "B", "memory_optimizer": "B",
         "memory_activations": "B", "memory_total": "B", "memory_capacity": "B", "tokens_per_step": "",
-        "exposed_communication_time": "s", "ep_comm_time": "s",
+        "exposed_communication_time": "s", "ep_comm_time": "s", "quantization_time": "s",
     }
 
     @property
@@ -877,14 +878,7 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     traffic = elementwise_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.sequence_parallel,
                                           x.fused_attention)
     t_mem = layers_stage * passes_mem * traffic / s.mem_bw
-    if s.quantization_rate:
-        # Below 16 bits, each linear module's input is quantized before its GEMM in every forward
-        # pass (again in a recomputed one) and its output gradient before the backward GEMMs;
-        # sequence parallelism leaves each TP rank its 1/TP share of the tokens to quantize.
-        forwards = 1.0 + (1.0 if x.recompute == "full" else 0.0)
-        elements = (forwards * s.quantized_inputs + s.quantized_output_grads) * layers_stage / s.layers
-        t_mem = t_mem + x.microbatch * seq_local / x.tp * elements / s.quantization_rate
-    t_compute = t_gemm + t_mem
+    t_compute = t_gemm + t_mem + quantization_time(s, x, layers_stage)
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = x.microbatch * seq_local * s.hidden * s.elem
@@ -944,6 +938,33 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
                    + (x.ep - 1) * where(inside, 0.0, inter_lat))
         t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * passes * one_a2a, 0.0)
     return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
+
+
+def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
+    """Time [s] one microbatch spends on the slowest stage quantizing tensors to FP8 before
+    the linear modules' GEMMs (0 at 16 bits or wider): each module's input in every forward
+    pass (again in a recomputed one) and its output gradient in the backward pass, memory-bound
+    at the cited bytes per element at peak bandwidth. Sequence parallelism leaves each TP rank
+    its 1/TP share of the tokens; without it the replicated inputs of column-parallel modules
+    are quantized on every rank, which this undercounts.
+
+        t = b (s / CP) / TP x (f I + O) x L_stage / L / rate
+
+    with f forward passes (2 under full recomputation), I and O the input and output elements
+    per token of all L layers (`transformer.linear_io_per_token`) and rate = peak memory
+    bandwidth / bytes per element (assumption fp8_quantization_bytes_per_element).
+
+    References
+    ----------
+    NVIDIA, Transformer Engine "GEMM Profiling Tutorial" (docs/examples/gemm_profiling/
+    gemm_profiling.rst at d0067d0): FP8 current scaling, per-layer GEMM time with quantization
+    (autocast) and without (pre-quantized).
+    """
+    if not s.quantization_rate:
+        return 0.0
+    forwards = 1.0 + (1.0 if x.recompute == "full" else 0.0)
+    elements = (forwards * s.quantized_inputs + s.quantized_output_grads) * layers_stage / s.layers
+    return x.microbatch * s.seq / x.cp / x.tp * elements / s.quantization_rate
 
 
 def _expert_parallel(s: TrainingTerms, x: Any) -> bool:
@@ -1090,9 +1111,10 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         # the step is the model FLOPs at that utilisation, with nothing added again.
         step = model_flops / (n * s.peak * s.efficiency)
         zero = 0.0 * m
-        t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = t_update = t_ep = zero
+        t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = t_update = t_ep = t_quant = zero
         compute_total = step
     else:
+        t_quant = quantization_time(s, x, layers_stage) + 0.0 * m
         t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage)
         slot = t_compute + t_tp + t_cp + t_p2p + t_z3 + t_ep
         bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
@@ -1125,6 +1147,7 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         "memory_capacity": s.capacity,
         "feasible": total <= s.capacity,
         "ep_comm_time": m * t_ep,
+        "quantization_time": m * t_quant,
     }
 
 
@@ -1232,11 +1255,13 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     dp, m = _validate(s, layout, batch)
     out = step_model(_Scalar, s, layout, dp, float(batch))
     ep_time = out.pop("ep_comm_time")
+    quantization = out.pop("quantization_time")
     # Positional: the first fields of TrainingResult, then step_model's outputs in field order
     # (tests/test_distributed.py checks the order), then the lineage.
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
-                          s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time)
+                          s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time,
+                          quantization)
 
 
 solve_setup = train  # the name the scorecard used first
