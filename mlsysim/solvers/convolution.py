@@ -89,21 +89,22 @@ class KernelGraph:
         """The kernels with matrix math, identical ones merged: (count, rows, columns, flops,
         activations, weights), in first-launch order. A ResNet repeats its blocks, so pricing a
         shape once and multiplying is the same sum with fewer terms."""
-        counts: dict[tuple[float, ...], int] = {}
-        for kernel in zip(self.rows, self.columns, self.flops, self.activations, self.weights):
-            if kernel[2]:
-                counts[kernel] = counts.get(kernel, 0) + 1
-        return tuple((float(n), *kernel) for kernel, n in counts.items())
+        return _merge_identical(k for k in zip(self.rows, self.columns, self.flops, self.activations, self.weights)
+                                if k[2])
 
     @cached_property
     def elementwise_groups(self) -> tuple[tuple[float, float, float], ...]:
         """The kernels without matrix math (memory-bound whatever the batch), identical ones
         merged: (count, activations per sample, weights), in first-launch order."""
-        counts: dict[tuple[float, float], int] = {}
-        for kernel in zip(self.activations, self.weights, self.flops):
-            if not kernel[2]:
-                counts[kernel[:2]] = counts.get(kernel[:2], 0) + 1
-        return tuple((float(n), *kernel) for kernel, n in counts.items())
+        return _merge_identical((a, w) for a, w, f in zip(self.activations, self.weights, self.flops) if not f)
+
+
+def _merge_identical(kernels: Any) -> tuple[tuple[float, ...], ...]:
+    """(count, *kernel) for each distinct kernel tuple, in first-occurrence order."""
+    counts: dict[tuple[float, ...], int] = {}
+    for kernel in kernels:
+        counts[kernel] = counts.get(kernel, 0) + 1
+    return tuple((float(n), *kernel) for kernel, n in counts.items())
 
 
 class _Builder:
@@ -260,19 +261,21 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
 
         maximum, minimum, ceil = np.maximum, np.minimum, np.ceil
 
-    def spilled(elements: Any) -> Any:  # s_k x the working set (a bool, or a bool array, times it)
-        return elements * _spills(elements, bytes_per_element, cache)
+    def device_elements(activations: float, weights: float) -> Any:  # s_k x batch x A_k + W_k
+        working_set = batch * activations + weights
+        return maximum(working_set * _spills(working_set, bytes_per_element, cache), weights)
+
     compute_rate = peak * compute_efficiency
     memory_rate = bandwidth * memory_efficiency / bytes_per_element
     moved = memory = 0.0
     for count, activations, weights in graph.elementwise_groups:
-        elements = maximum(spilled(batch * activations + weights), weights)
+        elements = device_elements(activations, weights)
         moved = moved + count * elements
         memory = memory + count * elements / memory_rate
     total = memory
     compute = charged = 0.0
     for count, rows, columns, flops, activations, weights in graph.matmul_groups:
-        elements = maximum(spilled(batch * activations + weights), weights)
+        elements = device_elements(activations, weights)
         moved = moved + count * elements
         t_memory = elements / memory_rate
         work = batch * flops

@@ -836,8 +836,9 @@ def ring_collective_time(nbytes: Any, n: Any, bandwidth: Any, latency: Any) -> A
     return (n - 1) / n * nbytes / bandwidth + (n - 1) * latency
 
 
-def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
-    """Compute (GEMM and memory-bound), TP, CP, pipeline-send, exposed ZeRO-3 and
+def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
+                t_quant: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """Compute (GEMM, memory-bound and the FP8 quantization `t_quant` of `quantization_time`), TP, CP, pipeline-send, exposed ZeRO-3 and
     expert-parallel all-to-all time of one microbatch through the slowest stage [s]. Each group talks over the node's link when it
     fits in one node, else over each device's share of the fabric (bandwidth [B/s] and
     latency [s] picked with ops.where)."""
@@ -878,7 +879,7 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any) 
     traffic = elementwise_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.sequence_parallel,
                                           x.fused_attention)
     t_mem = layers_stage * passes_mem * traffic / s.mem_bw
-    t_compute = t_gemm + t_mem + quantization_time(s, x, layers_stage)
+    t_compute = t_gemm + t_mem + t_quant
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = x.microbatch * seq_local * s.hidden * s.elem
@@ -1115,7 +1116,7 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         compute_total = step
     else:
         t_quant = quantization_time(s, x, layers_stage) + 0.0 * m
-        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage)
+        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage, t_quant)
         slot = t_compute + t_tp + t_cp + t_p2p + t_z3 + t_ep
         bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
         bubble = bubble_slots * slot

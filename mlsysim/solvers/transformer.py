@@ -354,36 +354,15 @@ def linear_io_per_token(s: TransformerShape) -> tuple[float, float]:
     logits from router_gating_linear in the input's dtype, or fp32 with moe_router_dtype).
     """
     inputs = outputs = 0.0
-
-    def linear(n_in: float, n_out: float, per_token: float) -> None:
-        nonlocal inputs, outputs
-        inputs += per_token * n_in
-        outputs += per_token * n_out
-
-    if s.is_mla:
-        qk_head = s.qk_nope_head_dim + s.qk_rope_head_dim
-        if s.q_lora_rank:
-            linear(s.hidden, s.q_lora_rank, s.layers)
-            linear(s.q_lora_rank, s.heads * qk_head, s.layers)
-        else:
-            linear(s.hidden, s.heads * qk_head, s.layers)
-        linear(s.hidden, s.kv_lora_rank + s.qk_rope_head_dim, s.layers)
-        linear(s.kv_lora_rank, s.heads * (s.qk_nope_head_dim + s.v_head_dim), s.layers)
-        linear(s.heads * s.v_head_dim, s.hidden, s.layers)
-    else:
-        linear(s.hidden, (s.heads + 2 * s.kv_heads) * s.head_dim, s.layers)
-        linear(s.heads * s.head_dim, s.hidden, s.layers)
-
-    def mlp(width: float, per_token: float) -> None:
-        linear(s.hidden, (2 if s.gated else 1) * width, per_token)
-        linear(width, s.hidden, per_token)
-
-    if s.is_moe:
-        moe_layers = s.layers - s.dense_layers
-        mlp(s.ffn, s.dense_layers)
-        mlp(s.moe_ffn or s.ffn, moe_layers * s.experts_active)
-        if s.shared_experts:
-            mlp(s.shared_experts * (s.moe_ffn or s.ffn), moe_layers)
-    else:
-        mlp(s.ffn, s.layers)
+    for gemm in weight_gemms(s):
+        if gemm.name in ("router", "output"):
+            continue
+        outputs += gemm.count * gemm.outputs
+        if not gemm.name.endswith("gate"):  # the gate shares the up projection's input (one fused module)
+            inputs += gemm.count * gemm.inputs
+    if s.is_moe:  # the routed experts a token reaches (weight_gemms leaves them out)
+        width = s.moe_ffn or s.ffn
+        per_token = (s.layers - s.dense_layers) * s.experts_active
+        inputs += per_token * (s.hidden + width)
+        outputs += per_token * ((2 if s.gated else 1) * width + s.hidden)
     return inputs, outputs
