@@ -199,7 +199,8 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
 def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
     step_model's outputs in order, then the lineage, the efficiency mode, the schedule, the
-    capacity basis, the EP size, the all-to-all time and the FP8 quantization time."""
+    capacity basis, the EP size, the all-to-all time, the FP8 quantization time and the MoE
+    token-dispatch time."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -208,12 +209,12 @@ def test_result_fields_follow_the_model_outputs(catalog):
                                    precision="bf16", efficiency=0.5)
     out = step_model(_Scalar, setup, Layout(interleave=1), 256, 256.0)
     names = [f.name for f in fields(TrainingResult)]
-    # ep_comm_time and quantization_time are step_model's last outputs; train passes them by
-    # position after the layout's ep.
-    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", "ep_comm_time", "quantization_time"]
-    late = ("ep_comm_time", "quantization_time")
+    # ep_comm_time, quantization_time and moe_dispatch_time are step_model's last outputs;
+    # train passes them by position after the layout's ep.
+    late = ("ep_comm_time", "quantization_time", "moe_dispatch_time")
+    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late]
     assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k not in late]
-    assert names[-len(tail):] == tail and tuple(out)[-2:] == late
+    assert names[-len(tail):] == tail and tuple(out)[-len(late):] == late
 
 
 @settings(max_examples=30, deadline=None)

@@ -63,6 +63,37 @@ def test_all_to_all_time_per_microbatch(mixtral):
     assert solve(mixtral, 8).ep_comm_time > 10 * r.ep_comm_time
 
 
+def test_the_token_dispatcher_moves_each_tokens_k_copies_there_and_back():
+    """Megatron-Core's all-to-all dispatcher (token_dispatcher.py at d98e8a6) permutes each
+    token's k copies into expert order (read and write k h), unpermutes the k expert outputs
+    into one (read k h, write h) and, when a rank holds more than one expert, sorts the
+    received tokens by local expert and restores them (two more reads and writes of k h).
+    Qwen3-30B-A3B: hidden 2048, top-8."""
+    from mlsysim.solvers.distributed import moe_dispatch_elements_per_token
+
+    assert moe_dispatch_elements_per_token(2048, 8, 0) == 2 * 8 * 2048 + 9 * 2048
+    assert moe_dispatch_elements_per_token(2048, 8, 1) == 2 * 8 * 2048 + 9 * 2048 + 4 * 8 * 2048
+
+
+def test_moe_dispatch_time_per_microbatch(catalog, mixtral):
+    """Mixtral at TP 4: each rank routes 4096 / 4 = 1024 tokens per microbatch through all 32
+    MoE layers in the forward and backward pass, 16-bit hidden states at the achieved memory
+    bandwidth. EP 2 leaves each rank 4 of the 8 experts, so the tokens are also sorted by
+    local expert; EP 1 does not sort. The time is part of the compute time; a dense model
+    has none."""
+    model, cluster = mixtral
+    terms = training_terms(model, cluster, precision="bf16", seq_len=4096)
+    for ep, per_token in ((1, 2 * 2 * 4096 + 3 * 4096), (2, 2 * 2 * 4096 + 3 * 4096 + 4 * 2 * 4096)):
+        r = solve(mixtral, ep)
+        per_microbatch = 1024 * 2 * per_token * 32 * 2 / terms.mem_bw
+        assert r.moe_dispatch_time == pytest.approx(r.microbatches * per_microbatch, rel=1e-12)
+        assert r.moe_dispatch_time < r.compute_time
+    full = solve(mixtral, 2, recompute="full")
+    assert full.moe_dispatch_time == pytest.approx(1.5 * solve(mixtral, 2).moe_dispatch_time, rel=1e-12)
+    dense = DistributedModel().solve(catalog.get("models", "Llama3_8B"), cluster, 1024, "bf16", **LAYOUT)
+    assert dense.moe_dispatch_time == 0.0
+
+
 def test_expert_gradients_sync_over_the_smaller_group(mixtral):
     """With EP, each GPU holds 1/EP of the routed experts' gradients and sums them only with
     the ranks holding the same experts: the data-parallel time falls."""

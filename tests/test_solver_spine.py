@@ -237,6 +237,7 @@ ALLOWED = {
     ("distributed.py", "activation_bytes_per_layer", 24): "Korthikanti et al. 2022, Table 2 (10 + 24 / t)",
     ("distributed.py", "activation_bytes_per_layer", 34): "Korthikanti et al. 2022, Table 2 (34 s b h)",
     ("distributed.py", "<module>", 3): "ZeRO stage numbers 0-3 (labels, Rajbhandari et al. 2020)",
+    ("distributed.py", "moe_dispatch_elements_per_token", 4.0): "Megatron-Core's dispatcher sorts the received tokens by local expert and restores them: two reads and two writes of k h (token_dispatcher.py)",
     ("distributed.py", "<module>", 0.5): "a causal mask keeps the lower triangle of the scores: half the work (Dao 2023, Sec. 3.1.1)",
     ("distributed.py", "<module>", 2.5): "FlashAttention's backward runs 5 matrix products to the forward's 2 (Dao 2023, Algorithm 2; its benchmarks count 2.5 x the forward's FLOPs)",
     ("distributed.py", "LayoutSpace", 4): "interleave candidates (1, 2, 4) a search tries by default",

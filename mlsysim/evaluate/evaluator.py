@@ -401,6 +401,7 @@ def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]
         "step_time_s": result.step_time,
         "compute_s": result.compute_time,
         "fp8_quantization_s": result.quantization_time,
+        "moe_dispatch_s": result.moe_dispatch_time,
         "exposed_tp_comm_s": result.tp_comm_time,
         "exposed_pp_comm_s": result.pp_comm_time,
         "exposed_cp_comm_s": result.cp_comm_time,

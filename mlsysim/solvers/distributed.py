@@ -14,7 +14,9 @@ Per pipeline stage and microbatch ("slot"):
              and every tensor held or communicated stay in 16 bits (`tensor_precision`), and
              each linear module's input (every forward pass) and output gradient (backward)
              is quantized first: memory-bound, at the cited bytes per element of Transformer
-             Engine's current scaling (NVIDIA, TransformerEngine GEMM profiling tutorial)
+             Engine's current scaling (NVIDIA, TransformerEngine GEMM profiling tutorial);
+             a mixture of experts also moves each token's k copies into expert order and
+             back around its experts (Megatron-Core's token dispatcher), memory-bound
   TP comm  = two ring all-reduces per layer in each forward and backward pass (and in
              the recomputed forward under full recomputation) of the b x s/CP x h
              activations over the TP group (Megatron-LM, not overlapped)
@@ -674,6 +676,7 @@ class TrainingResult(QuantityView):
     ep: int = 1
     ep_comm_time: float = 0.0  # expert-parallel all-to-alls, exposed
     quantization_time: float = 0.0  # FP8 quantization before the GEMMs, part of compute_time
+    moe_dispatch_time: float = 0.0  # MoE tokens moved into expert order and back, part of compute_time
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -682,6 +685,7 @@ class TrainingResult(QuantityView):
         "tokens_per_second": "1/s", "memory_weights": "B", "memory_gradients": "B", "memory_optimizer": "B",
         "memory_activations": "B", "memory_total": "B", "memory_capacity": "B", "tokens_per_step": "",
         "exposed_communication_time": "s", "ep_comm_time": "s", "quantization_time": "s",
+        "moe_dispatch_time": "s",
     }
 
     @property
@@ -837,8 +841,9 @@ def ring_collective_time(nbytes: Any, n: Any, bandwidth: Any, latency: Any) -> A
 
 
 def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
-                t_quant: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
-    """Compute (GEMM, memory-bound and the FP8 quantization `t_quant` of `quantization_time`), TP, CP, pipeline-send, exposed ZeRO-3 and
+                t_quant: Any, t_dispatch: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """Compute (GEMM, memory-bound, the FP8 quantization `t_quant` of `quantization_time` and the
+    MoE token movement `t_dispatch` of `moe_dispatch_time`), TP, CP, pipeline-send, exposed ZeRO-3 and
     expert-parallel all-to-all time of one microbatch through the slowest stage [s]. Each group talks over the node's link when it
     fits in one node, else over each device's share of the fabric (bandwidth [B/s] and
     latency [s] picked with ops.where)."""
@@ -879,7 +884,7 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     traffic = elementwise_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.sequence_parallel,
                                           x.fused_attention)
     t_mem = layers_stage * passes_mem * traffic / s.mem_bw
-    t_compute = t_gemm + t_mem + t_quant
+    t_compute = t_gemm + t_mem + t_quant + t_dispatch
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = x.microbatch * seq_local * s.hidden * s.elem
@@ -966,6 +971,50 @@ def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
     forwards = 1.0 + (1.0 if x.recompute == "full" else 0.0)
     elements = (forwards * s.quantized_inputs + s.quantized_output_grads) * layers_stage / s.layers
     return x.microbatch * s.seq / x.cp / x.tp * elements / s.quantization_rate
+
+
+def moe_dispatch_elements_per_token(hidden: Any, experts_active: Any, sorted_by_local_expert: Any) -> Any:
+    """Elements [1] the token dispatcher reads and writes in device memory for one token of one
+    mixture-of-experts layer in one pass, outside the experts' GEMMs, with h = `hidden` and
+    k = `experts_active`:
+
+        E = 2 k h         permute: gather the token's k copies into expert order (read, write)
+          + (k + 1) h     unpermute: the probability-weighted sum of its k expert outputs
+          + 4 k h x S     sort the received tokens by local expert and restore them afterwards
+
+    S [0 or 1] is `sorted_by_local_expert`: the all-to-all dispatcher's second permutation,
+    run when expert parallelism leaves a rank more than one expert. The backward pass runs
+    each operation's inverse over the same tensors, so it moves as much again.
+
+    References
+    ----------
+    NVIDIA/Megatron-LM at d98e8a6, megatron/core/transformer/moe/token_dispatcher.py,
+    MoEAlltoAllTokenDispatcher: dispatch_preprocess (permute), dispatch_postprocess
+    ("Permutation 2: Sort tokens by local expert", when num_local_experts > 1),
+    combine_preprocess ("Unpermutation 2"), combine_postprocess (unpermute); and
+    megatron/core/transformer/moe/moe_utils.py (permute, unpermute, sort_chunks_by_idxs).
+    """
+    return 2.0 * experts_active * hidden + (experts_active + 1.0) * hidden + 4.0 * experts_active * hidden * sorted_by_local_expert
+
+
+def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
+    """Time [s] one microbatch spends on the slowest stage moving tokens into expert order and
+    back (`moe_dispatch_elements_per_token`), memory-bound at the achieved device memory
+    bandwidth; 0 for a dense model. Each rank routes its own b (s / CP) / TP tokens (sequence
+    parallelism splits them over the TP group) in 16-bit hidden states, in the forward pass,
+    the backward pass and a recomputed forward:
+
+        t = b (s / CP) / TP x f x E x L_moe x L_stage / L x bytes / achieved bandwidth
+
+    with f = 2 passes (3 under full recomputation) and L_moe of the L layers MoE layers.
+    """
+    if not s.moe_layers:
+        return 0.0
+    sorted_locally = (x.ep > 1) * (s.experts_total > x.ep)
+    elements = moe_dispatch_elements_per_token(s.hidden, s.experts_active, sorted_locally)
+    passes = 2.0 + (1.0 if x.recompute == "full" else 0.0)
+    moe_stage = layers_stage / s.layers * s.moe_layers
+    return x.microbatch * s.seq / x.cp / x.tp * passes * elements * moe_stage * s.elem / s.mem_bw
 
 
 def _expert_parallel(s: TrainingTerms, x: Any) -> bool:
@@ -1113,10 +1162,12 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         step = model_flops / (n * s.peak * s.efficiency)
         zero = 0.0 * m
         t_compute = t_tp = t_cp = t_p2p = t_z3 = t_dp = bubble = bubble_fraction = t_update = t_ep = t_quant = zero
+        t_dispatch = zero
         compute_total = step
     else:
         t_quant = quantization_time(s, x, layers_stage) + 0.0 * m
-        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage, t_quant)
+        t_dispatch = moe_dispatch_time(s, x, layers_stage) + 0.0 * m
+        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage, t_quant, t_dispatch)
         slot = t_compute + t_tp + t_cp + t_p2p + t_z3 + t_ep
         bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
         bubble = bubble_slots * slot
@@ -1149,6 +1200,7 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         "feasible": total <= s.capacity,
         "ep_comm_time": m * t_ep,
         "quantization_time": m * t_quant,
+        "moe_dispatch_time": m * t_dispatch,
     }
 
 
@@ -1257,12 +1309,13 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     out = step_model(_Scalar, s, layout, dp, float(batch))
     ep_time = out.pop("ep_comm_time")
     quantization = out.pop("quantization_time")
+    dispatch = out.pop("moe_dispatch_time")
     # Positional: the first fields of TrainingResult, then step_model's outputs in field order
     # (tests/test_distributed.py checks the order), then the lineage.
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
                           s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time,
-                          quantization)
+                          quantization, dispatch)
 
 
 solve_setup = train  # the name the scorecard used first
