@@ -504,6 +504,8 @@ def _serving(c: Call, precision: str) -> Any:
         # Engines keep the KV cache in 16 or 8 bits when the GEMMs run in 4; 16 is the default.
         kv = "fp16"
         c.assumed.append("kv_precision = fp16 (not stated; the compute runs in 4 bits)")
+    elif kv is None and BYTES_PER_ELEMENT[precision] < BYTES_PER_ELEMENT["fp16"]:
+        c.assumed.append(f"kv_precision = {precision} (not stated; the compute precision)")
     return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
                         kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head")
 
