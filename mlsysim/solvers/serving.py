@@ -20,7 +20,8 @@ compute-bound while the attention still streams the KV cache. Weights and KV cac
 narrower formats than the compute precision (e.g. int4 weights, fp8 KV cache).
 To the roofline each pass adds its cited fixed overheads: the launch of every
 kernel (`terms.launch_overhead`) and, with tensor parallelism, the latency of every
-all-reduce (`terms.allreduce_latency`, NCCL's own latency model). The compute time of
+all-reduce (`terms.allreduce_latency`: NCCL's own latency model on NVIDIA GPUs, a measured
+small-message all-reduce time where the catalog cites one, e.g. RCCL on 8 MI300X). The compute time of
 the weight GEMMs is stretched by their tile and wave quantization on the GPU's SMs
 (`terms.wave_quantization`): a pass of batch x new tokens makes GEMMs with that many rows
 and, per GPU, N / tp columns (Q/K/V, MLP up/gate, output projection) or N columns

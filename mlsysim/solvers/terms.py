@@ -806,20 +806,38 @@ def _tile_assumption(catalog: Catalog, ident: str, precision: str, needed: str) 
 
 
 def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
-    """Fixed latency of one all-reduce over `devices` GPUs [s], in NCCL's own latency model:
+    """Fixed latency of one all-reduce over `devices` GPUs [s]. In NCCL's own latency model,
     base latency + 2 (devices - 1) ring steps x the per-step latency of the link
     (catalog/assumptions/nccl_allreduce_base_latency.yaml, nccl_nvlink_step_latency.yaml),
-    when those figures apply to the accelerator `hw` (`applies_to`: NVIDIA, NVLink);
-    else zero. Zero for one device."""
+    when those figures apply to the accelerator `hw` (`applies_to`: NVIDIA, NVLink); else
+    the measured small-message all-reduce time of a record that applies to `hw` at this
+    many ranks (qualifiers `collective_latency: all_reduce` and `ranks`, e.g.
+    rccl_allreduce_latency_mi300x_8gpu); else zero. Zero for one device. Memoised per
+    (accelerator, devices) in their catalog."""
     if devices <= 1:
         return _NO_OVERHEAD
     catalog = hw._catalog
+    memo = catalog.derived("allreduce_latency")
+    key = (hw._data["id"], devices)
+    result = memo.get(key)
+    if result is None:
+        result = memo[key] = _read_allreduce_latency(hw, devices)
+    return result
+
+
+def _read_allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
+    catalog = hw._catalog
     base = cited_assumption(catalog, ALLREDUCE_BASE_LATENCY, "the fixed latency of tensor-parallel all-reduces")
     step = cited_assumption(catalog, ALLREDUCE_STEP_LATENCY, "the fixed latency of tensor-parallel all-reduces")
-    if not (applies_to(base, hw) and applies_to(step, hw)):
-        return _NO_OVERHEAD
     lineage = Lineage()
-    return FixedOverhead(lineage.use(base) + 2.0 * (devices - 1) * lineage.use(step), lineage)
+    if applies_to(base, hw) and applies_to(step, hw):
+        return FixedOverhead(lineage.use(base) + 2.0 * (devices - 1) * lineage.use(step), lineage)
+    measured = next((r.quantity for r in sorted(catalog.records("assumptions"), key=lambda r: r._data["id"])
+                     if r.has("quantity") and r.quantity.qualifiers.get("collective_latency") == "all_reduce"
+                     and str(r.quantity.qualifiers.get("ranks")) == str(devices) and applies_to(r.quantity, hw)), None)
+    if measured is None:
+        return _NO_OVERHEAD
+    return FixedOverhead(lineage.use(measured), lineage)
 
 
 def cited_assumption(catalog: Catalog, ident: str, needed_for: str = "", solver: str = "roofline") -> Value:
