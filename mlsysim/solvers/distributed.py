@@ -1006,10 +1006,10 @@ def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
 
         t = b (s / CP) / TP x f x E x L_moe x L_stage / L x bytes / achieved bandwidth
 
-    with f = 2 passes (3 under full recomputation) and L_moe of the L layers MoE layers. With
-    TP > 1 the dispatcher all-gathers the received tokens over the TP group before sorting them
-    (experts split over TP too), so the sort moves TP times more than this counts, and that
-    all-gather and its reduce-scatter are not priced.
+    with f = 2 passes (3 under full recomputation), L layers of which L_moe are
+    mixture-of-experts layers. With TP > 1 the dispatcher all-gathers the received tokens
+    over the TP group before sorting them (experts split over TP too), so the sort moves TP
+    times more than this counts, and that all-gather and its reduce-scatter are not priced.
     """
     if not s.moe_layers:
         return 0.0
