@@ -309,3 +309,21 @@ def test_eval_concurrent_with_chunked_prefill(cli) -> None:
     text = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "2", "-p", "fp8", "--concurrent", "32", "-s", "2048",
                "--output-tokens", "256", "--chunk-tokens", "512")
     assert "4 iterations carrying its 512-token chunks" in text.out
+
+
+def test_eval_says_which_fixed_costs_it_leaves_unpriced(cli) -> None:
+    """The cited kernel-launch time is NVIDIA's null-kernel figure (qualifier vendor NVIDIA) and
+    NCCL's latency model is NVIDIA's: on an MI300X the result says that launches, and at TP 2
+    the all-reduces' fixed latency, are not priced, in text and JSON; on an H100 nothing is
+    left out."""
+    r = cli("eval", "Llama3_8B", "MI300X")
+    assert r.code == 0, r.err
+    assert "Not priced: kernel launches: the cited per-kernel launch time (kernel_launch_overhead) is for NVIDIA GPUs, not MI300X" in r.out
+    data = json.loads(cli("eval", "Llama3_8B", "Server_8x_MI300X", "--tp", "2", "-o", "json").out)
+    assert len(data["unpriced"]) == 2 and data["unpriced"][1].startswith("all-reduce latency:")
+    assert "MI300X at 2 ranks" in data["unpriced"][1]
+    cnn = json.loads(cli("eval", "ResNet50", "MI300X", "-o", "json").out)
+    assert cnn["unpriced"] and cnn["unpriced"][0].startswith("kernel launches:")
+    h100 = cli("eval", "Llama3_8B", "H100")
+    assert "Not priced" not in h100.out
+    assert json.loads(cli("eval", "Llama3_8B", "H100", "-o", "json").out)["unpriced"] == []

@@ -158,6 +158,9 @@ def test_nccl_latency_does_not_apply_to_other_vendors() -> None:
     assert s.prefill(512).communication_latency == 0 and s.prefill(512).communication > 0
     assert not any("nccl" in e.path or "kernel_launch" in e.path or "rccl_allreduce_latency" in e.path
                    for e in s.lineage.entries())
+    # ...and says so, rather than leaving the zeros silent.
+    assert [u.split(":")[0] for u in s.unpriced] == ["kernel launches", "all-reduce latency"]
+    assert ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100).unpriced == ()
 
 
 def test_mi300x_tp8_all_reduces_pay_rccls_measured_latency() -> None:
@@ -175,6 +178,7 @@ def test_mi300x_tp8_all_reduces_pay_rccls_measured_latency() -> None:
     paths = {e.path for e in s.lineage.entries()}
     assert {"assumptions/rccl_allreduce_latency_mi300x_8gpu#quantity",
             "assumptions/rccl_allreduce_bus_efficiency_xgmi_mi300x#quantity"} <= paths
+    assert [u.split(":")[0] for u in s.unpriced] == ["kernel launches"]
 
 
 def test_gqa_kv_heads_are_replicated_beyond_their_count() -> None:

@@ -393,3 +393,22 @@ def test_an_edge_decode_rate_row_is_batch_over_the_served_inter_token_latency():
     served = ServingModel(catalog.get("models", "llama3_1_8b"), catalog.get("hardware", "jetson_agx_thor_t5000"),
                           precision="fp4", weight_precision="nvfp4", kv_precision="fp16").solve(383, 128, 1)
     assert result.predicted == pytest.approx(served.decode_tokens_per_second)
+
+
+def test_a_row_says_which_fixed_costs_its_prediction_leaves_unpriced():
+    """AMD's vLLM latency table (ROCm/vllm docs/dev-docker/README.md at 7a292f9): Llama 3.1 70B
+    FP8 on 8 MI300X, batch 1, 128 in / 2048 out, 19,088.59 ms. No cited kernel-launch time
+    applies to the MI300X (the catalog's is NVIDIA's), so the row's remarks say the launches
+    are not priced; a row that is not expressible carries no such remark."""
+    from mlsysim.catalog import load_catalog
+    from mlsysim.evaluate.validation import run_one
+    from tests.conftest import REAL_CATALOG
+
+    catalog = load_catalog(REAL_CATALOG)
+    amd = run_one(catalog.get("measurements", "rocmvllm066_llama3_1_70b_mi300x_fp8_tp8_b1_in128_out2048_latency"), catalog)
+    assert amd.measured == pytest.approx(19088.59e-3)
+    assert any(r.startswith("not priced: kernel launches") for r in amd.remarks)
+    unexpressed = run_one(catalog.get("measurements", "mlperf41_llama2_70b_mi300x1_offline"), catalog)
+    assert unexpressed.predicted is None and not any(r.startswith("not priced") for r in unexpressed.remarks)
+    nvidia = run_one(catalog.get("measurements", "trtllm061_llama2_7b_h100_fp8_b768_tp1_in128_out128"), catalog)
+    assert not any(r.startswith("not priced") for r in nvidia.remarks)

@@ -171,6 +171,7 @@ class _Outcome:
     lineage: Any
     problem: Optional[MlsysimError]     # does not fit: what and by how much
     checks: list[tuple[str, float, Optional[float]]]  # (what, seconds, limit in ms)
+    unpriced: tuple[str, ...] = ()      # fixed costs no cited figure prices here, each with why
 
     @property
     def fits(self) -> bool:
@@ -201,6 +202,7 @@ def _report_one(req: EvalRequest, o: _Outcome) -> None:
     elif o.fits:  # an infeasible result says what does not fit (below), never a latency
         console.print(o.title, soft_wrap=True)
         _print_rows(o.rows, *o.efficiencies)
+        _print_unpriced(o.unpriced)
         _print_warnings(o.warnings)
         if req.explain:
             _print_lineage(o.lineage)
@@ -233,6 +235,8 @@ def _report_many(req: EvalRequest, outcomes: list[_Outcome]) -> None:
             table.add_row(escape(name), *(escape(o.cells.get(name, "")) for o in outcomes))
         console.print(table)
         for o in outcomes:
+            for text in o.unpriced:
+                console.print(f"  Not priced ({escape(o.hardware)}): {escape(text)}", soft_wrap=True)
             for text in o.warnings:
                 console.print(f"[yellow]Warning ({escape(o.hardware)}):[/] {escape(text)}", soft_wrap=True)
         source = "compute given, memory bandwidth cited" if first.efficiencies[2] else "cited"
@@ -312,7 +316,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     layers = terms.layers
     graph = f", {layers.fusion} graph of {layers.graph.kernels} kernels" if layers is not None and layers.fusion != "none" else ""
     return _Outcome(p.model, p.hardware, f"{p.precision}, batch {p.batch_size}{what}{graph}", rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
-                    p.warnings, p.lineage, problem, [("latency", si["latency"], req.max_latency_ms)])
+                    p.warnings, p.lineage, problem, [("latency", si["latency"], req.max_latency_ms)], p.unpriced)
 
 
 def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
@@ -403,9 +407,11 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         problem = OOMError(f"{serving.m.name} does not fit on {serving.hardware_name}: needs {_gb(memory.total)} per GPU, has "
                            f"{_gb(memory.capacity)}{usable} ({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     cells["fits"] = "yes" if problem is None else f"no: {_gb(memory.total - memory.capacity)} short"
+    result["unpriced"] = list(serving.unpriced)
     return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
                     (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, lineage,
-                    problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)])
+                    problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)],
+                    serving.unpriced)
 
 
 def _waves(utilization: float) -> str:
@@ -445,6 +451,12 @@ def _print_rows(rows: list[tuple[str, str]], compute_eff: float, memory_eff: flo
     source = "given" if user else "cited"
     console.print(f"  (efficiencies: compute {compute_eff:.0%} {source}, memory bandwidth {memory_eff:.0%} cited; --explain lists the sources)",
                   soft_wrap=True, markup=False)
+
+
+def _print_unpriced(unpriced: Any) -> None:
+    """Each fixed cost the result leaves out for want of a cited figure, and why."""
+    for text in unpriced:
+        console.print(f"  Not priced: {text}", soft_wrap=True, markup=False)
 
 
 def _print_warnings(warnings: Any) -> None:

@@ -199,10 +199,10 @@ def run_one(rec: Record, catalog: Any) -> ValidationResult:
         total = PREDICTORS[category](call)
     except NotExpressible as why:
         return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=str(why),
-                                assumed=tuple(call.assumed), remarks=tuple(call.remarks))
+                                assumed=tuple(call.assumed), remarks=call.remarks_without_prediction())
     except MlsysimError as exc:
         return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=f"the solver refused it: {exc}",
-                                assumed=tuple(call.assumed), remarks=tuple(call.remarks))
+                                assumed=tuple(call.assumed), remarks=call.remarks_without_prediction())
     # Rates of the whole system are divided over its devices when the source states them per device.
     predicted = total / devices if rec.get("per_device") and metric in EXTENSIVE else total
     return ValidationResult(**base, predicted=predicted, status=OK, assumed=tuple(call.assumed), remarks=tuple(call.remarks))
@@ -220,6 +220,11 @@ class Call:
     @property
     def metric(self) -> str:
         return self.rec.get("metric")
+
+    def remarks_without_prediction(self) -> tuple[str, ...]:
+        """The remarks that still hold when no prediction was made (what a prediction would
+        have left unpriced does not)."""
+        return tuple(r for r in self.remarks if not r.startswith(UNPRICED_REMARK))
 
     def config(self, name: str) -> Any:
         return self.rec.plain_fields.get("config", {}).get(name)
@@ -261,6 +266,9 @@ class Call:
 
 # What a measured time may hold beyond the accelerator's work (config `timing_includes`),
 # and why no solver prices it.
+# How a row's remarks name a fixed cost its prediction leaves out for want of a cited figure.
+UNPRICED_REMARK = "not priced: "
+
 UNPRICED_TIMING = {
     "input_pipeline": "data loading and decoding on the host, which the forward-pass roofline does not model",
     "client": "a serving client's serialisation, network round trip and server queue, which no solver here models",
@@ -340,8 +348,6 @@ def predict_latency(c: Call) -> float:
     """Batch-1 (or stated batch) latency: Engine.solve for models with a per-inference
     FLOP count; ServingModel for transformers (prefill for TTFT, a static batch for
     ITL and end-to-end latency)."""
-    from mlsysim import Engine
-
     precision = c.need("precision", "the peak compute depends on it")
     batch = c.config("batch_size") or 1
     if c.config("batch_size") is None:
@@ -350,8 +356,7 @@ def predict_latency(c: Call) -> float:
         if c.metric != "latency":
             raise NotExpressible(f"{c.metric} applies to token-generating models")
         _single_replica(c)
-        return Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
-                            host_dispatch=_host_dispatch(c), fusion=_fusion(c)).si["latency"]
+        return _engine(c, batch, precision).si["latency"]
     serving = _serving(c, precision)
     prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
     if c.metric == "ttft":
@@ -371,8 +376,6 @@ def predict_throughput(c: Call) -> float:
     the concurrency is, times the replicas (devices / tp); a decode rate
     (`decode_tokens_per_s`) is batch / mean inter-token latency of the static batch. Other
     models: Engine.solve at the stated batch, times the devices (independent replicas)."""
-    from mlsysim import Engine
-
     precision = c.need("precision", "the peak compute depends on it")
     devices = int(c.rec.get("devices"))
     if not c.is_transformer():
@@ -381,8 +384,7 @@ def predict_throughput(c: Call) -> float:
         batch = c.need("batch_size", "throughput depends on the batch")
         if devices > 1:
             c.assumed.append(f"{devices} independent replicas")
-        return devices * Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
-                                      host_dispatch=_host_dispatch(c), fusion=_fusion(c)).si["throughput"]
+        return devices * _engine(c, batch, precision).si["throughput"]
     if c.metric not in ("tokens_per_s", "decode_tokens_per_s"):
         raise NotExpressible(f"a transformer throughput row in {c.metric} is not modelled; state output tokens/s")
     serving = _serving(c, precision)
@@ -489,6 +491,17 @@ def _decode_rate(c: Call, serving: Any) -> float:
     return profile.decode_tokens_per_second
 
 
+def _engine(c: Call, batch: int, precision: str) -> Any:
+    """Engine.solve of the row's model on its hardware at `batch`, with the row's front end and
+    fusion; what it leaves unpriced joins the row's remarks."""
+    from mlsysim import Engine
+
+    profile = Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
+                           host_dispatch=_host_dispatch(c), fusion=_fusion(c))
+    c.remarks.extend(UNPRICED_REMARK + reason for reason in profile.unpriced)
+    return profile
+
+
 def _serving(c: Call, precision: str) -> Any:
     from mlsysim import ServingModel
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
@@ -506,8 +519,10 @@ def _serving(c: Call, precision: str) -> Any:
         c.assumed.append("kv_precision = fp16 (not stated; the compute runs in 4 bits)")
     elif kv is None and BYTES_PER_ELEMENT[precision] < BYTES_PER_ELEMENT["fp16"]:
         c.assumed.append(f"kv_precision = {precision} (not stated; the compute precision)")
-    return ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
-                        kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head")
+    serving = ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
+                           kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head")
+    c.remarks.extend(UNPRICED_REMARK + reason for reason in serving.unpriced)
+    return serving
 
 
 def _host_dispatch(c: Call) -> str | None:

@@ -138,6 +138,13 @@ class PerformanceProfile(QuantityView):
     def si_value(self, name: str) -> float:
         return self.si[name]
 
+    @property
+    def unpriced(self) -> tuple[str, ...]:
+        """The fixed costs the pass has but no cited figure prices on this hardware (e.g.
+        kernel launches on a GPU the cited launch time was not measured for), each with why."""
+        reason = self._terms.overhead.unpriced
+        return (reason,) if reason else ()
+
     memory_capacity_basis = property(
         lambda self: self._terms.hardware.capacity_basis,
         doc='which capacity the fit used: "usable" (memory.capacity_usable), "marketed" (memory.capacity) or "none"')
@@ -212,6 +219,7 @@ class PerformanceProfile(QuantityView):
             "attention_efficiency": self.attention_efficiency,
             "memory_efficiency": self.memory_efficiency,
             "warnings": list(self.warnings),
+            "unpriced": list(self.unpriced),
             "memory_capacity_basis": self.memory_capacity_basis,
             "memory_capacity_note": self._terms.hardware.capacity_note,
             "values": {k: {"value": v, "unit": _UNITS[k][0]} for k, v in self.si.items()},

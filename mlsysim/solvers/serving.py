@@ -415,6 +415,8 @@ class ServingModel:
         self.iteration_overhead = self._iteration_overhead(iteration_overhead, catalog)
         self.launch = launch_overhead(self.m, self.h)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
+        # The fixed costs a pass has but no cited figure prices here, said rather than left silent.
+        self.unpriced = tuple(part.unpriced for part in (self.launch, self.allreduce_latency) if part.unpriced)
         self.waves = wave_quantization(self.m, self.h, self.tp)
         # Each GPU holds 1/tp of the weights; of the KV cache, its share of KV heads
         # (at least one head: a GQA model with fewer KV heads than GPUs replicates

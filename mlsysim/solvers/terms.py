@@ -144,10 +144,12 @@ class Efficiencies:
 
 @dataclass(frozen=True)
 class FixedOverhead:
-    """Cited fixed time a pass costs beyond its roofline [s], with the values it rests on."""
+    """Cited fixed time a pass costs beyond its roofline [s], with the values it rests on;
+    `unpriced` says why it is zero when the pass has the cost but no cited figure applies."""
 
     seconds: float
     lineage: Lineage
+    unpriced: str = ""
 
 
 _NO_OVERHEAD = FixedOverhead(0.0, Lineage())
@@ -716,9 +718,19 @@ def kernel_launches(kernels: float, h: HardwareTerms) -> FixedOverhead:
         return _NO_OVERHEAD
     value = cited_assumption(h.catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
     if not applies_to(value, h.record):
-        return _NO_OVERHEAD
+        return FixedOverhead(0.0, Lineage(), f"kernel launches: the cited per-kernel launch time ({KERNEL_LAUNCH}) "
+                                             f"is for {_scope(value)}, not {h.record.label}")
     lineage = Lineage()
     return FixedOverhead(kernels * lineage.use(value), lineage)
+
+
+def _scope(value: Value) -> str:
+    """The accelerators a cited overhead was measured for, in words (its qualifiers)."""
+    wanted = value.qualifiers
+    listed = _listed(wanted.get("hardware"))
+    if listed:
+        return ", ".join(sorted(listed))
+    return f"{wanted.get('vendor', 'other')} GPUs" + (f" on {wanted['link']}" if wanted.get("link") else "")
 
 
 def host_dispatch_overhead(m: ModelTerms, h: HardwareTerms, given: Any) -> FixedOverhead:
@@ -836,7 +848,9 @@ def _read_allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
                      if r.has("quantity") and r.quantity.qualifiers.get("collective_latency") == "all_reduce"
                      and str(r.quantity.qualifiers.get("ranks")) == str(devices) and applies_to(r.quantity, hw)), None)
     if measured is None:
-        return _NO_OVERHEAD
+        return FixedOverhead(0.0, lineage, f"all-reduce latency: NCCL's latency model ({ALLREDUCE_BASE_LATENCY}) is "
+                                           f"for {_scope(base)}, and no measured all-reduce time is cited for "
+                                           f"{hw.label} at {devices} ranks")
     return FixedOverhead(lineage.use(measured), lineage)
 
 
