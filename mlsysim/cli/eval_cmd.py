@@ -407,7 +407,6 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         problem = OOMError(f"{serving.m.name} does not fit on {serving.hardware_name}: needs {_gb(memory.total)} per GPU, has "
                            f"{_gb(memory.capacity)}{usable} ({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     cells["fits"] = "yes" if problem is None else f"no: {_gb(memory.total - memory.capacity)} short"
-    result["unpriced"] = list(serving.unpriced)
     return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
                     (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, lineage,
                     problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)],

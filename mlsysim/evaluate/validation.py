@@ -199,13 +199,15 @@ def run_one(rec: Record, catalog: Any) -> ValidationResult:
         total = PREDICTORS[category](call)
     except NotExpressible as why:
         return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=str(why),
-                                assumed=tuple(call.assumed), remarks=call.remarks_without_prediction())
+                                assumed=tuple(call.assumed), remarks=tuple(call.remarks))
     except MlsysimError as exc:
         return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=f"the solver refused it: {exc}",
-                                assumed=tuple(call.assumed), remarks=call.remarks_without_prediction())
+                                assumed=tuple(call.assumed), remarks=tuple(call.remarks))
     # Rates of the whole system are divided over its devices when the source states them per device.
     predicted = total / devices if rec.get("per_device") and metric in EXTENSIVE else total
-    return ValidationResult(**base, predicted=predicted, status=OK, assumed=tuple(call.assumed), remarks=tuple(call.remarks))
+    # What the prediction leaves unpriced is said only of a prediction that was made.
+    remarks = tuple(call.remarks) + tuple(f"not priced: {reason}" for reason in call.unpriced)
+    return ValidationResult(**base, predicted=predicted, status=OK, assumed=tuple(call.assumed), remarks=remarks)
 
 
 @dataclass
@@ -216,15 +218,11 @@ class Call:
     catalog: Any
     assumed: list[str] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
+    unpriced: list[str] = field(default_factory=list)  # fixed costs the solver call left out, and why
 
     @property
     def metric(self) -> str:
         return self.rec.get("metric")
-
-    def remarks_without_prediction(self) -> tuple[str, ...]:
-        """The remarks that still hold when no prediction was made (what a prediction would
-        have left unpriced does not)."""
-        return tuple(r for r in self.remarks if not r.startswith(UNPRICED_REMARK))
 
     def config(self, name: str) -> Any:
         return self.rec.plain_fields.get("config", {}).get(name)
@@ -266,9 +264,6 @@ class Call:
 
 # What a measured time may hold beyond the accelerator's work (config `timing_includes`),
 # and why no solver prices it.
-# How a row's remarks name a fixed cost its prediction leaves out for want of a cited figure.
-UNPRICED_REMARK = "not priced: "
-
 UNPRICED_TIMING = {
     "input_pipeline": "data loading and decoding on the host, which the forward-pass roofline does not model",
     "client": "a serving client's serialisation, network round trip and server queue, which no solver here models",
@@ -493,12 +488,12 @@ def _decode_rate(c: Call, serving: Any) -> float:
 
 def _engine(c: Call, batch: int, precision: str) -> Any:
     """Engine.solve of the row's model on its hardware at `batch`, with the row's front end and
-    fusion; what it leaves unpriced joins the row's remarks."""
+    fusion; what it leaves unpriced is kept for the row's remarks."""
     from mlsysim import Engine
 
     profile = Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
                            host_dispatch=_host_dispatch(c), fusion=_fusion(c))
-    c.remarks.extend(UNPRICED_REMARK + reason for reason in profile.unpriced)
+    c.unpriced.extend(profile.unpriced)
     return profile
 
 
@@ -521,7 +516,7 @@ def _serving(c: Call, precision: str) -> Any:
         c.assumed.append(f"kv_precision = {precision} (not stated; the compute precision)")
     serving = ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
                            kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head")
-    c.remarks.extend(UNPRICED_REMARK + reason for reason in serving.unpriced)
+    c.unpriced.extend(serving.unpriced)
     return serving
 
 

@@ -198,6 +198,7 @@ class ServingProfile(QuantityView):
     max_batch_size: int
     lineage: Lineage = field(repr=False)
     warnings: tuple[str, ...] = ()   # violated physical bounds (plausibility.bound_warnings)
+    unpriced: tuple[str, ...] = ()   # fixed costs no cited figure prices on this hardware (ServingModel.unpriced)
 
     UNITS = {"ttft": "s", "itl": "s", "itl_first": "s", "itl_last": "s", "latency": "s", "tokens_per_second": "1/s",
              "decode_tokens_per_second": "1/s", "kv_cache_per_token": "B"}
@@ -235,6 +236,7 @@ class ServingProfile(QuantityView):
             "memory_bytes_per_gpu": self.memory.to_dict(),
             "max_batch_size": self.max_batch_size,
             "warnings": list(self.warnings),
+            "unpriced": list(self.unpriced),
             "catalog": self.lineage.catalog,
             "lineage": [e.to_dict() for e in self.lineage.entries()],
         }
@@ -610,6 +612,7 @@ class ServingModel:
             lineage=self._lineage,
             warnings=(self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True)
                       + self.check_rate(batch_size * output_tokens / latency, "the batch")),
+            unpriced=self.unpriced,
         )
 
     def steady_state_dict(self, cb: ContinuousBatchingProfile, prompt_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -622,7 +625,7 @@ class ServingModel:
                 "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
                 "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
                 "memory_bytes_per_gpu": cb.memory.to_dict(), "warnings": list(cb.warnings),
-                "catalog": self.lineage.catalog,
+                "unpriced": list(self.unpriced), "catalog": self.lineage.catalog,
                 "lineage": [e.to_dict() for e in self.lineage.entries()]}
 
     def continuous_batching(self, concurrent_requests: int, prompt_tokens: int, output_tokens: int,

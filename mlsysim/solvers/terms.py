@@ -684,8 +684,7 @@ def collective_efficiencies(hw: Record, fabric: Record | None = None) -> LinkEff
     hit = memo.get(key)
     if hit is not None:
         return hit
-    records = [r.quantity for r in sorted(hw._catalog.records("assumptions"), key=lambda r: r._data["id"])
-               if r.has("quantity") and r.quantity.qualifiers.get("collective")]
+    records = _qualified_assumptions(hw._catalog, "collective")
     lineage = Lineage()
     intra = next((v for v in records if applies_to(v, hw)), None)
     technology = str(fabric.get("technology", "")).lower() if fabric is not None else ""
@@ -782,8 +781,7 @@ def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     rows_value, columns_value, per_sm_value = tile["rows"], tile["columns"], tile["tiles_per_sm"]
     for value in (rows_value, columns_value, per_sm_value):
         if not applies_to(value, hw):
-            scope = value.qualifiers.get("hardware") or f"{value.qualifiers.get('vendor')} GPUs"
-            return _no_waves(f"the cited GEMM tile is for {scope}, not {hw.label}")
+            return _no_waves(f"the cited GEMM tile is for {_scope(value)}, not {hw.label}")
         tile_precision = value.qualifiers.get("precision")
         if tile_precision and h.precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
             return _no_waves(f"the cited GEMM tile is for {tile_precision}, not {h.precision}")
@@ -837,6 +835,17 @@ def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
     return result
 
 
+def _qualified_assumptions(catalog: Catalog, qualifier: str) -> list[Value]:
+    """The quantities of `catalog`'s assumption records that carry `qualifier`, in record-id
+    order (the first that applies wins), read once per catalog."""
+    memo = catalog.derived("qualified_assumptions")
+    found = memo.get(qualifier)
+    if found is None:
+        found = memo[qualifier] = [r.quantity for r in sorted(catalog.records("assumptions"), key=lambda r: r._data["id"])
+                                   if r.has("quantity") and r.quantity.qualifiers.get(qualifier)]
+    return found
+
+
 def _read_allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
     catalog = hw._catalog
     base = cited_assumption(catalog, ALLREDUCE_BASE_LATENCY, "the fixed latency of tensor-parallel all-reduces")
@@ -844,9 +853,9 @@ def _read_allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
     lineage = Lineage()
     if applies_to(base, hw) and applies_to(step, hw):
         return FixedOverhead(lineage.use(base) + 2.0 * (devices - 1) * lineage.use(step), lineage)
-    measured = next((r.quantity for r in sorted(catalog.records("assumptions"), key=lambda r: r._data["id"])
-                     if r.has("quantity") and r.quantity.qualifiers.get("collective_latency") == "all_reduce"
-                     and str(r.quantity.qualifiers.get("ranks")) == str(devices) and applies_to(r.quantity, hw)), None)
+    measured = next((v for v in _qualified_assumptions(catalog, "collective_latency")
+                     if v.qualifiers["collective_latency"] == "all_reduce" and str(v.qualifiers.get("ranks")) == str(devices)
+                     and applies_to(v, hw)), None)
     if measured is None:
         return FixedOverhead(0.0, lineage, f"all-reduce latency: NCCL's latency model ({ALLREDUCE_BASE_LATENCY}) is "
                                            f"for {_scope(base)}, and no measured all-reduce time is cited for "
@@ -970,11 +979,11 @@ def _conv_tile(h: HardwareTerms, efficiencies: KernelEfficiencies) -> tuple[floa
     precision = _CONV_TILE_PRECISIONS.get(h.precision, h.precision)
     for value in (rows, columns):
         if not applies_to(value, hw):
-            return untiled(f"the cited convolution tile is for {value.qualifiers.get('vendor')} GPUs, not {hw.label}")
+            return untiled(f"the cited convolution tile is for {_scope(value)}, not {hw.label}")
         if precision not in _listed(value.qualifiers.get("precisions")):
             return untiled(f"the cited convolution tile is for {value.qualifiers.get('precisions')}, not {h.precision}")
     if not applies_to(per_sm, hw):
-        return untiled(f"the cited tiles per SM are for {per_sm.qualifiers.get('vendor')} GPUs, not {hw.label}")
+        return untiled(f"the cited tiles per SM are for {_scope(per_sm)}, not {hw.label}")
     lineage = Lineage()
     wave = lineage.use(hw.compute_units) * lineage.use(per_sm)
     return lineage.use(rows), lineage.use(columns), wave, lineage, ""
