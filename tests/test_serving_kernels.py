@@ -68,6 +68,31 @@ def test_unscoped_hardware_falls_back_to_the_generic_figures() -> None:
     assert not (e.gemm_specific or e.attention_specific or e.memory_specific)
 
 
+def test_mi300x_bytes_stream_at_amds_measured_copy_bandwidth_in_every_pass() -> None:
+    """AMD ROCm blog 'Deep dive into the MI300 compute and memory partition modes' (rocm-blogs
+    at 20c9277, 'Stream microbenchmark'): a Triton copy kernel reaches 4017 GB/s in the default
+    SPX/NPS1 mode, 4017 / 5300 = 75.79% of the MI300X's 5.3 TB/s. A transformer's bytes and a
+    CNN's bytes both take it; the compute classes keep their own figures."""
+    from mlsysim.solvers.terms import pass_efficiencies
+
+    catalog = _catalog()
+    for precision in ("fp16", "fp8"):
+        h = hardware_terms(catalog.get("hardware", "mi300x"), precision)
+        e = kernel_efficiencies(h)
+        assert e.memory == pytest.approx(4017 / 5300, rel=1e-3) and e.memory_specific
+        assert "assumptions/memory_efficiency_mi300x#quantity" in e.lineage
+    h = hardware_terms(catalog.get("hardware", "mi300x"), "fp16")
+    cnn = pass_efficiencies(model_terms(catalog.get("models", "resnet50")), h)
+    assert cnn.memory == pytest.approx(4017 / 5300, rel=1e-3) and cnn.memory_specific
+    assert cnn.compute == pytest.approx(0.76) and not cnn.gemm_specific
+    given = pass_efficiencies(model_terms(catalog.get("models", "resnet50")), h, 0.5)
+    assert (given.compute, given.compute_from_user) == (0.5, True)
+    assert given.memory == pytest.approx(4017 / 5300, rel=1e-3)
+    # Another GPU's CNN pass keeps the generic 88%.
+    t4 = pass_efficiencies(model_terms(catalog.get("models", "resnet50")), hardware_terms(catalog.get("hardware", "t4"), "fp16"))
+    assert t4.memory == pytest.approx(0.88) and not t4.memory_specific
+
+
 def test_a_user_efficiency_replaces_both_compute_classes_only() -> None:
     h = hardware_terms(_catalog().get("hardware", "h100_sxm"), "fp8")
     e = kernel_efficiencies(h, 0.5)

@@ -14,6 +14,7 @@ prefill             prefill_compute_efficiency                   Engine.solve, S
 attention_prefill   prefill_compute_efficiency                   the same solvers
                     (attention_efficiency_* first)
 decode              decode_memory_bandwidth_efficiency           Engine.solve, ServingModel decode, sweeps
+                    (per-accelerator memory_efficiency_* first)
 attention_decode    decode_memory_bandwidth_efficiency           (KV-cache reads stream like weights)
 memory_bound        decode_memory_bandwidth_efficiency           (element-wise work: bytes / bandwidth)
 collective          nccl_allreduce_base_latency,                 ServingModel tensor-parallel all-reduces

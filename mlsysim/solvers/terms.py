@@ -577,22 +577,31 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
     """The efficiencies a single forward pass of `m` on `h` is priced at: for a transformer
     (described weight GEMMs and attention) the per-kernel ones (`kernel_efficiencies`, as
     ServingModel prices its passes); for a model with a per-inference or per-parameter FLOP
-    count (no operator graph to split into kernel classes) the generic cited compute and
-    memory efficiencies (`efficiencies`), the same figure for both compute classes, except
-    that a CNN's FLOPs take the convolution efficiency cited for this accelerator and
-    precision where the catalog has one (qualifier kernel: convolution).
+    count (no operator graph to split into kernel classes) the generic cited compute
+    efficiency (`efficiencies`), the same figure for both compute classes, except that a
+    CNN's FLOPs take the convolution efficiency cited for this accelerator and precision
+    where the catalog has one (qualifier kernel: convolution). The bytes take the memory
+    efficiency cited for this accelerator and precision where there is one (qualifier
+    kernel: memory), as a transformer's do, else the generic one.
     `compute`, when given, replaces the compute efficiencies in either case."""
     if m.kind == "transformer":
         return kernel_efficiencies(h, compute)
-    if m.convolutional and compute is None:
-        conv = kernel_efficiency_values(h)["convolution"]
-        if conv.qualifiers.get("kernel") == "convolution":  # cited for this accelerator and precision
-            lineage = Lineage()
-            c = lineage.use(conv)
-            memory = lineage.use(cited_assumption(h.catalog, MEMORY_EFFICIENCY))
-            return KernelEfficiencies(c, c, memory, lineage, False, True, True, False)
-    e = efficiencies(h.catalog, compute)
-    return KernelEfficiencies(e.compute, e.compute, e.memory, e.lineage, e.compute_from_user)
+    cited = kernel_efficiency_values(h)
+    conv, memory = cited["convolution"], cited["memory"]
+    conv_specific = m.convolutional and compute is None and conv.qualifiers.get("kernel") == "convolution"
+    memory_specific = memory.qualifiers.get("kernel") == "memory"  # cited for this accelerator and precision
+    if not (conv_specific or memory_specific):
+        e = efficiencies(h.catalog, compute)
+        return KernelEfficiencies(e.compute, e.compute, e.memory, e.lineage, e.compute_from_user)
+    lineage = Lineage()
+    if conv_specific:
+        c = lineage.use(conv)
+    elif compute is None:
+        c = lineage.use(cited_assumption(h.catalog, COMPUTE_EFFICIENCY))
+    else:
+        c = inputs.fraction(compute, "efficiency", lineage)
+    return KernelEfficiencies(c, c, lineage.use(memory), lineage, compute is not None, conv_specific, conv_specific,
+                              memory_specific)
 
 
 @dataclass(frozen=True)
