@@ -86,13 +86,14 @@
     // terms.pass_efficiencies: a transformer pass prices its weight GEMMs, attention and
     // memory traffic at the records cited for this accelerator and precision
     // (terms.kernel_efficiency_values, exported per accelerator); a model with a
-    // per-inference or per-parameter FLOP count at the generic compute and memory figures,
-    // a CNN's FLOPs at the convolution record chosen for this accelerator and precision
-    // (the generic compute figure where none is cited).
+    // per-inference or per-parameter FLOP count at the generic compute figure, a CNN's FLOPs
+    // at the convolution record chosen for this accelerator and precision (the generic
+    // compute figure where none is cited); its bytes at the memory record chosen for this
+    // accelerator and precision, as a transformer's.
     var keys = h.efficiencies[precision];
     if (m.kind !== "transformer") {
       var compute = m.convolutional && keys ? A[keys.convolution] : A.compute_efficiency;
-      return { gemm: compute, attention: compute, memory: A.memory_efficiency };
+      return { gemm: compute, attention: compute, memory: keys ? A[keys.memory] : A.memory_efficiency };
     }
     return { gemm: A[keys.gemm], attention: A[keys.attention], memory: A[keys.memory] };
   }
