@@ -157,9 +157,10 @@ def test_lineage_lists_exactly_the_cited_inputs() -> None:
     assert {"hardware/h100_sxm#compute.fp16", "hardware/h100_sxm#memory.bandwidth", "hardware/h100_sxm#memory.capacity_usable",
             "models/llama3_8b#transformer.kv_heads", "assumptions/gemm_efficiency_nvidia_16bit#quantity",
             "assumptions/attention_efficiency_hopper_fp16#quantity",
-            "assumptions/decode_memory_bandwidth_efficiency#quantity"} <= paths
-    # The H100 at fp16 has GEMM and attention records of its own: the generic figure is not an input.
+            "assumptions/memory_efficiency_h100#quantity"} <= paths
+    # The H100 at fp16 has GEMM, attention and memory records of its own: the generic figures are not inputs.
     assert "assumptions/prefill_compute_efficiency#quantity" not in paths
+    assert "assumptions/decode_memory_bandwidth_efficiency#quantity" not in paths
     assert not any("interconnect" in path or "compute.fp8" in path for path in paths)
     # The fit used the usable capacity the H100 reports, so the marketed figure is not an input.
     assert "hardware/h100_sxm#memory.capacity" not in paths

@@ -278,12 +278,12 @@ def test_waterfall_dense_model_steps_are_the_serving_solver(catalog):
     for step in steps:
         if step.expressible:
             assert step.rests_on and all(c["source"] and c["url"].startswith("http") for c in step.rests_on)
-            # The efficiencies the step's passes are priced at: on the H100 the GEMM and attention
-            # records cited for it at that precision (terms.kernel_efficiency_values).
+            # The efficiencies the step's passes are priced at: on the H100 the GEMM, attention
+            # and memory records cited for it at that precision (terms.kernel_efficiency_values).
             ids = {c["id"] for c in step.rests_on}
-            assert "prefill_compute_efficiency" not in ids
+            assert "prefill_compute_efficiency" not in ids and "decode_memory_bandwidth_efficiency" not in ids
             assert {"gemm_efficiency_nvidia_16bit", "attention_efficiency_hopper_fp16",
-                    "decode_memory_bandwidth_efficiency"} <= ids or {
+                    "memory_efficiency_h100"} <= ids or {
                 "gemm_efficiency_hopper_fp8", "attention_efficiency_hopper_fp8",
                 "memory_efficiency_hopper_fp8_gemm"} <= ids, (step.key, ids)
         else:

@@ -93,6 +93,19 @@ def test_mi300x_bytes_stream_at_amds_measured_copy_bandwidth_in_every_pass() -> 
     assert t4.memory == pytest.approx(0.88) and not t4.memory_specific
 
 
+def test_hopper_bytes_stream_at_azures_measured_babelstream_copy() -> None:
+    """Azure AI-benchmarking-guide, 'HBM Bandwidth' tables (BabelStream Copy): ND H200 v5
+    4.01 TB/s of 4.8 = 83.54% (Azure_Results/ND_H200_v5_results.md at 7f20e5f); ND H100 v5
+    2.90 TB/s of 3.35 = 86.57% (Azure Results/ND_H100_v5_results.md at f350e7e). An FP8 pass
+    on the H100 keeps DeepGEMM's M = 64 FP8 GEMM bandwidth (71.27%)."""
+    catalog = _catalog()
+    for hw, precision, expected in (("h200", "fp8", 4.01 / 4.80), ("h200", "fp16", 4.01 / 4.80),
+                                    ("h100_sxm", "bf16", 2.90 / 3.35), ("h100_sxm", "fp8", 2387.5 / 3350)):
+        e = kernel_efficiencies(hardware_terms(catalog.get("hardware", hw), precision))
+        assert e.memory == pytest.approx(expected, rel=1e-3), (hw, precision)
+        assert e.memory_specific
+
+
 def test_a_user_efficiency_replaces_both_compute_classes_only() -> None:
     h = hardware_terms(_catalog().get("hardware", "h100_sxm"), "fp8")
     e = kernel_efficiencies(h, 0.5)

@@ -177,7 +177,8 @@ class CompressionModel:
         """
         from mlsysim.catalog import inputs
         from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, gemm_bytes, gemm_flops, pass_cost
-        from mlsysim.solvers.terms import efficiencies, hardware_terms, launch_overhead, model_terms
+        from mlsysim.solvers.terms import (COMPUTE_EFFICIENCY, cited_assumption, hardware_terms, kernel_efficiency_values,
+                                           launch_overhead, model_terms)
 
         def _check_count(name: str, value: Any) -> int:
             return inputs.positive_int(value, name)
@@ -205,12 +206,18 @@ class CompressionModel:
         m = model_terms(model)
         tokens = 1 if (seq_len is None or m.kind == "per_inference") else _check_count("seq_len", seq_len)
         catalog = inputs.catalog_of(model, hardware)
-        eff = efficiencies(catalog, efficiency)
         h0 = hardware_terms(hardware, base_prec)
         h = hardware_terms(hardware, prec)
         lineage = Lineage()
-        for part in (m.lineage, eff.lineage, h0.lineage, h.lineage):
+        for part in (m.lineage, h0.lineage, h.lineage):
             lineage.merge(part)
+        # One compute figure for every FLOP (the cited generic one, or the caller's); the bytes
+        # of each precision at the memory figure cited for this accelerator and precision, as
+        # Engine.solve prices them.
+        compute = (lineage.use(cited_assumption(catalog, COMPUTE_EFFICIENCY)) if efficiency is None
+                   else inputs.fraction(efficiency, "efficiency", lineage))
+        memory0 = lineage.use(kernel_efficiency_values(h0)["memory"])
+        memory = lineage.use(kernel_efficiency_values(h)["memory"])
 
         # Baseline: dense weights and activations at the baseline precision.
         nb = BYTES_PER_ELEMENT[base_prec]
@@ -222,7 +229,7 @@ class CompressionModel:
         # A CNN's traffic is one class with its matmuls; a transformer's splits into the weights
         # its GEMMs read and the KV cache its attention moves.
         weights0 = moved0 if m.kind == "per_inference" else gemm_bytes(m, batch, tokens, nb)
-        t0 = roofline_pass_time(gemm, h0.peak, 0.0, 1.0, weights0, h0.bandwidth, eff.compute, eff.memory, over0.seconds,
+        t0 = roofline_pass_time(gemm, h0.peak, 0.0, 1.0, weights0, h0.bandwidth, compute, memory0, over0.seconds,
                                 other, moved0 - weights0)
 
         # Compressed weights: kept parameters, bytes per original parameter, and the matmul FLOPs.
@@ -253,9 +260,9 @@ class CompressionModel:
         _, moved, resident = pass_cost(m, batch, tokens, 0.0, size / params, kv_bytes)
         weights = moved if m.kind == "per_inference" else gemm_bytes(m, batch, tokens, size / params)
         t = roofline_pass_time(dense_gemm, h.peak, sparse_flops, sparse_peak, weights, h.bandwidth,
-                               eff.compute, eff.memory, over.seconds, other, moved - weights)
-        t_c = ((dense_gemm + other) / h.peak + sparse_flops / sparse_peak) / eff.compute
-        t_m = moved / (h.bandwidth * eff.memory)
+                               compute, memory, over.seconds, other, moved - weights)
+        t_c = ((dense_gemm + other) / h.peak + sparse_flops / sparse_peak) / compute
+        t_m = moved / (h.bandwidth * memory)
         accuracy = _accuracy(catalog, model, wb, ab, pruning, lineage)
         return CompressionResult(
             m.name, h.name, wb, ab, pruning, s, prec, base_prec, kept, size0, size, size0 / size, t0, t, t0 / t,
