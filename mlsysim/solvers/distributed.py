@@ -381,9 +381,9 @@ class TrainingTerms:
     quantized_inputs: float = 0.0
     quantized_output_grads: float = 0.0
     quantization_rate: float = 0.0
-    # Chunk counts `resolve_interleave` chose, by (layout, batch): a repeated solve of the same
+    # Layouts `resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
-    chosen_interleave: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
+    chosen_interleave: dict[Any, Layout] = field(default_factory=dict, compare=False, repr=False)
 
 
 _Setup = TrainingTerms  # the name tests and scripts used first
@@ -1243,7 +1243,7 @@ def resolve_interleave(s: TrainingTerms, layout: Layout, batch: int) -> Layout:
     key = (layout, batch)
     known = s.chosen_interleave.get(key)
     if known is not None:
-        return replace(layout, interleave=known)
+        return known
     per_stage = -(-int(s.layers) // layout.pp)
     best, best_key = 1, (True, float("inf"))
     for v in _divisors(per_stage):
@@ -1255,9 +1255,10 @@ def resolve_interleave(s: TrainingTerms, layout: Layout, batch: int) -> Layout:
         rank = (not out["feasible"], out["step_time"])
         if rank < best_key:
             best, best_key = v, rank
+    chosen = replace(layout, interleave=best)
     if len(s.chosen_interleave) < inputs.MEMO_LIMIT:
-        s.chosen_interleave[key] = best
-    return replace(layout, interleave=best)
+        s.chosen_interleave[key] = chosen  # the resolved layout itself: a solve then pays one lookup
+    return chosen
 
 
 def _divisors(n: int) -> tuple[int, ...]:
