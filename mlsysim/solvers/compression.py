@@ -177,8 +177,8 @@ class CompressionModel:
         """
         from mlsysim.catalog import inputs
         from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, gemm_bytes, gemm_flops, pass_cost
-        from mlsysim.solvers.terms import (COMPUTE_EFFICIENCY, cited_assumption, hardware_terms, kernel_efficiency_values,
-                                           launch_overhead, model_terms)
+        from mlsysim.solvers.terms import (compute_efficiency, hardware_terms, kernel_efficiency_values, launch_overhead,
+                                           model_terms)
 
         def _check_count(name: str, value: Any) -> int:
             return inputs.positive_int(value, name)
@@ -214,8 +214,7 @@ class CompressionModel:
         # One compute figure for every FLOP (the cited generic one, or the caller's); the bytes
         # of each precision at the memory figure cited for this accelerator and precision, as
         # Engine.solve prices them.
-        compute = (lineage.use(cited_assumption(catalog, COMPUTE_EFFICIENCY)) if efficiency is None
-                   else inputs.fraction(efficiency, "efficiency", lineage))
+        compute = compute_efficiency(catalog, efficiency, lineage)
         memory0 = lineage.use(kernel_efficiency_values(h0)["memory"])
         memory = lineage.use(kernel_efficiency_values(h)["memory"])
 

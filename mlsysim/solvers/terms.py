@@ -432,6 +432,15 @@ def efficiencies(catalog: Catalog, compute: Any = None) -> Efficiencies:
     return given
 
 
+def compute_efficiency(catalog: Catalog, given: Any, lineage: Lineage) -> float:
+    """One compute efficiency for every FLOP [1]: `given` (a fraction in (0, 1], or a cited
+    one) when the caller passes it, else the generic cited prefill_compute_efficiency; the
+    value used is noted in `lineage`."""
+    if given is None:
+        return lineage.use(cited_assumption(catalog, COMPUTE_EFFICIENCY))
+    return inputs.fraction(given, "efficiency", lineage)
+
+
 @dataclass(frozen=True)
 class KernelEfficiencies:
     """Achieved fractions of peak of each kernel class of a pass on one accelerator at one
@@ -594,12 +603,7 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
         e = efficiencies(h.catalog, compute)
         return KernelEfficiencies(e.compute, e.compute, e.memory, e.lineage, e.compute_from_user)
     lineage = Lineage()
-    if conv_specific:
-        c = lineage.use(conv)
-    elif compute is None:
-        c = lineage.use(cited_assumption(h.catalog, COMPUTE_EFFICIENCY))
-    else:
-        c = inputs.fraction(compute, "efficiency", lineage)
+    c = lineage.use(conv) if conv_specific else compute_efficiency(h.catalog, compute, lineage)
     return KernelEfficiencies(c, c, lineage.use(memory), lineage, compute is not None, conv_specific, conv_specific,
                               memory_specific)
 
