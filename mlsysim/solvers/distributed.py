@@ -1236,14 +1236,24 @@ def resolve_interleave(s: TrainingTerms, layout: Layout, batch: int) -> Layout:
     ties go to fewer chunks. Layouts whose pipeline has one stage get v = 1."""
     if layout.interleave is not None:
         return layout
-    if layout.schedule == "zb-v":
-        return replace(layout, interleave=ZB_V_CHUNKS)
-    if layout.schedule != "interleaved" or layout.pp == 1:
-        return replace(layout, interleave=1)
     key = (layout, batch)
     known = s.chosen_interleave.get(key)
     if known is not None:
         return known
+    if layout.schedule == "zb-v":
+        chosen = replace(layout, interleave=ZB_V_CHUNKS)
+    elif layout.schedule != "interleaved" or layout.pp == 1:
+        chosen = replace(layout, interleave=1)
+    else:
+        chosen = replace(layout, interleave=_fastest_interleave(s, layout, batch))
+    if len(s.chosen_interleave) < inputs.MEMO_LIMIT:
+        s.chosen_interleave[key] = chosen  # the resolved layout itself: a solve then pays one lookup
+    return chosen
+
+
+def _fastest_interleave(s: TrainingTerms, layout: Layout, batch: int) -> int:
+    """The divisor v of the layers per stage whose interleaved step is shortest among the
+    layouts that fit (fewer chunks on a tie)."""
     per_stage = -(-int(s.layers) // layout.pp)
     best, best_key = 1, (True, float("inf"))
     for v in _divisors(per_stage):
@@ -1255,10 +1265,7 @@ def resolve_interleave(s: TrainingTerms, layout: Layout, batch: int) -> Layout:
         rank = (not out["feasible"], out["step_time"])
         if rank < best_key:
             best, best_key = v, rank
-    chosen = replace(layout, interleave=best)
-    if len(s.chosen_interleave) < inputs.MEMO_LIMIT:
-        s.chosen_interleave[key] = chosen  # the resolved layout itself: a solve then pays one lookup
-    return chosen
+    return best
 
 
 def _divisors(n: int) -> tuple[int, ...]:
