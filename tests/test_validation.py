@@ -297,6 +297,20 @@ def test_cli_text_tables_and_category(cli, measured_catalog):
     assert "Median |error|" in result.out
 
 
+def test_cli_text_has_a_table_per_category_and_numbered_notes_under_them(cli, measured_catalog):
+    """Each category is its own table; a row's reason, remarks and assumptions are a numbered
+    note under the tables (the row carries the number), so no column is squeezed to fit them."""
+    out = cli("validate", "--catalog", str(measured_catalog)).out
+    lines = out.splitlines()
+    titles = [line.split()[0] for line in lines if line.split() and line.split()[0] in ("latency", "throughput", "under_load")]
+    assert titles == ["latency", "throughput", "under_load"]
+    server = next(line for line in lines if "fx_lm_server" in line and "n/e" in line)
+    number = server.split("[")[-1].split("]")[0]
+    assert any(line.startswith(f"[{number}] fx_lm_server: not expressible: ") for line in lines)
+    notes = lines.index(next(line for line in lines if line.startswith("Notes (")))
+    assert notes > max(i for i, line in enumerate(lines) if "fx_lm_server" in line and "n/e" in line)
+
+
 def test_cli_unknown_category_exits_1(cli, measured_catalog):
     result = cli("validate", "--catalog", str(measured_catalog), "--category", "serving")
     assert result.code == 1 and "Error: unknown category 'serving'" in result.err

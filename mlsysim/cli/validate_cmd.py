@@ -14,22 +14,38 @@ from mlsysim.cli.console import console, echo, escape
 from mlsysim.cli.options import CatalogOption, Output
 
 
-def results_table(report: Any) -> Table:
-    """One row per measurement: measured, predicted, signed error, or why it is not expressible."""
+def results_tables(report: Any) -> tuple[list[Table], list[str]]:
+    """One table per category, one row per measurement: measured, predicted, signed error (or
+    "n/e", not expressible), and a note number; the notes (why a row is not expressible, its remarks
+    and what was assumed) come back as a list, printed under the tables at the full width of
+    the console rather than squeezed into a column."""
     from mlsysim.evaluate.validation import display_number, display_percent
 
-    table = Table(title=f"Measurements ({len(report.results)})", title_justify="left")
-    for header, justify in (("Id", "left"), ("Category", "left"), ("Metric", "left"), ("Unit", "left"),
-                            ("Measured", "right"), ("Predicted", "right"), ("Error", "right"), ("Remarks", "left")):
-        table.add_column(header, justify=justify, overflow="fold", no_wrap=header == "Id")
+    tables: dict[str, Table] = {}
+    notes: list[str] = []
     for r in report.results:
+        table = tables.get(r.category)
+        if table is None:
+            count = sum(1 for other in report.results if other.category == r.category)
+            table = tables[r.category] = Table(title=f"{r.category} ({count})", title_justify="left")
+            # The id and metric may fold; the figures and note numbers stay on one line each.
+            table.add_column("Id", overflow="fold", min_width=24)
+            table.add_column("Metric", overflow="fold")
+            table.add_column("Unit", no_wrap=True)
+            for header in ("Measured", "Predicted", "Error", "Note"):
+                table.add_column(header, justify="right", no_wrap=True)
+        marker = ""
+        if r.explanation:
+            said = f"not expressible: {r.explanation}" if r.error is None else r.explanation
+            notes.append(f"[{len(notes) + 1}] {r.id}: {said}")
+            marker = f"[{len(notes)}]"
         scale = r.scale
         table.add_row(
-            escape(r.id), r.category, r.metric, escape(r.display_unit), display_number(r.measured * scale),
+            escape(r.id), r.metric, escape(r.display_unit), display_number(r.measured * scale),
             display_number(None if r.predicted is None else r.predicted * scale),
-            display_percent(r.error, signed=True) if r.error is not None else "not expressible", escape(r.explanation),
+            display_percent(r.error, signed=True) if r.error is not None else "n/e", escape(marker),
         )
-    return table
+    return list(tables.values()), notes
 
 
 def summary_table(report: Any) -> Table:
@@ -47,7 +63,13 @@ def summary_table(report: Any) -> Table:
 
 
 def render(report: Any, out: Console) -> None:
-    out.print(results_table(report))
+    tables, notes = results_tables(report)
+    for table in tables:
+        out.print(table)
+    if notes:
+        out.print("Notes (n/e: not expressible, and why; remarks; what was assumed)")
+        for note in notes:
+            out.print(escape(note))
     out.print(summary_table(report))
 
 
