@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,13 +22,13 @@ def results_tables(report: Any) -> tuple[list[Table], list[str]]:
     the console rather than squeezed into a column."""
     from mlsysim.evaluate.validation import display_number, display_percent
 
+    counts = Counter(r.category for r in report.results)
     tables: dict[str, Table] = {}
     notes: list[str] = []
     for r in report.results:
         table = tables.get(r.category)
         if table is None:
-            count = sum(1 for other in report.results if other.category == r.category)
-            table = tables[r.category] = Table(title=f"{r.category} ({count})", title_justify="left")
+            table = tables[r.category] = Table(title=f"{r.category} ({counts[r.category]})", title_justify="left")
             # The id and metric may fold; the figures and note numbers stay on one line each.
             table.add_column("Id", overflow="fold", min_width=24)
             table.add_column("Metric", overflow="fold")

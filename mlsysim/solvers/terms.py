@@ -587,7 +587,7 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
     (described weight GEMMs and attention) the per-kernel ones (`kernel_efficiencies`, as
     ServingModel prices its passes); for a model with a per-inference or per-parameter FLOP
     count (no operator graph to split into kernel classes) the generic cited compute
-    efficiency (`efficiencies`), the same figure for both compute classes, except that a
+    efficiency (`compute_efficiency`), the same figure for both compute classes, except that a
     CNN's FLOPs take the convolution efficiency cited for this accelerator and precision
     where the catalog has one (qualifier kernel: convolution). The bytes take the memory
     efficiency cited for this accelerator and precision where there is one (qualifier
@@ -597,15 +597,12 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
         return kernel_efficiencies(h, compute)
     cited = kernel_efficiency_values(h)
     conv, memory = cited["convolution"], cited["memory"]
+    # "Specific": cited for this accelerator and precision, not the generic figure.
     conv_specific = m.convolutional and compute is None and conv.qualifiers.get("kernel") == "convolution"
-    memory_specific = memory.qualifiers.get("kernel") == "memory"  # cited for this accelerator and precision
-    if not (conv_specific or memory_specific):
-        e = efficiencies(h.catalog, compute)
-        return KernelEfficiencies(e.compute, e.compute, e.memory, e.lineage, e.compute_from_user)
     lineage = Lineage()
     c = lineage.use(conv) if conv_specific else compute_efficiency(h.catalog, compute, lineage)
     return KernelEfficiencies(c, c, lineage.use(memory), lineage, compute is not None, conv_specific, conv_specific,
-                              memory_specific)
+                              memory.qualifiers.get("kernel") == "memory")
 
 
 @dataclass(frozen=True)
