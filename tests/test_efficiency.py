@@ -111,8 +111,16 @@ def test_the_shape_term_applies_only_where_the_solvers_apply_it(catalog):
 
 
 def test_vendor_qualified_figures_do_not_apply_to_other_vendors(catalog):
-    launch = EfficiencyModel().get("kernel_launch", catalog.get("hardware", "MI300X"))
+    launch = EfficiencyModel().get("kernel_launch", catalog.get("hardware", "MI325X"))
     assert launch.applies is False and "exclude" in launch.note
+
+
+def test_the_launch_class_reports_the_figure_cited_for_the_accelerator(catalog):
+    """On an MI300X the kernel-launch class is the per-kernel time measured on it (Hugging Face,
+    'Creating custom kernels for the AMD MI300', SwiGLU table, 1.92981 us), not NVIDIA's figure."""
+    launch = EfficiencyModel().get("kernel_launch", catalog.get("hardware", "MI300X"))
+    assert launch.applies is True and launch.value == pytest.approx(1.92981e-6)
+    assert launch.citations[0]["source_id"] == "hf-blog-mi300-kernels"
 
 
 def test_bad_input_says_what_to_do(catalog):

@@ -26,7 +26,7 @@ from mlsysim.site.labs.waterfall import OUTPUT_TOKENS, PROMPT_TOKENS, waterfall,
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
 from mlsysim.solvers.terms import (KERNELS, applies_to, cited_assumption, gemm_tile_values, hardware_terms,
-                                   kernel_efficiency_values,
+                                   kernel_efficiency_values, kernel_launch_value,
                                    model_terms, wave_quantization)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,14 +53,16 @@ def _rel(a: float, b: float) -> float:
 def test_export_carries_every_assumption_the_solvers_read_with_its_citation(catalog, data):
     assert set(ASSUMPTIONS) <= set(data["assumptions"])
     idents = dict(ASSUMPTIONS)
-    # The rest are the per-kernel efficiency records, the GEMM tiles of other precisions
-    # (e.g. gemm_tile_rows_fp8) and the convolution tile, under their own ids.
+    # The rest are the per-kernel efficiency records, the per-kernel times measured on one
+    # accelerator (kernel: launch), the GEMM tiles of other precisions (e.g. gemm_tile_rows_fp8)
+    # and the convolution tile, under their own ids.
     extra = set(data["assumptions"]) - set(ASSUMPTIONS)
-    assert {"gemm_efficiency_hopper_fp8", "gemm_tile_rows_fp8", "gemm_tile_columns_fp8", "conv_tile_rows",
-            "conv_tile_columns"} <= extra
+    assert {"gemm_efficiency_hopper_fp8", "kernel_launch_mi300x", "gemm_tile_rows_fp8", "gemm_tile_columns_fp8",
+            "conv_tile_rows", "conv_tile_columns"} <= extra
     for key in extra:
         qualifiers = catalog.get("assumptions", key).quantity.qualifiers
-        assert (qualifiers.get("kernel") in KERNELS or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_"))
+        assert (qualifiers.get("kernel") in (*KERNELS, "launch")
+                or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_"))
                 or key in ("conv_tile_rows", "conv_tile_columns")), key
         idents[key] = key
     for key, ident in idents.items():
@@ -107,10 +109,16 @@ def test_export_hardware_peaks_roofs_and_applicable_overheads(catalog, data):
             assert peak == h.peak and entry["bandwidth"] == h.bandwidth and entry["capacity"] == h.capacity
             assert entry["wave"][precision] == wave_quantization(probe, h).wave
             seen_wave |= entry["wave"][precision] > 0
-        assert entry["launch_applies"] == applies_to(launch, record)
-        seen_no_launch |= not entry["launch_applies"]
+        value = kernel_launch_value(record)  # NVIDIA's null-kernel figure, or one cited for the accelerator
+        assert (entry["launch"] is None) == (value is None)
+        if value is not None:
+            assert data["assumptions"][entry["launch"]]["si"] == value.si
+            assert (entry["launch"] == "kernel_launch") == applies_to(launch, record)
+        seen_no_launch |= entry["launch"] is None
         assert entry["cites"]["memory.bandwidth"]["source"]
     assert seen_wave and seen_no_launch
+    mi300x = next(e for e in data["hardware"] if e["id"] == "mi300x")
+    assert mi300x["launch"] == "kernel_launch_mi300x"
 
 
 def test_export_names_the_kernel_efficiencies_the_solvers_choose(catalog, data):
@@ -315,8 +323,10 @@ def test_waterfall_moe_baseline_computes_every_expert(catalog):
 def test_waterfall_says_why_a_step_is_not_expressible(catalog):
     v100 = _by_key(waterfall(catalog.get("models", "llama3_8b"), catalog.get("hardware", "v100")))
     assert not v100["precision"].expressible and "fp8 or int8" in v100["precision"].why
+    mi325x = _by_key(waterfall(catalog.get("models", "llama3_8b"), catalog.get("hardware", "mi325x")))
+    assert not mi325x["fusion"].expressible and "No cited kernel-launch overhead applies" in mi325x["fusion"].why
     mi300x = _by_key(waterfall(catalog.get("models", "llama3_8b"), catalog.get("hardware", "mi300x")))
-    assert not mi300x["fusion"].expressible and "No cited kernel-launch overhead applies" in mi300x["fusion"].why
+    assert {c["id"] for c in mi300x["fusion"].rests_on} == {"kernel_launch_mi300x"}
 
 
 def test_waterfall_data_index_and_cases(catalog):

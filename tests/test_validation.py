@@ -409,19 +409,30 @@ def test_an_edge_decode_rate_row_is_batch_over_the_served_inter_token_latency():
     assert result.predicted == pytest.approx(served.decode_tokens_per_second)
 
 
-def test_a_row_says_which_fixed_costs_its_prediction_leaves_unpriced():
+def test_a_row_says_which_fixed_costs_its_prediction_leaves_unpriced(tmp_path):
     """AMD's vLLM latency table (ROCm/vllm docs/dev-docker/README.md at 7a292f9): Llama 3.1 70B
-    FP8 on 8 MI300X, batch 1, 128 in / 2048 out, 19,088.59 ms. No cited kernel-launch time
-    applies to the MI300X (the catalog's is NVIDIA's), so the row's remarks say the launches
-    are not priced; a row that is not expressible carries no such remark."""
+    FP8 on 8 MI300X, batch 1, 128 in / 2048 out, 19,088.59 ms. Its kernel launches are priced at
+    the per-kernel time measured on the MI300X (kernel_launch_mi300x); in a catalog without that
+    record no cited kernel-launch time applies to the MI300X (the other is NVIDIA's), and the
+    row's remarks say the launches are not priced. A row that is not expressible carries no
+    such remark."""
+    import shutil
+
     from mlsysim.catalog import load_catalog
     from mlsysim.evaluate.validation import run_one
     from tests.conftest import REAL_CATALOG
 
+    row = "rocmvllm066_llama3_1_70b_mi300x_fp8_tp8_b1_in128_out2048_latency"
     catalog = load_catalog(REAL_CATALOG)
-    amd = run_one(catalog.get("measurements", "rocmvllm066_llama3_1_70b_mi300x_fp8_tp8_b1_in128_out2048_latency"), catalog)
+    amd = run_one(catalog.get("measurements", row), catalog)
     assert amd.measured == pytest.approx(19088.59e-3)
-    assert any(r.startswith("not priced: kernel launches") for r in amd.remarks)
+    assert not any(r.startswith("not priced: kernel launches") for r in amd.remarks)
+    stripped = tmp_path / "catalog"
+    shutil.copytree(REAL_CATALOG, stripped)
+    (stripped / "assumptions" / "kernel_launch_mi300x.yaml").unlink()
+    without = run_one(load_catalog(stripped).get("measurements", row), load_catalog(stripped))
+    assert any(r.startswith("not priced: kernel launches") for r in without.remarks)
+    assert without.predicted < amd.predicted
     unexpressed = run_one(catalog.get("measurements", "mlperf41_llama2_70b_mi300x1_offline"), catalog)
     assert unexpressed.predicted is None and not any(r.startswith("not priced") for r in unexpressed.remarks)
     nvidia = run_one(catalog.get("measurements", "trtllm061_llama2_7b_h100_fp8_b768_tp1_in128_out128"), catalog)

@@ -19,7 +19,9 @@ attention_decode    decode_memory_bandwidth_efficiency           (KV-cache reads
 memory_bound        decode_memory_bandwidth_efficiency           (element-wise work: bytes / bandwidth)
 collective          nccl_allreduce_base_latency,                 ServingModel tensor-parallel all-reduces
                     nccl_nvlink_step_latency
-kernel_launch       kernel_launch_overhead                       Engine.solve, ServingModel, sweeps
+kernel_launch       kernel_launch_overhead (NVIDIA GPUs;         Engine.solve, ServingModel, sweeps
+                    elsewhere a `kernel: launch` record naming
+                    the accelerator: terms.kernel_launch_value)
 ==================  ===========================================  ==========================================
 
 `EfficiencyModel` (the reference simulator's name, PyPI mlsysim 0.3.0) returns these values
@@ -47,6 +49,7 @@ from mlsysim.solvers.terms import (
     MEMORY_EFFICIENCY,
     applies_to,
     cited_assumption,
+    kernel_launch_value,
 )
 
 # The training solver's dense-GEMM kernel efficiency (mlsysim/solvers/distributed.py reads the same id).
@@ -72,7 +75,8 @@ KERNEL_CLASSES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "collective": ((ALLREDUCE_BASE_LATENCY, ALLREDUCE_STEP_LATENCY), "fixed time of one ring all-reduce [s]",
                    "ServingModel: tensor-parallel all-reduces (NVIDIA GPUs over NVLink)"),
     "kernel_launch": ((KERNEL_LAUNCH,), "fixed time per kernel [s]",
-                      "Engine.solve, ServingModel, Engine.sweep (NVIDIA GPUs)"),
+                      "Engine.solve, ServingModel, Engine.sweep (NVIDIA GPUs, and accelerators with a per-kernel time "
+                      "of their own: terms.kernel_launch_value)"),
 }
 _FRACTIONS = ("dense_gemm", "prefill", "attention_prefill", "decode", "attention_decode", "memory_bound")
 
@@ -209,6 +213,9 @@ class EfficiencyModel:
         hw = inputs.record(hardware, "hardware", catalog, "hardware")
         ids, of, used_by = KERNEL_CLASSES[kernel_class]
         values = [cited_assumption(catalog, ident, f"the {kernel_class} kernel class", "efficiency model") for ident in ids]
+        if kernel_class == "kernel_launch" and hw is not None:
+            # The per-kernel time measured on this accelerator where NVIDIA's null-kernel figure does not apply.
+            values = [kernel_launch_value(hw) or values[0]]
         lineage = Lineage()
         applies = hw is None or all(applies_to(v, hw) for v in values)
         if kernel_class == "collective":

@@ -720,15 +720,38 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
     return result
 
 
+def kernel_launch_value(hw: Record) -> Value | None:
+    """The cited fixed time per kernel that applies to accelerator `hw`: the null-kernel launch
+    overhead (catalog/assumptions/kernel_launch_overhead.yaml) where its qualifiers admit the
+    hardware (`applies_to`), else the first assumption record with qualifier `kernel: launch`
+    that applies to it (a per-kernel time measured on that accelerator), else None.
+    Memoised per accelerator in its catalog."""
+    catalog = hw._catalog
+    memo = catalog.derived("kernel_launch_value")
+    key = hw._data["id"]
+    if key in memo:
+        return memo[key]
+    generic = cited_assumption(catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
+    if applies_to(generic, hw):
+        found: Value | None = generic
+    else:
+        found = next((v for v in _qualified_assumptions(catalog, "kernel")
+                      if v.qualifiers["kernel"] == "launch" and applies_to(v, hw)), None)
+    memo[key] = found
+    return found
+
+
 def kernel_launches(kernels: float, h: HardwareTerms) -> FixedOverhead:
-    """Launch time of `kernels` kernels on `h` [s]: their count x the cited per-kernel launch
-    overhead where it applies to the hardware (`applies_to`), else zero."""
+    """Launch time of `kernels` kernels on `h` [s]: their count x the cited per-kernel time that
+    applies to the hardware (`kernel_launch_value`), else zero."""
     if not kernels:
         return _NO_OVERHEAD
-    value = cited_assumption(h.catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
-    if not applies_to(value, h.record):
+    value = kernel_launch_value(h.record)
+    if value is None:
+        generic = cited_assumption(h.catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
         return FixedOverhead(0.0, Lineage(), f"kernel launches: the cited per-kernel launch time ({KERNEL_LAUNCH}) "
-                                             f"is for {_scope(value)}, not {h.record.label}")
+                                             f"is for {_scope(generic)}, and no per-kernel time is cited for "
+                                             f"{h.record.label}")
     lineage = Lineage()
     return FixedOverhead(kernels * lineage.use(value), lineage)
 

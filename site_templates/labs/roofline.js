@@ -51,10 +51,11 @@
   }
 
   function launchSeconds(m, h) {
-    // terms.launch_overhead: kernels per pass x the cited per-kernel overhead, where it applies.
+    // terms.launch_overhead: kernels per pass x the cited per-kernel time that applies to the
+    // hardware (terms.kernel_launch_value; h.launch is its key in the assumptions table).
     // A CNN with described layers launches the kernels of its graph (terms.layer_terms).
     var kernels = m.layers ? m.layers.rows.length : m.kernels;
-    return (kernels && h.launch_applies) ? kernels * A.kernel_launch.si : 0.0;
+    return (kernels && h.launch) ? kernels * A[h.launch].si : 0.0;
   }
 
   function weightBytesRead(m, tokens, bytesPerWeight) {
@@ -339,7 +340,7 @@
     if (h.on_chip) {
       notes.push(h.name + "'s memory figures are on-chip SRAM: the memory roof assumes every byte is served from it; data beyond on-chip capacity streams from external memory, which the catalog does not describe.");
     }
-    if (!h.launch_applies) { notes.push("No kernel-launch overhead: the cited figure (" + A.kernel_launch.id + ") is for " + (A.kernel_launch.qualifiers.vendor || "another vendor") + " GPUs."); }
+    if (!h.launch) { notes.push("No kernel-launch overhead: the cited figure (" + A.kernel_launch.id + ") is for " + (A.kernel_launch.qualifiers.vendor || "another vendor") + " GPUs, and no per-kernel time is cited for " + h.name + "."); }
     if (r.wave_reason) { notes.push("No GEMM wave quantization: " + r.wave_reason + "."); }
     if (!r.feasible) { notes.push("Weights and KV cache (" + bytes(r.memory_usage) + ") exceed the " + bytes(h.capacity) + " of memory: this pass does not fit on one " + h.name + "."); }
     var list = el("lab-notes");

@@ -8,8 +8,8 @@ with the equations of `mlsysim.solvers.engine.solve_terms` and `ServingModel._pa
   token, KV elements per token, the weights a pass reads, the routed-expert terms, the
   context length, kernels per pass and the weight GEMMs' shapes and FLOP shares);
 - per accelerator: its dense peak at each precision the catalog states, memory bandwidth
-  and capacity, and which cited overheads apply to it (`terms.applies_to`: the kernel
-  launch overhead; the GEMM tile, per precision, with the SM count it multiplies);
+  and capacity, and which cited overheads apply to it (the per-kernel launch time,
+  `terms.kernel_launch_value`; the GEMM tile, per precision, with the SM count it multiplies);
 - the cited assumptions the solvers read (the generic compute and memory-bandwidth
   efficiency, kernel launch overhead, GEMM tile rows / columns / tiles per SM), and every
   per-kernel efficiency record (weight GEMM, attention, memory traffic) that applies to
@@ -44,11 +44,11 @@ from mlsysim.solvers.terms import (
     L2_CACHE,
     MEMORY_EFFICIENCY,
     KERNELS,
-    applies_to,
     cited_assumption,
     gemm_tile_values,
     hardware_terms,
     kernel_efficiency_values,
+    kernel_launch_value,
     layer_terms,
     model_terms,
     pass_efficiencies,
@@ -98,7 +98,7 @@ def assumptions(catalog: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _assumption_id(value: Value) -> str:
+def assumption_id(value: Value) -> str:
     """The id of the assumption record a cited value comes from ("assumptions/<id>#quantity")."""
     return value.path.split("/", 1)[1].split("#", 1)[0]
 
@@ -117,7 +117,7 @@ def kernel_efficiency_keys(record: Record, precisions: Any, table: dict[str, dic
 
 def _table_key(value: Value, table: dict[str, dict[str, Any]]) -> str:
     """The key of cited assumption `value` in `table`, adding it (under its record id) if absent."""
-    ident = _assumption_id(value)
+    ident = assumption_id(value)
     for key, entry in table.items():
         if entry["id"] == ident:
             return key
@@ -181,7 +181,8 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
     if not peaks:
         return None
     catalog = record._catalog
-    launch = applies_to(cited_assumption(catalog, KERNEL_LAUNCH), record)
+    launch_value = kernel_launch_value(record)
+    launch = _table_key(launch_value, table) if launch_value is not None else None
     waves, reasons, tiles = {}, {}, {}
     for precision in peaks:
         w = wave_quantization(probe, hardware_terms(record, precision)) if probe is not None else None
@@ -202,7 +203,7 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
     return {
         "id": record.id, "name": record.label, "title": record.name, "tier": str(record.get("tier", "")),
         "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
-        "capacity": first.capacity, "launch_applies": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
+        "capacity": first.capacity, "launch": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
         "conv_wave": conv_waves, "conv_tiles": conv_tiles,
         # The L2 a CNN kernel's working set can stay in (convolution.layer_roofline_time) [B]; 0: none stated.
         "l2_cache": record.field(L2_CACHE).si if record.has(L2_CACHE) else 0.0,

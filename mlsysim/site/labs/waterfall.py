@@ -27,7 +27,7 @@ from typing import Any
 from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.site.labs.explorer import citation
+from mlsysim.site.labs.explorer import assumption_id, citation
 from mlsysim.solvers.plausibility import on_chip_memory
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
@@ -36,6 +36,7 @@ from mlsysim.solvers.terms import (
     TRANSFORMER_KERNELS,
     cited_assumption,
     kernel_efficiency_values,
+    kernel_launch_value,
     launch_overhead,
     model_terms,
     wave_quantization,
@@ -224,11 +225,12 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
                "in a CUDA graph removes part of that, but the catalog has no cited figure for the kernels or the "
                "launch cost left after fusion, so the step is not computed; the charge above bounds it. The other "
                "saving of fusion, activations kept on chip, is already assumed by the roofline (pass_cost).")
-        rests = [_assumption(catalog, KERNEL_LAUNCH, "per-kernel launch overhead")]
+        rests = [_assumption(catalog, assumption_id(kernel_launch_value(hardware)), "per-kernel launch overhead")]
     else:
-        why = (f"No cited kernel-launch overhead applies to {hardware.label} (the catalog's figure is for "
-               f"{cited_assumption(catalog, KERNEL_LAUNCH).qualifiers.get('vendor', 'another vendor')} GPUs), and "
-               "the roofline already keeps activations on chip (pass_cost), so fusion has nothing cited to remove.")
+        why = (f"No cited kernel-launch overhead applies to {hardware.label} (the catalog's null-kernel figure is for "
+               f"{cited_assumption(catalog, KERNEL_LAUNCH).qualifiers.get('vendor', 'another vendor')} GPUs, and no "
+               "per-kernel time is cited for this accelerator), and the roofline already keeps activations on chip "
+               "(pass_cost), so fusion has nothing cited to remove.")
         rests = []
     steps.append(Step("fusion", "Kernel fusion", False, why=why, rests_on=rests))
 
