@@ -343,8 +343,9 @@ Why the single-device answers differ (the reference's physics shortcuts):
   uses cited per-accelerator, per-precision GEMM, attention and memory efficiencies where the
   catalog has them, else 76% prefill MFU (Pope et al. 2022) and 88% of peak HBM bandwidth (measured).
 - Overheads: the reference adds a per-device dispatch tax and a per-layer 'framework tax'; ours
-  adds only cited fixed costs: a CUDA kernel launch (about 3 us, NVIDIA developer forum) per kernel
-  counted from the architecture, on NVIDIA GPUs (and NCCL's all-reduce latency with tensor parallelism).
+  adds only cited fixed costs: a kernel's fixed time per kernel counted from the architecture (a CUDA
+  launch, about 3 us, NVIDIA developer forum, on NVIDIA GPUs; 1.93 us measured on the MI300X), and
+  the all-reduce latency NCCL's model or RCCL's measurement gives with tensor parallelism.
 - FLOPs: the reference counts 2 x parameters per token; ours counts 2 x non-embedding weights plus
   attention over the context (Kaplan et al. 2020).
 - GEMM shape: ours stretches the weight GEMMs' compute time by their tile and wave quantization
