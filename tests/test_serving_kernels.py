@@ -102,6 +102,23 @@ def test_mi300x_bytes_stream_at_amds_measured_copy_bandwidth_in_every_pass() -> 
     assert t4.memory == pytest.approx(0.88) and not t4.memory_specific
 
 
+def test_l40s_passes_take_nvidias_aiconfigurator_gemm_measurements() -> None:
+    """NVIDIA AIConfigurator, systems/data/l40s/gemm/trtllm/1.3.0rc20/gemm_perf.parquet (at
+    095f58a): the best FP8 linear layer reaches 2 x 1792 x 10240 x 16384 FLOP in 1.38752 ms,
+    433.36 of 733 TFLOP/s = 59.12%; the best BF16 one 278.01 of 366 TFLOP/s = 75.96%; FP8 layers
+    of 1 to 64 rows with weights of 256 MB or more stream a median 658.1 of 864 GB/s = 76.17%.
+    At 16 bits the bytes keep the generic 88%."""
+    catalog = _catalog()
+    fp8 = kernel_efficiencies(hardware_terms(catalog.get("hardware", "l40s"), "fp8"))
+    assert (fp8.gemm, fp8.memory) == (pytest.approx(0.5912), pytest.approx(0.7617))
+    assert fp8.gemm_specific and fp8.memory_specific
+    assert {"assumptions/gemm_efficiency_l40s_fp8#quantity",
+            "assumptions/memory_efficiency_l40s_fp8_gemm#quantity"} <= {e.path for e in fp8.lineage.entries()}
+    bf16 = kernel_efficiencies(hardware_terms(catalog.get("hardware", "l40s"), "bf16"))
+    assert bf16.gemm == pytest.approx(0.7596) and bf16.gemm_specific
+    assert bf16.memory == pytest.approx(0.88) and not bf16.memory_specific
+
+
 def test_hopper_bytes_stream_at_azures_measured_babelstream_copy() -> None:
     """Azure AI-benchmarking-guide, 'HBM Bandwidth' tables (BabelStream Copy): ND H200 v5
     4.01 TB/s of 4.8 = 83.54% (Azure_Results/ND_H200_v5_results.md at 7f20e5f); ND H100 v5
