@@ -1246,9 +1246,8 @@ def resolve_interleave(s: TrainingTerms, layout: Layout, batch: int) -> Layout:
         chosen = replace(layout, interleave=1)
     else:
         chosen = replace(layout, interleave=_fastest_interleave(s, layout, batch))
-    if len(s.chosen_interleave) < inputs.MEMO_LIMIT:
-        s.chosen_interleave[key] = chosen  # the resolved layout itself: a solve then pays one lookup
-    return chosen
+    # The resolved layout itself, so a repeated solve pays one lookup.
+    return inputs.remember(s.chosen_interleave, key, chosen)
 
 
 def _fastest_interleave(s: TrainingTerms, layout: Layout, batch: int) -> int:
