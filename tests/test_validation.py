@@ -358,6 +358,37 @@ def test_an_eager_pytorch_row_is_priced_with_the_cited_host_dispatch():
     assert result.measured == pytest.approx(12.78e-3)
 
 
+def test_a_single_step_vllm_row_pays_the_cited_host_time_per_engine_iteration():
+    """AMD's rocm/vllm-dev README (ROCm/vllm at 7a292f9, docs/dev-docker/README.md), Latency
+    Measurements, Llama 3.1 70B, batch 1, 128 in / 2048 out: "19088.59" ms on 8 MI300X, run
+    with benchmark_latency.py and no --num-scheduler-steps. The row states
+    `engine_loop: vllm_single_step`, so the validator adds vLLM's cited GPU bubble per engine
+    iteration (serving_iteration_overhead_vllm, the multi-step scheduling RFC's ~4 ms) to the
+    prefill, which emits the first token, and to each of the 2,047 decode steps after it, and
+    says so."""
+    from mlsysim import ServingModel
+    from mlsysim.catalog import load_catalog
+    from mlsysim.evaluate.validation import run_one
+    from tests.conftest import REAL_CATALOG
+
+    catalog = load_catalog(REAL_CATALOG)
+    row = catalog.get("measurements", "rocmvllm066_llama3_1_70b_mi300x_fp8_tp8_b1_in128_out2048_latency")
+    assert row.get("config")["engine_loop"] == "vllm_single_step"
+    result = run_one(row, catalog)
+    assert any("serving_iteration_overhead_vllm" in a for a in result.assumed)
+    node = row.get("node")
+    looped = ServingModel("llama3_1_70b", node, precision="fp8", kv_precision="fp8", tp=8,
+                          iteration_overhead="serving_iteration_overhead_vllm")
+    hidden = ServingModel("llama3_1_70b", node, precision="fp8", kv_precision="fp8", tp=8)
+    assert looped.iteration_overhead == pytest.approx(4e-3)
+    with_loop = looped.solve(prompt_tokens=128, output_tokens=2048, batch_size=1).latency
+    assert result.predicted == pytest.approx(with_loop)
+    # One bubble per iteration: the prefill and 2,047 decode steps.
+    hidden_loop = hidden.solve(prompt_tokens=128, output_tokens=2048, batch_size=1).latency
+    assert with_loop - hidden_loop == pytest.approx(2048 * 4e-3, rel=1e-6)
+    assert result.measured == pytest.approx(19.08859)
+
+
 @pytest.mark.parametrize(("row", "microbatch", "schedule", "interleave", "overlap"), [
     # NVIDIA/Megatron-LM examples/sc21/run_table_1.sh (commit 6985e58): 76B "MBS=2",
     # "--num-layers-per-virtual-pipeline-stage 5" (60 layers / PP 4 / 5 = 3 chunks), "DDP=local".

@@ -40,6 +40,9 @@ UNFUSED_ATTENTION_SOURCES = frozenset({"arxiv-megatron-lm-2104-04473"})
 # The cited host time per operator of each front end a measurement states it ran in (config
 # `execution`), for models whose operators Engine.solve counts (CNNs).
 HOST_DISPATCH = {"pytorch_eager": "host_dispatch_pytorch_eager_cnn"}
+# The cited host time per engine iteration of each step loop a measurement states its engine
+# ran (config `engine_loop`), paid by every prefill pass and decode step.
+ITERATION_OVERHEAD = {"vllm_single_step": "serving_iteration_overhead_vllm"}
 
 # Display unit of each metric, and the factor from SI to it.
 METRIC_DISPLAY: dict[str, tuple[str, float]] = {
@@ -515,7 +518,8 @@ def _serving(c: Call, precision: str) -> Any:
     elif kv is None and BYTES_PER_ELEMENT[precision] < BYTES_PER_ELEMENT["fp16"]:
         c.assumed.append(f"kv_precision = {precision} (not stated; the compute precision)")
     serving = ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
-                           kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head")
+                           kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head",
+                           iteration_overhead=_iteration_overhead(c))
     c.unpriced.extend(serving.unpriced)
     return serving
 
@@ -528,6 +532,16 @@ def _host_dispatch(c: Call) -> str | None:
         return None
     c.assumed.append(f"host dispatch per operator of {execution.replace('_', ' ')} ({HOST_DISPATCH[execution]})")
     return HOST_DISPATCH[execution]
+
+
+def _iteration_overhead(c: Call) -> str | None:
+    """The cited host time per iteration of the step loop the row's engine ran, if it states
+    one that leaves that time exposed; None for engines that overlap it with the GPU."""
+    loop = c.config("engine_loop")
+    if loop is None:
+        return None
+    c.assumed.append(f"host time per engine iteration of the {loop.replace('_', ' ')} loop ({ITERATION_OVERHEAD[loop]})")
+    return ITERATION_OVERHEAD[loop]
 
 
 def _fusion(c: Call) -> str | None:

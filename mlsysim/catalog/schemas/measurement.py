@@ -97,6 +97,11 @@ class MeasuredConfig(Schema):
     # described layer structure): "tensorrt" (batch norm, ReLU and the residual add run inside
     # the convolution before them, TensorRT's layer fusions). Unset: one kernel per operator.
     operator_fusion: Literal["tensorrt"] | None = None
+    # The serving engine's step loop, where its host work between two GPU steps is exposed:
+    # "vllm_single_step" (vLLM's V0 engine scheduling one step at a time: the scheduler, the
+    # next step's input preparation and the sampled tokens' copy to the host run while the
+    # GPU waits). Unset: the engine hides its host work behind the GPU.
+    engine_loop: Literal["vllm_single_step"] | None = None
 
 
 class Measurement(RecordBase):
