@@ -289,3 +289,19 @@ def test_a_representative_gemm_figure_is_preferred_to_the_best_shape_of_a_sweep(
     chosen = kernel_efficiency_values(hardware_terms(catalog.get("hardware", hardware), precision))["gemm"]
     assert chosen.path == f"assumptions/{record}#quantity"
     assert chosen.value == pytest.approx(percent)
+
+
+def test_the_mi355x_fp8_gemms_run_at_hipblaslts_measured_best_square_shape():
+    """HipKittens' measured FP8 GEMM data on an MI355X (HazyResearch/HipKittens at f09e968,
+    analysis/fp8_gemm/mi350x/mi355x_fp8_gemm.json, key "16384": "tflops_hipblaslt":
+    3293.23) against the catalog's 5 PFLOP/s dense FP8 peak: 65.86%, the best of the five
+    square sizes, replaces the estimate that borrowed the BF16 MAMF fraction (68.0%)."""
+    from mlsysim.solvers.terms import hardware_terms, kernel_efficiency_values
+
+    catalog = _catalog()
+    chosen = kernel_efficiency_values(hardware_terms(catalog.get("hardware", "mi355x"), "fp8"))["gemm"]
+    assert chosen.path == "assumptions/gemm_efficiency_mi355x_fp8#quantity"
+    assert chosen.value == pytest.approx(65.86)
+    record = catalog.get("assumptions", "gemm_efficiency_mi355x_fp8")
+    assert record.claims["quantity"]["method"] == "measured"
+    assert 3293.23 / catalog.get("hardware", "mi355x").si("compute.fp8") * 1e12 == pytest.approx(0.6586, abs=5e-5)
