@@ -42,7 +42,7 @@ UNFUSED_ATTENTION_SOURCES = frozenset({"arxiv-megatron-lm-2104-04473"})
 HOST_DISPATCH = {"pytorch_eager": "host_dispatch_pytorch_eager_cnn"}
 # The cited host time per engine iteration of each step loop a measurement states its engine
 # ran (config `engine_loop`), paid by every prefill pass and decode step.
-ITERATION_OVERHEAD = {"vllm_single_step": "serving_iteration_overhead_vllm"}
+ITERATION_OVERHEAD = {"vllm_single_step": ("vLLM's single-step loop", "serving_iteration_overhead_vllm")}
 
 # Display unit of each metric, and the factor from SI to it.
 METRIC_DISPLAY: dict[str, tuple[str, float]] = {
@@ -540,8 +540,9 @@ def _iteration_overhead(c: Call) -> str | None:
     loop = c.config("engine_loop")
     if loop is None:
         return None
-    c.assumed.append(f"host time per engine iteration of the {loop.replace('_', ' ')} loop ({ITERATION_OVERHEAD[loop]})")
-    return ITERATION_OVERHEAD[loop]
+    label, record = ITERATION_OVERHEAD[loop]
+    c.assumed.append(f"host time per engine iteration of {label} ({record})")
+    return record
 
 
 def _fusion(c: Call) -> str | None:
