@@ -219,6 +219,19 @@ def test_serving_needs_a_transformer_and_sane_inputs() -> None:
         s.solve(100, 0)
 
 
+def test_a_run_past_the_context_is_priced_only_when_asked_and_like_any_other_positions() -> None:
+    """past_context=True prices 9,000 tokens of an 8,192-token model as run: the same per-token
+    costs as inside the context, so the first 1,000 decode steps match the in-context run's."""
+    s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    with pytest.raises(MlsysimError, match="pass past_context=True"):
+        s.solve(8000, 1000)
+    past = s.solve(8000, 1000, past_context=True)
+    inside = s.solve(7000, 1000)
+    assert past.ttft == pytest.approx(s.prefill(8000).time)
+    assert past.itl_first == pytest.approx(s.decode_step(8000).time)
+    assert past.latency > inside.latency
+
+
 def test_under_load_obeys_littles_law_and_queues_prefills() -> None:
     """Continuous batching under Poisson arrivals: requests in flight N = arrival rate x request
     latency (Little 1961); TTFT P99 >= P50 >= one prefill, growing with the load (M/M/1 prefill

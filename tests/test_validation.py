@@ -358,6 +358,28 @@ def test_an_eager_pytorch_row_is_priced_with_the_cited_host_dispatch():
     assert result.measured == pytest.approx(12.78e-3)
 
 
+def test_a_measured_run_past_the_models_context_is_priced_as_run_and_says_so():
+    """TensorRT-LLM's performance page (docs/source/performance.md at 138f96d), L40S FP8,
+    "| GPT-J 6B | 32 | 1 | 2048 | 2048 | 757 |": 2,048 + 2,048 tokens on a model trained on
+    2,048, from an engine built with --max_input_len 2048 --max_output_len 2048. The run
+    happened, so the validator prices it as run (ServingModel.solve past_context=True) and
+    lists that among the row's assumptions."""
+    from mlsysim import ServingModel
+    from mlsysim.catalog import load_catalog
+    from mlsysim.evaluate.validation import run_one
+    from tests.conftest import REAL_CATALOG
+
+    catalog = load_catalog(REAL_CATALOG)
+    row = catalog.get("measurements", "trtllm05_gpt_j_6b_l40s_fp8_b32_tp1_in2048_out2048")
+    result = run_one(row, catalog)
+    assert result.error is not None
+    assert any("past GPT_J_6B's 2,048-token context" in a for a in result.assumed)
+    serving = ServingModel("gpt_j_6b", "l40s", precision="fp8", kv_precision="fp8")
+    profile = serving.solve(prompt_tokens=2048, output_tokens=2048, batch_size=32, past_context=True)
+    assert result.predicted == pytest.approx(profile.tokens_per_second)
+    assert result.measured == pytest.approx(757.0)
+
+
 def test_a_single_step_vllm_row_pays_the_cited_host_time_per_engine_iteration():
     """AMD's rocm/vllm-dev README (ROCm/vllm at 7a292f9, docs/dev-docker/README.md), Latency
     Measurements, Llama 3.1 70B, batch 1, 128 in / 2048 out: "19088.59" ms on 8 MI300X, run

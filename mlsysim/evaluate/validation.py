@@ -360,7 +360,7 @@ def predict_latency(c: Call) -> float:
     if c.metric == "ttft":
         return serving.prefill(prompt, batch_size=batch).time
     output = c.need("output_tokens", "decode time depends on the output length")
-    profile = serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=batch)
+    profile = _static_batch(c, serving, prompt, output, batch)
     if c.metric == "itl":
         return profile.itl
     if c.metric == "latency":
@@ -397,7 +397,7 @@ def predict_throughput(c: Call) -> float:
     prompt = c.need("prompt_tokens", "prefill time depends on the prompt length")
     output = c.need("output_tokens", "decode time depends on the output length")
     if c.config("batch_size") is not None:
-        profile = serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=c.config("batch_size"))
+        profile = _static_batch(c, serving, prompt, output, c.config("batch_size"))
         if not profile.feasible:
             c.remarks.append("the batch does not fit in memory per the model")
         return replicas * profile.tokens_per_second
@@ -483,7 +483,7 @@ def _decode_rate(c: Call, serving: Any) -> float:
     if output is None:
         output = DECODE_RATE_OUTPUT_TOKENS
         c.assumed.append(f"output_tokens = {output} (not stated; only the KV cache read per step depends on it)")
-    profile = serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=batch)
+    profile = _static_batch(c, serving, prompt, output, batch)
     if not profile.feasible:
         c.remarks.append("the batch does not fit in memory per the model")
     return profile.decode_tokens_per_second
@@ -522,6 +522,18 @@ def _serving(c: Call, precision: str) -> Any:
                            iteration_overhead=_iteration_overhead(c))
     c.unpriced.extend(serving.unpriced)
     return serving
+
+
+def _static_batch(c: Call, serving: Any, prompt: int, output: int, batch: int) -> Any:
+    """ServingModel.solve of the row's static batch. A run whose prompt and output together
+    exceed the model's stated context was measured, so the engine admitted it: it is priced
+    as run, and the row says so."""
+    context = serving.m.context
+    past = bool(context) and prompt + output > context
+    if past:
+        c.assumed.append(f"runs {prompt + output:,} tokens, past {serving.m.name}'s {context:,.0f}-token context, "
+                         "as the measured engine did; priced like any other positions")
+    return serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=batch, past_context=past)
 
 
 def _host_dispatch(c: Call) -> str | None:

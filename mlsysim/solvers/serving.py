@@ -577,7 +577,7 @@ class ServingModel:
         return attention + steps * (s0.weight_gemm + s0.communication + s0.launch + s0.runtime)
 
     def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1, cached_tokens: int = 0,
-              chunk_tokens: int | None = None) -> ServingProfile:
+              chunk_tokens: int | None = None, past_context: bool = False) -> ServingProfile:
         """A static batch from prompt to last token.
 
         TTFT = prefill(batch x prompt) (it emits the first token; `cached_tokens` of each prompt
@@ -586,12 +586,18 @@ class ServingModel:
         Each step time = max(weight-GEMM FLOPs / (peak x eff_gemm), weight bytes / (bandwidth x eff_m))
         + max(attention FLOPs / (peak x eff_attention), KV bytes / (bandwidth x eff_m))
         + kernels x launch overhead + all-reduces (fixed latency + bytes / link bandwidth).
+
+        A prompt plus output longer than the model's stated context length is an error unless
+        `past_context` is True: then the sequence is priced as run, every position like any
+        other (an engine built for longer sequences runs them; what the model makes of positions
+        it was not trained on is not the solver's question).
         """
         for name, value in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens), ("batch_size", batch_size)):
             inputs.positive_int(value, name)
-        if self.m.context and prompt_tokens + output_tokens > self.m.context:
+        if self.m.context and prompt_tokens + output_tokens > self.m.context and not past_context:
             raise MlsysimError(f"prompt + output = {prompt_tokens + output_tokens} tokens exceeds {self.m.name}'s "
-                               f"context length of {self.m.context:g} tokens")
+                               f"context length of {self.m.context:g} tokens; pass past_context=True to price a run "
+                               "that went past it")
         pre = self.prefill(prompt_tokens, batch_size, cached_tokens, chunk_tokens)
         steps = output_tokens - 1
         decode = self._decode_total(batch_size, prompt_tokens, steps)
