@@ -223,7 +223,7 @@ def test_a_run_past_the_context_is_priced_only_when_asked_and_like_any_other_pos
     """past_context=True prices 9,000 tokens of an 8,192-token model as run: the same per-token
     costs as inside the context, so the first 1,000 decode steps match the in-context run's."""
     s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
-    with pytest.raises(MlsysimError, match="pass past_context=True"):
+    with pytest.raises(MlsysimError, match="shorten the prompt or the output"):
         s.solve(8000, 1000)
     past = s.solve(8000, 1000, past_context=True)
     inside = s.solve(7000, 1000)

@@ -596,8 +596,8 @@ class ServingModel:
             inputs.positive_int(value, name)
         if self.m.context and prompt_tokens + output_tokens > self.m.context and not past_context:
             raise MlsysimError(f"prompt + output = {prompt_tokens + output_tokens} tokens exceeds {self.m.name}'s "
-                               f"context length of {self.m.context:g} tokens; pass past_context=True to price a run "
-                               "that went past it")
+                               f"context length of {self.m.context:g} tokens; shorten the prompt or the output "
+                               "(in Python, solve(..., past_context=True) prices a run that went past it)")
         pre = self.prefill(prompt_tokens, batch_size, cached_tokens, chunk_tokens)
         steps = output_tokens - 1
         decode = self._decode_total(batch_size, prompt_tokens, steps)
