@@ -416,7 +416,7 @@ def efficiencies(catalog: Catalog, compute: Any = None) -> Efficiencies:
     cited = memo.get(None)
     if cited is None:
         lineage = Lineage()
-        c = lineage.use(cited_assumption(catalog, COMPUTE_EFFICIENCY))
+        c = compute_efficiency(catalog, None, lineage)
         m = lineage.use(cited_assumption(catalog, MEMORY_EFFICIENCY))
         cited = memo[None] = Efficiencies(c, m, lineage, False)
     if compute is None:
@@ -426,7 +426,7 @@ def efficiencies(catalog: Catalog, compute: Any = None) -> Efficiencies:
     if given is None:
         lineage = Lineage()
         lineage.use(cited_assumption(catalog, MEMORY_EFFICIENCY))
-        given = Efficiencies(inputs.fraction(compute, "efficiency", lineage), cited.memory, lineage, True)
+        given = Efficiencies(compute_efficiency(catalog, compute, lineage), cited.memory, lineage, True)
         if key is not None:
             inputs.remember(memo, key, given)
     return given

@@ -289,7 +289,6 @@ def waterfall_data(catalog: Any) -> tuple[dict[str, Any], dict[str, dict[str, An
             cases[hw.id] = rows
         if cases:
             per_model[model.id] = cases
-    names = {r.id: r for r in models + hardware}
     index = {
         "catalog": {k: v for k, v in dict(catalog.identity).items() if k in ("fingerprint", "date")},
         "scenario": {"prompt_tokens": PROMPT_TOKENS, "output_tokens": OUTPUT_TOKENS},
