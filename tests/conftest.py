@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 import os
@@ -17,6 +19,17 @@ os.environ.pop("COLUMNS", None)
 FIXTURE_CATALOG = Path(__file__).parent / "fixtures" / "catalog"
 REPO = Path(__file__).resolve().parent.parent
 REAL_CATALOG = REPO / "catalog"
+
+
+def load_script(name: str, module_name: str | None = None):
+    """scripts/<name>.py imported as a module (registered under `module_name`, default `name`),
+    so tests can call its functions and its main() in-process."""
+    module_name = module_name or name
+    spec = importlib.util.spec_from_file_location(module_name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 FROZEN_CATALOG = Path(__file__).parent / "fixtures" / "frozen_catalog.json"

@@ -3,21 +3,17 @@ and authority, and the list of estimated values."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
 from mlsysim.catalog import load_catalog
-from tests.conftest import FIXTURE_CATALOG, REAL_CATALOG, REPO
+from tests.conftest import FIXTURE_CATALOG, REAL_CATALOG, load_script
 
 
 @pytest.fixture(scope="module")
 def report():
-    spec = importlib.util.spec_from_file_location("catalog_report", REPO / "scripts" / "catalog_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("catalog_report")
 
 
 def test_text_report_on_the_fixture_catalog(report, capsys):

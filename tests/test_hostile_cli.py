@@ -4,18 +4,14 @@ The corpus and the judge are scripts/fuzz_cli.py (the campaign table)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("fuzz_cli", REPO / "scripts" / "fuzz_cli.py")
-fuzz = importlib.util.module_from_spec(_spec)
-sys.modules["fuzz_cli"] = fuzz
-_spec.loader.exec_module(fuzz)
+from tests.conftest import load_script
+
+fuzz = load_script("fuzz_cli")
 
 
 @pytest.fixture(scope="module")

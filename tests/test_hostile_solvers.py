@@ -3,20 +3,15 @@ range (never a ZeroDivisionError, an OverflowError, an inf/NaN result or a silen
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.serving import ServingModel
 
-REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("fuzz_cli_solvers", REPO / "scripts" / "fuzz_cli.py")
-fuzz = importlib.util.module_from_spec(_spec)
-sys.modules["fuzz_cli_solvers"] = fuzz
-_spec.loader.exec_module(fuzz)
+from tests.conftest import load_script
+
+fuzz = load_script("fuzz_cli", "fuzz_cli_solvers")
 
 CASES = fuzz.solver_cases()
 

@@ -3,21 +3,17 @@ where torch is installed, a tiny CPU smoke run of every section."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "measure_gpu.py"
+from tests.conftest import load_script
+
 
 
 @pytest.fixture(scope="module")
 def mg():
-    spec = importlib.util.spec_from_file_location("measure_gpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("measure_gpu")
 
 
 def test_arguments(mg) -> None:
