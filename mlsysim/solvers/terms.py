@@ -806,28 +806,49 @@ def wave_quantization(m: ModelTerms, h: HardwareTerms, tp: int = 1) -> WaveQuant
 def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     if not m.gemms:
         return _no_waves(f"{m.name} has no described weight GEMMs (no transformer architecture)")
-    hw = h.record
-    if not hw.has("compute_units"):
-        return _no_waves(f"{hw.label} has no compute_units (SM count) in the catalog")
-    catalog = hw._catalog
-    tile = gemm_tile_values(catalog, h.precision)
-    rows_value, columns_value, per_sm_value = tile["rows"], tile["columns"], tile["tiles_per_sm"]
-    for value in (rows_value, columns_value, per_sm_value):
-        if not applies_to(value, hw):
-            return _no_waves(f"the cited GEMM tile is for {_scope(value)}, not {hw.label}")
-        tile_precision = value.qualifiers.get("precision")
-        if tile_precision and h.precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
-            return _no_waves(f"the cited GEMM tile is for {tile_precision}, not {h.precision}")
-    lineage = Lineage()
-    sms = lineage.use(hw.compute_units)
-    tile_rows = lineage.use(rows_value)
-    tile_columns = lineage.use(columns_value)
-    wave = sms * lineage.use(per_sm_value)
+    tile = gemm_tile(h)
+    if isinstance(tile, str):
+        return _no_waves(tile)
+    wave, tile_rows, tile_columns, lineage = tile
     widths = [n / tp if split == "columns" else n for n, _, split in m.gemms]  # output columns on this GPU
     columns = tuple(float(math.ceil(width / tile_columns)) for width in widths)
     coefficients = tuple(share * tile_columns / width for (_, share, _), width in zip(m.gemms, widths))
     rest = max(1.0 - sum(share for _, share, _ in m.gemms), 0.0)
     return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
+
+
+def single_gemm_waves(h: HardwareTerms, columns: float) -> WaveQuantization:
+    """The tile- and wave-quantization term of one GEMM with `columns` output columns [1] on
+    accelerator `h`, from the same cited SM count and tile as `wave_quantization` (not
+    applied, with `reason`, where those do not apply to `h`). For checking the solver's GEMM
+    pricing against measured kernels one shape at a time."""
+    tile = gemm_tile(h)
+    if isinstance(tile, str):
+        return _no_waves(tile)
+    wave, tile_rows, tile_columns, lineage = tile
+    return WaveQuantization(wave, tile_rows, (float(math.ceil(columns / tile_columns)),),
+                            (tile_columns / columns,), 0.0, lineage)
+
+
+def gemm_tile(h: HardwareTerms) -> tuple[float, float, float, Lineage] | str:
+    """(wave [tiles], tile rows, tile columns, the cited values used) of `h` at its precision,
+    or why the wave term does not apply."""
+    hw = h.record
+    if not hw.has("compute_units"):
+        return f"{hw.label} has no compute_units (SM count) in the catalog"
+    tile = gemm_tile_values(hw._catalog, h.precision)
+    rows_value, columns_value, per_sm_value = tile["rows"], tile["columns"], tile["tiles_per_sm"]
+    for value in (rows_value, columns_value, per_sm_value):
+        if not applies_to(value, hw):
+            return f"the cited GEMM tile is for {_scope(value)}, not {hw.label}"
+        tile_precision = value.qualifiers.get("precision")
+        if tile_precision and h.precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
+            return f"the cited GEMM tile is for {tile_precision}, not {h.precision}"
+    lineage = Lineage()
+    sms = lineage.use(hw.compute_units)
+    tile_rows = lineage.use(rows_value)
+    tile_columns = lineage.use(columns_value)
+    return sms * lineage.use(per_sm_value), tile_rows, tile_columns, lineage
 
 
 def gemm_tile_values(catalog: Catalog, precision: str) -> dict[str, Value]:
