@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from functools import lru_cache
 
 import pytest
 
@@ -19,12 +20,18 @@ def check():
     return load_script("check_gemm_roofline")
 
 
+@lru_cache(maxsize=None)
+def h100_bf16():
+    """The H100's BF16 terms and cited kernel efficiencies, read from the catalog once."""
+    h = hardware_terms(load_catalog(REAL_CATALOG).get("hardware", "h100_sxm"), "bf16", True)
+    return h, kernel_efficiencies(h)
+
+
 def expected_seconds(m: int, n: int, k: int) -> float:
     """The H100's BF16 price of an M x N x K GEMM worked out here by hand: the cited 256 x 128
     tile, one per SM, 132 SMs (NVIDIA's Matrix Multiplication Background guide, Section 3.2:
     ceil(tiles / wave) waves of full tiles), then the larger of compute and weight read."""
-    h = hardware_terms(load_catalog(REAL_CATALOG).get("hardware", "h100_sxm"), "bf16", True)
-    eff = kernel_efficiencies(h)
+    h, eff = h100_bf16()
     tiles = math.ceil(m / 256) * math.ceil(n / 128)
     charged = math.ceil(tiles / 132) * 132 * min(m, 256) * 128 * k * 2.0
     return max(charged / (h.peak * eff.gemm), n * k * 2.0 / (h.bandwidth * eff.memory))

@@ -806,15 +806,8 @@ def wave_quantization(m: ModelTerms, h: HardwareTerms, tp: int = 1) -> WaveQuant
 def _read_waves(m: ModelTerms, h: HardwareTerms, tp: int) -> WaveQuantization:
     if not m.gemms:
         return _no_waves(f"{m.name} has no described weight GEMMs (no transformer architecture)")
-    tile = gemm_tile(h)
-    if isinstance(tile, str):
-        return _no_waves(tile)
-    wave, tile_rows, tile_columns, lineage = tile
     widths = [n / tp if split == "columns" else n for n, _, split in m.gemms]  # output columns on this GPU
-    columns = tuple(float(math.ceil(width / tile_columns)) for width in widths)
-    coefficients = tuple(share * tile_columns / width for (_, share, _), width in zip(m.gemms, widths))
-    rest = max(1.0 - sum(share for _, share, _ in m.gemms), 0.0)
-    return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
+    return _tiled_waves(h, widths, [share for _, share, _ in m.gemms])
 
 
 def single_gemm_waves(h: HardwareTerms, columns: float) -> WaveQuantization:
@@ -822,12 +815,20 @@ def single_gemm_waves(h: HardwareTerms, columns: float) -> WaveQuantization:
     accelerator `h`, from the same cited SM count and tile as `wave_quantization` (not
     applied, with `reason`, where those do not apply to `h`). For checking the solver's GEMM
     pricing against measured kernels one shape at a time."""
+    return _tiled_waves(h, [columns], [1.0])
+
+
+def _tiled_waves(h: HardwareTerms, widths: list[float], shares: list[float]) -> WaveQuantization:
+    """The wave term of GEMMs with output `widths` [columns] carrying `shares` of the pass's
+    weight-matmul FLOPs, on `h`'s cited tile (`gemm_tile`); the rest of the FLOPs unmodelled."""
     tile = gemm_tile(h)
     if isinstance(tile, str):
         return _no_waves(tile)
     wave, tile_rows, tile_columns, lineage = tile
-    return WaveQuantization(wave, tile_rows, (float(math.ceil(columns / tile_columns)),),
-                            (tile_columns / columns,), 0.0, lineage)
+    columns = tuple(float(math.ceil(width / tile_columns)) for width in widths)
+    coefficients = tuple(share * tile_columns / width for share, width in zip(shares, widths))
+    rest = max(1.0 - sum(shares), 0.0)
+    return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
 
 
 def gemm_tile(h: HardwareTerms) -> tuple[float, float, float, Lineage] | str:
