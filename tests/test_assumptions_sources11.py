@@ -37,6 +37,18 @@ def test_vllm_iteration_overhead_is_the_4ms_decode_bubble():
     assert q.qualifiers["engine"] == "vLLM"
 
 
+def test_vllm_request_overhead_is_20ms_at_batch_200_less_the_fixed_bubble():
+    """vLLM RFC #6801 (Performance Roadmap), comment by mpjlu of 2024-08-08: "When BS is 200,
+    all this together can be 20ms" (sampling, input preparation, output processing and
+    scheduling between two steps); less RFC #6854's ~4 ms fixed bubble, over 200 requests."""
+    q = _quantity("serving_request_overhead_vllm")
+    fixed = _quantity("serving_iteration_overhead_vllm").si
+    assert q.si == pytest.approx((20e-3 - fixed) / 200, rel=1e-12)
+    assert "When BS is 200, all this together can be 20ms" in q.as_stated
+    assert q.source_id == "vllm-rfc-performance-roadmap"
+    assert _catalog.sources[q.source_id]["url"] == "https://github.com/vllm-project/vllm/issues/6801"
+
+
 def test_pytorch_eager_op_overhead_is_the_inverse_of_280k_ops_per_second():
     """Horace He, "Making Deep Learning Go Brrrr From First Principles", section Overhead:
     "we can only get 280 thousand operations per second" with PyTorch, i.e. 3.57 us per op."""

@@ -280,6 +280,32 @@ def test_iteration_overhead_is_paid_once_per_engine_iteration() -> None:
         ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, iteration_overhead=-1.0)
 
 
+def test_request_overhead_is_paid_per_sequence_of_each_engine_iteration() -> None:
+    """The part of an engine's CPU time between steps that grows with the batch: vLLM 0.5's
+    "sampling time, prepare input time, process_model_output time, and scheduler time",
+    "When BS is 200, all this together can be 20ms" (vllm-project/vllm issue 6801, comment
+    of 2024-08-08), 0.08 ms per request once the RFC's ~4 ms fixed bubble is taken off. A
+    pass of B sequences pays B x that beside the fixed bubble; a stall-free chunked iteration
+    pays it for its decoding sequences and its prefill chunks; it is cited in the lineage."""
+    plain = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
+    vllm = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, iteration_overhead="serving_iteration_overhead_vllm",
+                        request_overhead="serving_request_overhead_vllm")
+    assert vllm.request_overhead == pytest.approx(0.08e-3)
+    assert vllm.decode_step(600, 200).time == pytest.approx(plain.decode_step(600, 200).time + 20e-3)
+    assert vllm.decode_step(600, 200).runtime == pytest.approx(20e-3)
+    assert vllm.prefill(512, 4).time == pytest.approx(plain.prefill(512, 4).time + 4e-3 + 4 * 0.08e-3)
+    a, b = plain.solve(512, 128, 8), vllm.solve(512, 128, 8)
+    assert b.latency == pytest.approx(a.latency + 128 * (4e-3 + 8 * 0.08e-3))
+    # 32 decoding sequences and 2048 / 512 = 4 prefill chunks in each stall-free iteration.
+    ca = plain.continuous_batching(32, 2048, 128, token_budget=544)
+    cb = vllm.continuous_batching(32, 2048, 128, token_budget=544)
+    assert cb.iteration == pytest.approx(ca.iteration + 4e-3 + (32 + 512 / 512) * 0.08e-3, rel=1e-6)
+    assert "assumptions/serving_request_overhead_vllm#quantity" in vllm.lineage
+    assert ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, request_overhead=1e-4).request_overhead == 1e-4
+    with pytest.raises(MlsysimError, match="request_overhead"):
+        ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100, request_overhead=-1.0)
+
+
 def test_block_scaled_weights_carry_their_scales() -> None:
     """NVFP4 stores 16 E2M1 elements (4 bits) per FP8 E4M3 scale, 4.5 bits a weight; MXFP4
     32 per E8M0 scale, 4.25 bits (OCP MX specification v1.0; Modular MAX fp4_utils:

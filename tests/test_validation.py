@@ -382,12 +382,14 @@ def test_a_measured_run_past_the_models_context_is_priced_as_run_and_says_so():
 
 def test_a_single_step_vllm_row_pays_the_cited_host_time_per_engine_iteration():
     """AMD's rocm/vllm-dev README (ROCm/vllm at 7a292f9, docs/dev-docker/README.md), Latency
-    Measurements, Llama 3.1 70B, batch 1, 128 in / 2048 out: "19088.59" ms on 8 MI300X, run
-    with benchmark_latency.py and no --num-scheduler-steps. The row states
-    `engine_loop: vllm_single_step`, so the validator adds vLLM's cited GPU bubble per engine
-    iteration (serving_iteration_overhead_vllm, the multi-step scheduling RFC's ~4 ms) to the
-    prefill, which emits the first token, and to each of the 2,047 decode steps after it, and
-    says so."""
+    Measurements, Llama 3.1 70B, 128 in / 2048 out: "19088.59" ms at batch 1 and "45216.37"
+    ms at batch 128 on 8 MI300X, run with benchmark_latency.py and no --num-scheduler-steps.
+    The rows state `engine_loop: vllm_single_step`, so the validator adds vLLM's cited GPU
+    bubble per engine iteration (serving_iteration_overhead_vllm, the multi-step scheduling
+    RFC's ~4 ms) and its cited time per running request per iteration
+    (serving_request_overhead_vllm, 0.08 ms: 20 ms between steps at batch 200 in the
+    performance-roadmap RFC, less the 4 ms) to the prefill, which emits the first token, and
+    to each of the 2,047 decode steps after it, and says so."""
     from mlsysim import ServingModel
     from mlsysim.catalog import load_catalog
     from mlsysim.evaluate.validation import run_one
@@ -397,17 +399,27 @@ def test_a_single_step_vllm_row_pays_the_cited_host_time_per_engine_iteration():
     row = catalog.get("measurements", "rocmvllm066_llama3_1_70b_mi300x_fp8_tp8_b1_in128_out2048_latency")
     assert row.get("config")["engine_loop"] == "vllm_single_step"
     result = run_one(row, catalog)
-    assert any("serving_iteration_overhead_vllm" in a for a in result.assumed)
+    assert any("serving_iteration_overhead_vllm" in a and "serving_request_overhead_vllm" in a for a in result.assumed)
     node = row.get("node")
     looped = ServingModel("llama3_1_70b", node, precision="fp8", kv_precision="fp8", tp=8,
-                          iteration_overhead="serving_iteration_overhead_vllm")
+                          iteration_overhead="serving_iteration_overhead_vllm",
+                          request_overhead="serving_request_overhead_vllm")
     hidden = ServingModel("llama3_1_70b", node, precision="fp8", kv_precision="fp8", tp=8)
     assert looped.iteration_overhead == pytest.approx(4e-3)
+    assert looped.request_overhead == pytest.approx(0.08e-3)
     with_loop = looped.solve(prompt_tokens=128, output_tokens=2048, batch_size=1).latency
     assert result.predicted == pytest.approx(with_loop)
-    # One bubble per iteration: the prefill and 2,047 decode steps.
+    # One bubble per iteration (the prefill and 2,047 decode steps), and one per-request
+    # cost per sequence of each.
     hidden_loop = hidden.solve(prompt_tokens=128, output_tokens=2048, batch_size=1).latency
-    assert with_loop - hidden_loop == pytest.approx(2048 * 4e-3, rel=1e-6)
+    assert with_loop - hidden_loop == pytest.approx(2048 * (4e-3 + 0.08e-3), rel=1e-6)
+    batch = 128
+    wide = catalog.get("measurements", "rocmvllm066_llama3_1_70b_mi300x_fp8_tp8_b128_in128_out2048_latency")
+    assert run_one(wide, catalog).predicted == pytest.approx(
+        looped.solve(prompt_tokens=128, output_tokens=2048, batch_size=batch).latency)
+    added = (looped.solve(prompt_tokens=128, output_tokens=2048, batch_size=batch).latency
+             - hidden.solve(prompt_tokens=128, output_tokens=2048, batch_size=batch).latency)
+    assert added == pytest.approx(2048 * (4e-3 + batch * 0.08e-3), rel=1e-6)
     assert result.measured == pytest.approx(19.08859)
 
 

@@ -40,9 +40,11 @@ UNFUSED_ATTENTION_SOURCES = frozenset({"arxiv-megatron-lm-2104-04473"})
 # The cited host time per operator of each front end a measurement states it ran in (config
 # `execution`), for models whose operators Engine.solve counts (CNNs).
 HOST_DISPATCH = {"pytorch_eager": "host_dispatch_pytorch_eager_cnn"}
-# The cited host time per engine iteration of each step loop a measurement states its engine
-# ran (config `engine_loop`), paid by every prefill pass and decode step.
-ITERATION_OVERHEAD = {"vllm_single_step": ("vLLM's single-step loop", "serving_iteration_overhead_vllm")}
+# The cited host time of each step loop a measurement states its engine ran (config
+# `engine_loop`), paid by every prefill pass and decode step: per iteration, and per
+# running request per iteration.
+ENGINE_LOOP_OVERHEAD = {"vllm_single_step": ("vLLM's single-step loop", "serving_iteration_overhead_vllm",
+                                             "serving_request_overhead_vllm")}
 
 # Display unit of each metric, and the factor from SI to it.
 METRIC_DISPLAY: dict[str, tuple[str, float]] = {
@@ -519,7 +521,7 @@ def _serving(c: Call, precision: str) -> Any:
         c.assumed.append(f"kv_precision = {precision} (not stated; the compute precision)")
     serving = ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
                            kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head",
-                           iteration_overhead=_iteration_overhead(c))
+                           **_engine_loop_overhead(c))
     c.unpriced.extend(serving.unpriced)
     return serving
 
@@ -546,15 +548,17 @@ def _host_dispatch(c: Call) -> str | None:
     return HOST_DISPATCH[execution]
 
 
-def _iteration_overhead(c: Call) -> str | None:
-    """The cited host time per iteration of the step loop the row's engine ran, if it states
-    one that leaves that time exposed; None for engines that overlap it with the GPU."""
+def _engine_loop_overhead(c: Call) -> dict[str, str]:
+    """ServingModel's runtime costs of the step loop the row's engine ran, if it states one
+    that leaves its host time exposed (cited records per iteration and per running request);
+    none for engines that overlap that time with the GPU."""
     loop = c.config("engine_loop")
     if loop is None:
-        return None
-    label, record = ITERATION_OVERHEAD[loop]
-    c.assumed.append(f"host time per engine iteration of {label} ({record})")
-    return record
+        return {}
+    label, per_iteration, per_request = ENGINE_LOOP_OVERHEAD[loop]
+    c.assumed.append(f"host time per engine iteration of {label} ({per_iteration}) "
+                     f"and per running request per iteration ({per_request})")
+    return {"iteration_overhead": per_iteration, "request_overhead": per_request}
 
 
 def _fusion(c: Call) -> str | None:

@@ -105,7 +105,7 @@ class PassTime(QuantityView):
     launch: float = 0.0
     communication_latency: float = 0.0
     gemm_utilization: float = 1.0  # weight-GEMM time without tile/wave quantization / with it
-    runtime: float = 0.0  # the serving engine's fixed cost per iteration (ServingModel iteration_overhead)
+    runtime: float = 0.0  # the serving engine's runtime cost of the iteration (ServingModel iteration_overhead, request_overhead)
     attention_compute: float = 0.0  # the attention kernels' FLOP time, part of `compute`
     attention_memory: float = 0.0  # their KV-cache traffic time, part of `memory`
 
@@ -359,12 +359,19 @@ class ServingModel:
         None (default: none, the engine hides it). Added once per engine iteration: every
         decode step and every prefill pass; in continuous batching one iteration pays it once
         for its decode step and the prefills it admits.
+    request_overhead : the engine's runtime cost per running request per iteration [s] (the
+        per-sequence Python work of scheduling, input preparation, sampling and output
+        processing, which grows with the batch): seconds, a cited assumption record or its id
+        (e.g. "serving_request_overhead_vllm", vLLM 0.5's ~0.08 ms per request per step), or
+        None (default: none). Beside iteration_overhead, a pass of B sequences pays
+        runtime = iteration_overhead + B x request_overhead.
     """
 
     def __init__(self, model: Record | str, hardware: Record | str, precision: str = "fp16",
                  weight_precision: str | None = None, kv_precision: str | None = None,
                  tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None,
-                 decode_kv_reads: str = "per_kv_head", iteration_overhead: Any = None):
+                 decode_kv_reads: str = "per_kv_head", iteration_overhead: Any = None,
+                 request_overhead: Any = None):
         if tensor_parallel is not None:
             warnings.warn("ServingModel(tensor_parallel=) is deprecated; write tp=", DeprecationWarning, stacklevel=2)
             tp = tensor_parallel
@@ -414,7 +421,8 @@ class ServingModel:
             floor = self._lineage.use(cited_assumption(catalog, ACTIVATION_BYTES, "tensor-parallel all-reduces", "serving solver"))
             self.bytes_act = max(self.bytes_act, floor)
         # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).
-        self.iteration_overhead = self._iteration_overhead(iteration_overhead, catalog)
+        self.iteration_overhead = self._runtime_cost(iteration_overhead, catalog, "iteration_overhead")
+        self.request_overhead = self._runtime_cost(request_overhead, catalog, "request_overhead")
         self.launch = launch_overhead(self.m, self.h)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
         # The fixed costs a pass has but no cited figure prices here, said rather than left silent.
@@ -436,15 +444,16 @@ class ServingModel:
         """The tensor-parallel size (the same as `tp`, the name every solver uses)."""
         return self.tp
 
-    def _iteration_overhead(self, given: Any, catalog: Any) -> float:
-        """The engine's runtime cost per iteration [s]: 0 for None; a cited assumption (a
-        record or its id, noted in the lineage) or a number of seconds."""
+    def _runtime_cost(self, given: Any, catalog: Any, name: str) -> float:
+        """One of the engine's runtime costs [s] (`name`: per iteration, or per request per
+        iteration): 0 for None; a cited assumption (a record or its id, noted in the lineage)
+        or a number of seconds."""
         if given is None:
             return 0.0
         if isinstance(given, str):
-            given = inputs.record(given, "assumptions", catalog, "iteration_overhead")
-        seconds = inputs.as_si(given, "time", "iteration_overhead", self._lineage, positive=False)
-        return inputs.finite_at_least(seconds, "iteration_overhead [s]")
+            given = inputs.record(given, "assumptions", catalog, name)
+        seconds = inputs.as_si(given, "time", name, self._lineage, positive=False)
+        return inputs.finite_at_least(seconds, f"{name} [s]")
 
     def _link_bandwidth(self, node: Record | None, hw: Record) -> float:
         if node is not None:
@@ -485,7 +494,7 @@ class ServingModel:
         t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
-        t_runtime = self.iteration_overhead
+        t_runtime = self.iteration_overhead + self.request_overhead * batch
         return PassTime(t_roof + t_launch + t_comm + t_runtime, t_c, t_m, t_comm, flops, moved,
                         t_launch, t_comm_fixed, 1.0 / slowdown, t_runtime,
                         (flops - gemm) / (self.h.peak * self.eff.attention), (moved - weights) / bandwidth)
@@ -696,7 +705,10 @@ class ServingModel:
         parts = [decode]
         if prefill_tokens > 0:
             parts.append(self._pass(prefill_tokens / chunk, float(chunk), max(prompt_tokens - chunk, 0) / 2.0))
-        time = gemms.weight_gemm + sum(p.attention_time for p in parts) + gemms.launch + gemms.communication + gemms.runtime
+        # The engine's runtime cost is paid once for the iteration, per request for every
+        # decoding sequence and every prefill chunk in it.
+        runtime = self.iteration_overhead + self.request_overhead * (n + prefill_tokens / chunk)
+        time = gemms.weight_gemm + sum(p.attention_time for p in parts) + gemms.launch + gemms.communication + runtime
         attention_compute = sum(p.attention_compute for p in parts)
         attention_memory = sum(p.attention_memory for p in parts)
         compute = gemms.compute - gemms.attention_compute + attention_compute
@@ -705,7 +717,7 @@ class ServingModel:
         attention_rate = self.h.peak * self.eff.attention
         flops = gemms.flops - gemms.attention_compute * attention_rate + attention_compute * attention_rate
         return PassTime(time, compute, memory, gemms.communication, flops, memory * self.h.bandwidth * self.eff.memory,
-                        gemms.launch, gemms.communication_latency, gemms.gemm_utilization, gemms.runtime,
+                        gemms.launch, gemms.communication_latency, gemms.gemm_utilization, runtime,
                         attention_compute, attention_memory)
 
     def _chunked_steady_state(self, n: int, prompt_tokens: int, output_tokens: int, budget: int) -> ContinuousBatchingProfile:
