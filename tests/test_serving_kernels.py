@@ -17,7 +17,7 @@ from mlsysim.errors import MlsysimError
 from mlsysim.solvers.plausibility import token_rate_warnings
 from mlsysim.solvers.roofline import kernel_compute_time
 from mlsysim.solvers.serving import mm1_wait_quantile
-from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies, wave_quantization, model_terms
+from mlsysim.solvers.terms import expert_gemm_value, hardware_terms, kernel_efficiencies, wave_quantization, model_terms
 
 
 FROZEN_CATALOG = Path(__file__).resolve().parent / "fixtures" / "frozen_catalog.json"
@@ -362,3 +362,30 @@ def test_the_mi355x_fp8_gemms_run_at_hipblaslts_measured_best_square_shape():
     record = catalog.get("assumptions", "gemm_efficiency_mi355x_fp8")
     assert record.claims["quantity"]["method"] == "measured"
     assert 3293.23 / catalog.get("hardware", "mi355x").si("compute.fp8") * 1e12 == pytest.approx(0.6586, abs=5e-5)
+
+
+def test_h100_expert_gemms_take_nvidias_aiconfigurator_moe_measurements() -> None:
+    """NVIDIA AIConfigurator at 095f58a, systems/data/h100_sxm/moe/trtllm/1.3.0rc20/
+    moe_perf.parquet: TensorRT-LLM's fused MoE module on an H100, gated shapes, balanced
+    routing, at least 1,024 tokens per expert. FP8 (348 rows): the two middle rows run
+    16384 tokens of a 4096 x 14336, 8-expert top-2 layer over EP 8 in 0.318139 ms and of a
+    2816 x 704, 128-expert top-8 layer in 2.727707 ms, 567.01 and 571.57 TFLOP/s on the GPU,
+    a median of 28.78% of the 1,978 TFLOP/s dense FP8 peak; BF16 (364 rows): 429.43 and
+    434.34 TFLOP/s, 43.67% of 989 TFLOP/s. The figures are scoped to the H100's expert
+    GEMMs, not its dense GEMMs."""
+    catalog = _catalog()
+
+    def rate(tokens, hidden, inter, topk, ep, tp, latency_ms):  # gated: three matrices per expert
+        return 2 * 3 * tokens * topk * hidden * inter / (ep * tp) / (latency_ms * 1e-3)
+
+    fp8 = (rate(16384, 4096, 14336, 2, 8, 8, 0.31813865900039673) + rate(16384, 2816, 704, 8, 1, 1, 2.7277065912882485)) / 2
+    bf16 = (rate(16384, 2816, 704, 8, 1, 2, 1.8152906099955242) + rate(16384, 2048, 768, 8, 1, 2, 1.4239306449890137)) / 2
+    h100 = catalog.get("hardware", "h100_sxm")
+    for ident, achieved, precision in (("expert_gemm_efficiency_h100_fp8_median", fp8, "fp8"),
+                                       ("expert_gemm_efficiency_h100_16bit_median", bf16, "bf16")):
+        quantity = catalog.get("assumptions", ident).quantity
+        assert quantity.si == pytest.approx(achieved / h100.get(f"compute.{precision}").si, abs=5e-5)
+        assert quantity.qualifiers["kernel"] == "expert_gemm"
+        assert quantity.source_id == "aiconfigurator-moe-perf-h100-trtllm-1-3-0rc20"
+    assert expert_gemm_value(hardware_terms(h100, "fp8")).si == pytest.approx(0.2878)
+    assert kernel_efficiencies(hardware_terms(h100, "fp8")).gemm != pytest.approx(0.2878)

@@ -8,8 +8,9 @@ alpha-beta model over the node's interconnect and the cluster's fabric.
 
 Per pipeline stage and microbatch ("slot"):
   compute  = b x hardware FLOPs per sequence / (PP x TP x CP) / (peak x efficiency), each
-             kernel class at its own cited efficiency (weight GEMMs, fused attention,
-             memory-bound element-wise work). Below 16 bits (FP8) only the transformer
+             kernel class at its own cited efficiency (weight GEMMs, a mixture of experts'
+             routed-expert grouped GEMMs where a figure is scoped to the accelerator, fused
+             attention, memory-bound element-wise work). Below 16 bits (FP8) only the transformer
              layers' weight GEMMs run at the training precision; attention, the output layer
              and every tensor held or communicated stay in 16 bits (`tensor_precision`), and
              each linear module's input (every forward pass) and output gradient (backward)
@@ -110,6 +111,7 @@ from mlsysim.solvers.roofline import (
 from mlsysim.solvers.terms import (
     WaveQuantization,
     attention_backward_value,
+    expert_gemm_value,
     cited_assumption,
     collective_efficiencies,
     hardware_terms,
@@ -374,6 +376,11 @@ class TrainingTerms:
     experts_total: float = 0.0
     experts_active: float = 0.0
     moe_layers: float = 0.0
+    # [FLOP/s] peak x the cited efficiency of the routed experts' grouped GEMMs, and their
+    # FLOPs per sequence by recompute mode (forward, backward, recomputed forward); rate 0:
+    # they run at `rate` like the other weight GEMMs, tile/wave quantization included.
+    expert_rate: float = 0.0
+    flops_expert_seq: dict[str, float] = field(default_factory=dict)
     # Training below 16 bits: elements per token, summed over the layers, that the FP8 recipe
     # quantizes before the linear modules' GEMMs (their inputs, in every forward pass, and the
     # gradients of their outputs, in the backward pass), and the rate [elements/s] at which the
@@ -493,6 +500,10 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
     lineage.merge(links.lineage)
     per_expert, moe_layers = routed_expert_parameters(shape)
+    expert_fwd_seq = seq * 2 * shape.experts_active * per_expert * moe_layers
+    flops_expert_seq = {mode: passes * expert_fwd_seq + extra for mode, extra in
+                        (("none", 0.0), ("selective", 0.0), ("full", expert_fwd_seq))}
+    expert_fraction = _expert_fraction(hardware, precision, efficiency, mode, lineage) if moe_layers else 0.0
     quantized_inputs = quantized_output_grads = quantization_rate = 0.0
     if tensors != precision and hardware.has("memory.bandwidth"):
         quantized_inputs, quantized_output_grads = linear_io_per_token(shape)
@@ -516,6 +527,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
         routed_params=per_expert * moe_layers * shape.experts_total, experts_total=shape.experts_total,
         experts_active=shape.experts_active, moe_layers=moe_layers, quantized_inputs=quantized_inputs,
+        expert_rate=peak * expert_fraction, flops_expert_seq=flops_expert_seq,
         quantized_output_grads=quantized_output_grads, quantization_rate=quantization_rate,
     )
 
@@ -562,6 +574,22 @@ def _gemm_fraction(hardware: Record, precision: str, efficiency: Any, mode: str,
         if value is not None:
             return lineage.use(value)
     return inputs.fraction(efficiency, "efficiency", lineage)
+
+
+def _expert_fraction(hardware: Record, precision: str, efficiency: Any, mode: str, lineage: Lineage) -> float:
+    """Achieved fraction [1] of the dense peak of a mixture-of-experts layer's routed-expert
+    grouped GEMMs at `precision`: in first principles with a cited GEMM figure, the expert
+    figure scoped to this accelerator and precision (`terms.expert_gemm_value`) where the
+    catalog has one; else 0, and they run like the other weight GEMMs (a number or a
+    measured MFU the caller chose applies to every GEMM)."""
+    if not (isinstance(efficiency, Record) and mode == "first_principles"):
+        return 0.0
+    try:
+        terms = hardware_terms(hardware, precision, require_memory=False)
+    except MlsysimError:
+        return 0.0
+    value = expert_gemm_value(terms)
+    return 0.0 if value is None else lineage.use(value)
 
 
 def _kernel_fractions(hardware: Record, precision: str, efficiency: Any, gemm: float,
@@ -870,13 +898,18 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
                     else per_pass * s.backward / attention_rate)
         t_attention = per_pass * forward_passes / attention_rate + backward
     gemm_stage = layers_stage / s.layers * (s.flops_gemm_seq[x.recompute] - s.flops_logits3) + s.flops_logits3
+    # The routed experts' grouped GEMMs at their own cited figure, measured over whole grouped
+    # calls (tiles and waves included), where one is scoped here.
+    expert_stage = layers_stage / s.layers * s.flops_expert_seq[x.recompute] if s.expert_rate else 0.0
     slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
-    stage_flops = stage_flops + gemm_stage * (slowdown - 1.0)
+    stage_flops = stage_flops + (gemm_stage - expert_stage) * (slowdown - 1.0)
     # The output layer's GEMMs (forward and backward, stretched like the others) at their own
     # rate where it differs (16-bit beside 8-bit layers).
     logits = s.flops_logits3 * slowdown
     t_logits = logits / (s.logits_rate or s.rate)
-    t_layer_gemms = x.microbatch * (stage_flops - attention_stage - logits) / s.rate / (x.tp * x.cp)
+    t_experts = expert_stage / s.expert_rate if s.expert_rate else 0.0
+    t_layer_gemms = x.microbatch * ((stage_flops - attention_stage - logits - expert_stage) / s.rate
+                                    + t_experts) / (x.tp * x.cp)
     t_gemm = t_layer_gemms + x.microbatch * (t_logits + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.

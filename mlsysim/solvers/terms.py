@@ -468,9 +468,10 @@ class KernelEfficiencies:
 # scoped to (a CNN's convolutions too).
 TRANSFORMER_KERNELS = ("gemm", "attention", "memory")
 KERNELS = TRANSFORMER_KERNELS + ("convolution",)
-# Kernel classes only training runs: the fused-attention backward pass, priced at its own
-# cited figure where one is scoped to the accelerator (else at the forward's).
-TRAINING_KERNELS = ("attention_backward",)
+# Kernel classes only training prices apart: the fused-attention backward pass (else at the
+# forward's figure) and a mixture-of-experts layer's routed-expert grouped GEMMs (else at the
+# dense GEMM figure), each at its own cited figure where one is scoped to the accelerator.
+TRAINING_KERNELS = ("attention_backward", "expert_gemm")
 
 
 def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
@@ -520,6 +521,13 @@ def scoped_efficiency(h: HardwareTerms, kernel: str) -> Value | None:
     scoped to accelerator terms `h`'s hardware id and precision (qualifier kernel), or None
     where the catalog has none."""
     return _scoped_efficiencies(h.catalog).get((kernel, h.record._data["id"], h.precision))
+
+
+def expert_gemm_value(h: HardwareTerms) -> Value | None:
+    """The cited efficiency of a mixture-of-experts layer's routed-expert grouped GEMMs scoped
+    to `h` (`scoped_efficiency`), or None where the catalog has none (they are then priced like
+    the dense weight GEMMs)."""
+    return scoped_efficiency(h, "expert_gemm")
 
 
 def attention_backward_value(h: HardwareTerms) -> Value | None:
