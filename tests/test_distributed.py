@@ -389,6 +389,17 @@ def test_update_time_is_gradient_accumulation_plus_the_optimizer_step(catalog):
     assert measured.update_time == 0.0
 
 
+def _compute_time_added(terms, layout, dp, batch, **reset):
+    """A step's compute time on `terms` less the same step's with the `reset` fields (the
+    term under test switched off) [s]."""
+    from dataclasses import replace
+
+    from mlsysim.solvers.distributed import _Scalar, step_model
+
+    return (step_model(_Scalar, terms, layout, dp, batch)["compute_time"]
+            - step_model(_Scalar, replace(terms, **reset), layout, dp, batch)["compute_time"])
+
+
 def test_fused_attention_backward_runs_at_its_own_cited_efficiency(catalog):
     """FlashAttention-3's backward pass on an H100 SXM5 (head dim 128, 16k tokens) runs at
     561 TFLOP/s (Shah et al. 2024, arXiv 2407.08608, panel 'Attention backward speed, head
@@ -397,9 +408,7 @@ def test_fused_attention_backward_runs_at_its_own_cited_efficiency(catalog):
     "2.5 * f if mode == 'bwd'"). The step's compute time then holds the backward attention
     at that rate instead of 2 x the forward's FLOPs at the forward's 75%. A number the
     caller passes as the efficiency applies to every compute kernel, backward included."""
-    from dataclasses import replace
-
-    from mlsysim.solvers.distributed import FLASH_BACKWARD_WORK, Layout, _Scalar, step_model
+    from mlsysim.solvers.distributed import FLASH_BACKWARD_WORK, Layout
 
     model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
     gemm = catalog.get("assumptions", "gemm_compute_efficiency")
@@ -408,11 +417,9 @@ def test_fused_attention_backward_runs_at_its_own_cited_efficiency(catalog):
     assert "assumptions/attention_backward_efficiency_hopper_fp16#quantity" in terms.lineage
     layout = Layout(tp=8, interleave=1, recompute="none")
     dp = terms.devices / 8
-    split = step_model(_Scalar, terms, layout, dp, 256.0)
-    alike = step_model(_Scalar, replace(terms, attention_backward_rate=0.0), layout, dp, 256.0)
     per_pass = (256 / dp) * terms.flops_fwd_attn_seq / 2 / 8  # causal: half the score work, split over tp 8
     extra = per_pass * (FLASH_BACKWARD_WORK / terms.attention_backward_rate - terms.backward / terms.attention_rate)
-    assert split["compute_time"] - alike["compute_time"] == pytest.approx(extra)
+    assert _compute_time_added(terms, layout, dp, 256.0, attention_backward_rate=0.0) == pytest.approx(extra)
     assert extra > 0
     plain = DistributedModel.setup(model, cluster, precision="bf16", efficiency=0.6, seq_len=8192)
     assert plain.attention_backward_rate == 0.0
@@ -427,9 +434,7 @@ def test_routed_expert_gemms_run_at_their_own_cited_efficiency(catalog):
     GEMMs' tile/wave term, which the measured grouped calls already hold; the rest of the step
     is unchanged. A number the caller passes applies to every GEMM, experts included, and a
     dense model has no expert work."""
-    from dataclasses import replace
-
-    from mlsysim.solvers.distributed import Layout, _Scalar, gemm_slowdown, step_model
+    from mlsysim.solvers.distributed import Layout, _Scalar, gemm_slowdown
 
     model, cluster = catalog.get("models", "qwen3_30b_a3b"), catalog.get("clusters", "dgx_h100_superpod_su")
     gemm = catalog.get("assumptions", "gemm_compute_efficiency")
@@ -438,12 +443,10 @@ def test_routed_expert_gemms_run_at_their_own_cited_efficiency(catalog):
     assert "assumptions/expert_gemm_efficiency_h100_fp8_median#quantity" in terms.lineage
     layout = Layout(ep=8, interleave=1, recompute="none")
     dp = terms.devices
-    split = step_model(_Scalar, terms, layout, dp, 512.0)
-    alike = step_model(_Scalar, replace(terms, expert_rate=0.0), layout, dp, 512.0)
     slowdown = gemm_slowdown(_Scalar, terms, 1, 4096.0)
     per_rank = 512.0 / dp * terms.flops_expert_seq["none"]
     extra = per_rank * (1.0 / terms.expert_rate - slowdown / terms.rate)
-    assert split["compute_time"] - alike["compute_time"] == pytest.approx(extra)
+    assert _compute_time_added(terms, layout, dp, 512.0, expert_rate=0.0) == pytest.approx(extra)
     assert extra > 0
     # Forward and backward (3 forward passes' worth) of k routed experts per token.
     shape_ffn = 3 * 2048 * 768  # gated: gate, up and down projections of one expert
