@@ -32,6 +32,20 @@ def test_eval_json_includes_lineage(cli) -> None:
     assert "hardware/h100_sxm#memory.bandwidth" in sources
 
 
+def test_eval_moe_names_the_routed_experts_efficiency(cli) -> None:
+    """A mixture of experts on an H100 in FP8 runs its routed experts at the cited
+    grouped-GEMM median (28.78%, AIConfigurator's TensorRT-LLM fused-MoE sweep): the summary
+    line says so beside the dense GEMM figure and the JSON lineage cites the record; a dense
+    model's line does not mention experts."""
+    r = cli("eval", "Mixtral_8x7B", "H100", "--precision", "fp8")
+    assert r.code == 0, r.err
+    assert "(routed experts 29% cited)" in r.out
+    data = json.loads(cli("eval", "Mixtral_8x7B", "H100", "--precision", "fp8", "-o", "json").out)
+    sources = {e["path"]: e["source_id"] for e in data["lineage"]}
+    assert sources["assumptions/expert_gemm_efficiency_h100_fp8_median#quantity"] == "aiconfigurator-moe-perf-h100-trtllm-1-3-0rc20"
+    assert "routed experts" not in cli("eval", "Llama3_8B", "H100", "--precision", "fp8").out
+
+
 def test_eval_explain_lists_cited_values(cli) -> None:
     r = cli("eval", "Llama3_8B", "H100", "--explain")
     assert r.code == 0

@@ -9,7 +9,6 @@ literature numbers, so these tests hold for any catalog edition.
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 import shutil
@@ -20,12 +19,12 @@ import pytest
 
 from mlsysim import Engine
 from mlsysim.catalog import load_catalog
-from mlsysim.site.labs import script_assignment, write_labs
+from mlsysim.site.labs import script_assignment
 from mlsysim.site.labs.explorer import ASSUMPTIONS, explorer_data
 from mlsysim.site.labs.waterfall import OUTPUT_TOKENS, PROMPT_TOKENS, waterfall, waterfall_data
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
-from mlsysim.solvers.terms import (KERNELS, applies_to, cited_assumption, gemm_tile_values, hardware_terms,
+from mlsysim.solvers.terms import (KERNELS, applies_to, cited_assumption, expert_gemm_value, gemm_tile_values, hardware_terms,
                                    kernel_efficiency_values, kernel_launch_value,
                                    model_terms, wave_quantization)
 
@@ -53,7 +52,7 @@ def _rel(a: float, b: float) -> float:
 def test_export_carries_every_assumption_the_solvers_read_with_its_citation(catalog, data):
     assert set(ASSUMPTIONS) <= set(data["assumptions"])
     idents = dict(ASSUMPTIONS)
-    # The rest are the per-kernel efficiency records, the per-kernel times measured on one
+    # The rest are the per-kernel efficiency records (routed-expert GEMMs included), the per-kernel times measured on one
     # accelerator (kernel: launch), the GEMM tiles of other precisions (e.g. gemm_tile_rows_fp8)
     # and the convolution tile, under their own ids.
     extra = set(data["assumptions"]) - set(ASSUMPTIONS)
@@ -61,7 +60,7 @@ def test_export_carries_every_assumption_the_solvers_read_with_its_citation(cata
             "conv_tile_rows", "conv_tile_columns"} <= extra
     for key in extra:
         qualifiers = catalog.get("assumptions", key).quantity.qualifiers
-        assert (qualifiers.get("kernel") in (*KERNELS, "launch")
+        assert (qualifiers.get("kernel") in (*KERNELS, "launch", "expert_gemm")
                 or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_"))
                 or key in ("conv_tile_rows", "conv_tile_columns")), key
         idents[key] = key
@@ -124,7 +123,9 @@ def test_export_hardware_peaks_roofs_and_applicable_overheads(catalog, data):
 def test_export_names_the_kernel_efficiencies_the_solvers_choose(catalog, data):
     """Per accelerator and precision, the exported GEMM / attention / memory efficiency is the
     cited record `terms.kernel_efficiency_values` picks (what Engine.solve and ServingModel
-    price a transformer pass at); the H100 has records of its own at fp16 and fp8."""
+    price a transformer pass at), and the routed experts' grouped-GEMM record
+    `terms.expert_gemm_value` picks where there is one; the H100 has records of its own at
+    fp16 and fp8, expert GEMMs included."""
     seen_specific = set()
     for entry in data["hardware"]:
         for precision, tile in entry["tiles"].items():  # the tile each wave term is made of
@@ -135,8 +136,13 @@ def test_export_names_the_kernel_efficiencies_the_solvers_choose(catalog, data):
         record = catalog.get("hardware", entry["id"])
         assert set(entry["efficiencies"]) == set(entry["peaks"])
         for precision, keys in entry["efficiencies"].items():
-            chosen = kernel_efficiency_values(hardware_terms(record, precision))
-            assert set(keys) == set(KERNELS)
+            h = hardware_terms(record, precision)
+            chosen = dict(kernel_efficiency_values(h))
+            expert = expert_gemm_value(h)
+            if expert is not None:
+                chosen["expert_gemm"] = expert
+                seen_specific.add((entry["id"], precision, "expert_gemm"))
+            assert set(keys) == set(chosen) == set(KERNELS) | ({"expert_gemm"} if expert is not None else set())
             for kernel, key in keys.items():
                 exported = data["assumptions"][key]
                 assert exported["si"] == chosen[kernel].si
@@ -144,7 +150,8 @@ def test_export_names_the_kernel_efficiencies_the_solvers_choose(catalog, data):
                 if key not in ASSUMPTIONS:
                     seen_specific.add((entry["id"], precision, kernel))
     assert {("h100_sxm", "fp16", "gemm"), ("h100_sxm", "fp8", "gemm"), ("h100_sxm", "fp8", "attention"),
-            ("h100_sxm", "fp8", "memory")} <= seen_specific
+            ("h100_sxm", "fp8", "memory"), ("h100_sxm", "fp8", "expert_gemm"),
+            ("h100_sxm", "bf16", "expert_gemm")} <= seen_specific
 
 
 def test_script_assignment_cannot_close_the_script_element():
@@ -228,8 +235,13 @@ NUMBERS = ("latency", "latency_compute", "latency_memory", "latency_overhead", "
 def test_javascript_physics_equals_the_solvers_under_node(catalog, data, tmp_path):
     """roofline.js `solve`, run by node on the exported data, against Engine.solve (equal
     precisions, prefill) and ServingModel (separate weight / KV formats, decode) for 300
-    sampled settings."""
-    samples = _samples(data, random.Random(16), 300)
+    sampled settings, and for mixtures of experts on the H100, whose routed experts run at
+    their own cited grouped-GEMM figure."""
+    moe = [{"model": model, "hardware": "h100_sxm", "precision": precision, "batch": batch, "seq": seq,
+            "phase": phase, "weight_precision": precision, "kv_precision": precision}
+           for model in ("qwen3_30b_a3b", "mixtral_8x7b") for precision in ("fp8", "bf16")
+           for batch, seq, phase in ((1, 2048, "prefill"), (64, 128, "prefill"), (32, 1024, "decode"))]
+    samples = _samples(data, random.Random(16), 300) + moe
     (tmp_path / "data.js").write_text(script_assignment("window.MLSYSIM_ROOFLINE", data), encoding="utf-8")
     runner = tmp_path / "run.js"
     runner.write_text(

@@ -10,14 +10,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from mlsysim import ServingModel
+from mlsysim import Engine, ServingModel
+from mlsysim.solvers.dse import roofline_space
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.plausibility import token_rate_warnings
-from mlsysim.solvers.roofline import kernel_compute_time
+from mlsysim.solvers.roofline import gemm_flops, kernel_compute_time
 from mlsysim.solvers.serving import mm1_wait_quantile
-from mlsysim.solvers.terms import expert_gemm_value, hardware_terms, kernel_efficiencies, wave_quantization, model_terms
+from mlsysim.solvers.terms import (expert_gemm_value, hardware_terms, kernel_efficiencies, model_terms,
+                                   routed_gemm_share, wave_quantization)
 
 
 FROZEN_CATALOG = Path(__file__).resolve().parent / "fixtures" / "frozen_catalog.json"
@@ -389,3 +392,36 @@ def test_h100_expert_gemms_take_nvidias_aiconfigurator_moe_measurements() -> Non
         assert quantity.source_id == "aiconfigurator-moe-perf-h100-trtllm-1-3-0rc20"
     assert expert_gemm_value(hardware_terms(h100, "fp8")).si == pytest.approx(0.2878)
     assert kernel_efficiencies(hardware_terms(h100, "fp8")).gemm != pytest.approx(0.2878)
+
+
+def test_moe_passes_run_their_routed_experts_at_the_expert_gemm_figure() -> None:
+    """A mixture of experts' routed-expert GEMMs run at their own cited grouped-GEMM figure
+    on the H100 (28.78% of the FP8 peak, AIConfigurator's TensorRT-LLM fused-MoE sweep), the
+    other weight GEMMs at the dense figure with their tile/wave term:
+    t_gemm = G x ((1 - s) q + s e_gemm / e_expert) / (peak e_gemm), s the experts' share of
+    the weight-GEMM FLOPs (Qwen3-30B-A3B: 8 experts of 3 x 2048 x 768 weights in 48 layers).
+    ServingModel, Engine.solve, sweep and the DSE roofline price it alike; a dense model,
+    or a number the caller passes, has no expert term, and only a MoE pass cites the record."""
+    catalog = _catalog()
+    model, h100 = catalog.get("models", "qwen3_30b_a3b"), catalog.get("hardware", "h100_sxm")
+    m = model_terms(model)
+    share = routed_gemm_share(m)
+    assert share == pytest.approx(2 * 8 * 3 * 2048 * 768 * 48 / m.matmul_flops)
+    serving = ServingModel(model, h100, precision="fp8")
+    assert serving.eff.expert == pytest.approx(0.2878)
+    assert "assumptions/expert_gemm_efficiency_h100_fp8_median#quantity" in serving.lineage
+    p = serving.prefill(2048)
+    q = 1.0 / p.gemm_utilization
+    stretch = (1 - share) * q + share * serving.eff.gemm / 0.2878
+    expected = gemm_flops(m, 1, 2048) * stretch / (serving.h.peak * serving.eff.gemm)
+    assert p.compute - p.attention_compute == pytest.approx(expected, rel=1e-12)
+    assert Engine.solve(model, h100, batch_size=1, precision="fp8", seq_len=2048).si["latency_compute"] == \
+        pytest.approx(p.compute, rel=1e-12)
+    row = Engine.sweep(model, [h100], batch_sizes=[8], precisions=["fp8"], seq_lens=[512]).rows()[0]
+    space, roof = roofline_space(model, [h100], precisions=["fp8"], batch_sizes=[8], seq_lens=[512])
+    cols = {"system": [0], "batch_size": [8], "seq_len": [512]}
+    assert roof({k: np.asarray(v) for k, v in cols.items()})["latency"][0] == pytest.approx(row["latency"], rel=1e-12)
+    assert row["latency"] == pytest.approx(Engine.solve(model, h100, batch_size=8, precision="fp8", seq_len=512).si["latency"])
+    assert ServingModel(model, h100, precision="fp8", efficiency=0.5).eff.expert == 0.0
+    dense = ServingModel(catalog.get("models", "llama3_8b"), h100, precision="fp8")
+    assert dense.eff.expert == 0.0 and "assumptions/expert_gemm_efficiency_h100_fp8_median#quantity" not in dense.lineage

@@ -166,7 +166,7 @@ class _Outcome:
     rows: list[tuple[str, str]]         # the single eval's rows
     cells: dict[str, str]               # the comparison's cells, by row name
     data: dict[str, Any]                # the single eval's JSON
-    efficiencies: tuple[float, float, bool]  # compute, memory, compute given by the user
+    efficiencies: tuple[float, ...]     # compute, memory, compute given by the user (, routed experts' compute)
     warnings: Any
     lineage: Any
     problem: Optional[MlsysimError]     # does not fit: what and by how much
@@ -408,7 +408,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                            f"{_gb(memory.capacity)}{usable} ({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     cells["fits"] = "yes" if problem is None else f"no: {_gb(memory.total - memory.capacity)} short"
     return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
-                    (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user), warned, lineage,
+                    (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user, serving.eff.expert), warned, lineage,
                     problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)],
                     serving.unpriced)
 
@@ -443,13 +443,15 @@ def _gb(nbytes: float) -> str:
     return format_quantity(nbytes, "information")
 
 
-def _print_rows(rows: list[tuple[str, str]], compute_eff: float, memory_eff: float, user: bool) -> None:
+def _print_rows(rows: list[tuple[str, str]], compute_eff: float, memory_eff: float, user: bool,
+                expert_eff: float = 0.0) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         console.print(f"  {key:<{width}}  {value}", soft_wrap=True, markup=False)
     source = "given" if user else "cited"
-    console.print(f"  (efficiencies: compute {compute_eff:.0%} {source}, memory bandwidth {memory_eff:.0%} cited; --explain lists the sources)",
-                  soft_wrap=True, markup=False)
+    experts = f" (routed experts {expert_eff:.0%} cited)" if expert_eff else ""
+    console.print(f"  (efficiencies: compute {compute_eff:.0%} {source}{experts}, memory bandwidth {memory_eff:.0%} cited; "
+                  "--explain lists the sources)", soft_wrap=True, markup=False)
 
 
 def _print_unpriced(unpriced: Any) -> None:

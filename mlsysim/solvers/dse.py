@@ -523,6 +523,7 @@ class _System:
     eff_gemm: float  # [1] achieved fraction of peak of the weight GEMMs (terms.pass_efficiencies)
     eff_attention: float  # [1] of the other (attention) FLOPs
     eff_memory: float  # [1] of the memory bandwidth
+    eff_expert: float = 0.0  # [1] of a mixture of experts' routed-expert GEMMs (0: at eff_gemm)
 
 
 @dataclass(frozen=True)
@@ -555,7 +556,8 @@ class RooflineModel:
         return [f"{s.label} @ {s.precision}" for s in self.systems]
 
     def __call__(self, cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from mlsysim.solvers.roofline import gemm_bytes, gemm_flops, kernel_roofline_time, pass_cost
+        from mlsysim.solvers.roofline import gemm_bytes, gemm_flops, kernel_roofline_time, pass_cost, weight_gemm_stretch
+        from mlsysim.solvers.terms import routed_gemm_share
 
         which = cols["system"]
         b = cols["batch_size"].astype(float)
@@ -563,6 +565,7 @@ class RooflineModel:
         n = b.size
         latency, usage, capacity, flops_all, peak_all = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
         m = self.model
+        routed = routed_gemm_share(m)
         for i in np.unique(which):
             s = self.systems[int(i)]
             sel = which == i
@@ -570,10 +573,10 @@ class RooflineModel:
             bb, tt = (b, t) if whole else (b[sel], t[sel])
             flops, moved, resident = pass_cost(m, bb, tt, 0.0, s.nbytes, s.nbytes)
             flops = np.broadcast_to(flops, bb.shape)
-            slowdown = s.waves.slowdown_array(bb * tt)
+            stretch = weight_gemm_stretch(s.waves.slowdown_array(bb * tt), routed, s.eff_gemm, s.eff_expert)
             gemm = gemm_flops(m, bb, tt)
             weights = gemm_bytes(m, bb, tt, s.nbytes)
-            lat = kernel_roofline_time(gemm, flops - gemm, slowdown, s.peak, s.eff_gemm, s.eff_attention, weights,
+            lat = kernel_roofline_time(gemm, flops - gemm, stretch, s.peak, s.eff_gemm, s.eff_attention, weights,
                                        moved - weights, s.bandwidth, s.eff_memory, np.maximum) + s.overhead
             # A diffusion model: one such pass per denoising step.
             lat, flops = lat * m.steps, flops * m.steps
@@ -626,7 +629,7 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
                 lineage.merge(part)
             systems.append(_System(h.name, h.precision, h.peak, h.bandwidth, h.capacity, overhead.seconds,
                                    float(BYTES_PER_ELEMENT[h.precision]), replace(waves, lineage=Lineage(), _memo={}),
-                                   eff.gemm, eff.attention, eff.memory))
+                                   eff.gemm, eff.attention, eff.memory, eff.expert))
     if not systems:
         raise MlsysimError(f"roofline_space: no hardware in the list has a peak for the requested precisions ({'; '.join(skipped)})")
     batches, seqs = _whole_axis(batch_sizes, "batch_sizes"), _whole_axis(seq_lens, "seq_lens")

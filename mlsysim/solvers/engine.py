@@ -38,6 +38,7 @@ from mlsysim.solvers.roofline import (
     kernel_roofline_time,
     pass_cost,
     weight_bytes_read,
+    weight_gemm_stretch,
 )
 from mlsysim.solvers.sweep import SweepTable, sweep
 from mlsysim.solvers.terms import (
@@ -53,6 +54,7 @@ from mlsysim.solvers.terms import (
     layer_terms,
     model_terms,
     pass_efficiencies,
+    routed_gemm_share,
     wave_quantization,
 )
 
@@ -301,8 +303,10 @@ class Engine:
         efficiency : achieved fraction of peak compute [1] of GEMMs that fill the GPU and of
             attention (both compute classes); default: the cited per-kernel efficiencies for
             this accelerator and precision (`terms.pass_efficiencies`: for a transformer
-            `terms.kernel_efficiencies`, as ServingModel uses; otherwise the cited assumption
-            `prefill_compute_efficiency`). Wave quantization (below) applies on top of it.
+            `terms.kernel_efficiencies`, as ServingModel uses, a mixture of experts' routed
+            experts at their own cited grouped-GEMM figure where one is scoped here; otherwise
+            the cited assumption `prefill_compute_efficiency`). Wave quantization (below)
+            applies on top of it, to the GEMMs other than the routed experts.
         seq_len : tokens per sequence in this pass [tokens].
         host_dispatch : the framework's host (CPU) time per operator [s] when it issues the
             pass from an eager front end: a number of seconds, a cited assumption record or its
@@ -321,7 +325,8 @@ class Engine:
             element-wise kernel its traffic), the kernels added, plus their launches.
 
         The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
-        + other (attention) FLOPs / (peak x e_attention) (`roofline.kernel_compute_time`, the
+        (a mixture of experts: slowdown on the other GEMMs' share, e_gemm / e_expert on the
+        routed experts', `roofline.weight_gemm_stretch`) + other (attention) FLOPs / (peak x e_attention) (`roofline.kernel_compute_time`, the
         function ServingModel's passes use, so a prefill of the same batch and prompt gives the
         same time), t_memory = bytes / (bandwidth x e_memory), t_overhead = kernels per pass x
         launch overhead per kernel, latency = the weight GEMMs' roofline (the larger of their
@@ -394,11 +399,12 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
     layers = terms.layers
     if layers is None:
         slowdown = terms.waves.slowdown(batch * tokens)
+        stretch = weight_gemm_stretch(slowdown, routed_gemm_share(m), eff.gemm, eff.expert)
         gemm = gemm_flops(m, batch, tokens)
-        t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
+        t_compute = kernel_compute_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention)
         t_memory = moved / (h.bandwidth * eff.memory)
         weights = gemm_bytes(m, batch, tokens, nbytes)
-        latency = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
+        latency = kernel_roofline_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention, weights,
                                        moved - weights, h.bandwidth, eff.memory) + overhead
     else:
         p = layers.pass_at(batch, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes)

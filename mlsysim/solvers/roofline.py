@@ -241,6 +241,22 @@ def effective_compute_flops(flops: Any, gemm: Any, slowdown: Any) -> Any:
     return flops + gemm * (slowdown - 1.0)
 
 
+def weight_gemm_stretch(slowdown: Any, routed_share: float, gemm_efficiency: float, expert_efficiency: float) -> Any:
+    """Time factor [1] on a pass's weight-GEMM FLOPs at peak x e_gemm when a mixture of
+    experts' routed-expert grouped GEMMs run at their own efficiency e_expert:
+
+    f = (1 - s) x q + s x e_gemm / e_expert,
+
+    s [1] the routed experts' share of the weight-GEMM FLOPs (`terms.routed_gemm_share`), q
+    [1] the other GEMMs' tile/wave `slowdown` (`terms.WaveQuantization`; the experts' figure
+    is measured over whole grouped calls, tiles and waves included). With no expert figure
+    (e_expert = 0) f = q: the experts run like the other weight GEMMs. Floats or numpy arrays
+    of q."""
+    if not expert_efficiency or not routed_share:
+        return slowdown
+    return (1.0 - routed_share) * slowdown + routed_share * gemm_efficiency / expert_efficiency
+
+
 def kernel_compute_time(gemm: Any, other: Any, slowdown: Any, peak: Any, gemm_efficiency: Any,
                         other_efficiency: Any) -> Any:
     """Compute time of a pass whose FLOPs split into weight GEMMs and other (attention)

@@ -64,6 +64,7 @@ from mlsysim.solvers.roofline import (
     kernel_roofline_time,
     pass_cost,
     ring_allreduce_time,
+    weight_gemm_stretch,
 )
 from mlsysim.solvers.terms import (
     allreduce_latency,
@@ -71,10 +72,11 @@ from mlsysim.solvers.terms import (
     cited_assumption,
     collective_efficiencies,
     hardware_terms,
-    kernel_efficiencies,
     launch_overhead,
     model_terms,
+    pass_efficiencies,
     public_token_record,
+    routed_gemm_share,
     wave_quantization,
 )
 
@@ -345,7 +347,9 @@ class ServingModel:
     tp : GPUs the weights, KV heads and FLOPs are split over (tensor parallelism) [1].
         (`tensor_parallel=` is the deprecated name of the same argument.)
     efficiency : achieved fraction of peak compute (weight GEMMs and attention); default the
-        cited per-hardware, per-precision kernel efficiencies (`terms.kernel_efficiencies`).
+        cited per-hardware, per-precision kernel efficiencies (`terms.pass_efficiencies`),
+        a mixture of experts' routed-expert GEMMs at their own cited figure where one is
+        scoped to the accelerator (`roofline.weight_gemm_stretch`).
     decode_kv_reads : "per_kv_head" (default: a decode attention kernel reads each cached K/V
         head once for the query heads that share it) or "per_query_head" (it reads the head
         once per query head, as the generation-phase kernel of TensorRT-LLM before its XQA
@@ -404,7 +408,8 @@ class ServingModel:
         tp = inputs.parallel_degree(tp, "tensor parallelism", {"attention heads": heads, "KV heads": self.m.kv_heads},
                                     replicable=("KV heads",))
         self.h = hardware_terms(hw, precision)
-        self.eff = kernel_efficiencies(self.h, efficiency)
+        self.eff = pass_efficiencies(self.m, self.h, efficiency)
+        self.routed_share = routed_gemm_share(self.m)
         self.precision = self.h.precision
         self.weight_precision = check_storage_format(weight_precision or self.precision, "weight precision")
         self.kv_precision = check_storage_format(kv_precision or self.precision, "KV-cache precision")
@@ -484,12 +489,13 @@ class ServingModel:
             moved += batch * past * self.m.kv_elements * self.bytes_kv * self.kv_share * (self.kv_rereads - 1.0)
         flops = flops / self.tp
         slowdown = self.waves.slowdown(batch * new)
+        stretch = weight_gemm_stretch(slowdown, self.routed_share, self.eff.gemm, self.eff.expert)
         gemm = gemm_flops(self.m, batch, new) / self.tp
         weights = gemm_bytes(self.m, batch, new, self.bytes_w) / self.tp
         bandwidth = self.h.bandwidth * self.eff.memory
-        t_c = kernel_compute_time(gemm, flops - gemm, slowdown, self.h.peak, self.eff.gemm, self.eff.attention)
+        t_c = kernel_compute_time(gemm, flops - gemm, stretch, self.h.peak, self.eff.gemm, self.eff.attention)
         t_m = moved / bandwidth
-        t_roof = kernel_roofline_time(gemm, flops - gemm, slowdown, self.h.peak, self.eff.gemm, self.eff.attention,
+        t_roof = kernel_roofline_time(gemm, flops - gemm, stretch, self.h.peak, self.eff.gemm, self.eff.attention,
                                       weights, moved - weights, self.h.bandwidth, self.eff.memory)
         t_launch = self.launch.seconds
         t_comm = self._allreduce(batch * new)

@@ -21,6 +21,7 @@ from mlsysim.solvers.roofline import (
     kernel_compute_time,
     kernel_roofline_time,
     pass_cost,
+    weight_gemm_stretch,
 )
 from mlsysim.solvers.terms import (
     PrecisionUnavailable,
@@ -30,6 +31,7 @@ from mlsysim.solvers.terms import (
     layer_terms,
     model_terms,
     pass_efficiencies,
+    routed_gemm_share,
     wave_quantization,
 )
 
@@ -133,11 +135,12 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                 flops = np.broadcast_to(flops, (n,))
                 moved = np.broadcast_to(moved, (n,))
                 slowdown = waves.slowdown_array(grid_b * grid_t)
+                stretch = weight_gemm_stretch(slowdown, routed_gemm_share(m), eff.gemm, eff.expert)
                 gemm = gemm_flops(m, grid_b, grid_t)
-                t_compute = kernel_compute_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention)
+                t_compute = kernel_compute_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention)
                 t_memory = moved / (h.bandwidth * eff.memory)
                 weights = gemm_bytes(m, grid_b, grid_t, nbytes)
-                roof = kernel_roofline_time(gemm, flops - gemm, slowdown, h.peak, eff.gemm, eff.attention, weights,
+                roof = kernel_roofline_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention, weights,
                                             moved - weights, h.bandwidth, eff.memory, np.maximum)
             else:  # a CNN priced one kernel at a time, as Engine.solve does
                 lineage.merge(layers.lineage)

@@ -15,7 +15,7 @@ from another catalog can never hit an entry it did not make.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlsysim.catalog import inputs
@@ -447,7 +447,8 @@ class KernelEfficiencies:
     precision [1]: the weight GEMMs (`gemm`), fused attention (`attention`) and the bytes a
     pass moves (`memory`), with the lineage of the cited values used. `*_specific` says
     whether a record scoped to this hardware and precision was found (else the generic
-    figure applies)."""
+    figure applies). `expert` is a mixture-of-experts model's routed-expert grouped GEMMs'
+    (`pass_efficiencies`; 0: they run at `gemm` like the other weight GEMMs)."""
 
     gemm: float
     attention: float
@@ -457,6 +458,7 @@ class KernelEfficiencies:
     gemm_specific: bool = False
     attention_specific: bool = False
     memory_specific: bool = False
+    expert: float = 0.0
 
     @property
     def compute(self) -> float:
@@ -593,7 +595,9 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
 def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> KernelEfficiencies:
     """The efficiencies a single forward pass of `m` on `h` is priced at: for a transformer
     (described weight GEMMs and attention) the per-kernel ones (`kernel_efficiencies`, as
-    ServingModel prices its passes); for a model with a per-inference or per-parameter FLOP
+    ServingModel prices its passes), and for a mixture of experts the routed experts'
+    grouped-GEMM figure scoped to `h` where the catalog has one (`expert`, in the lineage
+    only then); for a model with a per-inference or per-parameter FLOP
     count (no operator graph to split into kernel classes) the generic cited compute
     efficiency (`compute_efficiency`), the same figure for both compute classes, except that a
     CNN's FLOPs take the convolution efficiency cited for this accelerator and precision
@@ -602,7 +606,7 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
     kernel: memory), as a transformer's do, else the generic one.
     `compute`, when given, replaces the compute efficiencies in either case."""
     if m.kind == "transformer":
-        return kernel_efficiencies(h, compute)
+        return _with_expert_gemms(m, h, kernel_efficiencies(h, compute))
     cited = kernel_efficiency_values(h)
     conv, memory = cited["convolution"], cited["memory"]
     # "Specific": cited for this accelerator and precision, not the generic figure.
@@ -611,6 +615,36 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
     c = lineage.use(conv) if conv_specific else compute_efficiency(h.catalog, compute, lineage)
     return KernelEfficiencies(c, c, lineage.use(memory), lineage, compute is not None, conv_specific, conv_specific,
                               memory.qualifiers.get("kernel") == "memory")
+
+
+def _with_expert_gemms(m: ModelTerms, h: HardwareTerms, eff: KernelEfficiencies) -> KernelEfficiencies:
+    """`eff` with the cited efficiency of the routed experts' grouped GEMMs
+    (`expert_gemm_value`) when `m` is a mixture of experts, the efficiencies are the cited
+    ones (not a number the caller chose) and a figure is scoped to `h`; else `eff` itself."""
+    if not m.moe_layers or eff.compute_from_user:
+        return eff
+    memo = h.catalog.derived("expert_efficiencies")
+    key = (m.ref, m.name, h.record._data["id"], h.precision)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    value = expert_gemm_value(h)
+    result = eff
+    if value is not None:
+        lineage = Lineage()
+        lineage.merge(eff.lineage)
+        result = replace(eff, expert=lineage.use(value), lineage=lineage)
+    inputs.remember(memo, key, result)
+    return result
+
+
+def routed_gemm_share(m: ModelTerms) -> float:
+    """The routed experts' share of a token's weight-matmul FLOPs [1]: 2 x k x P_e x L_moe /
+    `matmul_flops`, k experts of P_e parameters in each of the L_moe mixture-of-experts
+    layers; 0 for a dense model."""
+    if not m.moe_layers or not m.matmul_flops:
+        return 0.0
+    return 2.0 * m.experts_active * m.expert_params * m.moe_layers / m.matmul_flops
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,18 @@
       var compute = m.convolutional && keys ? A[keys.convolution] : A.compute_efficiency;
       return { gemm: compute, attention: compute, memory: keys ? A[keys.memory] : A.memory_efficiency };
     }
-    return { gemm: A[keys.gemm], attention: A[keys.attention], memory: A[keys.memory] };
+    // A mixture of experts' routed-expert grouped GEMMs at their own record where one is
+    // scoped to this accelerator and precision (terms.expert_gemm_value), else like the rest.
+    var expert = m.moe_layers && keys.expert_gemm ? A[keys.expert_gemm] : null;
+    return { gemm: A[keys.gemm], attention: A[keys.attention], memory: A[keys.memory], expert: expert };
+  }
+
+  function weightGemmStretch(m, slow, eff) {
+    // roofline.weight_gemm_stretch with terms.routed_gemm_share: the routed experts' share of the
+    // weight-GEMM FLOPs at e_gemm / e_expert, the rest stretched by the tile/wave slowdown
+    if (!eff.expert || !m.moe_layers || !m.matmul_flops) { return slow; }
+    var share = 2.0 * m.experts_active * m.expert_params * m.moe_layers / m.matmul_flops;
+    return (1.0 - share) * slow + share * eff.gemm.si / eff.expert.si;
   }
 
   function kernelComputeTime(gemm, other, slow, peak, eGemm, eOther) {
@@ -158,7 +169,8 @@
     var slow = slowdown(w, batch * fresh);
     var gemm = m.kind === "per_inference" ? 0.0 : batch * fresh * m.matmul_flops;
     var eff = efficienciesOf(m, h, precision);
-    var tCompute = kernelComputeTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si);
+    var stretch = weightGemmStretch(m, slow, eff);
+    var tCompute = kernelComputeTime(gemm, flops - gemm, stretch, peak, eff.gemm.si, eff.attention.si);
     var tMemory = moved / (h.bandwidth * eff.memory.si);
     var weights = m.kind === "per_inference" ? 0.0 : weightBytesRead(m, batch * fresh, bw);  // roofline.gemm_bytes
     var overhead = launchSeconds(m, h);
@@ -168,7 +180,7 @@
       flops = lp.flops; moved = lp.bytes; tCompute = lp.compute; tMemory = lp.memory; slow = lp.slowdown;
       latency = lp.time + overhead;
     } else {
-      latency = kernelRooflineTime(gemm, flops - gemm, slow, peak, eff.gemm.si, eff.attention.si, weights,
+      latency = kernelRooflineTime(gemm, flops - gemm, stretch, peak, eff.gemm.si, eff.attention.si, weights,
         moved - weights, h.bandwidth, eff.memory.si) + overhead;
     }
     var steps = m.steps || 1;  // a diffusion model: one such pass per denoising step (engine.solve_terms)
@@ -333,8 +345,9 @@
     show("out-ridge", h.peaks[s.precision] / h.bandwidth, sig(h.peaks[s.precision] / h.bandwidth) + " FLOP/B");
     var e = r.efficiencies;
     show("out-efficiency", [e.gemm.id, e.attention.id, e.memory.id].join(" "),
-      "weight GEMMs " + pct(e.gemm.si) + " (" + e.gemm.id + "), attention " + pct(e.attention.si) + " (" +
-      e.attention.id + "), memory " + pct(e.memory.si) + " (" + e.memory.id + ")");
+      "weight GEMMs " + pct(e.gemm.si) + " (" + e.gemm.id + "), " +
+      (e.expert ? "routed experts " + pct(e.expert.si) + " (" + e.expert.id + "), " : "") +
+      "attention " + pct(e.attention.si) + " (" + e.attention.id + "), memory " + pct(e.memory.si) + " (" + e.memory.id + ")");
     text(el("lab-python"), pythonCall(s));
     var notes = [];
     if (h.on_chip) {

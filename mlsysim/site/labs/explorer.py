@@ -45,6 +45,7 @@ from mlsysim.solvers.terms import (
     MEMORY_EFFICIENCY,
     KERNELS,
     cited_assumption,
+    expert_gemm_value,
     gemm_tile_values,
     hardware_terms,
     kernel_efficiency_values,
@@ -106,12 +107,17 @@ def assumption_id(value: Value) -> str:
 def kernel_efficiency_keys(record: Record, precisions: Any, table: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     """Per precision, the key in `table` (the exported assumptions) of the cited efficiency each
     kernel class ("gemm", "attention", "memory"; "convolution" for a CNN's FLOPs) uses on accelerator
-    `record` (`terms.kernel_efficiency_values`); records not yet in `table` are added to it,
-    under their record id, with their citation."""
+    `record` (`terms.kernel_efficiency_values`), and "expert_gemm" where a mixture of experts'
+    routed-expert grouped GEMMs have a figure scoped to it (`terms.expert_gemm_value`); records
+    not yet in `table` are added to it, under their record id, with their citation."""
     out: dict[str, dict[str, str]] = {}
     for precision in precisions:
-        chosen = kernel_efficiency_values(hardware_terms(record, precision))
+        h = hardware_terms(record, precision)
+        chosen = kernel_efficiency_values(h)
         out[precision] = {kernel: _table_key(chosen[kernel], table) for kernel in KERNELS}
+        expert = expert_gemm_value(h)
+        if expert is not None:
+            out[precision]["expert_gemm"] = _table_key(expert, table)
     return out
 
 
