@@ -425,3 +425,35 @@ def test_moe_passes_run_their_routed_experts_at_the_expert_gemm_figure() -> None
     assert ServingModel(model, h100, precision="fp8", efficiency=0.5).eff.expert == 0.0
     dense = ServingModel(catalog.get("models", "llama3_8b"), h100, precision="fp8")
     assert dense.eff.expert == 0.0 and "assumptions/expert_gemm_efficiency_h100_fp8_median#quantity" not in dense.lineage
+
+
+def test_every_expert_gemm_figure_is_the_median_row_of_its_aiconfigurator_table() -> None:
+    """Each routed-expert GEMM figure quotes the middle row (or the two middle rows) of its
+    GPU's AIConfigurator fused-MoE table (TensorRT-LLM 1.3.0rc20 at 095f58a) by FLOP rate, as
+    `framework | version | device | op | kernel source | dtype | num_tokens | hidden | inter |
+    topk | num_experts | moe_tp | moe_ep | distribution | latency ms`; its value is that
+    rate, 2 x 3 x tokens x topk x hidden x inter / (ep x tp) FLOP per latency, over the dense
+    peak it derives from. H100 FP8 28.78%, H200 FP8 32.52%, B200 NVFP4 12.21%, L40S BF16 30.52%."""
+    catalog = _catalog()
+    figures = {}
+    for record in catalog.records("assumptions"):
+        if not record.id.startswith("expert_gemm_efficiency_"):
+            continue
+        q = record.quantity
+        rates = []
+        for row in q.as_stated.split("; "):
+            cells = [c.strip() for c in row.split(" | ")]
+            assert cells[:2] == ["TRTLLM", "1.3.0rc20"] and cells[4] == "moe_torch_flow_cutlass" and cells[13] == "balanced"
+            tokens, hidden, inter, topk, experts, tp, ep = (float(c) for c in cells[6:13])
+            assert tokens * topk / experts >= 1024
+            rates.append(2 * 3 * tokens * topk * hidden * inter / (ep * tp) / (float(cells[14]) * 1e-3))
+        hardware_id, path = q.claim["derived_from"][0].split("/", 1)[1].split("#")
+        peak = catalog.get("hardware", hardware_id).field(path).si
+        assert q.si == pytest.approx(sum(rates) / len(rates) / peak, abs=5e-5), record.id
+        assert q.qualifiers["kernel"] == "expert_gemm" and q.qualifiers["hardware"] == hardware_id
+        figures[record.id] = q.si
+    assert len(figures) == 18
+    assert {k: figures[k] for k in ("expert_gemm_efficiency_h100_fp8_median", "expert_gemm_efficiency_h200_fp8_median",
+                                    "expert_gemm_efficiency_b200_fp4_median", "expert_gemm_efficiency_l40s_16bit_median")} == \
+        {"expert_gemm_efficiency_h100_fp8_median": pytest.approx(0.2878), "expert_gemm_efficiency_h200_fp8_median": pytest.approx(0.3252),
+         "expert_gemm_efficiency_b200_fp4_median": pytest.approx(0.1221), "expert_gemm_efficiency_l40s_16bit_median": pytest.approx(0.3052)}
