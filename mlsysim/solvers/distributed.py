@@ -111,9 +111,9 @@ from mlsysim.solvers.roofline import (
 from mlsysim.solvers.terms import (
     WaveQuantization,
     attention_backward_value,
-    expert_gemm_value,
     cited_assumption,
     collective_efficiencies,
+    expert_gemm_value,
     hardware_terms,
     kernel_efficiency_values,
     memory_capacity,

@@ -326,8 +326,8 @@ class Engine:
 
         The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
         (a mixture of experts: slowdown on the other GEMMs' share, e_gemm / e_expert on the
-        routed experts', `roofline.weight_gemm_stretch`) + other (attention) FLOPs / (peak x e_attention) (`roofline.kernel_compute_time`, the
-        function ServingModel's passes use, so a prefill of the same batch and prompt gives the
+        routed experts', `roofline.weight_gemm_stretch`) + other (attention) FLOPs /
+        (peak x e_attention) (`roofline.kernel_compute_time`, the function ServingModel's passes use, so a prefill of the same batch and prompt gives the
         same time), t_memory = bytes / (bandwidth x e_memory), t_overhead = kernels per pass x
         launch overhead per kernel, latency = the weight GEMMs' roofline (the larger of their
         compute and their weight read) + the attention kernels' roofline (the larger of their
