@@ -46,6 +46,37 @@ def test_eval_moe_names_the_routed_experts_efficiency(cli) -> None:
     assert "routed experts" not in cli("eval", "Llama3_8B", "H100", "--precision", "fp8").out
 
 
+def test_eval_prices_the_engines_host_time_per_iteration_and_per_request(cli) -> None:
+    """--iteration-overhead and --request-overhead give ServingModel the engine's host time
+    between steps, as cited records or typed times: vLLM 0.5's single-step loop, about 4 ms
+    per iteration (vllm-project/vllm issue 6854) and 0.08 ms per running request (issue 6801:
+    20 ms at batch 200, less the 4 ms). Each decode step of a batch of 64 then takes
+    4 + 64 x 0.08 = 9.12 ms longer; the text names the host time; the records are cited."""
+    plain = json.loads(cli("eval", "Llama3_8B", "H100", "--batch", "64", "-o", "json").out)
+    r = cli("eval", "Llama3_8B", "H100", "--batch", "64", "--iteration-overhead", "serving_iteration_overhead_vllm",
+            "--request-overhead", "serving_request_overhead_vllm", "-o", "json")
+    assert r.code == 0, r.err
+    looped = json.loads(r.out)
+    assert looped["itl_s"] - plain["itl_s"] == pytest.approx(4e-3 + 64 * 0.08e-3, rel=1e-9)
+    paths = {e["path"] for e in looped["lineage"]}
+    assert {"assumptions/serving_iteration_overhead_vllm#quantity", "assumptions/serving_request_overhead_vllm#quantity"} <= paths
+    typed = json.loads(cli("eval", "Llama3_8B", "H100", "--batch", "64", "--iteration-overhead", "4 ms",
+                           "--request-overhead", "80 us", "-o", "json").out)
+    assert typed["itl_s"] == pytest.approx(looped["itl_s"], rel=1e-9)
+    text = cli("eval", "Llama3_8B", "H100", "--batch", "64", "--request-overhead", "80 us").out
+    assert "engine host time 5.12 ms" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (("ResNet50", "A100", "--request-overhead", "80 us"), "--request-overhead applies to LLM serving"),
+    (("Llama3_8B", "H100", "--iteration-overhead", "4"), "--iteration-overhead: '4' has no unit"),
+    (("Llama3_8B", "H100", "--request-overhead", "-1 ms"), "request_overhead"),
+])
+def test_eval_engine_host_time_errors(cli, args, message) -> None:
+    r = cli("eval", *args)
+    assert r.code == 1 and message in r.err and "Traceback" not in r.err
+
+
 def test_eval_explain_lists_cited_values(cli) -> None:
     r = cli("eval", "Llama3_8B", "H100", "--explain")
     assert r.code == 0

@@ -165,6 +165,23 @@ def test_solve_prices_an_eager_host_for_a_cnn_and_refuses_it_for_an_llm(catalog)
         tools.solve(catalog, "ResNet50", "V100", host_dispatch="50")
 
 
+def test_solve_prices_a_serving_engines_host_time_and_refuses_it_for_a_cnn(catalog):
+    """The MCP solve tool takes iteration_overhead and request_overhead as `mlsysim eval` does:
+    vLLM 0.5's single-step loop, about 4 ms per iteration (vllm-project/vllm issue 6854) and
+    0.08 ms per running request (issue 6801), named or typed; each decode step of a batch of
+    8 takes 4 + 8 x 0.08 = 4.64 ms longer, and the answer cites the records it used."""
+    plain = tools.solve(catalog, "Llama3_8B", "H100", batch_size=8)
+    named = tools.solve(catalog, "Llama3_8B", "H100", batch_size=8, iteration_overhead="serving_iteration_overhead_vllm",
+                        request_overhead="serving_request_overhead_vllm")
+    assert named["result"]["itl_s"] - plain["result"]["itl_s"] == pytest.approx(4.64e-3, rel=1e-9)
+    cited = {c["path"] for c in named["citations"]}
+    assert "assumptions/serving_request_overhead_vllm#quantity" in cited
+    typed = tools.solve(catalog, "Llama3_8B", "H100", batch_size=8, iteration_overhead="4 ms", request_overhead="80 us")
+    assert typed["result"]["itl_s"] == pytest.approx(named["result"]["itl_s"], rel=1e-9)
+    with pytest.raises(MlsysimError, match="request_overhead: apply to a served LLM"):
+        tools.solve(catalog, "ResNet50", "V100", request_overhead="80 us")
+
+
 def test_solve_speculative_decoding_cites_both_models(catalog):
     answer = tools.solve(catalog, "Llama3_70B", "H200", precision="fp8", draft="Llama3_8B", draft_tokens=4,
                          acceptance_rate=0.8)

@@ -93,6 +93,8 @@ def build_server(catalog: Catalog) -> Any:
         draft_tokens: Annotated[int | None, Field(json_schema_extra=AT_LEAST_ONE, description="Speculative decoding: tokens the draft proposes per iteration.")] = None,
         acceptance_rate: Annotated[float | None, Field(json_schema_extra=FRACTION, description="Speculative decoding: probability the served model keeps a draft token (measured for the model pair).")] = None,
         fusion: Annotated[str | None, Field(description="CNNs with described layers (ResNets): 'tensorrt' prices TensorRT's fused graph (batch norm, ReLU and residual add inside the convolutions); default 'none', one kernel per operator.")] = None,
+        iteration_overhead: Annotated[str | None, Field(description="LLM serving: the engine's host time per iteration it does not overlap with the GPU, a cited assumption's name (e.g. serving_iteration_overhead_vllm) or a time such as '4 ms' (default: none).")] = None,
+        request_overhead: Annotated[str | None, Field(description="LLM serving: the engine's host time per running request per iteration, a cited assumption's name (e.g. serving_request_overhead_vllm) or a time such as '80 us' (default: none).")] = None,
     ) -> Answer:
         """A model on one accelerator or node, as `mlsysim eval MODEL HARDWARE`: LLM serving (TTFT, inter-token
         latency, throughput, memory) or one roofline forward pass for other models."""
@@ -100,7 +102,8 @@ def build_server(catalog: Catalog) -> Any:
                       seq_len=seq_len, output_tokens=output_tokens, tensor_parallel=tensor_parallel, efficiency=efficiency,
                       concurrent=concurrent, weight_precision=weight_precision, kv_precision=kv_precision,
                       host_dispatch=host_dispatch, cached_tokens=cached_tokens, chunk_tokens=chunk_tokens, draft=draft,
-                      draft_tokens=draft_tokens, acceptance_rate=acceptance_rate, fusion=fusion)
+                      draft_tokens=draft_tokens, acceptance_rate=acceptance_rate, fusion=fusion,
+                      iteration_overhead=iteration_overhead, request_overhead=request_overhead)
 
     @server.tool()
     def optimize(

@@ -71,7 +71,8 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
           efficiency: float | None = None, concurrent: int | None = None, weight_precision: str | None = None,
           kv_precision: str | None = None, host_dispatch: str | None = None, cached_tokens: int = 0,
           chunk_tokens: int | None = None, draft: str | None = None, draft_tokens: int | None = None,
-          acceptance_rate: float | None = None, fusion: str | None = None) -> dict[str, Any]:
+          acceptance_rate: float | None = None, fusion: str | None = None, iteration_overhead: str | None = None,
+          request_overhead: str | None = None) -> dict[str, Any]:
     """MODEL on HARDWARE (an accelerator or a node), as `mlsysim eval MODEL HARDWARE`: a
     decoder LLM is served (prefill then decode, `output_tokens` tokens; a static batch, or
     `concurrent` requests in flight under continuous batching), any other model is one
@@ -79,7 +80,9 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
     prices an eager front end's host time per operator for such a pass. A static batch takes
     a prefix-cache hit (`cached_tokens`), chunked prefill (`chunk_tokens`) and speculative
     decoding (`draft` model, `draft_tokens`, `acceptance_rate`; result key "speculative").
-    `fusion` ("tensorrt") prices a CNN with described layers as TensorRT's fused graph."""
+    `fusion` ("tensorrt") prices a CNN with described layers as TensorRT's fused graph.
+    `iteration_overhead` and `request_overhead` (a cited assumption's name or a time) give a
+    served LLM's engine host time per iteration and per running request per iteration."""
     from mlsysim.catalog.inputs import quantity_or_name
     from mlsysim.solvers.engine import Engine
     from mlsysim.solvers.serving import ServingModel
@@ -116,9 +119,14 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
     if serving and host_dispatch is not None:
         raise MlsysimError(f"host_dispatch: applies to models solved as one forward pass (CNNs, encoders); "
                            f"{model_rec.label} is served as an LLM; leave it out")
+    runtime = {name: quantity_or_name(text, "time", name) for name, text in
+               (("iteration_overhead", iteration_overhead), ("request_overhead", request_overhead)) if text is not None}
+    if runtime and not serving:
+        raise MlsysimError(f"{', '.join(runtime)}: apply to a served LLM's engine iterations; {model_rec.label} is solved "
+                           "as one forward pass, whose host time is host_dispatch; leave them out")
     if serving:
         server = ServingModel(model_rec, hw, precision=precision, weight_precision=weight_precision,
-                              kv_precision=kv_precision, tp=tensor_parallel, efficiency=efficiency)
+                              kv_precision=kv_precision, tp=tensor_parallel, efficiency=efficiency, **runtime)
         prompt, out = seq_len or PROMPT_TOKENS, output_tokens or OUTPUT_TOKENS
         if concurrent is not None:
             if batch_size != 1:

@@ -51,6 +51,8 @@ class EvalRequest:
     draft_tokens: Optional[int] = None
     acceptance_rate: Optional[float] = None
     fusion: Optional[str] = None
+    iteration_overhead: Optional[str] = None
+    request_overhead: Optional[str] = None
 
 
 # TARGET kind -> "module:function" taking an EvalRequest. A kind is "scenario" when
@@ -97,6 +99,8 @@ def eval_command(
     draft: Optional[str] = typer.Option(None, "--draft", help="Speculative decoding with this draft model on the same GPU (needs --draft-tokens and --acceptance-rate)."),
     draft_tokens: Optional[int] = typer.Option(None, "--draft-tokens", min=1, help="Tokens the draft model proposes per iteration."),
     acceptance_rate: Optional[float] = typer.Option(None, "--acceptance-rate", help="Probability the served model keeps a draft token, in (0, 1] (measured for the model pair and task)."),
+    iteration_overhead: Optional[str] = typer.Option(None, "--iteration-overhead", help="LLMs: the serving engine's host time per iteration it does not overlap with the GPU: a cited assumption (e.g. serving_iteration_overhead_vllm) or a time such as '4 ms' (default: none, the engine hides it)."),
+    request_overhead: Optional[str] = typer.Option(None, "--request-overhead", help="LLMs: the engine's host time per running request per iteration: a cited assumption (e.g. serving_request_overhead_vllm) or a time such as '80 us' (default: none)."),
     fusion: Optional[str] = typer.Option(None, "--fusion", help="CNNs with described layers (ResNets): 'tensorrt' prices TensorRT's fused graph (batch norm, ReLU and residual add inside the convolutions); default 'none', one kernel per operator."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="SLA on the request latency (LLMs: TTFT + decode); exit 3 if missed."),
     max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
@@ -124,7 +128,7 @@ def eval_command(
     request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
                           output_tokens, tensor_parallel, concurrent, efficiency, host_dispatch, max_latency_ms, max_ttft_ms,
                           output, explain, catalog, cached_tokens, chunk_tokens, draft, draft_tokens, acceptance_rate,
-                          fusion)
+                          fusion, iteration_overhead, request_overhead)
     _handler(target_kind(target))(request)
 
 
@@ -193,6 +197,10 @@ def _evaluate(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                                f"{model.label} is evaluated as LLM serving, whose engine overhead is ServingModel's "
                                "iteration_overhead")
         return _eval_serving(req, model, hardware)
+    for flag, given in (("--iteration-overhead", req.iteration_overhead), ("--request-overhead", req.request_overhead)):
+        if given is not None:
+            raise MlsysimError(f"{flag} applies to LLM serving (an engine's iterations); {model.label} is evaluated as one "
+                               "forward pass, whose host time is --host-dispatch")
     return _eval_engine(req, model, hardware)
 
 
@@ -320,10 +328,14 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
 
 
 def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
+    from mlsysim.catalog.inputs import quantity_or_name
     from mlsysim.solvers.serving import ServingModel
 
+    runtime = {name: quantity_or_name(text, "time", flag) for name, flag, text in
+               (("iteration_overhead", "--iteration-overhead", req.iteration_overhead),
+                ("request_overhead", "--request-overhead", req.request_overhead)) if text is not None}
     serving = ServingModel(model, hardware, precision=req.precision, weight_precision=req.weight_precision,
-                           kv_precision=req.kv_precision, tp=req.tensor_parallel, efficiency=req.efficiency)
+                           kv_precision=req.kv_precision, tp=req.tensor_parallel, efficiency=req.efficiency, **runtime)
     prompt = req.seq_len or defaults.PROMPT_TOKENS
     out = req.output_tokens or defaults.OUTPUT_TOKENS
     kv_per_sequence = _gb(serving.kv_cache_bytes_per_token() * (prompt + out))
@@ -419,10 +431,13 @@ def _waves(utilization: float) -> str:
 
 
 def _fixed_costs(p: Any, tp: int) -> list[str]:
-    """What a serving pass adds to its roofline: kernel launches and all-reduces."""
+    """What a serving pass adds to its roofline: kernel launches, all-reduces and the engine's
+    host time."""
     parts = [f"kernel launches {_ms(p.launch)}"] if p.launch else []
     if tp > 1:
         parts.append(f"all-reduce {_ms(p.communication)}" + (f", {_ms(p.communication_latency)} of it fixed latency" if p.communication_latency else ""))
+    if p.runtime:
+        parts.append(f"engine host time {_ms(p.runtime)}")
     return parts
 
 
