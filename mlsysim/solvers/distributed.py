@@ -107,6 +107,7 @@ from mlsysim.solvers.roofline import (
     hierarchical_allreduce_time,
     pipeline_bubble_fraction,
     ring_allreduce_time,
+    weight_gemm_stretch,
 )
 from mlsysim.solvers.terms import (
     WaveQuantization,
@@ -378,7 +379,8 @@ class TrainingTerms:
     moe_layers: float = 0.0
     # [FLOP/s] peak x the cited efficiency of the routed experts' grouped GEMMs, and their
     # FLOPs per sequence by recompute mode (forward, backward, recomputed forward); rate 0:
-    # they run at `rate` like the other weight GEMMs, tile/wave quantization included.
+    # they run at `rate` like the other weight GEMMs, tile/wave quantization included
+    # (`roofline.weight_gemm_stretch`).
     expert_rate: float = 0.0
     flops_expert_seq: dict[str, float] = field(default_factory=dict)
     # Training below 16 bits: elements per token, summed over the layers, that the FP8 recipe
@@ -897,19 +899,19 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         backward = (per_pass * FLASH_BACKWARD_WORK / s.attention_backward_rate if s.attention_backward_rate
                     else per_pass * s.backward / attention_rate)
         t_attention = per_pass * forward_passes / attention_rate + backward
-    gemm_stage = layers_stage / s.layers * (s.flops_gemm_seq[x.recompute] - s.flops_logits3) + s.flops_logits3
-    # The routed experts' grouped GEMMs at their own cited figure, measured over whole grouped
-    # calls (tiles and waves included), where one is scoped here.
-    expert_stage = layers_stage / s.layers * s.flops_expert_seq[x.recompute] if s.expert_rate else 0.0
+    layer_gemms = s.flops_gemm_seq[x.recompute] - s.flops_logits3
     slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
-    stage_flops = stage_flops + (gemm_stage - expert_stage) * (slowdown - 1.0)
+    # The layers' weight GEMMs stretched by their tile/wave term, the routed experts' share at
+    # their own cited figure where one is scoped here (as every pass prices them).
+    stretch = weight_gemm_stretch(slowdown, s.flops_expert_seq[x.recompute] / layer_gemms if layer_gemms else 0.0,
+                                  s.efficiency, s.expert_rate / s.peak)
+    stage_flops = (stage_flops + layers_stage / s.layers * layer_gemms * (stretch - 1.0)
+                   + s.flops_logits3 * (slowdown - 1.0))
     # The output layer's GEMMs (forward and backward, stretched like the others) at their own
     # rate where it differs (16-bit beside 8-bit layers).
     logits = s.flops_logits3 * slowdown
     t_logits = logits / (s.logits_rate or s.rate)
-    t_experts = expert_stage / s.expert_rate if s.expert_rate else 0.0
-    t_layer_gemms = x.microbatch * ((stage_flops - attention_stage - logits - expert_stage) / s.rate
-                                    + t_experts) / (x.tp * x.cp)
+    t_layer_gemms = x.microbatch * (stage_flops - attention_stage - logits) / s.rate / (x.tp * x.cp)
     t_gemm = t_layer_gemms + x.microbatch * (t_logits + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
