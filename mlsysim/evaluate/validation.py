@@ -201,6 +201,7 @@ def run_one(rec: Record, catalog: Any) -> ValidationResult:
     call = Call(rec, catalog)
     try:
         _priced_parts_only(call)
+        _whole_device(call)
         total = PREDICTORS[category](call)
     except NotExpressible as why:
         return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=str(why),
@@ -273,6 +274,24 @@ UNPRICED_TIMING = {
     "input_pipeline": "data loading and decoding on the host, which the forward-pass roofline does not model",
     "client": "a serving client's serialisation, network round trip and server queue, which no solver here models",
 }
+
+
+# Parts of a module a run may use alone (config `device_part`), and why the module's peak
+# does not price them.
+PARTIAL_DEVICE = {
+    "gpu_only": "the run used the module's GPU alone, without its deep-learning accelerators",
+}
+
+
+def _whole_device(c: Call) -> None:
+    """Refuse a row that ran on part of a module whose hardware record states only the
+    module's total peak."""
+    part = c.config("device_part")
+    if part:
+        claim = c.hardware().claims.get(f"compute.{c.config('precision')}", {})
+        scope = (claim.get("qualifiers") or {}).get("scope")
+        raise NotExpressible(f"{PARTIAL_DEVICE[part]}; {c.hardware().get('name')}'s peak in the catalog is the "
+                             f"{scope or 'whole module'}, and no record gives that part's own peak")
 
 
 def _priced_parts_only(c: Call) -> None:

@@ -102,6 +102,10 @@ class MeasuredConfig(Schema):
     # next step's input preparation and the sampled tokens' copy to the host run while the
     # GPU waits). Unset: the engine hides its host work behind the GPU.
     engine_loop: Literal["vllm_single_step"] | None = None
+    # Which part of a system-on-module did the work, where it is less than the whole module
+    # whose peak the hardware record states: "gpu_only" (the integrated GPU without the SoC's
+    # deep-learning accelerators, e.g. a Jetson Orin's DLAs). Unset: the whole device.
+    device_part: Literal["gpu_only"] | None = None
 
 
 class Measurement(RecordBase):
