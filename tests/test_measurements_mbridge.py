@@ -1,0 +1,80 @@
+"""Megatron-Bridge pre-training measurements (catalog/measurements/mbridge2511_*): each row's
+published figure and layout pinned against the table it came from.
+
+Source: NVIDIA-NeMo/Megatron-Bridge, docs/performance-summary.md at 00b7660
+(https://github.com/NVIDIA-NeMo/Megatron-Bridge/blob/00b7660be0254ac6f95f44164ddd0c3e9cc798ed/docs/performance-summary.md),
+section "25.11 NeMo Container", "Pre-Training Performance", tables "System: DGX-H100" and
+"System: DGX-B200". Columns: Model | #-GPUs | Precision | GBS | MBS | Sequence Length | FSDP | TP |
+PP | CP | VP | EP | GA | Tokens / sec / GPU | Model TFLOP / sec / GPU. The rows as printed:
+
+- DGX-H100: "| LLAMA3_70B | 64 | FP8-CS | 128 | 1 | 8192 | 0 | 4 | 8 | 1 | 5 | 1 | 64 | 1602 | 719 |",
+  "| LLAMA3.1_405B | 1024 | FP8-CS | 512 | 1 | 8192 | 0 | 8 | 8 | 2 | 8 | 1 | 64 | 292 | 737 |",
+  "| Qwen3_30B_a3B | 16 | FP8-CS | 512 | 2 | 4096 | 0 | 1 | 2 | 1 | 24 | 8 | 32 | 5275 | 121 |".
+- DGX-B200: "| LLAMA3_8B | 8 | FP8-CS (FP8-MX) | 128 | 2 | 8192 | 0 | 1 | 1 | 1 | n/a | 1 | 8 | 30624 (29521) | ... |",
+  "| LLAMA3.1_405B | 128 | FP8-CS (FP8-MX) | 64 | 1 | 8192 | 0 | 4 | 8 | 2 | 8 | 1 | 32 | 661 (624) | ... |",
+  "| Qwen3_30B_a3B | 8 | FP8-MX | 512 | 1 | 4096 | 0 | 1 | 1 | 1 | 1 | 8 | 64 | 9299 | 214 |",
+  "| Qwen3_235B_a22B | 64 | FP8-MX | 1024 | 1 | 4096 | 0 | 1 | 8 | 1 | 2 | 8 | 128 | 3269 | 484 |".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = "megatron-bridge-performance-summary"
+
+# id: (hardware, GPUs, GBS, MBS, sequence, TP, PP, CP, VP, EP, tokens/s/GPU as printed)
+ROWS = {
+    "mbridge2511_llama3_70b_dgx_h100_64gpu_fp8": ("h100_sxm", 64, 128, 1, 8192, 4, 8, 1, 5, 1, 1602),
+    "mbridge2511_llama3_1_405b_dgx_h100_1024gpu_fp8": ("h100_sxm", 1024, 512, 1, 8192, 8, 8, 2, 8, 1, 292),
+    "mbridge2511_qwen3_30b_a3b_dgx_h100_16gpu_fp8": ("h100_sxm", 16, 512, 2, 4096, 1, 2, 1, 24, 8, 5275),
+    "mbridge2511_llama3_8b_dgx_b200_8gpu_fp8": ("b200", 8, 128, 2, 8192, 1, 1, 1, None, 1, 30624),
+    "mbridge2511_llama3_1_405b_dgx_b200_128gpu_fp8": ("b200", 128, 64, 1, 8192, 4, 8, 2, 8, 1, 661),
+    "mbridge2511_qwen3_30b_a3b_dgx_b200_8gpu_fp8": ("b200", 8, 512, 1, 4096, 1, 1, 1, 1, 8, 9299),
+    "mbridge2511_qwen3_235b_a22b_dgx_b200_64gpu_fp8": ("b200", 64, 1024, 1, 4096, 1, 8, 1, 2, 8, 3269),
+}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    from mlsysim.catalog import load_catalog
+
+    return load_catalog(REPO / "catalog")
+
+
+def test_every_megatron_bridge_row_is_pinned_here(catalog):
+    """A row added from the table gets its printed figures checked below."""
+    on_record = {r.id for r in catalog.records("measurements") if r.claims["measured"]["source"] == SOURCE}
+    assert on_record == set(ROWS)
+
+
+@pytest.mark.parametrize("row_id", sorted(ROWS))
+def test_published_figure_and_layout(catalog, row_id):
+    """The figure is the table's tokens/s/GPU (module docstring), per device, and the layout is
+    the table's: GPUs, global batch, micro-batch, sequence length, TP, PP, CP, VP (unset where the
+    table prints 1 or n/a without pipelining) and EP, with DP = GPUs / (TP x PP x CP)."""
+    hardware, gpus, gbs, mbs, seq, tp, pp, cp, vp, ep, tokens = ROWS[row_id]
+    rec = catalog.get("measurements", row_id)
+    claim = rec.claims["measured"]
+    assert claim["source"] == SOURCE and claim.get("method") == "measured"
+    assert rec.si("measured") == pytest.approx(tokens, rel=1e-12) and f"| {tokens}" in claim["as_stated"]
+    assert rec.get("per_device") is True and rec.get("metric") == "tokens_per_s" and rec.get("category") == "training"
+    assert (rec.ref_id("hardware"), int(rec.get("devices"))) == (hardware, gpus)
+    config = rec.plain_fields["config"]
+    layout = config["parallelism"]
+    assert (config["batch_size"], config["sequence_length"], layout["microbatch"]) == (gbs, seq, mbs)
+    assert (layout["tp"], layout["pp"], layout.get("cp", 1), layout.get("ep", 1)) == (tp, pp, cp, ep)
+    assert layout.get("interleave") == (vp if pp > 1 else None)
+    assert layout["dp"] * tp * pp * cp == gpus
+    assert config["precision"] == "fp8"
+
+
+def test_every_row_reaches_the_distributed_solver(catalog):
+    """Each row is expressible: DistributedModel on its cluster and layout gives a rate."""
+    from mlsysim.evaluate.validation import OK, run_one
+
+    for row_id in ROWS:
+        result = run_one(catalog.get("measurements", row_id), catalog)
+        assert result.status == OK and result.predicted > 0, (row_id, result.reason)
