@@ -106,6 +106,25 @@ def test_eval_host_dispatch_prices_an_eager_host(cli) -> None:
     assert r.code == 1 and "iteration_overhead" in r.err
 
 
+def test_eval_dla_pools_a_jetson_orins_dlas_with_its_gpu_for_a_cnn_only(cli) -> None:
+    """--dla adds the Jetson AGX Orin's two DLAs (52.5 dense INT8 TOPS, half of the DLA README's
+    "2x DLA sparse INT8 peak performance | 105 TOPs") to its GPU (85.5, half of "GPU sparse INT8
+    peak DL performance | 171 TOPs") for a CNN, names the DLA peak in the lineage, and refuses a
+    model a DLA cannot run or a module without DLAs, exit 1 with no traceback."""
+    gpu = json.loads(cli("eval", "ResNet50", "JetsonAGXOrin", "--precision", "int8", "--batch", "64", "-o", "json").out)
+    both = json.loads(cli("eval", "ResNet50", "JetsonAGXOrin", "--precision", "int8", "--batch", "64", "--dla", "-o", "json").out)
+    ratio = both["values"]["latency_compute"]["value"] / gpu["values"]["latency_compute"]["value"]
+    assert ratio == pytest.approx(85.5 / 138.0, rel=1e-9)
+    assert "hardware/jetson_agx_orin_64gb#compute_dla.int8" in {e["path"] for e in both["lineage"]}
+    assert "hardware/jetson_agx_orin_64gb#compute_dla.int8" not in {e["path"] for e in gpu["lineage"]}
+    assert "GPU + DLAs" in cli("eval", "ResNet50", "JetsonAGXOrin", "--precision", "int8", "--dla").out
+    for args, message in ((("Llama3_8B", "JetsonAGXOrin"), "--dla applies to CNNs"),
+                          (("BERT_Base", "JetsonAGXOrin"), "run CNN layers"),
+                          (("ResNet50", "JetsonOrinNano"), "compute_dla.int8")):
+        r = cli("eval", *args, "--precision", "int8", "--dla")
+        assert r.code == 1 and message in r.err and "Traceback" not in r.err, r.err
+
+
 def test_eval_tensor_parallel_on_a_node(cli) -> None:
     r = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "4", "-o", "json")
     assert r.code == 0, r.err

@@ -165,6 +165,21 @@ def test_solve_prices_an_eager_host_for_a_cnn_and_refuses_it_for_an_llm(catalog)
         tools.solve(catalog, "ResNet50", "V100", host_dispatch="50")
 
 
+def test_solve_spreads_a_cnn_over_a_jetson_orins_dlas_and_refuses_an_llm(catalog):
+    """The MCP solve tool's `dla` is `mlsysim eval --dla`: the answer cites the DLA peak it added
+    (hardware/jetson_agx_orin_64gb#compute_dla.int8, half of the DLA README's 105 sparse TOPs),
+    and an LLM, which a DLA cannot run, is refused."""
+    from mlsysim.solvers.engine import Engine
+
+    answer = tools.solve(catalog, "ResNet50", "JetsonAGXOrin", batch_size=64, precision="int8", dla=True)
+    assert "hardware/jetson_agx_orin_64gb#compute_dla.int8" in [c["path"] for c in answer["citations"]]
+    profile = Engine.solve(catalog.get("models", "ResNet50"), catalog.get("hardware", "JetsonAGXOrin"), batch_size=64,
+                           precision="int8", dla=True)
+    assert answer["result"]["values"]["latency"]["value"] == pytest.approx(profile.si["latency"])
+    with pytest.raises(MlsysimError, match="dla: applies to CNNs"):
+        tools.solve(catalog, "Llama3_8B", "JetsonAGXOrin", precision="int8", dla=True)
+
+
 def test_solve_prices_a_serving_engines_host_time_and_refuses_it_for_a_cnn(catalog):
     """The MCP solve tool takes iteration_overhead and request_overhead as `mlsysim eval` does:
     vLLM 0.5's single-step loop, about 4 ms per iteration (vllm-project/vllm issue 6854) and

@@ -53,6 +53,7 @@ class EvalRequest:
     fusion: Optional[str] = None
     iteration_overhead: Optional[str] = None
     request_overhead: Optional[str] = None
+    dla: bool = False
 
 
 # TARGET kind -> "module:function" taking an EvalRequest. A kind is "scenario" when
@@ -102,6 +103,7 @@ def eval_command(
     iteration_overhead: Optional[str] = typer.Option(None, "--iteration-overhead", help="LLMs: the serving engine's host time per iteration it does not overlap with the GPU: a cited assumption (e.g. serving_iteration_overhead_vllm) or a time such as '4 ms' (default: none, the engine hides it)."),
     request_overhead: Optional[str] = typer.Option(None, "--request-overhead", help="LLMs: the engine's host time per running request per iteration: a cited assumption (e.g. serving_request_overhead_vllm) or a time such as '80 us' (default: none)."),
     fusion: Optional[str] = typer.Option(None, "--fusion", help="CNNs with described layers (ResNets): 'tensorrt' prices TensorRT's fused graph (batch norm, ReLU and residual add inside the convolutions); default 'none', one kernel per operator."),
+    dla: bool = typer.Option(False, "--dla", help="CNNs on a module with deep-learning accelerators beside its GPU (Jetson Orin's DLAs): spread the work over both, their peaks pooled; default the GPU alone."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="SLA on the request latency (LLMs: TTFT + decode); exit 3 if missed."),
     max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
     output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
@@ -128,7 +130,7 @@ def eval_command(
     request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
                           output_tokens, tensor_parallel, concurrent, efficiency, host_dispatch, max_latency_ms, max_ttft_ms,
                           output, explain, catalog, cached_tokens, chunk_tokens, draft, draft_tokens, acceptance_rate,
-                          fusion, iteration_overhead, request_overhead)
+                          fusion, iteration_overhead, request_overhead, dla)
     _handler(target_kind(target))(request)
 
 
@@ -192,6 +194,9 @@ def _evaluate(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         if req.fusion is not None:
             raise MlsysimError(f"--fusion applies to CNNs whose layers the catalog describes; {model.label} is evaluated "
                                "as LLM serving")
+        if req.dla:
+            raise MlsysimError(f"--dla applies to CNNs (a DLA runs convolution, pooling and fully connected layers); "
+                               f"{model.label} is evaluated as LLM serving, on the GPU alone")
         if req.host_dispatch is not None:
             raise MlsysimError(f"--host-dispatch applies to models evaluated as one forward pass (CNNs, encoders); "
                                f"{model.label} is evaluated as LLM serving, whose engine overhead is ServingModel's "
@@ -276,7 +281,8 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     seq_len = (req.seq_len or min(defaults.PROMPT_TOKENS, int(model.transformer.context_length.si))) if encoder else req.seq_len
     # Engine.solve's roofline; a device that states no memory bandwidth (a microcontroller
     # running from on-chip memory) has no memory roofline, as in plans and scenarios.
-    terms = roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False, fusion=req.fusion)
+    terms = roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False, fusion=req.fusion,
+                           dla=req.dla)
     host = None if req.host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware,
                                                                            quantity_or_name(req.host_dispatch, "time", "--host-dispatch"))
     p = solve_terms(terms, req.batch, seq_len, host)
@@ -323,6 +329,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     }
     layers = terms.layers
     graph = f", {layers.fusion} graph of {layers.graph.kernels} kernels" if layers is not None and layers.fusion != "none" else ""
+    graph += ", GPU + DLAs" if req.dla else ""
     return _Outcome(p.model, p.hardware, f"{p.precision}, batch {p.batch_size}{what}{graph}", rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
                     p.warnings, p.lineage, problem, [("latency", si["latency"], req.max_latency_ms)], p.unpriced)
 

@@ -201,7 +201,6 @@ def run_one(rec: Record, catalog: Any) -> ValidationResult:
     call = Call(rec, catalog)
     try:
         _priced_parts_only(call)
-        _whole_device(call)
         total = PREDICTORS[category](call)
     except NotExpressible as why:
         return ValidationResult(**base, predicted=None, status=NOT_EXPRESSIBLE, reason=str(why),
@@ -274,24 +273,6 @@ UNPRICED_TIMING = {
     "input_pipeline": "data loading and decoding on the host, which the forward-pass roofline does not model",
     "client": "a serving client's serialisation, network round trip and server queue, which no solver here models",
 }
-
-
-# Parts of a module a run may use alone (config `device_part`), and why the module's peak
-# does not price them.
-PARTIAL_DEVICE = {
-    "gpu_only": "the run used the module's GPU alone, without its deep-learning accelerators",
-}
-
-
-def _whole_device(c: Call) -> None:
-    """Refuse a row that ran on part of a module whose hardware record states only the
-    module's total peak."""
-    part = c.config("device_part")
-    if part:
-        claim = c.hardware().claims.get(f"compute.{c.config('precision')}", {})
-        scope = (claim.get("qualifiers") or {}).get("scope")
-        raise NotExpressible(f"{PARTIAL_DEVICE[part]}; {c.hardware().get('name')}'s peak in the catalog is the "
-                             f"{scope or 'whole module'}, and no record gives that part's own peak")
 
 
 def _priced_parts_only(c: Call) -> None:
@@ -516,7 +497,7 @@ def _engine(c: Call, batch: int, precision: str) -> Any:
     from mlsysim import Engine
 
     profile = Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
-                           host_dispatch=_host_dispatch(c), fusion=_fusion(c))
+                           host_dispatch=_host_dispatch(c), fusion=_fusion(c), dla=_dla(c))
     c.unpriced.extend(profile.unpriced)
     return profile
 
@@ -591,6 +572,15 @@ def _fusion(c: Call) -> str | None:
     c.assumed.append(f"{fusion}: batch norm, ReLU and the residual add fused into the preceding convolution "
                      "(TensorRT's documented layer fusions)")
     return fusion
+
+
+def _dla(c: Call) -> bool:
+    """Whether the row spread its CNN over the module's deep-learning accelerators as well as
+    its GPU (config `device_part: gpu_and_dla`); said in `assumed` when it did."""
+    if c.config("device_part") != "gpu_and_dla":
+        return False
+    c.assumed.append("the GPU's and the DLAs' peaks pooled as one device, at the GPU's efficiencies")
+    return True
 
 
 def _single_replica(c: Call) -> None:

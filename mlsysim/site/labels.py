@@ -72,9 +72,10 @@ def label(path: str) -> str:
     if path in LABELS:
         return LABELS[path]
     head, _, rest = path.partition(".")
-    if head in ("compute", "compute_sparse") and rest:
-        kind = "dense" if head == "compute" else "sparse"
-        return f"{_words(rest).replace('TENSOR', 'Tensor').replace(' tensor', ' Tensor')} {kind} peak"
+    if head in ("compute", "compute_sparse", "compute_dla", "compute_dla_sparse") and rest:
+        kind = "sparse" if head.endswith("_sparse") else "dense"
+        part = "DLA " if head.startswith("compute_dla") else ""
+        return f"{_words(rest).replace('TENSOR', 'Tensor').replace(' tensor', ' Tensor')} {part}{kind} peak"
     text = " · ".join(_words(part) for part in path.split("."))
     return text[:1].upper() + text[1:]
 

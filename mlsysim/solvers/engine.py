@@ -244,11 +244,12 @@ def bottleneck_of(t_compute: float, t_memory: float, t_overhead: float) -> str:
 
 
 def roofline_terms(model: Record | str, hardware: Record | str, precision: str = "fp16", efficiency: Any = None,
-                   require_memory: bool = True, fusion: str | None = None) -> RooflineTerms:
+                   require_memory: bool = True, fusion: str | None = None, dla: bool = False) -> RooflineTerms:
     """The float terms of `model` on `hardware` at `precision` (see RooflineTerms), read once
     per catalog. The model and hardware must come from one catalog (names are looked up in
     the catalog the records name, else the default one); a node stands for its accelerator.
-    `fusion` is how the runtime runs a CNN's operators (`terms.layer_terms`)."""
+    `fusion` is how the runtime runs a CNN's operators (`terms.layer_terms`); `dla` pools the
+    module's deep-learning accelerators with its GPU (a CNN only: `terms.hardware_terms`)."""
     if type(model) is Record and type(hardware) is Record and model._catalog is hardware._catalog:
         catalog = model._catalog
     else:
@@ -258,11 +259,16 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
     memo = catalog.derived("roofline_terms")
     mdata, hdata = model._data, hardware._data
     plain = efficiency is None or type(efficiency) is float
-    key = (mdata["id"], hdata["kind"], hdata["id"], precision, require_memory, efficiency, fusion) if plain else None
+    key = (mdata["id"], hdata["kind"], hdata["id"], precision, require_memory, efficiency, fusion, dla) if plain else None
     terms = memo.get(key) if plain else None
     if terms is None:
+        if dla and model.get("architecture") != "cnn":
+            raise MlsysimError(
+                f"dla: {model.label} is a {model.get('architecture')} model; deep-learning accelerators such as "
+                "NVIDIA's DLA run CNN layers (convolution, pooling, activation, batch norm, fully connected), "
+                "so only a CNN can be spread over them. Drop dla to price the GPU alone")
         m = model_terms(model)
-        h = hardware_terms(hardware, precision, require_memory)
+        h = hardware_terms(hardware, precision, require_memory, dla)
         eff = pass_efficiencies(m, h, efficiency)
         layers = layer_terms(m, h, eff, fusion)
         overhead = launch_overhead(m, h) if layers is None else layers.launches
@@ -286,7 +292,7 @@ class Engine:
     @staticmethod
     def solve(model: Record | str, hardware: Record | str, batch_size: int = 1, precision: str = "fp16",
               efficiency: float | None = None, seq_len: int | None = None,
-              host_dispatch: Any = None, fusion: str | None = None) -> PerformanceProfile:
+              host_dispatch: Any = None, fusion: str | None = None, dla: bool = False) -> PerformanceProfile:
         """Roofline of one forward pass: `batch_size` sequences of `seq_len` tokens each
         (default 1 token: one decode-like step with an empty cache), or `batch_size`
         inferences of a model with a per-inference FLOP count.
@@ -323,6 +329,11 @@ class Engine:
             priced one kernel at a time (`convolution.layer_roofline_time`: each convolution the
             larger of its compute, with its own tile and wave quantization, and its traffic; each
             element-wise kernel its traffic), the kernels added, plus their launches.
+        dla : spread a CNN over the module's GPU and its fixed-function deep-learning
+            accelerators (a Jetson Orin's two DLAs, `compute_dla` in the hardware record), as
+            NVIDIA's MLPerf Offline runs of ResNet-50 on Orin do: the peak is then the GPU's plus
+            the DLAs', pooled as one device at the GPU's efficiencies. Default False: the GPU
+            alone, the only part that runs any other kind of model.
 
         The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
         (a mixture of experts: slowdown on the other GEMMs' share, e_gemm / e_expert on the
@@ -364,7 +375,7 @@ class Engine:
         He 2022, "Making Deep Learning Go Brrrr From First Principles", section "Overhead"
         (asynchronous dispatch: the GPU waits when its kernels are shorter than the host's work).
         """
-        terms = roofline_terms(model, hardware, precision, efficiency, fusion=fusion)
+        terms = roofline_terms(model, hardware, precision, efficiency, fusion=fusion, dla=dla)
         host = None if host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware, host_dispatch)
         return solve_terms(terms, batch_size, seq_len, host)
 

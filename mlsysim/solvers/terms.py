@@ -337,23 +337,26 @@ def _read_model(model: Record) -> ModelTerms:
     )
 
 
-def hardware_terms(hardware: Record | str, precision: str, require_memory: bool = True) -> HardwareTerms:
+def hardware_terms(hardware: Record | str, precision: str, require_memory: bool = True,
+                   dla: bool = False) -> HardwareTerms:
     """An accelerator record (or a node record: its accelerator) at `precision` as float
-    terms, read once per catalog."""
+    terms, read once per catalog. The peak is the GPU's (`compute`); with `dla`, the peak of
+    the module's deep-learning accelerators (`compute_dla`) is added, for CNN work spread over
+    the GPU and the DLAs."""
     hardware = _catalog_record(hardware, "hardware")
     memo = hardware._catalog.derived("hardware_terms")
-    key = (hardware._data["kind"], hardware._data["id"], precision, require_memory)
+    key = (hardware._data["kind"], hardware._data["id"], precision, require_memory, dla)
     terms = memo.get(key)
     if terms is None:
         if hardware.kind == "nodes":
-            terms = hardware_terms(hardware.accelerator, precision, require_memory)
+            terms = hardware_terms(hardware.accelerator, precision, require_memory, dla)
         else:
-            terms = _read_hardware(hardware, precision, require_memory)
+            terms = _read_hardware(hardware, precision, require_memory, dla)
         memo[key] = terms
     return terms
 
 
-def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> HardwareTerms:
+def _read_hardware(hw: Record, precision: str, require_memory: bool = True, dla: bool = False) -> HardwareTerms:
     if hw.kind != "hardware":
         raise MlsysimError(f"{hw.label} is a {hw.kind} record, not an accelerator (hardware)")
     precision = check_precision(precision)
@@ -373,9 +376,18 @@ def _read_hardware(hw: Record, precision: str, require_memory: bool = True) -> H
                 raise MlsysimError(f"{hw.label} has no {needed} in the catalog ({hw.file}); the roofline needs it")
     has_bandwidth, has_capacity = "memory.bandwidth" in claims, "memory.capacity" in claims
     capacity, basis = memory_capacity(hw)
+    peak = lineage.use(hw.field(path))
+    if dla:
+        dla_path = f"compute_dla.{precision}"
+        if dla_path not in claims:
+            raise MlsysimError(
+                f"{hw.label} has no {precision} peak of deep-learning accelerators beside its GPU in the catalog "
+                f"({hw.file}: {dla_path}); drop the DLA offload, or add {dla_path} to the record with its source"
+            )
+        peak += lineage.use(hw.field(dla_path))
     return HardwareTerms(
         name=hw.label, precision=precision,
-        peak=lineage.use(hw.field(path)),
+        peak=peak,
         bandwidth=lineage.use(hw.field("memory.bandwidth")) if has_bandwidth else math.inf,
         capacity=lineage.use(capacity) if capacity is not None else math.inf,
         lineage=lineage, record=hw, has_bandwidth=has_bandwidth, has_capacity=has_capacity,

@@ -49,6 +49,12 @@ class Hardware(RecordBase):
     status: Literal["announced"] | None = None
     compute: dict[Precision, ComputeRate] = {}
     compute_sparse: dict[Precision, ComputeRate] | None = None
+    # Dense peaks of fixed-function deep-learning accelerators beside the GPU on the same
+    # module (the two NVDLA cores of a Jetson Orin). They run CNN layers only (convolution,
+    # pooling, activation, batch norm, fully connected), so `compute` keeps the GPU's peaks,
+    # what every workload can use; Engine.solve adds these when a CNN is spread over both (dla=True).
+    compute_dla: dict[Precision, ComputeRate] | None = None
+    compute_dla_sparse: dict[Precision, ComputeRate] | None = None  # the DLAs' figures quoted "with sparsity"
     memory: Memory | None = None
     tdp: cited("power") | None = None
     interconnect: Interconnect | None = None
@@ -61,14 +67,17 @@ class Hardware(RecordBase):
 
     @model_validator(mode="after")
     def _sparsity_matches_table(self) -> Hardware:
-        for table, expected in (("compute", "dense"), ("compute_sparse", "sparse")):
+        for table, expected in (("compute", "dense"), ("compute_sparse", "sparse"), ("compute_dla", "dense"),
+                                ("compute_dla_sparse", "sparse")):
             for precision, claim in (getattr(self, table) or {}).items():
                 stated = claim.qualifiers.get("sparsity")
                 if stated is not None and stated != expected:
-                    other = "compute_sparse" if expected == "dense" else "compute"
+                    other = {"compute": "compute_sparse", "compute_sparse": "compute",
+                             "compute_dla": "compute_dla_sparse", "compute_dla_sparse": "compute_dla"}[table]
+                    fix = f"move it to '{other}'"
                     raise ValueError(at(
                         f"{table}.{precision}.qualifiers.sparsity",
-                        f"a {stated} figure in '{table}', which holds {expected} figures; move it to '{other}'",
+                        f"a {stated} figure in '{table}', which holds {expected} figures; {fix}",
                     ))
         return self
 

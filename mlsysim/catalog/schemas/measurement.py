@@ -102,10 +102,10 @@ class MeasuredConfig(Schema):
     # next step's input preparation and the sampled tokens' copy to the host run while the
     # GPU waits). Unset: the engine hides its host work behind the GPU.
     engine_loop: Literal["vllm_single_step"] | None = None
-    # Which part of a system-on-module did the work, where it is less than the whole module
-    # whose peak the hardware record states: "gpu_only" (the integrated GPU without the SoC's
-    # deep-learning accelerators, e.g. a Jetson Orin's DLAs). Unset: the whole device.
-    device_part: Literal["gpu_only"] | None = None
+    # Which parts of a system-on-module did the work, where more than its GPU: "gpu_and_dla"
+    # (a CNN spread over the GPU and the module's deep-learning accelerators, e.g. a Jetson
+    # Orin's two DLAs in NVIDIA's MLPerf Offline runs). Unset: the GPU alone.
+    device_part: Literal["gpu_and_dla"] | None = None
 
 
 class Measurement(RecordBase):
