@@ -74,10 +74,9 @@ class Hardware(RecordBase):
                 if stated is not None and stated != expected:
                     other = {"compute": "compute_sparse", "compute_sparse": "compute",
                              "compute_dla": "compute_dla_sparse", "compute_dla_sparse": "compute_dla"}[table]
-                    fix = f"move it to '{other}'"
                     raise ValueError(at(
                         f"{table}.{precision}.qualifiers.sparsity",
-                        f"a {stated} figure in '{table}', which holds {expected} figures; {fix}",
+                        f"a {stated} figure in '{table}', which holds {expected} figures; move it to '{other}'",
                     ))
         return self
 
