@@ -199,8 +199,8 @@ def test_invariants(catalog, tp, pp, zero, recompute, sp):
 def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
     step_model's outputs in order, then the lineage, the efficiency mode, the schedule, the
-    capacity basis, the EP size, the all-to-all time, the FP8 quantization time and the MoE
-    token-dispatch time."""
+    capacity basis, the EP size, the all-to-all time, the FP8 quantization time, the MoE
+    token-dispatch time and what the step leaves unpriced."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -212,9 +212,28 @@ def test_result_fields_follow_the_model_outputs(catalog):
     # ep_comm_time, quantization_time and moe_dispatch_time are step_model's last outputs;
     # train passes them by position after the layout's ep.
     late = ("ep_comm_time", "quantization_time", "moe_dispatch_time")
-    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late]
+    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late, "unpriced"]
     assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k not in late]
     assert names[-len(tail):] == tail and tuple(out)[-len(late):] == late
+
+
+def test_a_mixture_of_experts_step_says_its_layers_host_time_is_not_priced(catalog):
+    """A MoE training step names the cost no cited figure prices: the host time to launch each
+    MoE layer's kernels (Megatron-Core's MoE guide, megatron/core/transformer/moe/README.md,
+    'CPU Overhead Bottleneck'); a dense step names none. The validator lists it under the row."""
+    from mlsysim.evaluate.validation import run_one
+    from mlsysim.solvers.distributed import MOE_HOST_TIME_UNPRICED
+
+    cluster = catalog.get("clusters", "dgx_h100_superpod_su")
+    moe = DistributedModel().solve(catalog.get("models", "qwen3_30b_a3b"), cluster, batch_size=512, precision="fp8",
+                                   tp=1, pp=2, ep=8, devices=16, seq_len=4096, microbatch=2, interleave=24,
+                                   efficiency_mode="first_principles")
+    dense = DistributedModel().solve(catalog.get("models", "llama3_8b"), cluster, batch_size=64, precision="fp8",
+                                     tp=1, pp=1, devices=8, seq_len=8192, efficiency_mode="first_principles")
+    assert moe.unpriced == (MOE_HOST_TIME_UNPRICED,) and dense.unpriced == ()
+    assert moe.to_dict()["unpriced"] == (MOE_HOST_TIME_UNPRICED,)
+    row = run_one(catalog.get("measurements", "mbridge2511_qwen3_30b_a3b_dgx_h100_16gpu_fp8"), catalog)
+    assert f"not priced: {MOE_HOST_TIME_UNPRICED}" in row.remarks
 
 
 @settings(max_examples=30, deadline=None)

@@ -332,6 +332,7 @@ def predict_training(c: Call) -> float:
         c.assumed.append(f"interleave = {result.interleave} (not stated; the fastest the layer count allows)")
     if not result.feasible:
         c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of {result.memory_capacity / 1e9:.0f} GB)")
+    c.unpriced.extend(result.unpriced)
     readings: dict[str, Callable[[], float]] = {
         "tflops_per_gpu": lambda: result.achieved_flops_per_device,
         "mfu": lambda: result.mfu,
