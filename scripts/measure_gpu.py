@@ -11,8 +11,12 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
   decode (1 query over a KV cache of S tokens), as TFLOP/s and bytes/s of the KV read;
 - kernel launch cost: the time per launch of back-to-back tiny kernels;
 - a randomly initialised Llama-3-8B-shaped decoder built from its config (no download):
-  prefill latency of a prompt and per-token decode latency with a KV cache;
-- a torchvision ResNet-50 (random weights) batch sweep: latency and images/s per batch.
+  prefill latency of a prompt and per-token decode latency with a KV cache, eager and as a
+  replayed CUDA graph (no host overhead), the latter at several decode batch sizes;
+- the same shape as Hugging Face transformers' LlamaForCausalLM built from a LlamaConfig:
+  prefill latency and eager per-token decode latency (the framework as users run it);
+- a torchvision ResNet-50 (random weights) batch sweep: latency and images/s per batch,
+  eager and as a replayed CUDA graph.
 
 Library code is in functions over plain values; only `main` prints. torch (and torchvision
 for the ResNet sweep) are imported lazily, so the argument parsing and the JSON bookkeeping
@@ -22,13 +26,14 @@ run (and are tested) without them.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import platform
 import time
 from typing import Any, Callable
 
 SCHEMA = "mlsysim-gpu-measurements/1"
-SECTIONS = ("gemm", "bandwidth", "attention", "launch", "llama", "resnet")
+SECTIONS = ("gemm", "bandwidth", "attention", "launch", "llama", "llama_hf", "resnet")
 
 # Llama-3-8B (Meta's sku_list model_args, as in catalog/models/language/llama3_8b.yaml).
 LLAMA3_8B = {"layers": 32, "hidden": 4096, "heads": 32, "kv_heads": 8, "ffn": 14336, "vocab": 128256}
@@ -44,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="tiny shapes and few iterations (CPU smoke run)")
     p.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
     p.add_argument("--iters", type=int, default=20, help="timed iterations per measurement")
+    p.add_argument("--commit", default="", help="git commit of this script, recorded in the report")
     args = p.parse_args(argv)
     if args.iters < 1:
         p.error("--iters must be >= 1")
@@ -54,11 +60,16 @@ def plan(quick: bool) -> dict[str, Any]:
     """The shapes each section measures: full sizes for a GPU, tiny ones with `quick`."""
     if quick:
         return {"gemm": [(64, 64, 64), (128, 64, 32)], "copy_bytes": 1 << 20, "attention": [(1, 2, 64, 16)],
-                "launches": 50, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "resnet_batches": [1, 2],
+                "launches": 50, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
+                "resnet_batches": [1, 2],
                 "resnet_size": 64}
-    return {"gemm": [(m, 8192, 8192) for m in (1, 16, 128, 1024, 8192)] + [(4096, 14336, 4096), (4096, 4096, 14336)],
+    # Square-ish sweep by M, then the four weight GEMMs of a Llama-3-8B layer for a 512-token
+    # prefill (fused QKV, attention output, fused gate+up, down).
+    llama_prefill = [(512, 6144, 4096), (512, 4096, 4096), (512, 28672, 4096), (512, 4096, 14336)]
+    return {"gemm": [(m, 8192, 8192) for m in (1, 16, 128, 1024, 8192)] + [(4096, 14336, 4096), (4096, 4096, 14336)]
+            + llama_prefill,
             "copy_bytes": 2 << 30, "attention": [(1, 32, 2048, 128), (8, 32, 4096, 128)],
-            "launches": 2000, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32,
+            "launches": 2000, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32, "decode_batches": [1, 8, 32, 64],
             "resnet_batches": [1, 2, 4, 8, 16, 32, 64, 128, 256], "resnet_size": 224}
 
 
@@ -70,10 +81,11 @@ def summary(times: list[float]) -> dict[str, float]:
     return {"median_s": median, "min_s": s[0], "mean_s": sum(s) / n, "iters": n}
 
 
-def new_report(device: dict[str, Any], quick: bool) -> dict[str, Any]:
-    """An empty report: what ran where, and one list or dict per section."""
-    return {"schema": SCHEMA, "quick": quick, "host": platform.node(), "started": time.time(), "device": device,
-            "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "llama": {}, "resnet": [], "skipped": {}}
+def new_report(device: dict[str, Any], quick: bool, commit: str = "") -> dict[str, Any]:
+    """An empty report: what ran where (script commit, device, software), one list or dict per section."""
+    return {"schema": SCHEMA, "quick": quick, "commit": commit, "host": platform.node(), "started": time.time(),
+            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "llama": {},
+            "llama_hf": {}, "resnet": [], "skipped": {}}
 
 
 def check_report(report: dict[str, Any]) -> list[str]:
@@ -83,7 +95,7 @@ def check_report(report: dict[str, Any]) -> list[str]:
     if report.get("schema") != SCHEMA:
         problems.append(f"schema is {report.get('schema')!r}, expected {SCHEMA!r}")
     for name, kind in (("gemm", list), ("bandwidth", dict), ("attention", list), ("launch", dict),
-                       ("llama", dict), ("resnet", list), ("skipped", dict), ("device", dict)):
+                       ("llama", dict), ("llama_hf", dict), ("resnet", list), ("skipped", dict), ("device", dict)):
         if not isinstance(report.get(name), kind):
             problems.append(f"{name} must be a {kind.__name__}")
     for row in report.get("gemm", []) + report.get("attention", []) + report.get("resnet", []):
@@ -117,6 +129,21 @@ def _timer(torch: Any, device: Any) -> Callable[[Callable[[], Any], int], list[f
                 out.append(time.perf_counter() - t0)
         return out
     return run
+
+
+def _graphed(torch: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """`fn` captured as a CUDA graph (after warm-up on a side stream); calling the result replays
+    the captured kernels with no host work between them."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
 
 
 def measure_gemm(torch: Any, device: Any, shapes: list[tuple[int, int, int]], iters: int) -> list[dict[str, Any]]:
@@ -224,45 +251,107 @@ def llama_like(torch: Any, cfg: dict[str, int], device: Any, dtype: Any) -> Any:
                 x = layer(x, cache, pos)
             return self.head(self.norm(x[:, -1:]))
 
-    return Model().to(device=device, dtype=dtype).eval()
+    # Built directly on the device: an 8-billion-parameter model initialised on the host first
+    # would take minutes of CPU time.
+    with torch.device(device):
+        model = Model()
+    return model.to(dtype=dtype).eval()
 
 
-def measure_llama(torch: Any, device: Any, cfg: dict[str, int], prompt: int, steps: int, iters: int) -> dict[str, Any]:
-    """Prefill latency of a `prompt`-token request and the mean per-token decode latency of
-    `steps` tokens after it, batch 1, on the randomly initialised model of shape `cfg`."""
+def measure_llama(torch: Any, device: Any, cfg: dict[str, int], prompt: int, steps: int, batches: list[int],
+                  iters: int) -> dict[str, Any]:
+    """On the randomly initialised model of shape `cfg`: the prefill latency of one
+    `prompt`-token request; the eager per-token decode latency of `steps` tokens after it
+    (batch 1); and, on a GPU, the latency of one decode step at context `prompt` replayed as a
+    CUDA graph, for each batch size in `batches` (kernels only: no host dispatch)."""
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model = llama_like(torch, cfg, device, dtype)
     hd = cfg["hidden"] // cfg["heads"]
-    caches = [[torch.zeros(1, cfg["kv_heads"], prompt + steps + 1, hd, device=device, dtype=dtype) for _ in range(2)]
-              for _ in range(cfg["layers"])]
+
+    def caches(batch: int) -> list[list[Any]]:
+        return [[torch.zeros(batch, cfg["kv_heads"], prompt + steps + 1, hd, device=device, dtype=dtype)
+                 for _ in range(2)] for _ in range(cfg["layers"])]
+
     ids = torch.randint(0, cfg["vocab"], (1, prompt), device=device)
     timed = _timer(torch, device)
+    graphs = []
     with torch.inference_mode():
-        pre = summary(timed(lambda: model(ids, caches, 0), max(iters // 4, 1)))
+        cache = caches(1)
+        pre = summary(timed(lambda: model(ids, cache, 0), max(iters // 4, 1)))
         one = ids[:, :1]
 
         def decode() -> None:
             for i in range(steps):
-                model(one, caches, prompt + i)
+                model(one, cache, prompt + i)
         dec = summary(timed(decode, max(iters // 10, 1)))
+        if device.type == "cuda":
+            for b in batches:
+                cache_b, ids_b = caches(b), torch.randint(0, cfg["vocab"], (b, 1), device=device)
+                step = _graphed(torch, lambda: model(ids_b, cache_b, prompt))
+                g = summary(timed(step, iters))
+                graphs.append({"batch": b, "context_tokens": prompt + 1, **g, "tokens_per_s": b / g["median_s"]})
+                del cache_b, step
     params = sum(p.numel() for p in model.parameters())
-    return {"config": cfg, "parameters": params, "prompt_tokens": prompt, "prefill": pre,
-            "decode_tokens": steps, "decode_per_token_s": dec["median_s"] / steps}
+    return {"config": cfg, "parameters": params, "dtype": str(dtype).replace("torch.", ""), "prompt_tokens": prompt,
+            "prefill": pre, "decode_tokens": steps, "decode_per_token_s": dec["median_s"] / steps,
+            "decode_graph": graphs}
+
+
+def measure_llama_hf(torch: Any, device: Any, cfg: dict[str, int], prompt: int, steps: int,
+                     iters: int) -> dict[str, Any]:
+    """Hugging Face transformers' LlamaForCausalLM built from a LlamaConfig of shape `cfg`
+    (random weights, default attention implementation, eager): the prefill latency of one
+    `prompt`-token request and the median latency of each of `steps` decode steps after it,
+    batch 1, with the model's own KV cache."""
+    import transformers  # noqa: PLC0415 (optional dependency)
+
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    config = transformers.LlamaConfig(
+        vocab_size=cfg["vocab"], hidden_size=cfg["hidden"], intermediate_size=cfg["ffn"],
+        num_hidden_layers=cfg["layers"], num_attention_heads=cfg["heads"], num_key_value_heads=cfg["kv_heads"],
+        max_position_embeddings=8192, rope_theta=500000.0, rms_norm_eps=1e-5, tie_word_embeddings=False)
+    with torch.device(device):
+        model = transformers.LlamaForCausalLM(config)
+    model = model.to(dtype=dtype).eval()
+    ids = torch.randint(0, cfg["vocab"], (1, prompt), device=device)
+    timed = _timer(torch, device)
+    with torch.inference_mode():
+        pre = summary(timed(lambda: model(input_ids=ids, use_cache=True), max(iters // 4, 1)))
+        # transformers renamed `past_key_values` to `cache` (deprecated in 5.2x): use the name
+        # this version's forward takes.
+        name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        state = {name: model(input_ids=ids, use_cache=True)[name]}
+        token = ids[:, -1:]
+
+        def step() -> None:
+            state[name] = model(input_ids=token, use_cache=True, **state)[name]
+        dec = summary(timed(step, steps))
+    return {"config": cfg, "transformers": transformers.__version__,
+            "attn_implementation": getattr(model.config, "_attn_implementation", None),
+            "dtype": str(dtype).replace("torch.", ""), "prompt_tokens": prompt, "prefill": pre,
+            "decode_tokens": steps + 3, "decode_step": dec}
 
 
 def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters: int) -> list[dict[str, Any]]:
-    """torchvision ResNet-50 (random weights, eval mode, eager), latency and images/s per batch."""
+    """torchvision ResNet-50 (random weights, eval mode, NCHW, cuDNN defaults): latency and
+    images/s per batch, eager and, on a GPU, replayed as a CUDA graph (no host dispatch)."""
     import torchvision  # noqa: PLC0415 (optional dependency)
 
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    model = torchvision.models.resnet50(weights=None).to(device=device, dtype=dtype).eval()
+    with torch.device(device):
+        model = torchvision.models.resnet50(weights=None)
+    model = model.to(dtype=dtype).eval()
     timed, rows = _timer(torch, device), []
     with torch.inference_mode():
         for b in batches:
             x = torch.randn(b, 3, size, size, device=device, dtype=dtype)
             s = summary(timed(lambda: model(x), max(iters // 2, 1)))
-            rows.append({"batch": b, "image_size": size, "precision": str(dtype).replace("torch.", ""), **s,
-                         "images_per_s": b / s["median_s"]})
+            row = {"batch": b, "image_size": size, "precision": str(dtype).replace("torch.", ""), **s,
+                   "images_per_s": b / s["median_s"]}
+            if device.type == "cuda":
+                g = summary(timed(_graphed(torch, lambda: model(x)), max(iters // 2, 1)))
+                row["graph"] = {**g, "images_per_s": b / g["median_s"]}
+            rows.append(row)
     return rows
 
 
@@ -272,25 +361,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch  # noqa: PLC0415
 
     device = torch.device(args.device)
-    info = {"type": device.type, "torch": torch.__version__}
+    info = {"type": device.type, "torch": torch.__version__, "python": platform.python_version()}
     if device.type == "cuda":
         prop = torch.cuda.get_device_properties(device)
-        info.update(name=prop.name, sms=prop.multi_processor_count, memory_bytes=prop.total_memory)
+        info.update(name=prop.name, sms=prop.multi_processor_count, memory_bytes=prop.total_memory,
+                    capability=f"{prop.major}.{prop.minor}", cuda=torch.version.cuda,
+                    cudnn=torch.backends.cudnn.version(), cudnn_benchmark=torch.backends.cudnn.benchmark)
     shapes = plan(args.quick)
-    report = new_report(info, args.quick)
+    report = new_report(info, args.quick, args.commit)
     steps = {
         "gemm": lambda: measure_gemm(torch, device, shapes["gemm"], args.iters),
         "bandwidth": lambda: measure_bandwidth(torch, device, shapes["copy_bytes"], args.iters),
         "attention": lambda: measure_attention(torch, device, shapes["attention"], args.iters),
         "launch": lambda: measure_launch(torch, device, shapes["launches"], args.iters),
-        "llama": lambda: measure_llama(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"], args.iters),
+        "llama": lambda: measure_llama(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
+                                       shapes["decode_batches"], args.iters),
+        "llama_hf": lambda: measure_llama_hf(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
+                                             args.iters),
         "resnet": lambda: measure_resnet(torch, device, shapes["resnet_batches"], shapes["resnet_size"], args.iters),
     }
     for name in args.only:
         try:
             report[name] = steps[name]()
-        except (ImportError, RuntimeError) as exc:
+        except (ImportError, RuntimeError, TypeError, ValueError) as exc:
             report["skipped"][name] = f"{type(exc).__name__}: {exc}"[:300]
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     report["finished"] = time.time()
     return report
 
@@ -316,8 +412,15 @@ def main(argv: list[str] | None = None) -> int:
         ll = report["llama"]
         print(f"Llama-shaped ({ll['parameters'] / 1e9:.2f} B params): prefill {ll['prompt_tokens']} tokens "
               f"{ll['prefill']['median_s'] * 1e3:.2f} ms, decode {ll['decode_per_token_s'] * 1e3:.2f} ms/token")
+        for g in ll["decode_graph"]:
+            print(f"  graphed decode step, batch {g['batch']}: {g['median_s'] * 1e3:.2f} ms, {g['tokens_per_s']:.0f} tokens/s")
+    if report["llama_hf"]:
+        hf = report["llama_hf"]
+        print(f"transformers LlamaForCausalLM: prefill {hf['prompt_tokens']} tokens {hf['prefill']['median_s'] * 1e3:.2f} ms, "
+              f"decode {hf['decode_step']['median_s'] * 1e3:.2f} ms/token")
     for row in report["resnet"]:
-        print(f"ResNet-50 batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, {row['images_per_s']:.0f} images/s")
+        graph = f"; graphed {row['graph']['median_s'] * 1e3:.2f} ms" if "graph" in row else ""
+        print(f"ResNet-50 batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, {row['images_per_s']:.0f} images/s{graph}")
     for name, why in report["skipped"].items():
         print(f"skipped {name}: {why}")
     for p in problems:

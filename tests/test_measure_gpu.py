@@ -18,7 +18,7 @@ def mg():
 
 def test_arguments(mg) -> None:
     a = mg.parse_args([])
-    assert a.device == "cuda" and not a.quick and a.only == list(mg.SECTIONS) and a.iters == 20
+    assert a.device == "cuda" and not a.quick and a.only == list(mg.SECTIONS) and a.iters == 20 and a.commit == ""
     b = mg.parse_args(["--device", "cpu", "--quick", "--only", "gemm", "launch", "--iters", "3", "--out", "x.json"])
     assert (b.device, b.quick, b.only, b.iters, b.out) == ("cpu", True, ["gemm", "launch"], 3, "x.json")
     with pytest.raises(SystemExit):
@@ -55,9 +55,10 @@ def test_summary_and_report_shape(mg) -> None:
 def test_cpu_smoke_run(mg, tmp_path) -> None:
     pytest.importorskip("torch")
     out = tmp_path / "gpu.json"
-    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "gemm", "bandwidth",
-                    "attention", "launch", "llama"]) == 0
+    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--commit", "0123abc", "--only",
+                    "gemm", "bandwidth", "attention", "launch", "llama"]) == 0
     data = json.loads(out.read_text())
-    assert data["schema"] == mg.SCHEMA and mg.check_report(data) == []
+    assert data["schema"] == mg.SCHEMA and mg.check_report(data) == [] and data["commit"] == "0123abc"
+    assert data["llama"]["decode_graph"] == []  # CUDA graphs only on a GPU
     assert data["gemm"][0]["tflops"] > 0 and data["bandwidth"]["bytes_per_s"] > 0
     assert data["llama"]["decode_per_token_s"] > 0 and data["launch"]["per_launch_s"] > 0
