@@ -102,6 +102,7 @@ class Group:
     headers: dict[str, str] = field(default_factory=dict)
     skip: str | None = None  # reason the group is not fetched
     fetch_url: str | None = None  # the URL as the connector prepared it (e.g. with query parameters)
+    local: str | None = None  # a source that is a file in the catalog: its path there, read instead of fetched
 
 
 # ---------------------------------------------------------------- planning
@@ -253,11 +254,14 @@ class Checker:
                 why = "derived value: checked through its inputs" if ref.claim.get("method") == "derived" else "check strategy is 'none'"
                 unfetched.append(ClaimResult(ref, strategy, Outcome("skipped", why)))
                 continue
-            url = fetch_url(ref, strategy, self.options.arxiv_api)
-            group = groups.setdefault(url, Group(url))
+            local = None if ref.source.get("url") else str(ref.source["path"])
+            url = f"catalog:{local}" if local else fetch_url(ref, strategy, self.options.arxiv_api)
+            group = groups.setdefault(url, Group(url, local=local))
             group.refs.append(ref)
             group.strategy_of[ref.path] = strategy
         for group in groups.values():
+            if group.local is not None:
+                continue  # read from the catalog itself, offline or not
             if self.options.offline:
                 group.skip = "offline: not fetched"
                 continue
@@ -298,7 +302,7 @@ class Checker:
         deadline = time.monotonic() + self.options.deadline if self.options.deadline else None
         planned = self.plan()
         groups, results = self._groups(planned)
-        to_fetch = [g for g in groups.values() if g.skip is None]
+        to_fetch = [g for g in groups.values() if g.skip is None and g.local is None]
         if progress and to_fetch:
             progress.start(len(to_fetch))
         requests = [self._request(g) for g in to_fetch]
@@ -310,6 +314,8 @@ class Checker:
         for group in groups.values():
             if group.skip is not None:
                 results += [ClaimResult(r, group.strategy_of[r.path], Outcome("skipped", group.skip)) for r in group.refs]
+            elif group.local is not None:
+                results += self._evaluate_contained(group, self._read_local(group.local))
             else:
                 results += self._evaluate_contained(group, fetched[group.url])
         results.sort(key=lambda r: r.ref.path)
@@ -320,6 +326,15 @@ class Checker:
         if not self.options.offline:
             self._write(results)
         return self._report(results, planned)
+
+    def _read_local(self, path: str) -> Fetched:
+        """A source file inside the catalog, as if fetched: its bytes, or `gone` if it is missing."""
+        url = f"catalog:{path}"
+        try:
+            return Fetched(url=url, status=200, body=(self.root / path).read_bytes())
+        except OSError as exc:
+            return Fetched(url=url, failure="gone", message=f"no file {path} in the catalog ({type(exc).__name__})",
+                           reason="internal")
 
     def _evaluate_contained(self, group: Group, got: Fetched) -> list[ClaimResult]:
         """_evaluate, with any failure on a hostile document turned into that document's `malformed` result."""

@@ -104,7 +104,11 @@ class Source(Strict):
     publisher: str | None = None
     authors: list[str] | None = None
     type: SourceType
-    url: str = Field(pattern=r"^https?://")
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    # A file inside the catalog that is itself the source (first-party data: a report written
+    # by one of the project's scripts), relative to the catalog's root; for a source with no
+    # public address. No part may start with a dot, so it cannot leave the catalog.
+    path: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
     document_url: str | None = Field(default=None, pattern=r"^https?://")
     doi: str | None = None
     arxiv: ArxivRef | None = None
@@ -121,6 +125,9 @@ class Source(Strict):
     def _who(self) -> Source:
         if not self.publisher and not self.authors:
             raise ValueError("a source needs a publisher or authors; add e.g. 'publisher: NVIDIA'")
+        if not self.url and not self.path:
+            raise ValueError("a source needs a url, or, for a file in the catalog, a path "
+                             "(e.g. 'path: reports/run.json')")
         return self
 
     def policy(self) -> CheckPolicy:

@@ -10,7 +10,8 @@ from mlsysim.catalog.records import Value
 
 
 def citation(value: Value) -> dict[str, Any]:
-    """One cited value as a citation card: path, value, unit, source id, title, url, locator, as stated."""
+    """One cited value as a citation card: path, value, unit, source id, title, url (or, for a
+    source that is a file in the catalog, source_file), locator, as stated."""
     source = value.source
     return {
         "path": value.path,
@@ -22,6 +23,7 @@ def citation(value: Value) -> dict[str, Any]:
         "source_id": value.source_id,
         "title": source.get("title", value.source_id),
         "url": source.get("url"),
+        "source_file": source.get("path"),
         "locator": value.locator,
         "as_stated": value.as_stated,
         "authority": source.get("authority"),

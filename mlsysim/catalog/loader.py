@@ -146,6 +146,10 @@ def validate_sources_file(path: Path, relative: str, data: bytes | None = None) 
         except ValidationError as exc:
             problems += translate_errors(exc, located, Source, prefix=[source_id])
             continue
+        if source.path is not None and not (path.parent / source.path).is_file():
+            line, col = located.position([source_id, "path"])
+            problems.append(Problem(relative, line, col, f"{source_id}.path", f"no file {source.path} in the catalog; the "
+                                    "path is relative to the catalog's root (the folder holding sources.yaml)"))
         sources[str(source_id)] = source.model_dump(mode="json", exclude_none=True, by_alias=True)
     return sources, positions, problems
 

@@ -507,6 +507,11 @@ def _serving(c: Call, precision: str) -> Any:
     from mlsysim import ServingModel
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
+    if c.config("execution") is not None:
+        raise NotExpressible(f"{c.config('execution').replace('_', ' ')} front end: its host time per operator is "
+                             "priced for single-pass models only (Engine.solve's host_dispatch); ServingModel has no "
+                             "per-operator host term for a transformer's prefill and decode steps")
+
     tp = c.default("tp", 1, listed=int(c.rec.get("devices")) > 1)
     node = c.node()
     target = node if node is not None and tp > 1 else c.hardware()

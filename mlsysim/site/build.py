@@ -321,6 +321,8 @@ def _render(cat: Any, out: Path, template_dir: Path, base_url: str | None, today
         for source in model.sources.values():
             page(source.href, "source.html", source.title, src=source)
             pages += 1
+            if source.path:
+                write(source.file_href, (Path(cat.root) / source.path).read_bytes())
 
         pages += write_labs(cat, page, write, template_dir)
         write("compare-data.js", exports.compare_data(model))

@@ -55,6 +55,7 @@ class SourceView:
     who: str
     url: str | None  # None unless an http(s) URL: never a link otherwise
     raw_url: str
+    path: str  # a file in the catalog that is the source itself (first-party data)
     document_url: str | None
     archive_url: str | None
     retrieved: str
@@ -78,6 +79,11 @@ class SourceView:
         return render_inline(self.note)
 
     @property
+    def file_href(self) -> str:
+        """Where the site serves the source's file, relative to the site root ('' without one)."""
+        return f"files/{self.path}" if self.path else ""
+
+    @property
     def display_url(self) -> str:
         """The URL without its scheme, for reading (the link keeps the full URL)."""
         return re.sub(r"^https?://", "", self.raw_url)
@@ -99,6 +105,7 @@ class SourceView:
             who=str(who),
             url=http_url(data.get("url")),
             raw_url=str(data.get("url", "")),
+            path=str(data.get("path") or ""),
             document_url=http_url(data.get("document_url")),
             archive_url=http_url(data.get("archive_url")),
             retrieved=str(data.get("retrieved") or ""),
