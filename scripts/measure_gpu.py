@@ -9,14 +9,19 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
 - achieved memory bandwidth of a large device-to-device copy (bytes read + written / time);
 - attention throughput (torch scaled_dot_product_attention): prefill (causal, S x S) and
   decode (1 query over a KV cache of S tokens), as TFLOP/s and bytes/s of the KV read;
-- kernel launch cost: the time per launch of back-to-back tiny kernels;
+- kernel launch cost: the time per launch of back-to-back tiny kernels issued from Python,
+  and, on a GPU, the time per kernel of the same burst replayed as a CUDA graph (the GPU-side
+  gap between kernels, with no host work);
+- every distinct convolution of ResNet-50 at batch 32, in NCHW and in channels-last (NHWC)
+  layout, as TFLOP/s (2 x multiply-adds / time);
 - a randomly initialised Llama-3-8B-shaped decoder built from its config (no download):
   prefill latency of a prompt and per-token decode latency with a KV cache, eager and as a
   replayed CUDA graph (no host overhead), the latter at several decode batch sizes;
 - the same shape as Hugging Face transformers' LlamaForCausalLM built from a LlamaConfig:
   prefill latency and eager per-token decode latency (the framework as users run it);
 - a torchvision ResNet-50 (random weights) batch sweep: latency and images/s per batch,
-  eager and as a replayed CUDA graph.
+  eager and as a replayed CUDA graph, in NCHW with cuDNN's defaults and in channels-last with
+  cuDNN's autotuner on.
 
 Library code is in functions over plain values; only `main` prints. torch (and torchvision
 for the ResNet sweep) are imported lazily, so the argument parsing and the JSON bookkeeping
@@ -33,7 +38,9 @@ import time
 from typing import Any, Callable
 
 SCHEMA = "mlsysim-gpu-measurements/1"
-SECTIONS = ("gemm", "bandwidth", "attention", "launch", "llama", "llama_hf", "resnet")
+SECTIONS = ("gemm", "bandwidth", "attention", "launch", "conv", "llama", "llama_hf", "resnet")
+# Sections added after the first reports were written: checked only when present.
+LATER_SECTIONS = {"conv": list}
 
 # Llama-3-8B (Meta's sku_list model_args, as in catalog/models/language/llama3_8b.yaml).
 LLAMA3_8B = {"layers": 32, "hidden": 4096, "heads": 32, "kv_heads": 8, "ffn": 14336, "vocab": 128256}
@@ -60,14 +67,17 @@ def plan(quick: bool) -> dict[str, Any]:
     """The shapes each section measures: full sizes for a GPU, tiny ones with `quick`."""
     if quick:
         return {"gemm": [(64, 64, 64), (128, 64, 32)], "copy_bytes": 1 << 20, "attention": [(1, 2, 64, 16)],
-                "launches": 50, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
+                "launches": 50, "conv_batch": 2, "conv_size": 32, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
                 "resnet_batches": [1, 2],
                 "resnet_size": 64}
     # Square-ish sweep by M, then the four weight GEMMs of a Llama-3-8B layer for a 512-token
     # prefill (fused QKV, attention output, fused gate+up, down).
     llama_prefill = [(512, 6144, 4096), (512, 4096, 4096), (512, 28672, 4096), (512, 4096, 14336)]
+    # The same layer's weight GEMMs at decode batch sizes: how fast a skinny GEMM streams weights.
+    llama_decode = [(m, n, k) for m in (2, 4, 8, 32, 64) for n, k in ((6144, 4096), (28672, 4096), (4096, 14336))]
     return {"gemm": [(m, 8192, 8192) for m in (1, 16, 128, 1024, 8192)] + [(4096, 14336, 4096), (4096, 4096, 14336)]
-            + llama_prefill,
+            + llama_prefill + llama_decode,
+            "conv_batch": 32, "conv_size": 224,
             "copy_bytes": 2 << 30, "attention": [(1, 32, 2048, 128), (8, 32, 4096, 128)],
             "launches": 2000, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32, "decode_batches": [1, 8, 32, 64],
             "resnet_batches": [1, 2, 4, 8, 16, 32, 64, 128, 256], "resnet_size": 224}
@@ -84,7 +94,7 @@ def summary(times: list[float]) -> dict[str, float]:
 def new_report(device: dict[str, Any], quick: bool, commit: str = "") -> dict[str, Any]:
     """An empty report: what ran where (script commit, device, software), one list or dict per section."""
     return {"schema": SCHEMA, "quick": quick, "commit": commit, "host": platform.node(), "started": time.time(),
-            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "llama": {},
+            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "conv": [], "llama": {},
             "llama_hf": {}, "resnet": [], "skipped": {}}
 
 
@@ -98,7 +108,11 @@ def check_report(report: dict[str, Any]) -> list[str]:
                        ("llama", dict), ("llama_hf", dict), ("resnet", list), ("skipped", dict), ("device", dict)):
         if not isinstance(report.get(name), kind):
             problems.append(f"{name} must be a {kind.__name__}")
-    for row in report.get("gemm", []) + report.get("attention", []) + report.get("resnet", []):
+    for name, kind in LATER_SECTIONS.items():
+        if name in report and not isinstance(report[name], kind):
+            problems.append(f"{name} must be a {kind.__name__}")
+    rows = [r for name in ("gemm", "attention", "resnet", "conv") if isinstance(report.get(name), list) for r in report[name]]
+    for row in rows:
         if "error" not in row and not row.get("median_s", 0) > 0:
             problems.append(f"non-positive time in {row}")
     return problems
@@ -205,8 +219,63 @@ def measure_launch(torch: Any, device: Any, launches: int, iters: int) -> dict[s
     def burst() -> None:
         for _ in range(launches):
             x.add_(1.0)
-    s = summary(_timer(torch, device)(burst, max(iters // 4, 1)))
-    return {"launches": launches, **s, "per_launch_s": s["median_s"] / launches}
+    timed = _timer(torch, device)
+    s = summary(timed(burst, max(iters // 4, 1)))
+    out = {"launches": launches, **s, "per_launch_s": s["median_s"] / launches}
+    if device.type == "cuda":
+        g = summary(timed(_graphed(torch, burst), max(iters // 4, 1)))
+        out["graph"] = {**g, "per_kernel_s": g["median_s"] / launches}
+    return out
+
+
+def resnet50_convolutions(torch: Any, size: int) -> list[dict[str, int]]:
+    """Every distinct convolution of torchvision's ResNet-50 on a `size` x `size` image: channels,
+    kernel, stride, padding, input height and width, and how many times the network runs it."""
+    import torchvision  # noqa: PLC0415 (optional dependency)
+
+    model = torchvision.models.resnet50(weights=None).eval()
+    seen: dict[tuple[int, ...], int] = {}
+
+    def hook(module: Any, inputs: Any, _out: Any) -> None:
+        h, w = inputs[0].shape[-2:]
+        key = (module.in_channels, module.out_channels, module.kernel_size[0], module.stride[0], module.padding[0], h, w)
+        seen[key] = seen.get(key, 0) + 1
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_hook(hook)
+    with torch.inference_mode():
+        model(torch.zeros(1, 3, size, size))
+    names = ("in_channels", "out_channels", "kernel", "stride", "padding", "height", "width")
+    return [{**dict(zip(names, key)), "count": n} for key, n in seen.items()]
+
+
+def measure_conv(torch: Any, device: Any, batch: int, size: int, iters: int) -> list[dict[str, Any]]:
+    """Each distinct ResNet-50 convolution at `batch`, FP16 on a GPU: in NCHW with cuDNN's
+    defaults, and in channels-last (NHWC) with cuDNN's autotuner on. TFLOP/s = 2 x
+    batch x out-height x out-width x out-channels x in-channels x kernel^2 / median time."""
+    F = torch.nn.functional
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    timed, rows = _timer(torch, device), []
+    saved = torch.backends.cudnn.benchmark
+    try:
+        for layer in resnet50_convolutions(torch, size):
+            x = torch.randn(batch, layer["in_channels"], layer["height"], layer["width"], device=device, dtype=dtype)
+            w = torch.randn(layer["out_channels"], layer["in_channels"], layer["kernel"], layer["kernel"],
+                            device=device, dtype=dtype)
+            out_h = (layer["height"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
+            out_w = (layer["width"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
+            flops = 2.0 * batch * out_h * out_w * layer["out_channels"] * layer["in_channels"] * layer["kernel"] ** 2
+            for layout, benchmark in (("nchw", False), ("channels_last", True)):
+                torch.backends.cudnn.benchmark = benchmark
+                fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+                xl, wl = x.contiguous(memory_format=fmt), w.contiguous(memory_format=fmt)
+                with torch.inference_mode():
+                    t = summary(timed(lambda: F.conv2d(xl, wl, stride=layer["stride"], padding=layer["padding"]), iters))
+                rows.append({**layer, "batch": batch, "layout": layout, "cudnn_benchmark": benchmark, **t,
+                             "tflops": flops / t["median_s"] / 1e12})
+    finally:
+        torch.backends.cudnn.benchmark = saved
+    return rows
 
 
 def llama_like(torch: Any, cfg: dict[str, int], device: Any, dtype: Any) -> Any:
@@ -284,7 +353,9 @@ def measure_llama(torch: Any, device: Any, cfg: dict[str, int], prompt: int, ste
             for i in range(steps):
                 model(one, cache, prompt + i)
         dec = summary(timed(decode, max(iters // 10, 1)))
+        prefill_graph = None
         if device.type == "cuda":
+            prefill_graph = summary(timed(_graphed(torch, lambda: model(ids, cache, 0)), max(iters // 4, 1)))
             for b in batches:
                 cache_b, ids_b = caches(b), torch.randint(0, cfg["vocab"], (b, 1), device=device)
                 step = _graphed(torch, lambda: model(ids_b, cache_b, prompt))
@@ -293,8 +364,8 @@ def measure_llama(torch: Any, device: Any, cfg: dict[str, int], prompt: int, ste
                 del cache_b, step
     params = sum(p.numel() for p in model.parameters())
     return {"config": cfg, "parameters": params, "dtype": str(dtype).replace("torch.", ""), "prompt_tokens": prompt,
-            "prefill": pre, "decode_tokens": steps, "decode_per_token_s": dec["median_s"] / steps,
-            "decode_graph": graphs}
+            "prefill": pre, "prefill_graph": prefill_graph, "decode_tokens": steps,
+            "decode_per_token_s": dec["median_s"] / steps, "decode_graph": graphs}
 
 
 def measure_llama_hf(torch: Any, device: Any, cfg: dict[str, int], prompt: int, steps: int,
@@ -333,8 +404,10 @@ def measure_llama_hf(torch: Any, device: Any, cfg: dict[str, int], prompt: int, 
 
 
 def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters: int) -> list[dict[str, Any]]:
-    """torchvision ResNet-50 (random weights, eval mode, NCHW, cuDNN defaults): latency and
-    images/s per batch, eager and, on a GPU, replayed as a CUDA graph (no host dispatch)."""
+    """torchvision ResNet-50 (random weights, eval mode): latency and images/s per batch, eager
+    and, on a GPU, replayed as a CUDA graph (no host dispatch). Rows without a `layout` are NCHW
+    with cuDNN's defaults; on a GPU the sweep is repeated in channels-last (NHWC) with cuDNN's
+    autotuner on (`layout: channels_last`)."""
     import torchvision  # noqa: PLC0415 (optional dependency)
 
     dtype = torch.float16 if device.type == "cuda" else torch.float32
@@ -342,16 +415,27 @@ def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters
         model = torchvision.models.resnet50(weights=None)
     model = model.to(dtype=dtype).eval()
     timed, rows = _timer(torch, device), []
-    with torch.inference_mode():
-        for b in batches:
-            x = torch.randn(b, 3, size, size, device=device, dtype=dtype)
-            s = summary(timed(lambda: model(x), max(iters // 2, 1)))
-            row = {"batch": b, "image_size": size, "precision": str(dtype).replace("torch.", ""), **s,
-                   "images_per_s": b / s["median_s"]}
-            if device.type == "cuda":
-                g = summary(timed(_graphed(torch, lambda: model(x)), max(iters // 2, 1)))
-                row["graph"] = {**g, "images_per_s": b / g["median_s"]}
-            rows.append(row)
+    layouts = (("nchw", False),) + ((("channels_last", True),) if device.type == "cuda" else ())
+    saved = torch.backends.cudnn.benchmark
+    try:
+        for layout, benchmark in layouts:
+            torch.backends.cudnn.benchmark = benchmark
+            fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+            model = model.to(memory_format=fmt)
+            with torch.inference_mode():
+                for b in batches:
+                    x = torch.randn(b, 3, size, size, device=device, dtype=dtype).contiguous(memory_format=fmt)
+                    s = summary(timed(lambda: model(x), max(iters // 2, 1)))
+                    row = {"batch": b, "image_size": size, "precision": str(dtype).replace("torch.", ""), **s,
+                           "images_per_s": b / s["median_s"]}
+                    if layout != "nchw":
+                        row.update(layout=layout, cudnn_benchmark=benchmark)
+                    if device.type == "cuda":
+                        g = summary(timed(_graphed(torch, lambda: model(x)), max(iters // 2, 1)))
+                        row["graph"] = {**g, "images_per_s": b / g["median_s"]}
+                    rows.append(row)
+    finally:
+        torch.backends.cudnn.benchmark = saved
     return rows
 
 
@@ -374,6 +458,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "bandwidth": lambda: measure_bandwidth(torch, device, shapes["copy_bytes"], args.iters),
         "attention": lambda: measure_attention(torch, device, shapes["attention"], args.iters),
         "launch": lambda: measure_launch(torch, device, shapes["launches"], args.iters),
+        "conv": lambda: measure_conv(torch, device, shapes["conv_batch"], shapes["conv_size"], max(args.iters // 2, 1)),
         "llama": lambda: measure_llama(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
                                        shapes["decode_batches"], args.iters),
         "llama_hf": lambda: measure_llama_hf(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
@@ -407,11 +492,17 @@ def main(argv: list[str] | None = None) -> int:
     for row in report["attention"]:
         print(f"attention {row['phase']} B{row['batch']} S{row['tokens']}: {row['tflops']:.1f} TFLOP/s")
     if report["launch"]:
-        print(f"kernel launch: {report['launch']['per_launch_s'] * 1e6:.2f} us per launch")
+        graph = report["launch"].get("graph")
+        in_graph = f"; {graph['per_kernel_s'] * 1e6:.2f} us per kernel in a CUDA graph" if graph else ""
+        print(f"kernel launch: {report['launch']['per_launch_s'] * 1e6:.2f} us per launch{in_graph}")
+    for row in report.get("conv", []):
+        print(f"conv {row['in_channels']}->{row['out_channels']} k{row['kernel']} s{row['stride']} "
+              f"{row['height']}x{row['width']} {row['layout']}: {row['tflops']:.1f} TFLOP/s")
     if report["llama"]:
         ll = report["llama"]
+        graphed = f" ({ll['prefill_graph']['median_s'] * 1e3:.2f} ms graphed)" if ll.get("prefill_graph") else ""
         print(f"Llama-shaped ({ll['parameters'] / 1e9:.2f} B params): prefill {ll['prompt_tokens']} tokens "
-              f"{ll['prefill']['median_s'] * 1e3:.2f} ms, decode {ll['decode_per_token_s'] * 1e3:.2f} ms/token")
+              f"{ll['prefill']['median_s'] * 1e3:.2f} ms{graphed}, decode {ll['decode_per_token_s'] * 1e3:.2f} ms/token")
         for g in ll["decode_graph"]:
             print(f"  graphed decode step, batch {g['batch']}: {g['median_s'] * 1e3:.2f} ms, {g['tokens_per_s']:.0f} tokens/s")
     if report["llama_hf"]:
@@ -420,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
               f"decode {hf['decode_step']['median_s'] * 1e3:.2f} ms/token")
     for row in report["resnet"]:
         graph = f"; graphed {row['graph']['median_s'] * 1e3:.2f} ms" if "graph" in row else ""
-        print(f"ResNet-50 batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, {row['images_per_s']:.0f} images/s{graph}")
+        print(f"ResNet-50 {row.get('layout', 'nchw')} batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, "
+              f"{row['images_per_s']:.0f} images/s{graph}")
     for name, why in report["skipped"].items():
         print(f"skipped {name}: {why}")
     for p in problems:

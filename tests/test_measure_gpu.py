@@ -50,6 +50,12 @@ def test_summary_and_report_shape(mg) -> None:
     report["gemm"][0] = {"precision": "fp8", "error": "no fp8 on this GPU"}
     assert mg.check_report(report) == []
     assert mg.check_report({"schema": "other"})[0].startswith("schema is")
+    # A section added after the first reports were written is checked only where present.
+    older = mg.new_report({"type": "cpu"}, True)
+    del older["conv"]
+    assert mg.check_report(older) == []
+    older["conv"] = {}
+    assert mg.check_report(older) == ["conv must be a list"]
 
 
 def test_cpu_smoke_run(mg, tmp_path) -> None:
@@ -62,3 +68,17 @@ def test_cpu_smoke_run(mg, tmp_path) -> None:
     assert data["llama"]["decode_graph"] == []  # CUDA graphs only on a GPU
     assert data["gemm"][0]["tflops"] > 0 and data["bandwidth"]["bytes_per_s"] > 0
     assert data["llama"]["decode_per_token_s"] > 0 and data["launch"]["per_launch_s"] > 0
+
+
+def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
+    """ResNet-50's distinct convolutions in both layouts, and the batch sweep (CPU: NCHW only)."""
+    pytest.importorskip("torchvision")
+    out = tmp_path / "gpu.json"
+    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "conv", "resnet"]) == 0
+    data = json.loads(out.read_text())
+    assert mg.check_report(data) == [] and data["skipped"] == {}
+    convs = data["conv"]
+    assert {r["layout"] for r in convs} == {"nchw", "channels_last"}
+    # torchvision's ResNet-50 runs 53 convolutions; each distinct one is listed with its count.
+    assert sum(r["count"] for r in convs if r["layout"] == "nchw") == 53
+    assert [r["batch"] for r in data["resnet"]] == [1, 2] and all("graph" not in r for r in data["resnet"])
