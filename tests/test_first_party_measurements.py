@@ -162,6 +162,17 @@ def test_a_missing_source_file_is_reported_where_it_is_named(catalog_copy) -> No
         "to the catalog's root (the folder holding sources.yaml)"]
 
 
+def test_a_source_file_removed_or_restored_after_a_cached_check_is_noticed(catalog_copy) -> None:
+    """The cached verdict on sources.yaml depends on the files its sources name, not only on
+    its own bytes."""
+    root = _with_report_source(catalog_copy)
+    assert check(root)[1] == []
+    (root / "reports" / "run.json").unlink()
+    assert [p.field for p in check(root)[1]] == ["fixture-report.path"]
+    (root / "reports" / "run.json").write_text("{}")
+    assert check(root)[1] == []
+
+
 @pytest.mark.parametrize("path, message", [
     (None, "a source needs a url, or, for a file in the catalog, a path"),
     ("../outside.json", "fixture-report.path"),

@@ -37,8 +37,18 @@ def scan(root: Path) -> dict[str, Any]:
 
     cached = cache.read(root) or {}
     if cached.get("fingerprint") == fingerprint:
-        return cached["snapshot"]
+        snapshot = cached["snapshot"]
+        if snapshot.get("source_files", []) == _source_files(root, snapshot["sources"]):
+            return snapshot
+        # A file a source names by `path` appeared or went away: the sources' verdict is stale.
+        cached = {key: value for key, value in cached.items() if key != "sources"}
     return _revalidate(root, files, contents, hashes, sources_path, sources_data, sources_hash, fingerprint, cached)
+
+
+def _source_files(root: Path, sources: dict[str, Any]) -> list[str]:
+    """The files named by sources' `path` that exist now: validating sources.yaml depends on
+    them as well as on its own bytes."""
+    return sorted(s["path"] for s in sources.values() if s.get("path") and (root / s["path"]).is_file())
 
 
 def _read(path: Path) -> bytes:
@@ -79,6 +89,7 @@ def _revalidate(root, files, contents, hashes, sources_path, sources_data, sourc
         "sources": sources,
         "source_positions": source_positions,
         "problems": sorted(set(problems)),
+        "source_files": _source_files(root, sources),
     }
     cache.write(root, {"fingerprint": fingerprint, "files": per_file, "sources": sources_entry, "snapshot": snapshot})
     return snapshot
