@@ -91,6 +91,10 @@ def test_the_report_is_whole_and_says_where_it_ran(report) -> None:
     assert report["commit"] == "832b55d38afa7665ffaa435261f138dda1383bad" and not report["quick"]
     assert report["device"]["name"] == "NVIDIA H200" and report["device"]["torch"] == "2.11.0+cu130"
     assert report["skipped"] == {}
+    # The same run's nvidia-smi query and lscpu lines, which the source's note quotes.
+    smi = REPORT.with_name("measure_gpu_h200_2026-12-04.nvidia_smi.csv").read_text()
+    assert "NVIDIA H200, 580.159.04, 700.00 W, 1980 MHz" in smi
+    assert "CPU(s):                                  16" in REPORT.with_name("measure_gpu_h200_2026-12-04.lscpu.txt").read_text()
 
 
 def test_every_value_citing_the_report_is_in_it(catalog, report) -> None:
