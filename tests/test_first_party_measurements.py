@@ -236,3 +236,13 @@ def test_no_first_party_figure_feeds_a_solver(catalog) -> None:
     assert not first_party & used
     for ident in first_party:
         assert "kernel" not in catalog.get("assumptions", ident).quantity.qualifiers
+
+
+def test_show_and_the_mcp_card_name_the_catalog_file(cli, catalog) -> None:
+    """`mlsysim show -o json` and the agents' citation card give the file in place of a URL."""
+    from mlsysim.agent.citations import citation
+
+    rows = json.loads(cli("show", "memory_efficiency_h200_torch_copy", "-o", "json", "--catalog", str(REPO / "catalog")).out)
+    assert (rows[0]["url"], rows[0]["source_file"]) == ("", "reports/measure_gpu_h200_2026-12-04.json")
+    card = citation(catalog.get("assumptions", "memory_efficiency_h200_torch_copy").values()[0])
+    assert card["url"] is None and card["source_file"] == "reports/measure_gpu_h200_2026-12-04.json"

@@ -183,7 +183,7 @@ def show(
         rows = [{"path": v.path, "value": v.value, "unit": v.unit, "si_value": v.si, "si_unit": v.si_unit, "method": v.method,
                  "qualifiers": json.dumps(v.qualifiers, sort_keys=True) if output is TableOutput.csv else v.qualifiers,
                  "source_id": v.source_id, "source_title": v.source.get("title", ""), "url": v.source.get("url", ""),
-                 "locator": v.locator or "", "as_stated": v.as_stated or "", "note": " ".join((v.note or "").split())}
+                 "source_file": v.source.get("path", ""), "locator": v.locator or "", "as_stated": v.as_stated or "", "note": " ".join((v.note or "").split())}
                 for v in record.values()]
         _print_rows(rows, output)
         return
