@@ -31,16 +31,21 @@ run (and are tested) without them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import platform
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 SCHEMA = "mlsysim-gpu-measurements/1"
 SECTIONS = ("gemm", "bandwidth", "attention", "launch", "conv", "llama", "llama_hf", "resnet")
 # Sections added after the first reports were written: checked only when present.
 LATER_SECTIONS = {"conv": list}
+
+# The convolution layouts compared, each with its cuDNN autotuner setting: PyTorch's default
+# NCHW with the autotuner off, and channels-last (NHWC) with it on.
+LAYOUTS = (("nchw", False), ("channels_last", True))
 
 # Llama-3-8B (Meta's sku_list model_args, as in catalog/models/language/llama3_8b.yaml).
 LLAMA3_8B = {"layers": 32, "hidden": 4096, "heads": 32, "kv_heads": 8, "ffn": 14336, "vocab": 128256}
@@ -160,6 +165,17 @@ def _graphed(torch: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
     return graph.replay
 
 
+@contextlib.contextmanager
+def _layout(torch: Any, layout: str, benchmark: bool) -> Iterator[Any]:
+    """The memory format of `layout`, with cuDNN's autotuner set to `benchmark` until the block ends."""
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = benchmark
+    try:
+        yield torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    finally:
+        torch.backends.cudnn.benchmark = saved
+
+
 def measure_gemm(torch: Any, device: Any, shapes: list[tuple[int, int, int]], iters: int) -> list[dict[str, Any]]:
     """Dense GEMM C[M,N] = A[M,K] B[K,N]: TFLOP/s = 2 M N K / median time, bf16 and fp8."""
     timed, rows = _timer(torch, device), []
@@ -256,25 +272,19 @@ def measure_conv(torch: Any, device: Any, batch: int, size: int, iters: int) -> 
     F = torch.nn.functional
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     timed, rows = _timer(torch, device), []
-    saved = torch.backends.cudnn.benchmark
-    try:
-        for layer in resnet50_convolutions(torch, size):
-            x = torch.randn(batch, layer["in_channels"], layer["height"], layer["width"], device=device, dtype=dtype)
-            w = torch.randn(layer["out_channels"], layer["in_channels"], layer["kernel"], layer["kernel"],
-                            device=device, dtype=dtype)
-            out_h = (layer["height"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
-            out_w = (layer["width"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
-            flops = 2.0 * batch * out_h * out_w * layer["out_channels"] * layer["in_channels"] * layer["kernel"] ** 2
-            for layout, benchmark in (("nchw", False), ("channels_last", True)):
-                torch.backends.cudnn.benchmark = benchmark
-                fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    for layer in resnet50_convolutions(torch, size):
+        x = torch.randn(batch, layer["in_channels"], layer["height"], layer["width"], device=device, dtype=dtype)
+        w = torch.randn(layer["out_channels"], layer["in_channels"], layer["kernel"], layer["kernel"],
+                        device=device, dtype=dtype)
+        out_h = (layer["height"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
+        out_w = (layer["width"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
+        flops = 2.0 * batch * out_h * out_w * layer["out_channels"] * layer["in_channels"] * layer["kernel"] ** 2
+        for layout, benchmark in LAYOUTS:
+            with _layout(torch, layout, benchmark) as fmt, torch.inference_mode():
                 xl, wl = x.contiguous(memory_format=fmt), w.contiguous(memory_format=fmt)
-                with torch.inference_mode():
-                    t = summary(timed(lambda: F.conv2d(xl, wl, stride=layer["stride"], padding=layer["padding"]), iters))
-                rows.append({**layer, "batch": batch, "layout": layout, "cudnn_benchmark": benchmark, **t,
-                             "tflops": flops / t["median_s"] / 1e12})
-    finally:
-        torch.backends.cudnn.benchmark = saved
+                t = summary(timed(lambda: F.conv2d(xl, wl, stride=layer["stride"], padding=layer["padding"]), iters))
+            rows.append({**layer, "batch": batch, "layout": layout, "cudnn_benchmark": benchmark, **t,
+                         "tflops": flops / t["median_s"] / 1e12})
     return rows
 
 
@@ -415,27 +425,20 @@ def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters
         model = torchvision.models.resnet50(weights=None)
     model = model.to(dtype=dtype).eval()
     timed, rows = _timer(torch, device), []
-    layouts = (("nchw", False),) + ((("channels_last", True),) if device.type == "cuda" else ())
-    saved = torch.backends.cudnn.benchmark
-    try:
-        for layout, benchmark in layouts:
-            torch.backends.cudnn.benchmark = benchmark
-            fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    for layout, benchmark in LAYOUTS if device.type == "cuda" else LAYOUTS[:1]:
+        with _layout(torch, layout, benchmark) as fmt, torch.inference_mode():
             model = model.to(memory_format=fmt)
-            with torch.inference_mode():
-                for b in batches:
-                    x = torch.randn(b, 3, size, size, device=device, dtype=dtype).contiguous(memory_format=fmt)
-                    s = summary(timed(lambda: model(x), max(iters // 2, 1)))
-                    row = {"batch": b, "image_size": size, "precision": str(dtype).replace("torch.", ""), **s,
-                           "images_per_s": b / s["median_s"]}
-                    if layout != "nchw":
-                        row.update(layout=layout, cudnn_benchmark=benchmark)
-                    if device.type == "cuda":
-                        g = summary(timed(_graphed(torch, lambda: model(x)), max(iters // 2, 1)))
-                        row["graph"] = {**g, "images_per_s": b / g["median_s"]}
-                    rows.append(row)
-    finally:
-        torch.backends.cudnn.benchmark = saved
+            for b in batches:
+                x = torch.randn(b, 3, size, size, device=device, dtype=dtype).contiguous(memory_format=fmt)
+                s = summary(timed(lambda: model(x), max(iters // 2, 1)))
+                row = {"batch": b, "image_size": size, "precision": str(dtype).replace("torch.", ""), **s,
+                       "images_per_s": b / s["median_s"]}
+                if layout != "nchw":
+                    row.update(layout=layout, cudnn_benchmark=benchmark)
+                if device.type == "cuda":
+                    g = summary(timed(_graphed(torch, lambda: model(x)), max(iters // 2, 1)))
+                    row["graph"] = {**g, "images_per_s": b / g["median_s"]}
+                rows.append(row)
     return rows
 
 
