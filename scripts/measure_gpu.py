@@ -12,6 +12,9 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
 - kernel launch cost: the time per launch of back-to-back tiny kernels issued from Python,
   and, on a GPU, the time per kernel of the same burst replayed as a CUDA graph (the GPU-side
   gap between kernels, with no host work);
+- host dispatch per eager call of each module a CNN runs (convolution, batch norm, ReLU, the
+  residual add, pooling, linear, and a whole bottleneck block), on a tiny input so the time is
+  the host's;
 - every distinct convolution of ResNet-50 at batch 32, in NCHW and in channels-last (NHWC)
   layout, as TFLOP/s (2 x multiply-adds / time);
 - a randomly initialised Llama-3-8B-shaped decoder built from its config (no download):
@@ -22,6 +25,11 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
 - a torchvision ResNet-50 (random weights) batch sweep: latency and images/s per batch,
   eager and as a replayed CUDA graph, in NCHW with cuDNN's defaults and in channels-last with
   cuDNN's autotuner on.
+
+On a GPU each GEMM, attention and convolution is also timed as a burst of calls replayed
+in one CUDA graph, cycling through enough copies of its operands that they are read from
+memory rather than the L2 cache (`graph` in its row): a single eager call's time includes the
+host's dispatch of it, which for a kernel of tens of microseconds is a large share.
 
 Library code is in functions over plain values; only `main` prints. torch (and torchvision
 for the ResNet sweep) are imported lazily, so the argument parsing and the JSON bookkeeping
@@ -34,14 +42,19 @@ import argparse
 import contextlib
 import inspect
 import json
+import math
 import platform
 import time
 from typing import Any, Callable, Iterator
 
 SCHEMA = "mlsysim-gpu-measurements/1"
-SECTIONS = ("gemm", "bandwidth", "attention", "launch", "conv", "llama", "llama_hf", "resnet")
+SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "llama", "llama_hf", "resnet")
 # Sections added after the first reports were written: checked only when present.
-LATER_SECTIONS = {"conv": list}
+LATER_SECTIONS = {"conv": list, "dispatch": dict}
+# Calls per CUDA-graph replay when a kernel is timed in a graph, and the most operand copies
+# cycled through (enough that together they are at least twice the L2 cache).
+GRAPH_CALLS = 20
+MAX_OPERAND_SETS = 64
 
 # The convolution layouts compared, each with its cuDNN autotuner setting: PyTorch's default
 # NCHW with the autotuner off, and channels-last (NHWC) with it on.
@@ -72,7 +85,7 @@ def plan(quick: bool) -> dict[str, Any]:
     """The shapes each section measures: full sizes for a GPU, tiny ones with `quick`."""
     if quick:
         return {"gemm": [(64, 64, 64), (128, 64, 32)], "copy_bytes": 1 << 20, "attention": [(1, 2, 64, 16)],
-                "launches": 50, "conv_batch": 2, "conv_size": 32, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
+                "launches": 50, "dispatch_calls": 20, "conv_batch": 2, "conv_size": 32, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
                 "resnet_batches": [1, 2],
                 "resnet_size": 64}
     # Square-ish sweep by M, then the four weight GEMMs of a Llama-3-8B layer for a 512-token
@@ -84,7 +97,7 @@ def plan(quick: bool) -> dict[str, Any]:
             + llama_prefill + llama_decode,
             "conv_batch": 32, "conv_size": 224,
             "copy_bytes": 2 << 30, "attention": [(1, 32, 2048, 128), (8, 32, 4096, 128)],
-            "launches": 2000, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32, "decode_batches": [1, 8, 32, 64],
+            "launches": 2000, "dispatch_calls": 500, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32, "decode_batches": [1, 8, 32, 64],
             "resnet_batches": [1, 2, 4, 8, 16, 32, 64, 128, 256], "resnet_size": 224}
 
 
@@ -99,7 +112,7 @@ def summary(times: list[float]) -> dict[str, float]:
 def new_report(device: dict[str, Any], quick: bool, commit: str = "") -> dict[str, Any]:
     """An empty report: what ran where (script commit, device, software), one list or dict per section."""
     return {"schema": SCHEMA, "quick": quick, "commit": commit, "host": platform.node(), "started": time.time(),
-            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "conv": [], "llama": {},
+            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "dispatch": {}, "conv": [], "llama": {},
             "llama_hf": {}, "resnet": [], "skipped": {}}
 
 
@@ -165,6 +178,44 @@ def _graphed(torch: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
     return graph.replay
 
 
+def _operand_sets(torch: Any, device: Any, first: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """`first` and enough copies of it that cycling through them reads at least twice the GPU's
+    L2 cache from memory (2 sets at least, MAX_OPERAND_SETS at most); just `first` off a GPU."""
+    if device.type != "cuda":
+        return [first]
+    l2 = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 64 << 20)
+    nbytes = sum(t.numel() * t.element_size() for t in first)
+    n = min(MAX_OPERAND_SETS, max(2, math.ceil(2 * l2 / max(nbytes, 1))))
+    return [first] + [tuple(t.clone() for t in first) for _ in range(n - 1)]
+
+
+def _in_graph(torch: Any, device: Any, calls: list[Callable[[], Any]], iters: int) -> dict[str, Any] | None:
+    """Time per call [s] of GRAPH_CALLS calls cycling through `calls` (one per operand set),
+    captured as one CUDA graph and replayed: the kernels' own time with no host dispatch
+    between them. None off a GPU; {"error": ...} where the capture fails."""
+    if device.type != "cuda":
+        return None
+
+    def burst() -> None:
+        for i in range(GRAPH_CALLS):
+            calls[i % len(calls)]()
+    try:
+        s = summary(_timer(torch, device)(_graphed(torch, burst), iters))
+    except RuntimeError as exc:
+        return {"error": str(exc)[:200]}
+    return {"median_s": s["median_s"] / GRAPH_CALLS, "min_s": s["min_s"] / GRAPH_CALLS,
+            "mean_s": s["mean_s"] / GRAPH_CALLS, "iters": s["iters"], "calls_per_replay": GRAPH_CALLS,
+            "operand_sets": len(calls)}
+
+
+def _with_rate(graph: dict[str, Any] | None, **work: float) -> dict[str, Any] | None:
+    """`graph` (an `_in_graph` result) with each quantity of `work` divided by its median time
+    (e.g. tflops=FLOPs / 1e12 gives TFLOP/s)."""
+    if not graph or "error" in graph:
+        return graph
+    return {**graph, **{name: amount / graph["median_s"] for name, amount in work.items()}}
+
+
 @contextlib.contextmanager
 def _layout(torch: Any, layout: str, benchmark: bool) -> Iterator[Any]:
     """The memory format of `layout`, with cuDNN's autotuner set to `benchmark` until the block ends."""
@@ -177,25 +228,36 @@ def _layout(torch: Any, layout: str, benchmark: bool) -> Iterator[Any]:
 
 
 def measure_gemm(torch: Any, device: Any, shapes: list[tuple[int, int, int]], iters: int) -> list[dict[str, Any]]:
-    """Dense GEMM C[M,N] = A[M,K] B[K,N]: TFLOP/s = 2 M N K / median time, bf16 and fp8."""
+    """Dense GEMM C[M,N] = A[M,K] B[K,N]: TFLOP/s = 2 M N K / median time, bf16 and fp8; on a GPU
+    also in a CUDA graph (`graph`), with the rate at which it reads B (the weights) [B/s]."""
     timed, rows = _timer(torch, device), []
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     for m, n, k in shapes:
         a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
+        flops, weights = 2.0 * m * n * k, float(n * k * b.element_size())
+        sets = _operand_sets(torch, device, (a, b))
         s = summary(timed(lambda: a @ b, iters))
+        graph = _in_graph(torch, device, [lambda x=x, y=y: x @ y for x, y in sets], iters)
         rows.append({"precision": "bf16" if dtype == torch.bfloat16 else "fp32", "m": m, "n": n, "k": k, **s,
-                     "tflops": 2.0 * m * n * k / s["median_s"] / 1e12})
+                     "tflops": flops / s["median_s"] / 1e12, "graph": _with_rate(graph, tflops=flops / 1e12,
+                                                                                    weight_bytes_per_s=weights)})
         fp8 = getattr(torch, "float8_e4m3fn", None)
         if device.type == "cuda" and fp8 is not None and hasattr(torch, "_scaled_mm") and m % 16 == 0:
             try:
-                a8 = a.to(fp8)
-                b8 = b.t().contiguous().to(fp8).t()  # column-major second operand
                 one = torch.tensor(1.0, device=device)
+                # Column-major second operand, as _scaled_mm requires.
+                sets8 = [(x.to(fp8), y.t().contiguous().to(fp8).t()) for x, y in sets]
+                a8, b8 = sets8[0]
                 s8 = summary(timed(lambda: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16), iters))
-                rows.append({"precision": "fp8", "m": m, "n": n, "k": k, **s8,
-                             "tflops": 2.0 * m * n * k / s8["median_s"] / 1e12})
+                graph8 = _in_graph(torch, device, [
+                    lambda x=x, y=y: torch._scaled_mm(x, y, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+                    for x, y in sets8], iters)
+                rows.append({"precision": "fp8", "m": m, "n": n, "k": k, **s8, "tflops": flops / s8["median_s"] / 1e12,
+                             "graph": _with_rate(graph8, tflops=flops / 1e12, weight_bytes_per_s=float(n * k))})
+                del sets8
             except (RuntimeError, TypeError) as exc:
                 rows.append({"precision": "fp8", "m": m, "n": n, "k": k, "error": str(exc)[:200]})
+        del sets
     return rows
 
 
@@ -210,21 +272,29 @@ def measure_bandwidth(torch: Any, device: Any, nbytes: int, iters: int) -> dict[
 def measure_attention(torch: Any, device: Any, shapes: list[tuple[int, int, int, int]], iters: int) -> list[dict[str, Any]]:
     """scaled_dot_product_attention, batch B, heads H, S tokens, head dim D. Prefill (causal):
     FLOPs = 4 B H S^2 D / 2. Decode (one query over S cached tokens): FLOPs = 4 B H S D, and the
-    K and V read = 2 B H S D x bytes per element."""
+    K and V read = 2 B H S D x bytes per element. On a GPU also in a CUDA graph (`graph`)."""
     F = torch.nn.functional
     timed, rows = _timer(torch, device), []
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     size = 2 if dtype == torch.bfloat16 else 4
     for b, h, s_len, d in shapes:
         q, k, v = (torch.randn(b, h, s_len, d, device=device, dtype=dtype) for _ in range(3))
+        sets = _operand_sets(torch, device, (q, k, v))
+        flops = 2.0 * b * h * s_len * s_len * d
         pre = summary(timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True), iters))
+        graph = _in_graph(torch, device, [lambda x=x, y=y, z=z: F.scaled_dot_product_attention(x, y, z, is_causal=True)
+                                          for x, y, z in sets], iters)
         rows.append({"phase": "prefill", "batch": b, "heads": h, "tokens": s_len, "head_dim": d, **pre,
-                     "tflops": 2.0 * b * h * s_len * s_len * d / pre["median_s"] / 1e12})
+                     "tflops": flops / pre["median_s"] / 1e12, "graph": _with_rate(graph, tflops=flops / 1e12)})
         q1 = q[:, :, -1:, :]
+        kv_bytes, dec_flops = 2.0 * b * h * s_len * d * size, 4.0 * b * h * s_len * d
         dec = summary(timed(lambda: F.scaled_dot_product_attention(q1, k, v), iters))
+        graph = _in_graph(torch, device, [lambda x=x, y=y, z=z: F.scaled_dot_product_attention(x[:, :, -1:, :], y, z)
+                                          for x, y, z in sets], iters)
         rows.append({"phase": "decode", "batch": b, "heads": h, "tokens": s_len, "head_dim": d, **dec,
-                     "tflops": 4.0 * b * h * s_len * d / dec["median_s"] / 1e12,
-                     "kv_bytes_per_s": 2.0 * b * h * s_len * d * size / dec["median_s"]})
+                     "tflops": dec_flops / dec["median_s"] / 1e12, "kv_bytes_per_s": kv_bytes / dec["median_s"],
+                     "graph": _with_rate(graph, tflops=dec_flops / 1e12, kv_bytes_per_s=kv_bytes)})
+        del sets, q, k, v
     return rows
 
 
@@ -241,6 +311,46 @@ def measure_launch(torch: Any, device: Any, launches: int, iters: int) -> dict[s
     if device.type == "cuda":
         g = summary(timed(_graphed(torch, burst), max(iters // 4, 1)))
         out["graph"] = {**g, "per_kernel_s": g["median_s"] / launches}
+    return out
+
+
+def measure_dispatch(torch: Any, device: Any, calls: int, iters: int) -> dict[str, Any]:
+    """Host time per eager call of each module a CNN such as ResNet-50 runs, in inference mode
+    with cuDNN's defaults: `calls` back-to-back calls on a tiny input (batch 1, 8 channels, 8 x 8)
+    so that each kernel is far shorter than its dispatch and the time is the host's
+    (time / calls). `bottleneck_block` is one torchvision Bottleneck (3 convolutions, 3 batch
+    norms, 3 ReLUs, the residual add: 10 operators), also given per operator."""
+    import torchvision  # noqa: PLC0415 (optional dependency)
+
+    nn = torch.nn
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    with torch.device(device):
+        x = torch.randn(1, 8, 8, 8, dtype=dtype)
+        modules = {
+            "conv2d_3x3": nn.Conv2d(8, 8, 3, padding=1, bias=False),
+            "conv2d_1x1": nn.Conv2d(8, 8, 1, bias=False),
+            "batch_norm_2d": nn.BatchNorm2d(8),
+            "relu": nn.ReLU(inplace=True),
+            "residual_add": lambda t: t + t,
+            "max_pool_2d": nn.MaxPool2d(3, 2, 1),
+            "adaptive_avg_pool_2d": nn.AdaptiveAvgPool2d(1),
+            "linear": nn.Linear(8, 8),
+            "bottleneck_block": torchvision.models.resnet.Bottleneck(8, 2),
+        }
+    flat = x.flatten(1)[:, :8].contiguous()
+    timed, out = _timer(torch, device), {"calls": calls, "input": [1, 8, 8, 8], "dtype": str(dtype).replace("torch.", "")}
+    with torch.inference_mode():
+        for name, module in modules.items():
+            if isinstance(module, nn.Module):
+                module.to(dtype=dtype).eval()
+            arg = flat if name == "linear" else x
+
+            def burst(module: Any = module, arg: Any = arg) -> None:
+                for _ in range(calls):
+                    module(arg)
+            s = summary(timed(burst, max(iters // 4, 1)))
+            out[name] = {**s, "per_call_s": s["median_s"] / calls}
+    out["bottleneck_block"]["per_operator_s"] = out["bottleneck_block"]["per_call_s"] / 10
     return out
 
 
@@ -279,12 +389,17 @@ def measure_conv(torch: Any, device: Any, batch: int, size: int, iters: int) -> 
         out_h = (layer["height"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
         out_w = (layer["width"] + 2 * layer["padding"] - layer["kernel"]) // layer["stride"] + 1
         flops = 2.0 * batch * out_h * out_w * layer["out_channels"] * layer["in_channels"] * layer["kernel"] ** 2
+        stride, padding = layer["stride"], layer["padding"]
         for layout, benchmark in LAYOUTS:
             with _layout(torch, layout, benchmark) as fmt, torch.inference_mode():
                 xl, wl = x.contiguous(memory_format=fmt), w.contiguous(memory_format=fmt)
-                t = summary(timed(lambda: F.conv2d(xl, wl, stride=layer["stride"], padding=layer["padding"]), iters))
+                t = summary(timed(lambda: F.conv2d(xl, wl, stride=stride, padding=padding), iters))
+                sets = _operand_sets(torch, device, (xl, wl))
+                graph = _in_graph(torch, device, [lambda p=p, q=q: F.conv2d(p, q, stride=stride, padding=padding)
+                                                  for p, q in sets], iters)
+                del sets
             rows.append({**layer, "batch": batch, "layout": layout, "cudnn_benchmark": benchmark, **t,
-                         "tflops": flops / t["median_s"] / 1e12})
+                         "tflops": flops / t["median_s"] / 1e12, "graph": _with_rate(graph, tflops=flops / 1e12)})
     return rows
 
 
@@ -461,6 +576,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "bandwidth": lambda: measure_bandwidth(torch, device, shapes["copy_bytes"], args.iters),
         "attention": lambda: measure_attention(torch, device, shapes["attention"], args.iters),
         "launch": lambda: measure_launch(torch, device, shapes["launches"], args.iters),
+        "dispatch": lambda: measure_dispatch(torch, device, shapes["dispatch_calls"], args.iters),
         "conv": lambda: measure_conv(torch, device, shapes["conv_batch"], shapes["conv_size"], max(args.iters // 2, 1)),
         "llama": lambda: measure_llama(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
                                        shapes["decode_batches"], args.iters),
@@ -479,6 +595,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _graphed_text(row: dict[str, Any]) -> str:
+    """The printed note of a row's CUDA-graph timing, if it has one."""
+    graph = row.get("graph")
+    if not graph:
+        return ""
+    if "error" in graph:
+        return f" (graph failed: {graph['error']})"
+    weights = f", {graph['weight_bytes_per_s'] / 1e12:.2f} TB/s of weights" if "weight_bytes_per_s" in graph else ""
+    return f" ({graph['tflops']:.1f} TFLOP/s in a graph{weights})"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     report = run(args)
@@ -489,18 +616,21 @@ def main(argv: list[str] | None = None) -> int:
         if "error" in row:
             print(f"GEMM {row['precision']:>5} {row['m']}x{row['n']}x{row['k']}: failed ({row['error']})")
             continue
-        print(f"GEMM {row['precision']:>5} {row['m']}x{row['n']}x{row['k']}: {row['tflops']:.1f} TFLOP/s")
+        print(f"GEMM {row['precision']:>5} {row['m']}x{row['n']}x{row['k']}: {row['tflops']:.1f} TFLOP/s{_graphed_text(row)}")
     if report["bandwidth"]:
         print(f"copy bandwidth: {report['bandwidth']['bytes_per_s'] / 1e9:.0f} GB/s")
     for row in report["attention"]:
-        print(f"attention {row['phase']} B{row['batch']} S{row['tokens']}: {row['tflops']:.1f} TFLOP/s")
+        print(f"attention {row['phase']} B{row['batch']} S{row['tokens']}: {row['tflops']:.1f} TFLOP/s{_graphed_text(row)}")
     if report["launch"]:
         graph = report["launch"].get("graph")
         in_graph = f"; {graph['per_kernel_s'] * 1e6:.2f} us per kernel in a CUDA graph" if graph else ""
         print(f"kernel launch: {report['launch']['per_launch_s'] * 1e6:.2f} us per launch{in_graph}")
+    for name, row in report.get("dispatch", {}).items():
+        if isinstance(row, dict):
+            print(f"eager dispatch {name}: {row['per_call_s'] * 1e6:.2f} us per call")
     for row in report.get("conv", []):
         print(f"conv {row['in_channels']}->{row['out_channels']} k{row['kernel']} s{row['stride']} "
-              f"{row['height']}x{row['width']} {row['layout']}: {row['tflops']:.1f} TFLOP/s")
+              f"{row['height']}x{row['width']} {row['layout']}: {row['tflops']:.1f} TFLOP/s{_graphed_text(row)}")
     if report["llama"]:
         ll = report["llama"]
         graphed = f" ({ll['prefill_graph']['median_s'] * 1e3:.2f} ms graphed)" if ll.get("prefill_graph") else ""

@@ -56,6 +56,8 @@ def test_summary_and_report_shape(mg) -> None:
     assert mg.check_report(older) == []
     older["conv"] = {}
     assert mg.check_report(older) == ["conv must be a list"]
+    del older["conv"], older["dispatch"]
+    assert mg.check_report(older) == []
 
 
 def test_cpu_smoke_run(mg, tmp_path) -> None:
@@ -67,6 +69,7 @@ def test_cpu_smoke_run(mg, tmp_path) -> None:
     assert data["schema"] == mg.SCHEMA and mg.check_report(data) == [] and data["commit"] == "0123abc"
     assert data["llama"]["decode_graph"] == []  # CUDA graphs only on a GPU
     assert data["gemm"][0]["tflops"] > 0 and data["bandwidth"]["bytes_per_s"] > 0
+    assert data["gemm"][0]["graph"] is None and data["attention"][0]["graph"] is None
     assert data["llama"]["decode_per_token_s"] > 0 and data["launch"]["per_launch_s"] > 0
 
 
@@ -74,7 +77,8 @@ def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     """ResNet-50's distinct convolutions in both layouts, and the batch sweep (CPU: NCHW only)."""
     pytest.importorskip("torchvision")
     out = tmp_path / "gpu.json"
-    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "conv", "resnet"]) == 0
+    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "dispatch", "conv",
+                    "resnet"]) == 0
     data = json.loads(out.read_text())
     assert mg.check_report(data) == [] and data["skipped"] == {}
     convs = data["conv"]
@@ -82,3 +86,9 @@ def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     # torchvision's ResNet-50 runs 53 convolutions; each distinct one is listed with its count.
     assert sum(r["count"] for r in convs if r["layout"] == "nchw") == 53
     assert [r["batch"] for r in data["resnet"]] == [1, 2] and all("graph" not in r for r in data["resnet"])
+    assert all(r["graph"] is None for r in convs)  # CUDA graphs only on a GPU
+    # Host time per eager call of each module kind; the bottleneck block runs 10 operators.
+    dispatch = data["dispatch"]
+    assert all(dispatch[name]["per_call_s"] > 0 for name in ("conv2d_3x3", "batch_norm_2d", "relu", "linear"))
+    block = dispatch["bottleneck_block"]
+    assert block["per_operator_s"] == pytest.approx(block["per_call_s"] / 10)
