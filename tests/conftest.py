@@ -21,6 +21,28 @@ REPO = Path(__file__).resolve().parent.parent
 REAL_CATALOG = REPO / "catalog"
 
 
+def values_citing(catalog, source: str) -> dict[str, tuple[float, dict]]:
+    """"kind/id" -> (SI value, claim) of every assumption and measurement value citing `source`."""
+    found = {}
+    for kind in ("assumptions", "measurements"):
+        for rec in catalog.records(kind):
+            for field, claim in rec.claims.items():
+                if claim["source"] == source:
+                    found[f"{kind}/{rec.id}"] = (rec.si(field), claim)
+    return found
+
+
+def assert_quoted_and_recomputed(found: dict[str, tuple[float, dict]], expected: dict[str, float], text: str) -> None:
+    """Every value in `found` (`values_citing`) quotes `text` verbatim and equals its figure
+    recomputed in `expected` (SI), and no value is missing or extra."""
+    import pytest as _pytest
+
+    assert set(found) == set(expected)
+    for path, (si, claim) in found.items():
+        assert claim["as_stated"] in text, path
+        assert si == _pytest.approx(expected[path], rel=2e-4), path
+
+
 def load_script(name: str, module_name: str | None = None):
     """scripts/<name>.py imported as a module (registered under `module_name`, default `name`),
     so tests can call its functions and its main() in-process."""

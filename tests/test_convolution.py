@@ -162,17 +162,39 @@ def test_small_batches_leave_most_of_the_gpu_idle(catalog):
 
 
 def test_where_the_convolution_tile_does_not_apply(catalog):
-    """No tile term where the compute efficiency is the V100's whole-network convolution figure
-    (its tile and wave losses are in it), nor for a precision the tile is not cited for."""
+    """No tile term where the compute efficiency is a whole-network convolution figure that
+    does not state its batch (its tile and wave losses are in it at a batch unknown), nor for
+    a precision the tile is not cited for."""
+    from dataclasses import replace
+
     model = model_terms(catalog.get("models", "resnet50"))
     v100 = hardware_terms(catalog.get("hardware", "v100"), "fp16")
-    layers = layer_terms(model, v100, pass_efficiencies(model, v100))
-    assert layers.wave == 0 and "whole network" in layers.reason
+    unstated = replace(pass_efficiencies(model, v100), measured_batch=0.0)
+    layers = layer_terms(model, v100, unstated)
+    assert layers.wave == 0 and "whole network" in layers.reason and layers.efficiency_scale == 1.0
     t4 = hardware_terms(catalog.get("hardware", "a100_sxm_80gb"), "fp32")
     layers = layer_terms(model, t4, pass_efficiencies(model, t4))
     assert layers.wave == 0 and "fp32" in layers.reason
     a100 = hardware_terms(catalog.get("hardware", "a100_sxm_80gb"), "bf16")
     assert layer_terms(model, a100, pass_efficiencies(model, a100)).wave == 108
+
+
+def test_a_whole_network_figure_measured_at_one_batch_is_reproduced_there(catalog):
+    """The V100's cuDNN convolution figure (conv_efficiency_cudnn_fp16: 27.4% of the FP16 peak,
+    ResNet-50 at batch 64) holds the tile and wave losses of batch 64: divided by that batch's
+    slowdown and priced with the tile, it gives back 27.4% at batch 64 and follows the batch
+    elsewhere (a batch-1 pass fills far fewer of the 80 SMs)."""
+    model = model_terms(catalog.get("models", "resnet50"))
+    v100 = hardware_terms(catalog.get("hardware", "v100"), "fp16")
+    eff = pass_efficiencies(model, v100)
+    assert eff.gemm_specific and eff.measured_batch == 64 and eff.gemm == pytest.approx(0.274)
+    layers = layer_terms(model, v100, eff)
+    assert layers.wave == 80 and layers.reason == ""
+    at_64 = layers.pass_at(64, v100.peak, v100.bandwidth, eff.gemm, eff.memory, 2.0)
+    assert layers.efficiency_scale == pytest.approx(at_64.slowdown)
+    assert at_64.compute == pytest.approx(at_64.flops / (v100.peak * 0.274))
+    at_1 = layers.pass_at(1, v100.peak, v100.bandwidth, eff.gemm, eff.memory, 2.0)
+    assert at_1.slowdown > at_64.slowdown and at_1.compute / at_1.flops > at_64.compute / at_64.flops
 
 
 def test_fusion_applies_only_to_described_cnns(catalog):

@@ -414,7 +414,8 @@ def test_transformer_passes_use_the_cited_per_kernel_efficiencies() -> None:
         k.gemm, k.attention, k.memory)
     assert "assumptions/gemm_efficiency_hopper_fp8#quantity" in p.lineage
     assert "assumptions/attention_efficiency_hopper_fp8#quantity" in p.lineage
-    cnn = Engine.solve(Models.Vision.ResNet50, h100, batch_size=8, precision="fp16")
+    # The A100 has no convolution figure of its own (Hopper's is conv_efficiency_hopper_fp16_*).
+    cnn = Engine.solve(Models.Vision.ResNet50, Hardware.Cloud.A100, batch_size=8, precision="fp16")
     generic = {e.path for e in cnn.lineage.entries()}
     assert any("prefill_compute_efficiency" in path for path in generic)
     assert not any("gemm_efficiency_" in path for path in generic)
@@ -431,9 +432,11 @@ def test_a_cnn_takes_the_convolution_efficiency_cited_for_its_accelerator():
     assert v100.compute_efficiency == pytest.approx(0.274)
     assert "assumptions/conv_efficiency_cudnn_fp16#quantity" in v100.lineage
     peak = 125e12
-    # Its convolutions' tile and wave losses are in that whole-network figure: no tile term on top.
-    assert v100.si["gemm_utilization"] == 1.0
-    assert v100.si["latency_compute"] == pytest.approx(256 * 4.09e9 * 2 / (peak * 0.274), rel=1e-3)
+    # The figure holds batch 64's tile and wave losses: at that batch the convolutions take
+    # exactly their FLOPs at 27.4% of peak; a larger batch loses less to the tiles.
+    at_64 = Engine.solve(model="ResNet50", hardware="V100", batch_size=64, precision="fp16")
+    assert at_64.si["latency_compute"] == pytest.approx(64 * 4.09e9 * 2 / (peak * 0.274), rel=1e-3)
+    assert v100.si["gemm_utilization"] > at_64.si["gemm_utilization"]
     t4 = Engine.solve(model="ResNet50", hardware="T4", batch_size=256, precision="fp16")
     assert "assumptions/conv_efficiency_cudnn_fp16#quantity" not in t4.lineage
     assert t4.compute_efficiency == pytest.approx(0.76)

@@ -125,6 +125,27 @@ def test_eval_dla_pools_a_jetson_orins_dlas_with_its_gpu_for_a_cnn_only(cli) -> 
         assert r.code == 1 and message in r.err and "Traceback" not in r.err, r.err
 
 
+def test_eval_cuda_graph_and_layout(cli) -> None:
+    """--cuda-graph charges each kernel the cited time per kernel of a graph replay (1.136 us on
+    Hopper, kernel_time_in_cuda_graph_hopper) instead of a 3 us launch, and says so in the header;
+    --layout nchw takes the NCHW convolution figure (16.01% of peak on Hopper,
+    conv_efficiency_hopper_fp16_nchw). Each refuses what it cannot price, exit 1, no traceback."""
+    graphed = json.loads(cli("eval", "ResNet50", "H200", "--batch", "32", "--cuda-graph", "--layout", "nchw", "-o", "json").out)
+    kernels = graphed["values"]["latency_overhead"]["value"] / 1.136e-6
+    assert kernels == pytest.approx(174)
+    paths = {e["path"] for e in graphed["lineage"]}
+    assert {"assumptions/kernel_time_in_cuda_graph_hopper#quantity", "assumptions/conv_efficiency_hopper_fp16_nchw#quantity"} <= paths
+    text = cli("eval", "ResNet50", "H200", "--cuda-graph", "--layout", "channels_last").out
+    assert "channels-last, replayed as a CUDA graph" in text
+    assert "replayed as a CUDA graph" in cli("eval", "Llama3_8B", "H200", "-p", "bf16", "--cuda-graph").out
+    assert "kernel gaps in a CUDA graph" in cli("eval", "Llama3_8B", "A100", "--cuda-graph").out
+    for args, message in ((("ResNet50", "A100", "--layout", "nchw"), "no convolution efficiency in nchw layout"),
+                          (("ResNet50", "H200", "--layout", "nhwc"), "not one of channels_last, nchw"),
+                          (("Llama3_8B", "H200", "--layout", "nchw"), "--layout applies to a CNN")):
+        r = cli("eval", *args)
+        assert r.code == 1 and message in r.err and "Traceback" not in r.err, r.err
+
+
 def test_eval_tensor_parallel_on_a_node(cli) -> None:
     r = cli("eval", "Llama3_70B", "DGX_H100", "--tp", "4", "-o", "json")
     assert r.code == 0, r.err

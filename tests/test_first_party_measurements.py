@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from mlsysim.catalog import check, load_catalog
-from tests.conftest import load_script
+from tests.conftest import assert_quoted_and_recomputed, load_script, values_citing
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = "mlsysim-measure-gpu-h200-2026-12-04"
@@ -52,8 +52,6 @@ def expected_si(report: dict) -> dict[str, float]:
     out = {
         "assumptions/gemm_efficiency_h200_16bit_square_8192": _gemm(report, "bf16", 8192) * 1e12 / h200_bf16,
         "assumptions/gemm_efficiency_h200_fp8_square_8192": _gemm(report, "fp8", 8192) * 1e12 / h200_fp8,
-        # A GEMV's FLOPs (2 N K) equal its weight bytes in BF16 (2 N K): TFLOP/s reads as TB/s.
-        "assumptions/gemv_memory_efficiency_h200_16bit": _gemm(report, "bf16", 1) * 1e12 / h200_bw,
         "assumptions/memory_efficiency_h200_torch_copy": report["bandwidth"]["bytes_per_s"] / h200_bw,
         "assumptions/attention_prefill_efficiency_h200_sdpa": next(
             r["tflops"] for r in report["attention"] if r["phase"] == "prefill" and r["batch"] == 8) * 1e12 / h200_bf16,
@@ -76,13 +74,7 @@ def expected_si(report: dict) -> dict[str, float]:
 
 def citing(catalog) -> dict[str, tuple[float, dict]]:
     """Record path -> (SI value, claim) of every value that cites the report."""
-    found = {}
-    for kind in ("assumptions", "measurements"):
-        for rec in catalog.records(kind):
-            for field, claim in rec.claims.items():
-                if claim["source"] == SOURCE:
-                    found[f"{kind}/{rec.id}"] = (rec.si(field), claim)
-    return found
+    return values_citing(catalog, SOURCE)
 
 
 def test_the_report_is_whole_and_says_where_it_ran(report) -> None:
@@ -99,12 +91,9 @@ def test_the_report_is_whole_and_says_where_it_ran(report) -> None:
 
 def test_every_value_citing_the_report_is_in_it(catalog, report) -> None:
     """Each citing value is the report's figure (recomputed here, module docstring), quoted verbatim."""
-    text = REPORT.read_text()
-    found, expected = citing(catalog), expected_si(report)
-    assert set(found) == set(expected)
-    for path, (si, claim) in found.items():
-        assert claim["as_stated"] in text, path
-        assert si == pytest.approx(expected[path], rel=2e-4), path
+    found = citing(catalog)
+    assert_quoted_and_recomputed(found, expected_si(report), REPORT.read_text())
+    for path, (_, claim) in found.items():
         number = float(re.search(r":\s*([-0-9.e+]+)", claim["as_stated"]).group(1))
         assert any(number == pytest.approx(v, rel=1e-12) for v in _numbers(report)), path
 
@@ -124,8 +113,8 @@ def test_eager_transformer_rows_are_not_expressible_and_the_rest_are_priced(cata
 
     rows = {r.id: r for r in validate(catalog).results if r.id.startswith("mlsysim_h200_")}
     eager_llm = {"mlsysim_h200_llama3_8b_bf16_decode_b1_eager_itl", "mlsysim_h200_llama3_8b_bf16_transformers_prefill512_ttft",
-                 "mlsysim_h200_llama3_8b_bf16_transformers_decode_itl"}
-    assert len(rows) == 13
+                 "mlsysim_h200_llama3_8b_bf16_transformers_decode_itl", "mlsysim_h200_llama3_8b_bf16_prefill512_ttft"}
+    assert len(rows) == 17
     for row_id, row in rows.items():
         if row_id in eager_llm:
             assert row.predicted is None and "single-pass models only" in row.reason, row_id
@@ -206,11 +195,11 @@ def test_the_freshness_check_reads_a_catalog_file_and_notices_a_change(tmp_path)
             return checker.run()
 
     first = run()
-    assert first["planned"] == 19 and first["counts"] == {"match": 19} and not first["needs_attention"]
+    assert first["planned"] == 18 and first["counts"] == {"match": 18} and not first["needs_attention"]
     report = root / "reports" / "measure_gpu_h200_2026-12-04.json"
     report.write_text(report.read_text().replace('"iters": 20', '"iters": 21', 1))
     second = run()
-    assert second["counts"].get("changed") == 19 and second["needs_attention"]
+    assert second["counts"].get("changed") == 18 and second["needs_attention"]
 
 
 def test_the_site_serves_the_file_and_links_it(catalog_copy, tmp_path) -> None:
@@ -225,13 +214,13 @@ def test_the_site_serves_the_file_and_links_it(catalog_copy, tmp_path) -> None:
     assert 'href="files/reports/run.json"' in (out / "sources.html").read_text()
 
 
-def test_no_first_party_figure_feeds_a_solver(catalog) -> None:
-    """The report's kernel figures check the cited efficiencies; they must not replace them
-    (the report's end-to-end rows are judged against predictions made without it)."""
+def test_no_figure_of_the_first_run_feeds_a_solver(catalog) -> None:
+    """The first report's kernel figures check the cited efficiencies; they must not replace
+    them (its end-to-end rows are judged against predictions made without it)."""
     from mlsysim.solvers.terms import _scoped_efficiencies
 
     first_party = {path.split("/")[1] for path in citing(catalog) if path.startswith("assumptions/")}
-    assert len(first_party) == 6
+    assert len(first_party) == 5
     used = {value.path.split("#")[0].split("/")[1] for value in _scoped_efficiencies(catalog).values()}
     assert not first_party & used
     for ident in first_party:

@@ -180,6 +180,20 @@ def test_solve_spreads_a_cnn_over_a_jetson_orins_dlas_and_refuses_an_llm(catalog
         tools.solve(catalog, "Llama3_8B", "JetsonAGXOrin", precision="int8", dla=True)
 
 
+def test_solve_takes_a_cuda_graph_and_a_convolution_layout(catalog):
+    """The MCP solve tool's `cuda_graph` and `layout` are `mlsysim eval --cuda-graph --layout`:
+    the answer cites the graph time per kernel and the NCHW convolution figure it used, and a
+    layout for an LLM is refused."""
+    answer = tools.solve(catalog, "ResNet50", "H200", batch_size=32, cuda_graph=True, layout="nchw")
+    cited = [c["path"] for c in answer["citations"]]
+    assert "assumptions/kernel_time_in_cuda_graph_hopper#quantity" in cited
+    assert "assumptions/conv_efficiency_hopper_fp16_nchw#quantity" in cited
+    served = tools.solve(catalog, "Llama3_8B", "H200", precision="bf16", cuda_graph=True)
+    assert "assumptions/kernel_time_in_cuda_graph_hopper#quantity" in [c["path"] for c in served["citations"]]
+    with pytest.raises(MlsysimError, match="layout: applies to a CNN"):
+        tools.solve(catalog, "Llama3_8B", "H200", layout="nchw")
+
+
 def test_solve_prices_a_serving_engines_host_time_and_refuses_it_for_a_cnn(catalog):
     """The MCP solve tool takes iteration_overhead and request_overhead as `mlsysim eval` does:
     vLLM 0.5's single-step loop, about 4 ms per iteration (vllm-project/vllm issue 6854) and

@@ -96,6 +96,8 @@ def build_server(catalog: Catalog) -> Any:
         iteration_overhead: Annotated[str | None, Field(description="LLM serving: the engine's host time per iteration it does not overlap with the GPU, a cited assumption's name (e.g. serving_iteration_overhead_vllm) or a time such as '4 ms' (default: none).")] = None,
         request_overhead: Annotated[str | None, Field(description="LLM serving: the engine's host time per running request per iteration, a cited assumption's name (e.g. serving_request_overhead_vllm) or a time such as '80 us' (default: none).")] = None,
         dla: Annotated[bool, Field(description="CNNs on a module with deep-learning accelerators beside its GPU (Jetson Orin's DLAs): spread the work over both, their peaks pooled (default false: the GPU alone).")] = False,
+        cuda_graph: Annotated[bool, Field(description="Each pass replayed as a captured CUDA graph: every kernel at the cited time per kernel of a graph replay on this accelerator, no launch from the host (default false: a launch per kernel).")] = False,
+        layout: Annotated[Literal["nchw", "channels_last"] | None, Field(description="CNNs: tensor layout of the convolutions, 'nchw' (PyTorch's default) or 'channels_last', at the convolution efficiency cited for it (default: the default convolution figure).")] = None,
     ) -> Answer:
         """A model on one accelerator or node, as `mlsysim eval MODEL HARDWARE`: LLM serving (TTFT, inter-token
         latency, throughput, memory) or one roofline forward pass for other models."""
@@ -104,7 +106,8 @@ def build_server(catalog: Catalog) -> Any:
                       concurrent=concurrent, weight_precision=weight_precision, kv_precision=kv_precision,
                       host_dispatch=host_dispatch, cached_tokens=cached_tokens, chunk_tokens=chunk_tokens, draft=draft,
                       draft_tokens=draft_tokens, acceptance_rate=acceptance_rate, fusion=fusion,
-                      iteration_overhead=iteration_overhead, request_overhead=request_overhead, dla=dla)
+                      iteration_overhead=iteration_overhead, request_overhead=request_overhead, dla=dla,
+                      cuda_graph=cuda_graph, layout=layout)
 
     @server.tool()
     def optimize(

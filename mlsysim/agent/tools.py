@@ -72,7 +72,8 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
           kv_precision: str | None = None, host_dispatch: str | None = None, cached_tokens: int = 0,
           chunk_tokens: int | None = None, draft: str | None = None, draft_tokens: int | None = None,
           acceptance_rate: float | None = None, fusion: str | None = None, iteration_overhead: str | None = None,
-          request_overhead: str | None = None, dla: bool = False) -> dict[str, Any]:
+          request_overhead: str | None = None, dla: bool = False, cuda_graph: bool = False,
+          layout: str | None = None) -> dict[str, Any]:
     """MODEL on HARDWARE (an accelerator or a node), as `mlsysim eval MODEL HARDWARE`: a
     decoder LLM is served (prefill then decode, `output_tokens` tokens; a static batch, or
     `concurrent` requests in flight under continuous batching), any other model is one
@@ -83,7 +84,10 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
     `fusion` ("tensorrt") prices a CNN with described layers as TensorRT's fused graph.
     `iteration_overhead` and `request_overhead` (a cited assumption's name or a time) give a
     served LLM's engine host time per iteration and per running request per iteration. `dla`
-    spreads a CNN over a module's deep-learning accelerators and its GPU (Jetson Orin)."""
+    spreads a CNN over a module's deep-learning accelerators and its GPU (Jetson Orin).
+    `cuda_graph` replays each pass as a captured CUDA graph (each kernel at the cited time per
+    kernel of a graph replay, no launch from the host); `layout` ("nchw" or "channels_last")
+    takes a CNN's convolution efficiency cited for that tensor layout."""
     from mlsysim.catalog.inputs import quantity_or_name
     from mlsysim.solvers.engine import Engine
     from mlsysim.solvers.serving import ServingModel
@@ -120,6 +124,8 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
     if serving and dla:
         raise MlsysimError(f"dla: applies to CNNs (a DLA runs convolution, pooling and fully connected layers); "
                            f"{model_rec.label} is served as an LLM, on the GPU alone; leave it out")
+    if serving and layout is not None:
+        raise MlsysimError(f"layout: applies to a CNN's convolutions; {model_rec.label} is served as an LLM; leave it out")
     if serving and host_dispatch is not None:
         raise MlsysimError(f"host_dispatch: applies to models solved as one forward pass (CNNs, encoders); "
                            f"{model_rec.label} is served as an LLM; leave it out")
@@ -130,7 +136,8 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
                            "as one forward pass, whose host time is host_dispatch; leave them out")
     if serving:
         server = ServingModel(model_rec, hw, precision=precision, weight_precision=weight_precision,
-                              kv_precision=kv_precision, tp=tensor_parallel, efficiency=efficiency, **runtime)
+                              kv_precision=kv_precision, tp=tensor_parallel, efficiency=efficiency,
+                              cuda_graph=cuda_graph, **runtime)
         prompt, out = seq_len or PROMPT_TOKENS, output_tokens or OUTPUT_TOKENS
         if concurrent is not None:
             if batch_size != 1:
@@ -161,7 +168,8 @@ def solve(catalog: Catalog, model: str, hardware: str, batch_size: int = 1, prec
         tokens = (seq_len or min(512, int(model_rec.transformer.context_length.si))) if encoder else seq_len
         dispatch = None if host_dispatch is None else quantity_or_name(host_dispatch, "time", "host_dispatch")
         profile = Engine.solve(model_rec, accelerator, batch_size=batch_size, precision=precision, efficiency=efficiency,
-                               seq_len=tokens, host_dispatch=dispatch, fusion=fusion, dla=dla)
+                               seq_len=tokens, host_dispatch=dispatch, fusion=fusion, dla=dla, cuda_graph=cuda_graph,
+                               layout=layout)
         result = profile.to_dict()
         feasible = profile.feasible
         result["solver"] = "Engine (roofline of one forward pass)"

@@ -54,6 +54,8 @@ class EvalRequest:
     iteration_overhead: Optional[str] = None
     request_overhead: Optional[str] = None
     dla: bool = False
+    cuda_graph: bool = False
+    layout: Optional[str] = None
 
 
 # TARGET kind -> "module:function" taking an EvalRequest. A kind is "scenario" when
@@ -104,6 +106,8 @@ def eval_command(
     request_overhead: Optional[str] = typer.Option(None, "--request-overhead", help="LLMs: the engine's host time per running request per iteration: a cited assumption (e.g. serving_request_overhead_vllm) or a time such as '80 us' (default: none)."),
     fusion: Optional[str] = typer.Option(None, "--fusion", help="CNNs with described layers (ResNets): 'tensorrt' prices TensorRT's fused graph (batch norm, ReLU and residual add inside the convolutions); default 'none', one kernel per operator."),
     dla: bool = typer.Option(False, "--dla", help="CNNs on a module with deep-learning accelerators beside its GPU (Jetson Orin's DLAs): spread the work over both, their peaks pooled; default the GPU alone."),
+    cuda_graph: bool = typer.Option(False, "--cuda-graph", help="Each pass replayed as a captured CUDA graph: every kernel at the cited time per kernel of a graph replay on this accelerator, no launch from the host; default a launch per kernel."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="CNNs: tensor layout of the convolutions, 'nchw' (PyTorch's default) or 'channels_last', at the convolution efficiency cited for it; default the default convolution figure."),
     max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="SLA on the request latency (LLMs: TTFT + decode); exit 3 if missed."),
     max_ttft_ms: Optional[float] = typer.Option(None, "--max-ttft-ms", help="SLA on the time to first token; exit 3 if missed."),
     output: Output = typer.Option(Output.text, "-o", "--output", help="text or json."),
@@ -130,7 +134,7 @@ def eval_command(
     request = EvalRequest(target, list(rest or []), batch, precision, weight_precision, kv_precision, seq_len,
                           output_tokens, tensor_parallel, concurrent, efficiency, host_dispatch, max_latency_ms, max_ttft_ms,
                           output, explain, catalog, cached_tokens, chunk_tokens, draft, draft_tokens, acceptance_rate,
-                          fusion, iteration_overhead, request_overhead, dla)
+                          fusion, iteration_overhead, request_overhead, dla, cuda_graph, layout)
     _handler(target_kind(target))(request)
 
 
@@ -197,6 +201,8 @@ def _evaluate(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         if req.dla:
             raise MlsysimError(f"--dla applies to CNNs (a DLA runs convolution, pooling and fully connected layers); "
                                f"{model.label} is evaluated as LLM serving, on the GPU alone")
+        if req.layout is not None:
+            raise MlsysimError(f"--layout applies to a CNN's convolutions; {model.label} is evaluated as LLM serving")
         if req.host_dispatch is not None:
             raise MlsysimError(f"--host-dispatch applies to models evaluated as one forward pass (CNNs, encoders); "
                                f"{model.label} is evaluated as LLM serving, whose engine overhead is ServingModel's "
@@ -282,7 +288,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     # Engine.solve's roofline; a device that states no memory bandwidth (a microcontroller
     # running from on-chip memory) has no memory roofline, as in plans and scenarios.
     terms = roofline_terms(model, hardware, req.precision, req.efficiency, require_memory=False, fusion=req.fusion,
-                           dla=req.dla)
+                           dla=req.dla, cuda_graph=req.cuda_graph, layout=req.layout)
     host = None if req.host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware,
                                                                            quantity_or_name(req.host_dispatch, "time", "--host-dispatch"))
     p = solve_terms(terms, req.batch, seq_len, host)
@@ -330,6 +336,8 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     layers = terms.layers
     graph = f", {layers.fusion} graph of {layers.graph.kernels} kernels" if layers is not None and layers.fusion != "none" else ""
     graph += ", GPU + DLAs" if req.dla else ""
+    graph += f", {req.layout.replace('_', '-')}" if req.layout else ""
+    graph += ", replayed as a CUDA graph" if req.cuda_graph else ""
     return _Outcome(p.model, p.hardware, f"{p.precision}, batch {p.batch_size}{what}{graph}", rows, cells, p.to_dict(), (p.compute_efficiency, p.memory_efficiency, p.efficiency_from_user),
                     p.warnings, p.lineage, problem, [("latency", si["latency"], req.max_latency_ms)], p.unpriced)
 
@@ -342,7 +350,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                (("iteration_overhead", "--iteration-overhead", req.iteration_overhead),
                 ("request_overhead", "--request-overhead", req.request_overhead)) if text is not None}
     serving = ServingModel(model, hardware, precision=req.precision, weight_precision=req.weight_precision,
-                           kv_precision=req.kv_precision, tp=req.tensor_parallel, efficiency=req.efficiency, **runtime)
+                           kv_precision=req.kv_precision, tp=req.tensor_parallel, efficiency=req.efficiency,
+                           cuda_graph=req.cuda_graph, **runtime)
     prompt = req.seq_len or defaults.PROMPT_TOKENS
     out = req.output_tokens or defaults.OUTPUT_TOKENS
     kv_per_sequence = _gb(serving.kv_cache_bytes_per_token() * (prompt + out))
@@ -426,7 +435,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         problem = OOMError(f"{serving.m.name} does not fit on {serving.hardware_name}: needs {_gb(memory.total)} per GPU, has "
                            f"{_gb(memory.capacity)}{usable} ({_gb(short)} short); try {hint}, a smaller --batch, or {more}")
     cells["fits"] = "yes" if problem is None else f"no: {_gb(memory.total - memory.capacity)} short"
-    return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}", rows, cells, result,
+    graphed = ", replayed as a CUDA graph" if req.cuda_graph else ""
+    return _Outcome(serving.m.name, serving.hardware_name, f"{precisions}{tp}; {header}{graphed}", rows, cells, result,
                     (serving.eff.compute, serving.eff.memory, serving.eff.compute_from_user, serving.eff.expert), warned, lineage,
                     problem, [("time to first token", ttft, req.max_ttft_ms), ("request latency", latency, req.max_latency_ms)],
                     serving.unpriced)

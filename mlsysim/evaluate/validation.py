@@ -38,8 +38,12 @@ TRAINING_EFFICIENCY = "gemm_compute_efficiency"
 # FlashAttention (Dao et al. 2022) postdates this paper's runs: its attention scores are materialised.
 UNFUSED_ATTENTION_SOURCES = frozenset({"arxiv-megatron-lm-2104-04473"})
 # The cited host time per operator of each front end a measurement states it ran in (config
-# `execution`), for models whose operators Engine.solve counts (CNNs).
+# `execution`), for models whose operators Engine.solve counts (CNNs): a record measured on the
+# row's machine where one applies (qualifiers kernel: host_dispatch, execution, hardware),
+# else this one.
 HOST_DISPATCH = {"pytorch_eager": "host_dispatch_pytorch_eager_cnn"}
+# The execution that replays each pass as a captured CUDA graph (no host dispatch or launch).
+CUDA_GRAPH = "cuda_graph"
 # The cited host time of each step loop a measurement states its engine ran (config
 # `engine_loop`), paid by every prefill pass and decode step: per iteration, and per
 # running request per iteration.
@@ -498,7 +502,8 @@ def _engine(c: Call, batch: int, precision: str) -> Any:
     from mlsysim import Engine
 
     profile = Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
-                           host_dispatch=_host_dispatch(c), fusion=_fusion(c), dla=_dla(c))
+                           host_dispatch=_host_dispatch(c), fusion=_fusion(c), dla=_dla(c), cuda_graph=_cuda_graph(c),
+                           layout=_layout(c))
     c.unpriced.extend(profile.unpriced)
     return profile
 
@@ -507,7 +512,7 @@ def _serving(c: Call, precision: str) -> Any:
     from mlsysim import ServingModel
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
-    if c.config("execution") is not None:
+    if c.config("execution") not in (None, CUDA_GRAPH):
         raise NotExpressible(f"{c.config('execution').replace('_', ' ')} front end: its host time per operator is "
                              "priced for single-pass models only (Engine.solve's host_dispatch); ServingModel has no "
                              "per-operator host term for a transformer's prefill and decode steps")
@@ -526,7 +531,7 @@ def _serving(c: Call, precision: str) -> Any:
     elif kv is None and BYTES_PER_ELEMENT[precision] < BYTES_PER_ELEMENT["fp16"]:
         c.assumed.append(f"kv_precision = {precision} (not stated; the compute precision)")
     serving = ServingModel(c.model(), target, precision=precision, weight_precision=c.config("weight_precision"),
-                           kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head",
+                           kv_precision=kv, tp=tp, decode_kv_reads=reads or "per_kv_head", cuda_graph=_cuda_graph(c),
                            **_engine_loop_overhead(c))
     c.unpriced.extend(serving.unpriced)
     return serving
@@ -546,12 +551,39 @@ def _static_batch(c: Call, serving: Any, prompt: int, output: int, batch: int) -
 
 def _host_dispatch(c: Call) -> str | None:
     """The cited per-operator host time of the front end the row ran in, if it states one
-    whose host work can hold the GPU back (eager PyTorch); None for compiled engines."""
+    whose host work can hold the GPU back (eager PyTorch): the record measured on the row's
+    machine where one applies, else the generic one (HOST_DISPATCH); None for compiled
+    engines and CUDA graphs."""
+    from mlsysim.solvers.terms import applies_to
+
     execution = c.config("execution")
-    if execution is None:
+    if execution is None or execution == CUDA_GRAPH:
         return None
-    c.assumed.append(f"host dispatch per operator of {execution.replace('_', ' ')} ({HOST_DISPATCH[execution]})")
-    return HOST_DISPATCH[execution]
+    hardware = c.hardware()
+    chosen = next((r._data["id"] for r in sorted(c.catalog.records("assumptions"), key=lambda r: r._data["id"])
+                   if r.has("quantity") and r.quantity.qualifiers.get("kernel") == "host_dispatch"
+                   and r.quantity.qualifiers.get("execution") == execution and applies_to(r.quantity, hardware)),
+                  HOST_DISPATCH[execution])
+    c.assumed.append(f"host dispatch per operator of {execution.replace('_', ' ')} ({chosen})")
+    return chosen
+
+
+def _cuda_graph(c: Call) -> bool:
+    """Whether the row replayed each pass as a CUDA graph (config `execution: cuda_graph`);
+    said in `assumed` when it did."""
+    if c.config("execution") != CUDA_GRAPH:
+        return False
+    c.assumed.append("each pass replayed as a CUDA graph: every kernel at the cited time per kernel of a graph "
+                     "replay, no host dispatch or launch")
+    return True
+
+
+def _layout(c: Call) -> str | None:
+    """The tensor layout of the row's convolutions, where it states one (config `layout`)."""
+    layout = c.config("layout")
+    if layout is not None:
+        c.assumed.append(f"convolutions at the efficiency cited for the {layout.replace('_', '-')} layout")
+    return layout
 
 
 def _engine_loop_overhead(c: Call) -> dict[str, str]:

@@ -244,12 +244,15 @@ def bottleneck_of(t_compute: float, t_memory: float, t_overhead: float) -> str:
 
 
 def roofline_terms(model: Record | str, hardware: Record | str, precision: str = "fp16", efficiency: Any = None,
-                   require_memory: bool = True, fusion: str | None = None, dla: bool = False) -> RooflineTerms:
+                   require_memory: bool = True, fusion: str | None = None, dla: bool = False,
+                   cuda_graph: bool = False, layout: str | None = None) -> RooflineTerms:
     """The float terms of `model` on `hardware` at `precision` (see RooflineTerms), read once
     per catalog. The model and hardware must come from one catalog (names are looked up in
     the catalog the records name, else the default one); a node stands for its accelerator.
     `fusion` is how the runtime runs a CNN's operators (`terms.layer_terms`); `dla` pools the
-    module's deep-learning accelerators with its GPU (a CNN only: `terms.hardware_terms`)."""
+    module's deep-learning accelerators with its GPU (a CNN only: `terms.hardware_terms`);
+    `cuda_graph` prices the kernels' launches as one replayed CUDA graph (`terms.kernel_launches`);
+    `layout` picks a CNN's convolution efficiency for that tensor layout (`terms.pass_efficiencies`)."""
     if type(model) is Record and type(hardware) is Record and model._catalog is hardware._catalog:
         catalog = model._catalog
     else:
@@ -259,7 +262,8 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
     memo = catalog.derived("roofline_terms")
     mdata, hdata = model._data, hardware._data
     plain = efficiency is None or type(efficiency) is float
-    key = (mdata["id"], hdata["kind"], hdata["id"], precision, require_memory, efficiency, fusion, dla) if plain else None
+    key = ((mdata["id"], hdata["kind"], hdata["id"], precision, require_memory, efficiency, fusion, dla, cuda_graph,
+            layout) if plain else None)
     terms = memo.get(key) if plain else None
     if terms is None:
         if dla and model.get("architecture") != "cnn":
@@ -269,9 +273,9 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
                 "so only a CNN can be spread over them. Drop dla to price the GPU alone")
         m = model_terms(model)
         h = hardware_terms(hardware, precision, require_memory, dla)
-        eff = pass_efficiencies(m, h, efficiency)
-        layers = layer_terms(m, h, eff, fusion)
-        overhead = launch_overhead(m, h) if layers is None else layers.launches
+        eff = pass_efficiencies(m, h, efficiency, layout)
+        layers = layer_terms(m, h, eff, fusion, cuda_graph)
+        overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
         terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers)
         if plain:
             inputs.remember(memo, key, terms)
@@ -292,7 +296,8 @@ class Engine:
     @staticmethod
     def solve(model: Record | str, hardware: Record | str, batch_size: int = 1, precision: str = "fp16",
               efficiency: float | None = None, seq_len: int | None = None,
-              host_dispatch: Any = None, fusion: str | None = None, dla: bool = False) -> PerformanceProfile:
+              host_dispatch: Any = None, fusion: str | None = None, dla: bool = False,
+              cuda_graph: bool = False, layout: str | None = None) -> PerformanceProfile:
         """Roofline of one forward pass: `batch_size` sequences of `seq_len` tokens each
         (default 1 token: one decode-like step with an empty cache), or `batch_size`
         inferences of a model with a per-inference FLOP count.
@@ -334,6 +339,16 @@ class Engine:
             NVIDIA's MLPerf Offline runs of ResNet-50 on Orin do: the peak is then the GPU's plus
             the DLAs', pooled as one device at the GPU's efficiencies. Default False: the GPU
             alone, the only part that runs any other kind of model.
+        cuda_graph : the pass is captured once as a CUDA graph and replayed (PyTorch's
+            torch.cuda.graphs, TensorRT and serving engines do this): the host launches no
+            kernel, and each kernel costs the cited time per kernel of a graph replay on this
+            accelerator (an assumption with qualifier kernel: graph_launch) in place of the
+            launch overhead; where none is cited, zero and `unpriced` says so. Default False.
+        layout : tensor layout of a CNN's convolutions, "channels_last" (NHWC) or "nchw"
+            (PyTorch's default format, which cuDNN's tensor-core kernels do not run natively):
+            the convolution efficiency cited for this accelerator, precision and layout (an
+            error where none is). Default None: the default convolution figure (a
+            channels-last one where cited, see `terms.CONV_LAYOUTS`).
 
         The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
         (a mixture of experts: slowdown on the other GEMMs' share, e_gemm / e_expert on the
@@ -375,7 +390,8 @@ class Engine:
         He 2022, "Making Deep Learning Go Brrrr From First Principles", section "Overhead"
         (asynchronous dispatch: the GPU waits when its kernels are shorter than the host's work).
         """
-        terms = roofline_terms(model, hardware, precision, efficiency, fusion=fusion, dla=dla)
+        terms = roofline_terms(model, hardware, precision, efficiency, fusion=fusion, dla=dla, cuda_graph=cuda_graph,
+                               layout=layout)
         host = None if host_dispatch is None else host_dispatch_overhead(terms.model, terms.hardware, host_dispatch)
         return solve_terms(terms, batch_size, seq_len, host)
 

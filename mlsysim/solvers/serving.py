@@ -369,13 +369,18 @@ class ServingModel:
         (e.g. "serving_request_overhead_vllm", vLLM 0.5's ~0.08 ms per request per step), or
         None (default: none). Beside iteration_overhead, a pass of B sequences pays
         runtime = iteration_overhead + B x request_overhead.
+    cuda_graph : each prefill pass and decode step is replayed as a captured CUDA graph (as
+        TensorRT-LLM, vLLM and SGLang do for decode, and torch.cuda.graphs for any step): the
+        host launches no kernel and each kernel costs the cited time per kernel of a graph
+        replay on this accelerator (qualifier kernel: graph_launch) in place of the launch
+        overhead; where none is cited, zero and `unpriced` says so. Default False.
     """
 
     def __init__(self, model: Record | str, hardware: Record | str, precision: str = "fp16",
                  weight_precision: str | None = None, kv_precision: str | None = None,
                  tp: int = 1, efficiency: float | None = None, *, tensor_parallel: int | None = None,
                  decode_kv_reads: str = "per_kv_head", iteration_overhead: Any = None,
-                 request_overhead: Any = None):
+                 request_overhead: Any = None, cuda_graph: bool = False):
         if tensor_parallel is not None:
             warnings.warn("ServingModel(tensor_parallel=) is deprecated; write tp=", DeprecationWarning, stacklevel=2)
             tp = tensor_parallel
@@ -428,7 +433,8 @@ class ServingModel:
         # Cited fixed costs, per pass and per all-reduce [s] (zero where no cited figure applies).
         self.iteration_overhead = self._runtime_cost(iteration_overhead, catalog, "iteration_overhead")
         self.request_overhead = self._runtime_cost(request_overhead, catalog, "request_overhead")
-        self.launch = launch_overhead(self.m, self.h)
+        self.cuda_graph = bool(cuda_graph)
+        self.launch = launch_overhead(self.m, self.h, self.cuda_graph)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
         # The fixed costs a pass has but no cited figure prices here, said rather than left silent.
         self.unpriced = tuple(part.unpriced for part in (self.launch, self.allreduce_latency) if part.unpriced)

@@ -471,6 +471,9 @@ class KernelEfficiencies:
     attention_specific: bool = False
     memory_specific: bool = False
     expert: float = 0.0
+    # A CNN's convolution figure scoped to this accelerator: the batch it was measured at
+    # (qualifier `batch`; 0 where not stated), whose tile and wave losses it already holds.
+    measured_batch: float = 0.0
 
     @property
     def compute(self) -> float:
@@ -486,6 +489,10 @@ KERNELS = TRANSFORMER_KERNELS + ("convolution",)
 # forward's figure) and a mixture-of-experts layer's routed-expert grouped GEMMs (else at the
 # dense GEMM figure), each at its own cited figure where one is scoped to the accelerator.
 TRAINING_KERNELS = ("attention_backward", "expert_gemm")
+# The tensor layouts a convolution efficiency record may be scoped to (qualifier `layout`).
+# A CNN priced with no layout given takes the channels-last figure (cuDNN's tensor-core
+# convolutions run natively in NHWC), else one scoped to no layout.
+CONV_LAYOUTS = ("channels_last", "nchw")
 
 
 def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
@@ -512,11 +519,36 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
             kernel = wanted.get("kernel")
             if kernel not in KERNELS and kernel not in TRAINING_KERNELS:
                 continue
+            keys = [kernel]
+            layout = wanted.get("layout")
+            if kernel == "convolution" and layout is not None:
+                # Indexed under its layout; the channels-last figure is also the default one.
+                keys = [_layout_kernel(str(layout))] + (["convolution"] if layout == "channels_last" else [])
             for hw_id in _listed(wanted.get("hardware")):
                 for precision in _listed(wanted.get("precisions")):
-                    index.setdefault((kernel, hw_id, precision), value)
+                    for key in keys:
+                        index.setdefault((key, hw_id, precision), value)
         memo[None] = index
     return index
+
+
+def _layout_kernel(layout: str) -> str:
+    """The index key of the convolution efficiency scoped to tensor layout `layout`."""
+    return f"convolution@{layout}"
+
+
+def conv_layout_value(h: HardwareTerms, layout: str) -> Value:
+    """The cited convolution efficiency scoped to accelerator terms `h` (hardware id and
+    precision) and tensor layout `layout` (one of CONV_LAYOUTS); an error naming what is
+    missing where the catalog has none, since another layout's figure is not this one's."""
+    if layout not in CONV_LAYOUTS:
+        raise MlsysimError(f"layout: {layout!r} is not one of {', '.join(CONV_LAYOUTS)}")
+    value = _scoped_efficiencies(h.catalog).get((_layout_kernel(layout), h.record._data["id"], h.precision))
+    if value is None:
+        raise MlsysimError(f"layout: no convolution efficiency in {layout} layout is cited for {h.record.label} at "
+                           f"{h.precision} (an assumption record with qualifiers kernel: convolution, layout: "
+                           f"{layout}); leave layout out to use the default convolution figure")
+    return value
 
 
 def _best_shape(record: Record) -> bool:
@@ -604,7 +636,8 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
     return result
 
 
-def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> KernelEfficiencies:
+def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None,
+                      layout: str | None = None) -> KernelEfficiencies:
     """The efficiencies a single forward pass of `m` on `h` is priced at: for a transformer
     (described weight GEMMs and attention) the per-kernel ones (`kernel_efficiencies`, as
     ServingModel prices its passes), and for a mixture of experts the routed experts'
@@ -616,17 +649,30 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None) -> K
     where the catalog has one (qualifier kernel: convolution). The bytes take the memory
     efficiency cited for this accelerator and precision where there is one (qualifier
     kernel: memory), as a transformer's do, else the generic one.
-    `compute`, when given, replaces the compute efficiencies in either case."""
+    `compute`, when given, replaces the compute efficiencies in either case. `layout`, for a
+    CNN, picks the convolution figure scoped to that tensor layout (`conv_layout_value`; an
+    error where none is cited); None takes the default one (channels-last, see CONV_LAYOUTS)."""
+    if layout is not None and not m.convolutional:
+        raise MlsysimError(f"layout: {m.name} is not a CNN; the tensor layout applies to convolutions only")
     if m.kind == "transformer":
         return _with_expert_gemms(m, h, kernel_efficiencies(h, compute))
     cited = kernel_efficiency_values(h)
     conv, memory = cited["convolution"], cited["memory"]
+    if layout is not None and compute is None:
+        conv = conv_layout_value(h, layout)
     # "Specific": cited for this accelerator and precision, not the generic figure.
     conv_specific = m.convolutional and compute is None and conv.qualifiers.get("kernel") == "convolution"
     lineage = Lineage()
     c = lineage.use(conv) if conv_specific else compute_efficiency(h.catalog, compute, lineage)
     return KernelEfficiencies(c, c, lineage.use(memory), lineage, compute is not None, conv_specific, conv_specific,
-                              memory.qualifiers.get("kernel") == "memory")
+                              memory.qualifiers.get("kernel") == "memory",
+                              measured_batch=_stated_batch(conv) if conv_specific else 0.0)
+
+
+def _stated_batch(value: Value) -> float:
+    """The batch an efficiency was measured at (qualifier `batch`, a whole number), else 0."""
+    text = str(value.qualifiers.get("batch", "")).strip()
+    return float(text) if text.isdigit() and int(text) > 0 else 0.0
 
 
 def _with_expert_gemms(m: ModelTerms, h: HardwareTerms, eff: KernelEfficiencies) -> KernelEfficiencies:
@@ -761,17 +807,27 @@ def collective_efficiencies(hw: Record, fabric: Record | None = None) -> LinkEff
     return result
 
 
-def launch_overhead(m: ModelTerms, h: HardwareTerms) -> FixedOverhead:
+def launch_overhead(m: ModelTerms, h: HardwareTerms, cuda_graph: bool = False) -> FixedOverhead:
     """Kernel-launch time of one forward pass of `m` on `h` [s]: kernels per pass x the cited
     per-kernel launch overhead (catalog/assumptions/kernel_launch_overhead.yaml), when that
     figure applies to the hardware (`applies_to`); else zero, and nothing in the lineage.
+    With `cuda_graph`, the pass is replayed as a CUDA graph and each kernel costs the cited
+    time per kernel of a graph replay instead (`kernel_launches`).
     Memoised per (model, accelerator) in their catalog, so a solve pays one dictionary lookup."""
     memo = h.catalog.derived("launch_overhead")
-    key = (m.ref, h.record._data["id"])
+    key = (m.ref, h.record._data["id"], cuda_graph)
     result = memo.get(key)
     if result is None:
-        result = memo[key] = kernel_launches(m.kernels, h)
+        result = memo[key] = kernel_launches(m.kernels, h, cuda_graph)
     return result
+
+
+def graph_launch_value(hw: Record) -> Value | None:
+    """The cited time per kernel of a CUDA-graph replay that applies to accelerator `hw`: the
+    first assumption record with qualifier `kernel: graph_launch` that applies to it
+    (`applies_to`), else None."""
+    return next((v for v in _qualified_assumptions(hw._catalog, "kernel")
+                 if v.qualifiers["kernel"] == "graph_launch" and applies_to(v, hw)), None)
 
 
 def kernel_launch_value(hw: Record) -> Value | None:
@@ -795,11 +851,20 @@ def kernel_launch_value(hw: Record) -> Value | None:
     return found
 
 
-def kernel_launches(kernels: float, h: HardwareTerms) -> FixedOverhead:
+def kernel_launches(kernels: float, h: HardwareTerms, cuda_graph: bool = False) -> FixedOverhead:
     """Launch time of `kernels` kernels on `h` [s]: their count x the cited per-kernel time that
-    applies to the hardware (`kernel_launch_value`), else zero."""
+    applies to the hardware (`kernel_launch_value`), else zero. With `cuda_graph` (the kernels
+    replayed as one CUDA graph, no launch from the host each) the count x the cited time per
+    kernel of a graph replay (`graph_launch_value`), else zero and said so."""
     if not kernels:
         return _NO_OVERHEAD
+    if cuda_graph:
+        graphed = graph_launch_value(h.record)
+        if graphed is None:
+            return FixedOverhead(0.0, Lineage(), "kernel gaps in a CUDA graph: no time per kernel of a CUDA-graph "
+                                                 f"replay is cited for {h.record.label} (qualifier kernel: graph_launch)")
+        lineage = Lineage()
+        return FixedOverhead(kernels * lineage.use(graphed), lineage)
     value = kernel_launch_value(h.record)
     if value is None:
         generic = cited_assumption(h.catalog, KERNEL_LAUNCH, "the fixed per-kernel overhead")
@@ -1014,6 +1079,10 @@ class LayerTerms:
     lineage: Lineage
     reason: str = ""
     cache: float = 0.0
+    # Factor on the compute efficiency [1]: a convolution figure measured over the network at
+    # one batch holds that batch's tile and wave losses, which the per-kernel quantization
+    # prices again, so the figure is divided by them (the slowdown at that batch); 1 otherwise.
+    efficiency_scale: float = 1.0
     # Passes already priced, by (batch, peak, bandwidth, efficiencies, bytes per element), so
     # repeated solves of the same setting pay one dictionary lookup.
     _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
@@ -1026,15 +1095,16 @@ class LayerTerms:
         key = (batch, peak, bandwidth, compute_efficiency, memory_efficiency, bytes_per_element) if scalar else None
         hit = self._memo.get(key) if scalar else None
         if hit is None:
-            hit = layer_roofline_time(self.graph, batch, peak, bandwidth, compute_efficiency, memory_efficiency,
-                                      bytes_per_element, self.tile_rows, self.tile_columns, self.wave, self.cache)
+            hit = layer_roofline_time(self.graph, batch, peak, bandwidth, compute_efficiency * self.efficiency_scale,
+                                      memory_efficiency, bytes_per_element, self.tile_rows, self.tile_columns,
+                                      self.wave, self.cache)
             if scalar and len(self._memo) < inputs.MEMO_LIMIT:
                 self._memo[key] = hit
         return hit
 
 
 def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencies,
-                fusion: str | None = None) -> LayerTerms | None:
+                fusion: str | None = None, cuda_graph: bool = False) -> LayerTerms | None:
     """The per-kernel terms of CNN `m` on `h` (None for a model without a described layer
     structure; `fusion` other than "none" on such a model is an error). The convolutions' tile
     and wave quantization uses the cited implicit-GEMM convolution tile
@@ -1042,10 +1112,15 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
     (gemm_tiles_per_sm_wave.yaml) and the accelerator's SM count (`compute_units`); it is not
     applied where the record has no SM count, the tile is cited for another vendor or
     precision, or the compute efficiency is a convolution figure scoped to this accelerator
-    (measured over a whole network's convolutions, so their tile and wave losses are already
-    in it). The kernels' activations stay on chip where their working set fits in the
+    measured over a whole network's convolutions at a batch it does not state (their tile and
+    wave losses are in it). A figure that states its batch B0 holds the losses at B0, so it is
+    divided by that batch's slowdown S(B0) (`LayerTerms.efficiency_scale`; capped so the
+    efficiency stays at most 1) and the quantization is priced at every batch: the figure is
+    reproduced at B0 and the tile and wave losses follow the batch elsewhere. The kernels' activations stay on chip where their working set fits in the
     accelerator's L2 (`memory.l2_cache`; all traffic goes to device memory where the record
-    states none). Memoised per (model, hardware at a precision, fusion, efficiencies) in the catalog."""
+    states none). The kernels' launches are priced by `kernel_launches` (`cuda_graph`: as one
+    replayed graph). Memoised per (model, hardware at a precision, fusion, efficiencies, graph)
+    in the catalog."""
     fusion = "none" if fusion is None else str(fusion).lower()
     if fusion not in FUSIONS:
         raise MlsysimError(f"fusion: {fusion!r} is not one of {', '.join(FUSIONS)}")
@@ -1055,15 +1130,21 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
                                "so there is no operator graph to fuse; leave fusion out")
         return None
     memo = h.catalog.derived("layer_terms")
-    key = (m.ref, h.record._data["id"], h.precision, fusion, efficiencies.gemm_specific)
+    key = (m.ref, h.record._data["id"], h.precision, fusion, efficiencies.gemm_specific, efficiencies.measured_batch,
+           cuda_graph)
     hit = memo.get(key)
     if hit is not None:
         return hit
     graph = resnet_graph(m.resnet, fused=fusion == "tensorrt")
-    launches = kernel_launches(graph.kernels, h)
+    launches = kernel_launches(graph.kernels, h, cuda_graph)
     rows, columns, wave, lineage, reason = _conv_tile(h, efficiencies)
     cache = lineage.use(h.record.field(L2_CACHE)) if h.record.has(L2_CACHE) else 0.0
-    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache)
+    scale = 1.0
+    if wave and efficiencies.gemm_specific:
+        at_measured = layer_roofline_time(graph, efficiencies.measured_batch, 1.0, 1.0, 1.0, 1.0, 1.0, rows, columns,
+                                          wave, cache)
+        scale = min(at_measured.slowdown, 1.0 / efficiencies.gemm)
+    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale)
     inputs.remember(memo, key, result)
     return result
 
@@ -1075,9 +1156,9 @@ def _conv_tile(h: HardwareTerms, efficiencies: KernelEfficiencies) -> tuple[floa
         return 1.0, 1.0, 0.0, Lineage(), reason
 
     hw = h.record
-    if efficiencies.gemm_specific:
+    if efficiencies.gemm_specific and not efficiencies.measured_batch:
         return untiled("the cited convolution efficiency for this accelerator is measured over a whole network's "
-                       "convolutions, so their tile and wave losses are already in it")
+                       "convolutions at an unstated batch, so their tile and wave losses are already in it")
     if not hw.has("compute_units"):
         return untiled(f"{hw.label} has no compute_units (SM count) in the catalog")
     catalog = hw._catalog

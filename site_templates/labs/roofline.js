@@ -121,15 +121,31 @@
       Math.max(other / (peak * eOther), otherBytes / (bandwidth * eMemory));
   }
 
+  function convSlowdown(L, batch, wave, tr, tc) {
+    // The FLOP-weighted tile and wave slowdown of a CNN's convolutions at `batch` (LayerPass.slowdown).
+    var charged = 0.0, flops = 0.0;
+    for (var k = 0; k < L.rows.length; k++) {
+      if (!L.flops[k]) continue;
+      var rows = batch * L.rows[k], tiles = Math.ceil(rows / tr) * Math.ceil(L.columns[k] / tc);
+      charged += batch * L.flops[k] * Math.ceil(tiles / wave) * wave * Math.min(rows, tr) * tc / (rows * L.columns[k]);
+      flops += batch * L.flops[k];
+    }
+    return charged / flops;
+  }
+
   function layerPass(m, h, precision, batch, peak, eff, bytes) {
     // convolution.layer_roofline_time: a CNN with described layers, one kernel at a time (the
     // unfused graph Engine.solve prices by default), each convolution's tile and wave
     // quantization from the cited convolution tile where it applies (h.conv_wave > 0); a
     // kernel whose working set fits in the L2 (h.l2_cache) reads only its weights from memory.
+    // A whole-network convolution figure measured at batch B0 (h.conv_measured_batch) holds
+    // B0's tile losses, so it is divided by that slowdown (terms.LayerTerms.efficiency_scale).
     var L = m.layers, wave = (h.conv_wave && h.conv_wave[precision]) || 0, cache = h.l2_cache || 0;
-    var tr = 1.0, tc = 1.0;
+    var tr = 1.0, tc = 1.0, scale = 1.0;
     if (wave) { tr = A[h.conv_tiles[precision].rows].si; tc = A[h.conv_tiles[precision].columns].si; }
-    var computeRate = peak * eff.gemm.si, memoryRate = h.bandwidth * eff.memory.si / bytes;
+    var measured = (h.conv_measured_batch && h.conv_measured_batch[precision]) || 0;
+    if (wave && measured) { scale = Math.min(convSlowdown(L, measured, wave, tr, tc), 1.0 / eff.gemm.si); }
+    var computeRate = peak * eff.gemm.si * scale, memoryRate = h.bandwidth * eff.memory.si / bytes;
     var total = 0.0, compute = 0.0, memory = 0.0, charged = 0.0, flops = 0.0, moved = 0.0;
     for (var k = 0; k < L.rows.length; k++) {
       var elements = batch * L.activations[k] + L.weights[k];

@@ -90,9 +90,14 @@ class MeasuredConfig(Schema):
     # serialisation, network round trip and server queue). No solver prices these.
     timing_includes: list[Literal["input_pipeline", "client"]] | None = None
     # The front end that issued the kernels, where its host time can hold the GPU back:
-    # "pytorch_eager" (one Python and dispatcher call per operator). Unset for compiled
-    # engines (TensorRT, XLA, CUDA graphs), whose host work keeps ahead of the GPU.
-    execution: Literal["pytorch_eager"] | None = None
+    # "pytorch_eager" (one Python and dispatcher call per operator), or how it ran them where
+    # that changes their fixed cost: "cuda_graph" (the pass captured once and replayed, no
+    # launch from the host per kernel). Unset for compiled engines (TensorRT, XLA), whose host
+    # work keeps ahead of the GPU.
+    execution: Literal["pytorch_eager", "cuda_graph"] | None = None
+    # The tensor layout of a CNN's convolutions, where the source states it: "nchw"
+    # (PyTorch's default) or "channels_last" (NHWC). Unset: the solver's default figure.
+    layout: Literal["nchw", "channels_last"] | None = None
     # Which operators the engine fuses into one kernel, where the solver models it (a CNN with a
     # described layer structure): "tensorrt" (batch norm, ReLU and the residual add run inside
     # the convolution before them, TensorRT's layer fusions). Unset: one kernel per operator.

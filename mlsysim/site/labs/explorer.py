@@ -81,6 +81,8 @@ def citation(value: Value, ident: str = "") -> dict[str, Any]:
         "source": value.source_id,
         "title": str(source.get("title", "")),
         "url": str(source.get("url", "")),
+        # A source that is a file in the catalog (the zoo serves it under files/), else "".
+        "source_file": str(source.get("path", "")),
         "locator": value.locator or "",
         "as_stated": value.as_stated or "",
         "method": value.method or "stated",
@@ -197,11 +199,15 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         if waves[precision]:  # the tile that wave is made of (its own records for fp8)
             tile = gemm_tile_values(catalog, precision)
             tiles[precision] = {"rows": _table_key(tile["rows"], table), "columns": _table_key(tile["columns"], table)}
-    conv_waves, conv_tiles = {}, {}
+    conv_waves, conv_tiles, conv_batches = {}, {}, {}
     for precision in peaks:
         h = hardware_terms(record, precision)
-        layers = layer_terms(cnn, h, pass_efficiencies(cnn, h)) if cnn is not None else None
+        eff = pass_efficiencies(cnn, h) if cnn is not None else None
+        layers = layer_terms(cnn, h, eff) if cnn is not None else None
         conv_waves[precision] = layers.wave if layers is not None else 0.0
+        # The batch a whole-network convolution figure was measured at (its tile losses are in
+        # it: `terms.LayerTerms.efficiency_scale`); 0 where none applies.
+        conv_batches[precision] = eff.measured_batch if eff is not None and conv_waves[precision] else 0.0
         if conv_waves[precision]:
             conv_tiles[precision] = {"rows": _table_key(cited_assumption(catalog, CONV_TILE_ROWS), table),
                                      "columns": _table_key(cited_assumption(catalog, CONV_TILE_COLUMNS), table)}
@@ -210,7 +216,7 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         "id": record.id, "name": record.label, "title": record.name, "tier": str(record.get("tier", "")),
         "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
         "capacity": first.capacity, "launch": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
-        "conv_wave": conv_waves, "conv_tiles": conv_tiles,
+        "conv_wave": conv_waves, "conv_tiles": conv_tiles, "conv_measured_batch": conv_batches,
         # The L2 a CNN kernel's working set can stay in (convolution.layer_roofline_time) [B]; 0: none stated.
         "l2_cache": record.field(L2_CACHE).si if record.has(L2_CACHE) else 0.0,
         "on_chip": on_chip_memory(record),
