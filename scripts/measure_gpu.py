@@ -15,8 +15,10 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
 - host dispatch per eager call of each module a CNN runs (convolution, batch norm, ReLU, the
   residual add, pooling, linear, and a whole bottleneck block), on a tiny input so the time is
   the host's;
-- every distinct convolution of ResNet-50 at batch 32, in NCHW and in channels-last (NHWC)
-  layout, as TFLOP/s (2 x multiply-adds / time);
+- every distinct convolution of ResNet-50 at batches 1, 32 and 256, in NCHW and in
+  channels-last (NHWC) layout, as TFLOP/s (2 x multiply-adds / time);
+- every distinct element-wise kernel of ResNet-50 (batch norm, ReLU, residual add) at the
+  same batches and layouts, as bytes read and written per second;
 - a randomly initialised Llama-3-8B-shaped decoder built from its config (no download):
   prefill latency of a prompt and per-token decode latency with a KV cache, eager and as a
   replayed CUDA graph (no host overhead), the latter at several decode batch sizes;
@@ -48,9 +50,9 @@ import time
 from typing import Any, Callable, Iterator
 
 SCHEMA = "mlsysim-gpu-measurements/1"
-SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "llama", "llama_hf", "resnet")
+SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "elementwise", "llama", "llama_hf", "resnet")
 # Sections added after the first reports were written: checked only when present.
-LATER_SECTIONS = {"conv": list, "dispatch": dict}
+LATER_SECTIONS = {"conv": list, "dispatch": dict, "elementwise": list}
 # Calls per CUDA-graph replay when a kernel is timed in a graph, and the most operand copies
 # cycled through (enough that together they are at least twice the L2 cache).
 GRAPH_CALLS = 20
@@ -85,7 +87,7 @@ def plan(quick: bool) -> dict[str, Any]:
     """The shapes each section measures: full sizes for a GPU, tiny ones with `quick`."""
     if quick:
         return {"gemm": [(64, 64, 64), (128, 64, 32)], "copy_bytes": 1 << 20, "attention": [(1, 2, 64, 16)],
-                "launches": 50, "dispatch_calls": 20, "conv_batch": 2, "conv_size": 32, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
+                "launches": 50, "dispatch_calls": 20, "conv_batches": [2], "conv_size": 32, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
                 "resnet_batches": [1, 2],
                 "resnet_size": 64}
     # Square-ish sweep by M, then the four weight GEMMs of a Llama-3-8B layer for a 512-token
@@ -95,7 +97,9 @@ def plan(quick: bool) -> dict[str, Any]:
     llama_decode = [(m, n, k) for m in (2, 4, 8, 32, 64) for n, k in ((6144, 4096), (28672, 4096), (4096, 14336))]
     return {"gemm": [(m, 8192, 8192) for m in (1, 16, 128, 1024, 8192)] + [(4096, 14336, 4096), (4096, 4096, 14336)]
             + llama_prefill + llama_decode,
-            "conv_batch": 32, "conv_size": 224,
+            # ResNet-50's convolutions and element-wise kernels at a latency, a middle and a
+            # throughput batch: how their efficiency follows the batch.
+            "conv_batches": [1, 32, 256], "conv_size": 224,
             "copy_bytes": 2 << 30, "attention": [(1, 32, 2048, 128), (8, 32, 4096, 128)],
             "launches": 2000, "dispatch_calls": 500, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32, "decode_batches": [1, 8, 32, 64],
             "resnet_batches": [1, 2, 4, 8, 16, 32, 64, 128, 256], "resnet_size": 224}
@@ -112,7 +116,7 @@ def summary(times: list[float]) -> dict[str, float]:
 def new_report(device: dict[str, Any], quick: bool, commit: str = "") -> dict[str, Any]:
     """An empty report: what ran where (script commit, device, software), one list or dict per section."""
     return {"schema": SCHEMA, "quick": quick, "commit": commit, "host": platform.node(), "started": time.time(),
-            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "dispatch": {}, "conv": [], "llama": {},
+            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "dispatch": {}, "conv": [], "elementwise": [], "llama": {},
             "llama_hf": {}, "resnet": [], "skipped": {}}
 
 
@@ -129,7 +133,8 @@ def check_report(report: dict[str, Any]) -> list[str]:
     for name, kind in LATER_SECTIONS.items():
         if name in report and not isinstance(report[name], kind):
             problems.append(f"{name} must be a {kind.__name__}")
-    rows = [r for name in ("gemm", "attention", "resnet", "conv") if isinstance(report.get(name), list) for r in report[name]]
+    rows = [r for name in ("gemm", "attention", "resnet", "conv", "elementwise") if isinstance(report.get(name), list)
+            for r in report[name]]
     for row in rows:
         if "error" not in row and not row.get("median_s", 0) > 0:
             problems.append(f"non-positive time in {row}")
@@ -403,6 +408,71 @@ def measure_conv(torch: Any, device: Any, batch: int, size: int, iters: int) -> 
     return rows
 
 
+def resnet50_elementwise(torch: Any, size: int) -> list[dict[str, Any]]:
+    """Every distinct element-wise kernel of torchvision's ResNet-50 on a `size` x `size` image
+    (batch norm in evaluation, ReLU, the residual add): its kind, channels, height and width,
+    and how many times the network runs it."""
+    import torchvision  # noqa: PLC0415 (optional dependency)
+
+    model = torchvision.models.resnet50(weights=None).eval()
+    seen: dict[tuple[Any, ...], int] = {}
+
+    def hook(kind: str) -> Callable[..., None]:
+        def record(_module: Any, _inputs: Any, out: Any) -> None:
+            key = (kind, *out.shape[1:])
+            seen[key] = seen.get(key, 0) + 1
+        return record
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.register_forward_hook(hook("batch_norm"))
+        elif isinstance(module, torch.nn.ReLU):  # one module, called after each of a block's norms
+            module.register_forward_hook(hook("relu"))
+        elif isinstance(module, torchvision.models.resnet.Bottleneck):
+            module.register_forward_hook(hook("residual_add"))
+    with torch.inference_mode():
+        model(torch.zeros(1, 3, size, size))
+    return [{"kind": k[0], "channels": k[1], "height": k[2], "width": k[3], "count": n} for k, n in seen.items()]
+
+
+# Tensors each element-wise kernel reads and writes per element of its output: batch norm and
+# ReLU read and write one (ReLU in place, as torchvision runs it), the residual add reads two
+# and writes one (out += identity).
+ELEMENTWISE_TENSORS = {"batch_norm": 2, "relu": 2, "residual_add": 3}
+
+
+def measure_elementwise(torch: Any, device: Any, batch: int, size: int, iters: int) -> list[dict[str, Any]]:
+    """Each distinct element-wise kernel of ResNet-50 at `batch`, FP16 on a GPU, in NCHW and in
+    channels-last: the bytes it reads and writes (ELEMENTWISE_TENSORS x elements x 2 B) over its
+    time, alone and (on a GPU) in a CUDA graph over operand copies beyond the L2 cache."""
+    F = torch.nn.functional
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    timed, rows = _timer(torch, device), []
+    for kernel in resnet50_elementwise(torch, size):
+        c = kernel["channels"]
+        x = torch.randn(batch, c, kernel["height"], kernel["width"], device=device, dtype=dtype)
+        stats = [torch.rand(c, device=device, dtype=dtype) + 0.5 for _ in range(4)]
+        nbytes = float(ELEMENTWISE_TENSORS[kernel["kind"]] * x.numel() * x.element_size())
+        for layout, _ in LAYOUTS:
+            fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+            with torch.inference_mode():
+                first = x.contiguous(memory_format=fmt)
+                sets = _operand_sets(torch, device, (first, first.clone()))
+
+                def call(a: Any, b: Any, kind: str = kernel["kind"]) -> Any:
+                    if kind == "batch_norm":
+                        return F.batch_norm(a, stats[0], stats[1], stats[2], stats[3], False, 0.0, 1e-5)
+                    if kind == "relu":
+                        return F.relu(a, inplace=True)
+                    return a.add_(b)
+                a0, b0 = sets[0]
+                t = summary(timed(lambda: call(a0, b0), iters))
+                graph = _in_graph(torch, device, [lambda a=a, b=b: call(a, b) for a, b in sets], iters)
+                del sets
+            rows.append({**kernel, "batch": batch, "layout": layout, **t, "bytes": nbytes,
+                         "bytes_per_s": nbytes / t["median_s"], "graph": _with_rate(graph, bytes_per_s=nbytes)})
+    return rows
+
+
 def llama_like(torch: Any, cfg: dict[str, int], device: Any, dtype: Any) -> Any:
     """A randomly initialised decoder of the given shape: RMSNorm, GQA attention with a KV
     cache (no RoPE: it does not change the work to speak of), SwiGLU MLP, untied output head."""
@@ -577,7 +647,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "attention": lambda: measure_attention(torch, device, shapes["attention"], args.iters),
         "launch": lambda: measure_launch(torch, device, shapes["launches"], args.iters),
         "dispatch": lambda: measure_dispatch(torch, device, shapes["dispatch_calls"], args.iters),
-        "conv": lambda: measure_conv(torch, device, shapes["conv_batch"], shapes["conv_size"], max(args.iters // 2, 1)),
+        "conv": lambda: [row for batch in shapes["conv_batches"]
+                         for row in measure_conv(torch, device, batch, shapes["conv_size"], max(args.iters // 2, 1))],
+        "elementwise": lambda: [row for batch in shapes["conv_batches"]
+                                for row in measure_elementwise(torch, device, batch, shapes["conv_size"],
+                                                               max(args.iters // 2, 1))],
         "llama": lambda: measure_llama(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
                                        shapes["decode_batches"], args.iters),
         "llama_hf": lambda: measure_llama_hf(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
@@ -628,9 +702,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in report.get("dispatch", {}).items():
         if isinstance(row, dict):
             print(f"eager dispatch {name}: {row['per_call_s'] * 1e6:.2f} us per call")
+    for row in report.get("elementwise", []):
+        graph = row.get("graph") or {}
+        in_graph = f" ({graph['bytes_per_s'] / 1e12:.2f} TB/s in a graph)" if "bytes_per_s" in graph else ""
+        print(f"{row['kind']} {row['channels']}x{row['height']}x{row['width']} batch {row['batch']} {row['layout']}: "
+              f"{row['bytes_per_s'] / 1e12:.2f} TB/s{in_graph}")
     for row in report.get("conv", []):
         print(f"conv {row['in_channels']}->{row['out_channels']} k{row['kernel']} s{row['stride']} "
-              f"{row['height']}x{row['width']} {row['layout']}: {row['tflops']:.1f} TFLOP/s{_graphed_text(row)}")
+              f"{row['height']}x{row['width']} batch {row['batch']} {row['layout']}: {row['tflops']:.1f} TFLOP/s{_graphed_text(row)}")
     if report["llama"]:
         ll = report["llama"]
         graphed = f" ({ll['prefill_graph']['median_s'] * 1e3:.2f} ms graphed)" if ll.get("prefill_graph") else ""

@@ -56,7 +56,7 @@ def test_summary_and_report_shape(mg) -> None:
     assert mg.check_report(older) == []
     older["conv"] = {}
     assert mg.check_report(older) == ["conv must be a list"]
-    del older["conv"], older["dispatch"]
+    del older["conv"], older["dispatch"], older["elementwise"]
     assert mg.check_report(older) == []
 
 
@@ -78,7 +78,7 @@ def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     pytest.importorskip("torchvision")
     out = tmp_path / "gpu.json"
     assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "dispatch", "conv",
-                    "resnet"]) == 0
+                    "elementwise", "resnet"]) == 0
     data = json.loads(out.read_text())
     assert mg.check_report(data) == [] and data["skipped"] == {}
     convs = data["conv"]
@@ -87,6 +87,13 @@ def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     assert sum(r["count"] for r in convs if r["layout"] == "nchw") == 53
     assert [r["batch"] for r in data["resnet"]] == [1, 2] and all("graph" not in r for r in data["resnet"])
     assert all(r["graph"] is None for r in convs)  # CUDA graphs only on a GPU
+    # torchvision's ResNet-50 runs 53 batch norms, 49 ReLUs and 16 residual adds.
+    kinds: dict[str, int] = {}
+    for r in data["elementwise"]:
+        if r["layout"] == "nchw":
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + r["count"]
+    assert kinds == {"batch_norm": 53, "relu": 49, "residual_add": 16}
+    assert all(r["bytes_per_s"] > 0 and r["bytes"] > 0 for r in data["elementwise"])
     # Host time per eager call of each module kind; the bottleneck block runs 10 operators.
     dispatch = data["dispatch"]
     assert all(dispatch[name]["per_call_s"] > 0 for name in ("conv2d_3x3", "batch_norm_2d", "relu", "linear"))
