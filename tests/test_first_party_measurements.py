@@ -114,7 +114,7 @@ def test_eager_transformer_rows_are_not_expressible_and_the_rest_are_priced(cata
     rows = {r.id: r for r in validate(catalog).results if r.id.startswith("mlsysim_h200_")}
     eager_llm = {"mlsysim_h200_llama3_8b_bf16_decode_b1_eager_itl", "mlsysim_h200_llama3_8b_bf16_transformers_prefill512_ttft",
                  "mlsysim_h200_llama3_8b_bf16_transformers_decode_itl", "mlsysim_h200_llama3_8b_bf16_prefill512_ttft"}
-    assert len(rows) == 17
+    assert len(rows) == 18
     for row_id, row in rows.items():
         if row_id in eager_llm:
             assert row.predicted is None and "single-pass models only" in row.reason, row_id

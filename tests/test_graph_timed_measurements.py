@@ -78,6 +78,8 @@ def expected_si(report: dict) -> dict[str, float]:
         "measurements/mlsysim_h200_resnet50_fp16_channels_last_b32_graph_samples_per_s": cl[32]["graph"]["images_per_s"],
         "measurements/mlsysim_h200_resnet50_fp16_channels_last_b256_graph_samples_per_s": cl[256]["graph"]["images_per_s"],
         "measurements/mlsysim_h200_llama3_8b_bf16_prefill512_graph_ttft": report["llama"]["prefill_graph"]["median_s"],
+        "measurements/mlsysim_h200_resnet50_fp16_b1_eager_latency_07f00a8": next(
+            r for r in report["resnet"] if r["batch"] == 1 and "layout" not in r)["median_s"],
     }
 
 
