@@ -166,3 +166,15 @@ def test_bf16_passes_on_the_h200_stream_weights_at_the_gemm_figure(catalog) -> N
 
     assert ServingModel("llama3_8b", "h200", precision="bf16").eff.memory == pytest.approx(0.7637)
     assert ServingModel("llama3_8b", "h200", precision="fp16").eff.memory == pytest.approx(0.8354)
+
+
+def test_a_sweep_takes_the_graph_and_the_layout_as_a_solve_does(catalog) -> None:
+    """Engine.sweep over ResNet-50's batches on an H200, NCHW and replayed as a CUDA graph, gives
+    Engine.solve's latency at every batch."""
+    from mlsysim import Engine
+
+    batches = [1, 8, 32, 256]
+    table = Engine.sweep("resnet50", ["h200"], batch_sizes=batches, precisions=["fp16"], cuda_graph=True, layout="nchw")
+    for batch, latency in zip(batches, table["latency"]):
+        solved = Engine.solve("resnet50", "h200", batch_size=batch, precision="fp16", cuda_graph=True, layout="nchw")
+        assert latency == pytest.approx(solved.si["latency"], rel=1e-12)

@@ -398,11 +398,12 @@ class Engine:
     @staticmethod
     def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
               seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None,
-              fusion: str | None = None) -> SweepTable:
+              fusion: str | None = None, cuda_graph: bool = False, layout: str | None = None) -> SweepTable:
         """Every combination of hardware x batch size x precision x sequence length,
         computed with numpy; see mlsysim.solvers.sweep.sweep."""
         return sweep(model, hardware, batch_sizes=batch_sizes, precisions=precisions, seq_lens=seq_lens,
-                     efficiency=efficiency, host_dispatch=host_dispatch, fusion=fusion)
+                     efficiency=efficiency, host_dispatch=host_dispatch, fusion=fusion, cuda_graph=cuda_graph,
+                     layout=layout)
 
 
 def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,

@@ -72,11 +72,12 @@ def _as_list(value: Any) -> list[Any]:
 
 def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precisions: Any = ("fp16",),
           seq_lens: Any = (None,), efficiency: float | None = None, host_dispatch: Any = None,
-          fusion: str | None = None) -> SweepTable:
+          fusion: str | None = None, cuda_graph: bool = False, layout: str | None = None) -> SweepTable:
     """Engine.solve for every combination, vectorised.
 
     Parameters: as Engine.solve, each given as a list (a single value is a list of one);
-    `efficiency`, `host_dispatch` and `fusion` are one value for the whole sweep.
+    `efficiency`, `host_dispatch`, `fusion`, `cuda_graph` and `layout` are one value for the
+    whole sweep.
     A (hardware, precision) pair whose peak the catalog lacks is not computed with
     another precision's peak: it is left out and listed in `SweepTable.skipped`
     (an empty table with every pair skipped is an error).
@@ -116,10 +117,10 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                 skipped.append((getattr(hw, "label", str(hw)), str(precision), str(exc)))
                 continue
             lineage.merge(h.lineage)
-            eff = pass_efficiencies(m, h, efficiency)
+            eff = pass_efficiencies(m, h, efficiency, layout)
             lineage.merge(eff.lineage)
-            layers = layer_terms(m, h, eff, fusion)
-            overhead = launch_overhead(m, h) if layers is None else layers.launches
+            layers = layer_terms(m, h, eff, fusion, cuda_graph)
+            overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
             lineage.merge(overhead.lineage)
             host = 0.0
             if host_dispatch is not None:
