@@ -139,6 +139,10 @@ def test_a_cnn_on_hopper_takes_the_convolution_figure_of_its_layout(catalog) -> 
         Engine.solve("resnet50", "a100_sxm_80gb", layout="nchw")
     with pytest.raises(MlsysimError, match="not one of channels_last, nchw"):
         Engine.solve("resnet50", "h200", layout="nhwc8")
+    with pytest.raises(MlsysimError, match="not one of channels_last, nchw"):
+        Engine.solve("resnet50", "h200", layout="nhwc8", efficiency=0.5)
+    # A caller's efficiency replaces the cited figure of either layout.
+    assert Engine.solve("resnet50", "h200", layout="nchw", efficiency=0.5).compute_efficiency == 0.5
     with pytest.raises(MlsysimError, match="not a CNN"):
         Engine.solve("llama3_8b", "h200", layout="nchw")
 

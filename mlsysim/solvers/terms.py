@@ -658,8 +658,9 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None,
         return _with_expert_gemms(m, h, kernel_efficiencies(h, compute))
     cited = kernel_efficiency_values(h)
     conv, memory = cited["convolution"], cited["memory"]
-    if layout is not None and compute is None:
-        conv = conv_layout_value(h, layout)
+    if layout is not None:
+        scoped = conv_layout_value(h, layout)  # checked even where a caller's efficiency replaces it
+        conv = scoped if compute is None else conv
     # "Specific": cited for this accelerator and precision, not the generic figure.
     conv_specific = m.convolutional and compute is None and conv.qualifiers.get("kernel") == "convolution"
     lineage = Lineage()
