@@ -182,3 +182,20 @@ def test_a_sweep_takes_the_graph_and_the_layout_as_a_solve_does(catalog) -> None
     for batch, latency in zip(batches, table["latency"]):
         solved = Engine.solve("resnet50", "h200", batch_size=batch, precision="fp16", cuda_graph=True, layout="nchw")
         assert latency == pytest.approx(solved.si["latency"], rel=1e-12)
+
+
+def test_a_misspelt_layout_qualifier_is_a_located_load_error(catalog_copy) -> None:
+    """A convolution efficiency scoped to a layout the solvers do not know would never be read;
+    the loader says where, and which layouts there are."""
+    from mlsysim.catalog import check
+
+    record = """id: fixture_conv_efficiency
+name: Fixture convolution efficiency
+dimension: dimensionless
+quantity: {value: 30, unit: percent, source: fixture-datasheet, qualifiers: {kernel: convolution, layout: nhwc}}
+description: A convolution efficiency in a layout with a wrong name.
+"""
+    _, problems = check(catalog_copy({"assumptions/fixture_conv_efficiency.yaml": record}))
+    assert len(problems) == 1
+    assert str(problems[0]).startswith("assumptions/fixture_conv_efficiency.yaml:4:")
+    assert "qualifiers.layout: unknown value 'nhwc'; use one of channels_last, nchw" in str(problems[0])

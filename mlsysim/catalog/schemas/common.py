@@ -33,11 +33,14 @@ PRECISIONS = ("fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6
 STORAGE_FORMATS = PRECISIONS + ("nvfp4", "mxfp4")
 VENDORS = ("AMD", "Apple", "Cerebras", "Espressif", "Google", "Himax", "Intel", "NVIDIA", "Qualcomm")
 LINKS = ("NVLink", "Infinity Fabric", "ICI", "InfiniBand", "Ethernet", "PCIe")
+# Tensor layouts a convolution efficiency may be scoped to (mlsysim.solvers.terms.CONV_LAYOUTS).
+LAYOUTS = ("channels_last", "nchw")
 QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {
     "direction": DIRECTIONS,
     "precision": PRECISIONS,
     "vendor": VENDORS,
     "link": LINKS,
+    "layout": LAYOUTS,
 }
 _REQUIRED_WHY = {
     "direction": "a link bandwidth must say whether the source quotes one direction or both added together",
