@@ -274,6 +274,24 @@ quantity: {value: 3, unit: microsecond, source: fixture-datasheet, qualifiers: {
     assert result.status == "ok" and result.predicted == pytest.approx(direct, rel=1e-12)
 
 
+def test_a_layout_on_a_served_llm_row_is_not_expressible(catalog_copy):
+    """A tensor layout prices a CNN's convolutions; a served LLM row stating one says so rather
+    than being priced as if it had not."""
+    row = """\
+id: fx_lm_ttft
+name: Fixture LM first token on FX100
+category: latency
+hardware: fx100
+devices: 1
+model: fixture_lm
+config: {precision: fp16, batch_size: 1, prompt_tokens: 1024, layout: nchw}
+metric: ttft
+measured: {value: 5, unit: ms, source: fixture-model-card, method: measured}
+"""
+    [result] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_ttft.yaml": row})).results
+    assert result.predicted is None and "tensor layout applies to a CNN" in result.reason
+
+
 # ---------------------------------------------------------------- CLI and script
 
 

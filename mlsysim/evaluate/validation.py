@@ -517,6 +517,8 @@ def _serving(c: Call, precision: str) -> Any:
                              "priced for single-pass models only (Engine.solve's host_dispatch); ServingModel has no "
                              "per-operator host term for a transformer's prefill and decode steps")
 
+    if c.config("layout") is not None:
+        raise NotExpressible("a tensor layout applies to a CNN's convolutions; this row is served as an LLM")
     tp = c.default("tp", 1, listed=int(c.rec.get("devices")) > 1)
     node = c.node()
     target = node if node is not None and tp > 1 else c.hardware()
