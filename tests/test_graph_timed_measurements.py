@@ -186,8 +186,13 @@ def test_a_sweep_takes_the_graph_and_the_layout_as_a_solve_does(catalog) -> None
 
 def test_a_misspelt_layout_qualifier_is_a_located_load_error(catalog_copy) -> None:
     """A convolution efficiency scoped to a layout the solvers do not know would never be read;
-    the loader says where, and which layouts there are."""
+    the loader says where, and which layouts there are (the solvers' own list: the solver
+    module keeps a copy so that a solve does not import the schemas)."""
     from mlsysim.catalog import check
+    from mlsysim.catalog.schemas.common import LAYOUTS
+    from mlsysim.solvers.terms import CONV_LAYOUTS
+
+    assert CONV_LAYOUTS == LAYOUTS
 
     record = """id: fixture_conv_efficiency
 name: Fixture convolution efficiency

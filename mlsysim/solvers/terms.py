@@ -21,7 +21,6 @@ from typing import Any
 from mlsysim.catalog import inputs
 from mlsysim.catalog import Catalog
 from mlsysim.catalog.records import Record, Value
-from mlsysim.catalog.schemas.common import LAYOUTS
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.convolution import KernelGraph, LayerPass, ResNetShape, layer_roofline_time, resnet_graph
@@ -493,7 +492,7 @@ TRAINING_KERNELS = ("attention_backward", "expert_gemm")
 # The tensor layouts a convolution efficiency record may be scoped to (qualifier `layout`).
 # A CNN priced with no layout given takes the channels-last figure (cuDNN's tensor-core
 # convolutions run natively in NHWC), else one scoped to no layout.
-CONV_LAYOUTS = LAYOUTS
+CONV_LAYOUTS = ("channels_last", "nchw")  # the catalog's qualifier enum (schemas.common.LAYOUTS) matches
 
 
 def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
