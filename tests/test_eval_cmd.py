@@ -131,6 +131,7 @@ def test_eval_cuda_graph_and_layout(cli) -> None:
     --layout nchw takes the NCHW convolution figure (16.01% of peak on Hopper,
     conv_efficiency_hopper_fp16_nchw). Each refuses what it cannot price, exit 1, no traceback."""
     graphed = json.loads(cli("eval", "ResNet50", "H200", "--batch", "32", "--cuda-graph", "--layout", "nchw", "-o", "json").out)
+    assert graphed["cuda_graph"] is True and graphed["layout"] == "nchw"
     kernels = graphed["values"]["latency_overhead"]["value"] / 1.136e-6
     assert kernels == pytest.approx(174)
     paths = {e["path"] for e in graphed["lineage"]}
@@ -138,6 +139,10 @@ def test_eval_cuda_graph_and_layout(cli) -> None:
     text = cli("eval", "ResNet50", "H200", "--cuda-graph", "--layout", "channels_last").out
     assert "channels-last, replayed as a CUDA graph" in text
     assert "replayed as a CUDA graph" in cli("eval", "Llama3_8B", "H200", "-p", "bf16", "--cuda-graph").out
+    served = json.loads(cli("eval", "Llama3_8B", "H200", "-p", "bf16", "--cuda-graph", "-o", "json").out)
+    assert served["cuda_graph"] is True
+    steady = json.loads(cli("eval", "Llama3_8B", "H200", "-p", "bf16", "--concurrent", "8", "-o", "json").out)
+    assert steady["cuda_graph"] is False
     assert "kernel gaps in a CUDA graph" in cli("eval", "Llama3_8B", "A100", "--cuda-graph").out
     for args, message in ((("ResNet50", "A100", "--layout", "nchw"), "no convolution efficiency in nchw layout"),
                           (("ResNet50", "H200", "--layout", "nhwc"), "not one of channels_last, nchw"),

@@ -92,6 +92,9 @@ class RooflineTerms:
     waves: WaveQuantization
     # A CNN with a described layer structure: priced one kernel at a time (`layer_terms`).
     layers: LayerTerms | None = None
+    # How the pass runs: replayed as a CUDA graph, and a CNN's tensor layout if one was given.
+    cuda_graph: bool = False
+    layout: str | None = None
 
 
 class PerformanceProfile(QuantityView):
@@ -209,6 +212,8 @@ class PerformanceProfile(QuantityView):
             "denoising_steps": self._terms.model.steps,  # passes per inference (1 unless a diffusion model)
             # A CNN priced one kernel at a time: how its operators were fused, and its kernel count.
             "operator_fusion": None if self._terms.layers is None else self._terms.layers.fusion,
+            "cuda_graph": self._terms.cuda_graph,
+            "layout": self._terms.layout,
             "kernels": None if self._terms.layers is None else self._terms.layers.graph.kernels,
             # Of those, how many keep their activations in the accelerator's L2 (None: no L2 cited).
             "kernels_cache_resident": self.cache_resident_kernels,
@@ -276,7 +281,7 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
         eff = pass_efficiencies(m, h, efficiency, layout)
         layers = layer_terms(m, h, eff, fusion, cuda_graph)
         overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
-        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers)
+        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers, cuda_graph, layout)
         if plain:
             inputs.remember(memo, key, terms)
     return terms

@@ -201,6 +201,7 @@ class ServingProfile(QuantityView):
     lineage: Lineage = field(repr=False)
     warnings: tuple[str, ...] = ()   # violated physical bounds (plausibility.bound_warnings)
     unpriced: tuple[str, ...] = ()   # fixed costs no cited figure prices on this hardware (ServingModel.unpriced)
+    cuda_graph: bool = False         # every pass replayed as a CUDA graph (ServingModel cuda_graph)
 
     UNITS = {"ttft": "s", "itl": "s", "itl_first": "s", "itl_last": "s", "latency": "s", "tokens_per_second": "1/s",
              "decode_tokens_per_second": "1/s", "kv_cache_per_token": "B"}
@@ -224,7 +225,7 @@ class ServingProfile(QuantityView):
             "weight_precision": self.weight_precision, "kv_precision": self.kv_precision,
             "tensor_parallel": self.tp, "batch_size": self.batch_size,
             "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens,
-            "feasible": self.feasible,
+            "cuda_graph": self.cuda_graph, "feasible": self.feasible,
             "ttft_s": self.ttft, "itl_s": self.itl, "itl_first_s": self.itl_first, "itl_last_s": self.itl_last,
             "latency_s": self.latency, "tokens_per_second": self.tokens_per_second,
             "decode_tokens_per_second": self.decode_tokens_per_second,
@@ -639,7 +640,7 @@ class ServingModel:
             lineage=self._lineage,
             warnings=(self.check(pre, "prefill") + self.check(self.decode_step(prompt_tokens, batch_size), "a decode step", first, decode=True)
                       + self.check_rate(batch_size * output_tokens / latency, "the batch")),
-            unpriced=self.unpriced,
+            unpriced=self.unpriced, cuda_graph=self.cuda_graph,
         )
 
     def steady_state_dict(self, cb: ContinuousBatchingProfile, prompt_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -647,7 +648,8 @@ class ServingModel:
         its catalog and the lineage of the cited values it rests on."""
         return {"model": self.m.name, "hardware": self.hardware_name, "precision": self.precision,
                 "weight_precision": self.weight_precision, "kv_precision": self.kv_precision,
-                "tensor_parallel": self.tp, "concurrent_requests": cb.concurrent_requests, "token_budget": cb.token_budget,
+                "tensor_parallel": self.tp, "cuda_graph": self.cuda_graph, "concurrent_requests": cb.concurrent_requests,
+                "token_budget": cb.token_budget,
                 "prompt_tokens": prompt_tokens, "output_tokens": output_tokens, "feasible": cb.feasible,
                 "iteration_s": cb.iteration, "ttft_s": cb.ttft, "request_latency_s": cb.request_latency,
                 "tokens_per_second": cb.tokens_per_second, "requests_per_second": cb.requests_per_second,
