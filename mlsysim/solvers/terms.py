@@ -1117,11 +1117,11 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
     wave losses are in it). A figure that states its batch B0 holds the losses at B0, so it is
     divided by that batch's slowdown S(B0) (`LayerTerms.efficiency_scale`; capped so the
     efficiency stays at most 1) and the quantization is priced at every batch: the figure is
-    reproduced at B0 and the tile and wave losses follow the batch elsewhere. The kernels' activations stay on chip where their working set fits in the
-    accelerator's L2 (`memory.l2_cache`; all traffic goes to device memory where the record
-    states none). The kernels' launches are priced by `kernel_launches` (`cuda_graph`: as one
-    replayed graph). Memoised per (model, hardware at a precision, fusion, efficiencies, graph)
-    in the catalog."""
+    reproduced at B0 and the tile and wave losses follow the batch elsewhere. The kernels'
+    activations stay on chip where their working set fits in the accelerator's L2
+    (`memory.l2_cache`; all traffic goes to device memory where the record states none). The
+    kernels' launches are priced by `kernel_launches` (`cuda_graph`: as one replayed graph).
+    Memoised per (model, hardware at a precision, fusion, efficiencies, graph) in the catalog."""
     fusion = "none" if fusion is None else str(fusion).lower()
     if fusion not in FUSIONS:
         raise MlsysimError(f"fusion: {fusion!r} is not one of {', '.join(FUSIONS)}")
@@ -1131,8 +1131,9 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
                                "so there is no operator graph to fuse; leave fusion out")
         return None
     memo = h.catalog.derived("layer_terms")
+    # The scale depends on the figure itself (its cap), so a second layout's figure is its own entry.
     key = (m.ref, h.record._data["id"], h.precision, fusion, efficiencies.gemm_specific, efficiencies.measured_batch,
-           cuda_graph)
+           efficiencies.gemm if efficiencies.gemm_specific else None, cuda_graph)
     hit = memo.get(key)
     if hit is not None:
         return hit
