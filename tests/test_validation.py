@@ -246,11 +246,8 @@ measured: {value: 400, unit: TFLOP/s, source: fixture-model-card, method: measur
     assert bad.status == "not expressible" and "does not equal the 16 devices" in bad.reason
 
 
-def test_ttft_row_is_the_public_serving_model_call(catalog_copy):
-    from mlsysim import ServingModel
-    from mlsysim.catalog import load_catalog
-
-    row = """\
+# A served LLM's time to first token on the fixture accelerator.
+LM_TTFT_ROW = """\
 id: fx_lm_ttft
 name: Fixture LM first token on FX100
 category: latency
@@ -261,6 +258,13 @@ config: {precision: fp16, batch_size: 1, prompt_tokens: 1024}
 metric: ttft
 measured: {value: 5, unit: ms, source: fixture-model-card, method: measured}
 """
+
+
+def test_ttft_row_is_the_public_serving_model_call(catalog_copy):
+    from mlsysim import ServingModel
+    from mlsysim.catalog import load_catalog
+
+    row = LM_TTFT_ROW
     launch = """\
 id: kernel_launch_overhead
 name: Fixture launch overhead (applies to another vendor's GPUs)
@@ -277,17 +281,7 @@ quantity: {value: 3, unit: microsecond, source: fixture-datasheet, qualifiers: {
 def test_a_layout_on_a_served_llm_row_is_not_expressible(catalog_copy):
     """A tensor layout prices a CNN's convolutions; a served LLM row stating one says so rather
     than being priced as if it had not."""
-    row = """\
-id: fx_lm_ttft
-name: Fixture LM first token on FX100
-category: latency
-hardware: fx100
-devices: 1
-model: fixture_lm
-config: {precision: fp16, batch_size: 1, prompt_tokens: 1024, layout: nchw}
-metric: ttft
-measured: {value: 5, unit: ms, source: fixture-model-card, method: measured}
-"""
+    row = LM_TTFT_ROW.replace("prompt_tokens: 1024}", "prompt_tokens: 1024, layout: nchw}")
     [result] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_ttft.yaml": row})).results
     assert result.predicted is None and "tensor layout applies to a CNN" in result.reason
 

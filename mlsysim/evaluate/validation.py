@@ -551,23 +551,20 @@ def _static_batch(c: Call, serving: Any, prompt: int, output: int, batch: int) -
     return serving.solve(prompt_tokens=prompt, output_tokens=output, batch_size=batch, past_context=past)
 
 
-def _host_dispatch(c: Call) -> str | None:
+def _host_dispatch(c: Call) -> Any:
     """The cited per-operator host time of the front end the row ran in, if it states one
-    whose host work can hold the GPU back (eager PyTorch): the record measured on the row's
-    machine where one applies, else the generic one (HOST_DISPATCH); None for compiled
-    engines and CUDA graphs."""
-    from mlsysim.solvers.terms import applies_to
+    whose host work can hold the GPU back (eager PyTorch): the value measured on the row's
+    machine where one applies (`terms.applicable_assumption`), else the generic record's id
+    (HOST_DISPATCH); None for compiled engines and CUDA graphs."""
+    from mlsysim.solvers.terms import applicable_assumption
 
     execution = c.config("execution")
     if execution is None or execution == CUDA_GRAPH:
         return None
-    hardware = c.hardware()
-    chosen = next((r._data["id"] for r in sorted(c.catalog.records("assumptions"), key=lambda r: r._data["id"])
-                   if r.has("quantity") and r.quantity.qualifiers.get("kernel") == "host_dispatch"
-                   and r.quantity.qualifiers.get("execution") == execution and applies_to(r.quantity, hardware)),
-                  HOST_DISPATCH[execution])
+    measured = applicable_assumption(c.hardware(), "host_dispatch", execution=execution)
+    chosen = HOST_DISPATCH[execution] if measured is None else measured.path.split("#")[0].removeprefix("assumptions/")
     c.assumed.append(f"host dispatch per operator of {execution.replace('_', ' ')} ({chosen})")
-    return chosen
+    return chosen if measured is None else measured
 
 
 def _cuda_graph(c: Call) -> bool:

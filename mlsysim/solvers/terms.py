@@ -823,12 +823,20 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms, cuda_graph: bool = False) -
     return result
 
 
-def graph_launch_value(hw: Record) -> Value | None:
-    """The cited time per kernel of a CUDA-graph replay that applies to accelerator `hw`: the
-    first assumption record with qualifier `kernel: graph_launch` that applies to it
-    (`applies_to`), else None."""
+def applicable_assumption(hw: Record, kernel: str, **wanted: str) -> Value | None:
+    """The first assumption (by record id) with qualifier `kernel: <kernel>`, and each other
+    qualifier of `wanted` as given, that applies to accelerator `hw` (`applies_to`), else
+    None: a fixed time measured for that accelerator (its kernel launch, its per-kernel time
+    in a CUDA graph, its host's dispatch time per operator)."""
     return next((v for v in _qualified_assumptions(hw._catalog, "kernel")
-                 if v.qualifiers["kernel"] == "graph_launch" and applies_to(v, hw)), None)
+                 if v.qualifiers["kernel"] == kernel and all(v.qualifiers.get(k) == x for k, x in wanted.items())
+                 and applies_to(v, hw)), None)
+
+
+def graph_launch_value(hw: Record) -> Value | None:
+    """The cited time per kernel of a CUDA-graph replay that applies to accelerator `hw`
+    (qualifier `kernel: graph_launch`), else None."""
+    return applicable_assumption(hw, "graph_launch")
 
 
 def kernel_launch_value(hw: Record) -> Value | None:
@@ -846,8 +854,7 @@ def kernel_launch_value(hw: Record) -> Value | None:
     if applies_to(generic, hw):
         found: Value | None = generic
     else:
-        found = next((v for v in _qualified_assumptions(catalog, "kernel")
-                      if v.qualifiers["kernel"] == "launch" and applies_to(v, hw)), None)
+        found = applicable_assumption(hw, "launch")
     memo[key] = found
     return found
 
