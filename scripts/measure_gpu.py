@@ -19,6 +19,10 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
   channels-last (NHWC) layout, as TFLOP/s (2 x multiply-adds / time);
 - every distinct element-wise kernel of ResNet-50 (batch norm, ReLU, residual add) at the
   same batches and layouts, as bytes read and written per second;
+- every operator of one decode step of that decoder's layer other than its weight GEMMs
+  (RMSNorm, the KV-cache write, attention over the cache, the residual add, SiLU x up) at
+  each decode batch: the bytes it must move and its time in a CUDA graph, i.e. what a decode
+  step's small kernels cost;
 - a randomly initialised Llama-3-8B-shaped decoder built from its config (no download):
   prefill latency of a prompt and per-token decode latency with a KV cache, eager and as a
   replayed CUDA graph (no host overhead), the latter at several decode batch sizes;
@@ -26,7 +30,10 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
   prefill latency and eager per-token decode latency (the framework as users run it);
 - a torchvision ResNet-50 (random weights) batch sweep: latency and images/s per batch,
   eager and as a replayed CUDA graph, in NCHW with cuDNN's defaults and in channels-last with
-  cuDNN's autotuner on.
+  cuDNN's autotuner on;
+- last (the profiler is started only once everything else is timed), the GPU kernels that one
+  call of each of those decode operators, one decode step of the decoder and one ResNet-50
+  pass in each layout launch.
 
 On a GPU each GEMM, attention and convolution is also timed as a burst of calls replayed
 in one CUDA graph, cycling through enough copies of its operands that they are read from
@@ -50,9 +57,10 @@ import time
 from typing import Any, Callable, Iterator
 
 SCHEMA = "mlsysim-gpu-measurements/1"
-SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "elementwise", "llama", "llama_hf", "resnet")
+SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "elementwise", "decode_kernels", "llama",
+            "llama_hf", "resnet", "kernel_counts")
 # Sections added after the first reports were written: checked only when present.
-LATER_SECTIONS = {"conv": list, "dispatch": dict, "elementwise": list}
+LATER_SECTIONS = {"conv": list, "dispatch": dict, "elementwise": list, "decode_kernels": list, "kernel_counts": dict}
 # Calls per CUDA-graph replay when a kernel is timed in a graph, and the most operand copies
 # cycled through (enough that together they are at least twice the L2 cache).
 GRAPH_CALLS = 20
@@ -116,7 +124,7 @@ def summary(times: list[float]) -> dict[str, float]:
 def new_report(device: dict[str, Any], quick: bool, commit: str = "") -> dict[str, Any]:
     """An empty report: what ran where (script commit, device, software), one list or dict per section."""
     return {"schema": SCHEMA, "quick": quick, "commit": commit, "host": platform.node(), "started": time.time(),
-            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "dispatch": {}, "conv": [], "elementwise": [], "llama": {},
+            "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "dispatch": {}, "conv": [], "elementwise": [], "decode_kernels": [], "kernel_counts": {}, "llama": {},
             "llama_hf": {}, "resnet": [], "skipped": {}}
 
 
@@ -133,7 +141,8 @@ def check_report(report: dict[str, Any]) -> list[str]:
     for name, kind in LATER_SECTIONS.items():
         if name in report and not isinstance(report[name], kind):
             problems.append(f"{name} must be a {kind.__name__}")
-    rows = [r for name in ("gemm", "attention", "resnet", "conv", "elementwise") if isinstance(report.get(name), list)
+    rows = [r for name in ("gemm", "attention", "resnet", "conv", "elementwise", "decode_kernels")
+            if isinstance(report.get(name), list)
             for r in report[name]]
     for row in rows:
         if "error" not in row and not row.get("median_s", 0) > 0:
@@ -181,6 +190,23 @@ def _graphed(torch: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
     with torch.cuda.graph(graph):
         fn()
     return graph.replay
+
+
+def _gpu_kernels(torch: Any, device: Any, fn: Callable[[], Any]) -> int | None:
+    """GPU activities (kernels, memory copies and sets) one eager call of `fn` issues, counted
+    by the PyTorch profiler; None off a GPU or where the profiler cannot trace the device."""
+    if device.type != "cuda":
+        return None
+    try:
+        from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
+        fn()
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+    except (RuntimeError, AttributeError, AssertionError):
+        return None
 
 
 def _operand_sets(torch: Any, device: Any, first: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -473,6 +499,67 @@ def measure_elementwise(torch: Any, device: Any, batch: int, size: int, iters: i
     return rows
 
 
+def decode_operators(torch: Any, cfg: dict[str, int], batch: int, context: int, device: Any,
+                     dtype: Any) -> dict[str, tuple[Callable[..., Any], tuple[Any, ...], float]]:
+    """The operators of one decode step of `llama_like`'s layer other than its weight GEMMs, as
+    that layer runs them, at `batch` sequences of `context` cached tokens: name -> (call,
+    operands, bytes the operator must read and write at the least). Operands come as a tuple
+    so that copies of them can be cycled through."""
+    F = torch.nn.functional
+    hd, heads, kv = cfg["hidden"] // cfg["heads"], cfg["heads"], cfg["kv_heads"]
+    size = torch.finfo(dtype).bits // 8
+    with torch.device(device):
+        norm = torch.nn.RMSNorm(cfg["hidden"]).to(dtype=dtype)
+        hidden = torch.randn(batch, 1, cfg["hidden"], dtype=dtype)
+        qkv = torch.randn(batch, 1, (heads + 2 * kv) * hd, dtype=dtype)
+        cache = torch.zeros(2, batch, kv, context + 1, hd, dtype=dtype)
+        gate_up = torch.randn(batch, 1, 2 * cfg["ffn"], dtype=dtype)
+    split = [heads * hd, kv * hd, kv * hd]
+
+    def kv_cache_write(qkv: Any, cache: Any) -> None:
+        _, k, v = qkv.split(split, -1)
+        cache[0][:, :, context:context + 1] = k.view(batch, 1, kv, hd).transpose(1, 2)
+        cache[1][:, :, context:context + 1] = v.view(batch, 1, kv, hd).transpose(1, 2)
+
+    def attention(qkv: Any, cache: Any) -> Any:
+        q = qkv.split(split, -1)[0].view(batch, 1, heads, hd).transpose(1, 2)
+        a = F.scaled_dot_product_attention(q, cache[0], cache[1], enable_gqa=True)
+        return a.transpose(1, 2).reshape(batch, 1, -1)
+
+    def silu_mul(gate_up: Any) -> Any:
+        gate, up = gate_up.chunk(2, -1)
+        return F.silu(gate) * up
+
+    vector = batch * cfg["hidden"] * size
+    return {
+        "rms_norm": (norm, (hidden,), 2.0 * vector + cfg["hidden"] * size),
+        "kv_cache_write": (kv_cache_write, (qkv, cache), 4.0 * batch * kv * hd * size),
+        "attention": (attention, (qkv, cache), 2.0 * batch * kv * (context + 1) * hd * size + 2.0 * batch * heads * hd * size),
+        "residual_add": (lambda x, y: x + y, (hidden, hidden.clone()), 3.0 * vector),
+        "silu_mul": (silu_mul, (gate_up,), 3.0 * batch * cfg["ffn"] * size),
+    }
+
+
+def measure_decode_kernels(torch: Any, device: Any, cfg: dict[str, int], context: int, batches: list[int],
+                           iters: int) -> list[dict[str, Any]]:
+    """Each operator of `decode_operators` at each decode batch in `batches` with `context`
+    cached tokens (BF16 on a GPU): the bytes it must move, and its time alone and per call in a CUDA graph cycling through operand
+    copies (`graph`; the KV cache beyond the L2 cache, as in a real step, while the small
+    activations may stay in it, as they do between a step's kernels)."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    timed, rows = _timer(torch, device), []
+    with torch.inference_mode():
+        for batch in batches:
+            for name, (call, operands, nbytes) in decode_operators(torch, cfg, batch, context, device, dtype).items():
+                sets = _operand_sets(torch, device, operands)
+                t = summary(timed(lambda: call(*operands), iters))
+                graph = _in_graph(torch, device, [lambda ops=ops: call(*ops) for ops in sets], iters)
+                rows.append({"operator": name, "batch": batch, "context_tokens": context + 1, "bytes": nbytes, **t,
+                             "bytes_per_s": nbytes / t["median_s"], "graph": _with_rate(graph, bytes_per_s=nbytes)})
+                del sets
+    return rows
+
+
 def llama_like(torch: Any, cfg: dict[str, int], device: Any, dtype: Any) -> Any:
     """A randomly initialised decoder of the given shape: RMSNorm, GQA attention with a KV
     cache (no RoPE: it does not change the work to speak of), SwiGLU MLP, untied output head."""
@@ -627,6 +714,45 @@ def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters
     return rows
 
 
+def measure_kernel_counts(torch: Any, device: Any, cfg: dict[str, int], context: int, batches: list[int],
+                          size: int) -> dict[str, Any]:
+    """GPU kernels (and memory copies and sets) one eager call launches, counted by the PyTorch
+    profiler: each `decode_operators` operator and one decode step of `llama_like` with
+    `context` cached tokens at each decode batch, and one torchvision ResNet-50 pass at batch 1
+    in each layout. Run after every timed section: tracing the device may leave hooks behind
+    that slow later launches. Empty off a GPU."""
+    if device.type != "cuda":
+        return {}
+    import torchvision  # noqa: PLC0415 (optional dependency)
+
+    dtype = torch.bfloat16
+    out: dict[str, Any] = {"decode_operators": {}, "llama_decode_step": {}, "resnet50_batch1": {}}
+    with torch.inference_mode():
+        for batch in batches:
+            ops = decode_operators(torch, cfg, batch, context, device, dtype)
+            out["decode_operators"][str(batch)] = {name: _gpu_kernels(torch, device, lambda: call(*operands))
+                                                   for name, (call, operands, _) in ops.items()}
+        model = llama_like(torch, cfg, device, dtype)
+        hd = cfg["hidden"] // cfg["heads"]
+        for batch in batches:
+            cache = [[torch.zeros(batch, cfg["kv_heads"], context + 1, hd, device=device, dtype=dtype) for _ in range(2)]
+                     for _ in range(cfg["layers"])]
+            ids = torch.randint(0, cfg["vocab"], (batch, 1), device=device)
+            out["llama_decode_step"][str(batch)] = _gpu_kernels(torch, device, lambda: model(ids, cache, context))
+            del cache
+        del model
+        torch.cuda.empty_cache()
+        with torch.device(device):
+            resnet = torchvision.models.resnet50(weights=None)
+        resnet = resnet.to(dtype=torch.float16).eval()
+        for layout, benchmark in LAYOUTS:
+            with _layout(torch, layout, benchmark) as fmt:
+                resnet = resnet.to(memory_format=fmt)
+                x = torch.randn(1, 3, size, size, device=device, dtype=torch.float16).contiguous(memory_format=fmt)
+                out["resnet50_batch1"][layout] = _gpu_kernels(torch, device, lambda: resnet(x))
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every requested section; a section that cannot run (no fp8, no torchvision) is recorded
     under `skipped` with the reason."""
@@ -652,11 +778,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "elementwise": lambda: [row for batch in shapes["conv_batches"]
                                 for row in measure_elementwise(torch, device, batch, shapes["conv_size"],
                                                                max(args.iters // 2, 1))],
+        "decode_kernels": lambda: measure_decode_kernels(torch, device, shapes["llama"], shapes["prompt"],
+                                                         shapes["decode_batches"], args.iters),
         "llama": lambda: measure_llama(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
                                        shapes["decode_batches"], args.iters),
         "llama_hf": lambda: measure_llama_hf(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
                                              args.iters),
         "resnet": lambda: measure_resnet(torch, device, shapes["resnet_batches"], shapes["resnet_size"], args.iters),
+        "kernel_counts": lambda: measure_kernel_counts(torch, device, shapes["llama"], shapes["prompt"],
+                                                       shapes["decode_batches"], shapes["resnet_size"]),
     }
     for name in args.only:
         try:
@@ -710,6 +840,10 @@ def main(argv: list[str] | None = None) -> int:
     for row in report.get("conv", []):
         print(f"conv {row['in_channels']}->{row['out_channels']} k{row['kernel']} s{row['stride']} "
               f"{row['height']}x{row['width']} batch {row['batch']} {row['layout']}: {row['tflops']:.1f} TFLOP/s{_graphed_text(row)}")
+    for row in report.get("decode_kernels", []):
+        graph = row.get("graph") or {}
+        in_graph = f", {graph['median_s'] * 1e6:.2f} us in a graph" if "median_s" in graph else ""
+        print(f"decode {row['operator']} batch {row['batch']}: {row['median_s'] * 1e6:.2f} us{in_graph}")
     if report["llama"]:
         ll = report["llama"]
         graphed = f" ({ll['prefill_graph']['median_s'] * 1e3:.2f} ms graphed)" if ll.get("prefill_graph") else ""
@@ -725,6 +859,8 @@ def main(argv: list[str] | None = None) -> int:
         graph = f"; graphed {row['graph']['median_s'] * 1e3:.2f} ms" if "graph" in row else ""
         print(f"ResNet-50 {row.get('layout', 'nchw')} batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, "
               f"{row['images_per_s']:.0f} images/s{graph}")
+    for name, counts in report.get("kernel_counts", {}).items():
+        print(f"GPU kernels per call, {name}: {counts}")
     for name, why in report["skipped"].items():
         print(f"skipped {name}: {why}")
     for p in problems:

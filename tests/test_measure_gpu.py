@@ -73,6 +73,37 @@ def test_cpu_smoke_run(mg, tmp_path) -> None:
     assert data["llama"]["decode_per_token_s"] > 0 and data["launch"]["per_launch_s"] > 0
 
 
+def test_decode_kernels_cover_a_decode_layers_small_operators(mg, tmp_path) -> None:
+    """Every non-GEMM operator of the Llama-shaped layer's decode step, at each decode batch,
+    with the bytes it must move: the KV read grows with the batch, the rest with it too."""
+    pytest.importorskip("torch")
+    out = tmp_path / "gpu.json"
+    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "decode_kernels"]) == 0
+    data = json.loads(out.read_text())
+    assert mg.check_report(data) == [] and data["skipped"] == {}
+    rows = data["decode_kernels"]
+    names = ["rms_norm", "kv_cache_write", "attention", "residual_add", "silu_mul"]
+    assert [(r["batch"], r["operator"]) for r in rows] == [(b, n) for b in (1, 2) for n in names]
+    tiny = mg.LLAMA_TINY
+    by = {(r["batch"], r["operator"]): r for r in rows}
+    # CPU: FP32, 4 B per element; the prompt is 16 tokens, so the step attends to 17.
+    assert by[(2, "attention")]["context_tokens"] == 17
+    kv = 2 * 2 * tiny["kv_heads"] * 17 * (tiny["hidden"] // tiny["heads"]) * 4
+    assert by[(2, "attention")]["bytes"] == kv + 2 * 2 * tiny["hidden"] * 4
+    assert by[(1, "residual_add")]["bytes"] == 3 * tiny["hidden"] * 4
+    assert all(r["graph"] is None and r["median_s"] > 0 for r in rows)  # CUDA graphs only on a GPU
+
+
+def test_kernel_counts_run_last_and_only_on_a_gpu(mg, tmp_path) -> None:
+    """The profiler may leave hooks that slow later launches, so it runs after every timed section."""
+    pytest.importorskip("torch")
+    assert mg.SECTIONS[-1] == "kernel_counts"
+    out = tmp_path / "gpu.json"
+    assert mg.main(["--device", "cpu", "--quick", "--iters", "1", "--out", str(out), "--only", "kernel_counts"]) == 0
+    data = json.loads(out.read_text())
+    assert data["kernel_counts"] == {} and data["skipped"] == {}
+
+
 def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     """ResNet-50's distinct convolutions in both layouts, and the batch sweep (CPU: NCHW only)."""
     pytest.importorskip("torchvision")
