@@ -9,7 +9,9 @@ ReLU and the residual add fused into the convolution that precedes them, per Ten
 documented layer fusions). `layer_roofline_time` prices each kernel at the larger of its
 compute (stretched by its tile and wave quantization) and its device-memory traffic (none
 for its activations when its working set fits in the GPU's L2), and adds them: the kernels
-run one after another.
+run one after another. An element-wise operator (batch norm, ReLU, the residual add) whose
+time on this GPU is cited as a measured line (a fixed run time plus its bytes at an achieved
+bandwidth, `OperatorLine`) is priced on that line instead of the generic memory roof.
 
 Pure functions over floats (and, for `layer_roofline_time`, numpy arrays of batch sizes).
 """
@@ -19,9 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
-__all__ = ["ResNetShape", "KernelGraph", "LayerPass", "resnet_graph", "layer_roofline_time", "cache_resident_kernels"]
+__all__ = ["ResNetShape", "KernelGraph", "LayerPass", "OperatorLine", "resnet_graph", "layer_roofline_time",
+           "cache_resident_kernels", "ELEMENTWISE_OPERATORS"]
 
 # The fixed parts of every torchvision ResNet (He et al. 2016, Table 1; torchvision resnet.py):
 # a 7x7 stride-2 stem convolution, a 3x3 stride-2 max pool, 3x3 convolutions in the blocks,
@@ -33,6 +36,20 @@ BOTTLENECK_EXPANSION = 4
 RGB_CHANNELS = 3
 # Element accesses of the residual add: two operands read, one result written.
 ADD_ACCESSES = 3.0
+# The element-wise operators of an unfused ResNet pass a measured line may price
+# (`OperatorLine`); the catalog's `operator` qualifier enum (schemas.common.OPERATORS) matches.
+ELEMENTWISE_OPERATORS = ("batch_norm", "relu", "residual_add")
+# The other kernels of the graph, by what they run.
+CONVOLUTION, MAX_POOL, AVERAGE_POOL, LINEAR = "convolution", "max_pool", "average_pool", "linear"
+
+
+class OperatorLine(NamedTuple):
+    """How long one element-wise operator takes on a GPU, measured: `fixed` [s], its run time
+    beyond one kernel's launch (or gap in a CUDA graph) however little data it moves, and
+    `efficiency` [1], the fraction of the memory bandwidth its bytes move at."""
+
+    fixed: float
+    efficiency: float
 
 
 @dataclass(frozen=True)
@@ -55,14 +72,16 @@ class KernelGraph:
     """The kernels of one inference, in launch order, as per-kernel tuples: `rows` (output pixels
     per sample: the implicit GEMM's rows per sample; 0 for a kernel with no matrix math),
     `columns` (output channels: the GEMM's columns), `flops` per sample [FLOP],
-    `activations` (activation elements read and written per sample) and `weights` (weight
-    elements, read once per pass)."""
+    `activations` (activation elements read and written per sample), `weights` (weight
+    elements, read once per pass) and `operators` (what each kernel runs: "convolution", one of
+    ELEMENTWISE_OPERATORS, "max_pool", "average_pool" or "linear"; empty: not stated)."""
 
     rows: tuple[float, ...]
     columns: tuple[float, ...]
     flops: tuple[float, ...]
     activations: tuple[float, ...]
     weights: tuple[float, ...]
+    operators: tuple[str, ...] = ()
 
     @property
     def kernels(self) -> int:
@@ -93,15 +112,17 @@ class KernelGraph:
                                 if k[2])
 
     @cached_property
-    def elementwise_groups(self) -> tuple[tuple[float, float, float], ...]:
+    def elementwise_groups(self) -> tuple[tuple[Any, ...], ...]:
         """The kernels without matrix math (memory-bound whatever the batch), identical ones
-        merged: (count, activations per sample, weights), in first-launch order."""
-        return _merge_identical((a, w) for a, w, f in zip(self.activations, self.weights, self.flops) if not f)
+        merged: (count, operator, activations per sample, weights), in first-launch order."""
+        operators = self.operators or ("",) * len(self.rows)
+        return _merge_identical((o, a, w) for o, a, w, f in zip(operators, self.activations, self.weights, self.flops)
+                                if not f)
 
 
-def _merge_identical(kernels: Any) -> tuple[tuple[float, ...], ...]:
+def _merge_identical(kernels: Any) -> tuple[tuple[Any, ...], ...]:
     """(count, *kernel) for each distinct kernel tuple, in first-occurrence order."""
-    counts: dict[tuple[float, ...], int] = {}
+    counts: dict[tuple[Any, ...], int] = {}
     for kernel in kernels:
         counts[kernel] = counts.get(kernel, 0) + 1
     return tuple((float(n), *kernel) for kernel, n in counts.items())
@@ -115,8 +136,11 @@ class _Builder:
         self.flops: list[float] = []
         self.activations: list[float] = []
         self.weights: list[float] = []
+        self.operators: list[str] = []
 
-    def add_kernel(self, rows: float, columns: float, flops: float, activations: float, weights: float) -> None:
+    def add_kernel(self, operator: str, rows: float, columns: float, flops: float, activations: float,
+                   weights: float) -> None:
+        self.operators.append(operator)
         self.rows.append(rows)
         self.columns.append(columns)
         self.flops.append(flops)
@@ -133,23 +157,23 @@ class _Builder:
         out = pixels * c_out
         read = float(side_in * side_in * c_in)
         if self.fused:  # the add's second operand is read by the convolution's epilogue
-            self.add_kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out + (out if residual else 0.0),
-                         depth * c_out)
+            self.add_kernel(CONVOLUTION, pixels, c_out, 2.0 * pixels * c_out * depth,
+                            read + out + (out if residual else 0.0), depth * c_out)
             return side_out
-        self.add_kernel(pixels, c_out, 2.0 * pixels * c_out * depth, read + out, depth * c_out)
-        self.elementwise(2.0 * out)  # batch norm: read, write
+        self.add_kernel(CONVOLUTION, pixels, c_out, 2.0 * pixels * c_out * depth, read + out, depth * c_out)
+        self.elementwise("batch_norm", 2.0 * out)  # read, write
         if residual:
-            self.elementwise(ADD_ACCESSES * out)
+            self.elementwise("residual_add", ADD_ACCESSES * out)
         if relu:
-            self.elementwise(2.0 * out)  # ReLU (in place: read, write)
+            self.elementwise("relu", 2.0 * out)  # in place: read, write
         return side_out
 
-    def elementwise(self, activations: float) -> None:
-        self.add_kernel(0.0, 0.0, 0.0, activations, 0.0)
+    def elementwise(self, operator: str, activations: float) -> None:
+        self.add_kernel(operator, 0.0, 0.0, 0.0, activations, 0.0)
 
     def graph(self) -> KernelGraph:
         return KernelGraph(tuple(self.rows), tuple(self.columns), tuple(self.flops), tuple(self.activations),
-                           tuple(self.weights))
+                           tuple(self.weights), tuple(self.operators))
 
 
 @lru_cache(maxsize=None)
@@ -178,7 +202,7 @@ def resnet_graph(shape: ResNetShape, fused: bool = False) -> KernelGraph:
     b = _Builder(fused)
     side = b.conv(shape.resolution, shape.channels, shape.width, STEM_KERNEL, STRIDE, relu=True)
     pooled = side // STRIDE
-    b.elementwise(float(side * side * shape.width + pooled * pooled * shape.width))  # 3x3 max pool, stride 2
+    b.elementwise(MAX_POOL, float(side * side * shape.width + pooled * pooled * shape.width))  # 3x3, stride 2
     side, channels = pooled, shape.width
     expansion = BOTTLENECK_EXPANSION if shape.block == "bottleneck" else 1
     for stage, blocks in enumerate(shape.stage_blocks):
@@ -197,8 +221,8 @@ def resnet_graph(shape: ResNetShape, fused: bool = False) -> KernelGraph:
                 b.conv(side, channels, out_channels, 1, stride, relu=False)  # downsample branch
             b.conv(inner, last_in, out_channels, last_kernel, 1, relu=True, residual=True)
             side, channels = inner, out_channels
-    b.elementwise(float(side * side * channels + channels))  # global average pool
-    b.add_kernel(1.0, float(shape.classes), 2.0 * channels * shape.classes, float(channels + shape.classes),
+    b.elementwise(AVERAGE_POOL, float(side * side * channels + channels))  # global
+    b.add_kernel(LINEAR, 1.0, float(shape.classes), 2.0 * channels * shape.classes, float(channels + shape.classes),
               float(channels * shape.classes))
     return b.graph()
 
@@ -219,7 +243,8 @@ class LayerPass(NamedTuple):
 
 def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: float, compute_efficiency: float,
                         memory_efficiency: float, bytes_per_element: float, tile_rows: float = 1.0,
-                        tile_columns: float = 1.0, wave: float = 0.0, cache: float = 0.0) -> LayerPass:
+                        tile_columns: float = 1.0, wave: float = 0.0, cache: float = 0.0,
+                        lines: Mapping[str, OperatorLine] | None = None) -> LayerPass:
     """Roofline of a pass priced one kernel at a time [s], for `batch` samples (a float, or a
     numpy array of them):
 
@@ -241,6 +266,10 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
     `wave` at a time, each as long as a full tile, so
     q_k = ceil(tiles / wave) x wave x min(M, tile rows) x tile columns / (M x N)
     (a kernel shorter than one tile is charged only its own rows); q_k = 1 when `wave` is 0.
+    An element-wise kernel whose operator has a measured line in `lines` (operator ->
+    `OperatorLine`) takes t_k = f_o + s_k x batch x A_k x b / (bandwidth x e_o) instead: f_o [s]
+    its fixed run time, e_o [1] the fraction of the bandwidth it reaches (its memory roof counts
+    the second term, its fixed time only the total).
     Returns a `LayerPass`: t, the two roofs summed over the kernels, the FLOPs (batch x sum F_k),
     the bytes moved in device memory (sum_k (s_k x batch x A_k + W_k) x b) and the slowdown
     sum_k F_k x q_k / sum_k F_k.
@@ -267,12 +296,18 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
 
     compute_rate = peak * compute_efficiency
     memory_rate = bandwidth * memory_efficiency / bytes_per_element
-    moved = memory = 0.0
-    for count, activations, weights in graph.elementwise_groups:
+    moved = memory = fixed = 0.0
+    lines = lines or {}
+    for count, operator, activations, weights in graph.elementwise_groups:
         elements = device_elements(activations, weights)
         moved = moved + count * elements
-        memory = memory + count * elements / memory_rate
-    total = memory
+        line = lines.get(operator)
+        if line is None:
+            memory = memory + count * elements / memory_rate
+        else:
+            memory = memory + count * elements * bytes_per_element / (bandwidth * line.efficiency)
+            fixed = fixed + count * line.fixed
+    total = memory + fixed
     compute = charged = 0.0
     for count, rows, columns, flops, activations, weights in graph.matmul_groups:
         elements = device_elements(activations, weights)

@@ -279,7 +279,7 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
         m = model_terms(model)
         h = hardware_terms(hardware, precision, require_memory, dla)
         eff = pass_efficiencies(m, h, efficiency, layout)
-        layers = layer_terms(m, h, eff, fusion, cuda_graph)
+        layers = layer_terms(m, h, eff, fusion, cuda_graph, layout)
         overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
         terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers, cuda_graph, layout)
         if plain:

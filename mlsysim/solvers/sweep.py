@@ -119,7 +119,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             lineage.merge(h.lineage)
             eff = pass_efficiencies(m, h, efficiency, layout)
             lineage.merge(eff.lineage)
-            layers = layer_terms(m, h, eff, fusion, cuda_graph)
+            layers = layer_terms(m, h, eff, fusion, cuda_graph, layout)
             overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
             lineage.merge(overhead.lineage)
             host = 0.0

@@ -23,7 +23,15 @@ from mlsysim.catalog import Catalog
 from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
-from mlsysim.solvers.convolution import KernelGraph, LayerPass, ResNetShape, layer_roofline_time, resnet_graph
+from mlsysim.solvers.convolution import (
+    ELEMENTWISE_OPERATORS,
+    KernelGraph,
+    LayerPass,
+    OperatorLine,
+    ResNetShape,
+    layer_roofline_time,
+    resnet_graph,
+)
 from mlsysim.solvers.roofline import check_precision
 from mlsysim.solvers.transformer import (
     TransformerShape,
@@ -1091,6 +1099,8 @@ class LayerTerms:
     # one batch holds that batch's tile and wave losses, which the per-kernel quantization
     # prices again, so the figure is divided by them (the slowdown at that batch); 1 otherwise.
     efficiency_scale: float = 1.0
+    # Measured lines of the element-wise operators (`operator_line_values`), (operator, line) pairs.
+    lines: tuple[tuple[str, OperatorLine], ...] = ()
     # Passes already priced, by (batch, peak, bandwidth, efficiencies, bytes per element), so
     # repeated solves of the same setting pay one dictionary lookup.
     _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
@@ -1105,14 +1115,14 @@ class LayerTerms:
         if hit is None:
             hit = layer_roofline_time(self.graph, batch, peak, bandwidth, compute_efficiency * self.efficiency_scale,
                                       memory_efficiency, bytes_per_element, self.tile_rows, self.tile_columns,
-                                      self.wave, self.cache)
+                                      self.wave, self.cache, dict(self.lines))
             if scalar and len(self._memo) < inputs.MEMO_LIMIT:
                 self._memo[key] = hit
         return hit
 
 
 def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencies,
-                fusion: str | None = None, cuda_graph: bool = False) -> LayerTerms | None:
+                fusion: str | None = None, cuda_graph: bool = False, layout: str | None = None) -> LayerTerms | None:
     """The per-kernel terms of CNN `m` on `h` (None for a model without a described layer
     structure; `fusion` other than "none" on such a model is an error). The convolutions' tile
     and wave quantization uses the cited implicit-GEMM convolution tile
@@ -1128,7 +1138,9 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
     activations stay on chip where their working set fits in the accelerator's L2
     (`memory.l2_cache`; all traffic goes to device memory where the record states none). The
     kernels' launches are priced by `kernel_launches` (`cuda_graph`: as one replayed graph).
-    Memoised per (model, hardware at a precision, fusion, efficiencies, graph) in the catalog."""
+    In the unfused graph, a batch norm, ReLU or residual add whose time on this accelerator,
+    precision and `layout` is cited as a measured line (`operator_line_values`) is priced on it.
+    Memoised per (model, hardware at a precision, fusion, efficiencies, graph, layout) in the catalog."""
     fusion = "none" if fusion is None else str(fusion).lower()
     if fusion not in FUSIONS:
         raise MlsysimError(f"fusion: {fusion!r} is not one of {', '.join(FUSIONS)}")
@@ -1140,7 +1152,7 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
     memo = h.catalog.derived("layer_terms")
     # The scale depends on the figure itself (its cap), so a second layout's figure is its own entry.
     key = (m.ref, h.record._data["id"], h.precision, fusion, efficiencies.gemm_specific, efficiencies.measured_batch,
-           efficiencies.gemm if efficiencies.gemm_specific else None, cuda_graph)
+           efficiencies.gemm if efficiencies.gemm_specific else None, cuda_graph, layout)
     hit = memo.get(key)
     if hit is not None:
         return hit
@@ -1153,9 +1165,38 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
         at_measured = layer_roofline_time(graph, efficiencies.measured_batch, 1.0, 1.0, 1.0, 1.0, 1.0, rows, columns,
                                           wave, cache)
         scale = min(at_measured.slowdown, 1.0 / efficiencies.gemm)
-    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale)
+    lines = []
+    if fusion == "none":
+        for operator in ELEMENTWISE_OPERATORS:
+            found = operator_line_values(h, operator, layout)
+            if found is not None:
+                lines.append((operator, OperatorLine(lineage.use(found[0]), lineage.use(found[1]))))
+    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale, tuple(lines))
     inputs.remember(memo, key, result)
     return result
+
+
+# The `kernel` qualifiers of an element-wise operator's measured line: its fixed run time and the
+# fraction of the memory bandwidth its bytes move at.
+OPERATOR_FIXED_TIME, OPERATOR_MEMORY = "operator_fixed_time", "operator_memory"
+
+
+def operator_line_values(h: HardwareTerms, operator: str, layout: str | None = None) -> tuple[Value, Value] | None:
+    """The measured line of element-wise `operator` (one of ELEMENTWISE_OPERATORS) on
+    accelerator terms `h`: the first assumption (by record id) with qualifier `kernel:
+    operator_fixed_time` and the first with `kernel: operator_memory`, each with `operator:
+    <operator>`, `h`'s precision among its `precisions`, scoped to `layout` (None: the default,
+    CONV_LAYOUTS[0]) or to no layout, and applying to the accelerator (`applies_to`); None
+    unless both are cited."""
+    layout = layout or CONV_LAYOUTS[0]
+
+    def first(kernel: str) -> Value | None:
+        return next((v for v in _qualified_assumptions(h.catalog, "operator")
+                     if v.qualifiers.get("kernel") == kernel and v.qualifiers["operator"] == operator
+                     and v.qualifiers.get("layout") in (None, layout)
+                     and h.precision in _listed(v.qualifiers.get("precisions")) and applies_to(v, h.record)), None)
+    fixed, memory = first(OPERATOR_FIXED_TIME), first(OPERATOR_MEMORY)
+    return None if fixed is None or memory is None else (fixed, memory)
 
 
 def _conv_tile(h: HardwareTerms, efficiencies: KernelEfficiencies) -> tuple[float, float, float, Lineage, str]:

@@ -35,12 +35,15 @@ VENDORS = ("AMD", "Apple", "Cerebras", "Espressif", "Google", "Himax", "Intel", 
 LINKS = ("NVLink", "Infinity Fabric", "ICI", "InfiniBand", "Ethernet", "PCIe")
 # Tensor layouts a convolution efficiency may be scoped to (mlsysim.solvers.terms.CONV_LAYOUTS).
 LAYOUTS = ("channels_last", "nchw")
+# Element-wise operators a measured line may be scoped to (mlsysim.solvers.convolution.ELEMENTWISE_OPERATORS).
+OPERATORS = ("batch_norm", "relu", "residual_add")
 QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {
     "direction": DIRECTIONS,
     "precision": PRECISIONS,
     "vendor": VENDORS,
     "link": LINKS,
     "layout": LAYOUTS,
+    "operator": OPERATORS,
 }
 _REQUIRED_WHY = {
     "direction": "a link bandwidth must say whether the source quotes one direction or both added together",
