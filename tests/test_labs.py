@@ -25,7 +25,7 @@ from mlsysim.site.labs.waterfall import OUTPUT_TOKENS, PROMPT_TOKENS, waterfall,
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
 from mlsysim.solvers.terms import (KERNELS, applies_to, cited_assumption, expert_gemm_value, gemm_tile_values, hardware_terms,
-                                   kernel_efficiency_values, kernel_launch_value,
+                                   kernel_efficiency_values, kernel_launch_value, OPERATOR_FIXED_TIME, OPERATOR_MEMORY,
                                    model_terms, wave_quantization)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,14 +53,15 @@ def test_export_carries_every_assumption_the_solvers_read_with_its_citation(cata
     assert set(ASSUMPTIONS) <= set(data["assumptions"])
     idents = dict(ASSUMPTIONS)
     # The rest are the per-kernel efficiency records (routed-expert GEMMs included), the per-kernel times measured on one
-    # accelerator (kernel: launch), the GEMM tiles of other precisions (e.g. gemm_tile_rows_fp8)
-    # and the convolution tile, under their own ids.
+    # accelerator (kernel: launch), the GEMM tiles of other precisions (e.g. gemm_tile_rows_fp8),
+    # the convolution tile and the element-wise operators' measured lines, under their own ids.
     extra = set(data["assumptions"]) - set(ASSUMPTIONS)
     assert {"gemm_efficiency_hopper_fp8", "kernel_launch_mi300x", "gemm_tile_rows_fp8", "gemm_tile_columns_fp8",
-            "conv_tile_rows", "conv_tile_columns"} <= extra
+            "conv_tile_rows", "conv_tile_columns", "operator_fixed_time_hopper_fp16_relu",
+            "operator_memory_efficiency_hopper_fp16_relu"} <= extra
     for key in extra:
         qualifiers = catalog.get("assumptions", key).quantity.qualifiers
-        assert (qualifiers.get("kernel") in (*KERNELS, "launch", "expert_gemm")
+        assert (qualifiers.get("kernel") in (*KERNELS, "launch", "expert_gemm", OPERATOR_FIXED_TIME, OPERATOR_MEMORY)
                 or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_"))
                 or key in ("conv_tile_rows", "conv_tile_columns")), key
         idents[key] = key
@@ -237,13 +238,18 @@ NUMBERS = ("latency", "latency_compute", "latency_memory", "latency_overhead", "
 def test_javascript_physics_equals_the_solvers_under_node(catalog, data, tmp_path):
     """roofline.js `solve`, run by node on the exported data, against Engine.solve (equal
     precisions, prefill) and ServingModel (separate weight / KV formats, decode) for 300
-    sampled settings, and for mixtures of experts on the H100, whose routed experts run at
-    their own cited grouped-GEMM figure."""
+    sampled settings, for mixtures of experts on the H100, whose routed experts run at
+    their own cited grouped-GEMM figure, and for ResNet-50 on Hopper GPUs, whose element-wise
+    operators run on their measured lines."""
     moe = [{"model": model, "hardware": "h100_sxm", "precision": precision, "batch": batch, "seq": seq,
             "phase": phase, "weight_precision": precision, "kv_precision": precision}
            for model in ("qwen3_30b_a3b", "mixtral_8x7b") for precision in ("fp8", "bf16")
            for batch, seq, phase in ((1, 2048, "prefill"), (64, 128, "prefill"), (32, 1024, "decode"))]
-    samples = _samples(data, random.Random(16), 300) + moe
+    # ResNet-50 on Hopper GPUs: its batch norms, ReLUs and residual adds take their measured lines.
+    cnn = [{"model": "resnet50", "hardware": hw, "precision": "fp16", "batch": batch, "seq": 1, "phase": "prefill",
+            "weight_precision": "fp16", "kv_precision": "fp16"}
+           for hw in ("h200", "h100_sxm") for batch in (1, 32, 256)]
+    samples = _samples(data, random.Random(16), 300) + moe + cnn
     (tmp_path / "data.js").write_text(script_assignment("window.MLSYSIM_ROOFLINE", data), encoding="utf-8")
     runner = tmp_path / "run.js"
     runner.write_text(

@@ -140,8 +140,9 @@
     // kernel whose working set fits in the L2 (h.l2_cache) reads only its weights from memory.
     // A whole-network convolution figure measured at batch B0 (h.conv_measured_batch) holds
     // B0's tile losses, so it is divided by that slowdown (terms.LayerTerms.efficiency_scale).
+    // A batch norm, ReLU or residual add with a measured line (h.operator_lines) is priced on it.
     var L = m.layers, wave = (h.conv_wave && h.conv_wave[precision]) || 0, cache = h.l2_cache || 0;
-    var tr = 1.0, tc = 1.0, scale = 1.0;
+    var tr = 1.0, tc = 1.0, scale = 1.0, lines = h.operator_lines && h.operator_lines[precision];
     if (wave) { tr = A[h.conv_tiles[precision].rows].si; tc = A[h.conv_tiles[precision].columns].si; }
     var measured = (h.conv_measured_batch && h.conv_measured_batch[precision]) || 0;
     if (wave && measured) { scale = Math.min(convSlowdown(L, measured, wave, tr, tc), 1.0 / eff.gemm.si); }
@@ -160,6 +161,12 @@
         }
         var tCompute = work / computeRate;
         charged += work; compute += tCompute; total += Math.max(tCompute, tMemory);
+      } else if (lines && lines[L.operators[k]]) {
+        // An element-wise operator with a measured line (terms.operator_line_values): its fixed
+        // run time plus its bytes at its own measured fraction of the bandwidth.
+        var line = lines[L.operators[k]];
+        tMemory = elements * bytes / (h.bandwidth * A[line.efficiency].si);
+        total += A[line.fixed].si + tMemory;
       } else {
         total += tMemory;
       }

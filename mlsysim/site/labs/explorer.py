@@ -32,7 +32,7 @@ from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.plausibility import on_chip_memory
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-from mlsysim.solvers.convolution import resnet_graph
+from mlsysim.solvers.convolution import ELEMENTWISE_OPERATORS, resnet_graph
 from mlsysim.solvers.terms import (
     COMPUTE_EFFICIENCY,
     CONV_TILE_COLUMNS,
@@ -52,6 +52,7 @@ from mlsysim.solvers.terms import (
     kernel_launch_value,
     layer_terms,
     model_terms,
+    operator_line_values,
     pass_efficiencies,
     wave_quantization,
 )
@@ -166,7 +167,7 @@ def _layers(m: Any) -> dict[str, list[float]] | None:
         return None
     graph = resnet_graph(m.resnet)
     return {"rows": list(graph.rows), "columns": list(graph.columns), "flops": list(graph.flops),
-            "activations": list(graph.activations), "weights": list(graph.weights)}
+            "activations": list(graph.activations), "weights": list(graph.weights), "operators": list(graph.operators)}
 
 
 def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]], cnn: Any = None) -> dict[str, Any] | None:
@@ -199,7 +200,7 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         if waves[precision]:  # the tile that wave is made of (its own records for fp8)
             tile = gemm_tile_values(catalog, precision)
             tiles[precision] = {"rows": _table_key(tile["rows"], table), "columns": _table_key(tile["columns"], table)}
-    conv_waves, conv_tiles, conv_batches = {}, {}, {}
+    conv_waves, conv_tiles, conv_batches, operator_lines = {}, {}, {}, {}
     for precision in peaks:
         h = hardware_terms(record, precision)
         eff = pass_efficiencies(cnn, h) if cnn is not None else None
@@ -208,6 +209,12 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         # The batch a whole-network convolution figure was measured at (its tile losses are in
         # it: `terms.LayerTerms.efficiency_scale`); 0 where none applies.
         conv_batches[precision] = eff.measured_batch if eff is not None and conv_waves[precision] else 0.0
+        # The element-wise operators priced on a measured line in the default layout
+        # (terms.operator_line_values): operator -> keys of its fixed time and bandwidth fraction.
+        lines = {op: found for op in ELEMENTWISE_OPERATORS if (found := operator_line_values(h, op)) is not None}
+        if lines:
+            operator_lines[precision] = {op: {"fixed": _table_key(fixed, table), "efficiency": _table_key(memory, table)}
+                                         for op, (fixed, memory) in lines.items()}
         if conv_waves[precision]:
             conv_tiles[precision] = {"rows": _table_key(cited_assumption(catalog, CONV_TILE_ROWS), table),
                                      "columns": _table_key(cited_assumption(catalog, CONV_TILE_COLUMNS), table)}
@@ -217,6 +224,7 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
         "capacity": first.capacity, "launch": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
         "conv_wave": conv_waves, "conv_tiles": conv_tiles, "conv_measured_batch": conv_batches,
+        "operator_lines": operator_lines,
         # The L2 a CNN kernel's working set can stay in (convolution.layer_roofline_time) [B]; 0: none stated.
         "l2_cache": record.field(L2_CACHE).si if record.has(L2_CACHE) else 0.0,
         "on_chip": on_chip_memory(record),
