@@ -12,7 +12,11 @@ fixed run times beyond one kernel's gap are 4.430, 4.936, 0.349 and 0.279 us, an
 fractions of the H200's 4.8 TB/s are 32.30%, 52.19%, 81.96% and 87.96%. Summed over the
 network at batch 32 the element-wise operators take 2.060 ms in NCHW and 1.585 ms in
 channels-last; the profiler counts 342 GPU kernels in a batch-1 NCHW pass and 283 in
-channels-last, and 516 in a batch-1 decode step of the Llama-3-8B-shaped decoder.
+channels-last, and 516 in a batch-1 decode step of the Llama-3-8B-shaped decoder. That
+decoder's small operators at decode batches 1, 8, 32 and 64, on the same kind of line, have
+intercepts of 4.518 us (RMSNorm), 1.413 us (residual add), 3.225 us (SiLU-and-multiply) and
+7.840 us (decode attention over 513 cached tokens), so fixed run times of 3.391, 0.286, 2.098
+and 6.713 us beyond one kernel's gap.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from mlsysim.catalog import load_catalog
 from mlsysim.catalog.schemas.common import OPERATORS
 from mlsysim.solvers.convolution import ELEMENTWISE_OPERATORS, KernelGraph, OperatorLine, layer_roofline_time
 from mlsysim.solvers.engine import Engine
-from mlsysim.solvers.terms import hardware_terms, layer_terms, operator_line_values, pass_efficiencies, model_terms
+from mlsysim.solvers.serving import ServingModel
+from mlsysim.solvers.terms import (TRANSFORMER_OPERATORS, hardware_terms, launch_overhead, layer_terms, model_terms,
+                                   operator_floors, operator_line_values, pass_efficiencies)
 from tests.conftest import assert_quoted_and_recomputed, values_citing
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +43,9 @@ H200_BW = 4.80e12
 # (operator, layout or None for both) -> the record-id suffix of its two records.
 LINES = {("batch_norm", "nchw"): "batch_norm_nchw", ("batch_norm", "channels_last"): "batch_norm_channels_last",
          ("relu", None): "relu", ("residual_add", None): "residual_add"}
+# A Llama decode step's operators in the report -> their records' operator qualifier.
+DECODE_OPERATORS = {"rms_norm": "rms_norm", "residual_add": "residual_add", "silu_mul": "silu_mul",
+                    "attention": "decode_attention"}
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +53,13 @@ def catalog_and_report() -> tuple:
     return load_catalog(REPO / "catalog"), json.loads(REPORT.read_text())
 
 
-def operator_line(report: dict, operator: str, layout: str | None) -> tuple[float, float]:
+def operator_line(report: dict, operator: str, layout: str | None, section: str = "elementwise") -> tuple[float, float]:
     """(intercept a [s], rate R [B/s]) of the least-squares line t = a + bytes / R through the
-    report's graph times of `operator` (in `layout`, or both), residuals relative to t."""
-    rows = [r for r in report["elementwise"] if r["kind"] == operator and layout in (None, r["layout"])]
+    report's graph times of `operator` (in `layout`, or both) in `section`, residuals relative to t."""
+    if section == "elementwise":
+        rows = [r for r in report[section] if r["kind"] == operator and layout in (None, r["layout"])]
+    else:
+        rows = [r for r in report[section] if r["operator"] == operator]
     x = np.array([r["bytes"] for r in rows])
     t = np.array([r["graph"]["median_s"] for r in rows])
     slope, intercept = np.polyfit(x, t, 1, w=1.0 / t)
@@ -65,10 +77,14 @@ def test_every_value_citing_the_third_report_is_quoted_and_recomputed(catalog_an
         a, rate = operator_line(report, operator, layout)
         expected[f"assumptions/operator_fixed_time_hopper_fp16_{suffix}"] = a - gap
         expected[f"assumptions/operator_memory_efficiency_hopper_fp16_{suffix}"] = rate / H200_BW
+    for operator, qualifier in DECODE_OPERATORS.items():
+        a, _ = operator_line(report, operator, None, "decode_kernels")
+        expected[f"assumptions/operator_fixed_time_hopper_bf16_{qualifier}"] = a - gap
     assert_quoted_and_recomputed(values_citing(catalog, SOURCE), expected, REPORT.read_text())
     # The figures the module docstring quotes.
     a, rate = operator_line(report, "batch_norm", "nchw")
     assert (a, rate) == (pytest.approx(5.557e-6, rel=1e-3), pytest.approx(1.550e12, rel=1e-3))
+    assert operator_line(report, "attention", None, "decode_kernels")[0] == pytest.approx(7.840e-6, rel=1e-3)
 
 
 def test_relu_and_the_residual_add_take_the_same_time_in_both_layouts(catalog_and_report):
@@ -96,7 +112,7 @@ def test_network_totals_and_kernel_counts_in_the_report(catalog_and_report):
 
 
 def test_the_operator_qualifier_lists_the_solvers_operators():
-    assert OPERATORS == ELEMENTWISE_OPERATORS
+    assert set(OPERATORS) == set(ELEMENTWISE_OPERATORS) | set(TRANSFORMER_OPERATORS)
 
 
 def test_a_measured_line_prices_an_elementwise_kernel_by_hand():
@@ -146,3 +162,30 @@ def test_a_resnet50_solve_on_an_h200_rests_on_the_lines_of_its_layout(catalog_an
     assert "assumptions/operator_memory_efficiency_hopper_fp16_relu#quantity" in used
     assert not any("channels_last" in ref and "operator" in ref for ref in used)
     assert nchw.latency > last.latency
+
+
+def test_a_transformer_pass_in_a_cuda_graph_costs_its_small_operators_fixed_times(catalog_and_report):
+    """Llama-3-8B (32 layers, dense) on an H200 in BF16: (2 x 32 + 1) norms x 3.391 us + 64 residual
+    adds x 0.2862 us + 32 activations x 2.098 us = 306.0 us per pass, and a decode step's 32
+    attention kernels 32 x 6.713 us = 214.8 us more; none launched from the host, none in FP8."""
+    catalog, _ = catalog_and_report
+    model = model_terms(catalog.get("models", "llama3_8b"))
+    h200 = hardware_terms(catalog.get("hardware", "h200"), "bf16")
+    floors = operator_floors(model, h200)
+    assert floors.seconds == pytest.approx(65 * 3.391e-6 + 64 * 0.2862e-6 + 32 * 2.098e-6)
+    assert operator_floors(model, h200, decode=True).seconds == pytest.approx(32 * 6.713e-6)
+    assert {e.path for e in floors.lineage.entries()} == {
+        f"assumptions/operator_fixed_time_hopper_bf16_{op}#quantity" for op in ("rms_norm", "residual_add", "silu_mul")}
+    graphed, eager = launch_overhead(model, h200, cuda_graph=True), launch_overhead(model, h200)
+    assert graphed.seconds == pytest.approx(model.kernels * 1.136e-6 + floors.seconds)
+    assert eager.seconds == pytest.approx(model.kernels * 3e-6)  # launched: the operators run behind the launches
+    assert operator_floors(model, hardware_terms(catalog.get("hardware", "h200"), "fp8")).seconds == 0.0
+    llama, hw = catalog.get("models", "llama3_8b"), catalog.get("hardware", "h200")
+    serving = ServingModel(llama, hw, precision="bf16", cuda_graph=True)
+    step, prefill = serving.decode_step(512), serving.prefill(512)
+    assert step.launch == pytest.approx(graphed.seconds + 32 * 6.713e-6)
+    assert prefill.launch == pytest.approx(graphed.seconds)
+    used = {e.path for e in serving.lineage.entries()}
+    assert "assumptions/operator_fixed_time_hopper_bf16_decode_attention#quantity" in used
+    plain = ServingModel(llama, hw, precision="bf16")
+    assert not any("operator_fixed_time" in e.path for e in plain.lineage.entries())

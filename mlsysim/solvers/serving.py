@@ -72,8 +72,10 @@ from mlsysim.solvers.terms import (
     cited_assumption,
     collective_efficiencies,
     hardware_terms,
+    FixedOverhead,
     launch_overhead,
     model_terms,
+    operator_floors,
     pass_efficiencies,
     public_token_record,
     routed_gemm_share,
@@ -436,6 +438,8 @@ class ServingModel:
         self.request_overhead = self._runtime_cost(request_overhead, catalog, "request_overhead")
         self.cuda_graph = bool(cuda_graph)
         self.launch = launch_overhead(self.m, self.h, self.cuda_graph)
+        # A decode step's attention, replayed in a graph, also costs its kernel's fixed run time.
+        self.decode_floor = operator_floors(self.m, self.h, decode=True) if self.cuda_graph else FixedOverhead(0.0, Lineage())
         self.allreduce_latency = allreduce_latency(hw, self.tp)
         # The fixed costs a pass has but no cited figure prices here, said rather than left silent.
         self.unpriced = tuple(part.unpriced for part in (self.launch, self.allreduce_latency) if part.unpriced)
@@ -447,8 +451,8 @@ class ServingModel:
         # The fastest published per-device token rate (a cited, empirical plausibility bound).
         self.token_record = public_token_record(catalog)
         self.hardware_name = node.label if node is not None else self.h.name
-        for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.allreduce_latency.lineage,
-                     self.waves.lineage):
+        for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.decode_floor.lineage,
+                     self.allreduce_latency.lineage, self.waves.lineage):
             self._lineage.merge(part)
 
     @property
@@ -504,7 +508,7 @@ class ServingModel:
         t_m = moved / bandwidth
         t_roof = kernel_roofline_time(gemm, flops - gemm, stretch, self.h.peak, self.eff.gemm, self.eff.attention,
                                       weights, moved - weights, self.h.bandwidth, self.eff.memory)
-        t_launch = self.launch.seconds
+        t_launch = self.launch.seconds + (self.decode_floor.seconds if new == 1.0 else 0.0)
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
         t_runtime = self.iteration_overhead + self.request_overhead * batch
@@ -722,7 +726,9 @@ class ServingModel:
         # The engine's runtime cost is paid once for the iteration, per request for every
         # decoding sequence and every prefill chunk in it.
         runtime = self.iteration_overhead + self.request_overhead * (n + prefill_tokens / chunk)
-        time = gemms.weight_gemm + sum(p.attention_time for p in parts) + gemms.launch + gemms.communication + runtime
+        # The decode tokens' attention kernel costs its fixed run time too (`operator_floors`).
+        launch = gemms.launch + self.decode_floor.seconds
+        time = gemms.weight_gemm + sum(p.attention_time for p in parts) + launch + gemms.communication + runtime
         attention_compute = sum(p.attention_compute for p in parts)
         attention_memory = sum(p.attention_memory for p in parts)
         compute = gemms.compute - gemms.attention_compute + attention_compute
@@ -731,7 +737,7 @@ class ServingModel:
         attention_rate = self.h.peak * self.eff.attention
         flops = gemms.flops - gemms.attention_compute * attention_rate + attention_compute * attention_rate
         return PassTime(time, compute, memory, gemms.communication, flops, memory * self.h.bandwidth * self.eff.memory,
-                        gemms.launch, gemms.communication_latency, gemms.gemm_utilization, runtime,
+                        launch, gemms.communication_latency, gemms.gemm_utilization, runtime,
                         attention_compute, attention_memory)
 
     def _chunked_steady_state(self, n: int, prompt_tokens: int, output_tokens: int, budget: int) -> ContinuousBatchingProfile:

@@ -822,12 +822,84 @@ def launch_overhead(m: ModelTerms, h: HardwareTerms, cuda_graph: bool = False) -
     figure applies to the hardware (`applies_to`); else zero, and nothing in the lineage.
     With `cuda_graph`, the pass is replayed as a CUDA graph and each kernel costs the cited
     time per kernel of a graph replay instead (`kernel_launches`).
-    Memoised per (model, accelerator) in their catalog, so a solve pays one dictionary lookup."""
+    A transformer's pass replayed as a CUDA graph also costs its small operators' measured
+    fixed run times (`operator_floors`): in a graph the kernels run back to back, each after
+    the one before. Launched from the host, a small operator runs while the host launches the
+    next kernel, inside the launch time already charged, so it adds nothing there.
+    Memoised per (model, accelerator at a precision) in their catalog, so a solve pays one dictionary lookup."""
     memo = h.catalog.derived("launch_overhead")
-    key = (m.ref, h.record._data["id"], cuda_graph)
+    key = (m.ref, h.record._data["id"], h.precision, cuda_graph)
     result = memo.get(key)
     if result is None:
-        result = memo[key] = kernel_launches(m.kernels, h, cuda_graph)
+        result = kernel_launches(m.kernels, h, cuda_graph)
+        if cuda_graph and m.kind == "transformer":
+            result = _plus(result, operator_floors(m, h))
+        memo[key] = result
+    return result
+
+
+def _plus(a: FixedOverhead, b: FixedOverhead) -> FixedOverhead:
+    """Two fixed overheads added, their lineages merged and their `unpriced` notes kept."""
+    if not b.seconds and not b.unpriced:
+        return a
+    lineage = Lineage()
+    lineage.merge(a.lineage)
+    lineage.merge(b.lineage)
+    return FixedOverhead(a.seconds + b.seconds, lineage, "; ".join(x for x in (a.unpriced, b.unpriced) if x))
+
+
+# A transformer layer's small operators a measured fixed run time may price (`operator_floors`):
+# per layer two norms and two residual adds, and in a dense (not mixture-of-experts) layer the
+# MLP's activation; per pass the final norm; in a decode step, each layer's attention.
+NORM, RESIDUAL_ADD, GATED_ACTIVATION, DECODE_ATTENTION = "rms_norm", "residual_add", "silu_mul", "decode_attention"
+TRANSFORMER_OPERATORS = (NORM, RESIDUAL_ADD, GATED_ACTIVATION, DECODE_ATTENTION)
+
+
+def operator_fixed_value(h: HardwareTerms, operator: str) -> Value | None:
+    """The cited fixed run time of a transformer's small `operator` on accelerator terms `h`:
+    the first assumption (by record id) with qualifiers `kernel: operator_fixed_time`,
+    `operator: <operator>`, no layout, `h`'s precision among its `precisions`, and applying to
+    the accelerator (`applies_to`); else None."""
+    return next((v for v in _qualified_assumptions(h.catalog, "operator")
+                 if v.qualifiers.get("kernel") == OPERATOR_FIXED_TIME and v.qualifiers["operator"] == operator
+                 and "layout" not in v.qualifiers and h.precision in _listed(v.qualifiers.get("precisions"))
+                 and applies_to(v, h.record)), None)
+
+
+def operator_floors(m: ModelTerms, h: HardwareTerms, decode: bool = False) -> FixedOverhead:
+    """Fixed run time of transformer `m`'s small operators in one pass on `h` [s], beyond each
+    kernel's launch or gap in a CUDA graph: (2 L + 1) x f_norm + 2 L x f_add + L_dense x f_act,
+    or with `decode`, the extra a decode step's attention costs, L x f_attention; L the
+    layers, L_dense those without routed experts, each f the operator's cited fixed time
+    (`operator_fixed_value`; an operator with none adds nothing). A small kernel runs this long however little data it moves (a
+    reduction, the ramp of its thread blocks); its bytes are not counted, as the roofline
+    keeps a transformer's activations on chip (`roofline.pass_cost`). The figures are
+    measured on RMSNorm, the in-place residual add, SwiGLU's SiLU-and-multiply and PyTorch's
+    decode attention (one query over the cache), and applied to those slots of every
+    transformer; a decode step's attention is priced by its bytes as well, so its floor is
+    charged once, in decode steps only (a prefill's attention kernel runs far longer).
+    Memoised per (model, accelerator at a precision, decode) in their catalog.
+
+    References
+    ----------
+    Williams, Waterman and Patterson 2009, "Roofline", CACM 52(4) (the roof bounds a kernel from
+    below; a small kernel's fixed costs add to it).
+    """
+    memo = h.catalog.derived("operator_floors")
+    key = (m.ref, h.record._data["id"], h.precision, decode)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    counts = {NORM: 2.0 * m.layers + 1.0, RESIDUAL_ADD: 2.0 * m.layers, GATED_ACTIVATION: m.layers - m.moe_layers}
+    if decode:
+        counts = {DECODE_ATTENTION: m.layers}
+    lineage, seconds = Lineage(), 0.0
+    for operator, count in counts.items():
+        value = operator_fixed_value(h, operator) if count else None
+        if value is not None:
+            seconds += count * lineage.use(value)
+    result = FixedOverhead(seconds, lineage) if seconds else _NO_OVERHEAD
+    inputs.remember(memo, key, result)
     return result
 
 

@@ -35,8 +35,10 @@ VENDORS = ("AMD", "Apple", "Cerebras", "Espressif", "Google", "Himax", "Intel", 
 LINKS = ("NVLink", "Infinity Fabric", "ICI", "InfiniBand", "Ethernet", "PCIe")
 # Tensor layouts a convolution efficiency may be scoped to (mlsysim.solvers.terms.CONV_LAYOUTS).
 LAYOUTS = ("channels_last", "nchw")
-# Element-wise operators a measured line may be scoped to (mlsysim.solvers.convolution.ELEMENTWISE_OPERATORS).
-OPERATORS = ("batch_norm", "relu", "residual_add")
+# Operators a measured line or fixed run time may be scoped to: a CNN's element-wise ones
+# (mlsysim.solvers.convolution.ELEMENTWISE_OPERATORS) and a transformer's small ones
+# (mlsysim.solvers.terms.TRANSFORMER_OPERATORS).
+OPERATORS = ("batch_norm", "relu", "residual_add", "rms_norm", "silu_mul", "decode_attention")
 QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {
     "direction": DIRECTIONS,
     "precision": PRECISIONS,
