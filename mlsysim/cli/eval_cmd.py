@@ -313,7 +313,7 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     rows = [
         ("latency", f"{_ms(si['latency'])}  ({p.bottleneck.lower()}-bound: compute {_ms(si['latency_compute'])}"
                     f"{_waves(si['gemm_utilization'])}{memory_part}"
-                    + (f"; + kernel launches {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "")
+                    + (f"; + {_launch_label(terms.cuda_graph, terms.model.kind == 'transformer')} {_ms(si['latency_overhead'])}" if si["latency_overhead"] else "")
                     + (f"; host dispatch {_ms(si['latency_host'])}" if si["latency_host"] else "") + ")"),
         ("throughput", f"{format_number(si['throughput'])} {unit}"),
         *([("per denoising step", _ms(si["latency"] / steps))] if steps != 1 else []),
@@ -368,7 +368,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         memory, latency, ttft = cb.memory, cb.request_latency, cb.ttft
         result = serving.steady_state_dict(cb, prompt, out)
         warned = cb.warnings
-        step_costs = _fixed_costs(serving.decode_step(prompt, req.concurrent), serving.tp)
+        step_costs = _fixed_costs(serving.decode_step(prompt, req.concurrent), serving.tp, serving.cuda_graph)
         rows = [
             ("time to first token", f"{_ms(cb.ttft)}  " + ("(prefill of one request, no queueing)" if budget is None else
                                     f"({-(-prompt // req.chunk_tokens)} iterations carrying its {req.chunk_tokens}-token chunks, no queueing)")),
@@ -390,9 +390,9 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         rows = [
             ("time to first token", f"{_ms(r.ttft)}  ({r.prefill.bottleneck.lower()}-bound prefill: compute {_ms(r.prefill.compute)}"
                                     f"{_waves(r.prefill.gemm_utilization)}, "
-                                    f"memory {_ms(r.prefill.memory)}" + _joined("; + ", _fixed_costs(r.prefill, serving.tp)) + ")"),
+                                    f"memory {_ms(r.prefill.memory)}" + _joined("; + ", _fixed_costs(r.prefill, serving.tp, serving.cuda_graph)) + ")"),
             ("inter-token latency", f"{_ms(r.itl)}  (first {_ms(r.itl_first)}, last {_ms(r.itl_last)}"
-                                    + _joined("; each step includes ", _fixed_costs(serving.decode_step(prompt, req.batch), serving.tp)) + ")"),
+                                    + _joined("; each step includes ", _fixed_costs(serving.decode_step(prompt, req.batch), serving.tp, serving.cuda_graph)) + ")"),
             ("request latency", _ms(r.latency)),
             ("throughput", f"{format_number(r.tokens_per_second)} output tokens/s ({format_number(r.decode_tokens_per_second)} while decoding)"),
             ("KV cache", f"{format_quantity(r.kv_cache_per_token, 'information')} per token per sequence"),
@@ -447,10 +447,19 @@ def _waves(utilization: float) -> str:
     return f" with GEMM tile waves {utilization:.0%} full" if utilization < 1.0 else ""
 
 
-def _fixed_costs(p: Any, tp: int) -> list[str]:
-    """What a serving pass adds to its roofline: kernel launches, all-reduces and the engine's
-    host time."""
-    parts = [f"kernel launches {_ms(p.launch)}"] if p.launch else []
+def _launch_label(cuda_graph: bool, transformer: bool = True) -> str:
+    """What a pass's per-kernel fixed time is: launches from the host, or, replayed as a CUDA
+    graph, the gaps between kernels and (a transformer's) small operators' fixed run times
+    (a CNN's element-wise operators are priced in its roofline, kernel by kernel)."""
+    if not cuda_graph:
+        return "kernel launches"
+    return "kernel gaps and small operators in the graph" if transformer else "kernel gaps in the graph"
+
+
+def _fixed_costs(p: Any, tp: int, cuda_graph: bool = False) -> list[str]:
+    """What a serving pass adds to its roofline: kernel launches (or, in a CUDA graph, gaps and
+    small operators), all-reduces and the engine's host time."""
+    parts = [f"{_launch_label(cuda_graph)} {_ms(p.launch)}"] if p.launch else []
     if tp > 1:
         parts.append(f"all-reduce {_ms(p.communication)}" + (f", {_ms(p.communication_latency)} of it fixed latency" if p.communication_latency else ""))
     if p.runtime:
