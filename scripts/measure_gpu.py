@@ -192,9 +192,14 @@ def _graphed(torch: Any, fn: Callable[[], Any]) -> Callable[[], Any]:
     return graph.replay
 
 
-def _gpu_kernels(torch: Any, device: Any, fn: Callable[[], Any]) -> int | None:
-    """GPU activities (kernels, memory copies and sets) one eager call of `fn` issues, counted
-    by the PyTorch profiler; None off a GPU or where the profiler cannot trace the device."""
+# Longest kernel name kept in a report (templated kernel names run to thousands of characters).
+KERNEL_NAME_CHARS = 160
+
+
+def _gpu_kernel_names(torch: Any, device: Any, fn: Callable[[], Any]) -> dict[str, int] | None:
+    """GPU activities (kernels, memory copies and sets) one eager call of `fn` issues, by name
+    (cut to KERNEL_NAME_CHARS) and how many times each runs, traced by the PyTorch profiler;
+    None off a GPU or where the profiler cannot trace the device."""
     if device.type != "cuda":
         return None
     try:
@@ -204,9 +209,20 @@ def _gpu_kernels(torch: Any, device: Any, fn: Callable[[], Any]) -> int | None:
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             fn()
             torch.cuda.synchronize()
-        return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+        names: dict[str, int] = {}
+        for event in prof.events():
+            if event.device_type == torch.autograd.DeviceType.CUDA:
+                name = event.name[:KERNEL_NAME_CHARS]
+                names[name] = names.get(name, 0) + 1
+        return names
     except (RuntimeError, AttributeError, AssertionError):
         return None
+
+
+def _gpu_kernels(torch: Any, device: Any, fn: Callable[[], Any]) -> int | None:
+    """How many GPU activities one eager call of `fn` issues (`_gpu_kernel_names`), or None."""
+    names = _gpu_kernel_names(torch, device, fn)
+    return None if names is None else sum(names.values())
 
 
 def _operand_sets(torch: Any, device: Any, first: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -719,14 +735,16 @@ def measure_kernel_counts(torch: Any, device: Any, cfg: dict[str, int], context:
     """GPU kernels (and memory copies and sets) one eager call launches, counted by the PyTorch
     profiler: each `decode_operators` operator and one decode step of `llama_like` with
     `context` cached tokens at each decode batch, and one torchvision ResNet-50 pass at batch 1
-    in each layout. Run after every timed section: tracing the device may leave hooks behind
+    in each layout, with its kernels by name (`resnet50_batch1_kernels`): which operators
+    launch more than one. Run after every timed section: tracing the device may leave hooks behind
     that slow later launches. Empty off a GPU."""
     if device.type != "cuda":
         return {}
     import torchvision  # noqa: PLC0415 (optional dependency)
 
     dtype = torch.bfloat16
-    out: dict[str, Any] = {"decode_operators": {}, "llama_decode_step": {}, "resnet50_batch1": {}}
+    out: dict[str, Any] = {"decode_operators": {}, "llama_decode_step": {}, "resnet50_batch1": {},
+                           "resnet50_batch1_kernels": {}}
     with torch.inference_mode():
         for batch in batches:
             ops = decode_operators(torch, cfg, batch, context, device, dtype)
@@ -749,7 +767,9 @@ def measure_kernel_counts(torch: Any, device: Any, cfg: dict[str, int], context:
             with _layout(torch, layout, benchmark) as fmt:
                 resnet = resnet.to(memory_format=fmt)
                 x = torch.randn(1, 3, size, size, device=device, dtype=torch.float16).contiguous(memory_format=fmt)
-                out["resnet50_batch1"][layout] = _gpu_kernels(torch, device, lambda: resnet(x))
+                names = _gpu_kernel_names(torch, device, lambda: resnet(x))
+                out["resnet50_batch1"][layout] = None if names is None else sum(names.values())
+                out["resnet50_batch1_kernels"][layout] = names
     return out
 
 
@@ -860,7 +880,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ResNet-50 {row.get('layout', 'nchw')} batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, "
               f"{row['images_per_s']:.0f} images/s{graph}")
     for name, counts in report.get("kernel_counts", {}).items():
-        print(f"GPU kernels per call, {name}: {counts}")
+        if not name.endswith("_kernels"):  # the by-name lists stay in the JSON
+            print(f"GPU kernels per call, {name}: {counts}")
     for name, why in report["skipped"].items():
         print(f"skipped {name}: {why}")
     for p in problems:

@@ -102,6 +102,10 @@ def test_kernel_counts_run_last_and_only_on_a_gpu(mg, tmp_path) -> None:
     assert mg.main(["--device", "cpu", "--quick", "--iters", "1", "--out", str(out), "--only", "kernel_counts"]) == 0
     data = json.loads(out.read_text())
     assert data["kernel_counts"] == {} and data["skipped"] == {}
+    import torch
+
+    assert mg._gpu_kernel_names(torch, torch.device("cpu"), lambda: None) is None
+    assert mg._gpu_kernels(torch, torch.device("cpu"), lambda: None) is None
 
 
 def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
