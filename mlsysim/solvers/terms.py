@@ -871,8 +871,9 @@ def operator_floors(m: ModelTerms, h: HardwareTerms, decode: bool = False) -> Fi
     kernel's launch or gap in a CUDA graph: (2 L + 1) x f_norm + 2 L x f_add + L_dense x f_act,
     or with `decode`, the extra a decode step's attention costs, L x f_attention; L the
     layers, L_dense those without routed experts, each f the operator's cited fixed time
-    (`operator_fixed_value`; an operator with none adds nothing). A small kernel runs this long however little data it moves (a
-    reduction, the ramp of its thread blocks); its bytes are not counted, as the roofline
+    (`operator_fixed_value`; an operator with none adds nothing). A small kernel runs this
+    long however little data it moves (a reduction, the ramp of its thread blocks); its
+    bytes are not counted, as the roofline
     keeps a transformer's activations on chip (`roofline.pass_cost`). The figures are
     measured on RMSNorm, the in-place residual add, SwiGLU's SiLU-and-multiply and PyTorch's
     decode attention (one query over the cache), and applied to those slots of every
