@@ -5,7 +5,8 @@
 
 Measures, and prints and writes as JSON (schema SCHEMA below):
 - dense GEMM throughput by shape and precision (bf16; fp8 via torch._scaled_mm where the
-  GPU and PyTorch support it), as TFLOP/s = 2 M N K / time;
+  GPU and PyTorch support it), as TFLOP/s = 2 M N K / time, including a Llama layer's
+  4,096-column GEMMs at 128 to 2,048 rows (how the tile grid fills the SMs);
 - achieved memory bandwidth of a large device-to-device copy (bytes read + written / time);
 - attention throughput (torch scaled_dot_product_attention): prefill (causal, S x S) and
   decode (1 query over a KV cache of S tokens), as TFLOP/s and bytes/s of the KV read;
@@ -17,8 +18,9 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
   the host's;
 - every distinct convolution of ResNet-50 at batches 1, 32 and 256, in NCHW and in
   channels-last (NHWC) layout, as TFLOP/s (2 x multiply-adds / time);
-- every distinct element-wise kernel of ResNet-50 (batch norm, ReLU, residual add) at the
-  same batches and layouts, as bytes read and written per second;
+- every distinct element-wise kernel of ResNet-50 (batch norm, ReLU, residual add, the max
+  and global average pools) at the same batches and layouts, as bytes read and written per
+  second;
 - every operator of one decode step of that decoder's layer other than its weight GEMMs
   (RMSNorm, the KV-cache write, attention over the cache, the residual add, SiLU x up) at
   each decode batch: the bytes it must move and its time in a CUDA graph, i.e. what a decode
@@ -103,8 +105,11 @@ def plan(quick: bool) -> dict[str, Any]:
     llama_prefill = [(512, 6144, 4096), (512, 4096, 4096), (512, 28672, 4096), (512, 4096, 14336)]
     # The same layer's weight GEMMs at decode batch sizes: how fast a skinny GEMM streams weights.
     llama_decode = [(m, n, k) for m in (2, 4, 8, 32, 64) for n, k in ((6144, 4096), (28672, 4096), (4096, 14336))]
+    # Its 4,096-column GEMMs at prompts of 128 to 2,048 tokens: how the tile grid fills the SMs
+    # (a 256 x 128 tile gives 64 tiles at 512 tokens, half of a 132-SM wave).
+    tile_sweep = [(m, 4096, k) for m in (128, 256, 1024, 2048) for k in (4096, 14336)]
     return {"gemm": [(m, 8192, 8192) for m in (1, 16, 128, 1024, 8192)] + [(4096, 14336, 4096), (4096, 4096, 14336)]
-            + llama_prefill + llama_decode,
+            + llama_prefill + llama_decode + tile_sweep,
             # ResNet-50's convolutions and element-wise kernels at a latency, a middle and a
             # throughput batch: how their efficiency follows the batch.
             "conv_batches": [1, 32, 256], "conv_size": 224,
@@ -452,16 +457,17 @@ def measure_conv(torch: Any, device: Any, batch: int, size: int, iters: int) -> 
 
 def resnet50_elementwise(torch: Any, size: int) -> list[dict[str, Any]]:
     """Every distinct element-wise kernel of torchvision's ResNet-50 on a `size` x `size` image
-    (batch norm in evaluation, ReLU, the residual add): its kind, channels, height and width,
-    and how many times the network runs it."""
+    (batch norm in evaluation, ReLU, the residual add, the 3 x 3 stride-2 max pool and the
+    global average pool): its kind, channels, height and width (a pool's input's, the
+    others' output's) and how many times the network runs it."""
     import torchvision  # noqa: PLC0415 (optional dependency)
 
     model = torchvision.models.resnet50(weights=None).eval()
     seen: dict[tuple[Any, ...], int] = {}
 
     def hook(kind: str) -> Callable[..., None]:
-        def record(_module: Any, _inputs: Any, out: Any) -> None:
-            key = (kind, *out.shape[1:])
+        def record(_module: Any, inputs: Any, out: Any) -> None:
+            key = (kind, *(inputs[0] if kind in POOLS else out).shape[1:])
             seen[key] = seen.get(key, 0) + 1
         return record
     for module in model.modules():
@@ -471,6 +477,10 @@ def resnet50_elementwise(torch: Any, size: int) -> list[dict[str, Any]]:
             module.register_forward_hook(hook("relu"))
         elif isinstance(module, torchvision.models.resnet.Bottleneck):
             module.register_forward_hook(hook("residual_add"))
+        elif isinstance(module, torch.nn.MaxPool2d):
+            module.register_forward_hook(hook("max_pool"))
+        elif isinstance(module, torch.nn.AdaptiveAvgPool2d):
+            module.register_forward_hook(hook("average_pool"))
     with torch.inference_mode():
         model(torch.zeros(1, 3, size, size))
     return [{"kind": k[0], "channels": k[1], "height": k[2], "width": k[3], "count": n} for k, n in seen.items()]
@@ -480,11 +490,25 @@ def resnet50_elementwise(torch: Any, size: int) -> list[dict[str, Any]]:
 # ReLU read and write one (ReLU in place, as torchvision runs it), the residual add reads two
 # and writes one (out += identity).
 ELEMENTWISE_TENSORS = {"batch_norm": 2, "relu": 2, "residual_add": 3}
+# The pools, timed on their input: the max pool (3 x 3, stride 2) reads it and writes a quarter
+# as many elements; the global average pool reads it and writes one element per channel.
+POOLS = ("max_pool", "average_pool")
+
+
+def elementwise_elements(kind: str, batch: int, channels: int, height: int, width: int) -> float:
+    """Elements an element-wise kernel of `kind` reads and writes (see ELEMENTWISE_TENSORS and
+    POOLS) on a `batch` x `channels` x `height` x `width` tensor (a pool's input)."""
+    n = float(batch * channels * height * width)
+    if kind == "max_pool":
+        return n + batch * channels * math.ceil(height / 2) * math.ceil(width / 2)
+    if kind == "average_pool":
+        return n + batch * channels
+    return ELEMENTWISE_TENSORS[kind] * n
 
 
 def measure_elementwise(torch: Any, device: Any, batch: int, size: int, iters: int) -> list[dict[str, Any]]:
     """Each distinct element-wise kernel of ResNet-50 at `batch`, FP16 on a GPU, in NCHW and in
-    channels-last: the bytes it reads and writes (ELEMENTWISE_TENSORS x elements x 2 B) over its
+    channels-last: the bytes it reads and writes (`elementwise_elements` x 2 B) over its
     time, alone and (on a GPU) in a CUDA graph over operand copies beyond the L2 cache."""
     F = torch.nn.functional
     dtype = torch.float16 if device.type == "cuda" else torch.float32
@@ -493,7 +517,7 @@ def measure_elementwise(torch: Any, device: Any, batch: int, size: int, iters: i
         c = kernel["channels"]
         x = torch.randn(batch, c, kernel["height"], kernel["width"], device=device, dtype=dtype)
         stats = [torch.rand(c, device=device, dtype=dtype) + 0.5 for _ in range(4)]
-        nbytes = float(ELEMENTWISE_TENSORS[kernel["kind"]] * x.numel() * x.element_size())
+        nbytes = elementwise_elements(kernel["kind"], batch, c, kernel["height"], kernel["width"]) * x.element_size()
         for layout, _ in LAYOUTS:
             fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
             with torch.inference_mode():
@@ -505,6 +529,10 @@ def measure_elementwise(torch: Any, device: Any, batch: int, size: int, iters: i
                         return F.batch_norm(a, stats[0], stats[1], stats[2], stats[3], False, 0.0, 1e-5)
                     if kind == "relu":
                         return F.relu(a, inplace=True)
+                    if kind == "max_pool":
+                        return F.max_pool2d(a, 3, 2, 1)
+                    if kind == "average_pool":
+                        return F.adaptive_avg_pool2d(a, 1)
                     return a.add_(b)
                 a0, b0 = sets[0]
                 t = summary(timed(lambda: call(a0, b0), iters))

@@ -122,12 +122,16 @@ def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     assert sum(r["count"] for r in convs if r["layout"] == "nchw") == 53
     assert [r["batch"] for r in data["resnet"]] == [1, 2] and all("graph" not in r for r in data["resnet"])
     assert all(r["graph"] is None for r in convs)  # CUDA graphs only on a GPU
-    # torchvision's ResNet-50 runs 53 batch norms, 49 ReLUs and 16 residual adds.
+    # torchvision's ResNet-50 runs 53 batch norms, 49 ReLUs, 16 residual adds and two pools.
     kinds: dict[str, int] = {}
     for r in data["elementwise"]:
         if r["layout"] == "nchw":
             kinds[r["kind"]] = kinds.get(r["kind"], 0) + r["count"]
-    assert kinds == {"batch_norm": 53, "relu": 49, "residual_add": 16}
+    assert kinds == {"batch_norm": 53, "relu": 49, "residual_add": 16, "max_pool": 1, "average_pool": 1}
+    # A pool is timed on its input (the quick run's 32 x 32 image: the stem leaves 16 x 16).
+    pool = next(r for r in data["elementwise"] if r["kind"] == "max_pool" and r["layout"] == "nchw")
+    assert (pool["channels"], pool["height"]) == (64, 16)
+    assert pool["bytes"] == (2 * 64 * 16 * 16 + 2 * 64 * 8 * 8) * 4  # batch 2, FP32 on a CPU
     assert all(r["bytes_per_s"] > 0 and r["bytes"] > 0 for r in data["elementwise"])
     # Host time per eager call of each module kind; the bottleneck block runs 10 operators.
     dispatch = data["dispatch"]
