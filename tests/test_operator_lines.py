@@ -148,7 +148,7 @@ def test_lines_apply_by_layout_precision_hardware_and_fusion(catalog_and_report)
     resnet = model_terms(catalog.get("models", "resnet50"))
     eff = pass_efficiencies(resnet, h200)
     unfused, fused = layer_terms(resnet, h200, eff), layer_terms(resnet, h200, eff, "tensorrt")
-    assert dict(unfused.lines).keys() == set(ELEMENTWISE_OPERATORS) and fused.lines == ()
+    assert unfused.lines.keys() == set(ELEMENTWISE_OPERATORS) and fused.lines == {}
 
 
 def test_a_resnet50_solve_on_an_h200_rests_on_the_lines_of_its_layout(catalog_and_report):

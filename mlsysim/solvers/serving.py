@@ -72,10 +72,8 @@ from mlsysim.solvers.terms import (
     cited_assumption,
     collective_efficiencies,
     hardware_terms,
-    FixedOverhead,
     launch_overhead,
     model_terms,
-    operator_floors,
     pass_efficiencies,
     public_token_record,
     routed_gemm_share,
@@ -438,8 +436,8 @@ class ServingModel:
         self.request_overhead = self._runtime_cost(request_overhead, catalog, "request_overhead")
         self.cuda_graph = bool(cuda_graph)
         self.launch = launch_overhead(self.m, self.h, self.cuda_graph)
-        # A decode step's attention, replayed in a graph, also costs its kernel's fixed run time.
-        self.decode_floor = operator_floors(self.m, self.h, decode=True) if self.cuda_graph else FixedOverhead(0.0, Lineage())
+        # A decode step's (in a graph, its attention kernel also costs its fixed run time).
+        self.decode_launch = launch_overhead(self.m, self.h, self.cuda_graph, decode=True)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
         # The fixed costs a pass has but no cited figure prices here, said rather than left silent.
         self.unpriced = tuple(part.unpriced for part in (self.launch, self.allreduce_latency) if part.unpriced)
@@ -451,7 +449,7 @@ class ServingModel:
         # The fastest published per-device token rate (a cited, empirical plausibility bound).
         self.token_record = public_token_record(catalog)
         self.hardware_name = node.label if node is not None else self.h.name
-        for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.launch.lineage, self.decode_floor.lineage,
+        for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.decode_launch.lineage,
                      self.allreduce_latency.lineage, self.waves.lineage):
             self._lineage.merge(part)
 
@@ -508,7 +506,7 @@ class ServingModel:
         t_m = moved / bandwidth
         t_roof = kernel_roofline_time(gemm, flops - gemm, stretch, self.h.peak, self.eff.gemm, self.eff.attention,
                                       weights, moved - weights, self.h.bandwidth, self.eff.memory)
-        t_launch = self.launch.seconds + (self.decode_floor.seconds if new == 1.0 else 0.0)
+        t_launch = (self.decode_launch if new == 1.0 else self.launch).seconds
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
         t_runtime = self.iteration_overhead + self.request_overhead * batch
@@ -726,8 +724,8 @@ class ServingModel:
         # The engine's runtime cost is paid once for the iteration, per request for every
         # decoding sequence and every prefill chunk in it.
         runtime = self.iteration_overhead + self.request_overhead * (n + prefill_tokens / chunk)
-        # The decode tokens' attention kernel costs its fixed run time too (`operator_floors`).
-        launch = gemms.launch + self.decode_floor.seconds
+        # The pass's kernels once, and the decode tokens' attention kernel its fixed run time too.
+        launch = self.decode_launch.seconds
         time = gemms.weight_gemm + sum(p.attention_time for p in parts) + launch + gemms.communication + runtime
         attention_compute = sum(p.attention_compute for p in parts)
         attention_memory = sum(p.attention_memory for p in parts)

@@ -816,24 +816,28 @@ def collective_efficiencies(hw: Record, fabric: Record | None = None) -> LinkEff
     return result
 
 
-def launch_overhead(m: ModelTerms, h: HardwareTerms, cuda_graph: bool = False) -> FixedOverhead:
+def launch_overhead(m: ModelTerms, h: HardwareTerms, cuda_graph: bool = False, decode: bool = False) -> FixedOverhead:
     """Kernel-launch time of one forward pass of `m` on `h` [s]: kernels per pass x the cited
     per-kernel launch overhead (catalog/assumptions/kernel_launch_overhead.yaml), when that
     figure applies to the hardware (`applies_to`); else zero, and nothing in the lineage.
     With `cuda_graph`, the pass is replayed as a CUDA graph and each kernel costs the cited
     time per kernel of a graph replay instead (`kernel_launches`).
     A transformer's pass replayed as a CUDA graph also costs its small operators' measured
-    fixed run times (`operator_floors`): in a graph the kernels run back to back, each after
-    the one before. Launched from the host, a small operator runs while the host launches the
-    next kernel, inside the launch time already charged, so it adds nothing there.
-    Memoised per (model, accelerator at a precision) in their catalog, so a solve pays one dictionary lookup."""
+    fixed run times (`operator_floors`; with `decode`, a decode step's attention's too): in a
+    graph the kernels run back to back, each after the one before. Launched from the host, a
+    small operator runs while the host launches the next kernel, inside the launch time
+    already charged, so it adds nothing there.
+    Memoised per (model, accelerator at a precision, graph, decode) in their catalog, so a solve
+    pays one dictionary lookup."""
     memo = h.catalog.derived("launch_overhead")
-    key = (m.ref, h.record._data["id"], h.precision, cuda_graph)
+    key = (m.ref, h.record._data["id"], h.precision, cuda_graph, decode)
     result = memo.get(key)
     if result is None:
         result = kernel_launches(m.kernels, h, cuda_graph)
         if cuda_graph and m.kind == "transformer":
             result = _plus(result, operator_floors(m, h))
+            if decode:
+                result = _plus(result, operator_floors(m, h, decode=True))
         memo[key] = result
     return result
 
@@ -855,15 +859,15 @@ NORM, RESIDUAL_ADD, GATED_ACTIVATION, DECODE_ATTENTION = "rms_norm", "residual_a
 TRANSFORMER_OPERATORS = (NORM, RESIDUAL_ADD, GATED_ACTIVATION, DECODE_ATTENTION)
 
 
-def operator_fixed_value(h: HardwareTerms, operator: str) -> Value | None:
-    """The cited fixed run time of a transformer's small `operator` on accelerator terms `h`:
-    the first assumption (by record id) with qualifiers `kernel: operator_fixed_time`,
-    `operator: <operator>`, no layout, `h`'s precision among its `precisions`, and applying to
-    the accelerator (`applies_to`); else None."""
+def operator_value(h: HardwareTerms, kernel: str, operator: str, layout: str | None = None) -> Value | None:
+    """The first assumption (by record id) with qualifiers `kernel: <kernel>` and `operator:
+    <operator>`, `h`'s precision among its `precisions`, scoped to no layout or to `layout`,
+    and applying to accelerator terms `h` (`applies_to`); else None. `kernel` is
+    OPERATOR_FIXED_TIME (a fixed run time) or OPERATOR_MEMORY (a bandwidth fraction)."""
     return next((v for v in _qualified_assumptions(h.catalog, "operator")
-                 if v.qualifiers.get("kernel") == OPERATOR_FIXED_TIME and v.qualifiers["operator"] == operator
-                 and "layout" not in v.qualifiers and h.precision in _listed(v.qualifiers.get("precisions"))
-                 and applies_to(v, h.record)), None)
+                 if v.qualifiers.get("kernel") == kernel and v.qualifiers["operator"] == operator
+                 and v.qualifiers.get("layout") in (None, layout)
+                 and h.precision in _listed(v.qualifiers.get("precisions")) and applies_to(v, h.record)), None)
 
 
 def operator_floors(m: ModelTerms, h: HardwareTerms, decode: bool = False) -> FixedOverhead:
@@ -871,7 +875,7 @@ def operator_floors(m: ModelTerms, h: HardwareTerms, decode: bool = False) -> Fi
     kernel's launch or gap in a CUDA graph: (2 L + 1) x f_norm + 2 L x f_add + L_dense x f_act,
     or with `decode`, the extra a decode step's attention costs, L x f_attention; L the
     layers, L_dense those without routed experts, each f the operator's cited fixed time
-    (`operator_fixed_value`; an operator with none adds nothing). A small kernel runs this
+    (`operator_value`, no layout; an operator with none adds nothing). A small kernel runs this
     long however little data it moves (a reduction, the ramp of its thread blocks); its
     bytes are not counted, as the roofline
     keeps a transformer's activations on chip (`roofline.pass_cost`). The figures are
@@ -896,7 +900,7 @@ def operator_floors(m: ModelTerms, h: HardwareTerms, decode: bool = False) -> Fi
         counts = {DECODE_ATTENTION: m.layers}
     lineage, seconds = Lineage(), 0.0
     for operator, count in counts.items():
-        value = operator_fixed_value(h, operator) if count else None
+        value = operator_value(h, OPERATOR_FIXED_TIME, operator) if count else None
         if value is not None:
             seconds += count * lineage.use(value)
     result = FixedOverhead(seconds, lineage) if seconds else _NO_OVERHEAD
@@ -1172,8 +1176,8 @@ class LayerTerms:
     # one batch holds that batch's tile and wave losses, which the per-kernel quantization
     # prices again, so the figure is divided by them (the slowdown at that batch); 1 otherwise.
     efficiency_scale: float = 1.0
-    # Measured lines of the element-wise operators (`operator_line_values`), (operator, line) pairs.
-    lines: tuple[tuple[str, OperatorLine], ...] = ()
+    # Measured lines of the element-wise operators (`operator_line_values`), by operator.
+    lines: dict[str, OperatorLine] = field(default_factory=dict, compare=False)
     # Passes already priced, by (batch, peak, bandwidth, efficiencies, bytes per element), so
     # repeated solves of the same setting pay one dictionary lookup.
     _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
@@ -1188,7 +1192,7 @@ class LayerTerms:
         if hit is None:
             hit = layer_roofline_time(self.graph, batch, peak, bandwidth, compute_efficiency * self.efficiency_scale,
                                       memory_efficiency, bytes_per_element, self.tile_rows, self.tile_columns,
-                                      self.wave, self.cache, dict(self.lines))
+                                      self.wave, self.cache, self.lines)
             if scalar and len(self._memo) < inputs.MEMO_LIMIT:
                 self._memo[key] = hit
         return hit
@@ -1238,13 +1242,13 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
         at_measured = layer_roofline_time(graph, efficiencies.measured_batch, 1.0, 1.0, 1.0, 1.0, 1.0, rows, columns,
                                           wave, cache)
         scale = min(at_measured.slowdown, 1.0 / efficiencies.gemm)
-    lines = []
+    lines = {}
     if fusion == "none":
         for operator in ELEMENTWISE_OPERATORS:
             found = operator_line_values(h, operator, layout)
             if found is not None:
-                lines.append((operator, OperatorLine(lineage.use(found[0]), lineage.use(found[1]))))
-    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale, tuple(lines))
+                lines[operator] = OperatorLine(lineage.use(found[0]), lineage.use(found[1]))
+    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale, lines)
     inputs.remember(memo, key, result)
     return result
 
@@ -1256,19 +1260,10 @@ OPERATOR_FIXED_TIME, OPERATOR_MEMORY = "operator_fixed_time", "operator_memory"
 
 def operator_line_values(h: HardwareTerms, operator: str, layout: str | None = None) -> tuple[Value, Value] | None:
     """The measured line of element-wise `operator` (one of ELEMENTWISE_OPERATORS) on
-    accelerator terms `h`: the first assumption (by record id) with qualifier `kernel:
-    operator_fixed_time` and the first with `kernel: operator_memory`, each with `operator:
-    <operator>`, `h`'s precision among its `precisions`, scoped to `layout` (None: the default,
-    CONV_LAYOUTS[0]) or to no layout, and applying to the accelerator (`applies_to`); None
-    unless both are cited."""
+    accelerator terms `h`: its fixed run time and bandwidth fraction (`operator_value`) in
+    `layout` (None: the default, CONV_LAYOUTS[0]); None unless both are cited."""
     layout = layout or CONV_LAYOUTS[0]
-
-    def first(kernel: str) -> Value | None:
-        return next((v for v in _qualified_assumptions(h.catalog, "operator")
-                     if v.qualifiers.get("kernel") == kernel and v.qualifiers["operator"] == operator
-                     and v.qualifiers.get("layout") in (None, layout)
-                     and h.precision in _listed(v.qualifiers.get("precisions")) and applies_to(v, h.record)), None)
-    fixed, memory = first(OPERATOR_FIXED_TIME), first(OPERATOR_MEMORY)
+    fixed, memory = (operator_value(h, kernel, operator, layout) for kernel in (OPERATOR_FIXED_TIME, OPERATOR_MEMORY))
     return None if fixed is None or memory is None else (fixed, memory)
 
 
