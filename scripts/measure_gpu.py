@@ -653,6 +653,14 @@ def llama_like(torch: Any, cfg: dict[str, int], device: Any, dtype: Any) -> Any:
     return model.to(dtype=dtype).eval()
 
 
+def kv_caches(torch: Any, cfg: dict[str, int], batch: int, tokens: int, device: Any, dtype: Any) -> list[list[Any]]:
+    """Empty K and V caches of `tokens` positions for each layer of `llama_like`, as its
+    forward takes them."""
+    hd = cfg["hidden"] // cfg["heads"]
+    return [[torch.zeros(batch, cfg["kv_heads"], tokens, hd, device=device, dtype=dtype) for _ in range(2)]
+            for _ in range(cfg["layers"])]
+
+
 def measure_llama(torch: Any, device: Any, cfg: dict[str, int], prompt: int, steps: int, batches: list[int],
                   iters: int) -> dict[str, Any]:
     """On the randomly initialised model of shape `cfg`: the prefill latency of one
@@ -661,11 +669,9 @@ def measure_llama(torch: Any, device: Any, cfg: dict[str, int], prompt: int, ste
     CUDA graph, for each batch size in `batches` (kernels only: no host dispatch)."""
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model = llama_like(torch, cfg, device, dtype)
-    hd = cfg["hidden"] // cfg["heads"]
 
     def caches(batch: int) -> list[list[Any]]:
-        return [[torch.zeros(batch, cfg["kv_heads"], prompt + steps + 1, hd, device=device, dtype=dtype)
-                 for _ in range(2)] for _ in range(cfg["layers"])]
+        return kv_caches(torch, cfg, batch, prompt + steps + 1, device, dtype)
 
     ids = torch.randint(0, cfg["vocab"], (1, prompt), device=device)
     timed = _timer(torch, device)
@@ -779,10 +785,8 @@ def measure_kernel_counts(torch: Any, device: Any, cfg: dict[str, int], context:
             out["decode_operators"][str(batch)] = {name: _gpu_kernels(torch, device, lambda: call(*operands))
                                                    for name, (call, operands, _) in ops.items()}
         model = llama_like(torch, cfg, device, dtype)
-        hd = cfg["hidden"] // cfg["heads"]
         for batch in batches:
-            cache = [[torch.zeros(batch, cfg["kv_heads"], context + 1, hd, device=device, dtype=dtype) for _ in range(2)]
-                     for _ in range(cfg["layers"])]
+            cache = kv_caches(torch, cfg, batch, context + 1, device, dtype)
             ids = torch.randint(0, cfg["vocab"], (batch, 1), device=device)
             out["llama_decode_step"][str(batch)] = _gpu_kernels(torch, device, lambda: model(ids, cache, context))
             del cache
