@@ -183,7 +183,7 @@ def tile_note(h: Any) -> str:
     """The cited tile and wave the check used, or why none applied."""
     from mlsysim.solvers.terms import gemm_tile
 
-    tile = gemm_tile(h)
+    tile = gemm_tile(h.record, h.precision)
     if isinstance(tile, str):
         return f"no wave quantization ({tile})"
     wave, rows, columns, _ = tile

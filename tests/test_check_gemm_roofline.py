@@ -28,12 +28,13 @@ def h100_bf16():
 
 
 def expected_seconds(m: int, n: int, k: int) -> float:
-    """The H100's BF16 price of an M x N x K GEMM worked out here by hand: the cited 256 x 128
-    tile, one per SM, 132 SMs (NVIDIA's Matrix Multiplication Background guide, Section 3.2:
+    """The H100's BF16 price of an M x N x K GEMM worked out here by hand: the 64 x 128 tile
+    assumed for Hopper's 16-bit GEMMs (CUTLASS's Hopper FP8 example tile, gemm_tile_rows_16bit),
+    one per SM, 132 SMs (NVIDIA's Matrix Multiplication Background guide, Section 3.2:
     ceil(tiles / wave) waves of full tiles), then the larger of compute and weight read."""
     h, eff = h100_bf16()
-    tiles = math.ceil(m / 256) * math.ceil(n / 128)
-    charged = math.ceil(tiles / 132) * 132 * min(m, 256) * 128 * k * 2.0
+    tiles = math.ceil(m / 64) * math.ceil(n / 128)
+    charged = math.ceil(tiles / 132) * 132 * min(m, 64) * 128 * k * 2.0
     return max(charged / (h.peak * eff.gemm), n * k * 2.0 / (h.bandwidth * eff.memory))
 
 
@@ -65,7 +66,7 @@ def test_measured_over_predicted_is_grouped_by_ridge_closeness_and_rows(check, t
     rows = result["by_rows"]
     assert rows["1-16"]["median"] == pytest.approx(0.8)
     assert rows[">=1025"]["median"] == pytest.approx(1.25)
-    assert "tile 256 x 128, 132 tiles per wave" in result["terms"]
+    assert "tile 64 x 128, 132 tiles per wave" in result["terms"]
     assert any(path.startswith("hardware/") for path in result["cited"])
 
 

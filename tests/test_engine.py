@@ -137,8 +137,8 @@ def test_precision_uses_that_precisions_peak() -> None:
     fp16 = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, batch_size=8, seq_len=2048, precision="fp16")
     fp8 = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, batch_size=8, seq_len=2048, precision="fp8")
     h100 = Hardware.Cloud.H100
-    # Each precision has its own cited GEMM tile (16-bit: cuBLAS 256 x 128; fp8: CUTLASS's
-    # Hopper FP8 example, 64 x 128), so each has its own wave quantization.
+    # Each precision has its own cited GEMM tile records on Hopper (16-bit: gemm_tile_rows_16bit;
+    # fp8: CUTLASS's Hopper FP8 example, 64 x 128), so each has its own wave quantization.
     assert fp8.si["gemm_utilization"] < 1.0 and fp16.si["gemm_utilization"] < 1.0
     assert fp16.si["flops"] / fp8.si["flops"] == 1.0
     # Each precision has its own cited GEMM and attention efficiencies on the H100.
@@ -165,7 +165,7 @@ def test_lineage_lists_exactly_the_cited_inputs() -> None:
     p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     paths = {e.path for e in p.lineage.entries()}
     assert {"hardware/h100_sxm#compute.fp16", "hardware/h100_sxm#memory.bandwidth", "hardware/h100_sxm#memory.capacity_usable",
-            "models/llama3_8b#transformer.kv_heads", "assumptions/gemm_efficiency_nvidia_16bit#quantity",
+            "models/llama3_8b#transformer.kv_heads", "assumptions/gemm_efficiency_h200_16bit_median#quantity",
             "assumptions/attention_efficiency_hopper_fp16#quantity",
             "assumptions/memory_efficiency_h100#quantity"} <= paths
     # The H100 at fp16 has GEMM, attention and memory records of its own: the generic figures are not inputs.
@@ -324,8 +324,8 @@ def test_long_prompts_fill_the_waves() -> None:
 def test_wave_quantization_is_listed_in_the_lineage_when_used() -> None:
     p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100, seq_len=512)
     paths = {e.path for e in p.lineage.entries()}
-    assert {"hardware/h100_sxm#compute_units", "assumptions/gemm_tile_rows#quantity", "assumptions/gemm_tile_columns#quantity",
-            "assumptions/gemm_tiles_per_sm_wave#quantity"} <= paths
+    assert {"hardware/h100_sxm#compute_units", "assumptions/gemm_tile_rows_16bit#quantity",
+            "assumptions/gemm_tile_columns_16bit#quantity", "assumptions/gemm_tiles_per_sm_wave_16bit#quantity"} <= paths
     assert p.si["gemm_utilization"] < 1.0
 
 
@@ -412,7 +412,7 @@ def test_transformer_passes_use_the_cited_per_kernel_efficiencies() -> None:
     k = kernel_efficiencies(hardware_terms(h100, "fp8"))
     assert k.gemm_specific and (p.compute_efficiency, p.attention_efficiency, p.memory_efficiency) == (
         k.gemm, k.attention, k.memory)
-    assert "assumptions/gemm_efficiency_hopper_fp8#quantity" in p.lineage
+    assert "assumptions/gemm_efficiency_h200_fp8_median#quantity" in p.lineage
     assert "assumptions/attention_efficiency_hopper_fp8#quantity" in p.lineage
     # The A100 has no convolution figure of its own (Hopper's is conv_efficiency_hopper_fp16_*).
     cnn = Engine.solve(Models.Vision.ResNet50, Hardware.Cloud.A100, batch_size=8, precision="fp16")

@@ -37,18 +37,20 @@ def _catalog():
     return default_catalog()
 
 
-def test_fp8_on_hopper_uses_the_deepgemm_figures() -> None:
-    """DeepGEMM README (deepseek-ai/DeepGEMM at a6d97a1, 'Normal GEMMs for dense models', H800):
-    the six M = 4096 rows reach 590-1358 TFLOP/s, median 1041.5 of a 1978 TFLOP/s dense FP8
-    peak = 52.65%; the six M = 64 rows move 1688-2668 GB/s, median 2387.5 of 3.35 TB/s = 71.27%.
+def test_fp8_on_hopper_uses_the_measured_gemm_median_and_the_deepgemm_bandwidth() -> None:
+    """First-party H200 sweep (catalog/reports/measure_gpu_h200_2026-12-04_e76e32f.json, gemm
+    list, the 12 fp8 rows with m >= 512, graph.tflops): median (1198.87 + 1217.59) / 2 of a
+    1978 TFLOP/s dense FP8 peak = 61.08%, applied to the H100 SXM (same GH100 compute).
+    DeepGEMM README (deepseek-ai/DeepGEMM at a6d97a1, 'Normal GEMMs for dense models', H800):
+    the six M = 64 rows move 1688-2668 GB/s, median 2387.5 of 3.35 TB/s = 71.27%.
     FlashAttention-3 (arXiv 2407.08608, abstract): FP8 'close to 1.2 PFLOPs/s' = 60.67% of 1978."""
     h = hardware_terms(_catalog().get("hardware", "h100_sxm"), "fp8")
     e = kernel_efficiencies(h)
-    assert e.gemm == pytest.approx(1041.5 / 1978, rel=1e-3)
+    assert e.gemm == pytest.approx((1198.8742964459036 + 1217.5915856487322) / 2 / 1978, rel=1e-3)
     assert e.memory == pytest.approx(2387.5 / 3350, rel=1e-3)
     assert e.attention == pytest.approx(1200 / 1978, rel=1e-3)
     assert e.gemm_specific and e.attention_specific and e.memory_specific
-    assert "assumptions/gemm_efficiency_hopper_fp8#quantity" in e.lineage
+    assert "assumptions/gemm_efficiency_h200_fp8_median#quantity" in e.lineage
     assert "assumptions/prefill_compute_efficiency#quantity" not in e.lineage
 
 
@@ -205,16 +207,20 @@ def test_kernel_compute_time_adds_each_class_at_its_own_efficiency() -> None:
     assert kernel_compute_time(1e12, 0.2e12, 1.5, 1e15, 0.5, 0.4) == pytest.approx(3.5e-3)
 
 
-def test_fp8_passes_use_the_cutlass_fp8_tile() -> None:
-    """CUTLASS example 54 (Hopper FP8 GEMM): TileShape 64 x 128 x 128. With 64-row tiles a
-    64-token pass has one band; the 16-bit 256 x 128 tile would charge it 64 of 256 rows
-    either way, but a 65-token pass needs a second 64-row band under FP8 only."""
+def test_hopper_passes_use_the_cutlass_64_row_tile_and_the_a100_keeps_256() -> None:
+    """CUTLASS example 54 (Hopper FP8 GEMM): TileShape 64 x 128 x 128, cited for Hopper FP8
+    (gemm_tile_rows_fp8) and assumed for Hopper's 16-bit GEMMs (gemm_tile_rows_16bit); the
+    A100 keeps NVIDIA's guide's 256 x 128 tile."""
     cat = _catalog()
     m = model_terms(cat.get("models", "llama2_7b"))
     fp8 = wave_quantization(m, hardware_terms(cat.get("hardware", "h100_sxm"), "fp8"))
     bf16 = wave_quantization(m, hardware_terms(cat.get("hardware", "h100_sxm"), "bf16"))
-    assert fp8.wave and fp8.tile_rows == 64 and bf16.tile_rows == 256
-    assert fp8.slowdown(128) >= 1.0
+    fp16 = wave_quantization(m, hardware_terms(cat.get("hardware", "h200"), "fp16"))
+    ampere = wave_quantization(m, hardware_terms(cat.get("hardware", "a100_sxm_80gb"), "bf16"))
+    assert fp8.wave and (fp8.tile_rows, bf16.tile_rows, fp16.tile_rows, ampere.tile_rows) == (64, 64, 64, 256)
+    assert "assumptions/gemm_tile_rows_16bit#quantity" in bf16.lineage
+    assert "assumptions/gemm_tile_rows#quantity" in ampere.lineage
+    assert fp8.slowdown(128) >= 1.0 and bf16.slowdown(128) >= 1.0
     int8 = wave_quantization(m, hardware_terms(cat.get("hardware", "h100_sxm"), "int8"))
     assert not int8.wave and "int8" in int8.reason
 
@@ -314,8 +320,9 @@ def test_at_concurrency_is_under_load_at_the_closed_loop_rate() -> None:
 
 
 @pytest.mark.parametrize(("hardware", "precision", "record", "percent"), [
-    ("h100_sxm", "fp16", "gemm_efficiency_nvidia_16bit", 80.0),
-    ("h100_sxm", "fp8", "gemm_efficiency_hopper_fp8", 52.65),
+    ("h100_sxm", "fp16", "gemm_efficiency_h200_16bit_median", 67.66),
+    ("h100_sxm", "fp8", "gemm_efficiency_h200_fp8_median", 61.08),
+    ("gh200", "fp8", "gemm_efficiency_hopper_fp8", 52.65),
     ("a100_sxm_80gb", "bf16", "gemm_efficiency_nvidia_16bit", 80.0),
     ("mi300x", "fp16", "gemm_efficiency_mi300x_16bit", 51.4),
     ("b200", "fp8", "gemm_efficiency_blackwell_fp8", 55.4),
@@ -327,10 +334,13 @@ def test_at_concurrency_is_under_load_at_the_closed_loop_rate() -> None:
 ])
 def test_a_representative_gemm_figure_is_preferred_to_the_best_shape_of_a_sweep(hardware, precision, record, percent):
     """One GEMM efficiency prices every shape, so a figure representative of many shapes wins
-    over a sweep's best shape (an upper bound): the H100's 16-bit GEMMs stay at the lower end
-    of FlashAttention-2's "up to 80-90%" (arXiv 2307.08691, Sec. 1) rather than the 80.3% best
-    shape of Bekman's MAMF table, its FP8 GEMMs at DeepGEMM's median (52.65%) rather than
-    MAMF's 70.9%, the B200's FP8 GEMMs at the median of XLA's sm_100 table (55.4%: 1833.5,
+    over a sweep's best shape (an upper bound): the H100's 16-bit and FP8 GEMMs take the
+    median over the twelve compute-bound shapes (m >= 512) of a first-party H200 sweep
+    (catalog/reports/measure_gpu_h200_2026-12-04_e76e32f.json, gemm list, graph.tflops: BF16
+    (663.38 + 674.88) / 2 of 989 = 67.66%, FP8 (1198.87 + 1217.59) / 2 of 1978 = 61.08%)
+    rather than the 80.3% and 70.9% best shapes of Bekman's MAMF table or the lower end of
+    FlashAttention-2's "up to 80-90%" (arXiv 2307.08691, Sec. 1); the GH200, not covered by
+    that figure, keeps DeepGEMM's median (52.65%) for FP8; the B200's FP8 GEMMs at the median of XLA's sm_100 table (55.4%: 1833.5,
     2485.0, 2499.4 and 2765.0 TFLOP/s at M = 4096; tensorflow third_party/xla/.../
     matmul_interpolator_data.h) rather than MAMF's 76.3%, its BF16 GEMMs at the median of
     torchao's B200 sweep (pct_peak 0.503, 0.627, 0.631, 0.646, 0.672; pytorch/ao pull request

@@ -42,13 +42,11 @@ from mlsysim.solvers.terms import (
     ALLREDUCE_BASE_LATENCY,
     ALLREDUCE_STEP_LATENCY,
     COMPUTE_EFFICIENCY,
-    GEMM_TILE_COLUMNS,
-    GEMM_TILE_ROWS,
-    GEMM_TILES_PER_SM,
     KERNEL_LAUNCH,
     MEMORY_EFFICIENCY,
     applies_to,
     cited_assumption,
+    gemm_tile,
     kernel_launch_value,
 )
 
@@ -233,8 +231,9 @@ class EfficiencyModel:
              catalog: Catalog | None = None) -> KernelEfficiency:
         """Efficiency of one dense GEMM with a rows x columns output on `hardware` at `precision`:
         gemm_compute_efficiency x gemm_shape_utilization. The shape factor applies where the
-        solvers apply it: the record has a cited `compute_units` and the cited tile fits its
-        vendor and precision (fp16 tiles also serve bf16); otherwise it is 1 and `note` says why.
+        solvers apply it, with the tile they read (`terms.gemm_tile`: the most specific cited
+        tile for this accelerator and precision; fp16 tiles also serve bf16); otherwise it is 1
+        and `note` says why.
         The cited kernel efficiency itself states no precision; it is used at every precision."""
         catalog = inputs.catalog_of(hardware, catalog=catalog)
         hw = inputs.record(hardware, "hardware", catalog, "hardware")
@@ -244,36 +243,17 @@ class EfficiencyModel:
         n = inputs.finite_positive(columns, "columns")
         kernel = self.get("dense_gemm", hw, precision=precision, catalog=catalog)
         lineage = kernel.lineage
-        tile = [cited_assumption(catalog, ident, "the GEMM shape term", "efficiency model")
-                for ident in (GEMM_TILE_ROWS, GEMM_TILE_COLUMNS, GEMM_TILES_PER_SM)]
-        reason = _shape_excluded(hw, precision, tile)
+        tile = gemm_tile(hw, precision)  # the tile the solvers' wave term reads, or why none applies
+        reason = tile if isinstance(tile, str) else ""
         if reason:
             shape = 1.0
         else:
-            units = lineage.use(hw.compute_units)
-            tile_rows, tile_columns, per_unit = (lineage.use(v) for v in tile)
-            shape = gemm_shape_utilization(m, n, units, tile_rows, tile_columns, per_unit)
+            wave, tile_rows, tile_columns, cited = tile
+            lineage.merge(cited)
+            shape = gemm_shape_utilization(m, n, wave, tile_rows, tile_columns, 1.0)
         factors = {"kernel": kernel.value, "shape": shape, "rows": m, "columns": n}
         return KernelEfficiency("dense_gemm", kernel.value * shape, kernel.of, kernel.used_by, True,
                                 reason and f"no shape term: {reason}", factors, lineage)
-
-
-# The cited tile is measured for one compute precision; bf16 runs the same 16-bit
-# tensor-core kernels as fp16 (as mlsysim/solvers/terms.py treats it).
-_SAME_TILES = {"fp16": ("fp16", "bf16")}
-
-
-def _shape_excluded(hw: Record, precision: str, tile: list[Value]) -> str:
-    """Why the GEMM shape term does not apply to `hw` at `precision`, or "" when it does."""
-    if not hw.has("compute_units"):
-        return f"{hw.label} has no compute_units (SM count) in the catalog"
-    for value in tile:
-        if not applies_to(value, hw):
-            return f"the cited GEMM tile is for {value.qualifiers.get('vendor')} GPUs, not {hw.label}"
-        tile_precision = value.qualifiers.get("precision")
-        if tile_precision and precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
-            return f"the cited GEMM tile is for {tile_precision}, not {precision}"
-    return ""
 
 
 __all__ = ["EfficiencyModel", "EfficiencyTable", "KernelEfficiency", "KERNEL_CLASSES", "gemm_shape_utilization",

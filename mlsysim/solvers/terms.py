@@ -996,17 +996,21 @@ def host_dispatch_overhead(m: ModelTerms, h: HardwareTerms, given: Any) -> Fixed
 # records (`<tile record>_<precision>`, e.g. gemm_tile_rows_fp8) where the catalog has
 # them; a format with none (int8, ...) gets no wave term.
 _SAME_TILES = {"fp16": ("fp16", "bf16")}
+# Suffixes of the tile records a precision may read, most specific first: its own
+# (`_fp8`), then its family's (`_16bit`, e.g. a tile scoped to Hopper's 16-bit GEMMs); the
+# unsuffixed default comes last.
+_TILE_SUFFIXES = {"fp16": ("fp16", "16bit"), "bf16": ("bf16", "16bit")}
 
 
 def wave_quantization(m: ModelTerms, h: HardwareTerms, tp: int = 1) -> WaveQuantization:
     """The GEMM tile- and wave-quantization term of model `m` on accelerator `h` with its weight GEMMs
     split over `tp` GPUs (tensor parallelism) (column-split GEMMs keep N / tp output columns per
     GPU, row-split ones the full N), from the accelerator's cited SM count (`compute_units`)
-    and the cited tile (catalog/assumptions/gemm_tile_rows.yaml, gemm_tile_columns.yaml,
-    gemm_tiles_per_sm_wave.yaml). Not applied (slowdown 1, nothing in the lineage, `reason`
-    says why) when the model has no described GEMMs, the record has no compute_units, the
-    cited tile is for another vendor or precision. Memoised per (model, hardware at a
-    precision, tensor parallelism) in their catalog, so a solve pays one dictionary lookup."""
+    and the cited tile that applies to it (`gemm_tile_values`). Not applied (slowdown 1,
+    nothing in the lineage, `reason` says why) when the model has no described GEMMs, the
+    record has no compute_units, the cited tile is for another vendor or precision. Memoised
+    per (model, hardware at a precision, tensor parallelism) in their catalog, so a solve
+    pays one dictionary lookup."""
     memo = h.catalog.derived("wave_quantization")
     key = (m.ref, h.record._data["id"], h.precision, tp)
     result = memo.get(key)
@@ -1033,7 +1037,7 @@ def single_gemm_waves(h: HardwareTerms, columns: float) -> WaveQuantization:
 def _tiled_waves(h: HardwareTerms, widths: list[float], shares: list[float]) -> WaveQuantization:
     """The wave term of GEMMs with output `widths` [columns] carrying `shares` of the pass's
     weight-matmul FLOPs, on `h`'s cited tile (`gemm_tile`); the rest of the FLOPs unmodelled."""
-    tile = gemm_tile(h)
+    tile = gemm_tile(h.record, h.precision)
     if isinstance(tile, str):
         return _no_waves(tile)
     wave, tile_rows, tile_columns, lineage = tile
@@ -1043,20 +1047,18 @@ def _tiled_waves(h: HardwareTerms, widths: list[float], shares: list[float]) -> 
     return WaveQuantization(wave, tile_rows, columns, coefficients, rest, lineage)
 
 
-def gemm_tile(h: HardwareTerms) -> tuple[float, float, float, Lineage] | str:
-    """(wave [tiles], tile rows, tile columns, the cited values used) of `h` at its precision,
-    or why the wave term does not apply."""
-    hw = h.record
+def gemm_tile(hw: Record, precision: str) -> tuple[float, float, float, Lineage] | str:
+    """(wave [tiles], tile rows, tile columns, the cited values used) of accelerator `hw`'s
+    GEMMs at `precision`, or why the wave term does not apply."""
     if not hw.has("compute_units"):
         return f"{hw.label} has no compute_units (SM count) in the catalog"
-    tile = gemm_tile_values(hw._catalog, h.precision)
+    tile = gemm_tile_values(hw, precision)
     rows_value, columns_value, per_sm_value = tile["rows"], tile["columns"], tile["tiles_per_sm"]
     for value in (rows_value, columns_value, per_sm_value):
         if not applies_to(value, hw):
             return f"the cited GEMM tile is for {_scope(value)}, not {hw.label}"
-        tile_precision = value.qualifiers.get("precision")
-        if tile_precision and h.precision not in _SAME_TILES.get(tile_precision, (tile_precision,)):
-            return f"the cited GEMM tile is for {tile_precision}, not {h.precision}"
+        if not _tile_serves(value, precision):
+            return f"the cited GEMM tile is for {value.qualifiers.get('precision')}, not {precision}"
     lineage = Lineage()
     sms = lineage.use(hw.compute_units)
     tile_rows = lineage.use(rows_value)
@@ -1064,22 +1066,37 @@ def gemm_tile(h: HardwareTerms) -> tuple[float, float, float, Lineage] | str:
     return sms * lineage.use(per_sm_value), tile_rows, tile_columns, lineage
 
 
-def gemm_tile_values(catalog: Catalog, precision: str) -> dict[str, Value]:
-    """The cited GEMM tile `wave_quantization` reads at `precision`: "rows", "columns" and
-    "tiles_per_sm" (`<record>_<precision>` where the catalog has one, else the default)."""
+def _tile_serves(value: Value, precision: str) -> bool:
+    """Whether a tile record measured at its `precision` qualifier serves GEMMs at `precision`."""
+    tile_precision = value.qualifiers.get("precision")
+    return not tile_precision or precision in _SAME_TILES.get(tile_precision, (tile_precision,))
+
+
+def gemm_tile_values(hw: Record, precision: str) -> dict[str, Value]:
+    """The cited GEMM tile `wave_quantization` reads on accelerator `hw` at `precision`:
+    "rows", "columns" and "tiles_per_sm", each the most specific record that applies to `hw`
+    and serves `precision` (`<record>_<precision>`, then `<record>_<family>`, e.g.
+    gemm_tile_rows_16bit for fp16 and bf16), else the default record."""
     needed = "the GEMM wave-quantization term (the hardware record has compute_units)"
-    return {"rows": _tile_assumption(catalog, GEMM_TILE_ROWS, precision, needed),
-            "columns": _tile_assumption(catalog, GEMM_TILE_COLUMNS, precision, needed),
-            "tiles_per_sm": _tile_assumption(catalog, GEMM_TILES_PER_SM, precision, needed)}
+    return {part: _tile_assumption(hw, ident, precision, needed)
+            for part, ident in (("rows", GEMM_TILE_ROWS), ("columns", GEMM_TILE_COLUMNS),
+                                ("tiles_per_sm", GEMM_TILES_PER_SM))}
 
 
-def _tile_assumption(catalog: Catalog, ident: str, precision: str, needed: str) -> Value:
-    """The tile record for `precision` (`<ident>_<precision>`, e.g. gemm_tile_rows_fp8, the
-    tile of FP8 GEMMs) when the catalog has one, else the default record `ident`."""
-    scoped = f"{ident}_{precision}"
-    if catalog.lookup("assumptions", scoped) is not None:
-        return cited_assumption(catalog, scoped, needed)
-    return cited_assumption(catalog, ident, needed)
+def _tile_assumption(hw: Record, ident: str, precision: str, needed: str) -> Value:
+    """The first tile record `<ident>_<suffix>` (suffixes of `precision`, most specific
+    first) in the catalog that applies to `hw` and serves `precision`, else the default
+    record `ident` where it serves `precision`; else the first scoped record, whose scope
+    then says why no tile applies (e.g. an FP8 tile cited for Hopper only)."""
+    catalog = hw._catalog
+    scoped = [cited_assumption(catalog, f"{ident}_{suffix}", needed)
+              for suffix in _TILE_SUFFIXES.get(precision, (precision,))
+              if catalog.lookup("assumptions", f"{ident}_{suffix}") is not None]
+    for value in scoped:
+        if applies_to(value, hw) and _tile_serves(value, precision):
+            return value
+    default = cited_assumption(catalog, ident, needed)
+    return scoped[0] if scoped and not _tile_serves(default, precision) else default
 
 
 def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:

@@ -198,7 +198,7 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         waves[precision] = w.wave if w is not None else 0.0
         reasons[precision] = w.reason if w is not None else "no transformer model to probe"
         if waves[precision]:  # the tile that wave is made of (its own records for fp8)
-            tile = gemm_tile_values(catalog, precision)
+            tile = gemm_tile_values(record, precision)
             tiles[precision] = {"rows": _table_key(tile["rows"], table), "columns": _table_key(tile["columns"], table)}
     conv_waves, conv_tiles, conv_batches, operator_lines = {}, {}, {}, {}
     for precision in peaks:

@@ -1,0 +1,129 @@
+"""The fourth first-party report (catalog/reports/measure_gpu_h200_2026-12-04_e76e32f.json,
+scripts/measure_gpu.py at commit e76e32f, one H200): its GEMM sweep, the two GEMM efficiencies
+that cite it, and the Hopper 16-bit tile whose choice rests on it.
+
+Figures in that report (medians, CUDA events; `graph` = time per call of 20 calls replayed in
+one CUDA graph over operand copies beyond the L2): the twelve GEMMs of at least 512 rows reach
+57.0% to 75.4% of the 989 TFLOP/s dense BF16 peak, median (663.38 + 674.88) / 2 TFLOP/s =
+67.66%, and 49.3% to 66.5% of the 1,978 TFLOP/s dense FP8 peak, median (1198.87 + 1217.59) / 2
+= 61.08%. A 256 x 4096 x 14336 BF16 product takes 48.56 us (62.6% of the peak), though a
+256 x 128 tile grid would fill only 32 of the 132 SMs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+
+from mlsysim.catalog import load_catalog
+from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies, single_gemm_waves
+from tests.conftest import assert_quoted_and_recomputed, load_script, values_citing
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = "mlsysim-measure-gpu-h200-2026-12-04-e76e32f"
+REPORT = REPO / "catalog" / "reports" / "measure_gpu_h200_2026-12-04_e76e32f.json"
+PEAKS = {"bf16": 989e12, "fp8": 1978e12}
+
+
+@pytest.fixture(scope="module")
+def catalog_and_report() -> tuple:
+    """The repository's catalog and the fourth report, read once for the module."""
+    return load_catalog(REPO / "catalog"), json.loads(REPORT.read_text())
+
+
+def sweep(report: dict, precision: str, least_rows: int) -> list[tuple[int, int, int, float]]:
+    """(M, N, K, seconds per call in a graph) of the report's GEMMs at `precision` with at least `least_rows` rows."""
+    return [(g["m"], g["n"], g["k"], g["graph"]["median_s"]) for g in report["gemm"]
+            if g["precision"] == precision and g["m"] >= least_rows and g.get("graph")]
+
+
+def median_fraction(report: dict, precision: str) -> float:
+    """Median over the compute-bound shapes (M >= 512) of 2 M N K / time over the dense peak."""
+    return statistics.median(2.0 * m * n * k / s / PEAKS[precision] for m, n, k, s in sweep(report, precision, 512))
+
+
+def test_the_report_is_whole_and_says_where_it_ran(catalog_and_report) -> None:
+    report = catalog_and_report[1]
+    assert load_script("measure_gpu").check_report(report) == []
+    assert report["commit"] == "e76e32f7ff9fd2b457deb4f662c053397ff14d19" and not report["quick"]
+    assert report["device"]["name"] == "NVIDIA H200" and report["skipped"] == {}
+    assert len(sweep(report, "bf16", 512)) == len(sweep(report, "fp8", 512)) == 12
+    smi = REPORT.with_name("measure_gpu_h200_2026-12-04_e76e32f.nvidia_smi.csv").read_text()
+    assert "NVIDIA H200, 580.159.04, 700.00 W, 1980 MHz" in smi
+
+
+def test_every_value_citing_the_report_is_in_it(catalog_and_report) -> None:
+    """Each citing value is the report's median (recomputed here, module docstring), its two
+    middle rows quoted verbatim."""
+    catalog, report = catalog_and_report
+    expected = {"assumptions/gemm_efficiency_h200_16bit_median": median_fraction(report, "bf16"),
+                "assumptions/gemm_efficiency_h200_fp8_median": median_fraction(report, "fp8")}
+    found = values_citing(catalog, SOURCE)
+    text = REPORT.read_text()
+    for path, (_, claim) in found.items():
+        for quoted in claim["as_stated"].split(" ... "):
+            assert quoted in text, path
+    assert_quoted_and_recomputed(found, expected, "".join(c["as_stated"] for _, c in found.values()))
+
+
+def test_the_h100_and_h200_price_gemms_at_the_sweep_medians(catalog_and_report) -> None:
+    catalog = catalog_and_report[0]
+    for hw in ("h100_sxm", "h200"):
+        for precision, ident in (("bf16", "gemm_efficiency_h200_16bit_median"), ("fp8", "gemm_efficiency_h200_fp8_median")):
+            e = kernel_efficiencies(hardware_terms(catalog.get("hardware", hw), precision))
+            assert f"assumptions/{ident}#quantity" in e.lineage and e.gemm_specific, (hw, precision)
+
+
+def gemm_errors(catalog, report: dict, tile: tuple[float, float] | None = None) -> list[float]:
+    """measured / predicted of each BF16 sweep GEMM of 16 or more rows on the H200, priced as a
+    pass prices its weight GEMMs (max of tile-stretched compute and weight read); `tile`
+    replaces the cited tile's rows and columns."""
+    check = load_script("check_gemm_roofline")
+    h = hardware_terms(catalog.get("hardware", "h200"), "bf16", True)
+    eff = kernel_efficiencies(h)
+    gemms = sweep(report, "bf16", 16)
+    if tile is None:
+        return [ratio for _, _, ratio in check.compare(gemms, h, eff, 2.0)]
+    out = []
+    for m, n, k, seconds in gemms:
+        waves = single_gemm_waves(h, n)
+        rows, columns = tile
+        bands, tiles = -(-m // rows), -(-n // columns)
+        slowdown = max(1.0, -(-bands * tiles // waves.wave) * waves.wave * min(m, rows) * columns / (m * n))
+        predicted = max(2.0 * m * n * k * slowdown / (h.peak * eff.gemm), n * k * 2.0 / (h.bandwidth * eff.memory))
+        out.append(seconds / predicted)
+    return out
+
+
+def test_the_hopper_16bit_tile_prices_the_measured_sweep_closest(catalog_and_report) -> None:
+    """The 24 BF16 sweep GEMMs of 16 to 8,192 rows, priced with the tile the H200 now reads
+    (64 x 128, gemm_tile_rows_16bit): median |measured / predicted - 1| 7.6%, none off by more
+    than 1.30x; with the A100 guide's 256 x 128 tile the median is 11.7% and a 256-row GEMM is
+    priced at 3.8 times its measured time; with 128 x 128, 8.8% and 2.5 times (the figures the
+    record's note states)."""
+    catalog, report = catalog_and_report
+    cited = gemm_errors(catalog, report)
+    assert len(cited) == 24
+    assert statistics.median(abs(r - 1) for r in cited) == pytest.approx(0.076, abs=0.001)
+    assert 0.75 < min(cited) and max(cited) < 1.31
+    guide = gemm_errors(catalog, report, (256, 128))
+    assert statistics.median(abs(r - 1) for r in guide) == pytest.approx(0.117, abs=0.001)
+    assert 1 / min(guide) == pytest.approx(3.8, abs=0.05)
+    square = gemm_errors(catalog, report, (128, 128))
+    assert statistics.median(abs(r - 1) for r in square) == pytest.approx(0.088, abs=0.001)
+    assert 1 / min(square) == pytest.approx(2.5, abs=0.05)
+
+
+def test_the_rows_priced_with_these_figures_say_so(catalog_and_report) -> None:
+    """Every first-party H200 Llama row (its weight GEMMs use the sweep's figures) names the
+    report in its note: a constant from the same machine and script as the row it is judged on."""
+    catalog = catalog_and_report[0]
+    rows = [r for r in catalog.records("measurements") if r.id.startswith("mlsysim_h200_llama3_8b_")]
+    assert len(rows) == 9
+    for row in rows:
+        note = re.sub(r"\s+", " ", row.get("note"))
+        assert SOURCE in note and "gemm_efficiency_h200_16bit_median" in note, row.id
