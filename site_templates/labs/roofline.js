@@ -26,7 +26,7 @@
     if (!m.gemms.length || !wave) {
       return { wave: 0, reason: m.gemms.length ? (h.wave_reason[precision] || "") : "the model has no described weight GEMMs" };
     }
-    var tile = h.tiles[precision];  // the cited tile of this precision (terms.gemm_tile_values)
+    var tile = h.tiles[precision];  // the cited tile this accelerator reads at this precision (terms.gemm_tile_values)
     var tc = A[tile.columns].si;
     var columns = [], coefficients = [], shares = 0;
     for (var i = 0; i < m.gemms.length; i++) {
