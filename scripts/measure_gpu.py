@@ -764,21 +764,44 @@ def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters
     return rows
 
 
+def gemm_kernel_names(torch: Any, device: Any, shapes: list[tuple[int, int, int]],
+                      names: Callable[..., dict[str, int] | None] = _gpu_kernel_names) -> dict[str, Any]:
+    """The GPU kernels one BF16 (and, on a GPU that has it, FP8) GEMM of each M x N x K shape
+    launches, by name (`names`, the profiler's trace): cuBLAS names carry the thread-block tile
+    it picked for that shape (e.g. "tilesize64x128x64"), the evidence a tile-quantization term
+    rests on. Keys "bf16 MxNxK" and "fp8 MxNxK"; each None where the device cannot be traced."""
+    out: dict[str, Any] = {}
+    fp8 = getattr(torch, "float8_e4m3fn", None)
+    one = torch.tensor(1.0, device=device)
+    for m, n, k in shapes:
+        a = torch.randn(m, k, device=device, dtype=torch.bfloat16)
+        b = torch.randn(k, n, device=device, dtype=torch.bfloat16)
+        out[f"bf16 {m}x{n}x{k}"] = names(torch, device, lambda: a @ b)
+        if device.type == "cuda" and fp8 is not None and hasattr(torch, "_scaled_mm") and m % 16 == 0:
+            a8, b8 = a.to(fp8), b.t().contiguous().to(fp8).t()
+            out[f"fp8 {m}x{n}x{k}"] = names(torch, device, lambda: torch._scaled_mm(
+                a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
+            del a8, b8
+        del a, b
+    return out
+
+
 def measure_kernel_counts(torch: Any, device: Any, cfg: dict[str, int], context: int, batches: list[int],
-                          size: int) -> dict[str, Any]:
+                          size: int, gemms: list[tuple[int, int, int]] | None = None) -> dict[str, Any]:
     """GPU kernels (and memory copies and sets) one eager call launches, counted by the PyTorch
     profiler: each `decode_operators` operator and one decode step of `llama_like` with
     `context` cached tokens at each decode batch, and one torchvision ResNet-50 pass at batch 1
     in each layout, with its kernels by name (`resnet50_batch1_kernels`): which operators
-    launch more than one. Run after every timed section: tracing the device may leave hooks behind
-    that slow later launches. Empty off a GPU."""
+    launch more than one; and the kernels by name of each GEMM shape in `gemms`
+    (`gemm_kernels`, `gemm_kernel_names`). Run after every timed section: tracing the device
+    may leave hooks behind that slow later launches. Empty off a GPU."""
     if device.type != "cuda":
         return {}
     import torchvision  # noqa: PLC0415 (optional dependency)
 
     dtype = torch.bfloat16
     out: dict[str, Any] = {"decode_operators": {}, "llama_decode_step": {}, "resnet50_batch1": {},
-                           "resnet50_batch1_kernels": {}}
+                           "resnet50_batch1_kernels": {}, "gemm_kernels": gemm_kernel_names(torch, device, gemms or [])}
     with torch.inference_mode():
         for batch in batches:
             ops = decode_operators(torch, cfg, batch, context, device, dtype)
@@ -838,7 +861,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                              args.iters),
         "resnet": lambda: measure_resnet(torch, device, shapes["resnet_batches"], shapes["resnet_size"], args.iters),
         "kernel_counts": lambda: measure_kernel_counts(torch, device, shapes["llama"], shapes["prompt"],
-                                                       shapes["decode_batches"], shapes["resnet_size"]),
+                                                       shapes["decode_batches"], shapes["resnet_size"], shapes["gemm"]),
     }
     for name in args.only:
         try:
@@ -912,7 +935,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ResNet-50 {row.get('layout', 'nchw')} batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, "
               f"{row['images_per_s']:.0f} images/s{graph}")
     for name, counts in report.get("kernel_counts", {}).items():
-        if not name.endswith("_kernels"):  # the by-name lists stay in the JSON
+        if not name.endswith("_kernels"):  # the by-name lists (ResNet-50's, each GEMM's) stay in the JSON
             print(f"GPU kernels per call, {name}: {counts}")
     for name, why in report["skipped"].items():
         print(f"skipped {name}: {why}")

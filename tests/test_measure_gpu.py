@@ -108,6 +108,24 @@ def test_kernel_counts_run_last_and_only_on_a_gpu(mg, tmp_path) -> None:
     assert mg._gpu_kernels(torch, torch.device("cpu"), lambda: None) is None
 
 
+def test_gemm_kernel_names_are_keyed_by_precision_and_shape(mg) -> None:
+    """Each shape's GEMM runs once under the tracer and its kernels are kept by shape; FP8 only
+    on a GPU; off a GPU the tracer has nothing to say (None)."""
+    torch = pytest.importorskip("torch")
+    cpu = torch.device("cpu")
+    traced = []
+
+    def names(_torch, _device, fn):
+        out = fn()
+        traced.append(tuple(out.shape))
+        return {"fake_gemm_tilesize64x128": 1}
+
+    got = mg.gemm_kernel_names(torch, cpu, [(16, 32, 8), (4, 8, 16)], names=names)
+    assert got == {"bf16 16x32x8": {"fake_gemm_tilesize64x128": 1}, "bf16 4x8x16": {"fake_gemm_tilesize64x128": 1}}
+    assert traced == [(16, 32), (4, 8)]
+    assert mg.gemm_kernel_names(torch, cpu, [(16, 16, 16)]) == {"bf16 16x16x16": None}
+
+
 def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     """ResNet-50's distinct convolutions in both layouts, and the batch sweep (CPU: NCHW only)."""
     pytest.importorskip("torchvision")
