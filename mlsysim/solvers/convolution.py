@@ -36,11 +36,12 @@ BOTTLENECK_EXPANSION = 4
 RGB_CHANNELS = 3
 # Element accesses of the residual add: two operands read, one result written.
 ADD_ACCESSES = 3.0
-# The element-wise operators of an unfused ResNet pass a measured line may price
-# (`OperatorLine`); the catalog's `operator` qualifier enum (schemas.common.OPERATORS) matches.
-ELEMENTWISE_OPERATORS = ("batch_norm", "relu", "residual_add")
-# The other kernels of the graph, by what they run.
+# The kernels of the graph that are not element-wise, by what they run.
 CONVOLUTION, MAX_POOL, AVERAGE_POOL, LINEAR = "convolution", "max_pool", "average_pool", "linear"
+# The memory-bound operators of an unfused ResNet pass (element-wise ones and the pools) a
+# measured line may price (`OperatorLine`); the catalog's `operator` qualifier enum
+# (schemas.common.OPERATORS) matches.
+ELEMENTWISE_OPERATORS = ("batch_norm", "relu", "residual_add", MAX_POOL, AVERAGE_POOL)
 
 
 class OperatorLine(NamedTuple):

@@ -35,10 +35,11 @@ VENDORS = ("AMD", "Apple", "Cerebras", "Espressif", "Google", "Himax", "Intel", 
 LINKS = ("NVLink", "Infinity Fabric", "ICI", "InfiniBand", "Ethernet", "PCIe")
 # Tensor layouts a convolution efficiency may be scoped to (mlsysim.solvers.terms.CONV_LAYOUTS).
 LAYOUTS = ("channels_last", "nchw")
-# Operators a measured line or fixed run time may be scoped to: a CNN's element-wise ones
-# (mlsysim.solvers.convolution.ELEMENTWISE_OPERATORS) and a transformer's small ones
+# Operators a measured line or fixed run time may be scoped to: a CNN's element-wise ones and
+# pools (mlsysim.solvers.convolution.ELEMENTWISE_OPERATORS) and a transformer's small ones
 # (mlsysim.solvers.terms.TRANSFORMER_OPERATORS).
-OPERATORS = ("batch_norm", "relu", "residual_add", "rms_norm", "silu_mul", "decode_attention")
+OPERATORS = ("batch_norm", "relu", "residual_add", "max_pool", "average_pool", "rms_norm", "silu_mul",
+             "decode_attention")
 QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {
     "direction": DIRECTIONS,
     "precision": PRECISIONS,

@@ -1,13 +1,19 @@
 """The fourth first-party report (catalog/reports/measure_gpu_h200_2026-12-04_e76e32f.json,
 scripts/measure_gpu.py at commit e76e32f, one H200): its GEMM sweep, the two GEMM efficiencies
-that cite it, and the Hopper 16-bit tile whose choice rests on it.
+that cite it and the Hopper 16-bit tile whose choice rests on it; and the measured lines of
+ResNet-50's two pools.
 
 Figures in that report (medians, CUDA events; `graph` = time per call of 20 calls replayed in
 one CUDA graph over operand copies beyond the L2): the twelve GEMMs of at least 512 rows reach
 57.0% to 75.4% of the 989 TFLOP/s dense BF16 peak, median (663.38 + 674.88) / 2 TFLOP/s =
 67.66%, and 49.3% to 66.5% of the 1,978 TFLOP/s dense FP8 peak, median (1198.87 + 1217.59) / 2
 = 61.08%. A 256 x 4096 x 14336 BF16 product takes 48.56 us (62.6% of the peak), though a
-256 x 128 tile grid would fill only 32 of the 132 SMs.
+256 x 128 tile grid would fill only 32 of the 132 SMs. A tiny kernel costs 1.145 us in a graph
+replay. The max pool's times at batches 1, 32 and 256 lie on lines t = a + bytes / R with
+a = 2.405 us, R = 0.625 TB/s (NCHW) and a = 18.521 us, R = 0.650 TB/s (channels-last); the
+global average pool's with a = 2.198 us, R = 0.447 TB/s (NCHW) and a = 5.178 us, R = 4.106 TB/s
+(channels-last): fixed run times beyond the gap of 1.260, 17.377, 1.054 and 4.033 us and
+bandwidth fractions of 4.8 TB/s of 13.02%, 13.55%, 9.31% and 85.54%.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import re
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlsysim.catalog import load_catalog
-from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies, single_gemm_waves
+from mlsysim.solvers.engine import Engine
+from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies, operator_line_values, single_gemm_waves
 from tests.conftest import assert_quoted_and_recomputed, load_script, values_citing
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,18 +64,50 @@ def test_the_report_is_whole_and_says_where_it_ran(catalog_and_report) -> None:
     assert "NVIDIA H200, 580.159.04, 700.00 W, 1980 MHz" in smi
 
 
+def pool_lines(report: dict) -> dict[str, float]:
+    """Record path -> SI value of each pool's line, recomputed from the report (module docstring)."""
+    gap = report["launch"]["graph"]["per_kernel_s"]
+    out = {}
+    for kind in ("max_pool", "average_pool"):
+        for layout in ("nchw", "channels_last"):
+            rows = [e for e in report["elementwise"] if e["kind"] == kind and e["layout"] == layout]
+            t = np.array([e["graph"]["median_s"] for e in rows])
+            slope, intercept = np.polyfit(np.array([e["bytes"] for e in rows]), t, 1, w=1.0 / t)
+            out[f"assumptions/operator_fixed_time_hopper_fp16_{kind}_{layout}"] = intercept - gap
+            out[f"assumptions/operator_memory_efficiency_hopper_fp16_{kind}_{layout}"] = 1.0 / slope / 4.8e12
+    return out
+
+
 def test_every_value_citing_the_report_is_in_it(catalog_and_report) -> None:
-    """Each citing value is the report's median (recomputed here, module docstring), its two
-    middle rows quoted verbatim."""
+    """Each citing value is the report's figure (recomputed here, module docstring), what it
+    quotes found verbatim in the report (the GEMM medians quote their two middle rows)."""
     catalog, report = catalog_and_report
     expected = {"assumptions/gemm_efficiency_h200_16bit_median": median_fraction(report, "bf16"),
-                "assumptions/gemm_efficiency_h200_fp8_median": median_fraction(report, "fp8")}
+                "assumptions/gemm_efficiency_h200_fp8_median": median_fraction(report, "fp8"), **pool_lines(report)}
     found = values_citing(catalog, SOURCE)
     text = REPORT.read_text()
     for path, (_, claim) in found.items():
         for quoted in claim["as_stated"].split(" ... "):
             assert quoted in text, path
     assert_quoted_and_recomputed(found, expected, "".join(c["as_stated"] for _, c in found.values()))
+
+
+def test_a_resnet50_pass_on_hopper_prices_its_pools_on_their_lines(catalog_and_report) -> None:
+    """Each layout's pools take that layout's measured line, named among the pass's inputs; a
+    TensorRT-fused pass (other kernels) takes none."""
+    catalog = catalog_and_report[0]
+    model, hw = catalog.get("models", "resnet50"), catalog.get("hardware", "h200")
+    h = hardware_terms(hw, "fp16")
+    for layout in ("nchw", "channels_last"):
+        for kind in ("max_pool", "average_pool"):
+            fixed, memory = operator_line_values(h, kind, layout)
+            assert fixed.path == f"assumptions/operator_fixed_time_hopper_fp16_{kind}_{layout}#quantity"
+            assert memory.path == f"assumptions/operator_memory_efficiency_hopper_fp16_{kind}_{layout}#quantity"
+        used = {e.path for e in Engine.solve(model, hw, batch_size=32, precision="fp16", cuda_graph=True,
+                                             layout=layout).lineage.entries()}
+        assert f"assumptions/operator_memory_efficiency_hopper_fp16_max_pool_{layout}#quantity" in used
+    fused = Engine.solve(model, hw, batch_size=32, precision="fp16", fusion="tensorrt")
+    assert not any("operator_" in e.path for e in fused.lineage.entries())
 
 
 def test_the_h100_and_h200_price_gemms_at_the_sweep_medians(catalog_and_report) -> None:
@@ -127,3 +167,13 @@ def test_the_rows_priced_with_these_figures_say_so(catalog_and_report) -> None:
     for row in rows:
         note = re.sub(r"\s+", " ", row.get("note"))
         assert SOURCE in note and "gemm_efficiency_h200_16bit_median" in note, row.id
+
+
+def test_the_resnet50_rows_priced_with_the_pool_lines_say_so(catalog_and_report) -> None:
+    """Every first-party H200 ResNet-50 row (its unfused pass prices the pools on these lines)
+    names the report in its note."""
+    catalog = catalog_and_report[0]
+    rows = [r for r in catalog.records("measurements") if r.id.startswith("mlsysim_h200_resnet50_")]
+    assert len(rows) == 9
+    for row in rows:
+        assert SOURCE in re.sub(r"\s+", " ", row.get("note")), row.id
