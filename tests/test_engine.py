@@ -165,7 +165,7 @@ def test_lineage_lists_exactly_the_cited_inputs() -> None:
     p = Engine.solve(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     paths = {e.path for e in p.lineage.entries()}
     assert {"hardware/h100_sxm#compute.fp16", "hardware/h100_sxm#memory.bandwidth", "hardware/h100_sxm#memory.capacity_usable",
-            "models/llama3_8b#transformer.kv_heads", "assumptions/gemm_efficiency_h200_16bit_median#quantity",
+            "models/llama3_8b#transformer.kv_heads", "assumptions/gemm_efficiency_h100_16bit_median#quantity",
             "assumptions/attention_efficiency_hopper_fp16#quantity",
             "assumptions/memory_efficiency_h100#quantity"} <= paths
     # The H100 at fp16 has GEMM, attention and memory records of its own: the generic figures are not inputs.
@@ -412,7 +412,7 @@ def test_transformer_passes_use_the_cited_per_kernel_efficiencies() -> None:
     k = kernel_efficiencies(hardware_terms(h100, "fp8"))
     assert k.gemm_specific and (p.compute_efficiency, p.attention_efficiency, p.memory_efficiency) == (
         k.gemm, k.attention, k.memory)
-    assert "assumptions/gemm_efficiency_h200_fp8_median#quantity" in p.lineage
+    assert "assumptions/gemm_efficiency_h100_fp8_median#quantity" in p.lineage
     assert "assumptions/attention_efficiency_hopper_fp8#quantity" in p.lineage
     # The A100 has no convolution figure of its own (Hopper's is conv_efficiency_hopper_fp16_*).
     cnn = Engine.solve(Models.Vision.ResNet50, Hardware.Cloud.A100, batch_size=8, precision="fp16")

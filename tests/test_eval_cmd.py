@@ -25,8 +25,8 @@ def test_eval_json_includes_lineage(cli) -> None:
     assert data["ttft_s"] > 0 and data["itl_s"] > 0 and data["feasible"] is True
     sources = {e["path"]: e["source_id"] for e in data["lineage"]}
     # fp16 on an H100: the per-kernel efficiencies scoped to Hopper at 16 bits (GEMM: the
-    # median of the first-party H200 sweep; attention: FlashAttention-3's), not the generic 76%.
-    assert sources["assumptions/gemm_efficiency_h200_16bit_median#quantity"] == "mlsysim-measure-gpu-h200-2026-12-04-e76e32f"
+    # median of NVIDIA's TensorRT-LLM sweep on the H100; attention: FlashAttention-3's), not the generic 76%.
+    assert sources["assumptions/gemm_efficiency_h100_16bit_median#quantity"] == "aiconfigurator-gemm-perf-h100-trtllm-1-3-0rc20"
     assert sources["assumptions/attention_efficiency_hopper_fp16#quantity"] == "arxiv-flashattention3-2407-08608"
     assert "assumptions/prefill_compute_efficiency#quantity" not in sources
     assert "hardware/h100_sxm#memory.bandwidth" in sources
@@ -82,7 +82,7 @@ def test_eval_explain_lists_cited_values(cli) -> None:
     assert r.code == 0
     assert "Cited values used" in r.out
     assert "hardware/h100_sxm#compute.fp16 = 989.5 TFLOP/s" in r.out
-    assert "(mlsysim-measure-gpu-h200-2026-12-04-e76e32f)" in r.out and "(arxiv-flashattention3-2407-08608)" in r.out
+    assert "(aiconfigurator-gemm-perf-h100-trtllm-1-3-0rc20)" in r.out and "(arxiv-flashattention3-2407-08608)" in r.out
 
 
 def test_eval_cnn_uses_the_engine(cli) -> None:

@@ -1,7 +1,8 @@
 """The fourth first-party report (catalog/reports/measure_gpu_h200_2026-12-04_e76e32f.json,
 scripts/measure_gpu.py at commit e76e32f, one H200): its GEMM sweep, the two GEMM efficiencies
-that cite it and the Hopper 16-bit tile whose choice rests on it; and the measured lines of
-ResNet-50's two pools.
+that cite it (first-party checks; the solvers read NVIDIA's TensorRT-LLM medians) and the
+Hopper 16-bit tile whose choice rests in part on it; and the measured lines of ResNet-50's two
+pools.
 
 Figures in that report (medians, CUDA events; `graph` = time per call of 20 calls replayed in
 one CUDA graph over operand copies beyond the L2): the twelve GEMMs of at least 512 rows reach
@@ -85,8 +86,8 @@ def test_every_value_citing_the_report_is_in_it(catalog_and_report) -> None:
     catalog, report = catalog_and_report
     streaming = statistics.median(g["graph"]["weight_bytes_per_s"] for g in report["gemm"]
                                   if g["precision"] == "fp8" and g["m"] <= 64 and g.get("graph"))
-    expected = {"assumptions/gemm_efficiency_h200_16bit_median": median_fraction(report, "bf16"),
-                "assumptions/gemm_efficiency_h200_fp8_median": median_fraction(report, "fp8"),
+    expected = {"assumptions/gemm_efficiency_h200_16bit_first_party_median": median_fraction(report, "bf16"),
+                "assumptions/gemm_efficiency_h200_fp8_first_party_median": median_fraction(report, "fp8"),
                 "assumptions/memory_efficiency_h200_fp8_gemm": streaming / 4.8e12, **pool_lines(report)}
     found = values_citing(catalog, SOURCE)
     text = REPORT.read_text()
@@ -114,12 +115,24 @@ def test_a_resnet50_pass_on_hopper_prices_its_pools_on_their_lines(catalog_and_r
     assert not any("operator_" in e.path for e in fused.lineage.entries())
 
 
-def test_the_h100_and_h200_price_gemms_at_the_sweep_medians(catalog_and_report) -> None:
+def test_the_sweep_medians_check_the_figures_the_solvers_read(catalog_and_report) -> None:
+    """The first-party medians are checks, not read by the solvers: the H100 and the H200 price
+    their GEMMs at the medians of AIConfigurator's TensorRT-LLM 1.3.0rc20 tables for each GPU
+    (H100 BF16 77.20%, FP8 57.44%; H200 BF16 78.71%, FP8 59.21%, the docstrings of
+    tests/test_serving_kernels.py). The H200's FP8 figures agree within 2 points; its BF16 GEMMs
+    ran about 14% slower on this machine than in NVIDIA's table."""
     catalog = catalog_and_report[0]
     for hw in ("h100_sxm", "h200"):
-        for precision, ident in (("bf16", "gemm_efficiency_h200_16bit_median"), ("fp8", "gemm_efficiency_h200_fp8_median")):
+        for precision, tag in (("bf16", "16bit"), ("fp8", "fp8")):
             e = kernel_efficiencies(hardware_terms(catalog.get("hardware", hw), precision))
+            ident = f"gemm_efficiency_{hw.split('_')[0]}_{tag}_median"
             assert f"assumptions/{ident}#quantity" in e.lineage and e.gemm_specific, (hw, precision)
+            assert not any("first_party" in entry.path for entry in e.lineage.entries()), (hw, precision)
+    read = {p: catalog.get("assumptions", f"gemm_efficiency_h200_{p}_median").quantity.si for p in ("16bit", "fp8")}
+    mine = {p: catalog.get("assumptions", f"gemm_efficiency_h200_{p}_first_party_median").quantity.si
+            for p in ("16bit", "fp8")}
+    assert abs(read["fp8"] - mine["fp8"]) < 0.02
+    assert mine["16bit"] / read["16bit"] == pytest.approx(0.86, abs=0.01)
 
 
 def gemm_errors(catalog, report: dict, tile: tuple[float, float] | None = None) -> list[float]:
@@ -143,34 +156,32 @@ def gemm_errors(catalog, report: dict, tile: tuple[float, float] | None = None) 
     return out
 
 
-def test_the_hopper_16bit_tile_prices_the_measured_sweep_closest(catalog_and_report) -> None:
+def test_the_hopper_16bit_tile_keeps_every_sweep_kernel_near_its_price(catalog_and_report) -> None:
     """The 24 BF16 sweep GEMMs of 16 to 8,192 rows, priced with the tile the H200 now reads
-    (64 x 128, gemm_tile_rows_16bit): median |measured / predicted - 1| 7.6%, none off by more
-    than 1.30x; with the A100 guide's 256 x 128 tile the median is 11.7% and a 256-row GEMM is
-    priced at 3.8 times its measured time; with 128 x 128, 8.8% and 2.5 times (the figures the
-    record's note states)."""
+    (64 x 128, gemm_tile_rows_16bit) at the GEMM efficiency the solvers read (78.71%), take
+    0.88 to 1.51 times their predicted time; with the A100 guide's 256 x 128 tile a 256-row
+    GEMM is priced at 3.3 times its measured time (0.30), with 128 x 128 at 2.2 times (0.46):
+    the figures the tile record's note states."""
     catalog, report = catalog_and_report
     cited = gemm_errors(catalog, report)
     assert len(cited) == 24
-    assert statistics.median(abs(r - 1) for r in cited) == pytest.approx(0.076, abs=0.001)
-    assert 0.75 < min(cited) and max(cited) < 1.31
+    assert (min(cited), max(cited)) == (pytest.approx(0.88, abs=0.005), pytest.approx(1.51, abs=0.005))
     guide = gemm_errors(catalog, report, (256, 128))
-    assert statistics.median(abs(r - 1) for r in guide) == pytest.approx(0.117, abs=0.001)
-    assert 1 / min(guide) == pytest.approx(3.8, abs=0.05)
+    assert min(guide) == pytest.approx(0.30, abs=0.005) and max(guide) == pytest.approx(1.19, abs=0.005)
     square = gemm_errors(catalog, report, (128, 128))
-    assert statistics.median(abs(r - 1) for r in square) == pytest.approx(0.088, abs=0.001)
-    assert 1 / min(square) == pytest.approx(2.5, abs=0.05)
+    assert min(square) == pytest.approx(0.46, abs=0.005) and max(square) == pytest.approx(1.25, abs=0.005)
 
 
 def test_the_rows_priced_with_these_figures_say_so(catalog_and_report) -> None:
-    """Every first-party H200 Llama row (its weight GEMMs use the sweep's figures) names the
-    report in its note: a constant from the same machine and script as the row it is judged on."""
+    """Every first-party H200 Llama row (its weight GEMMs take the tile chosen in part on this
+    sweep) names the report in its note: evidence from the same machine and script as the row
+    it is judged on."""
     catalog = catalog_and_report[0]
     rows = [r for r in catalog.records("measurements") if r.id.startswith("mlsysim_h200_llama3_8b_")]
     assert len(rows) == 9
     for row in rows:
         note = re.sub(r"\s+", " ", row.get("note"))
-        assert SOURCE in note and "gemm_efficiency_h200_16bit_median" in note, row.id
+        assert SOURCE in note and "gemm_tile_rows_16bit" in note, row.id
 
 
 def test_the_resnet50_rows_priced_with_the_pool_lines_say_so(catalog_and_report) -> None:

@@ -312,9 +312,9 @@ def test_waterfall_dense_model_steps_are_the_serving_solver(catalog):
             # and memory records cited for it at that precision (terms.kernel_efficiency_values).
             ids = {c["id"] for c in step.rests_on}
             assert "prefill_compute_efficiency" not in ids and "decode_memory_bandwidth_efficiency" not in ids
-            assert {"gemm_efficiency_h200_16bit_median", "attention_efficiency_hopper_fp16",
+            assert {"gemm_efficiency_h100_16bit_median", "attention_efficiency_hopper_fp16",
                     "memory_efficiency_h100"} <= ids or {
-                "gemm_efficiency_h200_fp8_median", "attention_efficiency_hopper_fp8",
+                "gemm_efficiency_h100_fp8_median", "attention_efficiency_hopper_fp8",
                 "memory_efficiency_hopper_fp8_gemm"} <= ids, (step.key, ids)
         else:
             assert step.why and step.tokens_per_second is None

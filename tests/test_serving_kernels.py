@@ -38,19 +38,20 @@ def _catalog():
 
 
 def test_fp8_on_hopper_uses_the_measured_gemm_median_and_the_deepgemm_bandwidth() -> None:
-    """First-party H200 sweep (catalog/reports/measure_gpu_h200_2026-12-04_e76e32f.json, gemm
-    list, the 12 fp8 rows with m >= 512, graph.tflops): median (1198.87 + 1217.59) / 2 of a
-    1978 TFLOP/s dense FP8 peak = 61.08%, applied to the H100 SXM (same GH100 compute).
+    """AIConfigurator's TensorRT-LLM 1.3.0rc20 GEMM table for the H100 SXM (ai-dynamo/aiconfigurator
+    at 095f58a, systems/data/h100_sxm/gemm/trtllm/1.3.0rc20/gemm_perf.parquet, the 183 fp8 rows
+    with m 4096 and n x k >= 16e6): median row 4096 x 51200 x 1024 in 0.3779946565628052 ms =
+    1136.25 TFLOP/s of 1978 = 57.44%.
     DeepGEMM README (deepseek-ai/DeepGEMM at a6d97a1, 'Normal GEMMs for dense models', H800):
     the six M = 64 rows move 1688-2668 GB/s, median 2387.5 of 3.35 TB/s = 71.27%.
     FlashAttention-3 (arXiv 2407.08608, abstract): FP8 'close to 1.2 PFLOPs/s' = 60.67% of 1978."""
     h = hardware_terms(_catalog().get("hardware", "h100_sxm"), "fp8")
     e = kernel_efficiencies(h)
-    assert e.gemm == pytest.approx((1198.8742964459036 + 1217.5915856487322) / 2 / 1978, rel=1e-3)
+    assert e.gemm == pytest.approx(2 * 4096 * 51200 * 1024 / 0.3779946565628052e-3 / 1978e12, rel=1e-3)
     assert e.memory == pytest.approx(2387.5 / 3350, rel=1e-3)
     assert e.attention == pytest.approx(1200 / 1978, rel=1e-3)
     assert e.gemm_specific and e.attention_specific and e.memory_specific
-    assert "assumptions/gemm_efficiency_h200_fp8_median#quantity" in e.lineage
+    assert "assumptions/gemm_efficiency_h100_fp8_median#quantity" in e.lineage
     assert "assumptions/prefill_compute_efficiency#quantity" not in e.lineage
 
 
@@ -324,8 +325,10 @@ def test_at_concurrency_is_under_load_at_the_closed_loop_rate() -> None:
 
 
 @pytest.mark.parametrize(("hardware", "precision", "record", "percent"), [
-    ("h100_sxm", "fp16", "gemm_efficiency_h200_16bit_median", 67.66),
-    ("h100_sxm", "fp8", "gemm_efficiency_h200_fp8_median", 61.08),
+    ("h100_sxm", "fp16", "gemm_efficiency_h100_16bit_median", 77.20),
+    ("h100_sxm", "fp8", "gemm_efficiency_h100_fp8_median", 57.44),
+    ("h200", "bf16", "gemm_efficiency_h200_16bit_median", 78.71),
+    ("h200", "fp8", "gemm_efficiency_h200_fp8_median", 59.21),
     ("gh200", "fp8", "gemm_efficiency_hopper_fp8", 52.65),
     ("a100_sxm_80gb", "bf16", "gemm_efficiency_nvidia_16bit", 80.0),
     ("mi300x", "fp16", "gemm_efficiency_mi300x_16bit", 51.4),
@@ -338,13 +341,14 @@ def test_at_concurrency_is_under_load_at_the_closed_loop_rate() -> None:
 ])
 def test_a_representative_gemm_figure_is_preferred_to_the_best_shape_of_a_sweep(hardware, precision, record, percent):
     """One GEMM efficiency prices every shape, so a figure representative of many shapes wins
-    over a sweep's best shape (an upper bound): the H100's 16-bit and FP8 GEMMs take the
-    median over the twelve compute-bound shapes (m >= 512) of a first-party H200 sweep
-    (catalog/reports/measure_gpu_h200_2026-12-04_e76e32f.json, gemm list, graph.tflops: BF16
-    (663.38 + 674.88) / 2 of 989 = 67.66%, FP8 (1198.87 + 1217.59) / 2 of 1978 = 61.08%)
-    rather than the 80.3% and 70.9% best shapes of Bekman's MAMF table or the lower end of
-    FlashAttention-2's "up to 80-90%" (arXiv 2307.08691, Sec. 1); the GH200, not covered by
-    that figure, keeps DeepGEMM's median (52.65%) for FP8; the B200's FP8 GEMMs at the median of XLA's sm_100 table (55.4%: 1833.5,
+    over a sweep's best shape (an upper bound): the H100's and H200's 16-bit and FP8 GEMMs take
+    the median over the 183 shapes at m = 4096 with n x k >= 16e6 of AIConfigurator's
+    TensorRT-LLM 1.3.0rc20 tables (ai-dynamo/aiconfigurator at 095f58a, systems/data/
+    {h100_sxm,h200_sxm}/gemm/trtllm/1.3.0rc20/gemm_perf.parquet: H100 BF16 763.50 of 989 =
+    77.20%, FP8 1136.25 of 1978 = 57.44%; H200 BF16 778.40 of 989 = 78.71%, FP8 1171.23 of
+    1978 = 59.21%) rather than the 80.3% and 70.9% best shapes of Bekman's MAMF table or the
+    lower end of FlashAttention-2's "up to 80-90%" (arXiv 2307.08691, Sec. 1); the GH200, not
+    covered by those tables, keeps DeepGEMM's median (52.65%) for FP8; the B200's FP8 GEMMs at the median of XLA's sm_100 table (55.4%: 1833.5,
     2485.0, 2499.4 and 2765.0 TFLOP/s at M = 4096; tensorflow third_party/xla/.../
     matmul_interpolator_data.h) rather than MAMF's 76.3%, its BF16 GEMMs at the median of
     torchao's B200 sweep (pct_peak 0.503, 0.627, 0.631, 0.646, 0.672; pytorch/ao pull request

@@ -8,7 +8,7 @@ e.g. 81559 MiB for an H100 80GB) when the record states it, else the marketed fi
     >>> s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     >>> r = s.solve(prompt_tokens=512, output_tokens=128, batch_size=8)
     >>> f"TTFT {r.ttft * 1e3:.3g} ms, ITL {r.itl * 1e3:.3g} ms, up to {r.max_batch_size} sequences"
-    'TTFT 95.6 ms, ITL 6.54 ms, up to 828 sequences'
+    'TTFT 84 ms, ITL 6.54 ms, up to 828 sequences'
 
 Prefill and every decode step are roofline passes (`engine.pass_cost`): a decode
 step reads all weights (or, for a mixture of experts, the experts its batch is
