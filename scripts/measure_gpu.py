@@ -279,6 +279,19 @@ def _layout(torch: Any, layout: str, benchmark: bool) -> Iterator[Any]:
         torch.backends.cudnn.benchmark = saved
 
 
+def fp8_gemm(torch: Any, device: Any, m: int) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """The FP8 (e4m3) GEMM of torch._scaled_mm for `m` rows on `device`, as (convert, multiply):
+    convert(a, b) gives the operands in FP8 (b column-major, as _scaled_mm requires) and
+    multiply(a8, b8) their product in BF16 with unit per-tensor scales; None off a GPU, where
+    PyTorch has no FP8, or where `m` is not a multiple of 16."""
+    fp8 = getattr(torch, "float8_e4m3fn", None)
+    if device.type != "cuda" or fp8 is None or not hasattr(torch, "_scaled_mm") or m % 16:
+        return None
+    one = torch.tensor(1.0, device=device)
+    return (lambda a, b: (a.to(fp8), b.t().contiguous().to(fp8).t()),
+            lambda a8, b8: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
+
+
 def measure_gemm(torch: Any, device: Any, shapes: list[tuple[int, int, int]], iters: int) -> list[dict[str, Any]]:
     """Dense GEMM C[M,N] = A[M,K] B[K,N]: TFLOP/s = 2 M N K / median time, bf16 and fp8; on a GPU
     also in a CUDA graph (`graph`), with the rate at which it reads B (the weights) [B/s]."""
@@ -293,17 +306,14 @@ def measure_gemm(torch: Any, device: Any, shapes: list[tuple[int, int, int]], it
         rows.append({"precision": "bf16" if dtype == torch.bfloat16 else "fp32", "m": m, "n": n, "k": k, **s,
                      "tflops": flops / s["median_s"] / 1e12, "graph": _with_rate(graph, tflops=flops / 1e12,
                                                                                     weight_bytes_per_s=weights)})
-        fp8 = getattr(torch, "float8_e4m3fn", None)
-        if device.type == "cuda" and fp8 is not None and hasattr(torch, "_scaled_mm") and m % 16 == 0:
+        fp8 = fp8_gemm(torch, device, m)
+        if fp8 is not None:
+            convert, multiply = fp8
             try:
-                one = torch.tensor(1.0, device=device)
-                # Column-major second operand, as _scaled_mm requires.
-                sets8 = [(x.to(fp8), y.t().contiguous().to(fp8).t()) for x, y in sets]
+                sets8 = [convert(x, y) for x, y in sets]
                 a8, b8 = sets8[0]
-                s8 = summary(timed(lambda: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16), iters))
-                graph8 = _in_graph(torch, device, [
-                    lambda x=x, y=y: torch._scaled_mm(x, y, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
-                    for x, y in sets8], iters)
+                s8 = summary(timed(lambda: multiply(a8, b8), iters))
+                graph8 = _in_graph(torch, device, [lambda x=x, y=y: multiply(x, y) for x, y in sets8], iters)
                 rows.append({"precision": "fp8", "m": m, "n": n, "k": k, **s8, "tflops": flops / s8["median_s"] / 1e12,
                              "graph": _with_rate(graph8, tflops=flops / 1e12, weight_bytes_per_s=float(n * k))})
                 del sets8
@@ -771,16 +781,15 @@ def gemm_kernel_names(torch: Any, device: Any, shapes: list[tuple[int, int, int]
     it picked for that shape (e.g. "tilesize64x128x64"), the evidence a tile-quantization term
     rests on. Keys "bf16 MxNxK" and "fp8 MxNxK"; each None where the device cannot be traced."""
     out: dict[str, Any] = {}
-    fp8 = getattr(torch, "float8_e4m3fn", None)
-    one = torch.tensor(1.0, device=device)
     for m, n, k in shapes:
         a = torch.randn(m, k, device=device, dtype=torch.bfloat16)
         b = torch.randn(k, n, device=device, dtype=torch.bfloat16)
         out[f"bf16 {m}x{n}x{k}"] = names(torch, device, lambda: a @ b)
-        if device.type == "cuda" and fp8 is not None and hasattr(torch, "_scaled_mm") and m % 16 == 0:
-            a8, b8 = a.to(fp8), b.t().contiguous().to(fp8).t()
-            out[f"fp8 {m}x{n}x{k}"] = names(torch, device, lambda: torch._scaled_mm(
-                a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
+        fp8 = fp8_gemm(torch, device, m)
+        if fp8 is not None:
+            convert, multiply = fp8
+            a8, b8 = convert(a, b)
+            out[f"fp8 {m}x{n}x{k}"] = names(torch, device, lambda: multiply(a8, b8))
             del a8, b8
         del a, b
     return out

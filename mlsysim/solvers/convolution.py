@@ -75,7 +75,7 @@ class KernelGraph:
     `columns` (output channels: the GEMM's columns), `flops` per sample [FLOP],
     `activations` (activation elements read and written per sample), `weights` (weight
     elements, read once per pass) and `operators` (what each kernel runs: "convolution", one of
-    ELEMENTWISE_OPERATORS, "max_pool", "average_pool" or "linear"; empty: not stated)."""
+    ELEMENTWISE_OPERATORS (the pools among them) or "linear"; empty: not stated)."""
 
     rows: tuple[float, ...]
     columns: tuple[float, ...]

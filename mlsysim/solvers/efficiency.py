@@ -250,7 +250,7 @@ class EfficiencyModel:
         else:
             wave, tile_rows, tile_columns, cited = tile
             lineage.merge(cited)
-            shape = gemm_shape_utilization(m, n, wave, tile_rows, tile_columns, 1.0)
+            shape = gemm_shape_utilization(m, n, wave, tile_rows, tile_columns, 1.0)  # wave = SMs x tiles per SM
         factors = {"kernel": kernel.value, "shape": shape, "rows": m, "columns": n}
         return KernelEfficiency("dense_gemm", kernel.value * shape, kernel.of, kernel.used_by, True,
                                 reason and f"no shape term: {reason}", factors, lineage)
