@@ -41,10 +41,11 @@ class InputError(Exception):
     """A table this script cannot read; the message says where and how to fix it."""
 
 
-def read_table(path: Path) -> list[dict[str, Any]]:
-    """The rows of a CSV or Parquet table of measured GEMMs, as dicts of the needed columns."""
+def read_table(path: Path, columns: tuple[str, ...] = COLUMNS,
+               what: str = "measured GEMMs") -> list[dict[str, Any]]:
+    """The rows of a CSV or Parquet table of `what`, as dicts of the needed `columns`."""
     if not path.is_file():
-        raise InputError(f"{path}: no such file; give a CSV or Parquet table of measured GEMMs")
+        raise InputError(f"{path}: no such file; give a CSV or Parquet table of {what}")
     if path.suffix == ".parquet":
         try:
             import pyarrow.parquet as parquet
@@ -52,15 +53,15 @@ def read_table(path: Path) -> list[dict[str, Any]]:
             raise InputError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow); "
                              "or give the table as CSV") from None
         table = parquet.read_table(path)
-        missing = [c for c in COLUMNS if c not in table.column_names]
-        rows = [] if missing else table.select(list(COLUMNS)).to_pylist()
+        missing = [c for c in columns if c not in table.column_names]
+        rows = [] if missing else table.select(list(columns)).to_pylist()
     else:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
+            missing = [c for c in columns if c not in (reader.fieldnames or ())]
             rows = [] if missing else list(reader)
     if missing:
-        raise InputError(f"{path}: no column {', '.join(missing)}; the table needs {', '.join(COLUMNS)} "
+        raise InputError(f"{path}: no column {', '.join(missing)}; the table needs {', '.join(columns)} "
                          "(latency in milliseconds per call)")
     return rows
 

@@ -118,9 +118,11 @@ def test_a_resnet50_pass_on_hopper_prices_its_pools_on_their_lines(catalog_and_r
 def test_the_sweep_medians_check_the_figures_the_solvers_read(catalog_and_report) -> None:
     """The first-party medians are checks, not read by the solvers: the H100 and the H200 price
     their GEMMs at the medians of AIConfigurator's TensorRT-LLM 1.3.0rc20 tables for each GPU
-    (H100 BF16 77.20%, FP8 57.44%; H200 BF16 78.71%, FP8 59.21%, the docstrings of
-    tests/test_serving_kernels.py). The H200's FP8 figures agree within 2 points; its BF16 GEMMs
-    ran about 14% slower on this machine than in NVIDIA's table."""
+    (H100 BF16 77.20%, FP8 74.27%; H200 BF16 78.71%, FP8 74.00%, the FP8 rows less their
+    input's quantization, the docstrings of tests/test_serving_kernels.py). This machine's
+    GEMMs ran slower than NVIDIA's at both widths: BF16 by about 14% (67.66% against 78.71%),
+    FP8 by about 17% (61.08% against 74.00%; torch._scaled_mm with unit scales, no
+    quantization, as the NVIDIA figure is)."""
     catalog = catalog_and_report[0]
     for hw in ("h100_sxm", "h200"):
         for precision, tag in (("bf16", "16bit"), ("fp8", "fp8")):
@@ -131,8 +133,8 @@ def test_the_sweep_medians_check_the_figures_the_solvers_read(catalog_and_report
     read = {p: catalog.get("assumptions", f"gemm_efficiency_h200_{p}_median").quantity.si for p in ("16bit", "fp8")}
     mine = {p: catalog.get("assumptions", f"gemm_efficiency_h200_{p}_first_party_median").quantity.si
             for p in ("16bit", "fp8")}
-    assert abs(read["fp8"] - mine["fp8"]) < 0.02
     assert mine["16bit"] / read["16bit"] == pytest.approx(0.86, abs=0.01)
+    assert mine["fp8"] / read["fp8"] == pytest.approx(0.825, abs=0.01)
 
 
 def gemm_errors(catalog, report: dict, tile: tuple[float, float] | None = None) -> list[float]:
