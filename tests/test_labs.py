@@ -25,7 +25,7 @@ from mlsysim.site.labs.waterfall import OUTPUT_TOKENS, PROMPT_TOKENS, waterfall,
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
 from mlsysim.solvers.terms import (KERNELS, applies_to, cited_assumption, expert_gemm_value, gemm_tile_values, hardware_terms,
-                                   kernel_efficiency_values, kernel_launch_value, OPERATOR_FIXED_TIME, OPERATOR_MEMORY,
+                                   kernel_efficiency_values, kernel_launch_value, FP8_CAST, OPERATOR_FIXED_TIME, OPERATOR_MEMORY,
                                    model_terms, wave_quantization)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,15 +53,17 @@ def test_export_carries_every_assumption_the_solvers_read_with_its_citation(cata
     assert set(ASSUMPTIONS) <= set(data["assumptions"])
     idents = dict(ASSUMPTIONS)
     # The rest are the per-kernel efficiency records (routed-expert GEMMs included), the per-kernel times measured on one
-    # accelerator (kernel: launch), the GEMM tiles of other precisions (e.g. gemm_tile_rows_fp8),
-    # the convolution tile and the element-wise operators' measured lines, under their own ids.
+    # accelerator (kernel: launch), the FP8 casts of the GEMM inputs (kernel: fp8_cast), the GEMM
+    # tiles of other precisions (e.g. gemm_tile_rows_fp8), the convolution tile and the
+    # element-wise operators' measured lines, under their own ids.
     extra = set(data["assumptions"]) - set(ASSUMPTIONS)
     assert {"gemm_efficiency_hopper_fp8", "kernel_launch_mi300x", "gemm_tile_rows_fp8", "gemm_tile_columns_fp8",
             "conv_tile_rows", "conv_tile_columns", "operator_fixed_time_hopper_fp16_relu",
-            "operator_memory_efficiency_hopper_fp16_relu"} <= extra
+            "operator_memory_efficiency_hopper_fp16_relu", "fp8_cast_bytes_per_element_h100"} <= extra
     for key in extra:
         qualifiers = catalog.get("assumptions", key).quantity.qualifiers
-        assert (qualifiers.get("kernel") in (*KERNELS, "launch", "expert_gemm", OPERATOR_FIXED_TIME, OPERATOR_MEMORY)
+        assert (qualifiers.get("kernel") in (*KERNELS, "launch", "expert_gemm", FP8_CAST, OPERATOR_FIXED_TIME,
+                                             OPERATOR_MEMORY)
                 or key.startswith(("gemm_tile_rows_", "gemm_tile_columns_"))
                 or key in ("conv_tile_rows", "conv_tile_columns")), key
         idents[key] = key

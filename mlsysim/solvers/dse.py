@@ -524,6 +524,7 @@ class _System:
     eff_attention: float  # [1] of the other (attention) FLOPs
     eff_memory: float  # [1] of the memory bandwidth
     eff_expert: float = 0.0  # [1] of a mixture of experts' routed-expert GEMMs (0: at eff_gemm)
+    cast: float = 0.0  # [s per token] casting the 16-bit GEMM inputs to the compute precision (terms.input_cast)
 
 
 @dataclass(frozen=True)
@@ -532,7 +533,8 @@ class RooflineModel:
     seq_len tokens) as a picklable DSE model over the axes `system` (index into
     `systems`), `batch_size` and `seq_len`; every row equals `sweep`'s for the same inputs.
 
-    latency = `roofline.kernel_roofline_time` + launch overhead: the weight GEMMs' roofline plus
+    latency = `roofline.kernel_roofline_time` + launch overhead + the cast of the 16-bit GEMM
+    inputs below 16 bits (`terms.input_cast`): the weight GEMMs' roofline plus
     the attention kernels', each the larger of its compute (at its efficiency on that system,
     `terms.pass_efficiencies`) and its bytes / (bandwidth x eff_m)
     throughput = batch / latency; memory_usage = weights + KV cache (resident bytes).
@@ -577,7 +579,7 @@ class RooflineModel:
             gemm = gemm_flops(m, bb, tt)
             weights = gemm_bytes(m, bb, tt, s.nbytes)
             lat = kernel_roofline_time(gemm, flops - gemm, stretch, s.peak, s.eff_gemm, s.eff_attention, weights,
-                                       moved - weights, s.bandwidth, s.eff_memory, np.maximum) + s.overhead
+                                       moved - weights, s.bandwidth, s.eff_memory, np.maximum) + s.overhead + s.cast * bb * tt
             # A diffusion model: one such pass per denoising step.
             lat, flops = lat * m.steps, flops * m.steps
             if whole:
@@ -601,7 +603,7 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
     """
     from mlsysim.catalog import inputs
     from mlsysim.catalog.records import Record
-    from mlsysim.solvers.terms import (PrecisionUnavailable, hardware_terms, launch_overhead, model_terms,
+    from mlsysim.solvers.terms import (PrecisionUnavailable, hardware_terms, input_cast, launch_overhead, model_terms,
                                        pass_efficiencies, wave_quantization)
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
@@ -625,11 +627,12 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
             overhead = launch_overhead(m, h)
             waves = wave_quantization(m, h)
             eff = pass_efficiencies(m, h, efficiency)
-            for part in (h.lineage, overhead.lineage, waves.lineage, eff.lineage):
+            cast = input_cast(m, h)
+            for part in (h.lineage, overhead.lineage, waves.lineage, eff.lineage, cast.lineage):
                 lineage.merge(part)
             systems.append(_System(h.name, h.precision, h.peak, h.bandwidth, h.capacity, overhead.seconds,
                                    float(BYTES_PER_ELEMENT[h.precision]), replace(waves, lineage=Lineage(), _memo={}),
-                                   eff.gemm, eff.attention, eff.memory, eff.expert))
+                                   eff.gemm, eff.attention, eff.memory, eff.expert, cast.seconds))
     if not systems:
         raise MlsysimError(f"roofline_space: no hardware in the list has a peak for the requested precisions ({'; '.join(skipped)})")
     batches, seqs = _whole_axis(batch_sizes, "batch_sizes"), _whole_axis(seq_lens, "seq_lens")

@@ -19,7 +19,7 @@ per-inference FLOP count (a CNN) uses the generic two. The result lists them in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlsysim.catalog import inputs
@@ -47,9 +47,11 @@ from mlsysim.solvers.terms import (
     KernelEfficiencies,
     LayerTerms,
     ModelTerms,
+    PerTokenCost,
     WaveQuantization,
     hardware_terms,
     host_dispatch_overhead,
+    input_cast,
     launch_overhead,
     layer_terms,
     model_terms,
@@ -69,6 +71,7 @@ _UNITS = {
     "latency_memory": ("s", "ms"),
     "latency_overhead": ("s", "ms"),
     "latency_host": ("s", "ms"),
+    "latency_quantization": ("s", "ms"),
     "throughput": ("1/s", "1/s"),
     "arithmetic_intensity": ("FLOP/B", "FLOP/B"),
     "memory_usage": ("B", "GB"),
@@ -95,6 +98,8 @@ class RooflineTerms:
     # How the pass runs: replayed as a CUDA graph, and a CNN's tensor layout if one was given.
     cuda_graph: bool = False
     layout: str | None = None
+    # A transformer below 16 bits: casting its linear layers' 16-bit inputs, per token (`input_cast`).
+    cast: PerTokenCost = field(default_factory=lambda: PerTokenCost(0.0, Lineage()))
 
 
 class PerformanceProfile(QuantityView):
@@ -147,8 +152,7 @@ class PerformanceProfile(QuantityView):
     def unpriced(self) -> tuple[str, ...]:
         """The fixed costs the pass has but no cited figure prices on this hardware (e.g.
         kernel launches on a GPU the cited launch time was not measured for), each with why."""
-        reason = self._terms.overhead.unpriced
-        return (reason,) if reason else ()
+        return tuple(reason for reason in (self._terms.overhead.unpriced, self._terms.cast.unpriced) if reason)
 
     memory_capacity_basis = property(
         lambda self: self._terms.hardware.capacity_basis,
@@ -167,6 +171,8 @@ class PerformanceProfile(QuantityView):
     latency_compute = property(lambda self: self._shown("latency_compute"))
     latency_memory = property(lambda self: self._shown("latency_memory"))
     latency_overhead = property(lambda self: self._shown("latency_overhead"), doc="cited fixed overheads (kernel launches)")
+    latency_quantization = property(lambda self: self._shown("latency_quantization"),
+                                    doc="casting a transformer's 16-bit GEMM inputs to the compute precision (terms.input_cast)")
     latency_host = property(lambda self: self._shown("latency_host"),
                             doc="host time to dispatch the pass's operators (0 unless Engine.solve was given host_dispatch)")
     throughput = property(lambda self: self._shown("throughput"), doc="sequences (samples) per second")
@@ -190,7 +196,8 @@ class PerformanceProfile(QuantityView):
         the fixed overhead's, the GEMM wave term's and the host dispatch's when one was given
         (`lineage` merges them)."""
         t = self._terms
-        parts = (t.model.lineage, t.hardware.lineage, t.efficiencies.lineage, t.overhead.lineage, t.waves.lineage)
+        parts = (t.model.lineage, t.hardware.lineage, t.efficiencies.lineage, t.overhead.lineage, t.waves.lineage,
+                 t.cast.lineage)
         if t.layers is not None:
             parts += (t.layers.lineage,)
         return parts + (self._host.lineage,) if self._host is not None else parts
@@ -281,7 +288,7 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
         eff = pass_efficiencies(m, h, efficiency, layout)
         layers = layer_terms(m, h, eff, fusion, cuda_graph, layout)
         overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
-        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers, cuda_graph, layout)
+        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers, cuda_graph, layout, input_cast(m, h))
         if plain:
             inputs.remember(memo, key, terms)
     return terms
@@ -363,7 +370,9 @@ class Engine:
         launch overhead per kernel, latency = the weight GEMMs' roofline (the larger of their
         compute and their weight read) + the attention kernels' roofline (the larger of their
         compute and their KV traffic) + t_overhead (`roofline.kernel_roofline_time`: kernels run
-        one after another, so one class cannot hide behind the other; a CNN is one class),
+        one after another, so one class cannot hide behind the other; a CNN is one class)
+        + t_quantization, a transformer's cast of its 16-bit GEMM inputs at fp8
+        (`terms.input_cast`; `si["latency_quantization"]`),
         bottleneck = the larger of t_compute and t_memory, or "Overhead" when t_overhead exceeds
         both. FLOPs and bytes: see `roofline.pass_cost`.
         The kernels run one after another, each depending on the last, so each kernel's
@@ -437,18 +446,21 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
         t_compute = kernel_compute_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention)
         t_memory = moved / (h.bandwidth * eff.memory)
         weights = gemm_bytes(m, batch, tokens, nbytes)
+        t_cast = terms.cast.seconds * batch * tokens
         latency = kernel_roofline_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention, weights,
-                                       moved - weights, h.bandwidth, eff.memory) + overhead
+                                       moved - weights, h.bandwidth, eff.memory) + overhead + t_cast
     else:
         p = layers.pass_at(batch, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes)
         flops, moved, t_compute, t_memory, slowdown = p.flops, p.bytes, p.compute, p.memory, p.slowdown
         latency = p.time + overhead
+        t_cast = 0.0
     t_host = 0.0 if host is None else host.seconds
     if t_host > latency:
         latency = t_host
     if m.steps != 1.0:  # a diffusion model: one such pass per denoising step
         steps = m.steps
-        t_compute, t_memory, overhead, t_host, latency = (t * steps for t in (t_compute, t_memory, overhead, t_host, latency))
+        t_compute, t_memory, overhead, t_host, latency, t_cast = (t * steps for t in (t_compute, t_memory, overhead, t_host,
+                                                                                   latency, t_cast))
         flops, moved = flops * steps, moved * steps
     si = {
         "latency": latency,
@@ -456,6 +468,7 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
         "latency_memory": t_memory,
         "latency_overhead": overhead,
         "latency_host": t_host,
+        "latency_quantization": t_cast,
         "throughput": batch / latency,
         "arithmetic_intensity": flops / moved,
         "memory_usage": resident,

@@ -26,6 +26,8 @@ the weight GEMMs is stretched by their tile and wave quantization on the GPU's S
 (`terms.wave_quantization`): a pass of batch x new tokens makes GEMMs with that many rows
 and, per GPU, N / tp columns (Q/K/V, MLP up/gate, output projection) or N columns
 (attention output, MLP down), whose tiles may fill the last wave of SMs only in part.
+At fp8 each pass also casts the 16-bit inputs of the Q/K/V and MLP up/gate projections to
+FP8 at the cited cast rate (`terms.input_cast`): the cited FP8 GEMM figures leave it out.
 
 References
 ----------
@@ -72,6 +74,7 @@ from mlsysim.solvers.terms import (
     cited_assumption,
     collective_efficiencies,
     hardware_terms,
+    input_cast,
     launch_overhead,
     model_terms,
     pass_efficiencies,
@@ -92,7 +95,8 @@ ACTIVATION_BYTES = "allreduce_activation_bytes"
 class PassTime(QuantityView):
     """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
     time = max(weight-GEMM compute, weight read) + max(attention compute, KV traffic)
-    + launch + communication + runtime (`roofline.kernel_roofline_time`); `compute` and
+    + launch + communication + runtime + quantization (`roofline.kernel_roofline_time`,
+    `terms.input_cast`); `compute` and
     `memory` are the totals of both kernel classes, `attention_compute` and
     `attention_memory` the attention kernels' share; `communication` includes
     `communication_latency`, the fixed (size-independent) part of the all-reduces;
@@ -110,10 +114,11 @@ class PassTime(QuantityView):
     runtime: float = 0.0  # the serving engine's runtime cost of the iteration (ServingModel iteration_overhead, request_overhead)
     attention_compute: float = 0.0  # the attention kernels' FLOP time, part of `compute`
     attention_memory: float = 0.0  # their KV-cache traffic time, part of `memory`
+    quantization: float = 0.0  # casting the linear layers' 16-bit inputs to the compute precision (terms.input_cast)
 
     UNITS = {"time": "s", "compute": "s", "memory": "s", "communication": "s", "flops": "FLOP", "bytes_moved": "B",
              "launch": "s", "communication_latency": "s", "gemm_utilization": "", "runtime": "s",
-             "attention_compute": "s", "attention_memory": "s"}
+             "attention_compute": "s", "attention_memory": "s", "quantization": "s"}
 
     @property
     def weight_gemm(self) -> float:
@@ -144,7 +149,7 @@ def combine_passes(passes: Any) -> PassTime:
 
 
 _ADDITIVE = ("time", "compute", "memory", "communication", "flops", "bytes_moved", "launch", "communication_latency",
-             "runtime", "attention_compute", "attention_memory")
+             "runtime", "attention_compute", "attention_memory", "quantization")
 
 
 @dataclass(frozen=True)
@@ -439,8 +444,9 @@ class ServingModel:
         # A decode step's (in a graph, its attention kernel also costs its fixed run time).
         self.decode_launch = launch_overhead(self.m, self.h, self.cuda_graph, decode=True)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
-        # The fixed costs a pass has but no cited figure prices here, said rather than left silent.
-        self.unpriced = tuple(part.unpriced for part in (self.launch, self.allreduce_latency) if part.unpriced)
+        self.cast = input_cast(self.m, self.h)
+        # The costs a pass has but no cited figure prices here, said rather than left silent.
+        self.unpriced = tuple(part.unpriced for part in (self.launch, self.allreduce_latency, self.cast) if part.unpriced)
         self.waves = wave_quantization(self.m, self.h, self.tp)
         # Each GPU holds 1/tp of the weights; of the KV cache, its share of KV heads
         # (at least one head: a GQA model with fewer KV heads than GPUs replicates
@@ -450,7 +456,7 @@ class ServingModel:
         self.token_record = public_token_record(catalog)
         self.hardware_name = node.label if node is not None else self.h.name
         for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.decode_launch.lineage,
-                     self.allreduce_latency.lineage, self.waves.lineage):
+                     self.allreduce_latency.lineage, self.waves.lineage, self.cast.lineage):
             self._lineage.merge(part)
 
     @property
@@ -510,9 +516,10 @@ class ServingModel:
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
         t_runtime = self.iteration_overhead + self.request_overhead * batch
-        return PassTime(t_roof + t_launch + t_comm + t_runtime, t_c, t_m, t_comm, flops, moved,
+        t_cast = self.cast.seconds * batch * new
+        return PassTime(t_roof + t_launch + t_comm + t_runtime + t_cast, t_c, t_m, t_comm, flops, moved,
                         t_launch, t_comm_fixed, 1.0 / slowdown, t_runtime,
-                        (flops - gemm) / (self.h.peak * self.eff.attention), (moved - weights) / bandwidth)
+                        (flops - gemm) / (self.h.peak * self.eff.attention), (moved - weights) / bandwidth, t_cast)
 
     def _allreduces(self) -> float:
         """All-reduces per pass: two per layer (after attention and after the MLP; Shoeybi et al. 2019)."""
@@ -598,7 +605,7 @@ class ServingModel:
         # grow linearly with the context, each step bounded by the larger of the two.
         attention = _sum_max_linear(s0.attention_compute, s1.attention_compute - s0.attention_compute,
                                     s0.attention_memory, s1.attention_memory - s0.attention_memory, first_past, steps)
-        return attention + steps * (s0.weight_gemm + s0.communication + s0.launch + s0.runtime)
+        return attention + steps * (s0.weight_gemm + s0.communication + s0.launch + s0.runtime + s0.quantization)
 
     def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1, cached_tokens: int = 0,
               chunk_tokens: int | None = None, past_context: bool = False) -> ServingProfile:
@@ -726,7 +733,8 @@ class ServingModel:
         runtime = self.iteration_overhead + self.request_overhead * (n + prefill_tokens / chunk)
         # The pass's kernels once, and the decode tokens' attention kernel its fixed run time too.
         launch = self.decode_launch.seconds
-        time = gemms.weight_gemm + sum(p.attention_time for p in parts) + launch + gemms.communication + runtime
+        time = (gemms.weight_gemm + sum(p.attention_time for p in parts) + launch + gemms.communication + runtime
+                + gemms.quantization)
         attention_compute = sum(p.attention_compute for p in parts)
         attention_memory = sum(p.attention_memory for p in parts)
         compute = gemms.compute - gemms.attention_compute + attention_compute
@@ -736,7 +744,7 @@ class ServingModel:
         flops = gemms.flops - gemms.attention_compute * attention_rate + attention_compute * attention_rate
         return PassTime(time, compute, memory, gemms.communication, flops, memory * self.h.bandwidth * self.eff.memory,
                         launch, gemms.communication_latency, gemms.gemm_utilization, runtime,
-                        attention_compute, attention_memory)
+                        attention_compute, attention_memory, gemms.quantization)
 
     def _chunked_steady_state(self, n: int, prompt_tokens: int, output_tokens: int, budget: int) -> ContinuousBatchingProfile:
         """`continuous_batching` under a token budget (see there)."""

@@ -27,6 +27,7 @@ from mlsysim.solvers.terms import (
     PrecisionUnavailable,
     hardware_terms,
     host_dispatch_overhead,
+    input_cast,
     launch_overhead,
     layer_terms,
     model_terms,
@@ -36,7 +37,7 @@ from mlsysim.solvers.terms import (
 )
 
 NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "latency_overhead",
-                   "latency_host", "throughput",
+                   "latency_host", "latency_quantization", "throughput",
                    "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved",
                    "gemm_utilization")
 
@@ -129,6 +130,9 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                 host = dispatch.seconds
             waves = wave_quantization(m, h)
             lineage.merge(waves.lineage)
+            cast = input_cast(m, h)
+            lineage.merge(cast.lineage)
+            t_cast = np.broadcast_to(cast.seconds * grid_b * grid_t, (n,))
             nbytes = BYTES_PER_ELEMENT[h.precision]
             flops, moved, resident = pass_cost(m, grid_b, grid_t, 0.0, nbytes, nbytes)
             resident = np.broadcast_to(resident, (n,))
@@ -147,12 +151,13 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                 lineage.merge(layers.lineage)
                 p = layers.pass_at(grid_b, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes)
                 flops, moved, roof, t_compute, t_memory, slowdown = p.flops, p.bytes, p.time, p.compute, p.memory, p.slowdown
-            device = roof + overhead.seconds
+            device = roof + overhead.seconds + t_cast
             latency = np.maximum(device, host)
             compute_bound = t_compute > t_memory
             # A diffusion model runs one such pass per denoising step (Engine.solve does the same).
             steps = m.steps
-            t_compute, t_memory, latency, flops, moved = (v * steps for v in (t_compute, t_memory, latency, flops, moved))
+            t_compute, t_memory, latency, flops, moved, t_cast = (v * steps for v in (t_compute, t_memory, latency, flops,
+                                                                                   moved, t_cast))
             overhead_s, host_s = overhead.seconds * steps, host * steps
             parts["hardware"].append(np.full(n, h.name))
             parts["precision"].append(np.full(n, h.precision))
@@ -167,6 +172,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             parts["latency_memory"].append(t_memory)
             parts["latency_overhead"].append(np.full(n, overhead_s))
             parts["latency_host"].append(np.full(n, host_s))
+            parts["latency_quantization"].append(t_cast)
             parts["throughput"].append(grid_b / latency)
             parts["arithmetic_intensity"].append(flops / moved)
             parts["mfu"].append(flops / (latency * h.peak))

@@ -163,6 +163,17 @@ class FixedOverhead:
 _NO_OVERHEAD = FixedOverhead(0.0, Lineage())
 
 
+@dataclass(frozen=True)
+class PerTokenCost:
+    """Cited time a pass costs per token it processes beyond its roofline [s per token], with
+    the values it rests on; `unpriced` says why it is zero when the pass has the cost but no
+    cited figure applies."""
+
+    seconds: float
+    lineage: Lineage
+    unpriced: str = ""
+
+
 @dataclass(eq=False)
 class WaveQuantization:
     """Tile and wave quantization of a pass's weight GEMMs on one GPU, reduced to floats.
@@ -814,6 +825,60 @@ def collective_efficiencies(hw: Record, fabric: Record | None = None) -> LinkEff
                               lineage.use(inter) if inter is not None else 1.0, lineage)
     memo[key] = result
     return result
+
+
+# Compute precisions narrower than the 16-bit activations the norms write: a pass at one of
+# them casts its linear layers' 16-bit inputs first (`input_cast`).
+CAST_PRECISIONS = ("fp8", "fp4", "int8")
+FP8_CAST = "fp8_cast"
+
+
+def input_cast(m: ModelTerms, h: HardwareTerms) -> PerTokenCost:
+    """Time [s] per token of one pass of transformer `m` on `h` to cast the 16-bit inputs of
+    its linear layers to the compute precision where the kernel before them writes 16 bits:
+    every layer's Q/K/V projection (after its norm) and every dense layer's MLP up/gate
+    projection (after the second norm), `hidden` elements each, memory-bound:
+
+        t = hidden x (L + L_dense) x B / bandwidth,
+
+    L the layers, L_dense those without routed experts, B [B] the cited bytes per element of
+    the cast at the accelerator's peak bandwidth (an assumption with qualifier `kernel:
+    fp8_cast` that applies to the hardware, `applies_to`). The attention output and MLP
+    down projections take what the attention and activation kernels write in 8 bits already,
+    and routed experts cast inside their cited grouped-GEMM figure. A cast's fixed cost per
+    kernel (a microsecond or two) is not charged. Zero at 16 bits or wider and for a model
+    without a described transformer; zero with `unpriced` saying so at fp4 and int8, and at
+    fp8 where no cited cast applies. Each GPU of a tensor-parallel group casts the whole
+    hidden vector of every token, so the time does not split. Memoised per (model,
+    accelerator at a precision) in their catalog.
+
+    References
+    ----------
+    NVIDIA AIConfigurator (ai-dynamo/aiconfigurator at 095f58a),
+    aic-core/src/aiconfigurator_core/sdk/models/gpt.py: a static-FP8 model's QKV and FFN1
+    GEMMs are priced with their input's cast, its projection and FFN2 GEMMs without it
+    (low_precision_input).
+    """
+    if h.precision not in CAST_PRECISIONS or m.kind != "transformer":
+        return _NO_CAST
+    memo = h.catalog.derived("input_cast")
+    key = (m.ref, h.record._data["id"], h.precision)
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    value = applicable_assumption(h.record, FP8_CAST) if h.precision == "fp8" else None
+    if value is None:
+        result = PerTokenCost(0.0, Lineage(), f"the cast of each layer's 16-bit GEMM inputs (attention and MLP) to "
+                                              f"{h.precision}: no cited cast time applies to {h.name}")
+    else:
+        lineage = Lineage()
+        elements = m.hidden * (2.0 * m.layers - m.moe_layers)
+        result = PerTokenCost(elements * lineage.use(value) / h.bandwidth, lineage)
+    inputs.remember(memo, key, result)
+    return result
+
+
+_NO_CAST = PerTokenCost(0.0, Lineage())
 
 
 def launch_overhead(m: ModelTerms, h: HardwareTerms, cuda_graph: bool = False, decode: bool = False) -> FixedOverhead:

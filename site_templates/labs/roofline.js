@@ -58,6 +58,14 @@
     return (kernels && h.launch) ? kernels * A[h.launch].si : 0.0;
   }
 
+  function castSeconds(m, h, precision, tokens) {
+    // terms.input_cast: at fp8 a transformer casts the half-precision inputs of its Q/K/V and dense MLP
+    // up/gate projections (hidden elements each) at the cited bytes per element that applies to
+    // the hardware (h.fp8_cast is its key in the assumptions table), at peak bandwidth.
+    if (precision !== "fp8" || m.kind !== "transformer" || !h.fp8_cast) { return 0.0; }
+    return tokens * m.hidden * (2.0 * m.transformer_layers - m.moe_layers) * A[h.fp8_cast].si / h.bandwidth;
+  }
+
   function weightBytesRead(m, tokens, bytesPerWeight) {
     // roofline.weight_bytes_read
     var params = m.read_params_dense;
@@ -204,7 +212,7 @@
       latency = lp.time + overhead;
     } else {
       latency = kernelRooflineTime(gemm, flops - gemm, stretch, peak, eff.gemm.si, eff.attention.si, weights,
-        moved - weights, h.bandwidth, eff.memory.si) + overhead;
+        moved - weights, h.bandwidth, eff.memory.si) + overhead + castSeconds(m, h, precision, batch * fresh);
     }
     var steps = m.steps || 1;  // a diffusion model: one such pass per denoising step (engine.solve_terms)
     if (steps !== 1) {

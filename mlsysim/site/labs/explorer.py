@@ -37,6 +37,7 @@ from mlsysim.solvers.terms import (
     COMPUTE_EFFICIENCY,
     CONV_TILE_COLUMNS,
     CONV_TILE_ROWS,
+    FP8_CAST,
     GEMM_TILE_COLUMNS,
     GEMM_TILE_ROWS,
     GEMM_TILES_PER_SM,
@@ -44,6 +45,7 @@ from mlsysim.solvers.terms import (
     L2_CACHE,
     MEMORY_EFFICIENCY,
     KERNELS,
+    applicable_assumption,
     cited_assumption,
     expert_gemm_value,
     gemm_tile_values,
@@ -156,6 +158,7 @@ def model_entry(record: Record) -> dict[str, Any] | None:
         "peak_activation_elements": m.peak_activation_elements,
         "convolutional": m.convolutional, "steps": m.steps,
         "encoder": m.encoder, "gemms": [[n, share, split] for n, share, split in m.gemms],
+        "hidden": m.hidden, "transformer_layers": m.layers,
         "layers": _layers(m),
     }
 
@@ -192,6 +195,8 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
     catalog = record._catalog
     launch_value = kernel_launch_value(record)
     launch = _table_key(launch_value, table) if launch_value is not None else None
+    cast_value = applicable_assumption(record, FP8_CAST)  # terms.input_cast at fp8
+    fp8_cast = _table_key(cast_value, table) if cast_value is not None else None
     waves, reasons, tiles = {}, {}, {}
     for precision in peaks:
         w = wave_quantization(probe, hardware_terms(record, precision)) if probe is not None else None
@@ -222,7 +227,8 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
     return {
         "id": record.id, "name": record.label, "title": record.name, "tier": str(record.get("tier", "")),
         "vendor": str(record.get("vendor", "")), "peaks": peaks, "bandwidth": first.bandwidth,
-        "capacity": first.capacity, "launch": launch, "wave": waves, "wave_reason": reasons, "tiles": tiles,
+        "capacity": first.capacity, "launch": launch, "fp8_cast": fp8_cast, "wave": waves, "wave_reason": reasons,
+        "tiles": tiles,
         "conv_wave": conv_waves, "conv_tiles": conv_tiles, "conv_measured_batch": conv_batches,
         "operator_lines": operator_lines,
         # The L2 a CNN kernel's working set can stay in (convolution.layer_roofline_time) [B]; 0: none stated.
