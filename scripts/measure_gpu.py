@@ -40,7 +40,10 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
 On a GPU each GEMM, attention and convolution is also timed as a burst of calls replayed
 in one CUDA graph, cycling through enough copies of its operands that they are read from
 memory rather than the L2 cache (`graph` in its row): a single eager call's time includes the
-host's dispatch of it, which for a kernel of tens of microseconds is a large share.
+host's dispatch of it, which for a kernel of tens of microseconds is a large share. While each
+section runs, nvidia-smi samples the GPU's SM and memory clocks, power, temperature and
+throttle reasons every 200 ms (`clocks`): a GPU held at its power limit runs below the boost
+clock its peak figures assume, which a comparison with a vendor's table has to know.
 
 Library code is in functions over plain values; only `main` prints. torch (and torchvision
 for the ResNet sweep) are imported lazily, so the argument parsing and the JSON bookkeeping
@@ -54,7 +57,12 @@ import contextlib
 import inspect
 import json
 import math
+import os
 import platform
+import shutil
+import signal
+import statistics
+import subprocess
 import time
 from typing import Any, Callable, Iterator
 
@@ -62,7 +70,11 @@ SCHEMA = "mlsysim-gpu-measurements/1"
 SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "elementwise", "decode_kernels", "llama",
             "llama_hf", "resnet", "kernel_counts")
 # Sections added after the first reports were written: checked only when present.
-LATER_SECTIONS = {"conv": list, "dispatch": dict, "elementwise": list, "decode_kernels": list, "kernel_counts": dict}
+LATER_SECTIONS = {"conv": list, "dispatch": dict, "elementwise": list, "decode_kernels": list, "kernel_counts": dict,
+                  "clocks": dict}
+# What nvidia-smi samples while a section runs: the clocks and power a sustained kernel holds
+# (a GPU at its power limit runs below its boost clock, and its peaks with it).
+CLOCK_FIELDS = ("clocks.sm", "clocks.mem", "power.draw", "temperature.gpu", "clocks_throttle_reasons.active")
 # Calls per CUDA-graph replay when a kernel is timed in a graph, and the most operand copies
 # cycled through (enough that together they are at least twice the L2 cache).
 GRAPH_CALLS = 20
@@ -153,6 +165,67 @@ def check_report(report: dict[str, Any]) -> list[str]:
         if "error" not in row and not row.get("median_s", 0) > 0:
             problems.append(f"non-positive time in {row}")
     return problems
+
+
+def parse_clock_samples(lines: list[str]) -> dict[str, Any]:
+    """The summary of nvidia-smi's CSV samples of CLOCK_FIELDS (no header, no units): median and
+    lowest SM clock [MHz], median memory clock [MHz], median and highest power [W], highest
+    temperature [C], and every throttle-reason bit mask seen (hex, as nvidia-smi prints it).
+    Lines that do not parse (a "[N/A]" field, a partial last line) are left out and counted."""
+    sm, mem, power, temp, reasons, bad = [], [], [], [], set(), 0
+    for line in lines:
+        parts = [x.strip() for x in line.split(",")]
+        try:
+            if len(parts) != len(CLOCK_FIELDS):
+                raise ValueError(line)
+            values = [float(x) for x in parts[:4]]
+        except ValueError:
+            bad += 1
+            continue
+        sm.append(values[0])
+        mem.append(values[1])
+        power.append(values[2])
+        temp.append(values[3])
+        reasons.add(parts[4])
+    if not sm:
+        return {"samples": 0, "unparsed": bad}
+    return {"samples": len(sm), "unparsed": bad, "sm_mhz_median": statistics.median(sm), "sm_mhz_min": min(sm),
+            "mem_mhz_median": statistics.median(mem), "power_w_median": statistics.median(power),
+            "power_w_max": max(power), "temperature_c_max": max(temp), "throttle_reasons": sorted(reasons)}
+
+
+@contextlib.contextmanager
+def clock_sampler(index: int, into: dict[str, Any], name: str, period_ms: int = 200) -> Iterator[None]:
+    """Sample GPU `index`'s clocks and power with nvidia-smi every `period_ms` while the block
+    runs, and store their summary (`parse_clock_samples`) in `into[name]`; without nvidia-smi,
+    or if it fails, store why instead. Never raises for the sampler's sake."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        into[name] = {"error": "nvidia-smi not found"}
+        yield
+        return
+    cmd = [exe, f"--query-gpu={','.join(CLOCK_FIELDS)}", "--format=csv,noheader,nounits", f"-lms={period_ms}",
+           f"--id={index}"]
+    try:
+        # Its own process group, so that stopping it stops anything it started too.
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                start_new_session=True)
+    except OSError as exc:
+        into[name] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            try:
+                out, _ = proc.communicate(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                out = ""
+        into[name] = parse_clock_samples(out.splitlines())
 
 
 # ------------------------------------------------------------------------- measurements (torch)
@@ -872,9 +945,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "kernel_counts": lambda: measure_kernel_counts(torch, device, shapes["llama"], shapes["prompt"],
                                                        shapes["decode_batches"], shapes["resnet_size"], shapes["gemm"]),
     }
+    sampled = device.type == "cuda"
+    if sampled:
+        report["clocks"] = {}
     for name in args.only:
+        sampler = (clock_sampler(device.index or 0, report["clocks"], name) if sampled
+                   else contextlib.nullcontext())
         try:
-            report[name] = steps[name]()
+            with sampler:
+                report[name] = steps[name]()
         except (ImportError, RuntimeError, TypeError, ValueError) as exc:
             report["skipped"][name] = f"{type(exc).__name__}: {exc}"[:300]
         if device.type == "cuda":
@@ -946,6 +1025,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, counts in report.get("kernel_counts", {}).items():
         if not name.endswith("_kernels"):  # the by-name lists (ResNet-50's, each GEMM's) stay in the JSON
             print(f"GPU kernels per call, {name}: {counts}")
+    for name, clocks in report.get("clocks", {}).items():
+        if clocks.get("samples"):
+            print(f"clocks during {name}: SM {clocks['sm_mhz_median']:.0f} MHz median ({clocks['sm_mhz_min']:.0f} lowest), "
+                  f"{clocks['power_w_median']:.0f} W median, throttle reasons {', '.join(clocks['throttle_reasons'])}")
     for name, why in report["skipped"].items():
         print(f"skipped {name}: {why}")
     for p in problems:

@@ -4,6 +4,7 @@ where torch is installed, a tiny CPU smoke run of every section."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -156,3 +157,37 @@ def test_cpu_smoke_run_of_the_torchvision_sections(mg, tmp_path) -> None:
     assert all(dispatch[name]["per_call_s"] > 0 for name in ("conv2d_3x3", "batch_norm_2d", "relu", "linear"))
     block = dispatch["bottleneck_block"]
     assert block["per_operator_s"] == pytest.approx(block["per_call_s"] / 10)
+
+
+def test_clock_samples_are_summarised_and_bad_lines_counted(mg) -> None:
+    lines = ["1755, 2619, 690.12, 71, 0x0000000000000004", "1650, 2619, 699.80, 74, 0x0000000000000004",
+             "1980, 2619, 350.00, 60, 0x0000000000000000", "[N/A], 2619, 300, 60, 0x0", "1700, 2619"]
+    s = mg.parse_clock_samples(lines)
+    assert (s["samples"], s["unparsed"]) == (3, 2)
+    assert (s["sm_mhz_median"], s["sm_mhz_min"], s["mem_mhz_median"]) == (1755, 1650, 2619)
+    assert (s["power_w_median"], s["power_w_max"], s["temperature_c_max"]) == (690.12, 699.80, 74)
+    assert s["throttle_reasons"] == ["0x0000000000000000", "0x0000000000000004"]
+    assert mg.parse_clock_samples([]) == {"samples": 0, "unparsed": 0}
+
+
+def test_the_sampler_runs_nvidia_smi_beside_the_block_and_survives_its_absence(mg, tmp_path, monkeypatch) -> None:
+    """A stand-in nvidia-smi on PATH prints two samples and echoes its arguments; the sampler
+    asks for the clock fields of the right GPU and keeps what it printed. Without one, the
+    section still runs and the reason is recorded."""
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/args\"\n"
+                    "echo '1700, 2619, 650.5, 70, 0x0000000000000004'\necho '1720, 2619, 640.5, 71, 0x0000000000000004'\n"
+                    "sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    into: dict = {}
+    with mg.clock_sampler(1, into, "gemm", period_ms=100):
+        time.sleep(0.5)
+    assert into["gemm"]["samples"] == 2 and into["gemm"]["sm_mhz_median"] == 1710
+    args = (tmp_path / "args").read_text()
+    assert "--query-gpu=clocks.sm,clocks.mem,power.draw" in args and "--id=1" in args and "-lms=100" in args
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    ran = []
+    with mg.clock_sampler(0, into, "llama"):
+        ran.append(True)
+    assert ran and into["llama"] == {"error": "nvidia-smi not found"}
