@@ -276,6 +276,8 @@ class Call:
 UNPRICED_TIMING = {
     "input_pipeline": "data loading and decoding on the host, which the forward-pass roofline does not model",
     "client": "a serving client's serialisation, network round trip and server queue, which no solver here models",
+    "tensorflow_executor": ("TensorFlow 1's host time to dispatch each operator of the graph (no XLA), for which no "
+                            "figure is cited (Engine.solve's host_dispatch has one for eager PyTorch only)"),
 }
 
 

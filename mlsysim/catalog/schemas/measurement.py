@@ -87,8 +87,10 @@ class MeasuredConfig(Schema):
     scenario: str | None = None  # e.g. "MLPerf Offline", "static batch", "single stream"
     # What the measured time holds beyond the accelerator's work, as the source states it:
     # "input_pipeline" (data loading and decoding on the host), "client" (a serving client's
-    # serialisation, network round trip and server queue). No solver prices these.
-    timing_includes: list[Literal["input_pipeline", "client"]] | None = None
+    # serialisation, network round trip and server queue), "tensorflow_executor" (TensorFlow
+    # 1's graph executor dispatching each operator from the host, without XLA). No solver
+    # prices these.
+    timing_includes: list[Literal["input_pipeline", "client", "tensorflow_executor"]] | None = None
     # The front end that issued the kernels, where its host time can hold the GPU back:
     # "pytorch_eager" (one Python and dispatcher call per operator), or how it ran them where
     # that changes their fixed cost: "cuda_graph" (the pass captured once and replayed, no
