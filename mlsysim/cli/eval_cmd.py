@@ -458,8 +458,11 @@ def _launch_label(cuda_graph: bool, transformer: bool = True) -> str:
 
 def _fixed_costs(p: Any, tp: int, cuda_graph: bool = False) -> list[str]:
     """What a serving pass adds to its roofline: kernel launches (or, in a CUDA graph, gaps and
-    small operators), all-reduces and the engine's host time."""
+    small operators), the cast of its 16-bit GEMM inputs below 16 bits, all-reduces and the
+    engine's host time."""
     parts = [f"{_launch_label(cuda_graph)} {_ms(p.launch)}"] if p.launch else []
+    if p.quantization:
+        parts.append(f"casts of GEMM inputs {_ms(p.quantization)}")
     if tp > 1:
         parts.append(f"all-reduce {_ms(p.communication)}" + (f", {_ms(p.communication_latency)} of it fixed latency" if p.communication_latency else ""))
     if p.runtime:

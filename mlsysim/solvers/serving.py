@@ -238,6 +238,7 @@ class ServingProfile(QuantityView):
                         "memory_s": self.prefill.memory, "kernel_launch_s": self.prefill.launch,
                         "communication_s": self.prefill.communication,
                         "communication_latency_s": self.prefill.communication_latency,
+                        "quantization_s": self.prefill.quantization,
                         "gemm_utilization": self.prefill.gemm_utilization,
                         "flops": self.prefill.flops, "bytes": self.prefill.bytes_moved},
             "kv_cache_bytes_per_token": self.kv_cache_per_token,
