@@ -102,3 +102,20 @@ def test_engine_sweep_dse_and_serving_price_the_cast_alike(catalog):
     assert row["latency_quantization"] == pytest.approx(serving.quantization)
     assert profile.si["latency"] == pytest.approx(row["latency"]) == pytest.approx(float(dse["latency"][0]))
     assert "assumptions/fp8_cast_bytes_per_element_h100#quantity" in profile.lineage
+
+
+def test_eval_shows_the_casts_so_the_parts_add_up(cli):
+    """`mlsysim eval` names the casts beside the kernel launches at fp8 (the JSON prefill carries
+    them as quantization_s) and prints no such part at fp16."""
+    import json
+
+    r = cli("eval", "Llama3_8B", "H100", "-p", "fp8")
+    assert r.code == 0, r.err
+    ttft = next(line for line in r.out.splitlines() if "time to first token" in line)
+    assert "casts of GEMM inputs" in ttft
+    data = json.loads(cli("eval", "Llama3_8B", "H100", "-p", "fp8", "-o", "json").out)
+    prefill = data["prefill"]
+    assert prefill["quantization_s"] > 0
+    parts = prefill["kernel_launch_s"] + prefill["quantization_s"] + max(prefill["compute_s"], prefill["memory_s"])
+    assert data["ttft_s"] >= parts * (1 - 1e-12)
+    assert "casts of GEMM inputs" not in cli("eval", "Llama3_8B", "H100").out
