@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_gemm_roofline import InputError, read_table  # noqa: E402
+from check_gemm_roofline import InputError, measured_gemms, read_table  # noqa: E402
 
 STEP_COLUMNS = ("m", "k", "latency")
 COMPUTE_ROWS, COMPUTE_MIN_WEIGHTS = 4096, 16e6
@@ -58,17 +58,7 @@ def step_times(path: Path, what: str) -> dict[tuple[int, int], float]:
 
 def fp8_rows(path: Path) -> list[tuple[int, int, int, float]]:
     """(m, n, k, seconds) of the table's fp8 rows."""
-    out = []
-    for line, row in enumerate(read_table(path), start=2):
-        if str(row["gemm_dtype"]) != "fp8":
-            continue
-        try:
-            m, n, k, ms = int(row["m"]), int(row["n"]), int(row["k"]), float(row["latency"])
-        except (TypeError, ValueError):
-            raise InputError(f"{path}: row {line}: m, n, k and latency must be numbers") from None
-        if min(m, n, k) <= 0 or ms <= 0:
-            raise InputError(f"{path}: row {line}: m, n, k and latency must be positive")
-        out.append((m, n, k, ms * 1e-3))
+    out = [(int(m), int(n), int(k), s) for m, n, k, s in measured_gemms(read_table(path), "fp8", 0.0, path)]
     if not out:
         raise InputError(f"{path}: no row with gemm_dtype 'fp8'")
     return out

@@ -19,7 +19,7 @@ per-inference FLOP count (a CNN) uses the generic two. The result lists them in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mlsysim.catalog import inputs
@@ -93,13 +93,13 @@ class RooflineTerms:
     efficiencies: KernelEfficiencies
     overhead: FixedOverhead
     waves: WaveQuantization
+    # A transformer below 16 bits: casting its linear layers' 16-bit inputs, per token (`input_cast`).
+    cast: PerTokenCost
     # A CNN with a described layer structure: priced one kernel at a time (`layer_terms`).
     layers: LayerTerms | None = None
     # How the pass runs: replayed as a CUDA graph, and a CNN's tensor layout if one was given.
     cuda_graph: bool = False
     layout: str | None = None
-    # A transformer below 16 bits: casting its linear layers' 16-bit inputs, per token (`input_cast`).
-    cast: PerTokenCost = field(default_factory=lambda: PerTokenCost(0.0, Lineage()))
 
 
 class PerformanceProfile(QuantityView):
@@ -288,7 +288,7 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
         eff = pass_efficiencies(m, h, efficiency, layout)
         layers = layer_terms(m, h, eff, fusion, cuda_graph, layout)
         overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
-        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), layers, cuda_graph, layout, input_cast(m, h))
+        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), input_cast(m, h), layers, cuda_graph, layout)
         if plain:
             inputs.remember(memo, key, terms)
     return terms
