@@ -33,6 +33,10 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
 - a torchvision ResNet-50 (random weights) batch sweep: latency and images/s per batch,
   eager and as a replayed CUDA graph, in NCHW with cuDNN's defaults and in channels-last with
   cuDNN's autotuner on;
+- sustained GEMMs: a large BF16 and FP8 GEMM replayed back to back for SUSTAINED_SECONDS,
+  timed in one-second windows with the clocks and power sampled in each: whether the
+  throughput of the first second (what a short timed burst sees) holds once the board reaches
+  its power limit, as a training step or a long prefill does;
 - last (the profiler is started only once everything else is timed), the GPU kernels that one
   call of each of those decode operators, one decode step of the decoder and one ResNet-50
   pass in each layout launch.
@@ -68,13 +72,19 @@ from typing import Any, Callable, Iterator
 
 SCHEMA = "mlsysim-gpu-measurements/1"
 SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "elementwise", "decode_kernels", "llama",
-            "llama_hf", "resnet", "kernel_counts")
+            "llama_hf", "resnet", "sustained", "kernel_counts")
 # Sections added after the first reports were written: checked only when present.
 LATER_SECTIONS = {"conv": list, "dispatch": dict, "elementwise": list, "decode_kernels": list, "kernel_counts": dict,
-                  "clocks": dict}
+                  "clocks": dict, "sustained": list}
 # What nvidia-smi samples while a section runs: the clocks and power a sustained kernel holds
 # (a GPU at its power limit runs below its boost clock, and its peaks with it).
 CLOCK_FIELDS = ("clocks.sm", "clocks.mem", "power.draw", "temperature.gpu", "clocks_throttle_reasons.active")
+# How long each sustained GEMM runs, cut into windows of SUSTAINED_WINDOW_S: tens of seconds of
+# back-to-back GEMMs, as a training step or a long prefill holds, bring a board to its power
+# limit; the first window is what a short timed burst sees.
+SUSTAINED_SECONDS = 12.0
+SUSTAINED_WINDOW_S = 1.0
+
 # Calls per CUDA-graph replay when a kernel is timed in a graph, and the most operand copies
 # cycled through (enough that together they are at least twice the L2 cache).
 GRAPH_CALLS = 20
@@ -111,7 +121,7 @@ def plan(quick: bool) -> dict[str, Any]:
         return {"gemm": [(64, 64, 64), (128, 64, 32)], "copy_bytes": 1 << 20, "attention": [(1, 2, 64, 16)],
                 "launches": 50, "dispatch_calls": 20, "conv_batches": [2], "conv_size": 32, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
                 "resnet_batches": [1, 2],
-                "resnet_size": 64}
+                "resnet_size": 64, "sustained": [(64, 64, 64)], "sustained_seconds": 0.2, "sustained_window_s": 0.05}
     # Square-ish sweep by M, then the four weight GEMMs of a Llama-3-8B layer for a 512-token
     # prefill (fused QKV, attention output, fused gate+up, down).
     llama_prefill = [(512, 6144, 4096), (512, 4096, 4096), (512, 28672, 4096), (512, 4096, 14336)]
@@ -127,7 +137,11 @@ def plan(quick: bool) -> dict[str, Any]:
             "conv_batches": [1, 32, 256], "conv_size": 224,
             "copy_bytes": 2 << 30, "attention": [(1, 32, 2048, 128), (8, 32, 4096, 128)],
             "launches": 2000, "dispatch_calls": 500, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32, "decode_batches": [1, 8, 32, 64],
-            "resnet_batches": [1, 2, 4, 8, 16, 32, 64, 128, 256], "resnet_size": 224}
+            "resnet_batches": [1, 2, 4, 8, 16, 32, 64, 128, 256], "resnet_size": 224,
+            # The largest GEMM of the sweep, and a Llama layer's MLP down projection at 4,096
+            # rows (the row count of NVIDIA's GEMM tables the solvers' figures come from).
+            "sustained": [(8192, 8192, 8192), (4096, 4096, 14336)], "sustained_seconds": SUSTAINED_SECONDS,
+            "sustained_window_s": SUSTAINED_WINDOW_S}
 
 
 def summary(times: list[float]) -> dict[str, float]:
@@ -142,7 +156,7 @@ def new_report(device: dict[str, Any], quick: bool, commit: str = "") -> dict[st
     """An empty report: what ran where (script commit, device, software), one list or dict per section."""
     return {"schema": SCHEMA, "quick": quick, "commit": commit, "host": platform.node(), "started": time.time(),
             "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "dispatch": {}, "conv": [], "elementwise": [], "decode_kernels": [], "kernel_counts": {}, "llama": {},
-            "llama_hf": {}, "resnet": [], "skipped": {}}
+            "llama_hf": {}, "resnet": [], "sustained": [], "skipped": {}}
 
 
 def check_report(report: dict[str, Any]) -> list[str]:
@@ -164,6 +178,10 @@ def check_report(report: dict[str, Any]) -> list[str]:
     for row in rows:
         if "error" not in row and not row.get("median_s", 0) > 0:
             problems.append(f"non-positive time in {row}")
+    for row in report.get("sustained", []) if isinstance(report.get("sustained"), list) else []:
+        if "error" not in row and not (row.get("windows") and all(w["tflops"] > 0 for w in row["windows"])):
+            problems.append(f"sustained GEMM {row.get('precision')} {row.get('m')}x{row.get('n')}x{row.get('k')} "
+                            "has no timed window, or one with no throughput")
     return problems
 
 
@@ -847,6 +865,104 @@ def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters
     return rows
 
 
+def sustained_summary(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a run of timed windows (each with `tflops` and, on a GPU, its `clocks`) says: the
+    first window's TFLOP/s (what a short burst sees), the median over the second half of the
+    windows (the held rate), their ratio, and the median SM clock and power of that second half
+    where nvidia-smi sampled them."""
+    if not windows:
+        return {"window_count": 0}
+    held = windows[len(windows) // 2:]
+    first, sustained = windows[0]["tflops"], statistics.median(w["tflops"] for w in held)
+    out: dict[str, Any] = {"window_count": len(windows), "first_tflops": first, "sustained_tflops": sustained,
+                           "sustained_over_first": sustained / first}
+    sampled = [w["clocks"] for w in held if (w.get("clocks") or {}).get("samples")]
+    if sampled:
+        out["sustained_sm_mhz_median"] = statistics.median(c["sm_mhz_median"] for c in sampled)
+        out["sustained_power_w_median"] = statistics.median(c["power_w_median"] for c in sampled)
+        out["throttle_reasons"] = sorted({r for c in sampled for r in c["throttle_reasons"]})
+    return out
+
+
+def measure_sustained(torch: Any, device: Any, shapes: list[tuple[int, int, int]], seconds: float,
+                      window_s: float) -> list[dict[str, Any]]:
+    """Each GEMM of `shapes`, in BF16 and (where supported) FP8, run back to back for `seconds`:
+    on a GPU as repeated replays of one CUDA graph of GRAPH_CALLS calls over operand copies
+    larger than the L2 cache, timed with CUDA events in windows of `window_s` while nvidia-smi
+    samples the clocks and power of each window; off a GPU, eager calls timed on the host.
+    Each row lists its windows (start [s] from the first, calls, TFLOP/s = 2 M N K calls / time)
+    and their `sustained_summary`."""
+    cuda, rows = device.type == "cuda", []
+    dtype = torch.bfloat16 if cuda else torch.float32
+    for m, n, k in shapes:
+        a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
+        sets = _operand_sets(torch, device, (a, b))
+        variants: list[tuple[str, list[Callable[[], Any]]]] = [
+            ("bf16" if cuda else "fp32", [lambda x=x, y=y: x @ y for x, y in sets])]
+        fp8 = fp8_gemm(torch, device, m)
+        if fp8 is not None:
+            convert, multiply = fp8
+            variants.append(("fp8", [lambda x=x, y=y: multiply(x, y) for x, y in (convert(p, q) for p, q in sets)]))
+        for precision, calls in variants:
+            try:
+                windows = _sustained_windows(torch, device, calls, 2.0 * m * n * k, seconds, window_s)
+            except RuntimeError as exc:
+                rows.append({"precision": precision, "m": m, "n": n, "k": k, "error": str(exc)[:200]})
+                continue
+            rows.append({"precision": precision, "m": m, "n": n, "k": k, "seconds": seconds, "window_s": window_s,
+                         "windows": windows, **sustained_summary(windows)})
+        del sets, variants
+        if cuda:
+            torch.cuda.empty_cache()
+    return rows
+
+
+def _sustained_windows(torch: Any, device: Any, calls: list[Callable[[], Any]], flops: float, seconds: float,
+                       window_s: float) -> list[dict[str, Any]]:
+    """The timed windows of `measure_sustained` for one GEMM (`calls`, one per operand set)."""
+    cuda = device.type == "cuda"
+    if cuda:
+        def burst() -> None:
+            for i in range(GRAPH_CALLS):
+                calls[i % len(calls)]()
+        step, per_step = _graphed(torch, burst), GRAPH_CALLS
+        step()
+        torch.cuda.synchronize(device)
+    else:
+        step, per_step = calls[0], 1
+        step()
+    windows: list[dict[str, Any]] = []
+    clocks: dict[str, Any] = {}
+    begin = time.perf_counter()
+    while time.perf_counter() - begin < seconds:
+        start_s, steps = time.perf_counter() - begin, 0
+        sampler = clock_sampler(device.index or 0, clocks, "window") if cuda else contextlib.nullcontext()
+        with sampler:
+            if cuda:
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < window_s or steps == 0:
+                step()
+                steps += 1
+                if cuda:
+                    # One replay in flight at a time: the host waits on the GPU, so a window's
+                    # host time and its GPU time cover the same calls.
+                    torch.cuda.current_stream(device).synchronize()
+            if cuda:
+                end.record()
+                end.synchronize()
+                elapsed = start.elapsed_time(end) / 1e3
+            else:
+                elapsed = time.perf_counter() - t0
+        window = {"start_s": start_s, "calls": steps * per_step, "seconds": elapsed,
+                  "tflops": flops * steps * per_step / elapsed / 1e12}
+        if cuda:
+            window["clocks"] = clocks.pop("window", None)
+        windows.append(window)
+    return windows
+
+
 def gemm_kernel_names(torch: Any, device: Any, shapes: list[tuple[int, int, int]],
                       names: Callable[..., dict[str, int] | None] = _gpu_kernel_names) -> dict[str, Any]:
     """The GPU kernels one BF16 (and, on a GPU that has it, FP8) GEMM of each M x N x K shape
@@ -942,6 +1058,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "llama_hf": lambda: measure_llama_hf(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
                                              args.iters),
         "resnet": lambda: measure_resnet(torch, device, shapes["resnet_batches"], shapes["resnet_size"], args.iters),
+        "sustained": lambda: measure_sustained(torch, device, shapes["sustained"], shapes["sustained_seconds"],
+                                               shapes["sustained_window_s"]),
         "kernel_counts": lambda: measure_kernel_counts(torch, device, shapes["llama"], shapes["prompt"],
                                                        shapes["decode_batches"], shapes["resnet_size"], shapes["gemm"]),
     }
@@ -1022,6 +1140,15 @@ def main(argv: list[str] | None = None) -> int:
         graph = f"; graphed {row['graph']['median_s'] * 1e3:.2f} ms" if "graph" in row else ""
         print(f"ResNet-50 {row.get('layout', 'nchw')} batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, "
               f"{row['images_per_s']:.0f} images/s{graph}")
+    for row in report.get("sustained", []):
+        if "error" in row:
+            print(f"sustained GEMM {row['precision']} {row['m']}x{row['n']}x{row['k']}: failed ({row['error']})")
+            continue
+        clock = (f", SM {row['sustained_sm_mhz_median']:.0f} MHz at {row['sustained_power_w_median']:.0f} W held"
+                 if "sustained_sm_mhz_median" in row else "")
+        print(f"sustained GEMM {row['precision']} {row['m']}x{row['n']}x{row['k']} for {row['seconds']:g} s: "
+              f"{row['first_tflops']:.1f} TFLOP/s in the first window, {row['sustained_tflops']:.1f} held "
+              f"({row['sustained_over_first']:.3f} of the first){clock}")
     for name, counts in report.get("kernel_counts", {}).items():
         if not name.endswith("_kernels"):  # the by-name lists (ResNet-50's, each GEMM's) stay in the JSON
             print(f"GPU kernels per call, {name}: {counts}")

@@ -191,3 +191,46 @@ def test_the_sampler_runs_nvidia_smi_beside_the_block_and_survives_its_absence(m
     with mg.clock_sampler(0, into, "llama"):
         ran.append(True)
     assert ran and into["llama"] == {"error": "nvidia-smi not found"}
+
+
+def test_sustained_summary_compares_the_held_rate_with_the_first_window(mg) -> None:
+    """A board that slows once it reaches its power limit: the first window is the burst, the
+    second half of the windows the held rate, with the clocks and power sampled there."""
+    def clocks(sm: float, watts: float, reason: str) -> dict:
+        return {"samples": 4, "sm_mhz_median": sm, "power_w_median": watts, "throttle_reasons": [reason]}
+    windows = [{"tflops": 1400.0, "clocks": clocks(1980, 640, "0x0")},
+               {"tflops": 1300.0, "clocks": clocks(1830, 700, "0x4")},
+               {"tflops": 1200.0, "clocks": clocks(1700, 699, "0x4")},
+               {"tflops": 1180.0, "clocks": clocks(1680, 700, "0x4")},
+               {"tflops": 1190.0, "clocks": {"error": "nvidia-smi not found"}}]
+    s = mg.sustained_summary(windows)
+    assert (s["window_count"], s["first_tflops"], s["sustained_tflops"]) == (5, 1400.0, 1190.0)
+    assert s["sustained_over_first"] == pytest.approx(0.85)
+    # Windows 3 to 5 are the second half; the one without samples adds no clock.
+    assert (s["sustained_sm_mhz_median"], s["sustained_power_w_median"]) == (1690, 699.5)
+    assert s["throttle_reasons"] == ["0x4"]
+    assert mg.sustained_summary([]) == {"window_count": 0}
+    assert "sustained_sm_mhz_median" not in mg.sustained_summary([{"tflops": 2.0}, {"tflops": 1.0}])
+
+
+def test_a_sustained_row_without_timed_windows_is_a_report_problem(mg) -> None:
+    report = mg.new_report({"type": "cpu"}, True)
+    report["sustained"] = [{"precision": "bf16", "m": 8, "n": 8, "k": 8, "windows": []}]
+    assert mg.check_report(report) == ["sustained GEMM bf16 8x8x8 has no timed window, or one with no throughput"]
+    report["sustained"] = [{"precision": "fp8", "m": 8, "n": 8, "k": 8, "error": "no fp8"}]
+    assert mg.check_report(report) == []
+
+
+def test_cpu_smoke_run_of_the_sustained_gemms(mg, tmp_path) -> None:
+    """Back-to-back GEMMs for the plan's time, cut into windows, each with a positive rate."""
+    pytest.importorskip("torch")
+    out = tmp_path / "gpu.json"
+    assert mg.main(["--device", "cpu", "--quick", "--out", str(out), "--only", "sustained"]) == 0
+    data = json.loads(out.read_text())
+    (row,) = data["sustained"]
+    quick = mg.plan(True)
+    assert (row["precision"], row["m"], row["seconds"]) == ("fp32", quick["sustained"][0][0], quick["sustained_seconds"])
+    assert row["window_count"] == len(row["windows"]) >= 2
+    assert all(w["tflops"] > 0 and w["calls"] >= 1 and "clocks" not in w for w in row["windows"])
+    assert row["windows"][-1]["start_s"] < quick["sustained_seconds"] <= sum(w["seconds"] for w in row["windows"]) * 1.5
+    assert "clocks" not in data  # sampled only on a GPU
