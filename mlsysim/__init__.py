@@ -31,6 +31,7 @@ _LAZY = {
     "SLAViolation": "mlsysim.errors",
     "Q_": "mlsysim.catalog.units",
     "DistributedModel": "mlsysim.solvers.distributed",
+    "CNNTrainingModel": "mlsysim.solvers.cnn_training",
     "ReliabilityModel": "mlsysim.solvers.reliability",
     "SustainabilityModel": "mlsysim.solvers.sustainability",
     "EconomicsModel": "mlsysim.solvers.economics",

@@ -288,6 +288,7 @@ ALLOWED = {
     ("dse.py", "<module>", 9): "probe rows of the Pareto pre-filter: a speed setting, the front does not depend on it",
     ("optimizers.py", "<module>", 0.99): "the P99 latency label an SLA is stated on",
     ("optimizers.py", "ParallelismOptimizer", 5): "how many ranked layouts a result lists by default (API default)",
+    ("cnn_training.py", "<module>", 9): "torch.optim.SGD with weight decay and momentum: three element-wise updates, each reading two tensors and writing one (PyTorch's documented algorithm)",
     ("convolution.py", "<module>", 7): "ResNet's 7x7 stem convolution (He et al. 2016, Table 1)",
     ("convolution.py", "<module>", 2): "ResNet's stride-2 stem, max pool and stage transitions (He et al. 2016, Table 1)",
     ("convolution.py", "<module>", 3): "3x3 convolutions in ResNet blocks and the RGB input (He et al. 2016, Table 1)",

@@ -295,7 +295,7 @@ def predict_training(c: Call) -> float:
     from mlsysim import DistributedModel
 
     if not c.is_transformer():
-        raise NotExpressible("DistributedModel covers transformers only; this model has no transformer architecture")
+        return _cnn_training(c)
     if "cluster" not in c.rec.references:
         raise NotExpressible("no cluster record names the interconnect this ran on (node and fabric)")
     precision = c.need("precision", "the peak compute depends on it")
@@ -348,6 +348,41 @@ def predict_training(c: Call) -> float:
     }
     if c.metric not in readings:
         raise NotExpressible(f"a training run has no {c.metric}")
+    return readings[c.metric]()
+
+
+def _cnn_training(c: Call) -> float:
+    """CNNTrainingModel.solve of a CNN on the row's cluster or node (else its accelerator) at its
+    global batch; a model without a described layer structure is not expressible."""
+    from mlsysim import CNNTrainingModel
+    from mlsysim.solvers.terms import model_terms
+
+    if model_terms(c.model()).resnet is None:
+        raise NotExpressible("DistributedModel covers transformers and CNNTrainingModel ResNets (a 'resnet:' block); "
+                             "this model is neither")
+    precision = c.need("precision", "the peak compute depends on it")
+    batch = c.need("batch_size", "the step time depends on the global batch")
+    if "cluster" in c.rec.references:
+        target = c.catalog.get("clusters", c.rec.ref_id("cluster"))
+    else:
+        target = c.node() or c.hardware()
+    devices = int(c.rec.get("devices"))
+    microbatch = c.layout("microbatch")
+    if microbatch is None:
+        c.assumed.append(f"microbatch = {batch // devices} per device (not stated: no gradient accumulation)")
+    result = CNNTrainingModel.solve(c.model(), target, batch, precision, devices=devices, microbatch=microbatch)
+    c.unpriced.extend(result.unpriced)
+    if not result.feasible:
+        c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of "
+                         f"{result.memory_capacity / 1e9:.0f} GB)")
+    readings: dict[str, Callable[[], float]] = {
+        "samples_per_s": lambda: result.samples_per_second,
+        "step_time": lambda: result.step_time,
+        "mfu": lambda: result.mfu,
+        "tflops_per_gpu": lambda: result.achieved_flops_per_device,
+    }
+    if c.metric not in readings:
+        raise NotExpressible(f"a CNN training run has no {c.metric}")
     return readings[c.metric]()
 
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Mapping, NamedTuple
 
-__all__ = ["ResNetShape", "KernelGraph", "LayerPass", "OperatorLine", "resnet_graph", "layer_roofline_time",
-           "cache_resident_kernels", "ELEMENTWISE_OPERATORS"]
+__all__ = ["ResNetShape", "KernelGraph", "LayerPass", "OperatorLine", "Convolution", "Pool", "Linear", "BlockInput",
+           "GraphBuilder", "resnet_layers", "resnet_graph", "layer_roofline_time", "cache_resident_kernels",
+           "ELEMENTWISE_OPERATORS"]
 
 # The fixed parts of every torchvision ResNet (He et al. 2016, Table 1; torchvision resnet.py):
 # a 7x7 stride-2 stem convolution, a 3x3 stride-2 max pool, 3x3 convolutions in the blocks,
@@ -70,12 +71,14 @@ class ResNetShape:
 
 @dataclass(frozen=True)
 class KernelGraph:
-    """The kernels of one inference, in launch order, as per-kernel tuples: `rows` (output pixels
-    per sample: the implicit GEMM's rows per sample; 0 for a kernel with no matrix math),
-    `columns` (output channels: the GEMM's columns), `flops` per sample [FLOP],
-    `activations` (activation elements read and written per sample), `weights` (weight
-    elements, read once per pass) and `operators` (what each kernel runs: "convolution", one of
-    ELEMENTWISE_OPERATORS (the pools among them) or "linear"; empty: not stated)."""
+    """The kernels of one pass (an inference, or a training step: `convolution_training`), in
+    launch order, as per-kernel tuples: `rows` (output pixels per sample: the implicit GEMM's
+    rows per sample; 0 for a kernel with no matrix math, or whose GEMM rows do not grow with
+    the batch: a weight gradient), `columns` (output channels: the GEMM's columns), `flops`
+    per sample [FLOP], `activations` (activation elements read and written per sample),
+    `weights` (weight elements, read or written once per pass) and `operators` (what each
+    kernel runs: "convolution", one of ELEMENTWISE_OPERATORS (the pools among them), "linear",
+    or a training step's (`convolution_training.TRAINING_OPERATORS`); empty: not stated)."""
 
     rows: tuple[float, ...]
     columns: tuple[float, ...]
@@ -129,81 +132,104 @@ def _merge_identical(kernels: Any) -> tuple[tuple[Any, ...], ...]:
     return tuple((float(n), *kernel) for kernel, n in counts.items())
 
 
-class _Builder:
-    def __init__(self, fused: bool) -> None:
-        self.fused = fused
-        self.rows: list[float] = []
-        self.columns: list[float] = []
-        self.flops: list[float] = []
-        self.activations: list[float] = []
-        self.weights: list[float] = []
-        self.operators: list[str] = []
+class Convolution(NamedTuple):
+    """One convolution of a ResNet with the batch norm after it, and the residual add and the
+    ReLU that follow where the architecture has them: input side [pixels], channels in and
+    out, filter side, stride."""
 
-    def add_kernel(self, operator: str, rows: float, columns: float, flops: float, activations: float,
-                   weights: float) -> None:
-        self.operators.append(operator)
-        self.rows.append(rows)
-        self.columns.append(columns)
-        self.flops.append(flops)
-        self.activations.append(activations)
-        self.weights.append(weights)
+    side_in: int
+    channels_in: int
+    channels_out: int
+    kernel: int
+    stride: int
+    relu: bool
+    residual: bool = False
 
-    def conv(self, side_in: int, c_in: int, c_out: int, kernel: int, stride: int, relu: bool,
-             residual: bool = False) -> int:
-        """A convolution and the batch norm after it (the ReLU and the residual add when given):
-        one fused kernel, or one kernel per operator. Returns the output side [pixels]."""
-        side_out = side_in // stride
-        pixels = float(side_out * side_out)
-        depth = float(c_in * kernel * kernel)
-        out = pixels * c_out
-        read = float(side_in * side_in * c_in)
-        if self.fused:  # the add's second operand is read by the convolution's epilogue
-            self.add_kernel(CONVOLUTION, pixels, c_out, 2.0 * pixels * c_out * depth,
-                            read + out + (out if residual else 0.0), depth * c_out)
-            return side_out
-        self.add_kernel(CONVOLUTION, pixels, c_out, 2.0 * pixels * c_out * depth, read + out, depth * c_out)
-        self.elementwise("batch_norm", 2.0 * out)  # read, write
-        if residual:
-            self.elementwise("residual_add", ADD_ACCESSES * out)
-        if relu:
-            self.elementwise("relu", 2.0 * out)  # in place: read, write
-        return side_out
+    @property
+    def side_out(self) -> int:
+        return self.side_in // self.stride
 
-    def elementwise(self, operator: str, activations: float) -> None:
-        self.add_kernel(operator, 0.0, 0.0, 0.0, activations, 0.0)
+    @property
+    def pixels_out(self) -> float:
+        """Output pixels per sample: the implicit GEMM's rows per sample [1]."""
+        return float(self.side_out * self.side_out)
 
-    def graph(self) -> KernelGraph:
-        return KernelGraph(tuple(self.rows), tuple(self.columns), tuple(self.flops), tuple(self.activations),
-                           tuple(self.weights), tuple(self.operators))
+    @property
+    def depth(self) -> float:
+        """Input channels x filter area: the implicit GEMM's reduction [1]."""
+        return float(self.channels_in * self.kernel * self.kernel)
+
+    @property
+    def elements_in(self) -> float:
+        return float(self.side_in * self.side_in * self.channels_in)
+
+    @property
+    def elements_out(self) -> float:
+        return self.pixels_out * self.channels_out
+
+    @property
+    def flops(self) -> float:
+        """FLOPs per sample [FLOP]: 2 x output pixels x output channels x depth."""
+        return 2.0 * self.pixels_out * self.channels_out * self.depth
+
+    @property
+    def weights(self) -> float:
+        return self.depth * self.channels_out
+
+
+class Pool(NamedTuple):
+    """A max pool or a global average pool (`operator`), input and output side [pixels]."""
+
+    operator: str
+    side_in: int
+    side_out: int
+    channels: int
+
+    @property
+    def elements_in(self) -> float:
+        return float(self.side_in * self.side_in * self.channels)
+
+    @property
+    def elements_out(self) -> float:
+        return float(self.side_out * self.side_out * self.channels)
+
+
+class Linear(NamedTuple):
+    """The classifier: `features` in, `classes` out."""
+
+    features: int
+    classes: int
+
+
+class BlockInput(NamedTuple):
+    """Where a residual block begins: its input (`elements` per sample) feeds both the block's
+    first convolution and its shortcut. No kernel in a forward pass; in a backward pass the
+    two gradients that reach it are added."""
+
+    elements: float
+
+
+Layer = Convolution | Pool | Linear | BlockInput
 
 
 @lru_cache(maxsize=None)
-def resnet_graph(shape: ResNetShape, fused: bool = False) -> KernelGraph:
-    """Every kernel of one inference of ResNet `shape` [1].
-
-    Unfused (`fused` False, PyTorch eager): stem convolution, batch norm, ReLU, max pool; per
-    block its convolutions each followed by a batch norm and (but the last) a ReLU, the
-    downsample convolution and batch norm where the block changes stride or width, the
-    residual add and a ReLU; global average pool and the fc layer. Each reads its input and
-    writes its output in device memory (ReLU in place). Fused (TensorRT): batch norm (a
-    per-channel scale), ReLU and the residual add run inside the preceding convolution
-    (TensorRT's "Convolution and Scale", "Convolution and ReLU Activation" and "Convolution
-    and ElementWise Operation" fusions), which then also reads the add's second operand; the
-    pools and the fc layer stay separate kernels.
+def resnet_layers(shape: ResNetShape) -> tuple[Layer, ...]:
+    """The layers of ResNet `shape` in forward order [1]: the stem convolution (with its batch
+    norm and ReLU) and max pool; per block its input, its convolutions each with a batch norm
+    and (but the last) a ReLU, the downsample convolution and batch norm where the block
+    changes stride or width, and the last convolution followed by the residual add and a ReLU;
+    global average pool and the fc layer.
 
     References
     ----------
     He et al. 2016, "Deep Residual Learning for Image Recognition", CVPR (Table 1).
     torchvision, torchvision/models/resnet.py (BasicBlock, Bottleneck, ResNet: the stride on
     the bottleneck's 3x3 convolution, V1.5).
-    Chetlur et al. 2014, "cuDNN: Efficient Primitives for Deep Learning", arXiv 1410.0759
-    (convolution as an implicit matrix multiplication).
-    NVIDIA, TensorRT Developer Guide, "Types of Fusions".
     """
-    b = _Builder(fused)
-    side = b.conv(shape.resolution, shape.channels, shape.width, STEM_KERNEL, STRIDE, relu=True)
+    layers: list[Layer] = [Convolution(shape.resolution, shape.channels, shape.width, STEM_KERNEL, STRIDE, relu=True)]
+    side = shape.resolution // STRIDE
     pooled = side // STRIDE
-    b.elementwise(MAX_POOL, float(side * side * shape.width + pooled * pooled * shape.width))  # 3x3, stride 2
+    layers.append(Pool(MAX_POOL, side, pooled, shape.width))  # 3x3, stride 2
     side, channels = pooled, shape.width
     expansion = BOTTLENECK_EXPANSION if shape.block == "bottleneck" else 1
     for stage, blocks in enumerate(shape.stage_blocks):
@@ -211,20 +237,84 @@ def resnet_graph(shape: ResNetShape, fused: bool = False) -> KernelGraph:
         for index in range(blocks):
             stride = STRIDE if stage > 0 and index == 0 else 1
             out_channels = planes * expansion
+            layers.append(BlockInput(float(side * side * channels)))
             if shape.block == "bottleneck":
-                b.conv(side, channels, planes, 1, 1, relu=True)
-                inner = b.conv(side, planes, planes, BLOCK_KERNEL, stride, relu=True)
+                layers.append(Convolution(side, channels, planes, 1, 1, relu=True))
+                layers.append(Convolution(side, planes, planes, BLOCK_KERNEL, stride, relu=True))
                 last_in, last_kernel = planes, 1
             else:
-                inner = b.conv(side, channels, planes, BLOCK_KERNEL, stride, relu=True)
+                layers.append(Convolution(side, channels, planes, BLOCK_KERNEL, stride, relu=True))
                 last_in, last_kernel = planes, BLOCK_KERNEL
+            inner = side // stride
             if stride != 1 or channels != out_channels:
-                b.conv(side, channels, out_channels, 1, stride, relu=False)  # downsample branch
-            b.conv(inner, last_in, out_channels, last_kernel, 1, relu=True, residual=True)
+                layers.append(Convolution(side, channels, out_channels, 1, stride, relu=False))  # downsample branch
+            layers.append(Convolution(inner, last_in, out_channels, last_kernel, 1, relu=True, residual=True))
             side, channels = inner, out_channels
-    b.elementwise(AVERAGE_POOL, float(side * side * channels + channels))  # global
-    b.add_kernel(LINEAR, 1.0, float(shape.classes), 2.0 * channels * shape.classes, float(channels + shape.classes),
-              float(channels * shape.classes))
+    layers.append(Pool(AVERAGE_POOL, side, 1, channels))  # global
+    layers.append(Linear(channels, shape.classes))
+    return tuple(layers)
+
+
+class GraphBuilder:
+    """Kernels appended in launch order, then frozen into a KernelGraph."""
+
+    def __init__(self) -> None:
+        self.kernels: list[tuple[str, float, float, float, float, float]] = []
+
+    def add(self, operator: str, rows: float, columns: float, flops: float, activations: float,
+            weights: float) -> None:
+        self.kernels.append((operator, rows, columns, flops, activations, weights))
+
+    def elementwise(self, operator: str, activations: float) -> None:
+        self.add(operator, 0.0, 0.0, 0.0, activations, 0.0)
+
+    def graph(self) -> KernelGraph:
+        operators, rows, columns, flops, activations, weights = (tuple(x) for x in zip(*self.kernels))
+        return KernelGraph(rows, columns, flops, activations, weights, operators)
+
+
+def _inference_kernels(b: GraphBuilder, layer: Layer, fused: bool) -> None:
+    """The kernels of `layer` in an inference pass, fused as TensorRT runs it or one per operator."""
+    if isinstance(layer, Convolution):
+        out = layer.elements_out
+        if fused:  # the add's second operand is read by the convolution's epilogue
+            b.add(CONVOLUTION, layer.pixels_out, layer.channels_out, layer.flops,
+                  layer.elements_in + out + (out if layer.residual else 0.0), layer.weights)
+            return
+        b.add(CONVOLUTION, layer.pixels_out, layer.channels_out, layer.flops, layer.elements_in + out, layer.weights)
+        b.elementwise("batch_norm", 2.0 * out)  # read, write
+        if layer.residual:
+            b.elementwise("residual_add", ADD_ACCESSES * out)
+        if layer.relu:
+            b.elementwise("relu", 2.0 * out)  # in place: read, write
+    elif isinstance(layer, Pool):
+        b.elementwise(layer.operator, layer.elements_in + layer.elements_out)
+    elif isinstance(layer, Linear):
+        b.add(LINEAR, 1.0, float(layer.classes), 2.0 * layer.features * layer.classes,
+              float(layer.features + layer.classes), float(layer.features * layer.classes))
+
+
+@lru_cache(maxsize=None)
+def resnet_graph(shape: ResNetShape, fused: bool = False) -> KernelGraph:
+    """Every kernel of one inference of ResNet `shape` [1] (its layers: `resnet_layers`).
+
+    Unfused (`fused` False, PyTorch eager): one kernel per operator: each convolution, batch
+    norm, residual add and ReLU, the pools and the fc layer. Each reads its input and writes
+    its output in device memory (ReLU in place). Fused (TensorRT): batch norm (a per-channel
+    scale), ReLU and the residual add run inside the preceding convolution (TensorRT's
+    "Convolution and Scale", "Convolution and ReLU Activation" and "Convolution and
+    ElementWise Operation" fusions), which then also reads the add's second operand; the
+    pools and the fc layer stay separate kernels.
+
+    References
+    ----------
+    Chetlur et al. 2014, "cuDNN: Efficient Primitives for Deep Learning", arXiv 1410.0759
+    (convolution as an implicit matrix multiplication).
+    NVIDIA, TensorRT Developer Guide, "Types of Fusions".
+    """
+    b = GraphBuilder()
+    for layer in resnet_layers(shape):
+        _inference_kernels(b, layer, fused)
     return b.graph()
 
 
@@ -266,7 +356,10 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
     by N = columns output splits into ceil(M / tile rows) x ceil(N / tile columns) tiles, run
     `wave` at a time, each as long as a full tile, so
     q_k = ceil(tiles / wave) x wave x min(M, tile rows) x tile columns / (M x N)
-    (a kernel shorter than one tile is charged only its own rows); q_k = 1 when `wave` is 0.
+    (a kernel shorter than one tile is charged only its own rows); q_k = 1 when `wave` is 0,
+    and for a kernel with no rows per sample (a weight gradient, `convolution_training`: its
+    output is the filter and its long reduction runs over the batch, which libraries split
+    across the SMs, CUTLASS's split_k_slices).
     An element-wise kernel whose operator has a measured line in `lines` (operator ->
     `OperatorLine`) takes t_k = f_o + s_k x batch x A_k x b / (bandwidth x e_o) instead: f_o [s]
     its fixed run time, e_o [1] the fraction of the bandwidth it reaches (its memory roof counts
@@ -315,7 +408,7 @@ def layer_roofline_time(graph: KernelGraph, batch: Any, peak: float, bandwidth: 
         moved = moved + count * elements
         t_memory = elements / memory_rate
         work = batch * flops
-        if wave:
+        if wave and rows:
             m = batch * rows
             tiles = ceil(m / tile_rows) * ceil(columns / tile_columns)
             work = work * ceil(tiles / wave) * wave * minimum(m, tile_rows) * tile_columns / (m * columns)
