@@ -2,6 +2,8 @@
 roofline one kernel at a time, and CNNTrainingModel's data-parallel step (gradient all-reduce
 behind the backward pass, the optimizer's passes, memory), as the validation runner uses it."""
 
+import json
+
 import pytest
 
 from mlsysim import CNNTrainingModel
@@ -143,3 +145,30 @@ def test_the_validation_rows_are_priced_by_it(catalog):
         assert result.predicted == pytest.approx(expected.samples_per_second)
         assert any("input pipeline" in r for r in result.remarks)
         assert any("microbatch = 256" in a for a in result.assumed)
+
+
+def test_a_cnn_plan_on_a_cluster_trains_data_parallel(cli, tmp_path):
+    """A plan naming a ResNet and a cluster gets CNNTrainingModel's scorecard: data parallel
+    over the devices asked for, samples (not tokens) per second, energy and cost for the
+    duration, and what the step leaves unpriced."""
+    plan = tmp_path / "resnet.yaml"
+    plan.write_text("model: ResNet50\ncluster: Lab_64_A100\ndevices: 16\nprecision: fp16\nbatch_size: 4096\n"
+                    "duration: 1 day\n", encoding="utf-8")
+    r = cli("eval", str(plan))
+    assert r.code == 0, r.err
+    assert "data parallel over 16 devices" in r.out and "samples/s" in r.out and "samples_trained" in r.out
+    assert "not priced: the input pipeline" in r.out
+    j = cli("eval", str(plan), "-o", "json")
+    assert j.code == 0, j.err
+    perf = json.loads(j.out)["performance"]["metrics"]
+    expected = CNNTrainingModel.solve("resnet50", "lab_64_a100", batch_size=4096, devices=16)
+    assert perf["samples_per_second"] == pytest.approx(expected.samples_per_second)
+
+
+def test_a_cnn_plan_that_does_not_fit_fails_feasibility(cli, tmp_path):
+    plan = tmp_path / "big.yaml"
+    plan.write_text("model: ResNet50\ncluster: Lab_64_A100\ndevices: 8\nprecision: fp16\nbatch_size: 32768\n",
+                    encoding="utf-8")
+    r = cli("eval", str(plan))
+    assert r.code == 2, r.out + r.err
+    assert "out of memory" in r.out

@@ -32,6 +32,7 @@ from mlsysim.catalog.display import format_number
 from mlsysim.catalog.records import Record
 from mlsysim.errors import InfeasibleError, MlsysimError, OOMError, SLAViolation
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.cnn_training import CNNTrainingModel
 from mlsysim.solvers.distributed import DistributedModel, Job, Layout, layout_of, train, training_terms
 from mlsysim.solvers.economics import prices
 from mlsysim.solvers.engine import PerformanceProfile, RooflineTerms, roofline_terms, solve_terms
@@ -39,7 +40,7 @@ from mlsysim.solvers.fleet import Fleet
 from mlsysim.solvers.reliability import exposure
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.sustainability import SustainabilityModel, power_draw
-from mlsysim.solvers.terms import COMPUTE_EFFICIENCY, cited_assumption
+from mlsysim.solvers.terms import COMPUTE_EFFICIENCY, cited_assumption, model_terms
 
 PASS, FAIL, WARNING, SKIPPED = "PASS", "FAIL", "WARNING", "SKIPPED"
 DEFAULT_GRID = "us_avg"
@@ -313,6 +314,8 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
     hardware = sc.hardware
     if hardware is not None and hardware != fleet.hardware:
         notes.append(f"hardware {hardware.label} differs from {cluster.label}'s accelerator {fleet.hardware.label}; the cluster's is used")
+    if model_terms(model).resnet is not None:
+        return _evaluate_cnn_training(sc, fleet, notes)
     efficiency = job.efficiency
     if efficiency is None:
         efficiency = _default(catalog, "assumptions", "gemm_compute_efficiency")
@@ -367,9 +370,89 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
         macro = _skipped("Macro", "no duration_days or tokens given")
         lineage = (setup.lineage, cited)
     else:
-        macro, parts = _training_macro(sc, result, fleet, macro_parts)
+        macro, parts = _training_macro(sc, result.tokens_per_second, fleet, macro_parts, sc.tokens)
         lineage = (setup.lineage, cited, *parts)
     return SystemEvaluation(name, feasibility, performance, macro, inputs, lineage, {"training": result})
+
+
+def _evaluate_cnn_training(sc: Request, fleet: Fleet, notes: list[str]) -> SystemEvaluation:
+    """The scorecard of data-parallel CNN training (CNNTrainingModel on the cluster's devices)."""
+    job = sc.job
+    model, cluster, batch = job.model, job.fleet, job.batch_size
+    if job.efficiency is not None:
+        notes.append("efficiency: not applied; CNNTrainingModel prices each kernel at the cited efficiency of its "
+                     "class (convolutions, element-wise kernels) on this accelerator")
+    auto = sc.parallelism is None or (isinstance(sc.parallelism, str) and sc.parallelism == "auto")
+    if not auto:
+        notes.append("parallelism: data parallel over every device (CNNTrainingModel); the layout given is not used")
+
+    def inputs() -> dict[str, Any]:
+        return {"model": model.label, "cluster": f"{cluster.label} ({fleet.devices} x {fleet.hardware.label})",
+                "global batch": f"{batch} samples", "precision": job.precision,
+                "parallelism": f"data parallel over {fleet.devices} devices"}
+
+    try:
+        result = CNNTrainingModel.solve(model, cluster, batch, job.precision, devices=fleet.devices)
+    except MlsysimError as exc:
+        feasibility = EvaluationLevel("Feasibility", FAIL, f"invalid job: {exc}", {"failed_check": "batch"})
+        return SystemEvaluation(sc.name, feasibility, _skipped("Performance", "not evaluated: invalid job"),
+                                _skipped("Macro", "not evaluated: invalid job"), inputs, (fleet.lineage,))
+    feasibility = EvaluationLevel("Feasibility", PASS if result.feasible else FAIL,
+                                  build=lambda: _cnn_training_feasibility(result, notes))
+    cited = Lineage()
+    sla = _optional(sc.constraints.step_time_sla, "time", cited, "step_time_sla")
+    macro_parts: list[Any] = []
+    performance = EvaluationLevel("Performance", FAIL if sla is not None and result.step_time > sla else PASS,
+                                  build=lambda: _cnn_training_performance(result, sla, macro_parts))
+    lineage: tuple[Lineage, ...] = (result.lineage, cited)
+    if not result.feasible:
+        macro = _skipped("Macro", "not evaluated: infeasible")
+    elif sc.duration_days is None:
+        macro = _skipped("Macro", "no duration_days given (a CNN trains on samples, not tokens)")
+    else:
+        macro, parts = _training_macro(sc, result.samples_per_second, fleet, macro_parts, None, per_token=False)
+        lineage += parts
+    return SystemEvaluation(sc.name, feasibility, performance, macro, inputs, lineage, {"training": result})
+
+
+def _cnn_training_feasibility(result: Any, notes: list[str]) -> tuple[str, dict[str, Any], list[str]]:
+    mem = {
+        "layout": f"DP{result.devices}, microbatch {result.microbatch}",
+        "memory_per_device_GB": result.memory_total / 1e9,
+        "memory_capacity_GB": result.memory_capacity / 1e9,
+        "weights_GB": result.memory_weights / 1e9,
+        "gradients_GB": result.memory_gradients / 1e9,
+        "optimizer_GB": result.memory_optimizer / 1e9,
+        "activations_GB": result.memory_activations / 1e9,
+    }
+    used = f"{result.memory_total / 1e9:.1f} GB needed per device, {result.memory_capacity / 1e9:.0f} GB available"
+    if result.feasible:
+        return f"DP{result.devices}, microbatch {result.microbatch}; {used}", mem, notes
+    mem["failed_check"] = "memory"
+    return f"out of memory: {used}; use a smaller batch per device", mem, notes
+
+
+def _cnn_training_performance(result: Any, sla: float | None, macro_parts: list[Any]) -> tuple[str, dict[str, Any], list[str]]:
+    metrics = {
+        "step_time_s": result.step_time,
+        "forward_s": result.forward_time,
+        "backward_s": result.backward_time,
+        "kernel_launches_s": result.launch_time,
+        "update_s": result.update_time,
+        "exposed_dp_comm_s": result.dp_comm_time,
+        "achieved_TFLOPs_per_device": result.achieved_flops_per_device / 1e12,
+        "mfu": result.mfu,
+        "samples_per_second": result.samples_per_second,
+    }
+    summary = f"step {result.step_time:.3g} s, MFU {result.mfu:.1%}, {result.samples_per_second:,.0f} samples/s"
+    if sla is not None:
+        metrics["step_time_sla_s"] = sla
+        summary += f"; {'misses' if result.step_time > sla else 'meets'} the {sla:g} s step-time target"
+    if macro_parts:
+        rel, wall, trained = macro_parts
+        metrics.update({"expected_interruptions": rel.expected_interruptions, "goodput": rel.goodput,
+                        "samples_trained": trained, "wall_clock_days": wall / SECONDS_PER_DAY})
+    return summary, metrics, [f"not priced: {why}" for why in result.unpriced]
 
 
 def _layout(result: Any) -> str:
@@ -460,23 +543,26 @@ def _best_layout(job: Job) -> Any:
     return best
 
 
-def _training_macro(sc: Request, result: Any, fleet: Fleet, macro_parts: list[Any]) -> tuple[EvaluationLevel, tuple[Lineage, ...]]:
-    """Level 3 of a training run: failures, energy, carbon, water and cost; returns the
-    level and the lineages it rests on. Adds (reliability, wall time, tokens) to `macro_parts`
-    for the performance level."""
+def _training_macro(sc: Request, rate: float, fleet: Fleet, macro_parts: list[Any], amount: float | None,
+                    per_token: bool = True) -> tuple[EvaluationLevel, tuple[Lineage, ...]]:
+    """Level 3 of a training run at `rate` units (tokens, or a CNN's samples) per second of
+    work: failures, energy, carbon, water and cost, over `amount` units (None: the scenario's
+    duration_days); returns the level and the lineages it rests on. Adds (reliability, wall
+    time, units trained) to `macro_parts` for the performance level. `per_token` False: the
+    units are not tokens, so no cost per million tokens."""
     site_notes, exposed, draw, priced = _fleet_terms(sc.catalog, fleet, sc.job.model, sc.grid, sc.datacenter)
     notes = list(site_notes)
-    tokens, days = sc.tokens, sc.duration_days
-    work = result.time_to_train(tokens) if tokens is not None else days * SECONDS_PER_DAY
+    days = sc.duration_days
+    work = amount / rate if amount is not None else days * SECONDS_PER_DAY
     rel = exposed.over(work)
-    wall = rel.wall_time if tokens is not None else days * SECONDS_PER_DAY
-    trained = result.tokens_per_second * wall * rel.goodput
+    wall = rel.wall_time if amount is not None else days * SECONDS_PER_DAY
+    trained = rate * wall * rel.goodput
     macro_parts.extend((rel, wall, trained))
     sus = draw.over(wall)
     econ: Any = priced
     if not isinstance(priced, MlsysimError):
         try:
-            econ = priced.cost(wall, trained, sus)
+            econ = priced.cost(wall, trained if per_token else None, sus)
         except MlsysimError as exc:
             econ = exc
     failed = isinstance(econ, MlsysimError)

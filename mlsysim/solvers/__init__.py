@@ -16,7 +16,7 @@ _EXPORTS = {
     "Engine": "engine", "PerformanceProfile": "engine", "ServingModel": "serving",
     "SpeculativeDecoding": "speculative", "DisaggregatedServing": "disaggregated",
     # fleets
-    "DistributedModel": "distributed", "ReliabilityModel": "reliability",
+    "DistributedModel": "distributed", "CNNTrainingModel": "cnn_training", "ReliabilityModel": "reliability",
     "SustainabilityModel": "sustainability", "EconomicsModel": "economics",
     # the toolbox
     "TailLatencyModel": "queueing", "ContinuousBatchingModel": "continuous_batching",
