@@ -397,8 +397,9 @@ def _evaluate_cnn_training(sc: Request, fleet: Fleet, notes: list[str]) -> Syste
         feasibility = EvaluationLevel("Feasibility", FAIL, f"invalid job: {exc}", {"failed_check": "batch"})
         return SystemEvaluation(sc.name, feasibility, _skipped("Performance", "not evaluated: invalid job"),
                                 _skipped("Macro", "not evaluated: invalid job"), inputs, (fleet.lineage,))
+    layout = f"DP{result.devices}, microbatch {result.microbatch}"
     feasibility = EvaluationLevel("Feasibility", PASS if result.feasible else FAIL,
-                                  build=lambda: _cnn_training_feasibility(result, notes))
+                                  build=lambda: _training_feasibility(result, notes, layout))
     cited = Lineage()
     sla = _optional(sc.constraints.step_time_sla, "time", cited, "step_time_sla")
     macro_parts: list[Any] = []
@@ -415,23 +416,6 @@ def _evaluate_cnn_training(sc: Request, fleet: Fleet, notes: list[str]) -> Syste
     return SystemEvaluation(sc.name, feasibility, performance, macro, inputs, lineage, {"training": result})
 
 
-def _cnn_training_feasibility(result: Any, notes: list[str]) -> tuple[str, dict[str, Any], list[str]]:
-    mem = {
-        "layout": f"DP{result.devices}, microbatch {result.microbatch}",
-        "memory_per_device_GB": result.memory_total / 1e9,
-        "memory_capacity_GB": result.memory_capacity / 1e9,
-        "weights_GB": result.memory_weights / 1e9,
-        "gradients_GB": result.memory_gradients / 1e9,
-        "optimizer_GB": result.memory_optimizer / 1e9,
-        "activations_GB": result.memory_activations / 1e9,
-    }
-    used = f"{result.memory_total / 1e9:.1f} GB needed per device, {result.memory_capacity / 1e9:.0f} GB available"
-    if result.feasible:
-        return f"DP{result.devices}, microbatch {result.microbatch}; {used}", mem, notes
-    mem["failed_check"] = "memory"
-    return f"out of memory: {used}; use a smaller batch per device", mem, notes
-
-
 def _cnn_training_performance(result: Any, sla: float | None, macro_parts: list[Any]) -> tuple[str, dict[str, Any], list[str]]:
     metrics = {
         "step_time_s": result.step_time,
@@ -445,13 +429,7 @@ def _cnn_training_performance(result: Any, sla: float | None, macro_parts: list[
         "samples_per_second": result.samples_per_second,
     }
     summary = f"step {result.step_time:.3g} s, MFU {result.mfu:.1%}, {result.samples_per_second:,.0f} samples/s"
-    if sla is not None:
-        metrics["step_time_sla_s"] = sla
-        summary += f"; {'misses' if result.step_time > sla else 'meets'} the {sla:g} s step-time target"
-    if macro_parts:
-        rel, wall, trained = macro_parts
-        metrics.update({"expected_interruptions": rel.expected_interruptions, "goodput": rel.goodput,
-                        "samples_trained": trained, "wall_clock_days": wall / SECONDS_PER_DAY})
+    summary = _step_target(summary, metrics, result.step_time, sla, macro_parts, "samples")
     return summary, metrics, [f"not priced: {why}" for why in result.unpriced]
 
 
@@ -461,8 +439,10 @@ def _layout(result: Any) -> str:
             f"interleave {result.interleave}, ZeRO-{result.zero}, recompute {result.recompute}")
 
 
-def _training_feasibility(result: Any, notes: list[str]) -> tuple[str, dict[str, Any], list[str]]:
-    layout = _layout(result)
+def _training_feasibility(result: Any, notes: list[str], layout: str | None = None) -> tuple[str, dict[str, Any], list[str]]:
+    """Level 1 of a training run: its memory per device against the capacity, under `layout`
+    (default: the transformer layout's description)."""
+    layout = layout or _layout(result)
     mem = {
         "layout": layout,
         "memory_per_device_GB": result.memory_total / 1e9,
@@ -498,12 +478,16 @@ def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]
         "tokens_per_second": result.tokens_per_second,
     }
     summary = f"step {result.step_time:.3g} s, MFU {result.mfu:.1%}, {result.tokens_per_second:,.0f} tokens/s"
+    return _step_target(summary, metrics, result.step_time, sla, macro_parts, "tokens"), metrics, []
+
+
+def _step_target(summary: str, metrics: dict[str, Any], step_time: float, sla: float | None, macro_parts: list[Any],
+                 unit: str) -> str:
+    """`summary` with the step-time target met or missed, and `metrics` (updated in place)
+    with the target and, where the macro level ran, the failures and the `unit`s trained."""
     if sla is not None:
         metrics["step_time_sla_s"] = sla
-        if result.step_time > sla:
-            summary += f"; misses the {sla:g} s step-time target"
-        else:
-            summary += f"; meets the {sla:g} s step-time target"
+        summary += f"; {'misses' if step_time > sla else 'meets'} the {sla:g} s step-time target"
     if macro_parts:
         rel, wall, trained = macro_parts
         metrics.update({
@@ -511,10 +495,10 @@ def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]
             "fleet_mtbf_h": rel.mtbf / 3600,
             "checkpoint_interval_min": rel.daly_interval / 60,
             "goodput": rel.goodput,
-            "tokens_trained": trained,
+            f"{unit}_trained": trained,
             "wall_clock_days": wall / SECONDS_PER_DAY,
         })
-    return summary, metrics, []
+    return summary
 
 
 def _parallelism(given: Any) -> Layout:
