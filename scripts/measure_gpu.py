@@ -33,6 +33,8 @@ Measures, and prints and writes as JSON (schema SCHEMA below):
 - a torchvision ResNet-50 (random weights) batch sweep: latency and images/s per batch,
   eager and as a replayed CUDA graph, in NCHW with cuDNN's defaults and in channels-last with
   cuDNN's autotuner on;
+- torchvision ResNet-50 training steps (mixed precision, SGD with momentum, random inputs on
+  the device) at batches 32, 128 and 256: the time of a step and of its forward pass;
 - sustained GEMMs: a large BF16 and FP8 GEMM replayed back to back for SUSTAINED_SECONDS,
   timed in one-second windows with the clocks and power sampled in each: whether the
   throughput of the first second (what a short timed burst sees) holds once the board reaches
@@ -72,10 +74,10 @@ from typing import Any, Callable, Iterator
 
 SCHEMA = "mlsysim-gpu-measurements/1"
 SECTIONS = ("gemm", "bandwidth", "attention", "launch", "dispatch", "conv", "elementwise", "decode_kernels", "llama",
-            "llama_hf", "resnet", "sustained", "kernel_counts")
+            "llama_hf", "resnet", "resnet_train", "sustained", "kernel_counts")
 # Sections added after the first reports were written: checked only when present.
 LATER_SECTIONS = {"conv": list, "dispatch": dict, "elementwise": list, "decode_kernels": list, "kernel_counts": dict,
-                  "clocks": dict, "sustained": list}
+                  "clocks": dict, "sustained": list, "resnet_train": list}
 # What nvidia-smi samples while a section runs: the clocks and power a sustained kernel holds
 # (a GPU at its power limit runs below its boost clock, and its peaks with it).
 CLOCK_FIELDS = ("clocks.sm", "clocks.mem", "power.draw", "temperature.gpu", "clocks_throttle_reasons.active")
@@ -121,7 +123,7 @@ def plan(quick: bool) -> dict[str, Any]:
         return {"gemm": [(64, 64, 64), (128, 64, 32)], "copy_bytes": 1 << 20, "attention": [(1, 2, 64, 16)],
                 "launches": 50, "dispatch_calls": 20, "conv_batches": [2], "conv_size": 32, "llama": LLAMA_TINY, "prompt": 16, "decode_tokens": 4, "decode_batches": [1, 2],
                 "resnet_batches": [1, 2],
-                "resnet_size": 64, "sustained": [(64, 64, 64)], "sustained_seconds": 0.2, "sustained_window_s": 0.05}
+                "resnet_size": 64, "train_batches": [2], "sustained": [(64, 64, 64)], "sustained_seconds": 0.2, "sustained_window_s": 0.05}
     # Square-ish sweep by M, then the four weight GEMMs of a Llama-3-8B layer for a 512-token
     # prefill (fused QKV, attention output, fused gate+up, down).
     llama_prefill = [(512, 6144, 4096), (512, 4096, 4096), (512, 28672, 4096), (512, 4096, 14336)]
@@ -138,6 +140,8 @@ def plan(quick: bool) -> dict[str, Any]:
             "copy_bytes": 2 << 30, "attention": [(1, 32, 2048, 128), (8, 32, 4096, 128)],
             "launches": 2000, "dispatch_calls": 500, "llama": LLAMA3_8B, "prompt": 512, "decode_tokens": 32, "decode_batches": [1, 8, 32, 64],
             "resnet_batches": [1, 2, 4, 8, 16, 32, 64, 128, 256], "resnet_size": 224,
+            # Training steps at a small, a middle and NVIDIA's per-GPU batch for this model.
+            "train_batches": [32, 128, 256],
             # The largest GEMM of the sweep, and a Llama layer's MLP down projection at 4,096
             # rows (the row count of NVIDIA's GEMM tables the solvers' figures come from).
             "sustained": [(8192, 8192, 8192), (4096, 4096, 14336)], "sustained_seconds": SUSTAINED_SECONDS,
@@ -156,7 +160,7 @@ def new_report(device: dict[str, Any], quick: bool, commit: str = "") -> dict[st
     """An empty report: what ran where (script commit, device, software), one list or dict per section."""
     return {"schema": SCHEMA, "quick": quick, "commit": commit, "host": platform.node(), "started": time.time(),
             "device": device, "gemm": [], "bandwidth": {}, "attention": [], "launch": {}, "dispatch": {}, "conv": [], "elementwise": [], "decode_kernels": [], "kernel_counts": {}, "llama": {},
-            "llama_hf": {}, "resnet": [], "sustained": [], "skipped": {}}
+            "llama_hf": {}, "resnet": [], "resnet_train": [], "sustained": [], "skipped": {}}
 
 
 def check_report(report: dict[str, Any]) -> list[str]:
@@ -172,7 +176,7 @@ def check_report(report: dict[str, Any]) -> list[str]:
     for name, kind in LATER_SECTIONS.items():
         if name in report and not isinstance(report[name], kind):
             problems.append(f"{name} must be a {kind.__name__}")
-    rows = [r for name in ("gemm", "attention", "resnet", "conv", "elementwise", "decode_kernels")
+    rows = [r for name in ("gemm", "attention", "resnet", "conv", "elementwise", "decode_kernels", "resnet_train")
             if isinstance(report.get(name), list)
             for r in report[name]]
     for row in rows:
@@ -865,6 +869,52 @@ def measure_resnet(torch: Any, device: Any, batches: list[int], size: int, iters
     return rows
 
 
+# torchvision ResNet-50's training recipe in NVIDIA's DeepLearningExamples (its README): SGD with
+# momentum 0.875 and weight decay 1/32768; the learning rate does not change the step's time.
+TRAIN_MOMENTUM = 0.875
+TRAIN_WEIGHT_DECAY = 1.0 / 32768
+
+
+def measure_resnet_training(torch: Any, device: Any, batches: list[int], size: int, iters: int) -> list[dict[str, Any]]:
+    """One training step of torchvision ResNet-50 (random weights, NCHW, cuDNN's defaults) per
+    batch, eager as a training script runs it: zero the gradients, the forward pass and the
+    cross-entropy loss under autocast (FP16 on a GPU, with GradScaler; BF16 on a CPU), the
+    backward pass, SGD with momentum and weight decay. Inputs are random tensors already on the
+    device, so no input pipeline is timed. `forward` times the forward pass and the loss alone
+    (gradients recorded, as in training); images/s = batch / the step's median time."""
+    import torchvision  # noqa: PLC0415 (optional dependency)
+
+    cuda = device.type == "cuda"
+    amp_dtype = torch.float16 if cuda else torch.bfloat16
+    with torch.device(device):
+        model = torchvision.models.resnet50(weights=None)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=TRAIN_MOMENTUM, weight_decay=TRAIN_WEIGHT_DECAY)
+    scaler = torch.amp.GradScaler(device.type, enabled=cuda)
+    loss_fn = torch.nn.functional.cross_entropy
+    timed, rows = _timer(torch, device), []
+    for b in batches:
+        x = torch.randn(b, 3, size, size, device=device)
+        y = torch.randint(0, 1000, (b,), device=device)
+
+        def forward() -> Any:
+            with torch.autocast(device.type, dtype=amp_dtype):
+                return loss_fn(model(x), y)
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(forward()).backward()
+            scaler.step(opt)
+            scaler.update()
+
+        s = summary(timed(step, iters))
+        f = summary(timed(forward, iters))
+        rows.append({"batch": b, "image_size": size, "precision": f"amp_{str(amp_dtype).replace('torch.', '')}",
+                     **s, "images_per_s": b / s["median_s"], "forward": f})
+        opt.zero_grad(set_to_none=True)
+    return rows
+
+
 def sustained_summary(windows: list[dict[str, Any]]) -> dict[str, Any]:
     """What a run of timed windows (each with `tflops` and, on a GPU, its `clocks`) says: the
     first window's TFLOP/s (what a short burst sees), the median over the second half of the
@@ -1058,6 +1108,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "llama_hf": lambda: measure_llama_hf(torch, device, shapes["llama"], shapes["prompt"], shapes["decode_tokens"],
                                              args.iters),
         "resnet": lambda: measure_resnet(torch, device, shapes["resnet_batches"], shapes["resnet_size"], args.iters),
+        "resnet_train": lambda: measure_resnet_training(torch, device, shapes["train_batches"], shapes["resnet_size"],
+                                                        max(args.iters // 2, 2)),
         "sustained": lambda: measure_sustained(torch, device, shapes["sustained"], shapes["sustained_seconds"],
                                                shapes["sustained_window_s"]),
         "kernel_counts": lambda: measure_kernel_counts(torch, device, shapes["llama"], shapes["prompt"],
@@ -1140,6 +1192,9 @@ def main(argv: list[str] | None = None) -> int:
         graph = f"; graphed {row['graph']['median_s'] * 1e3:.2f} ms" if "graph" in row else ""
         print(f"ResNet-50 {row.get('layout', 'nchw')} batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms, "
               f"{row['images_per_s']:.0f} images/s{graph}")
+    for row in report.get("resnet_train", []):
+        print(f"ResNet-50 training step ({row['precision']}) batch {row['batch']}: {row['median_s'] * 1e3:.2f} ms "
+              f"(forward and loss {row['forward']['median_s'] * 1e3:.2f} ms), {row['images_per_s']:.0f} images/s")
     for row in report.get("sustained", []):
         if "error" in row:
             print(f"sustained GEMM {row['precision']} {row['m']}x{row['n']}x{row['k']}: failed ({row['error']})")

@@ -234,3 +234,15 @@ def test_cpu_smoke_run_of_the_sustained_gemms(mg, tmp_path) -> None:
     assert all(w["tflops"] > 0 and w["calls"] >= 1 and "clocks" not in w for w in row["windows"])
     assert row["windows"][-1]["start_s"] < quick["sustained_seconds"] <= sum(w["seconds"] for w in row["windows"]) * 1.5
     assert "clocks" not in data  # sampled only on a GPU
+
+
+def test_cpu_smoke_run_of_the_resnet_training_steps(mg, tmp_path):
+    """A training step (autocast, backward, SGD) per planned batch, its forward pass timed too."""
+    pytest.importorskip("torchvision")
+    out = tmp_path / "gpu.json"
+    assert mg.main(["--device", "cpu", "--quick", "--iters", "2", "--out", str(out), "--only", "resnet_train"]) == 0
+    data = json.loads(out.read_text())
+    (row,) = data["resnet_train"]
+    assert row["batch"] == mg.plan(True)["train_batches"][0] and row["precision"] == "amp_bfloat16"
+    assert 0 < row["forward"]["median_s"] < row["median_s"] and row["images_per_s"] > 0
+    assert mg.check_report(data) == []
