@@ -172,3 +172,18 @@ def test_a_cnn_plan_that_does_not_fit_fails_feasibility(cli, tmp_path):
     r = cli("eval", str(plan))
     assert r.code == 2, r.out + r.err
     assert "out of memory" in r.out
+
+
+def test_a_stated_layout_prices_the_step_at_that_layouts_figures():
+    """On an H200 the catalog cites NCHW and channels-last convolution and element-wise
+    figures (first-party); the step rests only on the lines of the operators it runs."""
+    nchw = CNNTrainingModel.solve("resnet50", "h200", batch_size=256, layout="nchw")
+    last = CNNTrainingModel.solve("resnet50", "h200", batch_size=256, layout="channels_last")
+    assert nchw.step_time != last.step_time
+    used = {e.path for e in nchw.lineage.entries()}
+    assert "assumptions/conv_efficiency_hopper_fp16_nchw#quantity" in used
+    assert "assumptions/operator_fixed_time_hopper_fp16_relu#quantity" in used
+    # Training-mode batch norm is not the inference kernel whose line is cited.
+    assert not any("batch_norm" in path for path in used)
+    with pytest.raises(MlsysimError, match="layout"):
+        CNNTrainingModel.solve("resnet50", "dgx_a100", batch_size=256, devices=1, layout="channels_last")

@@ -156,19 +156,22 @@ class CNNTrainingModel:
 
     @staticmethod
     def solve(model: Record | str, hardware: Record | str, batch_size: int, precision: str = "fp16",
-              devices: int | None = None, microbatch: int | None = None) -> CNNTrainingResult:
+              devices: int | None = None, microbatch: int | None = None,
+              layout: str | None = None) -> CNNTrainingResult:
         """One optimizer step of `model` trained with `batch_size` samples (the global batch)
         over `devices` accelerators of `hardware`: an accelerator (one device), a node (default:
         all its accelerators) or a cluster (default: all of it). `microbatch` is the samples
         each device runs per forward and backward pass (default: batch_size / devices, no
         gradient accumulation); fp16 and bf16 are PyTorch's mixed precision, fp32 and tf32
-        keep everything in 32 bits."""
+        keep everything in 32 bits. `layout` ("nchw", "channels_last") prices the convolutions
+        and the element-wise kernels at the figures cited for that tensor layout, as
+        Engine.solve does (default: the default figures)."""
         from mlsysim.solvers.engine import roofline_terms
 
         catalog = inputs.catalog_of(model, hardware)
         model = inputs.record(model, "models", catalog, "model")
         target = _devices(hardware, devices, catalog)
-        terms = roofline_terms(model, target.accelerator, precision)
+        terms = roofline_terms(model, target.accelerator, precision, layout=layout)
         layers = terms.layers
         if layers is None:
             raise MlsysimError(f"{model.label} has no described layer structure (a 'resnet:' block) in the catalog; "
@@ -189,18 +192,27 @@ class CNNTrainingModel:
         mixed = h.precision in MIXED_PRECISIONS
         forward, backward = resnet_training_graph(terms.model.resnet, INDEX_BYTES / nbytes)
 
+        # The measured lines of the inference operators a training step also runs (its ReLUs,
+        # residual adds and pools); its batch norms and backward kernels are other kernels.
+        ran = set(forward.operators) | set(backward.operators)
+        lines = {op: line for op, line in layers.lines.items() if op in ran}
+
         def priced(graph: Any) -> Any:
             return layer_roofline_time(graph, micro, h.peak, h.bandwidth, eff.gemm * layers.efficiency_scale,
                                        eff.memory, nbytes, layers.tile_rows, layers.tile_columns, layers.wave,
-                                       layers.cache, layers.lines)
+                                       layers.cache, lines)
 
         fwd, bwd = priced(forward), priced(backward)
         kernels = forward.kernels + backward.kernels
         launches = kernel_launches(kernels, h)
         params = resnet_parameters(terms.model.resnet)
         lineage = Lineage()
-        for part in (terms.model.lineage, h.lineage, eff.lineage, layers.lineage, launches.lineage, target.lineage):
+        for part in (terms.model.lineage, h.lineage, eff.lineage, layers.tile_lineage, launches.lineage,
+                     target.lineage):
             lineage.merge(part)
+        for op in lines:
+            for value in layers.line_values[op]:
+                lineage.use(value)
         update = sgd_update_bytes(params, steps, mixed) / (h.bandwidth * eff.memory)
         total_comm, exposed = _gradient_sync(target, params * FP32, float(bwd.time), catalog, lineage)
         compute = steps * float(fwd.time + bwd.time)

@@ -1260,6 +1260,11 @@ class LayerTerms:
     efficiency_scale: float = 1.0
     # Measured lines of the element-wise operators (`operator_line_values`), by operator.
     lines: dict[str, OperatorLine] = field(default_factory=dict, compare=False)
+    # The tile's, the wave's and the cache's cited values alone (`lineage` without the lines),
+    # and each line's two cited values: a pass that runs only some of the operators (a
+    # training step, `cnn_training`) rests on those lines only.
+    tile_lineage: Lineage = field(default_factory=Lineage, compare=False)
+    line_values: dict[str, tuple[Value, Value]] = field(default_factory=dict, compare=False)
     # Passes already priced, by (batch, peak, bandwidth, efficiencies, bytes per element), so
     # repeated solves of the same setting pay one dictionary lookup.
     _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
@@ -1324,13 +1329,17 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
         at_measured = layer_roofline_time(graph, efficiencies.measured_batch, 1.0, 1.0, 1.0, 1.0, 1.0, rows, columns,
                                           wave, cache)
         scale = min(at_measured.slowdown, 1.0 / efficiencies.gemm)
-    lines = {}
+    tile_lineage = Lineage()
+    tile_lineage.merge(lineage)
+    lines, line_values = {}, {}
     if fusion == "none":
         for operator in ELEMENTWISE_OPERATORS:
             found = operator_line_values(h, operator, layout)
             if found is not None:
                 lines[operator] = OperatorLine(lineage.use(found[0]), lineage.use(found[1]))
-    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale, lines)
+                line_values[operator] = found
+    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale, lines,
+                        tile_lineage=tile_lineage, line_values=line_values)
     inputs.remember(memo, key, result)
     return result
 
