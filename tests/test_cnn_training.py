@@ -187,3 +187,16 @@ def test_a_stated_layout_prices_the_step_at_that_layouts_figures():
     assert not any("batch_norm" in path for path in used)
     with pytest.raises(MlsysimError, match="layout"):
         CNNTrainingModel.solve("resnet50", "dgx_a100", batch_size=256, devices=1, layout="channels_last")
+
+
+def test_the_step_is_checked_against_physical_bounds():
+    """No step beats the peak or the memory bandwidth: none is warned of on the bundled catalog's
+    CNN-ready accelerators, at a latency-bound and a throughput-bound batch."""
+    solved = 0
+    for hardware in ("a100_sxm_80gb", "h100_sxm", "h200", "l4", "t4"):
+        for batch in (1, 256):
+            t = CNNTrainingModel.solve("resnet50", hardware, batch_size=batch)
+            assert t.warnings == (), (hardware, batch, t.warnings)
+            assert t.mfu < 1
+            solved += 1
+    assert solved == 10

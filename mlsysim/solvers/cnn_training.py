@@ -35,6 +35,7 @@ from mlsysim.solvers.convolution_training import (
 )
 from mlsysim.solvers.distributed import GRADIENT_ACCUMULATION_ACCESSES
 from mlsysim.solvers.fleet import Fleet
+from mlsysim.solvers.plausibility import bound_warnings
 from mlsysim.solvers.results import QuantityView, result_dict
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, hierarchical_allreduce_time, ring_allreduce_time
 from mlsysim.solvers.terms import cited_assumption, kernel_launches
@@ -124,6 +125,9 @@ class CNNTrainingResult(QuantityView):
     feasible: bool
     lineage: Lineage = field(repr=False, compare=False)
     unpriced: tuple[str, ...] = ()
+    # Physical bounds the step breaks (plausibility.bound_warnings): none by construction,
+    # checked all the same.
+    warnings: tuple[str, ...] = ()
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "forward_time": "s", "backward_time": "s", "launch_time": "s",
@@ -213,7 +217,8 @@ class CNNTrainingModel:
         for op in lines:
             for value in layers.line_values[op]:
                 lineage.use(value)
-        update = sgd_update_bytes(params, steps, mixed) / (h.bandwidth * eff.memory)
+        update_bytes = sgd_update_bytes(params, steps, mixed)
+        update = update_bytes / (h.bandwidth * eff.memory)
         total_comm, exposed = _gradient_sync(target, params * FP32, float(bwd.time), catalog, lineage)
         compute = steps * float(fwd.time + bwd.time)
         launch_time = steps * launches.seconds
@@ -227,6 +232,8 @@ class CNNTrainingModel:
                     "the input pipeline (reading, decoding and augmenting the images), taken to keep up")
         if launches.unpriced:
             unpriced += (launches.unpriced,)
+        moved = steps * float(fwd.bytes + bwd.bytes) + update_bytes
+        warnings = bound_warnings(flops / n, moved, step, h.peak, h.bandwidth, what="the training step")
         return CNNTrainingResult(
             model=model.label, hardware=target.accelerator.label, precision=h.precision, devices=n, global_batch=batch,
             microbatch=micro, microbatches=steps, step_time=step, compute_time=compute,
@@ -235,7 +242,8 @@ class CNNTrainingModel:
             flops_per_step=flops, achieved_flops_per_device=flops / n / step, mfu=flops / n / step / h.peak,
             kernels_per_microbatch=kernels, parameters=params, memory_weights=weights, memory_gradients=gradients,
             memory_optimizer=optimizer, memory_activations=activations, memory_total=needed,
-            memory_capacity=h.capacity, feasible=needed <= h.capacity, lineage=lineage, unpriced=unpriced)
+            memory_capacity=h.capacity, feasible=needed <= h.capacity, lineage=lineage, unpriced=unpriced,
+            warnings=tuple(warnings))
 
 
 def _gradient_sync(target: _Devices, gradient_bytes: float, backward: float, catalog: Any,
