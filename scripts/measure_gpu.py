@@ -216,6 +216,37 @@ def parse_clock_samples(lines: list[str]) -> dict[str, Any]:
             "power_w_max": max(power), "temperature_c_max": max(temp), "throttle_reasons": sorted(reasons)}
 
 
+# The clock and power settings the GPU runs under (nvidia-smi query fields): the application
+# clocks the driver targets and their default, the most the board allows, and the power limits.
+# NVIDIA's AIConfigurator collects its tables with the application clocks set to the maximum.
+CLOCK_SETTINGS = ("clocks.applications.graphics", "clocks.default_applications.graphics", "clocks.max.sm",
+                  "clocks.applications.memory", "clocks.max.memory", "power.limit", "power.default_limit",
+                  "power.max_limit")
+
+
+def clock_settings(index: int) -> dict[str, Any]:
+    """GPU `index`'s CLOCK_SETTINGS as nvidia-smi reports them (MHz, W; strings where it says
+    "[N/A]"), or why they could not be read. Never raises."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return {"error": "nvidia-smi not found"}
+    cmd = [exe, f"--query-gpu={','.join(CLOCK_SETTINGS)}", "--format=csv,noheader,nounits", f"--id={index}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+    parts = [x.strip() for x in out.strip().splitlines()[0].split(",")] if out.strip() else []
+    if len(parts) != len(CLOCK_SETTINGS):
+        return {"error": f"unexpected nvidia-smi output: {out.strip()[:200]!r}"}
+    settings: dict[str, Any] = {}
+    for name, text in zip(CLOCK_SETTINGS, parts):
+        try:
+            settings[name] = float(text)
+        except ValueError:
+            settings[name] = text
+    return settings
+
+
 @contextlib.contextmanager
 def clock_sampler(index: int, into: dict[str, Any], name: str, period_ms: int = 200) -> Iterator[None]:
     """Sample GPU `index`'s clocks and power with nvidia-smi every `period_ms` while the block
@@ -1087,7 +1118,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         prop = torch.cuda.get_device_properties(device)
         info.update(name=prop.name, sms=prop.multi_processor_count, memory_bytes=prop.total_memory,
                     capability=f"{prop.major}.{prop.minor}", cuda=torch.version.cuda,
-                    cudnn=torch.backends.cudnn.version(), cudnn_benchmark=torch.backends.cudnn.benchmark)
+                    cudnn=torch.backends.cudnn.version(), cudnn_benchmark=torch.backends.cudnn.benchmark,
+                    clock_settings=clock_settings(device.index or 0))
     shapes = plan(args.quick)
     report = new_report(info, args.quick, args.commit)
     steps = {
@@ -1207,6 +1239,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, counts in report.get("kernel_counts", {}).items():
         if not name.endswith("_kernels"):  # the by-name lists (ResNet-50's, each GEMM's) stay in the JSON
             print(f"GPU kernels per call, {name}: {counts}")
+    settings = report["device"].get("clock_settings") or {}
+    if "error" not in settings and settings:
+        print("clock settings: " + ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                                               for k, v in settings.items()))
     for name, clocks in report.get("clocks", {}).items():
         if clocks.get("samples"):
             print(f"clocks during {name}: SM {clocks['sm_mhz_median']:.0f} MHz median ({clocks['sm_mhz_min']:.0f} lowest), "

@@ -246,3 +246,23 @@ def test_cpu_smoke_run_of_the_resnet_training_steps(mg, tmp_path):
     assert row["batch"] == mg.plan(True)["train_batches"][0] and row["precision"] == "amp_bfloat16"
     assert 0 < row["forward"]["median_s"] < row["median_s"] and row["images_per_s"] > 0
     assert mg.check_report(data) == []
+
+
+def test_clock_settings_are_read_once_and_survive_a_missing_or_odd_nvidia_smi(mg, tmp_path, monkeypatch) -> None:
+    """The application clocks (and their default), the most the board allows and the power
+    limits, as a stand-in nvidia-smi prints them; "[N/A]" stays a string."""
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/args\"\n"
+                    "echo '1980, 1755, 1980, 2619, 2619, 700.00, 700.00, [N/A]'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    s = mg.clock_settings(2)
+    assert s["clocks.applications.graphics"] == 1980 and s["clocks.default_applications.graphics"] == 1755
+    assert s["power.limit"] == 700 and s["power.max_limit"] == "[N/A]"
+    assert "--id=2" in (tmp_path / "args").read_text()
+    fake.write_text("#!/bin/sh\necho 'garbage'\n")
+    assert mg.clock_settings(0)["error"].startswith("unexpected nvidia-smi output")
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    assert mg.clock_settings(0)["error"].startswith("CalledProcessError")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert mg.clock_settings(0) == {"error": "nvidia-smi not found"}
