@@ -136,8 +136,8 @@ def test_bad_inputs_say_what_to_do(call, message):
 def test_the_validation_rows_are_priced_by_it(catalog):
     """NVIDIA's DeepLearningExamples ResNet-50 v1.5 training on a DGX A100, mixed precision:
     2,470 images/s on one GPU and 16,621 on eight (README, 'Training performance: NVIDIA DGX A100
-    (8x A100 80GB)'); on one 32 GB V100 of a DGX-1, 1,156 ('Training performance: NVIDIA DGX-1
-    32GB (8x V100 32GB)'). The runner prices both with CNNTrainingModel on the node, 256 images per
+    (8x A100 80GB)'); on a DGX-1 with 32 GB V100s, 1,156 on one GPU and 8,056 on eight
+    ('Training performance: NVIDIA DGX-1 32GB (8x V100 32GB)'). The runner prices both with CNNTrainingModel on the node, 256 images per
     GPU, and says what the prediction leaves out."""
     for devices, batch in ((1, 256), (8, 2048)):
         rec = catalog.get("measurements", f"dle_resnet50_train_dgx_a100_{devices}gpu_amp")
@@ -146,9 +146,11 @@ def test_the_validation_rows_are_priced_by_it(catalog):
         assert result.predicted == pytest.approx(expected.samples_per_second)
         assert any("input pipeline" in r for r in result.remarks)
         assert any("microbatch = 256" in a for a in result.assumed)
-    # The same README's DGX-1 table: 1,156 images/s on one 32 GB V100, priced on the accelerator.
-    v100 = run_one(catalog.get("measurements", "dle_resnet50_train_dgx1_v100_32gb_1gpu_amp"), catalog)
-    assert v100.predicted == pytest.approx(CNNTrainingModel.solve("resnet50", "v100", batch_size=256).samples_per_second)
+    # The same README's DGX-1 table: 1,156 images/s on one 32 GB V100 and 8,056 on eight.
+    for devices, batch in ((1, 256), (8, 2048)):
+        v100 = run_one(catalog.get("measurements", f"dle_resnet50_train_dgx1_v100_32gb_{devices}gpu_amp"), catalog)
+        expected = CNNTrainingModel.solve("resnet50", "dgx1_v100_32gb", batch_size=batch, devices=devices)
+        assert v100.predicted == pytest.approx(expected.samples_per_second)
 
 
 def test_a_cnn_plan_on_a_cluster_trains_data_parallel(cli, tmp_path):
