@@ -127,6 +127,7 @@ def test_sgd_update_bytes():
     (dict(model="resnet50", hardware="dgx_a100", batch_size=100), "split evenly"),
     (dict(model="resnet50", hardware="dgx_a100", batch_size=2048, microbatch=100), "divide"),
     (dict(model="resnet50", hardware="dgx_a100", batch_size=256, devices=16), "cluster"),
+    (dict(model="resnet50", hardware="a100_sxm_80gb", batch_size=256, precision="int8"), "quantized"),
 ])
 def test_bad_inputs_say_what_to_do(call, message):
     with pytest.raises(MlsysimError, match=message):
@@ -206,3 +207,15 @@ def test_the_step_is_checked_against_physical_bounds():
             assert t.mfu < 1
             solved += 1
     assert solved == 10
+
+
+def test_every_row_of_nvidias_resnet50_training_tables_is_priced(catalog):
+    """All eight rows of the README's DGX A100 and DGX-1 32 GB training tables (1 and 8 GPUs;
+    mixed precision, and TF32 on the A100 or FP32 on the V100) are expressed, each saying what
+    it leaves unpriced."""
+    rows = [r for r in catalog.records("measurements") if r.id.startswith("dle_resnet50_train_")]
+    assert len(rows) == 8
+    for rec in rows:
+        result = run_one(rec, catalog)
+        assert result.predicted is not None, (rec.id, result.reason)
+        assert any("input pipeline" in r for r in result.remarks)

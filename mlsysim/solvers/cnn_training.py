@@ -62,6 +62,8 @@ UNSCALE_BYTES = 2.0 * FP32
 # An in-place add of a microbatch's gradients into the accumulated ones: read both, write one.
 ACCUMULATE_BYTES = GRADIENT_ACCUMULATION_ACCESSES * FP32
 MIXED_PRECISIONS = ("fp16", "bf16")
+# What a network trains in: PyTorch's mixed precision, or 32 bits (TF32 on tensor cores, or plain FP32).
+TRAINING_PRECISIONS = MIXED_PRECISIONS + ("tf32", "fp32")
 
 
 def sgd_update_bytes(parameters: float, microbatches: int, mixed: bool) -> float:
@@ -172,6 +174,9 @@ class CNNTrainingModel:
         Engine.solve does (default: the default figures)."""
         from mlsysim.solvers.engine import roofline_terms
 
+        if precision not in TRAINING_PRECISIONS:
+            raise MlsysimError(f"precision {precision!r}: CNNTrainingModel trains in {', '.join(TRAINING_PRECISIONS)} "
+                               "(fp16 and bf16 as PyTorch's mixed precision); a quantized format is for inference")
         catalog = inputs.catalog_of(model, hardware)
         model = inputs.record(model, "models", catalog, "model")
         target = _devices(hardware, devices, catalog)
