@@ -216,12 +216,9 @@ class CNNTrainingModel:
         launches = kernel_launches(kernels, h)
         params = resnet_parameters(terms.model.resnet)
         lineage = Lineage()
-        for part in (terms.model.lineage, h.lineage, eff.lineage, layers.tile_lineage, launches.lineage,
+        for part in (terms.model.lineage, h.lineage, eff.lineage, layers.lineage_for(ran), launches.lineage,
                      target.lineage):
             lineage.merge(part)
-        for op in lines:
-            for value in layers.line_values[op]:
-                lineage.use(value)
         update_bytes = sgd_update_bytes(params, steps, mixed)
         update = update_bytes / (h.bandwidth * eff.memory)
         total_comm, exposed = _gradient_sync(target, params * FP32, float(bwd.time), catalog, lineage)

@@ -24,7 +24,7 @@ from functools import cached_property, lru_cache
 from typing import Any, Mapping, NamedTuple
 
 __all__ = ["ResNetShape", "KernelGraph", "LayerPass", "OperatorLine", "Convolution", "Pool", "Linear", "BlockInput",
-           "GraphBuilder", "resnet_layers", "resnet_graph", "layer_roofline_time", "cache_resident_kernels",
+           "GraphBuilder", "resnet_layers", "resnet_graph", "unfused_convolution", "linear_kernel", "layer_roofline_time", "cache_resident_kernels",
            "ELEMENTWISE_OPERATORS"]
 
 # The fixed parts of every torchvision ResNet (He et al. 2016, Table 1; torchvision resnet.py):
@@ -273,25 +273,45 @@ class GraphBuilder:
         return KernelGraph(rows, columns, flops, activations, weights, operators)
 
 
+# Inference batch norm: one kernel reading and writing each element (a per-channel scale), as
+# (operator, element accesses per output element) of each of its kernels.
+INFERENCE_BATCH_NORM = (("batch_norm", 2.0),)
+
+
+def unfused_convolution(b: GraphBuilder, layer: Convolution,
+                        batch_norm: tuple[tuple[str, float], ...] = INFERENCE_BATCH_NORM) -> None:
+    """`layer` one kernel per operator, as eager PyTorch runs it: the convolution, its batch
+    norm's kernels (`batch_norm`: operator and accesses per output element of each), the
+    residual add and the ReLU (in place)."""
+    out = layer.elements_out
+    b.add(CONVOLUTION, layer.pixels_out, layer.channels_out, layer.flops, layer.elements_in + out, layer.weights)
+    for operator, accesses in batch_norm:
+        b.elementwise(operator, accesses * out)
+    if layer.residual:
+        b.elementwise("residual_add", ADD_ACCESSES * out)
+    if layer.relu:
+        b.elementwise("relu", 2.0 * out)  # in place: read, write
+
+
+def linear_kernel(b: GraphBuilder, layer: Linear) -> None:
+    """The classifier's GEMM: one row per sample."""
+    b.add(LINEAR, 1.0, float(layer.classes), 2.0 * layer.features * layer.classes,
+          float(layer.features + layer.classes), float(layer.features * layer.classes))
+
+
 def _inference_kernels(b: GraphBuilder, layer: Layer, fused: bool) -> None:
     """The kernels of `layer` in an inference pass, fused as TensorRT runs it or one per operator."""
     if isinstance(layer, Convolution):
-        out = layer.elements_out
-        if fused:  # the add's second operand is read by the convolution's epilogue
-            b.add(CONVOLUTION, layer.pixels_out, layer.channels_out, layer.flops,
-                  layer.elements_in + out + (out if layer.residual else 0.0), layer.weights)
+        if not fused:
+            unfused_convolution(b, layer)
             return
-        b.add(CONVOLUTION, layer.pixels_out, layer.channels_out, layer.flops, layer.elements_in + out, layer.weights)
-        b.elementwise("batch_norm", 2.0 * out)  # read, write
-        if layer.residual:
-            b.elementwise("residual_add", ADD_ACCESSES * out)
-        if layer.relu:
-            b.elementwise("relu", 2.0 * out)  # in place: read, write
+        out = layer.elements_out  # the add's second operand is read by the convolution's epilogue
+        b.add(CONVOLUTION, layer.pixels_out, layer.channels_out, layer.flops,
+              layer.elements_in + out + (out if layer.residual else 0.0), layer.weights)
     elif isinstance(layer, Pool):
         b.elementwise(layer.operator, layer.elements_in + layer.elements_out)
     elif isinstance(layer, Linear):
-        b.add(LINEAR, 1.0, float(layer.classes), 2.0 * layer.features * layer.classes,
-              float(layer.features + layer.classes), float(layer.features * layer.classes))
+        linear_kernel(b, layer)
 
 
 @lru_cache(maxsize=None)

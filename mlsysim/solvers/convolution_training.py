@@ -24,9 +24,6 @@ from functools import lru_cache
 
 from mlsysim.solvers.convolution import (
     ADD_ACCESSES,
-    AVERAGE_POOL,
-    CONVOLUTION,
-    LINEAR,
     MAX_POOL,
     BlockInput,
     Convolution,
@@ -36,7 +33,9 @@ from mlsysim.solvers.convolution import (
     Linear,
     Pool,
     ResNetShape,
+    linear_kernel,
     resnet_layers,
+    unfused_convolution,
 )
 
 __all__ = ["resnet_training_graph", "resnet_parameters", "saved_activation_elements", "TRAINING_OPERATORS"]
@@ -60,6 +59,9 @@ LINEAR_WGRAD = "linear_wgrad"
 TRAINING_OPERATORS = (BATCH_NORM_STATISTICS, BATCH_NORM_NORMALIZE, BATCH_NORM_BACKWARD_REDUCE, BATCH_NORM_BACKWARD,
                       RELU_BACKWARD, GRADIENT_ADD, MAX_POOL_BACKWARD, AVERAGE_POOL_BACKWARD, LOSS, LOSS_BACKWARD,
                       CONVOLUTION_DGRAD, CONVOLUTION_WGRAD, LINEAR_DGRAD, LINEAR_WGRAD)
+# Training-mode batch norm: reduce each channel's statistics (one read), then normalise (a
+# read and a write), as (operator, element accesses per output element).
+TRAINING_BATCH_NORM = ((BATCH_NORM_STATISTICS, 1.0), (BATCH_NORM_NORMALIZE, 2.0))
 # Learned parameters of a batch norm per channel: its scale and shift.
 BATCH_NORM_PARAMETERS = 2.0
 # Element accesses of a kernel that reads two tensors and writes one (as the residual add).
@@ -107,20 +109,12 @@ def resnet_training_graph(shape: ResNetShape, index_elements: float = 1.0) -> tu
 
 def _forward(b: GraphBuilder, layer: Layer, index_elements: float) -> None:
     if isinstance(layer, Convolution):
-        out = layer.elements_out
-        b.add(CONVOLUTION, layer.pixels_out, layer.channels_out, layer.flops, layer.elements_in + out, layer.weights)
-        b.elementwise(BATCH_NORM_STATISTICS, out)  # read
-        b.elementwise(BATCH_NORM_NORMALIZE, 2.0 * out)  # read, write
-        if layer.residual:
-            b.elementwise("residual_add", ADD_ACCESSES * out)
-        if layer.relu:
-            b.elementwise("relu", 2.0 * out)  # in place: read, write
+        unfused_convolution(b, layer, TRAINING_BATCH_NORM)
     elif isinstance(layer, Pool):
         indices = index_elements * layer.elements_out if layer.operator == MAX_POOL else 0.0
         b.elementwise(layer.operator, layer.elements_in + layer.elements_out + indices)
     elif isinstance(layer, Linear):
-        b.add(LINEAR, 1.0, float(layer.classes), 2.0 * layer.features * layer.classes,
-              float(layer.features + layer.classes), float(layer.features * layer.classes))
+        linear_kernel(b, layer)
         b.elementwise(LOSS, 2.0 * layer.classes)  # read the logits, write the log-probabilities
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from mlsysim.catalog import inputs
@@ -1251,23 +1252,38 @@ class LayerTerms:
     tile_rows: float
     tile_columns: float
     wave: float
-    lineage: Lineage
+    # The tile's, the wave's and the cache's cited values (the lines' are in `line_values`).
+    tile_lineage: Lineage
     reason: str = ""
     cache: float = 0.0
     # Factor on the compute efficiency [1]: a convolution figure measured over the network at
     # one batch holds that batch's tile and wave losses, which the per-kernel quantization
     # prices again, so the figure is divided by them (the slowdown at that batch); 1 otherwise.
     efficiency_scale: float = 1.0
-    # Measured lines of the element-wise operators (`operator_line_values`), by operator.
+    # Measured lines of the element-wise operators (`operator_line_values`), by operator, as
+    # floats and as the two cited values each rests on.
     lines: dict[str, OperatorLine] = field(default_factory=dict, compare=False)
-    # The tile's, the wave's and the cache's cited values alone (`lineage` without the lines),
-    # and each line's two cited values: a pass that runs only some of the operators (a
-    # training step, `cnn_training`) rests on those lines only.
-    tile_lineage: Lineage = field(default_factory=Lineage, compare=False)
     line_values: dict[str, tuple[Value, Value]] = field(default_factory=dict, compare=False)
     # Passes already priced, by (batch, peak, bandwidth, efficiencies, bytes per element), so
     # repeated solves of the same setting pay one dictionary lookup.
     _memo: dict[tuple[float, ...], LayerPass] = field(default_factory=dict, repr=False, compare=False)
+
+    def lineage_for(self, operators: Any) -> Lineage:
+        """The cited values a pass that runs `operators` rests on: the tile's, the wave's and
+        the cache's, and the measured lines of those operators only (a training step runs some
+        of the inference operators, `cnn_training`)."""
+        out = Lineage()
+        out.merge(self.tile_lineage)
+        for operator, values in self.line_values.items():
+            if operator in operators:
+                for value in values:
+                    out.use(value)
+        return out
+
+    @cached_property
+    def lineage(self) -> Lineage:
+        """The cited values this graph's pass rests on (`lineage_for` every operator with a line)."""
+        return self.lineage_for(self.line_values)
 
     def pass_at(self, batch: Any, peak: float, bandwidth: float, compute_efficiency: float,
                 memory_efficiency: float, bytes_per_element: float) -> LayerPass:
@@ -1329,17 +1345,14 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
         at_measured = layer_roofline_time(graph, efficiencies.measured_batch, 1.0, 1.0, 1.0, 1.0, 1.0, rows, columns,
                                           wave, cache)
         scale = min(at_measured.slowdown, 1.0 / efficiencies.gemm)
-    tile_lineage = Lineage()
-    tile_lineage.merge(lineage)
     lines, line_values = {}, {}
     if fusion == "none":
         for operator in ELEMENTWISE_OPERATORS:
             found = operator_line_values(h, operator, layout)
             if found is not None:
-                lines[operator] = OperatorLine(lineage.use(found[0]), lineage.use(found[1]))
+                lines[operator] = OperatorLine(found[0].si, found[1].si)
                 line_values[operator] = found
-    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale, lines,
-                        tile_lineage=tile_lineage, line_values=line_values)
+    result = LayerTerms(graph, fusion, launches, rows, columns, wave, lineage, reason, cache, scale, lines, line_values)
     inputs.remember(memo, key, result)
     return result
 
