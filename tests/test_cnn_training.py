@@ -136,22 +136,26 @@ def test_bad_inputs_say_what_to_do(call, message):
 
 def test_the_validation_rows_are_priced_by_it(catalog):
     """NVIDIA's DeepLearningExamples ResNet-50 v1.5 training on a DGX A100, mixed precision:
-    2,470 images/s on one GPU and 16,621 on eight (README, 'Training performance: NVIDIA DGX A100
-    (8x A100 80GB)'); on a DGX-1 with 32 GB V100s, 1,156 on one GPU and 8,056 on eight
-    ('Training performance: NVIDIA DGX-1 32GB (8x V100 32GB)'). The runner prices both with CNNTrainingModel on the node, 256 images per
-    GPU, and says what the prediction leaves out."""
-    for devices, batch in ((1, 256), (8, 2048)):
-        rec = catalog.get("measurements", f"dle_resnet50_train_dgx_a100_{devices}gpu_amp")
-        result = run_one(rec, catalog)
-        expected = CNNTrainingModel.solve("resnet50", "dgx_a100", batch_size=batch, devices=devices)
-        assert result.predicted == pytest.approx(expected.samples_per_second)
-        assert any("input pipeline" in r for r in result.remarks)
-        assert any("microbatch = 256" in a for a in result.assumed)
-    # The same README's DGX-1 table: 1,156 images/s on one 32 GB V100 and 8,056 on eight.
-    for devices, batch in ((1, 256), (8, 2048)):
-        v100 = run_one(catalog.get("measurements", f"dle_resnet50_train_dgx1_v100_32gb_{devices}gpu_amp"), catalog)
-        expected = CNNTrainingModel.solve("resnet50", "dgx1_v100_32gb", batch_size=batch, devices=devices)
-        assert v100.predicted == pytest.approx(expected.samples_per_second)
+    2,470 images/s on one GPU and 16,621 on eight (README at 291f0d0, 'Training performance:
+    NVIDIA DGX A100 (8x A100 80GB)'); on a DGX-1 with 16 GB V100s in FP32, 367 on one GPU and
+    2,855 on eight ('Training performance: NVIDIA DGX-1 16GB (8x V100 16GB)'). The README's
+    launcher reads configs.yml of the same commit: AMP 256 images per GPU in channels-last
+    tensors toward an optimizer batch of 2,048, FP32 112 per GPU toward 896. The runner prices
+    each with CNNTrainingModel on the node at that microbatch, accumulating gradients on one
+    GPU, says which convolution figure stands in for the layout, and what the prediction
+    leaves out."""
+    for node, mode, batch, micro in (("dgx_a100", "amp", 2048, 256), ("dgx1_v100_16gb", "fp32", 896, 112)):
+        for devices in (1, 8):
+            rec = catalog.get("measurements", f"dle_resnet50_train_{node}_{devices}gpu_{mode}")
+            result = run_one(rec, catalog)
+            precision = "fp16" if mode == "amp" else "fp32"
+            expected = CNNTrainingModel.solve("resnet50", node, batch_size=batch, precision=precision, devices=devices,
+                                              microbatch=micro)
+            assert expected.microbatches == batch // (micro * devices)
+            assert result.predicted == pytest.approx(expected.samples_per_second)
+            assert any("input pipeline" in r for r in result.remarks)
+            assert any("default convolution figure: none is cited for the" in a for a in result.assumed)
+            assert not any(a.startswith("microbatch") for a in result.assumed)
 
 
 def test_a_cnn_plan_on_a_cluster_trains_data_parallel(cli, tmp_path):
@@ -210,11 +214,12 @@ def test_the_step_is_checked_against_physical_bounds():
 
 
 def test_every_row_of_nvidias_resnet50_training_tables_is_priced(catalog):
-    """All eight rows of the README's DGX A100 and DGX-1 32 GB training tables (1 and 8 GPUs;
-    mixed precision, and TF32 on the A100 or FP32 on the V100) are expressed, each saying what
-    it leaves unpriced."""
+    """All twelve rows of the README's DGX A100, DGX-1 16 GB and DGX-1 32 GB training tables (1
+    and 8 GPUs; mixed precision, and TF32 on the A100 or FP32 on the V100) are expressed, each
+    saying what it leaves unpriced; the 16 GB rows run on the 16 GB V100 record."""
     rows = [r for r in catalog.records("measurements") if r.id.startswith("dle_resnet50_train_")]
-    assert len(rows) == 8
+    assert len(rows) == 12
+    assert {r.plain_fields["hardware"] for r in rows if "16gb" in r.id} == {"v100_16gb"}
     for rec in rows:
         result = run_one(rec, catalog)
         assert result.predicted is not None, (rec.id, result.reason)

@@ -370,7 +370,8 @@ def _cnn_training(c: Call) -> float:
     microbatch = c.layout("microbatch")
     if microbatch is None:
         c.assumed.append(f"microbatch = {batch // devices} per device (not stated: no gradient accumulation)")
-    result = CNNTrainingModel.solve(c.model(), target, batch, precision, devices=devices, microbatch=microbatch)
+    result = CNNTrainingModel.solve(c.model(), target, batch, precision, devices=devices, microbatch=microbatch,
+                                    layout=_layout(c, precision))
     c.unpriced.extend(result.unpriced)
     if not result.feasible:
         c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of "
@@ -540,7 +541,7 @@ def _engine(c: Call, batch: int, precision: str) -> Any:
 
     profile = Engine.solve(model=c.model(), hardware=c.hardware(), batch_size=batch, precision=precision,
                            host_dispatch=_host_dispatch(c), fusion=_fusion(c), dla=_dla(c), cuda_graph=_cuda_graph(c),
-                           layout=_layout(c))
+                           layout=_layout(c, precision))
     c.unpriced.extend(profile.unpriced)
     return profile
 
@@ -614,12 +615,23 @@ def _cuda_graph(c: Call) -> bool:
     return True
 
 
-def _layout(c: Call) -> str | None:
-    """The tensor layout of the row's convolutions, where it states one (config `layout`)."""
+def _layout(c: Call, precision: str) -> str | None:
+    """The tensor layout of the row's convolutions (config `layout`) where the catalog cites a
+    convolution efficiency for it on the row's accelerator and precision; else None, the
+    accelerator's default convolution figure, said so in the row's assumptions (a run in a
+    layout the catalog has no figure for is priced at the figure it has, in the open)."""
+    from mlsysim.solvers.terms import conv_layout_cited, hardware_terms
+
     layout = c.config("layout")
-    if layout is not None:
-        c.assumed.append(f"convolutions at the efficiency cited for the {layout.replace('_', '-')} layout")
-    return layout
+    if layout is None:
+        return None
+    named = {"nchw": "NCHW", "channels_last": "channels-last"}.get(layout, layout)
+    if conv_layout_cited(hardware_terms(c.hardware(), precision, require_memory=False), layout):
+        c.assumed.append(f"convolutions at the efficiency cited for the {named} layout")
+        return layout
+    c.assumed.append(f"convolutions at {c.hardware().label}'s default convolution figure: none is cited for the "
+                     f"{named} layout the run used")
+    return None
 
 
 def _engine_loop_overhead(c: Call) -> dict[str, str]:

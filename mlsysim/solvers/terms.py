@@ -571,6 +571,12 @@ def conv_layout_value(h: HardwareTerms, layout: str) -> Value:
     return value
 
 
+def conv_layout_cited(h: HardwareTerms, layout: str) -> bool:
+    """Whether the catalog cites a convolution efficiency scoped to accelerator terms `h` and
+    tensor layout `layout` (what `conv_layout_value` would find)."""
+    return (_layout_kernel(layout), h.record._data["id"], h.precision) in _scoped_efficiencies(h.catalog)
+
+
 def _best_shape(record: Record) -> bool:
     """Whether an efficiency record is the best shape of a sweep (an upper bound)."""
     if not record.has("quantity"):
