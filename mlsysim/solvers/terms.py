@@ -563,7 +563,7 @@ def conv_layout_value(h: HardwareTerms, layout: str) -> Value:
     missing where the catalog has none, since another layout's figure is not this one's."""
     if layout not in CONV_LAYOUTS:
         raise MlsysimError(f"layout: {layout!r} is not one of {', '.join(CONV_LAYOUTS)}")
-    value = _scoped_efficiencies(h.catalog).get((_layout_kernel(layout), h.record._data["id"], h.precision))
+    value = scoped_efficiency(h, _layout_kernel(layout))
     if value is None:
         raise MlsysimError(f"layout: no convolution efficiency in {layout} layout is cited for {h.record.label} at "
                            f"{h.precision} (an assumption record with qualifiers kernel: convolution, layout: "
@@ -574,7 +574,7 @@ def conv_layout_value(h: HardwareTerms, layout: str) -> Value:
 def conv_layout_cited(h: HardwareTerms, layout: str) -> bool:
     """Whether the catalog cites a convolution efficiency scoped to accelerator terms `h` and
     tensor layout `layout` (what `conv_layout_value` would find)."""
-    return (_layout_kernel(layout), h.record._data["id"], h.precision) in _scoped_efficiencies(h.catalog)
+    return scoped_efficiency(h, _layout_kernel(layout)) is not None
 
 
 def _best_shape(record: Record) -> bool:
