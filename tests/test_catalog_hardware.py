@@ -281,9 +281,10 @@ NVIDIA_SECONDARY_ALLOWED = {
     "rtx_5090": "a magazine review and a community table",
     "rtx_pro_6000_blackwell": "a transcription of NVIDIA's RTX PRO 6000 datasheet (memory size is NVIDIA's own)",
     "gtx580_3gb": "launch reviews and the AlexNet paper; the 3 GB card is a board-partner product",
-    "jetson_orin_nx": "memory from a carrier-board vendor; FP32 estimated from a measured deviceQuery",
+    "jetson_agx_orin_64gb": "SM count and L2 size measured (deviceQuery on the 32 GB developer kit)",
+    "jetson_orin_nx": "memory from a carrier-board vendor; SM count and L2 size measured, FP32 estimated from them (deviceQuery)",
     "jetson_orin_nano_8gb": "a reproduction of NVIDIA's Jetson module table",
-    "jetson_agx_thor_t5000": "a reproduction of NVIDIA's Jetson module table",
+    "jetson_agx_thor_t5000": "a reproduction of NVIDIA's Jetson module table; SM count and L2 size measured (deviceQuery)",
     "drive_thor": "a reproduction of NVIDIA's 2022 announcement; only an estimated headline",
     "dgx_spark": "secondary reports of NVIDIA's DGX Spark figures",
 }
