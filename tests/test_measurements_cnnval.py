@@ -130,3 +130,24 @@ def test_every_row_reaches_a_solver_or_says_what_it_cannot_price(catalog):
             continue
         assert result.status == OK, (row_id, result.reason)
         assert result.predicted is not None and result.predicted > 0
+
+
+def test_mlperf_rows_replay_cuda_graphs_where_nvidia_s_configuration_sets_use_graphs(catalog):
+    """NVIDIA's v3.0 ResNet-50 harness configurations (inference_results_v3.0 at dad59af,
+    closed/NVIDIA/configs/resnet50/SingleStream/__init__.py: SingleStreamGPUBaseConfig sets
+    'use_graphs = True'; Offline/__init__.py: the base sets 'use_graphs = False', L4x1 overrides it
+    with 'use_graphs = True') replay the TensorRT engine as a CUDA graph in every SingleStream run
+    and in the L4's Offline run. Those rows say so (`execution: cuda_graph`), are priced with no
+    host launch per kernel, and, where no time per kernel of a graph replay is cited for the GPU,
+    say that the gaps between kernels are not priced."""
+    from mlsysim.evaluate.validation import OK, run_one
+
+    mlperf = [r for r in catalog.records("measurements") if r.id.startswith("mlperf30_resnet50_")]
+    graphs = {r.id for r in mlperf if r.plain_fields["config"].get("execution") == "cuda_graph"}
+    assert graphs == {r.id for r in mlperf if "singlestream" in r.id} | {"mlperf30_resnet50_l4_int8_offline"}
+    for row_id in sorted(graphs):
+        result = run_one(catalog.get("measurements", row_id), catalog)
+        assert result.status == OK, (row_id, result.reason)
+        assert any("replayed as a CUDA graph" in a for a in result.assumed)
+        if result.hardware not in ("h200", "h100_sxm", "gh200"):
+            assert any("kernel gaps in a CUDA graph" in r for r in result.remarks), (row_id, result.remarks)

@@ -69,7 +69,8 @@ def test_published_figure_and_configuration(catalog, row_id):
 
 def test_offline_rows_pool_the_gpu_and_the_dlas_and_singlestream_rows_use_the_gpu(catalog):
     """An Offline row (GPU + both DLAs) is Engine.solve of ResNet-50 at batch 256 with TensorRT's
-    fusions and dla=True; a SingleStream row (the GPU alone) the same at batch 1 without it."""
+    fusions and dla=True; a SingleStream row (the GPU alone) the same at batch 1 without it,
+    replayed as a CUDA graph (NVIDIA's v3.0 SingleStream configuration sets use_graphs)."""
     from mlsysim import Engine
     from mlsysim.evaluate.validation import OK, run_one
 
@@ -78,7 +79,8 @@ def test_offline_rows_pool_the_gpu_and_the_dlas_and_singlestream_rows_use_the_gp
         assert result.status == OK, result.reason
         offline = metric == "samples_per_s"
         profile = Engine.solve(model=catalog.get("models", "resnet50"), hardware=catalog.get("hardware", hardware),
-                               batch_size=batch, precision="int8", fusion="tensorrt", dla=offline)
+                               batch_size=batch, precision="int8", fusion="tensorrt", dla=offline,
+                               cuda_graph=not offline)
         expected = profile.si["throughput"] if offline else profile.si["latency"]
         assert result.predicted == pytest.approx(expected, rel=1e-12)
         assert any("DLAs' peaks pooled" in a for a in result.assumed) is offline
