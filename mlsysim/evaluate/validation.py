@@ -610,8 +610,8 @@ def _cuda_graph(c: Call) -> bool:
     said in `assumed` when it did."""
     if c.config("execution") != CUDA_GRAPH:
         return False
-    c.assumed.append("each pass replayed as a CUDA graph: every kernel at the cited time per kernel of a graph "
-                     "replay, no host dispatch or launch")
+    c.assumed.append("each pass replayed as a CUDA graph: no host dispatch or launch per kernel; each kernel at the "
+                     "time per kernel of a graph replay cited for the GPU, where one is")
     return True
 
 
