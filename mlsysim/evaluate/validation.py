@@ -336,18 +336,25 @@ def predict_training(c: Call) -> float:
         c.assumed.append(f"recompute = {mode} (not stated; the least that fits in memory)")
     if c.layout("interleave") is None and result.schedule == "interleaved" and result.pp > 1:
         c.assumed.append(f"interleave = {result.interleave} (not stated; the fastest the layer count allows)")
-    if not result.feasible:
-        c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of {result.memory_capacity / 1e9:.0f} GB)")
-    c.unpriced.extend(result.unpriced)
-    readings: dict[str, Callable[[], float]] = {
+    return _training_reading(c, result, "a training run", {
         "tflops_per_gpu": lambda: result.achieved_flops_per_device,
         "mfu": lambda: result.mfu,
         "step_time": lambda: result.step_time,
         "tokens_per_s": lambda: result.tokens_per_second,
         "samples_per_s": lambda: result.global_batch / result.step_time,
-    }
+    })
+
+
+def _training_reading(c: Call, result: Any, run: str, readings: dict[str, Callable[[], float]]) -> float:
+    """The row's metric read from a solved training step (`readings`: metric -> reader), with
+    what the step leaves unpriced kept for the row's remarks and a step that does not fit in
+    memory said so; a metric `run` has no reader for is not expressible."""
+    c.unpriced.extend(result.unpriced)
+    if not result.feasible:
+        c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of "
+                         f"{result.memory_capacity / 1e9:.0f} GB)")
     if c.metric not in readings:
-        raise NotExpressible(f"a training run has no {c.metric}")
+        raise NotExpressible(f"{run} has no {c.metric}")
     return readings[c.metric]()
 
 
@@ -372,19 +379,12 @@ def _cnn_training(c: Call) -> float:
         c.assumed.append(f"microbatch = {batch // devices} per device (not stated: no gradient accumulation)")
     result = CNNTrainingModel.solve(c.model(), target, batch, precision, devices=devices, microbatch=microbatch,
                                     layout=_layout(c, precision))
-    c.unpriced.extend(result.unpriced)
-    if not result.feasible:
-        c.remarks.append(f"does not fit in memory per the model ({result.memory_total / 1e9:.0f} GB of "
-                         f"{result.memory_capacity / 1e9:.0f} GB)")
-    readings: dict[str, Callable[[], float]] = {
+    return _training_reading(c, result, "a CNN training run", {
         "samples_per_s": lambda: result.samples_per_second,
         "step_time": lambda: result.step_time,
         "mfu": lambda: result.mfu,
         "tflops_per_gpu": lambda: result.achieved_flops_per_device,
-    }
-    if c.metric not in readings:
-        raise NotExpressible(f"a CNN training run has no {c.metric}")
-    return readings[c.metric]()
+    })
 
 
 def predict_latency(c: Call) -> float:
