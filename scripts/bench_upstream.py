@@ -337,8 +337,9 @@ def main() -> None:
     print("""
 Why the single-device answers differ (the reference's physics shortcuts):
 - Memory traffic: the reference charges weights x (1 + 0.1 x batch) per pass, a per-sample
-  heuristic; ours reads the weights once plus the KV cache. At large batch the reference's
-  traffic grows without bound, so an LLM step stays memory-bound there while ours turns compute-bound.
+  heuristic; ours reads the weights once plus the KV cache, and each kernel's input and output
+  activations where they leave the cited L2. At large batch the reference's traffic grows
+  without bound, so an LLM step stays memory-bound there while ours turns compute-bound.
 - Efficiency: the reference derates compute by a fixed 0.5 and uses 100% of peak bandwidth; ours
   uses cited per-accelerator, per-precision GEMM, attention and memory efficiencies where the
   catalog has them, else 76% prefill MFU (Pope et al. 2022) and 88% of peak HBM bandwidth (measured).

@@ -71,10 +71,12 @@ def test_uncited_accuracy_is_unknown():
 def test_two_four_uses_the_sparse_peak_when_compute_bound():
     """A 64 x 512-token prefill is compute-bound: the weight matmuls run at the H100's cited
     sparse FP16 peak (1979 TFLOP/s, twice the dense 989.4), so the speedup approaches but does
-    not exceed 2 (attention is not sparse). A T4 in the catalog has no sparse peak: speedup 1."""
+    not exceed 2: attention and the element-wise kernels' activation traffic (32,768 tokens'
+    norms, residual adds and MLP activations, well past the L2) are not sparse. A T4 in the
+    catalog has no sparse peak: speedup 1."""
     r = CompressionModel().solve(Models.Language.Llama3_1_8B, Hardware.Cloud.H100, pruning="2:4", batch_size=64, seq_len=512)
     assert r.sparse_peak_used and r.bottleneck == "Compute"
-    assert 1.9 < r.speedup <= 2.0 + 1e-9
+    assert 1.75 < r.speedup <= 2.0 + 1e-9
     assert "hardware/h100_sxm#compute_sparse.fp16" in r.lineage
 
 

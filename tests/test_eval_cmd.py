@@ -343,7 +343,7 @@ def test_breakdown_shows_how_full_the_gemm_waves_are(cli) -> None:
     NVIDIA's matmul guide); the line says so and --explain lists the SM count and the tile."""
     r = cli("eval", "llama2_7b", "A100", "--seq-len", "128", "--explain")
     assert r.code == 0, r.err
-    assert "compute-bound prefill: compute 12.63 ms with GEMM tile waves 54% full, memory 7.402 ms" in r.out
+    assert "compute-bound prefill: compute 12.63 ms with GEMM tile waves 54% full, memory 7.689 ms" in r.out
     assert "hardware/a100_sxm_80gb#compute_units = 108" in r.out
     assert "assumptions/gemm_tile_rows#quantity = 256" in r.out
     engine = cli("eval", "MobileNetV2", "T4", "--precision", "int8")

@@ -52,10 +52,11 @@ def test_an_fp8_pass_casts_the_qkv_and_mlp_inputs_of_every_layer(catalog):
     assert serving.prefill(2048).quantization == pytest.approx(2048 * per_token)
     assert serving.decode_step(1024, 16).quantization == pytest.approx(16 * per_token)
     assert "assumptions/fp8_cast_bytes_per_element_h100#quantity" in serving.lineage
-    # The cast is a kernel of its own: it adds to the GEMMs' and the attention's rooflines.
+    # The cast is a kernel of its own: it adds to the GEMMs', the attention's and the
+    # element-wise kernels' times.
     p = serving.prefill(2048)
-    assert p.time == pytest.approx(p.weight_gemm + p.attention_time + p.launch + p.communication + p.runtime
-                                   + p.quantization)
+    assert p.time == pytest.approx(p.weight_gemm + p.attention_time + p.elementwise + p.launch + p.communication
+                                   + p.runtime + p.quantization)
 
 
 def test_sixteen_bits_cast_nothing_and_uncited_casts_are_said(catalog):

@@ -337,6 +337,8 @@ def test_waterfall_moe_baseline_computes_every_expert(catalog):
     _every_expert(dense, model)
     m = routed.m
     expected = (m.read_params_dense + m.moe_layers * m.expert_params * m.experts_total) * 2.0 + m.kv_elements * 2.0
+    # and the activations its kernels read and write (terms.activation_traffic; the H200 cites no L2)
+    expected += sum(dense.activations.bytes(1.0))
     assert _rel(dense.decode_step(0, 1).bytes_moved, expected) < 1e-12
     assert dense.m.matmul_flops > m.matmul_flops
     assert {c["id"] for c in s["moe"].rests_on} >= {"models/mixtral_8x7b#transformer.experts_active"}

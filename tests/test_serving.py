@@ -74,10 +74,11 @@ def test_kernel_classes_each_take_their_own_roofline() -> None:
     class behind the other (Williams et al. 2009: a roofline bounds one kernel)."""
     s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     step = s.decode_step(2048, 1024)
-    gemm_compute, gemm_memory = step.compute - step.attention_compute, step.memory - step.attention_memory
+    gemm_compute = step.compute - step.attention_compute
+    gemm_memory = step.memory - step.attention_memory - step.elementwise
     assert gemm_compute > gemm_memory and step.attention_memory > step.attention_compute
     fixed = step.launch + step.communication + step.runtime
-    assert step.time - fixed == pytest.approx(gemm_compute + step.attention_memory, rel=1e-12)
+    assert step.time - fixed == pytest.approx(gemm_compute + step.attention_memory + step.elementwise, rel=1e-12)
     assert step.time - fixed > 1.1 * max(step.compute, step.memory)
     # One small sequence: both classes memory-bound, the step is the whole-pass memory time.
     small = s.decode_step(100, 1)

@@ -11,7 +11,7 @@ from mlsysim.errors import MlsysimError
 from mlsysim.solvers.engine import roofline_terms, solve_terms
 from mlsysim.solvers.roofline import compute_time, memory_time
 from mlsysim.solvers.synthesis import SynthesisSolver, required_bandwidth, required_peak
-from mlsysim.solvers.terms import model_terms
+from mlsysim.solvers.terms import activation_tables, model_terms
 
 
 def test_pure_inverse_round_trips_with_the_forward_roofline():
@@ -43,6 +43,7 @@ def test_engine_round_trip_on_synthesised_accelerator():
         t = replace(t, hardware=replace(t.hardware, peak=r.required_peak, bandwidth=r.required_bandwidth))
         if t.layers is not None:
             t = replace(t, layers=replace(t.layers, cache=0.0, _memo={}))
+        t = replace(t, activations=activation_tables(m, "fp16", t.hardware.catalog))
         p = solve_terms(t, batch, None)
         assert p.si["latency_memory"] == pytest.approx(target, rel=1e-12)
         assert p.si["flops"] == pytest.approx(r.flops) and p.si["bytes_moved"] == pytest.approx(r.bytes_moved)

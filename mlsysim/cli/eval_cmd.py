@@ -304,7 +304,8 @@ def _eval_engine(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
     else:
         unit = "samples/s"
     what = f", {p.seq_len} tokens" if encoder else ""
-    memory_part = f", memory {_ms(si['latency_memory'])}" if has_bandwidth else ", no memory roofline (no bandwidth in the catalog)"
+    memory_part = (f", memory {_ms(si['latency_memory'])}{_elementwise(si['latency_elementwise'])}" if has_bandwidth
+                   else ", no memory roofline (no bandwidth in the catalog)")
     if p.cache_resident_kernels is not None:
         memory_part += (f" with {p.cache_resident_kernels} of {terms.layers.graph.kernels} kernels' activations held in the "
                         f"{_gb(terms.layers.cache)} L2")
@@ -390,7 +391,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
         rows = [
             ("time to first token", f"{_ms(r.ttft)}  ({r.prefill.bottleneck.lower()}-bound prefill: compute {_ms(r.prefill.compute)}"
                                     f"{_waves(r.prefill.gemm_utilization)}, "
-                                    f"memory {_ms(r.prefill.memory)}" + _joined("; + ", _fixed_costs(r.prefill, serving.tp, serving.cuda_graph)) + ")"),
+                                    f"memory {_ms(r.prefill.memory)}{_elementwise(r.prefill.elementwise)}"
+                                    + _joined("; + ", _fixed_costs(r.prefill, serving.tp, serving.cuda_graph)) + ")"),
             ("inter-token latency", f"{_ms(r.itl)}  (first {_ms(r.itl_first)}, last {_ms(r.itl_last)}"
                                     + _joined("; each step includes ", _fixed_costs(serving.decode_step(prompt, req.batch), serving.tp, serving.cuda_graph)) + ")"),
             ("request latency", _ms(r.latency)),
@@ -445,6 +447,12 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
 def _waves(utilization: float) -> str:
     """How full the weight GEMMs' waves of tiles are, when the tile/wave term applied."""
     return f" with GEMM tile waves {utilization:.0%} full" if utilization < 1.0 else ""
+
+
+def _elementwise(seconds: float) -> str:
+    """The element-wise kernels' share of a transformer pass's memory time, when they move any
+    activations in device memory (terms.activation_traffic)."""
+    return f" ({_ms(seconds)} of it element-wise kernels)" if seconds else ""
 
 
 def _launch_label(cuda_graph: bool, transformer: bool = True) -> str:

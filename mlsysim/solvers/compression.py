@@ -177,8 +177,8 @@ class CompressionModel:
         """
         from mlsysim.catalog import inputs
         from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, gemm_bytes, gemm_flops, pass_cost
-        from mlsysim.solvers.terms import (compute_efficiency, hardware_terms, kernel_efficiency_values, launch_overhead,
-                                           model_terms)
+        from mlsysim.solvers.terms import (activation_traffic, compute_efficiency, hardware_terms, kernel_efficiency_values,
+                                           launch_overhead, model_terms)
 
         def _check_count(name: str, value: Any) -> int:
             return inputs.positive_int(value, name)
@@ -228,8 +228,12 @@ class CompressionModel:
         # A CNN's traffic is one class with its matmuls; a transformer's splits into the weights
         # its GEMMs read and the KV cache its attention moves.
         weights0 = moved0 if m.kind == "per_inference" else gemm_bytes(m, batch, tokens, nb)
+        # A transformer's kernels also read and write their activations (Engine.solve's traffic).
+        traffic0 = activation_traffic(m, h0, bytes_per_weight=nb)
+        lineage.merge(traffic0.lineage)
+        weights0, other0, elementwise0, moved0 = traffic0.joined(batch * tokens, weights0, moved0)
         t0 = roofline_pass_time(gemm, h0.peak, 0.0, 1.0, weights0, h0.bandwidth, compute, memory0, over0.seconds,
-                                other, moved0 - weights0)
+                                other, other0) + elementwise0 / (h0.bandwidth * memory0)
 
         # Compressed weights: kept parameters, bytes per original parameter, and the matmul FLOPs.
         params = m.params_total
@@ -258,8 +262,11 @@ class CompressionModel:
         # pass_cost charges weights at bytes-per-parameter x parameters: the average storage per parameter.
         _, moved, resident = pass_cost(m, batch, tokens, 0.0, size / params, kv_bytes)
         weights = moved if m.kind == "per_inference" else gemm_bytes(m, batch, tokens, size / params)
+        traffic = activation_traffic(m, h, bytes_per_weight=size / params)
+        lineage.merge(traffic.lineage)
+        weights, other_bytes, elementwise, moved = traffic.joined(batch * tokens, weights, moved)
         t = roofline_pass_time(dense_gemm, h.peak, sparse_flops, sparse_peak, weights, h.bandwidth,
-                               compute, memory, over.seconds, other, moved - weights)
+                               compute, memory, over.seconds, other, other_bytes) + elementwise / (h.bandwidth * memory)
         t_c = ((dense_gemm + other) / h.peak + sparse_flops / sparse_peak) / compute
         t_m = moved / (h.bandwidth * memory)
         accuracy = _accuracy(catalog, model, wb, ab, pruning, lineage)

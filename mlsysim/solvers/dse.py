@@ -525,6 +525,7 @@ class _System:
     eff_memory: float  # [1] of the memory bandwidth
     eff_expert: float = 0.0  # [1] of a mixture of experts' routed-expert GEMMs (0: at eff_gemm)
     cast: float = 0.0  # [s per token] casting the 16-bit GEMM inputs to the compute precision (terms.input_cast)
+    activations: Any = None  # terms.ActivationTraffic without its lineage (None: no activation traffic)
 
 
 @dataclass(frozen=True)
@@ -533,10 +534,11 @@ class RooflineModel:
     seq_len tokens) as a picklable DSE model over the axes `system` (index into
     `systems`), `batch_size` and `seq_len`; every row equals `sweep`'s for the same inputs.
 
-    latency = `roofline.kernel_roofline_time` + launch overhead + the cast of the 16-bit GEMM
-    inputs below 16 bits (`terms.input_cast`): the weight GEMMs' roofline plus
-    the attention kernels', each the larger of its compute (at its efficiency on that system,
-    `terms.pass_efficiencies`) and its bytes / (bandwidth x eff_m)
+    latency = `roofline.kernel_roofline_time` + the element-wise kernels' activation traffic
+    + launch overhead + the cast of the 16-bit GEMM inputs below 16 bits (`terms.input_cast`):
+    the weight GEMMs' roofline plus the attention kernels', each the larger of its compute (at
+    its efficiency on that system, `terms.pass_efficiencies`) and its bytes, activations
+    included (`terms.activation_traffic`), / (bandwidth x eff_m)
     throughput = batch / latency; memory_usage = weights + KV cache (resident bytes).
 
     References
@@ -577,9 +579,13 @@ class RooflineModel:
             flops = np.broadcast_to(flops, bb.shape)
             stretch = weight_gemm_stretch(s.waves.slowdown_array(bb * tt), routed, s.eff_gemm, s.eff_expert)
             gemm = gemm_flops(m, bb, tt)
-            weights = gemm_bytes(m, bb, tt, s.nbytes)
-            lat = kernel_roofline_time(gemm, flops - gemm, stretch, s.peak, s.eff_gemm, s.eff_attention, weights,
-                                       moved - weights, s.bandwidth, s.eff_memory, np.maximum) + s.overhead + s.cast * bb * tt
+            weights, other, elementwise = gemm_bytes(m, bb, tt, s.nbytes), None, 0.0
+            if s.activations is not None:
+                weights, other, elementwise, moved = s.activations.joined(bb * tt, weights, moved)
+            other = moved - weights if other is None else other
+            lat = (kernel_roofline_time(gemm, flops - gemm, stretch, s.peak, s.eff_gemm, s.eff_attention, weights,
+                                        other, s.bandwidth, s.eff_memory, np.maximum)
+                   + elementwise / (s.bandwidth * s.eff_memory) + s.overhead + s.cast * bb * tt)
             # A diffusion model: one such pass per denoising step.
             lat, flops = lat * m.steps, flops * m.steps
             if whole:
@@ -603,8 +609,8 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
     """
     from mlsysim.catalog import inputs
     from mlsysim.catalog.records import Record
-    from mlsysim.solvers.terms import (PrecisionUnavailable, hardware_terms, input_cast, launch_overhead, model_terms,
-                                       pass_efficiencies, wave_quantization)
+    from mlsysim.solvers.terms import (PrecisionUnavailable, activation_traffic, hardware_terms, input_cast,
+                                       launch_overhead, model_terms, pass_efficiencies, wave_quantization)
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
     hardware_list = [hardware] if isinstance(hardware, (str, Record)) else list(hardware)
@@ -628,11 +634,13 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
             waves = wave_quantization(m, h)
             eff = pass_efficiencies(m, h, efficiency)
             cast = input_cast(m, h)
-            for part in (h.lineage, overhead.lineage, waves.lineage, eff.lineage, cast.lineage):
+            traffic = activation_traffic(m, h)
+            for part in (h.lineage, overhead.lineage, waves.lineage, eff.lineage, cast.lineage, traffic.lineage):
                 lineage.merge(part)
             systems.append(_System(h.name, h.precision, h.peak, h.bandwidth, h.capacity, overhead.seconds,
                                    float(BYTES_PER_ELEMENT[h.precision]), replace(waves, lineage=Lineage(), _memo={}),
-                                   eff.gemm, eff.attention, eff.memory, eff.expert, cast.seconds))
+                                   eff.gemm, eff.attention, eff.memory, eff.expert, cast.seconds,
+                                   replace(traffic, lineage=Lineage())))
     if not systems:
         raise MlsysimError(f"roofline_space: no hardware in the list has a peak for the requested precisions ({'; '.join(skipped)})")
     batches, seqs = _whole_axis(batch_sizes, "batch_sizes"), _whole_axis(seq_lens, "seq_lens")

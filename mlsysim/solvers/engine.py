@@ -42,6 +42,8 @@ from mlsysim.solvers.roofline import (
 )
 from mlsysim.solvers.sweep import SweepTable, sweep
 from mlsysim.solvers.terms import (
+    NO_ACTIVATION_TRAFFIC,
+    ActivationTraffic,
     FixedOverhead,
     HardwareTerms,
     KernelEfficiencies,
@@ -49,6 +51,7 @@ from mlsysim.solvers.terms import (
     ModelTerms,
     PerTokenCost,
     WaveQuantization,
+    activation_traffic,
     hardware_terms,
     host_dispatch_overhead,
     input_cast,
@@ -72,6 +75,7 @@ _UNITS = {
     "latency_overhead": ("s", "ms"),
     "latency_host": ("s", "ms"),
     "latency_quantization": ("s", "ms"),
+    "latency_elementwise": ("s", "ms"),
     "throughput": ("1/s", "1/s"),
     "arithmetic_intensity": ("FLOP/B", "FLOP/B"),
     "memory_usage": ("B", "GB"),
@@ -100,6 +104,8 @@ class RooflineTerms:
     # How the pass runs: replayed as a CUDA graph, and a CNN's tensor layout if one was given.
     cuda_graph: bool = False
     layout: str | None = None
+    # A transformer: the activations its kernels read and write in device memory (`activation_traffic`).
+    activations: ActivationTraffic = NO_ACTIVATION_TRAFFIC
 
 
 class PerformanceProfile(QuantityView):
@@ -167,12 +173,16 @@ class PerformanceProfile(QuantityView):
     def _shown(self, name: str) -> Any:
         return self.quantity(name, _UNITS[name][1] or None)
 
-    latency = property(lambda self: self._shown("latency"), doc="the weight GEMMs' and the attention's rooflines added + fixed overheads")
+    latency = property(lambda self: self._shown("latency"),
+                       doc="the weight GEMMs' and the attention's rooflines added + element-wise traffic + fixed overheads")
     latency_compute = property(lambda self: self._shown("latency_compute"))
     latency_memory = property(lambda self: self._shown("latency_memory"))
     latency_overhead = property(lambda self: self._shown("latency_overhead"), doc="cited fixed overheads (kernel launches)")
     latency_quantization = property(lambda self: self._shown("latency_quantization"),
                                     doc="casting a transformer's 16-bit GEMM inputs to the compute precision (terms.input_cast)")
+    latency_elementwise = property(lambda self: self._shown("latency_elementwise"),
+                                   doc="a transformer's element-wise kernels (norms, residual adds, rotary, the MLP's "
+                                       "activation): their activation traffic (terms.activation_traffic), part of latency_memory")
     latency_host = property(lambda self: self._shown("latency_host"),
                             doc="host time to dispatch the pass's operators (0 unless Engine.solve was given host_dispatch)")
     throughput = property(lambda self: self._shown("throughput"), doc="sequences (samples) per second")
@@ -197,7 +207,7 @@ class PerformanceProfile(QuantityView):
         (`lineage` merges them)."""
         t = self._terms
         parts = (t.model.lineage, t.hardware.lineage, t.efficiencies.lineage, t.overhead.lineage, t.waves.lineage,
-                 t.cast.lineage)
+                 t.cast.lineage, t.activations.lineage)
         if t.layers is not None:
             parts += (t.layers.lineage,)
         return parts + (self._host.lineage,) if self._host is not None else parts
@@ -288,7 +298,8 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
         eff = pass_efficiencies(m, h, efficiency, layout)
         layers = layer_terms(m, h, eff, fusion, cuda_graph, layout)
         overhead = launch_overhead(m, h, cuda_graph) if layers is None else layers.launches
-        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), input_cast(m, h), layers, cuda_graph, layout)
+        terms = RooflineTerms(m, h, eff, overhead, wave_quantization(m, h), input_cast(m, h), layers, cuda_graph, layout,
+                              activation_traffic(m, h))
         if plain:
             inputs.remember(memo, key, terms)
     return terms
@@ -368,13 +379,16 @@ class Engine:
         (peak x e_attention) (`roofline.kernel_compute_time`, the function ServingModel's passes use, so a prefill of the same batch and prompt gives the
         same time), t_memory = bytes / (bandwidth x e_memory), t_overhead = kernels per pass x
         launch overhead per kernel, latency = the weight GEMMs' roofline (the larger of their
-        compute and their weight read) + the attention kernels' roofline (the larger of their
-        compute and their KV traffic) + t_overhead (`roofline.kernel_roofline_time`: kernels run
-        one after another, so one class cannot hide behind the other; a CNN is one class)
-        + t_quantization, a transformer's cast of its 16-bit GEMM inputs at fp8
-        (`terms.input_cast`; `si["latency_quantization"]`),
+        compute and their weight read plus activations) + the attention kernels' roofline (the
+        larger of their compute and their KV traffic plus queries and outputs) + the element-wise
+        kernels' activation traffic / (bandwidth x e_memory) + t_overhead
+        (`roofline.kernel_roofline_time`: kernels run one after another, so one class cannot
+        hide behind the other; a CNN is one class) + t_quantization, a transformer's cast of its
+        16-bit GEMM inputs at fp8 (`terms.input_cast`; `si["latency_quantization"]`),
         bottleneck = the larger of t_compute and t_memory, or "Overhead" when t_overhead exceeds
-        both. FLOPs and bytes: see `roofline.pass_cost`.
+        both. FLOPs and bytes: see `roofline.pass_cost`; a transformer's activations, what each
+        kernel reads and writes where its working set leaves the cited L2, are
+        `terms.activation_traffic`'s (t_memory and `bytes_moved` include them).
         The kernels run one after another, each depending on the last, so each kernel's
         fixed launch cost adds to the pass instead of overlapping with the roofline time.
         Kernels are counted from the architecture
@@ -444,23 +458,25 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
         stretch = weight_gemm_stretch(slowdown, routed_gemm_share(m), eff.gemm, eff.expert)
         gemm = gemm_flops(m, batch, tokens)
         t_compute = kernel_compute_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention)
+        weights, other, elementwise, moved = terms.activations.joined(batch * tokens, gemm_bytes(m, batch, tokens, nbytes),
+                                                                      moved)
         t_memory = moved / (h.bandwidth * eff.memory)
-        weights = gemm_bytes(m, batch, tokens, nbytes)
         t_cast = terms.cast.seconds * batch * tokens
-        latency = kernel_roofline_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention, weights,
-                                       moved - weights, h.bandwidth, eff.memory) + overhead + t_cast
+        t_elementwise = elementwise / (h.bandwidth * eff.memory)
+        latency = (kernel_roofline_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention, weights, other,
+                                        h.bandwidth, eff.memory) + t_elementwise + overhead + t_cast)
     else:
         p = layers.pass_at(batch, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes)
         flops, moved, t_compute, t_memory, slowdown = p.flops, p.bytes, p.compute, p.memory, p.slowdown
         latency = p.time + overhead
-        t_cast = 0.0
+        t_cast = t_elementwise = 0.0
     t_host = 0.0 if host is None else host.seconds
     if t_host > latency:
         latency = t_host
     if m.steps != 1.0:  # a diffusion model: one such pass per denoising step
         steps = m.steps
-        t_compute, t_memory, overhead, t_host, latency, t_cast = (t * steps for t in (t_compute, t_memory, overhead, t_host,
-                                                                                   latency, t_cast))
+        t_compute, t_memory, overhead, t_host, latency, t_cast, t_elementwise = (
+            t * steps for t in (t_compute, t_memory, overhead, t_host, latency, t_cast, t_elementwise))
         flops, moved = flops * steps, moved * steps
     si = {
         "latency": latency,
@@ -469,6 +485,7 @@ def solve_terms(terms: RooflineTerms, batch_size: int, seq_len: int | None,
         "latency_overhead": overhead,
         "latency_host": t_host,
         "latency_quantization": t_cast,
+        "latency_elementwise": t_elementwise,
         "throughput": batch / latency,
         "arithmetic_intensity": flops / moved,
         "memory_usage": resident,

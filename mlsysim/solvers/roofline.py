@@ -15,6 +15,7 @@ float8_e4m3fn; MXFP4_SF_VECTOR_SIZE = 32, float8_e8m0fnu).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from mlsysim.errors import MlsysimError
@@ -162,9 +163,9 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
                      + attention per token per context token x (new x past + new (new + 1) / 2)),
     the causal attention of the i-th new token spanning past + i positions (2 FLOP per
     multiply-accumulate). Bytes = weights read once per pass (`weight_bytes_read`) + the KV
-    cache read (batch x past tokens) and written (batch x new tokens). Activations stay in
-    on-chip memory between fused kernels and are not counted (they matter only far past the
-    ridge point, where the pass is compute-bound anyway). Resident = all weights + the KV
+    cache read (batch x past tokens) and written (batch x new tokens). The activations the
+    kernels pass each other are not in these bytes: `terms.activation_traffic` adds them per
+    kernel class, where they leave the on-chip cache. Resident = all weights + the KV
     cache after the pass. A model with a cited per-inference FLOP count (m.kind ==
     "per_inference", e.g. a CNN) costs batch x that count, reads its weights once and moves
     batch x its activation elements (m.activation_elements, read and written by the operators
@@ -202,6 +203,56 @@ def gemm_bytes(m: Any, batch: Any, new: Any, bytes_per_weight: float) -> Any:
     (`weight_bytes_read`); 0 for a model with a per-inference FLOP count, whose traffic is
     not split by kernel class."""
     return 0.0 if m.kind == "per_inference" else weight_bytes_read(m, batch * new, bytes_per_weight)
+
+
+def spill_table(kernels: Any, bytes_per_element: float, bytes_per_weight: float, cache: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The tokens above which each kernel's activations leave the on-chip cache, and what the
+    kernels that do move, for `activation_bytes`.
+
+    `kernels` is an iterable of (count [1], e [1] activation elements per token, w [1] weight
+    elements) per kernel shape, `bytes_per_element` b and `bytes_per_weight` [B], `cache` C
+    [B] (0: none). A kernel's working set for t tokens, t x e x b + w x b_w, fits in the cache
+    up to T = (C - w x b_w) / (e x b) tokens: the activations it reads were just written by
+    the kernel before it and what it writes is read from the cache by the next (the rule of
+    `convolution.layer_roofline_time`, which favours the cache: its whole capacity is taken
+    as available and its own bandwidth is not a roof). Returns (T, S): the kernels' T in
+    ascending order and the running sums of count x e over them (S_0 = 0, S_i over the i
+    smallest T), so that t tokens move t x S_j elements, j the number of T below t."""
+    rows = sorted((max((cache - w * bytes_per_weight) / (e * bytes_per_element), 0.0), count * e)
+                  for count, e, w in kernels if count * e > 0)
+    thresholds, running, total = [], [0.0], 0.0
+    for threshold, elements in rows:
+        thresholds.append(threshold)
+        total += elements
+        running.append(total)
+    return tuple(thresholds), tuple(running)
+
+
+def activation_bytes(tokens: Any, thresholds: tuple[float, ...], running: tuple[float, ...],
+                     bytes_per_element: float) -> Any:
+    """Activation bytes [B] a pass of `tokens` tokens moves in device memory through kernels
+    of one class:
+
+        bytes = b x t x sum over kernels k with t > T_k of c_k x e_k,
+
+    t [tokens], b [B] per element, T_k the tokens up to which kernel k's working set stays in
+    the on-chip cache, c_k its count per pass and e_k its activation elements per token
+    (`spill_table` gives the T_k in ascending order and the running sums). Floats, or numpy
+    arrays of tokens.
+
+    References
+    ----------
+    Williams, Waterman and Patterson 2009, "Roofline", CACM 52(4) (a kernel's traffic bounds it).
+    NVIDIA, "CUDA C++ Programming Guide", Device Memory L2 Access Management (data a kernel
+    reuses can be served from the L2 instead of device memory).
+    """
+    if not thresholds:
+        return 0.0 * tokens
+    if isinstance(tokens, (int, float)):
+        return bytes_per_element * tokens * running[bisect_left(thresholds, tokens)]
+    import numpy as np
+
+    return bytes_per_element * tokens * np.asarray(running)[np.searchsorted(thresholds, tokens, side="left")]
 
 
 def kernel_roofline_time(gemm: Any, other: Any, slowdown: Any, peak: Any, gemm_efficiency: Any,

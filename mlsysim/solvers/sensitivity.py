@@ -125,8 +125,10 @@ class SensitivitySolver:
 
         Each term is perturbed on a copy of the accelerator's float terms (the record is not
         touched) and the same roofline (`engine.solve_terms`) is solved again. Latency's
-        elasticities are -t_compute/latency (compute-bound) or -t_memory/latency (memory-bound):
-        a step with fixed launch overhead is less than fully bound by either. Capacity never
+        elasticities are -t_compute/latency (compute-bound) or -t_memory/latency (memory-bound),
+        and a transformer's element-wise kernels answer to the bandwidth even in a compute-bound
+        pass (-t_elementwise/latency): a step with fixed launch overhead is less than fully
+        bound by either. Capacity never
         changes the roofline time, so its elasticity is 0; a pass that does not fit is bound by it.
         """
         from mlsysim.solvers.engine import roofline_terms, solve_terms

@@ -8,7 +8,7 @@ e.g. 81559 MiB for an H100 80GB) when the record states it, else the marketed fi
     >>> s = ServingModel(Models.Language.Llama3_8B, Hardware.Cloud.H100)
     >>> r = s.solve(prompt_tokens=512, output_tokens=128, batch_size=8)
     >>> f"TTFT {r.ttft * 1e3:.3g} ms, ITL {r.itl * 1e3:.3g} ms, up to {r.max_batch_size} sequences"
-    'TTFT 84 ms, ITL 6.54 ms, up to 828 sequences'
+    'TTFT 92.7 ms, ITL 6.56 ms, up to 828 sequences'
 
 Prefill and every decode step are roofline passes (`engine.pass_cost`): a decode
 step reads all weights (or, for a mixture of experts, the experts its batch is
@@ -16,7 +16,12 @@ routed to) plus the KV cache of every sequence in the batch, so a large enough
 batch or context does become compute-bound. The weight GEMMs and the attention
 kernels each have their own roofline and their times add
 (`roofline.kernel_roofline_time`): at a large decode batch the GEMMs are
-compute-bound while the attention still streams the KV cache. Weights and KV cache may be stored in
+compute-bound while the attention still streams the KV cache. Every kernel also reads its
+input activations and writes its output (`terms.activation_traffic`): a GEMM's join its
+weights, the attention's join the KV cache, and the element-wise kernels (norms, residual
+adds, rotary embedding, the MLP's activation) are bound by that traffic alone, unless a
+kernel's working set fits in the GPU's cited L2. A long prompt on a device whose compute
+far outruns its memory (an edge SoC at fp4) is bound by it. Weights and KV cache may be stored in
 narrower formats than the compute precision (e.g. int4 weights, fp8 KV cache).
 To the roofline each pass adds its cited fixed overheads: the launch of every
 kernel (`terms.launch_overhead`) and, with tensor parallelism, the latency of every
@@ -69,6 +74,7 @@ from mlsysim.solvers.roofline import (
     weight_gemm_stretch,
 )
 from mlsysim.solvers.terms import (
+    activation_traffic,
     allreduce_latency,
     active_params_per_token,
     cited_assumption,
@@ -94,11 +100,13 @@ ACTIVATION_BYTES = "allreduce_activation_bytes"
 @dataclass(frozen=True)
 class PassTime(QuantityView):
     """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
-    time = max(weight-GEMM compute, weight read) + max(attention compute, KV traffic)
-    + launch + communication + runtime + quantization (`roofline.kernel_roofline_time`,
-    `terms.input_cast`); `compute` and
-    `memory` are the totals of both kernel classes, `attention_compute` and
-    `attention_memory` the attention kernels' share; `communication` includes
+    time = max(weight-GEMM compute, weight read + their activations) + max(attention compute,
+    KV traffic + queries and outputs) + element-wise traffic + launch + communication + runtime
+    + quantization (`roofline.kernel_roofline_time`, `terms.activation_traffic`,
+    `terms.input_cast`); `compute` and `memory` are the totals of the kernel classes,
+    `attention_compute` and `attention_memory` the attention kernels' share, `elementwise`
+    the element-wise kernels' (norms, residual adds, rotary embedding, the MLP's activation:
+    memory-bound, part of `memory`); `communication` includes
     `communication_latency`, the fixed (size-independent) part of the all-reduces;
     `compute` includes the tile/wave quantization of the weight GEMMs (`gemm_utilization`)."""
 
@@ -115,16 +123,18 @@ class PassTime(QuantityView):
     attention_compute: float = 0.0  # the attention kernels' FLOP time, part of `compute`
     attention_memory: float = 0.0  # their KV-cache traffic time, part of `memory`
     quantization: float = 0.0  # casting the linear layers' 16-bit inputs to the compute precision (terms.input_cast)
+    elementwise: float = 0.0  # the element-wise kernels' activation traffic time, part of `memory`
 
     UNITS = {"time": "s", "compute": "s", "memory": "s", "communication": "s", "flops": "FLOP", "bytes_moved": "B",
              "launch": "s", "communication_latency": "s", "gemm_utilization": "", "runtime": "s",
-             "attention_compute": "s", "attention_memory": "s", "quantization": "s"}
+             "attention_compute": "s", "attention_memory": "s", "quantization": "s", "elementwise": "s"}
 
     @property
     def weight_gemm(self) -> float:
-        """The weight GEMMs' roofline time [s]: the larger of their compute and their weight read."""
+        """The weight GEMMs' roofline time [s]: the larger of their compute and their traffic
+        (weights and activations)."""
         gemm_compute = self.compute - self.attention_compute
-        gemm_memory = self.memory - self.attention_memory
+        gemm_memory = self.memory - self.attention_memory - self.elementwise
         return gemm_compute if gemm_compute > gemm_memory else gemm_memory
 
     @property
@@ -149,7 +159,7 @@ def combine_passes(passes: Any) -> PassTime:
 
 
 _ADDITIVE = ("time", "compute", "memory", "communication", "flops", "bytes_moved", "launch", "communication_latency",
-             "runtime", "attention_compute", "attention_memory", "quantization")
+             "runtime", "attention_compute", "attention_memory", "quantization", "elementwise")
 
 
 @dataclass(frozen=True)
@@ -446,6 +456,7 @@ class ServingModel:
         self.decode_launch = launch_overhead(self.m, self.h, self.cuda_graph, decode=True)
         self.allreduce_latency = allreduce_latency(hw, self.tp)
         self.cast = input_cast(self.m, self.h)
+        self.activations = activation_traffic(self.m, self.h, self.tp, self.bytes_w)
         # The costs a pass has but no cited figure prices here, said rather than left silent.
         self.unpriced = tuple(part.unpriced for part in (self.launch, self.allreduce_latency, self.cast) if part.unpriced)
         self.waves = wave_quantization(self.m, self.h, self.tp)
@@ -457,7 +468,7 @@ class ServingModel:
         self.token_record = public_token_record(catalog)
         self.hardware_name = node.label if node is not None else self.h.name
         for part in (self.m.lineage, self.h.lineage, self.eff.lineage, self.decode_launch.lineage,
-                     self.allreduce_latency.lineage, self.waves.lineage, self.cast.lineage):
+                     self.allreduce_latency.lineage, self.waves.lineage, self.cast.lineage, self.activations.lineage):
             self._lineage.merge(part)
 
     @property
@@ -507,12 +518,15 @@ class ServingModel:
         slowdown = self.waves.slowdown(batch * new)
         stretch = weight_gemm_stretch(slowdown, self.routed_share, self.eff.gemm, self.eff.expert)
         gemm = gemm_flops(self.m, batch, new) / self.tp
-        weights = gemm_bytes(self.m, batch, new, self.bytes_w) / self.tp
+        # The activations the kernels read and write in device memory (already per GPU) join.
+        weights, other, elementwise, moved = self.activations.joined(
+            batch * new, gemm_bytes(self.m, batch, new, self.bytes_w) / self.tp, moved)
         bandwidth = self.h.bandwidth * self.eff.memory
         t_c = kernel_compute_time(gemm, flops - gemm, stretch, self.h.peak, self.eff.gemm, self.eff.attention)
         t_m = moved / bandwidth
+        t_elementwise = elementwise / bandwidth
         t_roof = kernel_roofline_time(gemm, flops - gemm, stretch, self.h.peak, self.eff.gemm, self.eff.attention,
-                                      weights, moved - weights, self.h.bandwidth, self.eff.memory)
+                                      weights, other, self.h.bandwidth, self.eff.memory) + t_elementwise
         t_launch = (self.decode_launch if new == 1.0 else self.launch).seconds
         t_comm = self._allreduce(batch * new)
         t_comm_fixed = self._allreduces() * self.allreduce_latency.seconds
@@ -520,7 +534,7 @@ class ServingModel:
         t_cast = self.cast.seconds * batch * new
         return PassTime(t_roof + t_launch + t_comm + t_runtime + t_cast, t_c, t_m, t_comm, flops, moved,
                         t_launch, t_comm_fixed, 1.0 / slowdown, t_runtime,
-                        (flops - gemm) / (self.h.peak * self.eff.attention), (moved - weights) / bandwidth, t_cast)
+                        (flops - gemm) / (self.h.peak * self.eff.attention), other / bandwidth, t_cast, t_elementwise)
 
     def _allreduces(self) -> float:
         """All-reduces per pass: two per layer (after attention and after the MLP; Shoeybi et al. 2019)."""
@@ -548,9 +562,11 @@ class ServingModel:
         chunk_tokens : chunked prefill: the computed tokens go through in passes of at most this
             many tokens per sequence, each attending to the prompt before it (chunk i has
             cached + i x chunk tokens of past). Every chunk reads the weights again and pays the
-            pass's fixed costs, so a prefill alone is never faster chunked; what chunking buys is
-            a bound on how long one pass holds the GPU, so that decode steps of other requests
-            can run between (or beside) the chunks. None: one pass.
+            pass's fixed costs; a chunk's smaller activations may stay in the L2 where the whole
+            prompt's would not (`terms.activation_traffic`), which is all a prefill alone can
+            gain from chunking. What chunking buys is a bound on how long one pass holds the
+            GPU, so that decode steps of other requests can run between (or beside) the chunks.
+            None: one pass.
 
         The result sums the passes (`combine_passes`).
 
@@ -602,11 +618,12 @@ class ServingModel:
         if steps <= 0:
             return 0.0
         s0, s1 = self.decode_step(0, batch), self.decode_step(1, batch)
-        # The weight GEMMs cost the same every step; the attention's compute and KV traffic
-        # grow linearly with the context, each step bounded by the larger of the two.
+        # The weight GEMMs and the element-wise kernels cost the same every step; the attention's
+        # compute and KV traffic grow linearly with the context, each step bounded by the larger.
         attention = _sum_max_linear(s0.attention_compute, s1.attention_compute - s0.attention_compute,
                                     s0.attention_memory, s1.attention_memory - s0.attention_memory, first_past, steps)
-        return attention + steps * (s0.weight_gemm + s0.communication + s0.launch + s0.runtime + s0.quantization)
+        return attention + steps * (s0.weight_gemm + s0.elementwise + s0.communication + s0.launch + s0.runtime
+                                    + s0.quantization)
 
     def solve(self, prompt_tokens: int = 512, output_tokens: int = 128, batch_size: int = 1, cached_tokens: int = 0,
               chunk_tokens: int | None = None, past_context: bool = False) -> ServingProfile:
@@ -615,9 +632,10 @@ class ServingModel:
         TTFT = prefill(batch x prompt) (it emits the first token; `cached_tokens` of each prompt
         already in the prefix cache, `chunk_tokens` for chunked prefill: see `prefill`); then output_tokens - 1
         decode steps with past = prompt, ..., prompt + output_tokens - 2; ITL = their mean.
-        Each step time = max(weight-GEMM FLOPs / (peak x eff_gemm), weight bytes / (bandwidth x eff_m))
-        + max(attention FLOPs / (peak x eff_attention), KV bytes / (bandwidth x eff_m))
-        + kernels x launch overhead + all-reduces (fixed latency + bytes / link bandwidth).
+        Each step time = max(weight-GEMM FLOPs / (peak x eff_gemm), their weight and activation
+        bytes / (bandwidth x eff_m)) + max(attention FLOPs / (peak x eff_attention), its KV and
+        activation bytes / (bandwidth x eff_m)) + element-wise activation bytes / (bandwidth x
+        eff_m) + kernels x launch overhead + all-reduces (fixed latency + bytes / link bandwidth).
 
         A prompt plus output longer than the model's stated context length is an error unless
         `past_context` is True: then the sequence is priced as run, every position like any
@@ -734,8 +752,8 @@ class ServingModel:
         runtime = self.iteration_overhead + self.request_overhead * (n + prefill_tokens / chunk)
         # The pass's kernels once, and the decode tokens' attention kernel its fixed run time too.
         launch = self.decode_launch.seconds
-        time = (gemms.weight_gemm + sum(p.attention_time for p in parts) + launch + gemms.communication + runtime
-                + gemms.quantization)
+        time = (gemms.weight_gemm + sum(p.attention_time for p in parts) + gemms.elementwise + launch
+                + gemms.communication + runtime + gemms.quantization)
         attention_compute = sum(p.attention_compute for p in parts)
         attention_memory = sum(p.attention_memory for p in parts)
         compute = gemms.compute - gemms.attention_compute + attention_compute
@@ -745,7 +763,7 @@ class ServingModel:
         flops = gemms.flops - gemms.attention_compute * attention_rate + attention_compute * attention_rate
         return PassTime(time, compute, memory, gemms.communication, flops, memory * self.h.bandwidth * self.eff.memory,
                         launch, gemms.communication_latency, gemms.gemm_utilization, runtime,
-                        attention_compute, attention_memory, gemms.quantization)
+                        attention_compute, attention_memory, gemms.quantization, gemms.elementwise)
 
     def _chunked_steady_state(self, n: int, prompt_tokens: int, output_tokens: int, budget: int) -> ContinuousBatchingProfile:
         """`continuous_batching` under a token budget (see there)."""

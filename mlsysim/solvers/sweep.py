@@ -25,6 +25,7 @@ from mlsysim.solvers.roofline import (
 )
 from mlsysim.solvers.terms import (
     PrecisionUnavailable,
+    activation_traffic,
     hardware_terms,
     host_dispatch_overhead,
     input_cast,
@@ -37,7 +38,7 @@ from mlsysim.solvers.terms import (
 )
 
 NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "latency_overhead",
-                   "latency_host", "latency_quantization", "throughput",
+                   "latency_host", "latency_quantization", "latency_elementwise", "throughput",
                    "arithmetic_intensity", "mfu", "mbu", "memory_usage", "memory_capacity", "flops", "bytes_moved",
                    "gemm_utilization")
 
@@ -143,21 +144,26 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
                 stretch = weight_gemm_stretch(slowdown, routed_gemm_share(m), eff.gemm, eff.expert)
                 gemm = gemm_flops(m, grid_b, grid_t)
                 t_compute = kernel_compute_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention)
+                traffic = activation_traffic(m, h)
+                lineage.merge(traffic.lineage)
+                weights, other, elementwise, moved = traffic.joined(grid_b * grid_t, gemm_bytes(m, grid_b, grid_t, nbytes),
+                                                                    moved)
                 t_memory = moved / (h.bandwidth * eff.memory)
-                weights = gemm_bytes(m, grid_b, grid_t, nbytes)
+                t_elementwise = np.broadcast_to(elementwise / (h.bandwidth * eff.memory), (n,))
                 roof = kernel_roofline_time(gemm, flops - gemm, stretch, h.peak, eff.gemm, eff.attention, weights,
-                                            moved - weights, h.bandwidth, eff.memory, np.maximum)
+                                            other, h.bandwidth, eff.memory, np.maximum) + t_elementwise
             else:  # a CNN priced one kernel at a time, as Engine.solve does
                 lineage.merge(layers.lineage)
                 p = layers.pass_at(grid_b, h.peak, h.bandwidth, eff.gemm, eff.memory, nbytes)
                 flops, moved, roof, t_compute, t_memory, slowdown = p.flops, p.bytes, p.time, p.compute, p.memory, p.slowdown
+                t_elementwise = np.zeros(n)
             device = roof + overhead.seconds + t_cast
             latency = np.maximum(device, host)
             compute_bound = t_compute > t_memory
             # A diffusion model runs one such pass per denoising step (Engine.solve does the same).
             steps = m.steps
-            t_compute, t_memory, latency, flops, moved, t_cast = (v * steps for v in (t_compute, t_memory, latency, flops,
-                                                                                   moved, t_cast))
+            t_compute, t_memory, latency, flops, moved, t_cast, t_elementwise = (
+                v * steps for v in (t_compute, t_memory, latency, flops, moved, t_cast, t_elementwise))
             overhead_s, host_s = overhead.seconds * steps, host * steps
             parts["hardware"].append(np.full(n, h.name))
             parts["precision"].append(np.full(n, h.precision))
@@ -173,6 +179,7 @@ def sweep(model: Record | str, hardware: Any, batch_sizes: Any = (1,), precision
             parts["latency_overhead"].append(np.full(n, overhead_s))
             parts["latency_host"].append(np.full(n, host_s))
             parts["latency_quantization"].append(t_cast)
+            parts["latency_elementwise"].append(t_elementwise)
             parts["throughput"].append(grid_b / latency)
             parts["arithmetic_intensity"].append(flops / moved)
             parts["mfu"].append(flops / (latency * h.peak))

@@ -140,7 +140,7 @@ class SynthesisSolver:
         from mlsysim.solvers.convolution import resnet_graph
         from mlsysim.solvers.engine import roofline_terms, solve_terms
         from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, pass_cost
-        from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, model_terms
+        from mlsysim.solvers.terms import PrecisionUnavailable, activation_tables, efficiencies, model_terms
 
         def _check_count(name: str, value: Any) -> int:
             return inputs.positive_int(value, name)
@@ -163,11 +163,15 @@ class SynthesisSolver:
         flops, moved, resident = pass_cost(m, batch, tokens, 0.0, nbytes, nbytes)
         if m.resnet is not None:  # a CNN with described layers: the bytes its kernels move, none kept in an L2
             moved = resnet_graph(m.resnet).bytes_moved(batch, nbytes)
+        # A transformer's kernels read and write their activations, none kept in an L2 either.
+        traffic = activation_tables(m, precision, catalog)
+        moved += sum(traffic.bytes(batch * tokens))
         peak = required_peak(flops, t, eff.compute)
         bw = required_bandwidth(moved, t, eff.memory)
         lineage = Lineage()
         lineage.merge(m.lineage)
         lineage.merge(eff.lineage)
+        lineage.merge(traffic.lineage)
 
         if hardware is None:
             hardware = catalog.records("hardware")

@@ -33,9 +33,11 @@ from mlsysim.solvers.convolution import (
     layer_roofline_time,
     resnet_graph,
 )
-from mlsysim.solvers.roofline import check_precision
+from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, activation_bytes, check_precision, spill_table
 from mlsysim.solvers.transformer import (
+    ActivationKernel,
     TransformerShape,
+    activation_kernels,
     attention_flops_per_token,
     kernels_per_forward_pass,
     kv_cache_elements_per_token,
@@ -58,6 +60,9 @@ CONV_TILE_ROWS = "conv_tile_rows"
 CONV_TILE_COLUMNS = "conv_tile_columns"
 STAGES = ("1", "2", "3", "4")  # the four stages of a ResNet record's `resnet:` block (stage1_blocks, ...)
 PUBLIC_TOKEN_RECORD = "public_record_token_rate_per_device"
+# The size of the activations passed between a transformer's kernels: 16 bits even when the
+# matrix multiplies run narrower (only the linear layers' inputs are cast).
+ACTIVATION_BYTES = "allreduce_activation_bytes"
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,9 @@ class ModelTerms:
     # A residual CNN whose layers the catalog describes (its `resnet:` block): each of its
     # kernels is then priced on its own (`layer_terms`); None for every other model.
     resnet: ResNetShape | None = None
+    # A transformer's kernels by shape with the activation elements each moves per token
+    # (transformer.activation_kernels); () for every other model.
+    activations: tuple[ActivationKernel, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,42 @@ class PerTokenCost:
     seconds: float
     lineage: Lineage
     unpriced: str = ""
+
+
+@dataclass(frozen=True)
+class ActivationTraffic:
+    """The activation traffic of a transformer's passes on one GPU, by kernel class: for each
+    of the weight GEMMs, the attention kernels and the element-wise kernels, the tokens above
+    which each kernel's working set leaves the on-chip cache and the running sums of what
+    the kernels then move (`roofline.spill_table`), with the cited values it rests on (the
+    activations' element size, the accelerator's L2)."""
+
+    gemm: tuple[tuple[float, ...], tuple[float, ...]]
+    attention: tuple[tuple[float, ...], tuple[float, ...]]
+    elementwise: tuple[tuple[float, ...], tuple[float, ...]]
+    bytes_per_element: float
+    lineage: Lineage
+
+    def bytes(self, tokens: Any) -> tuple[Any, Any, Any]:
+        """Activation bytes [B] a pass of `tokens` tokens moves in device memory through its
+        weight GEMMs, its attention kernels and its element-wise kernels
+        (`roofline.activation_bytes`); floats, or numpy arrays of tokens."""
+        b = self.bytes_per_element
+        return (activation_bytes(tokens, *self.gemm, b), activation_bytes(tokens, *self.attention, b),
+                activation_bytes(tokens, *self.elementwise, b))
+
+    def joined(self, tokens: Any, weights: Any, moved: Any) -> tuple[Any, Any, Any, Any]:
+        """A pass of `tokens` tokens whose weight GEMMs read `weights` [B] and which moves
+        `moved` [B] in all (weights and KV cache) once its activations join: (the weight GEMMs'
+        bytes, the attention kernels' bytes, the element-wise kernels' bytes, all bytes) [B],
+        the first two for `roofline.kernel_roofline_time`, the third memory-bound on its own."""
+        gemm, attention, elementwise = self.bytes(tokens)
+        return weights + gemm, moved - weights + attention, elementwise, moved + gemm + attention + elementwise
+
+
+_NO_TABLE: tuple[tuple[float, ...], tuple[float, ...]] = ((), (0.0,))
+# No activation traffic: a model without a described transformer.
+NO_ACTIVATION_TRAFFIC = ActivationTraffic(_NO_TABLE, _NO_TABLE, _NO_TABLE, 0.0, Lineage())
 
 
 @dataclass(eq=False)
@@ -317,6 +361,7 @@ def _read_model(model: Record) -> ModelTerms:
             layers=shape.layers, hidden=shape.hidden, kv_heads=shape.kv_heads, mla=shape.is_mla,
             context=shape.context, kernels=kernels_per_forward_pass(shape),
             lineage=lineage, gemms=gemms, ref=model.ref, encoder=shape.encoder,
+            activations=activation_kernels(shape),
         )
     params = lineage.use(model.parameters)
     if model.has("flops_per_inference"):
@@ -834,6 +879,53 @@ def collective_efficiencies(hw: Record, fabric: Record | None = None) -> LinkEff
     return result
 
 
+def activation_traffic(m: ModelTerms, h: HardwareTerms, tp: float = 1.0, bytes_per_weight: float | None = None) -> ActivationTraffic:
+    """The activation traffic of transformer `m`'s passes on one of `tp` GPUs `h`
+    (`activation_tables`), whose kernels' working sets may stay in the accelerator's L2
+    (`memory.l2_cache`; none stated: every kernel's traffic goes to device memory). Memoised
+    per (model, accelerator at a precision, tp, weight size) in their catalog."""
+    if m.kind != "transformer" or not m.activations:
+        return NO_ACTIVATION_TRAFFIC
+    weight_bytes = BYTES_PER_ELEMENT[h.precision] if bytes_per_weight is None else bytes_per_weight
+    memo = h.catalog.derived("activation_traffic")
+    key = (m.ref, h.record._data["id"], h.precision, tp, weight_bytes)
+    hit = memo.get(key)
+    if hit is None:
+        cache = h.record.field(L2_CACHE) if h.record.has(L2_CACHE) else None
+        hit = activation_tables(m, h.precision, h.catalog, cache, tp, weight_bytes)
+        inputs.remember(memo, key, hit)
+    return hit
+
+
+def activation_tables(m: ModelTerms, precision: str, catalog: Catalog, cache: Value | float | None = None,
+                      tp: float = 1.0, bytes_per_weight: float | None = None) -> ActivationTraffic:
+    """The activation traffic of transformer `m`'s passes at compute `precision` on one of `tp`
+    GPUs with an on-chip `cache` (a cited value or bytes; None or 0: none): each kernel of the
+    pass (`transformer.activation_kernels`) reads its input activations and writes its output
+    in device memory unless its working set (those activations and its weights at
+    `bytes_per_weight`, default the precision's size) fits in the cache
+    (`roofline.spill_table`). Activations are 16-bit at narrower compute precisions (the cited
+    `allreduce_activation_bytes`: only the linear layers' inputs are cast), else the
+    precision's own size. A tensor-parallel rank moves the hidden state whole and its share of
+    the heads and of the MLP width, and holds 1 / tp of each split GEMM's weights. Empty tables
+    for a model without a described transformer."""
+    if m.kind != "transformer" or not m.activations:
+        return NO_ACTIVATION_TRAFFIC
+    lineage = Lineage()
+    weight_bytes = BYTES_PER_ELEMENT[precision] if bytes_per_weight is None else bytes_per_weight
+    element = BYTES_PER_ELEMENT[precision]
+    floor = cited_assumption(catalog, ACTIVATION_BYTES, "the activations a transformer's kernels pass on")
+    if element < floor.si:
+        element = lineage.use(floor)
+    on_chip = lineage.use(cache) if isinstance(cache, Value) else float(cache or 0.0)
+
+    def table(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        rows = [(k.count, k.elements(tp), k.weights / tp if k.split else k.weights) for k in m.activations if k.kind == kind]
+        return spill_table(rows, element, weight_bytes, on_chip)
+
+    return ActivationTraffic(table("gemm"), table("attention"), table("elementwise"), element, lineage)
+
+
 # Compute precisions narrower than the 16-bit activations the norms write: a pass at one of
 # them casts its linear layers' 16-bit inputs first (`input_cast`).
 CAST_PRECISIONS = ("fp8", "fp4", "int8")
@@ -948,9 +1040,8 @@ def operator_floors(m: ModelTerms, h: HardwareTerms, decode: bool = False) -> Fi
     or with `decode`, the extra a decode step's attention costs, L x f_attention; L the
     layers, L_dense those without routed experts, each f the operator's cited fixed time
     (`operator_value`, no layout; an operator with none adds nothing). A small kernel runs this
-    long however little data it moves (a reduction, the ramp of its thread blocks); its
-    bytes are not counted, as the roofline
-    keeps a transformer's activations on chip (`roofline.pass_cost`). The figures are
+    long however little data it moves (a reduction, the ramp of its thread blocks); the
+    bytes it moves are priced by `activation_traffic` beside it. The figures are
     measured on RMSNorm, the in-place residual add, SwiGLU's SiLU-and-multiply and PyTorch's
     decode attention (one query over the cache), and applied to those slots of every
     transformer; a decode step's attention is priced by its bytes as well, so its floor is

@@ -332,6 +332,98 @@ def weight_gemms(s: TransformerShape) -> tuple[WeightGemm, ...]:
     return tuple(g for g in gemms if g.count > 0 and g.outputs > 0)
 
 
+# The tensors an element-wise operator reads and writes, each as wide as the hidden state
+# (the residual add) or the MLP (its activation).
+_RESIDUAL_ADD_TENSORS = ("branch", "residual", "sum")
+_ACTIVATION_TENSORS = ("up", "output")
+_GATED_ACTIVATION_TENSORS = ("gate", "up", "output")
+
+
+@dataclass(frozen=True)
+class ActivationKernel:
+    """Kernels of a forward pass of one shape (`kernels_per_forward_pass` counts them) and the
+    activation elements each reads and writes per token [1]. `whole` are those every rank of a
+    tensor-parallel group holds in full (the hidden state: norms, residual adds, the input of a
+    column-split GEMM, the output of a row-split one), `split` those the ranks divide (attention
+    heads, MLP width); `count` such kernels run per pass. `kind` is the roofline class the
+    traffic joins: "gemm" (a weight GEMM; `weights` its weight elements, the rest of its
+    working set), "attention" (its queries read and output written; its K/V are the KV cache's
+    traffic) or "elementwise" (norms, rotary embedding, residual adds, the MLP's activation, a
+    mixture of experts' top-k and combine: no FLOPs counted, bound by their traffic)."""
+
+    name: str
+    kind: str
+    count: float
+    whole: float
+    split: float
+    weights: float = 0.0
+
+    def elements(self, tp: float = 1.0) -> float:
+        """Activation elements per token one of these kernels moves on one rank of `tp` [1]."""
+        return self.whole + self.split / tp
+
+
+def activation_kernels(s: TransformerShape) -> tuple[ActivationKernel, ...]:
+    """The kernels of `kernels_per_forward_pass`, grouped by shape, with the activation
+    elements each reads and writes per token (`ActivationKernel`): every operator reads its
+    input tensors and writes its output, d the hidden size, q and kv the query and key widths
+    (heads x head dim), f the MLP width (of the k routed experts a token reaches, k x f):
+
+        norm: 2 d                     residual add: 3 d (two inputs, one output)
+        rotary: 2 (q + kv)            MLP activation: 3 f gated (gate, up in; out), else 2 f
+        attention: q in + q out       weight GEMM: inputs + outputs (its K x N shape)
+        top-k: E + 2 k (scores in; weights, indices out)   combine: (k + 1) d
+        embedding lookup: 2 d (its table row in, the hidden state out)
+
+    References
+    ----------
+    Williams, Waterman and Patterson 2009, "Roofline", CACM 52(4) (a kernel's traffic: the
+    bytes it moves to and from memory). The operator graph is `kernels_per_forward_pass`'s.
+    """
+    L, d = s.layers, s.hidden
+    moe_layers = s.layers - s.dense_layers if s.is_moe else 0.0
+    dense_layers = s.dense_layers if s.is_moe else s.layers
+    width = s.moe_ffn or s.ffn
+    act = float(len(_GATED_ACTIVATION_TENSORS if s.gated else _ACTIVATION_TENSORS))
+    kernels: list[ActivationKernel] = []
+
+    def add(name: str, kind: str, count: float, whole: float = 0.0, split: float = 0.0, weights: float = 0.0) -> None:
+        if count > 0 and whole + split > 0:
+            kernels.append(ActivationKernel(name, kind, count, whole, split, weights))
+
+    for g in weight_gemms(s):
+        whole, split = {"columns": (g.inputs, g.outputs), "rows": (g.outputs, g.inputs)}.get(g.split, (g.inputs + g.outputs, 0.0))
+        add(g.name, "gemm", g.count, whole, split, g.outputs * g.inputs)
+    if s.is_moe:  # the routed experts' grouped GEMMs, over the k experts each token reaches
+        k, experts = s.experts_active, s.experts_total * width * d
+        for name in ("expert_up", "expert_gate") if s.gated else ("expert_up",):
+            add(name, "gemm", moe_layers, k * d, k * width, experts)
+        add("expert_down", "gemm", moe_layers, k * d, k * width, experts)
+    if s.is_mla:
+        queries, outputs = s.heads * (s.qk_nope_head_dim + s.qk_rope_head_dim), s.heads * s.v_head_dim
+    else:
+        queries = outputs = s.heads * s.head_dim
+    add("attention", "attention", L, split=queries + outputs)
+    add("norm", "elementwise", 2.0 * L + 1.0, 2.0 * d)  # two per layer and the final norm
+    if s.is_mla:
+        add("q_norm", "elementwise", L if s.q_lora_rank else 0.0, 2.0 * s.q_lora_rank)
+        add("kv_norm", "elementwise", L, 2.0 * s.kv_lora_rank)
+        if s.rotary:  # the rotary part of each query head and the one shared rotary key
+            add("rotary", "elementwise", L, 2.0 * s.qk_rope_head_dim, 2.0 * s.heads * s.qk_rope_head_dim)
+    elif s.rotary:
+        add("rotary", "elementwise", L, split=2.0 * (s.heads + s.kv_heads) * s.head_dim)
+    add("residual_add", "elementwise", 2.0 * L, len(_RESIDUAL_ADD_TENSORS) * d)
+    add("activation", "elementwise", dense_layers, split=act * s.ffn)
+    if s.is_moe:
+        add("expert_activation", "elementwise", moe_layers, split=act * s.experts_active * width)
+        add("top_k", "elementwise", moe_layers, s.experts_total + 2.0 * s.experts_active)
+        add("combine", "elementwise", moe_layers, (s.experts_active + 1.0) * d)
+        add("shared_activation", "elementwise", moe_layers if s.shared_experts else 0.0,
+            split=act * s.shared_experts * width)
+    add("embedding", "elementwise", 1.0, 2.0 * d)
+    return tuple(kernels)
+
+
 def linear_io_per_token(s: TransformerShape) -> tuple[float, float]:
     """(input, output) elements per token of the transformer layers' linear modules, summed over
     the layers [1]: what an FP8 recipe quantizes, each module's input before its forward GEMM

@@ -66,6 +66,22 @@
     return tokens * m.hidden * (2.0 * m.transformer_layers - m.moe_layers) * A[h.fp8_cast].si / h.bandwidth;
   }
 
+  function activationBytes(m, h, precision, bw, tokens) {
+    // terms.activation_traffic (one GPU): each kernel of a transformer's pass reads its input
+    // activations and writes its output, in device memory unless its working set (those and
+    // its weights) fits in the accelerator's cited L2; activations no narrower than the
+    // A.activation_bytes record (allreduce_activation_bytes). -> bytes by class
+    var out = { gemm: 0.0, attention: 0.0, elementwise: 0.0 };
+    if (m.kind !== "transformer" || !m.activation_kernels) { return out; }
+    var floor = A.activation_bytes.si;
+    var b = BPE[precision] < floor ? floor : BPE[precision];
+    var cache = h.l2_cache || 0.0;
+    m.activation_kernels.forEach(function (k) {
+      if (tokens * k.elements * b + k.weights * bw > cache) { out[k.kind] += k.count * tokens * k.elements * b; }
+    });
+    return out;
+  }
+
   function weightBytesRead(m, tokens, bytesPerWeight) {
     // roofline.weight_bytes_read
     var params = m.read_params_dense;
@@ -202,8 +218,14 @@
     var eff = efficienciesOf(m, h, precision);
     var stretch = weightGemmStretch(m, slow, eff);
     var tCompute = kernelComputeTime(gemm, flops - gemm, stretch, peak, eff.gemm.si, eff.attention.si);
-    var tMemory = moved / (h.bandwidth * eff.memory.si);
     var weights = m.kind === "per_inference" ? 0.0 : weightBytesRead(m, batch * fresh, bw);  // roofline.gemm_bytes
+    // The activations join: a GEMM's its weights, the attention's the KV cache, the element-wise
+    // kernels' are bound by their traffic alone (terms.ActivationTraffic.joined).
+    var act = activationBytes(m, h, precision, bw, batch * fresh);
+    var other = moved - weights + act.attention;
+    weights += act.gemm;
+    moved += act.gemm + act.attention + act.elementwise;
+    var tMemory = moved / (h.bandwidth * eff.memory.si);
     var overhead = launchSeconds(m, h);
     var latency;
     if (m.layers && m.kind === "per_inference") {
@@ -212,7 +234,8 @@
       latency = lp.time + overhead;
     } else {
       latency = kernelRooflineTime(gemm, flops - gemm, stretch, peak, eff.gemm.si, eff.attention.si, weights,
-        moved - weights, h.bandwidth, eff.memory.si) + overhead + castSeconds(m, h, precision, batch * fresh);
+        other, h.bandwidth, eff.memory.si) + act.elementwise / (h.bandwidth * eff.memory.si) + overhead +
+        castSeconds(m, h, precision, batch * fresh);
     }
     var steps = m.steps || 1;  // a diffusion model: one such pass per denoising step (engine.solve_terms)
     if (steps !== 1) {

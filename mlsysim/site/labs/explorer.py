@@ -34,6 +34,7 @@ from mlsysim.solvers.plausibility import on_chip_memory
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.convolution import ELEMENTWISE_OPERATORS, resnet_graph
 from mlsysim.solvers.terms import (
+    ACTIVATION_BYTES,
     COMPUTE_EFFICIENCY,
     CONV_TILE_COLUMNS,
     CONV_TILE_ROWS,
@@ -67,6 +68,7 @@ ASSUMPTIONS = {
     "gemm_tile_rows": GEMM_TILE_ROWS,
     "gemm_tile_columns": GEMM_TILE_COLUMNS,
     "gemm_tiles_per_sm": GEMM_TILES_PER_SM,
+    "activation_bytes": ACTIVATION_BYTES,
 }
 
 # Hardware tiers and model families in the order the menus list them.
@@ -160,6 +162,10 @@ def model_entry(record: Record) -> dict[str, Any] | None:
         "encoder": m.encoder, "gemms": [[n, share, split] for n, share, split in m.gemms],
         "hidden": m.hidden, "transformer_layers": m.layers,
         "layers": _layers(m),
+        # A transformer's kernels by shape (transformer.activation_kernels): their class, count,
+        # activation elements per token on one GPU and weight elements (terms.activation_traffic).
+        "activation_kernels": [{"kind": k.kind, "count": k.count, "elements": k.elements(), "weights": k.weights}
+                               for k in m.activations],
     }
 
 
@@ -231,7 +237,8 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         "tiles": tiles,
         "conv_wave": conv_waves, "conv_tiles": conv_tiles, "conv_measured_batch": conv_batches,
         "operator_lines": operator_lines,
-        # The L2 a CNN kernel's working set can stay in (convolution.layer_roofline_time) [B]; 0: none stated.
+        # The L2 a kernel's working set can stay in (convolution.layer_roofline_time,
+        # terms.activation_traffic) [B]; 0: none stated.
         "l2_cache": record.field(L2_CACHE).si if record.has(L2_CACHE) else 0.0,
         "on_chip": on_chip_memory(record),
         "efficiencies": kernel_efficiency_keys(record, peaks, table),

@@ -224,13 +224,15 @@ def waterfall(model: Record, hardware: Record) -> list[Step]:
                f"{launch * 1e6:.4g} µs ({share:.1%} of the last decode step). Fusing kernels or capturing the pass "
                "in a CUDA graph removes part of that, but the catalog has no cited figure for the kernels or the "
                "launch cost left after fusion, so the step is not computed; the charge above bounds it. The other "
-               "saving of fusion, activations kept on chip, is already assumed by the roofline (pass_cost).")
+               "saving of fusion, activations kept on chip, is not computed either: the roofline charges every "
+               "kernel's activation traffic (activation_traffic), and no cited figure says which kernels a given "
+               "engine fuses.")
         rests = [_assumption(catalog, assumption_id(kernel_launch_value(hardware)), "per-kernel launch overhead")]
     else:
         why = (f"No cited kernel-launch overhead applies to {hardware.label} (the catalog's null-kernel figure is for "
                f"{cited_assumption(catalog, KERNEL_LAUNCH).qualifiers.get('vendor', 'another vendor')} GPUs, and no "
-               "per-kernel time is cited for this accelerator), and the roofline already keeps activations on chip "
-               "(pass_cost), so fusion has nothing cited to remove.")
+               "per-kernel time is cited for this accelerator), and no cited figure says which kernels a given engine "
+               "fuses, so the activation traffic fusion would save (activation_traffic) is not removed either.")
         rests = []
     steps.append(Step("fusion", "Kernel fusion", False, why=why, rests_on=rests))
 
