@@ -25,7 +25,8 @@ class Memory(Schema):
     # (mlsysim.solvers.terms.memory_capacity).
     capacity_usable: cited("information") | None = None
     bandwidth: cited("bandwidth") | None = None
-    # The last-level on-chip cache every compute unit shares (NVIDIA's L2), in bytes. A
+    # The last-level on-chip cache every compute unit shares (NVIDIA's L2; on AMD Instinct,
+    # the Infinity Cache in front of HBM), in bytes. A
     # kernel whose working set fits in it keeps its activations on chip (a CNN's:
     # mlsysim.solvers.convolution.layer_roofline_time; a transformer's:
     # mlsysim.solvers.terms.activation_traffic); without it all traffic is priced at `bandwidth`.
