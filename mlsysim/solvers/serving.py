@@ -74,6 +74,7 @@ from mlsysim.solvers.roofline import (
     weight_gemm_stretch,
 )
 from mlsysim.solvers.terms import (
+    ACTIVATION_BYTES,
     activation_traffic,
     allreduce_latency,
     active_params_per_token,
@@ -91,10 +92,6 @@ from mlsysim.solvers.terms import (
 
 # How a decode attention kernel reads grouped-query K/V heads (ServingModel decode_kv_reads).
 DECODE_KV_READS = ("per_kv_head", "per_query_head")
-
-# The smallest element the tensor-parallel all-reduces exchange (16-bit activations even
-# when the matmuls run in fp8 or int8): a cited assumption.
-ACTIVATION_BYTES = "allreduce_activation_bytes"
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,9 @@ CONV_TILE_ROWS = "conv_tile_rows"
 CONV_TILE_COLUMNS = "conv_tile_columns"
 STAGES = ("1", "2", "3", "4")  # the four stages of a ResNet record's `resnet:` block (stage1_blocks, ...)
 PUBLIC_TOKEN_RECORD = "public_record_token_rate_per_device"
-# The size of the activations passed between a transformer's kernels: 16 bits even when the
-# matrix multiplies run narrower (only the linear layers' inputs are cast).
+# The size of the activations a transformer's kernels pass on and its tensor-parallel
+# all-reduces exchange: 16 bits even when the matrix multiplies run narrower (only the
+# linear layers' inputs are cast).
 ACTIVATION_BYTES = "allreduce_activation_bytes"
 
 
