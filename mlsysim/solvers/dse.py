@@ -525,7 +525,7 @@ class _System:
     eff_memory: float  # [1] of the memory bandwidth
     eff_expert: float = 0.0  # [1] of a mixture of experts' routed-expert GEMMs (0: at eff_gemm)
     cast: float = 0.0  # [s per token] casting the 16-bit GEMM inputs to the compute precision (terms.input_cast)
-    activations: Any = None  # terms.ActivationTraffic without its lineage (None: no activation traffic)
+    activations: Any = None  # terms.ActivationTraffic without its lineage (roofline_space always sets it)
 
 
 @dataclass(frozen=True)
@@ -579,10 +579,7 @@ class RooflineModel:
             flops = np.broadcast_to(flops, bb.shape)
             stretch = weight_gemm_stretch(s.waves.slowdown_array(bb * tt), routed, s.eff_gemm, s.eff_expert)
             gemm = gemm_flops(m, bb, tt)
-            weights, other, elementwise = gemm_bytes(m, bb, tt, s.nbytes), None, 0.0
-            if s.activations is not None:
-                weights, other, elementwise, moved = s.activations.joined(bb * tt, weights, moved)
-            other = moved - weights if other is None else other
+            weights, other, elementwise, moved = s.activations.joined(bb * tt, gemm_bytes(m, bb, tt, s.nbytes), moved)
             lat = (kernel_roofline_time(gemm, flops - gemm, stretch, s.peak, s.eff_gemm, s.eff_attention, weights,
                                         other, s.bandwidth, s.eff_memory, np.maximum)
                    + elementwise / (s.bandwidth * s.eff_memory) + s.overhead + s.cast * bb * tt)
