@@ -179,7 +179,7 @@ def test_search_finds_a_valid_fitting_layout(catalog):
 
 @settings(max_examples=40, deadline=None)
 @given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 4, 8]), zero=st.integers(0, 3),
-       recompute=st.sampled_from(["none", "selective", "full"]), sp=st.booleans())
+       recompute=st.sampled_from(["none", "selective", "mlp_input", "full"]), sp=st.booleans())
 def test_invariants(catalog, tp, pp, zero, recompute, sp):
     """Step time is never below compute; MFU never above the efficiency; sharding never adds memory."""
     model = catalog.get("models", "llama3_8b")
@@ -238,7 +238,7 @@ def test_a_mixture_of_experts_step_says_its_layers_host_time_is_not_priced(catal
 
 @settings(max_examples=30, deadline=None)
 @given(tp=st.sampled_from([1, 2, 4, 8]), pp=st.sampled_from([1, 2, 4]), mb=st.sampled_from([1, 2]),
-       iv=st.sampled_from([1, 2]), zero=st.integers(0, 3), recompute=st.sampled_from(["none", "selective", "full"]))
+       iv=st.sampled_from([1, 2]), zero=st.integers(0, 3), recompute=st.sampled_from(["none", "selective", "mlp_input", "full"]))
 def test_solve_equals_its_row_of_the_search(catalog, tp, pp, mb, iv, zero, recompute):
     """The scalar solve and the vectorised search run the same arithmetic: equal to the bit."""
     model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")

@@ -126,6 +126,7 @@ from mlsysim.solvers.transformer import (
     TransformerShape,
     attention_flops_per_token,
     linear_io_per_token,
+    mlp_input_projections,
     parameter_count,
     routed_expert_parameters,
 )
@@ -134,7 +135,18 @@ __all__ = ["DistributedModel", "Job", "Layout", "Parallelism", "LayoutSpace", "T
            "TrainingTerms", "training_terms", "train", "step_model", "LayoutColumns", "activation_bytes_per_layer", "pipeline_bubble_fraction",
            "ring_allreduce_time", "hierarchical_allreduce_time"]
 
-RECOMPUTE = ("none", "selective", "full")
+# Activation recomputation: none; "selective", the core attention (Korthikanti et al. 2022);
+# "mlp_input", the core attention, every element-wise operation and the MLP's input
+# projections, keeping the other matrix products' outputs (MaxText's save_dot_except_mlpwi);
+# "full", every transformer layer from its input.
+RECOMPUTE = ("none", "selective", "mlp_input", "full")
+# What DistributedModel.search tries unless told otherwise: Megatron-LM's three modes.
+SEARCHED_RECOMPUTE = ("none", "selective", "full")
+# The outputs "mlp_input" recomputation keeps that are as wide as the hidden state and whole on
+# every tensor-parallel rank (Q, K and V are split over the ranks).
+_MLP_INPUT_KEPT_FULL_WIDTH = ("layer input", "attention output projection", "MLP output")
+# Forward passes of the element-wise work (norms, activations, residual adds) a mode recomputes.
+_ELEMENTWISE_RECOMPUTED = {"none": 0.0, "selective": 0.0, "mlp_input": 1.0, "full": 1.0}
 # Pipeline schedules: plain 1F1B, interleaved 1F1B (Narayanan et al. 2021), and the
 # zero-bubble schedules ZB-H1 and ZB-V (Qi et al. 2024).
 SCHEDULES = ("1f1b", "interleaved", "zb-h1", "zb-v")
@@ -189,7 +201,9 @@ class Layout:
     interleave          model chunks per pipeline stage (v) for "interleaved"; None (default):
                         the divisor of the layers per stage that gives the shortest step
     zero                ZeRO stage 0-3 (3 = FSDP-style full sharding) over the DP x CP group
-    recompute           "none", "selective" (core attention only) or "full" activation recomputation
+    recompute           activation recomputation: "none", "selective" (core attention only),
+                        "mlp_input" (core attention, element-wise work and the MLP's input
+                        projections; MaxText's save_dot_except_mlpwi) or "full"
     sequence_parallel   shard LayerNorm/dropout activations across the TP group (Korthikanti 2022)
     allreduce           "ring" (flat, over the fabric) or "hierarchical" (intra-node, then inter-node)
     overlap_grad_reduce hide the DP all-reduce behind the last microbatch's backward pass
@@ -292,7 +306,7 @@ class LayoutSpace:
     microbatch: tuple[int, ...] | None = None
     interleave: tuple[int, ...] = (1, 2, 4)
     zero: tuple[int, ...] = ZERO_STAGES
-    recompute: tuple[str, ...] = RECOMPUTE
+    recompute: tuple[str, ...] = SEARCHED_RECOMPUTE
     sequence_parallel: bool = True
     allreduce: str = "hierarchical"
     max_microbatch: int = 16
@@ -331,7 +345,7 @@ class TrainingTerms:
     seq: float
     flops_model_seq: float  # forward + backward FLOPs of one sequence
     flops_fwd_layers_seq: float  # forward FLOPs of the transformer layers (recomputed under "full")
-    flops_fwd_attn_seq: float  # forward score+value FLOPs (recomputed under "selective")
+    flops_fwd_attn_seq: float  # forward score+value FLOPs (recomputed under "selective" and "mlp_input")
     flops_fwd_logits_seq: float  # forward FLOPs of the output layer (on the last stage, never recomputed)
     peak: float  # [FLOP/s] per device
     efficiency: float
@@ -390,6 +404,9 @@ class TrainingTerms:
     quantized_inputs: float = 0.0
     quantized_output_grads: float = 0.0
     quantization_rate: float = 0.0
+    # The part of `quantized_inputs` entering the MLPs' input projections, quantized again when
+    # "mlp_input" recomputation runs them again.
+    quantized_mlp_inputs: float = 0.0
     # Layouts `resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, Layout] = field(default_factory=dict, compare=False, repr=False)
@@ -477,14 +494,17 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     flops_logits = passes * flops_fwd_logits_seq
     # Recomputation adds one more forward pass of what it recomputes: nothing, the core
     # attention ("selective"), or every transformer layer ("full").
+    mlp_in_dense, mlp_in_routed, mlp_in_elements = mlp_input_projections(shape)
+    mlp_in_fwd_seq = seq * 2 * (mlp_in_dense + mlp_in_routed)
     flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
-                    (("none", 0.0), ("selective", flops_fwd_attn_seq), ("full", flops_fwd_layers_seq))}
+                    (("none", 0.0), ("selective", flops_fwd_attn_seq),
+                     ("mlp_input", flops_fwd_attn_seq + mlp_in_fwd_seq), ("full", flops_fwd_layers_seq))}
     # Weight-GEMM FLOPs (the share tile/wave quantization acts on): forward, backward and the
     # recomputed forward of the transformer layers ("full"), plus the output layer's forward
     # and backward. The backward's two GEMMs per weight are charged the forward's quantization.
     gemm_fwd_layers = seq * 2 * layer_params
     flops_gemm_seq = {mode: passes * seq * 2 * matmul_params + extra for mode, extra in
-                      (("none", 0.0), ("selective", 0.0), ("full", gemm_fwd_layers))}
+                      (("none", 0.0), ("selective", 0.0), ("mlp_input", mlp_in_fwd_seq), ("full", gemm_fwd_layers))}
     waves = _training_waves(model, hardware, precision, lineage)
     peak = peak_compute(hardware, precision, lineage)
     fraction = _gemm_fraction(hardware, precision, efficiency, mode, lineage)
@@ -504,11 +524,13 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     per_expert, moe_layers = routed_expert_parameters(shape)
     expert_fwd_seq = seq * 2 * shape.experts_active * per_expert * moe_layers
     flops_expert_seq = {mode: passes * expert_fwd_seq + extra for mode, extra in
-                        (("none", 0.0), ("selective", 0.0), ("full", expert_fwd_seq))}
+                        (("none", 0.0), ("selective", 0.0), ("mlp_input", seq * 2 * mlp_in_routed),
+                         ("full", expert_fwd_seq))}
     expert_fraction = _expert_fraction(hardware, precision, efficiency, mode, lineage) if moe_layers else 0.0
-    quantized_inputs = quantized_output_grads = quantization_rate = 0.0
+    quantized_inputs = quantized_output_grads = quantization_rate = quantized_mlp_inputs = 0.0
     if tensors != precision and hardware.has("memory.bandwidth"):
         quantized_inputs, quantized_output_grads = linear_io_per_token(shape)
+        quantized_mlp_inputs = mlp_in_elements
         per_element = lineage.use(cited_assumption(catalog, FP8_QUANTIZATION, "FP8 quantization", "training solver"))
         quantization_rate = lineage.use(hardware.memory.bandwidth) / per_element
     return TrainingTerms(
@@ -531,6 +553,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         experts_active=shape.experts_active, moe_layers=moe_layers, quantized_inputs=quantized_inputs,
         expert_rate=peak * expert_fraction, flops_expert_seq=flops_expert_seq,
         quantized_output_grads=quantized_output_grads, quantization_rate=quantization_rate,
+        quantized_mlp_inputs=quantized_mlp_inputs,
     )
 
 
@@ -794,14 +817,16 @@ class LayoutColumns:
         self.tp_comm_overlap = False
 
 
-def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str, sequence_parallel: bool) -> Any:
+def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str,
+                               sequence_parallel: bool, kv_width: Any = None) -> Any:
     """Activation memory [B] one transformer layer keeps for the backward pass, for 16-bit
     activations.
 
     Parameters
     ----------
     seq [tokens], batch [sequences], hidden [1], heads [1], tp [1]: the layer's shape and
-    tensor-parallel size; recompute: "none", "selective" or "full"; sequence_parallel.
+    tensor-parallel size; recompute: "none", "selective", "mlp_input" or "full";
+    sequence_parallel; kv_width [1]: KV heads x head dimension ("mlp_input" only).
 
     Returns
     -------
@@ -809,15 +834,29 @@ def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp
     tensor parallel t         s b h (10 + 24/t + 5 a s / (h t))
     + sequence parallel       s b h / t (34 + 5 a s / h)
     selective recomputation   drops the 5 a s / h term (the attention scores)
+    "mlp_input"               the named outputs MaxText's save_dot_except_mlpwi keeps, 2 bytes
+                              each: the layer input, Q, K and V (split over t), the attention
+                              output projection and the MLP output:
+                              2 s b (3 h + (h + 2 kv) / t), or 2 s b (4 h + 2 kv) / t with
+                              sequence parallelism
     full recomputation        2 s b h (the layer input; / t with sequence parallelism)
 
     References
     ----------
     Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models",
     arXiv 2205.05198, Sec. 4.2 and Table 2 (the coefficients 34, 5, 10 and 24 are its
-    byte counts per s b h of a layer's saved tensors).
+    byte counts per s b h of a layer's saved tensors). AI-Hypercomputer/maxtext,
+    MaxText/layers/models.py, Decoder.get_remat_policy: save_dot_except_mlpwi is
+    jax.checkpoint_policies.save_only_these_names("query_proj", "value_proj", "key_proj",
+    "qkv_proj", "out_proj", "mlpwo"); the scanned layer's input is kept as its carry.
     """
     sbh = seq * batch * hidden
+    if recompute == "mlp_input":
+        if kv_width is None:
+            raise MlsysimError("activation_bytes_per_layer: recompute 'mlp_input' needs kv_width (KV heads x head dim)")
+        projections = 2 * seq * batch * (hidden + 2 * kv_width) / tp
+        full_width = 2 * len(_MLP_INPUT_KEPT_FULL_WIDTH) * sbh
+        return (full_width / tp if sequence_parallel else full_width) + projections
     scores = 5 * heads * seq / hidden
     if recompute == "full":
         return 2 * sbh / tp if sequence_parallel else 2 * sbh
@@ -917,7 +956,7 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     t_gemm = t_layer_gemms + x.microbatch * (t_logits + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
-    passes_mem = 1.0 + s.backward + {"none": 0.0, "selective": 0.0, "full": 1.0}[x.recompute]
+    passes_mem = 1.0 + s.backward + _ELEMENTWISE_RECOMPUTED[x.recompute]
     traffic = elementwise_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.sequence_parallel,
                                           x.fused_attention)
     t_mem = layers_stage * passes_mem * traffic / s.mem_bw
@@ -925,7 +964,8 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = x.microbatch * seq_local * s.hidden * s.elem
-    passes = 2.0 + (1.0 if x.recompute == "full" else 0.0)  # forward, backward (, recomputed forward)
+    # Forward, backward (, recomputed forward): "mlp_input" keeps the outputs the all-reduces follow.
+    passes = 2.0 + (1.0 if x.recompute == "full" else 0.0)
     inside = x.tp <= per_node
     t_tp = layers_stage * TP_ALLREDUCES_PER_PASS * passes * ring_allreduce_time(
         act, x.tp, where(inside, intra, inter), where(inside, 0.0, inter_lat))
@@ -979,7 +1019,9 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         inside = x.tp * x.cp * x.ep <= per_node
         one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
                    + (x.ep - 1) * where(inside, 0.0, inter_lat))
-        t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * passes * one_a2a, 0.0)
+        # A recomputed forward that runs the experts again dispatches their tokens again.
+        a2a_passes = 2.0 + _ELEMENTWISE_RECOMPUTED[x.recompute]
+        t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * a2a_passes * one_a2a, 0.0)
     return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
 
 
@@ -993,8 +1035,9 @@ def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
 
         t = b (s / CP) / TP x (f I + O) x L_stage / L / rate
 
-    with f forward passes (2 under full recomputation), I and O the input and output elements
-    per token of all L layers (`transformer.linear_io_per_token`) and rate = peak memory
+    with f forward passes (2 under full recomputation; under "mlp_input" the MLP input
+    projections' inputs are quantized twice, the rest once), I and O the input and output
+    elements per token of all L layers (`transformer.linear_io_per_token`) and rate = peak memory
     bandwidth / bytes per element (assumption fp8_quantization_bytes_per_element).
 
     References
@@ -1005,8 +1048,8 @@ def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
     """
     if not s.quantization_rate:
         return 0.0
-    forwards = 1.0 + (1.0 if x.recompute == "full" else 0.0)
-    elements = (forwards * s.quantized_inputs + s.quantized_output_grads) * layers_stage / s.layers
+    again = {"full": s.quantized_inputs, "mlp_input": s.quantized_mlp_inputs}.get(x.recompute, 0.0)
+    elements = (s.quantized_inputs + again + s.quantized_output_grads) * layers_stage / s.layers
     return x.microbatch * s.seq / x.cp / x.tp * elements / s.quantization_rate
 
 
@@ -1043,7 +1086,8 @@ def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
 
         t = b (s / CP) / TP x f x E x L_moe x L_stage / L x bytes / achieved bandwidth
 
-    with f = 2 passes (3 under full recomputation), L layers of which L_moe are
+    with f = 2 passes (3 under full and "mlp_input" recomputation, which keep no permuted
+    token), L layers of which L_moe are
     mixture-of-experts layers. With TP > 1 the dispatcher all-gathers the received tokens
     over the TP group before sorting them (experts split over TP too), so the sort moves TP
     times more than this counts, and that all-gather and its reduce-scatter are not priced.
@@ -1052,7 +1096,7 @@ def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
         return 0.0
     sorted_locally = (x.ep > 1) * (s.experts_total > x.ep)
     elements = moe_dispatch_elements_per_token(s.hidden, s.experts_active, sorted_locally)
-    passes = 2.0 + (1.0 if x.recompute == "full" else 0.0)
+    passes = 2.0 + _ELEMENTWISE_RECOMPUTED[x.recompute]
     moe_stage = layers_stage / s.layers * s.moe_layers
     return x.microbatch * s.seq / x.cp / x.tp * passes * elements * moe_stage * s.elem / s.mem_bw
 
@@ -1161,7 +1205,7 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     # recomputation does not (Dao et al. 2022; Korthikanti et al. 2022 Sec. 4.2).
     kept = "selective" if (x.fused_attention and x.recompute == "none") else x.recompute
     per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, kept,
-                                           x.sequence_parallel)
+                                           x.sequence_parallel, s.kv_width)
     in_flight = ops.minimum(m, x.pp)
     # 1F1B keeps p microbatches in flight on the first stage; the interleaved schedule's
     # longer warm-up adds (p-1)/(p v) (Narayanan et al. 2021, Megatron-LM's schedule).
@@ -1169,9 +1213,11 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     if x.schedule == "zb-v":  # two chunks, but 1F1B's activation memory (Qi et al. 2024)
         interleave_factor = 1.0
     activations = layers_stage * per_layer * in_flight * ops.where(x.interleave > 1, interleave_factor, 1.0)
-    if x.recompute == "full":  # the one layer being recomputed holds its full activations
+    if x.recompute in ("full", "mlp_input"):
+        # The one layer being recomputed holds its full activations (no scores under fused attention).
+        whole = "selective" if x.fused_attention else "none"
         activations = activations + activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp,
-                                                               "none", x.sequence_parallel)
+                                                               whole, x.sequence_parallel)
     return weights, gradients, optimizer, activations
 
 

@@ -424,6 +424,38 @@ def activation_kernels(s: TransformerShape) -> tuple[ActivationKernel, ...]:
     return tuple(kernels)
 
 
+# The weight GEMMs of `weight_gemms` that are an MLP's input projections (dense layers and
+# shared experts): what a recomputation of "the MLP's inputs" runs again.
+_MLP_INPUT_GEMMS = ("up", "gate", "shared_up", "shared_gate")
+
+
+def mlp_input_projections(s: TransformerShape) -> tuple[float, float, float]:
+    """The MLP input projections a token passes through, summed over the layers: (weights of
+    the dense layers' and shared experts' up and gate projections, weights of the up and gate
+    projections of the routed experts it reaches, elements entering those modules) [1].
+    Gate and up read the same input, one module's input per MLP (and per routed expert).
+
+        dense  = sum over dense MLPs and shared experts of (1 + gated) x h x f
+        routed = L_moe x k x (1 + gated) x h x f_expert
+        inputs = (dense MLPs and shared experts) x h + L_moe x k x h
+
+    What a remat policy that keeps every matrix product's output except the MLP's first one
+    (MaxText's save_dot_except_mlpwi) computes again in the backward pass.
+    """
+    dense = inputs = 0.0
+    for gemm in weight_gemms(s):
+        if gemm.name in _MLP_INPUT_GEMMS:
+            dense += gemm.count * gemm.outputs * gemm.inputs
+            if not gemm.name.endswith("gate"):
+                inputs += gemm.count * gemm.inputs
+    routed = 0.0
+    if s.is_moe:
+        per_token = (s.layers - s.dense_layers) * s.experts_active
+        routed = per_token * (2 if s.gated else 1) * s.hidden * (s.moe_ffn or s.ffn)
+        inputs += per_token * s.hidden
+    return dense, routed, inputs
+
+
 def linear_io_per_token(s: TransformerShape) -> tuple[float, float]:
     """(input, output) elements per token of the transformer layers' linear modules, summed over
     the layers [1]: what an FP8 recipe quantizes, each module's input before its forward GEMM

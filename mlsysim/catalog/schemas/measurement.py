@@ -49,7 +49,7 @@ class MeasuredLayout(Schema):
     microbatch: int | None = Field(default=None, ge=1)
     interleave: int | None = Field(default=None, ge=1)
     schedule: Literal["1f1b", "interleaved", "zb-h1", "zb-v"] | None = None
-    recompute: Literal["none", "selective", "full"] | None = None
+    recompute: Literal["none", "selective", "mlp_input", "full"] | None = None
     sequence_parallel: bool | None = None
     # Whether the data-parallel gradient all-reduce overlaps the backward pass (PyTorch DDP's
     # bucketed all-reduce does; Megatron-LM 2021's "local" DDP ran it after the backward pass).

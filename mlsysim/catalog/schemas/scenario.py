@@ -27,7 +27,7 @@ class ParallelLayout(Schema):
     microbatch: int = Field(default=1, ge=1)
     interleave: int = Field(default=1, ge=1)
     zero: Literal[0, 1, 2, 3] = 0
-    recompute: Literal["none", "selective", "full"] = "none"
+    recompute: Literal["none", "selective", "mlp_input", "full"] = "none"
     sequence_parallel: bool = False
     allreduce: Literal["ring", "hierarchical"] = "hierarchical"
     overlap_grad_reduce: bool = False
