@@ -1,0 +1,98 @@
+"""Training on a TPU v5p slice: its collectives over the ICI 3D torus, and the "mlp_input"
+recomputation (MaxText's save_dot_except_mlpwi remat policy) that its published Llama 2 70B
+recipe uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsysim import DistributedModel
+from mlsysim.catalog import load_catalog
+from mlsysim.errors import MlsysimError
+from mlsysim.evaluate.validation import run_one
+from mlsysim.solvers.distributed import activation_bytes_per_layer, ring_collective_time
+from mlsysim.solvers.fleet import fleet_of
+from mlsysim.solvers.transformer import TransformerShape, mlp_input_projections
+
+# Llama 2 70B: hidden 8192, 64 query and 8 KV heads of 128, gated MLP 28672, 80 layers.
+H, KV, FFN, LAYERS = 8192, 8 * 128, 28672, 80
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def _solve(catalog, recompute: str):
+    return DistributedModel().solve(
+        catalog.get("models", "llama2_70b"), catalog.get("clusters", "google_tpu_v5p_slice_6144"), batch_size=2048,
+        precision="bf16", efficiency=catalog.get("assumptions", "gemm_compute_efficiency"), devices=512, zero=3,
+        microbatch=4, recompute=recompute, overlap_param_gather=True, seq_len=4096, efficiency_mode="first_principles")
+
+
+def test_a_v5p_slice_prices_an_all_gather_as_googles_torus_formula(catalog):
+    """A collective inside the slice runs on every axis of the 3D torus at once.
+
+    Google's v5p page: 1,200 GB/s of bidirectional ICI per chip over a 3D torus, 6,144 chips
+    in the largest slice, 50 Gbit/s of data-center network per chip. Google DeepMind's
+    scaling book, Part 3 ('Sharded Matrices'): an AllGather takes bytes / (bidirectional ICI
+    bandwidth per axis x number of axes); Part 2 gives v5p 2e11 B/s bidirectional per link,
+    one link pair per axis. A ring over the per-chip bandwidth each way gives the same time.
+    """
+    fleet = fleet_of(catalog.get("clusters", "google_tpu_v5p_slice_6144"), 512)
+    assert (fleet.per_node, fleet.nodes) == (6144, 1)
+    assert fleet.intra_bw == pytest.approx(600e9)
+    assert fleet.inter_bw_per_device == pytest.approx(50e9 / 8)
+    volume = 140e9  # Llama 2 70B's bf16 weights
+    scaling_book = volume / (2e11 * 3)
+    assert ring_collective_time(volume, 512, fleet.intra_bw, 0.0) == pytest.approx(scaling_book, rel=0.01)
+
+
+def test_mlp_input_projections_are_the_gate_and_up_weights():
+    """Gate and up projections: 2 x h x ffn per dense layer; one input of h elements per MLP."""
+    shape = TransformerShape(layers=LAYERS, hidden=H, heads=64, kv_heads=8, head_dim=128, ffn=FFN, vocab=32000,
+                             context=4096, gated=True, tied=False, bias=False, layernorm=False,
+                             learned_positions=False, encoder=False)
+    assert mlp_input_projections(shape) == (LAYERS * 2 * H * FFN, 0.0, LAYERS * H)
+    moe = TransformerShape(layers=32, hidden=4096, heads=32, kv_heads=8, head_dim=128, ffn=14336, vocab=32000,
+                           context=4096, gated=True, tied=False, bias=False, layernorm=False,
+                           learned_positions=False, encoder=False, experts_total=8, experts_active=2)
+    assert mlp_input_projections(moe) == (0.0, 32 * 2 * 2 * 4096 * 14336, 32 * 2 * 4096)
+
+
+def test_mlp_input_keeps_the_named_outputs():
+    """MaxText's save_dot_except_mlpwi keeps query_proj, key_proj, value_proj, out_proj and
+    mlpwo (and the scanned layer's input): 2 bytes each."""
+    s, b, t = 4096, 4, 8
+    kept = activation_bytes_per_layer(s, b, H, 64, 1, "mlp_input", False, KV)
+    assert kept == pytest.approx(2 * s * b * (4 * H + 2 * KV))
+    split = activation_bytes_per_layer(s, b, H, 64, t, "mlp_input", False, KV)
+    assert split == pytest.approx(2 * s * b * (3 * H + (H + 2 * KV) / t))
+    assert activation_bytes_per_layer(s, b, H, 64, t, "mlp_input", True, KV) == pytest.approx(kept / t)
+    with pytest.raises(MlsysimError, match="kv_width"):
+        activation_bytes_per_layer(s, b, H, 64, 1, "mlp_input", False)
+
+
+def test_mlp_input_recomputes_attention_and_the_mlp_input_projections(catalog):
+    """Its extra work over selective recomputation is one more forward pass of the gate and
+    up GEMMs (2 FLOPs per weight per token); it sits between selective and full in time and
+    in memory."""
+    selective, mlp_input, full = (_solve(catalog, mode) for mode in ("selective", "mlp_input", "full"))
+    tokens = 2048 * 4096
+    extra = mlp_input.hardware_flops_per_step - selective.hardware_flops_per_step
+    assert extra == pytest.approx(tokens * 2 * LAYERS * 2 * H * FFN)
+    assert selective.step_time < mlp_input.step_time < full.step_time
+    assert full.memory_activations < mlp_input.memory_activations < selective.memory_activations
+    assert mlp_input.mfu == pytest.approx(selective.mfu * selective.step_time / mlp_input.step_time)
+
+
+def test_maxtexts_llama2_70b_run_fits_and_is_expressible(catalog):
+    """MaxText's tiering page (docs/reference/models/tiering.md at 20a91e1, v5p Gold table):
+    Llama 2 70B on 512 chips, BF16, 4,096 tokens, 65.4% MFU; its recipe keeps 4 sequences per
+    chip under save_dot_except_mlpwi. The step fits the 95 GiB the chip can allocate only with
+    that policy's partial recomputation, not with selective recomputation."""
+    assert _solve(catalog, "mlp_input").feasible
+    assert not _solve(catalog, "selective").feasible
+    row = run_one(catalog.get("measurements", "maxtext_llama2_70b_tpu_v5p_512"), catalog)
+    assert row.status == "ok" and row.measured == pytest.approx(0.654)
+    assert not any("does not fit" in remark for remark in row.remarks)
