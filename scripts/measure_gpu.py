@@ -1117,6 +1117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if device.type == "cuda":
         prop = torch.cuda.get_device_properties(device)
         info.update(name=prop.name, sms=prop.multi_processor_count, memory_bytes=prop.total_memory,
+                    l2_cache_bytes=getattr(prop, "L2_cache_size", None),
                     capability=f"{prop.major}.{prop.minor}", cuda=torch.version.cuda,
                     cudnn=torch.backends.cudnn.version(), cudnn_benchmark=torch.backends.cudnn.benchmark,
                     clock_settings=clock_settings(device.index or 0))
