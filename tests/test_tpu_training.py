@@ -4,6 +4,8 @@ recipe uses."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mlsysim import DistributedModel
@@ -114,3 +116,20 @@ def test_tpu_v5_gemms_run_at_xlas_measured_matmul_efficiency(catalog):
     step = _solve(catalog, "mlp_input")
     assert "assumptions/gemm_efficiency_tpu_v5_16bit_median#quantity" in step.lineage
     assert "assumptions/gemm_compute_efficiency#quantity" not in step.lineage
+
+
+def test_a_plan_trains_on_the_tpu_slice_and_says_why_it_has_no_energy(cli, tmp_path):
+    """A plan on the TPU v5p slice states its ZeRO-3 prefetch (overlap_param_gather) and the
+    partial recomputation; Google publishes no TDP for the v5p, so the scorecard gives the
+    step and says why energy, carbon and cost are not computed instead of failing."""
+    plan = tmp_path / "tpu.yaml"
+    plan.write_text("model: Llama2_70B\ncluster: TPU_v5p_6144\ndevices: 512\nprecision: bf16\nbatch_size: 2048\n"
+                    "sequence_length: 4096\nparallelism: {zero: 3, microbatch: 4, recompute: mlp_input, "
+                    "overlap_param_gather: true}\ngrid: Quebec\nduration: 30 days\n", encoding="utf-8")
+    r = cli("eval", str(plan), "-o", "json")
+    assert r.code == 0, r.err
+    card = json.loads(r.out)
+    assert card["passed"] and card["feasibility"]["status"] == "PASS"
+    assert card["macro"]["status"] == "SKIPPED" and "no TDP" in card["macro"]["summary"]
+    expected = _solve(load_catalog(), "mlp_input")
+    assert card["performance"]["metrics"]["step_time_s"] == pytest.approx(expected.step_time)

@@ -535,6 +535,8 @@ def _training_macro(sc: Request, rate: float, fleet: Fleet, macro_parts: list[An
     time, units trained) to `macro_parts` for the performance level. `per_token` False: the
     units are not tokens, so no cost per million tokens."""
     site_notes, exposed, draw, priced = _fleet_terms(sc.catalog, fleet, sc.job.model, sc.grid, sc.datacenter)
+    if isinstance(draw, MlsysimError):
+        return _skipped("Macro", f"energy, carbon and cost not computed: {draw}"), ()
     notes = list(site_notes)
     days = sc.duration_days
     work = amount / rate if amount is not None else days * SECONDS_PER_DAY
@@ -558,7 +560,7 @@ def _fleet_terms(catalog: Catalog, fleet: Fleet, model: Record, grid: Any, datac
     """The site's notes and the reliability, sustainability and economics solvers' catalog
     terms for a training run (what ReliabilityModel / SustainabilityModel /
     EconomicsModel.solve read), once per (fleet, model, site) in the catalog; the prices are
-    an MlsysimError when the catalog lacks one."""
+    an MlsysimError when the catalog lacks one, and so is the power draw."""
     memo = catalog.derived("scorecard_fleet_terms")
     key = check.memo_key(fleet, model, grid, datacenter)
     hit = memo.get(key) if key is not None else None
@@ -566,8 +568,11 @@ def _fleet_terms(catalog: Catalog, fleet: Fleet, model: Record, grid: Any, datac
         return hit
     notes: list[str] = []
     grid_rec, dc_rec = _site(grid, datacenter, fleet.cluster, catalog, notes)
-    terms: list[Any] = [tuple(notes), exposure(fleet, model=model, catalog=catalog),
-                        power_draw(fleet, grid=grid_rec, datacenter=dc_rec, embodied=True, catalog=catalog)]
+    terms: list[Any] = [tuple(notes), exposure(fleet, model=model, catalog=catalog)]
+    try:
+        terms.append(power_draw(fleet, grid=grid_rec, datacenter=dc_rec, embodied=True, catalog=catalog))
+    except MlsysimError as exc:  # e.g. an accelerator whose vendor publishes no TDP
+        terms.append(exc)
     try:
         terms.append(prices(fleet, grid=grid_rec, datacenter=dc_rec, catalog=catalog))
     except MlsysimError as exc:

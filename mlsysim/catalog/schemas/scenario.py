@@ -31,6 +31,7 @@ class ParallelLayout(Schema):
     sequence_parallel: bool = False
     allreduce: Literal["ring", "hierarchical"] = "hierarchical"
     overlap_grad_reduce: bool = False
+    overlap_param_gather: bool = False  # ZeRO-3: prefetch each layer's parameters behind compute
     tp_comm_overlap: bool = False
 
 
