@@ -133,3 +133,16 @@ def test_a_plan_trains_on_the_tpu_slice_and_says_why_it_has_no_energy(cli, tmp_p
     assert card["macro"]["status"] == "SKIPPED" and "no TDP" in card["macro"]["summary"]
     expected = _solve(load_catalog(), "mlp_input")
     assert card["performance"]["metrics"]["step_time_s"] == pytest.approx(expected.step_time)
+
+
+def test_a_v5e_pod_prices_ici_inside_and_the_data_center_network_across():
+    """Google's v5e page: 256 chips per pod on a 2D torus, 400 GB/s of bidirectional ICI per
+    chip, 6.4 Tbit/s of data-center network per pod. The scaling book (Part 2: v5e 1e11 B/s
+    bidirectional per link; Part 3: AllGather = bytes / (bidirectional bandwidth x axes))
+    gives a pod-wide all-gather over both axes the time a ring over 200 GB/s each way gives."""
+    fleet = fleet_of(load_catalog().get("clusters", "google_tpu_v5e_16_pods"), 512)
+    assert (fleet.per_node, fleet.nodes) == (256, 2)
+    assert fleet.intra_bw == pytest.approx(200e9)
+    assert fleet.inter_bw_per_device == pytest.approx(6.4e12 / 8 / 256)
+    volume = 16e9
+    assert ring_collective_time(volume, 256, fleet.intra_bw, 0.0) == pytest.approx(volume / (1e11 * 2), rel=0.01)
