@@ -493,14 +493,15 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     flops_fwd_logits_seq = seq * 2 * shape.vocab * shape.hidden
     flops_logits = passes * flops_fwd_logits_seq
     # Recomputation adds one more forward pass of what it recomputes: nothing, the core
-    # attention ("selective"), or every transformer layer ("full").
+    # attention ("selective"), the core attention and the MLP's input projections
+    # ("mlp_input"), or every transformer layer ("full").
     mlp_in_dense, mlp_in_routed, mlp_in_elements = mlp_input_projections(shape)
     mlp_in_fwd_seq = seq * 2 * (mlp_in_dense + mlp_in_routed)
     flops_hw_seq = {mode: flops_model_seq + extra for mode, extra in
                     (("none", 0.0), ("selective", flops_fwd_attn_seq),
                      ("mlp_input", flops_fwd_attn_seq + mlp_in_fwd_seq), ("full", flops_fwd_layers_seq))}
     # Weight-GEMM FLOPs (the share tile/wave quantization acts on): forward, backward and the
-    # recomputed forward of the transformer layers ("full"), plus the output layer's forward
+    # recomputed forward of the GEMMs run again ("mlp_input", "full"), plus the output layer's forward
     # and backward. The backward's two GEMMs per weight are charged the forward's quantization.
     gemm_fwd_layers = seq * 2 * layer_params
     flops_gemm_seq = {mode: passes * seq * 2 * matmul_params + extra for mode, extra in
