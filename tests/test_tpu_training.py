@@ -146,3 +146,32 @@ def test_a_v5e_pod_prices_ici_inside_and_the_data_center_network_across():
     assert fleet.inter_bw_per_device == pytest.approx(6.4e12 / 8 / 256)
     volume = 16e9
     assert ring_collective_time(volume, 256, fleet.intra_bw, 0.0) == pytest.approx(volume / (1e11 * 2), rel=0.01)
+
+
+def test_hybrid_sharding_keeps_zero3_inside_each_pod_and_all_reduces_across():
+    """Hybrid sharding (PyTorch FSDP's HYBRID_SHARD, MaxText's FSDP over ICI with data
+    parallelism over the data-center network): ZeRO-3 over the 256 chips of each v5e pod,
+    one copy per pod, and each chip's gradient shard all-reduced with its copies across pods
+    once per step. On one pod it is plain ZeRO-3."""
+    from mlsysim.solvers.roofline import ring_allreduce_time
+
+    catalog = load_catalog()
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "google_tpu_v5e_16_pods")
+    dm = DistributedModel()
+
+    def solve(devices: int, hybrid: bool):
+        return dm.solve(model, cluster, batch_size=2 * devices, precision="bf16", devices=devices, zero=3,
+                        microbatch=2, recompute="full", seq_len=8192, shard_within_node=hybrid)
+
+    one_pod = solve(256, True)
+    assert one_pod.step_time == solve(256, False).step_time
+    four_pods, flat = solve(1024, True), solve(1024, False)
+    assert four_pods.memory_optimizer == pytest.approx(one_pod.memory_optimizer)
+    assert flat.memory_optimizer == pytest.approx(one_pod.memory_optimizer / 4)
+    fleet = fleet_of(cluster, 1024)
+    shard = four_pods.memory_gradients  # each chip's 1/256 of the bf16 gradients
+    assert four_pods.dp_comm_time - one_pod.dp_comm_time == pytest.approx(
+        ring_allreduce_time(shard, 4, fleet.inter_bw_per_device), rel=1e-6)
+    assert four_pods.step_time < flat.step_time  # ZeRO-3 across pods gathers every layer over the slow network
+    with pytest.raises(MlsysimError, match="zero: 3"):
+        dm.solve(model, cluster, batch_size=512, precision="bf16", devices=256, zero=1, shard_within_node=True)

@@ -316,6 +316,7 @@ def predict_training(c: Call) -> float:
         sequence_parallel=bool(c.default("sequence_parallel", False)), fused_attention=fused,
         overlap_grad_reduce=bool(c.default("overlap_grad_reduce", False)),
         overlap_param_gather=bool(c.default("overlap_param_gather", False, listed=c.layout("zero") == 3)),
+        shard_within_node=bool(c.default("shard_within_node", False, listed=False)),
         tp_comm_overlap=bool(c.default("tp_comm_overlap", False, listed=tp > 1)),
         efficiency_mode="first_principles",
     )

@@ -201,6 +201,10 @@ class Layout:
     interleave          model chunks per pipeline stage (v) for "interleaved"; None (default):
                         the divisor of the layers per stage that gives the shortest step
     zero                ZeRO stage 0-3 (3 = FSDP-style full sharding) over the DP x CP group
+    shard_within_node   ZeRO-3 over the DP x CP ranks inside one node (or TPU slice) only, one
+                        copy per node, the copies' gradients all-reduced across nodes once per
+                        step (hybrid sharding: PyTorch FSDP's HYBRID_SHARD, MaxText's
+                        ici_fsdp_parallelism with dcn_data_parallelism); False = over all of them
     recompute           activation recomputation: "none", "selective" (core attention only),
                         "mlp_input" (core attention, element-wise work and the MLP's input
                         projections; MaxText's save_dot_except_mlpwi) or "full"
@@ -241,6 +245,7 @@ class Layout:
     fused_grad_accumulation: bool = False
     ep: int = 1
     tp_comm_overlap: bool = False
+    shard_within_node: bool = False
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -269,6 +274,9 @@ class Layout:
             raise MlsysimError(f"schedule 'zb-v' runs exactly {ZB_V_CHUNKS} model chunks per stage; drop interleave={self.interleave}")
         if type(self.zero) is not int or self.zero not in ZERO_STAGES:
             raise MlsysimError(f"parallelism zero must be 0, 1, 2 or 3 (3 = FSDP), got {self.zero!r}")
+        if self.shard_within_node and self.zero != SHARD_PARAMETERS:
+            raise MlsysimError(f"shard_within_node shards ZeRO-3's parameters inside each node; set zero: 3 "
+                               f"(got zero {self.zero}) or drop shard_within_node")
         if self.recompute not in RECOMPUTE:
             raise MlsysimError(f"parallelism recompute must be one of {', '.join(RECOMPUTE)}, got {self.recompute!r}")
         if self.allreduce not in ALLREDUCE:
@@ -803,7 +811,7 @@ class LayoutColumns:
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
-                 "fused_grad_accumulation", "ep", "tp_comm_overlap")
+                 "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -816,6 +824,7 @@ class LayoutColumns:
         self.schedule = "interleaved"
         self.fused_grad_accumulation = False
         self.tp_comm_overlap = False
+        self.shard_within_node = False
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str,
@@ -992,7 +1001,7 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     # ZeRO-3: per layer, all-gather its parameters before the forward and again before the
     # backward, reduce-scatter its gradients after it, every microbatch, over the DP x CP
     # ranks holding shards of the same weights (ring; the fabric once the group leaves a node).
-    group = dp * x.cp
+    group = _zero_group(ops, s, x, dp)
     inside = group * x.tp <= per_node
     bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
     dense, routed = _param_split(s, x)
@@ -1114,17 +1123,19 @@ def _param_split(s: TrainingTerms, x: Any) -> tuple[Any, Any]:
     return (s.params - s.routed_params) / (x.tp * x.pp), s.routed_params / (x.tp * x.pp * x.ep)
 
 
-def _expert_shards(ops: Any, x: Any, dp: Any, stage: int) -> Any:
-    """`_shards` for the routed experts: ZeRO splits them over the DP x CP ranks that hold the
-    same experts, (DP x CP) / EP of them."""
-    return ops.where(x.zero >= stage, dp * x.cp / x.ep, 1.0)
+def _expert_shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> Any:
+    """`_shards` for the routed experts: ZeRO splits them over the ranks of its group that
+    hold the same experts, (DP x CP) / EP of them (of the node's, under hybrid sharding)."""
+    return ops.where(x.zero >= stage, ops.maximum(_zero_group(ops, s, x, dp) / x.ep, 1.0), 1.0)
 
 
 def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
     """Exposed data-parallel gradient synchronisation [s] over the DP x CP ranks holding the
     same weights, once per step: an all-reduce for ZeRO 0 and 1; ZeRO 2's reduce-scatter of
     gradients plus all-gather of updated parameters moves the same volume; ZeRO 3 moves its
-    data per microbatch instead (`_slot_times`), so nothing here."""
+    data per microbatch instead (`_slot_times`), so nothing here, except under hybrid
+    sharding: each device's gradient shard is all-reduced across the copies in other nodes
+    ((DP x CP) / `_zero_group` of them, over the fabric)."""
     dense, routed = _param_split(s, x)
     group = dp * x.cp
     t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * s.elem, group)
@@ -1133,7 +1144,12 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
         # experts, (DP x CP) / EP of them.
         t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * s.elem, group)
                          + _gradient_allreduce(ops, s, x, routed * s.elem, group / x.ep), t_dp)
-    t_dp = ops.where(x.zero == SHARD_PARAMETERS, 0.0, t_dp)
+    across = 0.0
+    if x.shard_within_node:
+        shard = (dense / _shards(ops, s, x, dp, SHARD_GRADIENTS)
+                 + routed / _expert_shards(ops, s, x, dp, SHARD_GRADIENTS)) * s.elem
+        across = ring_allreduce_time(shard, group / _zero_group(ops, s, x, dp), s.inter_bw, s.inter_latency)
+    t_dp = ops.where(x.zero == SHARD_PARAMETERS, across, t_dp)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
     return t_dp
@@ -1177,15 +1193,25 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     dense, routed = _param_split(s, x)
     separate = ops.where(x.zero >= SHARD_GRADIENTS, 0.0, 0.0 if x.fused_grad_accumulation else 1.0)
     accumulation = separate * ops.maximum(m - 1.0, 0.0) * GRADIENT_ACCUMULATION_ACCESSES * (dense + routed) * s.elem
-    held = dense / _shards(ops, x, dp, SHARD_OPTIMIZER) + routed / _expert_shards(ops, x, dp, SHARD_OPTIMIZER)
+    held = dense / _shards(ops, s, x, dp, SHARD_OPTIMIZER) + routed / _expert_shards(ops, s, x, dp, SHARD_OPTIMIZER)
     optimizer = held * (2.0 * s.opt_bytes + 2.0 * s.elem)
     return (accumulation + optimizer) / s.mem_bw
 
 
-def _shards(ops: Any, x: Any, dp: Any, stage: int) -> Any:
-    """How many ways ZeRO splits what `stage` shards on one device: the DP x CP ranks holding
-    the same weights once the layout's ZeRO stage reaches `stage`, else 1."""
-    return ops.where(x.zero >= stage, dp * x.cp, 1.0)
+def _zero_group(ops: Any, s: TrainingTerms, x: Any, dp: Any) -> Any:
+    """The ranks ZeRO shards one copy of the weights over [1]: the DP x CP group, or under
+    hybrid sharding (`shard_within_node`) its ranks inside one node, TP innermost as
+    `_gradient_allreduce` places them."""
+    group = dp * x.cp
+    if not x.shard_within_node:
+        return group
+    return ops.minimum(group, ops.maximum(1.0, s.per_node // x.tp))
+
+
+def _shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> Any:
+    """How many ways ZeRO splits what `stage` shards on one device: the ranks of its group
+    (`_zero_group`) once the layout's ZeRO stage reaches `stage`, else 1."""
+    return ops.where(x.zero >= stage, _zero_group(ops, s, x, dp), 1.0)
 
 
 def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
@@ -1196,7 +1222,7 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     dense, routed = _param_split(s, x)
 
     def held(stage: int) -> Any:  # parameters on this device once ZeRO `stage` shards them [1]
-        return dense / _shards(ops, x, dp, stage) + routed / _expert_shards(ops, x, dp, stage)
+        return dense / _shards(ops, s, x, dp, stage) + routed / _expert_shards(ops, s, x, dp, stage)
 
     weights = held(SHARD_PARAMETERS) * s.elem
     gradients = held(SHARD_GRADIENTS) * s.elem

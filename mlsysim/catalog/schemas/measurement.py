@@ -60,6 +60,8 @@ class MeasuredLayout(Schema):
     # Whether the sequence-parallel all-gathers and reduce-scatters run concurrently with the
     # linear layers' GEMMs (Megatron-Core's tp_comm_overlap, Transformer Engine's userbuffers).
     tp_comm_overlap: bool | None = None
+    # ZeRO-3 inside each node (TPU slice) only, one copy per node (hybrid sharding).
+    shard_within_node: bool | None = None
 
 
 class MeasuredConfig(Schema):

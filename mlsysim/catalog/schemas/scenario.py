@@ -32,6 +32,7 @@ class ParallelLayout(Schema):
     allreduce: Literal["ring", "hierarchical"] = "hierarchical"
     overlap_grad_reduce: bool = False
     overlap_param_gather: bool = False  # ZeRO-3: prefetch each layer's parameters behind compute
+    shard_within_node: bool = False  # ZeRO-3 inside each node only, copies across (hybrid sharding)
     tp_comm_overlap: bool = False
 
 
