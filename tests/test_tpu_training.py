@@ -175,3 +175,24 @@ def test_hybrid_sharding_keeps_zero3_inside_each_pod_and_all_reduces_across():
     assert four_pods.step_time < flat.step_time  # ZeRO-3 across pods gathers every layer over the slow network
     with pytest.raises(MlsysimError, match="zero: 3"):
         dm.solve(model, cluster, batch_size=512, precision="bf16", devices=256, zero=1, shard_within_node=True)
+
+
+def test_a_tensor_parallel_group_on_the_torus_says_it_is_priced_at_the_whole_chips_bandwidth(cli, tmp_path):
+    """The scaling book (Part 3): a collective over fewer mesh axes gets that many axes' ICI
+    bandwidth, not the chip's whole. A TP group on a v5p slice is priced at the whole chip's,
+    and the result, the scorecard and the JSON say so; a ZeRO-3 step over every chip of a
+    sub-slice of whole cubes (all three axes) does not carry the remark."""
+    from mlsysim.solvers.distributed import TORUS_GROUP_UNPRICED
+
+    catalog = load_catalog()
+    model, cluster = catalog.get("models", "llama2_70b"), catalog.get("clusters", "google_tpu_v5p_slice_6144")
+    tp4 = DistributedModel().solve(model, cluster, batch_size=2048, precision="bf16", devices=512, seq_len=4096,
+                                   tp=4, zero=1, recompute="full")
+    assert tp4.unpriced == (TORUS_GROUP_UNPRICED,)
+    assert _solve(catalog, "mlp_input").unpriced == ()
+    plan = tmp_path / "tp.yaml"
+    plan.write_text("model: Llama2_70B\ncluster: TPU_v5p_6144\ndevices: 512\nprecision: bf16\nbatch_size: 2048\n"
+                    "sequence_length: 4096\nparallelism: {tp: 4, zero: 1, recompute: full}\n", encoding="utf-8")
+    r = cli("eval", str(plan), "-o", "json")
+    assert r.code == 0, r.err
+    assert f"not priced: {TORUS_GROUP_UNPRICED}" in json.loads(r.out)["performance"]["notes"]

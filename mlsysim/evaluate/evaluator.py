@@ -478,7 +478,8 @@ def _training_performance(result: Any, sla: float | None, macro_parts: list[Any]
         "tokens_per_second": result.tokens_per_second,
     }
     summary = f"step {result.step_time:.3g} s, MFU {result.mfu:.1%}, {result.tokens_per_second:,.0f} tokens/s"
-    return _step_target(summary, metrics, result.step_time, sla, macro_parts, "tokens"), metrics, []
+    notes = [f"not priced: {why}" for why in result.unpriced]
+    return _step_target(summary, metrics, result.step_time, sla, macro_parts, "tokens"), metrics, notes
 
 
 def _step_target(summary: str, metrics: dict[str, Any], step_time: float, sla: float | None, macro_parts: list[Any],

@@ -415,6 +415,8 @@ class TrainingTerms:
     # The part of `quantized_inputs` entering the MLPs' input projections, quantized again when
     # "mlp_input" recomputation runs them again.
     quantized_mlp_inputs: float = 0.0
+    # The node's link is a torus (TPU ICI): a group on fewer axes than the slice reaches less.
+    torus: bool = False
     # Layouts `resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, Layout] = field(default_factory=dict, compare=False, repr=False)
@@ -563,6 +565,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         expert_rate=peak * expert_fraction, flops_expert_seq=flops_expert_seq,
         quantized_output_grads=quantized_output_grads, quantization_rate=quantization_rate,
         quantized_mlp_inputs=quantized_mlp_inputs,
+        torus="torus" in str(fleet.node.intra_node_bandwidth.qualifiers.get("topology", "")) if fleet.node else False,
     )
 
 
@@ -1422,6 +1425,13 @@ def _validate(s: TrainingTerms, layout: Layout, batch: Any) -> tuple[int, int]:
     return dp, batch // per_step
 
 
+# What a step on a torus prices generously: a group along fewer axes than the slice.
+TORUS_GROUP_UNPRICED = (
+    "the narrower ICI bandwidth of a tensor-, context-, expert- or pipeline-parallel group on a TPU torus: such a "
+    "group runs along fewer axes of the torus than the slice, each axis carrying a share of the chip's ICI "
+    "bandwidth (the scaling book: bytes / (bidirectional bandwidth per axis x axes)), but is priced at the whole "
+    "chip's, so its communication can take longer than this"
+)
 # What a mixture of experts' step has that no cited figure prices.
 MOE_HOST_TIME_UNPRICED = (
     "the host (CPU) time to launch each MoE layer's routing, permutation and grouped-GEMM kernels, which "
@@ -1443,7 +1453,17 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
                           s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time,
-                          quantization, dispatch, (MOE_HOST_TIME_UNPRICED,) if s.experts_total else ())
+                          quantization, dispatch, _unpriced(s, layout))
+
+
+def _unpriced(s: TrainingTerms, layout: Layout) -> tuple[str, ...]:
+    """What the step of `s` split by `layout` leaves unpriced or prices generously, in words."""
+    found = []
+    if s.torus and max(layout.tp, layout.cp, layout.ep, layout.pp) > 1:
+        found.append(TORUS_GROUP_UNPRICED)
+    if s.experts_total:
+        found.append(MOE_HOST_TIME_UNPRICED)
+    return tuple(found)
 
 
 solve_setup = train  # the name the scorecard used first
