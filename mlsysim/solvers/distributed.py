@@ -415,8 +415,6 @@ class TrainingTerms:
     # The part of `quantized_inputs` entering the MLPs' input projections, quantized again when
     # "mlp_input" recomputation runs them again.
     quantized_mlp_inputs: float = 0.0
-    # The node's link is a torus (TPU ICI): a group on fewer axes than the slice reaches less.
-    torus: bool = False
     # Layouts `resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, Layout] = field(default_factory=dict, compare=False, repr=False)
@@ -565,7 +563,6 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         expert_rate=peak * expert_fraction, flops_expert_seq=flops_expert_seq,
         quantized_output_grads=quantized_output_grads, quantization_rate=quantization_rate,
         quantized_mlp_inputs=quantized_mlp_inputs,
-        torus="torus" in str(fleet.node.intra_node_bandwidth.qualifiers.get("topology", "")) if fleet.node else False,
     )
 
 
@@ -1233,7 +1230,8 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     seq_local = s.seq / x.cp
     # Fused (Flash) attention keeps no attention scores for the backward pass, as selective
     # recomputation does not (Dao et al. 2022; Korthikanti et al. 2022 Sec. 4.2).
-    kept = "selective" if (x.fused_attention and x.recompute == "none") else x.recompute
+    unrecomputed = "selective" if x.fused_attention else "none"
+    kept = unrecomputed if x.recompute == "none" else x.recompute
     per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, kept,
                                            x.sequence_parallel, s.kv_width)
     in_flight = ops.minimum(m, x.pp)
@@ -1244,10 +1242,9 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
         interleave_factor = 1.0
     activations = layers_stage * per_layer * in_flight * ops.where(x.interleave > 1, interleave_factor, 1.0)
     if x.recompute in ("full", "mlp_input"):
-        # The one layer being recomputed holds its full activations (no scores under fused attention).
-        whole = "selective" if x.fused_attention else "none"
+        # The one layer being recomputed holds what it keeps without recomputation.
         activations = activations + activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp,
-                                                               whole, x.sequence_parallel)
+                                                               unrecomputed, x.sequence_parallel)
     return weights, gradients, optimizer, activations
 
 
@@ -1459,7 +1456,7 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
 def _unpriced(s: TrainingTerms, layout: Layout) -> tuple[str, ...]:
     """What the step of `s` split by `layout` leaves unpriced or prices generously, in words."""
     found = []
-    if s.torus and max(layout.tp, layout.cp, layout.ep, layout.pp) > 1:
+    if s.fleet.torus and max(layout.tp, layout.cp, layout.ep, layout.pp) > 1:
         found.append(TORUS_GROUP_UNPRICED)
     if s.experts_total:
         found.append(MOE_HOST_TIME_UNPRICED)

@@ -74,6 +74,8 @@ class Fleet:
     node_inter_bw [B/s]     per-node injection bandwidth into the fabric, per direction,
                             after oversubscription
     inter_latency [s]       fabric one-way latency (alpha of the alpha-beta model)
+    torus                   the node's link is a torus (TPU ICI, its `topology` qualifier): a
+                            group along fewer of its axes than the node reaches less than intra_bw
     """
 
     cluster: Record | None
@@ -86,6 +88,7 @@ class Fleet:
     node_inter_bw: float
     inter_latency: float
     lineage: Lineage = field(compare=False, repr=False)
+    torus: bool = False
 
     @property
     def catalog(self) -> Catalog:
@@ -148,7 +151,8 @@ class Fleet:
             node_bw /= lineage.use(fabric.oversubscription)
         latency = lineage.use(fabric.latency) if fabric.has("latency") else 0.0
         nodes = -(-devices // per_node)
-        return cls(cluster, node, hardware, devices, per_node, nodes, intra, node_bw, latency, lineage)
+        torus = "torus" in str(node.intra_node_bandwidth.qualifiers.get("topology", ""))
+        return cls(cluster, node, hardware, devices, per_node, nodes, intra, node_bw, latency, lineage, torus)
 
 
 def fleet_of(fleet: Record | Fleet, devices: int | None = None) -> Fleet:
