@@ -298,6 +298,10 @@ def predict_training(c: Call) -> float:
         return _cnn_training(c)
     if "cluster" not in c.rec.references:
         raise NotExpressible("no cluster record names the interconnect this ran on (node and fabric)")
+    offloaded = c.layout("offloaded_layers")
+    if offloaded is not None:
+        raise NotExpressible(f"the activations of {offloaded} layers are offloaded to host memory; the solver models "
+                             "neither their transfers over the CPU link nor the device memory they free")
     precision = c.need("precision", "the peak compute depends on it")
     batch = c.need("batch_size", "the step time depends on the global batch")
     devices = int(c.rec.get("devices"))

@@ -62,6 +62,10 @@ class MeasuredLayout(Schema):
     tp_comm_overlap: bool | None = None
     # ZeRO-3 inside each node (TPU slice) only, one copy per node (hybrid sharding).
     shard_within_node: bool | None = None
+    # How many layers keep their activations in host memory between the forward and the
+    # backward pass (Megatron-Core's cpu_offloading_num_layers; MaxText's offloaded remat
+    # policies). No solver models the transfers or the device memory they free.
+    offloaded_layers: int | None = Field(default=None, ge=1)
 
 
 class MeasuredConfig(Schema):
