@@ -200,7 +200,8 @@ def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
     step_model's outputs in order, then the lineage, the efficiency mode, the schedule, the
     capacity basis, the EP size, the all-to-all time, the FP8 quantization time, the MoE
-    token-dispatch time and what the step leaves unpriced."""
+    token-dispatch time, what the step leaves unpriced and how many layers per chunk it
+    recomputes."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -212,7 +213,8 @@ def test_result_fields_follow_the_model_outputs(catalog):
     # ep_comm_time, quantization_time and moe_dispatch_time are step_model's last outputs;
     # train passes them by position after the layout's ep.
     late = ("ep_comm_time", "quantization_time", "moe_dispatch_time")
-    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late, "unpriced"]
+    tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late, "unpriced",
+            "recompute_layers"]
     assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k not in late]
     assert names[-len(tail):] == tail and tuple(out)[-len(late):] == late
 

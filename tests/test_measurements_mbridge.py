@@ -7,7 +7,8 @@ section "25.11 NeMo Container", "Pre-Training Performance", tables "System: DGX-
 "System: DGX-B200", "System: DGX-GB200" and "System: DGX-GB300". Columns: Model | #-GPUs | Precision | GBS | MBS | Sequence Length | FSDP | TP |
 PP | CP | VP | EP | GA | Tokens / sec / GPU | Model TFLOP / sec / GPU. The rows as printed:
 
-- DGX-H100: "| LLAMA3_70B | 64 | FP8-CS | 128 | 1 | 8192 | 0 | 4 | 8 | 1 | 5 | 1 | 64 | 1602 | 719 |",
+- DGX-H100: "| LLAMA3_8B | 8 | FP8-CS | 128 | 1 | 8192 | 1 | 1 | 1 | 1 | n/a | 1 | 16 | 14451 | 744 |",
+  "| LLAMA3_70B | 64 | FP8-CS | 128 | 1 | 8192 | 0 | 4 | 8 | 1 | 5 | 1 | 64 | 1602 | 719 |",
   "| LLAMA3.1_405B | 1024 | FP8-CS | 512 | 1 | 8192 | 0 | 8 | 8 | 2 | 8 | 1 | 64 | 292 | 737 |",
   "| Qwen3_30B_a3B | 16 | FP8-CS | 512 | 2 | 4096 | 0 | 1 | 2 | 1 | 24 | 8 | 32 | 5275 | 121 |".
 - DGX-B200: "| LLAMA3_8B | 8 | FP8-CS (FP8-MX) | 128 | 2 | 8192 | 0 | 1 | 1 | 1 | n/a | 1 | 8 | 30624 (29521) | ... |",
@@ -35,6 +36,7 @@ SOURCE = "megatron-bridge-performance-summary"
 
 # id: (hardware, GPUs, GBS, MBS, sequence, TP, PP, CP, VP, EP, tokens/s/GPU as printed)
 ROWS = {
+    "mbridge2511_llama3_8b_dgx_h100_8gpu_fp8": ("h100_sxm", 8, 128, 1, 8192, 1, 1, 1, None, 1, 14451),
     "mbridge2511_llama3_70b_dgx_h100_64gpu_fp8": ("h100_sxm", 64, 128, 1, 8192, 4, 8, 1, 5, 1, 1602),
     "mbridge2511_llama3_1_405b_dgx_h100_1024gpu_fp8": ("h100_sxm", 1024, 512, 1, 8192, 8, 8, 2, 8, 1, 292),
     "mbridge2511_qwen3_30b_a3b_dgx_h100_16gpu_fp8": ("h100_sxm", 16, 512, 2, 4096, 1, 2, 1, 24, 8, 5275),

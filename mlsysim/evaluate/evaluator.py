@@ -436,7 +436,13 @@ def _cnn_training_performance(result: Any, sla: float | None, macro_parts: list[
 def _layout(result: Any) -> str:
     experts = f" (EP{result.ep} within DP)" if result.ep > 1 else ""
     return (f"TP{result.tp} x PP{result.pp} x CP{result.cp} x DP{result.dp}{experts}, microbatch {result.microbatch}, "
-            f"interleave {result.interleave}, ZeRO-{result.zero}, recompute {result.recompute}")
+            f"interleave {result.interleave}, ZeRO-{result.zero}, recompute {result.recompute}{_recomputed(result)}")
+
+
+def _recomputed(result: Any) -> str:
+    """How many layers per model chunk a partial full recomputation covers, in words."""
+    n = getattr(result, "recompute_layers", None)
+    return "" if n is None else f" ({n} layer{'s' if n != 1 else ''} per model chunk)"
 
 
 def _training_feasibility(result: Any, notes: list[str], layout: str | None = None) -> tuple[str, dict[str, Any], list[str]]:

@@ -321,6 +321,7 @@ def predict_training(c: Call) -> float:
         overlap_grad_reduce=bool(c.default("overlap_grad_reduce", False)),
         overlap_param_gather=bool(c.default("overlap_param_gather", False, listed=c.layout("zero") == 3)),
         shard_within_node=bool(c.default("shard_within_node", False, listed=False)),
+        recompute_layers=c.layout("recompute_layers"),
         tp_comm_overlap=bool(c.default("tp_comm_overlap", False, listed=tp > 1)),
         efficiency_mode="first_principles",
     )

@@ -208,6 +208,10 @@ class Layout:
     recompute           activation recomputation: "none", "selective" (core attention only),
                         "mlp_input" (core attention, element-wise work and the MLP's input
                         projections; MaxText's save_dot_except_mlpwi) or "full"
+    recompute_layers    with recompute "full": how many layers of each model chunk are
+                        recomputed (Megatron-LM's --recompute-method block
+                        --recompute-num-layers N: the first N of each chunk keep only their
+                        input, the rest keep every activation); None = every layer
     sequence_parallel   shard LayerNorm/dropout activations across the TP group (Korthikanti 2022)
     allreduce           "ring" (flat, over the fabric) or "hierarchical" (intra-node, then inter-node)
     overlap_grad_reduce hide the DP all-reduce behind the last microbatch's backward pass
@@ -236,6 +240,7 @@ class Layout:
     interleave: int | None = None
     zero: int = 0
     recompute: str = "none"
+    recompute_layers: int | None = None
     sequence_parallel: bool = False
     allreduce: str = "hierarchical"
     overlap_grad_reduce: bool = False
@@ -279,6 +284,11 @@ class Layout:
                                f"(got zero {self.zero}) or drop shard_within_node")
         if self.recompute not in RECOMPUTE:
             raise MlsysimError(f"parallelism recompute must be one of {', '.join(RECOMPUTE)}, got {self.recompute!r}")
+        if self.recompute_layers is not None:
+            inputs.positive_int(self.recompute_layers, "parallelism recompute_layers")
+            if self.recompute != "full":
+                raise MlsysimError(f"recompute_layers recomputes whole layers; set recompute: full (got "
+                                   f"{self.recompute!r}) or drop recompute_layers")
         if self.allreduce not in ALLREDUCE:
             raise MlsysimError(f"parallelism allreduce must be 'ring' or 'hierarchical', got {self.allreduce!r}")
         if self.interleave is not None and self.interleave > 1 and self.pp == 1:
@@ -741,6 +751,7 @@ class TrainingResult(QuantityView):
     moe_dispatch_time: float = 0.0  # MoE tokens moved into expert order and back, part of compute_time
     # Costs the step has that no cited figure prices, each with why (said, not guessed).
     unpriced: tuple[str, ...] = ()
+    recompute_layers: int | None = None  # with recompute "full": layers recomputed per model chunk (None: all)
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -809,7 +820,7 @@ class LayoutColumns:
     """Layouts as numpy columns (one row per candidate), with the attribute names of Layout:
     what `step_model` computes on in a search (a Layout itself in a single solve)."""
 
-    __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "sequence_parallel",
+    __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "recompute_layers", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
                  "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node")
 
@@ -818,6 +829,7 @@ class LayoutColumns:
         self.microbatch, self.zero, self.interleave = cols["microbatch"], cols["zero"], cols["interleave"]
         self.ep = cols.get("ep", 1.0)
         self.recompute, self.sequence_parallel, self.allreduce = recompute, sequence_parallel, allreduce
+        self.recompute_layers = None
         self.overlap_grad_reduce = False
         self.overlap_param_gather = False
         self.fused_attention = True
@@ -825,6 +837,30 @@ class LayoutColumns:
         self.fused_grad_accumulation = False
         self.tp_comm_overlap = False
         self.shard_within_node = False
+
+
+def _recomputed_share(x: Any, layers_chunk: Any) -> float | None:
+    """The share of a model chunk's `layers_chunk` layers that `x` recomputes in full when it
+    recomputes only some (`recompute_layers`), else None: every layer follows the mode."""
+    if x.recompute_layers is None:
+        return None
+    return min(1.0, x.recompute_layers / layers_chunk)
+
+
+def _by_mode(table: dict[str, Any], x: Any, share: float | None) -> Any:
+    """`table`'s entry for `x`'s recomputation mode, or, when only a `share` of the layers is
+    recomputed in full, that share of the "full" entry and the rest of the "none" one (every
+    per-mode quantity here is a per-layer cost summed over layers)."""
+    if share is None:
+        return table[x.recompute]
+    return share * table["full"] + (1.0 - share) * table["none"]
+
+
+# Whether a mode runs each layer's attention forward again [0 or 1].
+_ATTENTION_RECOMPUTED = {"none": 0.0, "selective": 1.0, "mlp_input": 1.0, "full": 1.0}
+# Whether a mode runs the forward's tensor-parallel all-reduces again [0 or 1] ("mlp_input"
+# keeps the outputs they follow).
+_TP_RECOMPUTED = {"none": 0.0, "selective": 0.0, "mlp_input": 0.0, "full": 1.0}
 
 
 def activation_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, tp: Any, recompute: str,
@@ -930,14 +966,15 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     latency [s] picked with ops.where)."""
     where, per_node, intra, inter, inter_lat = ops.where, s.per_node, s.intra_bw, s.inter_bw, s.inter_latency
     seq_local = s.seq / x.cp
+    share = _recomputed_share(x, layers_stage / x.interleave)
     # Forward and backward pass, plus the forward again of what is recomputed.
-    stage_flops = layers_stage / s.layers * s.flops_hw_layers_seq[x.recompute] + s.flops_logits3
+    stage_flops = layers_stage / s.layers * _by_mode(s.flops_hw_layers_seq, x, share) + s.flops_logits3
     attention_stage = t_attention = 0.0
     if x.fused_attention:
         # Score and value work of every pass that runs attention (forward, backward, and the
         # recomputed forward), run by the fused attention kernels at their own efficiency;
         # they skip the blocks a causal mask hides, half of it.
-        forward_passes = 1.0 + (0.0 if x.recompute == "none" else 1.0)
+        forward_passes = 1.0 + _by_mode(_ATTENTION_RECOMPUTED, x, share)
         attention_passes = forward_passes + s.backward
         attention_stage = layers_stage / s.layers * s.flops_fwd_attn_seq * attention_passes
         if s.causal:
@@ -950,11 +987,11 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         backward = (per_pass * FLASH_BACKWARD_WORK / s.attention_backward_rate if s.attention_backward_rate
                     else per_pass * s.backward / attention_rate)
         t_attention = per_pass * forward_passes / attention_rate + backward
-    layer_gemms = s.flops_gemm_seq[x.recompute] - s.flops_logits3
+    layer_gemms = _by_mode(s.flops_gemm_seq, x, share) - s.flops_logits3
     slowdown = gemm_slowdown(ops, s, x.tp, x.microbatch * seq_local)
     # The layers' weight GEMMs stretched by their tile/wave term, the routed experts' share at
     # their own cited figure where one is scoped here (as every pass prices them).
-    stretch = weight_gemm_stretch(slowdown, s.flops_expert_seq[x.recompute] / layer_gemms if layer_gemms else 0.0,
+    stretch = weight_gemm_stretch(slowdown, _by_mode(s.flops_expert_seq, x, share) / layer_gemms if layer_gemms else 0.0,
                                   s.efficiency, s.expert_rate / s.peak)
     stage_flops = (stage_flops + layers_stage / s.layers * layer_gemms * (stretch - 1.0)
                    + s.flops_logits3 * (slowdown - 1.0))
@@ -966,7 +1003,7 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     t_gemm = t_layer_gemms + x.microbatch * (t_logits + t_attention) / (x.tp * x.cp)
     # Memory-bound element-wise work: forward, backward (backward/forward as many bytes as
     # FLOPs), and the forward again of what is recomputed.
-    passes_mem = 1.0 + s.backward + _ELEMENTWISE_RECOMPUTED[x.recompute]
+    passes_mem = 1.0 + s.backward + _by_mode(_ELEMENTWISE_RECOMPUTED, x, share)
     traffic = elementwise_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, x.sequence_parallel,
                                           x.fused_attention)
     t_mem = layers_stage * passes_mem * traffic / s.mem_bw
@@ -974,8 +1011,8 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
 
     # Tensor-parallel all-reduces of activations: inside a node if the TP group fits in one.
     act = x.microbatch * seq_local * s.hidden * s.elem
-    # Forward, backward (, recomputed forward): "mlp_input" keeps the outputs the all-reduces follow.
-    passes = 2.0 + (1.0 if x.recompute == "full" else 0.0)
+    # Forward, backward (, recomputed forward).
+    passes = 2.0 + _by_mode(_TP_RECOMPUTED, x, share)
     inside = x.tp <= per_node
     t_tp = layers_stage * TP_ALLREDUCES_PER_PASS * passes * ring_allreduce_time(
         act, x.tp, where(inside, intra, inter), where(inside, 0.0, inter_lat))
@@ -1030,7 +1067,7 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
                    + (x.ep - 1) * where(inside, 0.0, inter_lat))
         # A recomputed forward that runs the experts again dispatches their tokens again.
-        a2a_passes = 2.0 + _ELEMENTWISE_RECOMPUTED[x.recompute]
+        a2a_passes = 2.0 + _by_mode(_ELEMENTWISE_RECOMPUTED, x, share)
         t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * a2a_passes * one_a2a, 0.0)
     return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
 
@@ -1058,7 +1095,8 @@ def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
     """
     if not s.quantization_rate:
         return 0.0
-    again = {"full": s.quantized_inputs, "mlp_input": s.quantized_mlp_inputs}.get(x.recompute, 0.0)
+    again = _by_mode({"none": 0.0, "selective": 0.0, "full": s.quantized_inputs, "mlp_input": s.quantized_mlp_inputs},
+                     x, _recomputed_share(x, layers_stage / x.interleave))
     elements = (s.quantized_inputs + again + s.quantized_output_grads) * layers_stage / s.layers
     return x.microbatch * s.seq / x.cp / x.tp * elements / s.quantization_rate
 
@@ -1106,7 +1144,7 @@ def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
         return 0.0
     sorted_locally = (x.ep > 1) * (s.experts_total > x.ep)
     elements = moe_dispatch_elements_per_token(s.hidden, s.experts_active, sorted_locally)
-    passes = 2.0 + _ELEMENTWISE_RECOMPUTED[x.recompute]
+    passes = 2.0 + _by_mode(_ELEMENTWISE_RECOMPUTED, x, _recomputed_share(x, layers_stage / x.interleave))
     moe_stage = layers_stage / s.layers * s.moe_layers
     return x.microbatch * s.seq / x.cp / x.tp * passes * elements * moe_stage * s.elem / s.mem_bw
 
@@ -1234,6 +1272,10 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     kept = unrecomputed if x.recompute == "none" else x.recompute
     per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, kept,
                                            x.sequence_parallel, s.kv_width)
+    share = _recomputed_share(x, layers_stage / x.interleave)
+    if share is not None:  # the other layers of each chunk keep everything
+        per_layer = share * per_layer + (1.0 - share) * activation_bytes_per_layer(
+            seq_local, x.microbatch, s.hidden, s.heads, x.tp, unrecomputed, x.sequence_parallel)
     in_flight = ops.minimum(m, x.pp)
     # 1F1B keeps p microbatches in flight on the first stage; the interleaved schedule's
     # longer warm-up adds (p-1)/(p v) (Narayanan et al. 2021, Megatron-LM's schedule).
@@ -1265,7 +1307,7 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
     m = batch / (dp * x.microbatch)
     layers_stage = -(-s.layers // (x.pp * x.interleave)) * x.interleave
     model_flops = batch * s.flops_model_seq
-    hw_flops = batch * s.flops_hw_seq[x.recompute]
+    hw_flops = batch * _by_mode(s.flops_hw_seq, x, _recomputed_share(x, s.layers / (x.pp * x.interleave)))
     n = s.devices
     weights, gradients, optimizer, activations = _memory(ops, s, x, dp, m, layers_stage)
     total = weights + gradients + optimizer + activations
@@ -1450,7 +1492,7 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
                           s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time,
-                          quantization, dispatch, _unpriced(s, layout))
+                          quantization, dispatch, _unpriced(s, layout), layout.recompute_layers)
 
 
 def _unpriced(s: TrainingTerms, layout: Layout) -> tuple[str, ...]:

@@ -50,6 +50,9 @@ class MeasuredLayout(Schema):
     interleave: int | None = Field(default=None, ge=1)
     schedule: Literal["1f1b", "interleaved", "zb-h1", "zb-v"] | None = None
     recompute: Literal["none", "selective", "mlp_input", "full"] | None = None
+    # With recompute "full": how many layers of each model chunk are recomputed (Megatron-LM's
+    # block method, --recompute-num-layers); unset = every layer.
+    recompute_layers: int | None = Field(default=None, ge=1)
     sequence_parallel: bool | None = None
     # Whether the data-parallel gradient all-reduce overlaps the backward pass (PyTorch DDP's
     # bucketed all-reduce does; Megatron-LM 2021's "local" DDP ran it after the backward pass).

@@ -28,6 +28,7 @@ class ParallelLayout(Schema):
     interleave: int = Field(default=1, ge=1)
     zero: Literal[0, 1, 2, 3] = 0
     recompute: Literal["none", "selective", "mlp_input", "full"] = "none"
+    recompute_layers: int | None = Field(default=None, ge=1)  # with "full": layers recomputed per model chunk
     sequence_parallel: bool = False
     allreduce: Literal["ring", "hierarchical"] = "hierarchical"
     overlap_grad_reduce: bool = False
