@@ -188,6 +188,11 @@ ZERO3_COLLECTIVES_PER_MICROBATCH = 3
 # them to the ranks holding their experts and another returns the results (Lepikhin et al.
 # 2020, GShard; Fedus et al. 2021, Switch Transformers).
 ALL_TO_ALLS_PER_PASS = 2
+# How a mixture of experts' tokens reach the ranks holding their experts: "all_to_all" (one
+# flat all-to-all, each of a token's k copies sent to its rank; Megatron-Core's alltoall
+# dispatcher) or "hierarchical" (each token crosses the fabric once per remote node holding
+# any of its experts and is forwarded over NVLink there: DeepEP, HybridEP).
+EP_DISPATCH = ("all_to_all", "hierarchical")
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,10 @@ class Layout:
     ep                  expert parallel size: each mixture-of-experts layer's routed experts
                         split over ep ranks of the DP x CP group, tokens crossing them by
                         all-to-all (Lepikhin et al. 2020); 1 = every rank holds every expert
+    ep_dispatch         how tokens reach their experts' ranks: "all_to_all" (default; one flat
+                        all-to-all, over the fabric once the group leaves a node) or
+                        "hierarchical" (DeepEP, HybridEP: once over the fabric per remote node
+                        holding any of a token's experts, then over NVLink; `hierarchical_dispatch_copies`)
     fused_attention     attention scores never reach memory (FlashAttention); False = the
                         scores are materialised (as in Megatron-LM 2021), adding their traffic
     fused_grad_accumulation the weight-gradient GEMM adds into the accumulated gradients in
@@ -251,6 +260,7 @@ class Layout:
     ep: int = 1
     tp_comm_overlap: bool = False
     shard_within_node: bool = False
+    ep_dispatch: str = "all_to_all"
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -289,6 +299,8 @@ class Layout:
             if self.recompute != "full":
                 raise MlsysimError(f"recompute_layers recomputes whole layers; set recompute: full (got "
                                    f"{self.recompute!r}) or drop recompute_layers")
+        if self.ep_dispatch not in EP_DISPATCH:
+            raise MlsysimError(f"parallelism ep_dispatch must be one of {', '.join(EP_DISPATCH)}, got {self.ep_dispatch!r}")
         if self.allreduce not in ALLREDUCE:
             raise MlsysimError(f"parallelism allreduce must be 'ring' or 'hierarchical', got {self.allreduce!r}")
         if self.interleave is not None and self.interleave > 1 and self.pp == 1:
@@ -822,7 +834,7 @@ class LayoutColumns:
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "recompute_layers", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
-                 "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node")
+                 "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node", "ep_dispatch")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -837,6 +849,7 @@ class LayoutColumns:
         self.fused_grad_accumulation = False
         self.tp_comm_overlap = False
         self.shard_within_node = False
+        self.ep_dispatch = "all_to_all"
 
 
 def _recomputed_share(x: Any, layers_chunk: Any) -> float | None:
@@ -1062,14 +1075,57 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     t_ep = 0.0 * t_compute
     if _expert_parallel(s, x):
         moe_stage = layers_stage / s.layers * s.moe_layers
-        routed_tokens = x.microbatch * seq_local / x.tp * s.experts_active
+        tokens = x.microbatch * seq_local / x.tp
+        routed_tokens = tokens * s.experts_active
         inside = x.tp * x.cp * x.ep <= per_node
         one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
                    + (x.ep - 1) * where(inside, 0.0, inter_lat))
+        if x.ep_dispatch == "hierarchical":
+            # Over NVLink every copy but the rank's own; over the fabric each token once per
+            # remote node holding any of its experts. The two overlap (DeepSeek-V3 Sec. 3.2.2).
+            nodes = ops.maximum(1.0, -(-(x.tp * x.cp * x.ep) // per_node))
+            t_nvlink = (x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / intra
+            crossing = hierarchical_dispatch_copies(s.experts_total, s.experts_active, nodes)
+            t_fabric = crossing * tokens * s.hidden * s.elem / inter + (nodes - 1) * inter_lat
+            one_a2a = where(inside, t_nvlink, ops.maximum(t_nvlink, t_fabric))
         # A recomputed forward that runs the experts again dispatches their tokens again.
         a2a_passes = 2.0 + _by_mode(_ELEMENTWISE_RECOMPUTED, x, share)
         t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * a2a_passes * one_a2a, 0.0)
     return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
+
+
+def hierarchical_dispatch_copies(experts_total: Any, experts_active: Any, nodes: Any) -> Any:
+    """Expected copies [1] of one token a hierarchical dispatcher sends over the fabric: one per
+    remote node holding any of the token's k experts, when E experts are spread evenly over n
+    nodes and the k are distinct and evenly chosen (force-balanced routing):
+
+        c = (n - 1) (1 - P0),   P0 = C(E - E/n, k) / C(E, k) = prod_{i<k} (E - E/n - i) / (E - i)
+
+    P0 is the chance that a given node holds none of them. A flat all-to-all sends
+    k (n - 1) / n copies across instead: for E = 128, k = 8 over two nodes, 4 against 0.997.
+
+    Parameters
+    ----------
+    experts_total : float
+        Routed experts per MoE layer, E [1].
+    experts_active : float
+        Experts each token is routed to, k [1].
+    nodes : float or ndarray
+        Nodes the expert-parallel group spans, n [1].
+
+    References
+    ----------
+    DeepSeek-AI 2024, DeepSeek-V3 Technical Report, arXiv 2412.19437, Sec. 3.2.2 ("it will first
+    be transmitted via IB to the GPUs with the same in-node index on its target nodes ...
+    forwarded via NVLink to specific GPUs that host their target experts"); NVIDIA, DeepEP
+    Hybrid-EP design note (inter-node RDMA, intra-node NVLink).
+    """
+    per_node = experts_total / nodes
+    none_here = 1.0
+    for i in range(int(experts_active)):
+        off_node = (experts_total - per_node - i) / (experts_total - i)
+        none_here = none_here * off_node * (off_node > 0)  # 0 once fewer than k experts lie elsewhere
+    return (nodes - 1.0) * (1.0 - none_here)
 
 
 def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:

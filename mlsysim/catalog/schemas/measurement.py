@@ -65,6 +65,10 @@ class MeasuredLayout(Schema):
     tp_comm_overlap: bool | None = None
     # ZeRO-3 inside each node (TPU slice) only, one copy per node (hybrid sharding).
     shard_within_node: bool | None = None
+    # How the MoE tokens reach their experts' ranks: "all_to_all" (one flat all-to-all,
+    # Megatron-Core's alltoall dispatcher) or "hierarchical" (DeepEP or HybridEP: once over the
+    # fabric per remote node, then over NVLink).
+    ep_dispatch: Literal["all_to_all", "hierarchical"] | None = None
     # How many layers keep their activations in host memory between the forward and the
     # backward pass (Megatron-Core's cpu_offloading_num_layers; MaxText's offloaded remat
     # policies). No solver models the transfers or the device memory they free.

@@ -35,6 +35,7 @@ class ParallelLayout(Schema):
     overlap_param_gather: bool = False  # ZeRO-3: prefetch each layer's parameters behind compute
     shard_within_node: bool = False  # ZeRO-3 inside each node only, copies across (hybrid sharding)
     tp_comm_overlap: bool = False
+    ep_dispatch: Literal["all_to_all", "hierarchical"] = "all_to_all"  # MoE tokens: flat, or DeepEP/HybridEP
 
 
 class Scenario(RecordBase):

@@ -1,0 +1,58 @@
+"""How a mixture of experts' tokens reach their experts: one flat all-to-all, or a
+hierarchical dispatcher (DeepEP, HybridEP) that sends each token over the fabric once per
+remote node holding any of its experts and forwards it over NVLink there."""
+
+from __future__ import annotations
+
+from math import comb
+
+import pytest
+
+from mlsysim import DistributedModel
+from mlsysim.catalog import load_catalog
+from mlsysim.errors import MlsysimError
+from mlsysim.solvers.distributed import Layout, hierarchical_dispatch_copies
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def test_copies_over_the_fabric_count_remote_nodes_holding_an_expert():
+    """k distinct experts of E spread evenly over n nodes: a node holds none of them with
+    probability C(E - E/n, k) / C(E, k)."""
+    assert hierarchical_dispatch_copies(128, 8, 1.0) == 0.0
+    assert hierarchical_dispatch_copies(8, 2, 2.0) == pytest.approx(1 - comb(4, 2) / comb(8, 2))
+    assert hierarchical_dispatch_copies(128, 8, 4.0) == pytest.approx(3 * (1 - comb(96, 8) / comb(128, 8)))
+    # Fewer experts off a node than k (6 of 12 off each of two nodes, k = 8): the other node is
+    # always reached.
+    assert hierarchical_dispatch_copies(12, 8, 2.0) == pytest.approx(1.0)
+    # Never more than a flat all-to-all's k (n - 1) / n copies.
+    for n in (2.0, 4.0, 8.0):
+        assert hierarchical_dispatch_copies(128, 8, n) <= 8 * (n - 1) / n
+
+
+def _solve(catalog, dispatch: str, devices: int, ep: int):
+    return DistributedModel().solve(
+        catalog.get("models", "qwen3_30b_a3b"), catalog.get("clusters", "dgx_h100_superpod_su"), batch_size=1024,
+        precision="fp8", efficiency=catalog.get("assumptions", "gemm_compute_efficiency"), devices=devices, ep=ep,
+        microbatch=1, zero=1, seq_len=4096, efficiency_mode="first_principles", ep_dispatch=dispatch)
+
+
+def test_inside_a_node_both_dispatchers_cost_the_same(catalog):
+    flat, hierarchical = _solve(catalog, "all_to_all", 8, 8), _solve(catalog, "hierarchical", 8, 8)
+    assert hierarchical.ep_comm_time == pytest.approx(flat.ep_comm_time, rel=1e-12) and flat.ep_comm_time > 0
+
+
+def test_across_nodes_a_hierarchical_dispatch_sends_less_over_the_fabric(catalog):
+    """EP 16 over two DGX H100 nodes: Qwen3-30B-A3B routes each token to 8 of 128 experts, so a
+    flat all-to-all sends 4 of its copies to the other node and DeepEP or HybridEP about one."""
+    flat, hierarchical = _solve(catalog, "all_to_all", 16, 16), _solve(catalog, "hierarchical", 16, 16)
+    assert hierarchical.ep_comm_time < flat.ep_comm_time / 2
+    assert hierarchical.step_time < flat.step_time
+
+
+def test_an_unknown_dispatcher_is_refused():
+    with pytest.raises(MlsysimError, match="ep_dispatch must be one of all_to_all, hierarchical"):
+        Layout(ep_dispatch="deepep")
