@@ -54,6 +54,22 @@ ROWS = {
     "mbridge2511_qwen3_30b_a3b_gb300_nvl72_8gpu_fp8": ("gb300_nvl72", 8, 512, 4, 4096, 1, 1, 1, None, 8, 28934),
 }
 
+# The same page at 17a381f (2026-05-16), section "26.04.01 NeMo Container", table "Model:
+# Qwen3_30B_a3B" (columns System | #-GPUs | Precision | GBS | MBS | Sequence Length | FSDP | TP |
+# PP | CP | VP | EP | Tokens / sec / GPU | Model TFLOP / sec / GPU), rows as printed:
+# "| DGX-GB300 | 8 | MXFP8 | 512 | 8 | 4096 | 0 | 1 | 1 | 1 | n/a | 8 | 31232 | 723 |",
+# "| DGX-GB200 | 8 | MXFP8 | 512 | 4 | 4096 | 0 | 1 | 1 | 1 | n/a | 8 | 26112 | 601 |",
+# "| DGX-B200 | 8 | MXFP8 | 512 | 4 | 4096 | 0 | 1 | 1 | 1 | n/a | 8 | 27136 | 619 |",
+# "| DGX-H100 | 16 | FP8 | 1024 | 1 | 4096 | 0 | 1 | 1 | 1 | n/a | 16 | 8960 | 204 |".
+SOURCE_2604 = "megatron-bridge-performance-summary-2604-01"
+ROWS_2604 = {
+    "mbridge260401_qwen3_30b_a3b_gb300_nvl72_8gpu_fp8": ("gb300_nvl72", 8, 512, 8, 4096, 1, 1, 1, None, 8, 31232),
+    "mbridge260401_qwen3_30b_a3b_gb200_nvl72_8gpu_fp8": ("gb200_nvl72", 8, 512, 4, 4096, 1, 1, 1, None, 8, 26112),
+    "mbridge260401_qwen3_30b_a3b_dgx_b200_8gpu_fp8": ("b200", 8, 512, 4, 4096, 1, 1, 1, None, 8, 27136),
+    "mbridge260401_qwen3_30b_a3b_dgx_h100_16gpu_fp8": ("h100_sxm", 16, 1024, 1, 4096, 1, 1, 1, None, 16, 8960),
+}
+ROWS.update(ROWS_2604)
+
 # Rows whose recipe keeps some layers' activations in host memory (cpu_offloading_num_layers),
 # which no solver models: not expressible.
 OFFLOADED = {"mbridge2511_llama3_70b_gb200_nvl72_64gpu_fp8", "mbridge2511_llama3_70b_gb300_nvl72_64gpu_fp8"}
@@ -68,7 +84,8 @@ def catalog():
 
 def test_every_megatron_bridge_row_is_pinned_here(catalog):
     """A row added from the table gets its printed figures checked below."""
-    on_record = {r.id for r in catalog.records("measurements") if r.claims["measured"]["source"] == SOURCE}
+    on_record = {r.id for r in catalog.records("measurements")
+                 if r.claims["measured"]["source"] in (SOURCE, SOURCE_2604)}
     assert on_record == set(ROWS)
 
 
@@ -80,7 +97,7 @@ def test_published_figure_and_layout(catalog, row_id):
     hardware, gpus, gbs, mbs, seq, tp, pp, cp, vp, ep, tokens = ROWS[row_id]
     rec = catalog.get("measurements", row_id)
     claim = rec.claims["measured"]
-    assert claim["source"] == SOURCE and claim.get("method") == "measured"
+    assert claim["source"] == (SOURCE_2604 if row_id in ROWS_2604 else SOURCE) and claim.get("method") == "measured"
     assert rec.si("measured") == pytest.approx(tokens, rel=1e-12) and f"| {tokens}" in claim["as_stated"]
     assert rec.get("per_device") is True and rec.get("metric") == "tokens_per_s" and rec.get("category") == "training"
     assert (rec.ref_id("hardware"), int(rec.get("devices"))) == (hardware, gpus)
