@@ -355,7 +355,7 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                            cuda_graph=req.cuda_graph, **runtime)
     prompt = req.seq_len or defaults.PROMPT_TOKENS
     out = req.output_tokens or defaults.OUTPUT_TOKENS
-    kv_per_sequence = _gb(serving.kv_cache_bytes_per_token() * (prompt + out))
+    kv_per_sequence = _gb(serving.kv_cache_bytes(prompt + out))
     if req.concurrent and req.batch != 1:
         raise MlsysimError("--batch and --concurrent do not combine: --batch is a static batch, --concurrent the requests in flight under continuous batching")
     if req.concurrent and (req.cached_tokens or req.draft):
@@ -397,7 +397,8 @@ def _eval_serving(req: EvalRequest, model: Any, hardware: Any) -> _Outcome:
                                     + _joined("; each step includes ", _fixed_costs(serving.decode_step(prompt, req.batch), serving.tp, serving.cuda_graph)) + ")"),
             ("request latency", _ms(r.latency)),
             ("throughput", f"{format_number(r.tokens_per_second)} output tokens/s ({format_number(r.decode_tokens_per_second)} while decoding)"),
-            ("KV cache", f"{format_quantity(r.kv_cache_per_token, 'information')} per token per sequence"),
+            ("KV cache", f"{format_quantity(r.kv_cache_per_token, 'information')} per token per sequence"
+                         + _window_note(serving)),
             ("largest batch that fits", str(r.max_batch_size)),
         ]
         header = f"batch {req.batch}, prompt {prompt}" + (f" ({req.cached_tokens} cached)" if req.cached_tokens else "") \
@@ -485,6 +486,16 @@ def _joined(lead: str, parts: list[str], end: str = "") -> str:
 def _check_sla(what: str, seconds: float, limit_ms: Optional[float]) -> None:
     if limit_ms is not None and seconds * 1e3 > limit_ms:
         raise SLAViolation(f"{what} {_ms(seconds)} exceeds the target of {limit_ms:g} ms (by {_ms(seconds - limit_ms / 1e3)})")
+
+
+def _window_note(serving: Any) -> str:
+    """How sliding-window layers cap a model's KV cache, in words ("" without them)."""
+    m = serving.m
+    if not m.windowed_share:
+        return ""
+    after = serving.kv_cache_bytes_per_token() * (1.0 - m.windowed_share)
+    return (f" up to {m.window:,.0f} tokens, then {format_quantity(after, 'information')} per token "
+            f"({m.windowed_share:.0%} of the layers keep only the last {m.window:,.0f})")
 
 
 def _ms(seconds: float) -> str:

@@ -36,6 +36,7 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.roofline import cached_kv_elements
 from mlsysim.solvers.results import QuantityView, result_dict
 
 
@@ -120,7 +121,7 @@ class DisaggregatedServing:
         p, d = self.prefill_model, self.decode_model
         pre = p.prefill(prompt_tokens, batch_size)
         # The decode instance keeps the cache in its own format; the prefill instance writes that.
-        kv_bytes = batch_size * prompt_tokens * d.m.kv_elements * d.bytes_kv
+        kv_bytes = batch_size * cached_kv_elements(d.m, prompt_tokens) * d.bytes_kv
         transfer = kv_transfer_time(kv_bytes, self.link_bandwidth, p.tp)
         served = d.solve(prompt_tokens, output_tokens, batch_size)
         decode_time = served.latency - served.ttft

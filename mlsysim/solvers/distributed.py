@@ -124,7 +124,7 @@ from mlsysim.solvers.terms import (
 )
 from mlsysim.solvers.transformer import (
     TransformerShape,
-    attention_flops_per_token,
+    attention_flops_per_sequence,
     linear_io_per_token,
     mlp_input_projections,
     parameter_count,
@@ -509,8 +509,8 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     # the output logits (computed even when tied to the input embedding).
     matmul_params = counts.attention + counts.mlp_active + shape.vocab * shape.hidden
     layer_params = counts.attention + counts.mlp_active
-    attn = attention_flops_per_token(shape, seq)
-    forward_seq = seq * (2 * matmul_params + attn)
+    attn_seq = attention_flops_per_sequence(shape, seq)  # every query over the whole sequence
+    forward_seq = seq * 2 * matmul_params + attn_seq
     hardware = fleet.hardware
     # The capacity the device reports as usable where the catalog has it, else the marketed one.
     cap, capacity_basis = memory_capacity(hardware)
@@ -518,8 +518,8 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
     backward = lineage.use(cited_assumption(catalog, BACKWARD_FORWARD, "training FLOPs", "training solver"))
     passes = 1.0 + backward  # forward + backward, in forward passes
     flops_model_seq = passes * forward_seq
-    flops_fwd_layers_seq = seq * (2 * layer_params + attn)
-    flops_fwd_attn_seq = seq * attn
+    flops_fwd_layers_seq = seq * 2 * layer_params + attn_seq
+    flops_fwd_attn_seq = attn_seq
     flops_fwd_logits_seq = seq * 2 * shape.vocab * shape.hidden
     flops_logits = passes * flops_fwd_logits_seq
     # Recomputation adds one more forward pass of what it recomputes: nothing, the core

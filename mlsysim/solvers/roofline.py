@@ -19,6 +19,7 @@ from bisect import bisect_left
 from typing import Any
 
 from mlsysim.errors import MlsysimError
+from mlsysim.solvers.transformer import clipped, windowed_context_sum
 
 # Storage size of one element in each numeric format [bytes]. These are definitions
 # of the formats (IEEE 754 binary16 is 16 bits, OCP FP8 is 8 bits, ...), not
@@ -155,6 +156,27 @@ def weight_bytes_read(m: Any, tokens: Any, bytes_per_weight: float) -> Any:
     return params * bytes_per_weight
 
 
+def cached_kv_elements(m: Any, tokens: Any) -> Any:
+    """K/V elements [1] one sequence holding `tokens` tokens keeps in its cache, all layers:
+    kv_elements x tokens, except that a sliding-window layer keeps only its last `window`
+    tokens (a rolling buffer), so its share counts min(tokens, window).
+    Works on floats and element-wise on numpy arrays."""
+    if not m.windowed_share:
+        return tokens * m.kv_elements
+    return m.kv_elements * ((1.0 - m.windowed_share) * tokens + m.windowed_share * clipped(tokens, m.window))
+
+
+def causal_context(m: Any, new: Any, past: Any) -> Any:
+    """Context tokens [tokens] summed over `new` tokens after `past` cached ones, the i-th
+    attending to past + i positions (new x past + new (new + 1) / 2); a sliding-window
+    layer's share attends to at most `window` of them (`windowed_context_sum`)."""
+    full = new * past + new * (new + 1.0) / 2.0
+    if not m.windowed_share:
+        return full
+    local = windowed_context_sum(past + new, m.window) - windowed_context_sum(past, m.window)
+    return (1.0 - m.windowed_share) * full + m.windowed_share * local
+
+
 def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, bytes_per_kv: float) -> tuple[Any, Any, Any]:
     """FLOPs [FLOP], bytes moved [B] and resident bytes [B] of one forward pass that processes
     `new` tokens for each of `batch` sequences already holding `past` tokens in the KV cache.
@@ -162,8 +184,10 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
     FLOPs = batch x (new x 2 x active non-embedding weights
                      + attention per token per context token x (new x past + new (new + 1) / 2)),
     the causal attention of the i-th new token spanning past + i positions (2 FLOP per
-    multiply-accumulate). Bytes = weights read once per pass (`weight_bytes_read`) + the KV
-    cache read (batch x past tokens) and written (batch x new tokens). The activations the
+    multiply-accumulate; at most `window` of them in a sliding-window layer, `causal_context`).
+    Bytes = weights read once per pass (`weight_bytes_read`) + the KV cache read (batch x past
+    tokens) and written (batch x new tokens), a sliding-window layer's capped at its window
+    (`cached_kv_elements`). The activations the
     kernels pass each other are not in these bytes: `terms.activation_traffic` adds them per
     kernel class, where they leave the on-chip cache. Resident = all weights + the KV
     cache after the pass. A model with a cited per-inference FLOP count (m.kind ==
@@ -185,9 +209,8 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
         activations = batch * m.activation_elements * bytes_per_kv
         live = batch * (m.peak_activation_elements or m.activation_elements) * bytes_per_kv
         return batch * m.matmul_flops, weights + activations, weights + live
-    causal = new * past + new * (new + 1.0) / 2.0  # context tokens summed over the new tokens
-    flops = batch * (new * m.matmul_flops + m.attention_flops * causal)
-    kv = batch * (past + new) * m.kv_elements * bytes_per_kv
+    flops = batch * (new * m.matmul_flops + m.attention_flops * causal_context(m, new, past))
+    kv = batch * cached_kv_elements(m, past + new) * bytes_per_kv
     read = weight_bytes_read(m, batch * new, bytes_per_weight)
     return flops, read + kv, weights + kv
 

@@ -64,6 +64,7 @@ from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory, token_r
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     STORAGE_BYTES_PER_ELEMENT,
+    cached_kv_elements,
     check_storage_format,
     gemm_bytes,
     gemm_flops,
@@ -501,16 +502,23 @@ class ServingModel:
 
     def kv_cache_bytes_per_token(self) -> float:
         """KV-cache bytes per token of one sequence on one GPU: 2 x layers x KV heads x
-        head dim (or the latent, for MLA) x bytes per element x this GPU's share."""
+        head dim (or the latent, for MLA) x bytes per element x this GPU's share; a
+        sliding-window layer stops growing once its window is full (`kv_cache_bytes`)."""
         return self.m.kv_elements * self.bytes_kv * self.kv_share
+
+    def kv_cache_bytes(self, tokens: float) -> float:
+        """KV-cache bytes of one sequence holding `tokens` tokens on one GPU: tokens x
+        `kv_cache_bytes_per_token`, except that sliding-window layers keep only their window
+        (`cached_kv_elements`)."""
+        return cached_kv_elements(self.m, tokens) * self.bytes_kv * self.kv_share
 
     def _pass(self, batch: float, new: float, past: float) -> PassTime:
         flops, moved, _ = pass_cost(self.m, batch, new, past, self.bytes_w, self.bytes_kv)
         # Split over the group: FLOPs and weights by tp, KV traffic by this GPU's share.
-        kv_moved = batch * (past + new) * self.m.kv_elements * self.bytes_kv
+        kv_moved = batch * cached_kv_elements(self.m, past + new) * self.bytes_kv
         moved = (moved - kv_moved) / self.tp + kv_moved * self.kv_share
         if new == 1.0 and self.kv_rereads != 1.0:  # decode attention re-reading shared K/V heads
-            moved += batch * past * self.m.kv_elements * self.bytes_kv * self.kv_share * (self.kv_rereads - 1.0)
+            moved += batch * cached_kv_elements(self.m, past) * self.bytes_kv * self.kv_share * (self.kv_rereads - 1.0)
         flops = flops / self.tp
         slowdown = self.waves.slowdown(batch * new)
         stretch = weight_gemm_stretch(slowdown, self.routed_share, self.eff.gemm, self.eff.expert)
@@ -600,14 +608,14 @@ class ServingModel:
         inputs.whole_at_least(batch_size, "batch_size")
         inputs.finite_at_least(tokens, "tokens")
         weights = self.m.params_total * self.bytes_w / self.tp
-        return MemoryBreakdown(weights, batch_size * tokens * self.kv_cache_bytes_per_token(), self.h.capacity,
+        return MemoryBreakdown(weights, batch_size * self.kv_cache_bytes(tokens), self.h.capacity,
                                self.h.capacity_basis)
 
     def max_batch_size(self, tokens: float) -> int:
         """The most sequences of `tokens` cached tokens that fit next to the weights (0 if the weights alone do not)."""
         inputs.finite_positive(tokens, "tokens")
         free = self.h.capacity - self.memory(0, tokens).weights
-        per_sequence = tokens * self.kv_cache_bytes_per_token()
+        per_sequence = self.kv_cache_bytes(tokens)
         return max(int(free // per_sequence), 0) if free > 0 else 0
 
     def _decode_total(self, batch: int, first_past: int, steps: int) -> float:

@@ -116,6 +116,10 @@ class ModelTerms:
     # A transformer's kernels by shape with the activation elements each moves per token
     # (transformer.activation_kernels); () for every other model.
     activations: tuple[ActivationKernel, ...] = ()
+    # Sliding-window attention: the share of the layers (of `attention_flops` and `kv_elements`)
+    # that attend only to the last `window` tokens; 0 and 0 without local attention.
+    window: float = 0.0
+    windowed_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,7 @@ def _read_model(model: Record) -> ModelTerms:
             context=shape.context, kernels=kernels_per_forward_pass(shape),
             lineage=lineage, gemms=gemms, ref=model.ref, encoder=shape.encoder,
             activations=activation_kernels(shape),
+            window=shape.window, windowed_share=shape.windowed_share,
         )
     params = lineage.use(model.parameters)
     if model.has("flops_per_inference"):

@@ -15,6 +15,7 @@ DeepSeek-AI 2024, "DeepSeek-V3 Technical Report", arXiv 2412.19437 (multi-head l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
@@ -50,6 +51,8 @@ class TransformerShape:
     qk_nope_head_dim: float = 0.0
     v_head_dim: float = 0.0
     rotary: bool = False
+    window: float = 0.0           # tokens a windowed layer attends to (0: no local attention)
+    windowed_layers: float = 0.0  # layers that attend only to the last `window` tokens
 
     @property
     def is_moe(self) -> bool:
@@ -101,7 +104,14 @@ class TransformerShape:
             qk_nope_head_dim=num("qk_nope_head_dim"),
             v_head_dim=num("v_head_dim"),
             rotary=t.position_embedding == "rope",
+            window=num("attention_window"),
+            windowed_layers=num("windowed_layers"),
         )
+
+    @property
+    def windowed_share(self) -> float:
+        """The share of the layers whose attention is local (0 without sliding windows)."""
+        return self.windowed_layers / self.layers if self.window and self.layers else 0.0
 
 
 # The weight matrices of an MLP: a plain one projects up and down; a gated one (GLU
@@ -190,6 +200,42 @@ def kv_cache_elements_per_token(s: TransformerShape) -> float:
     if s.is_mla:
         return s.layers * (s.kv_lora_rank + s.qk_rope_head_dim)
     return 2 * s.layers * s.kv_heads * s.head_dim
+
+
+def clipped(tokens: Any, window: float) -> Any:
+    """min(tokens, window) on floats or element-wise on numpy arrays (no numpy needed)."""
+    return (tokens + window - abs(tokens - window)) / 2.0
+
+
+def windowed_context_sum(tokens: Any, window: float) -> Any:
+    """Sum over positions 1..`tokens` of the context a sliding-window layer attends to,
+    min(position, window) [tokens]:
+
+        S(x) = c (c + 1) / 2 + (x - c) w,   c = min(x, w)
+
+    so the causal context of `new` tokens after `past` cached ones is S(past + new) - S(past).
+    Works on floats and element-wise on numpy arrays."""
+    c = clipped(tokens, window)
+    return c * (c + 1.0) / 2.0 + (tokens - c) * window
+
+
+def attention_flops_per_sequence(s: TransformerShape, seq: float) -> float:
+    """Forward score and value FLOPs of one sequence of `seq` tokens with every query seeing
+    the whole sequence (the count a causal mask then halves), the windowed layers' share
+    counted so that halving leaves their band: 2 seq c - c^2 per unit of per-token work, with
+    c = min(seq, window), since their causal work is sum_i min(i, window) = seq c - c^2 / 2
+    (to leading order).
+
+    References
+    ----------
+    Beltagy et al. 2020, "Longformer", arXiv 2004.05150 (sliding-window attention, O(n w)).
+    """
+    per_token = attention_flops_per_token(s, 1.0)
+    share = s.windowed_share
+    if not share:
+        return per_token * seq * seq
+    c = min(seq, s.window)
+    return per_token * ((1.0 - share) * seq * seq + share * (2.0 * seq * c - c * c))
 
 
 def attention_flops_per_token(s: TransformerShape, context: float) -> float:

@@ -92,6 +92,31 @@
     return params * bytesPerWeight;
   }
 
+  function clipped(tokens, window) {
+    // transformer.clipped: min(tokens, window)
+    return (tokens + window - Math.abs(tokens - window)) / 2.0;
+  }
+
+  function windowedContextSum(tokens, window) {
+    // transformer.windowed_context_sum: sum over positions 1..tokens of min(position, window)
+    var c = clipped(tokens, window);
+    return c * (c + 1.0) / 2.0 + (tokens - c) * window;
+  }
+
+  function cachedKvElements(m, tokens) {
+    // roofline.cached_kv_elements: a sliding-window layer keeps only its last `window` tokens
+    if (!m.windowed_share) { return tokens * m.kv_elements; }
+    return m.kv_elements * ((1.0 - m.windowed_share) * tokens + m.windowed_share * clipped(tokens, m.window));
+  }
+
+  function causalContext(m, fresh, past) {
+    // roofline.causal_context
+    var full = fresh * past + fresh * (fresh + 1.0) / 2.0;
+    if (!m.windowed_share) { return full; }
+    var local = windowedContextSum(past + fresh, m.window) - windowedContextSum(past, m.window);
+    return (1.0 - m.windowed_share) * full + m.windowed_share * local;
+  }
+
   function passCost(m, batch, fresh, past, bw, bkv) {
     // roofline.pass_cost -> [flops, bytes moved, resident bytes]
     var weights = m.params_total * bw;
@@ -100,9 +125,8 @@
       var live = batch * (m.peak_activation_elements || m.activation_elements) * bkv;
       return [batch * m.matmul_flops, weights + activations, weights + live];
     }
-    var causal = fresh * past + fresh * (fresh + 1.0) / 2.0;
-    var flops = batch * (fresh * m.matmul_flops + m.attention_flops * causal);
-    var kv = batch * (past + fresh) * m.kv_elements * bkv;
+    var flops = batch * (fresh * m.matmul_flops + m.attention_flops * causalContext(m, fresh, past));
+    var kv = batch * cachedKvElements(m, past + fresh) * bkv;
     var read = weightBytesRead(m, batch * fresh, bw);
     return [flops, read + kv, weights + kv];
   }

@@ -39,6 +39,11 @@ class Transformer(Schema):
     qk_rope_head_dim: Count | None = None
     qk_nope_head_dim: Count | None = None
     v_head_dim: Count | None = None
+    # Local (sliding-window) attention: `windowed_layers` of the layers attend only to the last
+    # `attention_window` tokens (Mistral 7B v0.1, Gemma 2 and 3, gpt-oss); the others see the
+    # whole context.
+    attention_window: Count | None = None
+    windowed_layers: Count | None = None
 
     @model_validator(mode="after")
     def _moe_complete(self) -> Transformer:
@@ -47,6 +52,9 @@ class Transformer(Schema):
         mla = [self.kv_lora_rank, self.qk_rope_head_dim, self.qk_nope_head_dim, self.v_head_dim]
         if any(v is not None for v in mla) and any(v is None for v in mla):
             raise ValueError("latent attention (MLA) needs kv_lora_rank, qk_rope_head_dim, qk_nope_head_dim and v_head_dim")
+        if (self.attention_window is None) != (self.windowed_layers is None):
+            raise ValueError("sliding-window attention needs both 'attention_window' (tokens) and 'windowed_layers' "
+                             "(how many layers use it)")
         return self
 
 

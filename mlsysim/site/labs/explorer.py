@@ -154,7 +154,8 @@ def model_entry(record: Record) -> dict[str, Any] | None:
     return {
         "id": record.id, "name": m.name, "title": record.name, "family": _family(record), "kind": m.kind,
         "params_total": m.params_total, "matmul_flops": m.matmul_flops, "attention_flops": m.attention_flops,
-        "kv_elements": m.kv_elements, "read_params_dense": m.read_params_dense, "expert_params": m.expert_params,
+        "kv_elements": m.kv_elements, "window": m.window, "windowed_share": m.windowed_share,
+        "read_params_dense": m.read_params_dense, "expert_params": m.expert_params,
         "moe_layers": m.moe_layers, "experts_total": m.experts_total, "experts_active": m.experts_active,
         "context": m.context, "kernels": m.kernels, "activation_elements": m.activation_elements,
         "peak_activation_elements": m.peak_activation_elements,
