@@ -68,7 +68,8 @@ ROWS = {
 # table "Model: Qwen3_235B_a22B": "| DGX-GB300 | 256 | MXFP8 | 8192 | 2 | 4096 | 0 | 1 | 4 | 1 | 12 | 32 | 6992 | 1035 |",
 # "| DGX-GB200 | 256 | MXFP8 | 8192 | 1 | 4096 | 0 | 1 | 8 | 1 | 3 | 32 | 5696 | 843 |",
 # "| DGX-B200 | 256 | MXFP8 | 8192 | 1 | 4096 | 0 | 1 | 8 | 1 | n/a | 8 | 3776 | 560 |",
-# "| DGX-H100 | 256 | FP8 | 8192 | 1 | 4096 | 0 | 2 | 8 | 1 | 4 | 32 | 1696 | 252 |".
+# "| DGX-H100 | 256 | FP8 | 8192 | 1 | 4096 | 0 | 2 | 8 | 1 | 4 | 32 | 1696 | 252 |";
+# table "Model: GPT OSS 120B": "| DGX-GB300 | 64 | BF16 | 1280 | 4 | 4096 | 0 | 1 | 1 | 1 | n/a | 64 | 19328 | 525 |".
 SOURCE_2604 = "megatron-bridge-performance-summary-2604-01"
 ROWS_2604 = {
     "mbridge260401_qwen3_30b_a3b_gb300_nvl72_8gpu_fp8": ("gb300_nvl72", 8, 512, 8, 4096, 1, 1, 1, None, 8, 31232),
@@ -83,6 +84,7 @@ ROWS_2604 = {
     "mbridge260401_qwen3_235b_a22b_gb200_nvl72_256gpu_fp8": ("gb200_nvl72", 256, 8192, 1, 4096, 1, 8, 1, 3, 32, 5696),
     "mbridge260401_qwen3_235b_a22b_dgx_b200_256gpu_fp8": ("b200", 256, 8192, 1, 4096, 1, 8, 1, 1, 8, 3776),
     "mbridge260401_qwen3_235b_a22b_dgx_h100_256gpu_fp8": ("h100_sxm", 256, 8192, 1, 4096, 2, 8, 1, 4, 32, 1696),
+    "mbridge260401_gpt_oss_120b_gb300_nvl72_64gpu_bf16": ("gb300_nvl72", 64, 1280, 4, 4096, 1, 1, 1, None, 64, 19328),
 }
 ROWS.update(ROWS_2604)
 
@@ -126,7 +128,7 @@ def test_published_figure_and_layout(catalog, row_id):
     assert (layout["tp"], layout["pp"], layout.get("cp", 1), layout.get("ep", 1)) == (tp, pp, cp, ep)
     assert layout.get("interleave") == (vp if pp > 1 else None)
     assert layout["dp"] * tp * pp * cp == gpus
-    assert config["precision"] == "fp8"
+    assert config["precision"] == ("bf16" if row_id.endswith("_bf16") else "fp8")
 
 
 def test_every_row_reaches_the_distributed_solver(catalog):
