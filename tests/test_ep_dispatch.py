@@ -1,6 +1,8 @@
 """How a mixture of experts' tokens reach their experts: one flat all-to-all, or a
 hierarchical dispatcher (DeepEP, HybridEP) that sends each token over the fabric once per
-remote node holding any of its experts and forwards it over NVLink there."""
+remote node holding any of its experts and forwards it over NVLink there; and where the
+expert-parallel ranks come from (the data-parallel group, or TP x DP x CP when each rank
+holds whole experts: Megatron-Core's MoE parallel folding)."""
 
 from __future__ import annotations
 
@@ -56,3 +58,29 @@ def test_across_nodes_a_hierarchical_dispatch_sends_less_over_the_fabric(catalog
 def test_an_unknown_dispatcher_is_refused():
     with pytest.raises(MlsysimError, match="ep_dispatch must be one of all_to_all, hierarchical"):
         Layout(ep_dispatch="deepep")
+
+
+def _folded(catalog, ep: int, expert_tp):
+    return DistributedModel().solve(
+        catalog.get("models", "qwen3_235b_a22b"), catalog.get("clusters", "dgx_h100_superpod_su"), batch_size=512,
+        precision="fp8", efficiency=catalog.get("assumptions", "gemm_compute_efficiency"), devices=256, tp=2, pp=8,
+        ep=ep, expert_tp=expert_tp, microbatch=1, zero=1, seq_len=4096, sequence_parallel=True,
+        efficiency_mode="first_principles")
+
+
+def test_whole_experts_draw_the_expert_ranks_from_tensor_and_data_parallel_ranks(catalog):
+    """Qwen3-235B-A22B on 256 H100s at TP 2, PP 8 (DP 16): EP 32 needs the TP ranks too, which
+    Megatron-Core allows with expert_tensor_parallel_size 1 (Megatron-Bridge's 26.04.01 H100
+    recipe). Each rank then holds 128 / 32 whole experts per layer, the same routed weights as
+    EP 16 with the experts split over TP 2, and a MoE layer's MLP runs no TP collective."""
+    with pytest.raises(MlsysimError, match="expert_tp: 1"):
+        _folded(catalog, 32, None)
+    folded, split = _folded(catalog, 32, 1), _folded(catalog, 16, None)
+    assert folded.memory_weights == pytest.approx(split.memory_weights, rel=1e-12)
+    assert folded.tp_comm_time < split.tp_comm_time
+
+
+def test_expert_tp_is_whole_experts_or_the_layouts_tp():
+    with pytest.raises(MlsysimError, match="expert_tp must be 1"):
+        Layout(tp=4, expert_tp=2)
+    assert Layout(tp=4, expert_tp=1).expert_tp == 1 and Layout(tp=4, expert_tp=4).expert_tp == 4

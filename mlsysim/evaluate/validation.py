@@ -323,6 +323,7 @@ def predict_training(c: Call) -> float:
         shard_within_node=bool(c.default("shard_within_node", False, listed=False)),
         recompute_layers=c.layout("recompute_layers"),
         ep_dispatch=c.default("ep_dispatch", "all_to_all", listed=False),
+        expert_tp=c.layout("expert_tp"),
         tp_comm_overlap=bool(c.default("tp_comm_overlap", False, listed=tp > 1)),
         efficiency_mode="first_principles",
     )

@@ -231,6 +231,10 @@ class Layout:
     ep                  expert parallel size: each mixture-of-experts layer's routed experts
                         split over ep ranks of the DP x CP group, tokens crossing them by
                         all-to-all (Lepikhin et al. 2020); 1 = every rank holds every expert
+    expert_tp           tensor parallelism of the routed experts: None (default) = tp, the experts
+                        split like the dense layers and the EP ranks drawn from DP x CP; 1 = each
+                        rank holds whole experts and the EP ranks are drawn from TP x DP x CP
+                        (Megatron-Core's expert_tensor_parallel_size 1, "MoE parallel folding")
     ep_dispatch         how tokens reach their experts' ranks: "all_to_all" (default; one flat
                         all-to-all, over the fabric once the group leaves a node) or
                         "hierarchical" (DeepEP, HybridEP: once over the fabric per remote node
@@ -261,6 +265,7 @@ class Layout:
     tp_comm_overlap: bool = False
     shard_within_node: bool = False
     ep_dispatch: str = "all_to_all"
+    expert_tp: int | None = None
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -299,6 +304,9 @@ class Layout:
             if self.recompute != "full":
                 raise MlsysimError(f"recompute_layers recomputes whole layers; set recompute: full (got "
                                    f"{self.recompute!r}) or drop recompute_layers")
+        if self.expert_tp is not None and self.expert_tp not in (1, self.tp):
+            raise MlsysimError(f"parallelism expert_tp must be 1 (whole experts, EP folded over TP x DP x CP) or the "
+                               f"layout's tp ({self.tp}), got {self.expert_tp!r}")
         if self.ep_dispatch not in EP_DISPATCH:
             raise MlsysimError(f"parallelism ep_dispatch must be one of {', '.join(EP_DISPATCH)}, got {self.ep_dispatch!r}")
         if self.allreduce not in ALLREDUCE:
@@ -834,7 +842,8 @@ class LayoutColumns:
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "recompute_layers", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
-                 "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node", "ep_dispatch")
+                 "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node", "ep_dispatch",
+                 "expert_tp")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -850,6 +859,18 @@ class LayoutColumns:
         self.tp_comm_overlap = False
         self.shard_within_node = False
         self.ep_dispatch = "all_to_all"
+        self.expert_tp = None
+
+
+def _folded(x: Any) -> bool:
+    """Whether the routed experts are whole on each rank with the EP ranks drawn from TP x DP x
+    CP (expert_tp 1 under TP > 1: Megatron-Core's MoE parallel folding); a search never folds."""
+    return x.expert_tp == 1 and not (type(x.tp) is int and x.tp == 1)
+
+
+def _expert_tp(x: Any) -> Any:
+    """The routed experts' tensor-parallel size: 1 when folded, else the layout's tp."""
+    return 1.0 if _folded(x) else x.tp
 
 
 def _recomputed_share(x: Any, layers_chunk: Any) -> float | None:
@@ -1027,7 +1048,9 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     # Forward, backward (, recomputed forward).
     passes = 2.0 + _by_mode(_TP_RECOMPUTED, x, share)
     inside = x.tp <= per_node
-    t_tp = layers_stage * TP_ALLREDUCES_PER_PASS * passes * ring_allreduce_time(
+    # Folded experts are whole on each rank: a MoE layer's MLP has no TP collective, only attention.
+    per_layer = TP_ALLREDUCES_PER_PASS - (s.moe_layers / s.layers if _folded(x) else 0.0)
+    t_tp = layers_stage * per_layer * passes * ring_allreduce_time(
         act, x.tp, where(inside, intra, inter), where(inside, 0.0, inter_lat))
     if x.tp_comm_overlap:
         # Each all-gather feeds, and each reduce-scatter follows, a linear layer's GEMM that runs
@@ -1060,7 +1083,8 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         # The routed experts' shards live on the group / ep ranks that hold the same experts:
         # their collectives run over that smaller group.
         one = where(x.ep > 1, ring_collective_time(dense * s.elem, group, bw, 0.0)
-                    + ring_collective_time(routed * s.elem, group / x.ep, bw, 0.0) + layers_stage * (group - 1) * lat, one)
+                    + ring_collective_time(routed * s.elem, group * x.tp / _expert_tp(x) / x.ep, bw, 0.0)
+                    + layers_stage * (group - 1) * lat, one)
     forward_share = 1.0 / (1.0 + s.backward)
     if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
         c_fwd = t_compute * forward_share
@@ -1077,13 +1101,15 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         moe_stage = layers_stage / s.layers * s.moe_layers
         tokens = x.microbatch * seq_local / x.tp
         routed_tokens = tokens * s.experts_active
-        inside = x.tp * x.cp * x.ep <= per_node
+        # The EP group's ranks: strided by TP x CP when drawn from DP x CP, consecutive when folded.
+        span = x.ep if _folded(x) else x.tp * x.cp * x.ep
+        inside = span <= per_node
         one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
                    + (x.ep - 1) * where(inside, 0.0, inter_lat))
         if x.ep_dispatch == "hierarchical":
             # Over NVLink every copy but the rank's own; over the fabric each token once per
             # remote node holding any of its experts. The two overlap (DeepSeek-V3 Sec. 3.2.2).
-            nodes = ops.maximum(1.0, -(-(x.tp * x.cp * x.ep) // per_node))
+            nodes = ops.maximum(1.0, -(-span // per_node))
             t_nvlink = (x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / intra
             crossing = hierarchical_dispatch_copies(s.experts_total, s.experts_active, nodes)
             t_fabric = crossing * tokens * s.hidden * s.elem / inter + (nodes - 1) * inter_lat
@@ -1214,13 +1240,13 @@ def _expert_parallel(s: TrainingTerms, x: Any) -> bool:
 def _param_split(s: TrainingTerms, x: Any) -> tuple[Any, Any]:
     """(dense, routed-expert) parameters one device holds before ZeRO sharding [1]: the
     dense ones split by TP x PP, the routed experts also over the EP ranks."""
-    return (s.params - s.routed_params) / (x.tp * x.pp), s.routed_params / (x.tp * x.pp * x.ep)
+    return (s.params - s.routed_params) / (x.tp * x.pp), s.routed_params / (_expert_tp(x) * x.pp * x.ep)
 
 
 def _expert_shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> Any:
     """`_shards` for the routed experts: ZeRO splits them over the ranks of its group that
     hold the same experts, (DP x CP) / EP of them (of the node's, under hybrid sharding)."""
-    return ops.where(x.zero >= stage, ops.maximum(_zero_group(ops, s, x, dp) / x.ep, 1.0), 1.0)
+    return ops.where(x.zero >= stage, ops.maximum(_zero_group(ops, s, x, dp) * x.tp / _expert_tp(x) / x.ep, 1.0), 1.0)
 
 
 def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
@@ -1237,7 +1263,7 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
         # The routed experts' gradients are summed only over the ranks that hold the same
         # experts, (DP x CP) / EP of them.
         t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * s.elem, group)
-                         + _gradient_allreduce(ops, s, x, routed * s.elem, group / x.ep), t_dp)
+                         + _gradient_allreduce(ops, s, x, routed * s.elem, group * x.tp / _expert_tp(x) / x.ep), t_dp)
     across = 0.0
     if x.shard_within_node:
         shard = (dense / _shards(ops, s, x, dp, SHARD_GRADIENTS)
@@ -1508,9 +1534,14 @@ def _validate(s: TrainingTerms, layout: Layout, batch: Any) -> tuple[int, int]:
         if s.experts_total % layout.ep:
             raise MlsysimError(f"EP = {layout.ep} does not divide the {s.experts_total:g} experts of each MoE layer; "
                                f"use a divisor of {s.experts_total:g}")
-        if (dp * layout.cp) % layout.ep:
+        if layout.expert_tp == 1 and layout.tp > 1:
+            if (dp * layout.cp * layout.tp) % layout.ep:
+                raise MlsysimError(f"EP = {layout.ep} does not divide TP x DP x CP = {layout.tp} x {dp} x {layout.cp}: "
+                                   "with expert_tp 1 the expert-parallel ranks come from all of them; use a divisor")
+        elif (dp * layout.cp) % layout.ep:
             raise MlsysimError(f"EP = {layout.ep} does not divide DP x CP = {dp} x {layout.cp}: the expert-parallel "
-                               "ranks come from the data-parallel group; use a divisor of DP x CP")
+                               "ranks come from the data-parallel group; use a divisor of DP x CP, or expert_tp: 1 "
+                               "(whole experts per rank) to draw them from TP x DP x CP")
     per_step = dp * layout.microbatch
     if batch % per_step:
         raise MlsysimError(

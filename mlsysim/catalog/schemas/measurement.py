@@ -69,6 +69,9 @@ class MeasuredLayout(Schema):
     # Megatron-Core's alltoall dispatcher) or "hierarchical" (DeepEP or HybridEP: once over the
     # fabric per remote node, then over NVLink).
     ep_dispatch: Literal["all_to_all", "hierarchical"] | None = None
+    # The routed experts' tensor parallelism where it differs from tp: 1 = whole experts per
+    # rank, the EP ranks drawn from TP x DP x CP (Megatron-Core's expert_tensor_parallel_size 1).
+    expert_tp: int | None = Field(default=None, ge=1)
     # How many layers keep their activations in host memory between the forward and the
     # backward pass (Megatron-Core's cpu_offloading_num_layers; MaxText's offloaded remat
     # policies). No solver models the transfers or the device memory they free.

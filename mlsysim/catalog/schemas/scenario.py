@@ -36,6 +36,7 @@ class ParallelLayout(Schema):
     shard_within_node: bool = False  # ZeRO-3 inside each node only, copies across (hybrid sharding)
     tp_comm_overlap: bool = False
     ep_dispatch: Literal["all_to_all", "hierarchical"] = "all_to_all"  # MoE tokens: flat, or DeepEP/HybridEP
+    expert_tp: int | None = Field(default=None, ge=1)  # 1: whole experts per rank, EP over TP x DP x CP
 
 
 class Scenario(RecordBase):
