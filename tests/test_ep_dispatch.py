@@ -84,3 +84,17 @@ def test_expert_tp_is_whole_experts_or_the_layouts_tp():
     with pytest.raises(MlsysimError, match="expert_tp must be 1"):
         Layout(tp=4, expert_tp=2)
     assert Layout(tp=4, expert_tp=1).expert_tp == 1 and Layout(tp=4, expert_tp=4).expert_tp == 4
+
+
+def test_overlapped_all_to_alls_hide_behind_compute_no_more(catalog):
+    """Megatron-Core's --overlap-moe-expert-parallel-comm (Megatron-Bridge's moe_a2a_overlap)
+    runs one microbatch's dispatch and combine beside another's compute: the exposed expert
+    all-to-all time is what exceeds the compute, max(0, t_ep - t_compute), per microbatch."""
+    common = dict(batch_size=1024, precision="fp8", efficiency=catalog.get("assumptions", "gemm_compute_efficiency"),
+                  devices=16, ep=16, microbatch=1, zero=1, seq_len=4096, efficiency_mode="first_principles")
+    model, cluster = catalog.get("models", "qwen3_30b_a3b"), catalog.get("clusters", "dgx_h100_superpod_su")
+    exposed = DistributedModel().solve(model, cluster, **common)
+    hidden = DistributedModel().solve(model, cluster, ep_overlap=True, **common)
+    assert exposed.ep_comm_time > 0
+    assert hidden.ep_comm_time == pytest.approx(max(0.0, exposed.ep_comm_time - exposed.compute_time), abs=1e-12)
+    assert hidden.step_time < exposed.step_time

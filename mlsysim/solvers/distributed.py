@@ -235,6 +235,10 @@ class Layout:
                         split like the dense layers and the EP ranks drawn from DP x CP; 1 = each
                         rank holds whole experts and the EP ranks are drawn from TP x DP x CP
                         (Megatron-Core's expert_tensor_parallel_size 1, "MoE parallel folding")
+    ep_overlap          run each microbatch's expert all-to-alls concurrently with another
+                        microbatch's compute (Megatron-Core's --overlap-moe-expert-parallel-comm,
+                        the combined 1F1B schedule): they hide behind that compute, no more;
+                        False = exposed
     ep_dispatch         how tokens reach their experts' ranks: "all_to_all" (default; one flat
                         all-to-all, over the fabric once the group leaves a node) or
                         "hierarchical" (DeepEP, HybridEP: once over the fabric per remote node
@@ -266,6 +270,7 @@ class Layout:
     shard_within_node: bool = False
     ep_dispatch: str = "all_to_all"
     expert_tp: int | None = None
+    ep_overlap: bool = False
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -843,7 +848,7 @@ class LayoutColumns:
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "recompute_layers", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
                  "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node", "ep_dispatch",
-                 "expert_tp")
+                 "expert_tp", "ep_overlap")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -860,11 +865,13 @@ class LayoutColumns:
         self.shard_within_node = False
         self.ep_dispatch = "all_to_all"
         self.expert_tp = None
+        self.ep_overlap = False
 
 
 def _folded(x: Any) -> bool:
     """Whether the routed experts are whole on each rank with the EP ranks drawn from TP x DP x
-    CP (expert_tp 1 under TP > 1: Megatron-Core's MoE parallel folding); a search never folds."""
+    CP (expert_tp 1 under TP > 1: Megatron-Core's MoE parallel folding, Liu et al. 2025, arXiv
+    2504.14960); a search never folds."""
     return x.expert_tp == 1 and not (type(x.tp) is int and x.tp == 1)
 
 
@@ -1117,6 +1124,11 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         # A recomputed forward that runs the experts again dispatches their tokens again.
         a2a_passes = 2.0 + _by_mode(_ELEMENTWISE_RECOMPUTED, x, share)
         t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * a2a_passes * one_a2a, 0.0)
+        if x.ep_overlap:
+            # The combined 1F1B schedule runs one microbatch's dispatch and combine beside another
+            # microbatch's attention and MLP compute (Megatron-Core MoE report, Table 14, "EP
+            # all-to-all hiding"): hidden behind that compute, no more.
+            t_ep = ops.maximum(t_ep - t_compute, 0.0)
     return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
 
 

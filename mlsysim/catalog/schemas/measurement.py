@@ -72,6 +72,9 @@ class MeasuredLayout(Schema):
     # The routed experts' tensor parallelism where it differs from tp: 1 = whole experts per
     # rank, the EP ranks drawn from TP x DP x CP (Megatron-Core's expert_tensor_parallel_size 1).
     expert_tp: int | None = Field(default=None, ge=1)
+    # Whether the expert all-to-alls run beside another microbatch's compute (Megatron-Core's
+    # --overlap-moe-expert-parallel-comm, Megatron-Bridge's moe_a2a_overlap).
+    ep_overlap: bool | None = None
     # How many layers keep their activations in host memory between the forward and the
     # backward pass (Megatron-Core's cpu_offloading_num_layers; MaxText's offloaded remat
     # policies). No solver models the transfers or the device memory they free.

@@ -37,6 +37,7 @@ class ParallelLayout(Schema):
     tp_comm_overlap: bool = False
     ep_dispatch: Literal["all_to_all", "hierarchical"] = "all_to_all"  # MoE tokens: flat, or DeepEP/HybridEP
     expert_tp: int | None = Field(default=None, ge=1)  # 1: whole experts per rank, EP over TP x DP x CP
+    ep_overlap: bool = False  # expert all-to-alls beside another microbatch's compute
 
 
 class Scenario(RecordBase):
