@@ -1251,13 +1251,15 @@ def _expert_parallel(s: TrainingTerms, x: Any) -> bool:
 
 def _param_split(s: TrainingTerms, x: Any) -> tuple[Any, Any]:
     """(dense, routed-expert) parameters one device holds before ZeRO sharding [1]: the
-    dense ones split by TP x PP, the routed experts also over the EP ranks."""
+    dense ones split by TP x PP, the routed experts by their own TP (`_expert_tp`) x PP and
+    over the EP ranks."""
     return (s.params - s.routed_params) / (x.tp * x.pp), s.routed_params / (_expert_tp(x) * x.pp * x.ep)
 
 
 def _expert_shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> Any:
     """`_shards` for the routed experts: ZeRO splits them over the ranks of its group that
-    hold the same experts, (DP x CP) / EP of them (of the node's, under hybrid sharding)."""
+    hold the same experts, (DP x CP) / EP of them (of the node's, under hybrid sharding), or
+    (TP x DP x CP) / EP when the experts are whole on each rank (`_folded`)."""
     return ops.where(x.zero >= stage, ops.maximum(_zero_group(ops, s, x, dp) * x.tp / _expert_tp(x) / x.ep, 1.0), 1.0)
 
 
@@ -1273,7 +1275,7 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * s.elem, group)
     if _expert_parallel(s, x):
         # The routed experts' gradients are summed only over the ranks that hold the same
-        # experts, (DP x CP) / EP of them.
+        # experts, (DP x CP) / EP of them ((TP x DP x CP) / EP when folded).
         t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * s.elem, group)
                          + _gradient_allreduce(ops, s, x, routed * s.elem, group * x.tp / _expert_tp(x) / x.ep), t_dp)
     across = 0.0
