@@ -697,7 +697,8 @@ class ServingModel:
         With N requests in flight, each emitting one token per iteration and leaving
         after `output_tokens` iterations, their positions are spread evenly, so one
         iteration decodes N sequences with a mean of prompt + (output - 1) / 2 cached
-        tokens (FLOPs and bytes are linear in the context, so the mean is exact), and
+        tokens (FLOPs and bytes are linear in the context, so the mean is exact; a
+        sliding-window layer's stop growing at its window, where the mean is an upper bound), and
         N / output new requests enter per iteration, each needing a prefill of its
         prompt (charged as separate passes: no weight sharing between the two).
         Iteration = decode step + (N / output) x prefill; throughput = N / iteration.
