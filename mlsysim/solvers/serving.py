@@ -698,7 +698,7 @@ class ServingModel:
         after `output_tokens` iterations, their positions are spread evenly, so one
         iteration decodes N sequences with a mean of prompt + (output - 1) / 2 cached
         tokens (FLOPs and bytes are linear in the context, so the mean is exact; a
-        sliding-window layer's stop growing at its window, where the mean is an upper bound), and
+        sliding-window layer's costs stop growing at its window, so there the mean is an upper bound), and
         N / output new requests enter per iteration, each needing a prefill of its
         prompt (charged as separate passes: no weight sharing between the two).
         Iteration = decode step + (N / output) x prefill; throughput = N / iteration.
