@@ -1126,8 +1126,9 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         t_ep = where(x.ep > 1, moe_stage * ALL_TO_ALLS_PER_PASS * a2a_passes * one_a2a, 0.0)
         if x.ep_overlap:
             # The combined 1F1B schedule runs one microbatch's dispatch and combine beside another
-            # microbatch's attention and MLP compute (Megatron-Core MoE report, Table 14, "EP
-            # all-to-all hiding"): hidden behind that compute, no more.
+            # microbatch's attention and MLP compute (NVIDIA 2026, "Scalable Training of MoE Models
+            # with Megatron Core", arXiv 2603.07685, Table 14, "EP all-to-all hiding"): hidden
+            # behind that compute, no more.
             t_ep = ops.maximum(t_ep - t_compute, 0.0)
     return t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep
 
