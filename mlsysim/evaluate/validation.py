@@ -26,6 +26,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from mlsysim.catalog.display import format_number
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 
@@ -172,7 +173,7 @@ def display_number(value: float | None) -> str:
     """A measured or predicted figure as the validation tables show it ("-" for none)."""
     if value is None:
         return "-"
-    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+    return format_number(value, 4)
 
 
 def display_percent(value: float | None, signed: bool = False) -> str:
