@@ -200,8 +200,8 @@ def test_result_fields_follow_the_model_outputs(catalog):
     """train builds TrainingResult positionally: its fields after `seq_len` must be
     step_model's outputs in order, then the lineage, the efficiency mode, the schedule, the
     capacity basis, the EP size, the all-to-all time, the FP8 quantization time, the MoE
-    token-dispatch time, what the step leaves unpriced and how many layers per chunk it
-    recomputes."""
+    token-dispatch time, what the step leaves unpriced, how many layers per chunk it
+    recomputes and the expert-parallel choices (dispatch, expert TP, overlap)."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -214,7 +214,7 @@ def test_result_fields_follow_the_model_outputs(catalog):
     # train passes them by position after the layout's ep.
     late = ("ep_comm_time", "quantization_time", "moe_dispatch_time")
     tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late, "unpriced",
-            "recompute_layers"]
+            "recompute_layers", "ep_dispatch", "expert_tp", "ep_overlap"]
     assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k not in late]
     assert names[-len(tail):] == tail and tuple(out)[-len(late):] == late
 

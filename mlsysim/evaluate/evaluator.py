@@ -434,7 +434,15 @@ def _cnn_training_performance(result: Any, sla: float | None, macro_parts: list[
 
 
 def _layout(result: Any) -> str:
-    experts = f" (EP{result.ep} within DP)" if result.ep > 1 else ""
+    experts = ""
+    if result.ep > 1:
+        folded = getattr(result, "expert_tp", None) == 1 and result.tp > 1
+        how = [f"EP{result.ep} within {'TP x DP, whole experts' if folded else 'DP'}"]
+        if getattr(result, "ep_dispatch", "all_to_all") != "all_to_all":
+            how.append(f"{result.ep_dispatch} dispatch")
+        if getattr(result, "ep_overlap", False):
+            how.append("all-to-all beside compute")
+        experts = f" ({', '.join(how)})"
     return (f"TP{result.tp} x PP{result.pp} x CP{result.cp} x DP{result.dp}{experts}, microbatch {result.microbatch}, "
             f"interleave {result.interleave}, ZeRO-{result.zero}, recompute {result.recompute}{_recomputed(result)}")
 

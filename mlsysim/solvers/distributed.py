@@ -777,6 +777,10 @@ class TrainingResult(QuantityView):
     # Costs the step has that no cited figure prices, each with why (said, not guessed).
     unpriced: tuple[str, ...] = ()
     recompute_layers: int | None = None  # with recompute "full": layers recomputed per model chunk (None: all)
+    # How a mixture of experts' tokens travel and where its EP ranks come from (Layout's fields).
+    ep_dispatch: str = "all_to_all"
+    expert_tp: int | None = None
+    ep_overlap: bool = False
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -1594,7 +1598,8 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
     return TrainingResult(s.fleet.devices, layout.tp, layout.pp, layout.cp, dp, layout.microbatch, m,
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
                           s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time,
-                          quantization, dispatch, _unpriced(s, layout), layout.recompute_layers)
+                          quantization, dispatch, _unpriced(s, layout), layout.recompute_layers,
+                          layout.ep_dispatch, layout.expert_tp, layout.ep_overlap)
 
 
 def _unpriced(s: TrainingTerms, layout: Layout) -> tuple[str, ...]:
