@@ -436,11 +436,11 @@ def _cnn_training_performance(result: Any, sla: float | None, macro_parts: list[
 def _layout(result: Any) -> str:
     experts = ""
     if result.ep > 1:
-        folded = getattr(result, "expert_tp", None) == 1 and result.tp > 1
+        folded = result.expert_tp == 1 and result.tp > 1
         how = [f"EP{result.ep} within {'TP x DP, whole experts' if folded else 'DP'}"]
-        if getattr(result, "ep_dispatch", "all_to_all") != "all_to_all":
+        if result.ep_dispatch != "all_to_all":
             how.append(f"{result.ep_dispatch} dispatch")
-        if getattr(result, "ep_overlap", False):
+        if result.ep_overlap:
             how.append("all-to-all beside compute")
         experts = f" ({', '.join(how)})"
     return (f"TP{result.tp} x PP{result.pp} x CP{result.cp} x DP{result.dp}{experts}, microbatch {result.microbatch}, "
@@ -449,7 +449,7 @@ def _layout(result: Any) -> str:
 
 def _recomputed(result: Any) -> str:
     """How many layers per model chunk a partial full recomputation covers, in words."""
-    n = getattr(result, "recompute_layers", None)
+    n = result.recompute_layers
     return "" if n is None else f" ({n} layer{'s' if n != 1 else ''} per model chunk)"
 
 

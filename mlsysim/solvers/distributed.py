@@ -1003,7 +1003,7 @@ def ring_collective_time(nbytes: Any, n: Any, bandwidth: Any, latency: Any) -> A
 
 
 def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
-                t_quant: Any, t_dispatch: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+                t_quant: Any, t_dispatch: Any, share: float | None) -> tuple[Any, Any, Any, Any, Any, Any]:
     """Compute (GEMM, memory-bound, the FP8 quantization `t_quant` of `quantization_time` and the
     MoE token movement `t_dispatch` of `moe_dispatch_time`), TP, CP, pipeline-send, exposed ZeRO-3 and
     expert-parallel all-to-all time of one microbatch through the slowest stage [s]. Each group talks over the node's link when it
@@ -1011,7 +1011,6 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     latency [s] picked with ops.where)."""
     where, per_node, intra, inter, inter_lat = ops.where, s.per_node, s.intra_bw, s.inter_bw, s.inter_latency
     seq_local = s.seq / x.cp
-    share = _recomputed_share(x, layers_stage / x.interleave)
     # Forward and backward pass, plus the forward again of what is recomputed.
     stage_flops = layers_stage / s.layers * _by_mode(s.flops_hw_layers_seq, x, share) + s.flops_logits3
     attention_stage = t_attention = 0.0
@@ -1171,13 +1170,14 @@ def hierarchical_dispatch_copies(experts_total: Any, experts_active: Any, nodes:
     return (nodes - 1.0) * (1.0 - none_here)
 
 
-def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
+def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any, share: float | None = None) -> Any:
     """Time [s] one microbatch spends on the slowest stage quantizing tensors to FP8 before
     the linear modules' GEMMs (0 at 16 bits or wider): each module's input in every forward
     pass (again in a recomputed one) and its output gradient in the backward pass, memory-bound
     at the cited bytes per element at peak bandwidth. Sequence parallelism leaves each TP rank
     its 1/TP share of the tokens; without it the replicated inputs of column-parallel modules
-    are quantized on every rank, which this undercounts.
+    are quantized on every rank, which this undercounts. `share`: the share of each chunk's
+    layers a partial full recomputation covers (`_recomputed_share`; None: the mode's own).
 
         t = b (s / CP) / TP x (f I + O) x L_stage / L / rate
 
@@ -1195,7 +1195,7 @@ def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
     if not s.quantization_rate:
         return 0.0
     again = _by_mode({"none": 0.0, "selective": 0.0, "full": s.quantized_inputs, "mlp_input": s.quantized_mlp_inputs},
-                     x, _recomputed_share(x, layers_stage / x.interleave))
+                     x, share)
     elements = (s.quantized_inputs + again + s.quantized_output_grads) * layers_stage / s.layers
     return x.microbatch * s.seq / x.cp / x.tp * elements / s.quantization_rate
 
@@ -1224,7 +1224,7 @@ def moe_dispatch_elements_per_token(hidden: Any, experts_active: Any, sorted_by_
     return 2.0 * experts_active * hidden + (experts_active + 1.0) * hidden + 4.0 * experts_active * hidden * sorted_by_local_expert
 
 
-def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
+def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any, share: float | None = None) -> Any:
     """Time [s] one microbatch spends on the slowest stage moving tokens into expert order and
     back (`moe_dispatch_elements_per_token`), memory-bound at the achieved device memory
     bandwidth; 0 for a dense model. Each rank routes its own b (s / CP) / TP tokens (sequence
@@ -1234,7 +1234,7 @@ def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
         t = b (s / CP) / TP x f x E x L_moe x L_stage / L x bytes / achieved bandwidth
 
     with f = 2 passes (3 under full and "mlp_input" recomputation, which keep no permuted
-    token), L layers of which L_moe are
+    token; `share` of the way there under a partial one), L layers of which L_moe are
     mixture-of-experts layers. With TP > 1 the dispatcher all-gathers the received tokens
     over the TP group before sorting them (experts split over TP too), so the sort moves TP
     times more than this counts, and that all-gather and its reduce-scatter are not priced.
@@ -1243,7 +1243,7 @@ def moe_dispatch_time(s: TrainingTerms, x: Any, layers_stage: Any) -> Any:
         return 0.0
     sorted_locally = (x.ep > 1) * (s.experts_total > x.ep)
     elements = moe_dispatch_elements_per_token(s.hidden, s.experts_active, sorted_locally)
-    passes = 2.0 + _by_mode(_ELEMENTWISE_RECOMPUTED, x, _recomputed_share(x, layers_stage / x.interleave))
+    passes = 2.0 + _by_mode(_ELEMENTWISE_RECOMPUTED, x, share)
     moe_stage = layers_stage / s.layers * s.moe_layers
     return x.microbatch * s.seq / x.cp / x.tp * passes * elements * moe_stage * s.elem / s.mem_bw
 
@@ -1353,7 +1353,8 @@ def _shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> Any:
     return ops.where(x.zero >= stage, _zero_group(ops, s, x, dp), 1.0)
 
 
-def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any) -> tuple[Any, Any, Any, Any]:
+def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any,
+            share: float | None) -> tuple[Any, Any, Any, Any]:
     """Weights, gradients, optimizer state and activations per device [B]: weights and
     gradients at the training precision, optimizer state (s.opt_bytes per parameter),
     sharded over the DP x CP group by the ZeRO stage; activations of the microbatches in
@@ -1373,7 +1374,6 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     kept = unrecomputed if x.recompute == "none" else x.recompute
     per_layer = activation_bytes_per_layer(seq_local, x.microbatch, s.hidden, s.heads, x.tp, kept,
                                            x.sequence_parallel, s.kv_width)
-    share = _recomputed_share(x, layers_stage / x.interleave)
     if share is not None:  # the other layers of each chunk keep everything
         per_layer = share * per_layer + (1.0 - share) * activation_bytes_per_layer(
             seq_local, x.microbatch, s.hidden, s.heads, x.tp, unrecomputed, x.sequence_parallel)
@@ -1410,7 +1410,9 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
     model_flops = batch * s.flops_model_seq
     hw_flops = batch * _by_mode(s.flops_hw_seq, x, _recomputed_share(x, s.layers / (x.pp * x.interleave)))
     n = s.devices
-    weights, gradients, optimizer, activations = _memory(ops, s, x, dp, m, layers_stage)
+    # The share of each chunk's layers a partial recomputation covers, read once for every term.
+    share = _recomputed_share(x, layers_stage / x.interleave)
+    weights, gradients, optimizer, activations = _memory(ops, s, x, dp, m, layers_stage, share)
     total = weights + gradients + optimizer + activations
     if s.efficiency_mode == "measured_end_to_end":
         # A measured MFU already includes bubble, communication and every other overhead:
@@ -1421,9 +1423,9 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
         t_dispatch = zero
         compute_total = step
     else:
-        t_quant = quantization_time(s, x, layers_stage) + 0.0 * m
-        t_dispatch = moe_dispatch_time(s, x, layers_stage) + 0.0 * m
-        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage, t_quant, t_dispatch)
+        t_quant = quantization_time(s, x, layers_stage, share) + 0.0 * m
+        t_dispatch = moe_dispatch_time(s, x, layers_stage, share) + 0.0 * m
+        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage, t_quant, t_dispatch, share)
         slot = t_compute + t_tp + t_cp + t_p2p + t_z3 + t_ep
         bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
         bubble = bubble_slots * slot
