@@ -211,13 +211,8 @@ def test_missing_configuration_is_not_expressible_with_the_reason(catalog_copy):
     assert result.status == "not expressible" and "states no precision" in result.reason
 
 
-def test_training_row_is_the_public_distributed_model_call(catalog_copy):
-    """The runner's training prediction is DistributedModel.solve with the record's layout,
-    batch and the cited compute efficiency; fields the source does not state are listed."""
-    from mlsysim import DistributedModel
-    from mlsysim.catalog import load_catalog
-
-    row = """\
+# A transformer's training throughput on 16 fixture accelerators.
+TRAIN_ROW = """\
 id: fx_lm_train
 name: Fixture LM training on 16 FX100
 category: training
@@ -230,6 +225,15 @@ metric: tflops_per_gpu
 per_device: true
 measured: {value: 400, unit: TFLOP/s, source: fixture-model-card, method: measured}
 """
+
+
+def test_training_row_is_the_public_distributed_model_call(catalog_copy):
+    """The runner's training prediction is DistributedModel.solve with the record's layout,
+    batch and the cited compute efficiency; fields the source does not state are listed."""
+    from mlsysim import DistributedModel
+    from mlsysim.catalog import load_catalog
+
+    row = TRAIN_ROW
     root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
     [result] = _report(root).results
     cat = load_catalog(root)
@@ -284,6 +288,23 @@ def test_a_layout_on_a_served_llm_row_is_not_expressible(catalog_copy):
     row = LM_TTFT_ROW.replace("prompt_tokens: 1024}", "prompt_tokens: 1024, layout: nchw}")
     [result] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_ttft.yaml": row})).results
     assert result.predicted is None and "tensor layout applies to a CNN" in result.reason
+
+
+def test_an_attention_kernel_on_a_served_llm_row_is_not_expressible(catalog_copy):
+    """A named attention kernel is priced in training only; a serving row stating one says so."""
+    row = LM_TTFT_ROW.replace("prompt_tokens: 1024}", "prompt_tokens: 1024, attention_kernel: flashattention2}")
+    [result] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_ttft.yaml": row})).results
+    assert result.predicted is None and "priced in training only" in result.reason
+
+
+def test_a_training_row_naming_a_kernel_with_no_figure_is_not_expressible(catalog_copy):
+    """A training row that names its attention kernel is priced at that kernel's figures or not
+    at all: the fixture accelerator has none for FlashAttention in Triton."""
+    row = TRAIN_ROW.replace("parallelism: {tp: 2, pp: 2, dp: 4}}",
+                            "parallelism: {tp: 2, pp: 2, dp: 4}, attention_kernel: flashattention_triton}")
+    [result] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})).results
+    assert result.predicted is None
+    assert "no efficiency of flashattention_triton attention is cited for FX100" in result.reason
 
 
 # ---------------------------------------------------------------- CLI and script

@@ -327,7 +327,7 @@ def predict_training(c: Call) -> float:
         expert_tp=c.layout("expert_tp"),
         ep_overlap=bool(c.default("ep_overlap", False, listed=False)),
         tp_comm_overlap=bool(c.default("tp_comm_overlap", False, listed=tp > 1)),
-        efficiency_mode="first_principles",
+        efficiency_mode="first_principles", attention_kernel=c.config("attention_kernel"),
     )
     cluster = c.catalog.get("clusters", c.rec.ref_id("cluster"))
     stated = c.layout("recompute")
@@ -377,6 +377,8 @@ def _cnn_training(c: Call) -> float:
     if model_terms(c.model()).resnet is None:
         raise NotExpressible("DistributedModel covers transformers and CNNTrainingModel ResNets (a 'resnet:' block); "
                              "this model is neither")
+    if c.config("attention_kernel") is not None:
+        raise NotExpressible("an attention kernel is named, but a ResNet has no attention")
     precision = c.need("precision", "the peak compute depends on it")
     batch = c.need("batch_size", "the step time depends on the global batch")
     if "cluster" in c.rec.references:
@@ -567,6 +569,9 @@ def _serving(c: Call, precision: str) -> Any:
 
     if c.config("layout") is not None:
         raise NotExpressible("a tensor layout applies to a CNN's convolutions; this row is served as an LLM")
+    if c.config("attention_kernel") is not None:
+        raise NotExpressible("a named attention kernel is priced in training only; ServingModel prices attention at "
+                             "the accelerator's default attention figure")
     tp = c.default("tp", 1, listed=int(c.rec.get("devices")) > 1)
     node = c.node()
     target = node if node is not None and tp > 1 else c.hardware()

@@ -112,6 +112,7 @@ from mlsysim.solvers.roofline import (
 from mlsysim.solvers.terms import (
     WaveQuantization,
     attention_backward_value,
+    attention_kernel_values,
     cited_assumption,
     collective_efficiencies,
     expert_gemm_value,
@@ -361,7 +362,8 @@ class Job:
     """What runs: `model` trained on `fleet` (a cluster record or a Fleet; `devices` of its
     accelerators, default all) with a global batch of `batch_size` sequences of `seq_len`
     tokens (default: the model's context) at `precision`, reaching `efficiency` of peak
-    compute (a fraction, or a cited assumption such as Assumptions.MFU_Megatron_1T)."""
+    compute (a fraction, or a cited assumption such as Assumptions.MFU_Megatron_1T), with
+    fused attention priced at the figures of `attention_kernel` where one is named."""
 
     model: Record
     fleet: Record | Fleet
@@ -370,6 +372,7 @@ class Job:
     efficiency: Any = None
     seq_len: int | None = None
     devices: int | None = None
+    attention_kernel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -475,11 +478,14 @@ def efficiency_mode_of(efficiency: Any, mode: str | None = None) -> str:
 
 def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None = None, precision: str = "bf16",
                    efficiency: Any = None, seq_len: int | None = None,
-                   efficiency_mode: str | None = None) -> TrainingTerms:
+                   efficiency_mode: str | None = None, attention_kernel: str | None = None) -> TrainingTerms:
     """`Job` inputs lowered into TrainingTerms, once per catalog and distinct inputs.
 
     `efficiency` None: first principles with the cited dense-GEMM kernel efficiency
-    (assumption gemm_compute_efficiency); see `efficiency_mode_of` for the two modes."""
+    (assumption gemm_compute_efficiency); see `efficiency_mode_of` for the two modes.
+    `attention_kernel` (one of terms.ATTENTION_KERNELS) prices fused attention at the figures
+    cited for that kernel on the accelerator (an error where none is); None takes the default
+    attention figures."""
     mode = efficiency_mode_of(efficiency, efficiency_mode)
     if efficiency is None:
         if mode != "first_principles":
@@ -494,22 +500,23 @@ def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None 
             and type(efficiency) is float and type(devices) in _PLAIN and type(seq_len) in _PLAIN):
         # The common call (records of one catalog, a plain efficiency): keyed without the general walk.
         catalog = model._catalog
-        key: tuple[Any, ...] | None = (model._data["id"], fleet._data["id"], devices, precision, efficiency, seq_len, mode)
+        key: tuple[Any, ...] | None = (model._data["id"], fleet._data["id"], devices, precision, efficiency, seq_len, mode,
+                                       attention_kernel)
     else:
         catalog = inputs.catalog_of(model, fleet, efficiency)
-        key = inputs.memo_key(model, fleet, devices, precision, efficiency, seq_len, mode)
+        key = inputs.memo_key(model, fleet, devices, precision, efficiency, seq_len, mode, attention_kernel)
     memo = catalog.derived("training_terms")
     terms = memo.get(key) if key is not None else None
     if terms is None:
         terms = _read_training(inputs.record(model, "models", catalog, "model"), fleet_of(fleet, devices),
-                               precision, efficiency, seq_len, mode)
+                               precision, efficiency, seq_len, mode, attention_kernel)
         if key is not None:
             inputs.remember(memo, key, terms)
     return terms
 
 
 def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any, seq_len: int | None,
-                   mode: str = "first_principles") -> TrainingTerms:
+                   mode: str = "first_principles", attention_kernel: str | None = None) -> TrainingTerms:
     catalog = fleet.catalog
     lineage = Lineage()
     lineage.merge(fleet.lineage)
@@ -561,7 +568,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         peak16 = peak_compute(hardware, tensors, lineage)
         fraction16 = _gemm_fraction(hardware, tensors, efficiency, mode, lineage)
     attention_fraction, backward_fraction, memory_fraction = _kernel_fractions(hardware, tensors, efficiency,
-                                                                              fraction16, lineage)
+                                                                              fraction16, lineage, attention_kernel)
     # Collectives reach a cited fraction of each link's line rate (NCCL bus bandwidth).
     links = collective_efficiencies(hardware, fleet.cluster.fabric if fleet.cluster is not None else None)
     lineage.merge(links.lineage)
@@ -662,7 +669,7 @@ def _expert_fraction(hardware: Record, precision: str, efficiency: Any, mode: st
 
 
 def _kernel_fractions(hardware: Record, precision: str, efficiency: Any, gemm: float,
-                      lineage: Lineage) -> tuple[float, float, float]:
+                      lineage: Lineage, attention_kernel: str | None = None) -> tuple[float, float, float]:
     """Achieved fractions [1] of the fused-attention forward and backward kernels (of peak
     compute) and of the memory-bound element-wise work (of peak memory bandwidth) in a
     first-principles training step on `hardware` at `precision`, the per-kernel figures
@@ -671,15 +678,27 @@ def _kernel_fractions(hardware: Record, precision: str, efficiency: Any, gemm: f
     kernel figure, else the GEMM fraction `gemm` (a number the caller chose applies to every
     compute kernel, as in ServingModel); its backward takes the cited backward figure
     (`terms.attention_backward_value`) where the forward's is cited and one is scoped here,
-    else 0 (priced like the forward). Memory-bound work takes the cited memory efficiency."""
+    else 0 (priced like the forward). A named `attention_kernel` takes that kernel's cited
+    figures instead (`terms.attention_kernel_values`; an error where none is cited, or where
+    the caller's number prices every compute kernel). Memory-bound work takes the cited
+    memory efficiency."""
+    if attention_kernel is not None and not isinstance(efficiency, Record):
+        raise MlsysimError(f"attention_kernel {attention_kernel!r} picks a cited attention figure, but efficiency="
+                           f"{efficiency!r} prices every compute kernel at that number; pass one or the other")
     try:
         terms = hardware_terms(hardware, precision, require_memory=False)
     except MlsysimError:
+        if attention_kernel is not None:
+            raise
         return gemm, 0.0, 1.0
     cited = kernel_efficiency_values(terms)
     attention, backward = gemm, 0.0
     scoped_attention = cited["attention"].qualifiers.get("kernel") == "attention"
-    if isinstance(efficiency, Record) and scoped_attention:
+    if attention_kernel is not None:
+        forward, backward_value = attention_kernel_values(terms, attention_kernel)
+        attention = lineage.use(forward)
+        backward = lineage.use(backward_value) if backward_value is not None else 0.0
+    elif isinstance(efficiency, Record) and scoped_attention:
         attention = lineage.use(cited["attention"])
         value = attention_backward_value(terms)
         if value is not None:
@@ -1634,7 +1653,8 @@ class DistributedModel:
     def solve(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
               efficiency: Any = None, tp: int = 1, pp: int = 1, *, devices: int | None = None,
               seq_len: int | None = None, layout: Layout | None = None, raise_errors: bool = False,
-              efficiency_mode: str | None = None, **layout_fields: Any) -> TrainingResult:
+              efficiency_mode: str | None = None, attention_kernel: str | None = None,
+              **layout_fields: Any) -> TrainingResult:
         """Solve one configuration (a thin wrapper over `train(training_terms(...), layout, batch)`).
 
         `batch_size` is the global batch in sequences; `devices` defaults to every
@@ -1643,11 +1663,14 @@ class DistributedModel:
         sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention,
         fused_grad_accumulation, ep, tp_comm_overlap).
         `efficiency` None means first principles with the cited GEMM kernel efficiency; an
-        `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`). With raise_errors=True a
-        configuration that does not fit in memory raises OOMError.
+        `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`).
+        `attention_kernel` ("flashattention2", "flashattention3", "flashattention_triton")
+        prices fused attention at the figures cited for that kernel on the accelerator (default:
+        the catalog's default attention figures). With raise_errors=True a configuration that
+        does not fit in memory raises OOMError.
         """
         terms = training_terms(model, fleet, devices=devices, precision=precision, efficiency=efficiency,
-                               seq_len=seq_len, efficiency_mode=efficiency_mode)
+                               seq_len=seq_len, efficiency_mode=efficiency_mode, attention_kernel=attention_kernel)
         if layout is None:
             layout = layout_fields.pop("parallelism", None)
         if layout is None:
@@ -1660,13 +1683,13 @@ class DistributedModel:
     def solve_job(self, job: Job, layout: Layout) -> TrainingResult:
         """One configuration from value objects: what runs (`job`) and how it is split (`layout`)."""
         terms = training_terms(job.model, job.fleet, devices=job.devices, precision=job.precision,
-                               efficiency=job.efficiency, seq_len=job.seq_len)
+                               efficiency=job.efficiency, seq_len=job.seq_len, attention_kernel=job.attention_kernel)
         return train(terms, layout, job.batch_size)
 
     def search(self, model: Record, fleet: Record | Fleet, batch_size: int, precision: str = "bf16",
                efficiency: Any = None, *, devices: int | None = None, seq_len: int | None = None,
                space: LayoutSpace | None = None, efficiency_mode: str | None = None,
-               **space_fields: Any) -> SearchResult:
+               attention_kernel: str | None = None, **space_fields: Any) -> SearchResult:
         """Every valid (TP, PP, CP, DP, microbatch, interleave, ZeRO stage, EP, recomputation)
         for the job, evaluated at once with numpy; returns them all and the fastest that fits
         (EP only over `space.ep`, (1,) by default).
@@ -1678,7 +1701,7 @@ class DistributedModel:
                 raise MlsysimError(f"search: unknown field {unknown[0]!r}; use {', '.join(known)}")
             space = LayoutSpace(**space_fields)
         terms = training_terms(model, fleet, devices=devices, precision=precision, efficiency=efficiency,
-                               seq_len=seq_len, efficiency_mode=efficiency_mode)
+                               seq_len=seq_len, efficiency_mode=efficiency_mode, attention_kernel=attention_kernel)
         return search_layouts(terms, inputs.positive_int(batch_size, "batch_size (global batch, in sequences)"), space)
 
 

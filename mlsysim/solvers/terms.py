@@ -564,6 +564,14 @@ TRAINING_KERNELS = ("attention_backward", "expert_gemm")
 # A CNN priced with no layout given takes the channels-last figure (cuDNN's tensor-core
 # convolutions run natively in NHWC), else one scoped to no layout.
 CONV_LAYOUTS = ("channels_last", "nchw")  # the catalog's qualifier enum (schemas.common.LAYOUTS) matches
+# The fused-attention kernels an attention figure may be scoped to (qualifier `implementation`;
+# the catalog's enum, schemas.common.ATTENTION_KERNELS, matches). A figure scoped to one of the
+# CUDA FlashAttention kernels, which frameworks run by default, is also the default attention
+# figure; FlashAttention written in Triton is one a run opts into, so its figures serve only
+# where a caller names it.
+ATTENTION_KERNELS = ("flashattention2", "flashattention3", "flashattention_triton")
+DEFAULT_ATTENTION_KERNELS = ("flashattention2", "flashattention3")
+ATTENTION_SLOTS = ("attention", "attention_backward")
 
 
 def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
@@ -595,12 +603,39 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
             if kernel == "convolution" and layout is not None:
                 # Indexed under its layout; the channels-last figure is also the default one.
                 keys = [_layout_kernel(str(layout))] + (["convolution"] if layout == "channels_last" else [])
+            implementation = wanted.get("implementation")
+            if kernel in ATTENTION_SLOTS and implementation is not None:
+                # Indexed under its kernel; a CUDA FlashAttention figure is also the default one.
+                keys = [_implementation_kernel(kernel, str(implementation))]
+                keys += [kernel] if implementation in DEFAULT_ATTENTION_KERNELS else []
             for hw_id in _listed(wanted.get("hardware")):
                 for precision in _listed(wanted.get("precisions")):
                     for key in keys:
                         index.setdefault((key, hw_id, precision), value)
         memo[None] = index
     return index
+
+
+def _implementation_kernel(kernel: str, implementation: str) -> str:
+    """The index key of attention slot `kernel` ("attention", "attention_backward") scoped to
+    the fused-attention kernel `implementation`."""
+    return f"{kernel}@{implementation}"
+
+
+def attention_kernel_values(h: HardwareTerms, implementation: str) -> tuple[Value, Value | None]:
+    """The cited forward and backward efficiencies of fused-attention kernel `implementation`
+    (one of ATTENTION_KERNELS) on accelerator terms `h` (hardware id and precision): the
+    forward's, and the backward's where one is cited (else None: priced like the forward).
+    An error naming what is missing where no forward figure is cited, since another kernel's
+    figure is not this one's."""
+    if implementation not in ATTENTION_KERNELS:
+        raise MlsysimError(f"attention_kernel: {implementation!r} is not one of {', '.join(ATTENTION_KERNELS)}")
+    forward = scoped_efficiency(h, _implementation_kernel("attention", implementation))
+    if forward is None:
+        raise MlsysimError(f"attention_kernel: no efficiency of {implementation} attention is cited for "
+                           f"{h.record.label} at {h.precision} (an assumption record with qualifiers kernel: attention, "
+                           f"implementation: {implementation}); leave attention_kernel out to use the default figure")
+    return forward, scoped_efficiency(h, _implementation_kernel("attention_backward", implementation))
 
 
 def _layout_kernel(layout: str) -> str:

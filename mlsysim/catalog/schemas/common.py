@@ -40,6 +40,10 @@ LAYOUTS = ("channels_last", "nchw")
 # (mlsysim.solvers.terms.TRANSFORMER_OPERATORS).
 OPERATORS = ("batch_norm", "relu", "residual_add", "max_pool", "average_pool", "rms_norm", "silu_mul",
              "decode_attention")
+# Fused-attention kernels an attention efficiency may be scoped to (qualifier `implementation`;
+# mlsysim.solvers.terms.ATTENTION_KERNELS): FlashAttention-2 and -3 (the CUDA kernels) and
+# FlashAttention written in Triton.
+ATTENTION_KERNELS = ("flashattention2", "flashattention3", "flashattention_triton")
 QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {
     "direction": DIRECTIONS,
     "precision": PRECISIONS,
@@ -47,6 +51,7 @@ QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {
     "link": LINKS,
     "layout": LAYOUTS,
     "operator": OPERATORS,
+    "implementation": ATTENTION_KERNELS,
 }
 _REQUIRED_WHY = {
     "direction": "a link bandwidth must say whether the source quotes one direction or both added together",

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mlsysim.catalog.schemas.common import STORAGE_FORMATS, ClaimSpec, RecordBase, Schema, at, ref
+from mlsysim.catalog.schemas.common import ATTENTION_KERNELS, STORAGE_FORMATS, ClaimSpec, RecordBase, Schema, at, ref
 from mlsysim.catalog.schemas.hardware import Precision
 from provenance.model import Claim
 
@@ -132,6 +132,10 @@ class MeasuredConfig(Schema):
     # (a CNN spread over the GPU and the module's deep-learning accelerators, e.g. a Jetson
     # Orin's two DLAs in NVIDIA's MLPerf Offline runs). Unset: the GPU alone.
     device_part: Literal["gpu_and_dla"] | None = None
+    # The fused-attention kernel a training run used, where its source or its configuration at
+    # the cited commit says: FlashAttention-2 or -3 (CUDA) or FlashAttention written in Triton
+    # (mlsysim.solvers.terms.ATTENTION_KERNELS). Unset: the solver's default attention figure.
+    attention_kernel: Literal[ATTENTION_KERNELS] | None = None  # type: ignore[valid-type]
 
 
 class Measurement(RecordBase):
