@@ -84,3 +84,12 @@ def test_distributed_model_prices_attention_at_the_named_kernels_figures(catalog
 def test_a_named_kernel_and_a_number_for_every_kernel_conflict(catalog) -> None:
     with pytest.raises(MlsysimError, match="pass one or the other"):
         _step(catalog, attention_kernel="flashattention2", efficiency=0.5)
+
+
+def test_the_layout_search_prices_every_candidate_at_the_named_kernel(catalog) -> None:
+    """search() lowers the job once, with the named kernel's figures, for every layout it tries."""
+    model, cluster = catalog.get("models", "llmfoundry_mpt_760m"), catalog.get("clusters", "mosaicml_a100_80gb_roce")
+    default = DistributedModel().search(model, cluster, 96, devices=8, seq_len=8192).best()
+    triton = DistributedModel().search(model, cluster, 96, devices=8, seq_len=8192,
+                                       attention_kernel="flashattention_triton").best()
+    assert triton.step_time > default.step_time
