@@ -93,3 +93,14 @@ def test_the_layout_search_prices_every_candidate_at_the_named_kernel(catalog) -
     triton = DistributedModel().search(model, cluster, 96, devices=8, seq_len=8192,
                                        attention_kernel="flashattention_triton").best()
     assert triton.step_time > default.step_time
+
+
+def test_the_parallelism_optimizer_ranks_layouts_at_the_named_kernel(catalog) -> None:
+    """optimize parallelism prices every candidate, and the re-solved top ones, at the named kernel."""
+    from mlsysim.solvers.optimizers import ParallelismOptimizer
+
+    model, cluster = catalog.get("models", "llmfoundry_mpt_760m"), catalog.get("clusters", "mosaicml_a100_80gb_roce")
+    default = ParallelismOptimizer().solve(model, cluster, 96, devices=8, seq_len=8192, tp=[1], pp=[1]).best
+    triton = ParallelismOptimizer().solve(model, cluster, 96, devices=8, seq_len=8192, tp=[1], pp=[1],
+                                          attention_kernel="flashattention_triton").best
+    assert triton.step_time > default.step_time

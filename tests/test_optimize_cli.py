@@ -168,3 +168,22 @@ def test_parallelism_zero_bubble_schedules(cli, plan) -> None:
     assert {row["schedule"] for row in json.loads(r.out)["top"]} <= {"ZB-H1", "ZB-V"}
     r = cli("optimize", "parallelism", plan(TRAIN), "--schedule", "gpipe", *CAT)
     assert r.code == 1 and "schedule 'gpipe' is not one of 1f1b, interleaved, zb-h1, zb-v" in r.err
+
+
+MPT = ("model: LLMFoundry_MPT_760M\ncluster: MosaicML_A100_80GB_RoCE_64\ndevices: 8\nbatch_size: 96\n"
+       "sequence_length: 8192\nprecision: bf16\nefficiency: null\n")
+
+
+def test_parallelism_prices_the_plans_attention_kernel(cli, plan) -> None:
+    """A training plan's attention_kernel reaches every candidate the optimizer ranks."""
+    default = cli("optimize", "parallelism", plan(MPT), "--tp", "1", "--pp", "1", "-o", "json", *CAT)
+    triton = cli("optimize", "parallelism", plan(MPT + "attention_kernel: flashattention_triton\n", "triton.yaml"),
+                 "--tp", "1", "--pp", "1", "-o", "json", *CAT)
+    assert default.code == triton.code == 0, default.err + triton.err
+    assert json.loads(triton.out)["best"]["step_time_s"] > json.loads(default.out)["best"]["step_time_s"]
+
+
+def test_batching_refuses_an_attention_kernel(cli, plan) -> None:
+    r = cli("optimize", "batching", plan("model: Llama3_8B\nhardware: H100\nattention_kernel: flashattention3\n"),
+            "--qps", "1", "--sla-ms", "500", *CAT)
+    assert r.code == 1 and "attention_kernel prices training" in r.err and "Traceback" not in r.err

@@ -104,6 +104,57 @@ def test_plan_problems_are_positioned(tmp_path, cli):
     assert "Error: 4 problems in" in result.err and "Traceback" not in result.err
 
 
+MPT_PLAN = """name: MPT-760M with FSDP
+model: LLMFoundry_MPT_760M
+cluster: MosaicML_A100_80GB_RoCE_64
+devices: 8
+batch_size: 96
+sequence_length: 8192
+precision: bf16
+efficiency: null
+parallelism: {tp: 1, pp: 1, zero: 3, microbatch: 6, recompute: none, overlap_grad_reduce: true, overlap_param_gather: true}
+"""
+
+
+def test_a_plan_names_its_attention_kernel(tmp_path, cli):
+    """A plan's attention_kernel reaches the training solver and the scorecard's inputs; a
+    misspelt one is a positioned problem; one the accelerator has no figure for, or a number
+    for every kernel beside it, is a clear error, not a stand-in."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(MPT_PLAN + "attention_kernel: flashattention_triton\n")
+    triton = cli("eval", str(plan))
+    plan.write_text(MPT_PLAN)
+    default = cli("eval", str(plan))
+    assert triton.code == default.code == 0, triton.err + default.err
+    assert "attention kernel: flashattention_triton" in triton.out and "attention kernel" not in default.out
+    assert "167,249 tokens/s" in triton.out and "233,361 tokens/s" in default.out
+
+    plan.write_text(MPT_PLAN + "attention_kernel: triton\n")
+    with pytest.raises(PlanError, match="attention_kernel"):
+        load_plan(plan)
+    plan.write_text(MPT_PLAN.replace("MosaicML_A100_80GB_RoCE_64", "Lab_64_H100")
+                    + "attention_kernel: flashattention_triton\n")
+    hopper = cli("eval", str(plan))
+    assert hopper.code == 1 and "no efficiency of flashattention_triton attention is cited for H100" in hopper.err
+    plan.write_text(MPT_PLAN.replace("efficiency: null", "efficiency: 0.5") + "attention_kernel: flashattention2\n")
+    both = cli("eval", str(plan))
+    assert both.code == 1 and "pass one or the other" in both.err and "Traceback" not in both.err
+
+
+def test_the_attention_kernel_is_refused_where_it_prices_nothing() -> None:
+    """One device's inference and a ResNet's training take no named attention kernel."""
+    from mlsysim import Hardware, Models, Systems
+    from mlsysim.errors import MlsysimError
+    from mlsysim.evaluate.evaluator import SystemEvaluator
+
+    with pytest.raises(MlsysimError, match="prices training on a cluster"):
+        SystemEvaluator.evaluate("one device", Models.Language.Llama3_8B, Hardware.H100,
+                                 attention_kernel="flashattention3")
+    with pytest.raises(MlsysimError, match="is a ResNet, which has no attention"):
+        SystemEvaluator.evaluate("cnn", Models.Vision.ResNet50, fleet_obj=Systems.Clusters.Lab_64_A100, nodes=8,
+                                 batch_size=2048, attention_kernel="flashattention2")
+
+
 def test_plan_needs_one_system(tmp_path):
     plan = tmp_path / "p.yaml"
     plan.write_text("model: Llama3_8B\n")

@@ -91,8 +91,9 @@ def parallelism(
         raise MlsysimError(f"{plan}: optimize parallelism needs a training plan with 'cluster:' (this plan names one device)")
     result = ParallelismOptimizer().solve(args["model_obj"], args["fleet_obj"], args["batch_size"], args["precision"],
                                           args["efficiency"], devices=args["nodes"], seq_len=args["seq_len"],
-                                          objective=objective, top_k=top_k, tp=_ints(tp, "--tp"), pp=_ints(pp, "--pp"),
-                                          cp=_ints(cp, "--cp"), zero=_ints(zero, "--zero"),
+                                          attention_kernel=args["attention_kernel"], objective=objective, top_k=top_k,
+                                          tp=_ints(tp, "--tp"), pp=_ints(pp, "--pp"), cp=_ints(cp, "--cp"),
+                                          zero=_ints(zero, "--zero"),
                                           schedule=[x.strip() for x in schedule.split(",") if x.strip()] if schedule else None)
     if output == Output.json:
         _json(result.to_dict())
@@ -135,6 +136,9 @@ def batching(
     _positive(sla_ms, "--sla-ms")
     _positive(qps, "--qps")
     args = _load(plan, catalog)
+    if args["attention_kernel"] is not None:
+        raise MlsysimError(f"{plan}: attention_kernel prices training; optimize batching serves the model at the "
+                           "accelerator's default attention figure, so leave it out of a serving plan")
     sla = sla_ms / 1e3 if sla_ms is not None else args["latency_sla"]
     if sla is None:
         raise MlsysimError("give the P99 latency target: --sla-ms N, or sla: {latency: '50 ms'} in the plan")

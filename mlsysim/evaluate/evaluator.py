@@ -256,7 +256,8 @@ class SystemEvaluator:
                  grid: Any = None, datacenter: Any = None, tokens: float | None = None,
                  step_time_sla: Any = None, latency_sla: Any = None, power_budget: Any = None,
                  device_power: Any = None, sleep_power: Any = None, inferences_per_second: float | None = None,
-                 raise_errors: bool = False, catalog: Catalog | None = None) -> SystemEvaluation:
+                 attention_kernel: str | None = None, raise_errors: bool = False,
+                 catalog: Catalog | None = None) -> SystemEvaluation:
         """
         scenario_name      a label for the scorecard
         model_obj          the model record
@@ -280,6 +281,9 @@ class SystemEvaluator:
         tokens             training tokens (instead of, or to check against, duration_days)
         step_time_sla, latency_sla [s], power_budget [W]   numbers or cited values
         device_power, sleep_power [W], inferences_per_second   duty-cycled device power
+        attention_kernel   training of a transformer: price fused attention at the figures cited
+                           for this kernel ("flashattention2", "flashattention3",
+                           "flashattention_triton"); default: the accelerator's default figure
         """
         limits = (step_time_sla, latency_sla, power_budget, device_power, sleep_power, inferences_per_second)
         constraints = NO_CONSTRAINTS if limits == (None,) * len(limits) else Constraints(*limits)
@@ -289,8 +293,11 @@ class SystemEvaluator:
             if fleet_obj is None:
                 raise MlsysimError("pass hardware_obj= (one accelerator) or fleet_obj= (a cluster)")
             hardware_obj = fleet_obj.node.accelerator
+        if attention_kernel is not None and not training:
+            raise MlsysimError(f"attention_kernel {attention_kernel!r} prices training on a cluster; one device's "
+                               "inference takes the accelerator's default attention figure: leave it out")
         job = Job(model_obj, fleet_obj if training else hardware_obj, batch_size, precision, efficiency, seq_len,
-                  nodes if training else None)
+                  nodes if training else None, attention_kernel)
         request = Request(scenario_name, job, catalog, hardware_obj, parallelism, grid, datacenter, duration_days,
                             tokens, constraints)
         return SystemEvaluator.evaluate_request(request, raise_errors=raise_errors)
@@ -315,6 +322,9 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
     if hardware is not None and hardware != fleet.hardware:
         notes.append(f"hardware {hardware.label} differs from {cluster.label}'s accelerator {fleet.hardware.label}; the cluster's is used")
     if model_terms(model).resnet is not None:
+        if job.attention_kernel is not None:
+            raise MlsysimError(f"attention_kernel {job.attention_kernel!r}: {model.label} is a ResNet, which has no "
+                               "attention; leave it out")
         return _evaluate_cnn_training(sc, fleet, notes)
     efficiency = job.efficiency
     if efficiency is None:
@@ -323,13 +333,16 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
                      "the accelerator and precision where the catalog has it, else assumption "
                      "gemm_compute_efficiency) with bubble, communication and recomputation modelled; "
                      "pass a measured end-to-end MFU (e.g. mfu_megatron_1t) to apply it as is")
-    setup = training_terms(model, fleet, precision=precision, efficiency=efficiency, seq_len=job.seq_len)
+    setup = training_terms(model, fleet, precision=precision, efficiency=efficiency, seq_len=job.seq_len,
+                           attention_kernel=job.attention_kernel)
     layout_given: list[str] = []
 
     def inputs() -> dict[str, Any]:
         shown = {"model": model.label, "cluster": f"{cluster.label} ({fleet.devices} x {fleet.hardware.label})",
                  "global batch": f"{batch} sequences x {int(setup.seq)} tokens", "precision": precision,
                  "efficiency": f"{setup.efficiency:.3g} of peak ({setup.efficiency_mode.replace('_', ' ')})"}
+        if job.attention_kernel is not None:
+            shown["attention kernel"] = job.attention_kernel
         if layout_given:
             shown["parallelism"] = layout_given[0]
         return shown
@@ -341,7 +354,8 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
     layout = None if auto else _parallelism(parallelism)
     try:
         if layout is None:
-            result = _best_layout(Job(model, fleet, batch, precision, efficiency, job.seq_len))
+            result = _best_layout(Job(model, fleet, batch, precision, efficiency, job.seq_len,
+                                      attention_kernel=job.attention_kernel))
             layout_given.append("auto (fastest layout that fits)")
         else:
             result = train(setup, layout, batch)
@@ -532,11 +546,12 @@ def _best_layout(job: Job) -> Any:
     in the job's catalog: a search costs milliseconds; everything else on this path, microseconds)."""
     catalog = check.catalog_of(job.model, job.fleet, job.efficiency)
     memo = catalog.derived("best_layout")
-    key = check.memo_key(job.model, job.fleet, job.batch_size, job.precision, job.efficiency, job.seq_len)
+    key = check.memo_key(job.model, job.fleet, job.batch_size, job.precision, job.efficiency, job.seq_len,
+                         job.attention_kernel)
     best = memo.get(key) if key is not None else None
     if best is None:
         best = DistributedModel().search(job.model, job.fleet, job.batch_size, job.precision, job.efficiency,
-                                         seq_len=job.seq_len).best(raise_errors=True)
+                                         seq_len=job.seq_len, attention_kernel=job.attention_kernel).best(raise_errors=True)
         if key is not None:
             check.remember(memo, key, best)
     return best

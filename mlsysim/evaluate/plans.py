@@ -10,6 +10,7 @@
     precision: bf16
     efficiency: 0.45               # or an assumption name, e.g. MFU_Megatron_1T
     parallelism: {tp: 1, pp: 1, zero: 1, recompute: selective}   # or: auto
+    attention_kernel: flashattention2  # optional: price attention at this kernel's figures
     grid: Quebec
     datacenter: Hyperscale
     duration: 30 days
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -33,7 +34,7 @@ from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.evaluate.evaluator import SystemEvaluation, SystemEvaluator
 from mlsysim.evaluate.reference_plans import is_reference_plan, translate
 from mlsysim.catalog.loader import translate_errors
-from mlsysim.catalog.schemas.common import Schema, at
+from mlsysim.catalog.schemas.common import ATTENTION_KERNELS, Schema, at
 from mlsysim.catalog.schemas.hardware import Precision
 from mlsysim.catalog.schemas.scenario import ParallelLayout
 from provenance.problems import Problem
@@ -70,6 +71,8 @@ class Plan(Schema):
     sequence_length: int | None = Field(default=None, ge=1)
     efficiency: float | str | None = defaults.EFFICIENCY  # None: the cited efficiency
     parallelism: ParallelLayout | None = None  # None or "auto": the fastest layout that fits
+    # Training: the fused-attention kernel the run uses (its cited figures); None: the default one.
+    attention_kernel: Literal[ATTENTION_KERNELS] | None = None  # type: ignore[valid-type]
     grid: str | None = None
     datacenter: str | None = None
     duration: str | None = None
@@ -238,6 +241,7 @@ def _resolve(plan: Plan, located: Located, catalog: Catalog, problems: list[Prob
         "latency_sla": latency_sla,
         "power_budget": power_budget,
         "inferences_per_second": plan.inferences_per_second,
+        "attention_kernel": plan.attention_kernel,
         **powers,
     }
 

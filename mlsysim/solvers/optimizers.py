@@ -113,7 +113,8 @@ class ParallelismOptimizer:
     (whose error says why it does not divide the job); the valid 1F1B/interleaved ones are
     evaluated at once by `DistributedModel.search` (the same step model, vectorised), the
     zero-bubble ones by `DistributedModel.solve`; those that do not fit are counted with
-    their memory, and the top k are solved again in full.
+    their memory, and the top k are solved again in full. `attention_kernel` prices fused
+    attention at that kernel's cited figures in every candidate (`DistributedModel.solve`).
     """
 
     def solve(self, model: Record, cluster: Any, batch_size: int, precision: str = "bf16", efficiency: Any = None, *,
@@ -122,14 +123,15 @@ class ParallelismOptimizer:
               microbatch: Iterable[int] | None = None, interleave: Iterable[int] | None = None,
               zero: Iterable[int] | None = None, recompute: Iterable[str] | None = None,
               schedule: Iterable[str] | None = None, sequence_parallel: bool | None = None,
-              allreduce: str | None = None) -> ParallelismResult:
+              allreduce: str | None = None, attention_kernel: str | None = None) -> ParallelismResult:
         from mlsysim.solvers.distributed import SCHEDULES, DistributedModel, LayoutSpace, training_terms
 
         if objective not in OBJECTIVES:
             raise MlsysimError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
         top_k = inputs.positive_int(top_k, "top_k")
         batch = inputs.positive_int(batch_size, "batch_size (global batch, in sequences)")
-        terms = training_terms(model, cluster, devices=devices, precision=precision, efficiency=efficiency, seq_len=seq_len)
+        terms = training_terms(model, cluster, devices=devices, precision=precision, efficiency=efficiency, seq_len=seq_len,
+                               attention_kernel=attention_kernel)
         defaults = LayoutSpace()
         n, per_node = int(terms.devices), int(terms.fleet.per_node)
         tps = _candidates(tp, _divisors(per_node), "tp")
@@ -180,6 +182,7 @@ class ParallelismOptimizer:
                             layout = {"tp": t, "pp": p, "cp": c, "microbatch": b, "interleave": v}
                             try:
                                 solver.solve(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len,
+                                             attention_kernel=attention_kernel,
                                              zero=zeros[0], recompute=modes[0], sequence_parallel=sp, allreduce=ar, **layout)
                             except OOMError:
                                 pass
@@ -200,6 +203,7 @@ class ParallelismOptimizer:
                         extra_tried += 1
                         try:
                             r = solver.solve(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len,
+                                             attention_kernel=attention_kernel,
                                              zero=z, recompute=mode, sequence_parallel=sp, allreduce=ar, schedule=name,
                                              **shape)
                         except MlsysimError as exc:
@@ -218,13 +222,16 @@ class ParallelismOptimizer:
                                   + "; ".join(e["message"] for e in examples.values()))
         if not all(valid.values()):  # only zero-bubble layouts divide the job
             return self._rank(extra, [], None, objective, top_k, evaluated, rejected, examples, smallest_extra,
-                              terms, solver, (model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar))
+                              terms, solver, (model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar,
+                                          attention_kernel))
         space = LayoutSpace(tp=tuple(sorted(valid["tp"])), pp=tuple(sorted(valid["pp"])), cp=tuple(sorted(valid["cp"])),
                             microbatch=tuple(sorted(valid["microbatch"])), interleave=tuple(sorted(valid["interleave"])),
                             zero=zeros, recompute=modes, sequence_parallel=sp, allreduce=ar)
-        found = solver.search(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len, space=space)
+        found = solver.search(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len, space=space,
+                              attention_kernel=attention_kernel)
         return self._rank(extra, [found.table], found, objective, top_k, evaluated, rejected, examples, smallest_extra,
-                          terms, solver, (model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar))
+                          terms, solver, (model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar,
+                                          attention_kernel))
 
     @staticmethod
     def _rank(extra: list[Any], tables: list[dict[str, Any]], found: Any, objective: str, top_k: int, evaluated: int,
@@ -234,7 +241,7 @@ class ParallelismOptimizer:
         the table's top rows again in full."""
         import numpy as np
 
-        model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar = job
+        model, cluster, batch, precision, efficiency, devices, seq_len, sp, ar, attention_kernel = job
         sign = 1.0 if OBJECTIVES[objective] == "min" else -1.0
         ranked: list[tuple[float, int, Any]] = [(sign * getattr(r, objective), i, r) for i, r in enumerate(extra)]
         smallest = smallest_extra
@@ -263,6 +270,7 @@ class ParallelismOptimizer:
                 _, table, i = item
                 layout = {name: int(table[name][i]) for name in ("tp", "pp", "cp", "microbatch", "interleave", "zero")}
                 item = solver.solve(model, cluster, batch, precision, efficiency, devices=devices, seq_len=seq_len,
+                                    attention_kernel=attention_kernel,
                                     recompute=str(table["recompute"][i]), sequence_parallel=sp, allreduce=ar, **layout)
             top.append(item)
         return ParallelismResult(top[0], top, objective, evaluated, fitting, dict(rejected), examples, terms.lineage)
