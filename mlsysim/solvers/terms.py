@@ -583,7 +583,10 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
     representative of many shapes (a median over a shape table, the lower end of a stated
     range) is preferred to the best shape of a sweep (qualifier `statistic: best shape of a
     sweep`, an upper bound), which fills only a slot no other record fills. Among records
-    of the same standing the first by id wins, so the choice never depends on file order."""
+    of the same standing the first by id wins, so the choice never depends on file order.
+    A convolution figure scoped to a tensor layout, and an attention figure scoped to a
+    fused-attention kernel (qualifier `implementation`), are also indexed under that layout
+    or kernel; only the channels-last and the CUDA FlashAttention ones fill the default slot."""
     memo = catalog.derived("scoped_efficiencies")
     index = memo.get(None)
     if index is None:
