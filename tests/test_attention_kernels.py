@@ -104,3 +104,15 @@ def test_the_parallelism_optimizer_ranks_layouts_at_the_named_kernel(catalog) ->
     triton = ParallelismOptimizer().solve(model, cluster, 96, devices=8, seq_len=8192, tp=[1], pp=[1],
                                           attention_kernel="flashattention_triton").best
     assert triton.step_time > default.step_time
+
+
+def test_hopper_keeps_flashattention3_as_its_default_and_names_flashattention2_at_35_percent(catalog) -> None:
+    """Of two CUDA FlashAttention versions cited for one accelerator, the later is its default,
+    whatever the records' ids; the earlier serves where a caller names it: FlashAttention-2 on
+    the H100 at the 35% the FlashAttention-3 paper's abstract states ("FlashAttention-2 achieving
+    only 35% utilization on the H100 GPU")."""
+    for hw in ("h100_sxm", "h200"):
+        h = hardware_terms(catalog.get("hardware", hw), "bf16")
+        assert kernel_efficiency_values(h)["attention"].qualifiers["implementation"] == "flashattention3"
+        forward, backward = attention_kernel_values(h, "flashattention2")
+        assert forward.si == pytest.approx(0.35) and backward is None

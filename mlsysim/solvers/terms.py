@@ -570,7 +570,7 @@ CONV_LAYOUTS = ("channels_last", "nchw")  # the catalog's qualifier enum (schema
 # figure; FlashAttention written in Triton is one a run opts into, so its figures serve only
 # where a caller names it.
 ATTENTION_KERNELS = ("flashattention2", "flashattention3", "flashattention_triton")
-DEFAULT_ATTENTION_KERNELS = ("flashattention2", "flashattention3")
+DEFAULT_ATTENTION_KERNELS = ("flashattention2", "flashattention3")  # oldest first
 ATTENTION_SLOTS = ("attention", "attention_backward")
 
 
@@ -586,7 +586,8 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
     of the same standing the first by id wins, so the choice never depends on file order.
     A convolution figure scoped to a tensor layout, and an attention figure scoped to a
     fused-attention kernel (qualifier `implementation`), are also indexed under that layout
-    or kernel; only the channels-last and the CUDA FlashAttention ones fill the default slot."""
+    or kernel; only the channels-last and the CUDA FlashAttention ones fill the default slot,
+    and of two FlashAttention versions cited for one accelerator the later one (`_newer_kernel`)."""
     memo = catalog.derived("scoped_efficiencies")
     index = memo.get(None)
     if index is None:
@@ -614,9 +615,21 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
             for hw_id in _listed(wanted.get("hardware")):
                 for precision in _listed(wanted.get("precisions")):
                     for key in keys:
-                        index.setdefault((key, hw_id, precision), value)
+                        held = index.get((key, hw_id, precision))
+                        if held is None or (key in ATTENTION_SLOTS and _newer_kernel(value, held)):
+                            index[(key, hw_id, precision)] = value
         memo[None] = index
     return index
+
+
+def _newer_kernel(value: Value, held: Value) -> bool:
+    """Whether attention figure `value` is of a later CUDA FlashAttention kernel than `held`
+    (DEFAULT_ATTENTION_KERNELS, oldest first): where both are cited for an accelerator, its
+    default is the later one, the kernel a current stack runs."""
+    def rank(v: Value) -> int:
+        implementation = v.qualifiers.get("implementation")
+        return DEFAULT_ATTENTION_KERNELS.index(implementation) if implementation in DEFAULT_ATTENTION_KERNELS else -1
+    return rank(value) > rank(held)
 
 
 def _implementation_kernel(kernel: str, implementation: str) -> str:
