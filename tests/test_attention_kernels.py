@@ -116,3 +116,8 @@ def test_hopper_keeps_flashattention3_as_its_default_and_names_flashattention2_a
         assert kernel_efficiency_values(h)["attention"].qualifiers["implementation"] == "flashattention3"
         forward, backward = attention_kernel_values(h, "flashattention2")
         assert forward.si == pytest.approx(0.35) and backward is None
+
+
+def test_a_named_fused_kernel_and_unfused_attention_conflict(catalog) -> None:
+    with pytest.raises(MlsysimError, match="names a fused-attention kernel, but fused_attention=False"):
+        _step(catalog, attention_kernel="flashattention2", fused_attention=False)

@@ -453,6 +453,7 @@ class TrainingTerms:
     # The part of `quantized_inputs` entering the MLPs' input projections, quantized again when
     # "mlp_input" recomputation runs them again.
     quantized_mlp_inputs: float = 0.0
+    attention_kernel: str | None = None  # the fused-attention kernel whose figures price attention, where named
     # Layouts `resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, Layout] = field(default_factory=dict, compare=False, repr=False)
@@ -604,7 +605,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         experts_active=shape.experts_active, moe_layers=moe_layers, quantized_inputs=quantized_inputs,
         expert_rate=peak * expert_fraction, flops_expert_seq=flops_expert_seq,
         quantized_output_grads=quantized_output_grads, quantization_rate=quantization_rate,
-        quantized_mlp_inputs=quantized_mlp_inputs,
+        quantized_mlp_inputs=quantized_mlp_inputs, attention_kernel=attention_kernel,
     )
 
 
@@ -1567,6 +1568,9 @@ def _validate(s: TrainingTerms, layout: Layout, batch: Any) -> tuple[int, int]:
         )
     if s.seq % layout.cp:
         raise MlsysimError(f"CP = {layout.cp} does not divide the sequence length {s.seq:g}")
+    if s.attention_kernel is not None and not layout.fused_attention:
+        raise MlsysimError(f"attention_kernel {s.attention_kernel!r} names a fused-attention kernel, but fused_attention="
+                           "False writes the scores to memory; drop one of the two")
     dp = n // split
     if layout.ep > 1:
         if not s.experts_total:
