@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlsysim.catalog import defaults
@@ -354,8 +354,8 @@ def _evaluate_training(sc: Request) -> SystemEvaluation:
     layout = None if auto else _parallelism(parallelism)
     try:
         if layout is None:
-            result = _best_layout(Job(model, fleet, batch, precision, efficiency, job.seq_len,
-                                      attention_kernel=job.attention_kernel))
+            # The job on the Fleet read above (it holds the device count) at the efficiency resolved above.
+            result = _best_layout(replace(job, fleet=fleet, efficiency=efficiency, devices=None))
             layout_given.append("auto (fastest layout that fits)")
         else:
             result = train(setup, layout, batch)

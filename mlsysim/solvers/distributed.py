@@ -1134,13 +1134,13 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         # The EP group's ranks: strided by TP x CP when drawn from DP x CP, consecutive when folded.
         span = x.ep if _folded(x) else x.tp * x.cp * x.ep
         inside = span <= per_node
-        one_a2a = ((x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / where(inside, intra, inter)
-                   + (x.ep - 1) * where(inside, 0.0, inter_lat))
+        sent = (x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem  # every copy but the rank's own [B]
+        one_a2a = sent / where(inside, intra, inter) + (x.ep - 1) * where(inside, 0.0, inter_lat)
         if x.ep_dispatch == "hierarchical":
             # Over NVLink every copy but the rank's own; over the fabric each token once per
             # remote node holding any of its experts. The two overlap (DeepSeek-V3 Sec. 3.2.2).
             nodes = ops.maximum(1.0, -(-span // per_node))
-            t_nvlink = (x.ep - 1) / x.ep * routed_tokens * s.hidden * s.elem / intra
+            t_nvlink = sent / intra
             crossing = hierarchical_dispatch_copies(s.experts_total, s.experts_active, nodes)
             t_fabric = crossing * tokens * s.hidden * s.elem / inter + (nodes - 1) * inter_lat
             one_a2a = where(inside, t_nvlink, ops.maximum(t_nvlink, t_fabric))
@@ -1428,9 +1428,11 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
     m = batch / (dp * x.microbatch)
     layers_stage = -(-s.layers // (x.pp * x.interleave)) * x.interleave
     model_flops = batch * s.flops_model_seq
+    # The share of each chunk's layers a partial recomputation covers: over the whole model's
+    # FLOPs, of an average chunk; for the slowest stage's terms (read once for all of them),
+    # of its chunks.
     hw_flops = batch * _by_mode(s.flops_hw_seq, x, _recomputed_share(x, s.layers / (x.pp * x.interleave)))
     n = s.devices
-    # The share of each chunk's layers a partial recomputation covers, read once for every term.
     share = _recomputed_share(x, layers_stage / x.interleave)
     weights, gradients, optimizer, activations = _memory(ops, s, x, dp, m, layers_stage, share)
     total = weights + gradients + optimizer + activations

@@ -623,13 +623,14 @@ def _scoped_efficiencies(catalog: Catalog) -> dict[tuple[str, str, str], Value]:
 
 
 def _newer_kernel(value: Value, held: Value) -> bool:
-    """Whether attention figure `value` is of a later CUDA FlashAttention kernel than `held`
-    (DEFAULT_ATTENTION_KERNELS, oldest first): where both are cited for an accelerator, its
-    default is the later one, the kernel a current stack runs."""
+    """Whether attention figures `value` and `held` are both of CUDA FlashAttention kernels and
+    `value`'s the later (DEFAULT_ATTENTION_KERNELS, oldest first): where both are cited for an
+    accelerator, its default is the later one, the kernel a current stack runs. Any other pair
+    keeps the first-ranked figure, as every other slot does."""
     def rank(v: Value) -> int:
         implementation = v.qualifiers.get("implementation")
         return DEFAULT_ATTENTION_KERNELS.index(implementation) if implementation in DEFAULT_ATTENTION_KERNELS else -1
-    return rank(value) > rank(held)
+    return rank(held) >= 0 and rank(value) > rank(held)
 
 
 def _implementation_kernel(kernel: str, implementation: str) -> str:
