@@ -117,6 +117,28 @@ def _report(root: Path, category: str | None = None):
     return validate(load_catalog(root), category)
 
 
+def test_a_row_stating_materialised_attention_is_priced_so(catalog_copy):
+    """config fused_attention false (attention before FlashAttention) reaches the solver as
+    fused_attention=False: the scores' traffic is priced, so the step is slower than the same
+    row's with fused attention."""
+    from mlsysim import DistributedModel
+    from mlsysim.catalog import load_catalog
+
+    row = TRAIN_ROW.replace("dp: 4}}", "dp: 4}, fused_attention: false}")
+    root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
+    [result] = _report(root).results
+    cat = load_catalog(root)
+    [recompute] = [a.split(" = ")[1].split(" ")[0] for a in result.assumed if a.startswith("recompute")]
+    kwargs = dict(batch_size=64, precision="fp16", efficiency=cat.get("assumptions", "gemm_compute_efficiency"),
+                  tp=2, pp=2, devices=16, seq_len=2048, recompute=recompute)
+    model, cluster = cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster")
+    unfused = DistributedModel().solve(model, cluster, fused_attention=False, **kwargs)
+    fused = DistributedModel().solve(model, cluster, **kwargs)
+    assert result.status == "ok", result.reason
+    assert result.predicted == pytest.approx(unfused.achieved_flops_per_device, rel=1e-12)
+    assert unfused.step_time > fused.step_time
+
+
 # ---------------------------------------------------------------- schema
 
 
@@ -153,6 +175,17 @@ def test_mfu_above_one_is_rejected(catalog_copy):
     _, problems = check(catalog_copy({"measurements/fx_cnn_b1_latency.yaml": row}))
     [problem] = problems
     assert problem.field == "measured.value" and "exceeds 100%" in problem.message
+
+
+def test_a_named_kernel_with_materialised_attention_is_located(catalog_copy):
+    """A fused kernel and fused_attention false contradict each other: a load error at the
+    config, saying to drop one."""
+    from mlsysim.catalog import check
+
+    row = TRAIN_ROW.replace("dp: 4}}", "dp: 4}, attention_kernel: flashattention2, fused_attention: false}")
+    _, problems = check(catalog_copy({"measurements/fx_lm_train.yaml": row}))
+    [problem] = problems
+    assert problem.field == "config.fused_attention" and "drop one of the two" in problem.message
 
 
 # ---------------------------------------------------------------- runner

@@ -36,8 +36,6 @@ CATEGORIES = ("training", "latency", "throughput", "under_load", "edge")
 # mode (every system overhead modelled on top), never an end-to-end MFU measured on one of
 # the rows being validated.
 TRAINING_EFFICIENCY = "gemm_compute_efficiency"
-# FlashAttention (Dao et al. 2022) postdates this paper's runs: its attention scores are materialised.
-UNFUSED_ATTENTION_SOURCES = frozenset({"arxiv-megatron-lm-2104-04473"})
 # The cited host time per operator of each front end a measurement states it ran in (config
 # `execution`), for models whose operators Engine.solve counts (CNNs): a record measured on the
 # row's machine where one applies (qualifiers kernel: host_dispatch, execution, hardware),
@@ -310,9 +308,7 @@ def predict_training(c: Call) -> float:
     dp = c.layout("dp")
     if dp is not None and dp * tp * pp * cp != devices:
         raise NotExpressible(f"tp x pp x cp x dp = {tp} x {pp} x {cp} x {dp} does not equal the {devices} devices")
-    fused = c.rec.claims["measured"]["source"] not in UNFUSED_ATTENTION_SOURCES
-    if not fused:
-        c.assumed.append("attention scores materialised (FlashAttention postdates the source)")
+    fused = c.config("fused_attention") is not False
     common = dict(
         batch_size=batch, precision=precision, efficiency=c.catalog.get("assumptions", TRAINING_EFFICIENCY),
         tp=tp, pp=pp, cp=cp, ep=c.default("ep", 1, listed=bool(c.model().get("transformer.experts_total", 0))), devices=devices, seq_len=c.config("sequence_length"),

@@ -136,6 +136,18 @@ class MeasuredConfig(Schema):
     # the cited commit says: FlashAttention-2 or -3 (CUDA) or FlashAttention written in Triton
     # (mlsysim.solvers.terms.ATTENTION_KERNELS). Unset: the solver's default attention figure.
     attention_kernel: Literal[ATTENTION_KERNELS] | None = None  # type: ignore[valid-type]
+    # Whether the run's attention kept its scores out of memory (a fused kernel such as
+    # FlashAttention). False: the scores were materialised, as Megatron-LM and
+    # Megatron-DeepSpeed did before FlashAttention (a GEMM, a fused softmax, a GEMM). Unset:
+    # fused.
+    fused_attention: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_attention(self) -> MeasuredConfig:
+        if self.attention_kernel is not None and self.fused_attention is False:
+            raise ValueError(at("fused_attention", f"attention_kernel {self.attention_kernel} is a fused kernel; "
+                                "drop one of the two"))
+        return self
 
 
 class Measurement(RecordBase):
