@@ -207,7 +207,7 @@ def test_exit_2_does_not_fit_says_by_how_much(cli) -> None:
 def test_exit_2_hint_names_a_node_of_the_same_accelerator(cli) -> None:
     """The hint names nodes built from this accelerator, never another GPU's node."""
     a100 = cli("eval", "Llama3_70B", "A100")
-    assert a100.code == 2 and "(--tp N with a node that holds A100: DGX_A100, MosaicML_A100_80GB_RoCE)" in a100.err
+    assert a100.code == 2 and "(--tp N with a node that holds A100: DGX_A100, JeanZay_A100_80GB_OPA, MosaicML_A100_80GB_RoCE)" in a100.err
     assert "40GB" not in a100.err  # the A100 40GB's node holds another accelerator
     mi300x = cli("eval", "Llama3_1_405B", "MI300X")
     assert mi300x.code == 2
