@@ -201,7 +201,8 @@ def test_result_fields_follow_the_model_outputs(catalog):
     step_model's outputs in order, then the lineage, the efficiency mode, the schedule, the
     capacity basis, the EP size, the all-to-all time, the FP8 quantization time, the MoE
     token-dispatch time, what the step leaves unpriced, how many layers per chunk it
-    recomputes and the expert-parallel choices (dispatch, expert TP, overlap)."""
+    recomputes, the expert-parallel choices (dispatch, expert TP, overlap) and whether the
+    gradients are reduced in fp32."""
     from dataclasses import fields
 
     from mlsysim.solvers.distributed import Layout, TrainingResult, _Scalar, step_model
@@ -214,7 +215,7 @@ def test_result_fields_follow_the_model_outputs(catalog):
     # train passes them by position after the layout's ep.
     late = ("ep_comm_time", "quantization_time", "moe_dispatch_time")
     tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late, "unpriced",
-            "recompute_layers", "ep_dispatch", "expert_tp", "ep_overlap"]
+            "recompute_layers", "ep_dispatch", "expert_tp", "ep_overlap", "grad_reduce_fp32"]
     assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k not in late]
     assert names[-len(tail):] == tail and tuple(out)[-len(late):] == late
 
@@ -411,6 +412,35 @@ def test_update_time_is_gradient_accumulation_plus_the_optimizer_step(catalog):
     # A measured end-to-end MFU already holds the update: nothing is added again.
     measured = dm.solve(model, cluster, 256, "bf16", catalog.get("assumptions", "mfu_megatron_1t"), **common)
     assert measured.update_time == 0.0
+
+
+def test_gradients_reduced_in_fp32_move_and_hold_four_bytes(catalog):
+    """grad_reduce_fp32 (Megatron-Core's grad_reduce_in_fp32, FSDP's reduce_dtype float32,
+    DeepSpeed's bf16 optimizer) holds, accumulates and reduces the gradients at 4 bytes
+    instead of the training precision's 2: the gradient memory doubles; ZeRO 0's all-reduce
+    moves twice the bytes, ZeRO 1's reduce-scatter (4 bytes) plus parameter all-gather
+    (2 bytes) 1.5 times; each accumulation reads the new gradient (e) and reads and writes
+    the fp32 sum (2 x 4); the optimizer reads a 4-byte gradient; ZeRO-3's per-microbatch
+    reduce-scatter moves 4 bytes while its two all-gathers stay at 2."""
+    dm = DistributedModel()
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    setup = DistributedModel.setup(model, cluster, precision="bf16", efficiency=0.5)
+    common = dict(tp=4, pp=2, devices=256, seq_len=2048, microbatch=1, interleave=1)
+    e, g = 2.0, 4.0
+    for zero, ratio in ((0, g / e), (1, (g + e) / 2 / e)):
+        half = dm.solve(model, cluster, 256, "bf16", 0.5, zero=zero, **common)
+        full = dm.solve(model, cluster, 256, "bf16", 0.5, zero=zero, grad_reduce_fp32=True, **common)
+        assert full.grad_reduce_fp32 and not half.grad_reduce_fp32
+        assert full.memory_gradients == pytest.approx(half.memory_gradients * g / e)
+        assert full.dp_comm_time == pytest.approx(half.dp_comm_time * ratio, rel=1e-2)
+    m, params_dev = half.microbatches, setup.params / 8
+    expected = ((m - 1) * (e + 2 * g) * params_dev + params_dev / full.dp * (2 * setup.opt_bytes + g + e)) / setup.mem_bw
+    assert full.update_time == pytest.approx(expected)
+    gathered = dm.solve(model, cluster, 256, "bf16", 0.5, zero=3, **common)
+    scattered = dm.solve(model, cluster, 256, "bf16", 0.5, zero=3, grad_reduce_fp32=True, **common)
+    # Three collectives of 2 bytes become two of 2 and one of 4: more time, under 4/3 of it
+    # (each collective's latency is paid once whatever its size).
+    assert gathered.dp_comm_time < scattered.dp_comm_time < gathered.dp_comm_time * (2 * e + g) / (3 * e)
 
 
 def _compute_time_added(terms, layout, dp, batch, **reset):

@@ -177,6 +177,26 @@ def test_mfu_above_one_is_rejected(catalog_copy):
     assert problem.field == "measured.value" and "exceeds 100%" in problem.message
 
 
+def test_a_row_reducing_gradients_in_fp32_is_priced_so(catalog_copy):
+    """parallelism grad_reduce_fp32 reaches the solver as grad_reduce_fp32; a row that does
+    not state it is priced at the training precision and says so."""
+    from mlsysim import DistributedModel
+    from mlsysim.catalog import load_catalog
+
+    row = TRAIN_ROW.replace("dp: 4}}", "dp: 4, grad_reduce_fp32: true}}")
+    root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
+    [result] = _report(root).results
+    cat = load_catalog(root)
+    [recompute] = [a.split(" = ")[1].split(" ")[0] for a in result.assumed if a.startswith("recompute")]
+    direct = DistributedModel().solve(cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster"), batch_size=64,
+                                      precision="fp16", efficiency=cat.get("assumptions", "gemm_compute_efficiency"),
+                                      tp=2, pp=2, devices=16, seq_len=2048, recompute=recompute, grad_reduce_fp32=True)
+    assert result.status == "ok" and result.predicted == pytest.approx(direct.achieved_flops_per_device, rel=1e-12)
+    assert not any(a.startswith("grad_reduce_fp32") for a in result.assumed)
+    [unstated] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": TRAIN_ROW})).results
+    assert "grad_reduce_fp32 = False (not stated)" in unstated.assumed
+
+
 def test_a_named_kernel_with_materialised_attention_is_located(catalog_copy):
     """A fused kernel and fused_attention false contradict each other: a load error at the
     config, saying to drop one."""

@@ -322,6 +322,7 @@ def predict_training(c: Call) -> float:
         ep_dispatch=c.default("ep_dispatch", "all_to_all", listed=False),
         expert_tp=c.layout("expert_tp"),
         ep_overlap=bool(c.default("ep_overlap", False, listed=False)),
+        grad_reduce_fp32=bool(c.default("grad_reduce_fp32", False)),
         tp_comm_overlap=bool(c.default("tp_comm_overlap", False, listed=tp > 1)),
         efficiency_mode="first_principles", attention_kernel=c.config("attention_kernel"),
     )

@@ -104,6 +104,7 @@ from mlsysim.solvers.fleet import (
 )
 from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
+    BYTES_PER_ELEMENT,
     hierarchical_allreduce_time,
     pipeline_bubble_fraction,
     ring_allreduce_time,
@@ -184,7 +185,10 @@ GEMM_EFFICIENCY = "gemm_compute_efficiency"
 FP8_QUANTIZATION = "fp8_quantization_bytes_per_element"
 # ZeRO-3 moves each layer's parameters twice per microbatch (all-gather before its forward
 # and again before its backward) and its gradients once (reduce-scatter), Rajbhandari et al. 2020 Sec. 7.2.3.
-ZERO3_COLLECTIVES_PER_MICROBATCH = 3
+ZERO3_GATHERS_PER_MICROBATCH = 2
+# Gradients reduced (and accumulated) in fp32 rather than the training precision
+# (Layout.grad_reduce_fp32): 4 bytes per element.
+FP32_GRADIENT_BYTES = BYTES_PER_ELEMENT["fp32"]
 # Expert parallelism moves each MoE layer's tokens twice per pass: an all-to-all dispatches
 # them to the ranks holding their experts and another returns the results (Lepikhin et al.
 # 2020, GShard; Fedus et al. 2021, Switch Transformers).
@@ -249,6 +253,12 @@ class Layout:
     fused_grad_accumulation the weight-gradient GEMM adds into the accumulated gradients in
                         place (Megatron-LM's --gradient-accumulation-fusion); False = each
                         microbatch after the first pays a separate element-wise add
+    grad_reduce_fp32    gradients are held, accumulated and reduced across the data-parallel
+                        ranks in fp32 (4 bytes) rather than the training precision:
+                        Megatron-Core's grad_reduce_in_fp32, PyTorch FSDP's
+                        MixedPrecision(reduce_dtype=float32) (Composer's DEFAULT), DeepSpeed's
+                        bf16 optimizer; the updated parameters are still gathered at the
+                        training precision
     """
 
     tp: int = 1
@@ -272,6 +282,7 @@ class Layout:
     ep_dispatch: str = "all_to_all"
     expert_tp: int | None = None
     ep_overlap: bool = False
+    grad_reduce_fp32: bool = False
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -801,6 +812,7 @@ class TrainingResult(QuantityView):
     ep_dispatch: str = "all_to_all"
     expert_tp: int | None = None
     ep_overlap: bool = False
+    grad_reduce_fp32: bool = False  # gradients held, accumulated and reduced in fp32 (Layout's field)
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -872,7 +884,7 @@ class LayoutColumns:
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "recompute_layers", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
                  "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node", "ep_dispatch",
-                 "expert_tp", "ep_overlap")
+                 "expert_tp", "ep_overlap", "grad_reduce_fp32")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -890,6 +902,7 @@ class LayoutColumns:
         self.ep_dispatch = "all_to_all"
         self.expert_tp = None
         self.ep_overlap = False
+        self.grad_reduce_fp32 = False
 
 
 def _folded(x: Any) -> bool:
@@ -1108,19 +1121,24 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     inside = group * x.tp <= per_node
     bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
     dense, routed = _param_split(s, x)
-    one = ring_collective_time((dense + routed) * s.elem, group, bw, 0.0) + layers_stage * (group - 1) * lat
-    if _expert_parallel(s, x):
-        # The routed experts' shards live on the group / ep ranks that hold the same experts:
-        # their collectives run over that smaller group.
-        one = where(x.ep > 1, ring_collective_time(dense * s.elem, group, bw, 0.0)
-                    + ring_collective_time(routed * s.elem, group * x.tp / _expert_tp(x) / x.ep, bw, 0.0)
-                    + layers_stage * (group - 1) * lat, one)
+
+    def one_pass(nbytes: Any) -> Any:  # one collective over every layer's shards, `nbytes` per element
+        once = ring_collective_time((dense + routed) * nbytes, group, bw, 0.0) + layers_stage * (group - 1) * lat
+        if _expert_parallel(s, x):
+            # The routed experts' shards live on the group / ep ranks that hold the same experts:
+            # their collectives run over that smaller group.
+            once = where(x.ep > 1, ring_collective_time(dense * nbytes, group, bw, 0.0)
+                         + ring_collective_time(routed * nbytes, group * x.tp / _expert_tp(x) / x.ep, bw, 0.0)
+                         + layers_stage * (group - 1) * lat, once)
+        return once
+
+    gather, scatter = one_pass(s.elem), one_pass(_gradient_bytes(s, x))
     forward_share = 1.0 / (1.0 + s.backward)
     if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
         c_fwd = t_compute * forward_share
-        t_z3 = ops.maximum(0.0, one - c_fwd) + ops.maximum(0.0, 2 * one - (t_compute - c_fwd))
+        t_z3 = ops.maximum(0.0, gather - c_fwd) + ops.maximum(0.0, gather + scatter - (t_compute - c_fwd))
     else:
-        t_z3 = ZERO3_COLLECTIVES_PER_MICROBATCH * one
+        t_z3 = ZERO3_GATHERS_PER_MICROBATCH * gather + scatter
     t_z3 = where(x.zero == SHARD_PARAMETERS, t_z3, 0.0)  # a group of one moves nothing: (n-1) = 0
 
     # Expert parallelism: per MoE layer and pass, the tokens this rank routes (its 1/TP share,
@@ -1290,23 +1308,29 @@ def _expert_shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> A
 
 def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
     """Exposed data-parallel gradient synchronisation [s] over the DP x CP ranks holding the
-    same weights, once per step: an all-reduce for ZeRO 0 and 1; ZeRO 2's reduce-scatter of
-    gradients plus all-gather of updated parameters moves the same volume; ZeRO 3 moves its
+    same weights, once per step: an all-reduce of the gradients for ZeRO 0; ZeRO 1 and 2
+    reduce-scatter the gradients and all-gather the updated parameters, the same volume when
+    both are at the training precision (with `grad_reduce_fp32`, the gradients' half at 4
+    bytes); ZeRO 3 moves its
     data per microbatch instead (`_slot_times`), so nothing here, except under hybrid
     sharding: each device's gradient shard is all-reduced across the copies in other nodes
     ((DP x CP) / `_zero_group` of them, over the fabric)."""
     dense, routed = _param_split(s, x)
     group = dp * x.cp
-    t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * s.elem, group)
+    grad = _gradient_bytes(s, x)
+    # ZeRO 1-2 reduce-scatter the gradients and all-gather the updated parameters: with the
+    # gradients in fp32, an all-reduce of the mean of the two element sizes.
+    per_param = ops.where(x.zero >= SHARD_OPTIMIZER, (grad + s.elem) / 2.0, grad)
+    t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * per_param, group)
     if _expert_parallel(s, x):
         # The routed experts' gradients are summed only over the ranks that hold the same
         # experts, (DP x CP) / EP of them ((TP x DP x CP) / EP when folded).
-        t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * s.elem, group)
-                         + _gradient_allreduce(ops, s, x, routed * s.elem, group * x.tp / _expert_tp(x) / x.ep), t_dp)
+        t_dp = ops.where(x.ep > 1, _gradient_allreduce(ops, s, x, dense * per_param, group)
+                         + _gradient_allreduce(ops, s, x, routed * per_param, group * x.tp / _expert_tp(x) / x.ep), t_dp)
     across = 0.0
     if x.shard_within_node:
         shard = (dense / _shards(ops, s, x, dp, SHARD_GRADIENTS)
-                 + routed / _expert_shards(ops, s, x, dp, SHARD_GRADIENTS)) * s.elem
+                 + routed / _expert_shards(ops, s, x, dp, SHARD_GRADIENTS)) * grad
         across = ring_allreduce_time(shard, group / _zero_group(ops, s, x, dp), s.inter_bw, s.inter_latency)
     t_dp = ops.where(x.zero == SHARD_PARAMETERS, across, t_dp)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
@@ -1330,17 +1354,19 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     """Memory-bound parameter work of one step on one device [s]: gradient accumulation and
     the optimizer step, at the achieved memory bandwidth.
 
-        accumulation = (m - 1) x 3 x P_dev x e          (g_acc += g for microbatches 2..m;
-                                                         none when the weight-gradient GEMM
-                                                         accumulates in place, or under
-                                                         ZeRO 2/3, whose gradients leave
-                                                         the device every microbatch)
-        optimizer    = P_opt x (2 K + 2 e)              (read and write the optimizer state
+        accumulation = (m - 1) x (e + 2 g) x P_dev      (g_acc += g for microbatches 2..m:
+                                                         read the new gradient, read and
+                                                         write the sum; none when the
+                                                         weight-gradient GEMM accumulates in
+                                                         place, or under ZeRO 2/3, whose
+                                                         gradients leave the device every
+                                                         microbatch)
+        optimizer    = P_opt x (2 K + g + e)            (read and write the optimizer state
                                                          of K bytes per parameter, read the
                                                          gradient, write the weights)
 
     with P_dev = params / (TP x PP) the parameters a device holds, e the bytes per element at
-    the training precision, and P_opt = P_dev / (DP x CP) under ZeRO 1-3 (the optimizer
+    the training precision, g the gradients' (4 under `grad_reduce_fp32`, else e), and P_opt = P_dev / (DP x CP) under ZeRO 1-3 (the optimizer
     state is sharded) else P_dev.
 
     References
@@ -1350,11 +1376,20 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     Narayanan et al. 2021, arXiv 2104.04473, Sec. 5.1 (a measured step includes the optimizer).
     """
     dense, routed = _param_split(s, x)
+    grad = _gradient_bytes(s, x)
     separate = ops.where(x.zero >= SHARD_GRADIENTS, 0.0, 0.0 if x.fused_grad_accumulation else 1.0)
-    accumulation = separate * ops.maximum(m - 1.0, 0.0) * GRADIENT_ACCUMULATION_ACCESSES * (dense + routed) * s.elem
+    # Read the microbatch's gradient (training precision), read and write the accumulated one.
+    added = s.elem + (GRADIENT_ACCUMULATION_ACCESSES - 1) * grad
+    accumulation = separate * ops.maximum(m - 1.0, 0.0) * added * (dense + routed)
     held = dense / _shards(ops, s, x, dp, SHARD_OPTIMIZER) + routed / _expert_shards(ops, s, x, dp, SHARD_OPTIMIZER)
-    optimizer = held * (2.0 * s.opt_bytes + 2.0 * s.elem)
+    optimizer = held * (2.0 * s.opt_bytes + grad + s.elem)
     return (accumulation + optimizer) / s.mem_bw
+
+
+def _gradient_bytes(s: TrainingTerms, x: Any) -> float:
+    """Bytes per gradient element as the layout holds, accumulates and reduces them: fp32
+    under `grad_reduce_fp32`, else the training precision's."""
+    return FP32_GRADIENT_BYTES if x.grad_reduce_fp32 else s.elem
 
 
 def _zero_group(ops: Any, s: TrainingTerms, x: Any, dp: Any) -> Any:
@@ -1385,7 +1420,7 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
         return dense / _shards(ops, s, x, dp, stage) + routed / _expert_shards(ops, s, x, dp, stage)
 
     weights = held(SHARD_PARAMETERS) * s.elem
-    gradients = held(SHARD_GRADIENTS) * s.elem
+    gradients = held(SHARD_GRADIENTS) * _gradient_bytes(s, x)
     optimizer = held(SHARD_OPTIMIZER) * s.opt_bytes
     seq_local = s.seq / x.cp
     # Fused (Flash) attention keeps no attention scores for the backward pass, as selective
@@ -1626,7 +1661,7 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
                           s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time,
                           quantization, dispatch, _unpriced(s, layout), layout.recompute_layers,
-                          layout.ep_dispatch, layout.expert_tp, layout.ep_overlap)
+                          layout.ep_dispatch, layout.expert_tp, layout.ep_overlap, layout.grad_reduce_fp32)
 
 
 def _unpriced(s: TrainingTerms, layout: Layout) -> tuple[str, ...]:
@@ -1667,7 +1702,7 @@ class DistributedModel:
         accelerator of the cluster. The layout is `layout=` (a Layout), or tp, pp and any
         other Layout field as keywords (cp, microbatch, interleave, zero, recompute,
         sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention,
-        fused_grad_accumulation, ep, tp_comm_overlap).
+        fused_grad_accumulation, ep, tp_comm_overlap, grad_reduce_fp32).
         `efficiency` None means first principles with the cited GEMM kernel efficiency; an
         `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`).
         `attention_kernel` ("flashattention2", "flashattention3", "flashattention_triton")

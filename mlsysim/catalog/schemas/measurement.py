@@ -79,6 +79,10 @@ class MeasuredLayout(Schema):
     # backward pass (Megatron-Core's cpu_offloading_num_layers; MaxText's offloaded remat
     # policies). No solver models the transfers or the device memory they free.
     offloaded_layers: int | None = Field(default=None, ge=1)
+    # Whether the gradients are held, accumulated and reduced across the data-parallel ranks in
+    # fp32 rather than the training precision (Megatron-Core's grad_reduce_in_fp32, PyTorch
+    # FSDP's reduce_dtype float32, DeepSpeed's bf16 optimizer).
+    grad_reduce_fp32: bool | None = None
 
 
 class MeasuredConfig(Schema):
