@@ -68,6 +68,8 @@ def test_logged_figure_and_layout(catalog, row_id):
     assert (config["batch_size"], config["sequence_length"], config["precision"]) == (gbs, 2048, "bf16")
     assert (layout["tp"], layout["pp"], layout["dp"], layout["zero"], layout["microbatch"]) == (4, 12, 8, 1, 2)
     assert (layout["recompute"], layout["schedule"], config["fused_attention"]) == ("full", "1f1b", False)
+    # DeepSpeed's bf16 optimizer accumulates and all-reduces fp32 gradients (source deepspeed-bf16-optimizer)
+    assert layout["grad_reduce_fp32"] is True
 
 
 def test_model_record_counts_the_model_cards_parameters(catalog):

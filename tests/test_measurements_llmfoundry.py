@@ -165,6 +165,8 @@ def test_published_figure_and_layout(catalog, row_id):
     assert (layout["tp"], layout["pp"], layout["dp"], layout["zero"]) == (1, 1, gpus, 3)
     assert layout["recompute"] == ("full" if checkpointed else "none")
     assert config["precision"] == "bf16"
+    # Composer 0.16.4's get_mixed_precision: DEFAULT reduces gradients in fp32, PURE in bf16
+    assert layout["grad_reduce_fp32"] is ("| DEFAULT |" in claim["as_stated"])
     # attn_impl triton: the yaml's, and submit_benchmarks.py's --attn_impl default at b2a43a1
     assert config["attention_kernel"] == "flashattention_triton"
 
