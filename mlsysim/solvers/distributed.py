@@ -1120,19 +1120,9 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     group = _zero_group(ops, s, x, dp)
     inside = group * x.tp <= per_node
     bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
-    dense, routed = _param_split(s, x)
-
-    def one_pass(nbytes: Any) -> Any:  # one collective over every layer's shards, `nbytes` per element
-        once = ring_collective_time((dense + routed) * nbytes, group, bw, 0.0) + layers_stage * (group - 1) * lat
-        if _expert_parallel(s, x):
-            # The routed experts' shards live on the group / ep ranks that hold the same experts:
-            # their collectives run over that smaller group.
-            once = where(x.ep > 1, ring_collective_time(dense * nbytes, group, bw, 0.0)
-                         + ring_collective_time(routed * nbytes, group * x.tp / _expert_tp(x) / x.ep, bw, 0.0)
-                         + layers_stage * (group - 1) * lat, once)
-        return once
-
-    gather, scatter = one_pass(s.elem), one_pass(_gradient_bytes(s, x))
+    gather = _zero3_collective(s, x, group, bw, lat, layers_stage, s.elem, where)
+    scatter = _zero3_collective(s, x, group, bw, lat, layers_stage, FP32_GRADIENT_BYTES, where) \
+        if x.grad_reduce_fp32 else gather
     forward_share = 1.0 / (1.0 + s.backward)
     if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
         c_fwd = t_compute * forward_share
@@ -1320,7 +1310,7 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     grad = _gradient_bytes(s, x)
     # ZeRO 1-2 reduce-scatter the gradients and all-gather the updated parameters: with the
     # gradients in fp32, an all-reduce of the mean of the two element sizes.
-    per_param = ops.where(x.zero >= SHARD_OPTIMIZER, (grad + s.elem) / 2.0, grad)
+    per_param = ops.where(x.zero >= SHARD_OPTIMIZER, (grad + s.elem) / 2.0, grad) if x.grad_reduce_fp32 else grad
     t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * per_param, group)
     if _expert_parallel(s, x):
         # The routed experts' gradients are summed only over the ranks that hold the same
@@ -1384,6 +1374,22 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     held = dense / _shards(ops, s, x, dp, SHARD_OPTIMIZER) + routed / _expert_shards(ops, s, x, dp, SHARD_OPTIMIZER)
     optimizer = held * (2.0 * s.opt_bytes + grad + s.elem)
     return (accumulation + optimizer) / s.mem_bw
+
+
+def _zero3_collective(s: TrainingTerms, x: Any, group: Any, bw: Any, lat: Any, layers_stage: Any, nbytes: float,
+                      where: Any) -> Any:
+    """One ZeRO-3 collective over the shards of every layer of a stage [s]: an all-gather of
+    the parameters or a reduce-scatter of the gradients, `nbytes` per element, over the
+    `group` ranks (ring at `bw`, `lat` per step)."""
+    dense, routed = _param_split(s, x)
+    once = ring_collective_time((dense + routed) * nbytes, group, bw, 0.0) + layers_stage * (group - 1) * lat
+    if _expert_parallel(s, x):
+        # The routed experts' shards live on the group / ep ranks that hold the same experts:
+        # their collectives run over that smaller group.
+        once = where(x.ep > 1, ring_collective_time(dense * nbytes, group, bw, 0.0)
+                     + ring_collective_time(routed * nbytes, group * x.tp / _expert_tp(x) / x.ep, bw, 0.0)
+                     + layers_stage * (group - 1) * lat, once)
+    return once
 
 
 def _gradient_bytes(s: TrainingTerms, x: Any) -> float:
