@@ -77,10 +77,38 @@ def test_zero3_traffic_repeats_per_microbatch(catalog, gpt3):
     one = dm.solve(gpt3, cluster, 384, "fp16", None, 8, 12, devices=384, seq_len=2048, recompute="full", zero=3)
     four = dm.solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384, seq_len=2048, recompute="full", zero=3)
     assert four.microbatches == 4 * one.microbatches
-    assert four.dp_comm_time == pytest.approx(4 * one.dp_comm_time, rel=1e-9)
+    # Once per step whatever the microbatches: GPT-3's tied embedding, summed between the
+    # first and last of the 12 stages.
+    tied = _tied_embedding_all_reduce(catalog, gpt3, cluster)
+    assert tied > 0
+    assert four.dp_comm_time - tied == pytest.approx(4 * (one.dp_comm_time - tied), rel=1e-9)
     hidden = dm.solve(gpt3, cluster, 1536, "fp16", None, 8, 12, devices=384, seq_len=2048, recompute="full", zero=3,
                       overlap_param_gather=True)
     assert hidden.dp_comm_time < four.dp_comm_time
+
+
+def _tied_embedding_all_reduce(catalog, model, cluster):
+    from mlsysim.solvers.distributed import Layout, _Scalar, _tied_embedding_time
+
+    setup = DistributedModel.setup(model, cluster, precision="fp16", devices=384, seq_len=2048)
+    return _tied_embedding_time(_Scalar, setup, Layout(tp=8, pp=12, zero=3, recompute="full"), 4, setup.elem)
+
+
+def test_a_tied_embedding_is_summed_between_the_first_and_last_stages(catalog, gpt3):
+    """Megatron-LM (finalize_model_grads.py, _allreduce_word_embedding_grads) and DeepSpeed's
+    pipeline engine (_exec_reduce_tied_grads) all-reduce a tied embedding's gradient between
+    the two stages holding it, once per step: vocabulary x hidden / TP elements over 2 ranks
+    on the fabric, 2 (2 - 1) / 2 x bytes / bandwidth + 2 latencies. Nothing without pipeline
+    parallelism."""
+    from mlsysim.solvers.distributed import Layout, _Scalar, _tied_embedding_time
+
+    cluster = catalog.get("clusters", "test_selene_a100")
+    setup = DistributedModel.setup(gpt3, cluster, precision="fp16", devices=384, seq_len=2048)
+    nbytes = gpt3.si("transformer.vocab_size") * gpt3.si("transformer.hidden_size") / 8 * setup.elem
+    assert setup.tied_embedding_params == gpt3.si("transformer.vocab_size") * gpt3.si("transformer.hidden_size")
+    assert _tied_embedding_all_reduce(catalog, gpt3, cluster) == pytest.approx(
+        nbytes / setup.inter_bw + 2 * setup.inter_latency)
+    assert _tied_embedding_time(_Scalar, setup, Layout(tp=8, pp=1), 48, setup.elem) == 0.0
 
 
 def test_training_flops_match_narayanan_formula(catalog, gpt3):

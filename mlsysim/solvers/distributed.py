@@ -465,6 +465,9 @@ class TrainingTerms:
     # "mlp_input" recomputation runs them again.
     quantized_mlp_inputs: float = 0.0
     attention_kernel: str | None = None  # the fused-attention kernel whose figures price attention, where named
+    # Vocabulary x hidden where the output layer shares the input embedding's matrix (its
+    # gradient is summed between the first and last pipeline stages every step), else 0.
+    tied_embedding_params: float = 0.0
     # Layouts `resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, Layout] = field(default_factory=dict, compare=False, repr=False)
@@ -613,6 +616,7 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         logits_rate=peak16 * fraction16, tensor_precision=tensors,
         causal=not shape.encoder, flops_gemm_seq=flops_gemm_seq, waves=waves, capacity_basis=capacity_basis,
         routed_params=per_expert * moe_layers * shape.experts_total, experts_total=shape.experts_total,
+        tied_embedding_params=shape.vocab * shape.hidden if shape.tied else 0.0,
         experts_active=shape.experts_active, moe_layers=moe_layers, quantized_inputs=quantized_inputs,
         expert_rate=peak * expert_fraction, flops_expert_seq=flops_expert_seq,
         quantized_output_grads=quantized_output_grads, quantization_rate=quantization_rate,
@@ -1304,7 +1308,9 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     bytes); ZeRO 3 moves its
     data per microbatch instead (`_slot_times`), so nothing here, except under hybrid
     sharding: each device's gradient shard is all-reduced across the copies in other nodes
-    ((DP x CP) / `_zero_group` of them, over the fabric)."""
+    ((DP x CP) / `_zero_group` of them, over the fabric). Under pipeline parallelism a tied
+    embedding's gradient is then summed between the first and last stages
+    (`_tied_embedding_time`), never hidden."""
     dense, routed = _param_split(s, x)
     group = dp * x.cp
     grad = _gradient_bytes(s, x)
@@ -1325,7 +1331,29 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     t_dp = ops.where(x.zero == SHARD_PARAMETERS, across, t_dp)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
         t_dp = ops.maximum(0.0, t_dp - t_compute * s.backward_share)
-    return t_dp
+    return t_dp + _tied_embedding_time(ops, s, x, dp, grad)
+
+
+def _tied_embedding_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, grad: float) -> Any:
+    """The all-reduce [s] of a tied embedding's gradient between the first pipeline stage
+    (input embedding) and the last (output layer), once per step after the backward pass,
+    so the two copies stay equal: vocabulary x hidden / TP elements at `grad` bytes over
+    two ranks, over the fabric unless the whole job fits in one node. None without
+    pipeline parallelism or tying.
+
+    References
+    ----------
+    Megatron-LM, megatron/core/distributed/finalize_model_grads.py,
+    `_allreduce_word_embedding_grads` ("Reduce grads across first and last stages to ensure
+    that word_embeddings parameters stay in sync"); DeepSpeed, deepspeed/runtime/pipe/engine.py,
+    `_exec_reduce_tied_grads` (dist.all_reduce of each tied weight's gradient over its group).
+    """
+    if not s.tied_embedding_params:
+        return 0.0
+    inside = x.tp * x.cp * dp * x.pp <= s.per_node
+    t = ring_allreduce_time(s.tied_embedding_params / x.tp * grad, 2.0, ops.where(inside, s.intra_bw, s.inter_bw),
+                            ops.where(inside, 0.0, s.inter_latency))
+    return ops.where(x.pp > 1, t, 0.0)
 
 
 def _gradient_allreduce(ops: Any, s: TrainingTerms, x: Any, grads: Any, group: Any) -> Any:
