@@ -117,23 +117,33 @@ def _report(root: Path, category: str | None = None):
     return validate(load_catalog(root), category)
 
 
-def test_a_row_stating_materialised_attention_is_priced_so(catalog_copy):
-    """config fused_attention false (attention before FlashAttention) reaches the solver as
-    fused_attention=False: the scores' traffic is priced, so the step is slower than the same
-    row's with fused attention."""
+def _train_row_and_direct(catalog_copy, row, **layout):
+    """The runner's result for training `row` on the fixture catalog, and a function solving
+    the same job directly with DistributedModel (its layout plus `layout`, recomputation as
+    the runner chose it)."""
     from mlsysim import DistributedModel
     from mlsysim.catalog import load_catalog
 
-    row = TRAIN_ROW.replace("dp: 4}}", "dp: 4}, fused_attention: false}")
     root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
     [result] = _report(root).results
     cat = load_catalog(root)
     [recompute] = [a.split(" = ")[1].split(" ")[0] for a in result.assumed if a.startswith("recompute")]
-    kwargs = dict(batch_size=64, precision="fp16", efficiency=cat.get("assumptions", "gemm_compute_efficiency"),
-                  tp=2, pp=2, devices=16, seq_len=2048, recompute=recompute)
-    model, cluster = cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster")
-    unfused = DistributedModel().solve(model, cluster, fused_attention=False, **kwargs)
-    fused = DistributedModel().solve(model, cluster, **kwargs)
+
+    def direct(**more):
+        return DistributedModel().solve(cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster"),
+                                        batch_size=64, precision="fp16",
+                                        efficiency=cat.get("assumptions", "gemm_compute_efficiency"), tp=2, pp=2,
+                                        devices=16, seq_len=2048, recompute=recompute, **layout, **more)
+
+    return result, direct
+
+
+def test_a_row_stating_materialised_attention_is_priced_so(catalog_copy):
+    """config fused_attention false (attention before FlashAttention) reaches the solver as
+    fused_attention=False: the scores' traffic is priced, so the step is slower than the same
+    row's with fused attention."""
+    result, direct = _train_row_and_direct(catalog_copy, TRAIN_ROW.replace("dp: 4}}", "dp: 4}, fused_attention: false}"))
+    unfused, fused = direct(fused_attention=False), direct()
     assert result.status == "ok", result.reason
     assert result.predicted == pytest.approx(unfused.achieved_flops_per_device, rel=1e-12)
     assert unfused.step_time > fused.step_time
@@ -180,18 +190,9 @@ def test_mfu_above_one_is_rejected(catalog_copy):
 def test_a_row_reducing_gradients_in_fp32_is_priced_so(catalog_copy):
     """parallelism grad_reduce_fp32 reaches the solver as grad_reduce_fp32; a row that does
     not state it is priced at the training precision and says so."""
-    from mlsysim import DistributedModel
-    from mlsysim.catalog import load_catalog
-
     row = TRAIN_ROW.replace("dp: 4}}", "dp: 4, grad_reduce_fp32: true}}")
-    root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
-    [result] = _report(root).results
-    cat = load_catalog(root)
-    [recompute] = [a.split(" = ")[1].split(" ")[0] for a in result.assumed if a.startswith("recompute")]
-    direct = DistributedModel().solve(cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster"), batch_size=64,
-                                      precision="fp16", efficiency=cat.get("assumptions", "gemm_compute_efficiency"),
-                                      tp=2, pp=2, devices=16, seq_len=2048, recompute=recompute, grad_reduce_fp32=True)
-    assert result.status == "ok" and result.predicted == pytest.approx(direct.achieved_flops_per_device, rel=1e-12)
+    result, direct = _train_row_and_direct(catalog_copy, row, grad_reduce_fp32=True)
+    assert result.status == "ok" and result.predicted == pytest.approx(direct().achieved_flops_per_device, rel=1e-12)
     assert not any(a.startswith("grad_reduce_fp32") for a in result.assumed)
     [unstated] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": TRAIN_ROW})).results
     assert "grad_reduce_fp32 = False (not stated)" in unstated.assumed
@@ -283,19 +284,10 @@ measured: {value: 400, unit: TFLOP/s, source: fixture-model-card, method: measur
 def test_training_row_is_the_public_distributed_model_call(catalog_copy):
     """The runner's training prediction is DistributedModel.solve with the record's layout,
     batch and the cited compute efficiency; fields the source does not state are listed."""
-    from mlsysim import DistributedModel
-    from mlsysim.catalog import load_catalog
-
     row = TRAIN_ROW
-    root = catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": row})
-    [result] = _report(root).results
-    cat = load_catalog(root)
-    [recompute] = [a.split(" = ")[1].split(" ")[0] for a in result.assumed if a.startswith("recompute")]
-    direct = DistributedModel().solve(cat.get("models", "fixture_lm"), cat.get("clusters", "fixture_cluster"), batch_size=64,
-                                      precision="fp16", efficiency=cat.get("assumptions", "gemm_compute_efficiency"),
-                                      tp=2, pp=2, devices=16, seq_len=2048, recompute=recompute)
+    result, direct = _train_row_and_direct(catalog_copy, row)
     assert result.status == "ok", result.reason
-    assert result.predicted == pytest.approx(direct.achieved_flops_per_device, rel=1e-12)
+    assert result.predicted == pytest.approx(direct().achieved_flops_per_device, rel=1e-12)
     assert "microbatch = 1 (not stated)" in result.assumed
 
     inconsistent = row.replace("dp: 4", "dp: 8")
