@@ -17,6 +17,19 @@ before any prediction was seen: every log line the README quotes for the 176B mo
 nodes. Model card (https://huggingface.co/bigscience/bloom): "176,247,271,424 parameters:
 3,596,615,680 embedding parameters", "70 layers, 112 attention heads", "Hidden layers are
 14336-dimensional".
+
+The layout search (train/tr11-176B-ml/chronicles-prequel.md at 9e64ede, section 'Rebalancing
+layers'), every row of its table for BLOOM's final width and depth, kept by the same kind of rule
+(the whole table, fixed before any prediction was seen):
+
+  "NHIDDEN=14336; NLAYERS=70; Model size: 176B, ratio=204"
+  "|    48 | 176B |  4 |  8 | 12 |   2 |     64 | 2048 | 40GB | 121.63 | 128.92 | 02-28 |"
+  "|    48 | 176B |  8 |  4 | 12 |   2 |     64 | 2048 | 59GB | 102.03 | 153.68 | 02-28 |"
+  "|    48 | 176B |  8 |  4 | 12 |   2 |    112 | 2048 | 59GB | 104.50 | 150.05 | 02-28 |"
+  "|    48 | 176B |  8 |  4 | 12 |   2 |    128 | 2048 | 60GB | 105.89 | 148.08 | 02-28 |"
+  "|    48 | 176B |  8 |  4 | 12 |   4 |     64 | 2048 | 73GB | 102.27 | 153.33 | 02-28 |"
+
+(columns Nodes | Size | DP | TP | PP | MBS | NHEADS | GBS | Mem | Sec/it | TFLOPs | Notes).
 """
 
 from __future__ import annotations
@@ -32,6 +45,17 @@ SOURCE = "bigscience-tr11-176b-readme"
 ROWS = {
     "bigscience_bloom_176b_384gpu_gbs2048": (2048, 104.70, 19.561),
     "bigscience_bloom_176b_384gpu_gbs16": (16, 15.23, 1.051),
+}
+
+
+PREQUEL = "bigscience-tr11-176b-prequel"
+# id: (DP, TP, MBS, heads, seconds per iteration as printed); every row PP 12, GBS 2048, 48 nodes
+PREQUEL_ROWS = {
+    "bigscience_prequel_bloom_176b_h64_tp8_pp12_dp4_mbs2": (4, 8, 2, 64, 121.63),
+    "bigscience_prequel_bloom_176b_h64_tp4_pp12_dp8_mbs2": (8, 4, 2, 64, 102.03),
+    "bigscience_prequel_bloom_176b_h112_tp4_pp12_dp8_mbs2": (8, 4, 2, 112, 104.50),
+    "bigscience_prequel_bloom_176b_h128_tp4_pp12_dp8_mbs2": (8, 4, 2, 128, 105.89),
+    "bigscience_prequel_bloom_176b_h64_tp4_pp12_dp8_mbs4": (8, 4, 4, 64, 102.27),
 }
 
 
@@ -103,3 +127,27 @@ def test_both_rows_reach_the_distributed_solver(catalog):
     for row_id in ROWS:
         result = run_one(catalog.get("measurements", row_id), catalog)
         assert result.status == OK and result.predicted > 0, (row_id, result.reason)
+
+
+def test_every_layout_search_row_is_pinned_here(catalog):
+    on_record = {r.id for r in catalog.records("measurements") if r.claims["measured"]["source"] == PREQUEL}
+    assert on_record == set(PREQUEL_ROWS)
+
+
+@pytest.mark.parametrize("row_id", sorted(PREQUEL_ROWS))
+def test_layout_search_figure_layout_and_heads(catalog, row_id):
+    """The figure is the row's Sec/it (module docstring); DP, TP and MBS are the row's, PP 12 on
+    384 GPUs at a global batch of 2,048; the model is BLOOM's shape with the row's heads (the
+    same parameters: heads split the width, they add none)."""
+    dp, tp, mbs, heads, seconds = PREQUEL_ROWS[row_id]
+    rec = catalog.get("measurements", row_id)
+    claim = rec.claims["measured"]
+    assert rec.si("measured") == pytest.approx(seconds, rel=1e-12) and f"| {seconds:.2f} |" in claim["as_stated"]
+    cells = [c.strip() for c in claim["as_stated"].strip().strip("|").split("|")]
+    assert cells[:8] == ["48", "176B", str(dp), str(tp), "12", str(mbs), str(heads), "2048"]
+    layout = rec.plain_fields["config"]["parallelism"]
+    assert (layout["dp"], layout["tp"], layout["pp"], layout["microbatch"]) == (dp, tp, 12, mbs)
+    assert (rec.plain_fields["config"]["batch_size"], int(rec.get("devices"))) == (2048, 384)
+    model = catalog.get("models", rec.ref_id("model"))
+    assert model.si("transformer.heads") == heads
+    assert model.si("parameters") == pytest.approx(176_247_271_424, rel=1e-12)
