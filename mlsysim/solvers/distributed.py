@@ -1305,11 +1305,10 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     same weights, once per step: an all-reduce of the gradients for ZeRO 0; ZeRO 1 and 2
     reduce-scatter the gradients and all-gather the updated parameters, the same volume when
     both are at the training precision (with `grad_reduce_fp32`, the gradients' half at 4
-    bytes); ZeRO 3 moves its
-    data per microbatch instead (`_slot_times`), so nothing here, except under hybrid
-    sharding: each device's gradient shard is all-reduced across the copies in other nodes
-    ((DP x CP) / `_zero_group` of them, over the fabric). Under pipeline parallelism a tied
-    embedding's gradient is then summed between the first and last stages
+    bytes); ZeRO 3 moves its data per microbatch instead (`_slot_times`), so nothing here,
+    except under hybrid sharding: each device's gradient shard is all-reduced across the
+    copies in other nodes ((DP x CP) / `_zero_group` of them, over the fabric). Under pipeline
+    parallelism a tied embedding's gradient is then summed between the first and last stages
     (`_tied_embedding_time`), never hidden."""
     dense, routed = _param_split(s, x)
     group = dp * x.cp
@@ -1384,8 +1383,8 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
                                                          gradient, write the weights)
 
     with P_dev = params / (TP x PP) the parameters a device holds, e the bytes per element at
-    the training precision, g the gradients' (4 under `grad_reduce_fp32`, else e), and P_opt = P_dev / (DP x CP) under ZeRO 1-3 (the optimizer
-    state is sharded) else P_dev.
+    the training precision, g the gradients' (4 under `grad_reduce_fp32`, else e), and
+    P_opt = P_dev / (DP x CP) under ZeRO 1-3 (the optimizer state is sharded) else P_dev.
 
     References
     ----------
