@@ -243,7 +243,8 @@ def test_result_fields_follow_the_model_outputs(catalog):
     # train passes them by position after the layout's ep.
     late = ("ep_comm_time", "quantization_time", "moe_dispatch_time")
     tail = ["lineage", "efficiency_mode", "schedule", "memory_capacity_basis", "ep", *late, "unpriced",
-            "recompute_layers", "ep_dispatch", "expert_tp", "ep_overlap", "grad_reduce_fp32"]
+            "recompute_layers", "ep_dispatch", "expert_tp", "ep_overlap", "grad_reduce_fp32",
+            "full_grad_allreduce"]
     assert names[names.index("seq_len") + 1:-len(tail)] == [k for k in out if k not in late]
     assert names[-len(tail):] == tail and tuple(out)[-len(late):] == late
 
@@ -469,6 +470,30 @@ def test_gradients_reduced_in_fp32_move_and_hold_four_bytes(catalog):
     # Three collectives of 2 bytes become two of 2 and one of 4: more time, under 4/3 of it
     # (each collective's latency is paid once whatever its size).
     assert gathered.dp_comm_time < scattered.dp_comm_time < gathered.dp_comm_time * (2 * e + g) / (3 * e)
+
+
+def test_a_full_gradient_all_reduce_before_a_sharded_update_moves_g_plus_half_e(catalog):
+    """full_grad_allreduce: DeepSpeed's pipeline engine with its bf16 optimizer all-reduces
+    the full fp32 gradients (pipe/engine.py's _bf16_reduce_grads over the optimizer's
+    get_grads_for_reduction) and each rank then updates its ZeRO-1 shard and all-gathers the
+    bf16 parameters (bf16_optimizer.py's update_lp_params). A ring all-gather moves half a
+    ring all-reduce's bytes, so the step moves an all-reduce of g + e / 2 bytes per
+    parameter where a reduce-scatter plus all-gather moves one of (g + e) / 2: 5/3 as much
+    at g = 4, e = 2. Only ZeRO 1-2 have a sharded update; other stages refuse the field."""
+    dm = DistributedModel()
+    model, cluster = catalog.get("models", "llama3_8b"), catalog.get("clusters", "research_256")
+    common = dict(tp=4, pp=2, devices=256, seq_len=2048, microbatch=1, interleave=1, grad_reduce_fp32=True)
+    e, g = 2.0, 4.0
+    for zero in (1, 2):
+        scattered = dm.solve(model, cluster, 256, "bf16", 0.5, zero=zero, **common)
+        full = dm.solve(model, cluster, 256, "bf16", 0.5, zero=zero, full_grad_allreduce=True, **common)
+        assert full.full_grad_allreduce and not scattered.full_grad_allreduce
+        assert full.dp_comm_time == pytest.approx(scattered.dp_comm_time * (g + e / 2) / ((g + e) / 2), rel=1e-2)
+        assert full.memory_gradients == scattered.memory_gradients
+        assert full.update_time == scattered.update_time
+    for zero in (0, 3):
+        with pytest.raises(MlsysimError, match="full_grad_allreduce.*zero: 1 or 2"):
+            dm.solve(model, cluster, 256, "bf16", 0.5, zero=zero, full_grad_allreduce=True, **common)
 
 
 def _compute_time_added(terms, layout, dp, batch, **reset):

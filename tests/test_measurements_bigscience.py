@@ -92,8 +92,9 @@ def test_logged_figure_and_layout(catalog, row_id):
     assert (config["batch_size"], config["sequence_length"], config["precision"]) == (gbs, 2048, "bf16")
     assert (layout["tp"], layout["pp"], layout["dp"], layout["zero"], layout["microbatch"]) == (4, 12, 8, 1, 2)
     assert (layout["recompute"], layout["schedule"], config["fused_attention"]) == ("full", "1f1b", False)
-    # DeepSpeed's bf16 optimizer accumulates and all-reduces fp32 gradients (source deepspeed-bf16-optimizer)
-    assert layout["grad_reduce_fp32"] is True
+    # DeepSpeed's bf16 optimizer accumulates fp32 gradients, and the pipeline engine all-reduces
+    # them in full before the ZeRO-1 update (source deepspeed-bf16-optimizer)
+    assert layout["grad_reduce_fp32"] is True and layout["full_grad_allreduce"] is True
 
 
 def test_model_record_counts_the_model_cards_parameters(catalog):
@@ -147,6 +148,8 @@ def test_layout_search_figure_layout_and_heads(catalog, row_id):
     assert cells[:8] == ["48", "176B", str(dp), str(tp), "12", str(mbs), str(heads), "2048"]
     layout = rec.plain_fields["config"]["parallelism"]
     assert (layout["dp"], layout["tp"], layout["pp"], layout["microbatch"]) == (dp, tp, 12, mbs)
+    # The page's bf16 optimizer: fp32 gradients all-reduced in full before the ZeRO-1 update.
+    assert (layout["zero"], layout["grad_reduce_fp32"], layout["full_grad_allreduce"]) == (1, True, True)
     assert (rec.plain_fields["config"]["batch_size"], int(rec.get("devices"))) == (2048, 384)
     model = catalog.get("models", rec.ref_id("model"))
     assert model.si("transformer.heads") == heads

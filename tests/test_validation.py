@@ -198,6 +198,27 @@ def test_a_row_reducing_gradients_in_fp32_is_priced_so(catalog_copy):
     assert "grad_reduce_fp32 = False (not stated)" in unstated.assumed
 
 
+def test_a_row_all_reducing_full_gradients_is_priced_so(catalog_copy):
+    """parallelism full_grad_allreduce reaches the solver; a ZeRO 1-2 row that does not state
+    it is priced with a reduce-scatter and says so; without ZeRO 1-2 it is a load error at
+    that field."""
+    from mlsysim.catalog import check
+
+    sharded = TRAIN_ROW.replace("dp: 4}}", "dp: 4, zero: 1}}")
+    row = sharded.replace("zero: 1}}", "zero: 1, full_grad_allreduce: true}}")
+    result, direct = _train_row_and_direct(catalog_copy, row, zero=1, full_grad_allreduce=True)
+    assert result.status == "ok" and result.predicted == pytest.approx(direct().achieved_flops_per_device, rel=1e-12)
+    assert not any(a.startswith("full_grad_allreduce") for a in result.assumed)
+    [unstated] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": sharded})).results
+    assert "full_grad_allreduce = False (not stated)" in unstated.assumed
+    [plain] = _report(catalog_copy({**EFFICIENCIES, "measurements/fx_lm_train.yaml": TRAIN_ROW})).results
+    assert not any(a.startswith("full_grad_allreduce") for a in plain.assumed)
+    _, problems = check(catalog_copy({"measurements/fx_lm_train.yaml": TRAIN_ROW.replace(
+        "dp: 4}}", "dp: 4, full_grad_allreduce: true}}")}))
+    [problem] = problems
+    assert problem.field == "config.parallelism.full_grad_allreduce" and "zero: 1 or 2" in problem.message
+
+
 def test_a_named_kernel_with_materialised_attention_is_located(catalog_copy):
     """A fused kernel and fused_attention false contradict each other: a load error at the
     config, saying to drop one."""

@@ -323,6 +323,7 @@ def predict_training(c: Call) -> float:
         expert_tp=c.layout("expert_tp"),
         ep_overlap=bool(c.default("ep_overlap", False, listed=False)),
         grad_reduce_fp32=bool(c.default("grad_reduce_fp32", False)),
+        full_grad_allreduce=bool(c.default("full_grad_allreduce", False, listed=c.layout("zero") in (1, 2))),
         tp_comm_overlap=bool(c.default("tp_comm_overlap", False, listed=tp > 1)),
         efficiency_mode="first_principles", attention_kernel=c.config("attention_kernel"),
     )

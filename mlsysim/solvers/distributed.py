@@ -259,6 +259,10 @@ class Layout:
                         MixedPrecision(reduce_dtype=float32) (Composer's DEFAULT), DeepSpeed's
                         bf16 optimizer; the updated parameters are still gathered at the
                         training precision
+    full_grad_allreduce ZeRO 1-2 sum the gradients with a full all-reduce (every rank gets every
+                        summed gradient) instead of a reduce-scatter, before each rank updates
+                        its shard and all-gathers the parameters: DeepSpeed's pipeline engine
+                        with its bf16 optimizer (`_bf16_reduce_grads`); False = reduce-scatter
     """
 
     tp: int = 1
@@ -283,6 +287,7 @@ class Layout:
     expert_tp: int | None = None
     ep_overlap: bool = False
     grad_reduce_fp32: bool = False
+    full_grad_allreduce: bool = False
 
     @classmethod
     def from_mapping(cls, given: Any) -> Layout:
@@ -311,6 +316,9 @@ class Layout:
             raise MlsysimError(f"schedule 'zb-v' runs exactly {ZB_V_CHUNKS} model chunks per stage; drop interleave={self.interleave}")
         if type(self.zero) is not int or self.zero not in ZERO_STAGES:
             raise MlsysimError(f"parallelism zero must be 0, 1, 2 or 3 (3 = FSDP), got {self.zero!r}")
+        if self.full_grad_allreduce and self.zero not in (SHARD_OPTIMIZER, SHARD_GRADIENTS):
+            raise MlsysimError(f"full_grad_allreduce is how ZeRO 1-2 sum the gradients before each rank updates its "
+                               f"shard; set zero: 1 or 2 (got zero {self.zero}) or drop full_grad_allreduce")
         if self.shard_within_node and self.zero != SHARD_PARAMETERS:
             raise MlsysimError(f"shard_within_node shards ZeRO-3's parameters inside each node; set zero: 3 "
                                f"(got zero {self.zero}) or drop shard_within_node")
@@ -817,6 +825,7 @@ class TrainingResult(QuantityView):
     expert_tp: int | None = None
     ep_overlap: bool = False
     grad_reduce_fp32: bool = False  # gradients held, accumulated and reduced in fp32 (Layout's field)
+    full_grad_allreduce: bool = False  # ZeRO 1-2's gradients all-reduced in full, not reduce-scattered (Layout's field)
 
     UNITS = {
         "step_time": "s", "compute_time": "s", "tp_comm_time": "s", "cp_comm_time": "s", "pp_comm_time": "s",
@@ -888,7 +897,7 @@ class LayoutColumns:
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "recompute_layers", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",
                  "fused_grad_accumulation", "ep", "tp_comm_overlap", "shard_within_node", "ep_dispatch",
-                 "expert_tp", "ep_overlap", "grad_reduce_fp32")
+                 "expert_tp", "ep_overlap", "grad_reduce_fp32", "full_grad_allreduce")
 
     def __init__(self, cols: dict[str, Any], recompute: str, sequence_parallel: bool, allreduce: str):
         self.tp, self.pp, self.cp = cols["tp"], cols["pp"], cols["cp"]
@@ -907,6 +916,7 @@ class LayoutColumns:
         self.expert_tp = None
         self.ep_overlap = False
         self.grad_reduce_fp32 = False
+        self.full_grad_allreduce = False
 
 
 def _folded(x: Any) -> bool:
@@ -1305,17 +1315,21 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     same weights, once per step: an all-reduce of the gradients for ZeRO 0; ZeRO 1 and 2
     reduce-scatter the gradients and all-gather the updated parameters, the same volume when
     both are at the training precision (with `grad_reduce_fp32`, the gradients' half at 4
-    bytes); ZeRO 3 moves its data per microbatch instead (`_slot_times`), so nothing here,
-    except under hybrid sharding: each device's gradient shard is all-reduced across the
-    copies in other nodes ((DP x CP) / `_zero_group` of them, over the fabric). Under pipeline
-    parallelism a tied embedding's gradient is then summed between the first and last stages
-    (`_tied_embedding_time`), never hidden."""
+    bytes), or under `full_grad_allreduce` all-reduce the gradients and then all-gather the
+    parameters, the volume of an all-reduce of g + e / 2 bytes per parameter (a ring
+    all-gather moves half a ring all-reduce's); ZeRO 3 moves its data per microbatch instead
+    (`_slot_times`), so nothing here, except under hybrid sharding: each device's gradient
+    shard is all-reduced across the copies in other nodes ((DP x CP) / `_zero_group` of
+    them, over the fabric). Under pipeline parallelism a tied embedding's gradient is then
+    summed between the first and last stages (`_tied_embedding_time`), never hidden."""
     dense, routed = _param_split(s, x)
     group = dp * x.cp
     grad = _gradient_bytes(s, x)
     # ZeRO 1-2 reduce-scatter the gradients and all-gather the updated parameters: with the
     # gradients in fp32, an all-reduce of the mean of the two element sizes.
     per_param = ops.where(x.zero >= SHARD_OPTIMIZER, (grad + s.elem) / 2.0, grad) if x.grad_reduce_fp32 else grad
+    if x.full_grad_allreduce:  # Layout allows it with ZeRO 1-2 only
+        per_param = grad + s.elem / 2.0
     t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * per_param, group)
     if _expert_parallel(s, x):
         # The routed experts' gradients are summed only over the ranks that hold the same
@@ -1694,7 +1708,8 @@ def train(s: TrainingTerms, layout: Layout, batch: int) -> TrainingResult:
                           layout.interleave, layout.zero, layout.recompute, batch, int(s.seq), *out.values(),
                           s.lineage, s.efficiency_mode, layout.schedule, s.capacity_basis, layout.ep, ep_time,
                           quantization, dispatch, _unpriced(s, layout), layout.recompute_layers,
-                          layout.ep_dispatch, layout.expert_tp, layout.ep_overlap, layout.grad_reduce_fp32)
+                          layout.ep_dispatch, layout.expert_tp, layout.ep_overlap, layout.grad_reduce_fp32,
+                          layout.full_grad_allreduce)
 
 
 def _unpriced(s: TrainingTerms, layout: Layout) -> tuple[str, ...]:
@@ -1735,7 +1750,7 @@ class DistributedModel:
         accelerator of the cluster. The layout is `layout=` (a Layout), or tp, pp and any
         other Layout field as keywords (cp, microbatch, interleave, zero, recompute,
         sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention,
-        fused_grad_accumulation, ep, tp_comm_overlap, grad_reduce_fp32).
+        fused_grad_accumulation, ep, tp_comm_overlap, grad_reduce_fp32, full_grad_allreduce).
         `efficiency` None means first principles with the cited GEMM kernel efficiency; an
         `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`).
         `attention_kernel` ("flashattention2", "flashattention3", "flashattention_triton")

@@ -83,6 +83,16 @@ class MeasuredLayout(Schema):
     # fp32 rather than the training precision (Megatron-Core's grad_reduce_in_fp32, PyTorch
     # FSDP's reduce_dtype float32, DeepSpeed's bf16 optimizer).
     grad_reduce_fp32: bool | None = None
+    # Whether ZeRO 1-2 sum the gradients with a full all-reduce rather than a reduce-scatter
+    # before each rank updates its shard (DeepSpeed's pipeline engine with its bf16 optimizer).
+    full_grad_allreduce: bool | None = None
+
+    @model_validator(mode="after")
+    def _full_allreduce_needs_sharded_optimizer(self) -> MeasuredLayout:
+        if self.full_grad_allreduce and self.zero not in (1, 2):
+            raise ValueError(at("full_grad_allreduce", f"it says how ZeRO 1-2 sum the gradients, but zero is "
+                                f"{self.zero}; state zero: 1 or 2, or drop full_grad_allreduce"))
+        return self
 
 
 class MeasuredConfig(Schema):
