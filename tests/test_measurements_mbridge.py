@@ -126,6 +126,10 @@ def test_published_figure_and_layout(catalog, row_id):
     assert layout.get("interleave") == (vp if pp > 1 else None)
     assert layout["dp"] * tp * pp * cp == gpus
     assert config["precision"] == ("bf16" if row_id.endswith("_bf16") else "fp8")
+    # The table's FSDP 0 is Megatron-Core's distributed optimizer (ZeRO-1), which reduce-scatters
+    # the gradients rather than all-reducing them in full (Megatron Core User Guide,
+    # "Distributed Optimizer"); FSDP 1 is ZeRO-3, where the field does not apply.
+    assert layout.get("full_grad_allreduce") is (False if layout["zero"] == 1 else None)
 
 
 def test_every_row_reaches_the_distributed_solver(catalog):

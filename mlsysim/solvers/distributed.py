@@ -262,7 +262,9 @@ class Layout:
     full_grad_allreduce ZeRO 1-2 sum the gradients with a full all-reduce (every rank gets every
                         summed gradient) instead of a reduce-scatter, before each rank updates
                         its shard and all-gathers the parameters: DeepSpeed's pipeline engine
-                        with its bf16 optimizer (`_bf16_reduce_grads`); False = reduce-scatter
+                        with its bf16 optimizer (`_bf16_reduce_grads`), Megatron-Core's
+                        LayerWiseDistributedOptimizer; False = reduce-scatter (Megatron-Core's
+                        distributed optimizer)
     """
 
     tp: int = 1
