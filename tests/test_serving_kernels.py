@@ -210,6 +210,20 @@ def test_hopper_bytes_stream_at_azures_measured_babelstream_copy() -> None:
         assert e.memory_specific
 
 
+def test_dgx_spark_bytes_stream_at_a_measured_gb10_read_rate() -> None:
+    """antirez/ds4 issue 773 ('The floor'): a saturating-read kernel reaches 231-234 GB/s of
+    device DRAM read bandwidth on a DGX Spark (GB10, CUDA 13.0), against the 273 GB/s
+    NVIDIA lists: (231 + 234) / 2 / 273 = 85.16%, for every precision, the FP4 of its
+    TensorRT Edge-LLM passes included, in place of the A100's generic 88%."""
+    catalog = _catalog()
+    for precision in ("fp4", "fp32"):  # the precisions the record gives a peak for
+        e = kernel_efficiencies(hardware_terms(catalog.get("hardware", "dgx_spark"), precision))
+        assert e.memory == pytest.approx((231 + 234) / 2 / 273, rel=1e-3) and e.memory_specific, precision
+    p = Engine.solve("qwen3_8b", "dgx_spark", precision="fp4")
+    assert "assumptions/memory_efficiency_dgx_spark#quantity" in p.lineage
+    assert "assumptions/decode_memory_bandwidth_efficiency#quantity" not in p.lineage
+
+
 def test_a_user_efficiency_replaces_both_compute_classes_only() -> None:
     h = hardware_terms(_catalog().get("hardware", "h100_sxm"), "fp8")
     e = kernel_efficiencies(h, 0.5)
