@@ -1133,19 +1133,22 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
     # ZeRO-3: per layer, all-gather its parameters before the forward and again before the
     # backward, reduce-scatter its gradients after it, every microbatch, over the DP x CP
     # ranks holding shards of the same weights (ring; the fabric once the group leaves a node).
-    group = _zero_group(ops, s, x, dp)
-    inside = group * x.tp <= per_node
-    bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
-    gather = _zero3_collective(s, x, group, bw, lat, layers_stage, s.elem, where)
-    scatter = _zero3_collective(s, x, group, bw, lat, layers_stage, FP32_GRADIENT_BYTES, where) \
-        if x.grad_reduce_fp32 else gather
-    forward_share = 1.0 / (1.0 + s.backward)
-    if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
-        c_fwd = t_compute * forward_share
-        t_z3 = ops.maximum(0.0, gather - c_fwd) + ops.maximum(0.0, gather + scatter - (t_compute - c_fwd))
+    if type(x.zero) is int and x.zero != SHARD_PARAMETERS:  # one solve below ZeRO-3: nothing to price
+        t_z3 = 0.0
     else:
-        t_z3 = ZERO3_GATHERS_PER_MICROBATCH * gather + scatter
-    t_z3 = where(x.zero == SHARD_PARAMETERS, t_z3, 0.0)  # a group of one moves nothing: (n-1) = 0
+        group = _zero_group(ops, s, x, dp)
+        inside = group * x.tp <= per_node
+        bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
+        gather = _zero3_collective(s, x, group, bw, lat, layers_stage, s.elem, where)
+        scatter = _zero3_collective(s, x, group, bw, lat, layers_stage, FP32_GRADIENT_BYTES, where) \
+            if x.grad_reduce_fp32 else gather
+        forward_share = 1.0 / (1.0 + s.backward)
+        if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
+            c_fwd = t_compute * forward_share
+            t_z3 = ops.maximum(0.0, gather - c_fwd) + ops.maximum(0.0, gather + scatter - (t_compute - c_fwd))
+        else:
+            t_z3 = ZERO3_GATHERS_PER_MICROBATCH * gather + scatter
+        t_z3 = where(x.zero == SHARD_PARAMETERS, t_z3, 0.0)  # a group of one moves nothing: (n-1) = 0
 
     # Expert parallelism: per MoE layer and pass, the tokens this rank routes (its 1/TP share,
     # sequence-parallel dispatch) go out k times, (ep - 1)/ep of them to other ranks, and come
@@ -1305,6 +1308,16 @@ def _param_split(s: TrainingTerms, x: Any) -> tuple[Any, Any]:
     return (s.params - s.routed_params) / (x.tp * x.pp), s.routed_params / (_expert_tp(x) * x.pp * x.ep)
 
 
+def _held(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int, dense: Any, routed: Any) -> Any:
+    """Parameters one device keeps once ZeRO `stage` shards them [1]: the dense ones over
+    `_shards`, the routed experts over `_expert_shards` (skipped for a dense model, whose
+    routed share is zero)."""
+    kept = dense / _shards(ops, s, x, dp, stage)
+    if s.routed_params:
+        kept = kept + routed / _expert_shards(ops, s, x, dp, stage)
+    return kept
+
+
 def _expert_shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> Any:
     """`_shards` for the routed experts: ZeRO splits them over the ranks of its group that
     hold the same experts, (DP x CP) / EP of them (of the node's, under hybrid sharding), or
@@ -1340,8 +1353,7 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
                          + _gradient_allreduce(ops, s, x, routed * per_param, group * x.tp / _expert_tp(x) / x.ep), t_dp)
     across = 0.0
     if x.shard_within_node:
-        shard = (dense / _shards(ops, s, x, dp, SHARD_GRADIENTS)
-                 + routed / _expert_shards(ops, s, x, dp, SHARD_GRADIENTS)) * grad
+        shard = _held(ops, s, x, dp, SHARD_GRADIENTS, dense, routed) * grad
         across = ring_allreduce_time(shard, group / _zero_group(ops, s, x, dp), s.inter_bw, s.inter_latency)
     t_dp = ops.where(x.zero == SHARD_PARAMETERS, across, t_dp)
     if x.overlap_grad_reduce:  # hidden behind the last microbatch's backward pass
@@ -1414,7 +1426,7 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     # Read the microbatch's gradient (training precision), read and write the accumulated one.
     added = s.elem + (GRADIENT_ACCUMULATION_ACCESSES - 1) * grad
     accumulation = separate * ops.maximum(m - 1.0, 0.0) * added * (dense + routed)
-    held = dense / _shards(ops, s, x, dp, SHARD_OPTIMIZER) + routed / _expert_shards(ops, s, x, dp, SHARD_OPTIMIZER)
+    held = _held(ops, s, x, dp, SHARD_OPTIMIZER, dense, routed)
     optimizer = held * (2.0 * s.opt_bytes + grad + s.elem)
     return (accumulation + optimizer) / s.mem_bw
 
@@ -1464,13 +1476,9 @@ def _memory(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: A
     sharded over the DP x CP group by the ZeRO stage; activations of the microbatches in
     flight on the first stage."""
     dense, routed = _param_split(s, x)
-
-    def held(stage: int) -> Any:  # parameters on this device once ZeRO `stage` shards them [1]
-        return dense / _shards(ops, s, x, dp, stage) + routed / _expert_shards(ops, s, x, dp, stage)
-
-    weights = held(SHARD_PARAMETERS) * s.elem
-    gradients = held(SHARD_GRADIENTS) * _gradient_bytes(s, x)
-    optimizer = held(SHARD_OPTIMIZER) * s.opt_bytes
+    weights = _held(ops, s, x, dp, SHARD_PARAMETERS, dense, routed) * s.elem
+    gradients = _held(ops, s, x, dp, SHARD_GRADIENTS, dense, routed) * _gradient_bytes(s, x)
+    optimizer = _held(ops, s, x, dp, SHARD_OPTIMIZER, dense, routed) * s.opt_bytes
     seq_local = s.seq / x.cp
     # Fused (Flash) attention keeps no attention scores for the backward pass, as selective
     # recomputation does not (Dao et al. 2022; Korthikanti et al. 2022 Sec. 4.2).
