@@ -334,6 +334,21 @@ def test_wave_quantization_is_listed_in_the_lineage_when_used() -> None:
     assert p.si["gemm_utilization"] < 1.0
 
 
+def test_b200_16bit_gemms_quantize_over_its_148_sms() -> None:
+    """pytorch/ao pull request 4002 queries an NVIDIA B200's device properties: "Number of
+    SMs: 148". With that SM count the B200's 16-bit weight GEMMs take the wave term of the
+    default cuBLAS tile, as the other NVIDIA GPUs without a tile of their own do; its FP8 and
+    FP4 GEMMs have no tile cited for Blackwell, so they take none."""
+    from mlsysim.solvers.terms import hardware_terms, model_terms, wave_quantization
+
+    b200 = Hardware.get("B200")
+    assert b200.compute_units.si == 148
+    p = Engine.solve(Models.Language.Llama3_8B, b200, seq_len=128, precision="bf16")
+    assert "hardware/b200#compute_units" in {e.path for e in p.lineage.entries()}
+    assert p.si["gemm_utilization"] < 1.0
+    assert "not B200" in wave_quantization(model_terms(Models.Language.Llama3_8B), hardware_terms(b200, "fp8")).reason
+
+
 @pytest.mark.parametrize("hardware, precision, why", [
     ("MI300X", "fp16", "has no compute_units"),
     ("H100", "int8", "the cited GEMM tile is for fp16, not int8"),
