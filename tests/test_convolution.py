@@ -131,9 +131,10 @@ def test_l2_residency_keeps_l4_offline_under_its_memory_bandwidth(catalog):
     assert p.si["bytes_moved"] < 0.5 * everything
     assert p.si["bytes_moved"] / p.si["latency"] < l4.field("memory.bandwidth").si
     assert "hardware/l4#memory.l2_cache" in {e.path for e in p.lineage.entries()}
-    # A GPU whose record states no L2 (the T4) moves every activation through device memory.
-    t4 = Engine.solve("ResNet50", "T4", batch_size=1, precision="fp16", fusion="tensorrt")
-    assert t4.si["bytes_moved"] == pytest.approx(resnet_graph(RESNET50, fused=True).bytes_moved(1, 2.0))
+    # A GPU whose record states no L2 (the L40S) moves every activation through device memory.
+    assert not catalog.get("hardware", "l40s").has("memory.l2_cache")
+    l40s = Engine.solve("ResNet50", "L40S", batch_size=1, precision="fp16", fusion="tensorrt")
+    assert l40s.si["bytes_moved"] == pytest.approx(resnet_graph(RESNET50, fused=True).bytes_moved(1, 2.0))
 
 
 def test_engine_prices_resnet50_one_kernel_at_a_time(catalog):
@@ -236,7 +237,7 @@ def test_eval_takes_fusion(cli):
 def test_eval_says_how_many_kernels_keep_their_activations_in_l2(cli):
     """The L4 (48 MiB L2) at int8, batch 32, TensorRT's 56 kernels: eval names how many keep
     their activations on chip, as does the JSON (`kernels_cache_resident`); a GPU whose record
-    cites no L2 (the T4) gets no such clause and None."""
+    cites no L2 (the L40S) gets no such clause and None."""
     from mlsysim.solvers.convolution import cache_resident_kernels
 
     p = Engine.solve("ResNet50", "L4", batch_size=32, precision="int8", fusion="tensorrt")
@@ -246,5 +247,5 @@ def test_eval_says_how_many_kernels_keep_their_activations_in_l2(cli):
     assert f"{expected} of 56 kernels' activations held in the 50.33 MB L2" in text.out
     data = json.loads(cli("eval", "ResNet50", "L4", "-p", "int8", "--batch", "32", "--fusion", "tensorrt", "-o", "json").out)
     assert data["kernels_cache_resident"] == expected
-    t4 = cli("eval", "ResNet50", "T4", "--batch", "1", "-o", "json")
-    assert json.loads(t4.out)["kernels_cache_resident"] is None
+    l40s = cli("eval", "ResNet50", "L40S", "--batch", "1", "-o", "json")
+    assert json.loads(l40s.out)["kernels_cache_resident"] is None
