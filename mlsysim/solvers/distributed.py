@@ -1340,11 +1340,14 @@ def _dp_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any
     dense, routed = _param_split(s, x)
     group = dp * x.cp
     grad = _gradient_bytes(s, x)
-    # ZeRO 1-2 reduce-scatter the gradients and all-gather the updated parameters: with the
-    # gradients in fp32, an all-reduce of the mean of the two element sizes.
-    per_param = ops.where(x.zero >= SHARD_OPTIMIZER, (grad + s.elem) / 2.0, grad) if x.grad_reduce_fp32 else grad
-    if x.full_grad_allreduce:  # Layout allows it with ZeRO 1-2 only
+    # Bytes per parameter as the volume of one ring all-reduce (a ring all-gather or
+    # reduce-scatter moves half of one).
+    if x.full_grad_allreduce:  # ZeRO 1-2 only (Layout): all-reduce g, then all-gather e
         per_param = grad + s.elem / 2.0
+    elif x.grad_reduce_fp32:  # ZeRO 1-2 reduce-scatter g and all-gather e; ZeRO 0 all-reduces g
+        per_param = ops.where(x.zero >= SHARD_OPTIMIZER, (grad + s.elem) / 2.0, grad)
+    else:  # g = e: whatever the stage, the volume of an all-reduce of e
+        per_param = grad
     t_dp = _gradient_allreduce(ops, s, x, (dense + routed) * per_param, group)
     if _expert_parallel(s, x):
         # The routed experts' gradients are summed only over the ranks that hold the same
