@@ -88,10 +88,11 @@ def test_zero3_traffic_repeats_per_microbatch(catalog, gpt3):
 
 
 def _tied_embedding_all_reduce(catalog, model, cluster):
-    from mlsysim.solvers.distributed import Layout, _Scalar, _tied_embedding_time
+    from mlsysim.solvers.distributed import Layout, _Scalar
+    from mlsysim.solvers.training_sync import tied_embedding_time
 
     setup = DistributedModel.setup(model, cluster, precision="fp16", devices=384, seq_len=2048)
-    return _tied_embedding_time(_Scalar, setup, Layout(tp=8, pp=12, zero=3, recompute="full"), 4, setup.elem)
+    return tied_embedding_time(_Scalar, setup, Layout(tp=8, pp=12, zero=3, recompute="full"), 4, setup.elem)
 
 
 def test_a_tied_embedding_is_summed_between_the_first_and_last_stages(catalog, gpt3):
@@ -100,7 +101,8 @@ def test_a_tied_embedding_is_summed_between_the_first_and_last_stages(catalog, g
     the two stages holding it, once per step: vocabulary x hidden / TP elements over 2 ranks
     on the fabric, 2 (2 - 1) / 2 x bytes / bandwidth + 2 latencies. Nothing without pipeline
     parallelism."""
-    from mlsysim.solvers.distributed import Layout, _Scalar, _tied_embedding_time
+    from mlsysim.solvers.distributed import Layout, _Scalar
+    from mlsysim.solvers.training_sync import tied_embedding_time
 
     cluster = catalog.get("clusters", "test_selene_a100")
     setup = DistributedModel.setup(gpt3, cluster, precision="fp16", devices=384, seq_len=2048)
@@ -108,7 +110,7 @@ def test_a_tied_embedding_is_summed_between_the_first_and_last_stages(catalog, g
     assert setup.tied_embedding_params == gpt3.si("transformer.vocab_size") * gpt3.si("transformer.hidden_size")
     assert _tied_embedding_all_reduce(catalog, gpt3, cluster) == pytest.approx(
         nbytes / setup.inter_bw + 2 * setup.inter_latency)
-    assert _tied_embedding_time(_Scalar, setup, Layout(tp=8, pp=1), 48, setup.elem) == 0.0
+    assert tied_embedding_time(_Scalar, setup, Layout(tp=8, pp=1), 48, setup.elem) == 0.0
 
 
 def test_training_flops_match_narayanan_formula(catalog, gpt3):

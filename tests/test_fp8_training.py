@@ -15,7 +15,8 @@ from dataclasses import replace
 import pytest
 
 from mlsysim.catalog import load_catalog
-from mlsysim.solvers.distributed import DistributedModel, Layout, tensor_precision, train, training_terms
+from mlsysim.solvers.distributed import DistributedModel, Layout, train, training_terms
+from mlsysim.solvers.training_terms import tensor_precision
 from tests.conftest import FROZEN_CATALOG
 
 LAYOUT = dict(tp=2, pp=1, microbatch=1, recompute="selective", seq_len=8192, devices=64)

@@ -12,7 +12,8 @@ from mlsysim import DistributedModel
 from mlsysim.catalog import load_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.evaluate.validation import run_one
-from mlsysim.solvers.distributed import activation_bytes_per_layer, ring_collective_time
+from mlsysim.solvers.distributed import activation_bytes_per_layer
+from mlsysim.solvers.training_sync import ring_collective_time
 from mlsysim.solvers.fleet import fleet_of
 from mlsysim.solvers.transformer import TransformerShape, mlp_input_projections
 

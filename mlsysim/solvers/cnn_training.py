@@ -33,7 +33,7 @@ from mlsysim.solvers.convolution_training import (
     resnet_training_graph,
     saved_activation_elements,
 )
-from mlsysim.solvers.distributed import GRADIENT_ACCUMULATION_ACCESSES
+from mlsysim.solvers.training_sync import GRADIENT_ACCUMULATION_ACCESSES
 from mlsysim.solvers.fleet import Fleet
 from mlsysim.solvers.plausibility import bound_warnings
 from mlsysim.solvers.results import QuantityView, result_dict

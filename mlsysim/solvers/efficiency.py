@@ -50,7 +50,7 @@ from mlsysim.solvers.terms import (
     kernel_launch_value,
 )
 
-# The training solver's dense-GEMM kernel efficiency (mlsysim/solvers/distributed.py reads the same id).
+# The training solver's dense-GEMM kernel efficiency (mlsysim/solvers/training_terms.py reads the same id).
 GEMM_EFFICIENCY = "gemm_compute_efficiency"
 
 # kernel class -> (assumption ids, what the value is a fraction or time of, solvers that use it)

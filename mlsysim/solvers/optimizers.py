@@ -124,7 +124,8 @@ class ParallelismOptimizer:
               zero: Iterable[int] | None = None, recompute: Iterable[str] | None = None,
               schedule: Iterable[str] | None = None, sequence_parallel: bool | None = None,
               allreduce: str | None = None, attention_kernel: str | None = None) -> ParallelismResult:
-        from mlsysim.solvers.distributed import SCHEDULES, DistributedModel, LayoutSpace, training_terms
+        from mlsysim.solvers.distributed import DistributedModel, LayoutSpace, training_terms
+        from mlsysim.solvers.training_layout import SCHEDULES
 
         if objective not in OBJECTIVES:
             raise MlsysimError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")

@@ -29,7 +29,7 @@ from mlsysim.lineage import Lineage
 
 # Hardware terms an Engine solve depends on (names of HardwareTerms fields -> result names).
 ENGINE_TERMS = {"peak": "peak_compute", "bandwidth": "memory_bandwidth", "capacity": "memory_capacity"}
-# Terms of a distributed training solve (_Setup fields -> result names).
+# Terms of a distributed training solve (TrainingTerms fields -> result names).
 TRAINING_TERMS = {"peak": "peak_compute", "capacity": "memory_capacity",
                   "intra_bw": "interconnect_bandwidth_intra_node", "inter_bw": "interconnect_bandwidth_inter_node"}
 
