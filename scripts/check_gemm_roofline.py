@@ -87,7 +87,8 @@ def solver_terms(catalog_dir: str | None, hardware: str, precision: str) -> Any:
     """The accelerator at `precision`, its cited kernel efficiencies and the bytes per weight."""
     from mlsysim.catalog import default_catalog, load_catalog
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-    from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies
+    from mlsysim.solvers.kernel_efficiency import kernel_efficiencies
+    from mlsysim.solvers.terms import hardware_terms
 
     catalog = load_catalog(catalog_dir) if catalog_dir else default_catalog()
     h = hardware_terms(catalog.get("hardware", hardware), precision, True)
@@ -97,7 +98,7 @@ def solver_terms(catalog_dir: str | None, hardware: str, precision: str) -> Any:
 def compare(gemms: list[tuple[float, ...]], h: Any, eff: Any, bytes_per_weight: float) -> list[tuple[float, float, float]]:
     """(M, ridge closeness, measured / predicted) of each GEMM, priced as a pass prices its weight GEMMs."""
     from mlsysim.solvers.roofline import kernel_roofline_time
-    from mlsysim.solvers.terms import single_gemm_waves
+    from mlsysim.solvers.gemm_waves import single_gemm_waves
 
     waves: dict[float, Any] = {}
     out = []
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def tile_note(h: Any) -> str:
     """The cited tile and wave the check used, or why none applied."""
-    from mlsysim.solvers.terms import gemm_tile
+    from mlsysim.solvers.gemm_waves import gemm_tile
 
     tile = gemm_tile(h.record, h.precision)
     if isinstance(tile, str):

@@ -7,8 +7,9 @@ import pytest
 
 from mlsysim import Engine, Hardware, Models, ServingModel
 from mlsysim.catalog import load_catalog
+from mlsysim.solvers.pass_overheads import activation_traffic
 from mlsysim.solvers.roofline import activation_bytes, spill_table
-from mlsysim.solvers.terms import activation_traffic, hardware_terms, model_terms
+from mlsysim.solvers.terms import hardware_terms, model_terms
 from mlsysim.solvers.transformer import TransformerShape, activation_kernels, kernels_per_forward_pass
 
 

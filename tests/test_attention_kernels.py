@@ -16,7 +16,8 @@ import pytest
 
 from mlsysim import DistributedModel
 from mlsysim.errors import MlsysimError
-from mlsysim.solvers.terms import ATTENTION_KERNELS, attention_kernel_values, hardware_terms, kernel_efficiency_values
+from mlsysim.solvers.kernel_efficiency import ATTENTION_KERNELS, attention_kernel_values, kernel_efficiency_values
+from mlsysim.solvers.terms import hardware_terms
 
 REPO = Path(__file__).resolve().parent.parent
 

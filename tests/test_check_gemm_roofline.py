@@ -11,7 +11,8 @@ from functools import lru_cache
 import pytest
 
 from mlsysim.catalog import load_catalog
-from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies
+from mlsysim.solvers.kernel_efficiency import kernel_efficiencies
+from mlsysim.solvers.terms import hardware_terms
 from tests.conftest import REAL_CATALOG, load_script
 
 

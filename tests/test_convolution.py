@@ -12,7 +12,9 @@ from mlsysim import Engine
 from mlsysim.catalog import load_catalog
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.convolution import KernelGraph, ResNetShape, layer_roofline_time, resnet_graph
-from mlsysim.solvers.terms import hardware_terms, layer_terms, model_terms, pass_efficiencies
+from mlsysim.solvers.kernel_efficiency import pass_efficiencies
+from mlsysim.solvers.layer_terms import layer_terms
+from mlsysim.solvers.terms import hardware_terms, model_terms
 
 RESNET50 = ResNetShape("bottleneck", (3, 4, 6, 3), 64, 1000, 224)
 RESNET18 = ResNetShape("basic", (2, 2, 2, 2), 64, 1000, 224)

@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 from mlsysim import Engine, Hardware, Models
 from mlsysim.errors import MlsysimError
+from mlsysim.solvers.kernel_efficiency import kernel_efficiencies
+from mlsysim.solvers.pass_overheads import activation_traffic
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
-from mlsysim.solvers.terms import activation_traffic, hardware_terms, kernel_efficiencies, model_terms
+from mlsysim.solvers.terms import hardware_terms, model_terms
 
 
 def test_quick_start_call_works_as_the_field_writes_it() -> None:
@@ -339,7 +341,8 @@ def test_b200_16bit_gemms_quantize_over_its_148_sms() -> None:
     SMs: 148". With that SM count the B200's 16-bit weight GEMMs take the wave term of the
     default cuBLAS tile, as the other NVIDIA GPUs without a tile of their own do; its FP8 and
     FP4 GEMMs have no tile cited for Blackwell, so they take none."""
-    from mlsysim.solvers.terms import hardware_terms, model_terms, wave_quantization
+    from mlsysim.solvers.gemm_waves import wave_quantization
+    from mlsysim.solvers.terms import hardware_terms, model_terms
 
     b200 = Hardware.get("B200")
     assert b200.compute_units.si == 148
@@ -356,10 +359,11 @@ def test_b200_16bit_gemms_quantize_over_its_148_sms() -> None:
 def test_no_wave_term_without_a_cited_sm_count_or_tile(hardware: str, precision: str, why: str) -> None:
     """The term needs the accelerator's cited SM count and a tile cited for its precision;
     without them the GEMMs run at the cited efficiency alone and nothing is listed."""
-    from mlsysim.solvers.terms import hardware_terms, model_terms, wave_quantization
+    from mlsysim.solvers.gemm_waves import wave_quantization
+    from mlsysim.solvers.terms import hardware_terms, model_terms
 
     from mlsysim.solvers.roofline import gemm_flops
-    from mlsysim.solvers.terms import kernel_efficiencies
+    from mlsysim.solvers.kernel_efficiency import kernel_efficiencies
 
     hw = Hardware.get(hardware)
     p = Engine.solve(Models.Language.Llama3_8B, hw, seq_len=128, precision=precision)
@@ -385,7 +389,8 @@ def test_a_cnn_without_described_layers_has_no_wave_term() -> None:
 def test_more_tokens_never_take_less_gemm_time(tokens: int, tp: int, model: str) -> None:
     """Tile quantization (a partial tile costs a full one) keeps the quantized GEMM time
     tokens x slowdown from ever falling when a token is added, and the slowdown is >= 1."""
-    from mlsysim.solvers.terms import hardware_terms, model_terms, wave_quantization
+    from mlsysim.solvers.gemm_waves import wave_quantization
+    from mlsysim.solvers.terms import hardware_terms, model_terms
 
     waves = wave_quantization(model_terms(Models.get(model)), hardware_terms(Hardware.Cloud.H100, "fp16"), tp)
     assert waves.wave == 132

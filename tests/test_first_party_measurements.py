@@ -217,7 +217,7 @@ def test_the_site_serves_the_file_and_links_it(catalog_copy, tmp_path) -> None:
 def test_no_figure_of_the_first_run_feeds_a_solver(catalog) -> None:
     """The first report's kernel figures check the cited efficiencies; they must not replace
     them (its end-to-end rows are judged against predictions made without it)."""
-    from mlsysim.solvers.terms import _scoped_efficiencies
+    from mlsysim.solvers.kernel_efficiency import _scoped_efficiencies
 
     first_party = {path.split("/")[1] for path in citing(catalog) if path.startswith("assumptions/")}
     assert len(first_party) == 5

@@ -14,7 +14,8 @@ import pytest
 from mlsysim import Engine, ServingModel
 from mlsysim.catalog import default_catalog
 from mlsysim.solvers.dse import roofline_space
-from mlsysim.solvers.terms import hardware_terms, input_cast, model_terms
+from mlsysim.solvers.pass_overheads import input_cast
+from mlsysim.solvers.terms import hardware_terms, model_terms
 
 # AIConfigurator at 095f58a, systems/data/h100_sxm/quantize/trtllm/1.3.0rc20/scale_matrix_perf.parquet:
 # the two middle rows, by time x 3.35 TB/s / (m x k), of the 88 casts of 64e6 elements or more.

@@ -194,7 +194,7 @@ def test_a_misspelt_layout_qualifier_is_a_located_load_error(catalog_copy) -> No
     module keeps a copy so that a solve does not import the schemas)."""
     from mlsysim.catalog import check
     from mlsysim.catalog.schemas.common import LAYOUTS
-    from mlsysim.solvers.terms import CONV_LAYOUTS
+    from mlsysim.solvers.kernel_efficiency import CONV_LAYOUTS
 
     assert CONV_LAYOUTS == LAYOUTS
 

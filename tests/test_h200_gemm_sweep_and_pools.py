@@ -30,7 +30,10 @@ import pytest
 
 from mlsysim.catalog import load_catalog
 from mlsysim.solvers.engine import Engine
-from mlsysim.solvers.terms import hardware_terms, kernel_efficiencies, operator_line_values, single_gemm_waves
+from mlsysim.solvers.gemm_waves import single_gemm_waves
+from mlsysim.solvers.kernel_efficiency import kernel_efficiencies
+from mlsysim.solvers.layer_terms import operator_line_values
+from mlsysim.solvers.terms import hardware_terms
 from tests.conftest import assert_quoted_and_recomputed, load_script, values_citing
 
 REPO = Path(__file__).resolve().parent.parent

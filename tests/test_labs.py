@@ -22,11 +22,12 @@ from mlsysim.catalog import load_catalog
 from mlsysim.site.labs import script_assignment
 from mlsysim.site.labs.explorer import ASSUMPTIONS, explorer_data
 from mlsysim.site.labs.waterfall import OUTPUT_TOKENS, PROMPT_TOKENS, waterfall, waterfall_data
+from mlsysim.solvers.gemm_waves import gemm_tile_values, wave_quantization
+from mlsysim.solvers.kernel_efficiency import KERNELS, expert_gemm_value, kernel_efficiency_values
+from mlsysim.solvers.pass_overheads import FP8_CAST, OPERATOR_FIXED_TIME, OPERATOR_MEMORY, kernel_launch_value
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
-from mlsysim.solvers.terms import (KERNELS, applies_to, cited_assumption, expert_gemm_value, gemm_tile_values, hardware_terms,
-                                   kernel_efficiency_values, kernel_launch_value, FP8_CAST, OPERATOR_FIXED_TIME, OPERATOR_MEMORY,
-                                   model_terms, wave_quantization)
+from mlsysim.solvers.terms import applies_to, cited_assumption, hardware_terms, model_terms
 
 REPO = Path(__file__).resolve().parent.parent
 JS = REPO / "site_templates" / "labs" / "roofline.js"

@@ -31,9 +31,11 @@ from mlsysim.catalog import load_catalog
 from mlsysim.catalog.schemas.common import OPERATORS
 from mlsysim.solvers.convolution import ELEMENTWISE_OPERATORS, KernelGraph, OperatorLine, layer_roofline_time
 from mlsysim.solvers.engine import Engine
+from mlsysim.solvers.kernel_efficiency import pass_efficiencies
+from mlsysim.solvers.layer_terms import layer_terms, operator_line_values
+from mlsysim.solvers.pass_overheads import TRANSFORMER_OPERATORS, launch_overhead, operator_floors
 from mlsysim.solvers.serving import ServingModel
-from mlsysim.solvers.terms import (TRANSFORMER_OPERATORS, hardware_terms, launch_overhead, layer_terms, model_terms,
-                                   operator_floors, operator_line_values, pass_efficiencies)
+from mlsysim.solvers.terms import hardware_terms, model_terms
 from tests.conftest import assert_quoted_and_recomputed, values_citing
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from mlsysim import Engine, ServingModel
-from mlsysim.solvers.dse import roofline_space
 from mlsysim.errors import MlsysimError
+from mlsysim.solvers.dse import roofline_space
+from mlsysim.solvers.gemm_waves import wave_quantization
+from mlsysim.solvers.kernel_efficiency import expert_gemm_value, kernel_efficiencies, routed_gemm_share
 from mlsysim.solvers.plausibility import token_rate_warnings
 from mlsysim.solvers.roofline import gemm_flops, kernel_compute_time
 from mlsysim.solvers.serving import mm1_wait_quantile
-from mlsysim.solvers.terms import (expert_gemm_value, hardware_terms, kernel_efficiencies, model_terms,
-                                   routed_gemm_share, wave_quantization)
+from mlsysim.solvers.terms import hardware_terms, model_terms
 
 
 FROZEN_CATALOG = Path(__file__).resolve().parent / "fixtures" / "frozen_catalog.json"
@@ -87,7 +88,7 @@ def test_mi300x_bytes_stream_at_amds_measured_copy_bandwidth_in_every_pass() -> 
     median of twelve decode-shaped FP8 GEMMs is 2,769.7 GB/s, 52.26% of 5.3 TB/s; and the FP8
     GEMMs' compute takes the MI300X's measured BF16 best shape, 51.4% (MAMF table), as an
     estimate."""
-    from mlsysim.solvers.terms import pass_efficiencies
+    from mlsysim.solvers.kernel_efficiency import pass_efficiencies
 
     catalog = _catalog()
     h = hardware_terms(catalog.get("hardware", "mi300x"), "fp16")
@@ -387,7 +388,8 @@ def test_a_representative_gemm_figure_is_preferred_to_the_best_shape_of_a_sweep(
     BF16 "| AMD MI300X | 668.4 | 1300 | 51.4% |", Gaudi 2 BF16 "| Intel Gaudi 2 | 418.7 | 432 |
     96.9% |" (stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul
     FLOPS comparison table")."""
-    from mlsysim.solvers.terms import hardware_terms, kernel_efficiency_values
+    from mlsysim.solvers.kernel_efficiency import kernel_efficiency_values
+    from mlsysim.solvers.terms import hardware_terms
 
     catalog = _catalog()
     chosen = kernel_efficiency_values(hardware_terms(catalog.get("hardware", hardware), precision))["gemm"]
@@ -400,7 +402,8 @@ def test_the_mi355x_fp8_gemms_run_at_hipblaslts_measured_best_square_shape():
     analysis/fp8_gemm/mi350x/mi355x_fp8_gemm.json, key "16384": "tflops_hipblaslt":
     3293.23) against the catalog's 5 PFLOP/s dense FP8 peak: 65.86%, the best of the five
     square sizes, replaces the estimate that borrowed the BF16 MAMF fraction (68.0%)."""
-    from mlsysim.solvers.terms import hardware_terms, kernel_efficiency_values
+    from mlsysim.solvers.kernel_efficiency import kernel_efficiency_values
+    from mlsysim.solvers.terms import hardware_terms
 
     catalog = _catalog()
     chosen = kernel_efficiency_values(hardware_terms(catalog.get("hardware", "mi355x"), "fp8"))["gemm"]

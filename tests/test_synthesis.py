@@ -9,9 +9,10 @@ import pytest
 from mlsysim import Engine, Hardware, Models
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.engine import roofline_terms, solve_terms
+from mlsysim.solvers.pass_overheads import activation_tables
 from mlsysim.solvers.roofline import compute_time, memory_time
 from mlsysim.solvers.synthesis import SynthesisSolver, required_bandwidth, required_peak
-from mlsysim.solvers.terms import activation_tables, model_terms
+from mlsysim.solvers.terms import model_terms
 
 
 def test_pure_inverse_round_trips_with_the_forward_roofline():

@@ -633,7 +633,8 @@ def _layout(c: Call, precision: str) -> str | None:
     convolution efficiency for it on the row's accelerator and precision; else None, the
     accelerator's default convolution figure, said so in the row's assumptions (a run in a
     layout the catalog has no figure for is priced at the figure it has, in the open)."""
-    from mlsysim.solvers.terms import conv_layout_cited, hardware_terms
+    from mlsysim.solvers.kernel_efficiency import conv_layout_cited
+    from mlsysim.solvers.terms import hardware_terms
 
     layout = c.config("layout")
     if layout is None:

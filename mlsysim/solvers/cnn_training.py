@@ -33,12 +33,13 @@ from mlsysim.solvers.convolution_training import (
     resnet_training_graph,
     saved_activation_elements,
 )
-from mlsysim.solvers.training_sync import GRADIENT_ACCUMULATION_ACCESSES
 from mlsysim.solvers.fleet import Fleet
+from mlsysim.solvers.pass_overheads import kernel_launches
 from mlsysim.solvers.plausibility import bound_warnings
 from mlsysim.solvers.results import QuantityView, result_dict
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, hierarchical_allreduce_time, ring_allreduce_time
-from mlsysim.solvers.terms import cited_assumption, kernel_launches
+from mlsysim.solvers.terms import cited_assumption
+from mlsysim.solvers.training_sync import GRADIENT_ACCUMULATION_ACCESSES
 
 __all__ = ["CNNTrainingModel", "CNNTrainingResult", "sgd_update_bytes"]
 

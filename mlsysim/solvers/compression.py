@@ -177,8 +177,9 @@ class CompressionModel:
         """
         from mlsysim.catalog import inputs
         from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, gemm_bytes, gemm_flops, pass_cost
-        from mlsysim.solvers.terms import (activation_traffic, compute_efficiency, hardware_terms, kernel_efficiency_values,
-                                           launch_overhead, model_terms)
+        from mlsysim.solvers.kernel_efficiency import kernel_efficiency_values
+        from mlsysim.solvers.pass_overheads import activation_traffic, launch_overhead
+        from mlsysim.solvers.terms import compute_efficiency, hardware_terms, model_terms
 
         def _check_count(name: str, value: Any) -> int:
             return inputs.positive_int(value, name)

@@ -98,6 +98,7 @@ from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError, OOMError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.fleet import Fleet
+from mlsysim.solvers.gemm_waves import WaveQuantization
 from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
     hierarchical_allreduce_time,
@@ -105,7 +106,6 @@ from mlsysim.solvers.roofline import (
     ring_allreduce_time,
     weight_gemm_stretch,
 )
-from mlsysim.solvers.terms import WaveQuantization
 from mlsysim.solvers.training_layout import (
     ATTENTION_RECOMPUTED,
     ELEMENTWISE_RECOMPUTED,

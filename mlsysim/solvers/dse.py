@@ -561,7 +561,7 @@ class RooflineModel:
 
     def __call__(self, cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         from mlsysim.solvers.roofline import gemm_bytes, gemm_flops, kernel_roofline_time, pass_cost, weight_gemm_stretch
-        from mlsysim.solvers.terms import routed_gemm_share
+        from mlsysim.solvers.kernel_efficiency import routed_gemm_share
 
         which = cols["system"]
         b = cols["batch_size"].astype(float)
@@ -606,8 +606,10 @@ def roofline_space(model: Any, hardware: Any, precisions: Iterable[str] = ("fp16
     """
     from mlsysim.catalog import inputs
     from mlsysim.catalog.records import Record
-    from mlsysim.solvers.terms import (PrecisionUnavailable, activation_traffic, hardware_terms, input_cast,
-                                       launch_overhead, model_terms, pass_efficiencies, wave_quantization)
+    from mlsysim.solvers.gemm_waves import wave_quantization
+    from mlsysim.solvers.kernel_efficiency import pass_efficiencies
+    from mlsysim.solvers.pass_overheads import activation_traffic, input_cast, launch_overhead
+    from mlsysim.solvers.terms import PrecisionUnavailable, hardware_terms, model_terms
     from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 
     hardware_list = [hardware] if isinstance(hardware, (str, Record)) else list(hardware)

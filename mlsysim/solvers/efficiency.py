@@ -38,17 +38,10 @@ from mlsysim.catalog import Catalog, inputs
 from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
-from mlsysim.solvers.terms import (
-    ALLREDUCE_BASE_LATENCY,
-    ALLREDUCE_STEP_LATENCY,
-    COMPUTE_EFFICIENCY,
-    KERNEL_LAUNCH,
-    MEMORY_EFFICIENCY,
-    applies_to,
-    cited_assumption,
-    gemm_tile,
-    kernel_launch_value,
-)
+from mlsysim.solvers.gemm_waves import gemm_tile
+from mlsysim.solvers.link_terms import ALLREDUCE_BASE_LATENCY, ALLREDUCE_STEP_LATENCY
+from mlsysim.solvers.pass_overheads import kernel_launch_value
+from mlsysim.solvers.terms import COMPUTE_EFFICIENCY, KERNEL_LAUNCH, MEMORY_EFFICIENCY, applies_to, cited_assumption
 
 # The training solver's dense-GEMM kernel efficiency (mlsysim/solvers/training_terms.py reads the same id).
 GEMM_EFFICIENCY = "gemm_compute_efficiency"

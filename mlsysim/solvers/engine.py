@@ -27,6 +27,10 @@ from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.convolution import cache_resident_kernels
+from mlsysim.solvers.gemm_waves import WaveQuantization, wave_quantization
+from mlsysim.solvers.kernel_efficiency import KernelEfficiencies, pass_efficiencies, routed_gemm_share
+from mlsysim.solvers.layer_terms import LayerTerms, layer_terms
+from mlsysim.solvers.pass_overheads import activation_traffic, host_dispatch_overhead, input_cast, launch_overhead
 from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory
 from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
@@ -42,25 +46,14 @@ from mlsysim.solvers.roofline import (
 )
 from mlsysim.solvers.sweep import SweepTable, sweep
 from mlsysim.solvers.terms import (
-    NO_ACTIVATION_TRAFFIC,
     ActivationTraffic,
     FixedOverhead,
     HardwareTerms,
-    KernelEfficiencies,
-    LayerTerms,
     ModelTerms,
+    NO_ACTIVATION_TRAFFIC,
     PerTokenCost,
-    WaveQuantization,
-    activation_traffic,
     hardware_terms,
-    host_dispatch_overhead,
-    input_cast,
-    launch_overhead,
-    layer_terms,
     model_terms,
-    pass_efficiencies,
-    routed_gemm_share,
-    wave_quantization,
 )
 
 __all__ = ["Engine", "PerformanceProfile", "RooflineTerms", "roofline_terms", "solve_terms",

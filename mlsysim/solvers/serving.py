@@ -58,9 +58,12 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError, NotFoundError
 from mlsysim.lineage import Lineage
-from mlsysim.solvers.transformer import TransformerShape
-from mlsysim.solvers.results import QuantityView
+from mlsysim.solvers.gemm_waves import wave_quantization
+from mlsysim.solvers.kernel_efficiency import pass_efficiencies, routed_gemm_share
+from mlsysim.solvers.link_terms import allreduce_latency, collective_efficiencies
+from mlsysim.solvers.pass_overheads import activation_traffic, input_cast, launch_overhead
 from mlsysim.solvers.plausibility import bound_warnings, on_chip_memory, token_rate_warnings
+from mlsysim.solvers.results import QuantityView
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     STORAGE_BYTES_PER_ELEMENT,
@@ -76,20 +79,13 @@ from mlsysim.solvers.roofline import (
 )
 from mlsysim.solvers.terms import (
     ACTIVATION_BYTES,
-    activation_traffic,
-    allreduce_latency,
     active_params_per_token,
     cited_assumption,
-    collective_efficiencies,
     hardware_terms,
-    input_cast,
-    launch_overhead,
     model_terms,
-    pass_efficiencies,
     public_token_record,
-    routed_gemm_share,
-    wave_quantization,
 )
+from mlsysim.solvers.transformer import TransformerShape
 
 # How a decode attention kernel reads grouped-query K/V heads (ServingModel decode_kv_reads).
 DECODE_KV_READS = ("per_kv_head", "per_query_head")

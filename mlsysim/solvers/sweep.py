@@ -14,6 +14,10 @@ from mlsysim.catalog import inputs
 from mlsysim.catalog.records import Record
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
+from mlsysim.solvers.gemm_waves import wave_quantization
+from mlsysim.solvers.kernel_efficiency import pass_efficiencies, routed_gemm_share
+from mlsysim.solvers.layer_terms import layer_terms
+from mlsysim.solvers.pass_overheads import activation_traffic, host_dispatch_overhead, input_cast, launch_overhead
 from mlsysim.solvers.roofline import (
     BYTES_PER_ELEMENT,
     gemm_bytes,
@@ -23,19 +27,7 @@ from mlsysim.solvers.roofline import (
     pass_cost,
     weight_gemm_stretch,
 )
-from mlsysim.solvers.terms import (
-    PrecisionUnavailable,
-    activation_traffic,
-    hardware_terms,
-    host_dispatch_overhead,
-    input_cast,
-    launch_overhead,
-    layer_terms,
-    model_terms,
-    pass_efficiencies,
-    routed_gemm_share,
-    wave_quantization,
-)
+from mlsysim.solvers.terms import PrecisionUnavailable, hardware_terms, model_terms
 
 NUMERIC_COLUMNS = ("batch_size", "seq_len", "latency", "latency_compute", "latency_memory", "latency_overhead",
                    "latency_host", "latency_quantization", "latency_elementwise", "throughput",

@@ -140,7 +140,8 @@ class SynthesisSolver:
         from mlsysim.solvers.convolution import resnet_graph
         from mlsysim.solvers.engine import roofline_terms, solve_terms
         from mlsysim.solvers.roofline import BYTES_PER_ELEMENT, check_precision, pass_cost
-        from mlsysim.solvers.terms import PrecisionUnavailable, activation_tables, efficiencies, model_terms
+        from mlsysim.solvers.pass_overheads import activation_tables
+        from mlsysim.solvers.terms import PrecisionUnavailable, efficiencies, model_terms
 
         def _check_count(name: str, value: Any) -> int:
             return inputs.positive_int(value, name)

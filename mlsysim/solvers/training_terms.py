@@ -22,19 +22,16 @@ from mlsysim.solvers.fleet import (
     optimizer_state_bytes,
     peak_compute,
 )
-from mlsysim.solvers.terms import (
+from mlsysim.solvers.gemm_waves import wave_quantization
+from mlsysim.solvers.kernel_efficiency import (
     attention_backward_value,
     attention_kernel_values,
-    cited_assumption,
-    collective_efficiencies,
     expert_gemm_value,
-    hardware_terms,
     kernel_efficiency_values,
-    memory_capacity,
-    model_terms,
     scoped_efficiency,
-    wave_quantization,
 )
+from mlsysim.solvers.link_terms import collective_efficiencies
+from mlsysim.solvers.terms import cited_assumption, hardware_terms, memory_capacity, model_terms
 from mlsysim.solvers.training_layout import Layout
 from mlsysim.solvers.transformer import (
     TransformerShape,

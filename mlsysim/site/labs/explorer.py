@@ -30,34 +30,30 @@ from typing import Any
 
 from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
+from mlsysim.solvers.convolution import ELEMENTWISE_OPERATORS, resnet_graph
+from mlsysim.solvers.gemm_waves import (
+    CONV_TILE_COLUMNS,
+    CONV_TILE_ROWS,
+    GEMM_TILES_PER_SM,
+    GEMM_TILE_COLUMNS,
+    GEMM_TILE_ROWS,
+    gemm_tile_values,
+    wave_quantization,
+)
+from mlsysim.solvers.kernel_efficiency import KERNELS, expert_gemm_value, kernel_efficiency_values, pass_efficiencies
+from mlsysim.solvers.layer_terms import layer_terms, operator_line_values
+from mlsysim.solvers.pass_overheads import FP8_CAST, L2_CACHE, kernel_launch_value
 from mlsysim.solvers.plausibility import on_chip_memory
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
-from mlsysim.solvers.convolution import ELEMENTWISE_OPERATORS, resnet_graph
 from mlsysim.solvers.terms import (
     ACTIVATION_BYTES,
     COMPUTE_EFFICIENCY,
-    CONV_TILE_COLUMNS,
-    CONV_TILE_ROWS,
-    FP8_CAST,
-    GEMM_TILE_COLUMNS,
-    GEMM_TILE_ROWS,
-    GEMM_TILES_PER_SM,
     KERNEL_LAUNCH,
-    L2_CACHE,
     MEMORY_EFFICIENCY,
-    KERNELS,
     applicable_assumption,
     cited_assumption,
-    expert_gemm_value,
-    gemm_tile_values,
     hardware_terms,
-    kernel_efficiency_values,
-    kernel_launch_value,
-    layer_terms,
     model_terms,
-    operator_line_values,
-    pass_efficiencies,
-    wave_quantization,
 )
 
 # Key in the exported JSON -> assumption record id the solvers read (mlsysim.solvers.terms).

@@ -28,19 +28,13 @@ from mlsysim.catalog.records import Record, Value
 from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.site.labs.explorer import assumption_id, citation
+from mlsysim.solvers.gemm_waves import wave_quantization
+from mlsysim.solvers.kernel_efficiency import TRANSFORMER_KERNELS, kernel_efficiency_values
+from mlsysim.solvers.pass_overheads import kernel_launch_value, launch_overhead
 from mlsysim.solvers.plausibility import on_chip_memory
 from mlsysim.solvers.roofline import BYTES_PER_ELEMENT
 from mlsysim.solvers.serving import ServingModel
-from mlsysim.solvers.terms import (
-    KERNEL_LAUNCH,
-    TRANSFORMER_KERNELS,
-    cited_assumption,
-    kernel_efficiency_values,
-    kernel_launch_value,
-    launch_overhead,
-    model_terms,
-    wave_quantization,
-)
+from mlsysim.solvers.terms import KERNEL_LAUNCH, cited_assumption, model_terms
 from mlsysim.solvers.transformer import TransformerShape, matmul_weights_per_token, weight_gemms
 
 PROMPT_TOKENS = 512
