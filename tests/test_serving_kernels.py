@@ -1,6 +1,6 @@
 """Per-hardware, per-precision kernel efficiencies, FP8 wave quantization, the cited
 token-rate plausibility bound and the MLPerf-style search for the highest arrival rate under
-latency limits (mlsysim/solvers/serving.py, terms.py, roofline.py, plausibility.py).
+latency limits (mlsysim/solvers/serving.py, kernel_efficiency.py, roofline.py, plausibility.py).
 
 Runs on the frozen catalog snapshot (tests/fixtures/frozen_catalog.json), as the other
 solver test modules do through tests/conftest.py SOLVER_TESTS."""

@@ -63,7 +63,7 @@ class Hardware(RecordBase):
     cloud_price: cited("price_per_hour") | None = None  # on-demand rental per accelerator-hour
     # Parallel compute units a kernel's thread blocks are spread over (a plain count):
     # NVIDIA streaming multiprocessors, AMD compute units. `qualifiers.unit_kind` says
-    # which (SM, CU); the GEMM wave-quantization term (solvers/terms.py) reads it.
+    # which (SM, CU); the GEMM wave-quantization term (solvers/gemm_waves.py) reads it.
     compute_units: cited("dimensionless") | None = None
 
     @model_validator(mode="after")
