@@ -18,7 +18,7 @@ Per pipeline stage and microbatch ("slot"):
              routed-expert grouped GEMMs where a figure is scoped to the accelerator, fused
              attention, memory-bound element-wise work). Below 16 bits (FP8) only the transformer
              layers' weight GEMMs run at the training precision; attention, the output layer
-             and every tensor held or communicated stay in 16 bits (`tensor_precision`), and
+             and every tensor held or communicated stay in 16 bits (`training_terms.tensor_precision`), and
              each linear module's input (every forward pass) and output gradient (backward)
              is quantized first: memory-bound, at the cited bytes per element of Transformer
              Engine's current scaling (NVIDIA, TransformerEngine GEMM profiling tutorial);
@@ -474,7 +474,8 @@ def quantization_time(s: TrainingTerms, x: Any, layers_stage: Any, share: float 
     at the cited bytes per element at peak bandwidth. Sequence parallelism leaves each TP rank
     its 1/TP share of the tokens; without it the replicated inputs of column-parallel modules
     are quantized on every rank, which this undercounts. `share`: the share of each chunk's
-    layers a partial full recomputation covers (`recomputed_share`; None: the mode's own).
+    layers a partial full recomputation covers (`training_layout.recomputed_share`; None: the
+    mode's own).
 
         t = b (s / CP) / TP x (f I + O) x L_stage / L / rate
 
@@ -804,7 +805,7 @@ class DistributedModel:
         sequence_parallel, allreduce, overlap_grad_reduce, overlap_param_gather, fused_attention,
         fused_grad_accumulation, ep, tp_comm_overlap, grad_reduce_fp32, full_grad_allreduce).
         `efficiency` None means first principles with the cited GEMM kernel efficiency; an
-        `mfu_*` assumption is applied as measured end to end (`efficiency_mode_of`).
+        `mfu_*` assumption is applied as measured end to end (`training_terms.efficiency_mode_of`).
         `attention_kernel` ("flashattention2", "flashattention3", "flashattention_triton")
         prices fused attention at the figures cited for that kernel on the accelerator (default:
         the catalog's default attention figures). With raise_errors=True a configuration that

@@ -50,7 +50,7 @@ class KernelEfficiencies:
 
     @property
     def compute(self) -> float:
-        """The weight-GEMM efficiency [1], under the name `Efficiencies` uses for compute."""
+        """The weight-GEMM efficiency [1], under the name `terms.Efficiencies` uses for compute."""
         return self.gemm
 
 
@@ -232,7 +232,7 @@ def kernel_efficiencies(h: HardwareTerms, compute: Any = None) -> KernelEfficien
     """Per-hardware, per-precision kernel efficiencies of accelerator terms `h`: for each
     kernel class (weight GEMM, attention, memory-bound traffic) the cited value
     `kernel_efficiency_values` picks. `compute`, when given (a fraction in (0, 1], or a cited
-    one), replaces both compute efficiencies, as in `efficiencies`. The cited case is
+    one), replaces both compute efficiencies, as in `terms.efficiencies`. The cited case is
     memoised per (accelerator, precision) in the catalog."""
     catalog = h.catalog
     key = (h.record._data["id"], h.precision)
@@ -271,7 +271,7 @@ def pass_efficiencies(m: ModelTerms, h: HardwareTerms, compute: Any = None,
     grouped-GEMM figure scoped to `h` where the catalog has one (`expert`, in the lineage
     only then); for a model with a per-inference or per-parameter FLOP
     count (no operator graph to split into kernel classes) the generic cited compute
-    efficiency (`compute_efficiency`), the same figure for both compute classes, except that a
+    efficiency (`terms.compute_efficiency`), the same figure for both compute classes, except that a
     CNN's FLOPs take the convolution efficiency cited for this accelerator and precision
     where the catalog has one (qualifier kernel: convolution). The bytes take the memory
     efficiency cited for this accelerator and precision where there is one (qualifier

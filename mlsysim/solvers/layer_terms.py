@@ -128,7 +128,7 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
     reproduced at B0 and the tile and wave losses follow the batch elsewhere. The kernels'
     activations stay on chip where their working set fits in the accelerator's L2
     (`memory.l2_cache`; all traffic goes to device memory where the record states none). The
-    kernels' launches are priced by `kernel_launches` (`cuda_graph`: as one replayed graph).
+    kernels' launches are priced by `pass_overheads.kernel_launches` (`cuda_graph`: as one replayed graph).
     In the unfused graph, a batch norm, ReLU or residual add whose time on this accelerator,
     precision and `layout` is cited as a measured line (`operator_line_values`) is priced on it.
     Memoised per (model, hardware at a precision, fusion, efficiencies, graph, layout) in the catalog."""
@@ -170,7 +170,7 @@ def layer_terms(m: ModelTerms, h: HardwareTerms, efficiencies: KernelEfficiencie
 
 def operator_line_values(h: HardwareTerms, operator: str, layout: str | None = None) -> tuple[Value, Value] | None:
     """The measured line of element-wise `operator` (one of ELEMENTWISE_OPERATORS) on
-    accelerator terms `h`: its fixed run time and bandwidth fraction (`operator_value`) in
+    accelerator terms `h`: its fixed run time and bandwidth fraction (`pass_overheads.operator_value`) in
     `layout` (None: the default, CONV_LAYOUTS[0]); None unless both are cited."""
     layout = layout or CONV_LAYOUTS[0]
     fixed, memory = (operator_value(h, kernel, operator, layout) for kernel in (OPERATOR_FIXED_TIME, OPERATOR_MEMORY))

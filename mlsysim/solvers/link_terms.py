@@ -37,7 +37,7 @@ def collective_efficiencies(hw: Record, fabric: Record | None = None) -> LinkEff
     """The cited bus-bandwidth efficiency of collectives (assumption records with a
     `collective` qualifier, e.g. nccl_allreduce_bus_efficiency_*) on accelerator `hw`'s
     node link and, when given, across `fabric`: inside the node the record that
-    `applies_to` the accelerator (vendor, hardware ids, link named in its interconnect);
+    `terms.applies_to` the accelerator (vendor, hardware ids, link named in its interconnect);
     across nodes the record of the accelerator's vendor whose `link` is named in the
     fabric's technology (e.g. InfiniBand). 1.0 (line rate, an optimistic bound) where the
     catalog cites none. The first matching record by id wins. Memoised per (accelerator,
@@ -70,7 +70,7 @@ def allreduce_latency(hw: Record, devices: int) -> FixedOverhead:
     """Fixed latency of one all-reduce over `devices` GPUs [s]. In NCCL's own latency model,
     base latency + 2 (devices - 1) ring steps x the per-step latency of the link
     (catalog/assumptions/nccl_allreduce_base_latency.yaml, nccl_nvlink_step_latency.yaml),
-    when those figures apply to the accelerator `hw` (`applies_to`: NVIDIA, NVLink); else
+    when those figures apply to the accelerator `hw` (`terms.applies_to`: NVIDIA, NVLink); else
     the measured small-message all-reduce time of a record that applies to `hw` at this
     many ranks (qualifiers `collective_latency: all_reduce` and `ranks`, e.g.
     rccl_allreduce_latency_mi300x_8gpu); else zero. Zero for one device. Memoised per

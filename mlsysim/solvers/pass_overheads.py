@@ -96,7 +96,7 @@ def input_cast(m: ModelTerms, h: HardwareTerms) -> PerTokenCost:
 
     L the layers, L_dense those without routed experts, B [B] the cited bytes per element of
     the cast at the accelerator's peak bandwidth (an assumption with qualifier `kernel:
-    fp8_cast` that applies to the hardware, `applies_to`). The attention output and MLP
+    fp8_cast` that applies to the hardware, `terms.applies_to`). The attention output and MLP
     down projections take what the attention and activation kernels write in 8 bits already,
     and routed experts cast inside their cited grouped-GEMM figure. A cast's fixed cost per
     kernel (a microsecond or two) is not charged. Zero at 16 bits or wider and for a model
@@ -137,7 +137,7 @@ _NO_CAST = PerTokenCost(0.0, Lineage())
 def launch_overhead(m: ModelTerms, h: HardwareTerms, cuda_graph: bool = False, decode: bool = False) -> FixedOverhead:
     """Kernel-launch time of one forward pass of `m` on `h` [s]: kernels per pass x the cited
     per-kernel launch overhead (catalog/assumptions/kernel_launch_overhead.yaml), when that
-    figure applies to the hardware (`applies_to`); else zero, and nothing in the lineage.
+    figure applies to the hardware (`terms.applies_to`); else zero, and nothing in the lineage.
     With `cuda_graph`, the pass is replayed as a CUDA graph and each kernel costs the cited
     time per kernel of a graph replay instead (`kernel_launches`).
     A transformer's pass replayed as a CUDA graph also costs its small operators' measured
@@ -180,7 +180,7 @@ TRANSFORMER_OPERATORS = (NORM, RESIDUAL_ADD, GATED_ACTIVATION, DECODE_ATTENTION)
 def operator_value(h: HardwareTerms, kernel: str, operator: str, layout: str | None = None) -> Value | None:
     """The first assumption (by record id) with qualifiers `kernel: <kernel>` and `operator:
     <operator>`, `h`'s precision among its `precisions`, scoped to no layout or to `layout`,
-    and applying to accelerator terms `h` (`applies_to`); else None. `kernel` is
+    and applying to accelerator terms `h` (`terms.applies_to`); else None. `kernel` is
     OPERATOR_FIXED_TIME (a fixed run time) or OPERATOR_MEMORY (a bandwidth fraction)."""
     return next((v for v in qualified_assumptions(h.catalog, "operator")
                  if v.qualifiers.get("kernel") == kernel and v.qualifiers["operator"] == operator
@@ -234,7 +234,7 @@ def graph_launch_value(hw: Record) -> Value | None:
 def kernel_launch_value(hw: Record) -> Value | None:
     """The cited fixed time per kernel that applies to accelerator `hw`: the null-kernel launch
     overhead (catalog/assumptions/kernel_launch_overhead.yaml) where its qualifiers admit the
-    hardware (`applies_to`), else the first assumption record with qualifier `kernel: launch`
+    hardware (`terms.applies_to`), else the first assumption record with qualifier `kernel: launch`
     that applies to it (a per-kernel time measured on that accelerator), else None.
     Memoised per accelerator in its catalog."""
     catalog = hw._catalog

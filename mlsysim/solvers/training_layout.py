@@ -97,7 +97,8 @@ class Layout:
     ep_dispatch         how tokens reach their experts' ranks: "all_to_all" (default; one flat
                         all-to-all, over the fabric once the group leaves a node) or
                         "hierarchical" (DeepEP, HybridEP: once over the fabric per remote node
-                        holding any of a token's experts, then over NVLink; `hierarchical_dispatch_copies`)
+                        holding any of a token's experts, then over NVLink;
+                        `distributed.hierarchical_dispatch_copies`)
     fused_attention     attention scores never reach memory (FlashAttention); False = the
                         scores are materialised (as in Megatron-LM 2021), adding their traffic
     fused_grad_accumulation the weight-gradient GEMM adds into the accumulated gradients in
@@ -248,7 +249,7 @@ class Job:
 
 class LayoutColumns:
     """Layouts as numpy columns (one row per candidate), with the attribute names of Layout:
-    what `step_model` computes on in a search (a Layout itself in a single solve)."""
+    what `distributed.step_model` computes on in a search (a Layout itself in a single solve)."""
 
     __slots__ = ("tp", "pp", "cp", "microbatch", "zero", "interleave", "recompute", "recompute_layers", "sequence_parallel",
                  "allreduce", "overlap_grad_reduce", "overlap_param_gather", "fused_attention", "schedule",

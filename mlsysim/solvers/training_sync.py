@@ -51,8 +51,8 @@ def expert_parallel(s: TrainingTerms, x: Any) -> bool:
 
 def parameter_split(s: TrainingTerms, x: Any) -> tuple[Any, Any]:
     """(dense, routed-expert) parameters one device holds before ZeRO sharding [1]: the
-    dense ones split by TP x PP, the routed experts by their own TP (`expert_tp_size`) x PP and
-    over the EP ranks."""
+    dense ones split by TP x PP, the routed experts by their own TP
+    (`training_layout.expert_tp_size`) x PP and over the EP ranks."""
     return (s.params - s.routed_params) / (x.tp * x.pp), s.routed_params / (expert_tp_size(x) * x.pp * x.ep)
 
 
@@ -69,7 +69,8 @@ def held_parameters(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int, den
 def _expert_shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> Any:
     """`_shards` for the routed experts: ZeRO splits them over the ranks of its group that
     hold the same experts, (DP x CP) / EP of them (of the node's, under hybrid sharding), or
-    (TP x DP x CP) / EP when the experts are whole on each rank (`experts_folded`)."""
+    (TP x DP x CP) / EP when the experts are whole on each rank
+    (`training_layout.experts_folded`)."""
     return ops.where(x.zero >= stage, ops.maximum(zero_group(ops, s, x, dp) * x.tp / expert_tp_size(x) / x.ep, 1.0), 1.0)
 
 
@@ -81,7 +82,7 @@ def data_parallel_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: A
     bytes), or under `full_grad_allreduce` all-reduce the gradients and then all-gather the
     parameters, the volume of an all-reduce of g + e / 2 bytes per parameter (a ring
     all-gather moves half a ring all-reduce's); ZeRO 3 moves its data per microbatch instead
-    (`_slot_times`), so nothing here, except under hybrid sharding: each device's gradient
+    (`distributed._slot_times`), so nothing here, except under hybrid sharding: each device's gradient
     shard is all-reduced across the copies in other nodes ((DP x CP) / `zero_group` of
     them, over the fabric). Under pipeline parallelism a tied embedding's gradient is then
     summed between the first and last stages (`tied_embedding_time`), never hidden."""

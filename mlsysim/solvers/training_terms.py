@@ -135,7 +135,7 @@ class TrainingTerms:
     # Vocabulary x hidden where the output layer shares the input embedding's matrix (its
     # gradient is summed between the first and last pipeline stages every step), else 0.
     tied_embedding_params: float = 0.0
-    # Layouts `resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
+    # Layouts `distributed.resolve_interleave` made concrete, by (layout, batch): a repeated solve of the same
     # job does the search once. Owned by these terms, so it lives and dies with them.
     chosen_interleave: dict[Any, Layout] = field(default_factory=dict, compare=False, repr=False)
 
@@ -160,7 +160,7 @@ def efficiency_mode_of(efficiency: Any, mode: str | None = None) -> str:
 def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None = None, precision: str = "bf16",
                    efficiency: Any = None, seq_len: int | None = None,
                    efficiency_mode: str | None = None, attention_kernel: str | None = None) -> TrainingTerms:
-    """`Job` inputs lowered into TrainingTerms, once per catalog and distinct inputs.
+    """`training_layout.Job` inputs lowered into TrainingTerms, once per catalog and distinct inputs.
 
     `efficiency` None: first principles with the cited dense-GEMM kernel efficiency
     (assumption gemm_compute_efficiency); see `efficiency_mode_of` for the two modes.
