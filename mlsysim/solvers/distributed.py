@@ -72,7 +72,9 @@ backward per transformer layer under tensor parallelism.
 Rajbhandari et al. 2020, "ZeRO", SC'20, arXiv 1910.02054: 2 + 2 + K bytes per parameter for
 mixed-precision Adam (K = 12, assumption adam_optimizer_state_bytes_mixed_precision);
 stages 1-3 partition optimizer state, gradients and parameters across data-parallel
-ranks; stage 3 moves 1.5x the all-reduce volume (assumption zero3_communication_volume_ratio).
+ranks; stage 3 all-gathers each layer's parameters before its forward and its backward and
+reduce-scatters its gradients, every microbatch (Sec. 7.2.3; 1.5x the all-reduce volume per step
+of one microbatch, as the paper says).
 The backward pass costs twice the forward FLOPs (Narayanan et al. 2021, Appendix;
 assumption backward_forward_flops_ratio).
 NVIDIA, Transformer Engine "GEMM Profiling Tutorial" (docs/examples/gemm_profiling/gemm_profiling.rst

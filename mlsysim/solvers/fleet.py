@@ -24,7 +24,6 @@ from mlsysim.solvers.terms import cited_assumption
 
 # Assumption records of literature constants the training solvers read (catalog/assumptions/).
 ADAM_STATE_BYTES = "adam_optimizer_state_bytes_mixed_precision"
-ZERO3_TRAFFIC = "zero3_communication_volume_ratio"
 BACKWARD_FORWARD = "backward_forward_flops_ratio"
 
 

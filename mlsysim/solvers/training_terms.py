@@ -15,7 +15,6 @@ from mlsysim.errors import MlsysimError
 from mlsysim.lineage import Lineage
 from mlsysim.solvers.fleet import (
     BACKWARD_FORWARD,
-    ZERO3_TRAFFIC,
     Fleet,
     bytes_per_element,
     fleet_of,
@@ -87,7 +86,6 @@ class TrainingTerms:
     inter_bw: float  # [B/s] per device across the fabric, as collectives reach it
     inter_latency: float  # [s]
     opt_bytes: float  # optimizer state bytes per parameter
-    zero3_traffic: float  # ZeRO-3 data-parallel volume / plain all-reduce volume [1] (kept for callers; the step model prices the collectives)
     backward_share: float  # backward FLOPs / (forward + backward) [1]
     efficiency_mode: str = "first_principles"
     mem_bw: float = float("inf")  # [B/s] achieved device memory bandwidth (memory-bound element-wise work)
@@ -276,7 +274,6 @@ def _read_training(model: Record, fleet: Fleet, precision: str, efficiency: Any,
         devices=float(fleet.devices), per_node=fleet.per_node, intra_bw=fleet.intra_bw * links.intra,
         inter_bw=fleet.inter_bw_per_device * links.inter, inter_latency=fleet.inter_latency,
         opt_bytes=optimizer_state_bytes(catalog, precision, lineage),
-        zero3_traffic=lineage.use(cited_assumption(catalog, ZERO3_TRAFFIC, "ZeRO stage 3 communication", "training solver")),
         backward_share=backward / passes, efficiency_mode=mode, mem_bw=mem_bw * memory_fraction, backward=backward,
         attention_rate=peak16 * attention_fraction, attention_backward_rate=peak16 * backward_fraction,
         logits_rate=peak16 * fraction16, tensor_precision=tensors,
