@@ -130,6 +130,7 @@ from mlsysim.solvers.training_sync import (
     ZERO3_GATHERS_PER_MICROBATCH,
     data_parallel_time,
     expert_parallel,
+    parameter_split,
     update_time,
     zero3_collective,
     zero_group,
@@ -303,8 +304,8 @@ def _numpy_ops() -> Any:
     return Vector
 
 
-def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
-                t_quant: Any, t_dispatch: Any, share: float | None) -> tuple[Any, Any, Any, Any, Any, Any]:
+def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any, t_quant: Any, t_dispatch: Any,
+                share: float | None, params: tuple[Any, Any]) -> tuple[Any, Any, Any, Any, Any, Any]:
     """Compute (GEMM, memory-bound, the FP8 quantization `t_quant` of `quantization_time` and the
     MoE token movement `t_dispatch` of `moe_dispatch_time`), TP, CP, pipeline-send, exposed ZeRO-3 and
     expert-parallel all-to-all time of one microbatch through the slowest stage [s]. Each group talks over the node's link when it
@@ -391,8 +392,8 @@ def _slot_times(ops: Any, s: TrainingTerms, x: Any, dp: Any, layers_stage: Any,
         group = zero_group(ops, s, x, dp)
         inside = group * x.tp <= per_node
         bw, lat = where(inside, intra, inter), where(inside, 0.0, inter_lat)
-        gather = zero3_collective(s, x, group, bw, lat, layers_stage, s.elem, where)
-        scatter = zero3_collective(s, x, group, bw, lat, layers_stage, FP32_GRADIENT_BYTES, where) \
+        gather = zero3_collective(s, x, params, group, bw, lat, layers_stage, s.elem, where)
+        scatter = zero3_collective(s, x, params, group, bw, lat, layers_stage, FP32_GRADIENT_BYTES, where) \
             if x.grad_reduce_fp32 else gather
         forward_share = 1.0 / (1.0 + s.backward)
         if x.overlap_param_gather:  # each pass's collectives hide behind that pass's compute, no more
@@ -571,7 +572,8 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
     hw_flops = batch * by_recompute_mode(s.flops_hw_seq, x, recomputed_share(x, s.layers / (x.pp * x.interleave)))
     n = s.devices
     share = recomputed_share(x, layers_stage / x.interleave)
-    weights, gradients, optimizer, activations = memory_per_device(ops, s, x, dp, m, layers_stage, share)
+    params = parameter_split(s, x)  # (dense, routed-expert) parameters per device, before ZeRO
+    weights, gradients, optimizer, activations = memory_per_device(ops, s, x, dp, m, layers_stage, share, params)
     total = weights + gradients + optimizer + activations
     if s.efficiency_mode == "measured_end_to_end":
         # A measured MFU already includes bubble, communication and every other overhead:
@@ -584,12 +586,13 @@ def step_model(ops: Any, s: TrainingTerms, x: Any, dp: Any, batch: float) -> dic
     else:
         t_quant = quantization_time(s, x, layers_stage, share) + 0.0 * m
         t_dispatch = moe_dispatch_time(s, x, layers_stage, share) + 0.0 * m
-        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage, t_quant, t_dispatch, share)
+        t_compute, t_tp, t_cp, t_p2p, t_z3, t_ep = _slot_times(ops, s, x, dp, layers_stage, t_quant, t_dispatch, share,
+                                                               params)
         slot = t_compute + t_tp + t_cp + t_p2p + t_z3 + t_ep
         bubble_slots = pipeline_bubble_slots(x.schedule, x.pp, x.interleave, s.backward)
         bubble = bubble_slots * slot
-        t_dp = data_parallel_time(ops, s, x, dp, t_compute)
-        t_update = update_time(ops, s, x, dp, m)
+        t_dp = data_parallel_time(ops, s, x, dp, t_compute, params)
+        t_update = update_time(ops, s, x, dp, m, params)
         step = m * slot + bubble + t_dp + t_update
         bubble_fraction = bubble_slots / (m + bubble_slots)
         compute_total = m * t_compute

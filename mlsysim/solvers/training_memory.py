@@ -15,7 +15,7 @@ from typing import Any
 
 from mlsysim.errors import MlsysimError
 from mlsysim.solvers.training_layout import SHARD_GRADIENTS, SHARD_OPTIMIZER, SHARD_PARAMETERS
-from mlsysim.solvers.training_sync import gradient_bytes, held_parameters, parameter_split
+from mlsysim.solvers.training_sync import gradient_bytes, held_parameters
 from mlsysim.solvers.training_terms import TrainingTerms
 
 
@@ -106,12 +106,13 @@ def elementwise_bytes_per_layer(seq: Any, batch: Any, hidden: Any, heads: Any, t
 
 
 def memory_per_device(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, layers_stage: Any,
-            share: float | None) -> tuple[Any, Any, Any, Any]:
+                      share: float | None, params: tuple[Any, Any]) -> tuple[Any, Any, Any, Any]:
     """Weights, gradients, optimizer state and activations per device [B]: weights and
-    gradients at the training precision, optimizer state (s.opt_bytes per parameter),
-    sharded over the DP x CP group by the ZeRO stage; activations of the microbatches in
-    flight on the first stage."""
-    dense, routed = parameter_split(s, x)
+    gradients at the training precision, optimizer state (s.opt_bytes per parameter), of the
+    (dense, routed-expert) parameters `params` the device holds (`parameter_split`), sharded
+    over the DP x CP group by the ZeRO stage; activations of the microbatches in flight on
+    the first stage."""
+    dense, routed = params
     weights = held_parameters(ops, s, x, dp, SHARD_PARAMETERS, dense, routed) * s.elem
     gradients = held_parameters(ops, s, x, dp, SHARD_GRADIENTS, dense, routed) * gradient_bytes(s, x)
     optimizer = held_parameters(ops, s, x, dp, SHARD_OPTIMIZER, dense, routed) * s.opt_bytes

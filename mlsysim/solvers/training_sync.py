@@ -74,7 +74,7 @@ def _expert_shards(ops: Any, s: TrainingTerms, x: Any, dp: Any, stage: int) -> A
     return ops.where(x.zero >= stage, ops.maximum(zero_group(ops, s, x, dp) * x.tp / expert_tp_size(x) / x.ep, 1.0), 1.0)
 
 
-def data_parallel_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any) -> Any:
+def data_parallel_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: Any, params: tuple[Any, Any]) -> Any:
     """Exposed data-parallel gradient synchronisation [s] over the DP x CP ranks holding the
     same weights, once per step: an all-reduce of the gradients for ZeRO 0; ZeRO 1 and 2
     reduce-scatter the gradients and all-gather the updated parameters, the same volume when
@@ -85,8 +85,9 @@ def data_parallel_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, t_compute: A
     (`distributed._slot_times`), so nothing here, except under hybrid sharding: each device's gradient
     shard is all-reduced across the copies in other nodes ((DP x CP) / `zero_group` of
     them, over the fabric). Under pipeline parallelism a tied embedding's gradient is then
-    summed between the first and last stages (`tied_embedding_time`), never hidden."""
-    dense, routed = parameter_split(s, x)
+    summed between the first and last stages (`tied_embedding_time`), never hidden. `params`:
+    the (dense, routed-expert) parameters the device holds before ZeRO (`parameter_split`)."""
+    dense, routed = params
     group = dp * x.cp
     grad = gradient_bytes(s, x)
     # Bytes per parameter as the volume of one ring all-reduce (a ring all-gather or
@@ -147,9 +148,10 @@ def _gradient_allreduce(ops: Any, s: TrainingTerms, x: Any, grads: Any, group: A
                                ops.where(inside, 0.0, s.inter_latency))
 
 
-def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
+def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any, params: tuple[Any, Any]) -> Any:
     """Memory-bound parameter work of one step on one device [s]: gradient accumulation and
-    the optimizer step, at the achieved memory bandwidth.
+    the optimizer step, at the achieved memory bandwidth, for the (dense, routed-expert)
+    parameters `params` the device holds before ZeRO (`parameter_split`).
 
         accumulation = (m - 1) x (e + 2 g) x P_dev      (g_acc += g for microbatches 2..m:
                                                          read the new gradient, read and
@@ -172,7 +174,7 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     bytes of optimizer state per parameter; assumption adam_optimizer_state_bytes_mixed_precision).
     Narayanan et al. 2021, arXiv 2104.04473, Sec. 5.1 (a measured step includes the optimizer).
     """
-    dense, routed = parameter_split(s, x)
+    dense, routed = params
     grad = gradient_bytes(s, x)
     separate = ops.where(x.zero >= SHARD_GRADIENTS, 0.0, 0.0 if x.fused_grad_accumulation else 1.0)
     # Read the microbatch's gradient (training precision), read and write the accumulated one.
@@ -183,12 +185,12 @@ def update_time(ops: Any, s: TrainingTerms, x: Any, dp: Any, m: Any) -> Any:
     return (accumulation + optimizer) / s.mem_bw
 
 
-def zero3_collective(s: TrainingTerms, x: Any, group: Any, bw: Any, lat: Any, layers_stage: Any, nbytes: float,
-                      where: Any) -> Any:
+def zero3_collective(s: TrainingTerms, x: Any, params: tuple[Any, Any], group: Any, bw: Any, lat: Any,
+                     layers_stage: Any, nbytes: float, where: Any) -> Any:
     """One ZeRO-3 collective over the shards of every layer of a stage [s]: an all-gather of
-    the parameters or a reduce-scatter of the gradients, `nbytes` per element, over the
-    `group` ranks (ring at `bw`, `lat` per step)."""
-    dense, routed = parameter_split(s, x)
+    the (dense, routed-expert) parameters `params` (`parameter_split`) or a reduce-scatter of
+    their gradients, `nbytes` per element, over the `group` ranks (ring at `bw`, `lat` per step)."""
+    dense, routed = params
     once = ring_collective_time((dense + routed) * nbytes, group, bw, 0.0) + layers_stage * (group - 1) * lat
     if expert_parallel(s, x):
         # The routed experts' shards live on the group / ep ranks that hold the same experts:
