@@ -3,7 +3,7 @@
 A serving pass prices its weight GEMMs at max(compute, weight read): 2 M N K FLOPs stretched
 by the cited tile and wave quantization, at the accelerator's dense peak times its cited GEMM
 efficiency, against N K weights at the precision's bytes over its bandwidth times the cited
-memory efficiency (`roofline.kernel_roofline_time`, `terms.single_gemm_waves`). This script
+memory efficiency (`roofline.kernel_roofline_time`, `gemm_waves.single_gemm_waves`). This script
 prices every GEMM of a measured sweep that way and prints measured / predicted, grouped by
 how close the shape sits to the ridge point (the smaller roof over the larger: 0 is purely
 compute- or memory-bound, 1 is both at once) and by its rows M. Nothing is fitted: the

@@ -1,4 +1,4 @@
-"""The activations a transformer's kernels read and write (terms.activation_traffic)."""
+"""The activations a transformer's kernels read and write (pass_overheads.activation_traffic)."""
 
 from __future__ import annotations
 

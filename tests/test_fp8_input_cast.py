@@ -1,4 +1,4 @@
-"""The cast of a transformer's 16-bit GEMM inputs to FP8 (`terms.input_cast`): the cited FP8
+"""The cast of a transformer's 16-bit GEMM inputs to FP8 (`pass_overheads.input_cast`): the cited FP8
 GEMM figures leave it out, so every pass at fp8 pays it, memory-bound, for the inputs the
 kernels before them write in 16 bits (Q/K/V after the norm, a dense MLP's up/gate after the
 second norm), as NVIDIA's AIConfigurator prices a static-FP8 model (sdk/models/gpt.py:

@@ -128,9 +128,9 @@ def test_export_hardware_peaks_roofs_and_applicable_overheads(catalog, data):
 
 def test_export_names_the_kernel_efficiencies_the_solvers_choose(catalog, data):
     """Per accelerator and precision, the exported GEMM / attention / memory efficiency is the
-    cited record `terms.kernel_efficiency_values` picks (what Engine.solve and ServingModel
+    cited record `kernel_efficiency.kernel_efficiency_values` picks (what Engine.solve and ServingModel
     price a transformer pass at), and the routed experts' grouped-GEMM record
-    `terms.expert_gemm_value` picks where there is one; the H100 has records of its own at
+    `kernel_efficiency.expert_gemm_value` picks where there is one; the H100 has records of its own at
     fp16 and fp8, expert GEMMs included."""
     seen_specific = set()
     for entry in data["hardware"]:
@@ -312,7 +312,7 @@ def test_waterfall_dense_model_steps_are_the_serving_solver(catalog):
             assert step.rests_on and all(c["source"] and (c["url"].startswith("http") or c["source_file"])
                                          for c in step.rests_on)
             # The efficiencies the step's passes are priced at: on the H100 the GEMM, attention
-            # and memory records cited for it at that precision (terms.kernel_efficiency_values).
+            # and memory records cited for it at that precision (kernel_efficiency.kernel_efficiency_values).
             ids = {c["id"] for c in step.rests_on}
             assert "prefill_compute_efficiency" not in ids and "decode_memory_bandwidth_efficiency" not in ids
             assert {"gemm_efficiency_h100_16bit_median", "attention_efficiency_hopper_fp16",
@@ -338,7 +338,7 @@ def test_waterfall_moe_baseline_computes_every_expert(catalog):
     _every_expert(dense, model)
     m = routed.m
     expected = (m.read_params_dense + m.moe_layers * m.expert_params * m.experts_total) * 2.0 + m.kv_elements * 2.0
-    # and the activations its kernels read and write (terms.activation_traffic; the H200 cites no L2)
+    # and the activations its kernels read and write (pass_overheads.activation_traffic; the H200 cites no L2)
     expected += sum(dense.activations.bytes(1.0))
     assert _rel(dense.decode_step(0, 1).bytes_moved, expected) < 1e-12
     assert dense.m.matmul_flops > m.matmul_flops

@@ -452,7 +452,7 @@ def _waves(utilization: float) -> str:
 
 def _elementwise(seconds: float) -> str:
     """The element-wise kernels' share of a transformer pass's memory time, when they move any
-    activations in device memory (terms.activation_traffic)."""
+    activations in device memory (pass_overheads.activation_traffic)."""
     return f" ({_ms(seconds)} of it element-wise kernels)" if seconds else ""
 
 

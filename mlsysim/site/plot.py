@@ -42,7 +42,7 @@ def plot_roofline(hardware: Record | str, workloads: list[Any] = (), precision: 
         points.append(p)
     # The attainable roof: the efficiencies the points were priced at when they share them
     # (a transformer pass: the GEMM and memory records cited for this accelerator and
-    # precision, terms.pass_efficiencies), else the generic cited pair.
+    # precision, kernel_efficiency.pass_efficiencies), else the generic cited pair.
     used = {(p.compute_efficiency, p.memory_efficiency) for p in points}
     eff = efficiencies(h.catalog, efficiency)
     compute_eff, memory_eff = used.pop() if len(used) == 1 else (eff.compute, eff.memory)

@@ -163,7 +163,7 @@ ALL_TO_ALLS_PER_PASS = 2
 
 def gemm_slowdown(ops: Any, s: TrainingTerms, tp: Any, tokens: Any) -> Any:
     """Tile/wave-quantization slowdown [1] (>= 1) of the weight GEMMs of a microbatch of
-    `tokens` rows split over `tp` GPUs (`terms.WaveQuantization.slowdown`); 1 where the term
+    `tokens` rows split over `tp` GPUs (`gemm_waves.WaveQuantization.slowdown`); 1 where the term
     does not apply. Scalars for a solve, numpy columns for a search."""
     if s.waves is None:
         return 1.0 if ops is _Scalar else 0.0 * tp + 1.0

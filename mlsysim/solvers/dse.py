@@ -519,12 +519,13 @@ class _System:
     capacity: float  # [B]
     overhead: float  # [s] fixed per pass (kernel launches)
     nbytes: float  # [B] per weight and KV element at this precision
-    waves: Any  # terms.WaveQuantization without its lineage
-    eff_gemm: float  # [1] achieved fraction of peak of the weight GEMMs (terms.pass_efficiencies)
+    waves: Any  # gemm_waves.WaveQuantization without its lineage
+    eff_gemm: float  # [1] achieved fraction of peak of the weight GEMMs (kernel_efficiency.pass_efficiencies)
     eff_attention: float  # [1] of the other (attention) FLOPs
     eff_memory: float  # [1] of the memory bandwidth
     eff_expert: float = 0.0  # [1] of a mixture of experts' routed-expert GEMMs (0: at eff_gemm)
-    cast: float = 0.0  # [s per token] casting the 16-bit GEMM inputs to the compute precision (terms.input_cast)
+    # [s per token] casting the 16-bit GEMM inputs to the compute precision (pass_overheads.input_cast)
+    cast: float = 0.0
     activations: Any = None  # terms.ActivationTraffic without its lineage (roofline_space always sets it)
 
 
@@ -535,10 +536,10 @@ class RooflineModel:
     `systems`), `batch_size` and `seq_len`; every row equals `sweep`'s for the same inputs.
 
     latency = `roofline.kernel_roofline_time` + the element-wise kernels' activation traffic
-    + launch overhead + the cast of the 16-bit GEMM inputs below 16 bits (`terms.input_cast`):
+    + launch overhead + the cast of the 16-bit GEMM inputs below 16 bits (`pass_overheads.input_cast`):
     the weight GEMMs' roofline plus the attention kernels', each the larger of its compute (at
-    its efficiency on that system, `terms.pass_efficiencies`) and its bytes, activations
-    included (`terms.activation_traffic`), / (bandwidth x eff_m)
+    its efficiency on that system, `kernel_efficiency.pass_efficiencies`) and its bytes, activations
+    included (`pass_overheads.activation_traffic`), / (bandwidth x eff_m)
     throughput = batch / latency; memory_usage = weights + KV cache (resident bytes).
 
     References

@@ -10,7 +10,7 @@ dense_gemm          gemm_compute_efficiency (x GEMM shape,       DistributedMode
                     gemm_tile_rows/_columns/_tiles_per_sm_wave;  per-accelerator gemm_efficiency_* first);
                     per-accelerator gemm_efficiency_* first)     the tile term in Engine and ServingModel
 prefill             prefill_compute_efficiency                   Engine.solve, ServingModel prefill, sweeps
-                    (per-accelerator gemm_efficiency_* first)    (terms.kernel_efficiencies)
+                    (per-accelerator gemm_efficiency_* first)    (kernel_efficiency.kernel_efficiencies)
 attention_prefill   prefill_compute_efficiency                   the same solvers
                     (attention_efficiency_* first)
 decode              decode_memory_bandwidth_efficiency           Engine.solve, ServingModel decode, sweeps
@@ -21,7 +21,7 @@ collective          nccl_allreduce_base_latency,                 ServingModel te
                     nccl_nvlink_step_latency
 kernel_launch       kernel_launch_overhead (NVIDIA GPUs;         Engine.solve, ServingModel, sweeps
                     elsewhere a `kernel: launch` record naming
-                    the accelerator: terms.kernel_launch_value)
+                    the accelerator: pass_overheads.kernel_launch_value)
 ==================  ===========================================  ==========================================
 
 `EfficiencyModel` (the reference simulator's name, PyPI mlsysim 0.3.0) returns these values
@@ -52,11 +52,12 @@ KERNEL_CLASSES: dict[str, tuple[tuple[str, ...], str, str]] = {
                    "DistributedModel (first-principles mode); EfficiencyModel.gemm adds the tile term Engine and ServingModel apply"),
     "prefill": ((COMPUTE_EFFICIENCY,), "fraction of the dense peak at the precision",
                 "Engine.solve, Engine.sweep and ServingModel where no record is scoped to the accelerator and "
-                "precision (terms.kernel_efficiencies; always for a model with a per-inference FLOP count); "
+                "precision (kernel_efficiency.kernel_efficiencies; always for a model with a per-inference FLOP "
+                "count); "
                 "SynthesisSolver, CompressionModel"),
     "attention_prefill": ((COMPUTE_EFFICIENCY,), "fraction of the dense peak at the precision",
                           "Engine.solve and ServingModel prefill where no attention_efficiency_* record is scoped to "
-                          "the accelerator and precision (terms.kernel_efficiencies)"),
+                          "the accelerator and precision (kernel_efficiency.kernel_efficiencies)"),
     "decode": ((MEMORY_EFFICIENCY,), "fraction of the peak memory bandwidth",
                "Engine.solve, ServingModel (decode), Engine.sweep, SynthesisSolver, CompressionModel"),
     "attention_decode": ((MEMORY_EFFICIENCY,), "fraction of the peak memory bandwidth",
@@ -67,7 +68,7 @@ KERNEL_CLASSES: dict[str, tuple[tuple[str, ...], str, str]] = {
                    "ServingModel: tensor-parallel all-reduces (NVIDIA GPUs over NVLink)"),
     "kernel_launch": ((KERNEL_LAUNCH,), "fixed time per kernel [s]",
                       "Engine.solve, ServingModel, Engine.sweep (NVIDIA GPUs, and accelerators with a per-kernel time "
-                      "of their own: terms.kernel_launch_value)"),
+                      "of their own: pass_overheads.kernel_launch_value)"),
 }
 _FRACTIONS = ("dense_gemm", "prefill", "attention_prefill", "decode", "attention_decode", "memory_bound")
 
@@ -224,7 +225,7 @@ class EfficiencyModel:
              catalog: Catalog | None = None) -> KernelEfficiency:
         """Efficiency of one dense GEMM with a rows x columns output on `hardware` at `precision`:
         gemm_compute_efficiency x gemm_shape_utilization. The shape factor applies where the
-        solvers apply it, with the tile they read (`terms.gemm_tile`: the most specific cited
+        solvers apply it, with the tile they read (`gemm_waves.gemm_tile`: the most specific cited
         tile for this accelerator and precision; fp16 tiles also serve bf16); otherwise it is 1
         and `note` says why.
         The cited kernel efficiency itself states no precision; it is used at every precision."""

@@ -12,7 +12,7 @@ and the wave quantization of the weight GEMMs (the accelerator's cited SM count 
 cited cuBLAS tile, gemm_tile_*.yaml). A transformer pass is priced exactly as
 ServingModel prices its prefill: weight GEMMs, attention and memory traffic each at the
 efficiency cited for this accelerator and precision (catalog/assumptions/gemm_efficiency_*,
-attention_efficiency_*, memory_efficiency_*; `terms.kernel_efficiencies`), else the generic
+attention_efficiency_*, memory_efficiency_*; `kernel_efficiency.kernel_efficiencies`), else the generic
 prefill_compute_efficiency.yaml and decode_memory_bandwidth_efficiency.yaml; a model with a
 per-inference FLOP count (a CNN) uses the generic two. The result lists them in `lineage`.
 """
@@ -172,10 +172,12 @@ class PerformanceProfile(QuantityView):
     latency_memory = property(lambda self: self._shown("latency_memory"))
     latency_overhead = property(lambda self: self._shown("latency_overhead"), doc="cited fixed overheads (kernel launches)")
     latency_quantization = property(lambda self: self._shown("latency_quantization"),
-                                    doc="casting a transformer's 16-bit GEMM inputs to the compute precision (terms.input_cast)")
+                                    doc="casting a transformer's 16-bit GEMM inputs to the compute precision "
+                                        "(pass_overheads.input_cast)")
     latency_elementwise = property(lambda self: self._shown("latency_elementwise"),
                                    doc="a transformer's element-wise kernels (norms, residual adds, rotary, the MLP's "
-                                       "activation): their activation traffic (terms.activation_traffic), part of latency_memory")
+                                       "activation): their activation traffic (pass_overheads.activation_traffic), "
+                                       "part of latency_memory")
     latency_host = property(lambda self: self._shown("latency_host"),
                             doc="host time to dispatch the pass's operators (0 unless Engine.solve was given host_dispatch)")
     throughput = property(lambda self: self._shown("throughput"), doc="sequences (samples) per second")
@@ -264,10 +266,10 @@ def roofline_terms(model: Record | str, hardware: Record | str, precision: str =
     """The float terms of `model` on `hardware` at `precision` (see RooflineTerms), read once
     per catalog. The model and hardware must come from one catalog (names are looked up in
     the catalog the records name, else the default one); a node stands for its accelerator.
-    `fusion` is how the runtime runs a CNN's operators (`terms.layer_terms`); `dla` pools the
+    `fusion` is how the runtime runs a CNN's operators (`layer_terms.layer_terms`); `dla` pools the
     module's deep-learning accelerators with its GPU (a CNN only: `terms.hardware_terms`);
-    `cuda_graph` prices the kernels' launches as one replayed CUDA graph (`terms.kernel_launches`);
-    `layout` picks a CNN's convolution efficiency for that tensor layout (`terms.pass_efficiencies`)."""
+    `cuda_graph` prices the kernels' launches as one replayed CUDA graph (`pass_overheads.kernel_launches`);
+    `layout` picks a CNN's convolution efficiency for that tensor layout (`kernel_efficiency.pass_efficiencies`)."""
     if type(model) is Record and type(hardware) is Record and model._catalog is hardware._catalog:
         catalog = model._catalog
     else:
@@ -329,8 +331,8 @@ class Engine:
             precision's peak is never used in its place).
         efficiency : achieved fraction of peak compute [1] of GEMMs that fill the GPU and of
             attention (both compute classes); default: the cited per-kernel efficiencies for
-            this accelerator and precision (`terms.pass_efficiencies`: for a transformer
-            `terms.kernel_efficiencies`, as ServingModel uses, a mixture of experts' routed
+            this accelerator and precision (`kernel_efficiency.pass_efficiencies`: for a transformer
+            `kernel_efficiency.kernel_efficiencies`, as ServingModel uses, a mixture of experts' routed
             experts at their own cited grouped-GEMM figure where one is scoped here; otherwise
             the cited assumption `prefill_compute_efficiency`). Wave quantization (below)
             applies on top of it, to the GEMMs other than the routed experts.
@@ -364,7 +366,7 @@ class Engine:
             (PyTorch's default format, which cuDNN's tensor-core kernels do not run natively):
             the convolution efficiency cited for this accelerator, precision and layout (an
             error where none is). Default None: the default convolution figure (a
-            channels-last one where cited, see `terms.CONV_LAYOUTS`).
+            channels-last one where cited, see `kernel_efficiency.CONV_LAYOUTS`).
 
         The equation: t_compute = weight-GEMM FLOPs x slowdown / (peak x e_gemm)
         (a mixture of experts: slowdown on the other GEMMs' share, e_gemm / e_expert on the
@@ -377,19 +379,19 @@ class Engine:
         kernels' activation traffic / (bandwidth x e_memory) + t_overhead
         (`roofline.kernel_roofline_time`: kernels run one after another, so one class cannot
         hide behind the other; a CNN is one class) + t_quantization, a transformer's cast of its
-        16-bit GEMM inputs at fp8 (`terms.input_cast`; `si["latency_quantization"]`),
+        16-bit GEMM inputs at fp8 (`pass_overheads.input_cast`; `si["latency_quantization"]`),
         bottleneck = the larger of t_compute and t_memory, or "Overhead" when t_overhead exceeds
         both. FLOPs and bytes: see `roofline.pass_cost`; a transformer's activations, what each
         kernel reads and writes where its working set leaves the cited L2, are
-        `terms.activation_traffic`'s (t_memory and `bytes_moved` include them).
+        `pass_overheads.activation_traffic`'s (t_memory and `bytes_moved` include them).
         The kernels run one after another, each depending on the last, so each kernel's
         fixed launch cost adds to the pass instead of overlapping with the roofline time.
         Kernels are counted from the architecture
         (`transformer.kernels_per_forward_pass`); models without a described operator graph
         (a cited per-inference FLOP count) and hardware the cited overhead does not apply to
-        get no overhead (`terms.launch_overhead`).
+        get no overhead (`pass_overheads.launch_overhead`).
         The slowdown is the tile and wave quantization of the weight GEMMs
-        (`terms.WaveQuantization`): a GEMM with tokens = batch x seq_len rows and N output
+        (`gemm_waves.WaveQuantization`): a GEMM with tokens = batch x seq_len rows and N output
         columns is cut into ceil(tokens / tile rows) x ceil(N / tile columns) thread-block tiles
         (the cited cuBLAS tile, gemm_tile_rows x gemm_tile_columns); gemm_tiles_per_sm_wave
         tiles per SM run at once, so a wave is that many x SMs tiles and the GEMM runs

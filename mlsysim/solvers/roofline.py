@@ -188,7 +188,7 @@ def pass_cost(m: Any, batch: Any, new: Any, past: Any, bytes_per_weight: float, 
     Bytes = weights read once per pass (`weight_bytes_read`) + the KV cache read (batch x past
     tokens) and written (batch x new tokens), a sliding-window layer's capped at its window
     (`cached_kv_elements`). The activations the
-    kernels pass each other are not in these bytes: `terms.activation_traffic` adds them per
+    kernels pass each other are not in these bytes: `pass_overheads.activation_traffic` adds them per
     kernel class, where they leave the on-chip cache. Resident = all weights + the KV
     cache after the pass. A model with a cited per-inference FLOP count (m.kind ==
     "per_inference", e.g. a CNN) costs batch x that count, reads its weights once and moves
@@ -310,7 +310,7 @@ def kernel_roofline_time(gemm: Any, other: Any, slowdown: Any, peak: Any, gemm_e
 
 def effective_compute_flops(flops: Any, gemm: Any, slowdown: Any) -> Any:
     """FLOPs charged at peak x efficiency [FLOP]: `flops` with the weight GEMMs' share `gemm`
-    stretched by their tile/wave-quantization `slowdown` [1] (`terms.WaveQuantization`):
+    stretched by their tile/wave-quantization `slowdown` [1] (`gemm_waves.WaveQuantization`):
     flops + gemm x (slowdown - 1)."""
     return flops + gemm * (slowdown - 1.0)
 
@@ -321,8 +321,8 @@ def weight_gemm_stretch(slowdown: Any, routed_share: float, gemm_efficiency: flo
 
     f = (1 - s) x q + s x e_gemm / e_expert,
 
-    s [1] the routed experts' share of the weight-GEMM FLOPs (`terms.routed_gemm_share`), q
-    [1] the other GEMMs' tile/wave `slowdown` (`terms.WaveQuantization`; the experts' figure
+    s [1] the routed experts' share of the weight-GEMM FLOPs (`kernel_efficiency.routed_gemm_share`), q
+    [1] the other GEMMs' tile/wave `slowdown` (`gemm_waves.WaveQuantization`; the experts' figure
     is measured over whole grouped calls, tiles and waves included). With no expert figure
     (e_expert = 0) f = q: the experts run like the other weight GEMMs. Floats or numpy arrays
     of q."""
@@ -337,7 +337,7 @@ def kernel_compute_time(gemm: Any, other: Any, slowdown: Any, peak: Any, gemm_ef
     kernels, each at its own achieved fraction of peak [s]:
     t = gemm x slowdown / (peak x e_gemm) + other / (peak x e_other),
     `gemm` and `other` [FLOP], `slowdown` [1] the GEMMs' tile/wave quantization
-    (`terms.WaveQuantization`), `peak` [FLOP/s], efficiencies [1]. The kernels run one after
+    (`gemm_waves.WaveQuantization`), `peak` [FLOP/s], efficiencies [1]. The kernels run one after
     another, so their times add.
 
     References

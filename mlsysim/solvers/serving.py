@@ -17,22 +17,22 @@ batch or context does become compute-bound. The weight GEMMs and the attention
 kernels each have their own roofline and their times add
 (`roofline.kernel_roofline_time`): at a large decode batch the GEMMs are
 compute-bound while the attention still streams the KV cache. Every kernel also reads its
-input activations and writes its output (`terms.activation_traffic`): a GEMM's join its
+input activations and writes its output (`pass_overheads.activation_traffic`): a GEMM's join its
 weights, the attention's join the KV cache, and the element-wise kernels (norms, residual
 adds, rotary embedding, the MLP's activation) are bound by that traffic alone, unless a
 kernel's working set fits in the GPU's cited L2. A long prompt on a device whose compute
 far outruns its memory (an edge SoC at fp4) is bound by it. Weights and KV cache may be stored in
 narrower formats than the compute precision (e.g. int4 weights, fp8 KV cache).
 To the roofline each pass adds its cited fixed overheads: the launch of every
-kernel (`terms.launch_overhead`) and, with tensor parallelism, the latency of every
-all-reduce (`terms.allreduce_latency`: NCCL's own latency model on NVIDIA GPUs, a measured
+kernel (`pass_overheads.launch_overhead`) and, with tensor parallelism, the latency of every
+all-reduce (`link_terms.allreduce_latency`: NCCL's own latency model on NVIDIA GPUs, a measured
 small-message all-reduce time where the catalog cites one, e.g. RCCL on 8 MI300X). The compute time of
 the weight GEMMs is stretched by their tile and wave quantization on the GPU's SMs
-(`terms.wave_quantization`): a pass of batch x new tokens makes GEMMs with that many rows
+(`gemm_waves.wave_quantization`): a pass of batch x new tokens makes GEMMs with that many rows
 and, per GPU, N / tp columns (Q/K/V, MLP up/gate, output projection) or N columns
 (attention output, MLP down), whose tiles may fill the last wave of SMs only in part.
 At fp8 each pass also casts the 16-bit inputs of the Q/K/V and MLP up/gate projections to
-FP8 at the cited cast rate (`terms.input_cast`): the cited FP8 GEMM figures leave it out.
+FP8 at the cited cast rate (`pass_overheads.input_cast`): the cited FP8 GEMM figures leave it out.
 
 References
 ----------
@@ -96,8 +96,8 @@ class PassTime(QuantityView):
     """One forward pass on one GPU of the tensor-parallel group [s, FLOP, B].
     time = max(weight-GEMM compute, weight read + their activations) + max(attention compute,
     KV traffic + queries and outputs) + element-wise traffic + launch + communication + runtime
-    + quantization (`roofline.kernel_roofline_time`, `terms.activation_traffic`,
-    `terms.input_cast`); `compute` and `memory` are the totals of the kernel classes,
+    + quantization (`roofline.kernel_roofline_time`, `pass_overheads.activation_traffic`,
+    `pass_overheads.input_cast`); `compute` and `memory` are the totals of the kernel classes,
     `attention_compute` and `attention_memory` the attention kernels' share, `elementwise`
     the element-wise kernels' (norms, residual adds, rotary embedding, the MLP's activation:
     memory-bound, part of `memory`); `communication` includes
@@ -116,7 +116,8 @@ class PassTime(QuantityView):
     runtime: float = 0.0  # the serving engine's runtime cost of the iteration (ServingModel iteration_overhead, request_overhead)
     attention_compute: float = 0.0  # the attention kernels' FLOP time, part of `compute`
     attention_memory: float = 0.0  # their KV-cache traffic time, part of `memory`
-    quantization: float = 0.0  # casting the linear layers' 16-bit inputs to the compute precision (terms.input_cast)
+    # casting the linear layers' 16-bit inputs to the compute precision (pass_overheads.input_cast)
+    quantization: float = 0.0
     elementwise: float = 0.0  # the element-wise kernels' activation traffic time, part of `memory`
 
     UNITS = {"time": "s", "compute": "s", "memory": "s", "communication": "s", "flops": "FLOP", "bytes_moved": "B",
@@ -358,7 +359,7 @@ class ServingModel:
     tp : GPUs the weights, KV heads and FLOPs are split over (tensor parallelism) [1].
         (`tensor_parallel=` is the deprecated name of the same argument.)
     efficiency : achieved fraction of peak compute (weight GEMMs and attention); default the
-        cited per-hardware, per-precision kernel efficiencies (`terms.pass_efficiencies`),
+        cited per-hardware, per-precision kernel efficiencies (`kernel_efficiency.pass_efficiencies`),
         a mixture of experts' routed-expert GEMMs at their own cited figure where one is
         scoped to the accelerator (`roofline.weight_gemm_stretch`).
     decode_kv_reads : "per_kv_head" (default: a decode attention kernel reads each cached K/V
@@ -564,7 +565,7 @@ class ServingModel:
             many tokens per sequence, each attending to the prompt before it (chunk i has
             cached + i x chunk tokens of past). Every chunk reads the weights again and pays the
             pass's fixed costs; a chunk's smaller activations may stay in the L2 where the whole
-            prompt's would not (`terms.activation_traffic`), which is all a prefill alone can
+            prompt's would not (`pass_overheads.activation_traffic`), which is all a prefill alone can
             gain from chunking. What chunking buys is a bound on how long one pass holds the
             GPU, so that decode steps of other requests can run between (or beside) the chunks.
             None: one pass.

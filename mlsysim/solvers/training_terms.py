@@ -162,7 +162,7 @@ def training_terms(model: Record, fleet: Record | Fleet, *, devices: int | None 
 
     `efficiency` None: first principles with the cited dense-GEMM kernel efficiency
     (assumption gemm_compute_efficiency); see `efficiency_mode_of` for the two modes.
-    `attention_kernel` (one of terms.ATTENTION_KERNELS) prices fused attention at the figures
+    `attention_kernel` (one of kernel_efficiency.ATTENTION_KERNELS) prices fused attention at the figures
     cited for that kernel on the accelerator (an error where none is); None takes the default
     attention figures."""
     mode = efficiency_mode_of(efficiency, efficiency_mode)
@@ -317,7 +317,7 @@ def _gemm_fraction(hardware: Record, precision: str, efficiency: Any, mode: str,
     """Achieved fraction [1] of the dense peak of the weight GEMMs at `precision`. In first
     principles with the generic cited GEMM figure (gemm_compute_efficiency, a 16-bit A100
     figure), the GEMM figure scoped to this accelerator and precision takes its place where
-    the catalog has one (`terms.scoped_efficiency`, the choice serving makes); any
+    the catalog has one (`kernel_efficiency.scoped_efficiency`, the choice serving makes); any
     other efficiency (a number, another record, a measured MFU) applies as given."""
     generic = isinstance(efficiency, Record) and efficiency.id == GEMM_EFFICIENCY
     if generic and mode == "first_principles":
@@ -334,7 +334,7 @@ def _gemm_fraction(hardware: Record, precision: str, efficiency: Any, mode: str,
 def _expert_fraction(hardware: Record, precision: str, efficiency: Any, mode: str, lineage: Lineage) -> float:
     """Achieved fraction [1] of the dense peak of a mixture-of-experts layer's routed-expert
     grouped GEMMs at `precision`: in first principles with a cited GEMM figure, the expert
-    figure scoped to this accelerator and precision (`terms.expert_gemm_value`) where the
+    figure scoped to this accelerator and precision (`kernel_efficiency.expert_gemm_value`) where the
     catalog has one; else 0, and they run like the other weight GEMMs (a number or a
     measured MFU the caller chose applies to every GEMM)."""
     if not (isinstance(efficiency, Record) and mode == "first_principles"):
@@ -352,13 +352,13 @@ def _kernel_fractions(hardware: Record, precision: str, efficiency: Any, gemm: f
     """Achieved fractions [1] of the fused-attention forward and backward kernels (of peak
     compute) and of the memory-bound element-wise work (of peak memory bandwidth) in a
     first-principles training step on `hardware` at `precision`, the per-kernel figures
-    serving uses (`terms.kernel_efficiency_values`). Attention takes the cited attention
+    serving uses (`kernel_efficiency.kernel_efficiency_values`). Attention takes the cited attention
     figure scoped to this accelerator and precision when the GEMM efficiency is a cited
     kernel figure, else the GEMM fraction `gemm` (a number the caller chose applies to every
     compute kernel, as in ServingModel); its backward takes the cited backward figure
-    (`terms.attention_backward_value`) where the forward's is cited and one is scoped here,
+    (`kernel_efficiency.attention_backward_value`) where the forward's is cited and one is scoped here,
     else 0 (priced like the forward). A named `attention_kernel` takes that kernel's cited
-    figures instead (`terms.attention_kernel_values`; an error where none is cited, or where
+    figures instead (`kernel_efficiency.attention_kernel_values`; an error where none is cited, or where
     the caller's number prices every compute kernel). Memory-bound work takes the cited
     memory efficiency."""
     if attention_kernel is not None and not isinstance(efficiency, Record):

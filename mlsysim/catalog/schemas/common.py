@@ -33,15 +33,15 @@ PRECISIONS = ("fp64", "fp64_tensor", "fp32", "tf32", "bf16", "fp16", "fp8", "fp6
 STORAGE_FORMATS = PRECISIONS + ("nvfp4", "mxfp4")
 VENDORS = ("AMD", "Apple", "Cerebras", "Espressif", "Google", "Himax", "Intel", "NVIDIA", "Qualcomm")
 LINKS = ("NVLink", "Infinity Fabric", "ICI", "InfiniBand", "Ethernet", "PCIe")
-# Tensor layouts a convolution efficiency may be scoped to (mlsysim.solvers.terms.CONV_LAYOUTS).
+# Tensor layouts a convolution efficiency may be scoped to (mlsysim.solvers.kernel_efficiency.CONV_LAYOUTS).
 LAYOUTS = ("channels_last", "nchw")
 # Operators a measured line or fixed run time may be scoped to: a CNN's element-wise ones and
 # pools (mlsysim.solvers.convolution.ELEMENTWISE_OPERATORS) and a transformer's small ones
-# (mlsysim.solvers.terms.TRANSFORMER_OPERATORS).
+# (mlsysim.solvers.pass_overheads.TRANSFORMER_OPERATORS).
 OPERATORS = ("batch_norm", "relu", "residual_add", "max_pool", "average_pool", "rms_norm", "silu_mul",
              "decode_attention")
 # Fused-attention kernels an attention efficiency may be scoped to (qualifier `implementation`;
-# mlsysim.solvers.terms.ATTENTION_KERNELS): FlashAttention-2 and -3 (the CUDA kernels) and
+# mlsysim.solvers.kernel_efficiency.ATTENTION_KERNELS): FlashAttention-2 and -3 (the CUDA kernels) and
 # FlashAttention written in Triton.
 ATTENTION_KERNELS = ("flashattention2", "flashattention3", "flashattention_triton")
 QUALIFIER_VALUES: dict[str, tuple[str, ...]] = {

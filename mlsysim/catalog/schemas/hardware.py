@@ -29,7 +29,7 @@ class Memory(Schema):
     # the Infinity Cache in front of HBM), in bytes. A
     # kernel whose working set fits in it keeps its activations on chip (a CNN's:
     # mlsysim.solvers.convolution.layer_roofline_time; a transformer's:
-    # mlsysim.solvers.terms.activation_traffic); without it all traffic is priced at `bandwidth`.
+    # mlsysim.solvers.pass_overheads.activation_traffic); without it all traffic is priced at `bandwidth`.
     l2_cache: cited("information") | None = None
 
 

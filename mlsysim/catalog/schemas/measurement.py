@@ -148,7 +148,7 @@ class MeasuredConfig(Schema):
     device_part: Literal["gpu_and_dla"] | None = None
     # The fused-attention kernel a training run used, where its source or its configuration at
     # the cited commit says: FlashAttention-2 or -3 (CUDA) or FlashAttention written in Triton
-    # (mlsysim.solvers.terms.ATTENTION_KERNELS). Unset: the solver's default attention figure.
+    # (mlsysim.solvers.kernel_efficiency.ATTENTION_KERNELS). Unset: the solver's default attention figure.
     attention_kernel: Literal[ATTENTION_KERNELS] | None = None  # type: ignore[valid-type]
     # Whether the run's attention kept its scores out of memory (a fused kernel such as
     # FlashAttention). False: the scores were materialised, as Megatron-LM and

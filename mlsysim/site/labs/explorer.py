@@ -9,12 +9,12 @@ with the equations of `mlsysim.solvers.engine.solve_terms` and `ServingModel._pa
   context length, kernels per pass and the weight GEMMs' shapes and FLOP shares);
 - per accelerator: its dense peak at each precision the catalog states, memory bandwidth
   and capacity, and which cited overheads apply to it (the per-kernel launch time,
-  `terms.kernel_launch_value`; the GEMM tile, per precision, with the SM count it multiplies);
+  `pass_overheads.kernel_launch_value`; the GEMM tile, per precision, with the SM count it multiplies);
 - the cited assumptions the solvers read (the generic compute and memory-bandwidth
   efficiency, kernel launch overhead, GEMM tile rows / columns / tiles per SM), and every
   per-kernel efficiency record (weight GEMM, attention, memory traffic) that applies to
   some accelerator at some precision, each with its source; per accelerator and precision,
-  which record each kernel class uses (`terms.kernel_efficiency_values`, the choice the
+  which record each kernel class uses (`kernel_efficiency.kernel_efficiency_values`, the choice the
   solvers make: a transformer pass is priced at those, a model with a per-inference FLOP
   count at the generic two);
 - the storage size of each numeric format (`roofline.BYTES_PER_ELEMENT`, definitions of
@@ -110,8 +110,8 @@ def assumption_id(value: Value) -> str:
 def kernel_efficiency_keys(record: Record, precisions: Any, table: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     """Per precision, the key in `table` (the exported assumptions) of the cited efficiency each
     kernel class ("gemm", "attention", "memory"; "convolution" for a CNN's FLOPs) uses on accelerator
-    `record` (`terms.kernel_efficiency_values`), and "expert_gemm" where a mixture of experts'
-    routed-expert grouped GEMMs have a figure scoped to it (`terms.expert_gemm_value`); records
+    `record` (`kernel_efficiency.kernel_efficiency_values`), and "expert_gemm" where a mixture of experts'
+    routed-expert grouped GEMMs have a figure scoped to it (`kernel_efficiency.expert_gemm_value`); records
     not yet in `table` are added to it, under their record id, with their citation."""
     out: dict[str, dict[str, str]] = {}
     for precision in precisions:
@@ -160,7 +160,7 @@ def model_entry(record: Record) -> dict[str, Any] | None:
         "hidden": m.hidden, "transformer_layers": m.layers,
         "layers": _layers(m),
         # A transformer's kernels by shape (transformer.activation_kernels): their class, count,
-        # activation elements per token on one GPU and weight elements (terms.activation_traffic).
+        # activation elements per token on one GPU and weight elements (pass_overheads.activation_traffic).
         "activation_kernels": [{"kind": k.kind, "count": k.count, "elements": k.elements(), "weights": k.weights}
                                for k in m.activations],
     }
@@ -181,8 +181,8 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
     efficiencies that apply to it (keys into `table`, the exported assumptions, which gains
     the efficiency records it did not hold; see `kernel_efficiency_keys`), or None when it has no memory bandwidth and capacity or no known-format peak
     (`Engine.solve` needs all three). `probe` is a transformer model's terms, used to ask
-    `terms.wave_quantization` whether (and why not) the cited GEMM tile applies; `cnn` a CNN's
-    terms with a described layer structure, used to ask `terms.layer_terms` the same of the
+    `gemm_waves.wave_quantization` whether (and why not) the cited GEMM tile applies; `cnn` a CNN's
+    terms with a described layer structure, used to ask `layer_terms.layer_terms` the same of the
     cited convolution tile."""
     claims = record.claims
     if "memory.bandwidth" not in claims or "memory.capacity" not in claims:
@@ -198,7 +198,7 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
     catalog = record._catalog
     launch_value = kernel_launch_value(record)
     launch = _table_key(launch_value, table) if launch_value is not None else None
-    cast_value = applicable_assumption(record, FP8_CAST)  # terms.input_cast at fp8
+    cast_value = applicable_assumption(record, FP8_CAST)  # pass_overheads.input_cast at fp8
     fp8_cast = _table_key(cast_value, table) if cast_value is not None else None
     waves, reasons, tiles = {}, {}, {}
     for precision in peaks:
@@ -215,10 +215,10 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         layers = layer_terms(cnn, h, eff) if cnn is not None else None
         conv_waves[precision] = layers.wave if layers is not None else 0.0
         # The batch a whole-network convolution figure was measured at (its tile losses are in
-        # it: `terms.LayerTerms.efficiency_scale`); 0 where none applies.
+        # it: `layer_terms.LayerTerms.efficiency_scale`); 0 where none applies.
         conv_batches[precision] = eff.measured_batch if eff is not None and conv_waves[precision] else 0.0
         # The element-wise operators priced on a measured line in the default layout
-        # (terms.operator_line_values): operator -> keys of its fixed time and bandwidth fraction.
+        # (layer_terms.operator_line_values): operator -> keys of its fixed time and bandwidth fraction.
         lines = {op: found for op in ELEMENTWISE_OPERATORS if (found := operator_line_values(h, op)) is not None}
         if lines:
             operator_lines[precision] = {op: {"fixed": _table_key(fixed, table), "efficiency": _table_key(memory, table)}
@@ -235,7 +235,7 @@ def hardware_entry(record: Record, probe: Any, table: dict[str, dict[str, Any]],
         "conv_wave": conv_waves, "conv_tiles": conv_tiles, "conv_measured_batch": conv_batches,
         "operator_lines": operator_lines,
         # The L2 a kernel's working set can stay in (convolution.layer_roofline_time,
-        # terms.activation_traffic) [B]; 0: none stated.
+        # pass_overheads.activation_traffic) [B]; 0: none stated.
         "l2_cache": record.field(L2_CACHE).si if record.has(L2_CACHE) else 0.0,
         "on_chip": on_chip_memory(record),
         "efficiencies": kernel_efficiency_keys(record, peaks, table),

@@ -82,7 +82,7 @@ _KERNEL_WHAT = {"gemm": "weight-GEMM", "attention": "attention", "memory": "memo
 
 
 def _efficiencies(serving: ServingModel) -> list[dict[str, Any]]:
-    """The cited efficiencies `serving`'s passes are priced at (`terms.kernel_efficiency_values`
+    """The cited efficiencies `serving`'s passes are priced at (`kernel_efficiency.kernel_efficiency_values`
     for its accelerator and precision), one entry per record, saying which kernel classes use it."""
     uses: dict[str, list[str]] = {}
     values: dict[str, Value] = {}
